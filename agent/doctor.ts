@@ -1,0 +1,76 @@
+/**
+ * `linkd doctor`: the capability probe in plain words, with the fix for each thing missing, plus
+ * whether the token file is there and the server answers its health check.
+ */
+import { access } from 'node:fs/promises';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { CredentialsState, SandboxProviderKind, type Capabilities } from '../gen/link/v1/types_pb.js';
+import { Health, HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health_pb.js';
+import { HARNESSES } from './probe.js';
+
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  /** What was found. */
+  detail: string;
+  /** What to do about it, when not ok. */
+  fix?: string;
+}
+
+export function capabilityChecks(capabilities: Capabilities): DoctorCheck[] {
+  const checks: DoctorCheck[] = [];
+  for (const harness of capabilities.harnesses) {
+    const spec = HARNESSES.find((h) => h.name === harness.name);
+    if (!harness.installed) {
+      checks.push({ name: harness.name, ok: false, detail: harness.detail || 'not installed', fix: spec ? `install it: ${spec.install}` : undefined });
+    } else if (harness.credentials === CredentialsState.MISSING) {
+      checks.push({ name: harness.name, ok: false, detail: `${harness.version} installed at ${harness.executable}, but not logged in`, fix: spec?.login });
+    } else {
+      const credentials = harness.credentials === CredentialsState.UNKNOWN ? ', credentials not checked' : harness.credentials === CredentialsState.PRESENT ? ', logged in' : '';
+      checks.push({ name: harness.name, ok: true, detail: `${harness.version} at ${harness.executable}${credentials}` });
+    }
+  }
+  for (const tool of capabilities.tools) {
+    checks.push(
+      tool.installed
+        ? { name: tool.name, ok: true, detail: tool.version }
+        : {
+            name: tool.name,
+            ok: false,
+            detail: 'not installed',
+            fix: tool.name === 'git' ? 'install git (apt install git / brew install git) for worktree sandboxes' : 'install bubblewrap (apt install bubblewrap) to isolate runs',
+          },
+    );
+  }
+  for (const provider of capabilities.sandboxProviders) {
+    const name = `sandbox: ${SandboxProviderKind[provider.kind].toLowerCase()}`;
+    checks.push({ name, ok: provider.available, detail: provider.available ? 'available' : provider.detail });
+  }
+  return checks;
+}
+
+export async function connectionChecks(server: string, tokenFile: string): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  try {
+    await access(tokenFile);
+    checks.push({ name: 'link token', ok: true, detail: tokenFile });
+  } catch {
+    checks.push({ name: 'link token', ok: false, detail: `no token at ${tokenFile}`, fix: 'pair this machine: open the web page, "Connect a machine", and run the command it shows' });
+  }
+  try {
+    const client = createClient(Health, createGrpcTransport({ baseUrl: server }));
+    const { status } = await client.check({}, { timeoutMs: 5_000 });
+    const serving = status === HealthCheckResponse_ServingStatus.SERVING;
+    checks.push({ name: 'server', ok: serving, detail: `${server} answers: ${HealthCheckResponse_ServingStatus[status]}`, fix: serving ? undefined : 'the control plane is up but not ready; check its logs' });
+  } catch (error) {
+    checks.push({ name: 'server', ok: false, detail: `${server} does not answer: ${(error as Error).message}`, fix: 'check --server (LINKD_SERVER) and that link-server is running' });
+  }
+  return checks;
+}
+
+export function formatChecks(checks: DoctorCheck[]): string {
+  return checks
+    .map((check) => `${check.ok ? 'ok  ' : 'FIX '} ${check.name.padEnd(20)} ${check.detail}${check.fix ? `\n      → ${check.fix}` : ''}`)
+    .join('\n');
+}

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The machine's stable id: created once, stored in `<dataDir>/machine-id`, the same across restarts
+ * and reconnects. The control plane shows it to tell two machines with one hostname apart.
+ */
+export async function machineId(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'machine-id');
+  try {
+    const stored = (await readFile(file, 'utf8')).trim();
+    if (/^[\w-]{1,64}$/.test(stored)) return stored;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const id = randomUUID();
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${id}\n`, { mode: 0o600 });
+  await rename(temporary, file);
+  return id;
+}
+
+/** A new id for this process start (Hello.instance_id). */
+export function instanceId(): string {
+  return randomUUID();
+}

@@ -1,0 +1,155 @@
+/**
+ * `linkd`: the agent that connects this machine to a Link control plane.
+ *
+ *   linkd start    connect and stay connected (flags or LINKD_* environment)
+ *   linkd status   is it running, connected to what, since when (--json)
+ *   linkd doctor   what this machine can run, and how to fix what is missing
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { join, resolve } from 'node:path';
+import { createLogger } from '../common/log.js';
+import { defaultConfigDir, defaultDataDir } from '../common/paths.js';
+import { LINK_VERSION } from '../common/protocol.js';
+import { LinkConnection, type StopReason } from './connection.js';
+import { capabilityChecks, connectionChecks, formatChecks } from './doctor.js';
+import { instanceId, machineId } from './identity.js';
+import { probeCapabilities, sameCapabilities } from './probe.js';
+import { readStatus, StatusWriter } from './status.js';
+
+function integer(min: number, max: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** "host:port" → "http://host:port"; a comma-separated list → several. */
+function servers(value: string): string[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new InvalidArgumentError('at least one server address is needed');
+  return list.map((s) => {
+    const url = /^[a-z]+:\/\//i.test(s) ? s : `http://${s}`;
+    try {
+      new URL(url);
+    } catch {
+      throw new InvalidArgumentError(`"${s}" is not a server address (http://host:port)`);
+    }
+    return url.replace(/\/+$/, '');
+  });
+}
+
+const serverOption = () =>
+  new Option('--server <addresses>', 'control-plane gRPC address(es), comma-separated').env('LINKD_SERVER').default(servers('http://127.0.0.1:9090'), 'http://127.0.0.1:9090').argParser(servers);
+const dataDirOption = () => new Option('--data-dir <dir>', 'where linkd keeps its state').env('LINKD_DATA_DIR').default(defaultDataDir('linkd'));
+const tokenFileOption = () => new Option('--token-file <file>', 'the link token (written by `linkd login`)').env('LINKD_TOKEN_FILE').default(join(defaultConfigDir('linkd'), 'token'));
+
+const program = new Command('linkd').description('Connects this machine to a Link control plane and runs what it is sent.').version(LINK_VERSION);
+
+program
+  .command('start')
+  .description('connect to the control plane and stay connected')
+  .addOption(serverOption())
+  .addOption(tokenFileOption())
+  .addOption(dataDirOption())
+  .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
+  .addOption(new Option('--probe-interval <ms>', 'how often to re-probe capabilities (also on SIGHUP)').env('LINKD_PROBE_INTERVAL').default(300_000).argParser(integer(1_000, 86_400_000)))
+  .addOption(new Option('--log-level <level>').env('LINKD_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
+  .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINKD_LOG_PRETTY'))
+  .action(async (opts) => {
+    const log = createLogger({ name: 'linkd', level: opts.logLevel, pretty: opts.logPretty });
+    const dataDir = resolve(opts.dataDir);
+    const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
+    let capabilities = await probe();
+    const connection = new LinkConnection({
+      servers: opts.server,
+      tokenFile: resolve(opts.tokenFile),
+      machineId: await machineId(dataDir),
+      instanceId: instanceId(),
+      capabilities: () => capabilities,
+      log: log.child({ module: 'connection' }),
+    });
+    const status = new StatusWriter(dataDir, { pid: process.pid, version: LINK_VERSION, startedAt: Date.now(), servers: opts.server });
+    connection.on('state', (state) => void status.update(state).catch((error) => log.warn({ err: error }, 'cannot write the status file')));
+
+    let probing = false;
+    const reprobe = async (why: string) => {
+      if (probing) return;
+      probing = true;
+      try {
+        const next = await probe();
+        if (!sameCapabilities(next, capabilities)) {
+          log.info({ why }, 'capabilities changed');
+          capabilities = next;
+          connection.sendCapabilities(next);
+        }
+      } finally {
+        probing = false;
+      }
+    };
+    const probeTimer = setInterval(() => void reprobe('periodic probe'), opts.probeInterval);
+    process.on('SIGHUP', () => void reprobe('SIGHUP'));
+
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(130);
+      log.info({ signal }, 'stopping: saying goodbye to the server');
+      void connection.close(`linkd received ${signal}`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    const reason: StopReason = await connection.run();
+    clearInterval(probeTimer);
+    await status.update({ state: 'stopped', reason });
+    if (reason.kind === 'stopped') {
+      log.info('stopped');
+      process.exit(0);
+    }
+    const message = `linkd: stopped for good (${reason.kind}): ${reason.message}`;
+    log.error({ reason: reason.kind }, message);
+    process.stderr.write(`${message}\n`);
+    process.exit(reason.kind === 'shutdown' ? 0 : 1);
+  });
+
+program
+  .command('status')
+  .description('is linkd running, connected to what, since when')
+  .addOption(dataDirOption())
+  .option('--json', 'print the status as JSON')
+  .action(async (opts) => {
+    const found = await readStatus(resolve(opts.dataDir));
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(found ? { running: found.running, ...found.status } : { running: false }, null, 2)}\n`);
+    } else if (!found || !found.running) {
+      process.stdout.write(`linkd is not running${found?.status.stopReason ? ` (last stop: ${found.status.stopReason})` : ''}\n`);
+    } else {
+      const s = found.status;
+      const since = s.connectedSince ? new Date(s.connectedSince).toISOString() : '';
+      const line =
+        s.state === 'connected'
+          ? `linkd (pid ${s.pid}) is connected to ${s.server} as link ${s.linkId} since ${since}`
+          : s.state === 'waiting'
+            ? `linkd (pid ${s.pid}) is not connected: ${s.lastError}; retrying ${s.server} in ${((s.retryInMs ?? 0) / 1000).toFixed(1)}s`
+            : `linkd (pid ${s.pid}) is connecting to ${s.server}`;
+      process.stdout.write(`${line}\n`);
+    }
+    process.exitCode = !found?.running ? 3 : found.status.state === 'connected' ? 0 : 1;
+  });
+
+program
+  .command('doctor')
+  .description('check what this machine can run, and say how to fix what is missing')
+  .addOption(serverOption())
+  .addOption(tokenFileOption())
+  .option('--json', 'print the checks as JSON')
+  .action(async (opts) => {
+    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
+    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(opts.server[0], resolve(opts.tokenFile)))];
+    process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
+  });
+
+program.parseAsync().catch((error) => {
+  process.stderr.write(`linkd: ${(error as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,111 @@
+/**
+ * Authentication, applied once to a ServiceImpl so that both transports share it: every method is
+ * wrapped to resolve the caller before the handler runs, and the handler reads the caller from
+ * `ctx.values` (`callerUser(ctx)` / `callerLink(ctx)`).
+ *
+ * - Link methods (the agent's session) take a link token: `authorization: Bearer ll_…`.
+ * - User methods take a user token: `authorization: Bearer lu_…`.
+ * - In the embedded default (`localLogin`), a call without credentials that comes in on the HTTP
+ *   port from a loopback address, naming localhost as its Host, acts as the local user: the page
+ *   opens logged in. The Host check stops DNS-rebinding pages from riding on it.
+ */
+import { createContextKey, type HandlerContext } from '@connectrpc/connect';
+import type { DescService } from '@bufbuild/protobuf';
+import { Code, linkError, Reason } from '../common/errors.js';
+import type { AccountStore, LinkRecord, UserRecord } from './accounts/account-store.js';
+import { peerAddressKey, transportKey } from './context.js';
+import type { AnyServiceImpl } from './grpc-adapter.js';
+
+const userKey = createContextKey<UserRecord | undefined>(undefined, { description: 'caller user' });
+const linkKey = createContextKey<LinkRecord | undefined>(undefined, { description: 'caller link' });
+
+/** The authenticated user of a user method. */
+export function callerUser(ctx: HandlerContext): UserRecord {
+  const user = ctx.values.get(userKey);
+  if (!user) throw new Error('callerUser() in a method that is not authenticated as a user');
+  return user;
+}
+
+/** The authenticated link of a link method. */
+export function callerLink(ctx: HandlerContext): LinkRecord {
+  const link = ctx.values.get(linkKey);
+  if (!link) throw new Error('callerLink() in a method that is not authenticated as a link');
+  return link;
+}
+
+export type Credential = 'user' | 'link' | 'none';
+
+export class Authenticator {
+  constructor(
+    private readonly accounts: AccountStore,
+    private readonly options: { localLogin: boolean },
+  ) {}
+
+  /**
+   * Wraps each method of `impl` so that it runs only for an authenticated caller. `credentials`
+   * names the methods that take something other than a user token.
+   */
+  protect<T extends object>(service: DescService, impl: T, credentials: Record<string, Credential> = {}): T {
+    const wrapped: AnyServiceImpl = {};
+    const source = impl as unknown as AnyServiceImpl;
+    for (const method of service.methods) {
+      const fn = source[method.localName];
+      if (!fn) continue;
+      const credential = credentials[method.localName] ?? 'user';
+      const authenticate = (ctx: HandlerContext) => this.authenticate(ctx, credential);
+      if (method.methodKind === 'unary' || method.methodKind === 'client_streaming') {
+        wrapped[method.localName] = async (request, ctx) => {
+          await authenticate(ctx);
+          return fn.call(impl, request, ctx);
+        };
+      } else {
+        wrapped[method.localName] = async function* (request, ctx) {
+          await authenticate(ctx);
+          yield* fn.call(impl, request, ctx) as AsyncIterable<unknown>;
+        };
+      }
+    }
+    return wrapped as unknown as T;
+  }
+
+  private async authenticate(ctx: HandlerContext, credential: Credential): Promise<void> {
+    if (credential === 'none') return;
+    const token = bearer(ctx.requestHeader.get('authorization'));
+    if (credential === 'link') {
+      const link = token ? await this.accounts.linkByToken(token) : undefined;
+      if (!link) throw unauthenticated(token ? 'the link token is not valid' : 'missing link token');
+      ctx.values.set(linkKey, link);
+      return;
+    }
+    if (token) {
+      const user = await this.accounts.userByToken(token);
+      if (!user) throw unauthenticated('the user token is not valid');
+      ctx.values.set(userKey, user);
+      return;
+    }
+    if (this.options.localLogin && isLocalBrowserCall(ctx)) {
+      ctx.values.set(userKey, await this.accounts.localUser());
+      return;
+    }
+    throw unauthenticated('missing user token: send "authorization: Bearer <token>"');
+  }
+}
+
+function unauthenticated(message: string) {
+  return linkError(Code.Unauthenticated, Reason.Unauthenticated, message);
+}
+
+function bearer(header: string | null): string | undefined {
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header.trim()) : null;
+  return match?.[1];
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
+
+function isLocalBrowserCall(ctx: HandlerContext): boolean {
+  if (ctx.values.get(transportKey) !== 'http') return false;
+  const peer = ctx.values.get(peerAddressKey);
+  const host = ctx.requestHeader.get('host') ?? '';
+  return LOOPBACK.test(peer) && LOCAL_HOST.test(host);
+}

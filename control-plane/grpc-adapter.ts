@@ -1,0 +1,266 @@
+/**
+ * Serves a Connect `ServiceImpl` on a grpc-js server, so that each service is written once and
+ * mounted on both the gRPC port (grpc-js, HTTP/2, reflection) and the HTTP port (connect-node).
+ *
+ * grpc-js knows nothing of protobuf-es: the grpc.ServiceDefinition is built from the generated
+ * service descriptor, messages go through `toBinary`/`fromBinary`, and errors are ConnectErrors
+ * whose details travel in `grpc-status-details-bin` exactly as connect-node would send them.
+ *
+ *   grpc-js call ──▶ decode (size/malformed checks) ──▶ HandlerContext ──▶ ServiceImpl method
+ *        ▲                                                                       │
+ *        └──────────── encode responses / status + ErrorInfo trailer ◀───────────┘
+ */
+import * as grpc from '@grpc/grpc-js';
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  type ContextValues,
+  type HandlerContext,
+} from '@connectrpc/connect';
+import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
+import { linkError, Reason } from '../common/errors.js';
+import { Channel } from '../common/channel.js';
+import { peerAddressKey, transportKey } from './context.js';
+
+/** A request that could not be decoded: the handler turns it into a status with a reason. */
+class UndecodableRequest {
+  constructor(readonly error: ConnectError) {}
+}
+
+// The shapes of a ServiceImpl's methods, loosely typed: the adapter is generic over services.
+type AnyImpl = (request: unknown, context: HandlerContext) => unknown;
+export type AnyServiceImpl = Record<string, AnyImpl>;
+
+export interface GrpcAdapterOptions {
+  /** Largest request message accepted, in bytes; larger ones fail RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE. */
+  readMaxBytes: number;
+  /** Extra context values for each call (the peer address is set by the adapter). */
+  contextValues?: (call: { getPeer(): string }) => ContextValues;
+  /** Aborted when the server shuts down: every handler's `ctx.signal` fires. */
+  shutdownSignal?: AbortSignal;
+  /** Called with every error a handler throws, before it is sent. */
+  onError?: (error: ConnectError, method: DescMethod) => void;
+}
+
+/**
+ * Adds `impl` for `service` to a grpc-js server. Unimplemented methods answer UNIMPLEMENTED.
+ */
+export function addConnectService(
+  server: grpc.Server,
+  service: DescService,
+  impl: Partial<AnyServiceImpl>,
+  options: GrpcAdapterOptions,
+): void {
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const path = `/${service.typeName}/${method.name}`;
+    definition[method.localName] = {
+      path,
+      requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+      responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+      requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
+      requestDeserialize: (bytes: Buffer) => decode(method.input, bytes, options.readMaxBytes),
+      responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as never)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+      originalName: method.localName,
+    };
+    const fn = impl[method.localName];
+    handlers[method.localName] = fn
+      ? handlerFor(service, method, fn.bind(impl), options)
+      : unimplemented(method);
+  }
+  server.addService(definition as grpc.ServiceDefinition, handlers);
+}
+
+function decode(schema: DescMessage, bytes: Buffer, max: number): unknown {
+  if (bytes.length > max) {
+    return new UndecodableRequest(
+      linkError(Code.ResourceExhausted, Reason.MessageTooLarge, `message of ${bytes.length} bytes exceeds the limit of ${max} bytes`, {
+        limit: String(max),
+        size: String(bytes.length),
+      }),
+    );
+  }
+  try {
+    return fromBinary(schema, bytes);
+  } catch (cause) {
+    return new UndecodableRequest(
+      linkError(Code.InvalidArgument, Reason.MalformedMessage, `cannot decode ${schema.typeName}`, {}, cause),
+    );
+  }
+}
+
+function checked(request: unknown): unknown {
+  if (request instanceof UndecodableRequest) throw request.error;
+  return request;
+}
+
+function contextFor(
+  service: DescService,
+  method: DescMethod,
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  options: GrpcAdapterOptions,
+) {
+  const header = new Headers();
+  for (const [key, value] of Object.entries(call.metadata.getMap())) {
+    if (typeof value === 'string') header.set(key, value);
+  }
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timeoutMs = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined;
+  const values = options.contextValues?.(call) ?? createContextValues();
+  values.set(peerAddressKey, peerAddress(call.getPeer()));
+  values.set(transportKey, 'grpc');
+  const ctx = createHandlerContext({
+    service,
+    method,
+    protocolName: 'grpc',
+    requestMethod: 'POST',
+    url: `/${service.typeName}/${method.name}`,
+    timeoutMs,
+    shutdownSignal: options.shutdownSignal,
+    requestHeader: header,
+    contextValues: values,
+  });
+  (call as NodeJS.EventEmitter).on('cancelled', () => ctx.abort(new ConnectError('the client cancelled the call', Code.Canceled)));
+  return ctx;
+}
+
+/** grpc-js peers look like "ipv4:127.0.0.1:5555" or "ipv6:[::1]:5555"; returns the address part. */
+function peerAddress(peer: string): string {
+  const match = /^(?:ipv[46]:)?\[?([^\]]*?)\]?:\d+$/.exec(peer);
+  return match ? match[1] : peer;
+}
+
+
+function toStatus(error: ConnectError): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  const trailer = setTrailerStatus(new Headers(), error);
+  const details = trailer.get('grpc-status-details-bin');
+  if (details) metadata.set('grpc-status-details-bin', Buffer.from(details, 'base64'));
+  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata };
+}
+
+function handlerFor(service: DescService, method: DescMethod, fn: AnyImpl, options: GrpcAdapterOptions) {
+  const fail = (error: unknown): Partial<grpc.StatusObject> => {
+    const connectError = ConnectError.from(error);
+    options.onError?.(connectError, method);
+    return toStatus(connectError);
+  };
+  const output = method.output;
+  switch (method.methodKind) {
+    case 'unary':
+      return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const ctx = contextFor(service, method, call, options);
+        Promise.resolve()
+          .then(() => fn(checked(call.request), ctx))
+          .then(
+            (response) => callback(null, create(output, response as never)),
+            (error) => callback(fail(error) as grpc.ServerErrorResponse),
+          )
+          .finally(() => ctx.abort());
+      };
+    case 'server_streaming':
+      return (call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const ctx = contextFor(service, method, call, options);
+        (async () => {
+          try {
+            const responses = fn(checked(call.request), ctx) as AsyncIterable<unknown>;
+            await writeAll(call, responses, output, ctx.signal);
+            call.end();
+          } catch (error) {
+            if (!call.cancelled) call.emit('error', fail(error));
+          } finally {
+            ctx.abort();
+          }
+        })();
+      };
+    case 'bidi_streaming':
+    case 'client_streaming':
+      return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        const ctx = contextFor(service, method, call, options);
+        const requests = requestStream(call);
+        (async () => {
+          try {
+            const result = fn(requests, ctx);
+            if (method.methodKind === 'client_streaming') {
+              call.write(create(output, (await result) as never));
+            } else {
+              await writeAll(call, result as AsyncIterable<unknown>, output, ctx.signal);
+            }
+            call.end();
+          } catch (error) {
+            if (!call.cancelled) call.emit('error', fail(error));
+          } finally {
+            ctx.abort();
+          }
+        })();
+      };
+  }
+}
+
+async function writeAll(
+  call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  responses: AsyncIterable<unknown>,
+  output: DescMessage,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const response of responses) {
+    if (call.cancelled) return;
+    if (!call.write(create(output, response as never))) {
+      // Respect HTTP/2 flow control: wait until the peer reads, or the call goes away.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          call.off('drain', done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        call.once('drain', done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+}
+
+/**
+ * The client's messages as an async iterable. Listens to the stream's events rather than iterating
+ * it: a plain `for await` over a grpc-js duplex destroys the call when the client half-closes.
+ * Reading pauses while 64 messages wait, so a fast client cannot fill memory.
+ */
+function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
+  const channel = new Channel<unknown>();
+  const highWater = 64;
+  call.on('data', (message: unknown) => {
+    if (message instanceof UndecodableRequest) {
+      channel.close(message.error);
+      return;
+    }
+    channel.push(message);
+    if (channel.size >= highWater) call.pause();
+  });
+  call.on('end', () => channel.close());
+  call.on('error', (error) => channel.close(ConnectError.from(error)));
+  call.on('cancelled', () => channel.close(new ConnectError('the client cancelled the call', Code.Canceled)));
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const message of channel) {
+        if (channel.size < highWater / 2 && call.isPaused()) call.resume();
+        yield message;
+      }
+    },
+  };
+}
+
+function unimplemented(method: DescMethod) {
+  const status = toStatus(new ConnectError(`${method.parent.typeName}.${method.name} is not implemented`, Code.Unimplemented));
+  switch (method.methodKind) {
+    case 'unary':
+      return (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(status as grpc.ServerErrorResponse);
+    default:
+      return (call: grpc.ServerWritableStream<unknown, unknown>) => call.emit('error', status);
+  }
+}

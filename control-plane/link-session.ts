@@ -1,0 +1,356 @@
+/**
+ * The server side of one agent's `LinkService.Connect` stream, from Hello to the end.
+ *
+ *   agent frames ──▶ reader ──▶ heartbeat watchdog / capabilities ──▶ registry
+ *                      │                                             │
+ *                      ▼                                             ▼ (a newer epoch of this link)
+ *   agent ◀── outgoing channel ◀── Welcome, HeartbeatAck, Drain, Shutdown, SUPERSEDED
+ *
+ * The session ends when the agent says Goodbye or closes its side, when it misses three heartbeat
+ * intervals (UNAVAILABLE HEARTBEAT_MISSED), when a newer session of the same link takes over
+ * (ABORTED SUPERSEDED), or when the call is cancelled. Whatever ends it, its presence record is
+ * released (only if it is still the live one) and the link's last-seen time is stored.
+ */
+import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
+import type { HandlerContext } from '@connectrpc/connect';
+import { Channel } from '../common/channel.js';
+import { checkLength, Code, linkError, Reason } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../common/protocol.js';
+import {
+  type ConnectRequest,
+  type ConnectResponseSchema,
+  type Hello,
+} from '../gen/link/v1/link_service_pb.js';
+import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
+import type { AccountStore, LinkRecord } from './accounts/account-store.js';
+import type { PresenceRecord, Registry } from './registry/registry.js';
+
+type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
+
+export interface LinkSessionOptions {
+  /** The cadence the server asks agents to heartbeat at (Welcome.heartbeat_interval_ms). */
+  heartbeatIntervalMs: number;
+  /** How long the agent has to send Hello. */
+  helloTimeoutMs: number;
+}
+
+/**
+ * The replica's live sessions. Drain asks every agent to reconnect elsewhere; the server closes
+ * when the set is empty (or its grace period runs out).
+ */
+export class LinkSessionHub {
+  private readonly sessions = new Set<LinkSession>();
+  private draining = false;
+  private emptied: (() => void) | undefined;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly accounts: AccountStore,
+    private readonly options: LinkSessionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Runs one session; the returned frames are the server's side of the stream. */
+  run(link: LinkRecord, requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncIterable<Outgoing> {
+    const session = new LinkSession(link, this.registry, this.accounts, this.options, this.log.child({ linkId: link.id }));
+    const hub = this;
+    return (async function* () {
+      if (hub.draining) {
+        throw linkError(Code.Unavailable, Reason.Draining, 'this control-plane replica is shutting down; connect again', {
+          retry: 'true',
+        });
+      }
+      hub.sessions.add(session);
+      try {
+        yield* session.run(requests, ctx);
+      } finally {
+        hub.sessions.delete(session);
+        if (hub.sessions.size === 0) hub.emptied?.();
+      }
+    })();
+  }
+
+  /**
+   * Stops taking sessions and sends Drain to every live one, then waits until all have ended or
+   * `graceMs` passed. Returns how many were still open at the end.
+   */
+  async drain(reason: string, reconnectAfterMs: number, graceMs: number): Promise<number> {
+    this.draining = true;
+    for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
+    if (this.sessions.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.emptied = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return this.sessions.size;
+  }
+}
+
+class LinkSession {
+  private readonly out = new Channel<Outgoing>();
+  private record: PresenceRecord | undefined;
+  private lastHeartbeatAt = Date.now();
+
+  constructor(
+    private readonly link: LinkRecord,
+    private readonly registry: Registry,
+    private readonly accounts: AccountStore,
+    private readonly options: LinkSessionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  send(frame: Outgoing): void {
+    this.out.push(frame);
+  }
+
+  async *run(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<Outgoing> {
+    const frames = requests[Symbol.asyncIterator]();
+    const onAbort = () => this.out.close();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let watchdog: NodeJS.Timeout | undefined;
+    let stopWatch: (() => void) | undefined;
+    try {
+      const hello = await this.readHello(frames, ctx.signal);
+      if (!hello) return;
+      if (!this.registry.isReady()) {
+        throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', {
+          retry: 'true',
+        });
+      }
+      // Watch before claiming, so a newer session that claims right after us is never missed.
+      const watch = await this.registry.watch(this.link.userId, (event) => {
+        const mine = this.record;
+        if (!mine || event.type !== 'put' || event.record.linkId !== mine.linkId) return;
+        if (event.record.epoch > mine.epoch) {
+          this.log.info({ epoch: String(mine.epoch), newer: String(event.record.epoch) }, 'session superseded');
+          this.out.close(
+            linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed', {
+              newer_replica: event.record.replicaId,
+            }),
+          );
+        }
+      });
+      stopWatch = watch.stop;
+      this.record = await this.registry.claim({
+        userId: this.link.userId,
+        linkId: this.link.id,
+        replicaId: this.registry.replicaId,
+        machineId: hello.machineId,
+        instanceId: hello.instanceId,
+        hostname: hello.hostname,
+        os: hello.os,
+        arch: hello.arch,
+        agentVersion: hello.agentVersion,
+        capabilities: hello.capabilities ?? create(CapabilitiesSchema),
+        connectedAt: Date.now(),
+        runningRunIds: [],
+      });
+      await this.rememberSeen();
+      this.log.info({ epoch: String(this.record.epoch), hostname: hello.hostname }, 'link connected');
+      this.send({
+        frame: {
+          case: 'welcome',
+          value: {
+            linkId: this.link.id,
+            sessionEpoch: this.record.epoch,
+            heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+            replicaId: this.registry.replicaId,
+            protocolVersion: PROTOCOL_VERSION,
+          },
+        },
+      });
+      this.lastHeartbeatAt = Date.now();
+      watchdog = setInterval(() => this.checkHeartbeat(), Math.max(10, Math.floor(this.options.heartbeatIntervalMs / 2)));
+      void this.readFrames(frames);
+      yield* this.out;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      clearInterval(watchdog);
+      stopWatch?.();
+      this.out.close();
+      void frames.return?.();
+      if (this.record) await this.end(this.record);
+    }
+  }
+
+  private async readHello(frames: AsyncIterator<ConnectRequest>, signal: AbortSignal): Promise<Hello | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            linkError(Code.DeadlineExceeded, Reason.HelloTimeout, `no Hello within ${this.options.helloTimeoutMs} ms of connecting`),
+          ),
+        this.options.helloTimeoutMs,
+      );
+    });
+    const aborted = new Promise<IteratorResult<ConnectRequest>>((resolve) =>
+      signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true }),
+    );
+    try {
+      const first = await Promise.race([frames.next(), timeout, aborted]);
+      if (first.done) return undefined;
+      if (first.value.frame.case !== 'hello') {
+        throw linkError(Code.InvalidArgument, Reason.HelloRequired, `the first frame must be Hello, got ${first.value.frame.case ?? 'an empty frame'}`, {
+          frame: first.value.frame.case ?? '',
+        });
+      }
+      const hello = first.value.frame.value;
+      validateHello(hello);
+      return hello;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readFrames(frames: AsyncIterator<ConnectRequest>): Promise<void> {
+    try {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) {
+          this.log.info('agent closed the session');
+          this.out.close();
+          return;
+        }
+        await this.handle(next.value);
+      }
+    } catch (error) {
+      this.out.close(error);
+    }
+  }
+
+  private async handle(request: ConnectRequest): Promise<void> {
+    const frame = request.frame;
+    switch (frame.case) {
+      case 'heartbeat':
+        this.lastHeartbeatAt = Date.now();
+        this.send({ frame: { case: 'heartbeatAck', value: { seq: frame.value.seq } } });
+        return;
+      case 'capabilitiesChanged': {
+        const record = this.record;
+        if (!record) return;
+        const capabilities = frame.value.capabilities ?? create(CapabilitiesSchema);
+        validateCapabilities(capabilities);
+        const updated = { ...record, capabilities };
+        if (!(await this.registry.update(updated))) {
+          throw linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed');
+        }
+        this.record = updated;
+        this.log.info('capabilities changed');
+        return;
+      }
+      case 'goodbye':
+        this.log.info({ reason: frame.value.reason }, 'agent said goodbye');
+        this.out.close();
+        return;
+      case 'hello':
+        throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
+      default:
+        throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'empty or unknown frame', { frame: frame.case ?? '' });
+    }
+  }
+
+  private checkHeartbeat(): void {
+    const silentFor = Date.now() - this.lastHeartbeatAt;
+    if (silentFor > 3 * this.options.heartbeatIntervalMs) {
+      this.log.warn({ silentForMs: silentFor }, 'heartbeats missed; closing the session');
+      this.out.close(
+        linkError(Code.Unavailable, Reason.HeartbeatMissed, `no heartbeat for ${silentFor} ms (3 intervals of ${this.options.heartbeatIntervalMs} ms)`),
+      );
+    }
+  }
+
+  private async rememberSeen(): Promise<void> {
+    const record = this.record;
+    if (!record) return;
+    try {
+      await this.accounts.recordSeen(this.link.id, {
+        at: Date.now(),
+        machineId: record.machineId,
+        hostname: record.hostname,
+        os: record.os,
+        arch: record.arch,
+        agentVersion: record.agentVersion,
+        capabilitiesJson: toJson(CapabilitiesSchema, record.capabilities),
+      });
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot store when the link was last seen');
+    }
+  }
+
+  private async end(record: PresenceRecord): Promise<void> {
+    await this.rememberSeen();
+    try {
+      await this.registry.release(record.userId, record.linkId, record.epoch);
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot release presence; it goes when the replica lease expires');
+    }
+    this.log.info({ epoch: String(record.epoch) }, 'link session ended');
+  }
+}
+
+function validateHello(hello: Hello): void {
+  if (hello.protocolVersion < MIN_PROTOCOL_VERSION || hello.protocolVersion > PROTOCOL_VERSION) {
+    const tooOld = hello.protocolVersion < MIN_PROTOCOL_VERSION;
+    throw linkError(
+      Code.FailedPrecondition,
+      Reason.ProtocolMismatch,
+      tooOld
+        ? `linkd speaks protocol ${hello.protocolVersion}, this server needs ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}: upgrade linkd`
+        : `linkd speaks protocol ${hello.protocolVersion}, newer than this server's ${PROTOCOL_VERSION}: upgrade the control plane`,
+      {
+        agent_protocol: String(hello.protocolVersion),
+        min_protocol: String(MIN_PROTOCOL_VERSION),
+        max_protocol: String(PROTOCOL_VERSION),
+        upgrade: tooOld ? 'linkd' : 'link-server',
+      },
+    );
+  }
+  checkLength('hello.machine_id', hello.machineId, 64, 1);
+  checkLength('hello.instance_id', hello.instanceId, 64, 1);
+  checkLength('hello.hostname', hello.hostname, 255);
+  checkLength('hello.os', hello.os, 32);
+  checkLength('hello.arch', hello.arch, 32);
+  checkLength('hello.agent_version', hello.agentVersion, 64);
+  if (hello.heldRuns.length > 256) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, 'hello.held_runs has more than 256 entries', { field: 'hello.held_runs' });
+  }
+  if (hello.capabilities) validateCapabilities(hello.capabilities);
+}
+
+function validateCapabilities(capabilities: Capabilities): void {
+  const tooMany = (field: string, count: number, max: number) => {
+    if (count > max) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, `${field} has more than ${max} entries`, { field });
+    }
+  };
+  tooMany('capabilities.harnesses', capabilities.harnesses.length, 16);
+  tooMany('capabilities.sandbox_providers', capabilities.sandboxProviders.length, 8);
+  tooMany('capabilities.tools', capabilities.tools.length, 16);
+  for (const harness of capabilities.harnesses) {
+    checkLength('capabilities.harnesses.name', harness.name, 64);
+    checkLength('capabilities.harnesses.version', harness.version, 128);
+    checkLength('capabilities.harnesses.executable', harness.executable, 4096);
+    checkLength('capabilities.harnesses.detail', harness.detail, 1024);
+  }
+  for (const provider of capabilities.sandboxProviders) checkLength('capabilities.sandbox_providers.detail', provider.detail, 1024);
+  for (const tool of capabilities.tools) {
+    checkLength('capabilities.tools.name', tool.name, 64);
+    checkLength('capabilities.tools.version', tool.version, 128);
+  }
+  const max = capabilities.capacity?.maxConcurrentRuns ?? 1;
+  if (max > 64) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, 'capabilities.capacity.max_concurrent_runs must be at most 64', {
+      field: 'capabilities.capacity.max_concurrent_runs',
+    });
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The live registry of links: which links have a session, on which replica, with which epoch.
+ *
+ * Two implementations share this interface and one conformance suite: `MemoryRegistry` (the
+ * embedded default, one replica) and the etcd registry (many replicas; every record is attached to
+ * the replica's one lease, so a replica that dies takes its links offline within the lease TTL).
+ *
+ * A record is written when presence changes (connect, capabilities, running runs, disconnect),
+ * never per heartbeat.
+ */
+import type { Capabilities } from '../../gen/link/v1/types_pb.js';
+
+/** One live session of one link. */
+export interface PresenceRecord {
+  userId: string;
+  linkId: string;
+  /** Grows with every new session of the link; the record with the largest epoch is the live one. */
+  epoch: bigint;
+  replicaId: string;
+  machineId: string;
+  instanceId: string;
+  hostname: string;
+  os: string;
+  arch: string;
+  agentVersion: string;
+  capabilities: Capabilities;
+  /** Milliseconds since the epoch. */
+  connectedAt: number;
+  runningRunIds: string[];
+}
+
+/** What a session claims; the registry assigns the epoch. */
+export type PresenceClaim = Omit<PresenceRecord, 'epoch'>;
+
+/** A change seen by a watcher. A `put` of a record with a new epoch means a new session took over. */
+export type PresenceEvent =
+  | { type: 'put'; record: PresenceRecord }
+  | { type: 'delete'; userId: string; linkId: string; epoch: bigint };
+
+/** A running watch. `snapshot` is the state at the watch's start; events follow it, none missed. */
+export interface PresenceWatch {
+  snapshot: PresenceRecord[];
+  /** Stops delivery. Idempotent. */
+  stop(): void;
+}
+
+export interface Registry {
+  /** This replica's id, written into every record it claims. */
+  readonly replicaId: string;
+  /** Connects and takes the replica's lease. */
+  start(): Promise<void>;
+  /** False while the backing store is unreachable: new sessions are refused UNAVAILABLE and /readyz fails. */
+  isReady(): boolean;
+  /**
+   * Makes `claim` the live session of its link, superseding any other (newest wins). Resolves with
+   * the stored record and its new epoch. Holders of older sessions learn of it from their watch.
+   */
+  claim(claim: PresenceClaim): Promise<PresenceRecord>;
+  /**
+   * Rewrites the record of a session that is still the live one (capabilities, running runs).
+   * Returns false, writing nothing, when another session took over.
+   */
+  update(record: PresenceRecord): Promise<boolean>;
+  /** Removes the link's record if `epoch` is still the live session; a newer session's record stays. */
+  release(userId: string, linkId: string, epoch: bigint): Promise<void>;
+  get(userId: string, linkId: string): Promise<PresenceRecord | undefined>;
+  /** Every live record, or one user's. */
+  list(userId?: string): Promise<PresenceRecord[]>;
+  /**
+   * Watches every record (or one user's): resolves with a snapshot, then calls `onEvent` for each
+   * later change, in order. The caller must `stop()` it.
+   */
+  watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch>;
+  /** Releases the lease (removing this replica's records) and stops. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,186 @@
+/**
+ * The control plane's wiring: services are built once and mounted on two servers.
+ *
+ *   gRPC port  (grpc-js, HTTP/2)    ── LinkService, grpc.health.v1, reflection   ◀── linkd, grpcurl, SDKs
+ *   HTTP port  (connect-node, 1.1)  ── LinkService, Health (Connect + gRPC-Web),
+ *                                      web UI, /healthz, /readyz                ◀── browsers, curl
+ *
+ * `LinkServer.start` returns a listening server; `close()` drains agents (they reconnect elsewhere),
+ * then stops both ports, forcing connections closed after a grace period.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { Logger } from '../common/log.js';
+import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
+import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health_pb.js';
+import { file_link_v1_link_service, LinkService } from '../gen/link/v1/link_service_pb.js';
+import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
+import type { AccountStore } from './accounts/account-store.js';
+import { Authenticator } from './auth.js';
+import { peerAddressKey, transportKey } from './context.js';
+import { addConnectService, type AnyServiceImpl } from './grpc-adapter.js';
+import { httpRoutes } from './http.js';
+import { LinkSessionHub } from './link-session.js';
+import { addReflection } from './reflection.js';
+import type { Registry } from './registry/registry.js';
+import { HealthServiceImpl } from './services/health-service.js';
+import { LinkServiceImpl } from './services/link-service.js';
+
+export interface LinkServerOptions {
+  /** Address both ports listen on. */
+  host: string;
+  /** 0 picks a free port; read it back from `grpcPort`. */
+  grpcPort: number;
+  httpPort: number;
+  heartbeatIntervalMs: number;
+  helloTimeoutMs: number;
+  /** How long `close()` waits for agents to leave after Drain before forcing connections closed. */
+  drainGraceMs: number;
+  /** The built web UI, or undefined for none. */
+  webDir: string | undefined;
+  /** Loopback browser calls without credentials act as the local user (embedded default). */
+  localLogin: boolean;
+  accounts: AccountStore;
+  registry: Registry;
+  log: Logger;
+}
+
+export class LinkServer {
+  private closing: Promise<void> | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly options: LinkServerOptions,
+    private readonly grpcServer: grpc.Server,
+    private readonly httpServer: HttpServer,
+    private readonly sessions: LinkSessionHub,
+    private readonly shutdown: AbortController,
+    readonly grpcPort: number,
+    readonly httpPort: number,
+  ) {
+    httpServer.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  static async start(options: LinkServerOptions): Promise<LinkServer> {
+    const { accounts, registry, log } = options;
+    await registry.start();
+    const shutdown = new AbortController();
+    const sessions = new LinkSessionHub(
+      registry,
+      accounts,
+      { heartbeatIntervalMs: options.heartbeatIntervalMs, helloTimeoutMs: options.helloTimeoutMs },
+      log.child({ module: 'link-session' }),
+    );
+    const auth = new Authenticator(accounts, { localLogin: options.localLogin });
+    const isReady = () => registry.isReady() && !shutdown.signal.aborted;
+    const linkService = auth.protect(LinkService, new LinkServiceImpl(accounts, registry, sessions), { connect: 'link' });
+    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName]);
+    const rpcLog = log.child({ module: 'rpc' });
+    const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) =>
+      rpcLog.debug({ method: method.name, code: error.code, err: error.cause }, error.rawMessage);
+
+    const grpcServer = new grpc.Server({
+      'grpc.max_receive_message_length': 2 * MAX_MESSAGE_BYTES,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    });
+    const adapterOptions = { readMaxBytes: MAX_MESSAGE_BYTES, shutdownSignal: shutdown.signal, onError };
+    addConnectService(grpcServer, LinkService, linkService as unknown as AnyServiceImpl, adapterOptions);
+    addConnectService(grpcServer, Health, healthService as unknown as AnyServiceImpl, adapterOptions);
+    addReflection(grpcServer, [file_link_v1_link_service, file_grpc_health_v1_health, file_google_rpc_error_details]);
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      ),
+    );
+
+    const routes = (router: ConnectRouter) => {
+      router.service(LinkService, linkService);
+      router.service(Health, healthService);
+    };
+    const fallback = httpRoutes({
+      webDir: options.webDir,
+      notReadyReason: () =>
+        shutdown.signal.aborted ? 'shutting down' : registry.isReady() ? undefined : 'the link registry is unreachable',
+    });
+    const httpServer = createServer(
+      connectNodeAdapter({
+        routes,
+        fallback: (req, res) => void fallback(req as IncomingMessage, res as ServerResponse),
+        readMaxBytes: MAX_MESSAGE_BYTES,
+        shutdownSignal: shutdown.signal,
+        contextValues: (req) =>
+          createContextValues()
+            .set(peerAddressKey, req.socket.remoteAddress ?? '')
+            .set(transportKey, 'http'),
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(options.httpPort, options.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    const address = httpServer.address();
+    const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
+    log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
+    return new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort);
+  }
+
+  /** Live agent sessions on this replica. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Open TCP connections on the HTTP port. */
+  get httpConnectionCount(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Drains agents (Drain, then up to `drainGraceMs` for them to leave), stops accepting, and closes
+   * both ports, forcing what is still open after the grace period. Idempotent: a second call waits
+   * for the first.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const { log, drainGraceMs } = this.options;
+    const left = await this.sessions.drain('the control plane is shutting down', 500, drainGraceMs);
+    if (left > 0) log.warn({ sessions: left }, 'agents did not leave within the drain grace period; closing them');
+    this.shutdown.abort();
+    const grpcClosed = new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, 1_000);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    const httpClosed = new Promise<void>((resolve) => {
+      this.httpServer.close(() => resolve());
+      this.httpServer.closeIdleConnections();
+      setTimeout(() => {
+        for (const socket of this.sockets) socket.destroy();
+      }, 1_000).unref();
+    });
+    await Promise.all([grpcClosed, httpClosed]);
+    await this.options.registry.close();
+    await this.options.accounts.close();
+    log.info('stopped');
+  }
+}

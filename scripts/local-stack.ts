@@ -1,0 +1,130 @@
+/**
+ * The embedded default as `npm start` runs it: a link-server on loopback with its data in
+ * `<dataDir>/server`, and one linkd paired to the local user with its state in `<dataDir>/agent`.
+ * Both are real processes started from `bin/`. Tests use the same code path.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+export interface LocalStackOptions {
+  dataDir: string;
+  grpcPort: number;
+  httpPort: number;
+  /** Extra flags for link-server (tests shorten the heartbeat). */
+  serverArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Where the two processes' logs go: inherited (a terminal) or piped (tests read them). */
+  stdio?: 'inherit' | 'pipe';
+  pretty?: boolean;
+  /** Deadline for the server to listen and the agent to start. */
+  timeoutMs?: number;
+}
+
+export interface LocalStack {
+  url: string;
+  grpcAddress: string;
+  server: ChildProcess;
+  agent: ChildProcess | undefined;
+  serverDataDir: string;
+  agentDataDir: string;
+  linkTokenFile: string;
+  userTokenFile: string;
+  /** Starts the local linkd (again). */
+  startAgent(): ChildProcess;
+  /** Stops linkd with SIGTERM (it says Goodbye); SIGKILL after `graceMs`. */
+  stopAgent(graceMs?: number): Promise<void>;
+  /** Stops linkd, then the server. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const serverDataDir = join(options.dataDir, 'server');
+  const agentDataDir = join(options.dataDir, 'agent');
+  const env = { ...process.env, ...options.env };
+  const pretty = options.pretty ? ['--log-pretty'] : [];
+  const server = spawn(
+    process.execPath,
+    [
+      join(repoRoot, 'bin', 'link-server.js'),
+      '--host', '127.0.0.1',
+      '--grpc-port', String(options.grpcPort),
+      '--http-port', String(options.httpPort),
+      '--data-dir', serverDataDir,
+      ...pretty,
+      ...(options.serverArgs ?? []),
+    ],
+    { env, stdio: ['ignore', 'inherit', options.stdio ?? 'inherit'] },
+  );
+  if (options.stdio === 'pipe') server.stderr?.resume();
+  const ready = await serverReady(server, serverDataDir, options.timeoutMs ?? 60_000);
+  const grpcAddress = `127.0.0.1:${ready.grpcPort}`;
+  const linkTokenFile = join(serverDataDir, 'local-link.token');
+  const stack: LocalStack = {
+    url: `http://127.0.0.1:${ready.httpPort}`,
+    grpcAddress,
+    server,
+    agent: undefined,
+    serverDataDir,
+    agentDataDir,
+    linkTokenFile,
+    userTokenFile: join(serverDataDir, 'local-user.token'),
+    startAgent() {
+      const agent = spawn(
+        process.execPath,
+        [join(repoRoot, 'bin', 'linkd.js'), 'start', '--server', `http://${grpcAddress}`, '--token-file', linkTokenFile, '--data-dir', agentDataDir, ...pretty],
+        { env, stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
+      );
+      stack.agent = agent;
+      return agent;
+    },
+    async stopAgent(graceMs = 5_000) {
+      if (stack.agent) await terminate(stack.agent, graceMs);
+    },
+    async stop(graceMs = 5_000) {
+      await stack.stopAgent(graceMs);
+      await terminate(server, graceMs);
+    },
+  };
+  stack.startAgent();
+  return stack;
+}
+
+/**
+ * Waits until the server has written `server.json` with its own pid (it does so once both ports
+ * listen), or fails when it exits or the deadline passes.
+ */
+async function serverReady(server: ChildProcess, dataDir: string, timeoutMs: number): Promise<{ grpcPort: number; httpPort: number }> {
+  const deadline = Date.now() + timeoutMs;
+  const exited = new Promise<never>((_, reject) =>
+    server.once('exit', (code) => reject(new Error(`link-server exited (${code}) before listening`))),
+  );
+  exited.catch(() => undefined);
+  for (;;) {
+    try {
+      const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
+      if (info.pid === server.pid) return { grpcPort: info.grpcPort, httpPort: info.httpPort };
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > deadline) {
+      server.kill('SIGKILL');
+      throw new Error(`link-server did not start listening within ${timeoutMs} ms`);
+    }
+    await Promise.race([new Promise((r) => setTimeout(r, 100)), exited]);
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

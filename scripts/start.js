@@ -1,0 +1,40 @@
+// `npm start`: the embedded default on this machine. Installs what is missing, builds the web UI,
+// starts link-server on 127.0.0.1 and one local linkd paired to the local user, and prints the URL.
+// Data lives in ./.data (LINK_DATA_DIR to change); ports from LINK_SERVER_HTTP_PORT / _GRPC_PORT.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureNodeModules } from './ensure-deps.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+ensureNodeModules(root);
+
+await import('../web/build.js');
+const { register } = await import('tsx/esm/api');
+register();
+const { startLocalStack } = await import('./local-stack.ts');
+
+const stack = await startLocalStack({
+  dataDir: resolve(process.env.LINK_DATA_DIR ?? join(root, '.data')),
+  grpcPort: Number(process.env.LINK_SERVER_GRPC_PORT ?? 9090),
+  httpPort: Number(process.env.LINK_SERVER_HTTP_PORT ?? 8080),
+  pretty: process.stderr.isTTY,
+});
+process.stdout.write(
+  `\n  Link is running: open ${stack.url}\n  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n  Ctrl-C stops it.\n\n`,
+);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+stack.server.once('exit', (code) => {
+  if (!stopping) {
+    process.stderr.write(`link-server exited (${code}); stopping.\n`);
+    void stack.stop().then(() => process.exit(1));
+  }
+});

@@ -1,0 +1,116 @@
+// `npm test`: installs what the tests need when it is missing, then type-checks, lints the protos,
+// checks gen/ against `buf generate`, builds the web UI, runs every mocha suite, and ends with the
+// line "N passed, N failed, N skipped". Extra arguments go to mocha (`npm test -- -g supersedes`).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureNodeModules } from './ensure-deps.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+/** System packages the tests run: command → Debian package. */
+const SYSTEM = { chromium: 'chromium', etcd: 'etcd-server', etcdctl: 'etcd-client', bwrap: 'bubblewrap', git: 'git' };
+
+/** The real harness CLIs, pinned (see ../shared/harness-clis), installed outside the project's node_modules. */
+const HARNESS_CLIS = { '@anthropic-ai/claude-code': '2.1.197', '@openai/codex': '0.171.0', '@google/gemini-cli': '0.61.0' };
+const harnessDir = join(root, '.cache', 'harness-clis');
+
+function step(title, command, args, options = {}) {
+  process.stderr.write(`\n── ${title}\n`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.status !== 0) {
+    process.stderr.write(`\n${title}: failed (exit ${result.status ?? result.signal}).\n`);
+    process.exit(result.status || 1);
+  }
+}
+
+function onPath(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureSystemPackages() {
+  const missing = Object.entries(SYSTEM).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing)];
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(`The tests need these Debian packages: ${packages.join(' ')}\nInstall them with: sudo apt-get install -y ${packages.join(' ')}\n`);
+    process.exit(1);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  step('apt-get update', 'apt-get', ['update', '-qq'], { env });
+  step(`apt-get install ${packages.join(' ')}`, 'apt-get', ['install', '-y', '-qq', ...packages], { env });
+}
+
+function ensureHarnessClis() {
+  const installed = Object.entries(HARNESS_CLIS).every(([name, version]) => {
+    const manifest = join(harnessDir, 'node_modules', name, 'package.json');
+    return existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).version === version;
+  });
+  if (installed) return;
+  mkdirSync(harnessDir, { recursive: true });
+  writeFileSync(
+    join(harnessDir, 'package.json'),
+    JSON.stringify({ name: 'link-harness-clis', private: true, dependencies: HARNESS_CLIS }, null, 2),
+  );
+  step('install the real harness CLIs into .cache/harness-clis', 'npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: harnessDir });
+}
+
+function files(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .map((f) => relative(dir, f))
+    .sort();
+}
+
+function checkGenerated() {
+  process.stderr.write('\n── gen/ matches buf generate\n');
+  const out = mkdtempSync(join(tmpdir(), 'link-gen-'));
+  try {
+    const result = spawnSync(bin('buf'), ['generate', '--output', out], { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) process.exit(result.status || 1);
+    const fresh = join(out, 'gen');
+    const committed = join(root, 'gen');
+    const a = files(fresh);
+    const b = files(committed);
+    const differ = [...new Set([...a, ...b])].filter(
+      (f) => !a.includes(f) || !b.includes(f) || readFileSync(join(fresh, f), 'utf8') !== readFileSync(join(committed, f), 'utf8'),
+    );
+    if (differ.length > 0) {
+      process.stderr.write(`gen/ is out of date with proto/ (${differ.join(', ')}): run \`npx buf generate\` and commit gen/.\n`);
+      process.exit(1);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+ensureNodeModules(root);
+ensureSystemPackages();
+ensureHarnessClis();
+step('type-check', bin('tsc'), ['--noEmit', '-p', '.']);
+step('buf lint', bin('buf'), ['lint']);
+checkGenerated();
+step('build the web UI', process.execPath, [join(root, 'web', 'build.js')]);
+
+const summary = join(mkdtempSync(join(tmpdir(), 'link-test-')), 'summary.json');
+process.stderr.write('\n── mocha\n');
+const mocha = spawnSync(bin('mocha'), process.argv.slice(2), {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, LINK_TEST_SUMMARY: summary },
+});
+let counts = { passed: 0, failed: 0, skipped: 0 };
+try {
+  counts = JSON.parse(readFileSync(summary, 'utf8'));
+} catch {
+  counts.failed = Math.max(1, counts.failed);
+  process.stderr.write('mocha ended without reporting its totals.\n');
+}
+const failed = counts.failed > 0 || mocha.status !== 0;
+process.stdout.write(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+process.exit(failed ? 1 : 0);
