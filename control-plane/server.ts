@@ -171,14 +171,15 @@ export class LinkServer {
         resolve();
       });
     });
-    const httpClosed = new Promise<void>((resolve) => {
-      this.httpServer.close(() => resolve());
-      this.httpServer.closeIdleConnections();
-      setTimeout(() => {
-        for (const socket of this.sockets) socket.destroy();
-      }, 1_000).unref();
-    });
-    await Promise.all([grpcClosed, httpClosed]);
+    const httpClosed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+    this.httpServer.closeIdleConnections();
+    const force = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, 1_000);
+    // Wait for every socket's own close, not just the server's: nothing may outlive close().
+    const socketsClosed = Promise.all([...this.sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve))));
+    await Promise.all([grpcClosed, httpClosed, socketsClosed]);
+    clearTimeout(force);
     await this.options.registry.close();
     await this.options.accounts.close();
     log.info('stopped');

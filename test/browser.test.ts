@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { startLocalStack, type LocalStack } from '../scripts/local-stack.js';
 import { launchChromium } from './helpers/browser.js';
 import { TestProcess } from './helpers/processes.js';
+import { startTestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 
 describe('the web page', () => {
@@ -45,5 +46,23 @@ describe('the web page', () => {
     await card.and(page.locator('[data-state=offline]')).waitFor({ timeout: 10_000 });
     assert.match(await card.locator('[data-testid=link-status]').innerText(), /Offline · last seen/);
     assert.deepEqual(errors, [], 'the page threw no errors');
+  });
+
+  it('explains how to connect a machine when the user has none', async () => {
+    const env = await startTestServer({ userWithoutLinks: true });
+    try {
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      // The page is served on 127.0.0.1 and opens logged in as the local user, who has no links.
+      await page.goto(env.httpUrl);
+      const empty = page.locator('[data-testid=empty-state]');
+      await empty.waitFor({ timeout: 20_000 });
+      assert.match(await empty.innerText(), /No machine connected yet/);
+      assert.match(await empty.innerText(), /linkd start --server/);
+    } finally {
+      await browser?.close();
+      browser = undefined;
+      await env.close();
+    }
   });
 });

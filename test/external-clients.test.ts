@@ -7,6 +7,9 @@ import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcWebTransport } from '@connectrpc/connect-web';
+import { LinkService } from '../gen/link/v1/link_service_pb.js';
 import { hello, RawSession } from './helpers/clients.js';
 import { repoRoot, spawnTracked } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -35,7 +38,8 @@ describe('external clients', () => {
   let env: TestServer;
 
   before(async () => {
-    env = await startTestServer();
+    // Raw sessions here send no heartbeats; a long cadence keeps them online while tools start.
+    env = await startTestServer({ heartbeatIntervalMs: 60_000 });
   });
 
   after(async () => {
@@ -128,5 +132,14 @@ describe('external clients', () => {
     } finally {
       await session.close();
     }
+  });
+
+  it('a gRPC-Web client on the HTTP port calls the same service', async () => {
+    const transport = createGrpcWebTransport({
+      baseUrl: env.httpUrl,
+      interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${env.userToken}`), next(req))],
+    });
+    const { links } = await createClient(LinkService, transport).listLinks({});
+    assert.ok(links.some((l) => l.id === env.link.id));
   });
 });

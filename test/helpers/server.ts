@@ -33,14 +33,17 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  overrides: Partial<Omit<LinkServerOptions, 'accounts' | 'registry' | 'log'>> & { dataDir?: string } = {},
+  overrides: Partial<Omit<LinkServerOptions, 'accounts' | 'registry' | 'log'>> & { dataDir?: string; userWithoutLinks?: boolean } = {},
 ): Promise<TestServer> {
+  const { userWithoutLinks, ...serverOverrides } = overrides;
   const dataDir = overrides.dataDir ?? (await tempDir('link-server-'));
   const accounts = await FileAccountStore.open(dataDir);
   const existing = await accounts.localUser();
   const user = existing;
   const userToken = await accounts.addUserToken(user.id);
-  const { link, token: linkToken } = await accounts.createLink(user.id, 'test-machine');
+  // The links belong to another user when the local user must have none (the page's empty state).
+  const owner = userWithoutLinks ? (await accounts.createUser('other')).user : user;
+  const { link, token: linkToken } = await accounts.createLink(owner.id, 'test-machine');
   const linkTokenFile = join(dataDir, `${link.id}.token`);
   await writeSecret(linkTokenFile, linkToken);
   const registry = new MemoryRegistry(`test-replica-${process.pid}`);
@@ -56,7 +59,7 @@ export async function startTestServer(
     accounts,
     registry,
     log: createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' }),
-    ...overrides,
+    ...serverOverrides,
   });
   const handle: TestServer = {
     server,

@@ -1,0 +1,57 @@
+/**
+ * Staged shutdown of the control plane: Drain first, then a bounded close even when clients hang.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { Code } from '@connectrpc/connect';
+import { closeClients, hello, RawSession } from './helpers/clients.js';
+import { delay, repoRoot, spawnTracked } from './helpers/processes.js';
+import { startTestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp.js';
+
+describe('control-plane shutdown', () => {
+  afterEach(() => closeClients());
+
+  it('close() sends Drain and finishes even when an agent ignores it', async () => {
+    const env = await startTestServer({ drainGraceMs: 300 });
+    const stubborn = new RawSession(env.grpcUrl, env.linkToken, hello());
+    await stubborn.frame('welcome');
+    await env.close(); // fails if a session or connection outlives it
+    const drain = await stubborn.frame('drain');
+    assert.equal(drain.frame.case === 'drain' && drain.frame.value.reason, 'the control plane is shutting down');
+    const ending = await stubborn.end();
+    assert.ok(ending === undefined || ending.code === Code.Unavailable || ending.code === Code.Canceled, `ended with ${ending?.message}`);
+  });
+
+  it('link-server exits 0 on SIGTERM with a hanging agent, and refuses new sessions while draining', async () => {
+    const dataDir = await tempDir('link-server-');
+    const server = spawnTracked('link-server', process.execPath, [
+      join(repoRoot, 'bin', 'link-server.js'),
+      '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, '--drain-grace', '1500',
+    ]);
+    await server.waitForOutput(/"msg":"Link is running/);
+    const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
+    const token = (await readFile(info.linkTokenFile, 'utf8')).trim();
+    const url = `http://127.0.0.1:${info.grpcPort}`;
+    const stubborn = new RawSession(url, token, hello());
+    await stubborn.frame('welcome');
+
+    server.child.kill('SIGTERM');
+    await stubborn.frame('drain');
+    // While it drains, a new session is turned away with a reason that says to retry.
+    let refused;
+    for (let i = 0; i < 20 && !refused; i++) {
+      const late = new RawSession(url, token, hello());
+      const ended = await late.end();
+      if (ended) refused = ended;
+      else await delay(50);
+    }
+    assert.ok(refused, 'a session opened during the drain is refused');
+    assert.ok([Code.Unavailable].includes(refused.code), `refused with ${refused.message}`);
+
+    const { code } = await server.waitForExit(10_000);
+    assert.equal(code, 0);
+    await stubborn.end();
+  });
+});
