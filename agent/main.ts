@@ -15,6 +15,9 @@ import { capabilityChecks, connectionChecks, formatChecks } from './doctor.js';
 import { instanceId, machineId } from './identity.js';
 import { probeCapabilities, sameCapabilities } from './probe.js';
 import { readStatus, StatusWriter } from './status.js';
+import { login, readSavedLink } from './login.js';
+import { ConnectError } from '@connectrpc/connect';
+import { reasonOf } from '../common/errors.js';
 
 function integer(min: number, max: number) {
   return (value: string) => {
@@ -40,7 +43,16 @@ function servers(value: string): string[] {
 }
 
 const serverOption = () =>
-  new Option('--server <addresses>', 'control-plane gRPC address(es), comma-separated').env('LINKD_SERVER').default(servers('http://127.0.0.1:9090'), 'http://127.0.0.1:9090').argParser(servers);
+  new Option('--server <addresses>', 'control-plane gRPC address(es), comma-separated (default: the one `linkd login` used, else http://127.0.0.1:9090)')
+    .env('LINKD_SERVER')
+    .argParser(servers);
+
+/** --server, else the server `linkd login` saved, else the local default. */
+async function serversFor(opts: { server?: string[]; tokenFile: string }): Promise<string[]> {
+  if (opts.server) return opts.server;
+  const saved = await readSavedLink(resolve(opts.tokenFile));
+  return servers(saved?.server ?? 'http://127.0.0.1:9090');
+}
 const dataDirOption = () => new Option('--data-dir <dir>', 'where linkd keeps its state').env('LINKD_DATA_DIR').default(defaultDataDir('linkd'));
 const tokenFileOption = () => new Option('--token-file <file>', 'the link token (written by `linkd login`)').env('LINKD_TOKEN_FILE').default(join(defaultConfigDir('linkd'), 'token'));
 
@@ -59,6 +71,7 @@ program
   .action(async (opts) => {
     const log = createLogger({ name: 'linkd', level: opts.logLevel, pretty: opts.logPretty });
     const dataDir = resolve(opts.dataDir);
+    opts.server = await serversFor(opts);
     const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
     let capabilities = await probe();
     const connection = new LinkConnection({
@@ -113,6 +126,30 @@ program
   });
 
 program
+  .command('login')
+  .description('pair this machine with your Link account, using the code the web page shows')
+  .requiredOption('--code <code>', 'the one-time pairing code (XXXX-XXXX)')
+  .addOption(serverOption())
+  .addOption(tokenFileOption())
+  .addOption(dataDirOption())
+  .action(async (opts) => {
+    const server = (await serversFor(opts))[0];
+    const tokenFile = resolve(opts.tokenFile);
+    try {
+      const saved = await login({ server, code: opts.code, tokenFile, machineId: await machineId(resolve(opts.dataDir)) });
+      process.stdout.write(
+        `This machine is now linked to Link as "${saved.linkName}" for ${saved.userName} (${saved.linkId}).\n` +
+          `Its token is in ${tokenFile}. Start it with: linkd start\n`,
+      );
+    } catch (error) {
+      const reason = reasonOf(error);
+      const message = error instanceof ConnectError ? error.rawMessage : (error as Error).message;
+      process.stderr.write(`linkd login: ${message}${reason ? ` (${reason})` : ''}\n`);
+      process.exit(1);
+    }
+  });
+
+program
   .command('status')
   .description('is linkd running, connected to what, since when')
   .addOption(dataDirOption())
@@ -145,7 +182,8 @@ program
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
     const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
-    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(opts.server[0], resolve(opts.tokenFile)))];
+    const server = (await serversFor(opts))[0];
+    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile)))];
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
   });
 

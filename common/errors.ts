@@ -23,6 +23,13 @@ export const Reason = {
   LinkNotFound: 'LINK_NOT_FOUND',
   Draining: 'DRAINING',
   RegistryUnavailable: 'REGISTRY_UNAVAILABLE',
+  LinkRevoked: 'LINK_REVOKED',
+  PairingCodeInvalid: 'PAIRING_CODE_INVALID',
+  PairingCodeUsed: 'PAIRING_CODE_USED',
+  PairingCodeExpired: 'PAIRING_CODE_EXPIRED',
+  RateLimited: 'RATE_LIMITED',
+  AdminRequired: 'ADMIN_REQUIRED',
+  UserExists: 'USER_EXISTS',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

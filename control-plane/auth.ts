@@ -4,7 +4,8 @@
  * `ctx.values` (`callerUser(ctx)` / `callerLink(ctx)`).
  *
  * - Link methods (the agent's session) take a link token: `authorization: Bearer ll_…`.
- * - User methods take a user token: `authorization: Bearer lu_…`.
+ * - User methods take a user token (`authorization: Bearer lu_…`) or the browser's session cookie
+ *   (`link_session`, set by POST /auth/login).
  * - In the embedded default (`localLogin`), a call without credentials that comes in on the HTTP
  *   port from a loopback address, naming localhost as its Host, acts as the local user: the page
  *   opens logged in. The Host check stops DNS-rebinding pages from riding on it.
@@ -12,7 +13,7 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, linkError, Reason } from '../common/errors.js';
-import type { AccountStore, LinkRecord, UserRecord } from './accounts/account-store.js';
+import type { LinkRecord, Store, UserRecord } from './store/store.js';
 import { peerAddressKey, transportKey } from './context.js';
 import type { AnyServiceImpl } from './grpc-adapter.js';
 
@@ -37,7 +38,7 @@ export type Credential = 'user' | 'link' | 'none';
 
 export class Authenticator {
   constructor(
-    private readonly accounts: AccountStore,
+    private readonly store: Store,
     private readonly options: { localLogin: boolean },
   ) {}
 
@@ -72,19 +73,26 @@ export class Authenticator {
     if (credential === 'none') return;
     const token = bearer(ctx.requestHeader.get('authorization'));
     if (credential === 'link') {
-      const link = token ? await this.accounts.linkByToken(token) : undefined;
+      const link = token ? await this.store.linkByToken(token) : undefined;
       if (!link) throw unauthenticated(token ? 'the link token is not valid' : 'missing link token');
       ctx.values.set(linkKey, link);
       return;
     }
     if (token) {
-      const user = await this.accounts.userByToken(token);
+      const user = await this.store.userByToken(token);
       if (!user) throw unauthenticated('the user token is not valid');
       ctx.values.set(userKey, user);
       return;
     }
+    const session = sessionCookie(ctx.requestHeader.get('cookie'));
+    if (session) {
+      const user = await this.store.userByToken(session);
+      if (!user) throw unauthenticated('the browser session expired: log in again');
+      ctx.values.set(userKey, user);
+      return;
+    }
     if (this.options.localLogin && isLocalBrowserCall(ctx)) {
-      ctx.values.set(userKey, await this.accounts.localUser());
+      ctx.values.set(userKey, await this.store.localUser());
       return;
     }
     throw unauthenticated('missing user token: send "authorization: Bearer <token>"');
@@ -93,6 +101,19 @@ export class Authenticator {
 
 function unauthenticated(message: string) {
   return linkError(Code.Unauthenticated, Reason.Unauthenticated, message);
+}
+
+/** The name of the browser session cookie. */
+export const SESSION_COOKIE = 'link_session';
+
+/** The session token in a Cookie header, if any. */
+export function sessionCookie(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('='));
+  }
+  return undefined;
 }
 
 function bearer(header: string | null): string | undefined {

@@ -5,6 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
+import { SESSION_COOKIE, sessionCookie } from './auth.js';
+import type { Store } from './store/store.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -20,16 +22,25 @@ export interface HttpRoutesOptions {
   /** Folder of the built web bundle (index.html and assets); undefined serves no UI. */
   webDir: string | undefined;
   /** Why the server is not ready, or undefined when it is. */
-  notReadyReason: () => string | undefined;
+  notReadyReason: () => Promise<string | undefined>;
+  store: Store;
+  /** Mark the session cookie Secure (the HTTP port serves TLS). */
+  secureCookies: boolean;
 }
+
+/** How long a browser session lasts. */
+const SESSION_TTL_MS = 30 * 24 * 3600_000;
+/** Largest login request body. */
+const MAX_LOGIN_BYTES = 4096;
 
 export function httpRoutes(options: HttpRoutesOptions) {
   const root = options.webDir ? resolve(options.webDir) : undefined;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return text(res, 200, 'ok\n');
+    if (url.pathname === '/auth/login' || url.pathname === '/auth/logout') return auth(req, res, url.pathname, options);
     if (url.pathname === '/readyz') {
-      const reason = options.notReadyReason();
+      const reason = await options.notReadyReason();
       return reason ? text(res, 503, `not ready: ${reason}\n`) : text(res, 200, 'ready\n');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'method not allowed\n');
@@ -51,6 +62,54 @@ export function httpRoutes(options: HttpRoutesOptions) {
       text(res, 404, 'not found\n');
     }
   };
+}
+
+/**
+ * POST /auth/login {"token": "lu_…"} trades a user's API token for an HttpOnly, SameSite=Strict
+ * session cookie; POST /auth/logout ends the session. Only JSON bodies from the page's own origin
+ * are accepted, so another site cannot log a browser in or out.
+ */
+async function auth(req: IncomingMessage, res: ServerResponse, path: string, options: HttpRoutesOptions): Promise<void> {
+  if (req.method !== 'POST') return json(res, 405, { code: 'method_not_allowed', message: 'use POST' });
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    return json(res, 415, { code: 'invalid_argument', reason: 'JSON_REQUIRED', message: 'send application/json' });
+  }
+  const origin = req.headers.origin;
+  if (origin && new URL(origin).host !== req.headers.host) {
+    return json(res, 403, { code: 'permission_denied', reason: 'CROSS_ORIGIN', message: 'log in from the Link page itself' });
+  }
+  const cookie = (value: string, maxAge: number) =>
+    `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${options.secureCookies ? '; Secure' : ''}`;
+  if (path === '/auth/logout') {
+    const session = sessionCookie(req.headers.cookie ?? null);
+    if (session) await options.store.deleteUserToken(session);
+    res.setHeader('set-cookie', cookie('', 0));
+    return json(res, 200, {});
+  }
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > MAX_LOGIN_BYTES) return json(res, 413, { code: 'resource_exhausted', reason: 'MESSAGE_TOO_LARGE', message: 'request too large' });
+  }
+  let token: unknown;
+  try {
+    token = (JSON.parse(body) as { token?: unknown }).token;
+  } catch {
+    return json(res, 400, { code: 'invalid_argument', reason: 'MALFORMED_MESSAGE', message: 'the body is not JSON' });
+  }
+  if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+    return json(res, 400, { code: 'invalid_argument', reason: 'INVALID_FIELD', message: 'token must be a string' });
+  }
+  const user = await options.store.userByToken(token.trim());
+  if (!user) return json(res, 401, { code: 'unauthenticated', reason: 'UNAUTHENTICATED', message: 'that token is not valid' });
+  const session = await options.store.addUserToken(user.id, 'session', SESSION_TTL_MS);
+  res.setHeader('set-cookie', cookie(session, SESSION_TTL_MS / 1000));
+  return json(res, 200, { user: { id: user.id, name: user.name } });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

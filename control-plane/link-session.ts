@@ -23,7 +23,7 @@ import {
   type Hello,
 } from '../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
-import type { AccountStore, LinkRecord } from './accounts/account-store.js';
+import type { LinkControl, LinkRecord, Store } from './store/store.js';
 import type { PresenceRecord, Registry } from './registry/registry.js';
 
 type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -43,13 +43,26 @@ export class LinkSessionHub {
   private readonly sessions = new Set<LinkSession>();
   private draining = false;
   private emptied: (() => void) | undefined;
+  private readonly stopControl: () => void;
 
   constructor(
     private readonly registry: Registry,
-    private readonly accounts: AccountStore,
+    private readonly store: Store,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // Disconnect and revoke reach the replica that holds the session through Postgres NOTIFY.
+    this.stopControl = store.onLinkControl((message) => this.control(message));
+  }
+
+  private control(message: LinkControl): void {
+    if (message.type === 'changed') return;
+    for (const session of this.sessions) {
+      if (session.linkId !== message.linkId) continue;
+      if (message.type === 'shutdown') session.shutdown(message.reason || 'the link was disconnected from the web page');
+      else session.revoked();
+    }
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -57,7 +70,7 @@ export class LinkSessionHub {
 
   /** Runs one session; the returned frames are the server's side of the stream. */
   run(link: LinkRecord, requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncIterable<Outgoing> {
-    const session = new LinkSession(link, this.registry, this.accounts, this.options, this.log.child({ linkId: link.id }));
+    const session = new LinkSession(link, this.registry, this.store, this.options, this.log.child({ linkId: link.id }));
     const hub = this;
     return (async function* () {
       if (hub.draining) {
@@ -81,6 +94,7 @@ export class LinkSessionHub {
    */
   async drain(reason: string, reconnectAfterMs: number, graceMs: number): Promise<number> {
     this.draining = true;
+    this.stopControl();
     for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
     if (this.sessions.size > 0) {
       await new Promise<void>((resolve) => {
@@ -103,13 +117,30 @@ class LinkSession {
   constructor(
     private readonly link: LinkRecord,
     private readonly registry: Registry,
-    private readonly accounts: AccountStore,
+    private readonly store: Store,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
   ) {}
 
+  get linkId(): string {
+    return this.link.id;
+  }
+
   send(frame: Outgoing): void {
     this.out.push(frame);
+  }
+
+  /** Tells the agent to stop for good (DisconnectLink), then ends the stream. */
+  shutdown(reason: string): void {
+    this.log.info({ reason }, 'telling the agent to stop');
+    this.send({ frame: { case: 'shutdown', value: { reason } } });
+    this.out.close();
+  }
+
+  /** The link was revoked: the session ends now, and the agent learns its token is gone. */
+  revoked(): void {
+    this.log.info('link revoked; ending its session');
+    this.out.close(linkError(Code.Unauthenticated, Reason.LinkRevoked, 'this link was revoked; pair the machine again with `linkd login`'));
   }
 
   async *run(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<Outgoing> {
@@ -155,6 +186,7 @@ class LinkSession {
         runningRunIds: [],
       });
       await this.rememberSeen();
+      const { publicKey } = await this.store.dispatchKey();
       this.log.info({ epoch: String(this.record.epoch), hostname: hello.hostname }, 'link connected');
       this.send({
         frame: {
@@ -165,6 +197,7 @@ class LinkSession {
             heartbeatIntervalMs: this.options.heartbeatIntervalMs,
             replicaId: this.registry.replicaId,
             protocolVersion: PROTOCOL_VERSION,
+            dispatchPublicKey: publicKey,
           },
         },
       });
@@ -273,7 +306,7 @@ class LinkSession {
     const record = this.record;
     if (!record) return;
     try {
-      await this.accounts.recordSeen(this.link.id, {
+      await this.store.recordSeen(this.link.id, {
         at: Date.now(),
         machineId: record.machineId,
         hostname: record.hostname,

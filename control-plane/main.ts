@@ -1,54 +1,102 @@
 /**
  * `link-server`: the control plane. Every flag can also come from the environment
  * (LINK_SERVER_<FLAG>); `link-server --help` lists them.
+ *
+ *   link-server [serve]            run the control plane (the default)
+ *   link-server migrate            apply pending database migrations and exit
+ *   link-server create-user NAME   create a user and print its token once (bootstrap an admin)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFile } from 'node:fs/promises';
-import { createLogger } from '../common/log.js';
-import { LINK_VERSION } from '../common/protocol.js';
-import { FileAccountStore } from './accounts/file-store.js';
-import { ensureLocalSetup } from './local-setup.js';
-import { MemoryRegistry } from './registry/memory.js';
-import { LinkServer } from './server.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { defaultDataDir } from '../common/paths.js';
+import { LINK_VERSION } from '../common/protocol.js';
+import { MemoryRegistry } from './registry/memory.js';
+import { writeSecret } from './secrets.js';
+import { LinkServer } from './server.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './store/embedded.js';
+import { MigrationError } from './store/migrate.js';
+import { PostgresStore } from './store/postgres.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
 
 function integer(min: number, max: number) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    }
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
     return n;
   };
 }
 
+const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'state: the embedded database, the local user\'s token').env('LINK_SERVER_DATA_DIR').default(defaultDataDir('link-server'));
+const databaseOption = () =>
+  new Option('--database-url <url>', 'an existing Postgres (postgres://user:pass@host:5432/db); without it, an embedded one in --data-dir').env(
+    'LINK_SERVER_DATABASE_URL',
+  );
+const logOptions = (command: Command) =>
+  command
+    .addOption(new Option('--log-level <level>', 'trace, debug, info, warn or error').env('LINK_SERVER_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
+    .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINK_SERVER_LOG_PRETTY'));
+
+/** Opens the store: the given database, or the embedded one (started here, stopped by `stop`). */
+async function openStore(opts: { databaseUrl?: string; dataDir: string }, log: Logger) {
+  let embedded: EmbeddedDatabase | undefined;
+  const url = opts.databaseUrl ?? (embedded = await startEmbeddedPostgres(resolve(opts.dataDir), log.child({ module: 'embedded-postgres' }))).url;
+  try {
+    const store = await PostgresStore.open({ url, migrationsDir: join(repoRoot, 'sql'), log: log.child({ module: 'store' }) });
+    return { store, embedded, stop: async () => (await store.close(), await embedded?.stop()) };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
 const program = new Command('link-server')
   .description('The Link control plane: the registry of links, the API on gRPC and HTTP, and the web UI.')
-  .version(LINK_VERSION)
-  .addOption(new Option('--host <address>', 'address both ports listen on').env('LINK_SERVER_HOST').default('127.0.0.1'))
-  .addOption(new Option('--grpc-port <port>', 'gRPC port (agents, grpcurl, SDKs); 0 picks one').env('LINK_SERVER_GRPC_PORT').default(9090).argParser(integer(0, 65535)))
-  .addOption(new Option('--http-port <port>', 'HTTP port (web UI, Connect, gRPC-Web, health); 0 picks one').env('LINK_SERVER_HTTP_PORT').default(8080).argParser(integer(0, 65535)))
-  .addOption(new Option('--data-dir <dir>', 'where the control plane keeps its state').env('LINK_SERVER_DATA_DIR').default(defaultDataDir('link-server')))
-  .addOption(new Option('--replica-id <id>', 'this replica\'s name in the registry').env('LINK_SERVER_REPLICA_ID').default(`${hostname()}-${process.pid}`))
-  .addOption(new Option('--heartbeat-interval <ms>', 'how often agents heartbeat; 3 missed end a session').env('LINK_SERVER_HEARTBEAT_INTERVAL').default(5000).argParser(integer(50, 600_000)))
-  .addOption(new Option('--hello-timeout <ms>', 'how long a new session has to send Hello').env('LINK_SERVER_HELLO_TIMEOUT').default(5000).argParser(integer(50, 600_000)))
-  .addOption(new Option('--drain-grace <ms>', 'how long shutdown waits for agents to leave').env('LINK_SERVER_DRAIN_GRACE').default(10_000).argParser(integer(0, 600_000)))
-  .addOption(new Option('--web-dir <dir>', 'the built web UI').env('LINK_SERVER_WEB_DIR').default(join(repoRoot, 'web', 'dist')))
-  .addOption(new Option('--no-local-login', 'do not log loopback browsers in as the local user').env('LINK_SERVER_NO_LOCAL_LOGIN'))
-  .addOption(new Option('--log-level <level>', 'trace, debug, info, warn or error').env('LINK_SERVER_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
-  .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINK_SERVER_LOG_PRETTY'))
-  .action(async (opts) => {
-    const log = createLogger({ name: 'link-server', level: opts.logLevel, pretty: opts.logPretty });
-    const dataDir = resolve(opts.dataDir);
-    const accounts = await FileAccountStore.open(dataDir);
-    const local = await ensureLocalSetup(accounts, dataDir);
-    const registry = new MemoryRegistry(opts.replicaId);
-    const server = await LinkServer.start({
+  .version(LINK_VERSION);
+
+logOptions(
+  program
+    .command('serve', { isDefault: true })
+    .description('run the control plane')
+    .addOption(new Option('--host <address>', 'address both ports listen on').env('LINK_SERVER_HOST').default('127.0.0.1'))
+    .addOption(new Option('--grpc-port <port>', 'gRPC port (agents, grpcurl, SDKs); 0 picks one').env('LINK_SERVER_GRPC_PORT').default(9090).argParser(integer(0, 65535)))
+    .addOption(new Option('--http-port <port>', 'HTTP port (web UI, Connect, gRPC-Web, health); 0 picks one').env('LINK_SERVER_HTTP_PORT').default(8080).argParser(integer(0, 65535)))
+    .addOption(dataDirOption())
+    .addOption(databaseOption())
+    .addOption(new Option('--advertise-grpc <url>', 'the gRPC address agents dial, shown in pairing commands').env('LINK_SERVER_ADVERTISE_GRPC'))
+    .addOption(new Option('--replica-id <id>', "this replica's name in the registry").env('LINK_SERVER_REPLICA_ID').default(`${hostname()}-${process.pid}`))
+    .addOption(new Option('--heartbeat-interval <ms>', 'how often agents heartbeat; 3 missed end a session').env('LINK_SERVER_HEARTBEAT_INTERVAL').default(5000).argParser(integer(50, 600_000)))
+    .addOption(new Option('--hello-timeout <ms>', 'how long a new session has to send Hello').env('LINK_SERVER_HELLO_TIMEOUT').default(5000).argParser(integer(50, 600_000)))
+    .addOption(new Option('--drain-grace <ms>', 'how long shutdown waits for agents to leave').env('LINK_SERVER_DRAIN_GRACE').default(10_000).argParser(integer(0, 600_000)))
+    .addOption(new Option('--web-dir <dir>', 'the built web UI').env('LINK_SERVER_WEB_DIR').default(join(repoRoot, 'web', 'dist')))
+    .addOption(
+      new Option('--local-login <on|off>', 'log loopback browsers in as the local user (default: on with the embedded database)')
+        .env('LINK_SERVER_LOCAL_LOGIN')
+        .choices(['on', 'off']),
+    ),
+).action(async (opts) => {
+  const log = createLogger({ name: 'link-server', level: opts.logLevel, pretty: opts.logPretty });
+  const dataDir = resolve(opts.dataDir);
+  const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir }, log);
+  const localLogin = opts.localLogin ? opts.localLogin === 'on' : embedded !== undefined;
+  let userTokenFile: string | undefined;
+  if (embedded) {
+    // The embedded default's one local user, and its API token for linkctl and scripts.
+    const user = await store.localUser();
+    userTokenFile = join(dataDir, 'local-user.token');
+    const existing = await import('node:fs/promises').then((fs) => fs.readFile(userTokenFile!, 'utf8')).catch(() => '');
+    if ((await store.userByToken(existing.trim()))?.id !== user.id) await writeSecret(userTokenFile, await store.addUserToken(user.id, 'api'));
+  }
+  const registry = new MemoryRegistry(opts.replicaId);
+  const advertiseHost = opts.host === '0.0.0.0' || opts.host === '::' ? hostname() : opts.host;
+  let server: LinkServer;
+  try {
+    server = await LinkServer.start({
       host: opts.host,
       grpcPort: opts.grpcPort,
       httpPort: opts.httpPort,
@@ -56,40 +104,83 @@ const program = new Command('link-server')
       helloTimeoutMs: opts.helloTimeout,
       drainGraceMs: opts.drainGrace,
       webDir: opts.webDir,
-      localLogin: opts.localLogin,
-      accounts,
+      localLogin,
+      advertisedGrpcUrl: opts.advertiseGrpc ?? `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${opts.grpcPort}`,
+      store,
       registry,
       log,
     });
-    const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.httpPort}`;
-    await writeFile(
-      join(dataDir, 'server.json'),
-      JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, linkTokenFile: local.linkTokenFile, userTokenFile: local.userTokenFile }),
-      { mode: 0o600 },
-    );
-    log.info({ url, grpc: `${opts.host}:${server.grpcPort}` }, `Link is running at ${url}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  // With --grpc-port 0 the advertised address can only be known now.
+  if (!opts.advertiseGrpc && opts.grpcPort === 0) server.setAdvertisedGrpcUrl(`http://${advertiseHost}:${server.grpcPort}`);
+  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.httpPort}`;
+  await writeFile(
+    join(dataDir, 'server.json'),
+    JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, userTokenFile }),
+    { mode: 0o600 },
+  );
+  log.info({ url, grpc: `${opts.host}:${server.grpcPort}` }, `Link is running at ${url}`);
 
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      log.info({ signal }, 'shutting down: draining agents');
-      server.close().then(
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'shutting down: draining agents');
+    server
+      .close()
+      .then(() => embedded?.stop())
+      .then(
         () => process.exit(0),
         (error) => {
           log.error({ err: error }, 'shutdown failed');
           process.exit(1);
         },
       );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+});
+
+logOptions(
+  program
+    .command('migrate')
+    .description('apply pending database migrations and exit')
+    .addOption(dataDirOption())
+    .addOption(databaseOption()),
+).action(async (opts) => {
+  const log = createLogger({ name: 'link-server', level: opts.logLevel, pretty: opts.logPretty });
+  const { stop } = await openStore(opts, log);
+  await stop();
+  process.stdout.write('the database is up to date\n');
+});
+
+logOptions(
+  program
+    .command('create-user <name>')
+    .description("create a user and print its API token (shown once); use it to bootstrap the first admin")
+    .option('--admin', 'the user may create other users')
+    .addOption(dataDirOption())
+    .addOption(databaseOption()),
+).action(async (name: string, opts) => {
+  const log = createLogger({ name: 'link-server', level: 'warn', pretty: opts.logPretty });
+  const { store, stop } = await openStore(opts, log);
+  try {
+    const created = await store.createUser(name, { admin: opts.admin });
+    if (!created) throw new Error(`a user named ${name} already exists`);
+    process.stdout.write(`${created.token}\n`);
+    process.stderr.write(`created ${opts.admin ? 'admin ' : ''}user ${name} (${created.user.id}); the token above is shown only once\n`);
+  } finally {
+    await stop();
+  }
+});
 
 program.parseAsync().catch((error) => {
-  console.error(`link-server: ${(error as Error).message}`);
+  const prefix = error instanceof MigrationError ? `database migration (${error.reason})` : 'error';
+  process.stderr.write(`link-server: ${prefix}: ${(error as Error).message}\n`);
   process.exit(1);
 });

@@ -18,7 +18,7 @@ import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
 import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health_pb.js';
 import { file_link_v1_link_service, LinkService } from '../gen/link/v1/link_service_pb.js';
 import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
-import type { AccountStore } from './accounts/account-store.js';
+import type { Store } from './store/store.js';
 import { Authenticator } from './auth.js';
 import { peerAddressKey, transportKey } from './context.js';
 import { addConnectService, type AnyServiceImpl } from './grpc-adapter.js';
@@ -28,6 +28,8 @@ import { addReflection } from './reflection.js';
 import type { Registry } from './registry/registry.js';
 import { HealthServiceImpl } from './services/health-service.js';
 import { LinkServiceImpl } from './services/link-service.js';
+import { UserServiceImpl } from './services/user-service.js';
+import { file_link_v1_user_service, UserService } from '../gen/link/v1/user_service_pb.js';
 
 export interface LinkServerOptions {
   /** Address both ports listen on. */
@@ -43,7 +45,9 @@ export interface LinkServerOptions {
   webDir: string | undefined;
   /** Loopback browser calls without credentials act as the local user (embedded default). */
   localLogin: boolean;
-  accounts: AccountStore;
+  /** The gRPC address agents should dial, shown in pairing commands. */
+  advertisedGrpcUrl?: string;
+  store: Store;
   registry: Registry;
   log: Logger;
 }
@@ -68,19 +72,24 @@ export class LinkServer {
   }
 
   static async start(options: LinkServerOptions): Promise<LinkServer> {
-    const { accounts, registry, log } = options;
+    const { store, registry, log } = options;
     await registry.start();
     const shutdown = new AbortController();
     const sessions = new LinkSessionHub(
       registry,
-      accounts,
+      store,
       { heartbeatIntervalMs: options.heartbeatIntervalMs, helloTimeoutMs: options.helloTimeoutMs },
       log.child({ module: 'link-session' }),
     );
-    const auth = new Authenticator(accounts, { localLogin: options.localLogin });
-    const isReady = () => registry.isReady() && !shutdown.signal.aborted;
-    const linkService = auth.protect(LinkService, new LinkServiceImpl(accounts, registry, sessions), { connect: 'link' });
-    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName]);
+    const auth = new Authenticator(store, { localLogin: options.localLogin });
+    const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
+    const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
+    const linkService = auth.protect(LinkService, linkImpl, {
+      connect: 'link',
+      completePairing: 'none',
+    });
+    const userService = auth.protect(UserService, new UserServiceImpl(store));
+    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName]);
     const rpcLog = log.child({ module: 'rpc' });
     const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) =>
       rpcLog.debug({ method: method.name, code: error.code, err: error.cause }, error.rawMessage);
@@ -94,8 +103,9 @@ export class LinkServer {
     });
     const adapterOptions = { readMaxBytes: MAX_MESSAGE_BYTES, shutdownSignal: shutdown.signal, onError };
     addConnectService(grpcServer, LinkService, linkService as unknown as AnyServiceImpl, adapterOptions);
+    addConnectService(grpcServer, UserService, userService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, Health, healthService as unknown as AnyServiceImpl, adapterOptions);
-    addReflection(grpcServer, [file_link_v1_link_service, file_grpc_health_v1_health, file_google_rpc_error_details]);
+    addReflection(grpcServer, [file_link_v1_link_service, file_link_v1_user_service, file_grpc_health_v1_health, file_google_rpc_error_details]);
     const grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
         error ? reject(error) : resolve(port),
@@ -104,12 +114,19 @@ export class LinkServer {
 
     const routes = (router: ConnectRouter) => {
       router.service(LinkService, linkService);
+      router.service(UserService, userService);
       router.service(Health, healthService);
     };
     const fallback = httpRoutes({
       webDir: options.webDir,
-      notReadyReason: () =>
-        shutdown.signal.aborted ? 'shutting down' : registry.isReady() ? undefined : 'the link registry is unreachable',
+      store,
+      secureCookies: false,
+      notReadyReason: async () => {
+        if (shutdown.signal.aborted) return 'shutting down';
+        if (!registry.isReady()) return 'the link registry is unreachable';
+        if (!(await store.check())) return 'the database is unreachable';
+        return undefined;
+      },
     });
     const httpServer = createServer(
       connectNodeAdapter({
@@ -133,8 +150,14 @@ export class LinkServer {
     const address = httpServer.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
-    return new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort);
+    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort);
+    server.setAdvertisedGrpcUrl = (url: string) => linkImpl.setAdvertisedGrpcUrl(url);
+    if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`http://${options.host}:${grpcPort}`);
+    return server;
   }
+
+  /** Changes the gRPC address shown in pairing commands (known only after binding port 0). */
+  setAdvertisedGrpcUrl: (url: string) => void = () => undefined;
 
   /** Live agent sessions on this replica. */
   get sessionCount(): number {
@@ -181,7 +204,7 @@ export class LinkServer {
     await Promise.all([grpcClosed, httpClosed, socketsClosed]);
     clearTimeout(force);
     await this.options.registry.close();
-    await this.options.accounts.close();
+    await this.options.store.close();
     log.info('stopped');
   }
 }

@@ -5,7 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { LinkService } from '../gen/link/v1/link_service_pb.js';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,6 +49,9 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const serverDataDir = join(options.dataDir, 'server');
   const agentDataDir = join(options.dataDir, 'agent');
+  await mkdir(options.dataDir, { recursive: true });
+  // As root, the embedded Postgres runs as the `postgres` user, which must be able to pass through.
+  if (process.getuid?.() === 0) await chmod(options.dataDir, 0o711);
   const env = { ...process.env, ...options.env };
   const pretty = options.pretty ? ['--log-pretty'] : [];
   const server = spawn(
@@ -63,7 +70,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (options.stdio === 'pipe') server.stderr?.resume();
   const ready = await serverReady(server, serverDataDir, options.timeoutMs ?? 60_000);
   const grpcAddress = `127.0.0.1:${ready.grpcPort}`;
-  const linkTokenFile = join(serverDataDir, 'local-link.token');
+  const linkTokenFile = join(agentDataDir, 'token');
+  const userTokenFile = join(serverDataDir, 'local-user.token');
+  if (!(await exists(linkTokenFile))) {
+    try {
+      await pairLocalAgent(`http://${grpcAddress}`, userTokenFile, linkTokenFile, agentDataDir, env, options.timeoutMs ?? 60_000);
+    } catch (error) {
+      await terminate(server, 5_000);
+      throw error;
+    }
+  }
   const stack: LocalStack = {
     url: `http://127.0.0.1:${ready.httpPort}`,
     grpcAddress,
@@ -72,7 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     serverDataDir,
     agentDataDir,
     linkTokenFile,
-    userTokenFile: join(serverDataDir, 'local-user.token'),
+    userTokenFile,
     startAgent() {
       const agent = spawn(
         process.execPath,
@@ -92,6 +108,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   stack.startAgent();
   return stack;
+}
+
+/**
+ * Pairs the local linkd the way a user pairs a machine: a pairing code from the API (as the local
+ * user), then `linkd login --code`, which writes the link token.
+ */
+async function pairLocalAgent(server: string, userTokenFile: string, linkTokenFile: string, agentDataDir: string, env: NodeJS.ProcessEnv, timeoutMs: number) {
+  const token = (await readFile(userTokenFile, 'utf8')).trim();
+  const client = createClient(
+    LinkService,
+    createGrpcTransport({ baseUrl: server, interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))] }),
+  );
+  const { code } = await client.startPairing({ linkName: hostname() }, { timeoutMs: 10_000 });
+  const login = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin', 'linkd.js'), 'login', '--server', server, '--code', code, '--token-file', linkTokenFile, '--data-dir', agentDataDir],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  login.stdout?.on('data', (c) => (output += c));
+  login.stderr?.on('data', (c) => (output += c));
+  const timer = setTimeout(() => login.kill('SIGKILL'), timeoutMs);
+  const [code_] = (await once(login, 'exit')) as [number | null];
+  clearTimeout(timer);
+  if (code_ !== 0) throw new Error(`pairing the local linkd failed:\n${output}`);
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

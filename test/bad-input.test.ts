@@ -28,7 +28,7 @@ describe('bad input', () => {
 
   beforeEach(async () => {
     // A well-behaved link that must be unaffected by whatever the test sends.
-    const { link, token } = await env.accounts.createLink(env.user.id, 'healthy');
+    const { link, token } = await env.store.createLink(env.user.id, 'healthy');
     healthy = session(token, hello({ hostname: 'healthy-host' }));
     const welcome = await healthy.frame('welcome');
     assert.equal(welcome.frame.case === 'welcome' && welcome.frame.value.linkId, link.id);
@@ -167,8 +167,8 @@ describe('bad input', () => {
   });
 
   it('a user never sees another user\'s links, and cannot tell they exist', async () => {
-    const other = await env.accounts.createUser('mallory');
-    const client = linkClient(env.grpcUrl, other.token);
+    const other = await env.store.createUser('mallory');
+    const client = linkClient(env.grpcUrl, other!.token);
     const { links } = await client.listLinks({});
     assert.deepEqual(links, []);
     const error = await client.getLink({ linkId: env.link.id }).catch((e) => ConnectError.from(e));

@@ -113,7 +113,7 @@ describe('the link session', () => {
 
   it('linkd comes back by itself when the server restarts', async () => {
     env = await startTestServer({ heartbeatIntervalMs: 200 });
-    const { dataDir } = env;
+    const { databaseUrl } = env;
     const grpcPort = env.server.grpcPort;
     const linkId = env.link.id;
     const agent = await startLinkd();
@@ -123,8 +123,8 @@ describe('the link session', () => {
     closeClients();
     await env.close();
 
-    // The same data directory and port: the agent's token is still valid there.
-    env = await startTestServer({ dataDir, grpcPort });
+    // The same database and port: the agent's token is still valid there.
+    env = await startTestServer({ databaseUrl, grpcPort });
     watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
     await watch.online(linkId, 20_000).catch((error) => {
       throw new Error(`${error.message}\n${agent.tail()}`);
@@ -135,8 +135,8 @@ describe('the link session', () => {
 
   it('a draining server sends its agents to another server in linkd\'s list', async () => {
     env = await startTestServer({ heartbeatIntervalMs: 200 });
-    // A second replica with its own registry, sharing the account store's data directory.
-    const other = await startTestServer({ dataDir: env.dataDir, heartbeatIntervalMs: 200 });
+    // A second replica with its own registry, on the same database.
+    const other = await startTestServer({ databaseUrl: env.databaseUrl, heartbeatIntervalMs: 200 });
     try {
       const agent = await startLinkd({ server: `${env.grpcUrl},${other.grpcUrl}` });
       watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));

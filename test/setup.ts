@@ -5,6 +5,7 @@
  */
 import { liveProcesses, type TestProcess } from './helpers/processes.js';
 import { openServers, type TestServer } from './helpers/server.js';
+import { stopPostgres } from './helpers/postgres.js';
 import { removeTempDirs } from './helpers/temp.js';
 
 let before = new Set<TestProcess | TestServer>();
@@ -37,6 +38,7 @@ export const mochaHooks = {
       await stopLeaks([...liveProcesses(), ...openServers()]);
     } finally {
       await removeTempDirs();
+      await stopPostgres();
     }
   },
 };

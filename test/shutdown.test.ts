@@ -3,9 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { Code } from '@connectrpc/connect';
-import { closeClients, hello, RawSession } from './helpers/clients.js';
+import { closeClients, hello, pairLink, RawSession } from './helpers/clients.js';
 import { delay, repoRoot, spawnTracked } from './helpers/processes.js';
 import { startTestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
@@ -26,14 +26,15 @@ describe('control-plane shutdown', () => {
 
   it('link-server exits 0 on SIGTERM with a hanging agent, and refuses new sessions while draining', async () => {
     const dataDir = await tempDir('link-server-');
+    if (process.getuid?.() === 0) await chmod(dataDir, 0o711); // the embedded Postgres runs as `postgres`
     const server = spawnTracked('link-server', process.execPath, [
       join(repoRoot, 'bin', 'link-server.js'),
       '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, '--drain-grace', '1500',
     ]);
     await server.waitForOutput(/"msg":"Link is running/);
     const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
-    const token = (await readFile(info.linkTokenFile, 'utf8')).trim();
     const url = `http://127.0.0.1:${info.grpcPort}`;
+    const { token } = await pairLink(url, (await readFile(info.userTokenFile, 'utf8')).trim());
     const stubborn = new RawSession(url, token, hello());
     await stubborn.frame('welcome');
 

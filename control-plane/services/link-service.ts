@@ -9,23 +9,44 @@ import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { Channel } from '../../common/channel.js';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import type {
+  CompletePairingRequest,
   ConnectRequest,
+  DisconnectLinkRequest,
   GetLinkRequest,
   LinkService,
+  RenameLinkRequest,
+  RevokeLinkRequest,
+  StartPairingRequest,
   WatchLinksResponseSchema,
 } from '../../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, LinkSchema, LinkState, type Link } from '../../gen/link/v1/types_pb.js';
-import type { AccountStore, LinkRecord } from '../accounts/account-store.js';
+import type { LinkRecord, Store } from '../store/store.js';
+import { peerAddressKey } from '../context.js';
+import { FailureLimiter } from '../rate-limit.js';
 import { callerLink, callerUser } from '../auth.js';
 import type { LinkSessionHub } from '../link-session.js';
 import type { PresenceEvent, PresenceRecord, Registry } from '../registry/registry.js';
 
+/** How long a pairing code stays valid. */
+export const PAIRING_CODE_TTL_MS = 10 * 60_000;
+
+type WatchEvent = PresenceEvent | { type: 'stored'; linkId: string };
+
 export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
+  /** Wrong pairing codes per client address: 10 a minute. */
+  private readonly pairingGuesses = new FailureLimiter(10, 60_000);
+
   constructor(
-    private readonly accounts: AccountStore,
+    private readonly store: Store,
     private readonly registry: Registry,
     private readonly sessions: LinkSessionHub,
+    /** The gRPC address agents dial, for the pairing command ("http://host:9090"). */
+    private advertisedGrpcUrl: string,
   ) {}
+
+  setAdvertisedGrpcUrl(url: string): void {
+    this.advertisedGrpcUrl = url;
+  }
 
   connect(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext) {
     return this.sessions.run(callerLink(ctx), requests, ctx);
@@ -33,41 +54,133 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
 
   async listLinks(_request: unknown, ctx: HandlerContext) {
     const user = callerUser(ctx);
-    const [stored, live] = await Promise.all([this.accounts.listLinks(user.id), this.registry.list(user.id)]);
+    const [stored, live] = await Promise.all([this.store.listLinks(user.id), this.registry.list(user.id)]);
     return { links: sortLinks(joinLinks(stored, live)) };
   }
 
   async getLink(request: GetLinkRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
     checkLength('link_id', request.linkId, 64, 1);
-    const stored = await this.accounts.getLink(user.id, request.linkId);
-    if (!stored) {
-      throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${request.linkId}`, { link_id: request.linkId });
-    }
+    const stored = await this.store.getLink(user.id, request.linkId);
+    if (!stored) throw notFound(request.linkId);
     return { link: linkView(stored, await this.registry.get(user.id, request.linkId)) };
   }
 
   async *watchLinks(_request: unknown, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchLinksResponseSchema>> {
     const user = callerUser(ctx);
-    const events = new Channel<PresenceEvent>();
+    const events = new Channel<WatchEvent>();
     const onAbort = () => events.close();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    // Stored changes (paired, renamed, revoked) come from any replica through the database.
+    const stopStored = this.store.onLinkControl((message) => {
+      if (message.userId === user.id && message.type !== 'shutdown') events.push({ type: 'stored', linkId: message.linkId });
+    });
     const watch = await this.registry.watch(user.id, (event) => events.push(event));
     try {
-      const stored = await this.accounts.listLinks(user.id);
+      const stored = await this.store.listLinks(user.id);
+      const shown = new Set(stored.map((l) => l.id));
       yield { event: { case: 'snapshot', value: { links: sortLinks(joinLinks(stored, watch.snapshot)) } } };
       for await (const event of events) {
         const linkId = event.type === 'put' ? event.record.linkId : event.linkId;
-        const link = await this.accounts.getLink(user.id, linkId);
-        if (!link) continue;
-        const live = event.type === 'put' ? event.record : undefined;
+        const link = await this.store.getLink(user.id, linkId);
+        if (!link) {
+          // Revoked (or never this user's): drop it from the view once.
+          if (shown.delete(linkId)) yield { event: { case: 'removedLinkId', value: linkId } };
+          continue;
+        }
+        shown.add(linkId);
+        const live = event.type === 'put' ? event.record : event.type === 'stored' ? await this.registry.get(user.id, linkId) : undefined;
         yield { event: { case: 'changed', value: linkView(link, live) } };
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
+      stopStored();
       watch.stop();
     }
   }
+
+  async startPairing(request: StartPairingRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('link_name', request.linkName, 128);
+    const { code, expiresAt } = await this.store.createPairingCode(user.id, request.linkName.trim(), PAIRING_CODE_TTL_MS);
+    return {
+      code,
+      expiresAt: timestampFromMs(expiresAt),
+      serverAddress: this.advertisedGrpcUrl,
+      command: `linkd login --server ${this.advertisedGrpcUrl} --code ${code}`,
+    };
+  }
+
+  async completePairing(request: CompletePairingRequest, ctx: HandlerContext) {
+    const source = ctx.values.get(peerAddressKey) || 'unknown';
+    const wait = this.pairingGuesses.retryAfter(source);
+    if (wait > 0) {
+      throw linkError(Code.ResourceExhausted, Reason.RateLimited, `too many wrong pairing codes from this address; try again in ${Math.ceil(wait / 1000)} s`, {
+        retry_after_ms: String(wait),
+      });
+    }
+    checkLength('code', request.code, 32, 1);
+    checkLength('machine_id', request.machineId, 64, 1);
+    checkLength('hostname', request.hostname, 255);
+    const result = await this.store.redeemPairingCode(request.code, { machineId: request.machineId, hostname: request.hostname });
+    if (!result.ok) {
+      this.pairingGuesses.fail(source);
+      switch (result.reason) {
+        case 'USED':
+          throw linkError(Code.FailedPrecondition, Reason.PairingCodeUsed, 'this pairing code was already used; start pairing again for a new one');
+        case 'EXPIRED':
+          throw linkError(Code.FailedPrecondition, Reason.PairingCodeExpired, 'this pairing code expired; start pairing again for a new one');
+        default:
+          throw linkError(Code.NotFound, Reason.PairingCodeInvalid, 'no such pairing code; check it, or start pairing again');
+      }
+    }
+    const { publicKey } = await this.store.dispatchKey();
+    return {
+      linkId: result.link.id,
+      linkToken: result.token,
+      linkName: result.link.name,
+      userName: result.userName,
+      dispatchPublicKey: publicKey,
+    };
+  }
+
+  async renameLink(request: RenameLinkRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('link_id', request.linkId, 64, 1);
+    const name = request.name.trim();
+    checkLength('name', name, 128, 1);
+    const renamed = await this.store.renameLink(user.id, request.linkId, name);
+    if (!renamed) throw notFound(request.linkId);
+    return { link: linkView(renamed, await this.registry.get(user.id, request.linkId)) };
+  }
+
+  async disconnectLink(request: DisconnectLinkRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('link_id', request.linkId, 64, 1);
+    checkLength('reason', request.reason, 1024);
+    const link = await this.store.getLink(user.id, request.linkId);
+    if (!link) throw notFound(request.linkId);
+    const live = await this.registry.get(user.id, link.id);
+    await this.store.publishLinkControl({
+      type: 'shutdown',
+      userId: user.id,
+      linkId: link.id,
+      reason: request.reason || `${user.name} disconnected this machine from Link`,
+    });
+    return { wasOnline: live !== undefined };
+  }
+
+  async revokeLink(request: RevokeLinkRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('link_id', request.linkId, 64, 1);
+    if (!(await this.store.revokeLink(user.id, request.linkId))) throw notFound(request.linkId);
+    return {};
+  }
+}
+
+/** The same answer for a link that does not exist and one that belongs to someone else. */
+function notFound(linkId: string) {
+  return linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
 }
 
 function joinLinks(stored: LinkRecord[], live: PresenceRecord[]): Link[] {

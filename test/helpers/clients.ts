@@ -182,3 +182,10 @@ export function hello(overrides: Omit<MessageInitShape<typeof HelloSchema>, '$ty
 }
 
 export { Code, ConnectError };
+
+/** Pairs a new link through the API (StartPairing as the user, CompletePairing as the machine). */
+export async function pairLink(baseUrl: string, userToken: string, machineId = 'paired-machine'): Promise<{ linkId: string; token: string }> {
+  const { code } = await linkClient(baseUrl, userToken).startPairing({});
+  const paired = await linkClient(baseUrl).completePairing({ code, machineId, hostname: 'paired-host' });
+  return { linkId: paired.linkId, token: paired.linkToken };
+}

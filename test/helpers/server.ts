@@ -1,16 +1,19 @@
 /**
- * An in-process control plane on 127.0.0.1, ports chosen by the OS, with a file account store in a
- * temporary directory holding one user and one link. `close()` fails if a session or HTTP
- * connection is still open after shutdown; the root hook fails a test that does not close it.
+ * An in-process control plane on 127.0.0.1, ports chosen by the OS, on a fresh Postgres database
+ * (or a given one, to play a second replica or a restart) holding one user and one link. `close()`
+ * fails if a session or HTTP connection is still open after shutdown; the root hook fails a test
+ * that does not close it.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
-import { FileAccountStore } from '../../control-plane/accounts/file-store.js';
-import type { LinkRecord, UserRecord } from '../../control-plane/accounts/account-store.js';
-import { writeSecret } from '../../control-plane/local-setup.js';
 import { MemoryRegistry } from '../../control-plane/registry/memory.js';
+import type { Registry } from '../../control-plane/registry/registry.js';
+import { writeSecret } from '../../control-plane/secrets.js';
 import { LinkServer, type LinkServerOptions } from '../../control-plane/server.js';
+import { PostgresStore } from '../../control-plane/store/postgres.js';
+import type { LinkRecord, UserRecord } from '../../control-plane/store/store.js';
+import { freshDatabase } from './postgres.js';
 import { repoRoot } from './processes.js';
 import { tempDir } from './temp.js';
 
@@ -18,9 +21,9 @@ const open = new Set<TestServer>();
 
 export interface TestServer {
   server: LinkServer;
-  accounts: FileAccountStore;
-  registry: MemoryRegistry;
-  dataDir: string;
+  store: PostgresStore;
+  registry: Registry;
+  databaseUrl: string;
   grpcUrl: string;
   httpUrl: string;
   user: UserRecord;
@@ -32,21 +35,27 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(
-  overrides: Partial<Omit<LinkServerOptions, 'accounts' | 'registry' | 'log'>> & { dataDir?: string; userWithoutLinks?: boolean } = {},
-): Promise<TestServer> {
-  const { userWithoutLinks, ...serverOverrides } = overrides;
-  const dataDir = overrides.dataDir ?? (await tempDir('link-server-'));
-  const accounts = await FileAccountStore.open(dataDir);
-  const existing = await accounts.localUser();
-  const user = existing;
-  const userToken = await accounts.addUserToken(user.id);
-  // The links belong to another user when the local user must have none (the page's empty state).
-  const owner = userWithoutLinks ? (await accounts.createUser('other')).user : user;
-  const { link, token: linkToken } = await accounts.createLink(owner.id, 'test-machine');
-  const linkTokenFile = join(dataDir, `${link.id}.token`);
+export type TestServerOptions = Partial<Omit<LinkServerOptions, 'store' | 'registry' | 'log'>> & {
+  /** Share a database with another test server (a second replica, a restart). */
+  databaseUrl?: string;
+  /** The links belong to another user, so the local user has none (the page's empty state). */
+  userWithoutLinks?: boolean;
+  /** A registry other than a fresh in-memory one (etcd). */
+  registry?: Registry;
+};
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const { userWithoutLinks, databaseUrl: given, registry: givenRegistry, ...serverOverrides } = options;
+  const databaseUrl = given ?? (await freshDatabase());
+  const log = createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' });
+  const store = await PostgresStore.open({ url: databaseUrl, migrationsDir: resolve(repoRoot, 'sql'), log, max: 4 });
+  const user = await store.localUser();
+  const userToken = await store.addUserToken(user.id, 'api');
+  const owner = userWithoutLinks ? (await store.createUser(`other-${Math.random().toString(36).slice(2)}`))!.user : user;
+  const { link, token: linkToken } = await store.createLink(owner.id, 'test-machine');
+  const linkTokenFile = join(await tempDir('link-token-'), 'token');
   await writeSecret(linkTokenFile, linkToken);
-  const registry = new MemoryRegistry(`test-replica-${process.pid}`);
+  const registry = givenRegistry ?? new MemoryRegistry(`test-replica-${Math.random().toString(36).slice(2, 8)}`);
   const server = await LinkServer.start({
     host: '127.0.0.1',
     grpcPort: 0,
@@ -56,16 +65,16 @@ export async function startTestServer(
     drainGraceMs: 2_000,
     webDir: join(repoRoot, 'web', 'dist'),
     localLogin: true,
-    accounts,
+    store,
     registry,
-    log: createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' }),
+    log,
     ...serverOverrides,
   });
   const handle: TestServer = {
     server,
-    accounts,
+    store,
     registry,
-    dataDir,
+    databaseUrl,
     grpcUrl: `http://127.0.0.1:${server.grpcPort}`,
     httpUrl: `http://127.0.0.1:${server.httpPort}`,
     user,

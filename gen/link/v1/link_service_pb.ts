@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Capabilities, Link } from "./types_pb.js";
 import { file_link_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/link_service.proto.
  */
 export const file_link_v1_link_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSLGAQoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIAEIHCgVmcmFtZSK3AQoPQ29ubmVjdFJlc3BvbnNlEiMKB3dlbGNvbWUYASABKAsyEC5saW5rLnYxLldlbGNvbWVIABIuCg1oZWFydGJlYXRfYWNrGAIgASgLMhUubGluay52MS5IZWFydGJlYXRBY2tIABIfCgVkcmFpbhgDIAEoCzIOLmxpbmsudjEuRHJhaW5IABIlCghzaHV0ZG93bhgEIAEoCzIRLmxpbmsudjEuU2h1dGRvd25IAEIHCgVmcmFtZSLfAQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRISCgptYWNoaW5lX2lkGAIgASgJEhMKC2luc3RhbmNlX2lkGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkSFQoNYWdlbnRfdmVyc2lvbhgHIAEoCRIrCgxjYXBhYmlsaXRpZXMYCCABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIjCgloZWxkX3J1bnMYCSADKAsyEC5saW5rLnYxLkhlbGRSdW4iQgoHSGVsZFJ1bhIOCgZydW5faWQYASABKAkSFQoNbGFzdF9zZXFfc2VudBgCIAEoBBIQCghmaW5pc2hlZBgDIAEoCCLEAQoHV2VsY29tZRIPCgdsaW5rX2lkGAEgASgJEhUKDXNlc3Npb25fZXBvY2gYAiABKAQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgNEhIKCnJlcGxpY2FfaWQYBCABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgFIAEoDRInCgtydW5fY3Vyc29ycxgGIAMoCzISLmxpbmsudjEuUnVuQ3Vyc29yEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYByABKAwiNwoJUnVuQ3Vyc29yEg4KBnJ1bl9pZBgBIAEoCRIaChJsYXN0X3BlcnNpc3RlZF9zZXEYAiABKAQiLgoJSGVhcnRiZWF0EgsKA3NlcRgBIAEoBBIUCgxydW5uaW5nX3J1bnMYAiABKA0iGwoMSGVhcnRiZWF0QWNrEgsKA3NlcRgBIAEoBCJCChNDYXBhYmlsaXRpZXNDaGFuZ2VkEisKDGNhcGFiaWxpdGllcxgBIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzIhkKB0dvb2RieWUSDgoGcmVhc29uGAEgASgJIjMKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIaChJyZWNvbm5lY3RfYWZ0ZXJfbXMYAiABKA0iGgoIU2h1dGRvd24SDgoGcmVhc29uGAEgASgJIhIKEExpc3RMaW5rc1JlcXVlc3QiMQoRTGlzdExpbmtzUmVzcG9uc2USHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiIQoOR2V0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIuCg9HZXRMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayITChFXYXRjaExpbmtzUmVxdWVzdCKFAQoSV2F0Y2hMaW5rc1Jlc3BvbnNlEikKCHNuYXBzaG90GAEgASgLMhUubGluay52MS5MaW5rU25hcHNob3RIABIgCgdjaGFuZ2VkGAIgASgLMg0ubGluay52MS5MaW5rSAASGQoPcmVtb3ZlZF9saW5rX2lkGAMgASgJSABCBwoFZXZlbnQiLAoMTGlua1NuYXBzaG90EhwKBWxpbmtzGAEgAygLMg0ubGluay52MS5MaW5rMpoCCgtMaW5rU2VydmljZRJACgdDb25uZWN0EhcubGluay52MS5Db25uZWN0UmVxdWVzdBoYLmxpbmsudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJCCglMaXN0TGlua3MSGS5saW5rLnYxLkxpc3RMaW5rc1JlcXVlc3QaGi5saW5rLnYxLkxpc3RMaW5rc1Jlc3BvbnNlEjwKB0dldExpbmsSFy5saW5rLnYxLkdldExpbmtSZXF1ZXN0GhgubGluay52MS5HZXRMaW5rUmVzcG9uc2USRwoKV2F0Y2hMaW5rcxIaLmxpbmsudjEuV2F0Y2hMaW5rc1JlcXVlc3QaGy5saW5rLnYxLldhdGNoTGlua3NSZXNwb25zZTABYgZwcm90bzM", [file_link_v1_types]);
+  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSLGAQoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIAEIHCgVmcmFtZSK3AQoPQ29ubmVjdFJlc3BvbnNlEiMKB3dlbGNvbWUYASABKAsyEC5saW5rLnYxLldlbGNvbWVIABIuCg1oZWFydGJlYXRfYWNrGAIgASgLMhUubGluay52MS5IZWFydGJlYXRBY2tIABIfCgVkcmFpbhgDIAEoCzIOLmxpbmsudjEuRHJhaW5IABIlCghzaHV0ZG93bhgEIAEoCzIRLmxpbmsudjEuU2h1dGRvd25IAEIHCgVmcmFtZSLfAQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRISCgptYWNoaW5lX2lkGAIgASgJEhMKC2luc3RhbmNlX2lkGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkSFQoNYWdlbnRfdmVyc2lvbhgHIAEoCRIrCgxjYXBhYmlsaXRpZXMYCCABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIjCgloZWxkX3J1bnMYCSADKAsyEC5saW5rLnYxLkhlbGRSdW4iQgoHSGVsZFJ1bhIOCgZydW5faWQYASABKAkSFQoNbGFzdF9zZXFfc2VudBgCIAEoBBIQCghmaW5pc2hlZBgDIAEoCCLEAQoHV2VsY29tZRIPCgdsaW5rX2lkGAEgASgJEhUKDXNlc3Npb25fZXBvY2gYAiABKAQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgNEhIKCnJlcGxpY2FfaWQYBCABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgFIAEoDRInCgtydW5fY3Vyc29ycxgGIAMoCzISLmxpbmsudjEuUnVuQ3Vyc29yEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYByABKAwiNwoJUnVuQ3Vyc29yEg4KBnJ1bl9pZBgBIAEoCRIaChJsYXN0X3BlcnNpc3RlZF9zZXEYAiABKAQiLgoJSGVhcnRiZWF0EgsKA3NlcRgBIAEoBBIUCgxydW5uaW5nX3J1bnMYAiABKA0iGwoMSGVhcnRiZWF0QWNrEgsKA3NlcRgBIAEoBCJCChNDYXBhYmlsaXRpZXNDaGFuZ2VkEisKDGNhcGFiaWxpdGllcxgBIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzIhkKB0dvb2RieWUSDgoGcmVhc29uGAEgASgJIjMKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIaChJyZWNvbm5lY3RfYWZ0ZXJfbXMYAiABKA0iGgoIU2h1dGRvd24SDgoGcmVhc29uGAEgASgJIhIKEExpc3RMaW5rc1JlcXVlc3QiMQoRTGlzdExpbmtzUmVzcG9uc2USHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiIQoOR2V0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIuCg9HZXRMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayITChFXYXRjaExpbmtzUmVxdWVzdCKFAQoSV2F0Y2hMaW5rc1Jlc3BvbnNlEikKCHNuYXBzaG90GAEgASgLMhUubGluay52MS5MaW5rU25hcHNob3RIABIgCgdjaGFuZ2VkGAIgASgLMg0ubGluay52MS5MaW5rSAASGQoPcmVtb3ZlZF9saW5rX2lkGAMgASgJSABCBwoFZXZlbnQiLAoMTGlua1NuYXBzaG90EhwKBWxpbmtzGAEgAygLMg0ubGluay52MS5MaW5rIigKE1N0YXJ0UGFpcmluZ1JlcXVlc3QSEQoJbGlua19uYW1lGAEgASgJIn0KFFN0YXJ0UGFpcmluZ1Jlc3BvbnNlEgwKBGNvZGUYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHY29tbWFuZBgDIAEoCRIWCg5zZXJ2ZXJfYWRkcmVzcxgEIAEoCSJMChZDb21wbGV0ZVBhaXJpbmdSZXF1ZXN0EgwKBGNvZGUYASABKAkSEgoKbWFjaGluZV9pZBgCIAEoCRIQCghob3N0bmFtZRgDIAEoCSKBAQoXQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USDwoHbGlua19pZBgBIAEoCRISCgpsaW5rX3Rva2VuGAIgASgJEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYAyABKAwSEQoJbGlua19uYW1lGAQgASgJEhEKCXVzZXJfbmFtZRgFIAEoCSIyChFSZW5hbWVMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEgwKBG5hbWUYAiABKAkiMQoSUmVuYW1lTGlua1Jlc3BvbnNlEhsKBGxpbmsYASABKAsyDS5saW5rLnYxLkxpbmsiOAoVRGlzY29ubmVjdExpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIiwKFkRpc2Nvbm5lY3RMaW5rUmVzcG9uc2USEgoKd2FzX29ubGluZRgBIAEoCCIkChFSZXZva2VMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIhQKElJldm9rZUxpbmtSZXNwb25zZTKeBQoLTGlua1NlcnZpY2USQAoHQ29ubmVjdBIXLmxpbmsudjEuQ29ubmVjdFJlcXVlc3QaGC5saW5rLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESQgoJTGlzdExpbmtzEhkubGluay52MS5MaXN0TGlua3NSZXF1ZXN0GhoubGluay52MS5MaXN0TGlua3NSZXNwb25zZRI8CgdHZXRMaW5rEhcubGluay52MS5HZXRMaW5rUmVxdWVzdBoYLmxpbmsudjEuR2V0TGlua1Jlc3BvbnNlEkcKCldhdGNoTGlua3MSGi5saW5rLnYxLldhdGNoTGlua3NSZXF1ZXN0GhsubGluay52MS5XYXRjaExpbmtzUmVzcG9uc2UwARJLCgxTdGFydFBhaXJpbmcSHC5saW5rLnYxLlN0YXJ0UGFpcmluZ1JlcXVlc3QaHS5saW5rLnYxLlN0YXJ0UGFpcmluZ1Jlc3BvbnNlElQKD0NvbXBsZXRlUGFpcmluZxIfLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVxdWVzdBogLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USRQoKUmVuYW1lTGluaxIaLmxpbmsudjEuUmVuYW1lTGlua1JlcXVlc3QaGy5saW5rLnYxLlJlbmFtZUxpbmtSZXNwb25zZRJRCg5EaXNjb25uZWN0TGluaxIeLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXF1ZXN0Gh8ubGluay52MS5EaXNjb25uZWN0TGlua1Jlc3BvbnNlEkUKClJldm9rZUxpbmsSGi5saW5rLnYxLlJldm9rZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZXZva2VMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_types]);
 
 /**
  * A frame from the agent. At most 4 MiB.
@@ -579,6 +581,259 @@ export const LinkSnapshotSchema: GenMessage<LinkSnapshot> = /*@__PURE__*/
   messageDesc(file_link_v1_link_service, 18);
 
 /**
+ * @generated from message link.v1.StartPairingRequest
+ */
+export type StartPairingRequest = Message<"link.v1.StartPairingRequest"> & {
+  /**
+   * Name for the new link; the machine's hostname when empty. At most 128 bytes.
+   *
+   * @generated from field: string link_name = 1;
+   */
+  linkName: string;
+};
+
+/**
+ * Describes the message link.v1.StartPairingRequest.
+ * Use `create(StartPairingRequestSchema)` to create a new message.
+ */
+export const StartPairingRequestSchema: GenMessage<StartPairingRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 19);
+
+/**
+ * @generated from message link.v1.StartPairingResponse
+ */
+export type StartPairingResponse = Message<"link.v1.StartPairingResponse"> & {
+  /**
+   * The one-time code, "XXXX-XXXX" (Crockford base32).
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * The command to run on the machine: `linkd login --server … --code …`.
+   *
+   * @generated from field: string command = 3;
+   */
+  command: string;
+
+  /**
+   * The gRPC address agents should dial.
+   *
+   * @generated from field: string server_address = 4;
+   */
+  serverAddress: string;
+};
+
+/**
+ * Describes the message link.v1.StartPairingResponse.
+ * Use `create(StartPairingResponseSchema)` to create a new message.
+ */
+export const StartPairingResponseSchema: GenMessage<StartPairingResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 20);
+
+/**
+ * @generated from message link.v1.CompletePairingRequest
+ */
+export type CompletePairingRequest = Message<"link.v1.CompletePairingRequest"> & {
+  /**
+   * The code from StartPairing; case and dashes do not matter. At most 32 bytes.
+   *
+   * @generated from field: string code = 1;
+   */
+  code: string;
+
+  /**
+   * The agent's stable machine id. At most 64 bytes.
+   *
+   * @generated from field: string machine_id = 2;
+   */
+  machineId: string;
+
+  /**
+   * At most 255 bytes.
+   *
+   * @generated from field: string hostname = 3;
+   */
+  hostname: string;
+};
+
+/**
+ * Describes the message link.v1.CompletePairingRequest.
+ * Use `create(CompletePairingRequestSchema)` to create a new message.
+ */
+export const CompletePairingRequestSchema: GenMessage<CompletePairingRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 21);
+
+/**
+ * @generated from message link.v1.CompletePairingResponse
+ */
+export type CompletePairingResponse = Message<"link.v1.CompletePairingResponse"> & {
+  /**
+   * @generated from field: string link_id = 1;
+   */
+  linkId: string;
+
+  /**
+   * The link's bearer token. Shown once; the server keeps only its hash.
+   *
+   * @generated from field: string link_token = 2;
+   */
+  linkToken: string;
+
+  /**
+   * The control plane's Ed25519 public key (32 bytes) that signs DispatchRun.
+   *
+   * @generated from field: bytes dispatch_public_key = 3;
+   */
+  dispatchPublicKey: Uint8Array;
+
+  /**
+   * @generated from field: string link_name = 4;
+   */
+  linkName: string;
+
+  /**
+   * The name of the user the machine now belongs to.
+   *
+   * @generated from field: string user_name = 5;
+   */
+  userName: string;
+};
+
+/**
+ * Describes the message link.v1.CompletePairingResponse.
+ * Use `create(CompletePairingResponseSchema)` to create a new message.
+ */
+export const CompletePairingResponseSchema: GenMessage<CompletePairingResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 22);
+
+/**
+ * @generated from message link.v1.RenameLinkRequest
+ */
+export type RenameLinkRequest = Message<"link.v1.RenameLinkRequest"> & {
+  /**
+   * 1 to 64 bytes.
+   *
+   * @generated from field: string link_id = 1;
+   */
+  linkId: string;
+
+  /**
+   * 1 to 128 bytes.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message link.v1.RenameLinkRequest.
+ * Use `create(RenameLinkRequestSchema)` to create a new message.
+ */
+export const RenameLinkRequestSchema: GenMessage<RenameLinkRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 23);
+
+/**
+ * @generated from message link.v1.RenameLinkResponse
+ */
+export type RenameLinkResponse = Message<"link.v1.RenameLinkResponse"> & {
+  /**
+   * @generated from field: link.v1.Link link = 1;
+   */
+  link?: Link | undefined;
+};
+
+/**
+ * Describes the message link.v1.RenameLinkResponse.
+ * Use `create(RenameLinkResponseSchema)` to create a new message.
+ */
+export const RenameLinkResponseSchema: GenMessage<RenameLinkResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 24);
+
+/**
+ * @generated from message link.v1.DisconnectLinkRequest
+ */
+export type DisconnectLinkRequest = Message<"link.v1.DisconnectLinkRequest"> & {
+  /**
+   * 1 to 64 bytes.
+   *
+   * @generated from field: string link_id = 1;
+   */
+  linkId: string;
+
+  /**
+   * Shown to the person at the machine. At most 1 KiB.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message link.v1.DisconnectLinkRequest.
+ * Use `create(DisconnectLinkRequestSchema)` to create a new message.
+ */
+export const DisconnectLinkRequestSchema: GenMessage<DisconnectLinkRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 25);
+
+/**
+ * @generated from message link.v1.DisconnectLinkResponse
+ */
+export type DisconnectLinkResponse = Message<"link.v1.DisconnectLinkResponse"> & {
+  /**
+   * Whether an agent was connected when the request was made.
+   *
+   * @generated from field: bool was_online = 1;
+   */
+  wasOnline: boolean;
+};
+
+/**
+ * Describes the message link.v1.DisconnectLinkResponse.
+ * Use `create(DisconnectLinkResponseSchema)` to create a new message.
+ */
+export const DisconnectLinkResponseSchema: GenMessage<DisconnectLinkResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 26);
+
+/**
+ * @generated from message link.v1.RevokeLinkRequest
+ */
+export type RevokeLinkRequest = Message<"link.v1.RevokeLinkRequest"> & {
+  /**
+   * 1 to 64 bytes.
+   *
+   * @generated from field: string link_id = 1;
+   */
+  linkId: string;
+};
+
+/**
+ * Describes the message link.v1.RevokeLinkRequest.
+ * Use `create(RevokeLinkRequestSchema)` to create a new message.
+ */
+export const RevokeLinkRequestSchema: GenMessage<RevokeLinkRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 27);
+
+/**
+ * @generated from message link.v1.RevokeLinkResponse
+ */
+export type RevokeLinkResponse = Message<"link.v1.RevokeLinkResponse"> & {
+};
+
+/**
+ * Describes the message link.v1.RevokeLinkResponse.
+ * Use `create(RevokeLinkResponseSchema)` to create a new message.
+ */
+export const RevokeLinkResponseSchema: GenMessage<RevokeLinkResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 28);
+
+/**
  * LinkService is the agent's session with the control plane, and the user's view of their machines.
  *
  * @generated from service link.v1.LinkService
@@ -628,6 +883,61 @@ export const LinkService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchLinksRequestSchema;
     output: typeof WatchLinksResponseSchema;
+  },
+  /**
+   * StartPairing issues a one-time code (valid 10 minutes) that `linkd login --code` trades for a
+   * new link of the caller, and the exact command to run on the machine.
+   *
+   * @generated from rpc link.v1.LinkService.StartPairing
+   */
+  startPairing: {
+    methodKind: "unary";
+    input: typeof StartPairingRequestSchema;
+    output: typeof StartPairingResponseSchema;
+  },
+  /**
+   * CompletePairing trades a pairing code for a link id and token. It takes no bearer token: the
+   * code is the credential. A code works once. Errors: NOT_FOUND PAIRING_CODE_INVALID,
+   * FAILED_PRECONDITION PAIRING_CODE_USED or PAIRING_CODE_EXPIRED, RESOURCE_EXHAUSTED RATE_LIMITED
+   * (too many wrong codes from one address; metadata retry_after_ms).
+   *
+   * @generated from rpc link.v1.LinkService.CompletePairing
+   */
+  completePairing: {
+    methodKind: "unary";
+    input: typeof CompletePairingRequestSchema;
+    output: typeof CompletePairingResponseSchema;
+  },
+  /**
+   * RenameLink changes a link's display name.
+   *
+   * @generated from rpc link.v1.LinkService.RenameLink
+   */
+  renameLink: {
+    methodKind: "unary";
+    input: typeof RenameLinkRequestSchema;
+    output: typeof RenameLinkResponseSchema;
+  },
+  /**
+   * DisconnectLink tells the link's agent to stop (it exits and does not reconnect); the link and
+   * its token stay valid, so starting linkd again brings it back.
+   *
+   * @generated from rpc link.v1.LinkService.DisconnectLink
+   */
+  disconnectLink: {
+    methodKind: "unary";
+    input: typeof DisconnectLinkRequestSchema;
+    output: typeof DisconnectLinkResponseSchema;
+  },
+  /**
+   * RevokeLink ends the link's live session at once and its token stops working for good.
+   *
+   * @generated from rpc link.v1.LinkService.RevokeLink
+   */
+  revokeLink: {
+    methodKind: "unary";
+    input: typeof RevokeLinkRequestSchema;
+    output: typeof RevokeLinkResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_link_v1_link_service, 0);

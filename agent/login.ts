@@ -1,0 +1,60 @@
+/**
+ * `linkd login`: trades a one-time pairing code for this machine's link token and writes it, 0600
+ * and atomically, to the token file, with `link.json` beside it (server address, link, user, and the
+ * control plane's dispatch-verification key). `linkd start` then needs no flags.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { LinkService } from '../gen/link/v1/link_service_pb.js';
+
+/** What `linkd login` saved about the link, next to the token file. */
+export interface SavedLink {
+  server: string;
+  linkId: string;
+  linkName: string;
+  userName: string;
+  /** base64 of the raw 32-byte Ed25519 key. */
+  dispatchPublicKey: string;
+  pairedAt: string;
+}
+
+export function savedLinkFile(tokenFile: string): string {
+  return join(dirname(tokenFile), 'link.json');
+}
+
+export async function readSavedLink(tokenFile: string): Promise<SavedLink | undefined> {
+  try {
+    return JSON.parse(await readFile(savedLinkFile(tokenFile), 'utf8')) as SavedLink;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function login(options: { server: string; code: string; tokenFile: string; machineId: string }): Promise<SavedLink> {
+  const client = createClient(LinkService, createGrpcTransport({ baseUrl: options.server }));
+  const paired = await client.completePairing(
+    { code: options.code, machineId: options.machineId, hostname: hostname() },
+    { timeoutMs: 15_000 },
+  );
+  const saved: SavedLink = {
+    server: options.server,
+    linkId: paired.linkId,
+    linkName: paired.linkName,
+    userName: paired.userName,
+    dispatchPublicKey: Buffer.from(paired.dispatchPublicKey).toString('base64'),
+    pairedAt: new Date().toISOString(),
+  };
+  await mkdir(dirname(options.tokenFile), { recursive: true, mode: 0o700 });
+  await writeAtomically(options.tokenFile, `${paired.linkToken}\n`);
+  await writeAtomically(savedLinkFile(options.tokenFile), `${JSON.stringify(saved, null, 2)}\n`);
+  return saved;
+}
+
+async function writeAtomically(file: string, body: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, body, { mode: 0o600 });
+  await rename(temporary, file);
+}

@@ -1,0 +1,326 @@
+/**
+ * The Store on Postgres (postgres.js), the same code for the embedded database and `--database-url`.
+ *
+ * Replica-to-replica messages go through `NOTIFY link_control`; one dedicated LISTEN connection per
+ * replica (postgres.js reconnects it). Notifications sent while it was down are lost, so the
+ * listeners act on state (a revoked token is refused on use anyway) rather than only on messages.
+ */
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import postgres, { type Sql } from 'postgres';
+import type { Logger } from '../../common/log.js';
+import { migrate } from './migrate.js';
+import {
+  hashToken,
+  newId,
+  newPairingCode,
+  newToken,
+  normalizePairingCode,
+  type LinkControl,
+  type LinkLastSeen,
+  type LinkRecord,
+  type RedeemResult,
+  type Store,
+  type UserRecord,
+} from './store.js';
+
+const CONTROL_CHANNEL = 'link_control';
+
+interface UserRow {
+  id: string;
+  name: string;
+  is_admin: boolean;
+  is_local: boolean;
+  created_at: Date;
+}
+
+interface LinkRow {
+  id: string;
+  user_id: string;
+  name: string;
+  machine_id: string;
+  hostname: string;
+  os: string;
+  arch: string;
+  agent_version: string;
+  capabilities: unknown;
+  created_at: Date;
+  last_seen_at: Date | null;
+}
+
+const LINK_COLUMNS = 'id, user_id, name, machine_id, hostname, os, arch, agent_version, capabilities, created_at, last_seen_at';
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** Folder of the numbered migrations (`sql/`). */
+  migrationsDir: string;
+  log: Logger;
+  /** Pool size. */
+  max?: number;
+}
+
+export class PostgresStore implements Store {
+  private readonly listeners = new Set<(message: LinkControl) => void>();
+  private unlisten: (() => Promise<void>) | undefined;
+  private ready = true;
+  private key: Promise<{ publicKey: Buffer; privateKey: KeyObject }> | undefined;
+
+  private constructor(
+    private readonly sql: Sql,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects, applies pending migrations (stopping with a MigrationError when they are wrong), and listens. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const sql = postgres(options.url, {
+      max: options.max ?? 10,
+      onnotice: () => undefined,
+      connect_timeout: 10,
+      idle_timeout: 60,
+      transform: { undefined: null },
+    });
+    const store = new PostgresStore(sql, options.log);
+    try {
+      const applied = await migrate(sql, options.migrationsDir);
+      if (applied.length > 0) options.log.info({ applied }, 'database migrated');
+      const listener = await sql.listen(
+        CONTROL_CHANNEL,
+        (payload) => store.deliver(payload),
+        () => options.log.debug('listening for link control messages'),
+      );
+      store.unlisten = listener.unlisten;
+    } catch (error) {
+      await sql.end({ timeout: 1 });
+      throw error;
+    }
+    return store;
+  }
+
+  /** The underlying connection pool (migration tools and tests). */
+  get connection(): Sql {
+    return this.sql;
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Runs `select 1`; updates isReady(). */
+  async check(): Promise<boolean> {
+    try {
+      await this.sql`select 1`;
+      this.ready = true;
+    } catch {
+      this.ready = false;
+    }
+    return this.ready;
+  }
+
+  async userByToken(token: string): Promise<UserRecord | undefined> {
+    const [row] = await this.sql<UserRow[]>`
+      select u.* from user_tokens t join users u on u.id = t.user_id
+      where t.token_hash = ${hashToken(token)} and (t.expires_at is null or t.expires_at > now())`;
+    return row && user(row);
+  }
+
+  async linkByToken(token: string): Promise<LinkRecord | undefined> {
+    const [row] = await this.sql<LinkRow[]>`
+      select ${this.sql.unsafe(LINK_COLUMNS)} from links where token_hash = ${hashToken(token)} and revoked_at is null`;
+    return row && link(row);
+  }
+
+  async localUser(): Promise<UserRecord> {
+    const [existing] = await this.sql<UserRow[]>`select * from users where is_local`;
+    if (existing) return user(existing);
+    const [row] = await this.sql<UserRow[]>`
+      insert into users (id, name, is_local, is_admin) values (${newId('usr')}, 'local', true, true)
+      on conflict do nothing returning *`;
+    if (row) return user(row);
+    const [raced] = await this.sql<UserRow[]>`select * from users where is_local`;
+    return user(raced);
+  }
+
+  async getUser(userId: string): Promise<UserRecord | undefined> {
+    const [row] = await this.sql<UserRow[]>`select * from users where id = ${userId}`;
+    return row && user(row);
+  }
+
+  async createUser(name: string, options: { admin?: boolean } = {}): Promise<{ user: UserRecord; token: string } | undefined> {
+    const token = newToken('lu');
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<UserRow[]>`
+        insert into users (id, name, is_admin) values (${newId('usr')}, ${name}, ${options.admin ?? false})
+        on conflict (name) do nothing returning *`;
+      if (!row) return undefined;
+      await tx`insert into user_tokens (token_hash, user_id, kind) values (${hashToken(token)}, ${row.id}, 'api')`;
+      return { user: user(row), token };
+    });
+  }
+
+  async addUserToken(userId: string, kind: 'api' | 'session', ttlMs?: number): Promise<string> {
+    const token = newToken(kind === 'api' ? 'lu' : 'ls');
+    const expires = ttlMs === undefined ? null : new Date(Date.now() + ttlMs);
+    await this.sql`insert into user_tokens (token_hash, user_id, kind, expires_at)
+                   values (${hashToken(token)}, ${userId}, ${kind}, ${expires})`;
+    return token;
+  }
+
+  async deleteUserToken(token: string): Promise<void> {
+    await this.sql`delete from user_tokens where token_hash = ${hashToken(token)}`;
+  }
+
+  async listLinks(userId: string): Promise<LinkRecord[]> {
+    const rows = await this.sql<LinkRow[]>`
+      select ${this.sql.unsafe(LINK_COLUMNS)} from links where user_id = ${userId} and revoked_at is null order by name, id`;
+    return rows.map(link);
+  }
+
+  async getLink(userId: string, linkId: string): Promise<LinkRecord | undefined> {
+    const [row] = await this.sql<LinkRow[]>`
+      select ${this.sql.unsafe(LINK_COLUMNS)} from links where id = ${linkId} and user_id = ${userId} and revoked_at is null`;
+    return row && link(row);
+  }
+
+  async createLink(userId: string, name: string): Promise<{ link: LinkRecord; token: string }> {
+    const token = newToken('ll');
+    const [row] = await this.sql<LinkRow[]>`
+      insert into links (id, user_id, name, token_hash) values (${newId('lnk')}, ${userId}, ${name}, ${hashToken(token)})
+      returning ${this.sql.unsafe(LINK_COLUMNS)}`;
+    await this.publishLinkControl({ type: 'changed', userId, linkId: row.id });
+    return { link: link(row), token };
+  }
+
+  async recordSeen(linkId: string, seen: LinkLastSeen): Promise<void> {
+    await this.sql`
+      update links set last_seen_at = ${new Date(seen.at)}, machine_id = ${seen.machineId}, hostname = ${seen.hostname},
+        os = ${seen.os}, arch = ${seen.arch}, agent_version = ${seen.agentVersion},
+        capabilities = ${seen.capabilitiesJson === undefined ? null : this.sql.json(seen.capabilitiesJson as never)}
+      where id = ${linkId}`;
+  }
+
+  async renameLink(userId: string, linkId: string, name: string): Promise<LinkRecord | undefined> {
+    const [row] = await this.sql<LinkRow[]>`
+      update links set name = ${name} where id = ${linkId} and user_id = ${userId} and revoked_at is null
+      returning ${this.sql.unsafe(LINK_COLUMNS)}`;
+    if (row) await this.publishLinkControl({ type: 'changed', userId, linkId });
+    return row && link(row);
+  }
+
+  async revokeLink(userId: string, linkId: string): Promise<boolean> {
+    const rows = await this.sql`
+      update links set revoked_at = now() where id = ${linkId} and user_id = ${userId} and revoked_at is null returning id`;
+    if (rows.length === 0) return false;
+    await this.publishLinkControl({ type: 'revoke', userId, linkId });
+    return true;
+  }
+
+  async createPairingCode(userId: string, linkName: string, ttlMs: number): Promise<{ code: string; expiresAt: number }> {
+    const code = newPairingCode();
+    const expiresAt = new Date(Date.now() + ttlMs);
+    await this.sql`insert into pairing_codes (code_hash, user_id, link_name, expires_at)
+                   values (${hashToken(normalizePairingCode(code))}, ${userId}, ${linkName}, ${expiresAt})`;
+    return { code, expiresAt: expiresAt.getTime() };
+  }
+
+  async redeemPairingCode(code: string, machine: { machineId: string; hostname: string }): Promise<RedeemResult> {
+    const codeHash = hashToken(normalizePairingCode(code));
+    const result = await this.sql.begin(async (tx): Promise<RedeemResult> => {
+      // The row lock makes concurrent redeems of one code queue up; only the first finds it unused.
+      const [found] = await tx<{ user_id: string; link_name: string; used: boolean; expired: boolean; user_name: string }[]>`
+        select p.user_id, p.link_name, p.used_at is not null as used, p.expires_at <= now() as expired, u.name as user_name
+        from pairing_codes p join users u on u.id = p.user_id
+        where p.code_hash = ${codeHash} for update of p`;
+      if (!found) return { ok: false, reason: 'INVALID' };
+      if (found.used) return { ok: false, reason: 'USED' };
+      if (found.expired) return { ok: false, reason: 'EXPIRED' };
+      const token = newToken('ll');
+      const name = found.link_name || machine.hostname || 'machine';
+      const [row] = await tx<LinkRow[]>`
+        insert into links (id, user_id, name, token_hash, machine_id, hostname)
+        values (${newId('lnk')}, ${found.user_id}, ${name}, ${hashToken(token)}, ${machine.machineId}, ${machine.hostname})
+        returning ${tx.unsafe(LINK_COLUMNS)}`;
+      await tx`update pairing_codes set used_at = now(), link_id = ${row.id} where code_hash = ${codeHash}`;
+      return { ok: true, link: link(row), token, userName: found.user_name };
+    });
+    if (result.ok) await this.publishLinkControl({ type: 'changed', userId: result.link.userId, linkId: result.link.id });
+    return result;
+  }
+
+  dispatchKey(): Promise<{ publicKey: Buffer; privateKey: KeyObject }> {
+    this.key ??= this.loadOrCreateKey('dispatch').catch((error) => {
+      this.key = undefined;
+      throw error;
+    });
+    return this.key;
+  }
+
+  private async loadOrCreateKey(name: string): Promise<{ publicKey: Buffer; privateKey: KeyObject }> {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const rawPublic = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    // Insert if absent; whichever replica wins, everyone reads the same stored pair.
+    await this.sql`insert into server_keys (name, public_key, private_key) values (${name}, ${rawPublic}, ${der})
+                   on conflict (name) do nothing`;
+    const [row] = await this.sql<{ public_key: Buffer; private_key: Buffer }[]>`
+      select public_key, private_key from server_keys where name = ${name}`;
+    return {
+      publicKey: Buffer.from(row.public_key),
+      privateKey: createPrivateKey({ key: Buffer.from(row.private_key), format: 'der', type: 'pkcs8' }),
+    };
+  }
+
+  async publishLinkControl(message: LinkControl): Promise<void> {
+    await this.sql`select pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(message)})`;
+  }
+
+  onLinkControl(listener: (message: LinkControl) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private deliver(payload: string): void {
+    let message: LinkControl;
+    try {
+      message = JSON.parse(payload) as LinkControl;
+    } catch {
+      this.log.warn({ payload: payload.slice(0, 200) }, 'ignoring a malformed link control message');
+      return;
+    }
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.log.error({ err: error }, 'a link control listener failed');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.unlisten?.().catch(() => undefined);
+    await this.sql.end({ timeout: 2 });
+  }
+}
+
+function user(row: UserRow): UserRecord {
+  return { id: row.id, name: row.name, admin: row.is_admin, local: row.is_local, createdAt: row.created_at.getTime() };
+}
+
+function link(row: LinkRow): LinkRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    createdAt: row.created_at.getTime(),
+    lastSeen: row.last_seen_at
+      ? {
+          at: row.last_seen_at.getTime(),
+          machineId: row.machine_id,
+          hostname: row.hostname,
+          os: row.os,
+          arch: row.arch,
+          agentVersion: row.agent_version,
+          capabilitiesJson: row.capabilities ?? undefined,
+        }
+      : undefined,
+  };
+}

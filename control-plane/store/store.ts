@@ -1,0 +1,125 @@
+/**
+ * What the control plane keeps in Postgres: users and their tokens, links, pairing codes, its own
+ * keys, and the notifications replicas send each other through the database (never directly).
+ * Tokens and codes are stored only as SHA-256 hashes.
+ */
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+
+export interface UserRecord {
+  id: string;
+  name: string;
+  admin: boolean;
+  local: boolean;
+  createdAt: number;
+}
+
+export interface LinkRecord {
+  id: string;
+  userId: string;
+  name: string;
+  createdAt: number;
+  /** What the agent said about itself at its last session, if it ever connected. */
+  lastSeen?: LinkLastSeen;
+}
+
+export interface LinkLastSeen {
+  at: number;
+  machineId: string;
+  hostname: string;
+  os: string;
+  arch: string;
+  agentVersion: string;
+  /** The last capabilities, as protobuf JSON, so an offline link still shows what it had. */
+  capabilitiesJson?: unknown;
+}
+
+/**
+ * A message for every replica, carried by Postgres NOTIFY:
+ * - `shutdown`: the agent of `linkId` must stop (DisconnectLink)
+ * - `revoke`:   the link's token no longer works; its live session ends now
+ * - `changed`:  the stored link changed (created, renamed, revoked); watchers refresh it
+ */
+export interface LinkControl {
+  type: 'shutdown' | 'revoke' | 'changed';
+  userId: string;
+  linkId: string;
+  reason?: string;
+}
+
+export type RedeemResult =
+  | { ok: true; link: LinkRecord; token: string; userName: string }
+  | { ok: false; reason: 'INVALID' | 'USED' | 'EXPIRED' };
+
+export interface Store {
+  /** The user a token (API or browser session) belongs to, or undefined (unknown or expired). */
+  userByToken(token: string): Promise<UserRecord | undefined>;
+  /** The link a link token belongs to, or undefined (unknown or revoked). */
+  linkByToken(token: string): Promise<LinkRecord | undefined>;
+  /** The embedded default's user, created (as an admin) on first use. */
+  localUser(): Promise<UserRecord>;
+  getUser(userId: string): Promise<UserRecord | undefined>;
+  /** Creates a user and an API token for it; undefined when the name is taken. */
+  createUser(name: string, options?: { admin?: boolean }): Promise<{ user: UserRecord; token: string } | undefined>;
+  /** A new token for an existing user: `api` (no expiry) or a browser `session` that expires after `ttlMs`. */
+  addUserToken(userId: string, kind: 'api' | 'session', ttlMs?: number): Promise<string>;
+  deleteUserToken(token: string): Promise<void>;
+
+  listLinks(userId: string): Promise<LinkRecord[]>;
+  /** The link if `userId` owns it and it is not revoked; undefined otherwise (never reveals another user's link). */
+  getLink(userId: string, linkId: string): Promise<LinkRecord | undefined>;
+  /** Creates a link directly (tests, tools); pairing is the way users do it. */
+  createLink(userId: string, name: string): Promise<{ link: LinkRecord; token: string }>;
+  recordSeen(linkId: string, seen: LinkLastSeen): Promise<void>;
+  renameLink(userId: string, linkId: string, name: string): Promise<LinkRecord | undefined>;
+  /** Marks the link revoked (its token stops working); false when the user has no such link. */
+  revokeLink(userId: string, linkId: string): Promise<boolean>;
+
+  /** A new pairing code for `userId`, valid for `ttlMs`. */
+  createPairingCode(userId: string, linkName: string, ttlMs: number): Promise<{ code: string; expiresAt: number }>;
+  /** Trades a code for a new link and its token, once; concurrent attempts cannot both succeed. */
+  redeemPairingCode(code: string, machine: { machineId: string; hostname: string }): Promise<RedeemResult>;
+
+  /** The Ed25519 key pair that signs DispatchRun, created once and kept. */
+  dispatchKey(): Promise<{ publicKey: Buffer; privateKey: KeyObject }>;
+
+  /** Sends a control message to every replica (this one included). */
+  publishLinkControl(message: LinkControl): Promise<void>;
+  /** Calls `listener` for every control message; returns the function that stops it. */
+  onLinkControl(listener: (message: LinkControl) => void): () => void;
+  /** Whether the database answered the last check. */
+  isReady(): boolean;
+  /** Asks the database now; updates isReady(). */
+  check(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A new random id with a readable prefix ("usr_…", "lnk_…"). */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+}
+
+/** A new bearer token: 256 random bits with a prefix that says what it is for. */
+export function newToken(prefix: 'lu' | 'll' | 'ls'): string {
+  return `${prefix}_${randomBytes(32).toString('base64url')}`;
+}
+
+/** How tokens and codes are stored: SHA-256, hex. Tokens carry 256 random bits, so no salt or KDF. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Crockford base32: no I, L, O or U, so a code read aloud or retyped is hard to get wrong. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** A pairing code: 8 symbols (40 bits), shown as XXXX-XXXX. */
+export function newPairingCode(): string {
+  let code = '';
+  for (let i = 0; i < 8; i++) code += CODE_ALPHABET[randomInt(CODE_ALPHABET.length)];
+  return `${code.slice(0, 4)}-${code.slice(4)}`;
+}
+
+/** The canonical form of a typed code: upper case, no dashes or spaces, O→0, I/L→1. */
+export function normalizePairingCode(code: string): string {
+  return code.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+}
