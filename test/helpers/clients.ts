@@ -85,6 +85,23 @@ export class LinkWatch {
     }
   }
 
+  /** Resolves once the watch has said the link was removed (revoked). */
+  async removed(linkId: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.events.includes(`${linkId}:REMOVED`)) {
+      if (this.error) throw this.error;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`link ${linkId} was not removed within ${timeoutMs} ms (events: ${this.events.join(', ')})`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
   online(linkId: string, timeoutMs?: number): Promise<Link> {
     return this.until(linkId, (l) => l.state === LinkState.ONLINE, 'online', timeoutMs);
   }
