@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { startLocalStack, type LocalStack } from '../scripts/local-stack.js';
 import { launchChromium } from './helpers/browser.js';
-import { TestProcess } from './helpers/processes.js';
+import { join } from 'node:path';
+import { spawnLinkd, TestProcess } from './helpers/processes.js';
 import { startTestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -58,7 +59,74 @@ describe('the web page', () => {
       const empty = page.locator('[data-testid=empty-state]');
       await empty.waitFor({ timeout: 20_000 });
       assert.match(await empty.innerText(), /No machine connected yet/);
-      assert.match(await empty.innerText(), /linkd start --server/);
+      await empty.getByRole('button', { name: 'Connect a machine' }).click();
+      await page.locator('[data-testid=pairing-command]').waitFor({ timeout: 10_000 });
+    } finally {
+      await browser?.close();
+      browser = undefined;
+      await env.close();
+    }
+  });
+
+  it('the connect dialog shows a command; running it brings the machine online and the dialog closes', async () => {
+    stack = await startLocalStack({ dataDir: await tempDir('link-stack-'), grpcPort: 0, httpPort: 0, stdio: 'pipe' });
+    new TestProcess('link-server (stack)', stack.server);
+    new TestProcess('linkd (stack)', stack.agent!);
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    await page.goto(stack.url);
+    await page.locator('link-machine-card [data-state=online]').waitFor({ timeout: 20_000 });
+
+    await page.getByRole('button', { name: 'Connect a machine' }).click();
+    const command = page.locator('[data-testid=pairing-command]');
+    await command.waitFor({ timeout: 10_000 });
+    const text = await command.innerText();
+    const match = /^linkd login --server (\S+) --code ([0-9A-Z]{4}-[0-9A-Z]{4})$/.exec(text.trim());
+    assert.ok(match, `a runnable command: ${text}`);
+    if (process.env.LINK_TEST_SCREENSHOTS) await page.screenshot({ path: `${process.env.LINK_TEST_SCREENSHOTS}/connect-dialog.png` });
+
+    // The person runs it on their other machine.
+    const home = await tempDir('other-machine-');
+    const login = spawnLinkd(['login', '--server', match[1], '--code', match[2], '--token-file', join(home, 'token'), '--data-dir', home]);
+    assert.equal((await login.waitForExit(20_000)).code, 0, login.output);
+    const other = spawnLinkd(['start', '--token-file', join(home, 'token'), '--data-dir', home]);
+    try {
+      await page.waitForFunction(
+        () => {
+          const dialog = document.querySelector('link-app')?.shadowRoot?.querySelector('link-connect-dialog')?.shadowRoot?.querySelector('dialog');
+          return dialog && !dialog.open;
+        },
+        undefined,
+        { timeout: 20_000 },
+      );
+      await page.locator('link-machine-card [data-state=online]').nth(1).waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator('link-machine-card [data-state=online]').count(), 2, 'both machines are online');
+      if (process.env.LINK_TEST_SCREENSHOTS) await page.screenshot({ path: `${process.env.LINK_TEST_SCREENSHOTS}/two-machines.png` });
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('without local login the page asks for a token, then shows the machines', async () => {
+    const env = await startTestServer({ localLogin: false });
+    try {
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      await page.goto(env.httpUrl);
+      const input = page.getByLabel('User token');
+      await input.waitFor({ timeout: 20_000 });
+      await input.fill('lu_wrong');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor({ timeout: 10_000 });
+      await input.fill(env.userToken);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      const card = page.locator('link-machine-card [part=card]');
+      await card.waitFor({ timeout: 10_000 });
+      assert.match(await card.innerText(), /test-machine/);
+      const cookies = await page.context().cookies();
+      const session = cookies.find((c) => c.name === 'link_session');
+      assert.ok(session?.httpOnly, 'the session cookie is HttpOnly');
+      assert.equal(session?.sameSite, 'Strict');
     } finally {
       await browser?.close();
       browser = undefined;

@@ -6,18 +6,37 @@ import { createContext } from '@lit/context';
 import { createClient, type Client, type Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { LinkService } from '../../gen/link/v1/link_service_pb.js';
+import { UserService } from '../../gen/link/v1/user_service_pb.js';
 
 export interface ApiClients {
   links: Client<typeof LinkService>;
+  users: Client<typeof UserService>;
 }
 
 export const apiContext = createContext<ApiClients>(Symbol('link-api'));
 
 export function clientsFor(transport: Transport): ApiClients {
-  return { links: createClient(LinkService, transport) };
+  return { links: createClient(LinkService, transport), users: createClient(UserService, transport) };
 }
 
 /** The Connect protocol against the server that served the page, (same-origin, so the session cookie goes along). */
 export function defaultClients(): ApiClients {
   return clientsFor(createConnectTransport({ baseUrl: window.location.origin, useBinaryFormat: true }));
+}
+
+/** Trades a user token for the session cookie (POST /auth/login). Resolves with an error message, or undefined. */
+export async function logIn(token: string): Promise<string | undefined> {
+  const response = await fetch('/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+    credentials: 'same-origin',
+  });
+  if (response.ok) return undefined;
+  const body = (await response.json().catch(() => ({}))) as { message?: string };
+  return body.message ?? `login failed (${response.status})`;
+}
+
+export async function logOut(): Promise<void> {
+  await fetch('/auth/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', credentials: 'same-origin' });
 }

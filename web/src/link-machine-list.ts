@@ -11,6 +11,7 @@ import './link-machine-card.js';
  * stream breaks it says so and resumes with capped, jittered backoff (a fresh snapshot each time).
  *
  * @csspart banner - the "reconnecting" notice
+ * @fires link-connect-machine - the user asked to connect a machine (from the empty state)
  */
 @customElement('link-machine-list')
 export class LinkMachineList extends LitElement {
@@ -32,6 +33,7 @@ export class LinkMachineList extends LitElement {
     .empty h3 { margin: 0 0 6px; font-size: 16px; color: #1b1f24; }
     code { background: #f2f4f7; padding: 2px 6px; border-radius: 4px; font-size: 13px; }
     .loading { color: #667085; }
+    .empty button { font: inherit; font-size: 14px; border-radius: 8px; padding: 8px 14px; cursor: pointer; border: 0; background: #1b1f24; color: #fff; }
   `;
 
   connectedCallback(): void {
@@ -87,8 +89,11 @@ export class LinkMachineList extends LitElement {
         : links.length === 0
           ? html`<div class="empty" data-testid="empty-state">
               <h3>No machine connected yet</h3>
-              <p>Run <code>linkd start --server &lt;this server's gRPC address&gt; --token-file &lt;link token&gt;</code> on the
-                machine where your coding agents live. It will show up here as soon as it connects.</p>
+              <p>Link runs Claude Code, Codex, Gemini CLI or a shell on your own machines. Install <code>linkd</code> on one,
+                pair it with a one-time code, and it shows up here as soon as it connects.</p>
+              <button @click=${() => this.dispatchEvent(new CustomEvent('link-connect-machine', { bubbles: true, composed: true }))}>
+                Connect a machine
+              </button>
             </div>`
           : html`<div class="grid">${links.map((link) => html`<link-machine-card .link=${link}></link-machine-card>`)}</div>`}
     `;
