@@ -3,14 +3,16 @@
  * data directory, and a local linkd paired with the local user through a pairing code.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { UserService } from '../gen/link/v1/user_service_pb.js';
 import { LinkState } from '../gen/link/v1/types_pb.js';
 import { startLocalStack, type LocalStack } from '../scripts/local-stack.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { TestProcess } from './helpers/processes.js';
+import { repoRoot, spawnTracked, TestProcess } from './helpers/processes.js';
 import { tempDir } from './helpers/temp.js';
 
 describe('the embedded default', () => {
@@ -69,5 +71,28 @@ describe('the embedded default', () => {
     assert.equal(second.linkId, first.linkId);
     const { links } = await linkClient(`http://${stack!.grpcAddress}`, (await readFile(stack!.userTokenFile, 'utf8')).trim()).listLinks({});
     assert.equal(links[0].state, LinkState.ONLINE);
+  });
+
+  it('runs as a normal (non-root) user too', async () => {
+    const dataDir = await tempDir('link-embedded-user-');
+    let command = process.execPath;
+    let args = [join(repoRoot, 'bin', 'link-server.js'), '--grpc-port', '0', '--http-port', '0', '--data-dir', join(dataDir, 'server')];
+    if (process.getuid?.() === 0) {
+      // As root, run it as an unprivileged account that owns its data directory.
+      spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'link-test-user']);
+      spawnSync('chown', ['link-test-user', dataDir]);
+      await chmod(dataDir, 0o755);
+      args = ['-u', 'link-test-user', '--', command, ...args];
+      command = 'runuser';
+    }
+    const server = spawnTracked('link-server (normal user)', command, args, { env: { ...process.env, HOME: dataDir } });
+    await server.waitForOutput(/"msg":"Link is running/, 60_000);
+    const info = JSON.parse(await readFile(join(dataDir, 'server', 'server.json'), 'utf8'));
+    assert.notEqual(info.pid, undefined);
+    const owner = (await stat(join(dataDir, 'server', 'postgres', 'PG_VERSION'))).uid;
+    assert.notEqual(owner, 0, 'the database files do not belong to root');
+    // Signal link-server itself (runuser may sit between): it drains, stops its database, exits 0.
+    process.kill(info.pid, 'SIGTERM');
+    assert.equal((await server.waitForExit(30_000)).code, 0, server.tail());
   });
 });

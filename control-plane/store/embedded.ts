@@ -43,7 +43,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
     user: USER,
     password,
     persistent: true,
-    createPostgresUser: true,
+    createPostgresUser: process.getuid?.() === 0,
     postgresFlags: [
       '-c', 'listen_addresses=127.0.0.1',
       '-c', 'unix_socket_directories=',
