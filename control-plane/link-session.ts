@@ -24,7 +24,7 @@ import {
 } from '../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
 import type { LinkControl, LinkRecord, Store } from './store/store.js';
-import type { PresenceRecord, Registry } from './registry/registry.js';
+import type { PresenceClaim, PresenceRecord, Registry } from './registry/registry.js';
 
 type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
 
@@ -171,7 +171,7 @@ class LinkSession {
         }
       });
       stopWatch = watch.stop;
-      this.record = await this.registry.claim({
+      this.record = await this.claim({
         userId: this.link.userId,
         linkId: this.link.id,
         replicaId: this.registry.replicaId,
@@ -212,6 +212,16 @@ class LinkSession {
       this.out.close();
       void frames.return?.();
       if (this.record) await this.end(this.record);
+    }
+  }
+
+  /** Claims presence; a registry that fails here (etcd unreachable) is UNAVAILABLE: agents retry. */
+  private async claim(claim: PresenceClaim): Promise<PresenceRecord> {
+    try {
+      return await this.registry.claim(claim);
+    } catch (cause) {
+      this.log.warn({ err: cause }, 'cannot claim presence');
+      throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
     }
   }
 
@@ -274,7 +284,10 @@ class LinkSession {
         const capabilities = frame.value.capabilities ?? create(CapabilitiesSchema);
         validateCapabilities(capabilities);
         const updated = { ...record, capabilities };
-        if (!(await this.registry.update(updated))) {
+        const stillLive = await this.registry.update(updated).catch((cause) => {
+          throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
+        });
+        if (!stillLive) {
           throw linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed');
         }
         this.record = updated;

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '../common/log.js';
 import { defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
+import { EtcdRegistry } from './registry/etcd.js';
 import { MemoryRegistry } from './registry/memory.js';
 import { writeSecret } from './secrets.js';
 import { LinkServer } from './server.js';
@@ -70,6 +71,10 @@ logOptions(
     .addOption(databaseOption())
     .addOption(new Option('--advertise-grpc <url>', 'the gRPC address agents dial, shown in pairing commands').env('LINK_SERVER_ADVERTISE_GRPC'))
     .addOption(new Option('--replica-id <id>', "this replica's name in the registry").env('LINK_SERVER_REPLICA_ID').default(`${hostname()}-${process.pid}`))
+    .addOption(new Option('--etcd <urls>', 'etcd endpoints (http://host:2379,…) for the registry of several replicas; without it, in memory').env('LINK_SERVER_ETCD'))
+    .addOption(new Option('--lease-ttl <seconds>', "the replica's etcd lease: a crashed replica's links go offline within it").env('LINK_SERVER_LEASE_TTL').default(10).argParser(integer(2, 300)))
+    .addOption(new Option('--keepalive-time <ms>', 'gRPC keepalive: ping each agent connection this often').env('LINK_SERVER_KEEPALIVE_TIME').default(5_000).argParser(integer(100, 3_600_000)))
+    .addOption(new Option('--keepalive-timeout <ms>', 'gRPC keepalive: drop a connection whose ping is not answered within this').env('LINK_SERVER_KEEPALIVE_TIMEOUT').default(4_000).argParser(integer(100, 600_000)))
     .addOption(new Option('--heartbeat-interval <ms>', 'how often agents heartbeat; 3 missed end a session').env('LINK_SERVER_HEARTBEAT_INTERVAL').default(5000).argParser(integer(50, 600_000)))
     .addOption(new Option('--hello-timeout <ms>', 'how long a new session has to send Hello').env('LINK_SERVER_HELLO_TIMEOUT').default(5000).argParser(integer(50, 600_000)))
     .addOption(new Option('--drain-grace <ms>', 'how long shutdown waits for agents to leave').env('LINK_SERVER_DRAIN_GRACE').default(10_000).argParser(integer(0, 600_000)))
@@ -81,6 +86,12 @@ logOptions(
     ),
 ).action(async (opts) => {
   const log = createLogger({ name: 'link-server', level: opts.logLevel, pretty: opts.logPretty });
+  if (opts.leaseTtl * 1000 <= opts.keepaliveTime + opts.keepaliveTimeout) {
+    // A dead agent connection must be noticed (and its link taken over) before the lease could lapse.
+    throw new InvalidArgumentError(
+      `--lease-ttl (${opts.leaseTtl} s) must be longer than --keepalive-time + --keepalive-timeout (${opts.keepaliveTime + opts.keepaliveTimeout} ms)`,
+    );
+  }
   const dataDir = resolve(opts.dataDir);
   const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir }, log);
   const localLogin = opts.localLogin ? opts.localLogin === 'on' : embedded !== undefined;
@@ -92,8 +103,16 @@ logOptions(
     const existing = await import('node:fs/promises').then((fs) => fs.readFile(userTokenFile!, 'utf8')).catch(() => '');
     if ((await store.userByToken(existing.trim()))?.id !== user.id) await writeSecret(userTokenFile, await store.addUserToken(user.id, 'api'));
   }
-  const registry = new MemoryRegistry(opts.replicaId);
   const advertiseHost = opts.host === '0.0.0.0' || opts.host === '::' ? hostname() : opts.host;
+  const registry = opts.etcd
+    ? new EtcdRegistry({
+        endpoints: String(opts.etcd).split(',').map((e: string) => e.trim()).filter(Boolean),
+        replicaId: opts.replicaId,
+        leaseTtlSeconds: opts.leaseTtl,
+        log: log.child({ module: 'registry' }),
+        advertise: { host: advertiseHost, grpcPort: String(opts.grpcPort), httpPort: String(opts.httpPort) },
+      })
+    : new MemoryRegistry(opts.replicaId, undefined, opts.leaseTtl * 1000);
   let server: LinkServer;
   try {
     server = await LinkServer.start({
@@ -103,6 +122,8 @@ logOptions(
       heartbeatIntervalMs: opts.heartbeatInterval,
       helloTimeoutMs: opts.helloTimeout,
       drainGraceMs: opts.drainGrace,
+      keepaliveTimeMs: opts.keepaliveTime,
+      keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,
       localLogin,
       advertisedGrpcUrl: opts.advertiseGrpc ?? `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${opts.grpcPort}`,
@@ -111,6 +132,7 @@ logOptions(
       log,
     });
   } catch (error) {
+    await registry.close().catch(() => undefined);
     await stop();
     throw error;
   }

@@ -41,6 +41,10 @@ export interface LinkServerOptions {
   helloTimeoutMs: number;
   /** How long `close()` waits for agents to leave after Drain before forcing connections closed. */
   drainGraceMs: number;
+  /** gRPC keepalive: the server pings each agent this often… */
+  keepaliveTimeMs?: number;
+  /** …and drops the connection when a ping is not answered within this. */
+  keepaliveTimeoutMs?: number;
   /** The built web UI, or undefined for none. */
   webDir: string | undefined;
   /** Loopback browser calls without credentials act as the local user (embedded default). */
@@ -96,8 +100,8 @@ export class LinkServer {
 
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': 2 * MAX_MESSAGE_BYTES,
-      'grpc.keepalive_time_ms': 20_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 5_000,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 4_000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });

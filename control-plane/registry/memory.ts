@@ -5,70 +5,87 @@ interface Watcher {
   onEvent: (event: PresenceEvent) => void;
 }
 
+interface Lease {
+  id: number;
+  ttlMs: number;
+  timer: NodeJS.Timeout;
+}
+
 /**
- * The registry of the embedded default: one process, one replica, records in a map. Epochs start
- * from the clock (microseconds) so that a restarted control plane never hands out an epoch an agent
- * has seen before. Watchers are called synchronously, in the order changes were made.
+ * What etcd is to the etcd registry: records, leases that expire unless kept alive, and watchers.
+ * The embedded default has one replica on one backend; tests put several replicas on one backend.
+ * Epochs start from the clock (microseconds), so a restarted control plane never hands out an
+ * epoch an agent has seen before.
  */
-export class MemoryRegistry implements Registry {
-  private readonly records = new Map<string, PresenceRecord>();
+export class MemoryBackend {
+  private readonly records = new Map<string, { record: PresenceRecord; leaseId: number }>();
+  private readonly leases = new Map<number, Lease>();
   private readonly watchers = new Set<Watcher>();
   private lastEpoch = 0n;
-  private closed = false;
+  private nextLeaseId = 1;
 
-  constructor(readonly replicaId: string) {}
-
-  async start(): Promise<void> {}
-
-  isReady(): boolean {
-    return !this.closed;
+  grant(ttlMs: number): number {
+    const id = this.nextLeaseId++;
+    this.leases.set(id, { id, ttlMs, timer: setTimeout(() => this.revoke(id), ttlMs) });
+    return id;
   }
 
-  async claim(claim: PresenceClaim): Promise<PresenceRecord> {
+  /** Pushes the lease's expiry out by its TTL; false when it already expired. */
+  keepAlive(id: number): boolean {
+    const lease = this.leases.get(id);
+    if (!lease) return false;
+    lease.timer.refresh();
+    return true;
+  }
+
+  /** Ends the lease and deletes every record attached to it. */
+  revoke(id: number): void {
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    clearTimeout(lease.timer);
+    this.leases.delete(id);
+    for (const [key, entry] of [...this.records]) {
+      if (entry.leaseId !== id) continue;
+      this.records.delete(key);
+      this.emit({ type: 'delete', userId: entry.record.userId, linkId: entry.record.linkId, epoch: entry.record.epoch });
+    }
+  }
+
+  claim(claim: PresenceClaim, leaseId: number): PresenceRecord {
     const record: PresenceRecord = { ...claim, epoch: this.nextEpoch() };
-    this.records.set(key(record.userId, record.linkId), record);
+    this.records.set(key(record.userId, record.linkId), { record, leaseId });
     this.emit({ type: 'put', record });
     return record;
   }
 
-  async update(record: PresenceRecord): Promise<boolean> {
+  update(record: PresenceRecord, leaseId: number): boolean {
     const current = this.records.get(key(record.userId, record.linkId));
-    if (!current || current.epoch !== record.epoch) return false;
-    this.records.set(key(record.userId, record.linkId), record);
+    if (!current || current.record.epoch !== record.epoch) return false;
+    this.records.set(key(record.userId, record.linkId), { record, leaseId });
     this.emit({ type: 'put', record });
     return true;
   }
 
-  async release(userId: string, linkId: string, epoch: bigint): Promise<void> {
+  release(userId: string, linkId: string, epoch: bigint): void {
     const current = this.records.get(key(userId, linkId));
-    if (!current || current.epoch !== epoch) return;
+    if (!current || current.record.epoch !== epoch) return;
     this.records.delete(key(userId, linkId));
     this.emit({ type: 'delete', userId, linkId, epoch });
   }
 
-  async get(userId: string, linkId: string): Promise<PresenceRecord | undefined> {
-    return this.records.get(key(userId, linkId));
+  get(userId: string, linkId: string): PresenceRecord | undefined {
+    return this.records.get(key(userId, linkId))?.record;
   }
 
-  async list(userId?: string): Promise<PresenceRecord[]> {
-    return [...this.records.values()].filter((r) => userId === undefined || r.userId === userId);
+  list(userId?: string): PresenceRecord[] {
+    return [...this.records.values()].map((e) => e.record).filter((r) => userId === undefined || r.userId === userId);
   }
 
-  async watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch> {
+  watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): PresenceWatch {
     const watcher: Watcher = { userId, onEvent };
-    const snapshot = await this.list(userId);
+    const snapshot = this.list(userId);
     this.watchers.add(watcher);
     return { snapshot, stop: () => this.watchers.delete(watcher) };
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const record of [...this.records.values()]) {
-      this.records.delete(key(record.userId, record.linkId));
-      this.emit({ type: 'delete', userId: record.userId, linkId: record.linkId, epoch: record.epoch });
-    }
-    this.watchers.clear();
   }
 
   private nextEpoch(): bigint {
@@ -82,6 +99,77 @@ export class MemoryRegistry implements Registry {
     for (const watcher of [...this.watchers]) {
       if (watcher.userId === undefined || watcher.userId === userId) watcher.onEvent(event);
     }
+  }
+}
+
+/**
+ * The registry of the embedded default: a replica on an in-memory backend, with the same lease
+ * semantics as etcd (records attached to the replica's lease, kept alive every TTL/3, gone when it
+ * expires or is revoked). Watchers are called synchronously, in the order changes were made.
+ */
+export class MemoryRegistry implements Registry {
+  private leaseId: number | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    readonly replicaId: string,
+    private readonly backend = new MemoryBackend(),
+    private readonly leaseTtlMs = 10_000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.leaseId = this.backend.grant(this.leaseTtlMs);
+    this.keepAliveTimer = setInterval(() => {
+      if (this.leaseId !== undefined && !this.backend.keepAlive(this.leaseId)) this.leaseId = this.backend.grant(this.leaseTtlMs);
+    }, Math.max(10, Math.floor(this.leaseTtlMs / 3)));
+    this.keepAliveTimer.unref();
+  }
+
+  isReady(): boolean {
+    return !this.closed && this.leaseId !== undefined;
+  }
+
+  async claim(claim: PresenceClaim): Promise<PresenceRecord> {
+    return this.backend.claim(claim, this.lease());
+  }
+
+  async update(record: PresenceRecord): Promise<boolean> {
+    return this.backend.update(record, this.lease());
+  }
+
+  async release(userId: string, linkId: string, epoch: bigint): Promise<void> {
+    this.backend.release(userId, linkId, epoch);
+  }
+
+  async get(userId: string, linkId: string): Promise<PresenceRecord | undefined> {
+    return this.backend.get(userId, linkId);
+  }
+
+  async list(userId?: string): Promise<PresenceRecord[]> {
+    return this.backend.list(userId);
+  }
+
+  async watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch> {
+    return this.backend.watch(userId, onEvent);
+  }
+
+  async abandon(): Promise<void> {
+    clearInterval(this.keepAliveTimer);
+    this.closed = true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed && this.leaseId === undefined) return;
+    clearInterval(this.keepAliveTimer);
+    this.closed = true;
+    if (this.leaseId !== undefined) this.backend.revoke(this.leaseId);
+    this.leaseId = undefined;
+  }
+
+  private lease(): number {
+    if (this.leaseId === undefined) throw new Error('the registry is not started');
+    return this.leaseId;
   }
 }
 

@@ -71,6 +71,11 @@ export interface Registry {
    * later change, in order. The caller must `stop()` it.
    */
   watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch>;
-  /** Releases the lease (removing this replica's records) and stops. Idempotent. */
+  /**
+   * Stops keeping the lease alive without releasing anything, as a crashed replica would: its
+   * records vanish when the lease expires (within the TTL). For tests of replica crashes.
+   */
+  abandon(): Promise<void>;
+  /** Revokes the lease (removing this replica's records at once) and stops. Idempotent. */
   close(): Promise<void>;
 }

@@ -50,11 +50,15 @@ export class EventLog {
   }
 }
 
-export function registryConformance(name: string, open: (replicaId: string) => Promise<Registry>): void {
+/**
+ * `open(replicaId, leaseTtlMs)` returns a registry of a new replica on the suite's shared backend
+ * (one in-memory backend, or one etcd).
+ */
+export function registryConformance(name: string, open: (replicaId: string, leaseTtlMs: number) => Promise<Registry>): void {
   describe(`${name} registry (conformance)`, () => {
     const opened: Registry[] = [];
-    const registry = async (replicaId = 'replica-a') => {
-      const r = await open(replicaId);
+    const registry = async (replicaId = 'replica-a', leaseTtlMs = 10_000) => {
+      const r = await open(`${replicaId}-${Math.random().toString(36).slice(2, 6)}`, leaseTtlMs);
       opened.push(r);
       await r.start();
       return r;
@@ -124,7 +128,7 @@ export function registryConformance(name: string, open: (replicaId: string) => P
 
     it('sees a claim on another replica as a newer epoch (the takeover signal)', async () => {
       const a = await registry('replica-a');
-      const b = name === 'memory' ? a : await registry('replica-b');
+      const b = await registry('replica-b');
       const u = user();
       const onA = await a.claim(claimFor(u, 'link-1', a.replicaId));
       const log = new EventLog();
@@ -140,14 +144,41 @@ export function registryConformance(name: string, open: (replicaId: string) => P
       }
     });
 
-    it('close removes the replica\'s records', async () => {
+    it('close revokes the lease: the replica\'s records go at once, and watchers are told', async () => {
       const r = await registry();
+      const observer = await registry('observer');
       const u = user();
       await r.claim(claimFor(u, 'link-1', r.replicaId));
-      const other = name === 'memory' ? undefined : await registry('observer');
-      await r.close();
-      if (other) assert.equal(await other.get(u, 'link-1'), undefined);
-      else assert.equal(r.isReady(), false);
+      const log = new EventLog();
+      const watch = await observer.watch(u, log.push);
+      try {
+        assert.equal(watch.snapshot.length, 1);
+        await r.close();
+        const [event] = await log.atLeast(1, 5_000);
+        assert.equal(event.type, 'delete');
+        assert.equal(await observer.get(u, 'link-1'), undefined);
+      } finally {
+        watch.stop();
+      }
+    });
+
+    it('a replica that stops keeping its lease alive loses its records when the lease expires', async () => {
+      const crashed = await registry('crashed', 2_000);
+      const observer = await registry('observer');
+      const u = user();
+      await crashed.claim(claimFor(u, 'link-1', crashed.replicaId));
+      const log = new EventLog();
+      const watch = await observer.watch(u, log.push);
+      try {
+        await crashed.abandon();
+        // Still there right after the crash: only the lease's expiry removes it.
+        assert.ok(await observer.get(u, 'link-1'));
+        const [event] = await log.atLeast(1, 10_000);
+        assert.equal(event.type, 'delete');
+        assert.equal(await observer.get(u, 'link-1'), undefined);
+      } finally {
+        watch.stop();
+      }
     });
   });
 }

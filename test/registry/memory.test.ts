@@ -1,4 +1,5 @@
-import { MemoryRegistry } from '../../control-plane/registry/memory.js';
+import { MemoryBackend, MemoryRegistry } from '../../control-plane/registry/memory.js';
 import { registryConformance } from './conformance.js';
 
-registryConformance('memory', async (replicaId) => new MemoryRegistry(replicaId));
+const backend = new MemoryBackend();
+registryConformance('memory', async (replicaId, leaseTtlMs) => new MemoryRegistry(replicaId, backend, leaseTtlMs));

@@ -1,0 +1,413 @@
+/**
+ * The registry on etcd, for many control-plane replicas.
+ *
+ *   /link/v1/replicas/<replica>          this replica: addresses, start time       ┐ all on the
+ *   /link/v1/presence/<user>/<link>      one live session of a link (JSON record)  ┘ replica's lease
+ *
+ * - One lease per replica (TTL `leaseTtlSeconds`), kept alive by the client every TTL/3. A replica
+ *   that dies takes its links offline when the lease expires; `close()` revokes it at once.
+ * - A session's epoch is the etcd revision of the write that claimed it: globally increasing, so
+ *   the newest session of a link always has the largest epoch. Claims, updates and releases are
+ *   transactions conditional on the key's mod revision, so two sessions can never both win and an
+ *   old session can never overwrite or delete a newer one's record.
+ * - One watch on the presence prefix feeds a mirror and every local watcher. When the watch breaks
+ *   (compaction, errors), the registry lists again, emits the difference to the mirror, and watches
+ *   again from the listed revision: watchers neither lose nor repeat a change.
+ * - If the lease is lost (etcd unreachable for longer than the TTL), the replica grants a new one
+ *   and writes its live records again (only where no newer session took the key meanwhile).
+ *   While keepalives fail, `isReady()` is false: new sessions are refused and /readyz fails.
+ */
+import { Etcd3, type IKeyValue, type Lease, type Watcher as EtcdWatcher } from 'etcd3';
+import { fromJson, toJson } from '@bufbuild/protobuf';
+import { Backoff, sleep } from '../../common/backoff.js';
+import type { Logger } from '../../common/log.js';
+import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
+import type { PresenceClaim, PresenceEvent, PresenceRecord, PresenceWatch, Registry } from './registry.js';
+
+export interface EtcdRegistryOptions {
+  /** etcd client URLs ("http://10.0.0.5:2379"). */
+  endpoints: string[];
+  replicaId: string;
+  /** Lease TTL; a crashed replica's links go offline within it. */
+  leaseTtlSeconds: number;
+  log: Logger;
+  /** Written to the replica's key, for operators. */
+  advertise?: Record<string, string>;
+  /** Key prefix, default "/link/v1". */
+  prefix?: string;
+  /** Deadline of each etcd call. */
+  callTimeoutMs?: number;
+}
+
+interface Subscriber {
+  userId: string | undefined;
+  /** Called with each change and the etcd revision it happened at. */
+  onEvent: (event: PresenceEvent, revision: bigint) => void;
+}
+
+/** The JSON stored under a presence key. `epoch` is absent on a claim: it is the claim's revision. */
+interface StoredRecord {
+  userId: string;
+  linkId: string;
+  epoch?: string;
+  replicaId: string;
+  machineId: string;
+  instanceId: string;
+  hostname: string;
+  os: string;
+  arch: string;
+  agentVersion: string;
+  capabilities: unknown;
+  connectedAt: number;
+  runningRunIds: string[];
+}
+
+export class EtcdRegistry implements Registry {
+  readonly replicaId: string;
+  private readonly client: Etcd3;
+  private readonly prefix: string;
+  private lease: Lease | undefined;
+  private leaseId: string | undefined;
+  private healthy = false;
+  private closed = false;
+  private renewing: Promise<void> | undefined;
+  /** This replica's live records: key → record and the mod revision of our last write. */
+  private readonly own = new Map<string, { record: PresenceRecord; modRevision: string }>();
+  /** Releases that failed (etcd unreachable), retried when it answers again. */
+  private readonly pendingReleases = new Map<string, string>();
+  /** Every presence record, as the watch has seen it. */
+  private mirror = new Map<string, PresenceRecord>();
+  private readonly subscribers = new Set<Subscriber>();
+  private watcher: EtcdWatcher | undefined;
+  private resyncing: Promise<void> | undefined;
+
+  constructor(private readonly options: EtcdRegistryOptions) {
+    this.replicaId = options.replicaId;
+    this.prefix = options.prefix ?? '/link/v1';
+    const timeout = options.callTimeoutMs ?? 5_000;
+    this.client = new Etcd3({
+      hosts: options.endpoints,
+      dialTimeout: timeout,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeout }),
+    });
+  }
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  private presenceKey(userId: string, linkId: string): string {
+    return `${this.prefix}/presence/${userId}/${linkId}`;
+  }
+
+  async start(): Promise<void> {
+    await this.grantLease();
+    await this.resync();
+  }
+
+  isReady(): boolean {
+    return this.healthy && !this.closed;
+  }
+
+  async claim(claim: PresenceClaim): Promise<PresenceRecord> {
+    const key = this.presenceKey(claim.userId, claim.linkId);
+    const value = JSON.stringify(store({ ...claim, epoch: 0n }, false));
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const current = await this.client.get(key).exec();
+      const modRevision = current.kvs[0]?.mod_revision ?? '0';
+      const result = await this.client
+        .if(key, 'Mod', '==', modRevision)
+        .then(this.client.put(key).value(value).lease(this.currentLease()))
+        .commit();
+      if (result.succeeded) {
+        const record: PresenceRecord = { ...claim, epoch: BigInt(result.header.revision) };
+        this.own.set(key, { record, modRevision: result.header.revision });
+        this.pendingReleases.delete(key);
+        return record;
+      }
+      // Another session of this link wrote in between: read again; whoever writes last wins.
+    }
+    throw new Error(`could not claim ${key}: it keeps changing`);
+  }
+
+  async update(record: PresenceRecord): Promise<boolean> {
+    const key = this.presenceKey(record.userId, record.linkId);
+    const mine = this.own.get(key);
+    if (!mine || mine.record.epoch !== record.epoch) return false;
+    const result = await this.client
+      .if(key, 'Mod', '==', mine.modRevision)
+      .then(this.client.put(key).value(JSON.stringify(store(record, true))).lease(this.currentLease()))
+      .commit();
+    if (!result.succeeded) {
+      this.own.delete(key);
+      return false;
+    }
+    this.own.set(key, { record, modRevision: result.header.revision });
+    return true;
+  }
+
+  async release(userId: string, linkId: string, epoch: bigint): Promise<void> {
+    const key = this.presenceKey(userId, linkId);
+    const mine = this.own.get(key);
+    if (!mine || mine.record.epoch !== epoch) return;
+    this.own.delete(key);
+    try {
+      await this.deleteIfUnchanged(key, mine.modRevision);
+    } catch (error) {
+      this.pendingReleases.set(key, mine.modRevision);
+      throw error;
+    }
+  }
+
+  private async deleteIfUnchanged(key: string, modRevision: string): Promise<void> {
+    await this.client.if(key, 'Mod', '==', modRevision).then(this.client.delete().key(key)).commit();
+  }
+
+  async get(userId: string, linkId: string): Promise<PresenceRecord | undefined> {
+    const response = await this.client.get(this.presenceKey(userId, linkId)).exec();
+    return response.kvs[0] ? decode(response.kvs[0]) : undefined;
+  }
+
+  async list(userId?: string): Promise<PresenceRecord[]> {
+    const prefix = userId === undefined ? `${this.prefix}/presence/` : `${this.prefix}/presence/${userId}/`;
+    const response = await this.client.getAll().prefix(prefix).exec();
+    return response.kvs.map(decode);
+  }
+
+  /**
+   * Subscribes first (buffering), then lists etcd at revision R for the snapshot, then delivers the
+   * changes after R: a record claimed just before the call is in the snapshot, and none is missed
+   * or repeated.
+   */
+  async watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch> {
+    const buffered: { event: PresenceEvent; revision: bigint }[] = [];
+    let snapshotRevision: bigint | undefined;
+    const subscriber: Subscriber = {
+      userId,
+      onEvent: (event, revision) => {
+        if (snapshotRevision === undefined) buffered.push({ event, revision });
+        else if (revision > snapshotRevision) onEvent(event);
+      },
+    };
+    this.subscribers.add(subscriber);
+    try {
+      const prefix = userId === undefined ? `${this.prefix}/presence/` : `${this.prefix}/presence/${userId}/`;
+      const listed = await this.client.getAll().prefix(prefix).exec();
+      snapshotRevision = BigInt(listed.header.revision);
+      for (const { event, revision } of buffered.splice(0)) if (revision > snapshotRevision) onEvent(event);
+      return { snapshot: listed.kvs.map(decode), stop: () => this.subscribers.delete(subscriber) };
+    } catch (error) {
+      this.subscribers.delete(subscriber);
+      throw error;
+    }
+  }
+
+  async abandon(): Promise<void> {
+    this.closed = true;
+    this.healthy = false;
+    await this.watcher?.cancel().catch(() => undefined);
+    this.lease?.release();
+    this.client.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.healthy = false;
+    await this.watcher?.cancel().catch(() => undefined);
+    try {
+      // Revoke explicitly: close() alone would leave the keepalives running, and the keys with them.
+      await this.lease?.revoke();
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not revoke the lease; this replica\'s links go offline when it expires');
+      this.lease?.release();
+    }
+    this.client.close();
+  }
+
+  private currentLease(): string {
+    if (!this.leaseId) throw new Error('the registry has no lease');
+    return this.leaseId;
+  }
+
+  private async grantLease(): Promise<void> {
+    const lease = this.client.lease(this.options.leaseTtlSeconds, { autoKeepAlive: true });
+    const id = await lease.grant();
+    lease.on('lost', (error) => this.onLeaseLost(lease, error));
+    lease.on('keepaliveFailed', () => {
+      if (lease === this.lease && this.healthy) {
+        this.log.warn('etcd keepalive failed; not taking new sessions until it answers');
+        this.healthy = false;
+      }
+    });
+    lease.on('keepaliveSucceeded', () => {
+      if (lease !== this.lease || this.closed || this.renewing) return;
+      if (!this.healthy) this.log.info('etcd answers again');
+      this.healthy = true;
+      void this.flushReleases();
+    });
+    await this.client
+      .put(`${this.prefix}/replicas/${this.replicaId}`)
+      .value(JSON.stringify({ replicaId: this.replicaId, startedAt: new Date().toISOString(), ...this.options.advertise }))
+      .lease(id);
+    this.lease = lease;
+    this.leaseId = id;
+    this.healthy = true;
+  }
+
+  private onLeaseLost(lease: Lease, error: Error): void {
+    if (lease !== this.lease || this.closed) return;
+    this.log.warn({ err: error }, 'the etcd lease was lost; granting a new one and writing presence again');
+    this.healthy = false;
+    this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+  }
+
+  /** Grants a new lease and writes every live record of this replica again, retrying with backoff. */
+  private async renew(): Promise<void> {
+    const backoff = new Backoff(200, 5_000);
+    while (!this.closed) {
+      try {
+        this.lease?.release();
+        this.lease = undefined;
+        this.leaseId = undefined;
+        await this.grantLease();
+        this.healthy = false;
+        await this.restoreOwn();
+        this.healthy = true;
+        this.log.info({ records: this.own.size }, 'presence written again on a new lease');
+        await this.resync();
+        return;
+      } catch (error) {
+        const delay = backoff.next();
+        this.log.warn({ err: error }, `renewing the etcd lease failed; will retry in ${delay} ms`);
+        await sleep(delay).catch(() => undefined);
+      }
+    }
+  }
+
+  private async restoreOwn(): Promise<void> {
+    this.pendingReleases.clear();
+    for (const [key, mine] of [...this.own]) {
+      // Only where nobody else holds the key now: a newer session elsewhere wins.
+      const result = await this.client
+        .if(key, 'Create', '==', 0)
+        .then(this.client.put(key).value(JSON.stringify(store(mine.record, true))).lease(this.currentLease()))
+        .commit();
+      if (result.succeeded) this.own.set(key, { record: mine.record, modRevision: result.header.revision });
+      else this.own.delete(key);
+    }
+  }
+
+  private async flushReleases(): Promise<void> {
+    for (const [key, modRevision] of [...this.pendingReleases]) {
+      try {
+        await this.deleteIfUnchanged(key, modRevision);
+        this.pendingReleases.delete(key);
+      } catch {
+        return; // still unreachable; the next successful keepalive tries again
+      }
+    }
+  }
+
+  /**
+   * Lists the prefix, emits what differs from the mirror, and watches from the listed revision on.
+   * Called at start and whenever the watch breaks.
+   */
+  private resync(): Promise<void> {
+    this.resyncing ??= (async () => {
+      const backoff = new Backoff(200, 5_000);
+      while (!this.closed) {
+        try {
+          await this.watcher?.cancel().catch(() => undefined);
+          this.watcher = undefined;
+          const listed = await this.client.getAll().prefix(`${this.prefix}/presence/`).exec();
+          const at = BigInt(listed.header.revision);
+          const fresh = new Map(listed.kvs.map((kv) => [kv.key.toString(), decode(kv)]));
+          // What changed while the watch was down, as events at the listed revision.
+          for (const [key, old] of this.mirror) {
+            if (!fresh.has(key)) this.emit({ type: 'delete', userId: old.userId, linkId: old.linkId, epoch: old.epoch }, at);
+          }
+          for (const [key, record] of fresh) {
+            const old = this.mirror.get(key);
+            if (!old || JSON.stringify(store(old, true)) !== JSON.stringify(store(record, true))) this.emit({ type: 'put', record }, at);
+          }
+          this.mirror = fresh;
+          const watcher = await this.client
+            .watch()
+            .prefix(`${this.prefix}/presence/`)
+            .startRevision(String(BigInt(listed.header.revision) + 1n))
+            .withPreviousKV()
+            .create();
+          watcher.on('put', (kv) => {
+            const record = decode(kv);
+            this.mirror.set(kv.key.toString(), record);
+            this.emit({ type: 'put', record }, BigInt(kv.mod_revision));
+          });
+          watcher.on('delete', (kv, previous) => {
+            const key = kv.key.toString();
+            const old = this.mirror.get(key) ?? (previous ? decode(previous) : undefined);
+            this.mirror.delete(key);
+            if (old) this.emit({ type: 'delete', userId: old.userId, linkId: old.linkId, epoch: old.epoch }, BigInt(kv.mod_revision));
+          });
+          watcher.on('error', (error) => {
+            if (this.closed || watcher !== this.watcher) return;
+            this.log.warn({ err: error }, 'the presence watch broke; listing again');
+            void this.resync();
+          });
+          this.watcher = watcher;
+          return;
+        } catch (error) {
+          const delay = backoff.next();
+          this.log.warn({ err: error }, `cannot watch presence; will retry in ${delay} ms`);
+          await sleep(delay).catch(() => undefined);
+        }
+      }
+    })().finally(() => (this.resyncing = undefined));
+    return this.resyncing;
+  }
+
+  private emit(event: PresenceEvent, revision: bigint): void {
+    const userId = event.type === 'put' ? event.record.userId : event.userId;
+    for (const subscriber of [...this.subscribers]) {
+      if (subscriber.userId === undefined || subscriber.userId === userId) subscriber.onEvent(event, revision);
+    }
+  }
+}
+
+function store(record: PresenceRecord, withEpoch: boolean): StoredRecord {
+  return {
+    userId: record.userId,
+    linkId: record.linkId,
+    ...(withEpoch ? { epoch: String(record.epoch) } : {}),
+    replicaId: record.replicaId,
+    machineId: record.machineId,
+    instanceId: record.instanceId,
+    hostname: record.hostname,
+    os: record.os,
+    arch: record.arch,
+    agentVersion: record.agentVersion,
+    capabilities: toJson(CapabilitiesSchema, record.capabilities),
+    connectedAt: record.connectedAt,
+    runningRunIds: record.runningRunIds,
+  };
+}
+
+function decode(kv: IKeyValue): PresenceRecord {
+  const stored = JSON.parse(kv.value.toString()) as StoredRecord;
+  return {
+    userId: stored.userId,
+    linkId: stored.linkId,
+    // A claim's epoch is the revision that wrote it; later rewrites carry it along.
+    epoch: BigInt(stored.epoch ?? kv.mod_revision),
+    replicaId: stored.replicaId,
+    machineId: stored.machineId,
+    instanceId: stored.instanceId,
+    hostname: stored.hostname,
+    os: stored.os,
+    arch: stored.arch,
+    agentVersion: stored.agentVersion,
+    capabilities: fromJson(CapabilitiesSchema, stored.capabilities as never),
+    connectedAt: stored.connectedAt,
+    runningRunIds: stored.runningRunIds ?? [],
+  };
+}
