@@ -23,6 +23,7 @@ import { LINK_VERSION, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../common/pro
 import { LinkService, type ConnectRequestSchema } from '../gen/link/v1/link_service_pb.js';
 import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { Heartbeat } from './heartbeat.js';
+import type { RunManager } from './runs/run-manager.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
@@ -51,6 +52,8 @@ export interface LinkConnectionOptions {
   /** How long to wait for Welcome after dialing. */
   welcomeTimeoutMs?: number;
   backoff?: Backoff;
+  /** The runs, which outlive sessions. */
+  runs?: RunManager;
 }
 
 /** How one session ended, when it ended without an error. */
@@ -164,7 +167,12 @@ export class LinkConnection extends EventEmitter {
     const abort = new AbortController();
     let endSession!: () => void;
     const live: LiveSession = { out, abort, ended: new Promise((resolve) => (endSession = resolve)) };
-    const heartbeat = new Heartbeat(out, () => abort.abort(new ConnectError('no heartbeat acknowledged for 3 intervals', Code.Unavailable)));
+    const runs = this.options.runs;
+    const heartbeat = new Heartbeat(
+      out,
+      () => abort.abort(new ConnectError('no heartbeat acknowledged for 3 intervals', Code.Unavailable)),
+      () => runs?.runningCount ?? 0,
+    );
     const welcomeTimer = setTimeout(
       () => abort.abort(new ConnectError('no Welcome from the server in time', Code.DeadlineExceeded)),
       this.options.welcomeTimeoutMs ?? 15_000,
@@ -181,6 +189,7 @@ export class LinkConnection extends EventEmitter {
           arch: arch(),
           agentVersion: LINK_VERSION,
           capabilities: this.options.capabilities(),
+          heldRuns: runs?.held() ?? [],
         },
       },
     });
@@ -195,6 +204,12 @@ export class LinkConnection extends EventEmitter {
             this.backoff.reset();
             this.lastSuccessAt = Date.now();
             heartbeat.start(frame.value.heartbeatIntervalMs);
+            runs?.attach((f) => out.push(f), {
+              linkId: frame.value.linkId,
+              epoch: frame.value.sessionEpoch,
+              dispatchKey: frame.value.dispatchPublicKey,
+              cursors: new Map(frame.value.runCursors.map((c) => [c.runId, c.lastPersistedSeq])),
+            });
             log.info({ server, linkId: frame.value.linkId, replica: frame.value.replicaId, epoch: String(frame.value.sessionEpoch) }, 'connected');
             this.setState({
               state: 'connected',
@@ -216,6 +231,15 @@ export class LinkConnection extends EventEmitter {
           case 'shutdown':
             log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
             return { kind: 'shutdown', reason: frame.value.reason };
+          case 'dispatchRun':
+            void runs?.dispatch(frame.value).catch((error) => log.error({ err: error }, 'handling a dispatch failed'));
+            break;
+          case 'cancelRun':
+            void runs?.cancel(frame.value);
+            break;
+          case 'eventsAck':
+            runs?.ack(frame.value);
+            break;
           default:
             log.debug({ frame: frame.case }, 'ignoring an unknown frame');
         }
@@ -228,6 +252,7 @@ export class LinkConnection extends EventEmitter {
     } finally {
       clearTimeout(welcomeTimer);
       heartbeat.stop();
+      runs?.detach();
       out.close();
       abort.abort();
       sessionManager.abort();

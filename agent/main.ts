@@ -16,6 +16,8 @@ import { instanceId, machineId } from './identity.js';
 import { probeCapabilities, sameCapabilities } from './probe.js';
 import { readStatus, StatusWriter } from './status.js';
 import { login, readSavedLink } from './login.js';
+import { RunManager } from './runs/run-manager.js';
+import { HARNESS_ADAPTERS } from './harnesses/index.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
 
@@ -65,6 +67,7 @@ program
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
   .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
+  .addOption(new Option('--idle-timeout <ms>', 'a run with no output for this long is stopped').env('LINKD_IDLE_TIMEOUT').default(30 * 60_000).argParser(integer(1_000, 86_400_000)))
   .addOption(new Option('--probe-interval <ms>', 'how often to re-probe capabilities (also on SIGHUP)').env('LINKD_PROBE_INTERVAL').default(300_000).argParser(integer(1_000, 86_400_000)))
   .addOption(new Option('--log-level <level>').env('LINKD_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
   .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINKD_LOG_PRETTY'))
@@ -74,7 +77,18 @@ program
     opts.server = await serversFor(opts);
     const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
     let capabilities = await probe();
+    const saved = await readSavedLink(resolve(opts.tokenFile));
+    const runs = new RunManager({
+      dataDir,
+      log: log.child({ module: 'runs' }),
+      adapters: new Map(HARNESS_ADAPTERS.map((a) => [a.name, a])),
+      installed: () => new Set(capabilities.harnesses.filter((h) => h.installed).map((h) => h.name)),
+      maxConcurrentRuns: opts.maxConcurrentRuns,
+      trustedKey: saved?.dispatchPublicKey ? Buffer.from(saved.dispatchPublicKey, 'base64') : undefined,
+      idleTimeoutMs: opts.idleTimeout,
+    });
     const connection = new LinkConnection({
+      runs,
       servers: opts.server,
       tokenFile: resolve(opts.tokenFile),
       machineId: await machineId(dataDir),
@@ -114,6 +128,8 @@ program
 
     const reason: StopReason = await connection.run();
     clearInterval(probeTimer);
+    // Runs do not outlive linkd: their process groups are stopped before it exits.
+    await runs.stopAll('AGENT_STOPPED');
     await status.update({ state: 'stopped', reason });
     if (reason.kind === 'stopped') {
       log.info('stopped');

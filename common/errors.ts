@@ -30,6 +30,12 @@ export const Reason = {
   RateLimited: 'RATE_LIMITED',
   AdminRequired: 'ADMIN_REQUIRED',
   UserExists: 'USER_EXISTS',
+  ThreadNotFound: 'THREAD_NOT_FOUND',
+  RunNotFound: 'RUN_NOT_FOUND',
+  ThreadPinned: 'THREAD_PINNED',
+  ThreadBusy: 'THREAD_BUSY',
+  LinkOffline: 'LINK_OFFLINE',
+  CapabilityMissing: 'CAPABILITY_MISSING',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

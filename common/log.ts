@@ -11,7 +11,8 @@ const REDACT = [
   'headers.authorization',
   'linkToken',
   '*.linkToken',
-  'code',
+  'pairingCode',
+  '*.pairingCode',
 ];
 
 /**

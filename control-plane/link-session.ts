@@ -11,7 +11,7 @@
  * (ABORTED SUPERSEDED), or when the call is cancelled. Whatever ends it, its presence record is
  * released (only if it is still the live one) and the link's last-seen time is stored.
  */
-import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, toJson, type MessageInitShape } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import { Channel } from '../common/channel.js';
 import { checkLength, Code, linkError, Reason } from '../common/errors.js';
@@ -24,6 +24,10 @@ import {
 } from '../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
 import type { LinkControl, LinkRecord, Store } from './store/store.js';
+import type { RunStore } from './runs/run-store.js';
+import { RunPayloadSchema, RunStatus } from '../gen/link/v1/run_pb.js';
+import { signDispatch } from '../common/dispatch.js';
+import { randomBytes } from 'node:crypto';
 import type { PresenceClaim, PresenceRecord, Registry } from './registry/registry.js';
 
 type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -33,6 +37,8 @@ export interface LinkSessionOptions {
   heartbeatIntervalMs: number;
   /** How long the agent has to send Hello. */
   helloTimeoutMs: number;
+  /** How long a link may stay away before its unfinished runs fail LINK_LOST. */
+  linkLostGraceMs: number;
 }
 
 /**
@@ -43,16 +49,47 @@ export class LinkSessionHub {
   private readonly sessions = new Set<LinkSession>();
   private draining = false;
   private emptied: (() => void) | undefined;
-  private readonly stopControl: () => void;
+  private readonly stopListening: (() => void)[] = [];
+  private readonly lostTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly registry: Registry,
     private readonly store: Store,
+    private readonly runs: RunStore,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
   ) {
-    // Disconnect and revoke reach the replica that holds the session through Postgres NOTIFY.
-    this.stopControl = store.onLinkControl((message) => this.control(message));
+    // Disconnect, revoke, new runs and cancels reach the replica that holds the session through
+    // Postgres NOTIFY; replicas never call each other.
+    this.stopListening.push(
+      store.onLinkControl((message) => this.control(message)),
+      runs.onRunQueued(({ linkId }) => this.forLink(linkId, (session) => session.dispatchPending())),
+      runs.onRunCancel(({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
+    );
+  }
+
+  private forLink(linkId: string, act: (session: LinkSession) => void): void {
+    for (const session of this.sessions) if (session.linkId === linkId && session.live) act(session);
+  }
+
+  /**
+   * After a session of `linkId` (epoch) ended: if no newer session adopts its runs within the
+   * grace period, they fail LINK_LOST. Nothing waits forever.
+   */
+  scheduleLinkLost(userId: string, linkId: string, epoch: bigint): void {
+    const timer = setTimeout(async () => {
+      this.lostTimers.delete(timer);
+      try {
+        const live = await this.registry.get(userId, linkId);
+        if (live && live.epoch > epoch) return;
+        const failed = await this.runs.failLostRuns(linkId, epoch);
+        if (failed.length > 0) this.log.warn({ linkId, runs: failed }, 'the link did not come back: its runs failed LINK_LOST');
+      } catch (error) {
+        this.log.error({ err: error, linkId }, 'cannot fail the runs of a lost link');
+      }
+    }, this.options.linkLostGraceMs);
+    timer.unref();
+    this.lostTimers.add(timer);
   }
 
   private control(message: LinkControl): void {
@@ -70,7 +107,7 @@ export class LinkSessionHub {
 
   /** Runs one session; the returned frames are the server's side of the stream. */
   run(link: LinkRecord, requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncIterable<Outgoing> {
-    const session = new LinkSession(link, this.registry, this.store, this.options, this.log.child({ linkId: link.id }));
+    const session = new LinkSession(link, this.registry, this.store, this.runs, this, this.options, this.log.child({ linkId: link.id }));
     const hub = this;
     return (async function* () {
       if (hub.draining) {
@@ -94,7 +131,8 @@ export class LinkSessionHub {
    */
   async drain(reason: string, reconnectAfterMs: number, graceMs: number): Promise<number> {
     this.draining = true;
-    this.stopControl();
+    for (const stop of this.stopListening.splice(0)) stop();
+    for (const timer of this.lostTimers) clearTimeout(timer);
     for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
     if (this.sessions.size > 0) {
       await new Promise<void>((resolve) => {
@@ -113,14 +151,25 @@ class LinkSession {
   private readonly out = new Channel<Outgoing>();
   private record: PresenceRecord | undefined;
   private lastHeartbeatAt = Date.now();
+  private capacity = 1;
+  private dispatching: Promise<void> = Promise.resolve();
+  private superseded = false;
+  private welcomed = false;
 
   constructor(
     private readonly link: LinkRecord,
     private readonly registry: Registry,
     private readonly store: Store,
+    private readonly runs: RunStore,
+    private readonly hub: LinkSessionHub,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
   ) {}
+
+  /** Welcomed and not yet ended: it may be sent runs. */
+  get live(): boolean {
+    return this.welcomed && !this.out.isClosed;
+  }
 
   get linkId(): string {
     return this.link.id;
@@ -128,6 +177,51 @@ class LinkSession {
 
   send(frame: Outgoing): void {
     this.out.push(frame);
+  }
+
+  private epoch(): bigint {
+    if (!this.record) throw new Error('no session epoch before Hello');
+    return this.record.epoch;
+  }
+
+  /**
+   * Claims the link's queued runs up to the agent's capacity and sends each as a signed
+   * DispatchRun. Calls are serialized, so a burst of notifications dispatches each run once.
+   */
+  dispatchPending(): void {
+    this.dispatching = this.dispatching.then(async () => {
+      if (!this.live) return;
+      try {
+        const room = this.capacity - (await this.runs.countActive(this.link.id));
+        const claimed = await this.runs.claimQueued(this.link.id, this.epoch(), room);
+        if (claimed.length === 0) return;
+        const { privateKey } = await this.store.dispatchKey();
+        for (const run of claimed) {
+          const payload = toBinary(
+            RunPayloadSchema,
+            create(RunPayloadSchema, {
+              runId: run.id,
+              threadId: run.thread_id,
+              harness: run.harness,
+              prompt: run.prompt,
+              model: run.model,
+              resumeSessionId: run.resume_session_id,
+            }),
+          );
+          const fields = { runId: run.id, linkId: this.link.id, sessionEpoch: this.epoch(), issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
+          this.send({ frame: { case: 'dispatchRun', value: { ...fields, signature: signDispatch(fields, privateKey) } } });
+          this.log.info({ runId: run.id, harness: run.harness }, 'run dispatched');
+        }
+      } catch (error) {
+        this.log.error({ err: error }, 'dispatching runs failed');
+      }
+    });
+  }
+
+  /** Tells the agent to stop a run. */
+  cancel(runId: string): void {
+    if (!this.live) return;
+    this.send({ frame: { case: 'cancelRun', value: { runId, reason: 'cancelled by the user' } } });
   }
 
   /** Tells the agent to stop for good (DisconnectLink), then ends the stream. */
@@ -163,6 +257,7 @@ class LinkSession {
         if (!mine || event.type !== 'put' || event.record.linkId !== mine.linkId) return;
         if (event.record.epoch > mine.epoch) {
           this.log.info({ epoch: String(mine.epoch), newer: String(event.record.epoch) }, 'session superseded');
+          this.superseded = true;
           this.out.close(
             linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed', {
               newer_replica: event.record.replicaId,
@@ -186,6 +281,9 @@ class LinkSession {
         runningRunIds: [],
       });
       await this.rememberSeen();
+      this.capacity = Math.max(1, hello.capabilities?.capacity?.maxConcurrentRuns ?? 1);
+      const { cursors, failed } = await this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId));
+      if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
       const { publicKey } = await this.store.dispatchKey();
       this.log.info({ epoch: String(this.record.epoch), hostname: hello.hostname }, 'link connected');
       this.send({
@@ -198,9 +296,13 @@ class LinkSession {
             replicaId: this.registry.replicaId,
             protocolVersion: PROTOCOL_VERSION,
             dispatchPublicKey: publicKey,
+            runCursors: [...cursors].map(([runId, lastPersistedSeq]) => ({ runId, lastPersistedSeq })),
           },
         },
       });
+      this.welcomed = true;
+      this.dispatchPending();
+      for (const run of await this.runs.pendingCancels(this.link.id)) this.cancel(run.id);
       this.lastHeartbeatAt = Date.now();
       watchdog = setInterval(() => this.checkHeartbeat(), Math.max(10, Math.floor(this.options.heartbeatIntervalMs / 2)));
       void this.readFrames(frames);
@@ -298,6 +400,29 @@ class LinkSession {
         this.log.info({ reason: frame.value.reason }, 'agent said goodbye');
         this.out.close();
         return;
+      case 'runAccepted':
+        if (await this.runs.markRunning(frame.value.runId, this.link.id, this.epoch())) this.log.info({ runId: frame.value.runId }, 'run accepted');
+        return;
+      case 'runRejected': {
+        const { runId, reason, message } = frame.value;
+        checkLength('run_rejected.reason', reason, 64);
+        this.log.warn({ runId, reason }, 'the agent refused a run');
+        await this.runs.finish(runId, RunStatus.FAILED, reason || 'REJECTED', message.slice(0, 1024) || 'the agent refused the run');
+        this.dispatchPending();
+        return;
+      }
+      case 'runEvents': {
+        const { runId, events } = frame.value;
+        if (events.length === 0) return;
+        const stored = await this.runs.appendEvents(runId, this.link.id, this.epoch(), events);
+        if (!stored.ok) {
+          this.log.warn({ runId, why: stored.why }, 'refusing run events');
+          return;
+        }
+        this.send({ frame: { case: 'eventsAck', value: { runId, ackedSeq: stored.acked } } });
+        if (stored.finished) this.dispatchPending();
+        return;
+      }
       case 'hello':
         throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
       default:
@@ -334,6 +459,8 @@ class LinkSession {
   }
 
   private async end(record: PresenceRecord): Promise<void> {
+    this.welcomed = false;
+    if (!this.superseded) this.hub.scheduleLinkLost(record.userId, record.linkId, record.epoch);
     await this.rememberSeen();
     try {
       await this.registry.release(record.userId, record.linkId, record.epoch);

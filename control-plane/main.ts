@@ -78,6 +78,7 @@ logOptions(
     .addOption(new Option('--heartbeat-interval <ms>', 'how often agents heartbeat; 3 missed end a session').env('LINK_SERVER_HEARTBEAT_INTERVAL').default(5000).argParser(integer(50, 600_000)))
     .addOption(new Option('--hello-timeout <ms>', 'how long a new session has to send Hello').env('LINK_SERVER_HELLO_TIMEOUT').default(5000).argParser(integer(50, 600_000)))
     .addOption(new Option('--drain-grace <ms>', 'how long shutdown waits for agents to leave').env('LINK_SERVER_DRAIN_GRACE').default(10_000).argParser(integer(0, 600_000)))
+    .addOption(new Option('--link-lost-grace <ms>', "how long a machine may stay away before its runs fail LINK_LOST").env('LINK_SERVER_LINK_LOST_GRACE').default(60_000).argParser(integer(100, 86_400_000)))
     .addOption(new Option('--web-dir <dir>', 'the built web UI').env('LINK_SERVER_WEB_DIR').default(join(repoRoot, 'web', 'dist')))
     .addOption(
       new Option('--local-login <on|off>', 'log loopback browsers in as the local user (default: on with the embedded database)')
@@ -123,6 +124,7 @@ logOptions(
       helloTimeoutMs: opts.helloTimeout,
       drainGraceMs: opts.drainGrace,
       keepaliveTimeMs: opts.keepaliveTime,
+      linkLostGraceMs: opts.linkLostGrace,
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,
       localLogin,

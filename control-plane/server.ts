@@ -18,7 +18,7 @@ import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
 import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health_pb.js';
 import { file_link_v1_link_service, LinkService } from '../gen/link/v1/link_service_pb.js';
 import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
-import type { Store } from './store/store.js';
+import type { PostgresStore } from './store/postgres.js';
 import { Authenticator } from './auth.js';
 import { peerAddressKey, transportKey } from './context.js';
 import { addConnectService, type AnyServiceImpl } from './grpc-adapter.js';
@@ -29,6 +29,9 @@ import type { Registry } from './registry/registry.js';
 import { HealthServiceImpl } from './services/health-service.js';
 import { LinkServiceImpl } from './services/link-service.js';
 import { UserServiceImpl } from './services/user-service.js';
+import { ThreadServiceImpl } from './services/thread-service.js';
+import { RunStore } from './runs/run-store.js';
+import { file_link_v1_thread_service, ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { file_link_v1_user_service, UserService } from '../gen/link/v1/user_service_pb.js';
 
 export interface LinkServerOptions {
@@ -45,13 +48,15 @@ export interface LinkServerOptions {
   keepaliveTimeMs?: number;
   /** …and drops the connection when a ping is not answered within this. */
   keepaliveTimeoutMs?: number;
+  /** How long a link may stay away before its unfinished runs fail LINK_LOST. */
+  linkLostGraceMs?: number;
   /** The built web UI, or undefined for none. */
   webDir: string | undefined;
   /** Loopback browser calls without credentials act as the local user (embedded default). */
   localLogin: boolean;
   /** The gRPC address agents should dial, shown in pairing commands. */
   advertisedGrpcUrl?: string;
-  store: Store;
+  store: PostgresStore;
   registry: Registry;
   log: Logger;
 }
@@ -68,6 +73,7 @@ export class LinkServer {
     private readonly shutdown: AbortController,
     readonly grpcPort: number,
     readonly httpPort: number,
+    private readonly runs: RunStore,
   ) {
     httpServer.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -79,10 +85,16 @@ export class LinkServer {
     const { store, registry, log } = options;
     await registry.start();
     const shutdown = new AbortController();
+    const runs = await RunStore.open(store.connection, log.child({ module: 'runs' }));
     const sessions = new LinkSessionHub(
       registry,
       store,
-      { heartbeatIntervalMs: options.heartbeatIntervalMs, helloTimeoutMs: options.helloTimeoutMs },
+      runs,
+      {
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        helloTimeoutMs: options.helloTimeoutMs,
+        linkLostGraceMs: options.linkLostGraceMs ?? 60_000,
+      },
       log.child({ module: 'link-session' }),
     );
     const auth = new Authenticator(store, { localLogin: options.localLogin });
@@ -93,7 +105,8 @@ export class LinkServer {
       completePairing: 'none',
     });
     const userService = auth.protect(UserService, new UserServiceImpl(store));
-    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName]);
+    const threadService = auth.protect(ThreadService, new ThreadServiceImpl(store, runs, registry));
+    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName]);
     const rpcLog = log.child({ module: 'rpc' });
     const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) =>
       rpcLog.debug({ method: method.name, code: error.code, err: error.cause }, error.rawMessage);
@@ -108,8 +121,15 @@ export class LinkServer {
     const adapterOptions = { readMaxBytes: MAX_MESSAGE_BYTES, shutdownSignal: shutdown.signal, onError };
     addConnectService(grpcServer, LinkService, linkService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, UserService, userService as unknown as AnyServiceImpl, adapterOptions);
+    addConnectService(grpcServer, ThreadService, threadService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, Health, healthService as unknown as AnyServiceImpl, adapterOptions);
-    addReflection(grpcServer, [file_link_v1_link_service, file_link_v1_user_service, file_grpc_health_v1_health, file_google_rpc_error_details]);
+    addReflection(grpcServer, [
+      file_link_v1_link_service,
+      file_link_v1_user_service,
+      file_link_v1_thread_service,
+      file_grpc_health_v1_health,
+      file_google_rpc_error_details,
+    ]);
     const grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
         error ? reject(error) : resolve(port),
@@ -119,6 +139,7 @@ export class LinkServer {
     const routes = (router: ConnectRouter) => {
       router.service(LinkService, linkService);
       router.service(UserService, userService);
+      router.service(ThreadService, threadService);
       router.service(Health, healthService);
     };
     const fallback = httpRoutes({
@@ -154,7 +175,7 @@ export class LinkServer {
     const address = httpServer.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
-    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort);
+    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs);
     server.setAdvertisedGrpcUrl = (url: string) => linkImpl.setAdvertisedGrpcUrl(url);
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`http://${options.host}:${grpcPort}`);
     return server;
@@ -208,6 +229,7 @@ export class LinkServer {
     await Promise.all([grpcClosed, httpClosed, socketsClosed]);
     clearTimeout(force);
     await this.options.registry.close();
+    await this.runs.close();
     await this.options.store.close();
     log.info('stopped');
   }

@@ -77,7 +77,7 @@ describe('managing links', () => {
   });
 
   it('user B cannot list, get, watch, disconnect, revoke or rename user A\'s links, nor tell they exist', async () => {
-    const session = new RawSession(env.grpcUrl, env.linkToken, hello({ hostname: 'a-host' }));
+    const session = new RawSession(env.grpcUrl, env.linkToken, hello({ hostname: 'a-host' })).keepAlive(100);
     await session.frame('welcome');
     const b = (await env.store.createUser('bob'))!;
     const client = linkClient(env.grpcUrl, b.token);

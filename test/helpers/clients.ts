@@ -145,7 +145,17 @@ export class RawSession {
     this.out.push(frame);
   }
 
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+
+  /** Heartbeats every `intervalMs` until closed, as a live agent would. */
+  keepAlive(intervalMs: number): this {
+    let seq = 0n;
+    this.keepAliveTimer = setInterval(() => this.send({ frame: { case: 'heartbeat', value: { seq: ++seq } } }), intervalMs);
+    return this;
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.keepAliveTimer);
     this.out.close();
     this.abort.abort();
     await this.ended;

@@ -1,0 +1,5 @@
+import type { HarnessAdapter } from './harness.js';
+import { shellHarness } from './shell.js';
+
+/** Every harness linkd can run. */
+export const HARNESS_ADAPTERS: HarnessAdapter[] = [shellHarness];

@@ -1,0 +1,151 @@
+/**
+ * One harness CLI process for one run: its own process group, its output split into lines and
+ * parsed into events, an idle timeout (time without output, not wall time), and a staged stop:
+ * the CLI's interrupt signal, then SIGTERM to the group, then SIGKILL after a grace period.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
+import type { RunPayload } from '../../gen/link/v1/run_pb.js';
+import type { EventInit } from '../runs/outbox.js';
+import type { HarnessAdapter, OutputParser } from './harness.js';
+
+export interface HarnessProcessOptions {
+  adapter: HarnessAdapter;
+  payload: RunPayload;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Receives every event, the terminal `done` last. */
+  emit: (event: EventInit) => void;
+  idleTimeoutMs: number;
+  /** From the interrupt to SIGTERM, and from SIGTERM to SIGKILL. */
+  stopGraceMs: number;
+}
+
+export class HarnessProcess {
+  private readonly child: ChildProcess;
+  private readonly parser: OutputParser;
+  private readonly readers: Interface[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+  private stopping: { reason: string } | undefined;
+  private readonly killed: string[] = [];
+  readonly exited: Promise<void>;
+
+  constructor(private readonly options: HarnessProcessOptions) {
+    const { adapter, payload, cwd } = options;
+    const command = adapter.command(payload, cwd);
+    this.parser = adapter.parser(payload, cwd);
+    this.child = spawn(command.file, command.args, {
+      cwd,
+      env: { ...options.env, ...command.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so the whole tree can be signalled
+    });
+    let spawnError: Error | undefined;
+    this.child.once('error', (error) => (spawnError = error));
+    for (const [stream, name] of [
+      [this.child.stdout, 'stdout'],
+      [this.child.stderr, 'stderr'],
+    ] as const) {
+      const reader = createInterface({ input: stream!, crlfDelay: Infinity });
+      reader.on('line', (text) => {
+        this.touch();
+        for (const event of this.parser.line(text, name)) options.emit(event);
+      });
+      this.readers.push(reader);
+    }
+    const closed = Promise.all(this.readers.map((r) => new Promise((resolve) => r.once('close', resolve))));
+    this.exited = new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = async (code: number | null, signal: NodeJS.Signals | null) => {
+        if (finished) return;
+        finished = true;
+        // Whatever the CLI left behind in its group (background jobs) goes with it: no orphans,
+        // and no pipe held open forever.
+        if (this.child.pid !== undefined && !spawnError) {
+          try {
+            process.kill(-this.child.pid, 'SIGKILL');
+            this.killed.push(`leftover processes of group ${this.child.pid}: SIGKILL`);
+          } catch {
+            // the group is already empty
+          }
+        }
+        if (!spawnError) await closed;
+        clearTimeout(this.idleTimer);
+        if (spawnError) {
+          options.emit({ event: { case: 'error', value: { code: 'spawn_failed', message: spawnError.message } } });
+        }
+        for (const event of this.parser.finish({
+          code,
+          signal,
+          cancelled: this.stopping !== undefined,
+          reason: this.stopping?.reason ?? (spawnError ? 'HARNESS_ERROR' : ''),
+          killed: this.killed,
+        })) {
+          options.emit(event);
+        }
+        resolve();
+      };
+      this.child.once('exit', (code, signal) => void finish(code, signal));
+      // A CLI that cannot be started (not found) may never emit 'exit'.
+      this.child.once('error', () => {
+        if (this.child.pid === undefined) void finish(null, null);
+      });
+    });
+    this.touch();
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Stops reading output (the outbox is full): the CLI blocks on its pipe instead of anything being dropped. */
+  pause(): void {
+    this.child.stdout?.pause();
+    this.child.stderr?.pause();
+  }
+
+  resume(): void {
+    this.child.stdout?.resume();
+    this.child.stderr?.resume();
+  }
+
+  /** Stops the run: interrupt, SIGTERM to the group, SIGKILL. `reason` goes into the done event. */
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return this.exited;
+    this.stopping = { reason };
+    const grace = this.options.stopGraceMs;
+    const group = this.child.pid;
+    if (group === undefined || this.child.exitCode !== null) return this.exited;
+    const name = this.options.adapter.binary;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-group, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    signalGroup(this.options.adapter.interruptSignal);
+    if (await this.exitsWithin(grace)) return this.exited;
+    if (signalGroup('SIGTERM')) this.killed.push(`process group ${group} (${name}): SIGTERM`);
+    if (await this.exitsWithin(grace)) return this.exited;
+    if (signalGroup('SIGKILL')) this.killed.push(`process group ${group} (${name}): SIGKILL`);
+    return this.exited;
+  }
+
+  private async exitsWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.stop('IDLE_TIMEOUT'), this.options.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * linkd's runs: verifies each DispatchRun, runs the harness, streams its events back in batches,
+ * and keeps running across reconnects (a session comes and goes; the runs stay).
+ *
+ *   DispatchRun ─▶ verify (signature, link, epoch, age, nonce) ─▶ RunAccepted ─▶ HarnessProcess
+ *                                                                                   │ events
+ *   RunEvents ◀── flush (every 20 ms, or 64 events) ◀── RunOutbox (seq, until acked) ◀┘
+ *
+ * Unacknowledged events are bounded in bytes: past the bound, the harnesses' output is no longer
+ * read (the CLIs block on their pipes) until acknowledgements free room. Nothing is dropped.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import type { KeyObject } from 'node:crypto';
+import { ed25519PublicKey, verifyDispatch } from '../../common/dispatch.js';
+import type { Logger } from '../../common/log.js';
+import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
+import type { CancelRun, ConnectRequestSchema, DispatchRun, EventsAck, HeldRunSchema } from '../../gen/link/v1/link_service_pb.js';
+import { RunPayloadSchema, RunStatus, type RunPayload } from '../../gen/link/v1/run_pb.js';
+import type { HarnessAdapter } from '../harnesses/harness.js';
+import { HarnessProcess } from '../harnesses/process.js';
+import { RunOutbox, type EventInit } from './outbox.js';
+
+type Frame = MessageInitShape<typeof ConnectRequestSchema>;
+
+/** A dispatch older or newer than this (by the agent's clock) is refused. */
+const MAX_SKEW_MS = 60_000;
+const THREAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface RunManagerOptions {
+  dataDir: string;
+  log: Logger;
+  adapters: Map<string, HarnessAdapter>;
+  /** Harnesses installed here (from the probe). */
+  installed: () => Set<string>;
+  maxConcurrentRuns: number;
+  /** The key `linkd login` saved; when set, only it is trusted (not the one a session announces). */
+  trustedKey?: Uint8Array;
+  env?: NodeJS.ProcessEnv;
+  idleTimeoutMs?: number;
+  stopGraceMs?: number;
+  /** Bound on unacknowledged event bytes, all runs together. */
+  outboxLimitBytes?: number;
+  /** Flush period for event batches. */
+  flushIntervalMs?: number;
+}
+
+interface ActiveRun {
+  id: string;
+  payload: RunPayload;
+  outbox: RunOutbox;
+  process?: HarnessProcess;
+  finished: boolean;
+  /** Set by a cancel that came before the process existed (a tombstone): it never starts, or stops at once. */
+  cancelled?: string;
+}
+
+interface Session {
+  send: (frame: Frame) => void;
+  linkId: string;
+  epoch: bigint;
+  key: KeyObject | undefined;
+}
+
+export class RunManager {
+  private readonly runs = new Map<string, ActiveRun>();
+  private readonly seenNonces = new Map<string, number>();
+  private session: Session | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private paused = false;
+
+  constructor(private readonly options: RunManagerOptions) {}
+
+  /** The runs this agent holds, for Hello. */
+  held(): MessageInitShape<typeof HeldRunSchema>[] {
+    return [...this.runs.values()].map((run) => ({ runId: run.id, lastSeqSent: run.outbox.last, finished: run.finished }));
+  }
+
+  get runningCount(): number {
+    return [...this.runs.values()].filter((r) => !r.finished).length;
+  }
+
+  /** A session was welcomed: send it what the control plane does not have yet. */
+  attach(send: (frame: Frame) => void, welcome: { linkId: string; epoch: bigint; dispatchKey: Uint8Array; cursors: Map<string, bigint> }): void {
+    const keyBytes = this.options.trustedKey ?? (welcome.dispatchKey.length === 32 ? welcome.dispatchKey : undefined);
+    this.session = { send, linkId: welcome.linkId, epoch: welcome.epoch, key: keyBytes ? ed25519PublicKey(keyBytes) : undefined };
+    for (const run of this.runs.values()) {
+      const stored = welcome.cursors.get(run.id);
+      if (stored === undefined) {
+        // The control plane no longer tracks it (it ended the run itself, e.g. LINK_LOST): stop and forget it.
+        if (!run.finished) void this.stopRun(run, 'LINK_LOST');
+        this.runs.delete(run.id);
+        continue;
+      }
+      run.outbox.resend(stored ?? 0n);
+    }
+    this.flushTimer = setInterval(() => this.flush(), this.options.flushIntervalMs ?? 20);
+    this.flush();
+  }
+
+  /** The session ended: keep everything, send nothing until the next one. */
+  detach(): void {
+    this.session = undefined;
+    clearInterval(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+
+  async dispatch(d: DispatchRun): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const reject = (reason: string, message: string) => {
+      this.options.log.warn({ runId: d.runId, reason }, `refusing a dispatch: ${message}`);
+      session.send({ frame: { case: 'runRejected', value: { runId: d.runId, reason, message } } });
+    };
+    if (!session.key) return reject('NO_KEY', 'linkd has no dispatch-verification key; pair it again with `linkd login`');
+    if (!verifyDispatch({ runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload }, d.signature, session.key)) {
+      return reject('BAD_SIGNATURE', 'the dispatch is not signed by this machine\'s control plane');
+    }
+    if (this.runs.has(d.runId)) {
+      // Idempotent: the same run again (a resend) is acknowledged, never started twice.
+      session.send({ frame: { case: 'runAccepted', value: { runId: d.runId } } });
+      return;
+    }
+    if (d.linkId !== session.linkId) return reject('WRONG_LINK', `the dispatch is for link ${d.linkId}`);
+    if (d.sessionEpoch !== session.epoch) return reject('WRONG_SESSION', 'the dispatch was made for another session of this link');
+    const age = Date.now() - Number(d.issuedAtMs);
+    if (Math.abs(age) > MAX_SKEW_MS) return reject('STALE', `the dispatch was issued ${Math.round(age / 1000)} s from now`);
+    const nonce = Buffer.from(d.nonce).toString('hex');
+    this.forgetOldNonces();
+    if (d.nonce.length < 16 || this.seenNonces.has(nonce)) return reject('REPLAYED', 'this dispatch was already received');
+    this.seenNonces.set(nonce, Date.now());
+    let payload: RunPayload;
+    try {
+      payload = fromBinary(RunPayloadSchema, d.payload);
+    } catch {
+      return reject('BAD_PAYLOAD', 'the run payload cannot be decoded');
+    }
+    if (payload.runId !== d.runId || !THREAD_ID.test(payload.threadId)) return reject('BAD_PAYLOAD', 'the run payload does not match the dispatch');
+    const adapter = this.options.adapters.get(payload.harness);
+    if (!adapter || !this.options.installed().has(payload.harness)) {
+      return reject('CAPABILITY_MISSING', `${payload.harness} is not installed on this machine`);
+    }
+    if (this.runningCount >= this.options.maxConcurrentRuns) {
+      return reject('CAPACITY', `this machine already runs ${this.runningCount} of at most ${this.options.maxConcurrentRuns} runs`);
+    }
+    const run: ActiveRun = { id: d.runId, payload, outbox: new RunOutbox(), finished: false };
+    this.runs.set(run.id, run);
+    session.send({ frame: { case: 'runAccepted', value: { runId: run.id } } });
+    await this.start(run, adapter);
+  }
+
+  private async start(run: ActiveRun, adapter: HarnessAdapter): Promise<void> {
+    // Until sandboxes exist, each thread runs in its own directory under linkd's data directory.
+    const cwd = join(this.options.dataDir, 'threads', run.payload.threadId);
+    const emit = (event: EventInit) => this.emit(run, event);
+    try {
+      await mkdir(cwd, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      emit({ event: { case: 'error', value: { code: 'workdir', message: (error as Error).message } } });
+      emit({ event: { case: 'done', value: { status: RunStatus.FAILED, failureReason: 'HARNESS_ERROR', exitCode: -1 } } });
+      return;
+    }
+    if (run.cancelled) {
+      emit({ event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: run.cancelled, exitCode: -1 } } });
+      return;
+    }
+    this.options.log.info({ runId: run.id, harness: adapter.name, cwd }, 'run started');
+    run.process = new HarnessProcess({
+      adapter,
+      payload: run.payload,
+      cwd,
+      env: this.options.env ?? process.env,
+      emit,
+      idleTimeoutMs: run.payload.idleTimeoutMs || this.options.idleTimeoutMs || 30 * 60_000,
+      stopGraceMs: this.options.stopGraceMs ?? 5_000,
+    });
+    if (this.paused) run.process.pause();
+  }
+
+  private stopRun(run: ActiveRun, reason: string): Promise<void> | undefined {
+    run.cancelled ??= reason;
+    return run.process?.stop(reason);
+  }
+
+  private emit(run: ActiveRun, event: EventInit): void {
+    run.outbox.add(event);
+    if (event.event?.case === 'done') {
+      run.finished = true;
+      this.options.log.info({ runId: run.id }, 'run finished');
+    }
+    this.applyBackpressure();
+    // The timer batches; a terminal event goes at once.
+    if (event.event?.case === 'done') this.flush();
+  }
+
+  /** Cancels a run: the harness is interrupted, then its process group terminated and killed. */
+  async cancel(c: CancelRun): Promise<void> {
+    const run = this.runs.get(c.runId);
+    if (!run || run.finished) return;
+    this.options.log.info({ runId: run.id }, 'cancelling a run');
+    await this.stopRun(run, 'CANCELLED');
+  }
+
+  ack(a: EventsAck): void {
+    const run = this.runs.get(a.runId);
+    if (!run) return;
+    run.outbox.ack(a.ackedSeq);
+    if (run.finished && run.outbox.drained) this.runs.delete(run.id);
+    this.applyBackpressure();
+  }
+
+  /** Sends every run's unsent events, in batches below the frame limit. */
+  flush(): void {
+    const session = this.session;
+    if (!session) return;
+    for (const run of this.runs.values()) {
+      while (run.outbox.hasUnsent) {
+        const events = run.outbox.takeUnsent(MAX_MESSAGE_BYTES / 4);
+        if (events.length === 0) break;
+        session.send({ frame: { case: 'runEvents', value: { runId: run.id, events } } });
+      }
+    }
+  }
+
+  private applyBackpressure(): void {
+    const limit = this.options.outboxLimitBytes ?? 8 * 1024 * 1024;
+    let bytes = 0;
+    for (const run of this.runs.values()) bytes += run.outbox.bytes;
+    if (!this.paused && bytes > limit) {
+      this.paused = true;
+      this.options.log.warn({ bytes }, 'the outbox is full: pausing harness output until the control plane catches up');
+      for (const run of this.runs.values()) run.process?.pause();
+    } else if (this.paused && bytes < limit / 2) {
+      this.paused = false;
+      for (const run of this.runs.values()) run.process?.resume();
+    }
+  }
+
+  /** Stops every run (linkd is exiting) and waits for their processes. */
+  async stopAll(reason: string): Promise<void> {
+    await Promise.all([...this.runs.values()].filter((r) => !r.finished).map((r) => this.stopRun(r, reason)));
+  }
+
+  private forgetOldNonces(): void {
+    const cutoff = Date.now() - 2 * MAX_SKEW_MS;
+    for (const [nonce, at] of this.seenNonces) {
+      if (at >= cutoff) break;
+      this.seenNonces.delete(nonce);
+    }
+  }
+}

@@ -1,0 +1,463 @@
+/**
+ * Threads, runs and run events in Postgres. The run row is the queue: `sendMessage` inserts it
+ * `queued` in the same transaction as the message and notifies `run_queued`; the replica that holds
+ * the link's session claims it with a compare-and-set (`queued → dispatched`). Events are inserted
+ * in batches with ON CONFLICT DO NOTHING (resends are harmless), fenced by the session epoch that
+ * accepted the run, and announced on `run_event` so WatchRun on any replica follows them.
+ *
+ *   run_queued {linkId}         a run waits for the replica that holds the link
+ *   run_event  {runId, seq}     events up to seq are stored
+ *   run_cancel {runId, linkId}  cancel a run on the machine
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { timestampNow } from '@bufbuild/protobuf/wkt';
+import type { Sql, TransactionSql } from 'postgres';
+import type { Logger } from '../../common/log.js';
+import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { newId } from '../store/store.js';
+
+export type RunStateName = 'queued' | 'dispatched' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running'];
+
+export interface ThreadRow {
+  id: string;
+  user_id: string;
+  title: string;
+  harness: string | null;
+  link_id: string | null;
+  sandbox_provider: string | null;
+  branch: string | null;
+  session_id: string;
+  created_at: Date;
+  updated_at: Date;
+  last_run_state?: RunStateName | null;
+}
+
+export interface RunRow {
+  id: string;
+  thread_id: string;
+  user_id: string;
+  link_id: string;
+  harness: string;
+  model: string;
+  tier: number;
+  prompt: string;
+  resume_session_id: string;
+  state: RunStateName;
+  session_epoch: string | null;
+  cancel_requested_at: Date | null;
+  exit_code: number;
+  failure_reason: string;
+  session_id: string;
+  last_seq: string;
+  created_at: Date;
+  dispatched_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface MessageRow {
+  id: string;
+  thread_id: string;
+  text: string;
+  model: string;
+  tier: number;
+  run_id: string | null;
+  created_at: Date;
+}
+
+/** Why sendMessage refused, before anything was written. */
+export class SendRefused extends Error {
+  constructor(
+    readonly reason: 'THREAD_NOT_FOUND' | 'THREAD_PINNED' | 'THREAD_BUSY',
+    message: string,
+    readonly metadata: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface SendInput {
+  userId: string;
+  threadId: string;
+  text: string;
+  harness: string;
+  linkId: string;
+  sandboxProvider: string;
+  branch: string;
+  model: string;
+  tier: number;
+}
+
+const RUN_COLUMNS = `id, thread_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
+  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at`;
+
+type Listener<T> = (message: T) => void;
+
+export class RunStore {
+  private readonly queuedListeners = new Set<Listener<{ linkId: string }>>();
+  private readonly cancelListeners = new Set<Listener<{ runId: string; linkId: string }>>();
+  private readonly eventListeners = new Map<string, Set<() => void>>();
+  private readonly unlisteners: (() => Promise<void>)[] = [];
+
+  private constructor(
+    private readonly sql: Sql,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(sql: Sql, log: Logger): Promise<RunStore> {
+    const store = new RunStore(sql, log);
+    const parse = <T>(payload: string): T | undefined => {
+      try {
+        return JSON.parse(payload) as T;
+      } catch {
+        return undefined;
+      }
+    };
+    for (const [channel, deliver] of [
+      ['run_queued', (p: string) => store.emit(store.queuedListeners, parse<{ linkId: string }>(p))],
+      ['run_cancel', (p: string) => store.emit(store.cancelListeners, parse<{ runId: string; linkId: string }>(p))],
+      ['run_event', (p: string) => store.wakeWatchers(parse<{ runId: string }>(p)?.runId)],
+    ] as const) {
+      // After a reconnect of the LISTEN connection notifications may have been missed: wake every
+      // watcher so it reads the table again.
+      const { unlisten } = await sql.listen(channel, deliver, () => store.wakeAllWatchers());
+      store.unlisteners.push(unlisten);
+    }
+    return store;
+  }
+
+  async close(): Promise<void> {
+    for (const unlisten of this.unlisteners.splice(0)) await unlisten().catch(() => undefined);
+  }
+
+  private emit<T>(listeners: Set<Listener<T>>, message: T | undefined): void {
+    if (!message) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.log.error({ err: error }, 'a run notification listener failed');
+      }
+    }
+  }
+
+  onRunQueued(listener: Listener<{ linkId: string }>): () => void {
+    this.queuedListeners.add(listener);
+    return () => this.queuedListeners.delete(listener);
+  }
+
+  onRunCancel(listener: Listener<{ runId: string; linkId: string }>): () => void {
+    this.cancelListeners.add(listener);
+    return () => this.cancelListeners.delete(listener);
+  }
+
+  /** Calls `wake` whenever new events of `runId` may be stored. */
+  onRunEvent(runId: string, wake: () => void): () => void {
+    let set = this.eventListeners.get(runId);
+    if (!set) this.eventListeners.set(runId, (set = new Set()));
+    set.add(wake);
+    return () => {
+      set!.delete(wake);
+      if (set!.size === 0) this.eventListeners.delete(runId);
+    };
+  }
+
+  private wakeWatchers(runId: string | undefined): void {
+    if (!runId) return;
+    for (const wake of [...(this.eventListeners.get(runId) ?? [])]) wake();
+  }
+
+  private wakeAllWatchers(): void {
+    for (const set of this.eventListeners.values()) for (const wake of [...set]) wake();
+  }
+
+  // ── threads ──────────────────────────────────────────────────────────────
+
+  async createThread(userId: string, title: string): Promise<ThreadRow> {
+    const [row] = await this.sql<ThreadRow[]>`
+      insert into threads (id, user_id, title) values (${newId('thr')}, ${userId}, ${title}) returning *`;
+    return row;
+  }
+
+  async listThreads(userId: string): Promise<ThreadRow[]> {
+    return this.sql<ThreadRow[]>`
+      select t.*, (select r.state from runs r where r.thread_id = t.id order by r.created_at desc limit 1) as last_run_state
+      from threads t where t.user_id = ${userId} order by t.updated_at desc limit 500`;
+  }
+
+  async getThread(userId: string, threadId: string): Promise<{ thread: ThreadRow; messages: MessageRow[]; runs: RunRow[] } | undefined> {
+    const [thread] = await this.sql<ThreadRow[]>`
+      select t.*, (select r.state from runs r where r.thread_id = t.id order by r.created_at desc limit 1) as last_run_state
+      from threads t where t.id = ${threadId} and t.user_id = ${userId}`;
+    if (!thread) return undefined;
+    const messages = await this.sql<MessageRow[]>`select * from messages where thread_id = ${threadId} order by created_at, id`;
+    const runs = await this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where thread_id = ${threadId} order by created_at, id`;
+    return { thread, messages, runs };
+  }
+
+  // ── queueing ─────────────────────────────────────────────────────────────
+
+  /**
+   * Pins the thread on its first message (refusing THREAD_PINNED on a later mismatch), inserts the
+   * message and its `queued` run in one transaction (THREAD_BUSY when a run is unfinished), and
+   * wakes the replica that holds the link.
+   */
+  async sendMessage(input: SendInput): Promise<{ runId: string; messageId: string }> {
+    const runId = newId('run');
+    const messageId = newId('msg');
+    await this.sql.begin(async (tx) => {
+      const [thread] = await tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`;
+      if (!thread) throw new SendRefused('THREAD_NOT_FOUND', `no thread ${input.threadId}`, { thread_id: input.threadId });
+      if (thread.harness !== null) {
+        const pins: [string, string | null, string][] = [
+          ['harness', thread.harness, input.harness],
+          ['link_id', thread.link_id, input.linkId],
+          ['sandbox_provider', thread.sandbox_provider, input.sandboxProvider],
+          ['branch', thread.branch, input.branch],
+        ];
+        for (const [field, pinned, asked] of pins) {
+          if (asked !== '' && asked !== pinned) {
+            throw new SendRefused(
+              'THREAD_PINNED',
+              `this thread runs with ${field} "${pinned}"; start a new thread to use "${asked}"`,
+              { field, pinned: pinned ?? '', requested: asked },
+            );
+          }
+        }
+      } else {
+        await tx`update threads set harness = ${input.harness}, link_id = ${input.linkId},
+                   sandbox_provider = ${input.sandboxProvider}, branch = ${input.branch},
+                   title = case when title = '' then ${input.text.slice(0, 80)} else title end
+                 where id = ${thread.id}`;
+      }
+      const harness = thread.harness ?? input.harness;
+      const linkId = thread.link_id ?? input.linkId;
+      try {
+        await tx`
+          insert into runs (id, thread_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state)
+          values (${runId}, ${thread.id}, ${input.userId}, ${linkId}, ${harness}, ${input.model}, ${input.tier},
+                  ${input.text}, ${thread.session_id}, 'queued')`;
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') {
+          throw new SendRefused('THREAD_BUSY', 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: thread.id });
+        }
+        throw error;
+      }
+      await tx`insert into messages (id, thread_id, text, model, tier, run_id)
+               values (${messageId}, ${thread.id}, ${input.text}, ${input.model}, ${input.tier}, ${runId})`;
+      await tx`update threads set updated_at = now() where id = ${thread.id}`;
+      await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId })})`;
+    });
+    return { runId, messageId };
+  }
+
+  /** The thread as it stands (pins) for the checks before queueing. */
+  async threadPins(userId: string, threadId: string): Promise<ThreadRow | undefined> {
+    const [row] = await this.sql<ThreadRow[]>`select * from threads where id = ${threadId} and user_id = ${userId}`;
+    return row;
+  }
+
+  // ── dispatch ─────────────────────────────────────────────────────────────
+
+  /** Claims up to `limit` queued runs of the link for a session (compare-and-set), oldest first. */
+  async claimQueued(linkId: string, epoch: bigint, limit: number): Promise<RunRow[]> {
+    if (limit <= 0) return [];
+    return this.sql<RunRow[]>`
+      update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now()
+      where id in (
+        select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
+        order by created_at limit ${limit} for update skip locked)
+      and state = 'queued'
+      returning ${this.sql.unsafe(RUN_COLUMNS)}`;
+  }
+
+  async countActive(linkId: string): Promise<number> {
+    const [row] = await this.sql<{ n: number }[]>`
+      select count(*)::int as n from runs where link_id = ${linkId} and state in ('dispatched', 'running')`;
+    return row.n;
+  }
+
+  /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
+  async pendingCancels(linkId: string): Promise<RunRow[]> {
+    return this.sql<RunRow[]>`
+      select ${this.sql.unsafe(RUN_COLUMNS)} from runs
+      where link_id = ${linkId} and state in ('dispatched', 'running') and cancel_requested_at is not null`;
+  }
+
+  async markRunning(runId: string, linkId: string, epoch: bigint): Promise<boolean> {
+    const rows = await this.sql`
+      update runs set state = 'running', started_at = coalesce(started_at, now())
+      where id = ${runId} and link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running')
+      returning id`;
+    return rows.length > 0;
+  }
+
+  /**
+   * After a reconnect: the new session adopts the runs the agent still holds (their writes are
+   * fenced to the new epoch), runs it never accepted go back to the queue, and runs it was running
+   * but no longer holds fail AGENT_RESTARTED. Returns the stored seq of each adopted run.
+   */
+  async adoptRuns(linkId: string, epoch: bigint, held: string[]): Promise<{ cursors: Map<string, bigint>; failed: string[] }> {
+    const adopted = await this.sql<{ id: string; last_seq: string }[]>`
+      update runs set session_epoch = ${String(epoch)}
+      where link_id = ${linkId} and id = any(${held}::text[]) and state in ('dispatched', 'running')
+      returning id, last_seq::text`;
+    await this.sql`
+      update runs set state = 'queued', session_epoch = null, dispatched_at = null
+      where link_id = ${linkId} and state = 'dispatched' and not (id = any(${held}::text[])) and cancel_requested_at is null`;
+    const lost = await this.sql<{ id: string }[]>`
+      select id from runs where link_id = ${linkId} and not (id = any(${held}::text[]))
+        and (state = 'running' or (state = 'dispatched' and cancel_requested_at is not null))`;
+    const failed: string[] = [];
+    for (const { id } of lost) {
+      if (await this.finish(id, RunStatus.FAILED, 'AGENT_RESTARTED', 'the agent restarted and no longer has this run')) failed.push(id);
+    }
+    return { cursors: new Map(adopted.map((r) => [r.id, BigInt(r.last_seq)])), failed };
+  }
+
+  /** Runs of an ended session that no newer session adopted: failed LINK_LOST. */
+  async failLostRuns(linkId: string, epoch: bigint): Promise<string[]> {
+    const rows = await this.sql<{ id: string }[]>`
+      select id from runs where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running')`;
+    const failed: string[] = [];
+    for (const { id } of rows) {
+      if (await this.finish(id, RunStatus.FAILED, 'LINK_LOST', 'the machine disconnected and did not come back in time')) failed.push(id);
+    }
+    return failed;
+  }
+
+  // ── events ───────────────────────────────────────────────────────────────
+
+  /**
+   * Stores a batch of the agent's events. Refused (nothing written) when the run is not this link's
+   * or was accepted by another session epoch. Returns the highest contiguous stored seq (what the
+   * agent may forget) and whether the run just finished.
+   */
+  async appendEvents(
+    runId: string,
+    linkId: string,
+    epoch: bigint,
+    events: RunEvent[],
+  ): Promise<{ ok: true; acked: bigint; finished: boolean } | { ok: false; why: string }> {
+    const result = await this.sql.begin(async (tx) => {
+      const [run] = await tx<RunRow[]>`select ${tx.unsafe(RUN_COLUMNS)} from runs where id = ${runId} for update`;
+      if (!run || run.link_id !== linkId) return { ok: false as const, why: 'not a run of this link' };
+      const lastSeq = BigInt(run.last_seq);
+      if (!UNFINISHED.includes(run.state)) {
+        // Finished (by its own Done, or by the control plane): everything it sends is moot.
+        const top = events.reduce((m, e) => (e.seq > m ? e.seq : m), lastSeq);
+        return { ok: true as const, acked: top, finished: false };
+      }
+      if (run.session_epoch !== String(epoch)) return { ok: false as const, why: `fenced: the run belongs to session ${run.session_epoch}` };
+      const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
+      if (fresh.length > 0) {
+        const rows = fresh.map((e) => ({ run_id: runId, seq: String(e.seq), kind: e.event.case ?? '', body: Buffer.from(toBinary(RunEventSchema, e)) }));
+        await tx`insert into run_events ${tx(rows, 'run_id', 'seq', 'kind', 'body')} on conflict (run_id, seq) do nothing`;
+      }
+      const acked = await contiguous(tx, runId, lastSeq);
+      let finished = false;
+      const stored = fresh.filter((e) => e.seq <= acked);
+      const started = stored.find((e) => e.event.case === 'started');
+      if (started?.event.case === 'started' && started.event.value.sessionId) {
+        await tx`update threads set session_id = ${started.event.value.sessionId} where id = ${run.thread_id}`;
+      }
+      const done = stored.find((e) => e.event.case === 'done');
+      if (done?.event.case === 'done') {
+        const d = done.event.value;
+        await tx`
+          update runs set state = ${stateOf(d.status)}, exit_code = ${d.exitCode}, failure_reason = ${d.failureReason},
+            session_id = ${d.sessionId}, finished_at = now(), last_seq = ${String(acked)}
+          where id = ${runId}`;
+        if (d.sessionId) await tx`update threads set session_id = ${d.sessionId}, updated_at = now() where id = ${run.thread_id}`;
+        finished = true;
+      } else {
+        await tx`update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId}`;
+      }
+      if (acked > lastSeq) await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(acked) })})`;
+      return { ok: true as const, acked, finished };
+    });
+    return result;
+  }
+
+  /**
+   * Ends an unfinished run from the control plane's side with its terminal event at the next seq
+   * (rejections, cancel before dispatch, LINK_LOST, AGENT_RESTARTED). False when it had ended.
+   */
+  async finish(runId: string, status: RunStatus, reason: string, message: string): Promise<boolean> {
+    return this.sql.begin(async (tx) => {
+      const [run] = await tx<RunRow[]>`select ${tx.unsafe(RUN_COLUMNS)} from runs where id = ${runId} for update`;
+      if (!run || !UNFINISHED.includes(run.state)) return false;
+      const seq = (await contiguous(tx, runId, BigInt(run.last_seq))) + 1n;
+      const events: RunEvent[] = [];
+      if (status === RunStatus.FAILED) {
+        events.push(create(RunEventSchema, { seq, at: timestampNow(), event: { case: 'error', value: { code: reason, message } } }));
+      }
+      events.push(
+        create(RunEventSchema, {
+          seq: seq + BigInt(events.length),
+          at: timestampNow(),
+          event: { case: 'done', value: create(RunDoneSchema, { status, failureReason: reason, exitCode: -1 }) },
+        }),
+      );
+      for (const event of events) {
+        await tx`insert into run_events (run_id, seq, kind, body)
+                 values (${runId}, ${String(event.seq)}, ${event.event.case ?? ''}, ${Buffer.from(toBinary(RunEventSchema, event))})`;
+      }
+      const last = events[events.length - 1].seq;
+      await tx`update runs set state = ${stateOf(status)}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
+                 last_seq = ${String(last)} where id = ${runId}`;
+      await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(last) })})`;
+      return true;
+    });
+  }
+
+  /** Records a cancel request. A queued run is cancelled at once; otherwise the holder is told. */
+  async requestCancel(userId: string, runId: string): Promise<RunStateName | undefined> {
+    const [run] = await this.sql<RunRow[]>`
+      update runs set cancel_requested_at = coalesce(cancel_requested_at, now())
+      where id = ${runId} and user_id = ${userId} returning ${this.sql.unsafe(RUN_COLUMNS)}`;
+    if (!run) return undefined;
+    if (run.state === 'queued') {
+      await this.finish(runId, RunStatus.CANCELLED, 'CANCELLED', 'cancelled before it reached the machine');
+      return 'cancelled';
+    }
+    if (UNFINISHED.includes(run.state)) {
+      await this.sql`select pg_notify('run_cancel', ${JSON.stringify({ runId, linkId: run.link_id })})`;
+    }
+    return run.state;
+  }
+
+  async getRun(userId: string, runId: string): Promise<RunRow | undefined> {
+    const [row] = await this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where id = ${runId} and user_id = ${userId}`;
+    return row;
+  }
+
+  async listRuns(userId: string, threadId?: string): Promise<RunRow[]> {
+    return threadId
+      ? this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where user_id = ${userId} and thread_id = ${threadId} order by created_at desc limit 200`
+      : this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where user_id = ${userId} order by created_at desc limit 200`;
+  }
+
+  /** Stored events after `afterSeq`, in order. */
+  async events(runId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
+    const rows = await this.sql<{ body: Buffer }[]>`
+      select body from run_events where run_id = ${runId} and seq > ${String(afterSeq)} order by seq limit ${limit}`;
+    return rows.map((row) => fromBinary(RunEventSchema, new Uint8Array(row.body)));
+  }
+}
+
+/** The highest seq such that every seq from 1 to it is stored, given that 1..known are. */
+async function contiguous(tx: TransactionSql, runId: string, known: bigint): Promise<bigint> {
+  const rows = await tx<{ seq: string }[]>`select seq::text from run_events where run_id = ${runId} and seq > ${String(known)} order by seq`;
+  let top = known;
+  for (const row of rows) {
+    if (BigInt(row.seq) !== top + 1n) break;
+    top++;
+  }
+  return top;
+}
+
+function stateOf(status: RunStatus): RunStateName {
+  return status === RunStatus.COMPLETED ? 'completed' : status === RunStatus.CANCELLED ? 'cancelled' : 'failed';
+}

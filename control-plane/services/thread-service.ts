@@ -1,0 +1,275 @@
+/**
+ * ThreadService: threads, sending a message (which queues a run on the thread's machine), watching
+ * and cancelling runs. Every call is scoped to the caller; another user's thread or run is
+ * NOT_FOUND, exactly like one that does not exist.
+ */
+import { create, toJsonString } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { Channel } from '../../common/channel.js';
+import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
+import { HARNESS_NAMES, resolveModel } from '../../common/models.js';
+import { CapabilitiesSchema, SandboxProviderKind } from '../../gen/link/v1/types_pb.js';
+import {
+  RunSchema,
+  RunState,
+  ThreadMessageSchema,
+  ThreadSchema,
+  type Run,
+  type Thread,
+} from '../../gen/link/v1/run_pb.js';
+import type {
+  CancelRunRequest,
+  CreateThreadRequest,
+  GetThreadRequest,
+  ListRunsRequest,
+  SendMessageRequest,
+  ThreadService,
+  WatchRunRequest,
+} from '../../gen/link/v1/thread_service_pb.js';
+import { callerUser } from '../auth.js';
+import type { Registry } from '../registry/registry.js';
+import { SendRefused, type MessageRow, type RunRow, type RunStateName, type RunStore, type ThreadRow } from '../runs/run-store.js';
+import type { Store } from '../store/store.js';
+
+const MAX_PROMPT_BYTES = 256 * 1024;
+const PROVIDERS: Record<string, SandboxProviderKind> = {
+  directory: SandboxProviderKind.DIRECTORY,
+  worktree: SandboxProviderKind.WORKTREE,
+  bwrap: SandboxProviderKind.BWRAP,
+};
+
+export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
+  constructor(
+    private readonly store: Store,
+    private readonly runs: RunStore,
+    private readonly registry: Registry,
+  ) {}
+
+  async createThread(request: CreateThreadRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('title', request.title, 200);
+    return { thread: threadView(await this.runs.createThread(user.id, request.title.trim())) };
+  }
+
+  async listThreads(_request: unknown, ctx: HandlerContext) {
+    return { threads: (await this.runs.listThreads(callerUser(ctx).id)).map(threadView) };
+  }
+
+  async getThread(request: GetThreadRequest, ctx: HandlerContext) {
+    checkLength('thread_id', request.threadId, 64, 1);
+    const found = await this.runs.getThread(callerUser(ctx).id, request.threadId);
+    if (!found) throw threadNotFound(request.threadId);
+    return { thread: threadView(found.thread), messages: found.messages.map(messageView), runs: found.runs.map(runView) };
+  }
+
+  async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('thread_id', request.threadId, 64, 1);
+    checkLength('text', request.text, MAX_PROMPT_BYTES, 1);
+    checkLength('harness', request.harness, 64);
+    checkLength('link_id', request.linkId, 64);
+    checkLength('sandbox_provider', request.sandboxProvider, 32);
+    checkLength('branch', request.branch, 255);
+    checkLength('model', request.model, 128);
+    const thread = await this.runs.threadPins(user.id, request.threadId);
+    if (!thread) throw threadNotFound(request.threadId);
+
+    // What this message runs on: the thread's pins, or (first message) what it asks for.
+    const harness = thread.harness ?? request.harness;
+    const linkId = thread.link_id ?? request.linkId;
+    const provider = thread.sandbox_provider ?? (request.sandboxProvider || 'directory');
+    if (!harness || !linkId) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'the first message of a thread must name a harness and a link', {
+        field: !harness ? 'harness' : 'link_id',
+      });
+    }
+    if (!HARNESS_NAMES.includes(harness as (typeof HARNESS_NAMES)[number])) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, `unknown harness "${harness}" (one of ${HARNESS_NAMES.join(', ')})`, { field: 'harness' });
+    }
+    if (!(provider in PROVIDERS)) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, `unknown sandbox provider "${provider}"`, { field: 'sandbox_provider' });
+    }
+    if (thread.harness !== null) {
+      for (const [field, pinned, asked] of [
+        ['harness', thread.harness, request.harness],
+        ['link_id', thread.link_id, request.linkId],
+        ['sandbox_provider', thread.sandbox_provider, request.sandboxProvider],
+        ['branch', thread.branch, request.branch],
+      ] as const) {
+        if (asked && asked !== pinned) throw pinnedError(field, pinned ?? '', asked);
+      }
+    }
+    const link = await this.store.getLink(user.id, linkId);
+    if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
+    const live = await this.registry.get(user.id, linkId);
+    if (!live) {
+      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
+        link_id: linkId,
+        link_name: link.name,
+      });
+    }
+    const capabilities = live.capabilities;
+    const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
+    if (!installed.includes(harness)) {
+      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `${harness} is not installed on ${link.name}`, {
+        harness,
+        installed: installed.join(','),
+        capabilities: toJsonString(CapabilitiesSchema, create(CapabilitiesSchema, capabilities)),
+      });
+    }
+    if (!capabilities.sandboxProviders.some((p) => p.kind === PROVIDERS[provider] && p.available)) {
+      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `the ${provider} sandbox is not available on ${link.name}`, {
+        sandbox_provider: provider,
+      });
+    }
+    if (provider !== 'directory') {
+      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `the ${provider} sandbox is not supported yet; use "directory"`, {
+        sandbox_provider: provider,
+      });
+    }
+    try {
+      return await this.runs.sendMessage({
+        userId: user.id,
+        threadId: thread.id,
+        text: request.text,
+        harness,
+        linkId,
+        sandboxProvider: provider,
+        branch: request.branch || thread.branch || '',
+        model: resolveModel(harness, request.model, request.tier),
+        tier: request.tier,
+      });
+    } catch (error) {
+      if (!(error instanceof SendRefused)) throw error;
+      if (error.reason === 'THREAD_NOT_FOUND') throw threadNotFound(request.threadId);
+      if (error.reason === 'THREAD_PINNED') throw pinnedError(error.metadata.field, error.metadata.pinned, error.metadata.requested);
+      throw linkError(Code.FailedPrecondition, Reason.ThreadBusy, error.message, error.metadata);
+    }
+  }
+
+  async *watchRun(request: WatchRunRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('run_id', request.runId, 64, 1);
+    const run = await this.runs.getRun(user.id, request.runId);
+    if (!run) throw runNotFound(request.runId);
+    // Listen before reading, so nothing stored between the read and the wait is missed.
+    const wake = new Channel<void>();
+    const stop = this.runs.onRunEvent(run.id, () => wake.size === 0 && wake.push());
+    const onAbort = () => wake.close();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const pending = wake[Symbol.asyncIterator]();
+    let cursor = request.afterSeq;
+    try {
+      for (;;) {
+        const batch = await this.runs.events(run.id, cursor, 500);
+        for (const event of batch) {
+          yield { event };
+          cursor = event.seq;
+          if (event.event.case === 'done') return;
+        }
+        if (batch.length === 500) continue;
+        if ((await pending.next()).done) return;
+      }
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      stop();
+      wake.close();
+    }
+  }
+
+  async cancelRun(request: CancelRunRequest, ctx: HandlerContext) {
+    checkLength('run_id', request.runId, 64, 1);
+    const state = await this.runs.requestCancel(callerUser(ctx).id, request.runId);
+    if (!state) throw runNotFound(request.runId);
+    return { state: runState(state) };
+  }
+
+  async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
+    checkLength('thread_id', request.threadId, 64);
+    return { runs: (await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined)).map(runView) };
+  }
+}
+
+function threadNotFound(threadId: string) {
+  return linkError(Code.NotFound, Reason.ThreadNotFound, `no thread ${threadId}`, { thread_id: threadId });
+}
+
+function runNotFound(runId: string) {
+  return linkError(Code.NotFound, Reason.RunNotFound, `no run ${runId}`, { run_id: runId });
+}
+
+function pinnedError(field: string, pinned: string, requested: string) {
+  return linkError(
+    Code.FailedPrecondition,
+    Reason.ThreadPinned,
+    `this thread is pinned to ${field} "${pinned}"; start a new thread to use "${requested}"`,
+    { field, pinned, requested },
+  );
+}
+
+export function runState(state: RunStateName | null | undefined): RunState {
+  switch (state) {
+    case 'queued':
+      return RunState.QUEUED;
+    case 'dispatched':
+      return RunState.DISPATCHED;
+    case 'running':
+      return RunState.RUNNING;
+    case 'completed':
+      return RunState.COMPLETED;
+    case 'failed':
+      return RunState.FAILED;
+    case 'cancelled':
+      return RunState.CANCELLED;
+    default:
+      return RunState.UNSPECIFIED;
+  }
+}
+
+function threadView(row: ThreadRow): Thread {
+  return create(ThreadSchema, {
+    id: row.id,
+    title: row.title,
+    harness: row.harness ?? '',
+    linkId: row.link_id ?? '',
+    sandboxProvider: row.sandbox_provider ?? '',
+    branch: row.branch ?? '',
+    sessionId: row.session_id,
+    createdAt: timestampFromDate(row.created_at),
+    updatedAt: timestampFromDate(row.updated_at),
+    lastRunState: runState(row.last_run_state),
+  });
+}
+
+function messageView(row: MessageRow) {
+  return create(ThreadMessageSchema, {
+    id: row.id,
+    threadId: row.thread_id,
+    text: row.text,
+    runId: row.run_id ?? '',
+    model: row.model,
+    tier: row.tier,
+    createdAt: timestampFromDate(row.created_at),
+  });
+}
+
+export function runView(row: RunRow): Run {
+  return create(RunSchema, {
+    id: row.id,
+    threadId: row.thread_id,
+    linkId: row.link_id,
+    harness: row.harness,
+    model: row.model,
+    tier: row.tier,
+    state: runState(row.state),
+    failureReason: row.failure_reason,
+    exitCode: row.exit_code,
+    sessionId: row.session_id,
+    lastSeq: BigInt(row.last_seq),
+    cancelRequested: row.cancel_requested_at !== null,
+    createdAt: timestampFromDate(row.created_at),
+    startedAt: row.started_at ? timestampFromDate(row.started_at) : undefined,
+    finishedAt: row.finished_at ? timestampFromDate(row.finished_at) : undefined,
+  });
+}

@@ -1,0 +1,213 @@
+/**
+ * Runs end to end with the shell harness: a message in a thread runs on a real linkd, every event
+ * comes back in order, and the checks before queueing refuse with their reasons.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createClient, type Client } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { errorMetadataOf, reasonOf } from '../common/errors.js';
+import { LogLine_Stream, RunState, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
+import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
+import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
+import { spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp.js';
+
+export function threadClient(baseUrl: string, token: string): Client<typeof ThreadService> {
+  return createClient(
+    ThreadService,
+    createGrpcTransport({ baseUrl, interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))] }),
+  );
+}
+
+/** Every event of a run until its terminal one (with a deadline). */
+export async function collect(client: Client<typeof ThreadService>, runId: string, afterSeq = 0n, timeoutMs = 30_000): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  for await (const { event } of client.watchRun({ runId, afterSeq }, { timeoutMs })) {
+    if (event) events.push(event);
+  }
+  return events;
+}
+
+function failure(promise: Promise<unknown>): Promise<ConnectError> {
+  return promise.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (e) => ConnectError.from(e),
+  );
+}
+
+describe('runs with the shell harness', () => {
+  let env: TestServer;
+  let agent: TestProcess | undefined;
+  let threads: Client<typeof ThreadService>;
+
+  beforeEach(async () => {
+    env = await startTestServer({ heartbeatIntervalMs: 500 });
+    threads = threadClient(env.grpcUrl, env.userToken);
+  });
+
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    closeClients();
+    await env.close();
+  });
+
+  async function startAgent() {
+    agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-')]);
+    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    try {
+      await watch.online(env.link.id);
+    } finally {
+      await watch.close();
+    }
+  }
+
+  async function newThread() {
+    const { thread } = await threads.createThread({});
+    return thread!.id;
+  }
+
+  it('runs a command on the machine and streams its output, in order, ending with done', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const { runId } = await threads.sendMessage({ threadId, text: 'echo hello; echo oops >&2; pwd; exit 3', harness: 'shell', linkId: env.link.id });
+    const events = await collect(threads, runId);
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => BigInt(i + 1)), 'seq 1, 2, 3, … without gaps');
+    assert.equal(events[0].event.case, 'started');
+    const logs = events.filter((e) => e.event.case === 'log').map((e) => (e.event.case === 'log' ? e.event.value : undefined)!);
+    assert.ok(logs.some((l) => l.text === 'hello' && l.stream === LogLine_Stream.STDOUT));
+    assert.ok(logs.some((l) => l.text === 'oops' && l.stream === LogLine_Stream.STDERR));
+    assert.ok(logs.some((l) => l.text.endsWith(`/threads/${threadId}`)), 'it ran in the thread\'s own directory');
+    const done = events.at(-1)!;
+    assert.equal(done.event.case, 'done');
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.FAILED);
+    assert.equal(done.event.case === 'done' && done.event.value.exitCode, 3);
+    assert.equal(events.filter((e) => e.event.case === 'done').length, 1, 'exactly one done');
+
+    const { thread, messages, runs } = await threads.getThread({ threadId });
+    assert.equal(thread?.harness, 'shell');
+    assert.equal(thread?.linkId, env.link.id);
+    assert.equal(messages.length, 1);
+    assert.equal(runs[0].state, RunState.FAILED);
+    assert.equal(runs[0].exitCode, 3);
+  });
+
+  it('a follow-up message runs in the same thread; asking for another pin is THREAD_PINNED', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const first = await threads.sendMessage({ threadId, text: 'echo one > note.txt', harness: 'shell', linkId: env.link.id });
+    await collect(threads, first.runId);
+    const second = await threads.sendMessage({ threadId, text: 'cat note.txt' });
+    const events = await collect(threads, second.runId);
+    assert.ok(events.some((e) => e.event.case === 'log' && e.event.value.text === 'one'), 'the second run sees the first run\'s file');
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.COMPLETED);
+
+    const pinned = await failure(threads.sendMessage({ threadId, text: 'x', harness: 'claude-code' }));
+    assert.equal(pinned.code, Code.FailedPrecondition);
+    assert.equal(reasonOf(pinned), 'THREAD_PINNED');
+    assert.equal(errorMetadataOf(pinned).field, 'harness');
+    const { runs } = await threads.listRuns({ threadId });
+    assert.equal(runs.length, 2, 'nothing was queued for the refused message');
+  });
+
+  it('refuses before queueing: LINK_OFFLINE, CAPABILITY_MISSING, THREAD_BUSY', async () => {
+    const threadId = await newThread();
+    const offline = await failure(threads.sendMessage({ threadId, text: 'true', harness: 'shell', linkId: env.link.id }));
+    assert.equal(reasonOf(offline), 'LINK_OFFLINE');
+
+    await startAgent();
+    const missing = await failure(threads.sendMessage({ threadId, text: 'hi', harness: 'claude-code', linkId: env.link.id }));
+    if (reasonOf(missing) === 'CAPABILITY_MISSING') {
+      assert.match(errorMetadataOf(missing).installed, /shell/, 'the error lists what the machine has');
+    } else {
+      assert.fail(`expected CAPABILITY_MISSING (claude is not on this linkd's PATH), got ${reasonOf(missing)}`);
+    }
+
+    const busyThread = await newThread();
+    const long = await threads.sendMessage({ threadId: busyThread, text: 'sleep 30', harness: 'shell', linkId: env.link.id });
+    const busy = await failure(threads.sendMessage({ threadId: busyThread, text: 'true' }));
+    assert.equal(reasonOf(busy), 'THREAD_BUSY');
+    await threads.cancelRun({ runId: long.runId });
+    await collect(threads, long.runId);
+    assert.equal((await threads.listRuns({})).runs.filter((r) => r.state === RunState.QUEUED).length, 0, 'nothing was left queued');
+  });
+
+  it('cancel stops the run mid-way and leaves no process behind', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const marker = `${Math.floor(Math.random() * 1e6)}`;
+    const { runId } = await threads.sendMessage({ threadId, text: `echo started; sleep 300.${marker} & sleep 301.${marker}; echo never`, harness: 'shell', linkId: env.link.id });
+    // Wait until it is really running.
+    for await (const { event } of threads.watchRun({ runId }, { timeoutMs: 20_000 })) {
+      if (event?.event.case === 'log' && event.event.value.text === 'started') break;
+    }
+    assert.equal((await threads.cancelRun({ runId })).state, RunState.RUNNING);
+    const events = await collect(threads, runId);
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.CANCELLED);
+    assert.ok(!events.some((e) => e.event.case === 'log' && e.event.value.text === 'never'));
+    const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(`.${marker}`) && !l.includes('ps -eo'));
+    assert.deepEqual(left, [], 'no process of the run is left');
+    const { runs } = await threads.listRuns({ threadId });
+    assert.equal(runs[0].state, RunState.CANCELLED);
+  });
+
+  it('a cancel before the run reached the machine wins: it never runs', async () => {
+    // Capacity 1, taken by another thread's run: the second run waits in the queue.
+    agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-'), '--max-concurrent-runs', '1']);
+    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    await watch.online(env.link.id);
+    await watch.close();
+    const busy = await threads.sendMessage({ threadId: await newThread(), text: 'sleep 30', harness: 'shell', linkId: env.link.id });
+    const waiting = await threads.sendMessage({ threadId: await newThread(), text: 'echo ran', harness: 'shell', linkId: env.link.id });
+    assert.equal((await threads.cancelRun({ runId: waiting.runId })).state, RunState.CANCELLED, 'cancelled at once, in the queue');
+    const events = await collect(threads, waiting.runId);
+    assert.ok(!events.some((e) => e.event.case === 'log'), 'it never ran');
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.CANCELLED);
+    await threads.cancelRun({ runId: busy.runId });
+    await collect(threads, busy.runId);
+  });
+
+  it('a cancel right behind its dispatch still stops the run', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const { runId } = await threads.sendMessage({ threadId, text: 'sleep 3; echo ran', harness: 'shell', linkId: env.link.id });
+    await threads.cancelRun({ runId });
+    const events = await collect(threads, runId);
+    assert.ok(!events.some((e) => e.event.case === 'log' && e.event.value.text === 'ran'));
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.CANCELLED);
+  });
+
+  it('WatchRun from the middle resumes by cursor', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const { runId } = await threads.sendMessage({ threadId, text: 'for i in 1 2 3 4 5 6; do echo line $i; done', harness: 'shell', linkId: env.link.id });
+    const all = await collect(threads, runId);
+    const rest = await collect(threads, runId, 3n);
+    assert.deepEqual(rest.map((e) => e.seq), all.slice(3).map((e) => e.seq));
+  });
+
+  it('one user cannot send to, watch or cancel another user\'s threads and runs', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const { runId } = await threads.sendMessage({ threadId, text: 'echo mine', harness: 'shell', linkId: env.link.id });
+    await collect(threads, runId);
+    const mallory = (await env.store.createUser('mallory'))!;
+    const theirs = threadClient(env.grpcUrl, mallory.token);
+    assert.equal(reasonOf(await failure(theirs.sendMessage({ threadId, text: 'rm -rf ~' }))), 'THREAD_NOT_FOUND');
+    assert.equal(reasonOf(await failure(collect(theirs, runId))), 'RUN_NOT_FOUND');
+    assert.equal(reasonOf(await failure(theirs.cancelRun({ runId }))), 'RUN_NOT_FOUND');
+    assert.equal(reasonOf(await failure(theirs.getThread({ threadId }))), 'THREAD_NOT_FOUND');
+    assert.deepEqual((await theirs.listThreads({})).threads, []);
+    // Nor can they run on the first user's link from a thread of their own.
+    const { thread } = await theirs.createThread({});
+    assert.equal(reasonOf(await failure(theirs.sendMessage({ threadId: thread!.id, text: 'id', harness: 'shell', linkId: env.link.id }))), 'LINK_NOT_FOUND');
+  });
+});

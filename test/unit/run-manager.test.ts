@@ -1,0 +1,131 @@
+/**
+ * linkd's checks on DispatchRun, with real Ed25519 keys and a real shell run: only what its own
+ * control plane signed, for this link and session, recently, and once.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { signDispatch } from '../../common/dispatch.js';
+import { createLogger } from '../../common/log.js';
+import { RunManager } from '../../agent/runs/run-manager.js';
+import { shellHarness } from '../../agent/harnesses/shell.js';
+import { ConnectRequestSchema, DispatchRunSchema, type ConnectRequest, type DispatchRun } from '../../gen/link/v1/link_service_pb.js';
+import { RunPayloadSchema } from '../../gen/link/v1/run_pb.js';
+import { tempDir } from '../helpers/temp.js';
+
+
+function keyPair() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { raw: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), privateKey };
+}
+
+describe('RunManager: what linkd accepts', () => {
+  const server = keyPair();
+  const attacker = keyPair();
+  let manager: RunManager;
+  let frames: ConnectRequest[];
+
+  beforeEach(async () => {
+    frames = [];
+    manager = new RunManager({
+      dataDir: await tempDir('linkd-runs-'),
+      log: createLogger({ name: 't', level: 'silent' }),
+      adapters: new Map([['shell', shellHarness]]),
+      installed: () => new Set(['shell']),
+      maxConcurrentRuns: 2,
+      trustedKey: server.raw,
+      flushIntervalMs: 5,
+    });
+    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
+  });
+
+  afterEach(async () => {
+    await manager.stopAll('TEST_OVER');
+    manager.detach();
+  });
+
+  function dispatch(
+    options: { runId?: string; key?: KeyObject; linkId?: string; epoch?: bigint; issuedAtMs?: number; nonce?: Uint8Array; prompt?: string; harness?: string } = {},
+  ): DispatchRun {
+    const runId = options.runId ?? `run_${randomBytes(4).toString('hex')}`;
+    const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: options.harness ?? 'shell', prompt: options.prompt ?? 'echo hi' }));
+    const fields = {
+      runId,
+      linkId: options.linkId ?? 'lnk_a',
+      sessionEpoch: options.epoch ?? 7n,
+      issuedAtMs: BigInt(options.issuedAtMs ?? Date.now()),
+      nonce: options.nonce ?? randomBytes(16),
+      payload,
+    };
+    return create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, options.key ?? server.privateKey) });
+  }
+
+  const answers = (runId: string) =>
+    frames.filter((f) => (f.frame?.case === 'runAccepted' || f.frame?.case === 'runRejected') && f.frame.value.runId === runId);
+  const rejection = (runId: string) => {
+    const found = answers(runId).find((f) => f.frame?.case === 'runRejected');
+    return found?.frame?.case === 'runRejected' ? found.frame.value.reason : undefined;
+  };
+
+  async function finished(runId: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!frames.some((f) => f.frame?.case === 'runEvents' && f.frame.value.runId === runId && f.frame.value.events.some((e) => e.event.case === 'done'))) {
+      assert.ok(Date.now() < deadline, 'the run did not finish');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('refuses a dispatch signed by any other key', async () => {
+    const d = dispatch({ key: attacker.privateKey });
+    await manager.dispatch(d);
+    assert.equal(rejection(d.runId), 'BAD_SIGNATURE');
+  });
+
+  it('refuses a dispatch whose signed fields were altered', async () => {
+    const d = dispatch();
+    d.payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId: d.runId, threadId: 'thr_t', harness: 'shell', prompt: 'rm -rf /' }));
+    await manager.dispatch(d);
+    assert.equal(rejection(d.runId), 'BAD_SIGNATURE');
+  });
+
+  it('refuses a stale dispatch (issued more than 60 s away)', async () => {
+    const d = dispatch({ issuedAtMs: Date.now() - 120_000 });
+    await manager.dispatch(d);
+    assert.equal(rejection(d.runId), 'STALE');
+  });
+
+  it('refuses a dispatch for another link or another session', async () => {
+    const other = dispatch({ linkId: 'lnk_b' });
+    await manager.dispatch(other);
+    assert.equal(rejection(other.runId), 'WRONG_LINK');
+    const old = dispatch({ epoch: 6n });
+    await manager.dispatch(old);
+    assert.equal(rejection(old.runId), 'WRONG_SESSION');
+  });
+
+  it('is idempotent by run id, and refuses a replay after the run is gone', async () => {
+    const d = dispatch({ prompt: 'echo once' });
+    await manager.dispatch(d);
+    await manager.dispatch(create(DispatchRunSchema, d));
+    assert.deepEqual(answers(d.runId).map((f) => f.frame?.case), ['runAccepted', 'runAccepted'], 'accepted twice, started once');
+    await finished(d.runId);
+    const events = frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? f.frame.value.events : []));
+    assert.equal(events.filter((e) => e.event.case === 'started').length, 1);
+    // The control plane stores everything; linkd forgets the run. The same dispatch again is a replay.
+    manager.ack({ runId: d.runId, ackedSeq: events.at(-1)!.seq } as never);
+    frames.length = 0;
+    await manager.dispatch(create(DispatchRunSchema, d));
+    assert.equal(rejection(d.runId), 'REPLAYED');
+  });
+
+  it('refuses past its capacity and for harnesses it does not have', async () => {
+    const a = dispatch({ prompt: 'sleep 5' });
+    const b = dispatch({ prompt: 'sleep 5' });
+    const c = dispatch({ prompt: 'sleep 5' });
+    for (const d of [a, b, c]) await manager.dispatch(d);
+    assert.equal(rejection(c.runId), 'CAPACITY');
+    const codex = dispatch({ harness: 'codex' });
+    await manager.dispatch(codex);
+    assert.equal(rejection(codex.runId), 'CAPABILITY_MISSING');
+  });
+});
