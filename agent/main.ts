@@ -87,6 +87,7 @@ program
       trustedKey: saved?.dispatchPublicKey ? Buffer.from(saved.dispatchPublicKey, 'base64') : undefined,
       idleTimeoutMs: opts.idleTimeout,
     });
+    await runs.reapOrphans();
     const connection = new LinkConnection({
       runs,
       servers: opts.server,

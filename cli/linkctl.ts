@@ -4,6 +4,9 @@
  *   linkctl config set [--server URL] [--token TOKEN]   save defaults (0600) for the commands below
  *   linkctl users create NAME [--admin]                  (admins) prints the new user's token once
  *   linkctl links list|get|rename|disconnect|revoke
+ *   linkctl threads create|list
+ *   linkctl send THREAD "message" [--harness H --link L --model M --tier fast|smart|thinking]
+ *   linkctl runs watch RUN [--after SEQ] | cancel RUN | list [--thread T]
  *
  * The user token comes from --token, LINKCTL_TOKEN, --token-file / LINKCTL_TOKEN_FILE, or the
  * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order.
@@ -13,7 +16,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultConfigDir } from '../common/paths.js';
 import { UserService } from '../gen/link/v1/user_service_pb.js';
-import { toJson } from '@bufbuild/protobuf';
+import { toJson, toJsonString } from '@bufbuild/protobuf';
+import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
+import { LogLine_Stream, ModelTier, RunEventSchema, RunState, RunStatus, ThreadSchema, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -147,6 +152,122 @@ links
   .action(async (linkId: string) => {
     await (await client()).revokeLink({ linkId });
     process.stdout.write(`revoked ${linkId}\n`);
+  });
+
+const TIERS: Record<string, ModelTier> = { fast: ModelTier.FAST, smart: ModelTier.SMART, thinking: ModelTier.THINKING };
+
+async function threadsClient() {
+  return createClient(ThreadService, await transport());
+}
+
+/** One line per event, as a person would read it. */
+function describeEvent(event: RunEvent): string {
+  const e = event.event;
+  const prefix = `#${event.seq}`;
+  switch (e.case) {
+    case 'started':
+      return `${prefix} started ${e.value.harness}${e.value.model ? ` (${e.value.model})` : ''}${e.value.sessionId ? ` session ${e.value.sessionId}` : ''}`;
+    case 'text':
+      return `${prefix} ${e.value.text}`;
+    case 'reasoning':
+      return `${prefix} (thinking) ${e.value.text}`;
+    case 'toolCall':
+      return `${prefix} → ${e.value.name} ${e.value.inputJson}`;
+    case 'toolResult':
+      return `${prefix} ← ${e.value.isError ? 'error: ' : ''}${e.value.output.slice(0, 500)}`;
+    case 'fileChange':
+      return `${prefix} ${e.value.kind} ${e.value.path}`;
+    case 'usage':
+      return `${prefix} tokens in ${e.value.inputTokens} out ${e.value.outputTokens}${e.value.costKnown ? ` $${e.value.costUsd.toFixed(4)}` : ''}`;
+    case 'log':
+      return `${prefix} ${e.value.stream === LogLine_Stream.STDERR ? '[stderr] ' : ''}${e.value.text}`;
+    case 'error':
+      return `${prefix} error ${e.value.code}: ${e.value.message}`;
+    case 'done':
+      return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
+    default:
+      return `${prefix} (unknown event)`;
+  }
+}
+
+/** Prints a run's events as they arrive; exits 0 when it completed, 1 otherwise. */
+async function follow(runId: string, afterSeq: bigint, json: boolean): Promise<void> {
+  const client = await threadsClient();
+  for await (const { event } of client.watchRun({ runId, afterSeq })) {
+    if (!event) continue;
+    process.stdout.write(json ? `${toJsonString(RunEventSchema, event)}\n` : `${describeEvent(event)}\n`);
+    if (event.event.case === 'done') process.exitCode = event.event.value.status === RunStatus.COMPLETED ? 0 : 1;
+  }
+}
+
+const threads = program.command('threads').description('conversations with a harness on one of your machines');
+threads
+  .command('create')
+  .option('--title <title>')
+  .action(async (opts) => {
+    const { thread } = await (await threadsClient()).createThread({ title: opts.title ?? '' });
+    process.stdout.write(`${thread?.id}\n`);
+  });
+threads
+  .command('list')
+  .option('--json', 'print JSON')
+  .action(async (opts) => {
+    const { threads: list } = await (await threadsClient()).listThreads({});
+    if (opts.json) process.stdout.write(`${JSON.stringify(list.map((t) => toJson(ThreadSchema, t)), null, 2)}\n`);
+    else
+      process.stdout.write(
+        list.length
+          ? `${list.map((t) => `${t.id}  ${(t.harness || '-').padEnd(12)} ${RunState[t.lastRunState].toLowerCase().padEnd(12)} ${t.title}`).join('\n')}\n`
+          : 'no threads yet\n',
+      );
+  });
+
+program
+  .command('send <thread-id> <message>')
+  .description('send a message (it runs on the thread\'s machine) and follow the run')
+  .option('--harness <name>', 'claude-code, codex, gemini or shell (first message)')
+  .option('--link <link-id>', 'the machine (first message)')
+  .option('--model <name>', 'an explicit model')
+  .option('--tier <tier>', 'fast, smart or thinking')
+  .option('--no-follow', 'print the run id and return')
+  .option('--json', 'events as JSON lines')
+  .action(async (threadId: string, message: string, opts) => {
+    if (opts.tier && !(opts.tier in TIERS)) throw new Error('--tier must be fast, smart or thinking');
+    const { runId } = await (await threadsClient()).sendMessage({
+      threadId,
+      text: message,
+      harness: opts.harness ?? '',
+      linkId: opts.link ?? '',
+      model: opts.model ?? '',
+      tier: opts.tier ? TIERS[opts.tier] : ModelTier.UNSPECIFIED,
+    });
+    process.stderr.write(`run ${runId}\n`);
+    if (opts.follow) await follow(runId, 0n, Boolean(opts.json));
+    else process.stdout.write(`${runId}\n`);
+  });
+
+const runs = program.command('runs').description('runs of your threads');
+runs
+  .command('watch <run-id>')
+  .option('--after <seq>', 'resume after this event', '0')
+  .option('--json', 'events as JSON lines')
+  .action(async (runId: string, opts) => follow(runId, BigInt(opts.after), Boolean(opts.json)));
+runs
+  .command('cancel <run-id>')
+  .action(async (runId: string) => {
+    const { state } = await (await threadsClient()).cancelRun({ runId });
+    process.stdout.write(`${runId}: ${RunState[state].toLowerCase()}\n`);
+  });
+runs
+  .command('list')
+  .option('--thread <thread-id>')
+  .action(async (opts) => {
+    const { runs: list } = await (await threadsClient()).listRuns({ threadId: opts.thread ?? '' });
+    process.stdout.write(
+      list.length
+        ? `${list.map((r) => `${r.id}  ${r.harness.padEnd(12)} ${RunState[r.state].toLowerCase().padEnd(10)} ${r.failureReason}`).join('\n')}\n`
+        : 'no runs yet\n',
+    );
   });
 
 program.parseAsync().catch((error) => {

@@ -4,31 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createClient, type Client } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import type { Client } from '@connectrpc/connect';
 import { errorMetadataOf, reasonOf } from '../common/errors.js';
-import { LogLine_Stream, RunState, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
+import { LogLine_Stream, RunState, RunStatus } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
-
-export function threadClient(baseUrl: string, token: string): Client<typeof ThreadService> {
-  return createClient(
-    ThreadService,
-    createGrpcTransport({ baseUrl, interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))] }),
-  );
-}
-
-/** Every event of a run until its terminal one (with a deadline). */
-export async function collect(client: Client<typeof ThreadService>, runId: string, afterSeq = 0n, timeoutMs = 30_000): Promise<RunEvent[]> {
-  const events: RunEvent[] = [];
-  for await (const { event } of client.watchRun({ runId, afterSeq }, { timeoutMs })) {
-    if (event) events.push(event);
-  }
-  return events;
-}
+import { collect, threadClient } from './helpers/runs.js';
 
 function failure(promise: Promise<unknown>): Promise<ConnectError> {
   return promise.then(

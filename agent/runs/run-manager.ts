@@ -9,7 +9,7 @@
  * Unacknowledged events are bounded in bytes: past the bound, the harnesses' output is no longer
  * read (the CLIs block on their pipes) until acknowledgements free room. Nothing is dropped.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
@@ -71,6 +71,37 @@ export class RunManager {
   private paused = false;
 
   constructor(private readonly options: RunManagerOptions) {}
+
+  /**
+   * Stops the process groups of runs a previous linkd left behind (it was killed before it could
+   * stop them): nothing of a run outlives the agent that ran it. Call once at start.
+   */
+  async reapOrphans(): Promise<string[]> {
+    const dir = join(this.options.dataDir, 'runs');
+    const reaped: string[] = [];
+    let files: string[];
+    try {
+      files = await readdir(dir);
+    } catch {
+      return reaped;
+    }
+    for (const file of files.filter((f) => f.endsWith('.pgid'))) {
+      const [groupText, started] = (await readFile(join(dir, file), 'utf8').catch(() => '')).trim().split(' ');
+      const group = Number(groupText);
+      // Only the same process: a pid reused since (after a reboot) has another start time.
+      if (Number.isInteger(group) && group > 1 && started && (await processStartTime(group)) === started) {
+        try {
+          process.kill(-group, 'SIGKILL');
+          reaped.push(`process group ${group} (${file.replace(/\.pgid$/, '')})`);
+        } catch {
+          // already gone
+        }
+      }
+      await rm(join(dir, file), { force: true });
+    }
+    if (reaped.length > 0) this.options.log.warn({ reaped }, 'stopped runs left behind by an earlier linkd');
+    return reaped;
+  }
 
   /** The runs this agent holds, for Hello. */
   held(): MessageInitShape<typeof HeldRunSchema>[] {
@@ -176,6 +207,13 @@ export class RunManager {
       stopGraceMs: this.options.stopGraceMs ?? 5_000,
     });
     if (this.paused) run.process.pause();
+    // Remember the process group until the run ends, so a linkd killed meanwhile can be cleaned up after.
+    const marker = join(this.options.dataDir, 'runs', `${run.id}.pgid`);
+    if (run.process.pid !== undefined) {
+      await mkdir(join(this.options.dataDir, 'runs'), { recursive: true, mode: 0o700 });
+      await writeFile(marker, `${run.process.pid} ${(await processStartTime(run.process.pid)) ?? ''}`, { mode: 0o600 });
+      void run.process.exited.then(() => rm(marker, { force: true }));
+    }
   }
 
   private stopRun(run: ActiveRun, reason: string): Promise<void> | undefined {
@@ -248,5 +286,16 @@ export class RunManager {
       if (at >= cutoff) break;
       this.seenNonces.delete(nonce);
     }
+  }
+}
+
+/** A process's start time (clock ticks since boot, from /proc), or undefined where there is no /proc. */
+async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 22, counted after the command name, which is in parentheses and may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
