@@ -9,7 +9,8 @@ import { errorMetadataOf, reasonOf } from '../common/errors.js';
 import { LogLine_Stream, RunState, RunStatus } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
-import { spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { join } from 'node:path';
+import { repoRoot, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 import { collect, threadClient } from './helpers/runs.js';
@@ -193,5 +194,22 @@ describe('runs with the shell harness', () => {
     // Nor can they run on the first user's link from a thread of their own.
     const { thread } = await theirs.createThread({});
     assert.equal(reasonOf(await failure(theirs.sendMessage({ threadId: thread!.id, text: 'id', harness: 'shell', linkId: env.link.id }))), 'LINK_NOT_FOUND');
+  });
+
+  it('linkctl sends a message, follows the run as it happens, and exits with its outcome', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const linkctl = (...args: string[]) =>
+      spawnTracked('linkctl', process.execPath, [join(repoRoot, 'bin', 'linkctl.js'), '--server', env.grpcUrl, '--token', env.userToken, ...args]);
+    const ok = linkctl('send', threadId, 'echo from linkctl', '--harness', 'shell', '--link', env.link.id);
+    assert.equal((await ok.waitForExit(30_000)).code, 0, ok.output);
+    assert.match(ok.output, /#\d+ from linkctl/);
+    assert.match(ok.output, /done: completed, exit 0/);
+    const bad = linkctl('send', threadId, 'exit 4');
+    assert.equal((await bad.waitForExit(30_000)).code, 1);
+    assert.match(bad.output, /done: failed, exit 4/);
+    const listed = linkctl('threads', 'list');
+    await listed.waitForExit();
+    assert.match(listed.output, new RegExp(`${threadId}\\s+shell\\s+failed`));
   });
 });
