@@ -1,0 +1,142 @@
+/**
+ * Claude Code: `claude -p PROMPT --output-format stream-json --verbose`, resumed with `--resume`.
+ *
+ * Its stream-json lines, as the real CLI (2.1.x) prints them:
+ *   system/init      → started (session id, model, cwd)
+ *   assistant        → one content block per line: text, thinking (reasoning) or tool_use (tool call)
+ *   user             → tool_result blocks (tool result); `tool_use_result` of Write/Edit → file change
+ *   system/api_retry → a log line
+ *   result           → usage and cost; `is_error` (with `api_error_status`) means the run failed even
+ *                      though the CLI may exit 0
+ * Edits inside the working directory are allowed (`--permission-mode acceptEdits`), which works as
+ * root; anything else the CLI would ask about is denied and reported by the CLI.
+ */
+import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import type { EventInit } from '../runs/outbox.js';
+import type { HarnessAdapter, OutputParser } from './harness.js';
+
+const MAX_RAW = 64 * 1024;
+
+export const claudeCodeHarness: HarnessAdapter = {
+  name: 'claude-code',
+  binary: 'claude',
+  interruptSignal: 'SIGINT',
+  command(payload) {
+    const args = ['-p', payload.prompt, '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'];
+    if (payload.model) args.push('--model', payload.model);
+    if (payload.resumeSessionId) args.push('--resume', payload.resumeSessionId);
+    return { file: 'claude', args };
+  },
+  parser: (_payload, cwd) => claudeParser(cwd),
+};
+
+interface ClaudeBlock {
+  type: string;
+  text?: string;
+  thinking?: string;
+  id?: string;
+  name?: string;
+  input?: unknown;
+  tool_use_id?: string;
+  content?: unknown;
+  is_error?: boolean;
+}
+
+export function claudeParser(cwd: string): OutputParser {
+  let sessionId = '';
+  let result: { isError: boolean; status: number | null; message: string } | undefined;
+  const withRaw = (raw: string, events: EventInit[]) => events.map((e) => ({ ...e, raw: raw.slice(0, MAX_RAW) }));
+  return {
+    line(text, stream) {
+      if (stream === 'stderr') return [{ event: { case: 'log', value: { stream: LogLine_Stream.STDERR, text } } }];
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        return [{ event: { case: 'log', value: { stream: LogLine_Stream.STDOUT, text } } }];
+      }
+      const events: EventInit[] = [];
+      switch (message.type) {
+        case 'system':
+          if (message.subtype === 'init') {
+            sessionId = String(message.session_id ?? '');
+            events.push({ event: { case: 'started', value: { harness: 'claude-code', sessionId, model: String(message.model ?? ''), cwd: String(message.cwd ?? cwd) } } });
+          } else if (message.subtype === 'api_retry') {
+            events.push({
+              event: { case: 'log', value: { stream: LogLine_Stream.STDERR, text: `retrying the model API (attempt ${message.attempt}): ${message.error_status ?? ''} ${message.error ?? ''}`.trim() } },
+            });
+          }
+          break;
+        case 'assistant':
+          for (const block of ((message.message as { content?: ClaudeBlock[] })?.content ?? [])) {
+            if (block.type === 'text' && block.text) events.push({ event: { case: 'text', value: { text: block.text } } });
+            else if (block.type === 'thinking' && block.thinking) events.push({ event: { case: 'reasoning', value: { text: block.thinking } } });
+            else if (block.type === 'tool_use') {
+              events.push({ event: { case: 'toolCall', value: { id: block.id ?? '', name: block.name ?? '', inputJson: JSON.stringify(block.input ?? {}) } } });
+            }
+          }
+          break;
+        case 'user': {
+          for (const block of ((message.message as { content?: ClaudeBlock[] })?.content ?? [])) {
+            if (block.type !== 'tool_result') continue;
+            events.push({ event: { case: 'toolResult', value: { id: block.tool_use_id ?? '', output: resultText(block.content), isError: block.is_error === true } } });
+          }
+          const structured = message.tool_use_result as { type?: string; filePath?: string } | undefined;
+          if (structured && typeof structured === 'object' && structured.filePath && (structured.type === 'create' || structured.type === 'update')) {
+            events.push({ event: { case: 'fileChange', value: { path: structured.filePath, kind: structured.type === 'create' ? 'add' : 'update' } } });
+          }
+          break;
+        }
+        case 'result': {
+          sessionId = String(message.session_id ?? sessionId);
+          const usage = (message.usage ?? {}) as Record<string, number>;
+          events.push({
+            event: {
+              case: 'usage',
+              value: {
+                inputTokens: BigInt(usage.input_tokens ?? 0),
+                outputTokens: BigInt(usage.output_tokens ?? 0),
+                cacheReadTokens: BigInt(usage.cache_read_input_tokens ?? 0),
+                cacheWriteTokens: BigInt(usage.cache_creation_input_tokens ?? 0),
+                costUsd: Number(message.total_cost_usd ?? 0),
+                costKnown: typeof message.total_cost_usd === 'number',
+              },
+            },
+          });
+          result = { isError: message.is_error === true, status: (message.api_error_status as number | null) ?? null, message: String(message.result ?? '') };
+          if (result.isError) {
+            events.push({ event: { case: 'error', value: { code: result.status ? `api_error_${result.status}` : 'error', message: result.message } } });
+          }
+          break;
+        }
+        default:
+          // stream_event and future types: kept in `raw` of nothing; not shown.
+          return [];
+      }
+      return withRaw(text, events);
+    },
+    finish({ code, signal, cancelled, reason, killed }) {
+      let status: RunStatus;
+      let failureReason = '';
+      if (cancelled) {
+        status = reason === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.FAILED;
+        failureReason = reason;
+      } else if (result?.isError) {
+        status = RunStatus.FAILED;
+        failureReason = 'API_ERROR';
+      } else if (code === 0 && result) {
+        status = RunStatus.COMPLETED;
+      } else {
+        status = RunStatus.FAILED;
+        failureReason = signal ? `KILLED_BY_${signal}` : result ? 'EXIT_CODE' : 'NO_RESULT';
+      }
+      return [{ event: { case: 'done', value: { status, exitCode: code ?? -1, failureReason, sessionId, killed } } }];
+    },
+  };
+}
+
+function resultText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((c) => (typeof c === 'object' && c && 'text' in c ? String((c as { text: unknown }).text) : '')).join('');
+  return content === undefined ? '' : JSON.stringify(content);
+}
