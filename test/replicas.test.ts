@@ -175,6 +175,8 @@ describe('several replicas on etcd', () => {
     const after = watchOn(b);
     await after.until(staying.id, (l) => l.state === LinkState.ONLINE && l.replicaId === 'a', 'online on a', 20_000);
     await after.offline(leaving.id, 20_000);
+    // Past the old lease's TTL (etcd may have restored it at restart), the truth still holds.
+    await delay((LEASE_TTL_S + 1) * 1000);
     const { links } = await linkClient(b.grpcUrl, userToken).listLinks({});
     assert.deepEqual(
       links.filter((l) => l.state === LinkState.ONLINE).map((l) => l.id),

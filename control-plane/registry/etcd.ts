@@ -288,9 +288,15 @@ export class EtcdRegistry implements Registry {
   private async restoreOwn(): Promise<void> {
     this.pendingReleases.clear();
     for (const [key, mine] of [...this.own]) {
-      // Only where nobody else holds the key now: a newer session elsewhere wins.
+      // Where the key is gone, or still holds this session (on the old lease, which may yet expire),
+      // write it on the new lease. Where a newer session holds it, that one wins.
+      const current = (await this.client.get(key).exec()).kvs[0];
+      if (current && decode(current).epoch !== mine.record.epoch) {
+        this.own.delete(key);
+        continue;
+      }
       const result = await this.client
-        .if(key, 'Create', '==', 0)
+        .if(key, 'Mod', '==', current?.mod_revision ?? '0')
         .then(this.client.put(key).value(JSON.stringify(store(mine.record, true))).lease(this.currentLease()))
         .commit();
       if (result.succeeded) this.own.set(key, { record: mine.record, modRevision: result.header.revision });
