@@ -419,6 +419,7 @@ class LinkSession {
           this.log.warn({ runId, why: stored.why }, 'refusing run events');
           return;
         }
+        this.log.debug({ runId, from: String(events[0].seq), to: String(events[events.length - 1].seq), acked: String(stored.acked) }, 'run events stored');
         this.send({ frame: { case: 'eventsAck', value: { runId, ackedSeq: stored.acked } } });
         if (stored.finished) this.dispatchPending();
         return;

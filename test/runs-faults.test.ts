@@ -64,7 +64,12 @@ describe('runs through faults', () => {
         await new Promise((r) => setTimeout(r, 150 + Math.random() * 250));
         if (!finished) proxy.cutAll();
       }
-      const events: RunEvent[] = await watching;
+      const events: RunEvent[] = await watching.catch(async (error) => {
+        const sql = env.store.connection;
+        const [run] = await sql`select state, last_seq::text, session_epoch::text from runs where id = ${runId}`;
+        const [stored] = await sql`select count(*)::int as n, max(seq)::text as top from run_events where run_id = ${runId}`;
+        throw new Error(`${error.message}; the database has run ${JSON.stringify(run)} and events ${JSON.stringify(stored)}`);
+      });
       assert.ok(proxy.cuts >= 3, `the connection was cut ${proxy.cuts} times during the run`);
       assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => BigInt(i + 1)), 'seqs 1..n, no gap, no repeat');
       const texts = events.flatMap((e) => (e.event.case === 'log' ? [e.event.value.text] : []));

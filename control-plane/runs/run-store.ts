@@ -439,20 +439,27 @@ export class RunStore {
       : this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where user_id = ${userId} order by created_at desc limit 200`;
   }
 
-  /** Stored events after `afterSeq`, in order. */
+  /**
+   * Stored events after `afterSeq`, in order, up to the contiguous prefix (`last_seq`): a watcher
+   * never sees an event before all the ones ahead of it.
+   */
   async events(runId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
     const rows = await this.sql<{ body: Buffer }[]>`
-      select body from run_events where run_id = ${runId} and seq > ${String(afterSeq)} order by seq limit ${limit}`;
+      select e.body from run_events e join runs r on r.id = e.run_id
+      where e.run_id = ${runId} and e.seq > ${String(afterSeq)} and e.seq <= r.last_seq
+      order by e.seq limit ${limit}`;
     return rows.map((row) => fromBinary(RunEventSchema, new Uint8Array(row.body)));
   }
 }
 
 /** The highest seq such that every seq from 1 to it is stored, given that 1..known are. */
 async function contiguous(tx: TransactionSql, runId: string, known: bigint): Promise<bigint> {
-  const rows = await tx<{ seq: string }[]>`select seq::text from run_events where run_id = ${runId} and seq > ${String(known)} order by seq`;
+  // Order by the bigint column, not by its text form (which would sort 1, 10, 11, …, 2).
+  const rows = await tx<{ seq_text: string }[]>`
+    select seq::text as seq_text from run_events where run_id = ${runId} and seq > ${String(known)} order by run_events.seq`;
   let top = known;
   for (const row of rows) {
-    if (BigInt(row.seq) !== top + 1n) break;
+    if (BigInt(row.seq_text) !== top + 1n) break;
     top++;
   }
   return top;

@@ -1,0 +1,63 @@
+/**
+ * Event storage against a real Postgres: what is acknowledged is exactly the contiguous prefix,
+ * duplicates change nothing, and writes are fenced to the session that holds the run.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { createLogger } from '../../common/log.js';
+import { RunStore } from '../../control-plane/runs/run-store.js';
+import { PostgresStore } from '../../control-plane/store/postgres.js';
+import { RunEventSchema } from '../../gen/link/v1/run_pb.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { repoRoot } from '../helpers/processes.js';
+
+describe('run event storage', () => {
+  let store: PostgresStore;
+  let runs: RunStore;
+  let linkId: string;
+  let runId: string;
+
+  beforeEach(async () => {
+    const log = createLogger({ name: 't', level: 'silent' });
+    store = await PostgresStore.open({ url: await freshDatabase(), migrationsDir: join(repoRoot, 'sql'), log, max: 2 });
+    runs = await RunStore.open(store.connection, log);
+    const user = await store.localUser();
+    linkId = (await store.createLink(user.id, 'machine')).link.id;
+    const thread = await runs.createThread(user.id, '');
+    runId = (await runs.sendMessage({ userId: user.id, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', model: '', tier: 0 })).runId;
+    assert.equal((await runs.claimQueued(linkId, 100n, 1)).length, 1);
+  });
+
+  afterEach(async () => {
+    await runs.close();
+    await store.close();
+  });
+
+  const events = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => create(RunEventSchema, { seq: BigInt(from + i), event: { case: 'log', value: { text: `line ${from + i}` } } }));
+
+  it('acknowledges a batch up to its last seq, however many it holds', async () => {
+    assert.deepEqual(await runs.appendEvents(runId, linkId, 100n, events(1, 250)), { ok: true, acked: 250n, finished: false });
+    assert.equal((await runs.events(runId, 0n, 1000)).length, 250);
+  });
+
+  it('a gap holds the acknowledgement back until it is filled; resends change nothing', async () => {
+    assert.equal(((await runs.appendEvents(runId, linkId, 100n, events(1, 9))) as { acked: bigint }).acked, 9n);
+    assert.equal(((await runs.appendEvents(runId, linkId, 100n, events(12, 30))) as { acked: bigint }).acked, 9n, '10 and 11 are missing');
+    assert.deepEqual((await runs.events(runId, 0n, 1000)).map((e) => Number(e.seq)), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'watchers see nothing past the gap');
+    assert.equal(((await runs.appendEvents(runId, linkId, 100n, events(10, 11))) as { acked: bigint }).acked, 30n);
+    assert.equal(((await runs.appendEvents(runId, linkId, 100n, events(1, 30))) as { acked: bigint }).acked, 30n);
+    const stored = await runs.events(runId, 0n, 1000);
+    assert.deepEqual(stored.map((e) => e.seq), events(1, 30).map((e) => e.seq), 'each once, in order');
+  });
+
+  it('refuses writes from a session that no longer holds the run', async () => {
+    await runs.appendEvents(runId, linkId, 100n, events(1, 5));
+    const { cursors } = await runs.adoptRuns(linkId, 200n, [runId]);
+    assert.equal(cursors.get(runId), 5n, 'the new session learns what is stored');
+    const stale = await runs.appendEvents(runId, linkId, 100n, events(6, 8));
+    assert.equal(stale.ok, false);
+    assert.equal(((await runs.appendEvents(runId, linkId, 200n, events(6, 8))) as { acked: bigint }).acked, 8n);
+  });
+});
