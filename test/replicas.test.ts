@@ -149,8 +149,9 @@ describe('several replicas on etcd', () => {
     const leaver = await agent(leaving.tokenFile, [a]);
     await onB.online(staying.id);
     await onB.online(leaving.id);
-    await onB.close();
-    closeClients();
+    // This watch stays open through the outage: replica b's etcd watch must catch up by itself.
+    const through = watchOn(b);
+    await through.online(leaving.id);
 
     await etcd.kill();
     // While etcd is away, replica a is not ready and turns new sessions away with UNAVAILABLE.
@@ -175,6 +176,8 @@ describe('several replicas on etcd', () => {
     const after = watchOn(b);
     await after.until(staying.id, (l) => l.state === LinkState.ONLINE && l.replicaId === 'a', 'online on a', 20_000);
     await after.offline(leaving.id, 20_000);
+    await through.offline(leaving.id, 20_000);
+    assert.equal(through.links.get(staying.id)?.state, LinkState.ONLINE, 'the watch that lived through the outage shows the truth');
     // Past the old lease's TTL (etcd may have restored it at restart), the truth still holds.
     await delay((LEASE_TTL_S + 1) * 1000);
     const { links } = await linkClient(b.grpcUrl, userToken).listLinks({});

@@ -123,4 +123,28 @@ describe('runs through faults', () => {
     assert.equal(done.event.case === 'done' && done.event.value.failureReason, 'LINK_LOST');
     assert.equal(events.filter((e) => e.event.case === 'done').length, 1);
   });
+
+  it('a run with no output for the idle timeout is stopped, however long it has run before', async () => {
+    env = await startTestServer({ heartbeatIntervalMs: 500 });
+    const quiet = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-'), '--idle-timeout', '1500']);
+    agents.push(quiet);
+    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    await watch.online(env.link.id);
+    await watch.close();
+    const threads = threadClient(env.grpcUrl, env.userToken);
+    const { thread } = await threads.createThread({});
+    // Output every half second for three seconds (longer than the idle timeout), then silence.
+    const { runId } = await threads.sendMessage({
+      threadId: thread!.id,
+      text: 'for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.5; done; sleep 60; echo never',
+      harness: 'shell',
+      linkId: env.link.id,
+    });
+    const events = await collect(threads, runId, 0n, 30_000);
+    const ticks = events.filter((e) => e.event.case === 'log' && e.event.value.text.startsWith('tick'));
+    assert.equal(ticks.length, 6, 'a run that keeps talking is not stopped, however long it runs');
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.failureReason, 'IDLE_TIMEOUT');
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.FAILED);
+  });
 });

@@ -79,9 +79,14 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     try {
       const stored = await this.store.listLinks(user.id);
       const shown = new Set(stored.map((l) => l.id));
+      // Presence as this watch has seen it: a stored change needs no registry call (which could
+      // fail while etcd is away and end the stream).
+      const live = new Map(watch.snapshot.map((r) => [r.linkId, r]));
       yield { event: { case: 'snapshot', value: { links: sortLinks(joinLinks(stored, watch.snapshot)) } } };
       for await (const event of events) {
         const linkId = event.type === 'put' ? event.record.linkId : event.linkId;
+        if (event.type === 'put') live.set(linkId, event.record);
+        else if (event.type === 'delete') live.delete(linkId);
         const link = await this.store.getLink(user.id, linkId);
         if (!link) {
           // Revoked (or never this user's): drop it from the view once.
@@ -89,8 +94,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           continue;
         }
         shown.add(linkId);
-        const live = event.type === 'put' ? event.record : event.type === 'stored' ? await this.registry.get(user.id, linkId) : undefined;
-        yield { event: { case: 'changed', value: linkView(link, live) } };
+        yield { event: { case: 'changed', value: linkView(link, live.get(linkId)) } };
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
