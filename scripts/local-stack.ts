@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { exists } from '../common/files.js';
 import { hostname } from 'node:os';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -135,14 +136,6 @@ async function pairLocalAgent(server: string, userTokenFile: string, linkTokenFi
   if (code_ !== 0) throw new Error(`pairing the local linkd failed:\n${output}`);
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Waits until the server has written `server.json` with its own pid (it does so once both ports

@@ -6,11 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { writeSecret } from '../secrets.js';
+import { exists } from '../../common/files.js';
+import { freePort } from '../../common/net.js';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -167,23 +168,3 @@ async function readOrCreatePassword(file: string): Promise<string> {
   return password;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A TCP port that is free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}

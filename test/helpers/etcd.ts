@@ -4,7 +4,7 @@
  * test process: a test that leaves it running fails.
  */
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../common/net.js';
 import { delay, spawnTracked, type TestProcess } from './processes.js';
 import { tempDir } from './temp.js';
 
@@ -19,16 +19,6 @@ export interface TestEtcd {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export async function startEtcd(): Promise<TestEtcd> {
   const dataDir = await tempDir('etcd-');
