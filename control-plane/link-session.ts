@@ -66,6 +66,26 @@ export class LinkSessionHub {
       runs.onRunQueued(({ linkId }) => this.forLink(linkId, (session) => session.dispatchPending())),
       runs.onRunCancel(({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
     );
+    // A replica that dies takes its LINK_LOST timers with it: every replica sweeps for runs whose
+    // session is gone, so no run waits forever. Failing a run is idempotent, so replicas may overlap.
+    this.sweepTimer = setInterval(() => void this.sweepLostRuns(), options.linkLostGraceMs);
+    this.sweepTimer.unref();
+  }
+
+  private sweepTimer: NodeJS.Timeout;
+
+  private async sweepLostRuns(): Promise<void> {
+    if (!this.registry.isReady()) return;
+    try {
+      for (const { userId, linkId, epoch } of await this.runs.sessionsWithUnfinishedRuns(this.options.linkLostGraceMs)) {
+        const live = await this.registry.get(userId, linkId);
+        if (live?.epoch === epoch) continue;
+        const failed = await this.runs.failLostRuns(linkId, epoch);
+        if (failed.length > 0) this.log.warn({ linkId, runs: failed }, 'runs of a session that is gone failed LINK_LOST');
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'the lost-run sweep failed; it runs again later');
+    }
   }
 
   private forLink(linkId: string, act: (session: LinkSession) => void): void {
@@ -133,6 +153,7 @@ export class LinkSessionHub {
     this.draining = true;
     for (const stop of this.stopListening.splice(0)) stop();
     for (const timer of this.lostTimers) clearTimeout(timer);
+    clearInterval(this.sweepTimer);
     for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
     if (this.sessions.size > 0) {
       await new Promise<void>((resolve) => {

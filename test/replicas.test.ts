@@ -12,6 +12,8 @@ import { EtcdRegistry } from '../control-plane/registry/etcd.js';
 import { writeSecret } from '../control-plane/secrets.js';
 import { PostgresStore } from '../control-plane/store/postgres.js';
 import { LinkState } from '../gen/link/v1/types_pb.js';
+import { RunStatus } from '../gen/link/v1/run_pb.js';
+import { collect, threadClient } from './helpers/runs.js';
 import { closeClients, Code, hello, linkClient, LinkWatch, RawSession } from './helpers/clients.js';
 import { startEtcd, type TestEtcd } from './helpers/etcd.js';
 import { freshDatabase } from './helpers/postgres.js';
@@ -71,6 +73,7 @@ describe('several replicas on etcd', () => {
       '--keepalive-timeout', '1000',
       '--heartbeat-interval', '300',
       '--drain-grace', '1000',
+      '--link-lost-grace', '2000',
     ]);
     await process_.waitForOutput(/"msg":"Link is running/, 60_000);
     const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
@@ -204,6 +207,61 @@ describe('several replicas on etcd', () => {
     await onA.offline(link.id);
     // The replica notices at its next keepalive, grants a new lease and writes the link back.
     await onA.online(link.id, 20_000);
+  });
+
+  it('a replica SIGKILLed mid-run: another takes the run over, and watchers on every replica see each event once, in order', async () => {
+    const [a, b, c] = [await startReplica('a'), await startReplica('b'), await startReplica('c')];
+    const link = await newLink('worker');
+    const onC = watchOn(c);
+    await agent(link.tokenFile, [a, b]);
+    await onC.until(link.id, (l) => l.state === LinkState.ONLINE && l.replicaId === 'a', 'online on a');
+    const threadsOnC = threadClient(c.grpcUrl, userToken);
+    const { thread } = await threadsOnC.createThread({});
+    const lines = 200;
+    const { runId } = await threadsOnC.sendMessage({
+      threadId: thread!.id,
+      text: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.02; done`,
+      harness: 'shell',
+      linkId: link.id,
+    });
+    const watchers = [collect(threadsOnC, runId, 0n, 90_000), collect(threadClient(b.grpcUrl, userToken), runId, 0n, 90_000)];
+    // Let it get going on replica a, then kill a.
+    for await (const { event } of threadsOnC.watchRun({ runId }, { timeoutMs: 30_000 })) {
+      if (event?.event.case === 'log' && event.event.value.text === 'line 20') break;
+    }
+    await a.process.stop('SIGKILL');
+    await onC.until(link.id, (l) => l.state === LinkState.ONLINE && l.replicaId === 'b', 'online on b', 30_000);
+    for (const events of await Promise.all(watchers)) {
+      assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => BigInt(i + 1)), 'seqs 1..n, no gap, no repeat');
+      const texts = events.flatMap((e) => (e.event.case === 'log' ? [e.event.value.text] : []));
+      assert.deepEqual(texts, Array.from({ length: lines }, (_, i) => `line ${i + 1}`));
+      const done = events.at(-1)!;
+      assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.COMPLETED);
+    }
+  });
+
+  it('the replica holding a run dies and the machine never comes back: the run fails LINK_LOST elsewhere', async () => {
+    const [a, b] = [await startReplica('a'), await startReplica('b')];
+    const link = await newLink('doomed');
+    const onB = watchOn(b);
+    const doomed = await agent(link.tokenFile, [a]);
+    await onB.until(link.id, (l) => l.state === LinkState.ONLINE && l.replicaId === 'a', 'online on a');
+    const threadsOnB = threadClient(b.grpcUrl, userToken);
+    const { thread } = await threadsOnB.createThread({});
+    const marker = `doomed-${Math.floor(Math.random() * 1e6)}`;
+    const { runId } = await threadsOnB.sendMessage({ threadId: thread!.id, text: `echo up; exec -a ${marker} sleep 300`, harness: 'shell', linkId: link.id });
+    for await (const { event } of threadsOnB.watchRun({ runId }, { timeoutMs: 30_000 })) {
+      if (event?.event.case === 'log') break;
+    }
+    // Replica a dies (with its LINK_LOST timer) and the machine goes with it.
+    await a.process.stop('SIGKILL');
+    await doomed.stop('SIGKILL');
+    // The killed linkd's run is still running on the (gone) machine; it is no part of this test.
+    spawnSync('pkill', ['--signal', 'KILL', '-f', marker]);
+    const events = await collect(threadsOnB, runId, 0n, 60_000);
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.failureReason, 'LINK_LOST');
+    assert.equal(events.filter((e) => e.event.case === 'done').length, 1);
   });
 
   it('heartbeats write nothing to etcd', async () => {

@@ -327,6 +327,15 @@ export class RunStore {
     return failed;
   }
 
+  /** The sessions that hold unfinished runs dispatched longer than `graceMs` ago (for the lost-link sweep). */
+  async sessionsWithUnfinishedRuns(graceMs: number): Promise<{ userId: string; linkId: string; epoch: bigint }[]> {
+    const rows = await this.sql<{ user_id: string; link_id: string; epoch: string }[]>`
+      select distinct user_id, link_id, session_epoch::text as epoch from runs
+      where state in ('dispatched', 'running') and session_epoch is not null
+        and coalesce(dispatched_at, created_at) < now() - ${graceMs / 1000} * interval '1 second'`;
+    return rows.map((r) => ({ userId: r.user_id, linkId: r.link_id, epoch: BigInt(r.epoch) }));
+  }
+
   // ── events ───────────────────────────────────────────────────────────────
 
   /**
