@@ -6,6 +6,7 @@
  *   linkd doctor   what this machine can run, and how to fix what is missing
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { integer } from '../common/cli.js';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { defaultConfigDir, defaultDataDir } from '../common/paths.js';
@@ -21,13 +22,6 @@ import { HARNESS_ADAPTERS } from './harnesses/index.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
 
-function integer(min: number, max: number) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
 function servers(value: string): string[] {

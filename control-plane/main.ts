@@ -7,6 +7,7 @@
  *   link-server create-user NAME   create a user and print its token once (bootstrap an admin)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { integer } from '../common/cli.js';
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,13 +25,6 @@ import { PostgresStore } from './store/postgres.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
 
-function integer(min: number, max: number) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
 
 const dataDirOption = () =>
   new Option('--data-dir <dir>', 'state: the embedded database, the local user\'s token').env('LINK_SERVER_DATA_DIR').default(defaultDataDir('link-server'));
