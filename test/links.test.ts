@@ -83,6 +83,7 @@ describe('managing links', () => {
     const client = linkClient(env.grpcUrl, b.token);
     const bWatch = new LinkWatch(client);
     try {
+      await bWatch.snapshot();
       assert.deepEqual((await client.listLinks({})).links, []);
       const attempts: Record<string, () => Promise<unknown>> = {
         get: () => client.getLink({ linkId: env.link.id }),

@@ -68,30 +68,29 @@ export class LinkWatch {
 
   /** Resolves with the link once `predicate` holds for it; rejects at the deadline. */
   async until(linkId: string, predicate: (link: Link) => boolean, what: string, timeoutMs = 15_000): Promise<Link> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    await this.waitFor(() => {
       const link = this.links.get(linkId);
-      if (link && predicate(link)) return link;
-      if (this.error) throw this.error;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`link ${linkId} did not become ${what} within ${timeoutMs} ms (events: ${this.events.join(', ')})`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+      return link !== undefined && predicate(link);
+    }, `link ${linkId} did not become ${what}`, timeoutMs);
+    return this.links.get(linkId)!;
   }
 
   /** Resolves once the watch has said the link was removed (revoked). */
-  async removed(linkId: string, timeoutMs = 15_000): Promise<void> {
+  removed(linkId: string, timeoutMs = 15_000): Promise<void> {
+    return this.waitFor(() => this.events.includes(`${linkId}:REMOVED`), `link ${linkId} was not removed`, timeoutMs);
+  }
+
+  /** Resolves once the first snapshot has arrived. */
+  snapshot(timeoutMs = 15_000): Promise<void> {
+    return this.waitFor(() => this.snapshotSeen, 'no snapshot arrived', timeoutMs);
+  }
+
+  private async waitFor(done: () => boolean, failure: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.events.includes(`${linkId}:REMOVED`)) {
+    while (!done()) {
       if (this.error) throw this.error;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`link ${linkId} was not removed within ${timeoutMs} ms (events: ${this.events.join(', ')})`);
+      if (left <= 0) throw new Error(`${failure} within ${timeoutMs} ms (events: ${this.events.join(', ')})`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.wake = () => {
