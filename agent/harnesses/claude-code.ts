@@ -11,21 +11,21 @@
  * Edits inside the working directory are allowed (`--permission-mode acceptEdits`), which works as
  * root; anything else the CLI would ask about is denied and reported by the CLI.
  */
-import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import type { HarnessAdapter, OutputParser } from './harness.js';
-
-const MAX_RAW = 64 * 1024;
+import { doneEvent, jsonlParser, textOf } from './jsonl.js';
 
 export const claudeCodeHarness: HarnessAdapter = {
   name: 'claude-code',
   binary: 'claude',
   interruptSignal: 'SIGINT',
   command(payload) {
-    const args = ['-p', payload.prompt, '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'];
+    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'];
     if (payload.model) args.push('--model', payload.model);
     if (payload.resumeSessionId) args.push('--resume', payload.resumeSessionId);
-    return { file: 'claude', args };
+    // After `--`, a message that starts with a dash is still the prompt.
+    return { file: 'claude', args: [...args, '--', payload.prompt] };
   },
   parser: (_payload, cwd) => claudeParser(cwd),
 };
@@ -44,17 +44,9 @@ interface ClaudeBlock {
 
 export function claudeParser(cwd: string): OutputParser {
   let sessionId = '';
-  let result: { isError: boolean; status: number | null; message: string } | undefined;
-  const withRaw = (raw: string, events: EventInit[]) => events.map((e) => ({ ...e, raw: raw.slice(0, MAX_RAW) }));
-  return {
-    line(text, stream) {
-      if (stream === 'stderr') return [{ event: { case: 'log', value: { stream: LogLine_Stream.STDERR, text } } }];
-      let message: Record<string, unknown>;
-      try {
-        message = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        return [{ event: { case: 'log', value: { stream: LogLine_Stream.STDOUT, text } } }];
-      }
+  let result: { isError: boolean } | undefined;
+  return jsonlParser({
+    message(message) {
       const events: EventInit[] = [];
       switch (message.type) {
         case 'system':
@@ -79,7 +71,7 @@ export function claudeParser(cwd: string): OutputParser {
         case 'user': {
           for (const block of ((message.message as { content?: ClaudeBlock[] })?.content ?? [])) {
             if (block.type !== 'tool_result') continue;
-            events.push({ event: { case: 'toolResult', value: { id: block.tool_use_id ?? '', output: resultText(block.content), isError: block.is_error === true } } });
+            events.push({ event: { case: 'toolResult', value: { id: block.tool_use_id ?? '', output: textOf(block.content), isError: block.is_error === true } } });
           }
           const structured = message.tool_use_result as { type?: string; filePath?: string } | undefined;
           if (structured && typeof structured === 'object' && structured.filePath && (structured.type === 'create' || structured.type === 'update')) {
@@ -103,40 +95,20 @@ export function claudeParser(cwd: string): OutputParser {
               },
             },
           });
-          result = { isError: message.is_error === true, status: (message.api_error_status as number | null) ?? null, message: String(message.result ?? '') };
+          // On API errors the CLI says subtype "success" with is_error (and api_error_status).
+          result = { isError: message.is_error === true };
           if (result.isError) {
-            events.push({ event: { case: 'error', value: { code: result.status ? `api_error_${result.status}` : 'error', message: result.message } } });
+            const status = message.api_error_status as number | null;
+            events.push({ event: { case: 'error', value: { code: status ? `api_error_${status}` : 'error', message: String(message.result ?? '') } } });
           }
           break;
         }
         default:
-          // stream_event and future types: kept in `raw` of nothing; not shown.
-          return [];
+          // stream_event and future types are not shown.
+          break;
       }
-      return withRaw(text, events);
+      return events;
     },
-    finish({ code, signal, cancelled, reason, killed }) {
-      let status: RunStatus;
-      let failureReason = '';
-      if (cancelled) {
-        status = reason === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.FAILED;
-        failureReason = reason;
-      } else if (result?.isError) {
-        status = RunStatus.FAILED;
-        failureReason = 'API_ERROR';
-      } else if (code === 0 && result) {
-        status = RunStatus.COMPLETED;
-      } else {
-        status = RunStatus.FAILED;
-        failureReason = signal ? `KILLED_BY_${signal}` : result ? 'EXIT_CODE' : 'NO_RESULT';
-      }
-      return [{ event: { case: 'done', value: { status, exitCode: code ?? -1, failureReason, sessionId, killed } } }];
-    },
-  };
-}
-
-function resultText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((c) => (typeof c === 'object' && c && 'text' in c ? String((c as { text: unknown }).text) : '')).join('');
-  return content === undefined ? '' : JSON.stringify(content);
+    finish: (exit) => [doneEvent(exit, result ? (result.isError ? 'failed' : 'completed') : undefined, sessionId)],
+  });
 }

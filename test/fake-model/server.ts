@@ -1,8 +1,15 @@
 /**
  * The project's own fake model API on 127.0.0.1, for running the real harness CLIs offline. It
- * speaks the Anthropic Messages API (SSE) and follows a script written into the prompt:
+ * speaks the three APIs the CLIs call, each streaming SSE:
  *
- *   WRITE <absolute path> <content>   the first turn calls the Write tool; the next answers in text
+ *   Anthropic Messages   POST /v1/messages                                  (Claude Code)
+ *   OpenAI Responses     POST /v1/responses                                 (Codex)
+ *   Gemini               POST /v1beta/models/<model>:streamGenerateContent  (Gemini CLI; and the
+ *                        `auto` router's :generateContent)
+ *
+ * and follows a script written into the prompt, the same in every dialect:
+ *
+ *   WRITE <absolute path> <content>   the first turn calls the CLI's file-writing tool; the next answers in text
  *   FAIL <status>                     answer with that HTTP error
  *   SLOW                              start the stream and then hold it (to cancel a run mid-way)
  *   anything else                     a short text answer, naming the turn ("turn 2" on a resumed session)
@@ -17,9 +24,29 @@ export interface RecordedRequest {
   body: unknown;
 }
 
-interface AnthropicMessage {
-  role: string;
-  content: string | { type: string; text?: string; tool_use_id?: string; content?: unknown }[];
+/** What the script says to answer, whatever the dialect. */
+type Reply =
+  | { kind: 'fail'; status: number; message: string }
+  | { kind: 'slow' }
+  | { kind: 'write'; path: string; content: string }
+  | { kind: 'text'; text: string };
+
+/** One request as the script sees it: the user's texts, which turn it is, and the last tool output. */
+interface Conversation {
+  prompt: string;
+  turn: number;
+  toolResult: string | undefined;
+  model: string;
+}
+
+function decide({ prompt, turn, toolResult, model }: Conversation): Reply {
+  const fail = /FAIL (\d{3})/.exec(prompt);
+  if (fail) return { kind: 'fail', status: Number(fail[1]), message: `fake ${fail[1]} from the script` };
+  if (/\bSLOW\b/.test(prompt)) return { kind: 'slow' };
+  const write = /WRITE (\S+) (\S+)/.exec(prompt);
+  if (write && toolResult === undefined) return { kind: 'write', path: write[1], content: write[2] };
+  const said = toolResult === undefined ? '' : ` Tool said: ${toolResult}`;
+  return { kind: 'text', text: `hello from the fake model (turn ${turn}, model=${model}).${said}` };
 }
 
 export class FakeModelServer {
@@ -55,79 +82,227 @@ export class FakeModelServer {
     this.requests.push({ method: req.method ?? '', path, body });
     if (req.method === 'HEAD' || req.method === 'GET') return void res.writeHead(200).end();
     if (path === '/v1/messages/count_tokens') return json(res, 200, { input_tokens: 10 });
-    if (path === '/v1/messages') return this.messages(body as { model?: string; messages?: AnthropicMessage[] }, res);
-    json(res, 404, { type: 'error', error: { type: 'not_found_error', message: `no ${path} here` } });
+    if (path === '/v1/messages') return this.answer(res, anthropic.read(body as AnthropicBody), anthropic);
+    if (path === '/v1/responses') return this.answer(res, openai.read(body as OpenAiBody), openai);
+    const gemini = /^\/v1beta\/models\/([^/:]+):(streamGenerateContent|generateContent)$/.exec(path);
+    if (gemini && gemini[2] === 'generateContent') return json(res, 200, geminiRouterAnswer());
+    if (gemini) return this.answer(res, geminiDialect.read(body as GeminiBody, decodeURIComponent(gemini[1])), geminiDialect);
+    json(res, 404, { error: { message: `no ${path} here` } });
   }
 
-  private messages(body: { model?: string; messages?: AnthropicMessage[] }, res: ServerResponse): void {
-    const messages = body.messages ?? [];
-    const prompt = userTexts(messages).join('\n');
-    const model = body.model ?? 'fake-model';
-    const turn = messages.filter((m) => m.role === 'user' && !isToolResult(m)).length;
-    const fail = /FAIL (\d{3})/.exec(prompt);
-    if (fail) return json(res, Number(fail[1]), { type: 'error', error: { type: 'api_error', message: `fake ${fail[1]} from the script` } });
-    const last = messages[messages.length - 1];
-    const write = /WRITE (\S+) (\S+)/.exec(prompt);
-    const sse = startSse(res, model);
-    if (/\bSLOW\b/.test(prompt)) {
+  private answer(res: ServerResponse, conversation: Conversation, dialect: Dialect): void {
+    const reply = decide(conversation);
+    if (reply.kind === 'fail') return json(res, reply.status, dialect.error(reply.status, reply.message));
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (event: string | undefined, data: unknown) => res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
+    if (reply.kind === 'slow') {
+      dialect.begin(send, conversation.model);
       this.held.add(res);
       res.once('close', () => this.held.delete(res));
       return; // hold the stream open; the client gives up or is stopped
     }
-    if (write && !isToolResult(last)) {
-      sse.toolUse('toolu_fake_1', 'Write', { file_path: write[1], content: `${write[2]}\n` });
-      return sse.end('tool_use');
-    }
-    const result = isToolResult(last) ? ` Tool said: ${toolResultText(last)}` : '';
-    sse.text(`hello from the fake model (turn ${turn}, model=${model}).${result}`);
-    sse.end('end_turn');
+    dialect.begin(send, conversation.model);
+    if (reply.kind === 'write') dialect.write(send, reply.path, reply.content, conversation.model);
+    else dialect.text(send, reply.text, conversation.model);
+    res.end();
   }
 }
 
-function startSse(res: ServerResponse, model: string) {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...(data as object) })}\n\n`);
-  send('message_start', {
-    message: { id: `msg_${Date.now()}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } },
+type Send = (event: string | undefined, data: unknown) => void;
+
+interface Dialect {
+  error(status: number, message: string): unknown;
+  begin(send: Send, model: string): void;
+  text(send: Send, text: string, model: string): void;
+  write(send: Send, path: string, content: string, model: string): void;
+}
+
+const chunks = (text: string) => text.match(/.{1,16}/gs) ?? [];
+
+// --- Anthropic Messages ----------------------------------------------------------------------
+
+interface AnthropicMessage {
+  role: string;
+  content: string | { type: string; text?: string; tool_use_id?: string; content?: unknown }[];
+}
+interface AnthropicBody {
+  model?: string;
+  messages?: AnthropicMessage[];
+}
+
+const anthropic: Dialect & { read(body: AnthropicBody): Conversation } = {
+  read(body) {
+    const messages = body.messages ?? [];
+    const isToolResult = (m: AnthropicMessage | undefined) => !!m && Array.isArray(m.content) && m.content.some((c) => c.type === 'tool_result');
+    const users = messages.filter((m) => m.role === 'user');
+    const texts = users.flatMap((m) => (typeof m.content === 'string' ? [m.content] : m.content.filter((c) => c.type === 'text').map((c) => c.text ?? '')));
+    const last = messages[messages.length - 1];
+    let toolResult: string | undefined;
+    if (isToolResult(last)) {
+      const block = (last.content as { type: string; content?: unknown }[]).find((c) => c.type === 'tool_result');
+      toolResult = textOf(block?.content);
+    }
+    return { prompt: texts.join('\n'), turn: users.filter((m) => !isToolResult(m)).length, toolResult, model: body.model ?? 'fake-model' };
+  },
+  error: (_status, message) => ({ type: 'error', error: { type: 'api_error', message } }),
+  begin(send, model) {
+    send('message_start', {
+      type: 'message_start',
+      message: { id: `msg_${Date.now()}`, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } },
+    });
+  },
+  text(send, text) {
+    send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+    for (const piece of chunks(text)) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } });
+    send('content_block_stop', { type: 'content_block_stop', index: 0 });
+    anthropicEnd(send, 'end_turn');
+  },
+  write(send, path, content) {
+    const input = { file_path: path, content: `${content}\n` };
+    send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_fake_1', name: 'Write', input: {} } });
+    send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) } });
+    send('content_block_stop', { type: 'content_block_stop', index: 0 });
+    anthropicEnd(send, 'tool_use');
+  },
+};
+
+function anthropicEnd(send: Send, stopReason: string): void {
+  send('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: 20 } });
+  send('message_stop', { type: 'message_stop' });
+}
+
+// --- OpenAI Responses (Codex) ----------------------------------------------------------------
+
+interface OpenAiItem {
+  type?: string;
+  role?: string;
+  content?: { type: string; text?: string }[] | string;
+  output?: unknown;
+}
+interface OpenAiBody {
+  model?: string;
+  input?: OpenAiItem[];
+}
+
+const openai: Dialect & { read(body: OpenAiBody): Conversation } = {
+  read(body) {
+    const input = body.input ?? [];
+    // Codex sends its environment and instructions as user messages wrapped in <tags>; the
+    // person's messages are the others.
+    const prompts = input
+      .filter((i) => i.type === 'message' && i.role === 'user')
+      .map((i) => textOf(i.content))
+      .filter((text) => !text.trimStart().startsWith('<'));
+    const last = input[input.length - 1];
+    const toolResult = last && /_call_output$/.test(last.type ?? '') ? textOf(last.output) : undefined;
+    return { prompt: prompts.join('\n'), turn: prompts.length, toolResult, model: body.model ?? 'fake-model' };
+  },
+  error: (status, message) => ({ error: { message, type: status === 401 ? 'invalid_request_error' : 'server_error', code: null } }),
+  begin(send, model) {
+    const response = { id: 'resp_fake', object: 'response', status: 'in_progress', model, output: [] };
+    send('response.created', { type: 'response.created', response });
+    send('response.in_progress', { type: 'response.in_progress', response });
+  },
+  text(send, text, model) {
+    const item = { id: 'msg_fake', type: 'message', role: 'assistant', status: 'in_progress', content: [] as unknown[] };
+    send('response.output_item.added', { type: 'response.output_item.added', output_index: 0, item });
+    send('response.content_part.added', { type: 'response.content_part.added', item_id: item.id, output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+    for (const delta of chunks(text)) send('response.output_text.delta', { type: 'response.output_text.delta', item_id: item.id, output_index: 0, content_index: 0, delta });
+    const part = { type: 'output_text', text, annotations: [] };
+    send('response.output_text.done', { type: 'response.output_text.done', item_id: item.id, output_index: 0, content_index: 0, text });
+    send('response.content_part.done', { type: 'response.content_part.done', item_id: item.id, output_index: 0, content_index: 0, part });
+    send('response.output_item.done', { type: 'response.output_item.done', output_index: 0, item: { ...item, status: 'completed', content: [part] } });
+    openaiCompleted(send, model);
+  },
+  write(send, path, content, model) {
+    // apply_patch, Codex's freeform editing tool: the CLI applies it and reports a file change.
+    const input = `*** Begin Patch\n*** Add File: ${path}\n+${content}\n*** End Patch\n`;
+    const item = { id: 'ctc_fake_1', type: 'custom_tool_call', status: 'in_progress', call_id: 'call_fake_1', name: 'apply_patch', input: '' };
+    send('response.output_item.added', { type: 'response.output_item.added', output_index: 0, item });
+    send('response.custom_tool_call_input.delta', { type: 'response.custom_tool_call_input.delta', item_id: item.id, output_index: 0, delta: input });
+    send('response.custom_tool_call_input.done', { type: 'response.custom_tool_call_input.done', item_id: item.id, output_index: 0, input });
+    send('response.output_item.done', { type: 'response.output_item.done', output_index: 0, item: { ...item, status: 'completed', input } });
+    openaiCompleted(send, model);
+  },
+};
+
+function openaiCompleted(send: Send, model: string): void {
+  send('response.completed', {
+    type: 'response.completed',
+    response: {
+      id: 'resp_fake',
+      object: 'response',
+      status: 'completed',
+      model,
+      output: [],
+      usage: { input_tokens: 101, input_tokens_details: { cached_tokens: 0 }, output_tokens: 20, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 121 },
+    },
   });
-  let index = 0;
-  return {
-    text(text: string) {
-      send('content_block_start', { index, content_block: { type: 'text', text: '' } });
-      for (const piece of text.match(/.{1,16}/gs) ?? []) send('content_block_delta', { index, delta: { type: 'text_delta', text: piece } });
-      send('content_block_stop', { index });
-      index++;
-    },
-    toolUse(id: string, name: string, input: unknown) {
-      send('content_block_start', { index, content_block: { type: 'tool_use', id, name, input: {} } });
-      send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) } });
-      send('content_block_stop', { index });
-      index++;
-    },
-    end(stopReason: string) {
-      send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: 20 } });
-      send('message_stop', {});
-      res.end();
-    },
-  };
 }
 
-function userTexts(messages: AnthropicMessage[]): string[] {
-  return messages
-    .filter((m) => m.role === 'user')
-    .flatMap((m) => (typeof m.content === 'string' ? [m.content] : m.content.filter((c) => c.type === 'text').map((c) => c.text ?? '')));
+// --- Gemini ----------------------------------------------------------------------------------
+
+interface GeminiPart {
+  text?: string;
+  functionCall?: unknown;
+  functionResponse?: { response?: unknown };
+}
+interface GeminiBody {
+  contents?: { role?: string; parts?: GeminiPart[] }[];
 }
 
-function isToolResult(message: AnthropicMessage | undefined): boolean {
-  return !!message && Array.isArray(message.content) && message.content.some((c) => c.type === 'tool_result');
+const geminiDialect: Dialect & { read(body: GeminiBody, model: string): Conversation } = {
+  read(body, model) {
+    const contents = body.contents ?? [];
+    // The CLI opens with a <session_context> part; the person's messages are the user texts.
+    const prompts = contents
+      .filter((c) => c.role === 'user')
+      .flatMap((c) => (c.parts ?? []).map((p) => p.text ?? ''))
+      .filter((text) => text && !text.trimStart().startsWith('<'));
+    const lastParts = contents[contents.length - 1]?.parts ?? [];
+    const response = lastParts.find((p) => p.functionResponse)?.functionResponse;
+    const toolResult = response ? textOf(response.response) : undefined;
+    return { prompt: prompts.join('\n'), turn: prompts.length, toolResult, model };
+  },
+  error: (status, message) => ({ error: { code: status, message, status: status === 401 ? 'UNAUTHENTICATED' : status === 429 ? 'RESOURCE_EXHAUSTED' : 'INTERNAL' } }),
+  begin() {
+    // Gemini has no stream preamble: every chunk is a whole GenerateContentResponse.
+  },
+  text(send, text, model) {
+    const pieces = chunks(text);
+    pieces.forEach((piece, i) => {
+      const last = i === pieces.length - 1;
+      send(undefined, {
+        candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, index: 0, ...(last ? { finishReason: 'STOP' } : {}) }],
+        ...(last ? { usageMetadata: geminiUsage } : {}),
+        modelVersion: model,
+      });
+    });
+  },
+  write(send, path, content, model) {
+    send(undefined, {
+      candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'write_file', args: { file_path: path, content: `${content}\n` } } }] }, index: 0, finishReason: 'STOP' }],
+      usageMetadata: geminiUsage,
+      modelVersion: model,
+    });
+  },
+};
+
+const geminiUsage = { promptTokenCount: 101, candidatesTokenCount: 20, totalTokenCount: 121 };
+
+/** The answer the `auto` model router expects (JSON in the text), routing to the default model. */
+function geminiRouterAnswer(): unknown {
+  const text = JSON.stringify({ complexity_reasoning: 'a fake, simple request', complexity_score: 10 });
+  return { candidates: [{ content: { role: 'model', parts: [{ text }] }, index: 0, finishReason: 'STOP' }], usageMetadata: geminiUsage };
 }
 
-function toolResultText(message: AnthropicMessage): string {
-  const block = Array.isArray(message.content) ? message.content.find((c) => c.type === 'tool_result') : undefined;
-  const content = block?.content;
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) return content.map((c: { text?: string }) => c.text ?? '').join('');
-  return '';
+// --- helpers ---------------------------------------------------------------------------------
+
+function textOf(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map((c) => (typeof c === 'object' && c && 'text' in c ? String((c as { text: unknown }).text) : '')).join('');
+  return JSON.stringify(value);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,0 +1,75 @@
+/**
+ * What the JSON-lines harness CLIs (Claude Code, Codex, Gemini CLI) have in common: one JSON object
+ * per stdout line, stderr and unparsable lines kept as log lines, each event carrying the CLI's raw
+ * line for debugging, and one rule for the terminal status.
+ */
+import { LogLine_Stream, RunStatus } from '../../gen/link/v1/run_pb.js';
+import type { EventInit } from '../runs/outbox.js';
+import type { OutputParser } from './harness.js';
+
+/** The raw line kept on each event is cut to this many characters. */
+const MAX_RAW = 64 * 1024;
+
+type Exit = Parameters<OutputParser['finish']>[0];
+
+export interface JsonlHandler {
+  /** Events for one parsed stdout object. */
+  message(message: Record<string, unknown>): EventInit[];
+  /** The terminal events (`done` last), from the exit and what the CLI said. */
+  finish(exit: Exit): EventInit[];
+}
+
+export function jsonlParser(handler: JsonlHandler): OutputParser {
+  return {
+    line(text, stream) {
+      if (stream === 'stderr') return [log(LogLine_Stream.STDERR, text)];
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        return [log(LogLine_Stream.STDOUT, text)];
+      }
+      if (!message || typeof message !== 'object' || Array.isArray(message)) return [log(LogLine_Stream.STDOUT, text)];
+      const raw = text.slice(0, MAX_RAW);
+      return handler.message(message as Record<string, unknown>).map((e) => ({ ...e, raw }));
+    },
+    finish: (exit) => handler.finish(exit),
+  };
+}
+
+export function log(stream: LogLine_Stream, text: string): EventInit {
+  return { event: { case: 'log', value: { stream, text } } };
+}
+
+/**
+ * The one rule for how a CLI run ended. `outcome` is what the CLI itself reported at the end
+ * (undefined when it printed no final line, as every CLI does when it is killed):
+ *   stopped on purpose        → cancelled (or failed with the reason, e.g. IDLE_TIMEOUT)
+ *   the CLI reported an error → failed, API_ERROR
+ *   reported success, exit 0  → completed
+ *   anything else             → failed: KILLED_BY_<signal>, EXIT_CODE, or NO_RESULT
+ */
+export function doneEvent(exit: Exit, outcome: 'completed' | 'failed' | undefined, sessionId: string): EventInit {
+  let status: RunStatus;
+  let failureReason = '';
+  if (exit.cancelled) {
+    status = exit.reason === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.FAILED;
+    failureReason = exit.reason;
+  } else if (outcome === 'failed') {
+    status = RunStatus.FAILED;
+    failureReason = 'API_ERROR';
+  } else if (outcome === 'completed' && exit.code === 0) {
+    status = RunStatus.COMPLETED;
+  } else {
+    status = RunStatus.FAILED;
+    failureReason = exit.signal ? `KILLED_BY_${exit.signal}` : outcome ? 'EXIT_CODE' : 'NO_RESULT';
+  }
+  return { event: { case: 'done', value: { status, exitCode: exit.code ?? -1, failureReason, sessionId, killed: exit.killed } } };
+}
+
+/** Text of a tool's output, whether a string, a list of text blocks or anything else. */
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((c) => (typeof c === 'object' && c && 'text' in c ? String((c as { text: unknown }).text) : '')).join('');
+  return content === undefined || content === null ? '' : JSON.stringify(content);
+}
