@@ -3,14 +3,17 @@
  * control plane signed, for this link and session, recently, and once.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
 import { RunManager } from '../../agent/runs/run-manager.js';
 import { shellHarness } from '../../agent/harnesses/shell.js';
-import { ConnectRequestSchema, DispatchRunSchema, type ConnectRequest, type DispatchRun } from '../../gen/link/v1/link_service_pb.js';
-import { RunPayloadSchema } from '../../gen/link/v1/run_pb.js';
+import { ConnectRequestSchema, DispatchRunSchema, EventsAckSchema, type ConnectRequest, type DispatchRun } from '../../gen/link/v1/link_service_pb.js';
+import { RunEventSchema, RunPayloadSchema, RunStatus } from '../../gen/link/v1/run_pb.js';
+import { delay } from '../helpers/processes.js';
 import { tempDir } from '../helpers/temp.js';
 
 
@@ -18,6 +21,9 @@ function keyPair() {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   return { raw: publicKey.export({ format: 'der', type: 'spki' }).subarray(-32), privateKey };
 }
+
+/** Small, so that the backpressure test fills it quickly. */
+const OUTBOX_LIMIT = 256 * 1024;
 
 describe('RunManager: what linkd accepts', () => {
   const server = keyPair();
@@ -35,6 +41,7 @@ describe('RunManager: what linkd accepts', () => {
       maxConcurrentRuns: 2,
       trustedKey: server.raw,
       flushIntervalMs: 5,
+      outboxLimitBytes: OUTBOX_LIMIT,
     });
     manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
   });
@@ -127,5 +134,44 @@ describe('RunManager: what linkd accepts', () => {
     const codex = dispatch({ harness: 'codex' });
     await manager.dispatch(codex);
     assert.equal(rejection(codex.runId), 'CAPABILITY_MISSING');
+  });
+
+  it('stops reading a harness whose events are not acknowledged, and loses nothing once acks resume', async () => {
+    const dir = await tempDir('linkd-backpressure-');
+    const marker = join(dir, 'all-written');
+    const lines = 20_000;
+    // About 4 MB of output, 16 times the outbox bound; the marker appears only once bash wrote it all.
+    const d = dispatch({ prompt: `pad=$(printf '%0200d' 0); for i in $(seq 1 ${lines}); do echo "line $i $pad"; done; touch ${marker}` });
+    await manager.dispatch(d);
+    const events = () => frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? f.frame.value.events : []));
+    const bytes = () => events().reduce((sum, e) => sum + toBinary(RunEventSchema, e).length, 0);
+
+    // With no acknowledgement, what was sent stops growing: the harness is paused, blocked on its pipe.
+    let sent = -1;
+    const deadline = Date.now() + 20_000;
+    while (sent !== bytes()) {
+      assert.ok(Date.now() < deadline, 'output never stopped without acknowledgements');
+      sent = bytes();
+      await delay(300);
+    }
+    assert.ok(sent > 0, 'the run started');
+    assert.ok(sent < OUTBOX_LIMIT + 256 * 1024, `unacknowledged output stayed bounded (${sent} bytes)`);
+    assert.equal(existsSync(marker), false, 'bash is still blocked writing');
+    assert.ok(!events().some((e) => e.event.case === 'done'));
+
+    // Acknowledge as events arrive: the run goes on and ends, every line once and in order.
+    while (!events().some((e) => e.event.case === 'done')) {
+      assert.ok(Date.now() < deadline + 60_000, 'the run did not finish once acknowledged');
+      const last = events().at(-1);
+      if (last) manager.ack(create(EventsAckSchema, { runId: d.runId, ackedSeq: last.seq }));
+      await delay(10);
+    }
+    const all = events();
+    assert.deepEqual(all.map((e) => Number(e.seq)), all.map((_, i) => i + 1), 'seqs are contiguous');
+    const logged = all.flatMap((e) => (e.event.case === 'log' ? [e.event.value.text.split(' ')[1]] : []));
+    assert.deepEqual(logged, Array.from({ length: lines }, (_, i) => String(i + 1)));
+    assert.equal(existsSync(marker), true);
+    const done = all.at(-1)!.event;
+    assert.equal(done.case === 'done' && done.value.status, RunStatus.COMPLETED);
   });
 });

@@ -1,0 +1,186 @@
+/**
+ * The real Claude Code, Codex and Gemini CLIs, run by a real linkd, against the project's fake model
+ * API on 127.0.0.1: a streamed answer with the tier's model, a follow-up that resumes the CLI's
+ * session with an explicit model, a tool call that really writes a file, an API error, and a cancel
+ * mid-run that leaves no process behind.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { ModelTier, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
+import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
+import { requireHarnessClis } from './helpers/harness-clis.js';
+import { repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { collect, threadClient } from './helpers/runs.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp.js';
+import { FakeModelServer } from './fake-model/server.js';
+
+interface HarnessCase {
+  harness: string;
+  /** The process name of the CLI, for the leftover-process check. */
+  binary: string;
+  /** The model the SMART tier is expected to reach the API as. */
+  smartModel: RegExp;
+  /** The tool the CLI writes a file with, when it reports one as a tool call. */
+  writeTool?: string;
+}
+
+const CASES: HarnessCase[] = [
+  { harness: 'claude-code', binary: 'claude', smartModel: /model=claude-sonnet/, writeTool: 'Write' },
+  // Codex edits files with apply_patch, which it reports as a file change, not as a tool call.
+  { harness: 'codex', binary: 'codex', smartModel: /model=gpt-5\.5\)/ },
+  { harness: 'gemini', binary: 'gemini', smartModel: /model=gemini-2\.5-pro\)/, writeTool: 'write_file' },
+];
+
+const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
+  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
+
+describe('the harness CLIs, for real', function () {
+  let env: TestServer;
+  let fake: FakeModelServer;
+  let agent: TestProcess;
+  let agentDir: string;
+  // Codex always creates this, whatever TMPDIR says; the test removes it if it was not there before.
+  const codexDaemonDir = join(tmpdir(), `codex-daemon-${process.getuid?.() ?? 0}`);
+  let codexDaemonDirExisted = true;
+
+  before(async () => {
+    codexDaemonDirExisted = existsSync(codexDaemonDir);
+    const bin = await requireHarnessClis();
+    fake = await FakeModelServer.start();
+    env = await startTestServer({ heartbeatIntervalMs: 1_000 });
+    agentDir = await tempDir('linkd-clis-');
+    // The machine's own CLI setup, as a user would have it: each CLI pointed at the fake API.
+    const home = await tempDir('home-');
+    const templates = join(repoRoot, 'test', 'fixtures', 'harness-clis');
+    await mkdir(join(home, '.codex'));
+    await writeFile(join(home, '.codex', 'config.toml'), (await readFile(join(templates, 'codex-config.toml'), 'utf8')).replaceAll('@URL@', fake.url));
+    await mkdir(join(home, '.gemini'));
+    await writeFile(join(home, '.gemini', 'settings.json'), await readFile(join(templates, 'gemini-settings.json')));
+    await mkdir(join(home, 'tmp'));
+    agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', agentDir], {
+      HOME: home,
+      TMPDIR: join(home, 'tmp'),
+      PATH: `${bin}${delimiter}${process.env.PATH}`,
+      ANTHROPIC_BASE_URL: fake.url,
+      ANTHROPIC_API_KEY: 'sk-fake',
+      CLAUDE_CODE_MAX_RETRIES: '0',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_AUTOUPDATER: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      CODEX_HOME: join(home, '.codex'),
+      OPENAI_API_KEY: 'sk-fake',
+      GEMINI_API_KEY: 'fake-key',
+      GOOGLE_GEMINI_BASE_URL: fake.url,
+      GEMINI_CLI_NO_RELAUNCH: '1',
+    });
+    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    try {
+      const installed = (names: string[]) => (l: { capabilities?: { harnesses: { name: string; installed: boolean }[] } }) =>
+        names.every((name) => l.capabilities?.harnesses.some((h) => h.name === name && h.installed) === true);
+      await watch.until(env.link.id, installed(CASES.map((c) => c.harness)), 'online with every CLI', 60_000);
+    } finally {
+      await watch.close();
+    }
+  });
+
+  after(async () => {
+    await agent?.stop();
+    closeClients();
+    await env?.close();
+    await fake?.close();
+    if (!codexDaemonDirExisted) await rm(codexDaemonDir, { recursive: true, force: true });
+  });
+
+  const threads = () => threadClient(env.grpcUrl, env.userToken);
+
+  for (const { harness, binary, smartModel, writeTool } of CASES) {
+    describe(harness, () => {
+      async function run(threadId: string, text: string, options: { first?: boolean; model?: string; tier?: ModelTier } = {}) {
+        const { runId } = await threads().sendMessage({
+          threadId,
+          text,
+          model: options.model,
+          tier: options.tier,
+          ...(options.first ? { harness, linkId: env.link.id } : {}),
+        });
+        return collect(threads(), runId, 0n, 90_000);
+      }
+
+      it('streams the answer with the tier\'s model, then a follow-up resumes the same session with an explicit model', async () => {
+        const { thread } = await threads().createThread({});
+        const events = await run(thread!.id, 'say hello', { first: true, tier: ModelTier.SMART });
+        const [started] = of(events, 'started');
+        assert.equal(started.harness, harness);
+        assert.ok(started.sessionId, 'the CLI reported its session');
+        const text = of(events, 'text').map((t) => t.text).join('');
+        assert.match(text, /hello from the fake model \(turn 1/);
+        assert.match(text, smartModel);
+        assert.ok(of(events, 'usage').some((u) => u.outputTokens > 0n), 'usage is reported');
+        const [done] = of(events, 'done');
+        assert.equal(done.status, RunStatus.COMPLETED, JSON.stringify(done));
+        assert.equal(done.sessionId, started.sessionId);
+
+        const again = await run(thread!.id, 'and again', { model: 'my-model-x' });
+        assert.equal(of(again, 'started')[0].sessionId, started.sessionId, 'resumed, not a new session');
+        const second = of(again, 'text').map((t) => t.text).join('');
+        assert.match(second, /turn 2/, 'the model saw the earlier turn');
+        assert.match(second, /model=my-model-x/, 'the explicit model passed through');
+        assert.equal(of(again, 'done')[0].status, RunStatus.COMPLETED);
+      });
+
+      it('a tool call really writes a file in the run\'s directory, reported as a file change', async () => {
+        const { thread } = await threads().createThread({});
+        const file = join(agentDir, 'threads', thread!.id, 'hello.txt');
+        const events = await run(thread!.id, `WRITE ${file} written-by-${harness}`, { first: true });
+        assert.equal(await readFile(file, 'utf8'), `written-by-${harness}\n`);
+        assert.deepEqual(of(events, 'fileChange').map((f) => [f.path, f.kind]), [[file, 'add']]);
+        if (writeTool) {
+          const [call] = of(events, 'toolCall');
+          assert.equal(call.name, writeTool);
+          const [result] = of(events, 'toolResult');
+          assert.equal(result.id, call.id);
+          assert.equal(result.isError, false);
+        }
+        assert.match(of(events, 'text').map((t) => t.text).join(''), /Tool said/, 'the tool\'s result went back to the model');
+        assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
+      });
+
+      it('an API error ends the run as failed, with the CLI\'s message', async () => {
+        const { thread } = await threads().createThread({});
+        const events = await run(thread!.id, 'FAIL 401', { first: true });
+        const errors = of(events, 'error');
+        assert.ok(errors.some((e) => /401|Unauthorized|UNAUTHENTICATED|authenticate/i.test(e.message)), JSON.stringify(errors));
+        const [done] = of(events, 'done');
+        assert.equal(done.status, RunStatus.FAILED);
+        assert.equal(done.failureReason, 'API_ERROR');
+      });
+
+      it('a cancel mid-run stops the CLI and leaves no process behind', async () => {
+        const { thread } = await threads().createThread({});
+        const marker = `SLOW-${Math.floor(Math.random() * 1e9)}`;
+        const client = threads();
+        const requests = fake.requests.length;
+        const { runId } = await client.sendMessage({ threadId: thread!.id, text: `SLOW ${marker}`, harness, linkId: env.link.id });
+        // Wait until the model API holds the CLI's request: the run is really in flight.
+        const deadline = Date.now() + 60_000;
+        while (!fake.requests.slice(requests).some((r) => JSON.stringify(r.body ?? '').includes(marker))) {
+          assert.ok(Date.now() < deadline, 'the CLI never called the model API');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await client.cancelRun({ runId });
+        const events = await collect(client, runId, 0n, 60_000);
+        const [done] = of(events, 'done');
+        assert.equal(done.status, RunStatus.CANCELLED);
+        assert.equal(done.failureReason, 'CANCELLED');
+        const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
+        assert.deepEqual(left, [], `no ${binary} process is left`);
+      });
+    });
+  }
+});
