@@ -24,6 +24,8 @@ import { LinkService, type ConnectRequestSchema } from '../gen/link/v1/link_serv
 import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { Heartbeat } from './heartbeat.js';
 import type { RunManager } from './runs/run-manager.js';
+import { answerSandboxRequest } from './sandboxes/requests.js';
+import type { SandboxManager } from './sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
@@ -54,6 +56,8 @@ export interface LinkConnectionOptions {
   backoff?: Backoff;
   /** The runs, which outlive sessions. */
   runs?: RunManager;
+  /** The machine's sandboxes, for SandboxRequest frames. */
+  sandboxes?: SandboxManager;
 }
 
 /** How one session ended, when it ended without an error. */
@@ -240,6 +244,12 @@ export class LinkConnection extends EventEmitter {
           case 'eventsAck':
             runs?.ack(frame.value);
             break;
+          case 'sandboxRequest': {
+            const { sandboxes } = this.options;
+            if (!sandboxes) break;
+            void answerSandboxRequest(sandboxes, frame.value).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
+            break;
+          }
           default:
             log.debug({ frame: frame.case }, 'ignoring an unknown frame');
         }

@@ -19,6 +19,9 @@ import { readStatus, StatusWriter } from './status.js';
 import { login, readSavedLink } from './login.js';
 import { RunManager } from './runs/run-manager.js';
 import { HARNESS_ADAPTERS } from './harnesses/index.js';
+import { SandboxManager } from './sandboxes/sandboxes.js';
+import { HANDLE, SandboxError } from '../common/sandbox-names.js';
+import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
 
@@ -36,6 +39,14 @@ function servers(value: string): string[] {
     }
     return url.replace(/\/+$/, '');
   });
+}
+
+/** "https,ssh[,file]" → the schemes; anything else is refused. */
+function schemes(value: string): string[] {
+  const list = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const unknown = list.filter((s) => !['https', 'ssh', 'file'].includes(s));
+  if (list.length === 0 || unknown.length > 0) throw new InvalidArgumentError('repository schemes are a comma-separated list of https, ssh and file');
+  return list;
 }
 
 const serverOption = () =>
@@ -62,6 +73,13 @@ program
   .addOption(dataDirOption())
   .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
   .addOption(new Option('--idle-timeout <ms>', 'a run with no output for this long is stopped').env('LINKD_IDLE_TIMEOUT').default(30 * 60_000).argParser(integer(1_000, 86_400_000)))
+  .addOption(
+    new Option('--repository-schemes <list>', 'repository URL schemes sandboxes may clone from (file is for tests)')
+      .env('LINKD_REPOSITORY_SCHEMES')
+      .default(['https', 'ssh'], 'https,ssh')
+      .argParser(schemes),
+  )
+  .addOption(new Option('--max-sandboxes <n>', 'past this many sandboxes, the least recently used idle one is evicted').env('LINKD_MAX_SANDBOXES').default(50).argParser(integer(1, 100_000)))
   .addOption(new Option('--probe-interval <ms>', 'how often to re-probe capabilities (also on SIGHUP)').env('LINKD_PROBE_INTERVAL').default(300_000).argParser(integer(1_000, 86_400_000)))
   .addOption(new Option('--log-level <level>').env('LINKD_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
   .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINKD_LOG_PRETTY'))
@@ -72,10 +90,18 @@ program
     const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
     let capabilities = await probe();
     const saved = await readSavedLink(resolve(opts.tokenFile));
-    const runs = new RunManager({
+    const sandboxes = new SandboxManager({
+      dataDir,
+      log: log.child({ module: 'sandboxes' }),
+      allowedSchemes: opts.repositorySchemes,
+      maxSandboxes: opts.maxSandboxes,
+      busy: (handle) => runs.usesSandbox(handle),
+    });
+    const runs: RunManager = new RunManager({
       dataDir,
       log: log.child({ module: 'runs' }),
       adapters: new Map(HARNESS_ADAPTERS.map((a) => [a.name, a])),
+      sandboxes,
       installed: () => new Set(capabilities.harnesses.filter((h) => h.installed).map((h) => h.name)),
       maxConcurrentRuns: opts.maxConcurrentRuns,
       trustedKey: saved?.dispatchPublicKey ? Buffer.from(saved.dispatchPublicKey, 'base64') : undefined,
@@ -84,6 +110,7 @@ program
     await runs.reapOrphans();
     const connection = new LinkConnection({
       runs,
+      sandboxes,
       servers: opts.server,
       tokenFile: resolve(opts.tokenFile),
       machineId: await machineId(dataDir),
@@ -196,6 +223,59 @@ program
     const server = (await serversFor(opts))[0];
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile)))];
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
+  });
+
+/**
+ * `linkd sandboxes list|rm|prune`, on this machine's files. A sandbox that a run of a live linkd
+ * is using (its process group is recorded under <data>/runs) is not removed.
+ */
+const sandboxesCommand = program.command('sandboxes').description('the sandboxes on this machine: list, remove, prune');
+const localSandboxes = async (dataDir: string) => {
+  const root = resolve(dataDir);
+  const inUse = await sandboxesInUse(root);
+  return new SandboxManager({ dataDir: root, log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
+};
+sandboxesCommand
+  .command('list')
+  .description('every sandbox: handle, provider, branch, last used, path')
+  .addOption(dataDirOption())
+  .option('--json', 'print them as JSON')
+  .action(async (opts) => {
+    const list = await (await localSandboxes(opts.dataDir)).list();
+    if (opts.json) return void process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    if (list.length === 0) return void process.stdout.write('no sandboxes\n');
+    for (const s of list) {
+      process.stdout.write(`${s.handle}  ${s.provider.padEnd(9)}  ${(s.branch || '-').padEnd(20)}  ${s.lastUsedAt}  ${s.path}${s.repository ? `  (${s.repository})` : ''}\n`);
+    }
+  });
+sandboxesCommand
+  .command('rm')
+  .description('remove sandboxes by handle (refused while a run uses one)')
+  .argument('<handles...>')
+  .addOption(dataDirOption())
+  .action(async (handles: string[], opts) => {
+    const manager = await localSandboxes(opts.dataDir);
+    for (const handle of handles) {
+      try {
+        if (!HANDLE.test(handle)) throw new SandboxError('INVALID_FIELD', `"${handle}" is not a sandbox handle (sbx_ and 20 lowercase letters or digits)`);
+        if (!(await manager.get(handle))) throw new SandboxError('SANDBOX_NOT_FOUND', `no sandbox ${handle} here`);
+        await manager.delete(handle);
+        process.stdout.write(`removed ${handle}\n`);
+      } catch (error) {
+        const reason = error instanceof SandboxError ? ` (${error.reason})` : '';
+        process.stderr.write(`linkd sandboxes rm: ${(error as Error).message}${reason}\n`);
+        process.exitCode = 1;
+      }
+    }
+  });
+sandboxesCommand
+  .command('prune')
+  .description('remove sandboxes whose branch is merged and whose worktree is clean; say why the others stay')
+  .addOption(dataDirOption())
+  .action(async (opts) => {
+    const { removed, kept } = await (await localSandboxes(opts.dataDir)).prune();
+    for (const s of removed) process.stdout.write(`removed ${s.handle} (${s.branch}: merged and clean)\n`);
+    for (const { sandbox, why } of kept) process.stdout.write(`kept ${sandbox.handle} (${sandbox.branch || sandbox.provider}): ${why}\n`);
   });
 
 program.parseAsync().catch((error) => {

@@ -36,6 +36,12 @@ export const Reason = {
   ThreadBusy: 'THREAD_BUSY',
   LinkOffline: 'LINK_OFFLINE',
   CapabilityMissing: 'CAPABILITY_MISSING',
+  SandboxNotFound: 'SANDBOX_NOT_FOUND',
+  SandboxBusy: 'SANDBOX_BUSY',
+  SandboxFailed: 'SANDBOX_FAILED',
+  RepositoryUnavailable: 'REPOSITORY_UNAVAILABLE',
+  RepositoryEmpty: 'REPOSITORY_EMPTY',
+  LinkTimeout: 'LINK_TIMEOUT',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -25,6 +25,7 @@ import {
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
 import type { LinkControl, LinkRecord, Store } from './store/store.js';
 import type { RunStore } from './runs/run-store.js';
+import type { SandboxStore } from './sandboxes/sandbox-store.js';
 import { RunPayloadSchema, RunStatus } from '../gen/link/v1/run_pb.js';
 import { signDispatch } from '../common/dispatch.js';
 import { randomBytes } from 'node:crypto';
@@ -56,15 +57,17 @@ export class LinkSessionHub {
     private readonly registry: Registry,
     private readonly store: Store,
     private readonly runs: RunStore,
+    private readonly sandboxes: SandboxStore,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
   ) {
-    // Disconnect, revoke, new runs and cancels reach the replica that holds the session through
+    // Disconnect, revoke, new runs, cancels and sandbox operations reach the replica that holds the session through
     // Postgres NOTIFY; replicas never call each other.
     this.stopListening.push(
       store.onLinkControl((message) => this.control(message)),
       runs.onRunQueued(({ linkId }) => this.forLink(linkId, (session) => session.dispatchPending())),
       runs.onRunCancel(({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
+      sandboxes.onOpQueued((linkId) => this.forLink(linkId, (session) => session.sendSandboxOps())),
     );
     // A replica that dies takes its LINK_LOST timers with it: every replica sweeps for runs whose
     // session is gone, so no run waits forever. Failing a run is idempotent, so replicas may overlap.
@@ -127,7 +130,7 @@ export class LinkSessionHub {
 
   /** Runs one session; the returned frames are the server's side of the stream. */
   run(link: LinkRecord, requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncIterable<Outgoing> {
-    const session = new LinkSession(link, this.registry, this.store, this.runs, this, this.options, this.log.child({ linkId: link.id }));
+    const session = new LinkSession(link, this.registry, this.store, this.runs, this.sandboxes, this, this.options, this.log.child({ linkId: link.id }));
     const hub = this;
     return (async function* () {
       if (hub.draining) {
@@ -182,6 +185,7 @@ class LinkSession {
     private readonly registry: Registry,
     private readonly store: Store,
     private readonly runs: RunStore,
+    private readonly sandboxes: SandboxStore,
     private readonly hub: LinkSessionHub,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
@@ -222,11 +226,12 @@ class LinkSession {
             RunPayloadSchema,
             create(RunPayloadSchema, {
               runId: run.id,
-              threadId: run.thread_id,
+              threadId: run.thread_id ?? '',
               harness: run.harness,
               prompt: run.prompt,
               model: run.model,
               resumeSessionId: run.resume_session_id,
+              sandbox: run.sandbox_id ? await this.sandboxSpec(run.sandbox_id) : undefined,
             }),
           );
           const fields = { runId: run.id, linkId: this.link.id, sessionEpoch: this.epoch(), issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
@@ -237,6 +242,22 @@ class LinkSession {
         this.log.error({ err: error }, 'dispatching runs failed');
       }
     });
+  }
+
+  private async sandboxSpec(sandboxId: string) {
+    const sandbox = await this.sandboxes.getById(sandboxId);
+    return sandbox ? { handle: sandbox.id, provider: sandbox.provider, repository: sandbox.repository, branch: sandbox.branch } : undefined;
+  }
+
+  /** Sends the link's queued sandbox operations (claimed, so each goes out once). */
+  sendSandboxOps(): void {
+    if (!this.live) return;
+    void this.sandboxes
+      .claimOps(this.link.id)
+      .then((ops) => {
+        for (const op of ops) this.send({ frame: { case: 'sandboxRequest', value: op } });
+      })
+      .catch((error) => this.log.error({ err: error }, 'sending sandbox operations failed'));
   }
 
   /** Tells the agent to stop a run. */
@@ -323,6 +344,7 @@ class LinkSession {
       });
       this.welcomed = true;
       this.dispatchPending();
+      this.sendSandboxOps();
       for (const run of await this.runs.pendingCancels(this.link.id)) this.cancel(run.id);
       this.lastHeartbeatAt = Date.now();
       watchdog = setInterval(() => this.checkHeartbeat(), Math.max(10, Math.floor(this.options.heartbeatIntervalMs / 2)));
@@ -445,6 +467,10 @@ class LinkSession {
         if (stored.finished) this.dispatchPending();
         return;
       }
+      case 'sandboxReply':
+        checkLength('sandbox_reply.op_id', frame.value.opId, 64, 1);
+        await this.sandboxes.reply(this.link.id, frame.value);
+        return;
       case 'hello':
         throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
       default:

@@ -8,6 +8,7 @@
  * `LinkServer.start` returns a listening server; `close()` drains agents (they reconnect elsewhere),
  * then stops both ports, forcing connections closed after a grace period.
  */
+import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -31,6 +32,9 @@ import { LinkServiceImpl } from './services/link-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import { ThreadServiceImpl } from './services/thread-service.js';
 import { RunStore } from './runs/run-store.js';
+import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { SandboxServiceImpl } from './services/sandbox-service.js';
+import { file_link_v1_sandbox_service, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { file_link_v1_thread_service, ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { file_link_v1_user_service, UserService } from '../gen/link/v1/user_service_pb.js';
 
@@ -74,6 +78,7 @@ export class LinkServer {
     readonly grpcPort: number,
     readonly httpPort: number,
     private readonly runs: RunStore,
+    private readonly sandboxes: SandboxStore,
   ) {
     httpServer.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -85,11 +90,15 @@ export class LinkServer {
     const { store, registry, log } = options;
     await registry.start();
     const shutdown = new AbortController();
+    // Every call in flight listens for shutdown; many at once is normal.
+    setMaxListeners(0, shutdown.signal);
     const runs = await RunStore.open(store.connection, log.child({ module: 'runs' }));
+    const sandboxes = await SandboxStore.open(store.connection, log.child({ module: 'sandboxes' }));
     const sessions = new LinkSessionHub(
       registry,
       store,
       runs,
+      sandboxes,
       {
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         helloTimeoutMs: options.helloTimeoutMs,
@@ -105,8 +114,9 @@ export class LinkServer {
       completePairing: 'none',
     });
     const userService = auth.protect(UserService, new UserServiceImpl(store));
-    const threadService = auth.protect(ThreadService, new ThreadServiceImpl(store, runs, registry));
-    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName]);
+    const threadService = auth.protect(ThreadService, new ThreadServiceImpl(store, runs, sandboxes, registry));
+    const sandboxService = auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry));
+    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]);
     const rpcLog = log.child({ module: 'rpc' });
     const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) =>
       rpcLog.debug({ method: method.name, code: error.code, err: error.cause }, error.rawMessage);
@@ -122,11 +132,13 @@ export class LinkServer {
     addConnectService(grpcServer, LinkService, linkService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, UserService, userService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, ThreadService, threadService as unknown as AnyServiceImpl, adapterOptions);
+    addConnectService(grpcServer, SandboxService, sandboxService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, Health, healthService as unknown as AnyServiceImpl, adapterOptions);
     addReflection(grpcServer, [
       file_link_v1_link_service,
       file_link_v1_user_service,
       file_link_v1_thread_service,
+      file_link_v1_sandbox_service,
       file_grpc_health_v1_health,
       file_google_rpc_error_details,
     ]);
@@ -140,6 +152,7 @@ export class LinkServer {
       router.service(LinkService, linkService);
       router.service(UserService, userService);
       router.service(ThreadService, threadService);
+      router.service(SandboxService, sandboxService);
       router.service(Health, healthService);
     };
     const fallback = httpRoutes({
@@ -175,7 +188,7 @@ export class LinkServer {
     const address = httpServer.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
-    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs);
+    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs, sandboxes);
     server.setAdvertisedGrpcUrl = (url: string) => linkImpl.setAdvertisedGrpcUrl(url);
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`http://${options.host}:${grpcPort}`);
     return server;
@@ -230,6 +243,7 @@ export class LinkServer {
     clearTimeout(force);
     await this.options.registry.close();
     await this.runs.close();
+    await this.sandboxes.close();
     await this.options.store.close();
     log.info('stopped');
   }

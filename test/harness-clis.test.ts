@@ -14,7 +14,7 @@ import { ModelTier, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
 import { requireHarnessClis } from './helpers/harness-clis.js';
 import { repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
-import { collect, threadClient } from './helpers/runs.js';
+import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 import { FakeModelServer } from './fake-model/server.js';
@@ -135,9 +135,20 @@ describe('the harness CLIs, for real', function () {
       });
 
       it('a tool call really writes a file in the run\'s directory, reported as a file change', async () => {
+        // A directory sandbox named by a branch, made first, so the test knows where the file goes.
+        const { sandbox } = await sandboxClient(env.grpcUrl, env.userToken).ensureSandbox({ linkId: env.link.id, provider: 'directory', branch: `write-${harness}` });
         const { thread } = await threads().createThread({});
-        const file = join(agentDir, 'threads', thread!.id, 'hello.txt');
-        const events = await run(thread!.id, `WRITE ${file} written-by-${harness}`, { first: true });
+        const file = join(sandbox!.path, 'hello.txt');
+        const { runId } = await threads().sendMessage({
+          threadId: thread!.id,
+          text: `WRITE ${file} written-by-${harness}`,
+          harness,
+          linkId: env.link.id,
+          sandboxProvider: 'directory',
+          branch: `write-${harness}`,
+        });
+        const events = await collect(threads(), runId, 0n, 90_000);
+        assert.equal(of(events, 'started')[0].cwd, sandbox!.path, 'the run executed in the sandbox');
         assert.equal(await readFile(file, 'utf8'), `written-by-${harness}\n`);
         assert.deepEqual(of(events, 'fileChange').map((f) => [f.path, f.kind]), [[file, 'add']]);
         if (writeTool) {

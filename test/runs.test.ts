@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { repoRoot, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
-import { collect, threadClient } from './helpers/runs.js';
+import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 
 function failure(promise: Promise<unknown>): Promise<ConnectError> {
   return promise.then(
@@ -66,7 +66,10 @@ describe('runs with the shell harness', () => {
     const logs = events.filter((e) => e.event.case === 'log').map((e) => (e.event.case === 'log' ? e.event.value : undefined)!);
     assert.ok(logs.some((l) => l.text === 'hello' && l.stream === LogLine_Stream.STDOUT));
     assert.ok(logs.some((l) => l.text === 'oops' && l.stream === LogLine_Stream.STDERR));
-    assert.ok(logs.some((l) => l.text.endsWith(`/threads/${threadId}`)), 'it ran in the thread\'s own directory');
+    const { thread: pinned } = await threads.getThread({ threadId });
+    const { sandbox } = await sandboxClient(env.grpcUrl, env.userToken).getSandbox({ sandboxId: pinned!.sandboxId });
+    assert.equal(sandbox?.threadId, threadId, 'a directory sandbox of its own');
+    assert.ok(logs.some((l) => l.text === sandbox?.path), 'it ran in the thread\'s sandbox');
     const done = events.at(-1)!;
     assert.equal(done.event.case, 'done');
     assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.FAILED);

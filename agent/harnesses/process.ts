@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import type { RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
-import type { HarnessAdapter, OutputParser } from './harness.js';
+import type { HarnessAdapter, HarnessCommand, OutputParser } from './harness.js';
 
 export interface HarnessProcessOptions {
   adapter: HarnessAdapter;
@@ -19,6 +19,8 @@ export interface HarnessProcessOptions {
   idleTimeoutMs: number;
   /** From the interrupt to SIGTERM, and from SIGTERM to SIGKILL. */
   stopGraceMs: number;
+  /** Rewrites the command line (to run it inside bubblewrap). */
+  wrap?: (command: HarnessCommand) => HarnessCommand;
 }
 
 export class HarnessProcess {
@@ -32,7 +34,7 @@ export class HarnessProcess {
 
   constructor(private readonly options: HarnessProcessOptions) {
     const { adapter, payload, cwd } = options;
-    const command = adapter.command(payload, cwd);
+    const command = options.wrap ? options.wrap(adapter.command(payload, cwd)) : adapter.command(payload, cwd);
     this.parser = adapter.parser(payload, cwd);
     this.child = spawn(command.file, command.args, {
       cwd,

@@ -10,6 +10,7 @@
  * read (the CLIs block on their pipes) until acknowledgements free room. Nothing is dropped.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
@@ -21,6 +22,9 @@ import { RunPayloadSchema, RunStatus, type RunPayload } from '../../gen/link/v1/
 import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
+import { inBwrap } from '../sandboxes/bwrap.js';
+import { SandboxError } from '../../common/sandbox-names.js';
+import type { SandboxInfo, SandboxManager } from '../sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
@@ -32,6 +36,7 @@ export interface RunManagerOptions {
   dataDir: string;
   log: Logger;
   adapters: Map<string, HarnessAdapter>;
+  sandboxes: SandboxManager;
   /** Harnesses installed here (from the probe). */
   installed: () => Set<string>;
   maxConcurrentRuns: number;
@@ -108,6 +113,11 @@ export class RunManager {
     return [...this.runs.values()].map((run) => ({ runId: run.id, lastSeqSent: run.outbox.last, finished: run.finished }));
   }
 
+  /** Whether an unfinished run executes in the sandbox. */
+  usesSandbox(handle: string): boolean {
+    return [...this.runs.values()].some((r) => !r.finished && r.payload.sandbox?.handle === handle);
+  }
+
   get runningCount(): number {
     return [...this.runs.values()].filter((r) => !r.finished).length;
   }
@@ -167,7 +177,17 @@ export class RunManager {
     } catch {
       return reject('BAD_PAYLOAD', 'the run payload cannot be decoded');
     }
-    if (payload.runId !== d.runId || !THREAD_ID.test(payload.threadId)) return reject('BAD_PAYLOAD', 'the run payload does not match the dispatch');
+    // A run is in a sandbox, or (from a control plane without sandboxes) in its thread's directory.
+    if (payload.runId !== d.runId || (payload.sandbox ? payload.threadId !== '' && !THREAD_ID.test(payload.threadId) : !THREAD_ID.test(payload.threadId))) {
+      return reject('BAD_PAYLOAD', 'the run payload does not match the dispatch');
+    }
+    if (payload.sandbox) {
+      try {
+        this.options.sandboxes.check(payload.sandbox);
+      } catch (error) {
+        return reject('BAD_PAYLOAD', `the run's sandbox is refused: ${(error as Error).message}`);
+      }
+    }
     const adapter = this.options.adapters.get(payload.harness);
     if (!adapter || !this.options.installed().has(payload.harness)) {
       return reject('CAPABILITY_MISSING', `${payload.harness} is not installed on this machine`);
@@ -182,36 +202,53 @@ export class RunManager {
   }
 
   private async start(run: ActiveRun, adapter: HarnessAdapter): Promise<void> {
-    // Until sandboxes exist, each thread runs in its own directory under linkd's data directory.
-    const cwd = join(this.options.dataDir, 'threads', run.payload.threadId);
     const emit = (event: EventInit) => this.emit(run, event);
+    const fail = (code: string, message: string, reason: string) => {
+      emit({ event: { case: 'error', value: { code, message } } });
+      emit({ event: { case: 'done', value: { status: RunStatus.FAILED, failureReason: reason, exitCode: -1 } } });
+    };
+    let cwd: string;
+    let sandbox: SandboxInfo | undefined;
+    const spec = run.payload.sandbox;
     try {
-      await mkdir(cwd, { recursive: true, mode: 0o700 });
+      if (spec) {
+        // The thread's sandbox, made now if this is its first use (or it was evicted).
+        sandbox = await this.options.sandboxes.ensure(spec);
+        cwd = sandbox.path;
+      } else {
+        // A control plane that names no sandbox: the thread's own directory.
+        cwd = join(this.options.dataDir, 'threads', run.payload.threadId);
+        await mkdir(cwd, { recursive: true, mode: 0o700 });
+      }
     } catch (error) {
-      emit({ event: { case: 'error', value: { code: 'workdir', message: (error as Error).message } } });
-      emit({ event: { case: 'done', value: { status: RunStatus.FAILED, failureReason: 'HARNESS_ERROR', exitCode: -1 } } });
-      return;
+      const reason = error instanceof SandboxError ? error.reason : 'workdir';
+      return fail(reason, `cannot prepare the sandbox: ${(error as Error).message}`, 'SANDBOX_FAILED');
     }
     if (run.cancelled) {
       emit({ event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: run.cancelled, exitCode: -1 } } });
       return;
     }
-    this.options.log.info({ runId: run.id, harness: adapter.name, cwd }, 'run started');
+    const env = this.options.env ?? process.env;
+    this.options.log.info({ runId: run.id, harness: adapter.name, cwd, provider: spec?.provider }, 'run started');
     run.process = new HarnessProcess({
       adapter,
       payload: run.payload,
       cwd,
-      env: this.options.env ?? process.env,
+      env,
       emit,
       idleTimeoutMs: run.payload.idleTimeoutMs || this.options.idleTimeoutMs || 30 * 60_000,
       stopGraceMs: this.options.stopGraceMs ?? 5_000,
+      wrap:
+        spec?.provider === 'bwrap' && sandbox
+          ? (command) => inBwrap(command, { sandbox: cwd, mirror: sandbox.mirror, home: env.HOME || homedir(), env })
+          : undefined,
     });
     if (this.paused) run.process.pause();
     // Remember the process group until the run ends, so a linkd killed meanwhile can be cleaned up after.
     const marker = join(this.options.dataDir, 'runs', `${run.id}.pgid`);
     if (run.process.pid !== undefined) {
       await mkdir(join(this.options.dataDir, 'runs'), { recursive: true, mode: 0o700 });
-      await writeFile(marker, `${run.process.pid} ${(await processStartTime(run.process.pid)) ?? ''}`, { mode: 0o600 });
+      await writeFile(marker, `${run.process.pid} ${(await processStartTime(run.process.pid)) ?? ''} ${spec?.handle ?? ''}`, { mode: 0o600 });
       void run.process.exited.then(() => rm(marker, { force: true }));
     }
   }
@@ -287,6 +324,22 @@ export class RunManager {
       this.seenNonces.delete(nonce);
     }
   }
+}
+
+/**
+ * The sandboxes that runs of a live linkd are using, from the process groups it records under
+ * <data>/runs (for `linkd sandboxes`, which runs beside it).
+ */
+export async function sandboxesInUse(dataDir: string): Promise<Set<string>> {
+  const dir = join(dataDir, 'runs');
+  const used = new Set<string>();
+  for (const file of await readdir(dir).catch(() => [] as string[])) {
+    if (!file.endsWith('.pgid')) continue;
+    const [groupText, started, handle] = (await readFile(join(dir, file), 'utf8').catch(() => '')).trim().split(' ');
+    const group = Number(groupText);
+    if (handle && Number.isInteger(group) && group > 1 && started && (await processStartTime(group)) === started) used.add(handle);
+  }
+  return used;
 }
 
 /** A process's start time (clock ticks since boot, from /proc), or undefined where there is no /proc. */

@@ -12,6 +12,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
+import { Channel } from '../../common/channel.js';
 import type { Logger } from '../../common/log.js';
 import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { newId } from '../store/store.js';
@@ -27,6 +28,8 @@ export interface ThreadRow {
   link_id: string | null;
   sandbox_provider: string | null;
   branch: string | null;
+  repository: string | null;
+  sandbox_id: string | null;
   session_id: string;
   created_at: Date;
   updated_at: Date;
@@ -35,7 +38,9 @@ export interface ThreadRow {
 
 export interface RunRow {
   id: string;
-  thread_id: string;
+  /** Null for an Exec (a command run in a sandbox outside any thread). */
+  thread_id: string | null;
+  sandbox_id: string | null;
   user_id: string;
   link_id: string;
   harness: string;
@@ -85,11 +90,14 @@ export interface SendInput {
   linkId: string;
   sandboxProvider: string;
   branch: string;
+  repository: string;
+  /** The thread's sandbox (null only where a caller keeps no sandbox map). */
+  sandboxId: string | null;
   model: string;
   tier: number;
 }
 
-const RUN_COLUMNS = `id, thread_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
+const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
   cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at`;
 
 type Listener<T> = (message: T) => void;
@@ -215,6 +223,7 @@ export class RunStore {
           ['link_id', thread.link_id, input.linkId],
           ['sandbox_provider', thread.sandbox_provider, input.sandboxProvider],
           ['branch', thread.branch, input.branch],
+          ['repository', thread.repository, input.repository],
         ];
         for (const [field, pinned, asked] of pins) {
           if (asked !== '' && asked !== pinned) {
@@ -228,6 +237,7 @@ export class RunStore {
       } else {
         await tx`update threads set harness = ${input.harness}, link_id = ${input.linkId},
                    sandbox_provider = ${input.sandboxProvider}, branch = ${input.branch},
+                   repository = ${input.repository}, sandbox_id = ${input.sandboxId},
                    title = case when title = '' then ${input.text.slice(0, 80)} else title end
                  where id = ${thread.id}`;
       }
@@ -235,9 +245,9 @@ export class RunStore {
       const linkId = thread.link_id ?? input.linkId;
       try {
         await tx`
-          insert into runs (id, thread_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state)
-          values (${runId}, ${thread.id}, ${input.userId}, ${linkId}, ${harness}, ${input.model}, ${input.tier},
-                  ${input.text}, ${thread.session_id}, 'queued')`;
+          insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state)
+          values (${runId}, ${thread.id}, ${thread.sandbox_id ?? input.sandboxId}, ${input.userId}, ${linkId}, ${harness}, ${input.model},
+                  ${input.tier}, ${input.text}, ${thread.session_id}, 'queued')`;
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           throw new SendRefused('THREAD_BUSY', 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: thread.id });
@@ -250,6 +260,17 @@ export class RunStore {
       await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId })})`;
     });
     return { runId, messageId };
+  }
+
+  /** Queues a command in a sandbox (SandboxService.Exec): a shell run outside any thread. */
+  async queueExec(input: { userId: string; linkId: string; sandboxId: string; command: string }): Promise<string> {
+    const runId = newId('run');
+    await this.sql.begin(async (tx) => {
+      await tx`insert into runs (id, sandbox_id, user_id, link_id, harness, prompt, state)
+               values (${runId}, ${input.sandboxId}, ${input.userId}, ${input.linkId}, 'shell', ${input.command}, 'queued')`;
+      await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId: input.linkId })})`;
+    });
+    return runId;
   }
 
   /** The thread as it stands (pins) for the checks before queueing. */
@@ -368,8 +389,13 @@ export class RunStore {
       let finished = false;
       const stored = fresh.filter((e) => e.seq <= acked);
       const started = stored.find((e) => e.event.case === 'started');
-      if (started?.event.case === 'started' && started.event.value.sessionId) {
-        await tx`update threads set session_id = ${started.event.value.sessionId} where id = ${run.thread_id}`;
+      if (started?.event.case === 'started') {
+        const { sessionId, cwd } = started.event.value;
+        if (sessionId && run.thread_id) await tx`update threads set session_id = ${sessionId} where id = ${run.thread_id}`;
+        // The run is in its sandbox on the machine: the map learns where that is.
+        if (cwd && run.sandbox_id) {
+          await tx`update sandboxes set state = 'ready', path = ${cwd}, error = '', last_used_at = now() where id = ${run.sandbox_id}`;
+        }
       }
       const done = stored.find((e) => e.event.case === 'done');
       if (done?.event.case === 'done') {
@@ -378,7 +404,7 @@ export class RunStore {
           update runs set state = ${stateOf(d.status)}, exit_code = ${d.exitCode}, failure_reason = ${d.failureReason},
             session_id = ${d.sessionId}, finished_at = now(), last_seq = ${String(acked)}
           where id = ${runId}`;
-        if (d.sessionId) await tx`update threads set session_id = ${d.sessionId}, updated_at = now() where id = ${run.thread_id}`;
+        if (d.sessionId && run.thread_id) await tx`update threads set session_id = ${d.sessionId}, updated_at = now() where id = ${run.thread_id}`;
         finished = true;
       } else {
         await tx`update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId}`;
@@ -446,6 +472,36 @@ export class RunStore {
     return threadId
       ? this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where user_id = ${userId} and thread_id = ${threadId} order by created_at desc limit 200`
       : this.sql<RunRow[]>`select ${this.sql.unsafe(RUN_COLUMNS)} from runs where user_id = ${userId} order by created_at desc limit 200`;
+  }
+
+  /**
+   * A run's events after `afterSeq`: what is stored, then live as it is stored (on any replica),
+   * ending after the terminal `done` event or when `signal` aborts.
+   */
+  async *follow(runId: string, afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    // Listen before reading, so nothing stored between the read and the wait is missed.
+    const wake = new Channel<void>();
+    const stop = this.onRunEvent(runId, () => wake.size === 0 && wake.push());
+    const onAbort = () => wake.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const pending = wake[Symbol.asyncIterator]();
+    let cursor = afterSeq;
+    try {
+      for (;;) {
+        const batch = await this.events(runId, cursor, 500);
+        for (const event of batch) {
+          yield event;
+          cursor = event.seq;
+          if (event.event.case === 'done') return;
+        }
+        if (batch.length === 500) continue;
+        if ((await pending.next()).done) return;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      stop();
+      wake.close();
+    }
   }
 
   /**

@@ -6,10 +6,11 @@
 import { create, toJsonString } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
-import { Channel } from '../../common/channel.js';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { HARNESS_NAMES, resolveModel } from '../../common/models.js';
-import { CapabilitiesSchema, SandboxProviderKind } from '../../gen/link/v1/types_pb.js';
+import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
+import type { SandboxStore } from '../sandboxes/sandbox-store.js';
+import { checkProviderAvailable, checkSandboxPlace } from './sandbox-service.js';
 import {
   RunSchema,
   RunState,
@@ -33,16 +34,12 @@ import { SendRefused, type MessageRow, type RunRow, type RunStateName, type RunS
 import type { Store } from '../store/store.js';
 
 const MAX_PROMPT_BYTES = 256 * 1024;
-const PROVIDERS: Record<string, SandboxProviderKind> = {
-  directory: SandboxProviderKind.DIRECTORY,
-  worktree: SandboxProviderKind.WORKTREE,
-  bwrap: SandboxProviderKind.BWRAP,
-};
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
     private readonly store: Store,
     private readonly runs: RunStore,
+    private readonly sandboxes: SandboxStore,
     private readonly registry: Registry,
   ) {}
 
@@ -71,6 +68,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     checkLength('link_id', request.linkId, 64);
     checkLength('sandbox_provider', request.sandboxProvider, 32);
     checkLength('branch', request.branch, 255);
+    checkLength('repository', request.repository, 2048);
     checkLength('model', request.model, 128);
     const thread = await this.runs.threadPins(user.id, request.threadId);
     if (!thread) throw threadNotFound(request.threadId);
@@ -78,7 +76,12 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     // What this message runs on: the thread's pins, or (first message) what it asks for.
     const harness = thread.harness ?? request.harness;
     const linkId = thread.link_id ?? request.linkId;
-    const provider = thread.sandbox_provider ?? (request.sandboxProvider || 'directory');
+    const where = checkSandboxPlace({
+      repository: thread.repository ?? request.repository,
+      branch: thread.branch ?? request.branch,
+      provider: thread.sandbox_provider ?? request.sandboxProvider,
+    });
+    const provider = where.provider;
     if (!harness || !linkId) {
       throw linkError(Code.InvalidArgument, Reason.InvalidField, 'the first message of a thread must name a harness and a link', {
         field: !harness ? 'harness' : 'link_id',
@@ -87,15 +90,13 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     if (!HARNESS_NAMES.includes(harness as (typeof HARNESS_NAMES)[number])) {
       throw linkError(Code.InvalidArgument, Reason.InvalidField, `unknown harness "${harness}" (one of ${HARNESS_NAMES.join(', ')})`, { field: 'harness' });
     }
-    if (!(provider in PROVIDERS)) {
-      throw linkError(Code.InvalidArgument, Reason.InvalidField, `unknown sandbox provider "${provider}"`, { field: 'sandbox_provider' });
-    }
     if (thread.harness !== null) {
       for (const [field, pinned, asked] of [
         ['harness', thread.harness, request.harness],
         ['link_id', thread.link_id, request.linkId],
         ['sandbox_provider', thread.sandbox_provider, request.sandboxProvider],
         ['branch', thread.branch, request.branch],
+        ['repository', thread.repository, request.repository],
       ] as const) {
         if (asked && asked !== pinned) throw pinnedError(field, pinned ?? '', asked);
       }
@@ -118,16 +119,18 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         capabilities: toJsonString(CapabilitiesSchema, create(CapabilitiesSchema, capabilities)),
       });
     }
-    if (!capabilities.sandboxProviders.some((p) => p.kind === PROVIDERS[provider] && p.available)) {
-      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `the ${provider} sandbox is not available on ${link.name}`, {
-        sandbox_provider: provider,
-      });
-    }
-    if (provider !== 'directory') {
-      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `the ${provider} sandbox is not supported yet; use "directory"`, {
-        sandbox_provider: provider,
-      });
-    }
+    checkProviderAvailable(capabilities, provider, link.name);
+    // The thread's sandbox: its own from the first message on; a directory without a branch is the thread's alone.
+    const sandboxId =
+      thread.sandbox_id ??
+      (
+        await this.sandboxes.upsert({
+          userId: user.id,
+          linkId,
+          ...where,
+          threadScope: provider === 'directory' && !where.branch ? thread.id : '',
+        })
+      ).id;
     try {
       return await this.runs.sendMessage({
         userId: user.id,
@@ -136,7 +139,9 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         harness,
         linkId,
         sandboxProvider: provider,
-        branch: request.branch || thread.branch || '',
+        branch: where.branch,
+        repository: where.repository,
+        sandboxId,
         model: resolveModel(harness, request.model, request.tier),
         tier: request.tier,
       });
@@ -153,29 +158,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     checkLength('run_id', request.runId, 64, 1);
     const run = await this.runs.getRun(user.id, request.runId);
     if (!run) throw runNotFound(request.runId);
-    // Listen before reading, so nothing stored between the read and the wait is missed.
-    const wake = new Channel<void>();
-    const stop = this.runs.onRunEvent(run.id, () => wake.size === 0 && wake.push());
-    const onAbort = () => wake.close();
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const pending = wake[Symbol.asyncIterator]();
-    let cursor = request.afterSeq;
-    try {
-      for (;;) {
-        const batch = await this.runs.events(run.id, cursor, 500);
-        for (const event of batch) {
-          yield { event };
-          cursor = event.seq;
-          if (event.event.case === 'done') return;
-        }
-        if (batch.length === 500) continue;
-        if ((await pending.next()).done) return;
-      }
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-      stop();
-      wake.close();
-    }
+    for await (const event of this.runs.follow(run.id, request.afterSeq, ctx.signal)) yield { event };
   }
 
   async cancelRun(request: CancelRunRequest, ctx: HandlerContext) {
@@ -235,6 +218,8 @@ function threadView(row: ThreadRow): Thread {
     linkId: row.link_id ?? '',
     sandboxProvider: row.sandbox_provider ?? '',
     branch: row.branch ?? '',
+    repository: row.repository ?? '',
+    sandboxId: row.sandbox_id ?? '',
     sessionId: row.session_id,
     createdAt: timestampFromDate(row.created_at),
     updatedAt: timestampFromDate(row.updated_at),
@@ -257,7 +242,7 @@ function messageView(row: MessageRow) {
 export function runView(row: RunRow): Run {
   return create(RunSchema, {
     id: row.id,
-    threadId: row.thread_id,
+    threadId: row.thread_id ?? '',
     linkId: row.link_id,
     harness: row.harness,
     model: row.model,

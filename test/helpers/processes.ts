@@ -96,6 +96,13 @@ export function spawnLinkd(args: string[], env: NodeJS.ProcessEnv = {}): TestPro
   });
 }
 
+/** Runs a linkd command to its end (with a deadline): its exit code and its output. */
+export async function runLinkd(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+  const child = spawnLinkd(args, env);
+  const { code } = await child.waitForExit(timeoutMs);
+  return { code, output: child.output };
+}
+
 /** Processes still running; the root hook kills these and fails the test. */
 export function liveProcesses(): TestProcess[] {
   return [...live];

@@ -2,13 +2,18 @@
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import type { RunEvent } from '../../gen/link/v1/run_pb.js';
+import { SandboxService } from '../../gen/link/v1/sandbox_service_pb.js';
 import { ThreadService } from '../../gen/link/v1/thread_service_pb.js';
 
+const authorized = (baseUrl: string, token: string) =>
+  createGrpcTransport({ baseUrl, interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))] });
+
 export function threadClient(baseUrl: string, token: string): Client<typeof ThreadService> {
-  return createClient(
-    ThreadService,
-    createGrpcTransport({ baseUrl, interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))] }),
-  );
+  return createClient(ThreadService, authorized(baseUrl, token));
+}
+
+export function sandboxClient(baseUrl: string, token: string): Client<typeof SandboxService> {
+  return createClient(SandboxService, authorized(baseUrl, token));
 }
 
 /** Every event of a run until its terminal one (with a deadline). */

@@ -11,6 +11,7 @@ import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
 import { RunManager } from '../../agent/runs/run-manager.js';
 import { shellHarness } from '../../agent/harnesses/shell.js';
+import { SandboxManager } from '../../agent/sandboxes/sandboxes.js';
 import { ConnectRequestSchema, DispatchRunSchema, EventsAckSchema, type ConnectRequest, type DispatchRun } from '../../gen/link/v1/link_service_pb.js';
 import { RunEventSchema, RunPayloadSchema, RunStatus } from '../../gen/link/v1/run_pb.js';
 import { delay } from '../helpers/processes.js';
@@ -33,8 +34,10 @@ describe('RunManager: what linkd accepts', () => {
 
   beforeEach(async () => {
     frames = [];
+    const dataDir = await tempDir('linkd-runs-');
     manager = new RunManager({
-      dataDir: await tempDir('linkd-runs-'),
+      dataDir,
+      sandboxes: new SandboxManager({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
       log: createLogger({ name: 't', level: 'silent' }),
       adapters: new Map([['shell', shellHarness]]),
       installed: () => new Set(['shell']),

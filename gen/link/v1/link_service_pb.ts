@@ -8,6 +8,8 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { RunEvent } from "./run_pb.js";
 import { file_link_v1_run } from "./run_pb.js";
+import type { SandboxSpec } from "./sandbox_pb.js";
+import { file_link_v1_sandbox } from "./sandbox_pb.js";
 import type { Capabilities, Link } from "./types_pb.js";
 import { file_link_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/link_service.proto.
  */
 export const file_link_v1_link_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSLMAgoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAQgcKBWZyYW1lIrkCCg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIAEIHCgVmcmFtZSKOAQoLRGlzcGF0Y2hSdW4SDgoGcnVuX2lkGAEgASgJEg8KB2xpbmtfaWQYAiABKAkSFQoNc2Vzc2lvbl9lcG9jaBgDIAEoBBIUCgxpc3N1ZWRfYXRfbXMYBCABKAQSDQoFbm9uY2UYBSABKAwSDwoHcGF5bG9hZBgGIAEoDBIRCglzaWduYXR1cmUYByABKAwiKwoJQ2FuY2VsUnVuEg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLgoJRXZlbnRzQWNrEg4KBnJ1bl9pZBgBIAEoCRIRCglhY2tlZF9zZXEYAiABKAQiHQoLUnVuQWNjZXB0ZWQSDgoGcnVuX2lkGAEgASgJIj4KC1J1blJlamVjdGVkEg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCSI+CglSdW5FdmVudHMSDgoGcnVuX2lkGAEgASgJEiEKBmV2ZW50cxgCIAMoCzIRLmxpbmsudjEuUnVuRXZlbnQi3wEKBUhlbGxvEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SEgoKbWFjaGluZV9pZBgCIAEoCRITCgtpbnN0YW5jZV9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRIKCgJvcxgFIAEoCRIMCgRhcmNoGAYgASgJEhUKDWFnZW50X3ZlcnNpb24YByABKAkSKwoMY2FwYWJpbGl0aWVzGAggASgLMhUubGluay52MS5DYXBhYmlsaXRpZXMSIwoJaGVsZF9ydW5zGAkgAygLMhAubGluay52MS5IZWxkUnVuIkIKB0hlbGRSdW4SDgoGcnVuX2lkGAEgASgJEhUKDWxhc3Rfc2VxX3NlbnQYAiABKAQSEAoIZmluaXNoZWQYAyABKAgixAEKB1dlbGNvbWUSDwoHbGlua19pZBgBIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGAIgASgEEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgDIAEoDRISCgpyZXBsaWNhX2lkGAQgASgJEhgKEHByb3RvY29sX3ZlcnNpb24YBSABKA0SJwoLcnVuX2N1cnNvcnMYBiADKAsyEi5saW5rLnYxLlJ1bkN1cnNvchIbChNkaXNwYXRjaF9wdWJsaWNfa2V5GAcgASgMIjcKCVJ1bkN1cnNvchIOCgZydW5faWQYASABKAkSGgoSbGFzdF9wZXJzaXN0ZWRfc2VxGAIgASgEIi4KCUhlYXJ0YmVhdBILCgNzZXEYASABKAQSFAoMcnVubmluZ19ydW5zGAIgASgNIhsKDEhlYXJ0YmVhdEFjaxILCgNzZXEYASABKAQiQgoTQ2FwYWJpbGl0aWVzQ2hhbmdlZBIrCgxjYXBhYmlsaXRpZXMYASABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcyIZCgdHb29kYnllEg4KBnJlYXNvbhgBIAEoCSIzCgVEcmFpbhIOCgZyZWFzb24YASABKAkSGgoScmVjb25uZWN0X2FmdGVyX21zGAIgASgNIhoKCFNodXRkb3duEg4KBnJlYXNvbhgBIAEoCSISChBMaXN0TGlua3NSZXF1ZXN0IjEKEUxpc3RMaW5rc1Jlc3BvbnNlEhwKBWxpbmtzGAEgAygLMg0ubGluay52MS5MaW5rIiEKDkdldExpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiLgoPR2V0TGlua1Jlc3BvbnNlEhsKBGxpbmsYASABKAsyDS5saW5rLnYxLkxpbmsiEwoRV2F0Y2hMaW5rc1JlcXVlc3QihQEKEldhdGNoTGlua3NSZXNwb25zZRIpCghzbmFwc2hvdBgBIAEoCzIVLmxpbmsudjEuTGlua1NuYXBzaG90SAASIAoHY2hhbmdlZBgCIAEoCzINLmxpbmsudjEuTGlua0gAEhkKD3JlbW92ZWRfbGlua19pZBgDIAEoCUgAQgcKBWV2ZW50IiwKDExpbmtTbmFwc2hvdBIcCgVsaW5rcxgBIAMoCzINLmxpbmsudjEuTGluayIoChNTdGFydFBhaXJpbmdSZXF1ZXN0EhEKCWxpbmtfbmFtZRgBIAEoCSJ9ChRTdGFydFBhaXJpbmdSZXNwb25zZRIMCgRjb2RlGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NvbW1hbmQYAyABKAkSFgoOc2VydmVyX2FkZHJlc3MYBCABKAkiTAoWQ29tcGxldGVQYWlyaW5nUmVxdWVzdBIMCgRjb2RlGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkigQEKF0NvbXBsZXRlUGFpcmluZ1Jlc3BvbnNlEg8KB2xpbmtfaWQYASABKAkSEgoKbGlua190b2tlbhgCIAEoCRIbChNkaXNwYXRjaF9wdWJsaWNfa2V5GAMgASgMEhEKCWxpbmtfbmFtZRgEIAEoCRIRCgl1c2VyX25hbWUYBSABKAkiMgoRUmVuYW1lTGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIMCgRuYW1lGAIgASgJIjEKElJlbmFtZUxpbmtSZXNwb25zZRIbCgRsaW5rGAEgASgLMg0ubGluay52MS5MaW5rIjgKFURpc2Nvbm5lY3RMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIsChZEaXNjb25uZWN0TGlua1Jlc3BvbnNlEhIKCndhc19vbmxpbmUYASABKAgiJAoRUmV2b2tlTGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIUChJSZXZva2VMaW5rUmVzcG9uc2UyngUKC0xpbmtTZXJ2aWNlEkAKB0Nvbm5lY3QSFy5saW5rLnYxLkNvbm5lY3RSZXF1ZXN0GhgubGluay52MS5Db25uZWN0UmVzcG9uc2UoATABEkIKCUxpc3RMaW5rcxIZLmxpbmsudjEuTGlzdExpbmtzUmVxdWVzdBoaLmxpbmsudjEuTGlzdExpbmtzUmVzcG9uc2USPAoHR2V0TGluaxIXLmxpbmsudjEuR2V0TGlua1JlcXVlc3QaGC5saW5rLnYxLkdldExpbmtSZXNwb25zZRJHCgpXYXRjaExpbmtzEhoubGluay52MS5XYXRjaExpbmtzUmVxdWVzdBobLmxpbmsudjEuV2F0Y2hMaW5rc1Jlc3BvbnNlMAESSwoMU3RhcnRQYWlyaW5nEhwubGluay52MS5TdGFydFBhaXJpbmdSZXF1ZXN0Gh0ubGluay52MS5TdGFydFBhaXJpbmdSZXNwb25zZRJUCg9Db21wbGV0ZVBhaXJpbmcSHy5saW5rLnYxLkNvbXBsZXRlUGFpcmluZ1JlcXVlc3QaIC5saW5rLnYxLkNvbXBsZXRlUGFpcmluZ1Jlc3BvbnNlEkUKClJlbmFtZUxpbmsSGi5saW5rLnYxLlJlbmFtZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZW5hbWVMaW5rUmVzcG9uc2USUQoORGlzY29ubmVjdExpbmsSHi5saW5rLnYxLkRpc2Nvbm5lY3RMaW5rUmVxdWVzdBofLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXNwb25zZRJFCgpSZXZva2VMaW5rEhoubGluay52MS5SZXZva2VMaW5rUmVxdWVzdBobLmxpbmsudjEuUmV2b2tlTGlua1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_types]);
+  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSL8AgoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAQgcKBWZyYW1lIu0CCg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIABIyCg9zYW5kYm94X3JlcXVlc3QYCCABKAsyFy5saW5rLnYxLlNhbmRib3hSZXF1ZXN0SABCBwoFZnJhbWUidQoOU2FuZGJveFJlcXVlc3QSDQoFb3BfaWQYASABKAkSJgoGZW5zdXJlGAIgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEiYKBmRlbGV0ZRgDIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIAEIECgJvcCKnAQoMU2FuZGJveFJlcGx5Eg0KBW9wX2lkGAEgASgJEiYKBXJlYWR5GAIgASgLMhUubGluay52MS5TYW5kYm94UmVhZHlIABIqCgdkZWxldGVkGAMgASgLMhcubGluay52MS5TYW5kYm94RGVsZXRlZEgAEioKB2ZhaWx1cmUYBCABKAsyFy5saW5rLnYxLlNhbmRib3hGYWlsdXJlSABCCAoGcmVzdWx0IhwKDFNhbmRib3hSZWFkeRIMCgRwYXRoGAEgASgJIhAKDlNhbmRib3hEZWxldGVkIkAKDlNhbmRib3hGYWlsdXJlEg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBWZpZWxkGAMgASgJIo4BCgtEaXNwYXRjaFJ1bhIOCgZydW5faWQYASABKAkSDwoHbGlua19pZBgCIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGAMgASgEEhQKDGlzc3VlZF9hdF9tcxgEIAEoBBINCgVub25jZRgFIAEoDBIPCgdwYXlsb2FkGAYgASgMEhEKCXNpZ25hdHVyZRgHIAEoDCIrCglDYW5jZWxSdW4SDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIuCglFdmVudHNBY2sSDgoGcnVuX2lkGAEgASgJEhEKCWFja2VkX3NlcRgCIAEoBCIdCgtSdW5BY2NlcHRlZBIOCgZydW5faWQYASABKAkiPgoLUnVuUmVqZWN0ZWQSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIj4KCVJ1bkV2ZW50cxIOCgZydW5faWQYASABKAkSIQoGZXZlbnRzGAIgAygLMhEubGluay52MS5SdW5FdmVudCLfAQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRISCgptYWNoaW5lX2lkGAIgASgJEhMKC2luc3RhbmNlX2lkGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkSFQoNYWdlbnRfdmVyc2lvbhgHIAEoCRIrCgxjYXBhYmlsaXRpZXMYCCABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIjCgloZWxkX3J1bnMYCSADKAsyEC5saW5rLnYxLkhlbGRSdW4iQgoHSGVsZFJ1bhIOCgZydW5faWQYASABKAkSFQoNbGFzdF9zZXFfc2VudBgCIAEoBBIQCghmaW5pc2hlZBgDIAEoCCLEAQoHV2VsY29tZRIPCgdsaW5rX2lkGAEgASgJEhUKDXNlc3Npb25fZXBvY2gYAiABKAQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgNEhIKCnJlcGxpY2FfaWQYBCABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgFIAEoDRInCgtydW5fY3Vyc29ycxgGIAMoCzISLmxpbmsudjEuUnVuQ3Vyc29yEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYByABKAwiNwoJUnVuQ3Vyc29yEg4KBnJ1bl9pZBgBIAEoCRIaChJsYXN0X3BlcnNpc3RlZF9zZXEYAiABKAQiLgoJSGVhcnRiZWF0EgsKA3NlcRgBIAEoBBIUCgxydW5uaW5nX3J1bnMYAiABKA0iGwoMSGVhcnRiZWF0QWNrEgsKA3NlcRgBIAEoBCJCChNDYXBhYmlsaXRpZXNDaGFuZ2VkEisKDGNhcGFiaWxpdGllcxgBIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzIhkKB0dvb2RieWUSDgoGcmVhc29uGAEgASgJIjMKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIaChJyZWNvbm5lY3RfYWZ0ZXJfbXMYAiABKA0iGgoIU2h1dGRvd24SDgoGcmVhc29uGAEgASgJIhIKEExpc3RMaW5rc1JlcXVlc3QiMQoRTGlzdExpbmtzUmVzcG9uc2USHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiIQoOR2V0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIuCg9HZXRMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayITChFXYXRjaExpbmtzUmVxdWVzdCKFAQoSV2F0Y2hMaW5rc1Jlc3BvbnNlEikKCHNuYXBzaG90GAEgASgLMhUubGluay52MS5MaW5rU25hcHNob3RIABIgCgdjaGFuZ2VkGAIgASgLMg0ubGluay52MS5MaW5rSAASGQoPcmVtb3ZlZF9saW5rX2lkGAMgASgJSABCBwoFZXZlbnQiLAoMTGlua1NuYXBzaG90EhwKBWxpbmtzGAEgAygLMg0ubGluay52MS5MaW5rIigKE1N0YXJ0UGFpcmluZ1JlcXVlc3QSEQoJbGlua19uYW1lGAEgASgJIn0KFFN0YXJ0UGFpcmluZ1Jlc3BvbnNlEgwKBGNvZGUYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHY29tbWFuZBgDIAEoCRIWCg5zZXJ2ZXJfYWRkcmVzcxgEIAEoCSJMChZDb21wbGV0ZVBhaXJpbmdSZXF1ZXN0EgwKBGNvZGUYASABKAkSEgoKbWFjaGluZV9pZBgCIAEoCRIQCghob3N0bmFtZRgDIAEoCSKBAQoXQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USDwoHbGlua19pZBgBIAEoCRISCgpsaW5rX3Rva2VuGAIgASgJEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYAyABKAwSEQoJbGlua19uYW1lGAQgASgJEhEKCXVzZXJfbmFtZRgFIAEoCSIyChFSZW5hbWVMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEgwKBG5hbWUYAiABKAkiMQoSUmVuYW1lTGlua1Jlc3BvbnNlEhsKBGxpbmsYASABKAsyDS5saW5rLnYxLkxpbmsiOAoVRGlzY29ubmVjdExpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIiwKFkRpc2Nvbm5lY3RMaW5rUmVzcG9uc2USEgoKd2FzX29ubGluZRgBIAEoCCIkChFSZXZva2VMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIhQKElJldm9rZUxpbmtSZXNwb25zZTKeBQoLTGlua1NlcnZpY2USQAoHQ29ubmVjdBIXLmxpbmsudjEuQ29ubmVjdFJlcXVlc3QaGC5saW5rLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESQgoJTGlzdExpbmtzEhkubGluay52MS5MaXN0TGlua3NSZXF1ZXN0GhoubGluay52MS5MaXN0TGlua3NSZXNwb25zZRI8CgdHZXRMaW5rEhcubGluay52MS5HZXRMaW5rUmVxdWVzdBoYLmxpbmsudjEuR2V0TGlua1Jlc3BvbnNlEkcKCldhdGNoTGlua3MSGi5saW5rLnYxLldhdGNoTGlua3NSZXF1ZXN0GhsubGluay52MS5XYXRjaExpbmtzUmVzcG9uc2UwARJLCgxTdGFydFBhaXJpbmcSHC5saW5rLnYxLlN0YXJ0UGFpcmluZ1JlcXVlc3QaHS5saW5rLnYxLlN0YXJ0UGFpcmluZ1Jlc3BvbnNlElQKD0NvbXBsZXRlUGFpcmluZxIfLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVxdWVzdBogLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USRQoKUmVuYW1lTGluaxIaLmxpbmsudjEuUmVuYW1lTGlua1JlcXVlc3QaGy5saW5rLnYxLlJlbmFtZUxpbmtSZXNwb25zZRJRCg5EaXNjb25uZWN0TGluaxIeLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXF1ZXN0Gh8ubGluay52MS5EaXNjb25uZWN0TGlua1Jlc3BvbnNlEkUKClJldm9rZUxpbmsSGi5saW5rLnYxLlJldm9rZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZXZva2VMaW5rUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
 
 /**
  * A frame from the agent. At most 4 MiB.
@@ -69,6 +71,12 @@ export type ConnectRequest = Message<"link.v1.ConnectRequest"> & {
      */
     value: RunEvents;
     case: "runEvents";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxReply sandbox_reply = 8;
+     */
+    value: SandboxReply;
+    case: "sandboxReply";
   } | { case: undefined; value?: undefined };
 };
 
@@ -130,6 +138,12 @@ export type ConnectResponse = Message<"link.v1.ConnectResponse"> & {
      */
     value: EventsAck;
     case: "eventsAck";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxRequest sandbox_request = 8;
+     */
+    value: SandboxRequest;
+    case: "sandboxRequest";
   } | { case: undefined; value?: undefined };
 };
 
@@ -139,6 +153,148 @@ export type ConnectResponse = Message<"link.v1.ConnectResponse"> & {
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
   messageDesc(file_link_v1_link_service, 1);
+
+/**
+ * An operation on one of the machine's sandboxes, forwarded from SandboxService. The agent answers
+ * each with one SandboxReply of the same op_id.
+ *
+ * @generated from message link.v1.SandboxRequest
+ */
+export type SandboxRequest = Message<"link.v1.SandboxRequest"> & {
+  /**
+   * @generated from field: string op_id = 1;
+   */
+  opId: string;
+
+  /**
+   * @generated from oneof link.v1.SandboxRequest.op
+   */
+  op: {
+    /**
+     * Find or make the sandbox; the reply says where it is.
+     *
+     * @generated from field: link.v1.SandboxSpec ensure = 2;
+     */
+    value: SandboxSpec;
+    case: "ensure";
+  } | {
+    /**
+     * Remove the sandbox's files (refused while a run uses it).
+     *
+     * @generated from field: link.v1.SandboxSpec delete = 3;
+     */
+    value: SandboxSpec;
+    case: "delete";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message link.v1.SandboxRequest.
+ * Use `create(SandboxRequestSchema)` to create a new message.
+ */
+export const SandboxRequestSchema: GenMessage<SandboxRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 2);
+
+/**
+ * @generated from message link.v1.SandboxReply
+ */
+export type SandboxReply = Message<"link.v1.SandboxReply"> & {
+  /**
+   * @generated from field: string op_id = 1;
+   */
+  opId: string;
+
+  /**
+   * @generated from oneof link.v1.SandboxReply.result
+   */
+  result: {
+    /**
+     * @generated from field: link.v1.SandboxReady ready = 2;
+     */
+    value: SandboxReady;
+    case: "ready";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxDeleted deleted = 3;
+     */
+    value: SandboxDeleted;
+    case: "deleted";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxFailure failure = 4;
+     */
+    value: SandboxFailure;
+    case: "failure";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message link.v1.SandboxReply.
+ * Use `create(SandboxReplySchema)` to create a new message.
+ */
+export const SandboxReplySchema: GenMessage<SandboxReply> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 3);
+
+/**
+ * @generated from message link.v1.SandboxReady
+ */
+export type SandboxReady = Message<"link.v1.SandboxReady"> & {
+  /**
+   * @generated from field: string path = 1;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxReady.
+ * Use `create(SandboxReadySchema)` to create a new message.
+ */
+export const SandboxReadySchema: GenMessage<SandboxReady> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 4);
+
+/**
+ * @generated from message link.v1.SandboxDeleted
+ */
+export type SandboxDeleted = Message<"link.v1.SandboxDeleted"> & {
+};
+
+/**
+ * Describes the message link.v1.SandboxDeleted.
+ * Use `create(SandboxDeletedSchema)` to create a new message.
+ */
+export const SandboxDeletedSchema: GenMessage<SandboxDeleted> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 5);
+
+/**
+ * @generated from message link.v1.SandboxFailure
+ */
+export type SandboxFailure = Message<"link.v1.SandboxFailure"> & {
+  /**
+   * A machine-readable reason: INVALID_FIELD, SANDBOX_BUSY, REPOSITORY_UNAVAILABLE, …
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The request field at fault, for INVALID_FIELD.
+   *
+   * @generated from field: string field = 3;
+   */
+  field: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxFailure.
+ * Use `create(SandboxFailureSchema)` to create a new message.
+ */
+export const SandboxFailureSchema: GenMessage<SandboxFailure> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 6);
 
 /**
  * A run for the agent, signed with the control plane's Ed25519 key. The agent verifies the
@@ -196,7 +352,7 @@ export type DispatchRun = Message<"link.v1.DispatchRun"> & {
  * Use `create(DispatchRunSchema)` to create a new message.
  */
 export const DispatchRunSchema: GenMessage<DispatchRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 2);
+  messageDesc(file_link_v1_link_service, 7);
 
 /**
  * Stop a run: interrupt the harness, then SIGTERM its process group, then SIGKILL.
@@ -220,7 +376,7 @@ export type CancelRun = Message<"link.v1.CancelRun"> & {
  * Use `create(CancelRunSchema)` to create a new message.
  */
 export const CancelRunSchema: GenMessage<CancelRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 3);
+  messageDesc(file_link_v1_link_service, 8);
 
 /**
  * Events of `run_id` up to `acked_seq` are stored; the agent may forget them.
@@ -244,7 +400,7 @@ export type EventsAck = Message<"link.v1.EventsAck"> & {
  * Use `create(EventsAckSchema)` to create a new message.
  */
 export const EventsAckSchema: GenMessage<EventsAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 4);
+  messageDesc(file_link_v1_link_service, 9);
 
 /**
  * @generated from message link.v1.RunAccepted
@@ -261,7 +417,7 @@ export type RunAccepted = Message<"link.v1.RunAccepted"> & {
  * Use `create(RunAcceptedSchema)` to create a new message.
  */
 export const RunAcceptedSchema: GenMessage<RunAccepted> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 5);
+  messageDesc(file_link_v1_link_service, 10);
 
 /**
  * @generated from message link.v1.RunRejected
@@ -290,7 +446,7 @@ export type RunRejected = Message<"link.v1.RunRejected"> & {
  * Use `create(RunRejectedSchema)` to create a new message.
  */
 export const RunRejectedSchema: GenMessage<RunRejected> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 6);
+  messageDesc(file_link_v1_link_service, 11);
 
 /**
  * A batch of one run's events, in seq order. At most 4 MiB in all.
@@ -314,7 +470,7 @@ export type RunEvents = Message<"link.v1.RunEvents"> & {
  * Use `create(RunEventsSchema)` to create a new message.
  */
 export const RunEventsSchema: GenMessage<RunEvents> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 7);
+  messageDesc(file_link_v1_link_service, 12);
 
 /**
  * The first frame of a session: who the agent is and what it can do.
@@ -390,7 +546,7 @@ export type Hello = Message<"link.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 8);
+  messageDesc(file_link_v1_link_service, 13);
 
 /**
  * A run an agent still holds after a reconnect.
@@ -425,7 +581,7 @@ export type HeldRun = Message<"link.v1.HeldRun"> & {
  * Use `create(HeldRunSchema)` to create a new message.
  */
 export const HeldRunSchema: GenMessage<HeldRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 9);
+  messageDesc(file_link_v1_link_service, 14);
 
 /**
  * The server's answer to Hello.
@@ -488,7 +644,7 @@ export type Welcome = Message<"link.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 10);
+  messageDesc(file_link_v1_link_service, 15);
 
 /**
  * How far the control plane has stored a run's events.
@@ -512,7 +668,7 @@ export type RunCursor = Message<"link.v1.RunCursor"> & {
  * Use `create(RunCursorSchema)` to create a new message.
  */
 export const RunCursorSchema: GenMessage<RunCursor> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 11);
+  messageDesc(file_link_v1_link_service, 16);
 
 /**
  * Liveness and load, sent at the interval from Welcome.
@@ -540,7 +696,7 @@ export type Heartbeat = Message<"link.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 12);
+  messageDesc(file_link_v1_link_service, 17);
 
 /**
  * The server's answer to a Heartbeat.
@@ -561,7 +717,7 @@ export type HeartbeatAck = Message<"link.v1.HeartbeatAck"> & {
  * Use `create(HeartbeatAckSchema)` to create a new message.
  */
 export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 13);
+  messageDesc(file_link_v1_link_service, 18);
 
 /**
  * The agent's capabilities changed (a CLI was installed, logged in, upgraded).
@@ -580,7 +736,7 @@ export type CapabilitiesChanged = Message<"link.v1.CapabilitiesChanged"> & {
  * Use `create(CapabilitiesChangedSchema)` to create a new message.
  */
 export const CapabilitiesChangedSchema: GenMessage<CapabilitiesChanged> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 14);
+  messageDesc(file_link_v1_link_service, 19);
 
 /**
  * The agent ends the session on purpose (it is stopping). The link goes offline at once.
@@ -601,7 +757,7 @@ export type Goodbye = Message<"link.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 15);
+  messageDesc(file_link_v1_link_service, 20);
 
 /**
  * The server is going away: the agent ends this session and reconnects (to any replica) after
@@ -628,7 +784,7 @@ export type Drain = Message<"link.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 16);
+  messageDesc(file_link_v1_link_service, 21);
 
 /**
  * The agent must stop and not reconnect (the user disconnected it).
@@ -649,7 +805,7 @@ export type Shutdown = Message<"link.v1.Shutdown"> & {
  * Use `create(ShutdownSchema)` to create a new message.
  */
 export const ShutdownSchema: GenMessage<Shutdown> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 17);
+  messageDesc(file_link_v1_link_service, 22);
 
 /**
  * @generated from message link.v1.ListLinksRequest
@@ -662,7 +818,7 @@ export type ListLinksRequest = Message<"link.v1.ListLinksRequest"> & {
  * Use `create(ListLinksRequestSchema)` to create a new message.
  */
 export const ListLinksRequestSchema: GenMessage<ListLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 18);
+  messageDesc(file_link_v1_link_service, 23);
 
 /**
  * @generated from message link.v1.ListLinksResponse
@@ -681,7 +837,7 @@ export type ListLinksResponse = Message<"link.v1.ListLinksResponse"> & {
  * Use `create(ListLinksResponseSchema)` to create a new message.
  */
 export const ListLinksResponseSchema: GenMessage<ListLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 19);
+  messageDesc(file_link_v1_link_service, 24);
 
 /**
  * @generated from message link.v1.GetLinkRequest
@@ -700,7 +856,7 @@ export type GetLinkRequest = Message<"link.v1.GetLinkRequest"> & {
  * Use `create(GetLinkRequestSchema)` to create a new message.
  */
 export const GetLinkRequestSchema: GenMessage<GetLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 20);
+  messageDesc(file_link_v1_link_service, 25);
 
 /**
  * @generated from message link.v1.GetLinkResponse
@@ -717,7 +873,7 @@ export type GetLinkResponse = Message<"link.v1.GetLinkResponse"> & {
  * Use `create(GetLinkResponseSchema)` to create a new message.
  */
 export const GetLinkResponseSchema: GenMessage<GetLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 21);
+  messageDesc(file_link_v1_link_service, 26);
 
 /**
  * @generated from message link.v1.WatchLinksRequest
@@ -730,7 +886,7 @@ export type WatchLinksRequest = Message<"link.v1.WatchLinksRequest"> & {
  * Use `create(WatchLinksRequestSchema)` to create a new message.
  */
 export const WatchLinksRequestSchema: GenMessage<WatchLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 22);
+  messageDesc(file_link_v1_link_service, 27);
 
 /**
  * One event of WatchLinks: first exactly one snapshot, then changes.
@@ -773,7 +929,7 @@ export type WatchLinksResponse = Message<"link.v1.WatchLinksResponse"> & {
  * Use `create(WatchLinksResponseSchema)` to create a new message.
  */
 export const WatchLinksResponseSchema: GenMessage<WatchLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 23);
+  messageDesc(file_link_v1_link_service, 28);
 
 /**
  * All of a user's links at one moment.
@@ -792,7 +948,7 @@ export type LinkSnapshot = Message<"link.v1.LinkSnapshot"> & {
  * Use `create(LinkSnapshotSchema)` to create a new message.
  */
 export const LinkSnapshotSchema: GenMessage<LinkSnapshot> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 24);
+  messageDesc(file_link_v1_link_service, 29);
 
 /**
  * @generated from message link.v1.StartPairingRequest
@@ -811,7 +967,7 @@ export type StartPairingRequest = Message<"link.v1.StartPairingRequest"> & {
  * Use `create(StartPairingRequestSchema)` to create a new message.
  */
 export const StartPairingRequestSchema: GenMessage<StartPairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 25);
+  messageDesc(file_link_v1_link_service, 30);
 
 /**
  * @generated from message link.v1.StartPairingResponse
@@ -849,7 +1005,7 @@ export type StartPairingResponse = Message<"link.v1.StartPairingResponse"> & {
  * Use `create(StartPairingResponseSchema)` to create a new message.
  */
 export const StartPairingResponseSchema: GenMessage<StartPairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 26);
+  messageDesc(file_link_v1_link_service, 31);
 
 /**
  * @generated from message link.v1.CompletePairingRequest
@@ -882,7 +1038,7 @@ export type CompletePairingRequest = Message<"link.v1.CompletePairingRequest"> &
  * Use `create(CompletePairingRequestSchema)` to create a new message.
  */
 export const CompletePairingRequestSchema: GenMessage<CompletePairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 27);
+  messageDesc(file_link_v1_link_service, 32);
 
 /**
  * @generated from message link.v1.CompletePairingResponse
@@ -925,7 +1081,7 @@ export type CompletePairingResponse = Message<"link.v1.CompletePairingResponse">
  * Use `create(CompletePairingResponseSchema)` to create a new message.
  */
 export const CompletePairingResponseSchema: GenMessage<CompletePairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 28);
+  messageDesc(file_link_v1_link_service, 33);
 
 /**
  * @generated from message link.v1.RenameLinkRequest
@@ -951,7 +1107,7 @@ export type RenameLinkRequest = Message<"link.v1.RenameLinkRequest"> & {
  * Use `create(RenameLinkRequestSchema)` to create a new message.
  */
 export const RenameLinkRequestSchema: GenMessage<RenameLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 29);
+  messageDesc(file_link_v1_link_service, 34);
 
 /**
  * @generated from message link.v1.RenameLinkResponse
@@ -968,7 +1124,7 @@ export type RenameLinkResponse = Message<"link.v1.RenameLinkResponse"> & {
  * Use `create(RenameLinkResponseSchema)` to create a new message.
  */
 export const RenameLinkResponseSchema: GenMessage<RenameLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 30);
+  messageDesc(file_link_v1_link_service, 35);
 
 /**
  * @generated from message link.v1.DisconnectLinkRequest
@@ -994,7 +1150,7 @@ export type DisconnectLinkRequest = Message<"link.v1.DisconnectLinkRequest"> & {
  * Use `create(DisconnectLinkRequestSchema)` to create a new message.
  */
 export const DisconnectLinkRequestSchema: GenMessage<DisconnectLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 31);
+  messageDesc(file_link_v1_link_service, 36);
 
 /**
  * @generated from message link.v1.DisconnectLinkResponse
@@ -1013,7 +1169,7 @@ export type DisconnectLinkResponse = Message<"link.v1.DisconnectLinkResponse"> &
  * Use `create(DisconnectLinkResponseSchema)` to create a new message.
  */
 export const DisconnectLinkResponseSchema: GenMessage<DisconnectLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 32);
+  messageDesc(file_link_v1_link_service, 37);
 
 /**
  * @generated from message link.v1.RevokeLinkRequest
@@ -1032,7 +1188,7 @@ export type RevokeLinkRequest = Message<"link.v1.RevokeLinkRequest"> & {
  * Use `create(RevokeLinkRequestSchema)` to create a new message.
  */
 export const RevokeLinkRequestSchema: GenMessage<RevokeLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 33);
+  messageDesc(file_link_v1_link_service, 38);
 
 /**
  * @generated from message link.v1.RevokeLinkResponse
@@ -1045,7 +1201,7 @@ export type RevokeLinkResponse = Message<"link.v1.RevokeLinkResponse"> & {
  * Use `create(RevokeLinkResponseSchema)` to create a new message.
  */
 export const RevokeLinkResponseSchema: GenMessage<RevokeLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 34);
+  messageDesc(file_link_v1_link_service, 39);
 
 /**
  * LinkService is the agent's session with the control plane, and the user's view of their machines.

@@ -1,0 +1,27 @@
+/** Answers the control plane's SandboxRequest frames: ensure or delete, one reply each. */
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { SandboxReplySchema, SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
+import { SandboxError } from '../../common/sandbox-names.js';
+import type { SandboxManager } from './sandboxes.js';
+
+export type SandboxReplyInit = MessageInitShape<typeof SandboxReplySchema>;
+
+export async function answerSandboxRequest(manager: SandboxManager, request: SandboxRequest): Promise<SandboxReplyInit> {
+  const opId = request.opId;
+  try {
+    switch (request.op.case) {
+      case 'ensure': {
+        const sandbox = await manager.ensure(request.op.value);
+        return { opId, result: { case: 'ready', value: { path: sandbox.path } } };
+      }
+      case 'delete':
+        await manager.delete(request.op.value.handle);
+        return { opId, result: { case: 'deleted', value: {} } };
+      default:
+        return { opId, result: { case: 'failure', value: { reason: 'UNSUPPORTED', message: 'this linkd does not know that sandbox operation; upgrade it' } } };
+    }
+  } catch (error) {
+    if (error instanceof SandboxError) return { opId, result: { case: 'failure', value: { reason: error.reason, message: error.message, field: error.field } } };
+    return { opId, result: { case: 'failure', value: { reason: 'SANDBOX_FAILED', message: (error as Error).message } } };
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The machine's sandboxes: where runs execute. Files live under linkd's data directory:
+ *
+ *   <data>/sandboxes/<handle>/        the sandbox (a git worktree, or a plain directory)
+ *   <data>/sandboxes/<handle>.json    what it is: provider, repository, branch, created, last used
+ *   <data>/mirrors/<hash>.git         one bare mirror per repository, shared by its worktrees
+ *
+ * Handles come from the control plane and are checked against a strict pattern; every path is
+ * computed from them and checked to lie under the root. Concurrent ensures of one sandbox share one
+ * operation; operations on one mirror are serialized. Past `maxSandboxes`, the least recently used
+ * idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
+ * mirror, or an empty directory) is evicted; it is made again on its next use.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Logger } from '../../common/log.js';
+import { exists } from '../../common/files.js';
+import { git, gitOr, hasRef } from './git.js';
+import { checkBranch, checkRepository, HANDLE, inside, invalid, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
+
+export interface SandboxSpecInit {
+  handle: string;
+  provider: string;
+  repository: string;
+  branch: string;
+}
+
+export interface SandboxMeta {
+  handle: string;
+  provider: ProviderName;
+  repository: string;
+  branch: string;
+  createdAt: string;
+  lastUsedAt: string;
+}
+
+export interface SandboxInfo extends SandboxMeta {
+  path: string;
+  /** The bare mirror its worktree belongs to (worktree and bwrap). */
+  mirror?: string;
+}
+
+export interface SandboxManagerOptions {
+  dataDir: string;
+  log: Logger;
+  /** Repository URL schemes the machine accepts (default https and ssh). */
+  allowedSchemes?: Iterable<string>;
+  /** Past this many sandboxes, idle ones are evicted (default 50). */
+  maxSandboxes?: number;
+  /** Whether a run is using the sandbox now. */
+  busy?: (handle: string) => boolean;
+  gitTimeoutMs?: number;
+}
+
+export class SandboxManager {
+  readonly root: string;
+  readonly mirrors: string;
+  private readonly allowed: Set<string>;
+  private readonly inFlight = new Map<string, Promise<SandboxInfo>>();
+  private readonly mirrorLocks = new Map<string, Promise<unknown>>();
+  private resolvedRoot: string | undefined;
+
+  constructor(private readonly options: SandboxManagerOptions) {
+    this.root = resolve(options.dataDir, 'sandboxes');
+    this.mirrors = resolve(options.dataDir, 'mirrors');
+    this.allowed = new Set([...(options.allowedSchemes ?? ['https', 'ssh'])].map((s) => s.toLowerCase()));
+  }
+
+  /** Checks a spec without touching the disk; throws INVALID_FIELD. */
+  check(spec: SandboxSpecInit): void {
+    if (!HANDLE.test(spec.handle)) throw invalid('handle', 'a sandbox handle is "sbx_" and 20 lowercase letters or digits');
+    if (!(PROVIDERS as readonly string[]).includes(spec.provider)) throw invalid('provider', `unknown sandbox provider "${spec.provider}"`);
+    if (spec.provider === 'directory') {
+      if (spec.repository) throw invalid('repository', 'a directory sandbox has no repository');
+      if (spec.branch) checkBranch(spec.branch);
+    } else {
+      if (!spec.repository) throw invalid('repository', `a ${spec.provider} sandbox needs a repository`);
+      checkRepository(spec.repository, this.allowed);
+      checkBranch(spec.branch);
+    }
+  }
+
+  /** Finds or makes the sandbox. Concurrent calls for one handle share one operation. */
+  ensure(spec: SandboxSpecInit): Promise<SandboxInfo> {
+    this.check(spec);
+    const running = this.inFlight.get(spec.handle);
+    if (running) return running;
+    const operation = this.make(spec).finally(() => this.inFlight.delete(spec.handle));
+    this.inFlight.set(spec.handle, operation);
+    return operation;
+  }
+
+  /** Removes a sandbox's files. SANDBOX_BUSY while a run uses it. */
+  async delete(handle: string): Promise<void> {
+    if (!HANDLE.test(handle)) throw invalid('handle', 'a sandbox handle is "sbx_" and 20 lowercase letters or digits');
+    if (this.options.busy?.(handle) || this.inFlight.has(handle)) throw new SandboxError('SANDBOX_BUSY', `sandbox ${handle} is in use by a run`);
+    await this.remove(handle);
+  }
+
+  async get(handle: string): Promise<SandboxInfo | undefined> {
+    if (!HANDLE.test(handle)) return undefined;
+    const meta = await this.readMeta(handle);
+    return meta && this.info(meta);
+  }
+
+  async list(): Promise<SandboxInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch {
+      return [];
+    }
+    const out: SandboxInfo[] = [];
+    for (const name of names) {
+      const handle = name.replace(/\.json$/, '');
+      if (!name.endsWith('.json') || !HANDLE.test(handle)) continue;
+      const meta = await this.readMeta(handle);
+      if (meta) out.push(this.info(meta));
+    }
+    return out.sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
+  }
+
+  /** Marks a sandbox used now (for eviction order). */
+  async touch(handle: string): Promise<void> {
+    const meta = await this.readMeta(handle);
+    if (meta) await this.writeMeta({ ...meta, lastUsedAt: new Date().toISOString() });
+  }
+
+  /**
+   * Removes sandboxes whose branch is merged into the repository's default branch and whose
+   * worktree is clean; says why it kept each of the others.
+   */
+  async prune(): Promise<{ removed: SandboxInfo[]; kept: { sandbox: SandboxInfo; why: string }[] }> {
+    const removed: SandboxInfo[] = [];
+    const kept: { sandbox: SandboxInfo; why: string }[] = [];
+    for (const sandbox of await this.list()) {
+      const why = await this.whyKeep(sandbox);
+      if (why) kept.push({ sandbox, why });
+      else {
+        await this.remove(sandbox.handle);
+        removed.push(sandbox);
+      }
+    }
+    return { removed, kept };
+  }
+
+  private async whyKeep(sandbox: SandboxInfo): Promise<string | undefined> {
+    if (this.options.busy?.(sandbox.handle)) return 'a run is using it';
+    if (sandbox.provider === 'directory') return 'a directory sandbox has no branch to be merged';
+    if (!(await exists(sandbox.path))) return undefined;
+    const dirty = await this.dirty(sandbox);
+    if (dirty) return dirty;
+    try {
+      await gitOr('GIT_FAILED', ['fetch', '--prune', '--quiet', 'origin'], { cwd: sandbox.mirror, timeoutMs: this.options.gitTimeoutMs });
+      await git(['merge-base', '--is-ancestor', `refs/heads/${sandbox.branch}`, 'refs/remotes/origin/HEAD'], { cwd: sandbox.mirror });
+      return undefined;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 1) return `branch ${sandbox.branch} is not merged into the default branch`;
+      return `cannot tell whether ${sandbox.branch} is merged: ${(error as Error).message}`;
+    }
+  }
+
+  /** Why a worktree holds work that removing it would lose, or undefined when it is clean. */
+  private async dirty(sandbox: SandboxInfo): Promise<string | undefined> {
+    try {
+      const status = await git(['status', '--porcelain'], { cwd: sandbox.path });
+      return status.trim() ? 'the worktree has uncommitted changes' : undefined;
+    } catch (error) {
+      return `cannot read the worktree's status: ${(error as Error).message}`;
+    }
+  }
+
+  private async make(spec: SandboxSpecInit): Promise<SandboxInfo> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const root = await this.realRoot();
+    const path = join(root, spec.handle);
+    if (!inside(root, resolve(path))) throw invalid('handle', 'the sandbox path is outside the sandbox root');
+    const now = new Date().toISOString();
+    const previous = await this.readMeta(spec.handle);
+    if (previous && (previous.provider !== spec.provider || previous.repository !== spec.repository || previous.branch !== spec.branch)) {
+      throw invalid('handle', `sandbox ${spec.handle} exists here with another provider, repository or branch`);
+    }
+    const meta: SandboxMeta = {
+      handle: spec.handle,
+      provider: spec.provider as ProviderName,
+      repository: spec.repository,
+      branch: spec.branch,
+      createdAt: previous?.createdAt ?? now,
+      lastUsedAt: now,
+    };
+    let made = false;
+    if (spec.provider === 'directory') {
+      made = !(await exists(path));
+      await mkdir(path, { recursive: true, mode: 0o700 });
+    } else {
+      const mirror = this.mirrorPath(spec.repository);
+      await this.withMirror(mirror, async () => {
+        await this.syncMirror(mirror, spec.repository);
+        if (!(await exists(join(path, '.git')))) {
+          await this.addWorktree(mirror, path, spec.branch);
+          made = true;
+        }
+      });
+      const escape = await symlinkOutside(path);
+      if (escape) {
+        await this.removeWorktree(mirror, path);
+        throw invalid('repository', `the repository has a symlink, ${escape}, that points outside its sandbox`);
+      }
+    }
+    await this.writeMeta(meta);
+    if (made) this.options.log.info({ handle: spec.handle, provider: spec.provider, branch: spec.branch, path }, 'sandbox made');
+    await this.evictPastCap(spec.handle);
+    return this.info(meta);
+  }
+
+  private async syncMirror(mirror: string, repository: string): Promise<void> {
+    const timeoutMs = this.options.gitTimeoutMs;
+    if (await exists(join(mirror, 'HEAD'))) {
+      await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: mirror, timeoutMs });
+      return;
+    }
+    // Made beside its final place and renamed into it, so a failed first fetch leaves nothing behind.
+    await mkdir(this.mirrors, { recursive: true, mode: 0o700 });
+    const partial = `${mirror}.partial-${process.pid}-${Date.now()}`;
+    try {
+      await gitOr('GIT_FAILED', ['init', '--quiet', '--bare', partial], { timeoutMs });
+      await gitOr('GIT_FAILED', ['remote', 'add', 'origin', repository], { cwd: partial, timeoutMs });
+      await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: partial, timeoutMs });
+      await gitOr('REPOSITORY_UNAVAILABLE', ['remote', 'set-head', 'origin', '--auto'], { cwd: partial, timeoutMs });
+      await rename(partial, mirror);
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+
+  private async addWorktree(mirror: string, path: string, branch: string): Promise<void> {
+    const timeoutMs = this.options.gitTimeoutMs;
+    await git(['worktree', 'prune'], { cwd: mirror }).catch(() => undefined);
+    await rm(path, { recursive: true, force: true });
+    let args: string[];
+    if (await hasRef(mirror, `refs/heads/${branch}`)) args = ['worktree', 'add', '--quiet', path, branch];
+    else if (await hasRef(mirror, `refs/remotes/origin/${branch}`)) args = ['worktree', 'add', '--quiet', '--track', '-b', branch, path, `refs/remotes/origin/${branch}`];
+    else if (await hasRef(mirror, 'refs/remotes/origin/HEAD')) args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, path, 'refs/remotes/origin/HEAD'];
+    else throw new SandboxError('REPOSITORY_EMPTY', 'the repository has no default branch to start a new branch from');
+    await gitOr('GIT_FAILED', args, { cwd: mirror, timeoutMs });
+  }
+
+  private async removeWorktree(mirror: string, path: string): Promise<void> {
+    await git(['worktree', 'remove', '--force', path], { cwd: mirror }).catch(() => undefined);
+    await rm(path, { recursive: true, force: true });
+    await git(['worktree', 'prune'], { cwd: mirror }).catch(() => undefined);
+  }
+
+  private async remove(handle: string): Promise<void> {
+    const meta = await this.readMeta(handle);
+    const path = join(await this.realRoot(), handle);
+    if (meta && meta.provider !== 'directory') {
+      const mirror = this.mirrorPath(meta.repository);
+      await this.withMirror(mirror, () => this.removeWorktree(mirror, path));
+    } else {
+      await rm(path, { recursive: true, force: true });
+    }
+    await rm(join(this.root, `${handle}.json`), { force: true });
+    this.options.log.info({ handle }, 'sandbox removed');
+  }
+
+  private async evictPastCap(keep: string): Promise<void> {
+    const max = this.options.maxSandboxes ?? 50;
+    const all = await this.list();
+    let over = all.length - max;
+    // Least recently used first.
+    for (const sandbox of all.reverse()) {
+      if (over <= 0) break;
+      if (sandbox.handle === keep || this.inFlight.has(sandbox.handle) || this.options.busy?.(sandbox.handle)) continue;
+      const holds = sandbox.provider === 'directory' ? ((await readdir(sandbox.path).catch(() => [])).length > 0 ? 'files' : undefined) : await this.dirty(sandbox);
+      if (holds) continue;
+      this.options.log.info({ handle: sandbox.handle, max }, 'evicting the least recently used idle sandbox');
+      await this.remove(sandbox.handle);
+      over--;
+    }
+  }
+
+  private mirrorPath(repository: string): string {
+    return join(this.mirrors, `${createHash('sha256').update(repository).digest('hex').slice(0, 32)}.git`);
+  }
+
+  private withMirror<T>(mirror: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.mirrorLocks.get(mirror) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.mirrorLocks.set(mirror, next);
+    void next.finally(() => {
+      if (this.mirrorLocks.get(mirror) === next) this.mirrorLocks.delete(mirror);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async realRoot(): Promise<string> {
+    this.resolvedRoot ??= await realpath(this.root);
+    return this.resolvedRoot;
+  }
+
+  private info(meta: SandboxMeta): SandboxInfo {
+    return { ...meta, path: join(this.resolvedRoot ?? this.root, meta.handle), mirror: meta.provider === 'directory' ? undefined : this.mirrorPath(meta.repository) };
+  }
+
+  private async readMeta(handle: string): Promise<SandboxMeta | undefined> {
+    try {
+      await this.realRoot();
+      return JSON.parse(await readFile(join(this.root, `${handle}.json`), 'utf8')) as SandboxMeta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeMeta(meta: SandboxMeta): Promise<void> {
+    const file = join(this.root, `${meta.handle}.json`);
+    const partial = `${file}.${process.pid}.tmp`;
+    await writeFile(partial, JSON.stringify(meta, null, 2), { mode: 0o600 });
+    await rename(partial, file);
+  }
+}
+
+/** The first symlink under `dir` (not in .git) whose target lies outside `dir`, or undefined. */
+async function symlinkOutside(dir: string): Promise<string | undefined> {
+  const walk = async (current: string): Promise<string | undefined> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      if (current === dir && entry.name === '.git') continue;
+      const path = join(current, entry.name);
+      if (entry.isSymbolicLink()) {
+        const target = resolve(dirname(path), await readlink(path));
+        if (!inside(dir, target)) return path.slice(dir.length + 1);
+      } else if (entry.isDirectory()) {
+        const found = await walk(path);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  const stat = await lstat(dir).catch(() => undefined);
+  return stat?.isDirectory() ? walk(dir) : undefined;
+}

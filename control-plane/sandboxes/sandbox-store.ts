@@ -1,0 +1,199 @@
+/**
+ * The sandbox map in Postgres, (user, link, repository, branch, provider[, thread]) → sandbox, and
+ * the operations forwarded to a machine. An operation is a row: the requester inserts it `queued`
+ * and notifies `sandbox_op`; the replica that holds the machine's session claims it (`queued → sent`,
+ * compare-and-set) and sends a SandboxRequest; the machine's SandboxReply is stored on the row and
+ * announced on `sandbox_reply`, which wakes the requester on whichever replica it is. Replicas never
+ * call each other, and a request that gets no reply in time fails at its deadline.
+ *
+ *   sandbox_op    {linkId}  operations wait for the replica that holds the link
+ *   sandbox_reply {opId}    the machine answered
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { Sql } from 'postgres';
+import type { Logger } from '../../common/log.js';
+import { SandboxReplySchema, SandboxRequestSchema, type SandboxReply, type SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
+import { randomBytes } from 'node:crypto';
+import { newId } from '../store/store.js';
+
+export interface SandboxRow {
+  id: string;
+  user_id: string;
+  link_id: string;
+  repository: string;
+  branch: string;
+  provider: string;
+  thread_scope: string;
+  state: 'pending' | 'ready' | 'failed';
+  path: string;
+  error: string;
+  created_at: Date;
+  last_used_at: Date;
+}
+
+export interface SandboxKey {
+  userId: string;
+  linkId: string;
+  repository: string;
+  branch: string;
+  provider: string;
+  /** The thread a directory sandbox without a branch belongs to; '' otherwise. */
+  threadScope: string;
+}
+
+/** A sandbox id, which is also its handle on the machine: "sbx_" and 20 lowercase letters or digits. */
+export function newSandboxId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return `sbx_${[...randomBytes(20)].map((b) => alphabet[b % 36]).join('')}`;
+}
+
+export class SandboxStore {
+  private readonly opListeners = new Set<(linkId: string) => void>();
+  private readonly replyWaiters = new Map<string, () => void>();
+  private readonly unlisteners: (() => Promise<void>)[] = [];
+
+  private constructor(
+    private readonly sql: Sql,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(sql: Sql, log: Logger): Promise<SandboxStore> {
+    const store = new SandboxStore(sql, log);
+    const op = await sql.listen('sandbox_op', (linkId) => {
+      for (const listener of [...store.opListeners]) listener(linkId);
+    });
+    // After a reconnect of the LISTEN connection a reply may have been missed: every waiter reads again.
+    const reply = await sql.listen('sandbox_reply', (opId) => store.replyWaiters.get(opId)?.(), () => {
+      for (const wake of [...store.replyWaiters.values()]) wake();
+    });
+    store.unlisteners.push(op.unlisten, reply.unlisten);
+    return store;
+  }
+
+  async close(): Promise<void> {
+    for (const unlisten of this.unlisteners.splice(0)) await unlisten().catch(() => undefined);
+  }
+
+  onOpQueued(listener: (linkId: string) => void): () => void {
+    this.opListeners.add(listener);
+    return () => this.opListeners.delete(listener);
+  }
+
+  // ── the map ──────────────────────────────────────────────────────────────
+
+  /** The sandbox for the key, made (pending) if there is none; marked used now. */
+  async upsert(key: SandboxKey): Promise<SandboxRow> {
+    const [row] = await this.sql<SandboxRow[]>`
+      insert into sandboxes (id, user_id, link_id, repository, branch, provider, thread_scope)
+      values (${newSandboxId()}, ${key.userId}, ${key.linkId}, ${key.repository}, ${key.branch}, ${key.provider}, ${key.threadScope})
+      on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()
+      returning *`;
+    return row;
+  }
+
+  async get(userId: string, id: string): Promise<SandboxRow | undefined> {
+    const [row] = await this.sql<SandboxRow[]>`select * from sandboxes where id = ${id} and user_id = ${userId}`;
+    return row;
+  }
+
+  async getById(id: string): Promise<SandboxRow | undefined> {
+    const [row] = await this.sql<SandboxRow[]>`select * from sandboxes where id = ${id}`;
+    return row;
+  }
+
+  async list(userId: string, linkId?: string): Promise<SandboxRow[]> {
+    return linkId
+      ? this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} and link_id = ${linkId} order by last_used_at desc limit 1000`
+      : this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} order by last_used_at desc limit 1000`;
+  }
+
+  async markReady(id: string, path: string): Promise<SandboxRow | undefined> {
+    const [row] = await this.sql<SandboxRow[]>`
+      update sandboxes set state = 'ready', path = ${path}, error = '', last_used_at = now() where id = ${id} returning *`;
+    return row;
+  }
+
+  async markFailed(id: string, error: string): Promise<void> {
+    await this.sql`update sandboxes set state = 'failed', error = ${error.slice(0, 1024)} where id = ${id} and state <> 'ready'`;
+  }
+
+  /** Removes the sandbox from the map unless a run is in progress in it (then false). */
+  async remove(id: string): Promise<boolean> {
+    const rows = await this.sql`
+      delete from sandboxes where id = ${id}
+        and not exists (select 1 from runs where sandbox_id = ${id} and state in ('queued', 'dispatched', 'running'))
+      returning id`;
+    return rows.length > 0;
+  }
+
+  async activeRuns(id: string): Promise<number> {
+    const [row] = await this.sql<{ n: number }[]>`
+      select count(*)::int as n from runs where sandbox_id = ${id} and state in ('queued', 'dispatched', 'running')`;
+    return row.n;
+  }
+
+  // ── operations on the machine ───────────────────────────────────────────
+
+  /**
+   * Sends `op` to the link's machine through whichever replica holds its session, and waits for
+   * the reply. Undefined when none came within `timeoutMs` (the operation is then withdrawn).
+   */
+  async forward(linkId: string, sandboxId: string, op: SandboxRequest['op'], timeoutMs: number, signal?: AbortSignal): Promise<SandboxReply | undefined> {
+    const opId = newId('sop');
+    const request = toBinary(SandboxRequestSchema, create(SandboxRequestSchema, { opId, op }));
+    let wake: () => void = () => undefined;
+    let woken = false;
+    this.replyWaiters.set(opId, () => {
+      woken = true;
+      wake();
+    });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await this.sql.begin(async (tx) => {
+        await tx`insert into sandbox_ops (id, link_id, sandbox_id, request, deadline)
+                 values (${opId}, ${linkId}, ${sandboxId}, ${Buffer.from(request)}, now() + ${timeoutMs / 1000} * interval '1 second')`;
+        await tx`select pg_notify('sandbox_op', ${linkId})`;
+      });
+      for (;;) {
+        const [row] = await this.sql<{ reply: Buffer | null }[]>`select reply from sandbox_ops where id = ${opId}`;
+        if (row?.reply) return fromBinary(SandboxReplySchema, new Uint8Array(row.reply));
+        const left = deadline - Date.now();
+        if (left <= 0 || signal?.aborted) return undefined;
+        if (!woken) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              signal?.removeEventListener('abort', done);
+              resolve();
+            };
+            const timer = setTimeout(done, left);
+            signal?.addEventListener('abort', done, { once: true });
+            wake = done;
+          });
+        }
+        woken = false;
+      }
+    } finally {
+      this.replyWaiters.delete(opId);
+      await this.sql`delete from sandbox_ops where id = ${opId}`.catch((error) => this.log.warn({ err: error }, 'cannot delete a sandbox operation'));
+    }
+  }
+
+  /** Claims the link's queued operations that are still in time (compare-and-set), oldest first. */
+  async claimOps(linkId: string): Promise<SandboxRequest[]> {
+    const rows = await this.sql<{ request: Buffer }[]>`
+      update sandbox_ops set state = 'sent'
+      where id in (select id from sandbox_ops where link_id = ${linkId} and state = 'queued' and deadline > now()
+                   order by created_at for update skip locked)
+      returning request`;
+    return rows.map((row) => fromBinary(SandboxRequestSchema, new Uint8Array(row.request)));
+  }
+
+  /** Stores the machine's reply to one of its link's operations and wakes the requester. */
+  async reply(linkId: string, reply: SandboxReply): Promise<void> {
+    const rows = await this.sql`
+      update sandbox_ops set state = 'done', reply = ${Buffer.from(toBinary(SandboxReplySchema, reply))}
+      where id = ${reply.opId} and link_id = ${linkId} and state = 'sent' returning id`;
+    if (rows.length > 0) await this.sql`select pg_notify('sandbox_reply', ${reply.opId})`;
+  }
+}

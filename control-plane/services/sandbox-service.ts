@@ -1,0 +1,217 @@
+/**
+ * SandboxService: the caller's sandboxes on their machines. The map lives in Postgres; the files on
+ * the machine, which answers ensure and delete over its session (through whichever replica holds
+ * it) within a deadline. Exec is a shell run in the sandbox, so its output is stored and streamed
+ * like any run's, and cancelling the call cancels the run (its whole process group).
+ */
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
+import { branchProblem, HANDLE, repositoryScheme } from '../../common/sandbox-names.js';
+import type { SandboxReply } from '../../gen/link/v1/link_service_pb.js';
+import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import { SandboxSchema, SandboxSpecSchema, SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
+import {
+  ExecOutput_Stream,
+  type DeleteSandboxRequest,
+  type EnsureSandboxRequest,
+  type ExecRequest,
+  type GetSandboxRequest,
+  type ListSandboxesRequest,
+  type SandboxService,
+} from '../../gen/link/v1/sandbox_service_pb.js';
+import { SandboxProviderKind, type Capabilities } from '../../gen/link/v1/types_pb.js';
+import { callerUser } from '../auth.js';
+import type { Registry } from '../registry/registry.js';
+import type { RunStore } from '../runs/run-store.js';
+import type { SandboxRow, SandboxStore } from '../sandboxes/sandbox-store.js';
+import type { LinkRecord, Store } from '../store/store.js';
+
+const PROVIDER_KINDS: Record<string, SandboxProviderKind> = {
+  directory: SandboxProviderKind.DIRECTORY,
+  worktree: SandboxProviderKind.WORKTREE,
+  bwrap: SandboxProviderKind.BWRAP,
+};
+/** Schemes a repository URL may use at all; each machine narrows this (file only where enabled). */
+const SCHEMES = new Set(['https', 'ssh', 'file']);
+/** How long the machine has to make a sandbox (a first clone can take a while) or delete one. */
+const ENSURE_DEADLINE_MS = 5 * 60_000;
+const DELETE_DEADLINE_MS = 60_000;
+const MAX_COMMAND_BYTES = 64 * 1024;
+
+/**
+ * Where a thread or an EnsureSandbox asks to run, checked: the provider (worktree by default with a
+ * repository, directory without), a repository with an allowed scheme, and a branch by git's rules
+ * (required for a worktree). INVALID_ARGUMENT otherwise.
+ */
+export function checkSandboxPlace(asked: { repository: string; branch: string; provider: string }): { repository: string; branch: string; provider: string } {
+  const repository = asked.repository.trim();
+  const provider = asked.provider || (repository ? 'worktree' : 'directory');
+  const invalid = (field: string, message: string) => linkError(Code.InvalidArgument, Reason.InvalidField, message, { field });
+  if (!(provider in PROVIDER_KINDS)) throw invalid('sandbox_provider', `unknown sandbox provider "${provider}" (directory, worktree or bwrap)`);
+  if (provider === 'directory') {
+    if (repository) throw invalid('repository', 'a directory sandbox has no repository; use the worktree or bwrap provider');
+  } else {
+    if (!repository) throw invalid('repository', `a ${provider} sandbox needs a repository`);
+    if (/[\x00-\x20\x7f]/.test(repository) || repository.startsWith('-')) throw invalid('repository', 'the repository URL is malformed');
+    const scheme = repositoryScheme(repository);
+    if (!SCHEMES.has(scheme)) throw invalid('repository', `repository URLs must use https or ssh; this one uses ${scheme || 'no scheme'}`);
+    if (!asked.branch) throw invalid('branch', `a ${provider} sandbox needs a branch`);
+  }
+  if (asked.branch) {
+    const problem = branchProblem(asked.branch);
+    if (problem) throw invalid('branch', `invalid branch: ${problem}`);
+  }
+  return { repository, branch: asked.branch, provider };
+}
+
+/** FAILED_PRECONDITION CAPABILITY_MISSING unless the machine offers the provider. */
+export function checkProviderAvailable(capabilities: Capabilities, provider: string, linkName: string): void {
+  const found = capabilities.sandboxProviders.find((p) => p.kind === PROVIDER_KINDS[provider]);
+  if (!found?.available) {
+    throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `the ${provider} sandbox is not available on ${linkName}${found?.detail ? `: ${found.detail}` : ''}`, {
+      sandbox_provider: provider,
+    });
+  }
+}
+
+export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
+  constructor(
+    private readonly store: Store,
+    private readonly runs: RunStore,
+    private readonly sandboxes: SandboxStore,
+    private readonly registry: Registry,
+  ) {}
+
+  async ensureSandbox(request: EnsureSandboxRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('link_id', request.linkId, 64, 1);
+    checkLength('repository', request.repository, 2048);
+    checkLength('branch', request.branch, 255);
+    checkLength('provider', request.provider, 32);
+    const where = checkSandboxPlace(request);
+    const link = await this.onlineLink(user.id, request.linkId);
+    const live = await this.registry.get(user.id, link.id);
+    checkProviderAvailable(live!.capabilities, where.provider, link.name);
+    const row = await this.sandboxes.upsert({ userId: user.id, linkId: link.id, ...where, threadScope: '' });
+    const reply = await this.forward(row, { case: 'ensure', value: spec(row) }, ENSURE_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'ready') {
+      const failure = this.failure(reply);
+      await this.sandboxes.markFailed(row.id, failure.rawMessage);
+      throw failure;
+    }
+    const ready = await this.sandboxes.markReady(row.id, reply.result.value.path);
+    return { sandbox: sandboxView(ready ?? row) };
+  }
+
+  async getSandbox(request: GetSandboxRequest, ctx: HandlerContext) {
+    return { sandbox: sandboxView(await this.owned(callerUser(ctx).id, request.sandboxId)) };
+  }
+
+  async listSandboxes(request: ListSandboxesRequest, ctx: HandlerContext) {
+    checkLength('link_id', request.linkId, 64);
+    return { sandboxes: (await this.sandboxes.list(callerUser(ctx).id, request.linkId || undefined)).map(sandboxView) };
+  }
+
+  async deleteSandbox(request: DeleteSandboxRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    const row = await this.owned(user.id, request.sandboxId);
+    if ((await this.sandboxes.activeRuns(row.id)) > 0) throw busy(row.id);
+    await this.onlineLink(user.id, row.link_id);
+    const reply = await this.forward(row, { case: 'delete', value: spec(row) }, DELETE_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'deleted') throw this.failure(reply);
+    if (!(await this.sandboxes.remove(row.id))) throw busy(row.id);
+    return {};
+  }
+
+  async *exec(request: ExecRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('command', request.command, MAX_COMMAND_BYTES, 1);
+    const row = await this.owned(user.id, request.sandboxId);
+    const link = await this.onlineLink(user.id, row.link_id);
+    checkProviderAvailable((await this.registry.get(user.id, link.id))!.capabilities, row.provider, link.name);
+    const runId = await this.runs.queueExec({ userId: user.id, linkId: link.id, sandboxId: row.id, command: request.command });
+    let finished = false;
+    try {
+      for await (const event of this.runs.follow(runId, 0n, ctx.signal)) {
+        const { case: kind, value } = event.event;
+        if (kind === 'log') {
+          const stream = value.stream === LogLine_Stream.STDERR ? ExecOutput_Stream.STDERR : ExecOutput_Stream.STDOUT;
+          yield { event: { case: 'output' as const, value: { stream, text: value.text } } };
+        } else if (kind === 'error') {
+          yield { event: { case: 'output' as const, value: { stream: ExecOutput_Stream.STDERR, text: `${value.code}: ${value.message}` } } };
+        } else if (kind === 'done') {
+          finished = true;
+          const reason = value.status === RunStatus.COMPLETED || (value.status === RunStatus.FAILED && value.failureReason === 'EXIT_CODE') ? '' : value.failureReason;
+          yield { event: { case: 'exit' as const, value: { exitCode: value.exitCode, reason, runId } } };
+        }
+      }
+    } finally {
+      // The caller went away (cancelled the call) before the command ended: stop it on the machine.
+      if (!finished) await this.runs.requestCancel(user.id, runId).catch(() => undefined);
+    }
+  }
+
+  private async owned(userId: string, sandboxId: string): Promise<SandboxRow> {
+    checkLength('sandbox_id', sandboxId, 64, 1);
+    if (!HANDLE.test(sandboxId)) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'a sandbox id is "sbx_" and 20 lowercase letters or digits', { field: 'sandbox_id' });
+    }
+    const row = await this.sandboxes.get(userId, sandboxId);
+    if (!row) throw linkError(Code.NotFound, Reason.SandboxNotFound, `no sandbox ${sandboxId}`, { sandbox_id: sandboxId });
+    return row;
+  }
+
+  private async onlineLink(userId: string, linkId: string): Promise<LinkRecord> {
+    const link = await this.store.getLink(userId, linkId);
+    if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
+    if (!(await this.registry.get(userId, linkId))) {
+      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then try again`, {
+        link_id: linkId,
+        link_name: link.name,
+      });
+    }
+    return link;
+  }
+
+  private async forward(row: SandboxRow, op: Parameters<SandboxStore['forward']>[2], timeoutMs: number, signal: AbortSignal): Promise<SandboxReply> {
+    const reply = await this.sandboxes.forward(row.link_id, row.id, op, timeoutMs, signal);
+    if (!reply) {
+      throw linkError(Code.DeadlineExceeded, Reason.LinkTimeout, `the machine did not answer within ${timeoutMs / 1000} s`, { sandbox_id: row.id });
+    }
+    return reply;
+  }
+
+  /** The machine's refusal as the caller's error: bad input is INVALID_ARGUMENT, the rest FAILED_PRECONDITION. */
+  private failure(reply: SandboxReply) {
+    const failure = reply.result.case === 'failure' ? reply.result.value : { reason: 'SANDBOX_FAILED', message: 'unexpected reply from the machine', field: '' };
+    const code = failure.reason === 'INVALID_FIELD' ? Code.InvalidArgument : Code.FailedPrecondition;
+    const reason = (Object.values(Reason) as string[]).includes(failure.reason) ? (failure.reason as Reason) : Reason.SandboxFailed;
+    return linkError(code, reason, failure.message.slice(0, 1024), failure.field ? { field: failure.field } : {});
+  }
+}
+
+function busy(sandboxId: string) {
+  return linkError(Code.FailedPrecondition, Reason.SandboxBusy, `a run is in progress in sandbox ${sandboxId}; wait for it or cancel it`, { sandbox_id: sandboxId });
+}
+
+function spec(row: SandboxRow) {
+  return create(SandboxSpecSchema, { handle: row.id, provider: row.provider, repository: row.repository, branch: row.branch });
+}
+
+export function sandboxView(row: SandboxRow): Sandbox {
+  return create(SandboxSchema, {
+    id: row.id,
+    linkId: row.link_id,
+    repository: row.repository,
+    branch: row.branch,
+    provider: row.provider,
+    state: row.state === 'ready' ? SandboxState.READY : row.state === 'failed' ? SandboxState.FAILED : SandboxState.PENDING,
+    path: row.path,
+    createdAt: timestampFromDate(row.created_at),
+    lastUsedAt: timestampFromDate(row.last_used_at),
+    error: row.error,
+    threadId: row.thread_scope,
+  });
+}
