@@ -19,7 +19,7 @@ const REDACT = [
  * The process's root logger: JSON lines on stderr, or human-readable lines with `pretty` (for a
  * terminal). Modules take `root.child({ module: 'registry' })`.
  */
-export function createLogger(options: { level?: string; pretty?: boolean; name: string }): Logger {
+export function createLogger(options: { level?: string; pretty?: boolean; name: string; destination?: { write(line: string): void } }): Logger {
   const base: LoggerOptions = {
     name: options.name,
     level: options.level ?? 'info',
@@ -31,5 +31,5 @@ export function createLogger(options: { level?: string; pretty?: boolean; name: 
       transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname' } },
     });
   }
-  return pino(base, pino.destination(2));
+  return pino(base, options.destination ?? pino.destination(2));
 }

@@ -15,6 +15,7 @@ import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
 import { requireHarnessClis } from './helpers/harness-clis.js';
 import { repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
+import { git, makeRepository } from './helpers/git.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 import { FakeModelServer } from './fake-model/server.js';
@@ -62,7 +63,7 @@ describe('the harness CLIs, for real', function () {
     await mkdir(join(home, '.gemini'));
     await writeFile(join(home, '.gemini', 'settings.json'), await readFile(join(templates, 'gemini-settings.json')));
     await mkdir(join(home, 'tmp'));
-    agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', agentDir], {
+    agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', agentDir, '--repository-schemes', 'https,ssh,file'], {
       HOME: home,
       TMPDIR: join(home, 'tmp'),
       PATH: `${bin}${delimiter}${process.env.PATH}`,
@@ -160,6 +161,21 @@ describe('the harness CLIs, for real', function () {
         }
         assert.match(of(events, 'text').map((t) => t.text).join(''), /Tool said/, 'the tool\'s result went back to the model');
         assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
+      });
+
+      it('runs in its thread\'s git worktree, and its file change appears there', async () => {
+        const repo = await makeRepository();
+        const branch = `cli-${harness}`;
+        const { sandbox } = await sandboxClient(env.grpcUrl, env.userToken).ensureSandbox({ linkId: env.link.id, repository: repo.url, branch });
+        const { thread } = await threads().createThread({});
+        const file = join(sandbox!.path, 'made-by-cli.txt');
+        const { runId } = await threads().sendMessage({ threadId: thread!.id, text: `WRITE ${file} from-${harness}`, harness, linkId: env.link.id, repository: repo.url, branch });
+        const events = await collect(threads(), runId, 0n, 90_000);
+        assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
+        assert.equal(of(events, 'started')[0].cwd, sandbox!.path);
+        assert.deepEqual(of(events, 'fileChange').map((f) => f.path), [file]);
+        assert.equal(git(sandbox!.path, 'rev-parse', '--abbrev-ref', 'HEAD'), branch);
+        assert.equal(git(sandbox!.path, 'status', '--porcelain'), '?? made-by-cli.txt', 'the change is in the worktree');
       });
 
       it('an API error ends the run as failed, with the CLI\'s message', async () => {

@@ -83,7 +83,11 @@ export class SandboxManager {
 
   /** Finds or makes the sandbox. Concurrent calls for one handle share one operation. */
   ensure(spec: SandboxSpecInit): Promise<SandboxInfo> {
-    this.check(spec);
+    try {
+      this.check(spec);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const running = this.inFlight.get(spec.handle);
     if (running) return running;
     const operation = this.make(spec).finally(() => this.inFlight.delete(spec.handle));
