@@ -7,6 +7,8 @@
  *   linkctl threads create|list
  *   linkctl send THREAD "message" [--harness H --link L --model M --tier fast|smart|thinking]
  *   linkctl runs watch RUN [--after SEQ] | cancel RUN | list [--thread T]
+ *   linkctl sandboxes list [--link L] | ensure --link L [--repository R --branch B --provider P]
+ *                     | get SBX | exec SBX "command" | rm SBX
  *
  * The user token comes from --token, LINKCTL_TOKEN, --token-file / LINKCTL_TOKEN_FILE, or the
  * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order.
@@ -25,6 +27,8 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { reasonOf } from '../common/errors.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { LinkService } from '../gen/link/v1/link_service_pb.js';
+import { SandboxSchema, SandboxState, type Sandbox } from '../gen/link/v1/sandbox_pb.js';
+import { ExecOutput_Stream, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { LinkSchema, LinkState, type Link } from '../gen/link/v1/types_pb.js';
 
 interface GlobalOptions {
@@ -229,6 +233,9 @@ program
   .option('--link <link-id>', 'the machine (first message)')
   .option('--model <name>', 'an explicit model')
   .option('--tier <tier>', 'fast, smart or thinking')
+  .option('--repository <url>', 'a git repository to run in (first message)')
+  .option('--branch <name>', 'its branch (first message)')
+  .option('--sandbox <provider>', 'worktree, bwrap or directory (first message)')
   .option('--no-follow', 'print the run id and return')
   .option('--json', 'events as JSON lines')
   .action(async (threadId: string, message: string, opts) => {
@@ -240,6 +247,9 @@ program
       linkId: opts.link ?? '',
       model: opts.model ?? '',
       tier: opts.tier ? TIERS[opts.tier] : ModelTier.UNSPECIFIED,
+      repository: opts.repository ?? '',
+      branch: opts.branch ?? '',
+      sandboxProvider: opts.sandbox ?? '',
     });
     process.stderr.write(`run ${runId}\n`);
     if (opts.follow) await follow(runId, 0n, Boolean(opts.json));
@@ -268,6 +278,69 @@ runs
         ? `${list.map((r) => `${r.id}  ${r.harness.padEnd(12)} ${RunState[r.state].toLowerCase().padEnd(10)} ${r.failureReason}`).join('\n')}\n`
         : 'no runs yet\n',
     );
+  });
+
+async function sandboxesClient() {
+  return createClient(SandboxService, await transport());
+}
+
+function sandboxLine(s: Sandbox): string {
+  const state = SandboxState[s.state].toLowerCase();
+  return `${s.id}  ${s.provider.padEnd(9)} ${state.padEnd(7)} ${(s.branch || '-').padEnd(20)} ${s.linkId}  ${s.path || '(not made yet)'}${s.repository ? `  ${s.repository}` : ''}`;
+}
+
+const sandboxes = program.command('sandboxes').description('your sandboxes on your machines');
+sandboxes
+  .command('list')
+  .option('--link <link-id>', 'only this machine\'s')
+  .option('--json', 'print them as JSON')
+  .action(async (opts) => {
+    const { sandboxes: list } = await (await sandboxesClient()).listSandboxes({ linkId: opts.link ?? '' });
+    if (opts.json) process.stdout.write(`${JSON.stringify(list.map((s) => toJson(SandboxSchema, s)), null, 2)}\n`);
+    else process.stdout.write(list.length ? `${list.map(sandboxLine).join('\n')}\n` : 'no sandboxes yet\n');
+  });
+sandboxes
+  .command('ensure')
+  .description('find or make a sandbox on a machine')
+  .requiredOption('--link <link-id>', 'the machine')
+  .option('--repository <url>', 'a git repository (none: a directory)')
+  .option('--branch <name>', 'its branch')
+  .option('--provider <provider>', 'worktree, bwrap or directory')
+  .action(async (opts) => {
+    const { sandbox } = await (await sandboxesClient()).ensureSandbox({
+      linkId: opts.link,
+      repository: opts.repository ?? '',
+      branch: opts.branch ?? '',
+      provider: opts.provider ?? '',
+    });
+    process.stdout.write(`${sandboxLine(sandbox!)}\n`);
+  });
+sandboxes
+  .command('get <sandbox-id>')
+  .action(async (sandboxId: string) => {
+    const { sandbox } = await (await sandboxesClient()).getSandbox({ sandboxId });
+    process.stdout.write(`${sandboxLine(sandbox!)}\n`);
+  });
+sandboxes
+  .command('exec <sandbox-id> <command>')
+  .description('run a shell command in a sandbox; exits with its exit code (Ctrl-C stops it)')
+  .action(async (sandboxId: string, command: string) => {
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    for await (const { event } of (await sandboxesClient()).exec({ sandboxId, command }, { signal: abort.signal })) {
+      if (event.case === 'output') (event.value.stream === ExecOutput_Stream.STDERR ? process.stderr : process.stdout).write(`${event.value.text}\n`);
+      else if (event.case === 'exit') {
+        if (event.value.reason) process.stderr.write(`linkctl: the command did not finish: ${event.value.reason}\n`);
+        process.exitCode = event.value.reason ? 1 : event.value.exitCode;
+      }
+    }
+  });
+sandboxes
+  .command('rm <sandbox-id>')
+  .description('remove a sandbox from its machine (refused while a run uses it)')
+  .action(async (sandboxId: string) => {
+    await (await sandboxesClient()).deleteSandbox({ sandboxId });
+    process.stdout.write(`removed ${sandboxId}\n`);
   });
 
 program.parseAsync().catch((error) => {

@@ -17,7 +17,7 @@ import { ExecOutput_Stream, type ExecResponse, type SandboxService } from '../ge
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
 import { git, makeRepository } from './helpers/git.js';
-import { runLinkd, spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { repoRoot, runLinkd, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
@@ -170,8 +170,8 @@ describe('sandboxes', () => {
       assert.equal(sent.code, Code.InvalidArgument, `sent with branch ${JSON.stringify(branch)}`);
     }
     for (const sandboxId of ['sbx_/../../etc', '../sbx_aaaaaaaaaaaaaaaaaaaa', 'sbx_AAAAAAAAAAAAAAAAAAAA/x']) {
-      for (const call of [sandboxes.getSandbox({ sandboxId }), sandboxes.deleteSandbox({ sandboxId })]) {
-        const error = await failure(call);
+      for (const call of [() => sandboxes.getSandbox({ sandboxId }), () => sandboxes.deleteSandbox({ sandboxId })]) {
+        const error = await failure(call());
         assert.equal(error.code, Code.InvalidArgument, sandboxId);
       }
     }
@@ -252,8 +252,8 @@ describe('sandboxes', () => {
     const { sandbox } = await sandboxes.ensureSandbox({ linkId: env.link.id, provider: 'directory', branch: 'mine' });
     const bob = (await env.store.createUser('bob'))!;
     const other = sandboxClient(env.grpcUrl, bob.token);
-    for (const call of [other.getSandbox({ sandboxId: sandbox!.id }), other.deleteSandbox({ sandboxId: sandbox!.id })]) {
-      assert.equal(reasonOf(await failure(call)), 'SANDBOX_NOT_FOUND');
+    for (const call of [() => other.getSandbox({ sandboxId: sandbox!.id }), () => other.deleteSandbox({ sandboxId: sandbox!.id })]) {
+      assert.equal(reasonOf(await failure(call())), 'SANDBOX_NOT_FOUND');
     }
     assert.deepEqual((await other.listSandboxes({})).sandboxes, []);
     await agent!.stop();
@@ -264,8 +264,8 @@ describe('sandboxes', () => {
     } finally {
       await watch.close();
     }
-    for (const call of [sandboxes.ensureSandbox({ linkId: env.link.id, provider: 'directory', branch: 'mine' }), sandboxes.deleteSandbox({ sandboxId: sandbox!.id })]) {
-      const error = await failure(call);
+    for (const call of [() => sandboxes.ensureSandbox({ linkId: env.link.id, provider: 'directory', branch: 'mine' }), () => sandboxes.deleteSandbox({ sandboxId: sandbox!.id })]) {
+      const error = await failure(call());
       assert.equal(error.code, Code.FailedPrecondition);
       assert.equal(reasonOf(error), 'LINK_OFFLINE');
     }
@@ -304,5 +304,27 @@ describe('sandboxes', () => {
     assert.match(pruned.output, new RegExp(`kept ${unmerged.id} \\(unmerged\\): branch unmerged is not merged`));
     assert.equal(existsSync(merged.path), false);
     assert.ok(existsSync(dirty.path) && existsSync(unmerged.path));
+  });
+
+  it('linkctl sandboxes ensure, list, exec (with the command\'s exit code) and rm', async () => {
+    await startAgent();
+    const repo = await makeRepository();
+    const linkctl = async (...args: string[]) => {
+      const child = spawnTracked('linkctl', process.execPath, [join(repoRoot, 'bin', 'linkctl.js'), '--server', env.grpcUrl, '--token', env.userToken, ...args]);
+      const { code } = await child.waitForExit(30_000);
+      return { code, output: child.output };
+    };
+    const ensured = await linkctl('sandboxes', 'ensure', '--link', env.link.id, '--repository', repo.url, '--branch', 'feature');
+    assert.equal(ensured.code, 0, ensured.output);
+    const [id] = /sbx_[a-z0-9]{20}/.exec(ensured.output)!;
+    assert.match(ensured.output, /worktree\s+ready\s+feature/);
+    assert.match((await linkctl('sandboxes', 'list')).output, new RegExp(id));
+    const exec = await linkctl('sandboxes', 'exec', id, 'cat FEATURE; exit 5');
+    assert.equal(exec.code, 5);
+    assert.match(exec.output, /a feature/);
+    assert.equal((await linkctl('sandboxes', 'rm', id)).code, 0);
+    const gone = await linkctl('sandboxes', 'get', id);
+    assert.equal(gone.code, 1);
+    assert.match(gone.output, /SANDBOX_NOT_FOUND/);
   });
 });
