@@ -326,6 +326,11 @@ class LinkSession {
       this.capacity = Math.max(1, hello.capabilities?.capacity?.maxConcurrentRuns ?? 1);
       const { cursors, failed } = await this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId));
       if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
+      const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
+      if (unfinished.length > 0) {
+        this.record = { ...this.record, runningRunIds: unfinished };
+        await this.registry.update(this.record).catch((error) => this.log.warn({ err: error }, 'cannot record the adopted runs in the registry'));
+      }
       const { publicKey } = await this.store.dispatchKey();
       this.log.info({ epoch: String(this.record.epoch), hostname: hello.hostname }, 'link connected');
       this.send({
@@ -358,6 +363,19 @@ class LinkSession {
       void frames.return?.();
       if (this.record) await this.end(this.record);
     }
+  }
+
+  /** Keeps the presence record's running runs current (a write only when the set changes). */
+  private async setRunning(runId: string, running: boolean): Promise<void> {
+    const record = this.record;
+    if (!record || record.runningRunIds.includes(runId) === running) return;
+    const updated = { ...record, runningRunIds: running ? [...record.runningRunIds, runId] : record.runningRunIds.filter((id) => id !== runId) };
+    this.record = updated;
+    const live = await this.registry.update(updated).catch((error) => {
+      this.log.warn({ err: error }, 'cannot update the running runs in the registry');
+      return true;
+    });
+    if (!live) this.log.info('the presence record is no longer this session\'s');
   }
 
   /** Claims presence; a registry that fails here (etcd unreachable) is UNAVAILABLE: agents retry. */
@@ -444,7 +462,10 @@ class LinkSession {
         this.out.close();
         return;
       case 'runAccepted':
-        if (await this.runs.markRunning(frame.value.runId, this.link.id, this.epoch())) this.log.info({ runId: frame.value.runId }, 'run accepted');
+        if (await this.runs.markRunning(frame.value.runId, this.link.id, this.epoch())) {
+          this.log.info({ runId: frame.value.runId }, 'run accepted');
+          await this.setRunning(frame.value.runId, true);
+        }
         return;
       case 'runRejected': {
         const { runId, reason, message } = frame.value;
@@ -464,7 +485,10 @@ class LinkSession {
         }
         this.log.debug({ runId, from: String(events[0].seq), to: String(events[events.length - 1].seq), acked: String(stored.acked) }, 'run events stored');
         this.send({ frame: { case: 'eventsAck', value: { runId, ackedSeq: stored.acked } } });
-        if (stored.finished) this.dispatchPending();
+        if (stored.finished) {
+          await this.setRunning(runId, false);
+          this.dispatchPending();
+        }
         return;
       }
       case 'sandboxReply':

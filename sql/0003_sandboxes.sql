@@ -12,6 +12,8 @@ create table sandboxes (
   thread_scope  text not null default '',
   state         text not null default 'pending' check (state in ('pending', 'ready', 'failed')),
   path          text not null default '',
+  -- Disk use on the machine when it was last ensured.
+  size_bytes    bigint not null default 0,
   error         text not null default '',
   created_at    timestamptz not null default now(),
   last_used_at  timestamptz not null default now()

@@ -26,6 +26,7 @@ export interface SandboxRow {
   thread_scope: string;
   state: 'pending' | 'ready' | 'failed';
   path: string;
+  size_bytes: string;
   error: string;
   created_at: Date;
   last_used_at: Date;
@@ -107,9 +108,10 @@ export class SandboxStore {
       : this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} order by last_used_at desc limit 1000`;
   }
 
-  async markReady(id: string, path: string): Promise<SandboxRow | undefined> {
+  async markReady(id: string, path: string, sizeBytes: bigint): Promise<SandboxRow | undefined> {
     const [row] = await this.sql<SandboxRow[]>`
-      update sandboxes set state = 'ready', path = ${path}, error = '', last_used_at = now() where id = ${id} returning *`;
+      update sandboxes set state = 'ready', path = ${path}, size_bytes = ${String(sizeBytes)}, error = '', last_used_at = now()
+      where id = ${id} returning *`;
     return row;
   }
 

@@ -101,7 +101,7 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
       await this.sandboxes.markFailed(row.id, failure.rawMessage);
       throw failure;
     }
-    const ready = await this.sandboxes.markReady(row.id, reply.result.value.path);
+    const ready = await this.sandboxes.markReady(row.id, reply.result.value.path, reply.result.value.sizeBytes);
     return { sandbox: sandboxView(ready ?? row) };
   }
 
@@ -213,5 +213,6 @@ export function sandboxView(row: SandboxRow): Sandbox {
     lastUsedAt: timestampFromDate(row.last_used_at),
     error: row.error,
     threadId: row.thread_scope,
+    sizeBytes: BigInt(row.size_bytes),
   });
 }

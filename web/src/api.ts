@@ -7,16 +7,25 @@ import { createClient, type Client, type Transport } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { LinkService } from '../../gen/link/v1/link_service_pb.js';
 import { UserService } from '../../gen/link/v1/user_service_pb.js';
+import { ThreadService } from '../../gen/link/v1/thread_service_pb.js';
+import { SandboxService } from '../../gen/link/v1/sandbox_service_pb.js';
 
 export interface ApiClients {
   links: Client<typeof LinkService>;
   users: Client<typeof UserService>;
+  threads: Client<typeof ThreadService>;
+  sandboxes: Client<typeof SandboxService>;
 }
 
 export const apiContext = createContext<ApiClients>(Symbol('link-api'));
 
 export function clientsFor(transport: Transport): ApiClients {
-  return { links: createClient(LinkService, transport), users: createClient(UserService, transport) };
+  return {
+    links: createClient(LinkService, transport),
+    users: createClient(UserService, transport),
+    threads: createClient(ThreadService, transport),
+    sandboxes: createClient(SandboxService, transport),
+  };
 }
 
 /** The Connect protocol against the server that served the page, (same-origin, so the session cookie goes along). */

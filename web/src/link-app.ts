@@ -4,14 +4,29 @@ import { provide } from '@lit/context';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { User } from '../../gen/link/v1/user_service_pb.js';
 import { apiContext, defaultClients, logOut, type ApiClients } from './api.js';
+import { directoryContext, LinkDirectory } from './link-directory.js';
 import type { LinkConnectDialog } from './link-connect-dialog.js';
 import './link-connect-dialog.js';
 import './link-login.js';
+import './link-machine-indicator.js';
 import './link-machine-list.js';
+import './link-thread-list.js';
+import './link-thread-view.js';
+
+type Route = { page: 'thread'; threadId: string } | { page: 'machines' };
+
+function route(hash: string): Route {
+  if (hash.startsWith('#/machines')) return { page: 'machines' };
+  const thread = /^#\/threads\/([A-Za-z0-9_-]{1,64})$/.exec(hash);
+  return { page: 'thread', threadId: thread?.[1] ?? '' };
+}
 
 /**
- * The page: who is logged in, the user's machines, and the way to connect another. Shows the login
- * form instead when the browser has no session. Provides the API clients to every element below it.
+ * The page: a header with the user's machines, threads in a sidebar, and the selected thread (or a
+ * new one, or the machines page) in the middle. Shows the login form instead when the browser has no
+ * session. Provides the API clients and the live machine directory to every element below it.
+ *
+ * Routes: #/threads/<id>, #/ (a new thread), #/machines.
  */
 @customElement('link-app')
 export class LinkApp extends LitElement {
@@ -19,27 +34,55 @@ export class LinkApp extends LitElement {
   @property({ attribute: false })
   clients: ApiClients = defaultClients();
 
+  @provide({ context: directoryContext })
+  @property({ attribute: false })
+  directory: LinkDirectory = new LinkDirectory(this.clients);
+
   @state() private user: User | undefined;
   @state() private needsLogin = false;
   @state() private error: string | undefined;
+  @state() private route: Route = route(window.location.hash);
+  @state() private version = 0;
   @query('link-connect-dialog') private dialog!: LinkConnectDialog;
+  private readonly onHash = () => (this.route = route(window.location.hash));
 
   static styles = css`
-    :host { display: block; min-height: 100vh; }
-    header { display: flex; align-items: center; gap: 12px; padding: 14px 24px; background: #fff; border-bottom: 1px solid #e3e6ea; }
+    :host { display: flex; flex-direction: column; height: 100vh; }
+    header { display: flex; align-items: center; gap: 12px; padding: 10px 20px; background: #fff; border-bottom: 1px solid #e3e6ea; flex-wrap: wrap; }
     h1 { font-size: 18px; margin: 0; letter-spacing: 0.2px; }
-    .tag { color: #667085; font-size: 13px; }
+    h1 a { color: inherit; text-decoration: none; }
+    nav.top { display: flex; gap: 4px; }
+    nav.top a { font-size: 14px; color: #475467; text-decoration: none; padding: 4px 10px; border-radius: 8px; }
+    nav.top a[aria-current='page'] { background: #f2f4f7; color: #1b1f24; }
+    a:focus-visible, button:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
     .spacer { flex: 1; }
     .who { color: #475467; font-size: 13px; }
     button { font: inherit; font-size: 13px; border-radius: 8px; padding: 6px 12px; cursor: pointer; border: 1px solid #d0d5dd; background: #fff; }
     button.primary { background: #1b1f24; color: #fff; border-color: #1b1f24; }
-    main { max-width: 960px; margin: 0 auto; padding: 24px; }
-    .error { color: #b42318; }
+    .body { flex: 1; display: flex; min-height: 0; }
+    aside { width: 260px; flex: none; border-right: 1px solid #e3e6ea; background: #fbfbfc; padding: 12px; overflow-y: auto; box-sizing: border-box; }
+    aside a.new { display: block; text-align: center; margin-bottom: 10px; font-size: 14px; border-radius: 8px; padding: 7px; background: #1b1f24; color: #fff; text-decoration: none; }
+    main { flex: 1; min-width: 0; display: flex; flex-direction: column; }
+    main.page { overflow-y: auto; padding: 24px; }
+    main.page > * { max-width: 960px; margin: 0 auto; width: 100%; }
+    .error { color: #b42318; padding: 16px 24px; }
+    .login { padding: 24px; }
+    @media (max-width: 720px) {
+      .body { flex-direction: column; }
+      aside { width: auto; max-height: 30vh; border-right: 0; border-bottom: 1px solid #e3e6ea; }
+    }
   `;
 
   connectedCallback(): void {
     super.connectedCallback();
+    window.addEventListener('hashchange', this.onHash);
     void this.loadUser();
+  }
+
+  disconnectedCallback(): void {
+    super.disconnectedCallback();
+    window.removeEventListener('hashchange', this.onHash);
+    this.directory.stop();
   }
 
   private async loadUser(): Promise<void> {
@@ -48,6 +91,7 @@ export class LinkApp extends LitElement {
       this.user = user;
       this.needsLogin = false;
       this.error = undefined;
+      this.directory.start();
     } catch (error) {
       if (ConnectError.from(error).code === Code.Unauthenticated) this.needsLogin = true;
       else this.error = `Cannot reach the control plane: ${ConnectError.from(error).rawMessage}`;
@@ -56,30 +100,53 @@ export class LinkApp extends LitElement {
 
   private async logOut(): Promise<void> {
     await logOut();
+    this.directory.stop();
     this.user = undefined;
     this.needsLogin = true;
   }
 
+  private threadChanged(threadId: string): void {
+    this.version++;
+    if (threadId && (this.route.page !== 'thread' || this.route.threadId !== threadId)) window.location.hash = `#/threads/${threadId}`;
+  }
+
+  private main() {
+    if (this.route.page === 'machines') {
+      return html`<main class="page"><link-machine-list @link-connect-machine=${() => this.dialog.show()}></link-machine-list></main>`;
+    }
+    const threadId = this.route.threadId;
+    return html`
+      <aside aria-label="Threads">
+        <a class="new" href="#/">New thread</a>
+        <link-thread-list .selected=${threadId} .version=${this.version}></link-thread-list>
+      </aside>
+      <main><link-thread-view .threadId=${threadId} @link-thread-changed=${(e: CustomEvent<string>) => this.threadChanged(e.detail)}></link-thread-view></main>
+    `;
+  }
+
   render() {
+    const page = this.route.page;
     return html`
       <header>
-        <h1>Link</h1>
-        <span class="tag">coding agents on your own machines</span>
-        <span class="spacer"></span>
+        <h1><a href="#/">Link</a></h1>
         ${this.user
-          ? html`<span class="who">${this.user.local ? 'local user' : this.user.name}</span>
+          ? html`<nav class="top" aria-label="Pages">
+                <a href="#/" aria-current=${page === 'thread' ? 'page' : 'false'}>Threads</a>
+                <a href="#/machines" aria-current=${page === 'machines' ? 'page' : 'false'}>Machines</a>
+              </nav>
+              <span class="spacer"></span>
+              <link-machine-indicator></link-machine-indicator>
+              <span class="who">${this.user.local ? 'local user' : this.user.name}</span>
               <button class="primary" @click=${() => this.dialog.show()}>Connect a machine</button>
               ${this.user.local ? nothing : html`<button @click=${() => this.logOut()}>Log out</button>`}`
           : nothing}
       </header>
-      <main>
-        ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
-        ${this.needsLogin
-          ? html`<link-login @link-logged-in=${() => this.loadUser()}></link-login>`
-          : this.user
-            ? html`<link-machine-list @link-connect-machine=${() => this.dialog.show()}></link-machine-list>`
-            : nothing}
-      </main>
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
+      ${this.needsLogin
+        ? html`<div class="login"><link-login @link-logged-in=${() => this.loadUser()}></link-login></div>`
+        : this.user
+          ? html`<div class="body">${this.main()}</div>`
+          : nothing}
       <link-connect-dialog></link-connect-dialog>
     `;
   }

@@ -1,6 +1,10 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { customElement, property, state } from 'lit/decorators.js';
+import { consume } from '@lit/context';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
+import type { Sandbox } from '../../gen/link/v1/sandbox_pb.js';
+import { apiContext, type ApiClients } from './api.js';
+import { explain } from './errors.js';
 import { CredentialsState, LinkState, SandboxProviderKind, type HarnessCapability, type Link } from '../../gen/link/v1/types_pb.js';
 
 const HARNESS_LABELS: Record<string, string> = {
@@ -11,13 +15,90 @@ const HARNESS_LABELS: Record<string, string> = {
 };
 
 /**
- * One machine: online or offline, hostname, since when, and what it can run.
+ * One machine: online or offline, hostname, since when, what it can run, its sandboxes (with
+ * delete), and rename, disconnect and revoke (each destructive action asks for confirmation).
  *
  * @csspart card - the card's box; carries data-state="online" or "offline"
  */
 @customElement('link-machine-card')
 export class LinkMachineCard extends LitElement {
+  @consume({ context: apiContext })
+  clients!: ApiClients;
+
   @property({ attribute: false }) link!: Link;
+
+  @state() private sandboxes: Sandbox[] = [];
+  @state() private confirming: '' | 'disconnect' | 'revoke' | string = '';
+  @state() private renaming = false;
+  @state() private error: string | undefined;
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    void this.loadSandboxes();
+  }
+
+  private async loadSandboxes(): Promise<void> {
+    try {
+      this.sandboxes = (await this.clients.sandboxes.listSandboxes({ linkId: this.link.id })).sandboxes;
+    } catch (error) {
+      this.error = explain(error);
+    }
+  }
+
+  private async act(what: () => Promise<unknown>): Promise<void> {
+    this.error = undefined;
+    try {
+      await what();
+    } catch (error) {
+      this.error = explain(error);
+    }
+    this.confirming = '';
+  }
+
+  private actions() {
+    const link = this.link;
+    const confirm = (what: string, label: string, run: () => Promise<unknown>, warning: string) =>
+      this.confirming === what
+        ? html`<span class="confirm" role="group" aria-label="Confirm ${label}">${warning}
+            <button class="danger" @click=${() => this.act(run)}>${label}</button>
+            <button @click=${() => (this.confirming = '')}>Cancel</button></span>`
+        : html`<button @click=${() => (this.confirming = what)}>${label}…</button>`;
+    return html`<div class="actions">
+      ${this.renaming
+        ? html`<form @submit=${(e: Event) => {
+            e.preventDefault();
+            const name = (new FormData(e.target as HTMLFormElement).get('name') as string).trim();
+            void this.act(() => this.clients.links.renameLink({ linkId: link.id, name })).then(() => (this.renaming = false));
+          }}><input name="name" aria-label="New name" .value=${link.name} @keydown=${(e: KeyboardEvent) => e.key === 'Escape' && (this.renaming = false)} />
+            <button type="submit">Save</button></form>`
+        : html`<button @click=${() => (this.renaming = true)}>Rename</button>`}
+      ${link.state === LinkState.ONLINE
+        ? confirm('disconnect', 'Disconnect', () => this.clients.links.disconnectLink({ linkId: link.id }), 'linkd on it stops; start it again to come back.')
+        : nothing}
+      ${confirm('revoke', 'Revoke', () => this.clients.links.revokeLink({ linkId: link.id }), 'Its token stops working for good; pair it again to use it.')}
+    </div>`;
+  }
+
+  private sandboxList() {
+    if (this.sandboxes.length === 0) return nothing;
+    return html`<table aria-label="Sandboxes on ${this.link.name}">
+      <thead><tr><th>Branch</th><th>Provider</th><th>Size</th><th>Last used</th><th></th></tr></thead>
+      <tbody>
+        ${this.sandboxes.map(
+          (s) => html`<tr data-sandbox-id=${s.id}>
+            <td title=${s.repository || s.path}>${s.branch || (s.threadId ? 'thread scratch' : '-')}</td>
+            <td>${s.provider}</td>
+            <td>${size(s.sizeBytes)}</td>
+            <td>${s.lastUsedAt ? relative(timestampDate(s.lastUsedAt)) : ''}</td>
+            <td>${this.confirming === s.id
+              ? html`<button class="danger" @click=${() => this.act(() => this.clients.sandboxes.deleteSandbox({ sandboxId: s.id })).then(() => this.loadSandboxes())}>Delete</button>
+                  <button @click=${() => (this.confirming = '')}>Cancel</button>`
+              : html`<button aria-label="Delete sandbox ${s.branch || s.id}" @click=${() => (this.confirming = s.id)}>Delete…</button>`}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+  }
 
   static styles = css`
     :host { display: block; }
@@ -33,6 +114,17 @@ export class LinkMachineCard extends LitElement {
     li { font-size: 12px; border: 1px solid #e3e6ea; border-radius: 999px; padding: 2px 9px; color: #344054; }
     li.missing { color: #98a2b3; border-style: dashed; }
     li.warn { border-color: #f5d08a; background: #fffaeb; }
+    .actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 12px; align-items: center; }
+    .actions form { display: inline-flex; gap: 6px; }
+    button { font: inherit; font-size: 12px; border-radius: 6px; padding: 3px 10px; cursor: pointer; border: 1px solid #d0d5dd; background: #fff; }
+    button:focus-visible, input:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
+    button.danger { border-color: #fda29b; color: #b42318; }
+    .confirm { font-size: 12px; color: #7a4b00; display: inline-flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+    input { font: inherit; font-size: 13px; padding: 3px 8px; border: 1px solid #d0d5dd; border-radius: 6px; }
+    table { width: 100%; border-collapse: collapse; margin-top: 12px; font-size: 13px; }
+    th { text-align: left; font-weight: 500; color: #667085; font-size: 12px; border-bottom: 1px solid #eaecf0; padding: 4px 6px; }
+    td { padding: 4px 6px; border-bottom: 1px solid #f2f4f7; }
+    .error { color: #b42318; font-size: 13px; margin-top: 8px; }
   `;
 
   render() {
@@ -55,8 +147,10 @@ export class LinkMachineCard extends LitElement {
         </div>
         ${harnesses.length > 0 ? html`<ul aria-label="What it can run">${harnesses.map((h) => this.harness(h))}</ul>` : nothing}
         ${providers.length > 0
-          ? html`<ul aria-label="Sandboxes">${providers.map((p) => html`<li>${SandboxProviderKind[p.kind].toLowerCase()}</li>`)}</ul>`
+          ? html`<ul aria-label="Sandbox kinds">${providers.map((p) => html`<li>${SandboxProviderKind[p.kind].toLowerCase()}</li>`)}</ul>`
           : nothing}
+        ${this.sandboxList()} ${this.actions()}
+        ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       </div>
     `;
   }
@@ -69,6 +163,14 @@ export class LinkMachineCard extends LitElement {
       ${label} ${h.version}${loggedOut ? ' · not logged in' : ''}
     </li>`;
   }
+}
+
+function size(bytes: bigint): string {
+  const n = Number(bytes);
+  if (n === 0) return '';
+  if (n < 1024 * 1024) return `${Math.ceil(n / 1024)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GB`;
 }
 
 function relative(date: Date): string {

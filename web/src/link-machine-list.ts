@@ -1,28 +1,22 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
+import { customElement } from 'lit/decorators.js';
 import { consume } from '@lit/context';
-import type { Link } from '../../gen/link/v1/types_pb.js';
-import { LinkState } from '../../gen/link/v1/types_pb.js';
-import { apiContext, type ApiClients } from './api.js';
+import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
 import './link-machine-card.js';
 
 /**
- * The user's machines, live from `LinkService.WatchLinks`: a snapshot, then every change. When the
- * stream breaks it says so and resumes with capped, jittered backoff (a fresh snapshot each time).
+ * The machines page: every machine of the user's, live (from the shared LinkDirectory), with what
+ * it can run, its sandboxes, and rename, disconnect and revoke.
  *
  * @csspart banner - the "reconnecting" notice
  * @fires link-connect-machine - the user asked to connect a machine (from the empty state)
  */
 @customElement('link-machine-list')
 export class LinkMachineList extends LitElement {
-  @consume({ context: apiContext })
-  clients!: ApiClients;
+  @consume({ context: directoryContext })
+  directory!: LinkDirectory;
 
-  @state() private links = new Map<string, Link>();
-  @state() private loaded = false;
-  @state() private streamError: string | undefined;
-
-  private abort: AbortController | undefined;
+  private readonly watch = new DirectoryController(this);
 
   static styles = css`
     :host { display: block; }
@@ -36,55 +30,19 @@ export class LinkMachineList extends LitElement {
     .empty button { font: inherit; font-size: 14px; border-radius: 8px; padding: 8px 14px; cursor: pointer; border: 0; background: #1b1f24; color: #fff; }
   `;
 
-  connectedCallback(): void {
-    super.connectedCallback();
-    this.abort = new AbortController();
-    void this.follow(this.abort.signal);
-  }
-
-  disconnectedCallback(): void {
-    super.disconnectedCallback();
-    this.abort?.abort();
-  }
-
-  private async follow(signal: AbortSignal): Promise<void> {
-    let attempt = 0;
-    while (!signal.aborted) {
-      try {
-        for await (const response of this.clients.links.watchLinks({}, { signal })) {
-          const event = response.event;
-          if (event.case === 'snapshot') {
-            this.links = new Map(event.value.links.map((link) => [link.id, link]));
-            this.loaded = true;
-            this.streamError = undefined;
-            attempt = 0;
-          } else if (event.case === 'changed') {
-            this.links = new Map(this.links).set(event.value.id, event.value);
-          } else if (event.case === 'removedLinkId') {
-            const next = new Map(this.links);
-            next.delete(event.value);
-            this.links = next;
-          }
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        this.streamError = (error as Error).message;
-      }
-      const delay = Math.random() * Math.min(15_000, 500 * 2 ** attempt++);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+  willUpdate(): void {
+    this.watch.set(this.directory);
   }
 
   render() {
-    const links = [...this.links.values()].sort(
-      (a, b) => Number(b.state === LinkState.ONLINE) - Number(a.state === LinkState.ONLINE) || a.name.localeCompare(b.name),
-    );
+    const directory = this.directory;
+    const links = directory?.sorted() ?? [];
     return html`
-      ${this.streamError
-        ? html`<div class="banner" part="banner" role="status">Lost contact with the control plane (${this.streamError}); reconnecting…</div>`
+      ${directory?.streamError
+        ? html`<div class="banner" part="banner" role="status">Lost contact with the control plane (${directory.streamError}); reconnecting…</div>`
         : nothing}
       <h2>Machines</h2>
-      ${!this.loaded
+      ${!directory?.loaded
         ? html`<p class="loading">Loading your machines…</p>`
         : links.length === 0
           ? html`<div class="empty" data-testid="empty-state">

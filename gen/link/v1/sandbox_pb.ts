@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/sandbox.proto.
  */
 export const file_link_v1_sandbox: GenFile = /*@__PURE__*/
-  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEilAIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkiUwoLU2FuZGJveFNwZWMSDgoGaGFuZGxlGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhIKCnJlcG9zaXRvcnkYAyABKAkSDgoGYnJhbmNoGAQgASgJKnsKDFNhbmRib3hTdGF0ZRIdChlTQU5EQk9YX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0FOREJPWF9TVEFURV9QRU5ESU5HEAESFwoTU0FOREJPWF9TVEFURV9SRUFEWRACEhgKFFNBTkRCT1hfU1RBVEVfRkFJTEVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEiqAIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBCJTCgtTYW5kYm94U3BlYxIOCgZoYW5kbGUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIOCgZicmFuY2gYBCABKAkqewoMU2FuZGJveFN0YXRlEh0KGVNBTkRCT1hfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTQU5EQk9YX1NUQVRFX1BFTkRJTkcQARIXChNTQU5EQk9YX1NUQVRFX1JFQURZEAISGAoUU0FOREJPWF9TVEFURV9GQUlMRUQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Where a thread's runs execute on a machine: a git worktree of a repository on a branch, or a
@@ -87,6 +87,13 @@ export type Sandbox = Message<"link.v1.Sandbox"> & {
    * @generated from field: string thread_id = 11;
    */
   threadId: string;
+
+  /**
+   * Disk use on the machine when it was last ensured (0: not measured yet).
+   *
+   * @generated from field: uint64 size_bytes = 12;
+   */
+  sizeBytes: bigint;
 };
 
 /**

@@ -1,0 +1,19 @@
+/** The API's errors in plain words, by their machine-readable reason. */
+import { ConnectError } from '@connectrpc/connect';
+import { reasonOf } from '../../common/errors.js';
+
+const MESSAGES: Record<string, (message: string) => string> = {
+  LINK_OFFLINE: () => 'That machine is offline. Start linkd on it (`linkd start`), then send again.',
+  CAPABILITY_MISSING: (m) => `That machine cannot run this: ${m}`,
+  THREAD_PINNED: () => 'This thread is tied to its agent, machine and branch. Start a new thread to use others.',
+  THREAD_BUSY: () => 'A run is still in progress in this thread. Wait for it to finish, or stop it.',
+  INVALID_FIELD: (m) => m,
+  SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then delete.',
+  UNAUTHENTICATED: () => 'Your session ended. Log in again.',
+};
+
+export function explain(error: unknown): string {
+  const e = ConnectError.from(error);
+  const reason = reasonOf(e);
+  return (reason && MESSAGES[reason]?.(e.rawMessage)) || e.rawMessage;
+}

@@ -1,0 +1,46 @@
+/** What the page knows about harnesses: names, labels, tiers, and why one cannot be used on a machine. */
+import { ModelTier } from '../../gen/link/v1/run_pb.js';
+import { CredentialsState, LinkState, type Link } from '../../gen/link/v1/types_pb.js';
+
+export const HARNESSES = [
+  { name: 'claude-code', label: 'Claude Code', install: 'npm install -g @anthropic-ai/claude-code', login: 'run `claude` once on the machine and log in' },
+  { name: 'codex', label: 'Codex', install: 'npm install -g @openai/codex', login: 'run `codex login` on the machine' },
+  { name: 'gemini', label: 'Gemini CLI', install: 'npm install -g @google/gemini-cli', login: 'run `gemini` once on the machine and log in' },
+  { name: 'shell', label: 'Shell', install: 'install bash', login: '' },
+] as const;
+
+export const TIERS = [
+  { tier: ModelTier.FAST, label: 'Fast' },
+  { tier: ModelTier.SMART, label: 'Smart' },
+  { tier: ModelTier.THINKING, label: 'Thinking' },
+] as const;
+
+export function harnessLabel(name: string): string {
+  return HARNESSES.find((h) => h.name === name)?.label ?? name;
+}
+
+export function tierLabel(tier: ModelTier): string {
+  return TIERS.find((t) => t.tier === tier)?.label ?? '';
+}
+
+/**
+ * Why `harness` cannot run on `link` right now, with the fix, or undefined when it can. A CLI
+ * whose credentials are missing still runs (the user may log in with an API key in its environment),
+ * so that is a warning, not a reason.
+ */
+export function unavailable(link: Link | undefined, harness: string): { reason: string; fix: string } | undefined {
+  if (!link) return { reason: 'No machine chosen', fix: 'Pick a machine, or connect one.' };
+  if (link.state !== LinkState.ONLINE) {
+    return { reason: `${link.name || link.hostname} is offline`, fix: 'Start linkd on it (`linkd start`), or pick another machine.' };
+  }
+  const found = link.capabilities?.harnesses.find((h) => h.name === harness);
+  const spec = HARNESSES.find((h) => h.name === harness);
+  if (!found?.installed) return { reason: `${harnessLabel(harness)} is not installed on ${link.name || link.hostname}`, fix: `Install it there: ${spec?.install ?? ''}` };
+  return undefined;
+}
+
+export function credentialsWarning(link: Link | undefined, harness: string): string | undefined {
+  const found = link?.capabilities?.harnesses.find((h) => h.name === harness);
+  const spec = HARNESSES.find((h) => h.name === harness);
+  return found?.installed && found.credentials === CredentialsState.MISSING && spec?.login ? `Not logged in: ${spec.login}` : undefined;
+}

@@ -1,0 +1,256 @@
+import { LitElement, css, html, nothing, type TemplateResult } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import { consume } from '@lit/context';
+import { ConnectError } from '@connectrpc/connect';
+import { RunState, RunStatus, type Run, type RunEvent, type ToolCall, type ToolResult } from '../../gen/link/v1/run_pb.js';
+import { apiContext, type ApiClients } from './api.js';
+import { harnessLabel } from './harnesses.js';
+import { renderMarkdown } from './markdown.js';
+
+/** Why a run failed, in plain words, by the failure reason Link reports. */
+const FAILURES: Record<string, string> = {
+  API_ERROR: 'The model API answered with an error (see above). Check the CLI\'s login or API key on the machine.',
+  EXIT_CODE: 'The command exited with an error.',
+  NO_RESULT: 'The CLI stopped without finishing its answer.',
+  LINK_LOST: 'The machine disconnected and did not come back in time.',
+  AGENT_RESTARTED: 'linkd restarted on the machine while this was running.',
+  IDLE_TIMEOUT: 'Nothing happened for too long, so the run was stopped.',
+  SANDBOX_FAILED: 'The run\'s sandbox could not be prepared on the machine (see above).',
+  HARNESS_ERROR: 'The CLI could not be started on the machine.',
+  CAPACITY: 'The machine was already running as many runs as it allows.',
+  CAPABILITY_MISSING: 'The CLI is not installed on the machine.',
+  AGENT_STOPPED: 'linkd was stopped on the machine.',
+};
+
+interface ToolView {
+  call: ToolCall;
+  result?: ToolResult;
+}
+
+/**
+ * One run as it happens, from `ThreadService.WatchRun`: what is stored, then live. Events are kept
+ * by seq, so reconnecting (or reloading the page) resumes from the last one seen without losing or
+ * repeating any. Text is Markdown (rendered without ever parsing HTML), reasoning is collapsed, tool
+ * calls are collapsible cards with their input and result.
+ *
+ * @fires link-run-finished - the run reached its terminal event (detail: the run id)
+ */
+@customElement('link-run-view')
+export class LinkRunView extends LitElement {
+  @consume({ context: apiContext })
+  clients!: ApiClients;
+
+  @property({ attribute: false }) run!: Run;
+  /** Events given up front (component tests); otherwise they are streamed. */
+  @property({ attribute: false }) events: RunEvent[] | undefined;
+
+  @state() private received: RunEvent[] = [];
+  @state() private streamError: string | undefined;
+  @state() private stopping = false;
+  private abort: AbortController | undefined;
+  private lastSeq = 0n;
+
+  static styles = css`
+    :host { display: block; }
+    .run { border-left: 3px solid #d0d5dd; padding: 4px 0 4px 14px; margin: 8px 0 18px; }
+    .run[data-status='running'] { border-color: #2e90fa; }
+    .run[data-status='completed'] { border-color: #12b76a; }
+    .run[data-status='failed'] { border-color: #f04438; }
+    .run[data-status='cancelled'] { border-color: #98a2b3; }
+    .head { display: flex; gap: 8px; align-items: center; font-size: 12px; color: #667085; margin-bottom: 6px; }
+    .head .spacer { flex: 1; }
+    .text { font-size: 15px; }
+    .text p { margin: 6px 0; white-space: pre-wrap; }
+    .text pre, .tool pre, .log { background: #0f1720; color: #e6edf3; border-radius: 8px; padding: 10px 12px; overflow-x: auto; font-size: 12.5px; margin: 6px 0; }
+    .text code { background: #f2f4f7; padding: 1px 5px; border-radius: 4px; font-size: 13px; }
+    .text pre code { background: none; padding: 0; }
+    details { border: 1px solid #e3e6ea; border-radius: 8px; margin: 6px 0; background: #fff; }
+    summary { cursor: pointer; padding: 6px 10px; font-size: 13px; color: #344054; }
+    summary:focus-visible, button:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
+    details > div { padding: 0 10px 8px; }
+    .tool.error summary { color: #b42318; }
+    .reasoning { color: #667085; font-style: italic; white-space: pre-wrap; }
+    .file { font-size: 13px; color: #344054; margin: 3px 0; }
+    .file .kind { font-family: ui-monospace, monospace; font-size: 11px; border-radius: 4px; padding: 0 5px; background: #ecfdf3; color: #027a48; margin-right: 6px; }
+    .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 8px; padding: 8px 12px; margin: 6px 0; font-size: 13px; }
+    .usage { font-size: 12px; color: #667085; margin: 4px 0; }
+    .done { font-size: 13px; margin-top: 6px; }
+    .done.completed { color: #027a48; }
+    .done.failed { color: #b42318; }
+    .done.cancelled { color: #475467; }
+    .log { white-space: pre-wrap; }
+    .log .stderr { color: #fda29b; }
+    button { font: inherit; font-size: 12px; border-radius: 6px; padding: 3px 10px; cursor: pointer; border: 1px solid #d0d5dd; background: #fff; }
+    button.stop { border-color: #fda29b; color: #b42318; }
+    .banner { font-size: 12px; color: #7a4b00; }
+  `;
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    if (this.events) return;
+    this.abort = new AbortController();
+    void this.follow(this.abort.signal);
+  }
+
+  disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.abort?.abort();
+  }
+
+  private get all(): RunEvent[] {
+    return this.events ?? this.received;
+  }
+
+  private get finished(): RunEvent | undefined {
+    return this.all.find((e) => e.event.case === 'done');
+  }
+
+  private async follow(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (!signal.aborted && !this.finished) {
+      try {
+        for await (const { event } of this.clients.threads.watchRun({ runId: this.run.id, afterSeq: this.lastSeq }, { signal })) {
+          if (!event || event.seq <= this.lastSeq) continue;
+          this.lastSeq = event.seq;
+          this.received = [...this.received, event];
+          this.streamError = undefined;
+          attempt = 0;
+          if (event.event.case === 'done') {
+            this.dispatchEvent(new CustomEvent('link-run-finished', { detail: this.run.id, bubbles: true, composed: true }));
+          }
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        this.streamError = ConnectError.from(error).rawMessage;
+      }
+      if (this.finished) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10_000, 300 * 2 ** attempt++)));
+    }
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    try {
+      await this.clients.threads.cancelRun({ runId: this.run.id });
+    } catch (error) {
+      this.streamError = ConnectError.from(error).rawMessage;
+      this.stopping = false;
+    }
+  }
+
+  render() {
+    const events = this.all;
+    const done = this.finished;
+    const status = done?.event.case === 'done' ? RunStatus[done.event.value.status].toLowerCase() : this.run.state === RunState.QUEUED ? 'queued' : 'running';
+    const started = events.find((e) => e.event.case === 'started');
+    const model = started?.event.case === 'started' ? started.event.value.model : this.run.model;
+    return html`
+      <section class="run" data-status=${status} data-run-id=${this.run.id} aria-label="Run" aria-busy=${done ? 'false' : 'true'}>
+        <div class="head">
+          <span>${harnessLabel(this.run.harness)}${model ? ` · ${model}` : ''}</span>
+          <span class="spacer"></span>
+          ${this.streamError ? html`<span class="banner" role="status">reconnecting… (${this.streamError})</span>` : nothing}
+          ${done
+            ? nothing
+            : html`<button class="stop" ?disabled=${this.stopping} @click=${() => this.stop()}>${this.stopping ? 'Stopping…' : 'Stop'}</button>`}
+        </div>
+        ${this.body(events)}
+      </section>
+    `;
+  }
+
+  /** Events in order; consecutive log lines are one block, a tool's result goes into its call's card. */
+  private body(events: RunEvent[]): TemplateResult[] {
+    const out: TemplateResult[] = [];
+    const tools = new Map<string, ToolView>();
+    for (const e of events) if (e.event.case === 'toolResult') tools.set(e.event.value.id, { ...(tools.get(e.event.value.id) ?? ({} as ToolView)), result: e.event.value });
+    let text = '';
+    let logs: { text: string; stderr: boolean }[] = [];
+    const flush = () => {
+      if (text) out.push(html`<div class="text" data-kind="text">${renderMarkdown(text)}</div>`);
+      if (logs.length) {
+        out.push(html`<pre class="log" data-kind="log">${logs.map((l) => html`<span class=${l.stderr ? 'stderr' : ''}>${l.text}\n</span>`)}</pre>`);
+      }
+      text = '';
+      logs = [];
+    };
+    for (const e of events) {
+      const ev = e.event;
+      if (ev.case === 'text') {
+        if (logs.length) flush();
+        text += ev.value.text;
+        continue;
+      }
+      if (ev.case === 'log') {
+        if (text) flush();
+        logs.push({ text: ev.value.text, stderr: ev.value.stream === 2 });
+        continue;
+      }
+      flush();
+      switch (ev.case) {
+        case 'reasoning':
+          out.push(html`<details data-kind="reasoning"><summary>Thinking</summary><div class="reasoning">${ev.value.text}</div></details>`);
+          break;
+        case 'toolCall': {
+          const result = tools.get(ev.value.id)?.result;
+          out.push(html`<details class="tool ${result?.isError ? 'error' : ''}" data-kind="tool">
+            <summary>${ev.value.name}${result ? (result.isError ? ' · failed' : ' · done') : ' · running…'}</summary>
+            <div>
+              <div class="usage">Input</div>
+              <pre>${pretty(ev.value.inputJson)}</pre>
+              ${result ? html`<div class="usage">Result</div><pre>${result.output || '(no output)'}</pre>` : nothing}
+            </div>
+          </details>`);
+          break;
+        }
+        case 'fileChange':
+          out.push(html`<div class="file" data-kind="file"><span class="kind">${ev.value.kind}</span>${ev.value.path}</div>`);
+          break;
+        case 'usage': {
+          const v = ev.value;
+          const cost = v.costKnown ? ` · $${v.costUsd.toFixed(4)}` : '';
+          out.push(html`<div class="usage" data-kind="usage">${v.inputTokens} tokens in · ${v.outputTokens} out${cost}</div>`);
+          break;
+        }
+        case 'error':
+          out.push(html`<div class="error" data-kind="error" role="alert">${explainError(ev.value.code, ev.value.message)}</div>`);
+          break;
+        case 'done': {
+          const v = ev.value;
+          const label = v.status === RunStatus.COMPLETED ? 'Done' : v.status === RunStatus.CANCELLED ? 'Stopped' : 'Failed';
+          const why = v.status === RunStatus.FAILED ? FAILURES[v.failureReason] ?? v.failureReason : '';
+          out.push(html`<div class="done ${RunStatus[v.status].toLowerCase()}" data-kind="done">
+            ${label}${v.status === RunStatus.FAILED && v.exitCode > 0 ? ` (exit ${v.exitCode})` : ''}${why ? html` — ${why}` : nothing}
+          </div>`);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    flush();
+    return out;
+  }
+}
+
+function pretty(json: string): string {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2);
+  } catch {
+    return json;
+  }
+}
+
+/** A run's error event in plain words, keeping the CLI's own message. */
+function explainError(code: string, message: string): string {
+  if (/^api_error_401$|401|unauthori[sz]ed|authenticat/i.test(`${code} ${message}`)) return `The model API refused the CLI's credentials: ${message}`;
+  if (/429|rate/i.test(`${code} ${message}`)) return `The model API is rate-limiting: ${message}`;
+  if (code === 'LINK_LOST') return 'The machine disconnected and did not come back in time.';
+  return message || code;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'link-run-view': LinkRunView;
+  }
+}

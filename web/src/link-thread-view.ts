@@ -1,0 +1,151 @@
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property, query, state } from 'lit/decorators.js';
+import { consume } from '@lit/context';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
+import { LinkState } from '../../gen/link/v1/types_pb.js';
+import { apiContext, type ApiClients } from './api.js';
+import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
+import type { LinkComposer, SendDetail } from './link-composer.js';
+import { explain } from './errors.js';
+import { tierLabel } from './harnesses.js';
+import './link-composer.js';
+import './link-run-view.js';
+
+const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING]);
+
+/**
+ * One thread: its messages, each followed by its run as it happens, and the composer. With no
+ * thread id it is a new thread: the first message creates it (and pins it). A banner says when the
+ * thread's machine is offline, and sending is disabled with that reason.
+ *
+ * @fires link-thread-changed - the thread was created or a run started or ended (detail: thread id)
+ */
+@customElement('link-thread-view')
+export class LinkThreadView extends LitElement {
+  @consume({ context: apiContext })
+  clients!: ApiClients;
+
+  @consume({ context: directoryContext })
+  directory!: LinkDirectory;
+
+  @property() threadId = '';
+
+  @state() private thread: Thread | undefined;
+  @state() private messages: ThreadMessage[] = [];
+  @state() private runs: Run[] = [];
+  @state() private error: string | undefined;
+  @state() private sending = false;
+  @query('link-composer') private composer!: LinkComposer;
+  private readonly links = new DirectoryController(this);
+
+  static styles = css`
+    :host { display: flex; flex-direction: column; min-height: 0; height: 100%; }
+    .scroll { flex: 1; overflow-y: auto; padding: 20px 24px; }
+    .inner { max-width: 860px; margin: 0 auto; }
+    .composer { padding: 12px 24px 18px; border-top: 1px solid #eaecf0; background: #f6f7f9; }
+    .composer > * { max-width: 860px; margin: 0 auto; }
+    .message { background: #fff; border: 1px solid #e3e6ea; border-radius: 12px; padding: 10px 14px; margin: 12px 0 6px; white-space: pre-wrap; }
+    .meta { font-size: 12px; color: #667085; margin-top: 4px; }
+    .banner { background: #fff6e5; border: 1px solid #f5d08a; color: #7a4b00; padding: 10px 14px; border-radius: 10px; margin-bottom: 12px; font-size: 14px; }
+    .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 10px; padding: 10px 14px; margin: 8px 0; font-size: 14px; }
+    .intro { color: #475467; text-align: center; margin-top: 12vh; }
+    .intro h2 { color: #1b1f24; font-size: 20px; margin-bottom: 6px; }
+    h2.title { font-size: 16px; margin: 0 0 4px; }
+  `;
+
+  willUpdate(changed: Map<string, unknown>): void {
+    this.links.set(this.directory);
+    if (changed.has('threadId')) void this.load();
+  }
+
+  private async load(): Promise<void> {
+    this.error = undefined;
+    if (!this.threadId) {
+      this.thread = undefined;
+      this.messages = [];
+      this.runs = [];
+      return;
+    }
+    try {
+      const { thread, messages, runs } = await this.clients.threads.getThread({ threadId: this.threadId });
+      this.thread = thread;
+      this.messages = messages;
+      this.runs = runs;
+    } catch (error) {
+      this.error = explain(error);
+    }
+  }
+
+  private async send(detail: SendDetail): Promise<void> {
+    this.sending = true;
+    this.error = undefined;
+    try {
+      let threadId = this.threadId;
+      const first = !this.thread?.harness;
+      if (!threadId) threadId = (await this.clients.threads.createThread({})).thread!.id;
+      await this.clients.threads.sendMessage({
+        threadId,
+        text: detail.text,
+        model: detail.model,
+        tier: detail.tier,
+        ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch } : {}),
+      });
+      this.composer.clear();
+      if (threadId !== this.threadId) this.threadId = threadId;
+      else await this.load();
+      this.changed();
+    } catch (error) {
+      this.error = explain(error);
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private changed(): void {
+    this.dispatchEvent(new CustomEvent('link-thread-changed', { detail: this.threadId, bubbles: true, composed: true }));
+  }
+
+  render() {
+    const link = this.thread?.linkId ? this.directory?.get(this.thread.linkId) : undefined;
+    const offline = this.thread?.linkId && this.directory?.loaded && link?.state !== LinkState.ONLINE;
+    const running = this.runs.some((r) => UNFINISHED.has(r.state));
+    const runsById = new Map(this.runs.map((r) => [r.id, r]));
+    return html`
+      <div class="scroll">
+        <div class="inner">
+          ${offline
+            ? html`<div class="banner" role="status" data-testid="offline-banner">
+                <strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Its runs cannot start until it reconnects:
+                start linkd on it (<code>linkd start</code>), or check its network. Messages wait here until then.
+              </div>`
+            : nothing}
+          ${this.thread ? html`<h2 class="title">${this.thread.title || 'Untitled thread'}</h2>` : nothing}
+          ${!this.threadId
+            ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
+            : nothing}
+          ${this.messages.map((m) => {
+            const run = runsById.get(m.runId);
+            return html`
+              <div class="message" data-testid="message">${m.text}
+                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
+              </div>
+              ${run ? html`<link-run-view .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
+            `;
+          })}
+          ${this.error ? html`<div class="error" role="alert" data-testid="thread-error">${this.error}</div>` : nothing}
+        </div>
+      </div>
+      <div class="composer">
+        <link-composer .thread=${this.thread} .links=${this.directory?.sorted() ?? []} ?busy=${this.sending || running}
+          @link-send=${(e: CustomEvent<SendDetail>) => void this.send(e.detail)}></link-composer>
+      </div>
+    `;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'link-thread-view': LinkThreadView;
+  }
+}
