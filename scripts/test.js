@@ -97,20 +97,41 @@ step('buf lint', bin('buf'), ['lint']);
 checkGenerated();
 step('build the web UI', process.execPath, [join(root, 'web', 'build.js')]);
 
-const summary = join(mkdtempSync(join(tmpdir(), 'link-test-')), 'summary.json');
+const summaries = mkdtempSync(join(tmpdir(), 'link-test-'));
+/** The {passed, failed, skipped} a runner wrote, or one failure when it wrote none. */
+function countsFrom(file, runner) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    process.stderr.write(`${runner} ended without reporting its totals.\n`);
+    return { passed: 0, failed: 1, skipped: 0 };
+  }
+}
+
+// Screenshots of the page's main states (test artifacts, not committed).
+const screenshots = process.env.LINK_TEST_SCREENSHOTS ?? join(root, 'test-results', 'screenshots');
+mkdirSync(screenshots, { recursive: true });
+
+process.stderr.write('\n── web components (web-test-runner, Chromium)\n');
+const wtrSummary = join(summaries, 'wtr.json');
+const wtr = spawnSync(bin('web-test-runner'), [], { cwd: root, stdio: 'inherit', env: { ...process.env, LINK_WTR_SUMMARY: wtrSummary } });
+const components = countsFrom(wtrSummary, 'web-test-runner');
+if (wtr.status !== 0) components.failed = Math.max(1, components.failed);
+
 process.stderr.write('\n── mocha\n');
+const summary = join(summaries, 'mocha.json');
 const mocha = spawnSync(bin('mocha'), process.argv.slice(2), {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, LINK_TEST_SUMMARY: summary },
+  env: { ...process.env, LINK_TEST_SUMMARY: summary, LINK_TEST_SCREENSHOTS: screenshots },
 });
-let counts = { passed: 0, failed: 0, skipped: 0 };
-try {
-  counts = JSON.parse(readFileSync(summary, 'utf8'));
-} catch {
-  counts.failed = Math.max(1, counts.failed);
-  process.stderr.write('mocha ended without reporting its totals.\n');
-}
+const suites = countsFrom(summary, 'mocha');
+const counts = {
+  passed: components.passed + suites.passed,
+  failed: components.failed + suites.failed,
+  skipped: components.skipped + suites.skipped,
+};
+process.stderr.write(`web components: ${components.passed} passed, ${components.failed} failed; screenshots in ${screenshots}\n`);
 const failed = counts.failed > 0 || mocha.status !== 0;
 process.stdout.write(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
 process.exit(failed ? 1 : 0);

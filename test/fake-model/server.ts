@@ -12,6 +12,7 @@
  *   WRITE <absolute path> <content>   the first turn calls the CLI's file-writing tool; the next answers in text
  *   FAIL <status>                     answer with that HTTP error
  *   SLOW                              start the stream and then hold it (to cancel a run mid-way)
+ *   PAUSE <ms>                        wait that long before a text answer (a run that is visibly in progress)
  *   anything else                     a short text answer, naming the turn ("turn 2" on a resumed session)
  *
  * Every request is recorded, so a test can check what the CLI sent.
@@ -90,8 +91,15 @@ export class FakeModelServer {
     json(res, 404, { error: { message: `no ${path} here` } });
   }
 
-  private answer(res: ServerResponse, conversation: Conversation, dialect: Dialect): void {
+  private async answer(res: ServerResponse, conversation: Conversation, dialect: Dialect): Promise<void> {
     const reply = decide(conversation);
+    const pause = /\bPAUSE (\d+)/.exec(conversation.prompt);
+    if (pause && reply.kind === 'text') {
+      this.held.add(res);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(Number(pause[1]), 60_000)));
+      this.held.delete(res);
+      if (res.destroyed) return;
+    }
     if (reply.kind === 'fail') return json(res, reply.status, dialect.error(reply.status, reply.message));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (event: string | undefined, data: unknown) => res.write(`${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
