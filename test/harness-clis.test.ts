@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { ModelTier, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { requireHarnessClis } from './helpers/harness-clis.js';
-import { repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { harnessEnvironment } from './helpers/harness-clis.js';
+import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 import { git, makeRepository } from './helpers/git.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -51,35 +51,13 @@ describe('the harness CLIs, for real', function () {
 
   before(async () => {
     codexDaemonDirExisted = existsSync(codexDaemonDir);
-    const bin = await requireHarnessClis();
     fake = await FakeModelServer.start();
     env = await startTestServer({ heartbeatIntervalMs: 1_000 });
     agentDir = await tempDir('linkd-clis-');
-    // The machine's own CLI setup, as a user would have it: each CLI pointed at the fake API.
-    const home = await tempDir('home-');
-    const templates = join(repoRoot, 'test', 'fixtures', 'harness-clis');
-    await mkdir(join(home, '.codex'));
-    await writeFile(join(home, '.codex', 'config.toml'), (await readFile(join(templates, 'codex-config.toml'), 'utf8')).replaceAll('@URL@', fake.url));
-    await mkdir(join(home, '.gemini'));
-    await writeFile(join(home, '.gemini', 'settings.json'), await readFile(join(templates, 'gemini-settings.json')));
-    await mkdir(join(home, 'tmp'));
-    agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', agentDir, '--repository-schemes', 'https,ssh,file'], {
-      HOME: home,
-      TMPDIR: join(home, 'tmp'),
-      PATH: `${bin}${delimiter}${process.env.PATH}`,
-      ANTHROPIC_BASE_URL: fake.url,
-      ANTHROPIC_API_KEY: 'sk-fake',
-      CLAUDE_CODE_MAX_RETRIES: '0',
-      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-      DISABLE_TELEMETRY: '1',
-      DISABLE_AUTOUPDATER: '1',
-      DISABLE_ERROR_REPORTING: '1',
-      CODEX_HOME: join(home, '.codex'),
-      OPENAI_API_KEY: 'sk-fake',
-      GEMINI_API_KEY: 'fake-key',
-      GOOGLE_GEMINI_BASE_URL: fake.url,
-      GEMINI_CLI_NO_RELAUNCH: '1',
-    });
+    agent = spawnLinkd(
+      ['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', agentDir, '--repository-schemes', 'https,ssh,file'],
+      await harnessEnvironment(fake.url, await tempDir('home-')),
+    );
     const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
     try {
       const installed = (names: string[]) => (l: { capabilities?: { harnesses: { name: string; installed: boolean }[] } }) =>

@@ -1,5 +1,5 @@
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { repoRoot } from './processes.js';
 
 /** The pinned versions scripts/test.js installs into .cache/harness-clis. */
@@ -21,4 +21,35 @@ export async function requireHarnessClis(): Promise<string> {
     }
   }
   return harnessBinDir;
+}
+
+/**
+ * A machine's setup for the three CLIs, as a user would have it, each pointed at the fake model API
+ * at `modelUrl`: config files under `home`, and the environment for linkd (which the CLIs inherit).
+ */
+export async function harnessEnvironment(modelUrl: string, home: string): Promise<NodeJS.ProcessEnv> {
+  const bin = await requireHarnessClis();
+  const templates = join(repoRoot, 'test', 'fixtures', 'harness-clis');
+  await mkdir(join(home, '.codex'), { recursive: true });
+  await writeFile(join(home, '.codex', 'config.toml'), (await readFile(join(templates, 'codex-config.toml'), 'utf8')).replaceAll('@URL@', modelUrl));
+  await mkdir(join(home, '.gemini'), { recursive: true });
+  await writeFile(join(home, '.gemini', 'settings.json'), await readFile(join(templates, 'gemini-settings.json')));
+  await mkdir(join(home, 'tmp'), { recursive: true });
+  return {
+    HOME: home,
+    TMPDIR: join(home, 'tmp'),
+    PATH: `${bin}${delimiter}${process.env.PATH}`,
+    ANTHROPIC_BASE_URL: modelUrl,
+    ANTHROPIC_API_KEY: 'sk-fake',
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    CODEX_HOME: join(home, '.codex'),
+    OPENAI_API_KEY: 'sk-fake',
+    GEMINI_API_KEY: 'fake-key',
+    GOOGLE_GEMINI_BASE_URL: modelUrl,
+    GEMINI_CLI_NO_RELAUNCH: '1',
+  };
 }

@@ -2,6 +2,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { ModelTier } from '../../gen/link/v1/run_pb.js';
 import type { Link } from '../../gen/link/v1/types_pb.js';
+import { lockIcon } from './icons.js';
 import { credentialsWarning, HARNESSES, harnessLabel, tierLabel, TIERS, unavailable } from './harnesses.js';
 
 export interface AgentChoice {
@@ -103,7 +104,7 @@ export class LinkAgentPicker extends LitElement {
     const hostname = this.link?.hostname || this.link?.name || 'your machine';
     return html`
       <button class="trigger" aria-haspopup="dialog" aria-expanded=${this.open} @click=${() => this.toggle()} data-testid="agent-picker">
-        ${this.locked ? html`<span class="lock" aria-hidden="true">🔒</span>` : nothing}${this.label()} <span aria-hidden="true">▾</span>
+        ${this.locked ? html`<span class="lock" data-testid="lock-icon" title="Locked by the thread's first message">${lockIcon}</span>` : nothing}${this.label()} <span aria-hidden="true">▾</span>
       </button>
       ${this.open
         ? html`<div role="dialog" aria-label="Choose the agent and model" @keydown=${(e: KeyboardEvent) => this.onKey(e)}>

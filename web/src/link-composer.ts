@@ -4,6 +4,7 @@ import { ModelTier, type Thread } from '../../gen/link/v1/run_pb.js';
 import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
 import type { AgentChoice } from './link-agent-picker.js';
 import { unavailable } from './harnesses.js';
+import { lockIcon } from './icons.js';
 import './link-agent-picker.js';
 
 export interface SendDetail extends AgentChoice {
@@ -120,7 +121,7 @@ export class LinkComposer extends LitElement {
             @link-pick=${(e: CustomEvent<AgentChoice>) => (this.choice = e.detail)}></link-agent-picker>
           ${this.locked
             ? html`<span class="locked" title=${lockTip} data-testid="pins-locked" aria-label=${`Machine ${this.link?.name ?? ''}, locked. ${lockTip}`}>
-                🔒 ${this.link?.name || this.link?.hostname || 'machine'}${this.branch ? ` · ${this.branch}` : ''}
+                ${lockIcon} ${this.link?.name || this.link?.hostname || 'machine'}${this.branch ? ` · ${this.branch}` : ''}
               </span>`
             : html`<label>Machine
                   <select aria-label="Machine" @change=${(e: Event) => (this.linkId = (e.target as HTMLSelectElement).value)}>

@@ -45,7 +45,10 @@ export class LinkThreadView extends LitElement {
     .inner { max-width: 860px; margin: 0 auto; }
     .composer { padding: 12px 24px 18px; border-top: 1px solid #eaecf0; background: #f6f7f9; }
     .composer > * { max-width: 860px; margin: 0 auto; }
-    .message { background: #fff; border: 1px solid #e3e6ea; border-radius: 12px; padding: 10px 14px; margin: 12px 0 6px; white-space: pre-wrap; }
+    .message { background: #fff; border: 1px solid #e3e6ea; border-radius: 12px; padding: 10px 14px; margin: 12px 0 6px; }
+    .message .body { white-space: pre-wrap; overflow-wrap: anywhere; }
+    .top { padding: 12px 24px 0; }
+    .top > * { max-width: 860px; margin: 0 auto; }
     .meta { font-size: 12px; color: #667085; margin-top: 4px; }
     .banner { background: #fff6e5; border: 1px solid #f5d08a; color: #7a4b00; padding: 10px 14px; border-radius: 10px; margin-bottom: 12px; font-size: 14px; }
     .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 10px; padding: 10px 14px; margin: 8px 0; font-size: 14px; }
@@ -53,6 +56,25 @@ export class LinkThreadView extends LitElement {
     .intro h2 { color: #1b1f24; font-size: 20px; margin-bottom: 6px; }
     h2.title { font-size: 16px; margin: 0 0 4px; }
   `;
+
+  private resize: ResizeObserver | undefined;
+  private pinnedToBottom = true;
+
+  /** Follows the conversation as it grows, unless the reader scrolled up. */
+  firstUpdated(): void {
+    const scroll = this.renderRoot.querySelector<HTMLElement>('.scroll')!;
+    const inner = this.renderRoot.querySelector<HTMLElement>('.inner')!;
+    scroll.addEventListener('scroll', () => (this.pinnedToBottom = scroll.scrollHeight - scroll.scrollTop - scroll.clientHeight < 80), { passive: true });
+    this.resize = new ResizeObserver(() => {
+      if (this.pinnedToBottom) scroll.scrollTop = scroll.scrollHeight;
+    });
+    this.resize.observe(inner);
+  }
+
+  disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.resize?.disconnect();
+  }
 
   willUpdate(changed: Map<string, unknown>): void {
     this.links.set(this.directory);
@@ -112,14 +134,14 @@ export class LinkThreadView extends LitElement {
     const running = this.runs.some((r) => UNFINISHED.has(r.state));
     const runsById = new Map(this.runs.map((r) => [r.id, r]));
     return html`
+      ${offline
+        ? html`<div class="top"><div class="banner" role="status" data-testid="offline-banner">
+            <strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Its runs cannot start until it reconnects:
+            start linkd on it (<code>linkd start</code>), or check its network.
+          </div></div>`
+        : nothing}
       <div class="scroll">
         <div class="inner">
-          ${offline
-            ? html`<div class="banner" role="status" data-testid="offline-banner">
-                <strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Its runs cannot start until it reconnects:
-                start linkd on it (<code>linkd start</code>), or check its network. Messages wait here until then.
-              </div>`
-            : nothing}
           ${this.thread ? html`<h2 class="title">${this.thread.title || 'Untitled thread'}</h2>` : nothing}
           ${!this.threadId
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
@@ -127,7 +149,7 @@ export class LinkThreadView extends LitElement {
           ${this.messages.map((m) => {
             const run = runsById.get(m.runId);
             return html`
-              <div class="message" data-testid="message">${m.text}
+              <div class="message" data-testid="message"><div class="body">${m.text}</div>
                 <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
               </div>
               ${run ? html`<link-run-view .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
