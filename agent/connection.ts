@@ -23,6 +23,7 @@ import { LINK_VERSION, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../common/pro
 import { LinkService, type ConnectRequestSchema } from '../gen/link/v1/link_service_pb.js';
 import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { Heartbeat } from './heartbeat.js';
+import { http2Options, type ClientTlsOptions } from '../common/tls.js';
 import type { RunManager } from './runs/run-manager.js';
 import { answerSandboxRequest } from './sandboxes/requests.js';
 import type { SandboxManager } from './sandboxes/sandboxes.js';
@@ -58,6 +59,8 @@ export interface LinkConnectionOptions {
   runs?: RunManager;
   /** The machine's sandboxes, for SandboxRequest frames. */
   sandboxes?: SandboxManager;
+  /** A private CA for the server's certificate. */
+  tls?: ClientTlsOptions;
 }
 
 /** How one session ended, when it ended without an error. */
@@ -164,7 +167,7 @@ export class LinkConnection extends EventEmitter {
     // connection the server sent GOAWAY to, and the next ping throws on the destroyed session. Dead
     // connections are still caught: the server's gRPC keepalive pings us, and the heartbeat ends
     // the session when three intervals pass without an acknowledgement.
-    const sessionManager = new Http2SessionManager(server);
+    const sessionManager = new Http2SessionManager(server, undefined, http2Options(this.options.tls ?? {}));
     const transport = createGrpcTransport({ baseUrl: server, sessionManager, readMaxBytes: MAX_MESSAGE_BYTES });
     const client = createClient(LinkService, transport);
     const out = new Channel<Frame>();

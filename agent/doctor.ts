@@ -5,6 +5,7 @@
 import { access } from 'node:fs/promises';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
+import { checkServerAddress, http2Options, type ClientTlsOptions } from '../common/tls.js';
 import { CredentialsState, SandboxProviderKind, type Capabilities } from '../gen/link/v1/types_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health_pb.js';
 import { HARNESSES } from './probe.js';
@@ -50,7 +51,7 @@ export function capabilityChecks(capabilities: Capabilities): DoctorCheck[] {
   return checks;
 }
 
-export async function connectionChecks(server: string, tokenFile: string): Promise<DoctorCheck[]> {
+export async function connectionChecks(server: string, tokenFile: string, tls: ClientTlsOptions = {}): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   try {
     await access(tokenFile);
@@ -59,7 +60,8 @@ export async function connectionChecks(server: string, tokenFile: string): Promi
     checks.push({ name: 'link token', ok: false, detail: `no token at ${tokenFile}`, fix: 'pair this machine: open the web page, "Connect a machine", and run the command it shows' });
   }
   try {
-    const client = createClient(Health, createGrpcTransport({ baseUrl: server }));
+    checkServerAddress(server, tls);
+    const client = createClient(Health, createGrpcTransport({ baseUrl: server, nodeOptions: http2Options(tls) }));
     const { status } = await client.check({}, { timeoutMs: 5_000 });
     const serving = status === HealthCheckResponse_ServingStatus.SERVING;
     checks.push({ name: 'server', ok: serving, detail: `${server} answers: ${HealthCheckResponse_ServingStatus[status]}`, fix: serving ? undefined : 'the control plane is up but not ready; check its logs' });

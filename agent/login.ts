@@ -5,9 +5,10 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
+import { checkServerAddress, http2Options, type ClientTlsOptions } from '../common/tls.js';
 import { LinkService } from '../gen/link/v1/link_service_pb.js';
 
 /** What `linkd login` saved about the link, next to the token file. */
@@ -19,6 +20,8 @@ export interface SavedLink {
   /** base64 of the raw 32-byte Ed25519 key. */
   dispatchPublicKey: string;
   pairedAt: string;
+  /** The private CA the server's certificate was verified with at login, if any. */
+  caFile?: string;
 }
 
 export function savedLinkFile(tokenFile: string): string {
@@ -33,8 +36,9 @@ export async function readSavedLink(tokenFile: string): Promise<SavedLink | unde
   }
 }
 
-export async function login(options: { server: string; code: string; tokenFile: string; machineId: string }): Promise<SavedLink> {
-  const client = createClient(LinkService, createGrpcTransport({ baseUrl: options.server }));
+export async function login(options: { server: string; code: string; tokenFile: string; machineId: string; tls?: ClientTlsOptions }): Promise<SavedLink> {
+  checkServerAddress(options.server, options.tls ?? {});
+  const client = createClient(LinkService, createGrpcTransport({ baseUrl: options.server, nodeOptions: http2Options(options.tls ?? {}) }));
   const paired = await client.completePairing(
     { code: options.code, machineId: options.machineId, hostname: hostname() },
     { timeoutMs: 15_000 },
@@ -46,6 +50,7 @@ export async function login(options: { server: string; code: string; tokenFile: 
     userName: paired.userName,
     dispatchPublicKey: Buffer.from(paired.dispatchPublicKey).toString('base64'),
     pairedAt: new Date().toISOString(),
+    ...(options.tls?.caFile ? { caFile: resolve(options.tls.caFile) } : {}),
   };
   await mkdir(dirname(options.tokenFile), { recursive: true, mode: 0o700 });
   await writeAtomically(options.tokenFile, `${paired.linkToken}\n`);

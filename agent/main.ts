@@ -19,6 +19,7 @@ import { readStatus, StatusWriter } from './status.js';
 import { login, readSavedLink } from './login.js';
 import { RunManager } from './runs/run-manager.js';
 import { HARNESS_ADAPTERS } from './harnesses/index.js';
+import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
 import { SandboxManager } from './sandboxes/sandboxes.js';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
@@ -60,6 +61,17 @@ async function serversFor(opts: { server?: string[]; tokenFile: string }): Promi
   const saved = await readSavedLink(resolve(opts.tokenFile));
   return servers(saved?.server ?? 'http://127.0.0.1:9090');
 }
+const caFileOption = () => new Option('--ca-file <pem>', 'the CA that signed the server\'s certificate, for a private CA (default: the system roots)').env('LINKD_CA_FILE');
+const insecureOption = () => new Option('--insecure', 'allow http:// (no TLS) to a server that is not on this machine').env('LINKD_INSECURE');
+
+/** The TLS settings: the flags, else the CA `linkd login` used; and the address check (fails fast, saying why). */
+async function tlsFor(opts: { caFile?: string; insecure?: boolean; tokenFile: string }, servers: string[]): Promise<ClientTlsOptions> {
+  const saved = await readSavedLink(resolve(opts.tokenFile));
+  const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
+  for (const server of servers) checkServerAddress(server, tls);
+  return tls;
+}
+
 const dataDirOption = () => new Option('--data-dir <dir>', 'where linkd keeps its state').env('LINKD_DATA_DIR').default(defaultDataDir('linkd'));
 const tokenFileOption = () => new Option('--token-file <file>', 'the link token (written by `linkd login`)').env('LINKD_TOKEN_FILE').default(join(defaultConfigDir('linkd'), 'token'));
 
@@ -69,6 +81,8 @@ program
   .command('start')
   .description('connect to the control plane and stay connected')
   .addOption(serverOption())
+  .addOption(caFileOption())
+  .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
   .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
@@ -87,6 +101,7 @@ program
     const log = createLogger({ name: 'linkd', level: opts.logLevel, pretty: opts.logPretty });
     const dataDir = resolve(opts.dataDir);
     opts.server = await serversFor(opts);
+    const tls = await tlsFor(opts, opts.server);
     const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
     let capabilities = await probe();
     const saved = await readSavedLink(resolve(opts.tokenFile));
@@ -111,6 +126,7 @@ program
     const connection = new LinkConnection({
       runs,
       sandboxes,
+      tls,
       servers: opts.server,
       tokenFile: resolve(opts.tokenFile),
       machineId: await machineId(dataDir),
@@ -168,13 +184,16 @@ program
   .description('pair this machine with your Link account, using the code the web page shows')
   .requiredOption('--code <code>', 'the one-time pairing code (XXXX-XXXX)')
   .addOption(serverOption())
+  .addOption(caFileOption())
+  .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
   .action(async (opts) => {
     const server = (await serversFor(opts))[0];
     const tokenFile = resolve(opts.tokenFile);
     try {
-      const saved = await login({ server, code: opts.code, tokenFile, machineId: await machineId(resolve(opts.dataDir)) });
+      const tls = { caFile: opts.caFile, insecure: Boolean(opts.insecure) };
+      const saved = await login({ server, code: opts.code, tokenFile, machineId: await machineId(resolve(opts.dataDir)), tls });
       process.stdout.write(
         `This machine is now linked to Link as "${saved.linkName}" for ${saved.userName} (${saved.linkId}).\n` +
           `Its token is in ${tokenFile}. Start it with: linkd start\n`,
@@ -216,12 +235,16 @@ program
   .command('doctor')
   .description('check what this machine can run, and say how to fix what is missing')
   .addOption(serverOption())
+  .addOption(caFileOption())
+  .addOption(insecureOption())
   .addOption(tokenFileOption())
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
     const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
     const server = (await serversFor(opts))[0];
-    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile)))];
+    const saved = await readSavedLink(resolve(opts.tokenFile));
+    const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
+    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls))];
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
   });
 

@@ -8,7 +8,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,8 @@ logOptions(
     .addOption(new Option('--http-port <port>', 'HTTP port (web UI, Connect, gRPC-Web, health); 0 picks one').env('LINK_SERVER_HTTP_PORT').default(8080).argParser(integer(0, 65535)))
     .addOption(dataDirOption())
     .addOption(databaseOption())
+    .addOption(new Option('--tls-cert <pem>', 'serve both ports over TLS with this certificate (with its chain); needs --tls-key').env('LINK_SERVER_TLS_CERT'))
+    .addOption(new Option('--tls-key <pem>', 'the private key of --tls-cert').env('LINK_SERVER_TLS_KEY'))
     .addOption(new Option('--advertise-grpc <url>', 'the gRPC address agents dial, shown in pairing commands').env('LINK_SERVER_ADVERTISE_GRPC'))
     .addOption(new Option('--replica-id <id>', "this replica's name in the registry").env('LINK_SERVER_REPLICA_ID').default(`${hostname()}-${process.pid}`))
     .addOption(new Option('--etcd <urls>', 'etcd endpoints (http://host:2379,…) for the registry of several replicas; without it, in memory').env('LINK_SERVER_ETCD'))
@@ -87,6 +89,9 @@ logOptions(
       `--lease-ttl (${opts.leaseTtl} s) must be longer than --keepalive-time + --keepalive-timeout (${opts.keepaliveTime + opts.keepaliveTimeout} ms)`,
     );
   }
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
+  const tls = opts.tlsCert ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
+  const scheme = tls ? 'https' : 'http';
   const dataDir = resolve(opts.dataDir);
   const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir }, log);
   const localLogin = opts.localLogin ? opts.localLogin === 'on' : embedded !== undefined;
@@ -122,7 +127,8 @@ logOptions(
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,
       localLogin,
-      advertisedGrpcUrl: opts.advertiseGrpc ?? `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${opts.grpcPort}`,
+      advertisedGrpcUrl: opts.advertiseGrpc ?? `${scheme}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${opts.grpcPort}`,
+      tls,
       store,
       registry,
       log,
@@ -133,8 +139,8 @@ logOptions(
     throw error;
   }
   // With --grpc-port 0 the advertised address can only be known now.
-  if (!opts.advertiseGrpc && opts.grpcPort === 0) server.setAdvertisedGrpcUrl(`http://${advertiseHost}:${server.grpcPort}`);
-  const url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.httpPort}`;
+  if (!opts.advertiseGrpc && opts.grpcPort === 0) server.setAdvertisedGrpcUrl(`${scheme}://${advertiseHost}:${server.grpcPort}`);
+  const url = `${scheme}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.httpPort}`;
   await writeFile(
     join(dataDir, 'server.json'),
     JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, userTokenFile }),

@@ -11,6 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
@@ -39,6 +40,8 @@ import { file_link_v1_thread_service, ThreadService } from '../gen/link/v1/threa
 import { file_link_v1_user_service, UserService } from '../gen/link/v1/user_service_pb.js';
 
 export interface LinkServerOptions {
+  /** Serve both ports over TLS with this certificate (PEM, with its chain) and key. */
+  tls?: { cert: Buffer; key: Buffer };
   /** Address both ports listen on. */
   host: string;
   /** 0 picks a free port; read it back from `grpcPort`. */
@@ -143,7 +146,12 @@ export class LinkServer {
       file_google_rpc_error_details,
     ]);
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(`${options.host}:${options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      grpcServer.bindAsync(
+        `${options.host}:${options.grpcPort}`,
+        options.tls
+          ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], false)
+          : grpc.ServerCredentials.createInsecure(),
+        (error, port) =>
         error ? reject(error) : resolve(port),
       ),
     );
@@ -158,7 +166,7 @@ export class LinkServer {
     const fallback = httpRoutes({
       webDir: options.webDir,
       store,
-      secureCookies: false,
+      secureCookies: options.tls !== undefined,
       notReadyReason: async () => {
         if (shutdown.signal.aborted) return 'shutting down';
         if (!registry.isReady()) return 'the link registry is unreachable';
@@ -166,18 +174,17 @@ export class LinkServer {
         return undefined;
       },
     });
-    const httpServer = createServer(
-      connectNodeAdapter({
-        routes,
-        fallback: (req, res) => void fallback(req as IncomingMessage, res as ServerResponse),
-        readMaxBytes: MAX_MESSAGE_BYTES,
-        shutdownSignal: shutdown.signal,
-        contextValues: (req) =>
-          createContextValues()
-            .set(peerAddressKey, req.socket.remoteAddress ?? '')
-            .set(transportKey, 'http'),
-      }),
-    );
+    const handler = connectNodeAdapter({
+      routes,
+      fallback: (req, res) => void fallback(req as IncomingMessage, res as ServerResponse),
+      readMaxBytes: MAX_MESSAGE_BYTES,
+      shutdownSignal: shutdown.signal,
+      contextValues: (req) =>
+        createContextValues()
+          .set(peerAddressKey, req.socket.remoteAddress ?? '')
+          .set(transportKey, 'http'),
+    });
+    const httpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(options.httpPort, options.host, () => {
@@ -190,7 +197,7 @@ export class LinkServer {
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
     const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs, sandboxes);
     server.setAdvertisedGrpcUrl = (url: string) => linkImpl.setAdvertisedGrpcUrl(url);
-    if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`http://${options.host}:${grpcPort}`);
+    if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`${options.tls ? 'https' : 'http'}://${options.host}:${grpcPort}`);
     return server;
   }
 
