@@ -21,6 +21,7 @@ import { RunManager } from './runs/run-manager.js';
 import { HARNESS_ADAPTERS } from './harnesses/index.js';
 import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
 import { SandboxManager } from './sandboxes/sandboxes.js';
+import { AgentMetrics } from './metrics.js';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
@@ -93,6 +94,7 @@ program
       .default(['https', 'ssh'], 'https,ssh')
       .argParser(schemes),
   )
+  .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics').env('LINKD_METRICS_PORT').argParser(integer(1, 65535)))
   .addOption(new Option('--max-sandboxes <n>', 'past this many sandboxes, the least recently used idle one is evicted').env('LINKD_MAX_SANDBOXES').default(50).argParser(integer(1, 100_000)))
   .addOption(new Option('--probe-interval <ms>', 'how often to re-probe capabilities (also on SIGHUP)').env('LINKD_PROBE_INTERVAL').default(300_000).argParser(integer(1_000, 86_400_000)))
   .addOption(new Option('--log-level <level>').env('LINKD_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
@@ -112,7 +114,11 @@ program
       maxSandboxes: opts.maxSandboxes,
       busy: (handle) => runs.usesSandbox(handle),
     });
+    let connected = false;
+    const metrics = new AgentMetrics({ connected: () => connected, outboxBytes: () => runs.outboxBytes, running: () => runs.runningCount });
+    if (opts.metricsPort) await metrics.serve(opts.metricsPort);
     const runs: RunManager = new RunManager({
+      metrics,
       dataDir,
       log: log.child({ module: 'runs' }),
       adapters: new Map(HARNESS_ADAPTERS.map((a) => [a.name, a])),
@@ -135,7 +141,12 @@ program
       log: log.child({ module: 'connection' }),
     });
     const status = new StatusWriter(dataDir, { pid: process.pid, version: LINK_VERSION, startedAt: Date.now(), servers: opts.server });
-    connection.on('state', (state) => void status.update(state).catch((error) => log.warn({ err: error }, 'cannot write the status file')));
+    connection.on('state', (state) => {
+      if (state.state === 'connected') metrics.sessions.inc({ outcome: 'connected' });
+      if (state.state === 'waiting') metrics.sessions.inc({ outcome: 'failed_or_ended' });
+      connected = state.state === 'connected';
+      void status.update(state).catch((error) => log.warn({ err: error }, 'cannot write the status file'));
+    });
 
     let probing = false;
     const reprobe = async (why: string) => {

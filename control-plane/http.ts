@@ -1,7 +1,8 @@
 /**
  * The HTTP port's non-RPC routes: the web UI bundle, `/healthz` (the process is alive) and
- * `/readyz` (it can take work). Anything else is 404.
+ * `/readyz` (it can take work), `/metrics` (Prometheus). Anything else is 404.
  */
+import type { ServerMetrics } from './metrics.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
@@ -26,6 +27,8 @@ export interface HttpRoutesOptions {
   store: Store;
   /** Mark the session cookie Secure (the HTTP port serves TLS). */
   secureCookies: boolean;
+  /** Served at /metrics (Prometheus text format). */
+  metrics?: ServerMetrics;
 }
 
 /** How long a browser session lasts. */
@@ -38,6 +41,11 @@ export function httpRoutes(options: HttpRoutesOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return text(res, 200, 'ok\n');
+    if (url.pathname === '/metrics' && options.metrics) {
+      const body = await options.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
+      return void res.end(body);
+    }
     if (url.pathname === '/auth/login' || url.pathname === '/auth/logout') return auth(req, res, url.pathname, options);
     if (url.pathname === '/readyz') {
       const reason = await options.notReadyReason();

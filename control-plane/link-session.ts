@@ -14,7 +14,7 @@
 import { create, toBinary, toJson, type MessageInitShape } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import { Channel } from '../common/channel.js';
-import { checkLength, Code, linkError, Reason } from '../common/errors.js';
+import { checkLength, Code, linkError, Reason, reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from '../common/protocol.js';
 import {
@@ -26,6 +26,7 @@ import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.j
 import type { LinkControl, LinkRecord, Store } from './store/store.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
+import type { ServerMetrics } from './metrics.js';
 import { RunPayloadSchema, RunStatus } from '../gen/link/v1/run_pb.js';
 import { signDispatch } from '../common/dispatch.js';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +61,7 @@ export class LinkSessionHub {
     private readonly sandboxes: SandboxStore,
     private readonly options: LinkSessionOptions,
     private readonly log: Logger,
+    readonly metrics?: ServerMetrics,
   ) {
     // Disconnect, revoke, new runs, cancels and sandbox operations reach the replica that holds the session through
     // Postgres NOTIFY; replicas never call each other.
@@ -139,9 +141,15 @@ export class LinkSessionHub {
         });
       }
       hub.sessions.add(session);
+      hub.metrics?.sessionsOpened.inc();
+      let reason = 'CLOSED';
       try {
         yield* session.run(requests, ctx);
+      } catch (error) {
+        reason = reasonOf(error) ?? 'ERROR';
+        throw error;
       } finally {
+        hub.metrics?.sessionsClosed.inc({ reason });
         hub.sessions.delete(session);
         if (hub.sessions.size === 0) hub.emptied?.();
       }
@@ -236,6 +244,7 @@ class LinkSession {
           );
           const fields = { runId: run.id, linkId: this.link.id, sessionEpoch: this.epoch(), issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
           this.send({ frame: { case: 'dispatchRun', value: { ...fields, signature: signDispatch(fields, privateKey) } } });
+          this.hub.metrics?.dispatchLatency.observe(Math.max(0, Date.now() - run.created_at.getTime()) / 1000);
           this.log.info({ runId: run.id, harness: run.harness }, 'run dispatched');
         }
       } catch (error) {
@@ -372,6 +381,7 @@ class LinkSession {
     const updated = { ...record, runningRunIds: running ? [...record.runningRunIds, runId] : record.runningRunIds.filter((id) => id !== runId) };
     this.record = updated;
     const live = await this.registry.update(updated).catch((error) => {
+      this.hub.metrics?.registryErrors.inc();
       this.log.warn({ err: error }, 'cannot update the running runs in the registry');
       return true;
     });
@@ -383,6 +393,7 @@ class LinkSession {
     try {
       return await this.registry.claim(claim);
     } catch (cause) {
+      this.hub.metrics?.registryErrors.inc();
       this.log.warn({ err: cause }, 'cannot claim presence');
       throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
     }
@@ -438,6 +449,7 @@ class LinkSession {
     const frame = request.frame;
     switch (frame.case) {
       case 'heartbeat':
+        this.hub.metrics?.heartbeats.inc();
         this.lastHeartbeatAt = Date.now();
         this.send({ frame: { case: 'heartbeatAck', value: { seq: frame.value.seq } } });
         return;
@@ -448,6 +460,7 @@ class LinkSession {
         validateCapabilities(capabilities);
         const updated = { ...record, capabilities };
         const stillLive = await this.registry.update(updated).catch((cause) => {
+          this.hub.metrics?.registryErrors.inc();
           throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
         });
         if (!stillLive) {

@@ -33,6 +33,7 @@ import { LinkServiceImpl } from './services/link-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import { ThreadServiceImpl } from './services/thread-service.js';
 import { RunStore } from './runs/run-store.js';
+import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
 import { SandboxServiceImpl } from './services/sandbox-service.js';
 import { file_link_v1_sandbox_service, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
@@ -97,7 +98,11 @@ export class LinkServer {
     setMaxListeners(0, shutdown.signal);
     const runs = await RunStore.open(store.connection, log.child({ module: 'runs' }));
     const sandboxes = await SandboxStore.open(store.connection, log.child({ module: 'sandboxes' }));
-    const sessions = new LinkSessionHub(
+    // eslint-disable-next-line prefer-const -- the gauge reads the hub made next
+    let sessions: LinkSessionHub;
+    const metrics = new ServerMetrics(() => sessions.size);
+    runs.observe(metrics);
+    sessions = new LinkSessionHub(
       registry,
       store,
       runs,
@@ -108,6 +113,7 @@ export class LinkServer {
         linkLostGraceMs: options.linkLostGraceMs ?? 60_000,
       },
       log.child({ module: 'link-session' }),
+      metrics,
     );
     const auth = new Authenticator(store, { localLogin: options.localLogin });
     const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
@@ -121,8 +127,10 @@ export class LinkServer {
     const sandboxService = auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry));
     const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]);
     const rpcLog = log.child({ module: 'rpc' });
-    const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) =>
+    const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) => {
+      if (isDatabaseError(error.cause)) metrics.databaseErrors.inc();
       rpcLog.debug({ method: method.name, code: error.code, err: error.cause }, error.rawMessage);
+    };
 
     const grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': 2 * MAX_MESSAGE_BYTES,
@@ -167,10 +175,14 @@ export class LinkServer {
       webDir: options.webDir,
       store,
       secureCookies: options.tls !== undefined,
+      metrics,
       notReadyReason: async () => {
         if (shutdown.signal.aborted) return 'shutting down';
         if (!registry.isReady()) return 'the link registry is unreachable';
-        if (!(await store.check())) return 'the database is unreachable';
+        if (!(await store.check())) {
+          metrics.databaseErrors.inc();
+          return 'the database is unreachable';
+        }
         return undefined;
       },
     });
@@ -254,4 +266,11 @@ export class LinkServer {
     await this.options.store.close();
     log.info('stopped');
   }
+}
+
+/** Whether an error came from Postgres or the connection to it (postgres.js). */
+function isDatabaseError(cause: unknown): boolean {
+  if (!cause || typeof cause !== 'object') return false;
+  const { severity, code } = cause as { severity?: unknown; code?: unknown };
+  return typeof severity === 'string' || (typeof code === 'string' && (/^CONNECTION_/.test(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET'));
 }

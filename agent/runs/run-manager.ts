@@ -23,6 +23,7 @@ import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
+import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
 import type { SandboxInfo, SandboxManager } from '../sandboxes/sandboxes.js';
 
@@ -49,6 +50,7 @@ export interface RunManagerOptions {
   outboxLimitBytes?: number;
   /** Flush period for event batches. */
   flushIntervalMs?: number;
+  metrics?: AgentMetrics;
 }
 
 interface ActiveRun {
@@ -116,6 +118,13 @@ export class RunManager {
   /** Whether an unfinished run executes in the sandbox. */
   usesSandbox(handle: string): boolean {
     return [...this.runs.values()].some((r) => !r.finished && r.payload.sandbox?.handle === handle);
+  }
+
+  /** Bytes of events not yet acknowledged, all runs together. */
+  get outboxBytes(): number {
+    let bytes = 0;
+    for (const run of this.runs.values()) bytes += run.outbox.bytes;
+    return bytes;
   }
 
   get runningCount(): number {
@@ -230,6 +239,7 @@ export class RunManager {
     }
     const env = this.options.env ?? process.env;
     this.options.log.info({ runId: run.id, harness: adapter.name, cwd, provider: spec?.provider }, 'run started');
+    this.options.metrics?.runsStarted.inc({ harness: adapter.name });
     run.process = new HarnessProcess({
       adapter,
       payload: run.payload,
@@ -260,7 +270,9 @@ export class RunManager {
 
   private emit(run: ActiveRun, event: EventInit): void {
     run.outbox.add(event);
+    this.options.metrics?.events.inc();
     if (event.event?.case === 'done') {
+      this.options.metrics?.runsFinished.inc({ status: RunStatus[(event.event.value as { status?: RunStatus }).status ?? 0]?.toLowerCase() ?? 'unknown' });
       run.finished = true;
       this.options.log.info({ runId: run.id }, 'run finished');
     }

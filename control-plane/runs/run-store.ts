@@ -102,11 +102,19 @@ const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model
 
 type Listener<T> = (message: T) => void;
 
+/** What the store reports to metrics. */
+export interface RunObserver {
+  runsFinished: { inc(labels: { state: string; reason: string }): void };
+  eventsStored: { inc(n: number): void };
+  notificationLag: { observe(labels: { channel: string }, seconds: number): void };
+}
+
 export class RunStore {
   private readonly queuedListeners = new Set<Listener<{ linkId: string }>>();
   private readonly cancelListeners = new Set<Listener<{ runId: string; linkId: string }>>();
   private readonly eventListeners = new Map<string, Set<() => void>>();
   private readonly unlisteners: (() => Promise<void>)[] = [];
+  private observer: RunObserver | undefined;
 
   private constructor(
     private readonly sql: Sql,
@@ -123,9 +131,17 @@ export class RunStore {
       }
     };
     for (const [channel, deliver] of [
-      ['run_queued', (p: string) => store.emit(store.queuedListeners, parse<{ linkId: string }>(p))],
+      ['run_queued', (p: string) => {
+        const message = parse<{ linkId: string; at?: number }>(p);
+        store.lag('run_queued', message);
+        store.emit(store.queuedListeners, message);
+      }],
       ['run_cancel', (p: string) => store.emit(store.cancelListeners, parse<{ runId: string; linkId: string }>(p))],
-      ['run_event', (p: string) => store.wakeWatchers(parse<{ runId: string }>(p)?.runId)],
+      ['run_event', (p: string) => {
+        const message = parse<{ runId: string; at?: number }>(p);
+        store.lag('run_event', message);
+        store.wakeWatchers(message?.runId);
+      }],
     ] as const) {
       // After a reconnect of the LISTEN connection notifications may have been missed: wake every
       // watcher so it reads the table again.
@@ -137,6 +153,15 @@ export class RunStore {
 
   async close(): Promise<void> {
     for (const unlisten of this.unlisteners.splice(0)) await unlisten().catch(() => undefined);
+  }
+
+  observe(observer: RunObserver): void {
+    this.observer = observer;
+  }
+
+  /** Notification payloads carry their send time (`at`, ms); the lag is how late this replica got it. */
+  private lag(channel: string, payload: { at?: number } | undefined): void {
+    if (payload?.at) this.observer?.notificationLag.observe({ channel }, Math.max(0, Date.now() - payload.at) / 1000);
   }
 
   private emit<T>(listeners: Set<Listener<T>>, message: T | undefined): void {
@@ -257,7 +282,7 @@ export class RunStore {
       await tx`insert into messages (id, thread_id, text, model, tier, run_id)
                values (${messageId}, ${thread.id}, ${input.text}, ${input.model}, ${input.tier}, ${runId})`;
       await tx`update threads set updated_at = now() where id = ${thread.id}`;
-      await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId })})`;
+      await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId, at: Date.now() })})`;
     });
     return { runId, messageId };
   }
@@ -268,7 +293,7 @@ export class RunStore {
     await this.sql.begin(async (tx) => {
       await tx`insert into runs (id, sandbox_id, user_id, link_id, harness, prompt, state)
                values (${runId}, ${input.sandboxId}, ${input.userId}, ${input.linkId}, 'shell', ${input.command}, 'queued')`;
-      await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId: input.linkId })})`;
+      await tx`select pg_notify('run_queued', ${JSON.stringify({ linkId: input.linkId, at: Date.now() })})`;
     });
     return runId;
   }
@@ -409,9 +434,14 @@ export class RunStore {
       } else {
         await tx`update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId}`;
       }
-      if (acked > lastSeq) await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(acked) })})`;
-      return { ok: true as const, acked, finished };
+      if (acked > lastSeq) await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(acked), at: Date.now() })})`;
+      const outcome = done?.event.case === 'done' ? { state: stateOf(done.event.value.status), reason: done.event.value.failureReason } : undefined;
+      return { ok: true as const, acked, finished, stored: fresh.length, outcome };
     });
+    if (result.ok && 'stored' in result) {
+      if (result.stored) this.observer?.eventsStored.inc(result.stored);
+      if (result.outcome) this.observer?.runsFinished.inc(result.outcome);
+    }
     return result;
   }
 
@@ -442,7 +472,9 @@ export class RunStore {
       const last = events[events.length - 1].seq;
       await tx`update runs set state = ${stateOf(status)}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
                  last_seq = ${String(last)} where id = ${runId}`;
-      await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(last) })})`;
+      await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(last), at: Date.now() })})`;
+      this.observer?.eventsStored.inc(events.length);
+      this.observer?.runsFinished.inc({ state: stateOf(status), reason });
       return true;
     });
   }

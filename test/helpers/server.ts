@@ -42,12 +42,16 @@ export type TestServerOptions = Partial<Omit<LinkServerOptions, 'store' | 'regis
   userWithoutLinks?: boolean;
   /** A registry other than a fresh in-memory one (etcd). */
   registry?: Registry;
+  /** Receives every log line of the server at trace level (to check what is logged). */
+  logTo?: { write(line: string): void };
 };
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const { userWithoutLinks, databaseUrl: given, registry: givenRegistry, ...serverOverrides } = options;
+  const { userWithoutLinks, databaseUrl: given, registry: givenRegistry, logTo, ...serverOverrides } = options;
   const databaseUrl = given ?? (await freshDatabase());
-  const log = createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' });
+  const log = logTo
+    ? createLogger({ name: 'test-server', level: 'trace', destination: logTo })
+    : createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' });
   const store = await PostgresStore.open({ url: databaseUrl, migrationsDir: resolve(repoRoot, 'sql'), log, max: 4 });
   const user = await store.localUser();
   const userToken = await store.addUserToken(user.id, 'api');

@@ -7,6 +7,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   cuts = 0;
+  /** While set, every connection is reset at once (the server behind looks down). */
+  blocked = false;
 
   private constructor(
     private readonly server: Server,
@@ -15,7 +17,13 @@ export class TcpProxy {
 
   static async start(targetPort: number): Promise<TcpProxy> {
     const sockets = new Set<Socket>();
+    let proxy!: TcpProxy;
     const server = createServer((client) => {
+      if (proxy.blocked) {
+        client.on('error', () => undefined);
+        client.resetAndDestroy();
+        return;
+      }
       const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
       for (const socket of [client, upstream]) {
         sockets.add(socket);
@@ -28,7 +36,7 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
-    const proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
+    proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
     (proxy as unknown as { sockets: Set<Socket> }).sockets = sockets;
     return proxy;
   }
@@ -41,6 +49,16 @@ export class TcpProxy {
   cutAll(): void {
     this.cuts++;
     for (const socket of this.sockets) socket.resetAndDestroy();
+  }
+
+  /** The server behind goes away: live connections are reset and new ones refused, until unblock(). */
+  block(): void {
+    this.blocked = true;
+    this.cutAll();
+  }
+
+  unblock(): void {
+    this.blocked = false;
   }
 
   async close(): Promise<void> {
