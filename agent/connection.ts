@@ -26,6 +26,7 @@ import { Heartbeat } from './heartbeat.js';
 import { http2Options, type ClientTlsOptions } from '../common/tls.js';
 import type { RunManager } from './runs/run-manager.js';
 import { answerSandboxRequest } from './sandboxes/requests.js';
+import { writeAtomically } from './login.js';
 import type { SandboxManager } from './sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
@@ -247,6 +248,17 @@ export class LinkConnection extends EventEmitter {
           case 'eventsAck':
             runs?.ack(frame.value);
             break;
+          case 'rotateToken': {
+            // Saved (atomically, 0600) before it is acknowledged: a crash in between leaves a token that works.
+            const { rotationId, newToken } = frame.value;
+            void writeAtomically(this.options.tokenFile, `${newToken}\n`)
+              .then(() => {
+                out.push({ frame: { case: 'tokenRotated', value: { rotationId } } });
+                log.info({ rotationId }, 'link token rotated and saved');
+              })
+              .catch((error) => log.error({ err: error }, 'cannot save the rotated link token; keeping the old one'));
+            break;
+          }
           case 'sandboxRequest': {
             const { sandboxes } = this.options;
             if (!sandboxes) break;

@@ -3,7 +3,7 @@
  * and atomically, to the token file, with `link.json` beside it (server address, link, user, and the
  * control plane's dispatch-verification key). `linkd start` then needs no flags.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createClient } from '@connectrpc/connect';
@@ -58,8 +58,15 @@ export async function login(options: { server: string; code: string; tokenFile: 
   return saved;
 }
 
-async function writeAtomically(file: string, body: string): Promise<void> {
+/** Writes a 0600 file so that a crash leaves either the old content or the new, on disk. */
+export async function writeAtomically(file: string, body: string): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, body, { mode: 0o600 });
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   await rename(temporary, file);
 }

@@ -3,7 +3,7 @@
  *
  *   linkctl config set [--server URL] [--token TOKEN]   save defaults (0600) for the commands below
  *   linkctl users create NAME [--admin]                  (admins) prints the new user's token once
- *   linkctl links list|get|rename|disconnect|revoke
+ *   linkctl links list|get|rename|disconnect|revoke|rotate-token
  *   linkctl threads create|list
  *   linkctl send THREAD "message" [--harness H --link L --model M --tier fast|smart|thinking]
  *   linkctl runs watch RUN [--after SEQ] | cancel RUN | list [--thread T]
@@ -156,6 +156,13 @@ links
   .action(async (linkId: string) => {
     await (await client()).revokeLink({ linkId });
     process.stdout.write(`revoked ${linkId}\n`);
+  });
+links
+  .command('rotate-token <link-id>')
+  .description('give the (connected) machine a new token; the old one keeps working for a grace period')
+  .action(async (linkId: string) => {
+    await (await client()).rotateLinkToken({ linkId });
+    process.stdout.write(`sent a new token to ${linkId}\n`);
   });
 
 const TIERS: Record<string, ModelTier> = { fast: ModelTier.FAST, smart: ModelTier.SMART, thinking: ModelTier.THINKING };

@@ -23,7 +23,7 @@ import {
   type Hello,
 } from '../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
-import type { LinkControl, LinkRecord, Store } from './store/store.js';
+import { newId, newToken, type LinkControl, type LinkRecord, type Store } from './store/store.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
 import type { ServerMetrics } from './metrics.js';
@@ -41,6 +41,8 @@ export interface LinkSessionOptions {
   helloTimeoutMs: number;
   /** How long a link may stay away before its unfinished runs fail LINK_LOST. */
   linkLostGraceMs: number;
+  /** How long a link's old token keeps working after the machine confirmed a new one. */
+  tokenGraceMs?: number;
 }
 
 /**
@@ -122,6 +124,7 @@ export class LinkSessionHub {
     for (const session of this.sessions) {
       if (session.linkId !== message.linkId) continue;
       if (message.type === 'shutdown') session.shutdown(message.reason || 'the link was disconnected from the web page');
+      else if (message.type === 'rotate') session.rotateToken();
       else session.revoked();
     }
   }
@@ -267,6 +270,20 @@ class LinkSession {
         for (const op of ops) this.send({ frame: { case: 'sandboxRequest', value: op } });
       })
       .catch((error) => this.log.error({ err: error }, 'sending sandbox operations failed'));
+  }
+
+  /** Sends the agent a new token; it is accepted at once, and becomes the only one once the agent confirms. */
+  rotateToken(): void {
+    if (!this.live) return;
+    const token = newToken('ll');
+    const rotationId = newId('rot');
+    void this.store
+      .setPendingToken(this.link.id, token)
+      .then(() => {
+        this.send({ frame: { case: 'rotateToken', value: { rotationId, newToken: token } } });
+        this.log.info({ rotationId }, 'link token rotation sent');
+      })
+      .catch((error) => this.log.error({ err: error }, 'cannot rotate the link token'));
   }
 
   /** Tells the agent to stop a run. */
@@ -504,6 +521,12 @@ class LinkSession {
         }
         return;
       }
+      case 'tokenRotated':
+        checkLength('token_rotated.rotation_id', frame.value.rotationId, 64);
+        if (await this.store.completeTokenRotation(this.link.id, this.options.tokenGraceMs ?? 10 * 60_000)) {
+          this.log.info({ rotationId: frame.value.rotationId }, 'link token rotated');
+        }
+        return;
       case 'sandboxReply':
         checkLength('sandbox_reply.op_id', frame.value.opId, 64, 1);
         await this.sandboxes.reply(this.link.id, frame.value);

@@ -58,6 +58,8 @@ export interface LinkServerOptions {
   keepaliveTimeoutMs?: number;
   /** How long a link may stay away before its unfinished runs fail LINK_LOST. */
   linkLostGraceMs?: number;
+  /** How long a link's old token keeps working after a rotation (default 10 minutes). */
+  tokenGraceMs?: number;
   /** The built web UI, or undefined for none. */
   webDir: string | undefined;
   /** Loopback browser calls without credentials act as the local user (embedded default). */
@@ -93,6 +95,7 @@ export class LinkServer {
   static async start(options: LinkServerOptions): Promise<LinkServer> {
     const { store, registry, log } = options;
     await registry.start();
+    if (options.tokenGraceMs !== undefined) store.tokenGraceMs = options.tokenGraceMs;
     const shutdown = new AbortController();
     // Every call in flight listens for shutdown; many at once is normal.
     setMaxListeners(0, shutdown.signal);
@@ -111,6 +114,7 @@ export class LinkServer {
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         helloTimeoutMs: options.helloTimeoutMs,
         linkLostGraceMs: options.linkLostGraceMs ?? 60_000,
+        tokenGraceMs: options.tokenGraceMs ?? 10 * 60_000,
       },
       log.child({ module: 'link-session' }),
       metrics,

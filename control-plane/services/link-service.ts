@@ -16,6 +16,7 @@ import type {
   LinkService,
   RenameLinkRequest,
   RevokeLinkRequest,
+  RotateLinkTokenRequest,
   StartPairingRequest,
   WatchLinksResponseSchema,
 } from '../../gen/link/v1/link_service_pb.js';
@@ -172,6 +173,21 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
       reason: request.reason || `${user.name} disconnected this machine from Link`,
     });
     return { wasOnline: live !== undefined };
+  }
+
+  async rotateLinkToken(request: RotateLinkTokenRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('link_id', request.linkId, 64, 1);
+    const link = await this.store.getLink(user.id, request.linkId);
+    if (!link) throw notFound(request.linkId);
+    if (!(await this.registry.get(user.id, link.id))) {
+      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: its token can be rotated only while it is connected`, {
+        link_id: link.id,
+      });
+    }
+    // The replica that holds the session makes the token and sends it; it never crosses Postgres in the clear.
+    await this.store.publishLinkControl({ type: 'rotate', userId: user.id, linkId: link.id });
+    return {};
   }
 
   async revokeLink(request: RevokeLinkRequest, ctx: HandlerContext) {

@@ -123,10 +123,29 @@ export class PostgresStore implements Store {
   }
 
   async linkByToken(token: string): Promise<LinkRecord | undefined> {
-    const [row] = await this.sql<LinkRow[]>`
-      select ${this.sql.unsafe(LINK_COLUMNS)} from links where token_hash = ${hashToken(token)} and revoked_at is null`;
+    const hash = hashToken(token);
+    const [row] = await this.sql<(LinkRow & { pending: boolean })[]>`
+      select ${this.sql.unsafe(LINK_COLUMNS)}, pending_token_hash = ${hash} as pending from links
+      where revoked_at is null
+        and (token_hash = ${hash} or pending_token_hash = ${hash} or (previous_token_hash = ${hash} and previous_token_expires_at > now()))`;
+    if (row?.pending) await this.completeTokenRotation(row.id, this.tokenGraceMs);
     return row && link(row);
   }
+
+  async setPendingToken(linkId: string, token: string): Promise<void> {
+    await this.sql`update links set pending_token_hash = ${hashToken(token)} where id = ${linkId} and revoked_at is null`;
+  }
+
+  async completeTokenRotation(linkId: string, graceMs: number): Promise<boolean> {
+    const rows = await this.sql`
+      update links set previous_token_hash = token_hash, token_hash = pending_token_hash, pending_token_hash = null,
+        previous_token_expires_at = now() + ${graceMs / 1000} * interval '1 second'
+      where id = ${linkId} and pending_token_hash is not null returning id`;
+    return rows.length > 0;
+  }
+
+  /** How long a link's old token keeps working after a rotation. */
+  tokenGraceMs = 10 * 60_000;
 
   async localUser(): Promise<UserRecord> {
     const [existing] = await this.sql<UserRow[]>`select * from users where is_local`;

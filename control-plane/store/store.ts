@@ -39,9 +39,10 @@ export interface LinkLastSeen {
  * - `shutdown`: the agent of `linkId` must stop (DisconnectLink)
  * - `revoke`:   the link's token no longer works; its live session ends now
  * - `changed`:  the stored link changed (created, renamed, revoked); watchers refresh it
+ * - `rotate`:   give the link a new token over its live session
  */
 export interface LinkControl {
-  type: 'shutdown' | 'revoke' | 'changed';
+  type: 'shutdown' | 'revoke' | 'changed' | 'rotate';
   userId: string;
   linkId: string;
   reason?: string;
@@ -55,7 +56,17 @@ export interface Store {
   /** The user a token (API or browser session) belongs to, or undefined (unknown or expired). */
   userByToken(token: string): Promise<UserRecord | undefined>;
   /** The link a link token belongs to, or undefined (unknown or revoked). */
+  /**
+   * The link whose token this is: its current token, a pending one (sent by a rotation; finding it
+   * completes the rotation, as the machine evidently saved it), or the previous one within its grace.
+   */
   linkByToken(token: string): Promise<LinkRecord | undefined>;
+  /** How long a link's old token keeps working after a rotation. */
+  tokenGraceMs: number;
+  /** Records a new token for the link, sent to the machine and not yet confirmed. */
+  setPendingToken(linkId: string, token: string): Promise<void>;
+  /** The machine saved its pending token: it becomes current; the old one works for `graceMs` more. */
+  completeTokenRotation(linkId: string, graceMs: number): Promise<boolean>;
   /** The embedded default's user, created (as an admin) on first use. */
   localUser(): Promise<UserRecord>;
   getUser(userId: string): Promise<UserRecord | undefined>;
