@@ -22,6 +22,8 @@ import { HARNESS_ADAPTERS } from './harnesses/index.js';
 import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
 import { SandboxManager } from './sandboxes/sandboxes.js';
 import { AgentMetrics } from './metrics.js';
+import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
+import { fileURLToPath } from 'node:url';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
@@ -257,6 +259,40 @@ program
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls))];
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
+  });
+
+const service = program.command('service').description('run linkd in the background at login (systemd user unit on Linux, launchd agent on macOS)');
+service
+  .command('install')
+  .description('write the service and start it; it runs `linkd start` with these settings and restarts on failure')
+  .addOption(serverOption())
+  .addOption(caFileOption())
+  .addOption(tokenFileOption())
+  .addOption(dataDirOption())
+  .option('--print', 'print the unit (or plist) instead of installing it')
+  .addOption(new Option('--platform <platform>', 'the service manager to write for').choices(['linux', 'darwin']).default(process.platform))
+  .action(async (opts) => {
+    const command = [process.execPath, fileURLToPath(new URL('../bin/linkd.js', import.meta.url)), 'start', '--token-file', resolve(opts.tokenFile), '--data-dir', resolve(opts.dataDir)];
+    if (opts.server) command.push('--server', opts.server.join(','));
+    if (opts.caFile) command.push('--ca-file', resolve(opts.caFile));
+    const spec = { command, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, logFile: join(resolve(opts.dataDir), 'linkd.log') };
+    if (opts.print) return void process.stdout.write(opts.platform === 'darwin' ? launchdPlist(spec) : systemdUnit(spec));
+    const file = await installService(spec, opts.platform);
+    process.stdout.write(`installed and started: ${file}\n`);
+  });
+service
+  .command('uninstall')
+  .description('stop the service and remove it')
+  .action(async () => {
+    process.stdout.write(`removed ${await uninstallService()}\n`);
+  });
+service
+  .command('status')
+  .description('is the service installed and running')
+  .action(async () => {
+    const status = await serviceStatus();
+    process.stdout.write(`${status.detail}\n`);
+    process.exitCode = status.running ? 0 : 3;
   });
 
 /**
