@@ -96,6 +96,7 @@ program
       .default(['https', 'ssh'], 'https,ssh')
       .argParser(schemes),
   )
+  .addOption(new Option('--stop-grace <ms>', 'on a stop signal, how long running runs may take to finish before they are cancelled').env('LINKD_STOP_GRACE').default(300_000).argParser(integer(0, 86_400_000)))
   .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics').env('LINKD_METRICS_PORT').argParser(integer(1, 65535)))
   .addOption(new Option('--max-sandboxes <n>', 'past this many sandboxes, the least recently used idle one is evicted').env('LINKD_MAX_SANDBOXES').default(50).argParser(integer(1, 100_000)))
   .addOption(new Option('--probe-interval <ms>', 'how often to re-probe capabilities (also on SIGHUP)').env('LINKD_PROBE_INTERVAL').default(300_000).argParser(integer(1_000, 86_400_000)))
@@ -168,11 +169,32 @@ program
     const probeTimer = setInterval(() => void reprobe('periodic probe'), opts.probeInterval);
     process.on('SIGHUP', () => void reprobe('SIGHUP'));
 
+    // Staged: the first signal drains (no new runs; running ones may finish within --stop-grace),
+    // the second cancels the running runs, the third exits at once.
     let signals = 0;
+    const goodbye = (why: string) => void connection.close(why);
     const onSignal = (signal: NodeJS.Signals) => {
-      if (++signals > 1) process.exit(130);
-      log.info({ signal }, 'stopping: saying goodbye to the server');
-      void connection.close(`linkd received ${signal}`);
+      signals++;
+      if (signals >= 3) process.exit(130);
+      if (signals === 2) {
+        log.warn({ signal }, 'stopping now: cancelling the running runs');
+        void runs.stopAll('AGENT_STOPPED').then(() => goodbye(`linkd received ${signal} twice`));
+        return;
+      }
+      runs.drain();
+      if (runs.runningCount === 0) {
+        log.info({ signal }, 'stopping: saying goodbye to the server');
+        return goodbye(`linkd received ${signal}`);
+      }
+      log.info({ signal, running: runs.runningCount, graceMs: opts.stopGrace }, 'draining: no new runs; waiting for the running ones (signal again to cancel them)');
+      void runs.idle(opts.stopGrace).then(async (idle) => {
+        if (signals > 1) return;
+        if (!idle) {
+          log.warn('the stop grace period ended: cancelling the running runs');
+          await runs.stopAll('AGENT_STOPPED');
+        }
+        goodbye(`linkd received ${signal}`);
+      });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -76,6 +76,7 @@ export class RunManager {
   private session: Session | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private paused = false;
+  private draining = false;
 
   constructor(private readonly options: RunManagerOptions) {}
 
@@ -163,6 +164,7 @@ export class RunManager {
       this.options.log.warn({ runId: d.runId, reason }, `refusing a dispatch: ${message}`);
       session.send({ frame: { case: 'runRejected', value: { runId: d.runId, reason, message } } });
     };
+    if (this.draining && !this.runs.has(d.runId)) return reject('DRAINING', 'linkd on this machine is shutting down and takes no new runs');
     if (!session.key) return reject('NO_KEY', 'linkd has no dispatch-verification key; pair it again with `linkd login`');
     if (!verifyDispatch({ runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload }, d.signature, session.key)) {
       return reject('BAD_SIGNATURE', 'the dispatch is not signed by this machine\'s control plane');
@@ -322,6 +324,21 @@ export class RunManager {
       this.paused = false;
       for (const run of this.runs.values()) run.process?.resume();
     }
+  }
+
+  /** Takes no new runs from now on (linkd is shutting down); the running ones go on. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Resolves true once no run is executing, or false at the deadline. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.runningCount > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return true;
   }
 
   /** Stops every run (linkd is exiting) and waits for their processes. */

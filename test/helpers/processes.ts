@@ -70,13 +70,18 @@ export class TestProcess {
     }
   }
 
+  /** Sent again this long after the first stop signal (linkd: the second signal cancels its runs at once). */
+  repeatStopAfterMs: number | undefined;
+
   /** SIGTERM (or `signal`), then SIGKILL after `graceMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
     if (!this.running) return;
     this.child.kill(signal);
+    const again = this.repeatStopAfterMs === undefined ? undefined : setTimeout(() => this.running && this.child.kill(signal), this.repeatStopAfterMs);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
+    clearTimeout(again);
   }
 
   tail(chars = 3000): string {
@@ -91,9 +96,12 @@ export function spawnTracked(name: string, command: string, args: string[], opti
 
 /** Starts `linkd <args>` from bin/, as a user would. */
 export function spawnLinkd(args: string[], env: NodeJS.ProcessEnv = {}): TestProcess {
-  return spawnTracked(`linkd ${args[0]}`, process.execPath, [join(repoRoot, 'bin', 'linkd.js'), ...args], {
+  const child = spawnTracked(`linkd ${args[0]}`, process.execPath, [join(repoRoot, 'bin', 'linkd.js'), ...args], {
     env: { ...process.env, ...env },
   });
+  // A test that stops linkd mid-run does not wait for the run: the second signal cancels it.
+  child.repeatStopAfterMs = 500;
+  return child;
 }
 
 /** Runs a linkd command to its end (with a deadline): its exit code and its output. */

@@ -20,6 +20,7 @@ const FAILURES: Record<string, string> = {
   CAPACITY: 'The machine was already running as many runs as it allows.',
   CAPABILITY_MISSING: 'The CLI is not installed on the machine.',
   AGENT_STOPPED: 'linkd was stopped on the machine.',
+  DRAINING: 'linkd on the machine was shutting down and took no new runs. Send again once it is back.',
 };
 
 interface ToolView {
