@@ -7,6 +7,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
+import { applyConfigFile } from '../common/config.js';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { defaultConfigDir, defaultDataDir } from '../common/paths.js';
@@ -83,6 +84,8 @@ const program = new Command('linkd').description('Connects this machine to a Lin
 program
   .command('start')
   .description('connect to the control plane and stay connected')
+  .addOption(new Option('--config <file>', 'a JSON file of settings (keys are the option names); flags and environment win over it').env('LINKD_CONFIG'))
+  .hook('preAction', (command) => applyConfigFile(command, command.opts().config))
   .addOption(serverOption())
   .addOption(caFileOption())
   .addOption(insecureOption())

@@ -8,6 +8,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
+import { applyConfigFile } from '../common/config.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -58,6 +59,8 @@ logOptions(
   program
     .command('serve', { isDefault: true })
     .description('run the control plane')
+    .addOption(new Option('--config <file>', 'a JSON file of settings (keys are the option names); flags and environment win over it').env('LINK_SERVER_CONFIG'))
+    .hook('preAction', (command) => applyConfigFile(command, command.opts().config))
     .addOption(new Option('--host <address>', 'address both ports listen on').env('LINK_SERVER_HOST').default('127.0.0.1'))
     .addOption(new Option('--grpc-port <port>', 'gRPC port (agents, grpcurl, SDKs); 0 picks one').env('LINK_SERVER_GRPC_PORT').default(9090).argParser(integer(0, 65535)))
     .addOption(new Option('--http-port <port>', 'HTTP port (web UI, Connect, gRPC-Web, health); 0 picks one').env('LINK_SERVER_HTTP_PORT').default(8080).argParser(integer(0, 65535)))
