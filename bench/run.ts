@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { report, type Benchmark } from './lib.js';
 import { worktreeBenchmark } from './worktree.js';
+import { dispatchBenchmark } from './dispatch.js';
+import { eventsBenchmark } from './events.js';
 
-const ALL: Benchmark[] = [worktreeBenchmark];
+const ALL: Benchmark[] = [dispatchBenchmark, eventsBenchmark, worktreeBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));

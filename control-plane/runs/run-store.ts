@@ -438,11 +438,12 @@ export class RunStore {
       const outcome = done?.event.case === 'done' ? { state: stateOf(done.event.value.status), reason: done.event.value.failureReason } : undefined;
       return { ok: true as const, acked, finished, stored: fresh.length, outcome };
     });
-    if (result.ok && 'stored' in result) {
+    if (!result.ok) return result;
+    if ('stored' in result) {
       if (result.stored) this.observer?.eventsStored.inc(result.stored);
       if (result.outcome) this.observer?.runsFinished.inc(result.outcome);
     }
-    return result;
+    return { ok: true, acked: result.acked, finished: result.finished };
   }
 
   /**
