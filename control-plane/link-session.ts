@@ -228,8 +228,7 @@ class LinkSession {
     this.dispatching = this.dispatching.then(async () => {
       if (!this.live) return;
       try {
-        const room = this.capacity - (await this.runs.countActive(this.link.id));
-        const claimed = await this.runs.claimQueued(this.link.id, this.epoch(), room);
+        const claimed = await this.runs.claimQueued(this.link.id, this.epoch(), this.capacity);
         if (claimed.length === 0) return;
         const { privateKey } = await this.store.dispatchKey();
         for (const run of claimed) {
@@ -242,7 +241,7 @@ class LinkSession {
               prompt: run.prompt,
               model: run.model,
               resumeSessionId: run.resume_session_id,
-              sandbox: run.sandbox_id ? await this.sandboxSpec(run.sandbox_id) : undefined,
+              sandbox: run.sandbox ?? undefined,
             }),
           );
           const fields = { runId: run.id, linkId: this.link.id, sessionEpoch: this.epoch(), issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
@@ -254,11 +253,6 @@ class LinkSession {
         this.log.error({ err: error }, 'dispatching runs failed');
       }
     });
-  }
-
-  private async sandboxSpec(sandboxId: string) {
-    const sandbox = await this.sandboxes.getById(sandboxId);
-    return sandbox ? { handle: sandbox.id, provider: sandbox.provider, repository: sandbox.repository, branch: sandbox.branch } : undefined;
   }
 
   /** Sends the link's queued sandbox operations (claimed, so each goes out once). */

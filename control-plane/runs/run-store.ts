@@ -61,6 +61,13 @@ export interface RunRow {
   finished_at: Date | null;
 }
 
+export interface SandboxSpecRow {
+  handle: string;
+  provider: string;
+  repository: string;
+  branch: string;
+}
+
 export interface MessageRow {
   id: string;
   thread_id: string;
@@ -306,22 +313,28 @@ export class RunStore {
 
   // ── dispatch ─────────────────────────────────────────────────────────────
 
-  /** Claims up to `limit` queued runs of the link for a session (compare-and-set), oldest first. */
-  async claimQueued(linkId: string, epoch: bigint, limit: number): Promise<RunRow[]> {
-    if (limit <= 0) return [];
-    return this.sql<RunRow[]>`
-      update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now()
-      where id in (
-        select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
-        order by created_at limit ${limit} for update skip locked)
-      and state = 'queued'
-      returning ${this.sql.unsafe(RUN_COLUMNS)}`;
-  }
-
-  async countActive(linkId: string): Promise<number> {
-    const [row] = await this.sql<{ n: number }[]>`
-      select count(*)::int as n from runs where link_id = ${linkId} and state in ('dispatched', 'running')`;
-    return row.n;
+  /**
+   * Claims queued runs of the link for a session (compare-and-set), oldest first: at most `capacity`
+   * runs of the link are dispatched or running at once. One statement, with each run's sandbox.
+   */
+  async claimQueued(linkId: string, epoch: bigint, capacity: number): Promise<(RunRow & { sandbox: SandboxSpecRow | null })[]> {
+    if (capacity <= 0) return [];
+    return this.sql<(RunRow & { sandbox: SandboxSpecRow | null })[]>`
+      with room as (
+        select greatest(0, ${capacity}::int - count(*)::int) as n from runs where link_id = ${linkId} and state in ('dispatched', 'running')
+      ), claimed as (
+        update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now()
+        where id in (
+          select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
+          order by created_at limit (select n from room) for update skip locked)
+        and state = 'queued'
+        returning *
+      )
+      select ${this.sql.unsafe(RUN_COLUMNS.replace(/(^|,\s*)(\w+)/g, '$1c.$2'))},
+        case when s.id is null then null
+             else json_build_object('handle', s.id, 'provider', s.provider, 'repository', s.repository, 'branch', s.branch) end as sandbox
+      from claimed c left join sandboxes s on s.id = c.sandbox_id
+      order by c.created_at`;
   }
 
   /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
