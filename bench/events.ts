@@ -1,6 +1,6 @@
 /**
  * Event throughput: agents streaming run events as fast as the control plane acknowledges them
- * (batches of 64, at most 4096 unacknowledged each), stored in Postgres and delivered to a WatchRun
+ * (batches of up to 512, as linkd sends a backlog, at most 8192 unacknowledged each), stored in Postgres and delivered to a WatchRun
  * client; one agent, then 50 at once. Every watcher checks it saw each event exactly once, in order.
  * Baseline, in the same run: raw multi-row inserts (100 rows) of the same rows into the same Postgres.
  */
@@ -10,8 +10,8 @@ import { RunEventSchema, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.
 import { BenchAgent, percentile, startStack, type BenchStack } from './stack.js';
 import type { Benchmark, Figure } from './lib.js';
 
-const BATCH = 64;
-const WINDOW = 4_096;
+const BATCH = 512;
+const WINDOW = 8_192;
 const REPETITIONS = 3;
 
 async function stream(stack: BenchStack, agents: number, eventsEach: number): Promise<{ perSecond: number; p99: number; rssMb: number }> {
