@@ -8,8 +8,9 @@ import { report, type Benchmark } from './lib.js';
 import { worktreeBenchmark } from './worktree.js';
 import { dispatchBenchmark } from './dispatch.js';
 import { eventsBenchmark } from './events.js';
+import { idleLinksBenchmark } from './idle-links.js';
 
-const ALL: Benchmark[] = [dispatchBenchmark, eventsBenchmark, worktreeBenchmark];
+const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, eventsBenchmark, worktreeBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));

@@ -9,7 +9,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
 import { applyConfigFile } from '../common/config.js';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,8 @@ logOptions(
   const tls = opts.tlsCert ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
   const scheme = tls ? 'https' : 'http';
   const dataDir = resolve(opts.dataDir);
+  // Also with an external database: server.json (ports, URL) goes here.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir }, log);
   const localLogin = opts.localLogin ? opts.localLogin === 'on' : embedded !== undefined;
   let userTokenFile: string | undefined;
