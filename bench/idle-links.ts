@@ -145,12 +145,15 @@ export const idleLinksBenchmark: Benchmark = {
           ours.push(await measure(server.pid!, size, loadLink, etcdEndpoint));
           base.push(await measure(raw.pid!, size, loadRaw));
         }
-        figures.push(
+        const sized: Figure[] = [
           { name: `${size} links: time to connect all`, unit: 'ms', samples: ours.map((s) => s.connectMs), baseline: { name: 'grpc-js streams', samples: base.map((s) => s.connectMs) } },
           { name: `${size} links: server RSS per link`, unit: 'KB', samples: ours.map((s) => s.rssPerLinkKb), baseline: { name: 'grpc-js', samples: base.map((s) => s.rssPerLinkKb) }, target: '≤ 1.5× grpc-js' },
           { name: `${size} links: server CPU per heartbeat`, unit: 'µs', samples: ours.map((s) => s.cpuPerHeartbeatUs), baseline: { name: 'grpc-js', samples: base.map((s) => s.cpuPerHeartbeatUs) }, target: '≤ 1.5× grpc-js' },
           { name: `${size} links: etcd writes per minute while idle`, unit: '/min', samples: ours.map((s) => s.etcdWritesPerMinute ?? 0), target: '0' },
-        );
+        ];
+        figures.push(...sized);
+        // Each size is reported as soon as it is measured.
+        process.stdout.write(`${sized.map((f) => `${f.name}: median ${[...f.samples].sort((x, y) => x - y)[1]?.toFixed(1)} ${f.unit}`).join('\n')}\n`);
       }
       return figures;
     } finally {

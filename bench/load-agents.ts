@@ -19,9 +19,17 @@ if (mode === 'link') {
   const agents: BenchAgent[] = [];
   for (let i = 0; i < tokens.length; i++) {
     agents.push(new BenchAgent(target, tokens[i]));
-    if (i % 200 === 199) await Promise.all(agents.slice(-200).map((x) => x.welcomed));
+    if (i % 200 === 199) {
+      await Promise.all(agents.slice(-200).map((x) => x.welcomed)).catch((error) => {
+        process.stderr.write(`a session failed to start: ${(error as Error).message}\n`);
+        process.exit(1);
+      });
+    }
   }
-  await Promise.all(agents.map((x) => x.welcomed));
+  await Promise.all(agents.map((x) => x.welcomed)).catch((error) => {
+    process.stderr.write(`a session failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
   for (const agent of agents) closers.push(() => agent.close());
   process.stdout.write(`ready ${agents.length}\n`);
 } else if (mode === 'raw') {

@@ -112,7 +112,12 @@ export class BenchAgent {
       },
     });
     let welcome!: () => void;
-    this.welcomed = new Promise((resolve) => (welcome = resolve));
+    let fail!: (error: unknown) => void;
+    this.welcomed = new Promise((resolve, reject) => {
+      welcome = resolve;
+      fail = reject;
+    });
+    this.welcomed.catch(() => undefined);
     this.ended = (async () => {
       try {
         for await (const response of client.connect(this.out, { signal: this.abort.signal, headers: { authorization: `Bearer ${token}` } })) {
@@ -123,8 +128,9 @@ export class BenchAgent {
           }
           onFrame(response, this);
         }
-      } catch {
-        // ended by close()
+      } catch (error) {
+        // Ended by close(), or it never got going (then whoever waits for the welcome learns why).
+        fail(error);
       } finally {
         clearInterval(this.heartbeat);
         sessionManager.abort();

@@ -9,6 +9,7 @@ import { closeClients, hello, pairLink, RawSession } from './helpers/clients.js'
 import { delay, repoRoot, spawnTracked } from './helpers/processes.js';
 import { startTestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
+import { freshDatabase } from './helpers/postgres.js';
 
 describe('control-plane shutdown', () => {
   afterEach(() => closeClients());
@@ -54,5 +55,18 @@ describe('control-plane shutdown', () => {
     const { code } = await server.waitForExit(10_000);
     assert.equal(code, 0);
     await stubborn.end();
+  });
+
+  it('link-server with an external database starts in a data directory that does not exist yet, and stops on SIGTERM', async () => {
+    const dataDir = join(await tempDir('link-server-'), 'not', 'made', 'yet');
+    const server = spawnTracked('link-server', process.execPath, [
+      join(repoRoot, 'bin', 'link-server.js'),
+      'serve', '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, '--database-url', await freshDatabase(), '--local-login', 'off',
+    ]);
+    await server.waitForOutput(/"msg":"Link is running/);
+    const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
+    assert.equal((await fetch(`http://127.0.0.1:${info.httpPort}/readyz`)).status, 200);
+    server.child.kill('SIGTERM');
+    assert.equal((await server.waitForExit(10_000)).code, 0);
   });
 });
