@@ -15,9 +15,9 @@ import type { EventInit } from '../../agent/runs/outbox.js';
 import { repoRoot } from '../helpers/processes.js';
 
 const PARSERS: Record<string, () => OutputParser> = {
-  claude: () => claudeParser('/work'),
-  codex: () => codexParser('/work', ''),
-  gemini: () => geminiParser('/work'),
+  claude: () => claudeParser('/home/run/project'),
+  codex: () => codexParser('/home/run/project', ''),
+  gemini: () => geminiParser('/home/run/project'),
 };
 
 /** Feeds a fixture through its CLI's parser: stdout, then stderr, then the exit. */
@@ -148,10 +148,10 @@ describe('Codex output', () => {
   });
 
   it('a file change item is a file change per path', () => {
-    const parser = codexParser('/work', 'gpt-5.5');
-    const line = JSON.stringify({ type: 'item.completed', item: { id: 'item_0', type: 'file_change', changes: [{ path: '/work/a.txt', kind: 'add' }, { path: '/work/b.txt', kind: 'delete' }], status: 'completed' } });
+    const parser = codexParser('/home/run/project', 'gpt-5.5');
+    const line = JSON.stringify({ type: 'item.completed', item: { id: 'item_0', type: 'file_change', changes: [{ path: '/home/run/project/a.txt', kind: 'add' }, { path: '/home/run/project/b.txt', kind: 'delete' }], status: 'completed' } });
     const events = parser.line(line, 'stdout').map((e) => create(RunEventSchema, e as never));
-    assert.deepEqual(of(events, 'fileChange').map((f) => [f.path, f.kind]), [['/work/a.txt', 'add'], ['/work/b.txt', 'delete']]);
+    assert.deepEqual(of(events, 'fileChange').map((f) => [f.path, f.kind]), [['/home/run/project/a.txt', 'add'], ['/home/run/project/b.txt', 'delete']]);
     assert.equal(of(events, 'toolCall').length, 0);
   });
 
