@@ -142,6 +142,11 @@ describe('the page, end to end with Claude Code', () => {
     assert.match(await page.getByTestId('send-blocked').innerText(), /offline/);
     assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), true);
     await shot(page, 'machine-offline');
+    // A narrow window: everything still reachable, nothing wider than the screen.
+    await page.setViewportSize({ width: 400, height: 800 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), 'no horizontal scrolling');
+    await page.getByRole('textbox', { name: 'Message' }).waitFor();
+    await shot(page, 'narrow');
     assert.deepEqual(errors, [], 'the page threw no errors');
   });
 });

@@ -60,7 +60,7 @@ export class LinkRunView extends LitElement {
     .run[data-status='cancelled'] { border-color: #98a2b3; }
     .head { display: flex; gap: 8px; align-items: center; font-size: 12px; color: #667085; margin-bottom: 6px; }
     .head .spacer { flex: 1; }
-    .text { font-size: 15px; }
+    .text { font-size: 15px; overflow-wrap: anywhere; }
     .text p { margin: 6px 0; white-space: pre-wrap; }
     .text pre, .tool pre, .log { background: #0f1720; color: #e6edf3; border-radius: 8px; padding: 10px 12px; overflow-x: auto; font-size: 12.5px; margin: 6px 0; }
     .text code { background: #f2f4f7; padding: 1px 5px; border-radius: 4px; font-size: 13px; }
@@ -71,7 +71,7 @@ export class LinkRunView extends LitElement {
     details > div { padding: 0 10px 8px; }
     .tool.error summary { color: #b42318; }
     .reasoning { color: #667085; font-style: italic; white-space: pre-wrap; }
-    .file { font-size: 13px; color: #344054; margin: 3px 0; }
+    .file { font-size: 13px; color: #344054; margin: 3px 0; overflow-wrap: anywhere; }
     .file .kind { font-family: ui-monospace, monospace; font-size: 11px; border-radius: 4px; padding: 0 5px; background: #ecfdf3; color: #027a48; margin-right: 6px; }
     .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 8px; padding: 8px 12px; margin: 6px 0; font-size: 13px; }
     .usage { font-size: 12px; color: #667085; margin: 4px 0; }

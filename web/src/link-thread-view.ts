@@ -54,7 +54,7 @@ export class LinkThreadView extends LitElement {
     .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 10px; padding: 10px 14px; margin: 8px 0; font-size: 14px; }
     .intro { color: #475467; text-align: center; margin-top: 12vh; }
     .intro h2 { color: #1b1f24; font-size: 20px; margin-bottom: 6px; }
-    h2.title { font-size: 16px; margin: 0 0 4px; }
+    h2.title { font-size: 16px; margin: 0 0 4px; overflow-wrap: anywhere; }
   `;
 
   private resize: ResizeObserver | undefined;
