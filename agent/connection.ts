@@ -26,7 +26,7 @@ import { Heartbeat } from './heartbeat.js';
 import { http2Options, type ClientTlsOptions } from '../common/tls.js';
 import type { RunManager } from './runs/run-manager.js';
 import { answerSandboxRequest } from './sandboxes/requests.js';
-import { writeAtomically } from './login.js';
+import { writeFileAtomically } from '../common/files.js';
 import type { SandboxManager } from './sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
@@ -251,7 +251,7 @@ export class LinkConnection extends EventEmitter {
           case 'rotateToken': {
             // Saved (atomically, 0600) before it is acknowledged: a crash in between leaves a token that works.
             const { rotationId, newToken } = frame.value;
-            void writeAtomically(this.options.tokenFile, `${newToken}\n`)
+            void writeFileAtomically(this.options.tokenFile, `${newToken}\n`)
               .then(() => {
                 out.push({ frame: { case: 'tokenRotated', value: { rotationId } } });
                 log.info({ rotationId }, 'link token rotated and saved');

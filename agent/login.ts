@@ -3,7 +3,8 @@
  * and atomically, to the token file, with `link.json` beside it (server address, link, user, and the
  * control plane's dispatch-verification key). `linkd start` then needs no flags.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../common/files.js';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createClient } from '@connectrpc/connect';
@@ -53,20 +54,8 @@ export async function login(options: { server: string; code: string; tokenFile: 
     ...(options.tls?.caFile ? { caFile: resolve(options.tls.caFile) } : {}),
   };
   await mkdir(dirname(options.tokenFile), { recursive: true, mode: 0o700 });
-  await writeAtomically(options.tokenFile, `${paired.linkToken}\n`);
-  await writeAtomically(savedLinkFile(options.tokenFile), `${JSON.stringify(saved, null, 2)}\n`);
+  await writeFileAtomically(options.tokenFile, `${paired.linkToken}\n`);
+  await writeFileAtomically(savedLinkFile(options.tokenFile), `${JSON.stringify(saved, null, 2)}\n`);
   return saved;
 }
 
-/** Writes a 0600 file so that a crash leaves either the old content or the new, on disk. */
-export async function writeAtomically(file: string, body: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    await handle.writeFile(body);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-}

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeAtomically } from './login.js';
+import { writeFileAtomically } from '../common/files.js';
 
 export const SYSTEMD_UNIT = 'linkd.service';
 export const LAUNCHD_LABEL = 'dev.link.linkd';
@@ -109,7 +109,7 @@ export async function installService(spec: ServiceSpec, platform = process.platf
   if (problem) throw new Error(problem);
   const file = unitPath(platform);
   await mkdir(dirname(file), { recursive: true });
-  await writeAtomically(file, platform === 'darwin' ? launchdPlist(spec) : systemdUnit(spec));
+  await writeFileAtomically(file, platform === 'darwin' ? launchdPlist(spec) : systemdUnit(spec));
   const steps: [string, string[]][] =
     platform === 'darwin'
       ? [['launchctl', ['bootout', `gui/${process.getuid?.()}/${LAUNCHD_LABEL}`]], ['launchctl', ['bootstrap', `gui/${process.getuid?.()}`, file]]]

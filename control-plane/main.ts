@@ -18,7 +18,7 @@ import { defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { EtcdRegistry } from './registry/etcd.js';
 import { MemoryRegistry } from './registry/memory.js';
-import { writeSecret } from './secrets.js';
+import { writeFileAtomically } from '../common/files.js';
 import { LinkServer } from './server.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './store/embedded.js';
 import { MigrationError } from './store/migrate.js';
@@ -106,7 +106,7 @@ logOptions(
     const user = await store.localUser();
     userTokenFile = join(dataDir, 'local-user.token');
     const existing = await import('node:fs/promises').then((fs) => fs.readFile(userTokenFile!, 'utf8')).catch(() => '');
-    if ((await store.userByToken(existing.trim()))?.id !== user.id) await writeSecret(userTokenFile, await store.addUserToken(user.id, 'api'));
+    if ((await store.userByToken(existing.trim()))?.id !== user.id) await writeFileAtomically(userTokenFile, `${await store.addUserToken(user.id, 'api')}\n`);
   }
   const advertiseHost = opts.host === '0.0.0.0' || opts.host === '::' ? hostname() : opts.host;
   const registry = opts.etcd

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { reasonOf } from '../common/errors.js';
 import { EtcdRegistry } from '../control-plane/registry/etcd.js';
-import { writeSecret } from '../control-plane/secrets.js';
+import { writeFileAtomically } from '../common/files.js';
 import { PostgresStore } from '../control-plane/store/postgres.js';
 import { LinkState } from '../gen/link/v1/types_pb.js';
 import { RunStatus } from '../gen/link/v1/run_pb.js';
@@ -85,7 +85,7 @@ describe('several replicas on etcd', () => {
   async function newLink(name: string) {
     const { link, token } = await store.createLink(userId, name);
     const tokenFile = join(await tempDir('token-'), 'token');
-    await writeSecret(tokenFile, token);
+    await writeFileAtomically(tokenFile, `${token}\n`);
     return { id: link.id, token, tokenFile };
   }
 

@@ -9,8 +9,7 @@ import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../../common/log.js';
-import { writeSecret } from '../secrets.js';
-import { exists } from '../../common/files.js';
+import { exists, writeFileAtomically } from '../../common/files.js';
 import { freePort } from '../../common/net.js';
 
 export interface EmbeddedDatabase {
@@ -164,7 +163,7 @@ async function readOrCreatePassword(file: string): Promise<string> {
     // first start
   }
   const password = randomBytes(24).toString('base64url');
-  await writeSecret(file, password);
+  await writeFileAtomically(file, `${password}\n`);
   return password;
 }
 

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { MemoryRegistry } from '../../control-plane/registry/memory.js';
 import type { Registry } from '../../control-plane/registry/registry.js';
-import { writeSecret } from '../../control-plane/secrets.js';
+import { writeFileAtomically } from '../../common/files.js';
 import { LinkServer, type LinkServerOptions } from '../../control-plane/server.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
 import type { LinkRecord, UserRecord } from '../../control-plane/store/store.js';
@@ -58,7 +58,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const owner = userWithoutLinks ? (await store.createUser(`other-${Math.random().toString(36).slice(2)}`))!.user : user;
   const { link, token: linkToken } = await store.createLink(owner.id, 'test-machine');
   const linkTokenFile = join(await tempDir('link-token-'), 'token');
-  await writeSecret(linkTokenFile, linkToken);
+  await writeFileAtomically(linkTokenFile, `${linkToken}\n`);
   const registry = givenRegistry ?? new MemoryRegistry(`test-replica-${Math.random().toString(36).slice(2, 8)}`);
   const server = await LinkServer.start({
     host: '127.0.0.1',
