@@ -10,19 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { SandboxManager } from '../agent/sandboxes/sandboxes.js';
+import { git } from '../test/helpers/git.js';
 import { timed, type Benchmark } from './lib.js';
 
 const BRANCHES = 12;
 const FILES = 800;
 const COMMITS = 4;
 const REPETITIONS = 3;
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd,
-    env: { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@example.com', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@example.com' },
-  }).toString();
-}
 
 function diskKiB(path: string): number {
   return Number(execFileSync('du', ['-sk', path]).toString().split('\t')[0]);

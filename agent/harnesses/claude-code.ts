@@ -14,7 +14,7 @@
 import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import type { HarnessAdapter, OutputParser } from './harness.js';
-import { doneEvent, jsonlParser, textOf } from './jsonl.js';
+import { doneEvent, jsonlParser, textOf, usageEvent } from './jsonl.js';
 
 export const claudeCodeHarness: HarnessAdapter = {
   name: 'claude-code',
@@ -82,19 +82,15 @@ export function claudeParser(cwd: string): OutputParser {
         case 'result': {
           sessionId = String(message.session_id ?? sessionId);
           const usage = (message.usage ?? {}) as Record<string, number>;
-          events.push({
-            event: {
-              case: 'usage',
-              value: {
-                inputTokens: BigInt(usage.input_tokens ?? 0),
-                outputTokens: BigInt(usage.output_tokens ?? 0),
-                cacheReadTokens: BigInt(usage.cache_read_input_tokens ?? 0),
-                cacheWriteTokens: BigInt(usage.cache_creation_input_tokens ?? 0),
-                costUsd: Number(message.total_cost_usd ?? 0),
-                costKnown: typeof message.total_cost_usd === 'number',
-              },
-            },
-          });
+          events.push(
+            usageEvent({
+              input: usage.input_tokens,
+              output: usage.output_tokens,
+              cacheRead: usage.cache_read_input_tokens,
+              cacheWrite: usage.cache_creation_input_tokens,
+              costUsd: message.total_cost_usd,
+            }),
+          );
           // On API errors the CLI says subtype "success" with is_error (and api_error_status).
           result = { isError: message.is_error === true };
           if (result.isError) {

@@ -21,7 +21,7 @@
 import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import type { HarnessAdapter, OutputParser } from './harness.js';
-import { doneEvent, jsonlParser, log } from './jsonl.js';
+import { doneEvent, jsonlParser, log, usageEvent } from './jsonl.js';
 
 export const codexHarness: HarnessAdapter = {
   name: 'codex',
@@ -108,17 +108,7 @@ export function codexParser(cwd: string, model: string): OutputParser {
           break;
         case 'turn.completed': {
           const usage = (message.usage ?? {}) as Record<string, number>;
-          events.push({
-            event: {
-              case: 'usage',
-              value: {
-                inputTokens: BigInt(usage.input_tokens ?? 0),
-                outputTokens: BigInt(usage.output_tokens ?? 0),
-                cacheReadTokens: BigInt(usage.cached_input_tokens ?? 0),
-                cacheWriteTokens: BigInt(usage.cache_write_input_tokens ?? 0),
-              },
-            },
-          });
+          events.push(usageEvent({ input: usage.input_tokens, output: usage.output_tokens, cacheRead: usage.cached_input_tokens, cacheWrite: usage.cache_write_input_tokens }));
           outcome ??= 'completed';
           break;
         }

@@ -20,7 +20,7 @@ import { resolve } from 'node:path';
 import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import type { HarnessAdapter, OutputParser } from './harness.js';
-import { doneEvent, jsonlParser, log, textOf } from './jsonl.js';
+import { doneEvent, jsonlParser, log, textOf, usageEvent } from './jsonl.js';
 
 export const geminiHarness: HarnessAdapter = {
   name: 'gemini',
@@ -82,16 +82,7 @@ export function geminiParser(cwd: string): OutputParser {
           break;
         case 'result': {
           const stats = (message.stats ?? {}) as Record<string, number>;
-          events.push({
-            event: {
-              case: 'usage',
-              value: {
-                inputTokens: BigInt(stats.input_tokens ?? 0),
-                outputTokens: BigInt(stats.output_tokens ?? 0),
-                cacheReadTokens: BigInt(stats.cached ?? 0),
-              },
-            },
-          });
+          events.push(usageEvent({ input: stats.input_tokens, output: stats.output_tokens, cacheRead: stats.cached }));
           if (message.status === 'success') outcome = 'completed';
           else {
             outcome = 'failed';

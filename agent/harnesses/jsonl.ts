@@ -67,6 +67,24 @@ export function doneEvent(exit: Exit, outcome: 'completed' | 'failed' | undefine
   return { event: { case: 'done', value: { status, exitCode: exit.code ?? -1, failureReason, sessionId, killed: exit.killed } } };
 }
 
+/** A usage event from a CLI's token counts (absent counts are 0); the cost only when the CLI gives one. */
+export function usageEvent(counts: { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; costUsd?: unknown }): EventInit {
+  const known = typeof counts.costUsd === 'number';
+  return {
+    event: {
+      case: 'usage',
+      value: {
+        inputTokens: BigInt(counts.input ?? 0),
+        outputTokens: BigInt(counts.output ?? 0),
+        cacheReadTokens: BigInt(counts.cacheRead ?? 0),
+        cacheWriteTokens: BigInt(counts.cacheWrite ?? 0),
+        costUsd: known ? (counts.costUsd as number) : 0,
+        costKnown: known,
+      },
+    },
+  };
+}
+
 /** Text of a tool's output, whether a string, a list of text blocks or anything else. */
 export function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
