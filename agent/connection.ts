@@ -62,6 +62,8 @@ export interface LinkConnectionOptions {
   sandboxes?: SandboxManager;
   /** A private CA for the server's certificate. */
   tls?: ClientTlsOptions;
+  /** The local address to dial from (default: the system's choice). */
+  localAddress?: string;
 }
 
 /** How one session ended, when it ended without an error. */
@@ -111,7 +113,7 @@ export class LinkConnection extends EventEmitter {
         }
       } catch (error) {
         if (this.stopping) break;
-        const fatal = classify(error);
+        const fatal = classify(error, this.options.instanceId);
         if (fatal) return this.stop(fatal);
         delay = this.backoff.next();
         why = describe(error);
@@ -168,7 +170,10 @@ export class LinkConnection extends EventEmitter {
     // connection the server sent GOAWAY to, and the next ping throws on the destroyed session. Dead
     // connections are still caught: the server's gRPC keepalive pings us, and the heartbeat ends
     // the session when three intervals pass without an acknowledgement.
-    const sessionManager = new Http2SessionManager(server, undefined, http2Options(this.options.tls ?? {}));
+    const sessionManager = new Http2SessionManager(server, undefined, {
+      ...http2Options(this.options.tls ?? {}),
+      ...(this.options.localAddress ? { localAddress: this.options.localAddress } : {}),
+    });
     const transport = createGrpcTransport({ baseUrl: server, sessionManager, readMaxBytes: MAX_MESSAGE_BYTES });
     const client = createClient(LinkService, transport);
     const out = new Channel<Frame>();
@@ -288,7 +293,7 @@ export class LinkConnection extends EventEmitter {
 }
 
 /** The endings after which linkd must not reconnect, each with what to tell the user. */
-function classify(error: unknown): StopReason | undefined {
+function classify(error: unknown, instanceId: string): StopReason | undefined {
   const connectError = ConnectError.from(error);
   const reason = reasonOf(connectError);
   if (connectError.code === Code.Unauthenticated) {
@@ -297,7 +302,9 @@ function classify(error: unknown): StopReason | undefined {
       message: `the server refused this machine's link token (${connectError.rawMessage}); pair it again with \`linkd login\``,
     };
   }
-  if (reason === Reason.Superseded) {
+  // Superseded by a session of this very process (an attempt it gave up on that the server set up
+  // late) is no takeover: reconnect. Another instance's session is.
+  if (reason === Reason.Superseded && errorMetadataOf(connectError).newer_instance !== instanceId) {
     return {
       kind: 'superseded',
       message: 'another linkd connected with this link\'s token and took over; this one stops so the two do not fight',

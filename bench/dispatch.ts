@@ -1,8 +1,9 @@
 /**
- * Dispatch latency with idle links connected: SendMessage → DispatchRun at the agent, and
- * SendMessage → first event seen by a WatchRun client on another replica. The agent answers at once
- * (accepted, started, done), so no CLI is measured. Baseline, in the same run: one Postgres commit
- * plus one gRPC round trip to the same server.
+ * Dispatch latency with idle links connected (from load processes, half on each of two replicas):
+ * SendMessage → DispatchRun at the agent, and SendMessage → first event seen by a WatchRun client
+ * on the other replica. The measured agent answers at once (accepted, started, done), so no CLI
+ * is measured. Baseline, in the same run: one Postgres commit plus one gRPC round trip to the
+ * same server.
  */
 import postgres from 'postgres';
 import { createClient } from '@connectrpc/connect';
@@ -10,31 +11,31 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { create } from '@bufbuild/protobuf';
 import { Health } from '../gen/grpc/health/v1/health_pb.js';
 import { RunEventSchema, RunStatus } from '../gen/link/v1/run_pb.js';
-import { BenchAgent, percentile, startStack } from './stack.js';
-import type { Benchmark, Figure } from './lib.js';
+import type { TestProcess } from '../test/helpers/processes.js';
+import { BenchAgent } from './agent.js';
+import { percentile, startCluster, startLoad } from './cluster.js';
+import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
 const IDLE_LINKS = Number(process.env.LINK_BENCH_IDLE_LINKS ?? 1_000);
-const SAMPLES = 100;
-const REPETITIONS = 3;
+const SAMPLES = 200;
 
 export const dispatchBenchmark: Benchmark = {
   name: 'dispatch',
-  description: `dispatch latency with ${IDLE_LINKS} idle links on real Postgres, two replicas`,
+  description: `dispatch latency with ${IDLE_LINKS} idle links, two replicas, real Postgres and etcd`,
   async run() {
-    const stack = await startStack(2);
-    const idle: BenchAgent[] = [];
+    const cluster = await startCluster(2);
+    const loads: TestProcess[] = [];
+    let agent: BenchAgent | undefined;
     try {
-      for (let i = 0; i < IDLE_LINKS; i++) {
-        const { token } = await stack.stores[0].createLink(stack.userId, `idle-${i}`);
-        idle.push(new BenchAgent(stack.grpcUrl(i % 2), token));
-        if (i % 100 === 99) await Promise.all(idle.slice(-100).map((a) => a.welcomed));
-      }
-      await Promise.all(idle.map((a) => a.welcomed));
+      const { tokensFile } = await cluster.createLinks(IDLE_LINKS, 'idle');
+      const half = Math.floor(IDLE_LINKS / 2);
+      loads.push(await startLoad('idle links on A', ['links', tokensFile, `0:${half}`, cluster.replicas[0].grpcUrl, '127.0.0.2'], 600_000));
+      loads.push(await startLoad('idle links on B', ['links', tokensFile, `${half}:${IDLE_LINKS}`, cluster.replicas[1].grpcUrl, '127.0.0.3'], 600_000));
 
-      // The measured link: answers each dispatch at once.
-      const { link, token } = await stack.stores[0].createLink(stack.userId, 'measured');
+      // The measured link, on replica A: answers each dispatch at once.
+      const { link, token } = await cluster.store.createLink(cluster.userId, 'measured');
       const dispatched = new Map<string, number>();
-      const agent = new BenchAgent(stack.grpcUrl(0), token, (response, self) => {
+      agent = new BenchAgent(cluster.replicas[0].grpcUrl, token, (response, self) => {
         if (response.frame.case !== 'dispatchRun') return;
         const runId = response.frame.value.runId;
         dispatched.set(runId, performance.now());
@@ -53,13 +54,16 @@ export const dispatchBenchmark: Benchmark = {
         });
       });
       await agent.welcomed;
-      const sender = stack.threads(1);
-      const watcher = stack.threads(1);
+      // The user's client is on replica B: the run is stored there and dispatched by A.
+      const sender = cluster.threads(1);
+      const watcher = cluster.threads(1);
 
       const toDispatch: number[] = [];
       const toFirstEvent: number[] = [];
       const dispatchP99: number[] = [];
       const eventP99: number[] = [];
+      const { thread: warm } = await sender.createThread({});
+      await sender.sendMessage({ threadId: warm!.id, text: 'true', harness: 'shell', linkId: link.id });
       for (let rep = 0; rep < REPETITIONS; rep++) {
         const d: number[] = [];
         const e: number[] = [];
@@ -82,9 +86,9 @@ export const dispatchBenchmark: Benchmark = {
       }
 
       // Baseline: one Postgres commit + one gRPC round trip, on the same machine, now.
-      const sql = postgres(stack.databaseUrl, { max: 1, onnotice: () => undefined });
+      const sql = postgres(cluster.databaseUrl, { max: 1, onnotice: () => undefined });
       await sql`create table if not exists bench_commit (id serial primary key, at timestamptz not null default now())`;
-      const health = createClient(Health, createGrpcTransport({ baseUrl: stack.grpcUrl(0) }));
+      const health = createClient(Health, createGrpcTransport({ baseUrl: cluster.replicas[0].grpcUrl }));
       const baseline: number[] = [];
       for (let rep = 0; rep < REPETITIONS; rep++) {
         const commit: number[] = [];
@@ -100,7 +104,6 @@ export const dispatchBenchmark: Benchmark = {
         baseline.push(percentile(commit, 50) + percentile(rtt, 50));
       }
       await sql.end({ timeout: 1 });
-      await agent.close();
       const base = { name: 'PG commit + gRPC RTT (p50)', samples: baseline };
       const figures: Figure[] = [
         { name: 'SendMessage → DispatchRun p50', unit: 'ms', samples: toDispatch, baseline: base, target: '≤ 3× baseline' },
@@ -110,8 +113,9 @@ export const dispatchBenchmark: Benchmark = {
       ];
       return figures;
     } finally {
-      await Promise.all(idle.map((a) => a.close()));
-      await stack.stop();
+      await agent?.close();
+      await Promise.all(loads.map((l) => l.stop('SIGTERM', 15_000)));
+      await cluster.stop();
     }
   },
 };

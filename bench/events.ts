@@ -1,87 +1,58 @@
 /**
- * Event throughput: agents streaming run events as fast as the control plane acknowledges them
- * (batches of up to 512, as linkd sends a backlog, at most 8192 unacknowledged each), stored in Postgres and delivered to a WatchRun
- * client; one agent, then 50 at once. Every watcher checks it saw each event exactly once, in order.
- * Baseline, in the same run: raw multi-row inserts (100 rows) of the same rows into the same Postgres.
+ * Event throughput: agents in a load process stream run events as fast as the control plane
+ * acknowledges them (batches of up to 512, at most 8192 unacknowledged: what linkd sends from a
+ * backlog) to one link-server process; the events are stored in Postgres and delivered to a
+ * WatchRun client here. One agent, then 50 at once. Every watcher checks it saw each event exactly
+ * once, in order. Baseline, in the same run: raw multi-row inserts (100 rows) of the same rows into
+ * the same Postgres.
  */
 import postgres from 'postgres';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { RunEventSchema, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
-import { BenchAgent, percentile, startStack, type BenchStack } from './stack.js';
-import type { Benchmark, Figure } from './lib.js';
+import { RunEventSchema } from '../gen/link/v1/run_pb.js';
+import type { TestProcess } from '../test/helpers/processes.js';
+import { percentile, rssKb, startCluster, startLoad, type Cluster } from './cluster.js';
+import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
-const BATCH = 512;
-const WINDOW = 8_192;
-const REPETITIONS = 3;
+const ONE_AGENT_EVENTS = 20_000;
+const MANY = 50;
+const MANY_EVENTS_EACH = 1_000;
 
-async function stream(stack: BenchStack, agents: number, eventsEach: number): Promise<{ perSecond: number; p99: number; rssMb: number }> {
-  const threads = stack.threads(0);
+/** Sends one message to each link and follows every run to its end; events/s over all of them. */
+async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): Promise<{ perSecond: number; p99: number; rssMb: number }> {
+  const threads = cluster.threads(0);
+  const server = cluster.replicas[0].process.child.pid!;
   const latencies: number[] = [];
-  const rssBefore = process.memoryUsage().rss;
+  const rssBefore = rssKb(server);
   let peakRss = rssBefore;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-  const runs: Promise<void>[] = [];
-  const closers: (() => Promise<void>)[] = [];
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKb(server))), 100);
   const start = performance.now();
-  for (let a = 0; a < agents; a++) {
-    const { link, token } = await stack.stores[0].createLink(stack.userId, `stream-${a}-${Math.random()}`);
-    let acked = 0n;
-    let wake: () => void = () => undefined;
-    const agent = new BenchAgent(stack.grpcUrl(0), token, (response, self) => {
-      if (response.frame.case === 'eventsAck') {
-        acked = response.frame.value.ackedSeq;
-        wake();
-      }
-      if (response.frame.case !== 'dispatchRun') return;
-      const runId = response.frame.value.runId;
-      self.send({ frame: { case: 'runAccepted', value: { runId } } });
-      void (async () => {
-        let seq = 0n;
-        while (seq < BigInt(eventsEach)) {
-          while (seq - acked >= BigInt(WINDOW)) await new Promise<void>((resolve) => (wake = resolve));
-          const events: RunEvent[] = [];
-          for (let i = 0; i < BATCH && seq < BigInt(eventsEach); i++) {
-            seq++;
-            const last = seq === BigInt(eventsEach);
-            events.push(
-              create(RunEventSchema, {
-                seq,
-                event: last ? { case: 'done', value: { status: RunStatus.COMPLETED } } : { case: 'log', value: { text: String(performance.now()) } },
-              }),
-            );
-          }
-          self.send({ frame: { case: 'runEvents', value: { runId, events } } });
-        }
-      })();
-    });
-    await agent.welcomed;
-    closers.push(() => agent.close());
-    const { thread } = await threads.createThread({});
-    const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'stream', harness: 'shell', linkId: link.id });
-    runs.push(
-      (async () => {
+  try {
+    await Promise.all(
+      linkIds.map(async (linkId) => {
+        const { thread } = await threads.createThread({});
+        const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'stream', harness: 'shell', linkId });
         let expected = 1n;
         for await (const { event } of threads.watchRun({ runId })) {
           if (!event) continue;
           if (event.seq !== expected) throw new Error(`run ${runId}: got seq ${event.seq}, expected ${expected} (lost or duplicated)`);
           expected++;
-          if (event.event.case === 'log') latencies.push(performance.now() - Number(event.event.value.text));
+          // The agent wrote its hrtime into the text (a monotonic clock shared by the processes).
+          if (event.event.case === 'log') latencies.push(Number(process.hrtime.bigint() - BigInt(event.event.value.text)) / 1e6);
         }
         if (expected !== BigInt(eventsEach) + 1n) throw new Error(`run ${runId}: ended after ${expected - 1n} of ${eventsEach} events`);
-      })(),
+      }),
     );
+  } finally {
+    clearInterval(sampler);
   }
-  await Promise.all(runs);
   const seconds = (performance.now() - start) / 1000;
-  clearInterval(sampler);
-  for (const close of closers) await close();
-  return { perSecond: (agents * eventsEach) / seconds, p99: percentile(latencies, 99), rssMb: (peakRss - rssBefore) / 1024 / 1024 };
+  return { perSecond: (linkIds.length * eventsEach) / seconds, p99: percentile(latencies, 99), rssMb: (peakRss - rssBefore) / 1024 };
 }
 
 async function rawInserts(url: string, rows: number): Promise<number> {
   const sql = postgres(url, { max: 1, onnotice: () => undefined });
   await sql`create table if not exists bench_events (run_id text not null, seq bigint not null, kind text not null, body bytea not null, primary key (run_id, seq))`;
-  const body = Buffer.from(toBinary(RunEventSchema, create(RunEventSchema, { seq: 1n, event: { case: 'log', value: { text: String(performance.now()) } } })));
+  const body = Buffer.from(toBinary(RunEventSchema, create(RunEventSchema, { seq: 1n, event: { case: 'log', value: { text: String(process.hrtime.bigint()) } } })));
   const runId = `raw-${Math.random()}`;
   const start = performance.now();
   for (let seq = 0; seq < rows; seq += 100) {
@@ -95,36 +66,43 @@ async function rawInserts(url: string, rows: number): Promise<number> {
 
 export const eventsBenchmark: Benchmark = {
   name: 'events',
-  description: 'run events stored and delivered: one agent, then 50 at once, against raw multi-row inserts',
+  description: `run events stored and delivered: one agent, then ${MANY} at once (agents in a load process), against raw multi-row inserts`,
   async run() {
-    const stack = await startStack(1);
+    const cluster = await startCluster(1);
+    const loads: TestProcess[] = [];
     try {
-      const one = { rate: [] as number[], p99: [] as number[], rss: [] as number[] };
+      const one = await cluster.createLinks(1, 'one');
+      const many = await cluster.createLinks(MANY, 'many');
+      const server = cluster.replicas[0].grpcUrl;
+      loads.push(await startLoad('one streaming agent', ['stream', server, one.tokensFile, '0:1', String(ONE_AGENT_EVENTS)], 60_000));
+      loads.push(await startLoad(`${MANY} streaming agents`, ['stream', server, many.tokensFile, `0:${MANY}`, String(MANY_EVENTS_EACH)], 60_000));
+      const single = { rate: [] as number[], p99: [] as number[], rss: [] as number[] };
       const fifty = { rate: [] as number[], p99: [] as number[], rss: [] as number[] };
       const raw: number[] = [];
       for (let rep = 0; rep < REPETITIONS; rep++) {
-        const single = await stream(stack, 1, 20_000);
-        one.rate.push(single.perSecond);
-        one.p99.push(single.p99);
-        one.rss.push(single.rssMb);
-        const many = await stream(stack, 50, 1_000);
-        fifty.rate.push(many.perSecond);
-        fifty.p99.push(many.p99);
-        fifty.rss.push(many.rssMb);
-        raw.push(await rawInserts(stack.databaseUrl, 20_000));
+        const a = await stream(cluster, one.ids, ONE_AGENT_EVENTS);
+        single.rate.push(a.perSecond);
+        single.p99.push(a.p99);
+        single.rss.push(a.rssMb);
+        const b = await stream(cluster, many.ids, MANY_EVENTS_EACH);
+        fifty.rate.push(b.perSecond);
+        fifty.p99.push(b.p99);
+        fifty.rss.push(b.rssMb);
+        raw.push(await rawInserts(cluster.databaseUrl, ONE_AGENT_EVENTS));
       }
       const baseline = { name: 'raw 100-row inserts', samples: raw };
       const figures: Figure[] = [
-        { name: '1 agent: events stored and delivered', unit: 'events/s', samples: one.rate, baseline, target: '≥ 0.5× raw' },
-        { name: '1 agent: delivery latency p99', unit: 'ms', samples: one.p99 },
-        { name: '1 agent: peak extra RSS', unit: 'MB', samples: one.rss },
-        { name: '50 agents: events stored and delivered', unit: 'events/s', samples: fifty.rate, baseline, target: '≥ 0.5× raw' },
-        { name: '50 agents: delivery latency p99', unit: 'ms', samples: fifty.p99 },
-        { name: '50 agents: peak extra RSS', unit: 'MB', samples: fifty.rss },
+        { name: '1 agent: events stored and delivered', unit: 'events/s', samples: single.rate, baseline, target: '≥ 0.5× raw' },
+        { name: '1 agent: delivery latency p99', unit: 'ms', samples: single.p99 },
+        { name: '1 agent: server peak extra RSS', unit: 'MB', samples: single.rss },
+        { name: `${MANY} agents: events stored and delivered`, unit: 'events/s', samples: fifty.rate, baseline, target: '≥ 0.5× raw' },
+        { name: `${MANY} agents: delivery latency p99`, unit: 'ms', samples: fifty.p99 },
+        { name: `${MANY} agents: server peak extra RSS`, unit: 'MB', samples: fifty.rss },
       ];
       return figures;
     } finally {
-      await stack.stop();
+      await Promise.all(loads.map((l) => l.stop('SIGTERM', 15_000)));
+      await cluster.stop();
     }
   },
 };

@@ -24,6 +24,9 @@ export interface Benchmark {
   run(): Promise<Figure[]>;
 }
 
+/** Repetitions of each measurement (at least 3 for a figure worth reporting; fewer to try a change quickly). */
+export const REPETITIONS = Number(process.env.LINK_BENCH_REPETITIONS ?? 3);
+
 export function min(values: number[]): number {
   return Math.min(...values);
 }

@@ -9,8 +9,9 @@ import { worktreeBenchmark } from './worktree.js';
 import { dispatchBenchmark } from './dispatch.js';
 import { eventsBenchmark } from './events.js';
 import { idleLinksBenchmark } from './idle-links.js';
+import { stormBenchmark } from './storm.js';
 
-const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, eventsBenchmark, worktreeBenchmark];
+const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, eventsBenchmark, stormBenchmark, worktreeBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));

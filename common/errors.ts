@@ -23,6 +23,7 @@ export const Reason = {
   LinkNotFound: 'LINK_NOT_FOUND',
   Draining: 'DRAINING',
   RegistryUnavailable: 'REGISTRY_UNAVAILABLE',
+  Overloaded: 'OVERLOADED',
   LinkRevoked: 'LINK_REVOKED',
   PairingCodeInvalid: 'PAIRING_CODE_INVALID',
   PairingCodeUsed: 'PAIRING_CODE_USED',

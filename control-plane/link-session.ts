@@ -26,6 +26,7 @@ import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.j
 import { newId, newToken, type LinkControl, type LinkRecord, type Store } from './store/store.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
+import { SetupGate } from './setup-gate.js';
 import type { ServerMetrics } from './metrics.js';
 import { RunPayloadSchema, RunStatus } from '../gen/link/v1/run_pb.js';
 import { signDispatch } from '../common/dispatch.js';
@@ -43,6 +44,10 @@ export interface LinkSessionOptions {
   linkLostGraceMs: number;
   /** How long a link's old token keeps working after the machine confirmed a new one. */
   tokenGraceMs?: number;
+  /** Session set-ups (claim, adopt runs, Welcome) run at once; more wait their turn. Default 128. */
+  maxConcurrentSetups?: number;
+  /** Set-ups that may wait; past that a new session is refused OVERLOADED and retries. Default 2048. */
+  maxQueuedSetups?: number;
 }
 
 /**
@@ -55,6 +60,7 @@ export class LinkSessionHub {
   private emptied: (() => void) | undefined;
   private readonly stopListening: (() => void)[] = [];
   private readonly lostTimers = new Set<NodeJS.Timeout>();
+  private readonly setupGate: SetupGate;
 
   constructor(
     private readonly registry: Registry,
@@ -65,6 +71,7 @@ export class LinkSessionHub {
     private readonly log: Logger,
     readonly metrics?: ServerMetrics,
   ) {
+    this.setupGate = new SetupGate(options.maxConcurrentSetups ?? 128, options.maxQueuedSetups ?? 2048);
     // Disconnect, revoke, new runs, cancels and sandbox operations reach the replica that holds the session through
     // Postgres NOTIFY; replicas never call each other.
     this.stopListening.push(
@@ -131,6 +138,11 @@ export class LinkSessionHub {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Waits for a turn to set a session up (see SetupGate); resolves with the function that gives it back. */
+  admitSetup(signal: AbortSignal): Promise<() => void> {
+    return this.setupGate.admit(signal);
   }
 
   /** Runs one session; the returned frames are the server's side of the stream. */
@@ -305,29 +317,34 @@ class LinkSession {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let watchdog: NodeJS.Timeout | undefined;
     let stopWatch: (() => void) | undefined;
+    let endSetup: (() => void) | undefined;
     try {
       const hello = await this.readHello(frames, ctx.signal);
       if (!hello) return;
+      endSetup = await this.hub.admitSetup(ctx.signal);
+      // The agent may have given up while this session waited its turn: then claiming would only
+      // supersede the attempt it made next.
+      if (ctx.signal.aborted) return;
       if (!this.registry.isReady()) {
         throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', {
           retry: 'true',
         });
       }
       // Watch before claiming, so a newer session that claims right after us is never missed.
-      const watch = await this.registry.watch(this.link.userId, (event) => {
+      stopWatch = this.registry.watchLink(this.link.userId, this.link.id, (event) => {
         const mine = this.record;
-        if (!mine || event.type !== 'put' || event.record.linkId !== mine.linkId) return;
+        if (!mine || event.type !== 'put') return;
         if (event.record.epoch > mine.epoch) {
           this.log.info({ epoch: String(mine.epoch), newer: String(event.record.epoch) }, 'session superseded');
           this.superseded = true;
           this.out.close(
             linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed', {
               newer_replica: event.record.replicaId,
+              newer_instance: event.record.instanceId,
             }),
           );
         }
       });
-      stopWatch = watch.stop;
       this.record = await this.claim({
         userId: this.link.userId,
         linkId: this.link.id,
@@ -342,9 +359,11 @@ class LinkSession {
         connectedAt: Date.now(),
         runningRunIds: [],
       });
-      await this.rememberSeen();
       this.capacity = Math.max(1, hello.capabilities?.capacity?.maxConcurrentRuns ?? 1);
-      const { cursors, failed } = await this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId));
+      const [{ cursors, failed }] = await Promise.all([
+        this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
+        this.rememberSeen(),
+      ]);
       if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
       const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
       if (unfinished.length > 0) {
@@ -368,6 +387,7 @@ class LinkSession {
         },
       });
       this.welcomed = true;
+      endSetup();
       this.dispatchPending();
       this.sendSandboxOps();
       for (const run of await this.runs.pendingCancels(this.link.id)) this.cancel(run.id);
@@ -376,6 +396,7 @@ class LinkSession {
       void this.readFrames(frames);
       yield* this.out;
     } finally {
+      endSetup?.();
       ctx.signal.removeEventListener('abort', onAbort);
       clearInterval(watchdog);
       stopWatch?.();

@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CredentialsState, LinkState, SandboxProviderKind } from '../gen/link/v1/types_pb.js';
-import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
+import { create } from '@bufbuild/protobuf';
+import { LinkConnection, type ConnectionState } from '../agent/connection.js';
+import { Backoff } from '../common/backoff.js';
+import { createLogger } from '../common/log.js';
+import { CapabilitiesSchema } from '../gen/link/v1/types_pb.js';
+import { closeClients, hello, linkClient, LinkWatch, RawSession } from './helpers/clients.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
@@ -109,6 +114,44 @@ describe('the link session', () => {
     assert.ok(now.sessionEpoch > firstOnline.sessionEpoch, 'the newer session holds the link');
     assert.notEqual(now.machineId, firstOnline.machineId, 'it is the second machine');
     assert.ok(second.running, 'the newer linkd keeps running');
+  });
+
+  it('a session superseded by a late attempt of the same linkd (one it gave up on) reconnects instead of stopping', async () => {
+    env = await startTestServer();
+    watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    const states: ConnectionState[] = [];
+    const connection = new LinkConnection({
+      servers: [env.grpcUrl],
+      tokenFile: env.linkTokenFile,
+      machineId: 'machine-1',
+      instanceId: 'instance-1',
+      capabilities: () => create(CapabilitiesSchema),
+      log: createLogger({ name: 'test', level: 'silent' }),
+      backoff: new Backoff(50, 200),
+    });
+    connection.on('state', (state: ConnectionState) => states.push(state));
+    const running = connection.run();
+    let late: RawSession | undefined;
+    try {
+      const first = await watch.online(env.link.id);
+      // What the server does with an attempt it set up after linkd had given up on it.
+      late = new RawSession(env.grpcUrl, env.linkToken, hello({ machineId: 'machine-1', instanceId: 'instance-1' }));
+      const lateEpoch = ((await late.frame('welcome')).frame.value as { sessionEpoch: bigint }).sessionEpoch;
+      assert.ok(lateEpoch > first.sessionEpoch);
+      // linkd's session is superseded by it, and linkd comes back (superseding the stray one in turn).
+      const back = await watch.until(env.link.id, (l) => l.state === LinkState.ONLINE && l.sessionEpoch > lateEpoch, 'linkd back online');
+      assert.ok(back.sessionEpoch > lateEpoch);
+      assert.equal((await late.end())?.rawMessage.includes('newer session'), true);
+      // (The registry can show the new session a moment before linkd has read its Welcome.)
+      const deadline = Date.now() + 10_000;
+      while (states.filter((s) => s.state === 'connected').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(states.filter((s) => s.state === 'connected').length, 2, `it connected again: ${states.map((s) => s.state).join(' → ')}`);
+      assert.ok(!states.some((s) => s.state === 'stopped'), `linkd did not stop: ${states.map((s) => s.state).join(' → ')}`);
+    } finally {
+      await late?.close();
+      await connection.close('test over');
+    }
+    assert.equal((await running).kind, 'stopped');
   });
 
   it('linkd comes back by itself when the server restarts', async () => {

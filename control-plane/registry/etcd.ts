@@ -22,7 +22,7 @@ import { fromJson, toJson } from '@bufbuild/protobuf';
 import { Backoff, sleep } from '../../common/backoff.js';
 import type { Logger } from '../../common/log.js';
 import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
-import type { PresenceClaim, PresenceEvent, PresenceRecord, PresenceWatch, Registry } from './registry.js';
+import { LinkWatchers, type PresenceClaim, type PresenceEvent, type PresenceRecord, type PresenceWatch, type Registry } from './registry.js';
 
 export interface EtcdRegistryOptions {
   /** etcd client URLs ("http://10.0.0.5:2379"). */
@@ -78,6 +78,7 @@ export class EtcdRegistry implements Registry {
   /** Every presence record, as the watch has seen it. */
   private mirror = new Map<string, PresenceRecord>();
   private readonly subscribers = new Set<Subscriber>();
+  private readonly linkWatchers = new LinkWatchers();
   private watcher: EtcdWatcher | undefined;
   private resyncing: Promise<void> | undefined;
 
@@ -110,24 +111,15 @@ export class EtcdRegistry implements Registry {
   }
 
   async claim(claim: PresenceClaim): Promise<PresenceRecord> {
+    // One write, unconditional: the newest claim wins, and its revision (globally increasing) is
+    // both the session's epoch and the mod revision its later updates and release are fenced on.
     const key = this.presenceKey(claim.userId, claim.linkId);
     const value = JSON.stringify(store({ ...claim, epoch: 0n }, false));
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const current = await this.client.get(key).exec();
-      const modRevision = current.kvs[0]?.mod_revision ?? '0';
-      const result = await this.client
-        .if(key, 'Mod', '==', modRevision)
-        .then(this.client.put(key).value(value).lease(this.currentLease()))
-        .commit();
-      if (result.succeeded) {
-        const record: PresenceRecord = { ...claim, epoch: BigInt(result.header.revision) };
-        this.own.set(key, { record, modRevision: result.header.revision });
-        this.pendingReleases.delete(key);
-        return record;
-      }
-      // Another session of this link wrote in between: read again; whoever writes last wins.
-    }
-    throw new Error(`could not claim ${key}: it keeps changing`);
+    const result = await this.client.put(key).value(value).lease(this.currentLease()).exec();
+    const record: PresenceRecord = { ...claim, epoch: BigInt(result.header.revision) };
+    this.own.set(key, { record, modRevision: result.header.revision });
+    this.pendingReleases.delete(key);
+    return record;
   }
 
   async update(record: PresenceRecord): Promise<boolean> {
@@ -372,7 +364,12 @@ export class EtcdRegistry implements Registry {
     return this.resyncing;
   }
 
+  watchLink(userId: string, linkId: string, onEvent: (event: PresenceEvent) => void): () => void {
+    return this.linkWatchers.add(userId, linkId, onEvent);
+  }
+
   private emit(event: PresenceEvent, revision: bigint): void {
+    this.linkWatchers.emit(event);
     const userId = event.type === 'put' ? event.record.userId : event.userId;
     for (const subscriber of [...this.subscribers]) {
       if (subscriber.userId === undefined || subscriber.userId === userId) subscriber.onEvent(event, revision);

@@ -1,4 +1,4 @@
-import type { PresenceClaim, PresenceEvent, PresenceRecord, PresenceWatch, Registry } from './registry.js';
+import { LinkWatchers, type PresenceClaim, type PresenceEvent, type PresenceRecord, type PresenceWatch, type Registry } from './registry.js';
 
 interface Watcher {
   userId: string | undefined;
@@ -94,7 +94,10 @@ export class MemoryBackend {
     return this.lastEpoch;
   }
 
+  readonly linkWatchers = new LinkWatchers();
+
   private emit(event: PresenceEvent): void {
+    this.linkWatchers.emit(event);
     const userId = event.type === 'put' ? event.record.userId : event.userId;
     for (const watcher of [...this.watchers]) {
       if (watcher.userId === undefined || watcher.userId === userId) watcher.onEvent(event);
@@ -152,6 +155,10 @@ export class MemoryRegistry implements Registry {
 
   async watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch> {
     return this.backend.watch(userId, onEvent);
+  }
+
+  watchLink(userId: string, linkId: string, onEvent: (event: PresenceEvent) => void): () => void {
+    return this.backend.linkWatchers.add(userId, linkId, onEvent);
   }
 
   async abandon(): Promise<void> {

@@ -72,10 +72,38 @@ export interface Registry {
    */
   watch(userId: string | undefined, onEvent: (event: PresenceEvent) => void): Promise<PresenceWatch>;
   /**
+   * Calls `onEvent` for each later change of one link's record; returns the stop function. No
+   * snapshot and no call to the store: what a session needs to learn that a newer one took over,
+   * at a cost that does not grow with the user's other links.
+   */
+  watchLink(userId: string, linkId: string, onEvent: (event: PresenceEvent) => void): () => void;
+  /**
    * Stops keeping the lease alive without releasing anything, as a crashed replica would: its
    * records vanish when the lease expires (within the TTL). For tests of replica crashes.
    */
   abandon(): Promise<void>;
   /** Revokes the lease (removing this replica's records at once) and stops. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Watchers of single links: each change reaches only the watchers of its own link. */
+export class LinkWatchers {
+  private readonly byLink = new Map<string, Set<(event: PresenceEvent) => void>>();
+
+  add(userId: string, linkId: string, onEvent: (event: PresenceEvent) => void): () => void {
+    const key = `${userId}/${linkId}`;
+    let set = this.byLink.get(key);
+    if (!set) this.byLink.set(key, (set = new Set()));
+    set.add(onEvent);
+    return () => {
+      set.delete(onEvent);
+      if (set.size === 0 && this.byLink.get(key) === set) this.byLink.delete(key);
+    };
+  }
+
+  emit(event: PresenceEvent): void {
+    const key = event.type === 'put' ? `${event.record.userId}/${event.record.linkId}` : `${event.userId}/${event.linkId}`;
+    const set = this.byLink.get(key);
+    if (set) for (const onEvent of [...set]) onEvent(event);
+  }
 }

@@ -419,11 +419,23 @@ export class RunStore {
       }
       if (run.session_epoch !== String(epoch)) return { ok: false as const, why: `fenced: the run belongs to session ${run.session_epoch}` };
       const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
+      let acked: bigint;
       if (fresh.length > 0) {
+        // One statement: insert, then the contiguous prefix over what was there and what went in
+        // (the scan sees the snapshot before the insert, so the two sets do not overlap).
         const rows = fresh.map((e) => ({ run_id: runId, seq: String(e.seq), kind: e.event.case ?? '', body: Buffer.from(toBinary(RunEventSchema, e)) }));
-        await tx`insert into run_events ${tx(rows, 'run_id', 'seq', 'kind', 'body')} on conflict (run_id, seq) do nothing`;
+        const [row] = (await tx`
+          with inserted as (
+            insert into run_events ${tx(rows, 'run_id', 'seq', 'kind', 'body')} on conflict (run_id, seq) do nothing returning seq
+          ), known as (
+            select seq from run_events where run_id = ${runId} and seq > ${String(lastSeq)}
+            union all select seq from inserted
+          )
+          ${contiguousTop(tx, lastSeq)}`) as unknown as { top: string }[];
+        acked = BigInt(row.top);
+      } else {
+        acked = await contiguous(tx, runId, lastSeq);
       }
-      const acked = await contiguous(tx, runId, lastSeq);
       let finished = false;
       const stored = fresh.filter((e) => e.seq <= acked);
       const started = stored.find((e) => e.event.case === 'started');
@@ -445,9 +457,14 @@ export class RunStore {
         if (d.sessionId && run.thread_id) await tx`update threads set session_id = ${d.sessionId}, updated_at = now() where id = ${run.thread_id}`;
         finished = true;
       } else {
-        await tx`update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId}`;
+        // The update and the announcement in one round trip.
+        await tx`
+          with updated as (
+            update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId} returning id
+          )
+          select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(acked), at: Date.now() })}) from updated where ${acked > lastSeq}`;
       }
-      if (acked > lastSeq) await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(acked), at: Date.now() })})`;
+      if (finished) await tx`select pg_notify('run_event', ${JSON.stringify({ runId, seq: String(acked), at: Date.now() })})`;
       const outcome = done?.event.case === 'done' ? { state: stateOf(done.event.value.status), reason: done.event.value.failureReason } : undefined;
       return { ok: true as const, acked, finished, stored: fresh.length, outcome };
     });
@@ -564,16 +581,22 @@ export class RunStore {
 }
 
 /** The highest seq such that every seq from 1 to it is stored, given that 1..known are. */
+/**
+ * The highest seq of the gap-free run that follows `known` in the query's `known` relation (the
+ * stored seqs above it): in that prefix seq = known + row number, after the first gap seq is larger.
+ */
+function contiguousTop(tx: TransactionSql, known: bigint) {
+  return tx`
+    select coalesce(max(seq), ${String(known)})::text as top
+    from (select seq, seq - row_number() over (order by seq) as base from known) numbered
+    where base = ${String(known)}`;
+}
+
 async function contiguous(tx: TransactionSql, runId: string, known: bigint): Promise<bigint> {
-  // Order by the bigint column, not by its text form (which would sort 1, 10, 11, …, 2).
-  const rows = await tx<{ seq_text: string }[]>`
-    select seq::text as seq_text from run_events where run_id = ${runId} and seq > ${String(known)} order by run_events.seq`;
-  let top = known;
-  for (const row of rows) {
-    if (BigInt(row.seq_text) !== top + 1n) break;
-    top++;
-  }
-  return top;
+  const [row] = await tx<{ top: string }[]>`
+    with known as (select seq from run_events where run_id = ${runId} and seq > ${String(known)})
+    ${contiguousTop(tx, known)}`;
+  return BigInt(row.top);
 }
 
 function stateOf(status: RunStatus): RunStateName {

@@ -144,6 +144,42 @@ export function registryConformance(name: string, open: (replicaId: string, leas
       }
     });
 
+    it('watches one link: its own changes only (a takeover on another replica among them), until stopped', async () => {
+      const a = await registry('replica-a');
+      const b = await registry('replica-b');
+      const u = user();
+      const onA = await a.claim(claimFor(u, 'link-1', a.replicaId));
+      const log = new EventLog();
+      const stop = a.watchLink(u, 'link-1', log.push);
+      const others = new EventLog();
+      const stopOthers = a.watchLink(u, 'link-2', others.push);
+      try {
+        await b.claim(claimFor(u, 'link-2', b.replicaId));
+        await b.claim(claimFor(user(), 'link-1', b.replicaId));
+        const onB = await b.claim(claimFor(u, 'link-1', b.replicaId, 'took over'));
+        // (etcd may still deliver this replica's own earlier claim first: sessions compare epochs.)
+        const deadline = Date.now() + 10_000;
+        while (!log.events.some((e) => e.type === 'put' && e.record.epoch === onB.epoch)) {
+          assert.ok(Date.now() < deadline, 'the takeover reaches the link\'s watcher');
+          await log.atLeast(log.events.length + 1);
+        }
+        await others.atLeast(1);
+        stop();
+        await b.release(u, 'link-1', onB.epoch);
+        await b.release(u, 'link-2', (await b.get(u, 'link-2'))!.epoch);
+        await others.atLeast(2);
+        assert.deepEqual(
+          log.events.map((e) => (e.type === 'put' ? `${e.record.userId === u} ${e.record.linkId} ${e.record.epoch <= onB.epoch}` : 'delete')),
+          log.events.map(() => 'true link-1 true'),
+          'only puts of this user\'s link-1: nothing of link-2, of another user\'s link-1, or after stop()',
+        );
+        assert.deepEqual(others.events.map((e) => e.type), ['put', 'delete']);
+      } finally {
+        stop();
+        stopOthers();
+      }
+    });
+
     it('close revokes the lease: the replica\'s records go at once, and watchers are told', async () => {
       const r = await registry();
       const observer = await registry('observer');
