@@ -202,6 +202,8 @@ class LinkSession {
   private dispatching: Promise<void> = Promise.resolve();
   private superseded = false;
   private welcomed = false;
+  /** A token rotation asked for before the Welcome went out. */
+  private rotateOnWelcome = false;
 
   constructor(
     private readonly link: LinkRecord,
@@ -280,7 +282,11 @@ class LinkSession {
 
   /** Sends the agent a new token; it is accepted at once, and becomes the only one once the agent confirms. */
   rotateToken(): void {
-    if (!this.live) return;
+    if (!this.live) {
+      // Asked while the session is still being set up: done as soon as it is welcomed.
+      if (!this.welcomed && !this.out.isClosed) this.rotateOnWelcome = true;
+      return;
+    }
     const token = newToken('ll');
     const rotationId = newId('rot');
     void this.store
@@ -388,6 +394,10 @@ class LinkSession {
       });
       this.welcomed = true;
       endSetup();
+      if (this.rotateOnWelcome) {
+        this.rotateOnWelcome = false;
+        this.rotateToken();
+      }
       this.dispatchPending();
       this.sendSandboxOps();
       for (const run of await this.runs.pendingCancels(this.link.id)) this.cancel(run.id);
