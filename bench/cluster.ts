@@ -154,7 +154,8 @@ export async function startLoad(name: string, args: string[], timeoutMs: number)
 export async function ask<T>(load: TestProcess, question: string, timeoutMs = 30_000): Promise<T> {
   const tag = `${question}-${Math.random().toString(36).slice(2)}`;
   load.child.stdin!.write(`${question} ${tag}\n`);
-  const match = await load.waitForOutput(new RegExp(`^answer ${tag} (.*)$`, 'm'), timeoutMs);
+  // Up to the newline: a long answer arrives in several chunks.
+  const match = await load.waitForOutput(new RegExp(`^answer ${tag} (.*)\n`, 'm'), timeoutMs);
   load.output = ''; // answers can be large; forget what was read
   return JSON.parse(match[1]) as T;
 }

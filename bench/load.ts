@@ -16,8 +16,8 @@
  *          acknowledges them (batches of 512, at most 8192 unacknowledged: what linkd sends from a
  *          backlog). Each log event's text is the hrtime (ns) it was made at.
  *
- * Questions: `report` → { connected, byServer, connects, connectedAt: [ms epoch of each link's
- * latest connect] }.
+ * Questions: `report` → { connected, byServer, connects, errors, servers: [each link's server, ''
+ * when not connected], connectedAt: [ms epoch of each link's latest connect] }.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,7 +52,14 @@ const tokensOf = (file: string, range: string) => {
 function report() {
   const byServer: Record<string, number> = {};
   for (const s of sessions) if (s.connected) byServer[s.server] = (byServer[s.server] ?? 0) + 1;
-  return { connected: sessions.filter((s) => s.connected).length, byServer, connects, errors: Object.fromEntries(errors), connectedAt: sessions.map((s) => s.connectedAt) };
+  return {
+    connected: sessions.filter((s) => s.connected).length,
+    byServer,
+    connects,
+    errors: Object.fromEntries(errors),
+    servers: sessions.map((s) => (s.connected ? s.server : '')),
+    connectedAt: sessions.map((s) => s.connectedAt),
+  };
 }
 
 async function allConnected(deadlineMs: number): Promise<void> {
