@@ -49,6 +49,13 @@ const tokensOf = (file: string, range: string) => {
   return readFileSync(file, 'utf8').trim().split('\n').slice(from, to);
 };
 
+/** Session i tries the first server, then the others rotated by i (so a storm spreads over them). */
+function failoverOrder(list: string[], i: number): string[] {
+  const rest = list.slice(1);
+  const turn = i % Math.max(1, rest.length);
+  return [list[0], ...rest.slice(turn), ...rest.slice(0, turn)];
+}
+
 function report() {
   const byServer: Record<string, number> = {};
   for (const s of sessions) if (s.connected) byServer[s.server] = (byServer[s.server] ?? 0) + 1;
@@ -93,8 +100,7 @@ if (mode === 'links') {
     if (pace && i > 0 && i % 50 === 0) await sleep((50 * 1000) / Number(pace));
     const tokenFile = join(dir, `t${i}`);
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-    const rest = list.slice(1);
-    const order = [list[0], ...rest.slice(i % Math.max(1, rest.length)), ...rest.slice(0, i % Math.max(1, rest.length))];
+    const order = failoverOrder(list, i);
     const session: Session = { connected: false, server: '', connectedAt: 0 };
     sessions.push(session);
     const connection = new LinkConnection({
@@ -133,8 +139,7 @@ if (mode === 'links') {
   for (let i = 0; i < Number(count); i++) {
     const session: Session = { connected: false, server: '', connectedAt: 0 };
     sessions.push(session);
-    const rest = list.slice(1);
-    const order = [list[0], ...rest.slice(i % Math.max(1, rest.length)), ...rest.slice(0, i % Math.max(1, rest.length))];
+    const order = failoverOrder(list, i);
     const backoff = new Backoff(500, 30_000);
     let current: { close(): void } | undefined;
     // One connection at a time, like linkd: dial, say hello, heartbeat; on a break, wait and dial the next.
