@@ -7,7 +7,7 @@
  *   link-server create-user NAME   create a user and print its token once (bootstrap an admin)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { integer } from '../common/cli.js';
+import { duration, integer } from '../common/cli.js';
 import { applyConfigFile } from '../common/config.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -78,6 +78,11 @@ logOptions(
     .addOption(new Option('--hello-timeout <ms>', 'how long a new session has to send Hello').env('LINK_SERVER_HELLO_TIMEOUT').default(5000).argParser(integer(50, 600_000)))
     .addOption(new Option('--drain-grace <ms>', 'how long shutdown waits for agents to leave').env('LINK_SERVER_DRAIN_GRACE').default(10_000).argParser(integer(0, 600_000)))
     .addOption(new Option('--link-lost-grace <ms>', "how long a machine may stay away before its runs fail LINK_LOST").env('LINK_SERVER_LINK_LOST_GRACE').default(60_000).argParser(integer(100, 86_400_000)))
+    .addOption(
+      new Option('--retain-events <duration>', 'delete the events of runs finished longer ago than this (30d, 12h; default: keep them)')
+        .env('LINK_SERVER_RETAIN_EVENTS')
+        .argParser(duration(3_600_000)),
+    )
     .addOption(new Option('--web-dir <dir>', 'the built web UI').env('LINK_SERVER_WEB_DIR').default(join(repoRoot, 'web', 'dist')))
     .addOption(
       new Option('--local-login <on|off>', 'log loopback browsers in as the local user (default: on with the embedded database)')
@@ -129,6 +134,7 @@ logOptions(
       drainGraceMs: opts.drainGrace,
       keepaliveTimeMs: opts.keepaliveTime,
       linkLostGraceMs: opts.linkLostGrace,
+      retainEventsMs: opts.retainEvents,
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,
       localLogin,

@@ -32,6 +32,7 @@ import { HealthServiceImpl } from './services/health-service.js';
 import { LinkServiceImpl } from './services/link-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import { ThreadServiceImpl } from './services/thread-service.js';
+import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
@@ -58,6 +59,10 @@ export interface LinkServerOptions {
   keepaliveTimeoutMs?: number;
   /** How long a link may stay away before its unfinished runs fail LINK_LOST. */
   linkLostGraceMs?: number;
+  /** Delete the events of runs finished longer ago than this (undefined: keep them forever). */
+  retainEventsMs?: number;
+  /** How often event retention looks for due runs (default hourly). */
+  retentionIntervalMs?: number;
   /** How long a link's old token keeps working after a rotation (default 10 minutes). */
   tokenGraceMs?: number;
   /** The built web UI, or undefined for none. */
@@ -85,6 +90,7 @@ export class LinkServer {
     readonly httpPort: number,
     private readonly runs: RunStore,
     private readonly sandboxes: SandboxStore,
+    private readonly retention: EventRetention | undefined,
   ) {
     httpServer.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -101,6 +107,9 @@ export class LinkServer {
     setMaxListeners(0, shutdown.signal);
     const runs = await RunStore.open(store.connection, log.child({ module: 'runs' }));
     const sandboxes = await SandboxStore.open(store.connection, log.child({ module: 'sandboxes' }));
+    const retention = options.retainEventsMs
+      ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
+      : undefined;
     // eslint-disable-next-line prefer-const -- the gauge reads the hub made next
     let sessions: LinkSessionHub;
     const metrics = new ServerMetrics(() => sessions.size);
@@ -211,7 +220,8 @@ export class LinkServer {
     const address = httpServer.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
-    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs, sandboxes);
+    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs, sandboxes, retention);
+    retention?.start();
     server.setAdvertisedGrpcUrl = (url: string) => linkImpl.setAdvertisedGrpcUrl(url);
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`${options.tls ? 'https' : 'http'}://${options.host}:${grpcPort}`);
     return server;
@@ -264,6 +274,7 @@ export class LinkServer {
     const socketsClosed = Promise.all([...this.sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve))));
     await Promise.all([grpcClosed, httpClosed, socketsClosed]);
     clearTimeout(force);
+    await this.retention?.close();
     await this.options.registry.close();
     await this.runs.close();
     await this.sandboxes.close();
