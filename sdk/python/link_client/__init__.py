@@ -1,6 +1,6 @@
 """link_client: a typed Python client of the Link control plane's gRPC API.
 
-    from link_client import LinkClient, reason_of
+    from link_client import LinkClient, pb, reason_of
 
     with LinkClient("https://link.example.com:9090", token_file="~/.link-token") as client:
         for link in client.links.ListLinks(pb.ListLinksRequest()).links:
