@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { makeCertificates } from './helpers/certs.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
@@ -66,6 +68,23 @@ with LinkClient(os.environ["LINK_SERVER"], token=os.environ["LINK_TOKEN"]) as cl
         print(json.dumps({"seq": event.seq, "kind": kind, "text": event.log.text if kind == "log" else ""}), flush=True)
 `;
 
+const TLS = `
+import json, os, sys
+import grpc
+from link_client import LinkClient, pb
+
+server, token = os.environ["LINK_SERVER"], os.environ["LINK_TOKEN"]
+with LinkClient(server, token=token, ca_file=os.environ["LINK_CA_FILE"]) as client:
+    ids = [l.id for l in client.links.ListLinks(pb.ListLinksRequest()).links]
+with LinkClient(server, token=token) as untrusted:
+    try:
+        untrusted.links.ListLinks(pb.ListLinksRequest(), timeout=10)
+        refused = None
+    except grpc.RpcError as e:
+        refused = e.code().name
+print(json.dumps({"ids": ids, "untrusted": refused}))
+`;
+
 const TYPED = `
 import importlib.resources as r
 files = r.files("link_client")
@@ -84,7 +103,7 @@ describe('the Python SDK', () => {
     this.timeout(180_000);
     python = await pythonSdk();
     scripts = await tempDir('link-client-py-');
-    for (const [name, text] of Object.entries({ 'task.py': TASK, 'follow.py': FOLLOW, 'typed.py': TYPED })) await writeFile(join(scripts, name), text);
+    for (const [name, text] of Object.entries({ 'task.py': TASK, 'follow.py': FOLLOW, 'typed.py': TYPED, 'tls.py': TLS })) await writeFile(join(scripts, name), text);
     env = await startTestServer({ heartbeatIntervalMs: 500 });
     agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-')]);
     const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
@@ -123,6 +142,21 @@ describe('the Python SDK', () => {
     assert.deepEqual(out.pinned, ['FAILED_PRECONDITION', 'THREAD_PINNED', ['field', 'pinned', 'requested']], 'a pinned thread refuses another harness, saying which');
     assert.deepEqual(out.denied, ['UNAUTHENTICATED', 'UNAUTHENTICATED']);
     assert.match(out.plaintext, /without TLS/);
+  });
+
+  it('verifies the server against a private CA (ca_file), and refuses it without', async () => {
+    const certs = await makeCertificates();
+    const secure = await startTestServer({ tls: { cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) }, localLogin: false });
+    try {
+      const { stdout } = await run(python, [join(scripts, 'tls.py')], {
+        cwd: scripts,
+        env: { ...process.env, LINK_SERVER: secure.grpcUrl.replace('http://', 'https://'), LINK_TOKEN: secure.userToken, LINK_CA_FILE: certs.caFile },
+        timeout: 60_000,
+      });
+      assert.deepEqual(JSON.parse(stdout), { ids: [secure.link.id], untrusted: 'UNAVAILABLE' });
+    } finally {
+      await secure.close();
+    }
   });
 
   it('follow_run resumes after a cut connection from the last seq it saw', async () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -21,7 +22,9 @@ import {
   type LinkClient,
   type RunEvent,
 } from '../sdk/typescript/src/index.js';
-import { repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { makeCertificates } from './helpers/certs.js';
+import { spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { typescriptSdkProject } from './helpers/sdks.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 import { tempDir } from './helpers/temp.js';
@@ -169,13 +172,33 @@ describe('the TypeScript SDK', () => {
     });
   }
 
+  it('over TLS with a private CA (caFile), on both transports; without the CA the certificate is refused', async () => {
+    const certs = await makeCertificates();
+    const secure = await startTestServer({ tls: { cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) }, localLogin: false });
+    try {
+      for (const [transport, url] of [['grpc', secure.grpcUrl], ['connect', secure.httpUrl]] as const) {
+        const server = url.replace('http://', 'https://');
+        const trusted = createLinkClient({ server, token: secure.userToken, transport, caFile: certs.caFile });
+        const untrusted = createLinkClient({ server, token: secure.userToken, transport });
+        try {
+          const { links } = await trusted.links.listLinks({});
+          assert.deepEqual(links.map((l) => l.id), [secure.link.id], transport);
+          const refused = await failure(untrusted.links.listLinks({}));
+          assert.match(refused.message, /certificate/i, transport);
+        } finally {
+          trusted.close();
+          untrusted.close();
+        }
+      }
+    } finally {
+      await secure.close();
+    }
+  });
+
   it('npm pack of sdk/typescript installs into a project of its own and lists machines', async function () {
-    this.timeout(180_000);
-    const dir = await tempDir('link-client-npm-');
-    await run('npm', ['pack', '--pack-destination', dir], { cwd: join(repoRoot, 'sdk', 'typescript'), timeout: 120_000 });
-    await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'uses-link-client', private: true, type: 'module' }));
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', './link-client-0.1.0.tgz'], { cwd: dir, timeout: 120_000 });
-    const tokenFile = join(dir, 'token');
+    this.timeout(240_000);
+    const dir = await typescriptSdkProject();
+    const tokenFile = join(await tempDir('link-token-'), 'token');
     await writeFile(tokenFile, `${env.userToken}\n`, { mode: 0o600 });
     await writeFile(
       join(dir, 'list.mjs'),
