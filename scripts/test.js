@@ -19,7 +19,7 @@ const SYSTEM = { chromium: 'chromium', etcd: 'etcd-server', etcdctl: 'etcd-clien
  * below); python3-grpcio, python3-protobuf and python3-venv run its tests in a virtual environment.
  */
 const PYTHON_SYSTEM = { protoc: 'protobuf-compiler', grpc_python_plugin: 'protobuf-compiler-grpc' };
-const PYTHON_MODULES = { grpc: 'python3-grpcio', 'google.protobuf': 'python3-protobuf', ensurepip: 'python3-venv' };
+const PYTHON_MODULES = { grpc: 'python3-grpcio', 'google.protobuf': 'python3-protobuf', ensurepip: 'python3-venv', setuptools: 'python3-setuptools' };
 const systemPython = '/usr/bin/python3';
 
 /** The real harness CLIs, pinned (see ../shared/harness-clis), installed outside the project's node_modules. */
