@@ -4,7 +4,7 @@
  * is made once per test process, in a temp dir the root hook removes.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './processes.js';
@@ -37,9 +37,15 @@ export function pythonSdk(): Promise<string> {
     const dir = await tempDir('link-client-venv-');
     await run(systemPython, ['-m', 'venv', '--system-site-packages', dir], { timeout: 60_000 });
     const python = join(dir, 'bin', 'python');
-    // --no-build-isolation: Debian's setuptools builds it, nothing is fetched; --no-deps: grpcio and
-    // protobuf are Debian's (the venv sees the system's site-packages).
-    await run(python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', './sdk/python'], { cwd: repoRoot, timeout: 120_000 });
+    // From a copy of sdk/python (what a checkout has), so setuptools' build/ and egg-info stay out of
+    // the working tree. --no-build-isolation: Debian's setuptools builds it, nothing is fetched;
+    // --no-deps: grpcio and protobuf are Debian's (the venv sees the system's site-packages).
+    const source = join(await tempDir('link-client-src-'), 'python');
+    await cp(join(repoRoot, 'sdk', 'python'), source, {
+      recursive: true,
+      filter: (path) => !/(^|\/)(build|[^/]*\.egg-info|__pycache__)$/.test(path),
+    });
+    await run(python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', source], { timeout: 120_000 });
     return python;
   })();
   return venv;
