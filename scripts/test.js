@@ -14,6 +14,14 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 /** System packages the tests run: command → Debian package. */
 const SYSTEM = { chromium: 'chromium', etcd: 'etcd-server', etcdctl: 'etcd-client', bwrap: 'bubblewrap', git: 'git' };
 
+/**
+ * Debian packages for the Python SDK: protoc 3.21 and gRPC's Python plugin generate its stubs (checked
+ * below); python3-grpcio, python3-protobuf and python3-venv run its tests in a virtual environment.
+ */
+const PYTHON_SYSTEM = { protoc: 'protobuf-compiler', grpc_python_plugin: 'protobuf-compiler-grpc' };
+const PYTHON_MODULES = { grpc: 'python3-grpcio', 'google.protobuf': 'python3-protobuf', ensurepip: 'python3-venv', setuptools: 'python3-setuptools' };
+const systemPython = '/usr/bin/python3';
+
 /** The real harness CLIs, pinned (see ../shared/harness-clis), installed outside the project's node_modules. */
 const HARNESS_CLIS = { '@anthropic-ai/claude-code': '2.1.197', '@openai/codex': '0.171.0', '@google/gemini-cli': '0.61.0' };
 const harnessDir = join(root, '.cache', 'harness-clis');
@@ -89,12 +97,64 @@ function checkGenerated() {
   }
 }
 
+/** Installs the Debian packages the Python SDK's generation check and tests need (see PYTHON_SYSTEM). */
+function ensurePythonPackages() {
+  const importable = (module) => existsSync(systemPython) && spawnSync(systemPython, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+  const missing = [
+    ...Object.entries(PYTHON_SYSTEM).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg),
+    ...Object.entries(PYTHON_MODULES).filter(([module]) => !importable(module)).map(([, pkg]) => pkg),
+  ];
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(`The Python SDK's checks need these Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get install -y ${missing.join(' ')}\n`);
+    process.exit(1);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  step('apt-get update', 'apt-get', ['update', '-qq'], { env });
+  step(`apt-get install ${missing.join(' ')}`, 'apt-get', ['install', '-y', '-qq', ...missing], { env });
+}
+
+/** Fails when sdk/python/link_client/_gen is not what sdk/python/generate.sh makes from proto/. */
+function checkPythonGenerated() {
+  process.stderr.write('\n── sdk/python/link_client/_gen matches sdk/python/generate.sh\n');
+  const out = mkdtempSync(join(tmpdir(), 'link-pygen-'));
+  try {
+    const fresh = join(out, '_gen');
+    const result = spawnSync(join(root, 'sdk', 'python', 'generate.sh'), [fresh], { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) process.exit(result.status || 1);
+    const committed = join(root, 'sdk', 'python', 'link_client', '_gen');
+    const kept = (f) => !f.includes('__pycache__');
+    const a = files(fresh).filter(kept);
+    const b = files(committed).filter(kept);
+    const differ = [...new Set([...a, ...b])].filter(
+      (f) => !a.includes(f) || !b.includes(f) || readFileSync(join(fresh, f), 'utf8') !== readFileSync(join(committed, f), 'utf8'),
+    );
+    if (differ.length > 0) {
+      process.stderr.write(`sdk/python/link_client/_gen is out of date with proto/ (${differ.join(', ')}): run sdk/python/generate.sh and commit it.\n`);
+      process.exit(1);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `buf breaking` against the last released API (api/link-v1.binpb, FILE rules): a change that would
+ * break existing clients fails here. Moving the baseline is a release step (docs/api-changelog.md).
+ */
+function checkApiCompatibility() {
+  step('buf breaking against api/link-v1.binpb (the released API)', bin('buf'), ['breaking', 'proto', '--against', join('api', 'link-v1.binpb')]);
+}
+
 ensureNodeModules(root);
 ensureSystemPackages();
+ensurePythonPackages();
 ensureHarnessClis();
 step('type-check', bin('tsc'), ['--noEmit', '-p', '.']);
 step('buf lint', bin('buf'), ['lint']);
 checkGenerated();
+checkPythonGenerated();
+checkApiCompatibility();
 step('build the web UI', process.execPath, [join(root, 'web', 'build.js')]);
 
 const summaries = mkdtempSync(join(tmpdir(), 'link-test-'));
