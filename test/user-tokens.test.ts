@@ -188,6 +188,39 @@ describe('user tokens and disabled users', () => {
     await back.close();
   });
 
+  it('disabling a user on one replica ends their machine and streams on another', async () => {
+    const other = await startTestServer({ databaseUrl: env.databaseUrl });
+    try {
+      const admin = users(env.userToken);
+      const erin = await admin.createUser({ name: 'erin' });
+      const { link, token: linkToken } = await env.store.createLink(erin.user!.id, 'erins-box');
+      // Her machine and her stream are on the other replica.
+      const session = new RawSession(other.grpcUrl, linkToken, hello()).keepAlive(100);
+      await session.frame('welcome');
+      const watch = new LinkWatch(linkClient(other.grpcUrl, erin.token));
+      await watch.online(link.id);
+      const stream = (async () => {
+        try {
+          for await (const _ of linkClient(other.grpcUrl, erin.token).watchLinks({})) void _;
+          return undefined;
+        } catch (error) {
+          return ConnectError.from(error);
+        }
+      })();
+
+      await admin.disableUser({ name: 'erin' });
+      const ended = await session.end();
+      assert.equal(ended?.code, Code.Unauthenticated);
+      assert.equal(reasonOf(ended), 'USER_DISABLED', 'her machine is told why');
+      assert.equal(reasonOf(await stream), 'USER_DISABLED', 'her stream on the other replica ends');
+      await session.close();
+      await watch.close();
+    } finally {
+      closeClients();
+      await other.close();
+    }
+  });
+
   it('linkctl lists, creates and revokes tokens, and disables users', async () => {
     const linkctl = async (token: string, ...args: string[]) => {
       const p = spawnTracked('linkctl', process.execPath, [join(repoRoot, 'bin', 'linkctl.js'), '--server', env.grpcUrl, '--token', token, ...args]);
