@@ -59,14 +59,10 @@ export class PostgresStore implements Store {
   private ready = true;
   private key: Promise<{ publicKey: Buffer; privateKey: KeyObject }> | undefined;
 
-  private readonly users: PostgresUsers;
-
   private constructor(
     private readonly sql: Sql,
     private readonly log: Logger,
-  ) {
-    this.users = new PostgresUsers(sql, (message) => this.publishLinkControl(message));
-  }
+  ) {}
 
   /** Connects, applies pending migrations (stopping with a MigrationError when they are wrong), and listens. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -115,6 +111,10 @@ export class PostgresStore implements Store {
   }
 
   // Users and their tokens: see postgres-users.ts.
+  private usersPart: PostgresUsers | undefined;
+  private get users(): PostgresUsers {
+    return (this.usersPart ??= new PostgresUsers(this.sql, (message) => this.publishLinkControl(message)));
+  }
   userByToken(token: string): Promise<UserRecord | undefined> {
     return this.users.userByToken(token);
   }
