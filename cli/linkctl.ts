@@ -2,7 +2,8 @@
  * `linkctl`: the admin and scripting client, over gRPC like any SDK.
  *
  *   linkctl config set [--server URL] [--token TOKEN]   save defaults (0600) for the commands below
- *   linkctl users create NAME [--admin]                  (admins) prints the new user's token once
+ *   linkctl users create|disable|enable NAME             (admins) see accounts.ts
+ *   linkctl tokens list|create|revoke                    your tokens (see accounts.ts)
  *   linkctl links list|get|rename|disconnect|revoke|rotate-token
  *   linkctl threads create|list
  *   linkctl send THREAD "message" [--harness H --link L --model M --tier fast|smart|thinking]
@@ -11,13 +12,16 @@
  *                     | get SBX | exec SBX "command" | rm SBX
  *
  * The user token comes from --token, LINKCTL_TOKEN, --token-file / LINKCTL_TOKEN_FILE, or the
- * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order.
+ * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order. As linkd does, linkctl sends it
+ * in plaintext (http://) only to this machine: a remote server needs https:// or `--insecure`.
  */
 import { Command, Option } from 'commander';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultConfigDir } from '../common/paths.js';
-import { UserService } from '../gen/link/v1/user_service_pb.js';
+import { writeFileAtomically } from '../common/files.js';
+import { http2Options, isLoopback } from '../common/tls.js';
+import { addAccountCommands } from './accounts.js';
 import { toJson, toJsonString } from '@bufbuild/protobuf';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { LogLine_Stream, ModelTier, RunEventSchema, RunState, RunStatus, ThreadSchema, type RunEvent } from '../gen/link/v1/run_pb.js';
@@ -35,6 +39,8 @@ interface GlobalOptions {
   server: string;
   token?: string;
   tokenFile?: string;
+  insecure?: boolean;
+  caFile?: string;
 }
 
 const program = new Command('linkctl')
@@ -43,6 +49,8 @@ const program = new Command('linkctl')
   .addOption(new Option('--server <address>', 'control-plane gRPC address (default: config file, else http://127.0.0.1:9090)').env('LINKCTL_SERVER'))
   .addOption(new Option('--token <token>', 'user token').env('LINKCTL_TOKEN'))
   .addOption(new Option('--token-file <file>', 'file holding the user token').env('LINKCTL_TOKEN_FILE'))
+  .addOption(new Option('--insecure', 'allow http:// (no TLS) to a server that is not on this machine').env('LINKCTL_INSECURE'))
+  .addOption(new Option('--ca-file <pem>', "the CA that signed the server's certificate (a private CA)").env('LINKCTL_CA_FILE'))
   .addOption(new Option('--config <file>', 'config file').env('LINKCTL_CONFIG').default(join(defaultConfigDir('linkctl'), 'config.json')));
 
 interface Config {
@@ -65,12 +73,33 @@ async function transport() {
   if (!token && opts.tokenFile) token = (await readFile(opts.tokenFile, 'utf8')).trim();
   token ||= config.token;
   if (!token) throw new Error(`no user token: pass --token or --token-file, set LINKCTL_TOKEN, or run \`linkctl config set --token …\``);
-  const server = opts.server ?? config.server ?? 'http://127.0.0.1:9090';
+  const server = opts.server || config.server || 'http://127.0.0.1:9090';
   const baseUrl = /^[a-z]+:\/\//i.test(server) ? server : `http://${server}`;
+  checkPlaintext(baseUrl, Boolean(opts.insecure));
   return createGrpcTransport({
     baseUrl,
+    nodeOptions: http2Options({ caFile: opts.caFile }),
     interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))],
   });
+}
+
+/**
+ * linkd's rule, checked before any connection: a user token goes in plaintext (http://) only to
+ * this machine, unless `--insecure` says the network is trusted.
+ */
+function checkPlaintext(server: string, insecure: boolean): void {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new Error(`${server} is not a server address (https://host:port, or http://127.0.0.1:port for this machine)`);
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && (isLoopback(url.hostname) || insecure))) return;
+  if (url.protocol !== 'http:') throw new Error(`${server}: the server address must start with https:// (or http:// for this machine)`);
+  throw new Error(
+    `refusing to send your user token to ${server} without TLS: it would cross the network in plaintext. ` +
+      `Use https://${url.host} (the server needs --tls-cert and --tls-key), or pass --insecure if the network is trusted.`,
+  );
 }
 
 async function client() {
@@ -86,26 +115,20 @@ program
   .option('--token <token>')
   .action(async (opts: Config) => {
     const file = program.opts<{ config: string }>().config;
-    const config = { ...(await readConfig(file)), ...opts };
+    // `--server` and `--token` are also linkctl's own options, which take them wherever they stand:
+    // save what was typed on this command line (not what came from the environment).
+    const typed: Config = {};
+    for (const key of ['server', 'token'] as const) {
+      const value = opts[key] ?? (program.getOptionValueSource(key) === 'cli' ? program.opts<Config>()[key] : undefined);
+      if (value) typed[key] = value;
+    }
+    const config = { ...(await readConfig(file)), ...typed };
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-    await rename(temporary, file);
+    await writeFileAtomically(file, `${JSON.stringify(config, null, 2)}\n`);
     process.stdout.write(`saved to ${file}\n`);
   });
 
-program
-  .command('users')
-  .description('people using this control plane')
-  .command('create <name>')
-  .description("create a user (admins only) and print its API token, shown only once")
-  .option('--admin', 'the user may create other users')
-  .action(async (name: string, opts) => {
-    const users = createClient(UserService, await transport());
-    const { user, token } = await users.createUser({ name, admin: Boolean(opts.admin) });
-    process.stdout.write(`${token}\n`);
-    process.stderr.write(`created ${user?.admin ? 'admin ' : ''}user ${user?.name} (${user?.id}); the token above is shown only once\n`);
-  });
+addAccountCommands(program, transport);
 
 function describeLink(link: Link): string {
   const state = link.state === LinkState.ONLINE ? 'online' : 'offline';

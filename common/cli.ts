@@ -11,13 +11,16 @@ export function integer(min: number, max: number) {
 }
 
 /**
- * A commander argument parser for a duration (`30d`, `12h`, `90m`, see common/duration.ts) of at
- * least `minMs`, returning milliseconds; anything else is refused with an example.
+ * A commander argument parser for a duration (`90d`, `12h`, `30m`, `45s`; see common/duration.ts)
+ * within [minMs, maxMs], returning milliseconds; anything else is refused saying what it takes.
  */
-export function duration(minMs = 1_000) {
+export function duration(minMs = 1_000, maxMs = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const ms = parseDuration(value);
-    if (ms === undefined || ms < minMs) throw new InvalidArgumentError(`must be a duration such as 30d, 12h or 90m (at least ${formatDuration(minMs)})`);
+    if (ms === undefined || ms < minMs || ms > maxMs) {
+      const range = maxMs === Number.MAX_SAFE_INTEGER ? `at least ${formatDuration(minMs)}` : `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
+      throw new InvalidArgumentError(`must be a duration such as 90d, 12h or 30m (${range})`);
+    }
     return ms;
   };
 }

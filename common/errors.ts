@@ -31,6 +31,13 @@ export const Reason = {
   RateLimited: 'RATE_LIMITED',
   AdminRequired: 'ADMIN_REQUIRED',
   UserExists: 'USER_EXISTS',
+  /** The user token or browser session is past its expiry: make a new one, or log in again. */
+  TokenExpired: 'TOKEN_EXPIRED',
+  /** An admin disabled the user: none of their tokens, sessions or links work until enabled. */
+  UserDisabled: 'USER_DISABLED',
+  TokenNotFound: 'TOKEN_NOT_FOUND',
+  UserNotFound: 'USER_NOT_FOUND',
+  CannotDisableSelf: 'CANNOT_DISABLE_SELF',
   ThreadNotFound: 'THREAD_NOT_FOUND',
   RunNotFound: 'RUN_NOT_FOUND',
   ThreadPinned: 'THREAD_PINNED',

@@ -13,7 +13,7 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, linkError, Reason } from '../common/errors.js';
-import type { LinkRecord, Store, UserRecord } from './store/store.js';
+import type { LinkRecord, Store, UserRecord, UserTokenCheck } from './store/store.js';
 import { peerAddressKey, transportKey } from './context.js';
 import type { AnyServiceImpl } from './grpc-adapter.js';
 
@@ -60,9 +60,12 @@ export class Authenticator {
           return fn.call(impl, request, ctx);
         };
       } else {
+        const store = this.store;
         wrapped[method.localName] = async function* (request, ctx) {
           await authenticate(ctx);
-          yield* fn.call(impl, request, ctx) as AsyncIterable<unknown>;
+          const user = ctx.values.get(userKey);
+          if (!user) return yield* fn.call(impl, request, ctx) as AsyncIterable<unknown>;
+          yield* untilDisabled(store, user, ctx, (signalled) => fn.call(impl, request, signalled) as AsyncIterable<unknown>);
         };
       }
     }
@@ -79,16 +82,12 @@ export class Authenticator {
       return;
     }
     if (token) {
-      const user = await this.store.userByToken(token);
-      if (!user) throw unauthenticated('the user token is not valid');
-      ctx.values.set(userKey, user);
+      ctx.values.set(userKey, acceptedUser(await this.store.checkUserToken(token), 'the user token is not valid'));
       return;
     }
     const session = sessionCookie(ctx.requestHeader.get('cookie'));
     if (session) {
-      const user = await this.store.userByToken(session);
-      if (!user) throw unauthenticated('the browser session expired: log in again');
-      ctx.values.set(userKey, user);
+      ctx.values.set(userKey, acceptedUser(await this.store.checkUserToken(session), 'the browser session expired: log in again'));
       return;
     }
     if (this.options.localLogin && isLocalBrowserCall(ctx)) {
@@ -101,6 +100,44 @@ export class Authenticator {
 
 function unauthenticated(message: string) {
   return linkError(Code.Unauthenticated, Reason.Unauthenticated, message);
+}
+
+/** The user of an accepted token; otherwise UNAUTHENTICATED with the reason it was refused. */
+function acceptedUser(check: UserTokenCheck, unknownMessage: string): UserRecord {
+  if (check.ok) return check.user;
+  if (check.reason === 'USER_DISABLED') throw userDisabled(check.userName ?? '');
+  if (check.reason === 'EXPIRED') {
+    throw linkError(Code.Unauthenticated, Reason.TokenExpired, 'this token expired: log in again, or make a new one with `linkctl tokens create`');
+  }
+  throw unauthenticated(unknownMessage);
+}
+
+function userDisabled(name: string) {
+  return linkError(Code.Unauthenticated, Reason.UserDisabled, `the user ${name} was disabled by an admin`, { user: name });
+}
+
+/**
+ * Runs a user's stream until it ends or an admin disables the user (a `user_disabled` message from
+ * any replica): then the handler's signal fires, and the stream ends UNAUTHENTICATED USER_DISABLED.
+ */
+async function* untilDisabled(
+  store: Store,
+  user: UserRecord,
+  ctx: HandlerContext,
+  handler: (ctx: HandlerContext) => AsyncIterable<unknown>,
+): AsyncGenerator<unknown> {
+  const disabled = new AbortController();
+  const stop = store.onLinkControl((message) => {
+    if (message.type === 'user_disabled' && message.userId === user.id) disabled.abort();
+  });
+  try {
+    yield* handler({ ...ctx, signal: AbortSignal.any([ctx.signal, disabled.signal]) });
+  } catch (error) {
+    if (!disabled.signal.aborted) throw error;
+  } finally {
+    stop();
+  }
+  if (disabled.signal.aborted) throw userDisabled(user.name);
 }
 
 /** The name of the browser session cookie. */

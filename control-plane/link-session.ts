@@ -128,6 +128,10 @@ export class LinkSessionHub {
 
   private control(message: LinkControl): void {
     if (message.type === 'changed') return;
+    if (message.type === 'user_disabled') {
+      for (const session of this.sessions) if (session.userId === message.userId) session.userDisabled();
+      return;
+    }
     for (const session of this.sessions) {
       if (session.linkId !== message.linkId) continue;
       if (message.type === 'shutdown') session.shutdown(message.reason || 'the link was disconnected from the web page');
@@ -225,6 +229,10 @@ class LinkSession {
     return this.link.id;
   }
 
+  get userId(): string {
+    return this.link.userId;
+  }
+
   send(frame: Outgoing): void {
     this.out.push(frame);
   }
@@ -315,6 +323,14 @@ class LinkSession {
   revoked(): void {
     this.log.info('link revoked; ending its session');
     this.out.close(linkError(Code.Unauthenticated, Reason.LinkRevoked, 'this link was revoked; pair the machine again with `linkd login`'));
+  }
+
+  /** An admin disabled the link's user: the session ends now, and the agent learns why. */
+  userDisabled(): void {
+    this.log.info("the link's user was disabled; ending its session");
+    this.out.close(
+      linkError(Code.Unauthenticated, Reason.UserDisabled, 'the account this machine is paired with was disabled by an admin; ask them to enable it, then start linkd again'),
+    );
   }
 
   async *run(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<Outgoing> {

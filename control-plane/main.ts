@@ -18,11 +18,12 @@ import { defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { EtcdRegistry } from './registry/etcd.js';
 import { MemoryRegistry } from './registry/memory.js';
-import { writeFileAtomically } from '../common/files.js';
 import { LinkServer } from './server.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './store/embedded.js';
 import { MigrationError } from './store/migrate.js';
 import { PostgresStore } from './store/postgres.js';
+import { DEFAULT_USER_TOKEN_TTL_MS } from './store/store.js';
+import { keepLocalUserTokenFresh } from './local-user-token.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
 
@@ -38,12 +39,19 @@ const logOptions = (command: Command) =>
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn or error').env('LINK_SERVER_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
     .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINK_SERVER_LOG_PRETTY'));
 
+const userTokenTtlOption = () =>
+  new Option('--user-token-ttl <duration>', 'how long a new user token or API token lasts unless its creator says (e.g. 90d, 12h)')
+    .env('LINK_SERVER_USER_TOKEN_TTL')
+    .default(DEFAULT_USER_TOKEN_TTL_MS, '90d')
+    .argParser(duration(60_000, 3650 * 86_400_000));
+
 /** Opens the store: the given database, or the embedded one (started here, stopped by `stop`). */
-async function openStore(opts: { databaseUrl?: string; dataDir: string }, log: Logger) {
+async function openStore(opts: { databaseUrl?: string; dataDir: string; userTokenTtl?: number }, log: Logger) {
   let embedded: EmbeddedDatabase | undefined;
   const url = opts.databaseUrl ?? (embedded = await startEmbeddedPostgres(resolve(opts.dataDir), log.child({ module: 'embedded-postgres' }))).url;
   try {
     const store = await PostgresStore.open({ url, migrationsDir: join(repoRoot, 'sql'), log: log.child({ module: 'store' }) });
+    if (opts.userTokenTtl !== undefined) store.userTokenTtlMs = opts.userTokenTtl;
     return { store, embedded, stop: async () => (await store.close(), await embedded?.stop()) };
   } catch (error) {
     await embedded?.stop();
@@ -66,6 +74,7 @@ logOptions(
     .addOption(new Option('--http-port <port>', 'HTTP port (web UI, Connect, gRPC-Web, health); 0 picks one').env('LINK_SERVER_HTTP_PORT').default(8080).argParser(integer(0, 65535)))
     .addOption(dataDirOption())
     .addOption(databaseOption())
+    .addOption(userTokenTtlOption())
     .addOption(new Option('--tls-cert <pem>', 'serve both ports over TLS with this certificate (with its chain); needs --tls-key').env('LINK_SERVER_TLS_CERT'))
     .addOption(new Option('--tls-key <pem>', 'the private key of --tls-cert').env('LINK_SERVER_TLS_KEY'))
     .addOption(new Option('--advertise-grpc <url>', 'the gRPC address agents dial, shown in pairing commands').env('LINK_SERVER_ADVERTISE_GRPC'))
@@ -103,15 +112,13 @@ logOptions(
   const dataDir = resolve(opts.dataDir);
   // Also with an external database: server.json (ports, URL) goes here.
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir }, log);
+  const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir, userTokenTtl: opts.userTokenTtl }, log);
   const localLogin = opts.localLogin ? opts.localLogin === 'on' : embedded !== undefined;
   let userTokenFile: string | undefined;
   if (embedded) {
     // The embedded default's one local user, and its API token for linkctl and scripts.
-    const user = await store.localUser();
     userTokenFile = join(dataDir, 'local-user.token');
-    const existing = await import('node:fs/promises').then((fs) => fs.readFile(userTokenFile!, 'utf8')).catch(() => '');
-    if ((await store.userByToken(existing.trim()))?.id !== user.id) await writeFileAtomically(userTokenFile, `${await store.addUserToken(user.id, 'api')}\n`);
+    await keepLocalUserTokenFresh(store, userTokenFile, log);
   }
   const advertiseHost = opts.host === '0.0.0.0' || opts.host === '::' ? hostname() : opts.host;
   const registry = opts.etcd
@@ -200,7 +207,8 @@ logOptions(
     .description("create a user and print its API token (shown once); use it to bootstrap the first admin")
     .option('--admin', 'the user may create other users')
     .addOption(dataDirOption())
-    .addOption(databaseOption()),
+    .addOption(databaseOption())
+    .addOption(userTokenTtlOption()),
 ).action(async (name: string, opts) => {
   const log = createLogger({ name: 'link-server', level: 'warn', pretty: opts.logPretty });
   const { store, stop } = await openStore(opts, log);

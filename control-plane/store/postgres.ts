@@ -21,17 +21,12 @@ import {
   type RedeemResult,
   type Store,
   type UserRecord,
+  type UserTokenCheck,
+  type UserTokenRecord,
 } from './store.js';
+import { PostgresUsers } from './postgres-users.js';
 
 const CONTROL_CHANNEL = 'link_control';
-
-interface UserRow {
-  id: string;
-  name: string;
-  is_admin: boolean;
-  is_local: boolean;
-  created_at: Date;
-}
 
 interface LinkRow {
   id: string;
@@ -115,11 +110,52 @@ export class PostgresStore implements Store {
     return this.ready;
   }
 
-  async userByToken(token: string): Promise<UserRecord | undefined> {
-    const [row] = await this.sql<UserRow[]>`
-      select u.* from user_tokens t join users u on u.id = t.user_id
-      where t.token_hash = ${hashToken(token)} and (t.expires_at is null or t.expires_at > now())`;
-    return row && user(row);
+  // Users and their tokens: see postgres-users.ts.
+  private usersPart: PostgresUsers | undefined;
+  private get users(): PostgresUsers {
+    return (this.usersPart ??= new PostgresUsers(this.sql, (message) => this.publishLinkControl(message)));
+  }
+  userByToken(token: string): Promise<UserRecord | undefined> {
+    return this.users.userByToken(token);
+  }
+  checkUserToken(token: string): Promise<UserTokenCheck> {
+    return this.users.checkUserToken(token);
+  }
+  get userTokenTtlMs(): number {
+    return this.users.userTokenTtlMs;
+  }
+  set userTokenTtlMs(ms: number) {
+    this.users.userTokenTtlMs = ms;
+  }
+  localUser(): Promise<UserRecord> {
+    return this.users.localUser();
+  }
+  getUser(userId: string): Promise<UserRecord | undefined> {
+    return this.users.getUser(userId);
+  }
+  userByName(name: string): Promise<UserRecord | undefined> {
+    return this.users.userByName(name);
+  }
+  createUser(name: string, options?: { admin?: boolean }): Promise<{ user: UserRecord; token: string } | undefined> {
+    return this.users.createUser(name, options);
+  }
+  addUserToken(userId: string, kind: 'api' | 'session', ttlMs?: number): Promise<string> {
+    return this.users.addUserToken(userId, kind, ttlMs);
+  }
+  createUserToken(userId: string, options: { kind: 'api' | 'session'; label?: string; ttlMs?: number }): Promise<{ token: string; record: UserTokenRecord }> {
+    return this.users.createUserToken(userId, options);
+  }
+  listUserTokens(userId: string): Promise<UserTokenRecord[]> {
+    return this.users.listUserTokens(userId);
+  }
+  revokeUserToken(userId: string, tokenId: string): Promise<boolean> {
+    return this.users.revokeUserToken(userId, tokenId);
+  }
+  deleteUserToken(token: string): Promise<void> {
+    return this.users.deleteUserToken(token);
+  }
+  setUserDisabled(name: string, disabled: boolean): Promise<UserRecord | undefined> {
+    return this.users.setUserDisabled(name, disabled);
   }
 
   async linkByToken(token: string): Promise<LinkRecord | undefined> {
@@ -127,6 +163,7 @@ export class PostgresStore implements Store {
     const [row] = await this.sql<(LinkRow & { pending: boolean })[]>`
       select ${this.sql.unsafe(LINK_COLUMNS)}, pending_token_hash = ${hash} as pending from links
       where revoked_at is null
+        and not exists (select 1 from users u where u.id = links.user_id and u.disabled_at is not null)
         and (token_hash = ${hash} or pending_token_hash = ${hash} or (previous_token_hash = ${hash} and previous_token_expires_at > now()))`;
     if (row?.pending) await this.completeTokenRotation(row.id, this.tokenGraceMs);
     return row && link(row);
@@ -146,46 +183,6 @@ export class PostgresStore implements Store {
 
   /** How long a link's old token keeps working after a rotation. */
   tokenGraceMs = 10 * 60_000;
-
-  async localUser(): Promise<UserRecord> {
-    const [existing] = await this.sql<UserRow[]>`select * from users where is_local`;
-    if (existing) return user(existing);
-    const [row] = await this.sql<UserRow[]>`
-      insert into users (id, name, is_local, is_admin) values (${newId('usr')}, 'local', true, true)
-      on conflict do nothing returning *`;
-    if (row) return user(row);
-    const [raced] = await this.sql<UserRow[]>`select * from users where is_local`;
-    return user(raced);
-  }
-
-  async getUser(userId: string): Promise<UserRecord | undefined> {
-    const [row] = await this.sql<UserRow[]>`select * from users where id = ${userId}`;
-    return row && user(row);
-  }
-
-  async createUser(name: string, options: { admin?: boolean } = {}): Promise<{ user: UserRecord; token: string } | undefined> {
-    const token = newToken('lu');
-    return this.sql.begin(async (tx) => {
-      const [row] = await tx<UserRow[]>`
-        insert into users (id, name, is_admin) values (${newId('usr')}, ${name}, ${options.admin ?? false})
-        on conflict (name) do nothing returning *`;
-      if (!row) return undefined;
-      await tx`insert into user_tokens (token_hash, user_id, kind) values (${hashToken(token)}, ${row.id}, 'api')`;
-      return { user: user(row), token };
-    });
-  }
-
-  async addUserToken(userId: string, kind: 'api' | 'session', ttlMs?: number): Promise<string> {
-    const token = newToken(kind === 'api' ? 'lu' : 'ls');
-    const expires = ttlMs === undefined ? null : new Date(Date.now() + ttlMs);
-    await this.sql`insert into user_tokens (token_hash, user_id, kind, expires_at)
-                   values (${hashToken(token)}, ${userId}, ${kind}, ${expires})`;
-    return token;
-  }
-
-  async deleteUserToken(token: string): Promise<void> {
-    await this.sql`delete from user_tokens where token_hash = ${hashToken(token)}`;
-  }
 
   async listLinks(userId: string): Promise<LinkRecord[]> {
     const rows = await this.sql<LinkRow[]>`
@@ -318,10 +315,6 @@ export class PostgresStore implements Store {
     await this.unlisten?.().catch(() => undefined);
     await this.sql.end({ timeout: 2 });
   }
-}
-
-function user(row: UserRow): UserRecord {
-  return { id: row.id, name: row.name, admin: row.is_admin, local: row.is_local, createdAt: row.created_at.getTime() };
 }
 
 function link(row: LinkRow): LinkRecord {

@@ -12,7 +12,33 @@ export interface UserRecord {
   admin: boolean;
   local: boolean;
   createdAt: number;
+  /** An admin disabled the user: their tokens, sessions and links are refused until enabled again. */
+  disabled: boolean;
 }
+
+/** One of a user's tokens as its owner may see it: never the secret or its hash. */
+export interface UserTokenRecord {
+  /** "tok_…": how the owner names it to revoke it. */
+  id: string;
+  userId: string;
+  label: string;
+  kind: 'api' | 'session';
+  createdAt: number;
+  expiresAt: number;
+  /** To the minute (updated at most once a minute); undefined if never used. */
+  lastUsedAt?: number;
+}
+
+/**
+ * What a presented user token is worth: its user, or why it is refused. `UNKNOWN` covers a token
+ * that never existed and one that was revoked (its row is gone).
+ */
+export type UserTokenCheck =
+  | { ok: true; user: UserRecord; tokenId: string; expiresAt: number }
+  | { ok: false; reason: 'UNKNOWN' | 'EXPIRED' | 'USER_DISABLED'; userName?: string };
+
+/** How long a user token lasts unless its creator says otherwise (`--user-token-ttl`). */
+export const DEFAULT_USER_TOKEN_TTL_MS = 90 * 24 * 3600_000;
 
 export interface LinkRecord {
   id: string;
@@ -40,10 +66,13 @@ export interface LinkLastSeen {
  * - `revoke`:   the link's token no longer works; its live session ends now
  * - `changed`:  the stored link changed (created, renamed, revoked); watchers refresh it
  * - `rotate`:   give the link a new token over its live session
+ * - `user_disabled`: an admin disabled `userId`: every live session of the user's links ends with
+ *   USER_DISABLED, and every open stream of the user ends (`linkId` is empty)
  */
 export interface LinkControl {
-  type: 'shutdown' | 'revoke' | 'changed' | 'rotate';
+  type: 'shutdown' | 'revoke' | 'changed' | 'rotate' | 'user_disabled';
   userId: string;
+  /** Empty for `user_disabled`, which is about all of the user's links. */
   linkId: string;
   reason?: string;
 }
@@ -53,8 +82,15 @@ export type RedeemResult =
   | { ok: false; reason: 'INVALID' | 'USED' | 'EXPIRED' };
 
 export interface Store {
-  /** The user a token (API or browser session) belongs to, or undefined (unknown or expired). */
+  /**
+   * The user a token (API or browser session) belongs to, or undefined: unknown, revoked, expired,
+   * or its user is disabled. `checkUserToken` says which.
+   */
   userByToken(token: string): Promise<UserRecord | undefined>;
+  /** The user a token belongs to, or why it is refused; notes when it was used (at most once a minute). */
+  checkUserToken(token: string): Promise<UserTokenCheck>;
+  /** How long a new user token lasts when its creator does not say (`--user-token-ttl`). */
+  userTokenTtlMs: number;
   /** The link a link token belongs to, or undefined (unknown or revoked). */
   /**
    * The link whose token this is: its current token, a pending one (sent by a rotation; finding it
@@ -70,11 +106,27 @@ export interface Store {
   /** The embedded default's user, created (as an admin) on first use. */
   localUser(): Promise<UserRecord>;
   getUser(userId: string): Promise<UserRecord | undefined>;
-  /** Creates a user and an API token for it; undefined when the name is taken. */
+  /** The user of that name, or undefined. */
+  userByName(name: string): Promise<UserRecord | undefined>;
+  /** Creates a user and an API token for it (lasting `userTokenTtlMs`); undefined when the name is taken. */
   createUser(name: string, options?: { admin?: boolean }): Promise<{ user: UserRecord; token: string } | undefined>;
-  /** A new token for an existing user: `api` (no expiry) or a browser `session` that expires after `ttlMs`. */
+  /**
+   * A new token for an existing user: `api` or a browser `session`, expiring after `ttlMs`
+   * (default `userTokenTtlMs`). Returns the secret; only its hash is kept.
+   */
   addUserToken(userId: string, kind: 'api' | 'session', ttlMs?: number): Promise<string>;
+  /** Like addUserToken, with a label, returning what the owner may see of it as well. */
+  createUserToken(userId: string, options: { kind: 'api' | 'session'; label?: string; ttlMs?: number }): Promise<{ token: string; record: UserTokenRecord }>;
+  /** The user's tokens that have not expired, newest first (at most 1,000). */
+  listUserTokens(userId: string): Promise<UserTokenRecord[]>;
+  /** Deletes the user's token `tokenId`; false when the user has no such token (never touches another user's). */
+  revokeUserToken(userId: string, tokenId: string): Promise<boolean>;
   deleteUserToken(token: string): Promise<void>;
+  /**
+   * Disables or enables the user named `name`; undefined when there is none. Disabling also tells
+   * every replica (`user_disabled`), so the user's links and streams end everywhere at once.
+   */
+  setUserDisabled(name: string, disabled: boolean): Promise<UserRecord | undefined>;
 
   listLinks(userId: string): Promise<LinkRecord[]>;
   /** The link if `userId` owns it and it is not revoked; undefined otherwise (never reveals another user's link). */

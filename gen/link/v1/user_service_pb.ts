@@ -2,17 +2,17 @@
 // @generated from file link/v1/user_service.proto (package link.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file link/v1/user_service.proto.
  */
 export const file_link_v1_user_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpsaW5rL3YxL3VzZXJfc2VydmljZS5wcm90bxIHbGluay52MSJuCgRVc2VyEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFYWRtaW4YAyABKAgSDQoFbG9jYWwYBCABKAgSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0IjUKFkdldEN1cnJlbnRVc2VyUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmxpbmsudjEuVXNlciIwChFDcmVhdGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBWFkbWluGAIgASgIIkAKEkNyZWF0ZVVzZXJSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0ubGluay52MS5Vc2VyEg0KBXRva2VuGAIgASgJMqcBCgtVc2VyU2VydmljZRJRCg5HZXRDdXJyZW50VXNlchIeLmxpbmsudjEuR2V0Q3VycmVudFVzZXJSZXF1ZXN0Gh8ubGluay52MS5HZXRDdXJyZW50VXNlclJlc3BvbnNlEkUKCkNyZWF0ZVVzZXISGi5saW5rLnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GhsubGluay52MS5DcmVhdGVVc2VyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChpsaW5rL3YxL3VzZXJfc2VydmljZS5wcm90bxIHbGluay52MSKAAQoEVXNlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBWFkbWluGAMgASgIEg0KBWxvY2FsGAQgASgIEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGRpc2FibGVkGAYgASgIIt4BCglVc2VyVG9rZW4SCgoCaWQYASABKAkSDQoFbGFiZWwYAiABKAkSJAoEa2luZBgDIAEoDjIWLmxpbmsudjEuVXNlclRva2VuS2luZBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhcKFUdldEN1cnJlbnRVc2VyUmVxdWVzdCI1ChZHZXRDdXJyZW50VXNlclJlc3BvbnNlEhsKBHVzZXIYASABKAsyDS5saW5rLnYxLlVzZXIiMAoRQ3JlYXRlVXNlclJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVhZG1pbhgCIAEoCCJAChJDcmVhdGVVc2VyUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmxpbmsudjEuVXNlchINCgV0b2tlbhgCIAEoCSITChFMaXN0VG9rZW5zUmVxdWVzdCI4ChJMaXN0VG9rZW5zUmVzcG9uc2USIgoGdG9rZW5zGAEgAygLMhIubGluay52MS5Vc2VyVG9rZW4iSwoSQ3JlYXRlVG9rZW5SZXF1ZXN0Eg0KBWxhYmVsGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJIChNDcmVhdGVUb2tlblJlc3BvbnNlEiEKBXRva2VuGAEgASgLMhIubGluay52MS5Vc2VyVG9rZW4SDgoGc2VjcmV0GAIgASgJIiYKElJldm9rZVRva2VuUmVxdWVzdBIQCgh0b2tlbl9pZBgBIAEoCSIVChNSZXZva2VUb2tlblJlc3BvbnNlIiIKEkRpc2FibGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIjIKE0Rpc2FibGVVc2VyUmVzcG9uc2USGwoEdXNlchgBIAEoCzINLmxpbmsudjEuVXNlciIhChFFbmFibGVVc2VyUmVxdWVzdBIMCgRuYW1lGAEgASgJIjEKEkVuYWJsZVVzZXJSZXNwb25zZRIbCgR1c2VyGAEgASgLMg0ubGluay52MS5Vc2VyKmYKDVVzZXJUb2tlbktpbmQSHwobVVNFUl9UT0tFTl9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTVVNFUl9UT0tFTl9LSU5EX0FQSRABEhsKF1VTRVJfVE9LRU5fS0lORF9TRVNTSU9OEAIykwQKC1VzZXJTZXJ2aWNlElEKDkdldEN1cnJlbnRVc2VyEh4ubGluay52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaHy5saW5rLnYxLkdldEN1cnJlbnRVc2VyUmVzcG9uc2USRQoKQ3JlYXRlVXNlchIaLmxpbmsudjEuQ3JlYXRlVXNlclJlcXVlc3QaGy5saW5rLnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJFCgpMaXN0VG9rZW5zEhoubGluay52MS5MaXN0VG9rZW5zUmVxdWVzdBobLmxpbmsudjEuTGlzdFRva2Vuc1Jlc3BvbnNlEkgKC0NyZWF0ZVRva2VuEhsubGluay52MS5DcmVhdGVUb2tlblJlcXVlc3QaHC5saW5rLnYxLkNyZWF0ZVRva2VuUmVzcG9uc2USSAoLUmV2b2tlVG9rZW4SGy5saW5rLnYxLlJldm9rZVRva2VuUmVxdWVzdBocLmxpbmsudjEuUmV2b2tlVG9rZW5SZXNwb25zZRJICgtEaXNhYmxlVXNlchIbLmxpbmsudjEuRGlzYWJsZVVzZXJSZXF1ZXN0GhwubGluay52MS5EaXNhYmxlVXNlclJlc3BvbnNlEkUKCkVuYWJsZVVzZXISGi5saW5rLnYxLkVuYWJsZVVzZXJSZXF1ZXN0GhsubGluay52MS5FbmFibGVVc2VyUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A person using Link.
@@ -48,6 +48,13 @@ export type User = Message<"link.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 5;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * An admin disabled this user: none of their tokens or sessions work until enabled again.
+   *
+   * @generated from field: bool disabled = 6;
+   */
+  disabled: boolean;
 };
 
 /**
@@ -56,6 +63,58 @@ export type User = Message<"link.v1.User"> & {
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
   messageDesc(file_link_v1_user_service, 0);
+
+/**
+ * One of a user's tokens, as its owner sees it: never the secret or its hash.
+ *
+ * @generated from message link.v1.UserToken
+ */
+export type UserToken = Message<"link.v1.UserToken"> & {
+  /**
+   * "tok_" and 16 url-safe characters; at most 64 bytes. Name it in RevokeToken.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * What its owner called it; at most 128 bytes, may be empty.
+   *
+   * @generated from field: string label = 2;
+   */
+  label: string;
+
+  /**
+   * @generated from field: link.v1.UserTokenKind kind = 3;
+   */
+  kind: UserTokenKind;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * After this the token is refused (UNAUTHENTICATED TOKEN_EXPIRED).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * When it was last used, to the minute; unset if it never was.
+   *
+   * @generated from field: google.protobuf.Timestamp last_used_at = 6;
+   */
+  lastUsedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message link.v1.UserToken.
+ * Use `create(UserTokenSchema)` to create a new message.
+ */
+export const UserTokenSchema: GenMessage<UserToken> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 1);
 
 /**
  * @generated from message link.v1.GetCurrentUserRequest
@@ -68,7 +127,7 @@ export type GetCurrentUserRequest = Message<"link.v1.GetCurrentUserRequest"> & {
  * Use `create(GetCurrentUserRequestSchema)` to create a new message.
  */
 export const GetCurrentUserRequestSchema: GenMessage<GetCurrentUserRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_user_service, 1);
+  messageDesc(file_link_v1_user_service, 2);
 
 /**
  * @generated from message link.v1.GetCurrentUserResponse
@@ -85,13 +144,15 @@ export type GetCurrentUserResponse = Message<"link.v1.GetCurrentUserResponse"> &
  * Use `create(GetCurrentUserResponseSchema)` to create a new message.
  */
 export const GetCurrentUserResponseSchema: GenMessage<GetCurrentUserResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_user_service, 2);
+  messageDesc(file_link_v1_user_service, 3);
 
 /**
  * @generated from message link.v1.CreateUserRequest
  */
 export type CreateUserRequest = Message<"link.v1.CreateUserRequest"> & {
   /**
+   * 1 to 64 bytes of letters, digits, '.', '_' and '-'.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -107,7 +168,7 @@ export type CreateUserRequest = Message<"link.v1.CreateUserRequest"> & {
  * Use `create(CreateUserRequestSchema)` to create a new message.
  */
 export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_user_service, 3);
+  messageDesc(file_link_v1_user_service, 4);
 
 /**
  * @generated from message link.v1.CreateUserResponse
@@ -119,7 +180,8 @@ export type CreateUserResponse = Message<"link.v1.CreateUserResponse"> & {
   user?: User | undefined;
 
   /**
-   * The new user's API token. Shown once; the server keeps only its hash.
+   * The new user's API token. Shown once; the server keeps only its hash. It expires after the
+   * server's default token lifetime (`--user-token-ttl`).
    *
    * @generated from field: string token = 2;
    */
@@ -131,10 +193,230 @@ export type CreateUserResponse = Message<"link.v1.CreateUserResponse"> & {
  * Use `create(CreateUserResponseSchema)` to create a new message.
  */
 export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_user_service, 4);
+  messageDesc(file_link_v1_user_service, 5);
 
 /**
- * UserService: who the caller is, and (for admins) creating users.
+ * @generated from message link.v1.ListTokensRequest
+ */
+export type ListTokensRequest = Message<"link.v1.ListTokensRequest"> & {
+};
+
+/**
+ * Describes the message link.v1.ListTokensRequest.
+ * Use `create(ListTokensRequestSchema)` to create a new message.
+ */
+export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 6);
+
+/**
+ * @generated from message link.v1.ListTokensResponse
+ */
+export type ListTokensResponse = Message<"link.v1.ListTokensResponse"> & {
+  /**
+   * The caller's tokens that have not expired, newest first; at most 1,000.
+   *
+   * @generated from field: repeated link.v1.UserToken tokens = 1;
+   */
+  tokens: UserToken[];
+};
+
+/**
+ * Describes the message link.v1.ListTokensResponse.
+ * Use `create(ListTokensResponseSchema)` to create a new message.
+ */
+export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 7);
+
+/**
+ * @generated from message link.v1.CreateTokenRequest
+ */
+export type CreateTokenRequest = Message<"link.v1.CreateTokenRequest"> & {
+  /**
+   * A name to tell it by ("ci", "laptop"); at most 128 bytes, no NUL.
+   *
+   * @generated from field: string label = 1;
+   */
+  label: string;
+
+  /**
+   * How long it works: 1 second to 366 days. Unset: the server's default (`--user-token-ttl`,
+   * 90 days unless configured).
+   *
+   * @generated from field: google.protobuf.Duration ttl = 2;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message link.v1.CreateTokenRequest.
+ * Use `create(CreateTokenRequestSchema)` to create a new message.
+ */
+export const CreateTokenRequestSchema: GenMessage<CreateTokenRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 8);
+
+/**
+ * @generated from message link.v1.CreateTokenResponse
+ */
+export type CreateTokenResponse = Message<"link.v1.CreateTokenResponse"> & {
+  /**
+   * @generated from field: link.v1.UserToken token = 1;
+   */
+  token?: UserToken | undefined;
+
+  /**
+   * The token itself ("lu_…"). Shown once; the server keeps only its hash.
+   *
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message link.v1.CreateTokenResponse.
+ * Use `create(CreateTokenResponseSchema)` to create a new message.
+ */
+export const CreateTokenResponseSchema: GenMessage<CreateTokenResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 9);
+
+/**
+ * @generated from message link.v1.RevokeTokenRequest
+ */
+export type RevokeTokenRequest = Message<"link.v1.RevokeTokenRequest"> & {
+  /**
+   * A UserToken.id of the caller's; 1 to 64 bytes.
+   *
+   * @generated from field: string token_id = 1;
+   */
+  tokenId: string;
+};
+
+/**
+ * Describes the message link.v1.RevokeTokenRequest.
+ * Use `create(RevokeTokenRequestSchema)` to create a new message.
+ */
+export const RevokeTokenRequestSchema: GenMessage<RevokeTokenRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 10);
+
+/**
+ * @generated from message link.v1.RevokeTokenResponse
+ */
+export type RevokeTokenResponse = Message<"link.v1.RevokeTokenResponse"> & {
+};
+
+/**
+ * Describes the message link.v1.RevokeTokenResponse.
+ * Use `create(RevokeTokenResponseSchema)` to create a new message.
+ */
+export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 11);
+
+/**
+ * @generated from message link.v1.DisableUserRequest
+ */
+export type DisableUserRequest = Message<"link.v1.DisableUserRequest"> & {
+  /**
+   * The user's name; 1 to 64 bytes.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message link.v1.DisableUserRequest.
+ * Use `create(DisableUserRequestSchema)` to create a new message.
+ */
+export const DisableUserRequestSchema: GenMessage<DisableUserRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 12);
+
+/**
+ * @generated from message link.v1.DisableUserResponse
+ */
+export type DisableUserResponse = Message<"link.v1.DisableUserResponse"> & {
+  /**
+   * @generated from field: link.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message link.v1.DisableUserResponse.
+ * Use `create(DisableUserResponseSchema)` to create a new message.
+ */
+export const DisableUserResponseSchema: GenMessage<DisableUserResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 13);
+
+/**
+ * @generated from message link.v1.EnableUserRequest
+ */
+export type EnableUserRequest = Message<"link.v1.EnableUserRequest"> & {
+  /**
+   * The user's name; 1 to 64 bytes.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message link.v1.EnableUserRequest.
+ * Use `create(EnableUserRequestSchema)` to create a new message.
+ */
+export const EnableUserRequestSchema: GenMessage<EnableUserRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 14);
+
+/**
+ * @generated from message link.v1.EnableUserResponse
+ */
+export type EnableUserResponse = Message<"link.v1.EnableUserResponse"> & {
+  /**
+   * @generated from field: link.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message link.v1.EnableUserResponse.
+ * Use `create(EnableUserResponseSchema)` to create a new message.
+ */
+export const EnableUserResponseSchema: GenMessage<EnableUserResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_user_service, 15);
+
+/**
+ * What a user token is for.
+ *
+ * @generated from enum link.v1.UserTokenKind
+ */
+export enum UserTokenKind {
+  /**
+   * @generated from enum value: USER_TOKEN_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * An API token ("lu_…") for linkctl, scripts and SDKs.
+   *
+   * @generated from enum value: USER_TOKEN_KIND_API = 1;
+   */
+  API = 1,
+
+  /**
+   * A browser session ("ls_…"), made by logging in on the page; its secret lives in a cookie.
+   *
+   * @generated from enum value: USER_TOKEN_KIND_SESSION = 2;
+   */
+  SESSION = 2,
+}
+
+/**
+ * Describes the enum link.v1.UserTokenKind.
+ */
+export const UserTokenKindSchema: GenEnum<UserTokenKind> = /*@__PURE__*/
+  enumDesc(file_link_v1_user_service, 0);
+
+/**
+ * UserService: who the caller is, the caller's own tokens, and (for admins) creating, disabling and
+ * enabling users.
  *
  * @generated from service link.v1.UserService
  */
@@ -159,6 +441,61 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof CreateUserRequestSchema;
     output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * ListTokens lists the caller's own tokens that still work: API tokens and browser sessions. It
+   * never shows a token's secret or its hash.
+   *
+   * @generated from rpc link.v1.UserService.ListTokens
+   */
+  listTokens: {
+    methodKind: "unary";
+    input: typeof ListTokensRequestSchema;
+    output: typeof ListTokensResponseSchema;
+  },
+  /**
+   * CreateToken creates an API token for the caller and returns its secret, once.
+   *
+   * @generated from rpc link.v1.UserService.CreateToken
+   */
+  createToken: {
+    methodKind: "unary";
+    input: typeof CreateTokenRequestSchema;
+    output: typeof CreateTokenResponseSchema;
+  },
+  /**
+   * RevokeToken makes one of the caller's tokens (API or browser session) stop working at once.
+   * NOT_FOUND TOKEN_NOT_FOUND for a token id that is not the caller's.
+   *
+   * @generated from rpc link.v1.UserService.RevokeToken
+   */
+  revokeToken: {
+    methodKind: "unary";
+    input: typeof RevokeTokenRequestSchema;
+    output: typeof RevokeTokenResponseSchema;
+  },
+  /**
+   * DisableUser stops a user at once: their tokens and browser sessions are refused
+   * (UNAUTHENTICATED USER_DISABLED), their open streams end, and their machines' sessions end with
+   * reason USER_DISABLED. Admins only; an admin cannot disable themselves (FAILED_PRECONDITION
+   * CANNOT_DISABLE_SELF); NOT_FOUND USER_NOT_FOUND for an unknown name.
+   *
+   * @generated from rpc link.v1.UserService.DisableUser
+   */
+  disableUser: {
+    methodKind: "unary";
+    input: typeof DisableUserRequestSchema;
+    output: typeof DisableUserResponseSchema;
+  },
+  /**
+   * EnableUser lets a disabled user in again: tokens that have not expired work again. Admins only.
+   *
+   * @generated from rpc link.v1.UserService.EnableUser
+   */
+  enableUser: {
+    methodKind: "unary";
+    input: typeof EnableUserRequestSchema;
+    output: typeof EnableUserResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_link_v1_user_service, 0);
