@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -153,17 +153,21 @@ async function arrange(dataDir: string | undefined, options: HomeOptions) {
 }
 
 /**
- * The first directory on the way to `dir`, `dir` included, that `user` may not traverse, judged by its mode bits; undefined when the way is open.
+ * The first directory on the way to `dir`, `dir` included, that `user` may not traverse, judged by
+ * mode bits along both the path as written and its real path (a symlinked `node_modules` needs
+ * both); undefined when the way is open.
  */
 async function blockedAt(dir: string, user: OsUser): Promise<string | undefined> {
-  const target = resolve(dir);
-  const parts = target.split(sep).filter(Boolean);
-  const ways = parts.map((_, i) => sep + parts.slice(0, i + 1).join(sep));
-  for (const current of [sep, ...ways]) {
-    const info = await stat(current).catch(() => undefined);
-    if (!info) return undefined; // not made yet: whoever makes it chooses its mode
-    const bit = info.uid === user.uid ? 0o100 : info.gid === user.gid ? 0o010 : 0o001;
-    if ((info.mode & bit) === 0) return current;
+  const written = resolve(dir);
+  const real = await realpath(written).catch(() => written);
+  for (const path of new Set([written, real])) {
+    const parts = path.split(sep).filter(Boolean);
+    for (const current of [sep, ...parts.map((_, i) => sep + parts.slice(0, i + 1).join(sep))]) {
+      const info = await stat(current).catch(() => undefined);
+      if (!info) break; // not made yet: whoever makes it chooses its mode
+      const bit = info.uid === user.uid ? 0o100 : info.gid === user.gid ? 0o010 : 0o001;
+      if ((info.mode & bit) === 0) return current;
+    }
   }
   return undefined;
 }
