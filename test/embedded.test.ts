@@ -25,6 +25,17 @@ describe('the embedded default', () => {
     stack = undefined;
   });
 
+  /**
+   * SIGTERMs a link-server that logged "Link is running". It installs its signal handlers right
+   * after that line, in the same turn of its event loop, so it answers a request sent now only once
+   * they are in place: one /healthz first, or the signal could still find the default action.
+   */
+  async function terminateServer(serverDataDir: string): Promise<void> {
+    const info = JSON.parse(await readFile(join(serverDataDir, 'server.json'), 'utf8'));
+    await fetch(`http://127.0.0.1:${info.httpPort}/healthz`);
+    process.kill(info.pid, 'SIGTERM');
+  }
+
   async function start(dataDir: string, env: NodeJS.ProcessEnv = {}) {
     stack = await startLocalStack({ dataDir, grpcPort: 0, httpPort: 0, stdio: 'pipe', env });
     new TestProcess('link-server (stack)', stack.server);
@@ -93,7 +104,7 @@ describe('the embedded default', () => {
     const owner = (await stat(join(dataDir, 'server', 'postgres', 'PG_VERSION'))).uid;
     assert.notEqual(owner, 0, 'the database files do not belong to root');
     // Signal link-server itself (runuser may sit between): it drains, stops its database, exits 0.
-    process.kill(info.pid, 'SIGTERM');
+    await terminateServer(join(dataDir, 'server'));
     assert.equal((await server.waitForExit(30_000)).code, 0, server.tail());
   });
 
@@ -127,7 +138,7 @@ describe('the embedded default', () => {
       ], { env: { ...process.env, ...env } });
       await alone.waitForOutput(/"msg":"Link is running/, 60_000);
       assert.match(alone.output, /so Link put its binaries in .* and its cluster in /, 'one line says where it put what');
-      alone.child.kill('SIGTERM');
+      await terminateServer(join(dataDir, 'server'));
       assert.equal((await alone.waitForExit(30_000)).code, 0, alone.tail());
       assert.equal((await readdir(shared)).filter((name) => name.startsWith('postgres-')).length, 1, 'the binaries were copied once');
       const clusterDir = (await readFile(join(dataDir, 'server', 'postgres.location'), 'utf8')).trim();
