@@ -16,6 +16,7 @@ import { exists, writeFileAtomically } from '../../common/files.js';
 import { freePort } from '../../common/net.js';
 import { arrangePostgresHome, type HomeOptions, type PostgresHome } from './postgres-home.js';
 
+/** A running embedded Postgres; its owner calls `stop` last (after the store is closed). */
 export interface EmbeddedDatabase {
   url: string;
   /** The cluster's data directory; outside the data dir when `clusterOutside` (its owner removes both). */
@@ -32,6 +33,11 @@ export interface EmbeddedOptions extends HomeOptions {
   settings?: Record<string, string>;
 }
 
+/**
+ * Starts the embedded Postgres for `dataDir` (made 0700 if missing), initialising its cluster on first
+ * use, and resolves once it accepts connections with a `link` database. Throws, with the fix, when it
+ * cannot be arranged or does not start; a Postgres that started is stopped again before the throw.
+ */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const home = await arrangePostgresHome(dataDir, options);
@@ -59,21 +65,22 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
   // Should this process end without `stop` (a crash), Postgres stops itself on SIGINT (fast shutdown).
   const stopOnExit = () => postmaster.kill('SIGINT');
   process.once('exit', stopOnExit);
-  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-  await ensureDatabase(`postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
-  log.info({ port }, 'embedded database started');
-  return {
-    url,
-    clusterDir: home.clusterDir,
-    clusterOutside: home.clusterOutside,
-    stop: async () => {
-      process.off('exit', stopOnExit);
-      if (postmaster.exitCode !== null || postmaster.signalCode !== null) return;
-      const exited = new Promise((resolve) => postmaster.once('exit', resolve));
-      postmaster.kill('SIGINT');
-      await exited;
-    },
+  const stop = async () => {
+    process.off('exit', stopOnExit);
+    if (postmaster.exitCode !== null || postmaster.signalCode !== null) return;
+    const exited = new Promise((resolve) => postmaster.once('exit', resolve));
+    postmaster.kill('SIGINT');
+    await exited;
   };
+  try {
+    await ensureDatabase(`postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  log.info({ port }, 'embedded database started');
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+  return { url, clusterDir: home.clusterDir, clusterOutside: home.clusterOutside, stop };
 }
 
 /** Environment for Postgres's tools: English messages, which `run` reads to know it is ready. */
