@@ -146,7 +146,33 @@ function checkApiCompatibility() {
   step('buf breaking against api/link-v1.binpb (the released API)', bin('buf'), ['breaking', 'proto', '--against', join('api', 'link-v1.binpb')]);
 }
 
+/**
+ * As root, the suites' Postgres runs as the `postgres` user: arrange its binaries now (copied once
+ * where that user can reach them, when it cannot enter this checkout) and run them as it, or stop
+ * here with the fix instead of failing every suite that needs a database.
+ */
+async function checkPostgres() {
+  if (process.getuid?.() !== 0) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { preparePostgresBinaries } = await import('../control-plane/store/postgres-home.ts');
+  let problem;
+  try {
+    const binaries = await preparePostgresBinaries();
+    if (binaries.copiedFrom) process.stderr.write(`\n── Postgres: the "postgres" user cannot reach ${binaries.copiedFrom}; running the copy in ${dirname(dirname(binaries.postgres))}\n`);
+    const version = spawnSync(binaries.postgres, ['--version'], { uid: binaries.runAs.uid, gid: binaries.runAs.gid, encoding: 'utf8' });
+    if (version.status !== 0) problem = `the "postgres" user cannot run ${binaries.postgres}: ${version.error?.message ?? version.stderr}`;
+  } catch (error) {
+    problem = error.message;
+  }
+  if (problem) {
+    process.stderr.write(`\nThe tests' Postgres cannot start: ${problem}\n`);
+    process.exit(1);
+  }
+}
+
 ensureNodeModules(root);
+await checkPostgres();
 ensureSystemPackages();
 ensurePythonPackages();
 ensureHarnessClis();

