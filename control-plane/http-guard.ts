@@ -90,13 +90,15 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, error: unknown
       return;
     }
     const json = path.startsWith('/auth/');
+    const fields = status === 400 ? { code: 'invalid_argument', reason: 'MALFORMED_MESSAGE', message } : { code: 'internal', message };
+    const body = json ? JSON.stringify(fields) : `${message}\n`;
     res.writeHead(status, {
       'content-type': json ? 'application/json' : 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
       connection: 'close',
     });
-    const body = status === 400 ? { code: 'invalid_argument', reason: 'MALFORMED_MESSAGE', message } : { code: 'internal', message };
-    res.end(json ? JSON.stringify(body) : `${message}\n`);
+    res.end(body);
   } catch {
     res.destroy();
   }
