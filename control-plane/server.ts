@@ -98,6 +98,9 @@ export class LinkServer {
 
   static async start(options: LinkServerOptions): Promise<LinkServer> {
     const { store, registry, log } = options;
+    if (options.localLoginSecret !== undefined && !isLoopbackHost(options.host)) {
+      throw new Error(`local login only listens on loopback, not on ${options.host}`);
+    }
     await registry.start();
     if (options.tokenGraceMs !== undefined) store.tokenGraceMs = options.tokenGraceMs;
     const shutdown = new AbortController();
@@ -123,9 +126,6 @@ export class LinkServer {
       log.child({ module: 'link-session' }),
       metrics,
     );
-    if (options.localLoginSecret !== undefined && !isLoopbackHost(options.host)) {
-      throw new Error(`local login only listens on loopback, not on ${options.host}`);
-    }
     const auth = new Authenticator(store);
     const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
     const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
