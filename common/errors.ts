@@ -11,6 +11,8 @@ export const ERROR_DOMAIN = 'link.v1';
  */
 export const Reason = {
   Unauthenticated: 'UNAUTHENTICATED',
+  /** A call riding on the browser's session cookie came from another origin or site than the page. */
+  CrossOrigin: 'CROSS_ORIGIN',
   ProtocolMismatch: 'PROTOCOL_MISMATCH',
   HelloRequired: 'HELLO_REQUIRED',
   HelloTimeout: 'HELLO_TIMEOUT',

@@ -5,16 +5,17 @@
  *
  * - Link methods (the agent's session) take a link token: `authorization: Bearer ll_…`.
  * - User methods take a user token (`authorization: Bearer lu_…`) or the browser's session cookie
- *   (`link_session`, set by POST /auth/login).
- * - In the embedded default (`localLogin`), a call without credentials that comes in on the HTTP
- *   port from a loopback address, naming localhost as its Host, acts as the local user: the page
- *   opens logged in. The Host check stops DNS-rebinding pages from riding on it.
+ *   (`link_session`, set by POST /auth/login). A call without either is UNAUTHENTICATED, from
+ *   wherever it comes: loopback is not a credential.
+ * - A cookie-authenticated call must come from the page's own origin (`Origin` naming the request's
+ *   own host, `Sec-Fetch-Site` same-origin or absent); others are PERMISSION_DENIED CROSS_ORIGIN.
+ *   Bearer calls are not checked: a page cannot send another site's token.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, linkError, Reason } from '../common/errors.js';
 import type { LinkRecord, Store, UserRecord, UserTokenCheck } from './store/store.js';
-import { peerAddressKey, transportKey } from './context.js';
 import type { AnyServiceImpl } from './grpc-adapter.js';
 
 const userKey = createContextKey<UserRecord | undefined>(undefined, { description: 'caller user' });
@@ -37,10 +38,7 @@ export function callerLink(ctx: HandlerContext): LinkRecord {
 export type Credential = 'user' | 'link' | 'none';
 
 export class Authenticator {
-  constructor(
-    private readonly store: Store,
-    private readonly options: { localLogin: boolean },
-  ) {}
+  constructor(private readonly store: Store) {}
 
   /**
    * Wraps each method of `impl` so that it runs only for an authenticated caller. `credentials`
@@ -86,12 +84,11 @@ export class Authenticator {
       return;
     }
     const session = sessionCookie(ctx.requestHeader.get('cookie'));
-    if (session) {
-      ctx.values.set(userKey, acceptedUser(await this.store.checkUserToken(session), 'the browser session expired: log in again'));
-      return;
-    }
-    if (this.options.localLogin && isLocalBrowserCall(ctx)) {
-      ctx.values.set(userKey, await this.store.localUser());
+    if (session !== undefined) {
+      const refusal = crossOriginRefusal(ctx.requestHeader.get('origin'), ctx.requestHeader.get('sec-fetch-site'), ctx.requestHeader.get('host'));
+      if (refusal) throw linkError(Code.PermissionDenied, Reason.CrossOrigin, refusal);
+      if (!session) throw unauthenticated('the browser session is not valid or has expired: log in again');
+      ctx.values.set(userKey, acceptedUser(await this.store.checkUserToken(session), 'the browser session is not valid or has expired: log in again'));
       return;
     }
     throw unauthenticated('missing user token: send "authorization: Bearer <token>"');
@@ -143,27 +140,66 @@ async function* untilDisabled(
 /** The name of the browser session cookie. */
 export const SESSION_COOKIE = 'link_session';
 
-/** The session token in a Cookie header, if any. */
-export function sessionCookie(header: string | null): string | undefined {
+/**
+ * The session token in a Cookie header: undefined when there is no `link_session` cookie, the
+ * value (percent-decoded when it decodes) when there is. Never throws: a malformed value is
+ * returned as it came and then matches no session.
+ */
+export function sessionCookie(header: string | null | undefined): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('='));
+    if (name !== SESSION_COOKIE) continue;
+    const raw = value.join('=');
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      return raw;
+    }
   }
   return undefined;
+}
+
+/**
+ * Why a request that rides on the browser's session cookie does not come from the page's own
+ * origin, or undefined when it does. Browsers send `Sec-Fetch-Site` (same-origin for the page's own
+ * calls) and `Origin` on every POST; a client that sends neither (curl with a cookie it was given)
+ * is let through, since it holds the cookie anyway. The Origin's host and port must be the Host the
+ * request was sent to; its scheme is not compared, since TLS may end at a proxy in front. Never
+ * throws: an Origin that is not a URL (`null`, from sandboxed frames and file pages) is another origin.
+ */
+export function crossOriginRefusal(origin: string | null | undefined, fetchSite: string | null | undefined, host: string | null | undefined): string | undefined {
+  if (fetchSite !== null && fetchSite !== undefined && fetchSite !== 'same-origin') {
+    const site = ['same-site', 'cross-site', 'none'].includes(fetchSite) ? fetchSite : 'foreign';
+    return `a ${site} request (Sec-Fetch-Site) cannot use the Link page's session: call from the page itself, or send a bearer token`;
+  }
+  if (origin === null || origin === undefined) return undefined;
+  const refusal = 'the request comes from another origin than the Link page: call from the page itself, or send a bearer token';
+  let from: URL;
+  let own: URL;
+  try {
+    from = new URL(origin);
+    own = new URL(`${from.protocol}//${host ?? ''}`);
+  } catch {
+    return refusal;
+  }
+  if ((from.protocol !== 'http:' && from.protocol !== 'https:') || !host || from.origin !== own.origin) return refusal;
+  return undefined;
+}
+
+/** Whether `host` (a --host value) only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/** Compares a login secret in constant time (over digests, so lengths do not show either). */
+export function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 function bearer(header: string | null): string | undefined {
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header.trim()) : null;
   return match?.[1];
-}
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
-const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
-
-function isLocalBrowserCall(ctx: HandlerContext): boolean {
-  if (ctx.values.get(transportKey) !== 'http') return false;
-  const peer = ctx.values.get(peerAddressKey);
-  const host = ctx.requestHeader.get('host') ?? '';
-  return LOOPBACK.test(peer) && LOCAL_HOST.test(host);
 }

@@ -9,7 +9,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { duration, integer } from '../common/cli.js';
 import { applyConfigFile } from '../common/config.js';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,8 @@ import { defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { EtcdRegistry } from './registry/etcd.js';
 import { MemoryRegistry } from './registry/memory.js';
+import { writeFileAtomically } from '../common/files.js';
+import { isLoopbackHost } from './auth.js';
 import { LinkServer } from './server.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './store/embedded.js';
 import { MigrationError } from './store/migrate.js';
@@ -26,6 +29,11 @@ import { DEFAULT_USER_TOKEN_TTL_MS } from './store/store.js';
 import { keepLocalUserTokenFresh } from './local-user-token.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
+/**
+ * With local login, the file in the data dir that holds this run's login URL
+ * (`http://127.0.0.1:8080/?login=<secret>`), 0600. Opening it logs a browser in as the local user.
+ */
+const LOGIN_URL_FILE = 'login-url';
 
 
 const dataDirOption = () =>
@@ -94,7 +102,7 @@ logOptions(
     )
     .addOption(new Option('--web-dir <dir>', 'the built web UI').env('LINK_SERVER_WEB_DIR').default(join(repoRoot, 'web', 'dist')))
     .addOption(
-      new Option('--local-login <on|off>', 'log loopback browsers in as the local user (default: on with the embedded database)')
+      new Option('--local-login <on|off>', 'write a login URL (<data-dir>/login-url) that logs a browser in as the local user; loopback --host only (default: on with the embedded database)')
         .env('LINK_SERVER_LOCAL_LOGIN')
         .choices(['on', 'off']),
     ),
@@ -110,10 +118,19 @@ logOptions(
   const tls = opts.tlsCert ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
   const scheme = tls ? 'https' : 'http';
   const dataDir = resolve(opts.dataDir);
+  const localLogin = opts.localLogin ? opts.localLogin === 'on' : opts.databaseUrl === undefined;
+  if (localLogin && !isLoopbackHost(opts.host)) {
+    throw new InvalidArgumentError(
+      `local login (${opts.localLogin ? '--local-login on' : 'on by default with the embedded database'}) needs a loopback --host (127.0.0.1, ::1 or localhost), ` +
+        `not ${opts.host}: its login URL would let anyone who reaches the port in as the local admin. ` +
+        `Pass --local-login off and log in with a user token (\`link-server create-user\`; the local user's is in ${join(dataDir, 'local-user.token')}).`,
+    );
+  }
   // Also with an external database: server.json (ports, URL) goes here.
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir, userTokenTtl: opts.userTokenTtl }, log);
-  const localLogin = opts.localLogin ? opts.localLogin === 'on' : embedded !== undefined;
+  // A new secret at every start: a login URL from an earlier run stops working.
+  const localLoginSecret = localLogin ? randomBytes(32).toString('base64url') : undefined;
   let userTokenFile: string | undefined;
   if (embedded) {
     // The embedded default's one local user, and its API token for linkctl and scripts.
@@ -144,7 +161,7 @@ logOptions(
       retainEventsMs: opts.retainEvents,
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,
-      localLogin,
+      localLoginSecret,
       advertisedGrpcUrl: opts.advertiseGrpc ?? `${scheme}://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${opts.grpcPort}`,
       tls,
       store,
@@ -159,9 +176,17 @@ logOptions(
   // With --grpc-port 0 the advertised address can only be known now.
   if (!opts.advertiseGrpc && opts.grpcPort === 0) server.setAdvertisedGrpcUrl(`${scheme}://${advertiseHost}:${server.grpcPort}`);
   const url = `${scheme}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.httpPort}`;
+  const loginUrlFile = join(dataDir, LOGIN_URL_FILE);
+  if (localLoginSecret) {
+    await writeFileAtomically(loginUrlFile, `${url}/?login=${localLoginSecret}\n`);
+    // The path, never the secret: logs are kept and shipped; the file is 0600.
+    log.info({ loginUrlFile }, `open the login URL in ${loginUrlFile} to log in as the local user`);
+  } else {
+    await rm(loginUrlFile, { force: true });
+  }
   await writeFile(
     join(dataDir, 'server.json'),
-    JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, userTokenFile }),
+    JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, userTokenFile, loginUrlFile: localLoginSecret ? loginUrlFile : undefined }),
     { mode: 0o600 },
   );
   log.info({ url, grpc: `${opts.host}:${server.grpcPort}` }, `Link is running at ${url}`);

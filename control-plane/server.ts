@@ -21,7 +21,8 @@ import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health
 import { file_link_v1_link_service, LinkService } from '../gen/link/v1/link_service_pb.js';
 import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
 import type { PostgresStore } from './store/postgres.js';
-import { Authenticator } from './auth.js';
+import { Authenticator, isLoopbackHost } from './auth.js';
+import { guardHttp } from './http-guard.js';
 import { peerAddressKey, transportKey } from './context.js';
 import { addConnectService, type AnyServiceImpl } from './grpc-adapter.js';
 import { httpRoutes } from './http.js';
@@ -67,8 +68,11 @@ export interface LinkServerOptions {
   tokenGraceMs?: number;
   /** The built web UI, or undefined for none. */
   webDir: string | undefined;
-  /** Loopback browser calls without credentials act as the local user (embedded default). */
-  localLogin: boolean;
+  /**
+   * The embedded default's login secret (local login): the page trades it for a session cookie of
+   * the local user (POST /auth/login). Undefined turns local login off. Only on a loopback `host`.
+   */
+  localLoginSecret?: string;
   /** The gRPC address agents should dial, shown in pairing commands. */
   advertisedGrpcUrl?: string;
   store: PostgresStore;
@@ -100,6 +104,9 @@ export class LinkServer {
 
   static async start(options: LinkServerOptions): Promise<LinkServer> {
     const { store, registry, log } = options;
+    if (options.localLoginSecret !== undefined && !isLoopbackHost(options.host)) {
+      throw new Error(`local login only listens on loopback, not on ${options.host}`);
+    }
     await registry.start();
     if (options.tokenGraceMs !== undefined) store.tokenGraceMs = options.tokenGraceMs;
     const shutdown = new AbortController();
@@ -128,7 +135,7 @@ export class LinkServer {
       log.child({ module: 'link-session' }),
       metrics,
     );
-    const auth = new Authenticator(store, { localLogin: options.localLogin });
+    const auth = new Authenticator(store);
     const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
     const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
     const linkService = auth.protect(LinkService, linkImpl, {
@@ -188,6 +195,7 @@ export class LinkServer {
       webDir: options.webDir,
       store,
       secureCookies: options.tls !== undefined,
+      localLoginSecret: options.localLoginSecret,
       metrics,
       notReadyReason: async () => {
         if (shutdown.signal.aborted) return 'shutting down';
@@ -199,9 +207,12 @@ export class LinkServer {
         return undefined;
       },
     });
+    // One guard around everything on the HTTP port: connect-node's own handler (it throws on a
+    // request it cannot make a URL of) and the routes it falls back to (whose promise it drops).
+    const httpLog = log.child({ module: 'http' });
     const handler = connectNodeAdapter({
       routes,
-      fallback: (req, res) => void fallback(req as IncomingMessage, res as ServerResponse),
+      fallback: guardHttp(fallback, httpLog) as (req: unknown, res: unknown) => void,
       readMaxBytes: MAX_MESSAGE_BYTES,
       shutdownSignal: shutdown.signal,
       contextValues: (req) =>
@@ -209,7 +220,15 @@ export class LinkServer {
           .set(peerAddressKey, req.socket.remoteAddress ?? '')
           .set(transportKey, 'http'),
     });
-    const httpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
+    const listener = guardHttp(handler as (req: IncomingMessage, res: ServerResponse) => void, httpLog);
+    const httpServer = options.tls
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...HTTP_LIMITS }, listener)
+      : createServer(HTTP_LIMITS, listener);
+    // CONNECT is a proxy's method; without a listener Node drops the socket without an answer.
+    httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => socket.destroy());
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(options.httpPort, options.host, () => {
@@ -282,6 +301,13 @@ export class LinkServer {
     log.info('stopped');
   }
 }
+
+/**
+ * A request must arrive in time, or its connection is closed: the head within 10 s, the whole
+ * request (body included; answers may stream for as long as they need) within 30 s, checked
+ * every second. Without these an unfinished request holds its socket for minutes.
+ */
+const HTTP_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
 
 /** Whether an error came from Postgres or the connection to it (postgres.js). */
 function isDatabaseError(cause: unknown): boolean {

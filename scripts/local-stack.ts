@@ -32,6 +32,13 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   url: string;
+  /**
+   * The page with this run's login secret (`<url>/?login=…`): opening it logs the browser in as the
+   * local user. Also in `<serverDataDir>/login-url` (0600). A new one at every server start.
+   * Undefined when `serverArgs` turned local login off.
+   */
+  loginUrl: string | undefined;
+  loginUrlFile: string;
   grpcAddress: string;
   server: ChildProcess;
   agent: ChildProcess | undefined;
@@ -81,8 +88,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       throw error;
     }
   }
+  const loginUrlFile = join(serverDataDir, 'login-url');
+  const loginUrl = (await readFile(loginUrlFile, 'utf8').catch(() => undefined))?.trim();
   const stack: LocalStack = {
     url: `http://127.0.0.1:${ready.httpPort}`,
+    loginUrl,
+    loginUrlFile,
     grpcAddress,
     server,
     agent: undefined,

@@ -1,5 +1,6 @@
 // `npm start`: the embedded default on this machine. Installs what is missing, builds the web UI,
-// starts link-server on 127.0.0.1 and one local linkd paired to the local user, and prints the URL.
+// starts link-server on 127.0.0.1 and one local linkd paired to the local user, and prints the login
+// URL (the page with this run's one login secret, which logs the browser in as the local user).
 // Data lives in ./.data (LINK_DATA_DIR to change); ports from LINK_SERVER_HTTP_PORT / _GRPC_PORT.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,9 @@ const stack = await startLocalStack({
   pretty: process.stderr.isTTY,
 });
 process.stdout.write(
-  `\n  Link is running: open ${stack.url}\n  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n  Ctrl-C stops it.\n\n`,
+  `\n  Link is running. Open this URL to log in (it works until link-server restarts; also in ${stack.loginUrlFile}):\n\n` +
+    `    ${stack.loginUrl ?? stack.url}\n\n` +
+    `  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n  Ctrl-C stops it.\n\n`,
 );
 
 let stopping = false;

@@ -35,7 +35,8 @@ describe('the web page', () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${stack.url}#/machines`);
+    // Opened as `npm start` tells the user to: the login URL.
+    await page.goto(`${stack.loginUrl}#/machines`);
 
     const card = page.locator('link-machine-card [part=card]');
     await card.and(page.locator('[data-state=online]')).waitFor({ timeout: 20_000 });
@@ -54,8 +55,8 @@ describe('the web page', () => {
     try {
       browser = await launchChromium();
       const page = await browser.newPage();
-      // The page is served on 127.0.0.1 and opens logged in as the local user, who has no links.
-      await page.goto(`${env.httpUrl}#/machines`);
+      // Opened with the login URL, the page logs in as the local user, who has no links.
+      await page.goto(`${env.loginUrl}#/machines`);
       const empty = page.locator('[data-testid=empty-state]');
       await empty.waitFor({ timeout: 20_000 });
       assert.match(await empty.innerText(), /No machine connected yet/);
@@ -74,7 +75,7 @@ describe('the web page', () => {
     new TestProcess('linkd (stack)', stack.agent!);
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
-    await page.goto(`${stack.url}#/machines`);
+    await page.goto(`${stack.loginUrl}#/machines`);
     await page.locator('link-machine-card [data-state=online]').waitFor({ timeout: 20_000 });
 
     await page.getByRole('button', { name: 'Connect a machine' }).click();

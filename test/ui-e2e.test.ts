@@ -52,7 +52,8 @@ describe('the page, end to end with Claude Code', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(env.httpUrl);
+    // Logged in as a user of the embedded default is: by opening the login URL link-server printed.
+    await page.goto(env.loginUrl!);
 
     // Pair this machine from the dialog.
     await page.getByRole('button', { name: 'Connect a machine' }).first().click();

@@ -1,10 +1,13 @@
 /**
  * An in-process control plane on 127.0.0.1, ports chosen by the OS, on a fresh Postgres database
- * (or a given one, to play a second replica or a restart) holding one user and one link. `close()`
+ * (or a given one, to play a second replica or a restart) holding one user and one link. Like the
+ * embedded default it has local login on: a browser logs in as the local user by opening `loginUrl`. `close()`
  * fails if a session or HTTP connection is still open after shutdown; the root hook fails a test
  * that does not close it.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { MemoryRegistry } from '../../control-plane/registry/memory.js';
@@ -14,7 +17,7 @@ import { LinkServer, type LinkServerOptions } from '../../control-plane/server.j
 import { PostgresStore } from '../../control-plane/store/postgres.js';
 import type { LinkRecord, UserRecord } from '../../control-plane/store/store.js';
 import { freshDatabase } from './postgres.js';
-import { repoRoot } from './processes.js';
+import { repoRoot, spawnTracked, type TestProcess } from './processes.js';
 import { tempDir } from './temp.js';
 
 const open = new Set<TestServer>();
@@ -32,6 +35,9 @@ export interface TestServer {
   linkToken: string;
   /** The link token written to a 0600 file, for linkd's --token-file. */
   linkTokenFile: string;
+  /** With local login (the default): this server's login secret, and the URL a user opens with it. */
+  loginSecret: string | undefined;
+  loginUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -44,10 +50,13 @@ export type TestServerOptions = Partial<Omit<LinkServerOptions, 'store' | 'regis
   registry?: Registry;
   /** Receives every log line of the server at trace level (to check what is logged). */
   logTo?: { write(line: string): void };
+  /** Local login, as the embedded default has it: a login secret for the local user (default on). */
+  localLogin?: boolean;
 };
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const { userWithoutLinks, databaseUrl: given, registry: givenRegistry, logTo, ...serverOverrides } = options;
+  const { userWithoutLinks, databaseUrl: given, registry: givenRegistry, logTo, localLogin = true, ...serverOverrides } = options;
+  const loginSecret = localLogin ? randomBytes(32).toString('base64url') : undefined;
   const databaseUrl = given ?? (await freshDatabase());
   const log = logTo
     ? createLogger({ name: 'test-server', level: 'trace', destination: logTo })
@@ -68,7 +77,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     helloTimeoutMs: 1_000,
     drainGraceMs: 2_000,
     webDir: join(repoRoot, 'web', 'dist'),
-    localLogin: true,
+    localLoginSecret: loginSecret,
     store,
     registry,
     log,
@@ -86,6 +95,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     link,
     linkToken,
     linkTokenFile,
+    loginSecret,
+    loginUrl: loginSecret ? `http://127.0.0.1:${server.httpPort}/?login=${loginSecret}` : undefined,
     async close() {
       open.delete(handle);
       await server.close();
@@ -100,4 +111,29 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
 /** Servers a test started and did not close; the root hook closes them and fails the test. */
 export function openServers(): TestServer[] {
   return [...open];
+}
+
+export interface ServerProcess {
+  process: TestProcess;
+  dataDir: string;
+  httpPort: number;
+  grpcPort: number;
+  httpUrl: string;
+}
+
+/**
+ * `link-server` from bin/ as a real process (as an operator starts it), ports chosen by the OS, on a
+ * fresh database unless `args` name one; resolves once it listens (it has written server.json).
+ * The process is tracked: the test stops it.
+ */
+export async function startServerProcess(args: string[] = [], name = 'link-server'): Promise<ServerProcess> {
+  const dataDir = await tempDir('link-server-');
+  const database = args.includes('--database-url') ? [] : ['--database-url', await freshDatabase()];
+  const child = spawnTracked(name, process.execPath, [
+    join(repoRoot, 'bin', 'link-server.js'),
+    'serve', '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, ...database, ...args,
+  ]);
+  await child.waitForOutput(/"msg":"Link is running/, 60_000);
+  const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
+  return { process: child, dataDir, httpPort: info.httpPort, grpcPort: info.grpcPort, httpUrl: `http://127.0.0.1:${info.httpPort}` };
 }

@@ -33,17 +33,33 @@ export function defaultClients(): ApiClients {
   return clientsFor(createConnectTransport({ baseUrl: window.location.origin, useBinaryFormat: true }));
 }
 
-/** Trades a user token for the session cookie (POST /auth/login). Resolves with an error message, or undefined. */
-export async function logIn(token: string): Promise<string | undefined> {
+/**
+ * Trades a credential for the session cookie (POST /auth/login): a user token, or `{ loginSecret }`
+ * from the login URL link-server printed. Resolves with an error message, or undefined.
+ */
+export async function logIn(credential: string | { loginSecret: string }): Promise<string | undefined> {
   const response = await fetch('/auth/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token }),
+    body: JSON.stringify(typeof credential === 'string' ? { token: credential } : credential),
     credentials: 'same-origin',
   });
   if (response.ok) return undefined;
   const body = (await response.json().catch(() => ({}))) as { message?: string };
   return body.message ?? `login failed (${response.status})`;
+}
+
+/**
+ * The login secret the page was opened with (`?login=…`, from link-server's login URL), taken out
+ * of the address bar at once so it stays out of bookmarks, shared links and screenshots.
+ */
+export function takeLoginSecret(): string | undefined {
+  const url = new URL(window.location.href);
+  const secret = url.searchParams.get('login');
+  if (secret === null) return undefined;
+  url.searchParams.delete('login');
+  window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+  return secret || undefined;
 }
 
 export async function logOut(): Promise<void> {

@@ -3,7 +3,7 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { provide } from '@lit/context';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { User } from '../../gen/link/v1/user_service_pb.js';
-import { apiContext, defaultClients, logOut, type ApiClients } from './api.js';
+import { apiContext, defaultClients, logIn, logOut, takeLoginSecret, type ApiClients } from './api.js';
 import { directoryContext, LinkDirectory } from './link-directory.js';
 import type { LinkConnectDialog } from './link-connect-dialog.js';
 import './link-connect-dialog.js';
@@ -24,7 +24,9 @@ function route(hash: string): Route {
 /**
  * The page: a header with the user's machines, threads in a sidebar, and the selected thread (or a
  * new one, or the machines page) in the middle. Shows the login form instead when the browser has no
- * session. Provides the API clients and the live machine directory to every element below it.
+ * session. Opened with link-server's login URL (`/?login=<secret>`), it first trades the secret for
+ * the session cookie and takes it out of the address bar. Provides the API clients and the live
+ * machine directory to every element below it.
  *
  * Routes: #/threads/<id>, #/ (a new thread), #/machines.
  */
@@ -40,6 +42,8 @@ export class LinkApp extends LitElement {
 
   @state() private user: User | undefined;
   @state() private needsLogin = false;
+  /** Why the login link the page was opened with did not log in, shown above the login form. */
+  @state() private loginError: string | undefined;
   @state() private error: string | undefined;
   @state() private route: Route = route(window.location.hash);
   @state() private version = 0;
@@ -76,7 +80,14 @@ export class LinkApp extends LitElement {
   connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener('hashchange', this.onHash);
-    void this.loadUser();
+    void this.start();
+  }
+
+  /** Opened with a login link (`?login=…`): trade its secret for the session cookie first. */
+  private async start(): Promise<void> {
+    const loginSecret = takeLoginSecret();
+    if (loginSecret) this.loginError = await logIn({ loginSecret });
+    await this.loadUser();
   }
 
   disconnectedCallback(): void {
@@ -138,12 +149,12 @@ export class LinkApp extends LitElement {
               <link-machine-indicator></link-machine-indicator>
               <span class="who">${this.user.local ? 'local user' : this.user.name}</span>
               <button class="primary" @click=${() => this.dialog.show()}>Connect a machine</button>
-              ${this.user.local ? nothing : html`<button @click=${() => this.logOut()}>Log out</button>`}`
+              <button @click=${() => this.logOut()}>Log out</button>`
           : nothing}
       </header>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
       ${this.needsLogin
-        ? html`<div class="login"><link-login @link-logged-in=${() => this.loadUser()}></link-login></div>`
+        ? html`<div class="login"><link-login .error=${this.loginError} @link-logged-in=${() => this.loadUser()}></link-login></div>`
         : this.user
           ? html`<div class="body">${this.main()}</div>`
           : nothing}

@@ -1,16 +1,18 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
+import { customElement, property, state } from 'lit/decorators.js';
 import { logIn } from './api.js';
 
 /**
- * Logs the browser in with a user token (from `linkctl users create` or `link-server create-user`);
- * the server answers with an HttpOnly session cookie, so the token is not kept by the page.
+ * Logs the browser in with a user token (from `linkctl users create` or `link-server create-user`)
+ * or with the login URL link-server printed (pasted whole); the server answers with an HttpOnly
+ * session cookie, so neither is kept by the page.
  *
  * @fires link-logged-in - the session cookie is set
  */
 @customElement('link-login')
 export class LinkLogin extends LitElement {
-  @state() private error: string | undefined;
+  /** An error to show before anything is typed (a login link that did not work). */
+  @property({ attribute: false }) error: string | undefined;
   @state() private busy = false;
 
   static styles = css`
@@ -27,7 +29,7 @@ export class LinkLogin extends LitElement {
     event.preventDefault();
     const input = this.renderRoot.querySelector('input') as HTMLInputElement;
     this.busy = true;
-    this.error = await logIn(input.value.trim());
+    this.error = await logIn(credential(input.value.trim()));
     this.busy = false;
     if (!this.error) this.dispatchEvent(new CustomEvent('link-logged-in', { bubbles: true, composed: true }));
   }
@@ -35,11 +37,26 @@ export class LinkLogin extends LitElement {
   render() {
     return html`<form @submit=${this.submit}>
       <h2>Log in to Link</h2>
-      <p>Paste your user token. An admin creates one with <code>linkctl users create NAME</code>.</p>
-      <input type="password" name="token" autocomplete="off" placeholder="lu_…" aria-label="User token" required />
+      <p>
+        Open the login URL that <code>npm start</code> printed (it is also in the server's
+        <code>login-url</code> file), or paste your user token here. An admin creates one with
+        <code>linkctl users create NAME</code>.
+      </p>
+      <input type="password" name="token" autocomplete="off" placeholder="lu_… or the login URL" aria-label="User token" required />
       ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       <button type="submit" ?disabled=${this.busy}>Log in</button>
     </form>`;
+  }
+}
+
+/** What was pasted: a login URL (`…?login=<secret>`) or a user token. */
+function credential(value: string): string | { loginSecret: string } {
+  if (!/^https?:\/\//i.test(value)) return value;
+  try {
+    const secret = new URL(value).searchParams.get('login');
+    return secret ? { loginSecret: secret } : value;
+  } catch {
+    return value;
   }
 }
 
