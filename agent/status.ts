@@ -5,7 +5,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionState } from './connection.js';
-import type { DispatchKeyState } from './runs/run-manager.js';
+import type { DispatchKeyState } from './runs/dispatch-trust.js';
 
 export interface AgentStatus {
   pid: number;

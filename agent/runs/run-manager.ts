@@ -18,7 +18,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
-import { checkDispatch, ed25519PublicKey, followKeyChain, MAX_DISPATCH_SKEW_MS, type KeyEndorsement } from '../../common/dispatch.js';
+import { checkDispatch, MAX_DISPATCH_SKEW_MS, type KeyEndorsement } from '../../common/dispatch.js';
+import { DispatchTrust, type DispatchKeyState } from './dispatch-trust.js';
 import type { Logger } from '../../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
 import type { CancelRun, ConnectRequestSchema, DispatchRun, EventsAck, HeldRunSchema } from '../../gen/link/v1/link_service_pb.js';
@@ -80,16 +81,6 @@ interface Session {
   key: KeyObject | undefined;
 }
 
-/** Whether linkd can verify dispatches: `pinned`, or why it refuses them all. */
-export type DispatchKeyState =
-  | { state: 'pinned' }
-  | { state: 'missing'; message: string }
-  | { state: 'mismatch'; message: string };
-
-/** What linkd tells the user when it has no key pinned. */
-export const NO_KEY_MESSAGE =
-  'this machine has no dispatch key pinned at pairing (link.json beside the token is missing or has none), so it refuses every run; pair it again: open the web page, "Connect a machine", and run `linkd login --code …`';
-
 export class RunManager {
   private readonly runs = new Map<string, ActiveRun>();
   private readonly seenNonces = new Map<string, number>();
@@ -97,17 +88,15 @@ export class RunManager {
   private flushTimer: NodeJS.Timeout | undefined;
   private paused = false;
   private draining = false;
-  private pinned: Uint8Array | undefined;
-  private keyState: DispatchKeyState;
+  private readonly trust: DispatchTrust;
 
   constructor(private readonly options: RunManagerOptions) {
-    this.pinned = options.trustedKey?.length === 32 ? options.trustedKey : undefined;
-    this.keyState = this.pinned ? { state: 'pinned' } : { state: 'missing', message: NO_KEY_MESSAGE };
+    this.trust = new DispatchTrust(options.trustedKey, options.log, options.onKeyMoved);
   }
 
   /** Whether dispatches can be verified (for Hello, `linkd status`); as of the last Welcome. */
   get dispatchKey(): DispatchKeyState {
-    return this.keyState;
+    return this.trust.state;
   }
 
   /**
@@ -167,7 +156,7 @@ export class RunManager {
     send: (frame: Frame) => void,
     welcome: { linkId: string; epoch: bigint; dispatchKey: Uint8Array; chain?: KeyEndorsement[]; cursors: Map<string, bigint> },
   ): void {
-    this.session = { send, linkId: welcome.linkId, epoch: welcome.epoch, key: this.trust(welcome.dispatchKey, welcome.chain ?? []) };
+    this.session = { send, linkId: welcome.linkId, epoch: welcome.epoch, key: this.trust.forSession(welcome.dispatchKey, welcome.chain ?? []) };
     for (const run of this.runs.values()) {
       const stored = welcome.cursors.get(run.id);
       if (stored === undefined) {
@@ -201,7 +190,7 @@ export class RunManager {
     this.forgetOldNonces();
     const verdict = checkDispatch(fields, d.signature, {
       key: session.key,
-      keyProblem: this.keyState.state === 'mismatch' ? { reason: 'KEY_MISMATCH', message: this.keyState.message } : undefined,
+      keyProblem: this.trust.state.state === 'mismatch' ? { reason: 'KEY_MISMATCH', message: this.trust.state.message } : undefined,
       linkId: session.linkId,
       epoch: session.epoch,
       nowMs: Date.now(),
@@ -377,38 +366,6 @@ export class RunManager {
   /** Stops every run (linkd is exiting) and waits for their processes. */
   async stopAll(reason: string): Promise<void> {
     await Promise.all([...this.runs.values()].filter((r) => !r.finished).map((r) => this.stopRun(r, reason)));
-  }
-
-  /**
-   * The key to verify this session's dispatches with: the pinned one, or the announced one when its
-   * chain leads there from the pin (then the pin moves and is saved). Sets `keyState` and says so.
-   */
-  private trust(announced: Uint8Array, chain: KeyEndorsement[]): KeyObject | undefined {
-    const { log } = this.options;
-    if (!this.pinned) {
-      log.error(NO_KEY_MESSAGE);
-      return undefined;
-    }
-    const result = followKeyChain(this.pinned, announced, chain);
-    if (!result.ok) {
-      this.keyState = { state: 'mismatch', message: result.message };
-      log.error(result.message);
-      return undefined;
-    }
-    if (result.moved) {
-      this.pinned = result.key;
-      log.info({ steps: chain.length }, "the control plane's dispatch key was rotated: following its endorsed chain to the new key");
-      void this.options.onKeyMoved?.(result.key).catch((error) => log.error({ err: error }, 'cannot save the new dispatch key; it is trusted for now and the chain is checked again next start'));
-    }
-    try {
-      const key = ed25519PublicKey(result.key);
-      this.keyState = { state: 'pinned' };
-      return key;
-    } catch {
-      this.keyState = { state: 'mismatch', message: 'the server announced a dispatch key that is not an Ed25519 key; this machine refuses its runs' };
-      log.error(this.keyState.message);
-      return undefined;
-    }
   }
 
   private forgetOldNonces(): void {
