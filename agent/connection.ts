@@ -203,6 +203,7 @@ export class LinkConnection extends EventEmitter {
           agentVersion: LINK_VERSION,
           capabilities: this.options.capabilities(),
           heldRuns: runs?.held() ?? [],
+          dispatchKeyMissing: runs ? runs.dispatchKey.state !== 'pinned' : false,
         },
       },
     });
@@ -221,6 +222,7 @@ export class LinkConnection extends EventEmitter {
               linkId: frame.value.linkId,
               epoch: frame.value.sessionEpoch,
               dispatchKey: frame.value.dispatchPublicKey,
+              chain: frame.value.dispatchKeyChain,
               cursors: new Map(frame.value.runCursors.map((c) => [c.runId, c.lastPersistedSeq])),
             });
             log.info({ server, linkId: frame.value.linkId, replica: frame.value.replicaId, epoch: String(frame.value.sessionEpoch) }, 'connected');

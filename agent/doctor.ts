@@ -1,6 +1,7 @@
 /**
  * `linkd doctor`: the capability probe in plain words, with the fix for each thing missing, plus
- * whether the token file is there and the server answers its health check.
+ * whether the token file is there, the server answers its health check, and a dispatch key is
+ * pinned (without one linkd refuses every run: doctor then exits non-zero).
  */
 import { access } from 'node:fs/promises';
 import { createClient } from '@connectrpc/connect';
@@ -9,6 +10,31 @@ import { checkServerAddress, http2Options, type ClientTlsOptions } from '../comm
 import { CredentialsState, SandboxProviderKind, type Capabilities } from '../gen/link/v1/types_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health_pb.js';
 import { HARNESSES } from './probe.js';
+import { readSavedLink, savedLinkFile } from './login.js';
+import { readStatus } from './status.js';
+
+const PAIR_AGAIN = 'pair this machine again: open the web page, "Connect a machine", and run the `linkd login --code …` command it shows';
+
+/**
+ * Whether linkd can verify what it is sent: a dispatch key pinned in link.json, and (when a running
+ * linkd has met the server) that the server's key follows from it. Not ok means every run is refused.
+ */
+export async function dispatchKeyCheck(tokenFile: string, dataDir: string): Promise<DoctorCheck> {
+  const saved = await readSavedLink(tokenFile);
+  const pinned = saved?.dispatchPublicKey ? Buffer.from(saved.dispatchPublicKey, 'base64') : undefined;
+  if (!pinned || pinned.length !== 32) {
+    return {
+      name: 'dispatch key',
+      ok: false,
+      detail: `no dispatch key pinned at pairing (${savedLinkFile(tokenFile)} is missing or has none): linkd refuses every run (NO_KEY)`,
+      fix: PAIR_AGAIN,
+    };
+  }
+  const running = await readStatus(dataDir);
+  const state = running?.running ? running.status.dispatchKey : undefined;
+  if (state?.state === 'mismatch') return { name: 'dispatch key', ok: false, detail: `${state.message} (KEY_MISMATCH)`, fix: PAIR_AGAIN };
+  return { name: 'dispatch key', ok: true, detail: `pinned at pairing (${savedLinkFile(tokenFile)})` };
+}
 
 export interface DoctorCheck {
   name: string;

@@ -18,7 +18,10 @@ export interface SavedLink {
   linkId: string;
   linkName: string;
   userName: string;
-  /** base64 of the raw 32-byte Ed25519 key. */
+  /**
+   * base64 of the raw 32-byte Ed25519 key that signs DispatchRun, pinned at pairing: the only key
+   * linkd trusts (it moves only along a chain endorsed by it, see `savePinnedKey`).
+   */
   dispatchPublicKey: string;
   pairedAt: string;
   /** The private CA the server's certificate was verified with at login, if any. */
@@ -35,6 +38,17 @@ export async function readSavedLink(tokenFile: string): Promise<SavedLink | unde
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Saves a new pinned dispatch key into link.json (atomically), after a session's endorsed key chain
+ * moved the pin. Keeps everything else `linkd login` saved; refuses when there is no link.json.
+ */
+export async function savePinnedKey(tokenFile: string, key: Uint8Array): Promise<void> {
+  const saved = await readSavedLink(tokenFile);
+  if (!saved) throw new Error(`no ${savedLinkFile(tokenFile)} to save the new dispatch key in`);
+  const next: SavedLink = { ...saved, dispatchPublicKey: Buffer.from(key).toString('base64') };
+  await writeFileAtomically(savedLinkFile(tokenFile), `${JSON.stringify(next, null, 2)}\n`);
 }
 
 export async function login(options: { server: string; code: string; tokenFile: string; machineId: string; tls?: ClientTlsOptions }): Promise<SavedLink> {

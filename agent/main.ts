@@ -13,12 +13,13 @@ import { createLogger } from '../common/log.js';
 import { defaultConfigDir, defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { LinkConnection, type StopReason } from './connection.js';
-import { capabilityChecks, connectionChecks, formatChecks } from './doctor.js';
+import { capabilityChecks, connectionChecks, dispatchKeyCheck, formatChecks } from './doctor.js';
 import { instanceId, machineId } from './identity.js';
 import { probeCapabilities, sameCapabilities } from './probe.js';
 import { readStatus, StatusWriter } from './status.js';
-import { login, readSavedLink } from './login.js';
+import { login, readSavedLink, savedLinkFile, savePinnedKey } from './login.js';
 import { RunManager } from './runs/run-manager.js';
+import { NO_KEY_MESSAGE } from './runs/dispatch-trust.js';
 import { HARNESS_ADAPTERS } from './harnesses/index.js';
 import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
 import { SandboxManager } from './sandboxes/sandboxes.js';
@@ -132,8 +133,16 @@ program
       installed: () => new Set(capabilities.harnesses.filter((h) => h.installed).map((h) => h.name)),
       maxConcurrentRuns: opts.maxConcurrentRuns,
       trustedKey: saved?.dispatchPublicKey ? Buffer.from(saved.dispatchPublicKey, 'base64') : undefined,
+      onKeyMoved: async (key) => {
+        await savePinnedKey(resolve(opts.tokenFile), key);
+        log.info({ file: savedLinkFile(resolve(opts.tokenFile)) }, 'saved the new dispatch key');
+      },
       idleTimeoutMs: opts.idleTimeout,
     });
+    if (runs.dispatchKey.state !== 'pinned') {
+      // Loud, at once: the machine connects but will run nothing until it is paired again.
+      log.error({ linkFile: savedLinkFile(resolve(opts.tokenFile)) }, NO_KEY_MESSAGE);
+    }
     await runs.reapOrphans();
     const connection = new LinkConnection({
       runs,
@@ -151,7 +160,7 @@ program
       if (state.state === 'connected') metrics.sessions.inc({ outcome: 'connected' });
       if (state.state === 'waiting') metrics.sessions.inc({ outcome: 'failed_or_ended' });
       connected = state.state === 'connected';
-      void status.update(state).catch((error) => log.warn({ err: error }, 'cannot write the status file'));
+      void status.update(state, runs.dispatchKey).catch((error) => log.warn({ err: error }, 'cannot write the status file'));
     });
 
     let probing = false;
@@ -266,7 +275,9 @@ program
             : `linkd (pid ${s.pid}) is connecting to ${s.server}`;
       process.stdout.write(`${line}\n`);
     }
-    process.exitCode = !found?.running ? 3 : found.status.state === 'connected' ? 0 : 1;
+    const key = found?.running ? found.status.dispatchKey : undefined;
+    if (!opts.json && key && key.state !== 'pinned') process.stdout.write(`linkd cannot run anything: ${key.message}\n`);
+    process.exitCode = !found?.running ? 3 : found.status.state === 'connected' && key?.state !== 'missing' && key?.state !== 'mismatch' ? 0 : 1;
   });
 
 program
@@ -276,14 +287,18 @@ program
   .addOption(caFileOption())
   .addOption(insecureOption())
   .addOption(tokenFileOption())
+  .addOption(dataDirOption())
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
     const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
     const server = (await serversFor(opts))[0];
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
-    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls))];
+    const pairing = await dispatchKeyCheck(resolve(opts.tokenFile), resolve(opts.dataDir));
+    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls)), pairing];
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
+    // A machine that refuses every run is broken, whatever else works.
+    if (!pairing.ok) process.exitCode = 1;
   });
 
 const service = program.command('service').description('run linkd in the background at login (systemd user unit on Linux, launchd agent on macOS)');

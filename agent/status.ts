@@ -5,6 +5,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionState } from './connection.js';
+import type { DispatchKeyState } from './runs/dispatch-trust.js';
 
 export interface AgentStatus {
   pid: number;
@@ -19,6 +20,8 @@ export interface AgentStatus {
   lastError?: string;
   retryInMs?: number;
   stopReason?: string;
+  /** Whether linkd can verify dispatches (as of the last Welcome); anything but `pinned` refuses every run. */
+  dispatchKey?: DispatchKeyState;
   updatedAt: number;
 }
 
@@ -37,8 +40,9 @@ export class StatusWriter {
     this.current = { ...base, state: 'connecting', updatedAt: Date.now() };
   }
 
-  update(state: ConnectionState): Promise<void> {
-    const next: AgentStatus = { ...this.current, state: state.state, updatedAt: Date.now() };
+  /** Records `state` (and, when given, the dispatch key's state) and writes the file. */
+  update(state: ConnectionState, dispatchKey?: DispatchKeyState): Promise<void> {
+    const next: AgentStatus = { ...this.current, state: state.state, updatedAt: Date.now(), ...(dispatchKey ? { dispatchKey } : {}) };
     delete next.retryInMs;
     if (state.state === 'connected') {
       Object.assign(next, { server: state.server, linkId: state.linkId, replicaId: state.replicaId, connectedSince: state.since });

@@ -122,6 +122,8 @@ async function startReplica(dir: string, databaseUrl: string, etcd: string, id: 
     '--local-login', 'off',
     '--log-level', 'warn',
     '--data-dir', dataDir,
+    // One key file for all replicas: the first makes it, the others open the same sealed key.
+    '--key-file', join(dir, 'signing.secret'),
   ]);
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const deadline = Date.now() + 60_000;

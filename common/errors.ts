@@ -45,6 +45,8 @@ export const Reason = {
   ThreadPinned: 'THREAD_PINNED',
   ThreadBusy: 'THREAD_BUSY',
   LinkOffline: 'LINK_OFFLINE',
+  /** The machine's linkd has no dispatch key it can trust (not paired properly): it would refuse the run. */
+  LinkNotPaired: 'LINK_NOT_PAIRED',
   CapabilityMissing: 'CAPABILITY_MISSING',
   SandboxNotFound: 'SANDBOX_NOT_FOUND',
   SandboxBusy: 'SANDBOX_BUSY',

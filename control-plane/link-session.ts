@@ -380,6 +380,7 @@ class LinkSession {
         capabilities: hello.capabilities ?? create(CapabilitiesSchema),
         connectedAt: Date.now(),
         runningRunIds: [],
+        dispatchKeyMissing: hello.dispatchKeyMissing,
       });
       this.capacity = Math.max(1, hello.capabilities?.capacity?.maxConcurrentRuns ?? 1);
       const [{ cursors, failed }] = await Promise.all([
@@ -392,8 +393,9 @@ class LinkSession {
         this.record = { ...this.record, runningRunIds: unfinished };
         await this.registry.update(this.record).catch((error) => this.log.warn({ err: error }, 'cannot record the adopted runs in the registry'));
       }
-      const { publicKey } = await this.store.dispatchKey();
+      const { publicKey, chain } = await this.store.dispatchKey();
       this.log.info({ epoch: String(this.record.epoch), hostname: hello.hostname }, 'link connected');
+      if (hello.dispatchKeyMissing) this.log.warn('the agent has no dispatch key pinned at pairing: it refuses every run until paired again');
       this.send({
         frame: {
           case: 'welcome',
@@ -404,6 +406,8 @@ class LinkSession {
             replicaId: this.registry.replicaId,
             protocolVersion: PROTOCOL_VERSION,
             dispatchPublicKey: publicKey,
+            // Only a rotated key needs its chain: an agent pinned to an older key follows it.
+            dispatchKeyChain: chain.length > 1 ? chain : [],
             runCursors: [...cursors].map(([runId, lastPersistedSeq]) => ({ runId, lastPersistedSeq })),
           },
         },

@@ -5,6 +5,7 @@
  *   link-server [serve]            run the control plane (the default)
  *   link-server migrate            apply pending database migrations and exit
  *   link-server create-user NAME   create a user and print its token once (bootstrap an admin)
+ *   link-server rotate-dispatch-key  make a new dispatch signing key, endorsed by the current one
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { duration, integer } from '../common/cli.js';
@@ -12,7 +13,7 @@ import { applyConfigFile } from '../common/config.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Logger } from '../common/log.js';
 import { defaultDataDir } from '../common/paths.js';
@@ -27,6 +28,7 @@ import { MigrationError } from './store/migrate.js';
 import { PostgresStore } from './store/postgres.js';
 import { DEFAULT_USER_TOKEN_TTL_MS } from './store/store.js';
 import { keepLocalUserTokenFresh } from './local-user-token.js';
+import { createKeyFile, KeyFileMismatchError, readKeyFile } from './store/dispatch-keys.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '..', '..');
 /**
@@ -42,6 +44,51 @@ const databaseOption = () =>
   new Option('--database-url <url>', 'an existing Postgres (postgres://user:pass@host:5432/db); without it, an embedded one in --data-dir').env(
     'LINK_SERVER_DATABASE_URL',
   );
+const keyFileOption = () =>
+  new Option('--key-file <file>', 'the secret that seals the dispatch signing key in the database (default: <data-dir>/signing.secret, made on first start)').env(
+    'LINK_SERVER_KEY_FILE',
+  );
+
+/**
+ * Unlocks the dispatch signing key with the key file. A missing file is made (0600) only while the
+ * database holds no sealed key; a file that does not open the stored key stops the server: a new
+ * key would silently cut off every paired machine.
+ */
+async function unlockDispatchKeys(store: PostgresStore, opts: { keyFile?: string; dataDir: string }, log: Logger): Promise<void> {
+  const file = resolve(opts.keyFile ?? join(resolve(opts.dataDir), 'signing.secret'));
+  let secret = await readKeyFile(file);
+  if (!secret) {
+    if (await store.hasSealedDispatchKey()) {
+      throw new Error(
+        `the dispatch signing key in the database is sealed, and there is no key file at ${file}: restore the key file it was sealed with (from your backup) or pass it with --key-file`,
+      );
+    }
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    secret = await createKeyFile(file);
+    log.info({ keyFile: file }, 'made a new key file for the dispatch signing key: back it up with the database');
+  }
+  try {
+    await store.unlockDispatchKeys(secret);
+  } catch (error) {
+    if (error instanceof KeyFileMismatchError) {
+      throw new Error(`the key file ${file} does not open the dispatch signing key in the database (${error.message}); start with the key file it was sealed with`);
+    }
+    throw error;
+  }
+}
+
+/** The embedded database has one owner: a command that opens it must not run beside a live server. */
+async function refuseWhileServing(dataDir: string): Promise<void> {
+  const pid = Number((JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8').catch(() => '{}')) as { pid?: number }).pid);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return;
+  }
+  throw new Error(`link-server (pid ${pid}) is running on ${dataDir}: stop it, run this again, then start it`);
+}
+
 const logOptions = (command: Command) =>
   command
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn or error').env('LINK_SERVER_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
@@ -83,6 +130,7 @@ logOptions(
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .addOption(userTokenTtlOption())
+    .addOption(keyFileOption())
     .addOption(new Option('--tls-cert <pem>', 'serve both ports over TLS with this certificate (with its chain); needs --tls-key').env('LINK_SERVER_TLS_CERT'))
     .addOption(new Option('--tls-key <pem>', 'the private key of --tls-cert').env('LINK_SERVER_TLS_KEY'))
     .addOption(new Option('--advertise-grpc <url>', 'the gRPC address agents dial, shown in pairing commands').env('LINK_SERVER_ADVERTISE_GRPC'))
@@ -129,6 +177,12 @@ logOptions(
   // Also with an external database: server.json (ports, URL) goes here.
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const { store, embedded, stop } = await openStore({ databaseUrl: opts.databaseUrl, dataDir, userTokenTtl: opts.userTokenTtl }, log);
+  try {
+    await unlockDispatchKeys(store, { keyFile: opts.keyFile, dataDir }, log);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   // A new secret at every start: a login URL from an earlier run stops working.
   const localLoginSecret = localLogin ? randomBytes(32).toString('base64url') : undefined;
   let userTokenFile: string | undefined;
@@ -242,6 +296,29 @@ logOptions(
     if (!created) throw new Error(`a user named ${name} already exists`);
     process.stdout.write(`${created.token}\n`);
     process.stderr.write(`created ${opts.admin ? 'admin ' : ''}user ${name} (${created.user.id}); the token above is shown only once\n`);
+  } finally {
+    await stop();
+  }
+});
+
+logOptions(
+  program
+    .command('rotate-dispatch-key')
+    .description('make a new dispatch signing key, endorsed by the current one; restart every replica afterwards to sign with it')
+    .addOption(dataDirOption())
+    .addOption(databaseOption())
+    .addOption(keyFileOption()),
+).action(async (opts) => {
+  const log = createLogger({ name: 'link-server', level: 'warn', pretty: opts.logPretty });
+  if (!opts.databaseUrl) await refuseWhileServing(resolve(opts.dataDir));
+  const { store, stop } = await openStore(opts, log);
+  try {
+    await unlockDispatchKeys(store, opts, log);
+    const rotated = await store.rotateDispatchKey();
+    process.stdout.write(`${rotated.publicKey.toString('base64')}\n`);
+    process.stderr.write(
+      `the dispatch signing key is now generation ${rotated.chain.length}; restart every replica so they sign with it (machines follow the endorsed chain when they reconnect)\n`,
+    );
   } finally {
     await stop();
   }

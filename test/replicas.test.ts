@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { reasonOf } from '../common/errors.js';
 import { EtcdRegistry } from '../control-plane/registry/etcd.js';
@@ -18,7 +18,7 @@ import { closeClients, Code, hello, linkClient, LinkWatch, RawSession } from './
 import { startEtcd, type TestEtcd } from './helpers/etcd.js';
 import { freshDatabase } from './helpers/postgres.js';
 import { delay, repoRoot, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
-import { startTestServer } from './helpers/server.js';
+import { startTestServer, TEST_KEY_SECRET } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 
 const LEASE_TTL_S = 3;
@@ -36,6 +36,8 @@ describe('several replicas on etcd', () => {
   let store: PostgresStore;
   let userToken: string;
   let userId: string;
+  let keyFile: string;
+  let dispatchKey: Buffer;
   const replicas: Replica[] = [];
   const agents: TestProcess[] = [];
   const watches: LinkWatch[] = [];
@@ -44,6 +46,10 @@ describe('several replicas on etcd', () => {
     etcd = await startEtcd();
     databaseUrl = await freshDatabase();
     store = await PostgresStore.open({ url: databaseUrl, migrationsDir: join(repoRoot, 'sql'), log: createLogger({ name: 't', level: 'silent' }), max: 2 });
+    // One key file for every replica (they share the sealed signing key), and its key for link.json.
+    keyFile = join(await tempDir('keys-'), 'signing.secret');
+    await writeFileAtomically(keyFile, `${TEST_KEY_SECRET.toString('base64')}\n`);
+    dispatchKey = (await store.unlockDispatchKeys(TEST_KEY_SECRET)).publicKey;
     const created = (await store.createUser('alice'))!;
     userToken = created.token;
     userId = created.user.id;
@@ -68,6 +74,7 @@ describe('several replicas on etcd', () => {
       '--grpc-port', '0',
       '--http-port', '0',
       '--data-dir', dataDir,
+      '--key-file', keyFile,
       '--lease-ttl', String(LEASE_TTL_S),
       '--keepalive-time', '1000',
       '--keepalive-timeout', '1000',
@@ -86,6 +93,8 @@ describe('several replicas on etcd', () => {
     const { link, token } = await store.createLink(userId, name);
     const tokenFile = join(await tempDir('token-'), 'token');
     await writeFileAtomically(tokenFile, `${token}\n`);
+    // What `linkd login` saves beside the token: the dispatch key linkd trusts.
+    await writeFileAtomically(join(dirname(tokenFile), 'link.json'), JSON.stringify({ linkId: link.id, dispatchPublicKey: dispatchKey.toString('base64') }));
     return { id: link.id, token, tokenFile };
   }
 

@@ -1,6 +1,7 @@
 /**
- * The shell harness: the message is a command line for `bash -c`; every output line is a log
- * event; the exit code decides completed (0) or failed.
+ * The shell harness: the message is a command line for `bash -c --`; every output line is a log
+ * event; the exit code decides completed (0) or failed. The `--` ends bash's options, so a message
+ * that starts with a dash (`-x`, `--version; echo hi`) is still the command, never an option.
  */
 import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import type { HarnessAdapter, OutputParser } from './harness.js';
@@ -10,7 +11,7 @@ export const shellHarness: HarnessAdapter = {
   binary: 'bash',
   interruptSignal: 'SIGINT',
   command(payload) {
-    return { file: 'bash', args: ['-c', payload.prompt] };
+    return { file: 'bash', args: ['-c', '--', payload.prompt] };
   },
   parser(_payload, cwd): OutputParser {
     let started = false;

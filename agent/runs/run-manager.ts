@@ -2,19 +2,24 @@
  * linkd's runs: verifies each DispatchRun, runs the harness, streams its events back in batches,
  * and keeps running across reconnects (a session comes and goes; the runs stay).
  *
- *   DispatchRun ─▶ verify (signature, link, epoch, age, nonce) ─▶ RunAccepted ─▶ HarnessProcess
+ *   DispatchRun ─▶ checkDispatch (pinned key, signature, link, epoch, age, nonce) ─▶ RunAccepted ─▶ HarnessProcess
  *                                                                                   │ events
  *   RunEvents ◀── flush (every 20 ms, or 64 events) ◀── RunOutbox (seq, until acked) ◀┘
  *
  * Unacknowledged events are bounded in bytes: past the bound, the harnesses' output is no longer
  * read (the CLIs block on their pipes) until acknowledgements free room. Nothing is dropped.
+ *
+ * Only the dispatch key pinned at pairing is trusted, never the one a session announces: without a
+ * pin every dispatch is refused NO_KEY; a server key that does not follow from the pin through its
+ * endorsed chain is refused KEY_MISMATCH. A verified chain moves the pin (and `onKeyMoved` saves it).
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
-import { ed25519PublicKey, verifyDispatch } from '../../common/dispatch.js';
+import { checkDispatch, MAX_DISPATCH_SKEW_MS, type KeyEndorsement } from '../../common/dispatch.js';
+import { DispatchTrust, type DispatchKeyState } from './dispatch-trust.js';
 import type { Logger } from '../../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
 import type { CancelRun, ConnectRequestSchema, DispatchRun, EventsAck, HeldRunSchema } from '../../gen/link/v1/link_service_pb.js';
@@ -29,8 +34,6 @@ import type { SandboxInfo, SandboxManager } from '../sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
-/** A dispatch older or newer than this (by the agent's clock) is refused. */
-const MAX_SKEW_MS = 60_000;
 const THREAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface RunManagerOptions {
@@ -41,8 +44,16 @@ export interface RunManagerOptions {
   /** Harnesses installed here (from the probe). */
   installed: () => Set<string>;
   maxConcurrentRuns: number;
-  /** The key `linkd login` saved; when set, only it is trusted (not the one a session announces). */
+  /**
+   * The raw Ed25519 key `linkd login` pinned (link.json). The only key trusted, directly or through
+   * an endorsed chain from it; without it every dispatch is refused NO_KEY.
+   */
   trustedKey?: Uint8Array;
+  /**
+   * Called when a session's verified key chain moved the pin to a new key: the caller saves it
+   * (atomically) where `trustedKey` comes from, so the next start trusts the new key.
+   */
+  onKeyMoved?: (key: Uint8Array) => Promise<void>;
   env?: NodeJS.ProcessEnv;
   idleTimeoutMs?: number;
   stopGraceMs?: number;
@@ -77,8 +88,16 @@ export class RunManager {
   private flushTimer: NodeJS.Timeout | undefined;
   private paused = false;
   private draining = false;
+  private readonly trust: DispatchTrust;
 
-  constructor(private readonly options: RunManagerOptions) {}
+  constructor(private readonly options: RunManagerOptions) {
+    this.trust = new DispatchTrust(options.trustedKey, options.log, options.onKeyMoved);
+  }
+
+  /** Whether dispatches can be verified (for Hello, `linkd status`); as of the last Welcome. */
+  get dispatchKey(): DispatchKeyState {
+    return this.trust.state;
+  }
 
   /**
    * Stops the process groups of runs a previous linkd left behind (it was killed before it could
@@ -133,9 +152,11 @@ export class RunManager {
   }
 
   /** A session was welcomed: send it what the control plane does not have yet. */
-  attach(send: (frame: Frame) => void, welcome: { linkId: string; epoch: bigint; dispatchKey: Uint8Array; cursors: Map<string, bigint> }): void {
-    const keyBytes = this.options.trustedKey ?? (welcome.dispatchKey.length === 32 ? welcome.dispatchKey : undefined);
-    this.session = { send, linkId: welcome.linkId, epoch: welcome.epoch, key: keyBytes ? ed25519PublicKey(keyBytes) : undefined };
+  attach(
+    send: (frame: Frame) => void,
+    welcome: { linkId: string; epoch: bigint; dispatchKey: Uint8Array; chain?: KeyEndorsement[]; cursors: Map<string, bigint> },
+  ): void {
+    this.session = { send, linkId: welcome.linkId, epoch: welcome.epoch, key: this.trust.forSession(welcome.dispatchKey, welcome.chain ?? []) };
     for (const run of this.runs.values()) {
       const stored = welcome.cursors.get(run.id);
       if (stored === undefined) {
@@ -165,23 +186,24 @@ export class RunManager {
       session.send({ frame: { case: 'runRejected', value: { runId: d.runId, reason, message } } });
     };
     if (this.draining && !this.runs.has(d.runId)) return reject('DRAINING', 'linkd on this machine is shutting down and takes no new runs');
-    if (!session.key) return reject('NO_KEY', 'linkd has no dispatch-verification key; pair it again with `linkd login`');
-    if (!verifyDispatch({ runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload }, d.signature, session.key)) {
-      return reject('BAD_SIGNATURE', 'the dispatch is not signed by this machine\'s control plane');
-    }
-    if (this.runs.has(d.runId)) {
+    const fields = { runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload };
+    this.forgetOldNonces();
+    const verdict = checkDispatch(fields, d.signature, {
+      key: session.key,
+      keyProblem: this.trust.state.state === 'mismatch' ? { reason: 'KEY_MISMATCH', message: this.trust.state.message } : undefined,
+      linkId: session.linkId,
+      epoch: session.epoch,
+      nowMs: Date.now(),
+      knownRun: this.runs.has(d.runId),
+      nonceSeen: (nonce) => this.seenNonces.has(nonce),
+    });
+    if (verdict.kind === 'refuse') return reject(verdict.reason, verdict.message);
+    if (verdict.kind === 'resend') {
       // Idempotent: the same run again (a resend) is acknowledged, never started twice.
       session.send({ frame: { case: 'runAccepted', value: { runId: d.runId } } });
       return;
     }
-    if (d.linkId !== session.linkId) return reject('WRONG_LINK', `the dispatch is for link ${d.linkId}`);
-    if (d.sessionEpoch !== session.epoch) return reject('WRONG_SESSION', 'the dispatch was made for another session of this link');
-    const age = Date.now() - Number(d.issuedAtMs);
-    if (Math.abs(age) > MAX_SKEW_MS) return reject('STALE', `the dispatch was issued ${Math.round(age / 1000)} s from now`);
-    const nonce = Buffer.from(d.nonce).toString('hex');
-    this.forgetOldNonces();
-    if (d.nonce.length < 16 || this.seenNonces.has(nonce)) return reject('REPLAYED', 'this dispatch was already received');
-    this.seenNonces.set(nonce, Date.now());
+    this.seenNonces.set(verdict.nonceHex, Date.now());
     let payload: RunPayload;
     try {
       payload = fromBinary(RunPayloadSchema, d.payload);
@@ -347,7 +369,7 @@ export class RunManager {
   }
 
   private forgetOldNonces(): void {
-    const cutoff = Date.now() - 2 * MAX_SKEW_MS;
+    const cutoff = Date.now() - 2 * MAX_DISPATCH_SKEW_MS;
     for (const [nonce, at] of this.seenNonces) {
       if (at >= cutoff) break;
       this.seenNonces.delete(nonce);

@@ -60,6 +60,7 @@ interface StoredRecord {
   capabilities: unknown;
   connectedAt: number;
   runningRunIds: string[];
+  dispatchKeyMissing?: boolean;
 }
 
 export class EtcdRegistry implements Registry {
@@ -392,6 +393,7 @@ function store(record: PresenceRecord, withEpoch: boolean): StoredRecord {
     capabilities: toJson(CapabilitiesSchema, record.capabilities),
     connectedAt: record.connectedAt,
     runningRunIds: record.runningRunIds,
+    ...(record.dispatchKeyMissing ? { dispatchKeyMissing: true } : {}),
   };
 }
 
@@ -412,5 +414,6 @@ function decode(kv: IKeyValue): PresenceRecord {
     capabilities: fromJson(CapabilitiesSchema, stored.capabilities as never),
     connectedAt: stored.connectedAt,
     runningRunIds: stored.runningRunIds ?? [],
+    ...(stored.dispatchKeyMissing ? { dispatchKeyMissing: true } : {}),
   };
 }

@@ -27,6 +27,8 @@ export interface PresenceRecord {
   /** Milliseconds since the epoch. */
   connectedAt: number;
   runningRunIds: string[];
+  /** The agent said (in Hello) it has no dispatch key it can trust: it refuses every run until paired again. */
+  dispatchKeyMissing?: boolean;
 }
 
 /** What a session claims; the registry assigns the epoch. */

@@ -242,5 +242,6 @@ export function linkView(link: LinkRecord, live: PresenceRecord | undefined): Li
   base.replicaId = live.replicaId;
   base.sessionEpoch = live.epoch;
   base.runningRunIds = live.runningRunIds;
+  base.dispatchKeyMissing = live.dispatchKeyMissing ?? false;
   return base;
 }

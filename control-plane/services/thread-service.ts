@@ -110,6 +110,14 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         link_name: link.name,
       });
     }
+    if (live.dispatchKeyMissing) {
+      throw linkError(
+        Code.FailedPrecondition,
+        Reason.LinkNotPaired,
+        `${link.name} cannot run: it is not paired properly (its linkd has no dispatch key from pairing); pair it again with \`linkd login --code …\`, then send again`,
+        { link_id: linkId, link_name: link.name },
+      );
+    }
     const capabilities = live.capabilities;
     const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
     if (!installed.includes(harness)) {

@@ -5,7 +5,7 @@
  * replica (postgres.js reconnects it). Notifications sent while it was down are lost, so the
  * listeners act on state (a revoked token is refused on use anyway) rather than only on messages.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { isSealed, loadDispatchKeys, rotateDispatchKey } from './dispatch-keys.js';
 import postgres, { type Sql } from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { migrate } from './migrate.js';
@@ -17,6 +17,7 @@ import {
   normalizePairingCode,
   type LinkControl,
   type LinkLastSeen,
+  type DispatchKeySet,
   type LinkRecord,
   type RedeemResult,
   type Store,
@@ -57,7 +58,9 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(message: LinkControl) => void>();
   private unlisten: (() => Promise<void>) | undefined;
   private ready = true;
-  private key: Promise<{ publicKey: Buffer; privateKey: KeyObject }> | undefined;
+  private key: Promise<DispatchKeySet> | undefined;
+  /** The key file's secret that seals the dispatch key (see `unlockDispatchKeys`). */
+  private keySecret: Buffer | undefined;
 
   private constructor(
     private readonly sql: Sql,
@@ -261,27 +264,40 @@ export class PostgresStore implements Store {
     return result;
   }
 
-  dispatchKey(): Promise<{ publicKey: Buffer; privateKey: KeyObject }> {
-    this.key ??= this.loadOrCreateKey('dispatch').catch((error) => {
+  /**
+   * Gives the store the key file's secret and checks it at once: the signing key is loaded (made on
+   * first use), and a plaintext key from before sealing is sealed in place. Throws
+   * KeyFileMismatchError when the secret does not open the stored key (never makes a new key then).
+   */
+  async unlockDispatchKeys(secret: Buffer): Promise<DispatchKeySet> {
+    this.keySecret = secret;
+    this.key = undefined;
+    return this.dispatchKey();
+  }
+
+  /** Whether the database holds a sealed signing key (so a missing key file is an error, not a first start). */
+  async hasSealedDispatchKey(): Promise<boolean> {
+    const rows = await this.sql<{ private_key: Buffer }[]>`select private_key from dispatch_keys`;
+    return rows.some((row) => isSealed(row.private_key));
+  }
+
+  dispatchKey(): Promise<DispatchKeySet> {
+    this.key ??= loadDispatchKeys(this.sql, this.requireSecret(), this.log).catch((error) => {
       this.key = undefined;
       throw error;
     });
     return this.key;
   }
 
-  private async loadOrCreateKey(name: string): Promise<{ publicKey: Buffer; privateKey: KeyObject }> {
-    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-    const rawPublic = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
-    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-    // Insert if absent; whichever replica wins, everyone reads the same stored pair.
-    await this.sql`insert into server_keys (name, public_key, private_key) values (${name}, ${rawPublic}, ${der})
-                   on conflict (name) do nothing`;
-    const [row] = await this.sql<{ public_key: Buffer; private_key: Buffer }[]>`
-      select public_key, private_key from server_keys where name = ${name}`;
-    return {
-      publicKey: Buffer.from(row.public_key),
-      privateKey: createPrivateKey({ key: Buffer.from(row.private_key), format: 'der', type: 'pkcs8' }),
-    };
+  async rotateDispatchKey(): Promise<DispatchKeySet> {
+    const rotated = await rotateDispatchKey(this.sql, this.requireSecret(), this.log);
+    this.key = Promise.resolve(rotated);
+    return rotated;
+  }
+
+  private requireSecret(): Buffer {
+    if (!this.keySecret) throw new Error('the dispatch signing key is locked: start the server with its key file (unlockDispatchKeys)');
+    return this.keySecret;
   }
 
   async publishLinkControl(message: LinkControl): Promise<void> {

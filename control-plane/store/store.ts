@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import type { KeyEndorsement } from '../../common/dispatch.js';
 
 export interface UserRecord {
   id: string;
@@ -81,6 +82,15 @@ export type RedeemResult =
   | { ok: true; link: LinkRecord; token: string; userName: string }
   | { ok: false; reason: 'INVALID' | 'USED' | 'EXPIRED' };
 
+/** The signing key in use and the chain that carries it to machines paired under an older one. */
+export interface DispatchKeySet {
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Buffer;
+  privateKey: KeyObject;
+  /** Every key so far, oldest first, ending with `publicKey`; each after the first endorsed by the one before. */
+  chain: KeyEndorsement[];
+}
+
 export interface Store {
   /**
    * The user a token (API or browser session) belongs to, or undefined: unknown, revoked, expired,
@@ -143,8 +153,17 @@ export interface Store {
   /** Trades a code for a new link and its token, once; concurrent attempts cannot both succeed. */
   redeemPairingCode(code: string, machine: { machineId: string; hostname: string }): Promise<RedeemResult>;
 
-  /** The Ed25519 key pair that signs DispatchRun, created once and kept. */
-  dispatchKey(): Promise<{ publicKey: Buffer; privateKey: KeyObject }>;
+  /**
+   * The Ed25519 key pair that signs DispatchRun (created on first use, kept sealed with the key
+   * file), with the chain of every signing key so far. Read once and kept: a rotation takes effect
+   * on a replica when it restarts. Throws KeyFileMismatchError when the key file does not open it.
+   */
+  dispatchKey(): Promise<DispatchKeySet>;
+  /**
+   * Makes a new signing key, endorsed by the current one, and retires the current one (its private
+   * half is erased). Replicas already running keep signing with the old key until restarted.
+   */
+  rotateDispatchKey(): Promise<DispatchKeySet>;
 
   /** Sends a control message to every replica (this one included). */
   publishLinkControl(message: LinkControl): Promise<void>;

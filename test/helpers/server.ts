@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { MemoryRegistry } from '../../control-plane/registry/memory.js';
 import type { Registry } from '../../control-plane/registry/registry.js';
@@ -22,6 +22,9 @@ import { tempDir } from './temp.js';
 
 const open = new Set<TestServer>();
 
+/** The key-file secret every test server seals its dispatch key with (so replicas on one database agree). */
+export const TEST_KEY_SECRET = Buffer.alloc(32, 7);
+
 export interface TestServer {
   server: LinkServer;
   store: PostgresStore;
@@ -33,7 +36,7 @@ export interface TestServer {
   userToken: string;
   link: LinkRecord;
   linkToken: string;
-  /** The link token written to a 0600 file, for linkd's --token-file. */
+  /** The link token written to a 0600 file, for linkd's --token-file, with link.json (the pinned key) beside it. */
   linkTokenFile: string;
   /** With local login (the default): this server's login secret, and the URL a user opens with it. */
   loginSecret: string | undefined;
@@ -62,12 +65,16 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ? createLogger({ name: 'test-server', level: 'trace', destination: logTo })
     : createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' });
   const store = await PostgresStore.open({ url: databaseUrl, migrationsDir: resolve(repoRoot, 'sql'), log, max: 4 });
+  const { publicKey } = await store.unlockDispatchKeys(TEST_KEY_SECRET);
   const user = await store.localUser();
   const userToken = await store.addUserToken(user.id, 'api');
   const owner = userWithoutLinks ? (await store.createUser(`other-${Math.random().toString(36).slice(2)}`))!.user : user;
   const { link, token: linkToken } = await store.createLink(owner.id, 'test-machine');
   const linkTokenFile = join(await tempDir('link-token-'), 'token');
   await writeFileAtomically(linkTokenFile, `${linkToken}\n`);
+  // Beside the token, what `linkd login` would have saved: linkd trusts only the key pinned there.
+  const saved = { server: '', linkId: link.id, linkName: link.name, userName: owner.name, dispatchPublicKey: publicKey.toString('base64'), pairedAt: new Date().toISOString() };
+  await writeFileAtomically(join(dirname(linkTokenFile), 'link.json'), `${JSON.stringify(saved)}\n`);
   const registry = givenRegistry ?? new MemoryRegistry(`test-replica-${Math.random().toString(36).slice(2, 8)}`);
   const server = await LinkServer.start({
     host: '127.0.0.1',

@@ -26,6 +26,34 @@ function keyPair() {
 /** Small, so that the backpressure test fills it quickly. */
 const OUTBOX_LIMIT = 256 * 1024;
 
+describe('RunManager: without a pinned key', () => {
+  it('refuses every dispatch NO_KEY, even one signed by the key the session announces', async () => {
+    const server = keyPair();
+    const dataDir = await tempDir('linkd-runs-');
+    const frames: ConnectRequest[] = [];
+    const manager = new RunManager({
+      dataDir,
+      sandboxes: new SandboxManager({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
+      log: createLogger({ name: 't', level: 'silent' }),
+      adapters: new Map([['shell', shellHarness]]),
+      installed: () => new Set(['shell']),
+      maxConcurrentRuns: 2,
+    });
+    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 1n, dispatchKey: server.raw, cursors: new Map() });
+    const marker = join(dataDir, 'ran');
+    const runId = 'run_nokey';
+    const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'shell', prompt: `touch ${marker}` }));
+    const fields = { runId, linkId: 'lnk_a', sessionEpoch: 1n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
+    await manager.dispatch(create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, server.privateKey) }));
+    const answer = frames.find((f) => f.frame?.case === 'runAccepted' || f.frame?.case === 'runRejected');
+    assert.equal(answer?.frame?.case === 'runRejected' && answer.frame.value.reason, 'NO_KEY');
+    assert.equal(manager.dispatchKey.state, 'missing');
+    await manager.stopAll('TEST_OVER');
+    manager.detach();
+    assert.equal(existsSync(marker), false, 'nothing ran');
+  });
+});
+
 describe('RunManager: what linkd accepts', () => {
   const server = keyPair();
   const attacker = keyPair();
@@ -102,6 +130,29 @@ describe('RunManager: what linkd accepts', () => {
     const d = dispatch({ issuedAtMs: Date.now() - 120_000 });
     await manager.dispatch(d);
     assert.equal(rejection(d.runId), 'STALE');
+  });
+
+  it('says how old a stale dispatch is, not that it comes from the future', async () => {
+    const d = dispatch({ issuedAtMs: Date.now() - 120_000 });
+    await manager.dispatch(d);
+    const refused = frames.find((f) => f.frame?.case === 'runRejected');
+    assert.match(refused?.frame?.case === 'runRejected' ? refused.frame.value.message : '', /issued 120 s ago/);
+  });
+
+  it('refuses a dispatch with a short nonce as MALFORMED, not as a replay', async () => {
+    const d = dispatch({ nonce: randomBytes(4) });
+    await manager.dispatch(d);
+    assert.equal(rejection(d.runId), 'MALFORMED');
+  });
+
+  it('runs a shell message that starts with a dash as a command, not as bash options', async () => {
+    const d = dispatch({ prompt: '--version; echo dash-ran' });
+    await manager.dispatch(d);
+    await finished(d.runId);
+    const logged = frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? f.frame.value.events : []))
+      .flatMap((e) => (e.event.case === 'log' ? [e.event.value.text] : []));
+    assert.ok(logged.includes('dash-ran'), `the message ran as a command: ${logged.join(' | ')}`);
+    assert.ok(!logged.some((line) => /GNU bash, version/.test(line)), 'bash did not read it as --version');
   });
 
   it('refuses a dispatch for another link or another session', async () => {

@@ -4,6 +4,7 @@ import { reasonOf } from '../../common/errors.js';
 
 const MESSAGES: Record<string, (message: string) => string> = {
   LINK_OFFLINE: () => 'That machine is offline. Start linkd on it (`linkd start`), then send again.',
+  LINK_NOT_PAIRED: () => 'That machine cannot run: it is not paired properly. Pair it again ("Connect a machine", then `linkd login --code …` on it), then send again.',
   CAPABILITY_MISSING: (m) => `That machine cannot run this: ${m}`,
   THREAD_PINNED: () => 'This thread is tied to its agent, machine and branch. Start a new thread to use others.',
   THREAD_BUSY: () => 'A run is still in progress in this thread. Wait for it to finish, or stop it.',

@@ -28,11 +28,15 @@ export function tierLabel(tier: ModelTier): string {
  * whose credentials are missing still runs (the user may log in with an API key in its environment),
  * so that is a warning, not a reason.
  */
+/** What to do about a machine whose linkd has no dispatch key from pairing (it refuses every run). */
+export const NOT_PAIRED_FIX = 'Pair it again: "Connect a machine", then run the `linkd login --code …` command it shows on that machine.';
+
 export function unavailable(link: Link | undefined, harness: string): { reason: string; fix: string } | undefined {
   if (!link) return { reason: 'No machine chosen', fix: 'Pick a machine, or connect one.' };
   if (link.state !== LinkState.ONLINE) {
     return { reason: `${link.name || link.hostname} is offline`, fix: 'Start linkd on it (`linkd start`), or pick another machine.' };
   }
+  if (link.dispatchKeyMissing) return { reason: `${link.name || link.hostname} cannot run: not paired properly`, fix: NOT_PAIRED_FIX };
   const found = link.capabilities?.harnesses.find((h) => h.name === harness);
   const spec = HARNESSES.find((h) => h.name === harness);
   if (!found?.installed) return { reason: `${harnessLabel(harness)} is not installed on ${link.name || link.hostname}`, fix: `Install it there: ${spec?.install ?? ''}` };

@@ -5,6 +5,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Sandbox } from '../../gen/link/v1/sandbox_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
+import { NOT_PAIRED_FIX } from './harnesses.js';
 import { CredentialsState, LinkState, SandboxProviderKind, type HarnessCapability, type Link } from '../../gen/link/v1/types_pb.js';
 
 const HARNESS_LABELS: Record<string, string> = {
@@ -125,6 +126,8 @@ export class LinkMachineCard extends LitElement {
     th { text-align: left; font-weight: 500; color: #667085; font-size: 12px; border-bottom: 1px solid #eaecf0; padding: 4px 6px; }
     td { padding: 4px 6px; border-bottom: 1px solid #f2f4f7; }
     .error { color: #b42318; font-size: 13px; margin-top: 8px; }
+    .unpaired { color: #b42318; font-size: 13px; margin-top: 8px; }
+    .unpaired .fix { color: #475467; }
   `;
 
   render() {
@@ -145,6 +148,9 @@ export class LinkMachineCard extends LitElement {
             ${online ? `Online since ${since?.toLocaleTimeString() ?? ''}` : seen ? `Offline · last seen ${relative(seen)}` : 'Offline · never connected'}
           </span>
         </div>
+        ${online && link.dispatchKeyMissing
+          ? html`<div class="unpaired" role="status" data-testid="not-paired">Cannot run: not paired properly — pair again. <span class="fix">${NOT_PAIRED_FIX}</span></div>`
+          : nothing}
         ${harnesses.length > 0 ? html`<ul aria-label="What it can run">${harnesses.map((h) => this.harness(h))}</ul>` : nothing}
         ${providers.length > 0
           ? html`<ul aria-label="Sandbox kinds">${providers.map((p) => html`<li>${SandboxProviderKind[p.kind].toLowerCase()}</li>`)}</ul>`

@@ -41,6 +41,9 @@ export class LinkMachineIndicator extends LitElement {
     return html`<div role="dialog" aria-label="${link.name} details" @keydown=${(e: KeyboardEvent) => e.key === 'Escape' && (this.open = '')}>
       <strong>${link.name}</strong> <span class="muted">${link.hostname}</span>
       <div class="muted">${link.state === LinkState.ONLINE ? `online · ${link.runningRunIds.length} running` : 'offline'}</div>
+      ${link.state === LinkState.ONLINE && link.dispatchKeyMissing
+        ? html`<div class="warn" data-testid="not-paired">cannot run: not paired properly — pair again</div>`
+        : nothing}
       <ul aria-label="What it can run">
         ${harnesses.map(
           (h) => html`<li>
@@ -60,9 +63,10 @@ export class LinkMachineIndicator extends LitElement {
     return html`
       ${links.map((link) => {
         const online = link.state === LinkState.ONLINE;
+        const state = online ? (link.dispatchKeyMissing ? 'online, cannot run: not paired properly — pair again' : 'online') : 'offline';
         return html`<span class="machine ${online ? 'online' : 'offline'}" data-testid="machine-indicator" data-state=${online ? 'online' : 'offline'}>
-          <button aria-expanded=${this.open === link.id} aria-label="${link.hostname || link.name}, ${online ? 'online' : 'offline'}"
-            title="${link.hostname || link.name} (${online ? 'online' : 'offline'})"
+          <button aria-expanded=${this.open === link.id} aria-label="${link.hostname || link.name}, ${state}"
+            title="${link.hostname || link.name} (${state})"
             @click=${() => (this.open = this.open === link.id ? '' : link.id)}>
             <span class="dot" aria-hidden="true"></span>${link.hostname || link.name}
           </button>

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/link_service.proto.
  */
 export const file_link_v1_link_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSKsAwoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAEi4KDXRva2VuX3JvdGF0ZWQYCSABKAsyFS5saW5rLnYxLlRva2VuUm90YXRlZEgAQgcKBWZyYW1lIpsDCg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIABIyCg9zYW5kYm94X3JlcXVlc3QYCCABKAsyFy5saW5rLnYxLlNhbmRib3hSZXF1ZXN0SAASLAoMcm90YXRlX3Rva2VuGAkgASgLMhQubGluay52MS5Sb3RhdGVUb2tlbkgAQgcKBWZyYW1lIjUKC1JvdGF0ZVRva2VuEhMKC3JvdGF0aW9uX2lkGAEgASgJEhEKCW5ld190b2tlbhgCIAEoCSIjCgxUb2tlblJvdGF0ZWQSEwoLcm90YXRpb25faWQYASABKAkidQoOU2FuZGJveFJlcXVlc3QSDQoFb3BfaWQYASABKAkSJgoGZW5zdXJlGAIgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEiYKBmRlbGV0ZRgDIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIAEIECgJvcCKnAQoMU2FuZGJveFJlcGx5Eg0KBW9wX2lkGAEgASgJEiYKBXJlYWR5GAIgASgLMhUubGluay52MS5TYW5kYm94UmVhZHlIABIqCgdkZWxldGVkGAMgASgLMhcubGluay52MS5TYW5kYm94RGVsZXRlZEgAEioKB2ZhaWx1cmUYBCABKAsyFy5saW5rLnYxLlNhbmRib3hGYWlsdXJlSABCCAoGcmVzdWx0IjAKDFNhbmRib3hSZWFkeRIMCgRwYXRoGAEgASgJEhIKCnNpemVfYnl0ZXMYAiABKAQiEAoOU2FuZGJveERlbGV0ZWQiQAoOU2FuZGJveEZhaWx1cmUSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkijgEKC0Rpc3BhdGNoUnVuEg4KBnJ1bl9pZBgBIAEoCRIPCgdsaW5rX2lkGAIgASgJEhUKDXNlc3Npb25fZXBvY2gYAyABKAQSFAoMaXNzdWVkX2F0X21zGAQgASgEEg0KBW5vbmNlGAUgASgMEg8KB3BheWxvYWQYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIisKCUNhbmNlbFJ1bhIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KCUV2ZW50c0FjaxIOCgZydW5faWQYASABKAkSEQoJYWNrZWRfc2VxGAIgASgEIh0KC1J1bkFjY2VwdGVkEg4KBnJ1bl9pZBgBIAEoCSI+CgtSdW5SZWplY3RlZBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiPgoJUnVuRXZlbnRzEg4KBnJ1bl9pZBgBIAEoCRIhCgZldmVudHMYAiADKAsyES5saW5rLnYxLlJ1bkV2ZW50It8BCgVIZWxsbxIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhIKCm1hY2hpbmVfaWQYAiABKAkSEwoLaW5zdGFuY2VfaWQYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSCgoCb3MYBSABKAkSDAoEYXJjaBgGIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAcgASgJEisKDGNhcGFiaWxpdGllcxgIIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzEiMKCWhlbGRfcnVucxgJIAMoCzIQLmxpbmsudjEuSGVsZFJ1biJCCgdIZWxkUnVuEg4KBnJ1bl9pZBgBIAEoCRIVCg1sYXN0X3NlcV9zZW50GAIgASgEEhAKCGZpbmlzaGVkGAMgASgIIsQBCgdXZWxjb21lEg8KB2xpbmtfaWQYASABKAkSFQoNc2Vzc2lvbl9lcG9jaBgCIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAyABKA0SEgoKcmVwbGljYV9pZBgEIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAUgASgNEicKC3J1bl9jdXJzb3JzGAYgAygLMhIubGluay52MS5SdW5DdXJzb3ISGwoTZGlzcGF0Y2hfcHVibGljX2tleRgHIAEoDCI3CglSdW5DdXJzb3ISDgoGcnVuX2lkGAEgASgJEhoKEmxhc3RfcGVyc2lzdGVkX3NlcRgCIAEoBCIuCglIZWFydGJlYXQSCwoDc2VxGAEgASgEEhQKDHJ1bm5pbmdfcnVucxgCIAEoDSIbCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEIkIKE0NhcGFiaWxpdGllc0NoYW5nZWQSKwoMY2FwYWJpbGl0aWVzGAEgASgLMhUubGluay52MS5DYXBhYmlsaXRpZXMiGQoHR29vZGJ5ZRIOCgZyZWFzb24YASABKAkiMwoFRHJhaW4SDgoGcmVhc29uGAEgASgJEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgCIAEoDSIaCghTaHV0ZG93bhIOCgZyZWFzb24YASABKAkiEgoQTGlzdExpbmtzUmVxdWVzdCIxChFMaXN0TGlua3NSZXNwb25zZRIcCgVsaW5rcxgBIAMoCzINLmxpbmsudjEuTGluayIhCg5HZXRMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIi4KD0dldExpbmtSZXNwb25zZRIbCgRsaW5rGAEgASgLMg0ubGluay52MS5MaW5rIhMKEVdhdGNoTGlua3NSZXF1ZXN0IoUBChJXYXRjaExpbmtzUmVzcG9uc2USKQoIc25hcHNob3QYASABKAsyFS5saW5rLnYxLkxpbmtTbmFwc2hvdEgAEiAKB2NoYW5nZWQYAiABKAsyDS5saW5rLnYxLkxpbmtIABIZCg9yZW1vdmVkX2xpbmtfaWQYAyABKAlIAEIHCgVldmVudCIsCgxMaW5rU25hcHNob3QSHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiKAoTU3RhcnRQYWlyaW5nUmVxdWVzdBIRCglsaW5rX25hbWUYASABKAkifQoUU3RhcnRQYWlyaW5nUmVzcG9uc2USDAoEY29kZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjb21tYW5kGAMgASgJEhYKDnNlcnZlcl9hZGRyZXNzGAQgASgJIkwKFkNvbXBsZXRlUGFpcmluZ1JlcXVlc3QSDAoEY29kZRgBIAEoCRISCgptYWNoaW5lX2lkGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJIoEBChdDb21wbGV0ZVBhaXJpbmdSZXNwb25zZRIPCgdsaW5rX2lkGAEgASgJEhIKCmxpbmtfdG9rZW4YAiABKAkSGwoTZGlzcGF0Y2hfcHVibGljX2tleRgDIAEoDBIRCglsaW5rX25hbWUYBCABKAkSEQoJdXNlcl9uYW1lGAUgASgJIjIKEVJlbmFtZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDAoEbmFtZRgCIAEoCSIxChJSZW5hbWVMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayI4ChVEaXNjb25uZWN0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoWRGlzY29ubmVjdExpbmtSZXNwb25zZRISCgp3YXNfb25saW5lGAEgASgIIiQKEVJldm9rZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiFAoSUmV2b2tlTGlua1Jlc3BvbnNlIikKFlJvdGF0ZUxpbmtUb2tlblJlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIZChdSb3RhdGVMaW5rVG9rZW5SZXNwb25zZTL0BQoLTGlua1NlcnZpY2USQAoHQ29ubmVjdBIXLmxpbmsudjEuQ29ubmVjdFJlcXVlc3QaGC5saW5rLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESQgoJTGlzdExpbmtzEhkubGluay52MS5MaXN0TGlua3NSZXF1ZXN0GhoubGluay52MS5MaXN0TGlua3NSZXNwb25zZRI8CgdHZXRMaW5rEhcubGluay52MS5HZXRMaW5rUmVxdWVzdBoYLmxpbmsudjEuR2V0TGlua1Jlc3BvbnNlEkcKCldhdGNoTGlua3MSGi5saW5rLnYxLldhdGNoTGlua3NSZXF1ZXN0GhsubGluay52MS5XYXRjaExpbmtzUmVzcG9uc2UwARJLCgxTdGFydFBhaXJpbmcSHC5saW5rLnYxLlN0YXJ0UGFpcmluZ1JlcXVlc3QaHS5saW5rLnYxLlN0YXJ0UGFpcmluZ1Jlc3BvbnNlElQKD0NvbXBsZXRlUGFpcmluZxIfLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVxdWVzdBogLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USRQoKUmVuYW1lTGluaxIaLmxpbmsudjEuUmVuYW1lTGlua1JlcXVlc3QaGy5saW5rLnYxLlJlbmFtZUxpbmtSZXNwb25zZRJRCg5EaXNjb25uZWN0TGluaxIeLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXF1ZXN0Gh8ubGluay52MS5EaXNjb25uZWN0TGlua1Jlc3BvbnNlEkUKClJldm9rZUxpbmsSGi5saW5rLnYxLlJldm9rZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZXZva2VMaW5rUmVzcG9uc2USVAoPUm90YXRlTGlua1Rva2VuEh8ubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXF1ZXN0GiAubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
+  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSKsAwoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAEi4KDXRva2VuX3JvdGF0ZWQYCSABKAsyFS5saW5rLnYxLlRva2VuUm90YXRlZEgAQgcKBWZyYW1lIpsDCg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIABIyCg9zYW5kYm94X3JlcXVlc3QYCCABKAsyFy5saW5rLnYxLlNhbmRib3hSZXF1ZXN0SAASLAoMcm90YXRlX3Rva2VuGAkgASgLMhQubGluay52MS5Sb3RhdGVUb2tlbkgAQgcKBWZyYW1lIjUKC1JvdGF0ZVRva2VuEhMKC3JvdGF0aW9uX2lkGAEgASgJEhEKCW5ld190b2tlbhgCIAEoCSIjCgxUb2tlblJvdGF0ZWQSEwoLcm90YXRpb25faWQYASABKAkidQoOU2FuZGJveFJlcXVlc3QSDQoFb3BfaWQYASABKAkSJgoGZW5zdXJlGAIgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEiYKBmRlbGV0ZRgDIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIAEIECgJvcCKnAQoMU2FuZGJveFJlcGx5Eg0KBW9wX2lkGAEgASgJEiYKBXJlYWR5GAIgASgLMhUubGluay52MS5TYW5kYm94UmVhZHlIABIqCgdkZWxldGVkGAMgASgLMhcubGluay52MS5TYW5kYm94RGVsZXRlZEgAEioKB2ZhaWx1cmUYBCABKAsyFy5saW5rLnYxLlNhbmRib3hGYWlsdXJlSABCCAoGcmVzdWx0IjAKDFNhbmRib3hSZWFkeRIMCgRwYXRoGAEgASgJEhIKCnNpemVfYnl0ZXMYAiABKAQiEAoOU2FuZGJveERlbGV0ZWQiQAoOU2FuZGJveEZhaWx1cmUSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkijgEKC0Rpc3BhdGNoUnVuEg4KBnJ1bl9pZBgBIAEoCRIPCgdsaW5rX2lkGAIgASgJEhUKDXNlc3Npb25fZXBvY2gYAyABKAQSFAoMaXNzdWVkX2F0X21zGAQgASgEEg0KBW5vbmNlGAUgASgMEg8KB3BheWxvYWQYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIisKCUNhbmNlbFJ1bhIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KCUV2ZW50c0FjaxIOCgZydW5faWQYASABKAkSEQoJYWNrZWRfc2VxGAIgASgEIh0KC1J1bkFjY2VwdGVkEg4KBnJ1bl9pZBgBIAEoCSI+CgtSdW5SZWplY3RlZBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiPgoJUnVuRXZlbnRzEg4KBnJ1bl9pZBgBIAEoCRIhCgZldmVudHMYAiADKAsyES5saW5rLnYxLlJ1bkV2ZW50Iv0BCgVIZWxsbxIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhIKCm1hY2hpbmVfaWQYAiABKAkSEwoLaW5zdGFuY2VfaWQYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSCgoCb3MYBSABKAkSDAoEYXJjaBgGIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAcgASgJEisKDGNhcGFiaWxpdGllcxgIIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzEiMKCWhlbGRfcnVucxgJIAMoCzIQLmxpbmsudjEuSGVsZFJ1bhIcChRkaXNwYXRjaF9rZXlfbWlzc2luZxgKIAEoCCJCCgdIZWxkUnVuEg4KBnJ1bl9pZBgBIAEoCRIVCg1sYXN0X3NlcV9zZW50GAIgASgEEhAKCGZpbmlzaGVkGAMgASgIIoECCgdXZWxjb21lEg8KB2xpbmtfaWQYASABKAkSFQoNc2Vzc2lvbl9lcG9jaBgCIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAyABKA0SEgoKcmVwbGljYV9pZBgEIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAUgASgNEicKC3J1bl9jdXJzb3JzGAYgAygLMhIubGluay52MS5SdW5DdXJzb3ISGwoTZGlzcGF0Y2hfcHVibGljX2tleRgHIAEoDBI7ChJkaXNwYXRjaF9rZXlfY2hhaW4YCCADKAsyHy5saW5rLnYxLkRpc3BhdGNoS2V5RW5kb3JzZW1lbnQiQQoWRGlzcGF0Y2hLZXlFbmRvcnNlbWVudBISCgpwdWJsaWNfa2V5GAEgASgMEhMKC2VuZG9yc2VtZW50GAIgASgMIjcKCVJ1bkN1cnNvchIOCgZydW5faWQYASABKAkSGgoSbGFzdF9wZXJzaXN0ZWRfc2VxGAIgASgEIi4KCUhlYXJ0YmVhdBILCgNzZXEYASABKAQSFAoMcnVubmluZ19ydW5zGAIgASgNIhsKDEhlYXJ0YmVhdEFjaxILCgNzZXEYASABKAQiQgoTQ2FwYWJpbGl0aWVzQ2hhbmdlZBIrCgxjYXBhYmlsaXRpZXMYASABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcyIZCgdHb29kYnllEg4KBnJlYXNvbhgBIAEoCSIzCgVEcmFpbhIOCgZyZWFzb24YASABKAkSGgoScmVjb25uZWN0X2FmdGVyX21zGAIgASgNIhoKCFNodXRkb3duEg4KBnJlYXNvbhgBIAEoCSISChBMaXN0TGlua3NSZXF1ZXN0IjEKEUxpc3RMaW5rc1Jlc3BvbnNlEhwKBWxpbmtzGAEgAygLMg0ubGluay52MS5MaW5rIiEKDkdldExpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiLgoPR2V0TGlua1Jlc3BvbnNlEhsKBGxpbmsYASABKAsyDS5saW5rLnYxLkxpbmsiEwoRV2F0Y2hMaW5rc1JlcXVlc3QihQEKEldhdGNoTGlua3NSZXNwb25zZRIpCghzbmFwc2hvdBgBIAEoCzIVLmxpbmsudjEuTGlua1NuYXBzaG90SAASIAoHY2hhbmdlZBgCIAEoCzINLmxpbmsudjEuTGlua0gAEhkKD3JlbW92ZWRfbGlua19pZBgDIAEoCUgAQgcKBWV2ZW50IiwKDExpbmtTbmFwc2hvdBIcCgVsaW5rcxgBIAMoCzINLmxpbmsudjEuTGluayIoChNTdGFydFBhaXJpbmdSZXF1ZXN0EhEKCWxpbmtfbmFtZRgBIAEoCSJ9ChRTdGFydFBhaXJpbmdSZXNwb25zZRIMCgRjb2RlGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NvbW1hbmQYAyABKAkSFgoOc2VydmVyX2FkZHJlc3MYBCABKAkiTAoWQ29tcGxldGVQYWlyaW5nUmVxdWVzdBIMCgRjb2RlGAEgASgJEhIKCm1hY2hpbmVfaWQYAiABKAkSEAoIaG9zdG5hbWUYAyABKAkigQEKF0NvbXBsZXRlUGFpcmluZ1Jlc3BvbnNlEg8KB2xpbmtfaWQYASABKAkSEgoKbGlua190b2tlbhgCIAEoCRIbChNkaXNwYXRjaF9wdWJsaWNfa2V5GAMgASgMEhEKCWxpbmtfbmFtZRgEIAEoCRIRCgl1c2VyX25hbWUYBSABKAkiMgoRUmVuYW1lTGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIMCgRuYW1lGAIgASgJIjEKElJlbmFtZUxpbmtSZXNwb25zZRIbCgRsaW5rGAEgASgLMg0ubGluay52MS5MaW5rIjgKFURpc2Nvbm5lY3RMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIsChZEaXNjb25uZWN0TGlua1Jlc3BvbnNlEhIKCndhc19vbmxpbmUYASABKAgiJAoRUmV2b2tlTGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIUChJSZXZva2VMaW5rUmVzcG9uc2UiKQoWUm90YXRlTGlua1Rva2VuUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIhkKF1JvdGF0ZUxpbmtUb2tlblJlc3BvbnNlMvQFCgtMaW5rU2VydmljZRJACgdDb25uZWN0EhcubGluay52MS5Db25uZWN0UmVxdWVzdBoYLmxpbmsudjEuQ29ubmVjdFJlc3BvbnNlKAEwARJCCglMaXN0TGlua3MSGS5saW5rLnYxLkxpc3RMaW5rc1JlcXVlc3QaGi5saW5rLnYxLkxpc3RMaW5rc1Jlc3BvbnNlEjwKB0dldExpbmsSFy5saW5rLnYxLkdldExpbmtSZXF1ZXN0GhgubGluay52MS5HZXRMaW5rUmVzcG9uc2USRwoKV2F0Y2hMaW5rcxIaLmxpbmsudjEuV2F0Y2hMaW5rc1JlcXVlc3QaGy5saW5rLnYxLldhdGNoTGlua3NSZXNwb25zZTABEksKDFN0YXJ0UGFpcmluZxIcLmxpbmsudjEuU3RhcnRQYWlyaW5nUmVxdWVzdBodLmxpbmsudjEuU3RhcnRQYWlyaW5nUmVzcG9uc2USVAoPQ29tcGxldGVQYWlyaW5nEh8ubGluay52MS5Db21wbGV0ZVBhaXJpbmdSZXF1ZXN0GiAubGluay52MS5Db21wbGV0ZVBhaXJpbmdSZXNwb25zZRJFCgpSZW5hbWVMaW5rEhoubGluay52MS5SZW5hbWVMaW5rUmVxdWVzdBobLmxpbmsudjEuUmVuYW1lTGlua1Jlc3BvbnNlElEKDkRpc2Nvbm5lY3RMaW5rEh4ubGluay52MS5EaXNjb25uZWN0TGlua1JlcXVlc3QaHy5saW5rLnYxLkRpc2Nvbm5lY3RMaW5rUmVzcG9uc2USRQoKUmV2b2tlTGluaxIaLmxpbmsudjEuUmV2b2tlTGlua1JlcXVlc3QaGy5saW5rLnYxLlJldm9rZUxpbmtSZXNwb25zZRJUCg9Sb3RhdGVMaW5rVG9rZW4SHy5saW5rLnYxLlJvdGF0ZUxpbmtUb2tlblJlcXVlc3QaIC5saW5rLnYxLlJvdGF0ZUxpbmtUb2tlblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
 
 /**
  * A frame from the agent. At most 4 MiB.
@@ -490,7 +490,9 @@ export type RunRejected = Message<"link.v1.RunRejected"> & {
   runId: string;
 
   /**
-   * BAD_SIGNATURE, STALE, REPLAYED, WRONG_LINK, CAPACITY, CAPABILITY_MISSING, BAD_PAYLOAD.
+   * NO_KEY (no dispatch key pinned at pairing), KEY_MISMATCH (the server's key does not follow from
+   * the pinned one), BAD_SIGNATURE, MALFORMED (a nonce that is not 16 bytes), STALE, REPLAYED,
+   * WRONG_LINK, WRONG_SESSION, DRAINING, CAPACITY, CAPABILITY_MISSING, BAD_PAYLOAD. At most 64 bytes.
    *
    * @generated from field: string reason = 2;
    */
@@ -600,6 +602,16 @@ export type Hello = Message<"link.v1.Hello"> & {
    * @generated from field: repeated link.v1.HeldRun held_runs = 9;
    */
   heldRuns: HeldRun[];
+
+  /**
+   * True when the agent has no dispatch key it can trust (none was pinned at pairing, e.g. link.json
+   * is missing beside the token, or the server's key did not follow from the pinned one): it refuses
+   * every DispatchRun, so the control plane shows the machine as not paired properly and refuses
+   * SendMessage to it with FAILED_PRECONDITION LINK_NOT_PAIRED. Agents that predate the field send false.
+   *
+   * @generated from field: bool dispatch_key_missing = 10;
+   */
+  dispatchKeyMissing: boolean;
 };
 
 /**
@@ -693,11 +705,20 @@ export type Welcome = Message<"link.v1.Welcome"> & {
   runCursors: RunCursor[];
 
   /**
-   * Ed25519 public key (32 bytes) that signs DispatchRun; empty until the server dispatches runs.
+   * Ed25519 public key (32 bytes) that signs DispatchRun. The agent trusts it only when it is the key
+   * pinned at pairing or follows from it through dispatch_key_chain; it never trusts it on its own.
    *
    * @generated from field: bytes dispatch_public_key = 7;
    */
   dispatchPublicKey: Uint8Array;
+
+  /**
+   * Every signing key the control plane has had, oldest first, ending with dispatch_public_key; each
+   * after the first endorsed by the one before it. Empty when the key was never rotated. At most 64 entries.
+   *
+   * @generated from field: repeated link.v1.DispatchKeyEndorsement dispatch_key_chain = 8;
+   */
+  dispatchKeyChain: DispatchKeyEndorsement[];
 };
 
 /**
@@ -706,6 +727,35 @@ export type Welcome = Message<"link.v1.Welcome"> & {
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
   messageDesc(file_link_v1_link_service, 17);
+
+/**
+ * One signing key of the control plane and the previous key's endorsement of it.
+ *
+ * @generated from message link.v1.DispatchKeyEndorsement
+ */
+export type DispatchKeyEndorsement = Message<"link.v1.DispatchKeyEndorsement"> & {
+  /**
+   * Ed25519 public key, 32 bytes.
+   *
+   * @generated from field: bytes public_key = 1;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * Ed25519 signature (64 bytes) by the previous key over "link-dispatch-key-v1\n" and the hex of
+   * public_key; empty for the first key.
+   *
+   * @generated from field: bytes endorsement = 2;
+   */
+  endorsement: Uint8Array;
+};
+
+/**
+ * Describes the message link.v1.DispatchKeyEndorsement.
+ * Use `create(DispatchKeyEndorsementSchema)` to create a new message.
+ */
+export const DispatchKeyEndorsementSchema: GenMessage<DispatchKeyEndorsement> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 18);
 
 /**
  * How far the control plane has stored a run's events.
@@ -729,7 +779,7 @@ export type RunCursor = Message<"link.v1.RunCursor"> & {
  * Use `create(RunCursorSchema)` to create a new message.
  */
 export const RunCursorSchema: GenMessage<RunCursor> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 18);
+  messageDesc(file_link_v1_link_service, 19);
 
 /**
  * Liveness and load, sent at the interval from Welcome.
@@ -757,7 +807,7 @@ export type Heartbeat = Message<"link.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 19);
+  messageDesc(file_link_v1_link_service, 20);
 
 /**
  * The server's answer to a Heartbeat.
@@ -778,7 +828,7 @@ export type HeartbeatAck = Message<"link.v1.HeartbeatAck"> & {
  * Use `create(HeartbeatAckSchema)` to create a new message.
  */
 export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 20);
+  messageDesc(file_link_v1_link_service, 21);
 
 /**
  * The agent's capabilities changed (a CLI was installed, logged in, upgraded).
@@ -797,7 +847,7 @@ export type CapabilitiesChanged = Message<"link.v1.CapabilitiesChanged"> & {
  * Use `create(CapabilitiesChangedSchema)` to create a new message.
  */
 export const CapabilitiesChangedSchema: GenMessage<CapabilitiesChanged> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 21);
+  messageDesc(file_link_v1_link_service, 22);
 
 /**
  * The agent ends the session on purpose (it is stopping). The link goes offline at once.
@@ -818,7 +868,7 @@ export type Goodbye = Message<"link.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 22);
+  messageDesc(file_link_v1_link_service, 23);
 
 /**
  * The server is going away: the agent ends this session and reconnects (to any replica) after
@@ -845,7 +895,7 @@ export type Drain = Message<"link.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 23);
+  messageDesc(file_link_v1_link_service, 24);
 
 /**
  * The agent must stop and not reconnect (the user disconnected it).
@@ -866,7 +916,7 @@ export type Shutdown = Message<"link.v1.Shutdown"> & {
  * Use `create(ShutdownSchema)` to create a new message.
  */
 export const ShutdownSchema: GenMessage<Shutdown> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 24);
+  messageDesc(file_link_v1_link_service, 25);
 
 /**
  * @generated from message link.v1.ListLinksRequest
@@ -879,7 +929,7 @@ export type ListLinksRequest = Message<"link.v1.ListLinksRequest"> & {
  * Use `create(ListLinksRequestSchema)` to create a new message.
  */
 export const ListLinksRequestSchema: GenMessage<ListLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 25);
+  messageDesc(file_link_v1_link_service, 26);
 
 /**
  * @generated from message link.v1.ListLinksResponse
@@ -898,7 +948,7 @@ export type ListLinksResponse = Message<"link.v1.ListLinksResponse"> & {
  * Use `create(ListLinksResponseSchema)` to create a new message.
  */
 export const ListLinksResponseSchema: GenMessage<ListLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 26);
+  messageDesc(file_link_v1_link_service, 27);
 
 /**
  * @generated from message link.v1.GetLinkRequest
@@ -917,7 +967,7 @@ export type GetLinkRequest = Message<"link.v1.GetLinkRequest"> & {
  * Use `create(GetLinkRequestSchema)` to create a new message.
  */
 export const GetLinkRequestSchema: GenMessage<GetLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 27);
+  messageDesc(file_link_v1_link_service, 28);
 
 /**
  * @generated from message link.v1.GetLinkResponse
@@ -934,7 +984,7 @@ export type GetLinkResponse = Message<"link.v1.GetLinkResponse"> & {
  * Use `create(GetLinkResponseSchema)` to create a new message.
  */
 export const GetLinkResponseSchema: GenMessage<GetLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 28);
+  messageDesc(file_link_v1_link_service, 29);
 
 /**
  * @generated from message link.v1.WatchLinksRequest
@@ -947,7 +997,7 @@ export type WatchLinksRequest = Message<"link.v1.WatchLinksRequest"> & {
  * Use `create(WatchLinksRequestSchema)` to create a new message.
  */
 export const WatchLinksRequestSchema: GenMessage<WatchLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 29);
+  messageDesc(file_link_v1_link_service, 30);
 
 /**
  * One event of WatchLinks: first exactly one snapshot, then changes.
@@ -990,7 +1040,7 @@ export type WatchLinksResponse = Message<"link.v1.WatchLinksResponse"> & {
  * Use `create(WatchLinksResponseSchema)` to create a new message.
  */
 export const WatchLinksResponseSchema: GenMessage<WatchLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 30);
+  messageDesc(file_link_v1_link_service, 31);
 
 /**
  * All of a user's links at one moment.
@@ -1009,7 +1059,7 @@ export type LinkSnapshot = Message<"link.v1.LinkSnapshot"> & {
  * Use `create(LinkSnapshotSchema)` to create a new message.
  */
 export const LinkSnapshotSchema: GenMessage<LinkSnapshot> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 31);
+  messageDesc(file_link_v1_link_service, 32);
 
 /**
  * @generated from message link.v1.StartPairingRequest
@@ -1028,7 +1078,7 @@ export type StartPairingRequest = Message<"link.v1.StartPairingRequest"> & {
  * Use `create(StartPairingRequestSchema)` to create a new message.
  */
 export const StartPairingRequestSchema: GenMessage<StartPairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 32);
+  messageDesc(file_link_v1_link_service, 33);
 
 /**
  * @generated from message link.v1.StartPairingResponse
@@ -1066,7 +1116,7 @@ export type StartPairingResponse = Message<"link.v1.StartPairingResponse"> & {
  * Use `create(StartPairingResponseSchema)` to create a new message.
  */
 export const StartPairingResponseSchema: GenMessage<StartPairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 33);
+  messageDesc(file_link_v1_link_service, 34);
 
 /**
  * @generated from message link.v1.CompletePairingRequest
@@ -1099,7 +1149,7 @@ export type CompletePairingRequest = Message<"link.v1.CompletePairingRequest"> &
  * Use `create(CompletePairingRequestSchema)` to create a new message.
  */
 export const CompletePairingRequestSchema: GenMessage<CompletePairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 34);
+  messageDesc(file_link_v1_link_service, 35);
 
 /**
  * @generated from message link.v1.CompletePairingResponse
@@ -1142,7 +1192,7 @@ export type CompletePairingResponse = Message<"link.v1.CompletePairingResponse">
  * Use `create(CompletePairingResponseSchema)` to create a new message.
  */
 export const CompletePairingResponseSchema: GenMessage<CompletePairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 35);
+  messageDesc(file_link_v1_link_service, 36);
 
 /**
  * @generated from message link.v1.RenameLinkRequest
@@ -1168,7 +1218,7 @@ export type RenameLinkRequest = Message<"link.v1.RenameLinkRequest"> & {
  * Use `create(RenameLinkRequestSchema)` to create a new message.
  */
 export const RenameLinkRequestSchema: GenMessage<RenameLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 36);
+  messageDesc(file_link_v1_link_service, 37);
 
 /**
  * @generated from message link.v1.RenameLinkResponse
@@ -1185,7 +1235,7 @@ export type RenameLinkResponse = Message<"link.v1.RenameLinkResponse"> & {
  * Use `create(RenameLinkResponseSchema)` to create a new message.
  */
 export const RenameLinkResponseSchema: GenMessage<RenameLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 37);
+  messageDesc(file_link_v1_link_service, 38);
 
 /**
  * @generated from message link.v1.DisconnectLinkRequest
@@ -1211,7 +1261,7 @@ export type DisconnectLinkRequest = Message<"link.v1.DisconnectLinkRequest"> & {
  * Use `create(DisconnectLinkRequestSchema)` to create a new message.
  */
 export const DisconnectLinkRequestSchema: GenMessage<DisconnectLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 38);
+  messageDesc(file_link_v1_link_service, 39);
 
 /**
  * @generated from message link.v1.DisconnectLinkResponse
@@ -1230,7 +1280,7 @@ export type DisconnectLinkResponse = Message<"link.v1.DisconnectLinkResponse"> &
  * Use `create(DisconnectLinkResponseSchema)` to create a new message.
  */
 export const DisconnectLinkResponseSchema: GenMessage<DisconnectLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 39);
+  messageDesc(file_link_v1_link_service, 40);
 
 /**
  * @generated from message link.v1.RevokeLinkRequest
@@ -1249,7 +1299,7 @@ export type RevokeLinkRequest = Message<"link.v1.RevokeLinkRequest"> & {
  * Use `create(RevokeLinkRequestSchema)` to create a new message.
  */
 export const RevokeLinkRequestSchema: GenMessage<RevokeLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 40);
+  messageDesc(file_link_v1_link_service, 41);
 
 /**
  * @generated from message link.v1.RevokeLinkResponse
@@ -1262,7 +1312,7 @@ export type RevokeLinkResponse = Message<"link.v1.RevokeLinkResponse"> & {
  * Use `create(RevokeLinkResponseSchema)` to create a new message.
  */
 export const RevokeLinkResponseSchema: GenMessage<RevokeLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 41);
+  messageDesc(file_link_v1_link_service, 42);
 
 /**
  * @generated from message link.v1.RotateLinkTokenRequest
@@ -1279,7 +1329,7 @@ export type RotateLinkTokenRequest = Message<"link.v1.RotateLinkTokenRequest"> &
  * Use `create(RotateLinkTokenRequestSchema)` to create a new message.
  */
 export const RotateLinkTokenRequestSchema: GenMessage<RotateLinkTokenRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 42);
+  messageDesc(file_link_v1_link_service, 43);
 
 /**
  * @generated from message link.v1.RotateLinkTokenResponse
@@ -1292,7 +1342,7 @@ export type RotateLinkTokenResponse = Message<"link.v1.RotateLinkTokenResponse">
  * Use `create(RotateLinkTokenResponseSchema)` to create a new message.
  */
 export const RotateLinkTokenResponseSchema: GenMessage<RotateLinkTokenResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 43);
+  messageDesc(file_link_v1_link_service, 44);
 
 /**
  * LinkService is the agent's session with the control plane, and the user's view of their machines.
