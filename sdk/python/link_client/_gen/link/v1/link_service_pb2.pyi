@@ -105,6 +105,14 @@ class DisconnectLinkResponse(_message.Message):
     was_online: bool
     def __init__(self, was_online: bool = ...) -> None: ...
 
+class DispatchKeyEndorsement(_message.Message):
+    __slots__ = ["endorsement", "public_key"]
+    ENDORSEMENT_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    endorsement: bytes
+    public_key: bytes
+    def __init__(self, public_key: _Optional[bytes] = ..., endorsement: _Optional[bytes] = ...) -> None: ...
+
 class DispatchRun(_message.Message):
     __slots__ = ["issued_at_ms", "link_id", "nonce", "payload", "run_id", "session_epoch", "signature"]
     ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -182,10 +190,11 @@ class HeldRun(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., last_seq_sent: _Optional[int] = ..., finished: bool = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ["agent_version", "arch", "capabilities", "held_runs", "hostname", "instance_id", "machine_id", "os", "protocol_version"]
+    __slots__ = ["agent_version", "arch", "capabilities", "dispatch_key_missing", "held_runs", "hostname", "instance_id", "machine_id", "os", "protocol_version"]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     ARCH_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_KEY_MISSING_FIELD_NUMBER: _ClassVar[int]
     HELD_RUNS_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -195,13 +204,14 @@ class Hello(_message.Message):
     agent_version: str
     arch: str
     capabilities: _types_pb2.Capabilities
+    dispatch_key_missing: bool
     held_runs: _containers.RepeatedCompositeFieldContainer[HeldRun]
     hostname: str
     instance_id: str
     machine_id: str
     os: str
     protocol_version: int
-    def __init__(self, protocol_version: _Optional[int] = ..., machine_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., hostname: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., agent_version: _Optional[str] = ..., capabilities: _Optional[_Union[_types_pb2.Capabilities, _Mapping]] = ..., held_runs: _Optional[_Iterable[_Union[HeldRun, _Mapping]]] = ...) -> None: ...
+    def __init__(self, protocol_version: _Optional[int] = ..., machine_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., hostname: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., agent_version: _Optional[str] = ..., capabilities: _Optional[_Union[_types_pb2.Capabilities, _Mapping]] = ..., held_runs: _Optional[_Iterable[_Union[HeldRun, _Mapping]]] = ..., dispatch_key_missing: bool = ...) -> None: ...
 
 class LinkSnapshot(_message.Message):
     __slots__ = ["links"]
@@ -382,7 +392,8 @@ class WatchLinksResponse(_message.Message):
     def __init__(self, snapshot: _Optional[_Union[LinkSnapshot, _Mapping]] = ..., changed: _Optional[_Union[_types_pb2.Link, _Mapping]] = ..., removed_link_id: _Optional[str] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ["dispatch_public_key", "heartbeat_interval_ms", "link_id", "protocol_version", "replica_id", "run_cursors", "session_epoch"]
+    __slots__ = ["dispatch_key_chain", "dispatch_public_key", "heartbeat_interval_ms", "link_id", "protocol_version", "replica_id", "run_cursors", "session_epoch"]
+    DISPATCH_KEY_CHAIN_FIELD_NUMBER: _ClassVar[int]
     DISPATCH_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -390,6 +401,7 @@ class Welcome(_message.Message):
     REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_CURSORS_FIELD_NUMBER: _ClassVar[int]
     SESSION_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch_key_chain: _containers.RepeatedCompositeFieldContainer[DispatchKeyEndorsement]
     dispatch_public_key: bytes
     heartbeat_interval_ms: int
     link_id: str
@@ -397,4 +409,4 @@ class Welcome(_message.Message):
     replica_id: str
     run_cursors: _containers.RepeatedCompositeFieldContainer[RunCursor]
     session_epoch: int
-    def __init__(self, link_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., replica_id: _Optional[str] = ..., protocol_version: _Optional[int] = ..., run_cursors: _Optional[_Iterable[_Union[RunCursor, _Mapping]]] = ..., dispatch_public_key: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, link_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., heartbeat_interval_ms: _Optional[int] = ..., replica_id: _Optional[str] = ..., protocol_version: _Optional[int] = ..., run_cursors: _Optional[_Iterable[_Union[RunCursor, _Mapping]]] = ..., dispatch_public_key: _Optional[bytes] = ..., dispatch_key_chain: _Optional[_Iterable[_Union[DispatchKeyEndorsement, _Mapping]]] = ...) -> None: ...

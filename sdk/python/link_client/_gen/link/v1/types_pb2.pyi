@@ -55,12 +55,13 @@ class HarnessCapability(_message.Message):
     def __init__(self, name: _Optional[str] = ..., installed: bool = ..., version: _Optional[str] = ..., credentials: _Optional[_Union[CredentialsState, str]] = ..., executable: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Link(_message.Message):
-    __slots__ = ["agent_version", "arch", "capabilities", "connected_at", "created_at", "hostname", "id", "last_seen_at", "machine_id", "name", "os", "replica_id", "running_run_ids", "session_epoch", "state"]
+    __slots__ = ["agent_version", "arch", "capabilities", "connected_at", "created_at", "dispatch_key_missing", "hostname", "id", "last_seen_at", "machine_id", "name", "os", "replica_id", "running_run_ids", "session_epoch", "state"]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     ARCH_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_AT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_KEY_MISSING_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_AT_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +77,7 @@ class Link(_message.Message):
     capabilities: Capabilities
     connected_at: _timestamp_pb2.Timestamp
     created_at: _timestamp_pb2.Timestamp
+    dispatch_key_missing: bool
     hostname: str
     id: str
     last_seen_at: _timestamp_pb2.Timestamp
@@ -86,7 +88,7 @@ class Link(_message.Message):
     running_run_ids: _containers.RepeatedScalarFieldContainer[str]
     session_epoch: int
     state: LinkState
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[LinkState, str]] = ..., hostname: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., agent_version: _Optional[str] = ..., machine_id: _Optional[str] = ..., capabilities: _Optional[_Union[Capabilities, _Mapping]] = ..., connected_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., replica_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., running_run_ids: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[LinkState, str]] = ..., hostname: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., agent_version: _Optional[str] = ..., machine_id: _Optional[str] = ..., capabilities: _Optional[_Union[Capabilities, _Mapping]] = ..., connected_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., replica_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., running_run_ids: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., dispatch_key_missing: bool = ...) -> None: ...
 
 class SandboxProviderCapability(_message.Message):
     __slots__ = ["available", "detail", "kind"]

@@ -11,26 +11,51 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alink/v1/user_service.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\x12\r\n\x05local\x18\x04 \x01(\x08\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x17\n\x15GetCurrentUserRequest\"5\n\x16GetCurrentUserResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.link.v1.User\"0\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61\x64min\x18\x02 \x01(\x08\"@\n\x12\x43reateUserResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.link.v1.User\x12\r\n\x05token\x18\x02 \x01(\t2\xa7\x01\n\x0bUserService\x12Q\n\x0eGetCurrentUser\x12\x1e.link.v1.GetCurrentUserRequest\x1a\x1f.link.v1.GetCurrentUserResponse\x12\x45\n\nCreateUser\x12\x1a.link.v1.CreateUserRequest\x1a\x1b.link.v1.CreateUserResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alink/v1/user_service.proto\x12\x07link.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\x12\r\n\x05local\x18\x04 \x01(\x08\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64isabled\x18\x06 \x01(\x08\"\xde\x01\n\tUserToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12$\n\x04kind\x18\x03 \x01(\x0e\x32\x16.link.v1.UserTokenKind\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x17\n\x15GetCurrentUserRequest\"5\n\x16GetCurrentUserResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.link.v1.User\"0\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61\x64min\x18\x02 \x01(\x08\"@\n\x12\x43reateUserResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.link.v1.User\x12\r\n\x05token\x18\x02 \x01(\t\"\x13\n\x11ListTokensRequest\"8\n\x12ListTokensResponse\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.link.v1.UserToken\"K\n\x12\x43reateTokenRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12&\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"H\n\x13\x43reateTokenResponse\x12!\n\x05token\x18\x01 \x01(\x0b\x32\x12.link.v1.UserToken\x12\x0e\n\x06secret\x18\x02 \x01(\t\"&\n\x12RevokeTokenRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\"\x15\n\x13RevokeTokenResponse\"\"\n\x12\x44isableUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"2\n\x13\x44isableUserResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.link.v1.User\"!\n\x11\x45nableUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"1\n\x12\x45nableUserResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.link.v1.User*f\n\rUserTokenKind\x12\x1f\n\x1bUSER_TOKEN_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13USER_TOKEN_KIND_API\x10\x01\x12\x1b\n\x17USER_TOKEN_KIND_SESSION\x10\x02\x32\x93\x04\n\x0bUserService\x12Q\n\x0eGetCurrentUser\x12\x1e.link.v1.GetCurrentUserRequest\x1a\x1f.link.v1.GetCurrentUserResponse\x12\x45\n\nCreateUser\x12\x1a.link.v1.CreateUserRequest\x1a\x1b.link.v1.CreateUserResponse\x12\x45\n\nListTokens\x12\x1a.link.v1.ListTokensRequest\x1a\x1b.link.v1.ListTokensResponse\x12H\n\x0b\x43reateToken\x12\x1b.link.v1.CreateTokenRequest\x1a\x1c.link.v1.CreateTokenResponse\x12H\n\x0bRevokeToken\x12\x1b.link.v1.RevokeTokenRequest\x1a\x1c.link.v1.RevokeTokenResponse\x12H\n\x0b\x44isableUser\x12\x1b.link.v1.DisableUserRequest\x1a\x1c.link.v1.DisableUserResponse\x12\x45\n\nEnableUser\x12\x1a.link.v1.EnableUserRequest\x1a\x1b.link.v1.EnableUserResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'link_client._gen.link.v1.user_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _USER._serialized_start=72
-  _USER._serialized_end=182
-  _GETCURRENTUSERREQUEST._serialized_start=184
-  _GETCURRENTUSERREQUEST._serialized_end=207
-  _GETCURRENTUSERRESPONSE._serialized_start=209
-  _GETCURRENTUSERRESPONSE._serialized_end=262
-  _CREATEUSERREQUEST._serialized_start=264
-  _CREATEUSERREQUEST._serialized_end=312
-  _CREATEUSERRESPONSE._serialized_start=314
-  _CREATEUSERRESPONSE._serialized_end=378
-  _USERSERVICE._serialized_start=381
-  _USERSERVICE._serialized_end=548
+  _USERTOKENKIND._serialized_start=1123
+  _USERTOKENKIND._serialized_end=1225
+  _USER._serialized_start=105
+  _USER._serialized_end=233
+  _USERTOKEN._serialized_start=236
+  _USERTOKEN._serialized_end=458
+  _GETCURRENTUSERREQUEST._serialized_start=460
+  _GETCURRENTUSERREQUEST._serialized_end=483
+  _GETCURRENTUSERRESPONSE._serialized_start=485
+  _GETCURRENTUSERRESPONSE._serialized_end=538
+  _CREATEUSERREQUEST._serialized_start=540
+  _CREATEUSERREQUEST._serialized_end=588
+  _CREATEUSERRESPONSE._serialized_start=590
+  _CREATEUSERRESPONSE._serialized_end=654
+  _LISTTOKENSREQUEST._serialized_start=656
+  _LISTTOKENSREQUEST._serialized_end=675
+  _LISTTOKENSRESPONSE._serialized_start=677
+  _LISTTOKENSRESPONSE._serialized_end=733
+  _CREATETOKENREQUEST._serialized_start=735
+  _CREATETOKENREQUEST._serialized_end=810
+  _CREATETOKENRESPONSE._serialized_start=812
+  _CREATETOKENRESPONSE._serialized_end=884
+  _REVOKETOKENREQUEST._serialized_start=886
+  _REVOKETOKENREQUEST._serialized_end=924
+  _REVOKETOKENRESPONSE._serialized_start=926
+  _REVOKETOKENRESPONSE._serialized_end=947
+  _DISABLEUSERREQUEST._serialized_start=949
+  _DISABLEUSERREQUEST._serialized_end=983
+  _DISABLEUSERRESPONSE._serialized_start=985
+  _DISABLEUSERRESPONSE._serialized_end=1035
+  _ENABLEUSERREQUEST._serialized_start=1037
+  _ENABLEUSERREQUEST._serialized_end=1070
+  _ENABLEUSERRESPONSE._serialized_start=1072
+  _ENABLEUSERRESPONSE._serialized_end=1121
+  _USERSERVICE._serialized_start=1228
+  _USERSERVICE._serialized_end=1759
 # @@protoc_insertion_point(module_scope)

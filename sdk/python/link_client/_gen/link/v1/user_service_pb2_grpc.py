@@ -6,7 +6,8 @@ from link_client._gen.link.v1 import user_service_pb2 as link_dot_v1_dot_user__s
 
 
 class UserServiceStub(object):
-    """UserService: who the caller is, and (for admins) creating users.
+    """UserService: who the caller is, the caller's own tokens, and (for admins) creating, disabling and
+    enabling users.
     """
 
     def __init__(self, channel):
@@ -25,10 +26,36 @@ class UserServiceStub(object):
                 request_serializer=link_dot_v1_dot_user__service__pb2.CreateUserRequest.SerializeToString,
                 response_deserializer=link_dot_v1_dot_user__service__pb2.CreateUserResponse.FromString,
                 )
+        self.ListTokens = channel.unary_unary(
+                '/link.v1.UserService/ListTokens',
+                request_serializer=link_dot_v1_dot_user__service__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_user__service__pb2.ListTokensResponse.FromString,
+                )
+        self.CreateToken = channel.unary_unary(
+                '/link.v1.UserService/CreateToken',
+                request_serializer=link_dot_v1_dot_user__service__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_user__service__pb2.CreateTokenResponse.FromString,
+                )
+        self.RevokeToken = channel.unary_unary(
+                '/link.v1.UserService/RevokeToken',
+                request_serializer=link_dot_v1_dot_user__service__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_user__service__pb2.RevokeTokenResponse.FromString,
+                )
+        self.DisableUser = channel.unary_unary(
+                '/link.v1.UserService/DisableUser',
+                request_serializer=link_dot_v1_dot_user__service__pb2.DisableUserRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_user__service__pb2.DisableUserResponse.FromString,
+                )
+        self.EnableUser = channel.unary_unary(
+                '/link.v1.UserService/EnableUser',
+                request_serializer=link_dot_v1_dot_user__service__pb2.EnableUserRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_user__service__pb2.EnableUserResponse.FromString,
+                )
 
 
 class UserServiceServicer(object):
-    """UserService: who the caller is, and (for admins) creating users.
+    """UserService: who the caller is, the caller's own tokens, and (for admins) creating, disabling and
+    enabling users.
     """
 
     def GetCurrentUser(self, request, context):
@@ -41,6 +68,46 @@ class UserServiceServicer(object):
     def CreateUser(self, request, context):
         """CreateUser creates a user and returns its API token, once. Admins only
         (PERMISSION_DENIED reason ADMIN_REQUIRED otherwise); ALREADY_EXISTS USER_EXISTS for a taken name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """ListTokens lists the caller's own tokens that still work: API tokens and browser sessions. It
+        never shows a token's secret or its hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """CreateToken creates an API token for the caller and returns its secret, once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """RevokeToken makes one of the caller's tokens (API or browser session) stop working at once.
+        NOT_FOUND TOKEN_NOT_FOUND for a token id that is not the caller's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableUser(self, request, context):
+        """DisableUser stops a user at once: their tokens and browser sessions are refused
+        (UNAUTHENTICATED USER_DISABLED), their open streams end, and their machines' sessions end with
+        reason USER_DISABLED. Admins only; an admin cannot disable themselves (FAILED_PRECONDITION
+        CANNOT_DISABLE_SELF); NOT_FOUND USER_NOT_FOUND for an unknown name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableUser(self, request, context):
+        """EnableUser lets a disabled user in again: tokens that have not expired work again. Admins only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -59,6 +126,31 @@ def add_UserServiceServicer_to_server(servicer, server):
                     request_deserializer=link_dot_v1_dot_user__service__pb2.CreateUserRequest.FromString,
                     response_serializer=link_dot_v1_dot_user__service__pb2.CreateUserResponse.SerializeToString,
             ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=link_dot_v1_dot_user__service__pb2.ListTokensRequest.FromString,
+                    response_serializer=link_dot_v1_dot_user__service__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=link_dot_v1_dot_user__service__pb2.CreateTokenRequest.FromString,
+                    response_serializer=link_dot_v1_dot_user__service__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=link_dot_v1_dot_user__service__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=link_dot_v1_dot_user__service__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'DisableUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableUser,
+                    request_deserializer=link_dot_v1_dot_user__service__pb2.DisableUserRequest.FromString,
+                    response_serializer=link_dot_v1_dot_user__service__pb2.DisableUserResponse.SerializeToString,
+            ),
+            'EnableUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableUser,
+                    request_deserializer=link_dot_v1_dot_user__service__pb2.EnableUserRequest.FromString,
+                    response_serializer=link_dot_v1_dot_user__service__pb2.EnableUserResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'link.v1.UserService', rpc_method_handlers)
@@ -67,7 +159,8 @@ def add_UserServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class UserService(object):
-    """UserService: who the caller is, and (for admins) creating users.
+    """UserService: who the caller is, the caller's own tokens, and (for admins) creating, disabling and
+    enabling users.
     """
 
     @staticmethod
@@ -101,5 +194,90 @@ class UserService(object):
         return grpc.experimental.unary_unary(request, target, '/link.v1.UserService/CreateUser',
             link_dot_v1_dot_user__service__pb2.CreateUserRequest.SerializeToString,
             link_dot_v1_dot_user__service__pb2.CreateUserResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.UserService/ListTokens',
+            link_dot_v1_dot_user__service__pb2.ListTokensRequest.SerializeToString,
+            link_dot_v1_dot_user__service__pb2.ListTokensResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.UserService/CreateToken',
+            link_dot_v1_dot_user__service__pb2.CreateTokenRequest.SerializeToString,
+            link_dot_v1_dot_user__service__pb2.CreateTokenResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.UserService/RevokeToken',
+            link_dot_v1_dot_user__service__pb2.RevokeTokenRequest.SerializeToString,
+            link_dot_v1_dot_user__service__pb2.RevokeTokenResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DisableUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.UserService/DisableUser',
+            link_dot_v1_dot_user__service__pb2.DisableUserRequest.SerializeToString,
+            link_dot_v1_dot_user__service__pb2.DisableUserResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def EnableUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.UserService/EnableUser',
+            link_dot_v1_dot_user__service__pb2.EnableUserRequest.SerializeToString,
+            link_dot_v1_dot_user__service__pb2.EnableUserResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
