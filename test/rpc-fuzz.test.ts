@@ -1,0 +1,284 @@
+/**
+ * Hostile requests on every RPC of every service, on the gRPC port and the HTTP port (Connect):
+ * NUL bytes, oversized and empty strings, negative and maximal integers, unknown enum values,
+ * hostile ids and paths, crowded lists, and hostile Hello frames on the agent session. Each call
+ * is either served or refused with a classified error (a Link reason; never UNKNOWN or INTERNAL,
+ * never Postgres's text); a refused call writes no row; no request is a database error; and the
+ * server keeps serving. The cases come from the generated descriptors, so a new field is fuzzed
+ * the day it is added. Bounded: one pass over the fields, each call with a deadline.
+ */
+import assert from 'node:assert/strict';
+import { clone, create, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
+import { reflect } from '@bufbuild/protobuf/reflect';
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import postgres from 'postgres';
+import { reasonOf, Reason } from '../common/errors.js';
+import { ConnectRequestSchema, HelloSchema, LinkService } from '../gen/link/v1/link_service_pb.js';
+import { SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
+import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
+import { SandboxProviderKind } from '../gen/link/v1/types_pb.js';
+import { UserService } from '../gen/link/v1/user_service_pb.js';
+import { closeClients, hello, RawSession } from './helpers/clients.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const SERVICES: DescService[] = [LinkService, UserService, ThreadService, SandboxService];
+const REASONS = new Set<string>(Object.values(Reason));
+/** What Postgres and postgres.js say; none of it may reach a client. */
+const POSTGRES_TEXT = /invalid byte sequence|out of range|syntax error|violates|duplicate key|relation "|column "|bigint|postgres|UTF8|0x00/i;
+
+const HOSTILE_STRINGS = [
+  'a\u0000b',
+  'x'.repeat(70 * 1024),
+  '',
+  '../../etc/passwd',
+  'id_'.repeat(400),
+  'ünï©ødé 💥 \u202e\u0301',
+  '-oProxyCommand=touch /tmp/pwned',
+  "'; drop table users; --",
+];
+
+function hostileScalars(type: ScalarType): unknown[] {
+  switch (type) {
+    case ScalarType.STRING:
+      return HOSTILE_STRINGS;
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return [2n ** 64n - 1n, 2n ** 63n];
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
+      return [-1n, -(2n ** 63n), 2n ** 63n - 1n];
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return [2 ** 32 - 1];
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return [-1, -(2 ** 31), 2 ** 31 - 1];
+    case ScalarType.BYTES:
+      return [new Uint8Array(70 * 1024)];
+    default:
+      return [];
+  }
+}
+
+interface Case {
+  field: string;
+  request: Message;
+}
+
+/** One hostile value at a time in `baseline`, in every field reachable within `depth` messages. */
+function cases(schema: DescMessage, baseline: Message, depth = 3, prefix = ''): Case[] {
+  const out: Case[] = [];
+  const withValue = (field: DescField, mutate: (r: ReturnType<typeof reflect>) => void, path: string) => {
+    const request = clone(schema, baseline);
+    mutate(reflect(schema, request));
+    out.push({ field: path, request });
+  };
+  for (const field of schema.fields) {
+    const path = prefix + field.name;
+    switch (field.fieldKind) {
+      case 'scalar':
+        for (const value of hostileScalars(field.scalar)) withValue(field, (r) => r.set(field, value), path);
+        break;
+      case 'enum':
+        for (const value of [999, -5]) withValue(field, (r) => r.set(field, value), path);
+        break;
+      case 'message':
+        if (depth === 0) break;
+        for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`)) {
+          withValue(field, (r) => r.set(field, reflect(field.message, inner.request)), inner.field);
+        }
+        break;
+      case 'list':
+        if (field.listKind === 'message') {
+          withValue(field, (r) => {
+            const list = r.get(field);
+            for (let i = 0; i < 2_000; i++) list.add(reflect(field.message, create(field.message)));
+          }, path);
+          if (depth === 0) break;
+          for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`)) {
+            withValue(field, (r) => r.get(field).add(reflect(field.message, inner.request)), inner.field);
+          }
+        } else if (field.listKind === 'scalar') {
+          for (const value of hostileScalars(field.scalar)) withValue(field, (r) => r.get(field).add(value), path);
+        } else {
+          withValue(field, (r) => r.get(field).add(999), path);
+        }
+        break;
+      case 'map':
+        break;
+    }
+  }
+  return out;
+}
+
+describe('hostile requests on every RPC', function () {
+  this.timeout(240_000);
+  let env: TestServer;
+  let sql: postgres.Sql;
+  let tables: string[];
+  const managers: Http2SessionManager[] = [];
+  const ids: Record<string, string> = {};
+
+  const auth = (token: string): Interceptor[] => [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))];
+  const ports = (): [string, Transport][] => {
+    const manager = new Http2SessionManager(env.grpcUrl);
+    managers.push(manager);
+    return [
+      ['gRPC', createGrpcTransport({ baseUrl: env.grpcUrl, sessionManager: manager, interceptors: auth(env.userToken) })],
+      ['HTTP', createConnectTransport({ baseUrl: env.httpUrl, httpVersion: '1.1', interceptors: auth(env.userToken) })],
+    ];
+  };
+
+  /** Rows in every table of the public schema. */
+  async function rowCounts(): Promise<Record<string, number>> {
+    const [row] = await sql.unsafe(`select json_build_object(${tables.map((t) => `'${t}', (select count(*) from "${t}")`).join(', ')}) as counts`);
+    return row.counts as Record<string, number>;
+  }
+
+  async function databaseErrors(): Promise<number> {
+    const text = await (await fetch(`${env.httpUrl}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('link_server_database_errors_total'));
+    return Number(line?.split(' ')[1] ?? 0);
+  }
+
+  function assertClassified(error: unknown, what: string): void {
+    const e = ConnectError.from(error);
+    assert.ok(e.code !== Code.Unknown && e.code !== Code.Internal, `${what}: ${Code[e.code]} ${e.rawMessage.slice(0, 200)}`);
+    assert.ok(REASONS.has(reasonOf(e) ?? ''), `${what}: reason ${reasonOf(e)} is not one of Link's (${Code[e.code]} ${e.rawMessage.slice(0, 200)})`);
+    assert.doesNotMatch(e.rawMessage, POSTGRES_TEXT, `${what}: Postgres text reached the client`);
+  }
+
+  /** Calls one method; resolves with the error it was refused with, or undefined when it was served. */
+  async function call(transport: Transport, method: DescMethod, request: Message): Promise<unknown> {
+    const client = createClient(method.parent, transport) as unknown as Record<string, (r: Message, o: object) => unknown>;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 1_500);
+    try {
+      if (method.methodKind === 'unary') {
+        await client[method.localName](request, { signal: abort.signal });
+      } else {
+        // A stream that answers at all (a first message) was served; stop it there.
+        for await (const _ of client[method.localName](request, { signal: abort.signal }) as AsyncIterable<unknown>) break;
+      }
+      return undefined;
+    } catch (error) {
+      // Still streaming at the window's end: served (a watch waits for changes).
+      if (abort.signal.aborted) return undefined;
+      return error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function baseline(schema: DescMessage): Message {
+    const known: Record<string, string> = {
+      thread_id: ids.thread,
+      link_id: ids.link,
+      run_id: ids.run,
+      sandbox_id: ids.sandbox,
+      harness: 'shell',
+      text: 'echo fuzz',
+      command: 'true',
+      name: 'fuzz-name',
+      code: 'ABCD-EFGH',
+      machine_id: 'fuzz-machine',
+    };
+    const message = create(schema);
+    const r = reflect(schema, message);
+    for (const field of schema.fields) {
+      if (field.fieldKind === 'scalar' && field.scalar === ScalarType.STRING && known[field.name]) r.set(field, known[field.name]);
+    }
+    return message;
+  }
+
+  before(async () => {
+    env = await startTestServer({ heartbeatIntervalMs: 60_000, helloTimeoutMs: 2_000 });
+    sql = postgres(env.databaseUrl, { max: 1, onnotice: () => undefined });
+    tables = (await sql<{ table_name: string }[]>`
+      select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`).map((t) => t.table_name);
+    assert.ok(tables.length > 5, 'the schema has its tables');
+    // Real ids to aim at: a thread with a run and a sandbox, on a link that then goes offline (so
+    // nothing waits for a machine).
+    const session = new RawSession(env.grpcUrl, env.linkToken, hello({
+      capabilities: {
+        harnesses: [{ name: 'shell', installed: true }],
+        sandboxProviders: [{ kind: SandboxProviderKind.DIRECTORY, available: true }],
+      },
+    }));
+    await session.frame('welcome');
+    const threads = createClient(ThreadService, ports()[0][1]);
+    const { thread } = await threads.createThread({ title: 'fuzz' });
+    const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'true', harness: 'shell', linkId: env.link.id });
+    await session.close();
+    const { sandboxes } = await createClient(SandboxService, ports()[0][1]).listSandboxes({});
+    Object.assign(ids, { thread: thread!.id, run: runId, link: env.link.id, sandbox: sandboxes[0].id });
+  });
+
+  after(async () => {
+    for (const manager of managers) manager.abort();
+    closeClients();
+    await sql?.end({ timeout: 1 });
+    await env?.close();
+  });
+
+  it('every unary and streaming method, on both ports, answers each hostile field with a classified error or serves it, and a refusal writes nothing', async () => {
+    const errorsBefore = await databaseErrors();
+    let refused = 0;
+    let calls = 0;
+    for (const service of SERVICES) {
+      for (const method of service.methods) {
+        if (method.methodKind === 'bidi_streaming' || method.methodKind === 'client_streaming') continue;
+        for (const { field, request } of [{ field: '(empty)', request: create(method.input) }, ...cases(method.input, baseline(method.input))]) {
+          for (const [port, transport] of ports()) {
+            const what = `${service.name}.${method.name} ${field} on the ${port} port`;
+            const rowsBefore = await rowCounts();
+            const error = await call(transport, method, request);
+            calls++;
+            if (error === undefined) continue;
+            refused++;
+            assertClassified(error, what);
+            assert.deepEqual(await rowCounts(), rowsBefore, `${what}: a refused call wrote rows`);
+          }
+        }
+      }
+    }
+    assert.ok(calls > 300 && refused > 200, `${refused} of ${calls} calls refused`);
+    assert.equal(await databaseErrors(), errorsBefore, 'no hostile request is a database error');
+    // Still serving, on both ports.
+    for (const [, transport] of ports()) {
+      const { user } = await createClient(UserService, transport).getCurrentUser({});
+      assert.equal(user?.id, env.user.id);
+    }
+  });
+
+  it('hostile Hello frames on the agent session each end it with a classified error or are welcomed, and a refusal writes nothing', async () => {
+    const errorsBefore = await databaseErrors();
+    const first = create(ConnectRequestSchema, hello()).frame;
+    assert.ok(first.case === 'hello');
+    const helloCases = cases(HelloSchema, first.value);
+    let refused = 0;
+    for (const { field, request } of helloCases) {
+      const rowsBefore = await rowCounts();
+      const session = new RawSession(env.grpcUrl, env.linkToken, { frame: { case: 'hello', value: request as never } });
+      const outcome = await Promise.race([session.frame('welcome').then(() => 'welcomed' as const, () => 'ended' as const), session.ended.then(() => 'ended' as const)]);
+      if (outcome === 'welcomed') {
+        await session.close();
+        continue;
+      }
+      refused++;
+      const error = await session.end();
+      assert.ok(error, `hello.${field}: the session ended without an error`);
+      assertClassified(error, `hello.${field}`);
+      assert.deepEqual(await rowCounts(), rowsBefore, `hello.${field}: a refused Hello wrote rows`);
+    }
+    assert.ok(refused > 20, `${refused} of ${helloCases.length} Hello frames refused`);
+    assert.equal(await databaseErrors(), errorsBefore, 'no hostile Hello is a database error');
+    // A well-behaved agent still connects.
+    const healthy = new RawSession(env.grpcUrl, env.linkToken, hello());
+    await healthy.frame('welcome');
+    await healthy.close();
+  });
+});
