@@ -12,9 +12,13 @@ import { clone, create, ScalarType, type DescField, type DescMessage, type DescM
 import { reflect } from '@bufbuild/protobuf/reflect';
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import * as grpc from '@grpc/grpc-js';
+import { findTrailerError } from '@connectrpc/connect/protocol-grpc';
 import postgres from 'postgres';
-import { reasonOf, Reason } from '../common/errors.js';
+import { errorMetadataOf, reasonOf, Reason } from '../common/errors.js';
+import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
 import { ConnectRequestSchema, HelloSchema, LinkService } from '../gen/link/v1/link_service_pb.js';
+import type { ModelTier } from '../gen/link/v1/run_pb.js';
 import { SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { SandboxProviderKind } from '../gen/link/v1/types_pb.js';
@@ -280,5 +284,64 @@ describe('hostile requests on every RPC', function () {
     const healthy = new RawSession(env.grpcUrl, env.linkToken, hello());
     await healthy.frame('welcome');
     await healthy.close();
+  });
+
+  it('a request over 4 MiB is refused with MESSAGE_TOO_LARGE on both ports, by every service on the gRPC port (reflection too)', async () => {
+    const text = 'x'.repeat(5 * 1024 * 1024);
+    for (const [port, transport] of ports()) {
+      const error = await createClient(ThreadService, transport).sendMessage({ threadId: ids.thread, text }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      assert.ok(error, `${port}: a 5 MiB request was served`);
+      assert.equal(Code[error.code], 'ResourceExhausted', `${port}: ${error.rawMessage}`);
+      assert.equal(reasonOf(error), Reason.MessageTooLarge, `${port}: ${error.rawMessage}`);
+      assert.equal(errorMetadataOf(error).limit, String(MAX_MESSAGE_BYTES));
+    }
+    // Reflection is served by a library of its own; the limit holds there too. (The request is
+    // a file_containing_symbol of 5 MiB: field 4, length-delimited.)
+    const client = new grpc.Client(`127.0.0.1:${env.server.grpcPort}`, grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': 16 * 1024 * 1024,
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    });
+    try {
+      const symbol = Buffer.alloc(5 * 1024 * 1024, 0x61);
+      const length = [];
+      for (let n = symbol.length; ; n >>>= 7) {
+        if (n < 0x80) {
+          length.push(n);
+          break;
+        }
+        length.push((n & 0x7f) | 0x80);
+      }
+      const request = Buffer.concat([Buffer.from([0x22, ...length]), symbol]);
+      const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', (b: Buffer) => b, (b: Buffer) => b, new grpc.Metadata());
+      let answered = false;
+      const status = await new Promise<grpc.StatusObject>((resolve) => {
+        call.on('status', resolve);
+        call.on('data', () => (answered = true));
+        call.on('error', () => undefined);
+        call.write(request);
+        call.end();
+      });
+      assert.equal(answered, false, 'reflection answered a 5 MiB request');
+      assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
+      const details = status.metadata.get('grpc-status-details-bin')[0] as Buffer | undefined;
+      const error = findTrailerError(new Headers({ 'grpc-status': String(status.code), 'grpc-message': 'x', 'grpc-status-details-bin': details?.toString('base64') ?? '' }));
+      assert.equal(reasonOf(error), Reason.MessageTooLarge);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a model name a CLI could read as a flag, and a tier outside the enum, are refused at SendMessage', async () => {
+    for (const [port, transport] of ports()) {
+      const threads = createClient(ThreadService, transport);
+      for (const model of ['--yolo', '-m', 'gpt 5', 'a;rm -rf /', 'x'.repeat(129)]) {
+        const error = await threads.sendMessage({ threadId: ids.thread, text: 'hi', model }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+        assert.equal(reasonOf(error), Reason.InvalidField, `${port}: model ${model.slice(0, 20)} was not refused`);
+        assert.equal(errorMetadataOf(error).field, 'model');
+      }
+      const error = await threads.sendMessage({ threadId: ids.thread, text: 'hi', tier: 9 as ModelTier }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      assert.equal(reasonOf(error), Reason.InvalidField, `${port}: tier 9 was not refused`);
+      assert.equal(errorMetadataOf(error).field, 'tier');
+    }
   });
 });
