@@ -45,6 +45,9 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // Run events of a batch: bounded by the frame (4 MiB), and under Postgres's 65,535 parameters
   // of the one insert a batch is stored with (4 per event).
   'link.v1.RunEvents.events': { maxItems: 16_000 },
+  // A machine's refusal text is cut to 1 KiB where it is stored: a long one must not end the session.
+  'link.v1.SandboxFailure.message': { maxBytes: MAX_MESSAGE_BYTES },
+  'link.v1.RunRejected.message': { maxBytes: MAX_MESSAGE_BYTES },
   // The output a run produced goes into run_events.body (bytea) untouched. What the control plane
   // copies into text columns (RunStarted's session id and cwd, RunDone's session id and failure
   // reason) keeps the floor.
