@@ -25,6 +25,7 @@ import { transportKey } from './context.js';
 import type { AnyServiceImpl } from './grpc-adapter.js';
 import { RequestValidator } from './validation.js';
 
+/** What the edge needs from the server: where to log, what to count, the size limit. */
 export interface RpcEdgeOptions {
   log: Logger;
   /** Counts requests that failed on a database error (`link_server_database_errors_total`). */
@@ -34,6 +35,10 @@ export interface RpcEdgeOptions {
   validator?: RequestValidator;
 }
 
+/**
+ * One per server, shared by both ports. `wrap` each service once, outside auth; pass `refused` to
+ * the gRPC port for requests it turns away before any handler (they are logged the same way).
+ */
 export class RpcEdge {
   private readonly validator: RequestValidator;
 

@@ -67,6 +67,10 @@ const INTEGER_MAX = 2 ** 31 - 1;
 /** 64-bit signed fields with these names count something and are never negative. */
 const NON_NEGATIVE = /(^|_)(seq|cursor|limit|offset|count|size|bytes|ms)$/;
 
+/**
+ * Checks a decoded request against `rules` (FIELD_RULES by default) and the floor. Stateless and
+ * cheap (one pass over what is set); the RPC edge calls it for every request and stream frame.
+ */
 export class RequestValidator {
   constructor(private readonly rules: Record<string, FieldRule> = FIELD_RULES) {}
 
