@@ -4,7 +4,8 @@
  * hostile ids and paths, crowded lists, and hostile Hello frames on the agent session. Each call
  * is either served or refused with a classified error (a Link reason; never UNKNOWN or INTERNAL,
  * never Postgres's text); a refused call writes no row; no request is a database error; and the
- * server keeps serving. The cases come from the generated descriptors, so a new field is fuzzed
+ * server keeps serving. After Hello, every frame kind an agent may send is fuzzed the same way on
+ * a session that holds a run. The cases come from the generated descriptors, so a new field is fuzzed
  * the day it is added. Bounded: one pass over the fields, each call with a deadline.
  */
 import assert from 'node:assert/strict';
@@ -42,10 +43,10 @@ const HOSTILE_STRINGS = [
   "'; drop table users; --",
 ];
 
-function hostileScalars(type: ScalarType): unknown[] {
+function hostileScalars(type: ScalarType, strings = HOSTILE_STRINGS): unknown[] {
   switch (type) {
     case ScalarType.STRING:
-      return HOSTILE_STRINGS;
+      return strings;
     case ScalarType.UINT64:
     case ScalarType.FIXED64:
       return [2n ** 64n - 1n, 2n ** 63n];
@@ -73,7 +74,7 @@ interface Case {
 }
 
 /** One hostile value at a time in `baseline`, in every field reachable within `depth` messages. */
-function cases(schema: DescMessage, baseline: Message, depth = 3, prefix = ''): Case[] {
+function cases(schema: DescMessage, baseline: Message, depth = 3, prefix = '', strings = HOSTILE_STRINGS): Case[] {
   const out: Case[] = [];
   const withValue = (field: DescField, mutate: (r: ReturnType<typeof reflect>) => void, path: string) => {
     const request = clone(schema, baseline);
@@ -84,14 +85,14 @@ function cases(schema: DescMessage, baseline: Message, depth = 3, prefix = ''): 
     const path = prefix + field.name;
     switch (field.fieldKind) {
       case 'scalar':
-        for (const value of hostileScalars(field.scalar)) withValue(field, (r) => r.set(field, value), path);
+        for (const value of hostileScalars(field.scalar, strings)) withValue(field, (r) => r.set(field, value), path);
         break;
       case 'enum':
         for (const value of [999, -5]) withValue(field, (r) => r.set(field, value), path);
         break;
       case 'message':
         if (depth === 0) break;
-        for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`)) {
+        for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`, strings)) {
           withValue(field, (r) => r.set(field, reflect(field.message, inner.request)), inner.field);
         }
         break;
@@ -102,11 +103,11 @@ function cases(schema: DescMessage, baseline: Message, depth = 3, prefix = ''): 
             for (let i = 0; i < 2_000; i++) list.add(reflect(field.message, create(field.message)));
           }, path);
           if (depth === 0) break;
-          for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`)) {
+          for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`, strings)) {
             withValue(field, (r) => r.get(field).add(reflect(field.message, inner.request)), inner.field);
           }
         } else if (field.listKind === 'scalar') {
-          for (const value of hostileScalars(field.scalar)) withValue(field, (r) => r.get(field).add(value), path);
+          for (const value of hostileScalars(field.scalar, strings)) withValue(field, (r) => r.get(field).add(value), path);
         } else {
           withValue(field, (r) => r.get(field).add(999), path);
         }
@@ -284,6 +285,59 @@ describe('hostile requests on every RPC', function () {
     const healthy = new RawSession(env.grpcUrl, env.linkToken, hello());
     await healthy.frame('welcome');
     await healthy.close();
+  });
+
+  it('hostile frames after Welcome each end the session with a classified error or are taken, and a refusal writes nothing', async () => {
+    const errorsBefore = await databaseErrors();
+    const RUN = 'run_placeholder';
+    const capabilities = { harnesses: [{ name: 'shell', installed: true }], sandboxProviders: [{ kind: SandboxProviderKind.DIRECTORY, available: true }] };
+    const baselines: Record<string, object> = {
+      runEvents: { runId: RUN, events: [{ seq: 1n, event: { case: 'text', value: { text: 'x' } } }] },
+      runAccepted: { runId: RUN },
+      runRejected: { runId: RUN, reason: 'CAPACITY', message: 'busy' },
+      capabilitiesChanged: { capabilities },
+      sandboxReply: { opId: 'op_1', result: { case: 'failure', value: { reason: 'SANDBOX_FAILED', message: 'no' } } },
+    };
+    // Every frame an agent may send after Hello, from the descriptor; fewer strings, as each case costs a run.
+    const frames = ConnectRequestSchema.oneofs[0].fields.filter((f) => f.name !== 'hello' && f.fieldKind === 'message');
+    const frameCases = frames.flatMap((field) => {
+      const schema = field.message!;
+      const base = create(schema, (baselines[field.localName] ?? {}) as never);
+      return cases(schema, base, 3, `${field.name}.`, ['a\u0000b', 'x'.repeat(70 * 1024), 'id_'.repeat(400)]).map((c) => ({ ...c, frame: field }));
+    });
+    const threads = createClient(ThreadService, ports()[0][1]);
+    const deadline = Date.now() + 120_000;
+    let refused = 0;
+    let ran = 0;
+    for (const { field, request, frame } of frameCases) {
+      if (Date.now() > deadline) break;
+      ran++;
+      const session = new RawSession(env.grpcUrl, env.linkToken, hello({ capabilities }));
+      try {
+        await session.frame('welcome');
+        const { thread } = await threads.createThread({});
+        const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'true', harness: 'shell', linkId: env.link.id });
+        await session.frame('dispatchRun');
+        const value = request as Message & { runId?: string };
+        if (value.runId === RUN) value.runId = runId;
+        const rowsBefore = await rowCounts();
+        session.send({ frame: { case: frame.localName, value } as never });
+        // Frames are handled in order: the heartbeat is answered only if the frame before it was taken.
+        session.send({ frame: { case: 'heartbeat', value: { seq: 1n } } });
+        const outcome = await Promise.race([session.frame('heartbeatAck').then(() => 'taken' as const, () => 'ended' as const), session.ended.then(() => 'ended' as const)]);
+        if (outcome === 'taken') continue;
+        const error = await session.end();
+        if (!error) continue; // a Goodbye ends the session on purpose
+        refused++;
+        assertClassified(error, field);
+        assert.deepEqual(await rowCounts(), rowsBefore, `${field}: a refused frame wrote rows`);
+      } finally {
+        await session.close();
+      }
+    }
+    if (process.env.LINK_TEST_VERBOSE) console.log(`${refused} of ${ran} frames refused`);
+    assert.ok(ran >= Math.min(frameCases.length, 40) && refused > 10, `${refused} of ${ran} frames refused (${frameCases.length} cases)`);
+    assert.equal(await databaseErrors(), errorsBefore, 'no hostile frame is a database error');
   });
 
   it('a request over 4 MiB is refused with MESSAGE_TOO_LARGE on both ports, by every service on the gRPC port (reflection too)', async () => {
