@@ -9,7 +9,7 @@
  * the day it is added. Bounded: one pass over the fields, each call with a deadline.
  */
 import assert from 'node:assert/strict';
-import { clone, create, ScalarType, type DescField, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
+import { create, ScalarType, type DescMessage, type DescMethod, type DescService, type Message } from '@bufbuild/protobuf';
 import { reflect } from '@bufbuild/protobuf/reflect';
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
@@ -25,99 +25,13 @@ import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { SandboxProviderKind } from '../gen/link/v1/types_pb.js';
 import { UserService } from '../gen/link/v1/user_service_pb.js';
 import { closeClients, hello, RawSession } from './helpers/clients.js';
+import { cases } from './helpers/rpc-cases.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const SERVICES: DescService[] = [LinkService, UserService, ThreadService, SandboxService];
 const REASONS = new Set<string>(Object.values(Reason));
 /** What Postgres and postgres.js say; none of it may reach a client. */
 const POSTGRES_TEXT = /invalid byte sequence|out of range|syntax error|violates|duplicate key|relation "|column "|bigint|postgres|UTF8|0x00/i;
-
-const HOSTILE_STRINGS = [
-  'a\u0000b',
-  'x'.repeat(70 * 1024),
-  '',
-  '../../etc/passwd',
-  'id_'.repeat(400),
-  'ünï©ødé 💥 \u202e\u0301',
-  '-oProxyCommand=touch /tmp/pwned',
-  "'; drop table users; --",
-];
-
-function hostileScalars(type: ScalarType, strings = HOSTILE_STRINGS): unknown[] {
-  switch (type) {
-    case ScalarType.STRING:
-      return strings;
-    case ScalarType.UINT64:
-    case ScalarType.FIXED64:
-      return [2n ** 64n - 1n, 2n ** 63n];
-    case ScalarType.INT64:
-    case ScalarType.SINT64:
-    case ScalarType.SFIXED64:
-      return [-1n, -(2n ** 63n), 2n ** 63n - 1n];
-    case ScalarType.UINT32:
-    case ScalarType.FIXED32:
-      return [2 ** 32 - 1];
-    case ScalarType.INT32:
-    case ScalarType.SINT32:
-    case ScalarType.SFIXED32:
-      return [-1, -(2 ** 31), 2 ** 31 - 1];
-    case ScalarType.BYTES:
-      return [new Uint8Array(70 * 1024)];
-    default:
-      return [];
-  }
-}
-
-interface Case {
-  field: string;
-  request: Message;
-}
-
-/** One hostile value at a time in `baseline`, in every field reachable within `depth` messages. */
-function cases(schema: DescMessage, baseline: Message, depth = 3, prefix = '', strings = HOSTILE_STRINGS): Case[] {
-  const out: Case[] = [];
-  const withValue = (field: DescField, mutate: (r: ReturnType<typeof reflect>) => void, path: string) => {
-    const request = clone(schema, baseline);
-    mutate(reflect(schema, request));
-    out.push({ field: path, request });
-  };
-  for (const field of schema.fields) {
-    const path = prefix + field.name;
-    switch (field.fieldKind) {
-      case 'scalar':
-        for (const value of hostileScalars(field.scalar, strings)) withValue(field, (r) => r.set(field, value), path);
-        break;
-      case 'enum':
-        for (const value of [999, -5]) withValue(field, (r) => r.set(field, value), path);
-        break;
-      case 'message':
-        if (depth === 0) break;
-        for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`, strings)) {
-          withValue(field, (r) => r.set(field, reflect(field.message, inner.request)), inner.field);
-        }
-        break;
-      case 'list':
-        if (field.listKind === 'message') {
-          withValue(field, (r) => {
-            const list = r.get(field);
-            for (let i = 0; i < 2_000; i++) list.add(reflect(field.message, create(field.message)));
-          }, path);
-          if (depth === 0) break;
-          for (const inner of cases(field.message, create(field.message), depth - 1, `${path}.`, strings)) {
-            withValue(field, (r) => r.get(field).add(reflect(field.message, inner.request)), inner.field);
-          }
-        } else if (field.listKind === 'scalar') {
-          for (const value of hostileScalars(field.scalar, strings)) withValue(field, (r) => r.get(field).add(value), path);
-        } else {
-          withValue(field, (r) => r.get(field).add(999), path);
-        }
-        break;
-      case 'map':
-        break;
-    }
-  }
-  return out;
-}
 
 describe('hostile requests on every RPC', function () {
   this.timeout(240_000);
