@@ -54,6 +54,8 @@ export const Reason = {
   RepositoryUnavailable: 'REPOSITORY_UNAVAILABLE',
   RepositoryEmpty: 'REPOSITORY_EMPTY',
   LinkTimeout: 'LINK_TIMEOUT',
+  /** Something failed inside the server; the message carries a request id to find it in the log. */
+  Internal: 'INTERNAL',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -12,6 +12,14 @@ export const MODEL_TIERS: Record<string, Partial<Record<ModelTier, string>>> = {
   shell: {},
 };
 
+/**
+ * What an explicit model name may look like: a letter or digit, then letters, digits and
+ * `._:/@+-`, 128 characters at most ("claude-opus-4-8", "gpt-5.5", "models/gemini-2.5-pro",
+ * "anthropic/claude@latest"). A name that starts with a dash or holds a space could be read by a
+ * CLI as another option, so no such name is ever queued.
+ */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$/;
+
 /** The harnesses Link can run. */
 export const HARNESS_NAMES = ['claude-code', 'codex', 'gemini', 'shell'] as const;
 

@@ -6,9 +6,12 @@
  * service descriptor, messages go through `toBinary`/`fromBinary`, and errors are ConnectErrors
  * whose details travel in `grpc-status-details-bin` exactly as connect-node would send them.
  *
- *   grpc-js call ──▶ decode (size/malformed checks) ──▶ HandlerContext ──▶ ServiceImpl method
- *        ▲                                                                       │
- *        └──────────── encode responses / status + ErrorInfo trailer ◀───────────┘
+ *   grpc-js call ──▶ size check ──▶ decode (malformed check) ──▶ HandlerContext ──▶ ServiceImpl method
+ *        ▲            (every service)                                                 │
+ *        └──────────── encode responses / status + ErrorInfo trailer ◀────────────────┘
+ *
+ * The size limit holds for every service on the server, reflection included: `createGrpcServer`
+ * measures each request message before any service's deserializer sees it.
  */
 import * as grpc from '@grpc/grpc-js';
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
@@ -25,9 +28,61 @@ import { linkError, Reason } from '../common/errors.js';
 import { Channel } from '../common/channel.js';
 import { peerAddressKey, transportKey } from './context.js';
 
-/** A request that could not be decoded: the handler turns it into a status with a reason. */
+/** A request that could not be decoded or was too large: it becomes a status with a reason. */
 class UndecodableRequest {
   constructor(readonly error: ConnectError) {}
+}
+
+/**
+ * A grpc-js server on which no service, ours or another library's (reflection), is handed a
+ * request message larger than `maxRequestBytes`: such a call ends RESOURCE_EXHAUSTED
+ * MESSAGE_TOO_LARGE (metadata `limit`, `size`) before its handler starts. grpc-js itself reads up
+ * to twice the limit, so that this check with its reason is what a client meets; beyond that
+ * grpc-js refuses the message with RESOURCE_EXHAUSTED on its own. `onRefused` hears of each refusal.
+ */
+export function createGrpcServer(
+  options: grpc.ServerOptions,
+  maxRequestBytes: number,
+  onRefused?: (error: ConnectError, path: string) => void,
+): grpc.Server {
+  const refuseOversized: grpc.ServerInterceptor = (method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMessage: (message, pass) => {
+            if (!(message instanceof UndecodableRequest) || message.error.code !== Code.ResourceExhausted) return pass(message);
+            onRefused?.(message.error, method.path);
+            call.sendStatus(toStatus(message.error) as grpc.StatusObject);
+          },
+        }),
+    });
+  class SizeLimitedServer extends grpc.Server {
+    override addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+      const limited: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+      for (const [name, method] of Object.entries(service)) {
+        const deserialize = method.requestDeserialize;
+        limited[name] = {
+          ...method,
+          requestDeserialize: (bytes: Buffer) => (bytes.length > maxRequestBytes ? tooLarge(bytes.length, maxRequestBytes) : deserialize(bytes)),
+        };
+      }
+      super.addService(limited as grpc.ServiceDefinition, implementation);
+    }
+  }
+  return new SizeLimitedServer({
+    ...options,
+    'grpc.max_receive_message_length': 2 * maxRequestBytes,
+    interceptors: [...(options.interceptors ?? []), refuseOversized],
+  });
+}
+
+function tooLarge(size: number, limit: number): UndecodableRequest {
+  return new UndecodableRequest(
+    linkError(Code.ResourceExhausted, Reason.MessageTooLarge, `message of ${size} bytes exceeds the limit of ${limit} bytes`, {
+      limit: String(limit),
+      size: String(size),
+    }),
+  );
 }
 
 // The shapes of a ServiceImpl's methods, loosely typed: the adapter is generic over services.
@@ -35,14 +90,15 @@ type AnyImpl = (request: unknown, context: HandlerContext) => unknown;
 export type AnyServiceImpl = Record<string, AnyImpl>;
 
 export interface GrpcAdapterOptions {
-  /** Largest request message accepted, in bytes; larger ones fail RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE. */
-  readMaxBytes: number;
   /** Extra context values for each call (the peer address is set by the adapter). */
   contextValues?: (call: { getPeer(): string }) => ContextValues;
   /** Aborted when the server shuts down: every handler's `ctx.signal` fires. */
   shutdownSignal?: AbortSignal;
-  /** Called with every error a handler throws, before it is sent. */
-  onError?: (error: ConnectError, method: DescMethod) => void;
+  /**
+   * Called with each request the adapter refuses before the handler runs (it cannot be decoded).
+   * What the handler throws is the service's to log (see interceptors.ts).
+   */
+  onRefused?: (error: ConnectError, path: string) => void;
 }
 
 /**
@@ -63,7 +119,7 @@ export function addConnectService(
       requestStream: method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
       responseStream: method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
       requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
-      requestDeserialize: (bytes: Buffer) => decode(method.input, bytes, options.readMaxBytes),
+      requestDeserialize: (bytes: Buffer) => decode(method.input, bytes),
       responseSerialize: (message: unknown) => Buffer.from(toBinary(method.output, message as never)),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
       originalName: method.localName,
@@ -76,15 +132,7 @@ export function addConnectService(
   server.addService(definition as grpc.ServiceDefinition, handlers);
 }
 
-function decode(schema: DescMessage, bytes: Buffer, max: number): unknown {
-  if (bytes.length > max) {
-    return new UndecodableRequest(
-      linkError(Code.ResourceExhausted, Reason.MessageTooLarge, `message of ${bytes.length} bytes exceeds the limit of ${max} bytes`, {
-        limit: String(max),
-        size: String(bytes.length),
-      }),
-    );
-  }
+function decode(schema: DescMessage, bytes: Buffer): unknown {
   try {
     return fromBinary(schema, bytes);
   } catch (cause) {
@@ -94,8 +142,11 @@ function decode(schema: DescMessage, bytes: Buffer, max: number): unknown {
   }
 }
 
-function checked(request: unknown): unknown {
-  if (request instanceof UndecodableRequest) throw request.error;
+function checked(request: unknown, method: DescMethod, options: GrpcAdapterOptions): unknown {
+  if (request instanceof UndecodableRequest) {
+    options.onRefused?.(request.error, `/${method.parent.typeName}/${method.name}`);
+    throw request.error;
+  }
   return request;
 }
 
@@ -146,18 +197,17 @@ function toStatus(error: ConnectError): Partial<grpc.StatusObject> {
 }
 
 function handlerFor(service: DescService, method: DescMethod, fn: AnyImpl, options: GrpcAdapterOptions) {
-  const fail = (error: unknown): Partial<grpc.StatusObject> => {
-    const connectError = ConnectError.from(error);
-    options.onError?.(connectError, method);
-    return toStatus(connectError);
-  };
+  // Services come wrapped by interceptors.ts, which classifies what they throw; anything else is
+  // still never sent with its own text.
+  const fail = (error: unknown): Partial<grpc.StatusObject> =>
+    toStatus(error instanceof ConnectError ? error : new ConnectError('internal error', Code.Internal, undefined, undefined, error));
   const output = method.output;
   switch (method.methodKind) {
     case 'unary':
       return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const ctx = contextFor(service, method, call, options);
         Promise.resolve()
-          .then(() => fn(checked(call.request), ctx))
+          .then(() => fn(checked(call.request, method, options), ctx))
           .then(
             (response) => callback(null, create(output, response as never)),
             (error) => callback(fail(error) as grpc.ServerErrorResponse),
@@ -169,7 +219,7 @@ function handlerFor(service: DescService, method: DescMethod, fn: AnyImpl, optio
         const ctx = contextFor(service, method, call, options);
         (async () => {
           try {
-            const responses = fn(checked(call.request), ctx) as AsyncIterable<unknown>;
+            const responses = fn(checked(call.request, method, options), ctx) as AsyncIterable<unknown>;
             await writeAll(call, responses, output, ctx.signal);
             call.end();
           } catch (error) {
@@ -183,7 +233,7 @@ function handlerFor(service: DescService, method: DescMethod, fn: AnyImpl, optio
     case 'client_streaming':
       return (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         const ctx = contextFor(service, method, call, options);
-        const requests = requestStream(call);
+        const requests = requestStream(call, method, options);
         (async () => {
           try {
             const result = fn(requests, ctx);
@@ -231,11 +281,12 @@ async function writeAll(
  * it: a plain `for await` over a grpc-js duplex destroys the call when the client half-closes.
  * Reading pauses while 64 messages wait, so a fast client cannot fill memory.
  */
-function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>): AsyncIterable<unknown> {
+function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>, method: DescMethod, options: GrpcAdapterOptions): AsyncIterable<unknown> {
   const channel = new Channel<unknown>();
   const highWater = 64;
   call.on('data', (message: unknown) => {
     if (message instanceof UndecodableRequest) {
+      options.onRefused?.(message.error, `/${method.parent.typeName}/${method.name}`);
       channel.close(message.error);
       return;
     }

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
+import { createContextValues, type ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Logger } from '../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
@@ -24,7 +24,8 @@ import type { PostgresStore } from './store/postgres.js';
 import { Authenticator, isLoopbackHost } from './auth.js';
 import { guardHttp } from './http-guard.js';
 import { peerAddressKey, transportKey } from './context.js';
-import { addConnectService, type AnyServiceImpl } from './grpc-adapter.js';
+import { addConnectService, createGrpcServer, type AnyServiceImpl } from './grpc-adapter.js';
+import { RpcEdge } from './interceptors.js';
 import { httpRoutes } from './http.js';
 import { LinkSessionHub } from './link-session.js';
 import { addReflection } from './reflection.js';
@@ -138,28 +139,24 @@ export class LinkServer {
     const auth = new Authenticator(store);
     const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
     const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
-    const linkService = auth.protect(LinkService, linkImpl, {
+    // Every service passes the edge (request checks, error classification, logs, metrics) on both ports.
+    const edge = new RpcEdge({ log: log.child({ module: 'rpc' }), databaseErrors: metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
+    const linkService = edge.wrap(LinkService, auth.protect(LinkService, linkImpl, {
       connect: 'link',
       completePairing: 'none',
-    });
-    const userService = auth.protect(UserService, new UserServiceImpl(store));
-    const threadService = auth.protect(ThreadService, new ThreadServiceImpl(store, runs, sandboxes, registry));
-    const sandboxService = auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry));
-    const healthService = new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]);
-    const rpcLog = log.child({ module: 'rpc' });
-    const onError = (error: { code: number; rawMessage: string; cause?: unknown }, method: { name: string }) => {
-      if (isDatabaseError(error.cause)) metrics.databaseErrors.inc();
-      rpcLog.debug({ method: method.name, code: error.code, err: error.cause }, error.rawMessage);
-    };
+    }));
+    const userService = edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)));
+    const threadService = edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, runs, sandboxes, registry)));
+    const sandboxService = edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry)));
+    const healthService = edge.wrap(Health, new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]));
 
-    const grpcServer = new grpc.Server({
-      'grpc.max_receive_message_length': 2 * MAX_MESSAGE_BYTES,
+    const grpcServer = createGrpcServer({
       'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 5_000,
       'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 4_000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-    });
-    const adapterOptions = { readMaxBytes: MAX_MESSAGE_BYTES, shutdownSignal: shutdown.signal, onError };
+    }, MAX_MESSAGE_BYTES, (error, path) => edge.refused(error, path));
+    const adapterOptions = { shutdownSignal: shutdown.signal, onRefused: (error: ConnectError, path: string) => edge.refused(error, path) };
     addConnectService(grpcServer, LinkService, linkService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, UserService, userService as unknown as AnyServiceImpl, adapterOptions);
     addConnectService(grpcServer, ThreadService, threadService as unknown as AnyServiceImpl, adapterOptions);
@@ -213,7 +210,8 @@ export class LinkServer {
     const handler = connectNodeAdapter({
       routes,
       fallback: guardHttp(fallback, httpLog) as (req: unknown, res: unknown) => void,
-      readMaxBytes: MAX_MESSAGE_BYTES,
+      // Read up to twice the limit: the edge refuses what is over it, with its reason.
+      readMaxBytes: 2 * MAX_MESSAGE_BYTES,
       shutdownSignal: shutdown.signal,
       contextValues: (req) =>
         createContextValues()
@@ -308,10 +306,3 @@ export class LinkServer {
  * every second. Without these an unfinished request holds its socket for minutes.
  */
 const HTTP_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
-
-/** Whether an error came from Postgres or the connection to it (postgres.js). */
-function isDatabaseError(cause: unknown): boolean {
-  if (!cause || typeof cause !== 'object') return false;
-  const { severity, code } = cause as { severity?: unknown; code?: unknown };
-  return typeof severity === 'string' || (typeof code === 'string' && (/^CONNECTION_/.test(code) || code === 'ECONNREFUSED' || code === 'ECONNRESET'));
-}

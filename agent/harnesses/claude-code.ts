@@ -22,7 +22,8 @@ export const claudeCodeHarness: HarnessAdapter = {
   interruptSignal: 'SIGINT',
   command(payload) {
     const args = ['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'];
-    if (payload.model) args.push('--model', payload.model);
+    // One argv element: a model name can never be read as another flag.
+    if (payload.model) args.push(`--model=${payload.model}`);
     if (payload.resumeSessionId) args.push('--resume', payload.resumeSessionId);
     // After `--`, a message that starts with a dash is still the prompt.
     return { file: 'claude', args: [...args, '--', payload.prompt] };

@@ -29,7 +29,8 @@ export const codexHarness: HarnessAdapter = {
   interruptSignal: 'SIGINT',
   command(payload) {
     const args = ['exec', '--json', '--skip-git-repo-check', '--sandbox', 'workspace-write'];
-    if (payload.model) args.push('--model', payload.model);
+    // One argv element: a model name can never be read as another flag.
+    if (payload.model) args.push(`--model=${payload.model}`);
     if (payload.resumeSessionId) args.push('resume', payload.resumeSessionId);
     // After `--`, a message that starts with a dash is still the prompt.
     return { file: 'codex', args: [...args, '--', payload.prompt] };

@@ -28,7 +28,8 @@ export const geminiHarness: HarnessAdapter = {
   interruptSignal: 'SIGINT',
   command(payload) {
     const args = ['--output-format', 'stream-json', '--approval-mode', 'auto_edit'];
-    if (payload.model) args.push('--model', payload.model);
+    // One argv element: a model name can never be read as another flag.
+    if (payload.model) args.push(`--model=${payload.model}`);
     if (payload.resumeSessionId) args.push('--resume', payload.resumeSessionId);
     // `--prompt=` keeps a message that starts with a dash the prompt.
     return { file: 'gemini', args: [...args, `--prompt=${payload.prompt}`] };

@@ -7,7 +7,7 @@ import { create, toJsonString } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
-import { HARNESS_NAMES, resolveModel } from '../../common/models.js';
+import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js';
 import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { checkProviderAvailable, checkSandboxPlace } from './sandbox-service.js';
@@ -32,8 +32,6 @@ import { callerUser } from '../auth.js';
 import type { Registry } from '../registry/registry.js';
 import { SendRefused, type MessageRow, type RunRow, type RunStateName, type RunStore, type ThreadRow } from '../runs/run-store.js';
 import type { Store } from '../store/store.js';
-
-const MAX_PROMPT_BYTES = 256 * 1024;
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
@@ -63,13 +61,18 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
     checkLength('thread_id', request.threadId, 64, 1);
-    checkLength('text', request.text, MAX_PROMPT_BYTES, 1);
+    // The upper bound (256 KiB) is the request validator's (validation.ts).
+    if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
     checkLength('harness', request.harness, 64);
     checkLength('link_id', request.linkId, 64);
     checkLength('sandbox_provider', request.sandboxProvider, 32);
     checkLength('branch', request.branch, 255);
     checkLength('repository', request.repository, 2048);
-    checkLength('model', request.model, 128);
+    if (request.model && !MODEL_NAME.test(request.model)) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'model must be 1 to 128 letters, digits or "._:/@+-", starting with a letter or digit', {
+        field: 'model',
+      });
+    }
     const thread = await this.runs.threadPins(user.id, request.threadId);
     if (!thread) throw threadNotFound(request.threadId);
 
