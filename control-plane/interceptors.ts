@@ -58,7 +58,10 @@ export class RpcEdge {
       const fn = source[method.localName];
       if (!fn) continue;
       const call = (request: unknown, ctx: HandlerContext) => fn.call(impl, request, ctx);
-      const check = (request: unknown, ctx: HandlerContext) => this.checkRequest(method.input, request as Message, ctx);
+      // An agent's frames come from linkd, which may be newer than this server: enum values it
+      // added are passed through (stored as they came), not refused. Users' requests are checked.
+      const openEnums = method.methodKind === 'bidi_streaming';
+      const check = (request: unknown, ctx: HandlerContext) => this.checkRequest(method.input, request as Message, ctx, openEnums);
       const fail = (error: unknown, ctx: HandlerContext) => this.classify(error, method, ctx);
       switch (method.methodKind) {
         case 'unary':
@@ -112,7 +115,7 @@ export class RpcEdge {
     this.options.log.debug({ method: path.slice(1), code: Code[error.code], transport: 'grpc' }, error.rawMessage);
   }
 
-  private checkRequest(schema: DescMessage, request: Message, ctx: HandlerContext): void {
+  private checkRequest(schema: DescMessage, request: Message, ctx: HandlerContext, openEnums: boolean): void {
     // The gRPC port measured the message on the wire; connect-node's limit is set wider so that
     // this check, with its reason, is the one a client meets.
     if (ctx.values.get(transportKey) === 'http') {
@@ -125,7 +128,7 @@ export class RpcEdge {
         });
       }
     }
-    this.validator.check(schema, request);
+    this.validator.check(schema, request, { openEnums });
   }
 
   /** The error the client gets for `error`, logged once and counted. */

@@ -7,7 +7,9 @@
  *   string   no NUL (U+0000: Postgres text cannot hold it), at most 64 KiB unless the table says
  *   integer  64-bit: within Postgres bigint (uint64 at most 2^63-1), and never negative where it is
  *            a seq, cursor, limit, offset, count, size or duration; 32-bit unsigned: within integer
- *   enum     one of the enum's own values (an unknown number would be stored as is)
+ *   enum     one of the enum's own values (an unknown number would be stored as is); a stream of
+ *            agent frames may be checked with `openEnums`, so that a newer linkd that knows a
+ *            value this server does not is not refused (protobuf enums are open for that reason)
  *   repeated at most 1,024 entries (maps too) unless the table says
  *
  * The handlers keep their own, narrower checks (a required id, a name's charset, 1 to 64 bytes);
@@ -78,11 +80,12 @@ export class RequestValidator {
    * Throws INVALID_ARGUMENT INVALID_FIELD (metadata `field`, and `max` or `value` where it helps)
    * at the first value out of bounds; returns nothing otherwise. Never changes the message.
    */
-  check(schema: DescMessage, message: Message): void {
-    this.walk(reflect(schema, message), '');
+  check(schema: DescMessage, message: Message, options: { openEnums?: boolean } = {}): void {
+    this.walk(reflect(schema, message), '', options.openEnums ?? false);
   }
 
-  private walk(message: ReflectMessage, prefix: string): void {
+  private walk(message: ReflectMessage, prefix: string, openEnums: boolean): void {
+    const checkEnum = openEnums ? () => undefined : checkKnownEnum;
     for (const field of message.fields) {
       if (!message.isSet(field)) continue;
       const path = prefix + field.name;
@@ -95,7 +98,7 @@ export class RequestValidator {
           checkEnum(field, message.get(field) as number, path);
           break;
         case 'message':
-          this.walk(message.get(field) as ReflectMessage, `${path}.`);
+          this.walk(message.get(field) as ReflectMessage, `${path}.`, openEnums);
           break;
         case 'list': {
           const list = message.get(field);
@@ -103,7 +106,7 @@ export class RequestValidator {
           for (const item of list) {
             if (field.listKind === 'scalar') checkScalar(field.scalar, item, path, rule);
             else if (field.listKind === 'enum') checkEnum(field, item as number, path);
-            else this.walk(item as ReflectMessage, `${path}.`);
+            else this.walk(item as ReflectMessage, `${path}.`, openEnums);
           }
           break;
         }
@@ -114,7 +117,7 @@ export class RequestValidator {
             checkScalar(field.mapKey, key, `${path}.key`, rule);
             if (field.mapKind === 'scalar') checkScalar(field.scalar, value, path, rule);
             else if (field.mapKind === 'enum') checkEnum(field, value as number, path);
-            else this.walk(value as ReflectMessage, `${path}.`);
+            else this.walk(value as ReflectMessage, `${path}.`, openEnums);
           }
           break;
         }
@@ -169,7 +172,7 @@ function outOfRange(path: string, value: unknown, min: string, max: string) {
   return invalid(path, `${path} must be ${min} to ${max}, got ${String(value)}`, { min, max, value: String(value) });
 }
 
-function checkEnum(field: DescField, value: number, path: string): void {
+function checkKnownEnum(field: DescField, value: number, path: string): void {
   const type = (field as { enum?: DescEnum }).enum;
   if (type && !type.values.some((v) => v.number === value)) {
     const known = type.values.map((v) => v.name).join(', ');

@@ -78,6 +78,17 @@ describe('RequestValidator', () => {
     assert.equal(refusal(() => validator.check(ConnectRequestSchema, hello)).field, 'hello.capabilities.harnesses.credentials');
   });
 
+  it("with openEnums (an agent's frames) passes enum values a newer linkd may know, and still checks the rest", () => {
+    const hello = create(ConnectRequestSchema, {
+      frame: { case: 'hello', value: { capabilities: { harnesses: [{ name: 'x', credentials: 42 as CredentialsState }] } } },
+    });
+    validator.check(ConnectRequestSchema, hello, { openEnums: true });
+    const nul = create(ConnectRequestSchema, {
+      frame: { case: 'hello', value: { capabilities: { harnesses: [{ name: 'x\u0000', credentials: 42 as CredentialsState }] } } },
+    });
+    assert.equal(refusal(() => validator.check(ConnectRequestSchema, nul, { openEnums: true })).field, 'hello.capabilities.harnesses.name');
+  });
+
   it('caps repeated fields at 1,024 entries unless the table allows more', () => {
     const heldRuns = Array.from({ length: 1_025 }, (_, i) => ({ runId: `run_${i}` }));
     const hello = create(ConnectRequestSchema, { frame: { case: 'hello', value: { heldRuns } } });
