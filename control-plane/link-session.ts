@@ -59,7 +59,6 @@ export class LinkSessionHub {
   private draining = false;
   private emptied: (() => void) | undefined;
   private readonly stopListening: (() => void)[] = [];
-  private readonly lostTimers = new Set<NodeJS.Timeout>();
   private readonly setupGate: SetupGate;
 
   constructor(
@@ -80,26 +79,66 @@ export class LinkSessionHub {
       runs.onRunCancel(({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
       sandboxes.onOpQueued((linkId) => this.forLink(linkId, (session) => session.sendSandboxOps())),
     );
-    // A replica that dies takes its LINK_LOST timers with it: every replica sweeps for runs whose
-    // session is gone, so no run waits forever. Failing a run is idempotent, so replicas may overlap.
-    this.sweepTimer = setInterval(() => void this.sweepLostRuns(), options.linkLostGraceMs);
+    // Every replica sweeps, so the runs of a replica that died are failed too. Each transition is
+    // a compare-and-set in Postgres, so replicas may overlap and a session adopting a run wins.
+    this.sweepTimer = setInterval(() => void this.sweepLostRuns(), sweepIntervalMs(options.linkLostGraceMs));
     this.sweepTimer.unref();
   }
 
   private sweepTimer: NodeJS.Timeout;
+  private sweeping = false;
 
+  /**
+   * The LINK_LOST grace is measured from when a run lost its session (`detached_at`), never from
+   * its dispatch. A session that ends stamps its runs itself (see LinkSession.end); one that could
+   * not (its replica was killed, or Postgres was unreachable then) is found here: a run held by a
+   * session the registry no longer has is stamped now, so it fails one grace later, never sooner.
+   * A run that is overdue fails LINK_LOST unless the registry shows its session alive after all.
+   */
   private async sweepLostRuns(): Promise<void> {
-    if (!this.registry.isReady()) return;
+    if (!this.registry.isReady() || this.sweeping) return;
+    this.sweeping = true;
     try {
-      for (const { userId, linkId, epoch } of await this.runs.sessionsWithUnfinishedRuns(this.options.linkLostGraceMs)) {
-        const live = await this.registry.get(userId, linkId);
-        if (live?.epoch === epoch) continue;
-        const failed = await this.runs.failLostRuns(linkId, epoch);
-        if (failed.length > 0) this.log.warn({ linkId, runs: failed }, 'runs of a session that is gone failed LINK_LOST');
+      const grace = this.options.linkLostGraceMs;
+      const live = new Map<string, Promise<bigint | undefined>>();
+      const liveEpoch = (userId: string, linkId: string) => {
+        const key = `${userId}/${linkId}`;
+        let found = live.get(key);
+        if (!found) live.set(key, (found = this.registry.get(userId, linkId).then((record) => record?.epoch)));
+        return found;
+      };
+      for (const run of await this.runs.overdueRuns(grace)) {
+        if ((await liveEpoch(run.userId, run.linkId)) === run.epoch) {
+          await this.runs.reattachRuns(run.linkId, run.epoch);
+        } else if (await this.runs.failLostRun(run.id, run.epoch, grace)) {
+          this.log.warn({ linkId: run.linkId, runId: run.id }, 'the machine did not come back within the grace period: run failed LINK_LOST');
+        }
+      }
+      const sessions = new Map<string, { userId: string; linkId: string; epoch: bigint }>();
+      for (const run of await this.runs.heldRuns()) {
+        if (!this.holds(run.linkId, run.epoch)) sessions.set(`${run.linkId}/${run.epoch}`, run);
+      }
+      if (sessions.size > 64) {
+        // Many sessions to check: one read of every record instead of one read each.
+        for (const record of await this.registry.list()) live.set(`${record.userId}/${record.linkId}`, Promise.resolve(record.epoch));
+        for (const { userId, linkId } of sessions.values()) if (!live.has(`${userId}/${linkId}`)) live.set(`${userId}/${linkId}`, Promise.resolve(undefined));
+      }
+      for (const { userId, linkId, epoch } of sessions.values()) {
+        if ((await liveEpoch(userId, linkId)) === epoch) continue;
+        const detached = await this.runs.detachRuns(linkId, epoch);
+        if (detached.length > 0) this.log.info({ linkId, epoch: String(epoch), runs: detached }, 'runs of a session that is gone are detached; they fail LINK_LOST unless it comes back in time');
       }
     } catch (error) {
       this.log.warn({ err: error }, 'the lost-run sweep failed; it runs again later');
+    } finally {
+      this.sweeping = false;
     }
+  }
+
+  /** True when this replica has the live session `epoch` of the link. */
+  private holds(linkId: string, epoch: bigint): boolean {
+    for (const session of this.sessions) if (session.linkId === linkId && session.live && session.heldEpoch === epoch) return true;
+    return false;
   }
 
   private forLink(linkId: string, act: (session: LinkSession) => void): void {
@@ -107,23 +146,17 @@ export class LinkSessionHub {
   }
 
   /**
-   * After a session of `linkId` (epoch) ended: if no newer session adopts its runs within the
-   * grace period, they fail LINK_LOST. Nothing waits forever.
+   * A session of `linkId` (epoch) ended: its unfinished runs are detached now, and fail LINK_LOST
+   * one grace period later unless a newer session adopts them (the sweep of any replica does it).
+   * If Postgres cannot be reached now, the sweep stamps them once the session is gone from the registry.
    */
-  scheduleLinkLost(userId: string, linkId: string, epoch: bigint): void {
-    const timer = setTimeout(async () => {
-      this.lostTimers.delete(timer);
-      try {
-        const live = await this.registry.get(userId, linkId);
-        if (live && live.epoch > epoch) return;
-        const failed = await this.runs.failLostRuns(linkId, epoch);
-        if (failed.length > 0) this.log.warn({ linkId, runs: failed }, 'the link did not come back: its runs failed LINK_LOST');
-      } catch (error) {
-        this.log.error({ err: error, linkId }, 'cannot fail the runs of a lost link');
-      }
-    }, this.options.linkLostGraceMs);
-    timer.unref();
-    this.lostTimers.add(timer);
+  async detachRuns(linkId: string, epoch: bigint): Promise<void> {
+    try {
+      const detached = await this.runs.detachRuns(linkId, epoch);
+      if (detached.length > 0) this.log.info({ linkId, epoch: String(epoch), runs: detached }, 'the session ended: its runs wait for the machine to come back');
+    } catch (error) {
+      this.log.warn({ err: error, linkId }, 'cannot mark the runs of an ended session; the lost-run sweep will');
+    }
   }
 
   private control(message: LinkControl): void {
@@ -178,7 +211,6 @@ export class LinkSessionHub {
   async drain(reason: string, reconnectAfterMs: number, graceMs: number): Promise<number> {
     this.draining = true;
     for (const stop of this.stopListening.splice(0)) stop();
-    for (const timer of this.lostTimers) clearTimeout(timer);
     clearInterval(this.sweepTimer);
     for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
     if (this.sessions.size > 0) {
@@ -225,6 +257,11 @@ class LinkSession {
     return this.link.id;
   }
 
+  /** The epoch of the session's presence claim (undefined before it claimed). */
+  get heldEpoch(): bigint | undefined {
+    return this.record?.epoch;
+  }
+
   send(frame: Outgoing): void {
     this.out.push(frame);
   }
@@ -240,7 +277,8 @@ class LinkSession {
    */
   dispatchPending(): void {
     this.dispatching = this.dispatching.then(async () => {
-      if (!this.live) return;
+      // A superseded session's agent is reconnected elsewhere: what it claimed would only wait out the grace.
+      if (!this.live || this.superseded) return;
       try {
         const claimed = await this.runs.claimQueued(this.link.id, this.epoch(), this.capacity);
         if (claimed.length === 0) return;
@@ -593,7 +631,9 @@ class LinkSession {
 
   private async end(record: PresenceRecord): Promise<void> {
     this.welcomed = false;
-    if (!this.superseded) this.hub.scheduleLinkLost(record.userId, record.linkId, record.epoch);
+    // Also when superseded: the newer session's adoption is a compare-and-set on the epoch, so
+    // whichever comes first, the runs it adopts are attached and the rest wait out the grace.
+    await this.hub.detachRuns(record.linkId, record.epoch);
     await this.rememberSeen();
     try {
       await this.registry.release(record.userId, record.linkId, record.epoch);
@@ -602,6 +642,11 @@ class LinkSession {
     }
     this.log.info({ epoch: String(record.epoch) }, 'link session ended');
   }
+}
+
+/** How often each replica sweeps for lost runs: a quarter of the grace (so a run fails within 1.25 graces), 250 ms to 15 s. */
+function sweepIntervalMs(graceMs: number): number {
+  return Math.min(15_000, Math.max(250, Math.floor(graceMs / 4)));
 }
 
 function validateHello(hello: Hello): void {
