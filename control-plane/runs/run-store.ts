@@ -599,7 +599,9 @@ export class RunStore {
 
   /**
    * A run's events after `afterSeq`: what is stored, then live as it is stored (on any replica),
-   * ending after the terminal `done` event or when `signal` aborts.
+   * ending after the terminal `done` event or when `signal` aborts. A database that goes away for a
+   * while (a restart, a failover) is waited for, up to {@link DATABASE_OUTAGE_MS}; the watcher
+   * misses nothing, as it reads from where it was.
    */
   async *follow(runId: string, afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent> {
     // Listen before reading, so nothing stored between the read and the wait is missed.
@@ -611,7 +613,8 @@ export class RunStore {
     let cursor = afterSeq;
     try {
       for (;;) {
-        const batch = await this.events(runId, cursor, 500);
+        const batch = await this.riding(() => this.events(runId, cursor, 500), signal);
+        if (!batch) return;
         for (const event of batch) {
           yield event;
           cursor = event.seq;
@@ -624,6 +627,29 @@ export class RunStore {
       signal.removeEventListener('abort', onAbort);
       stop();
       wake.close();
+    }
+  }
+
+  /** `read`, again while the database is unreachable (with backoff, for a bounded time); undefined once `signal` aborted. */
+  private async riding<T>(read: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+    const since = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!isConnectionError(error) || Date.now() - since > DATABASE_OUTAGE_MS) throw error;
+        if (attempt === 0) this.log.warn({ err: error }, 'the database is unreachable; watchers wait for it');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(2_000, 100 * 2 ** attempt));
+          signal.addEventListener('abort', done, { once: true });
+          function done() {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+          }
+        });
+        if (signal.aborted) return undefined;
+      }
     }
   }
 
@@ -640,7 +666,24 @@ export class RunStore {
   }
 }
 
-/** The highest seq such that every seq from 1 to it is stored, given that 1..known are. */
+/** How long a watcher waits for an unreachable database before its call fails. */
+export const DATABASE_OUTAGE_MS = 60_000;
+
+/**
+ * True for an error that says the database connection went away (not that the query was wrong):
+ * postgres.js's own connection errors, socket errors, SQLSTATE class 08, and the server shutting
+ * down or starting up (57P01, 57P02, 57P03).
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('CONNECT') ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08')
+  );
+}
+
 /**
  * The highest seq of the gap-free run that follows `known` in the query's `known` relation (the
  * stored seqs above it): in that prefix seq = known + row number, after the first gap seq is larger.
