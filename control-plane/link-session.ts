@@ -25,6 +25,7 @@ import {
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
 import { newId, newToken, type LinkControl, type LinkRecord, type Store } from './store/store.js';
 import type { RunStore } from './runs/run-store.js';
+import { LostRunSweep } from './runs/lost-run-sweep.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
 import { SetupGate } from './setup-gate.js';
 import type { ServerMetrics } from './metrics.js';
@@ -79,61 +80,12 @@ export class LinkSessionHub {
       runs.onRunCancel(({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
       sandboxes.onOpQueued((linkId) => this.forLink(linkId, (session) => session.sendSandboxOps())),
     );
-    // Every replica sweeps, so the runs of a replica that died are failed too. Each transition is
-    // a compare-and-set in Postgres, so replicas may overlap and a session adopting a run wins.
-    this.sweepTimer = setInterval(() => void this.sweepLostRuns(), sweepIntervalMs(options.linkLostGraceMs));
-    this.sweepTimer.unref();
+    // Every replica sweeps, so the runs of a replica that died are failed too.
+    this.lostRuns = new LostRunSweep(registry, runs, options.linkLostGraceMs, log, (linkId, epoch) => this.holds(linkId, epoch));
+    this.lostRuns.start();
   }
 
-  private sweepTimer: NodeJS.Timeout;
-  private sweeping = false;
-
-  /**
-   * The LINK_LOST grace is measured from when a run lost its session (`detached_at`), never from
-   * its dispatch. A session that ends stamps its runs itself (see LinkSession.end); one that could
-   * not (its replica was killed, or Postgres was unreachable then) is found here: a run held by a
-   * session the registry no longer has is stamped now, so it fails one grace later, never sooner.
-   * A run that is overdue fails LINK_LOST unless the registry shows its session alive after all.
-   */
-  private async sweepLostRuns(): Promise<void> {
-    if (!this.registry.isReady() || this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const grace = this.options.linkLostGraceMs;
-      const live = new Map<string, Promise<bigint | undefined>>();
-      const liveEpoch = (userId: string, linkId: string) => {
-        const key = `${userId}/${linkId}`;
-        let found = live.get(key);
-        if (!found) live.set(key, (found = this.registry.get(userId, linkId).then((record) => record?.epoch)));
-        return found;
-      };
-      for (const run of await this.runs.overdueRuns(grace)) {
-        if ((await liveEpoch(run.userId, run.linkId)) === run.epoch) {
-          await this.runs.reattachRuns(run.linkId, run.epoch);
-        } else if (await this.runs.failLostRun(run.id, run.epoch, grace)) {
-          this.log.warn({ linkId: run.linkId, runId: run.id }, 'the machine did not come back within the grace period: run failed LINK_LOST');
-        }
-      }
-      const sessions = new Map<string, { userId: string; linkId: string; epoch: bigint }>();
-      for (const run of await this.runs.heldRuns()) {
-        if (!this.holds(run.linkId, run.epoch)) sessions.set(`${run.linkId}/${run.epoch}`, run);
-      }
-      if (sessions.size > 64) {
-        // Many sessions to check: one read of every record instead of one read each.
-        for (const record of await this.registry.list()) live.set(`${record.userId}/${record.linkId}`, Promise.resolve(record.epoch));
-        for (const { userId, linkId } of sessions.values()) if (!live.has(`${userId}/${linkId}`)) live.set(`${userId}/${linkId}`, Promise.resolve(undefined));
-      }
-      for (const { userId, linkId, epoch } of sessions.values()) {
-        if ((await liveEpoch(userId, linkId)) === epoch) continue;
-        const detached = await this.runs.detachRuns(linkId, epoch);
-        if (detached.length > 0) this.log.info({ linkId, epoch: String(epoch), runs: detached }, 'runs of a session that is gone are detached; they fail LINK_LOST unless it comes back in time');
-      }
-    } catch (error) {
-      this.log.warn({ err: error }, 'the lost-run sweep failed; it runs again later');
-    } finally {
-      this.sweeping = false;
-    }
-  }
+  private readonly lostRuns: LostRunSweep;
 
   /** True when this replica has the live session `epoch` of the link. */
   private holds(linkId: string, epoch: bigint): boolean {
@@ -211,7 +163,7 @@ export class LinkSessionHub {
   async drain(reason: string, reconnectAfterMs: number, graceMs: number): Promise<number> {
     this.draining = true;
     for (const stop of this.stopListening.splice(0)) stop();
-    clearInterval(this.sweepTimer);
+    this.lostRuns.stop();
     for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
     if (this.sessions.size > 0) {
       await new Promise<void>((resolve) => {
@@ -642,11 +594,6 @@ class LinkSession {
     }
     this.log.info({ epoch: String(record.epoch) }, 'link session ended');
   }
-}
-
-/** How often each replica sweeps for lost runs: a quarter of the grace (so a run fails within 1.25 graces), 250 ms to 15 s. */
-function sweepIntervalMs(graceMs: number): number {
-  return Math.min(15_000, Math.max(250, Math.floor(graceMs / 4)));
 }
 
 function validateHello(hello: Hello): void {
