@@ -342,13 +342,16 @@ export class RunStore {
 
   /**
    * Claims queued runs of the link for a session (compare-and-set), oldest first: at most `capacity`
-   * runs of the link are dispatched or running at once. One statement, with each run's sandbox.
+   * runs of the link are dispatched or running at once, and none for a session older than one that
+   * holds runs of the link already. One statement, with each run's sandbox.
    */
   async claimQueued(linkId: string, epoch: bigint, capacity: number): Promise<(RunRow & { sandbox: SandboxSpecRow | null })[]> {
     if (capacity <= 0) return [];
     return this.sql<(RunRow & { sandbox: SandboxSpecRow | null })[]>`
       with room as (
-        select greatest(0, ${capacity}::int - count(*)::int) as n from runs where link_id = ${linkId} and state in ('dispatched', 'running')
+        -- No room at all for a session older than one that already holds runs of the link: it was superseded.
+        select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
+        from runs where link_id = ${linkId} and state in ('dispatched', 'running')
       ), claimed as (
         update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
         where id in (

@@ -88,4 +88,12 @@ describe('runs detached from their session', () => {
     assert.equal((await state(dispatched)).state, 'dispatched', 'not sent back to the queue');
     assert.equal((await state(dispatched)).session_epoch, '300');
   });
+
+  it('an older session claims no queued run once a newer one holds runs of the link', async () => {
+    await heldRun(300n);
+    const thread = await runs.createThread(userId, '');
+    const { runId } = await runs.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    assert.equal((await runs.claimQueued(linkId, 200n, 8)).length, 0, 'the superseded session gets nothing to send to a machine that left it');
+    assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId]);
+  });
 });
