@@ -9,7 +9,7 @@ import postgres from 'postgres';
 import { MemoryBackend, MemoryRegistry } from '../control-plane/registry/memory.js';
 import { RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { startRestartablePostgres, type RestartablePostgres } from './helpers/postgres.js';
+import { freshDatabase, startRestartablePostgres, type RestartablePostgres } from './helpers/postgres.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -101,6 +101,32 @@ describe('a Postgres restart while runs stream on two replicas', () => {
       }
     });
   }
+});
+
+describe('a database connection that dies mid-transaction', () => {
+  it('fails the transaction with CONNECTION_CLOSED and leaves the process running (postgres.js nextWrite patch)', async () => {
+    const url = await freshDatabase();
+    const sql = postgres(url, { max: 2, onnotice: () => undefined });
+    const killer = postgres(url, { max: 1, onnotice: () => undefined });
+    try {
+      let backend: number | undefined;
+      const transaction = sql.begin(async (tx) => {
+        backend = (await tx<{ pid: number }[]>`select pg_backend_pid() as pid`)[0].pid;
+        await tx`select pg_sleep(5)`;
+      });
+      while (backend === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+      await killer`select pg_terminate_backend(${backend})`;
+      // Unpatched, the transaction's own ROLLBACK is written to the closed socket from a
+      // setImmediate: an uncaught TypeError, which fails this test (and would end a replica).
+      const error = await transaction.then(() => undefined, (e: { code?: string }) => e);
+      assert.equal(error?.code, 'CONNECTION_CLOSED');
+      const [{ ok }] = await sql<{ ok: number }[]>`select 1 as ok`;
+      assert.equal(ok, 1, 'the pool serves again');
+    } finally {
+      await sql.end({ timeout: 1 });
+      await killer.end({ timeout: 1 });
+    }
+  });
 });
 
 /** Resolves once every run has stored some of its lines (the restart then lands mid-stream). */
