@@ -7,6 +7,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
+import { installLastResort } from '../common/last-resort.js';
 import { applyConfigFile } from '../common/config.js';
 import { join, resolve } from 'node:path';
 import { createLogger } from '../common/log.js';
@@ -108,6 +109,9 @@ program
   .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINKD_LOG_PRETTY'))
   .action(async (opts) => {
     const log = createLogger({ name: 'linkd', level: opts.logLevel, pretty: opts.logPretty });
+    // An error nobody caught: stop the runs (they never outlive linkd) and exit non-zero to be restarted.
+    let drainForExit: () => Promise<unknown> = async () => undefined;
+    installLastResort({ log, drain: () => drainForExit(), drainTimeoutMs: 10_000 });
     const dataDir = resolve(opts.dataDir);
     opts.server = await serversFor(opts);
     const tls = await tlsFor(opts, opts.server);
@@ -210,6 +214,7 @@ program
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    drainForExit = () => runs.stopAll('AGENT_STOPPED').then(() => connection.close('linkd hit an internal error and restarts'));
 
     const reason: StopReason = await connection.run();
     clearInterval(probeTimer);

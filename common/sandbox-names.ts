@@ -62,10 +62,51 @@ export function repositoryScheme(url: string): string {
   return '';
 }
 
-/** Refuses a repository URL that is malformed or whose scheme is not allowed. */
+/** A host git may be pointed at: a name or IPv4 address, or an IPv6 address in brackets. */
+const HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9._~-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])$/;
+/** A user name in a URL: nothing git or ssh could read as an option or a second address. */
+const USER = /^[A-Za-z0-9._~][A-Za-z0-9._~+-]*$/;
+
+/**
+ * Why git could be made to do something other than fetch this repository, or undefined when the
+ * URL is one it only fetches from: no control characters or spaces; nothing that starts with `-`
+ * (the whole URL, the user, the host or an scp-like path, which git or ssh would take as an option,
+ * as in `ssh://-oProxyCommand=…`); a plain host name (no `%`-escapes, which git decodes); no
+ * `transport::address` (`ext::` runs a command); and a host for https and ssh. The scheme itself is
+ * checked against what the machine allows by {@link checkRepository}.
+ */
+export function repositoryProblem(url: string): string | undefined {
+  if (/[\x00-\x20\x7f]/.test(url)) return 'a repository URL cannot contain spaces or control characters';
+  if (url.startsWith('-')) return 'a repository URL cannot start with "-"';
+  const withScheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(url);
+  if (withScheme) {
+    const [, scheme, authority] = withScheme;
+    const at = authority.lastIndexOf('@');
+    const user = at >= 0 ? authority.slice(0, at) : '';
+    const hostPort = at >= 0 ? authority.slice(at + 1) : authority;
+    const host = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(hostPort)?.[1];
+    if (host === undefined) return 'the repository URL has a malformed host or port';
+    if (scheme.toLowerCase() === 'file') return authority === '' || authority === 'localhost' ? undefined : 'a file: URL names no host (file:///path)';
+    if (user && !USER.test(user.split(':')[0])) return 'the user in a repository URL cannot start with "-" or contain anything but letters, digits and . _ ~ + -';
+    if (!HOST.test(host)) return `the host of a repository URL must be a plain host name${host.startsWith('-') ? ' (not an option like "-o…")' : ''}`;
+    return undefined;
+  }
+  if (url.includes('::')) return 'git transports (`transport::address`, such as ext::) are not repository URLs';
+  const scpLike = /^(?:([^@/:]*)@)?(\[[^\]]*\]|[^/:]+):(.*)$/.exec(url);
+  if (scpLike) {
+    const [, user, host, path] = scpLike;
+    if (user !== undefined && !USER.test(user)) return 'the user in a repository URL cannot start with "-" or contain anything but letters, digits and . _ ~ + -';
+    if (!HOST.test(host)) return `the host of a repository URL must be a plain host name${host.startsWith('-') ? ' (not an option like "-o…")' : ''}`;
+    if (path.startsWith('-')) return 'the path of a repository URL cannot start with "-"';
+  }
+  return undefined;
+}
+
+/** Refuses a repository URL that is malformed, that git could take for options, or whose scheme is not allowed. */
 export function checkRepository(url: string, allowed: ReadonlySet<string>): void {
   if (url.length > 2048) throw invalid('repository', 'a repository URL is at most 2048 bytes');
-  if (/[\x00-\x20\x7f]/.test(url) || url.startsWith('-')) throw invalid('repository', `invalid repository URL "${printable(url)}"`);
+  const problem = repositoryProblem(url);
+  if (problem) throw invalid('repository', `invalid repository URL "${printable(url)}": ${problem}`);
   const scheme = repositoryScheme(url);
   if (!allowed.has(scheme)) {
     throw invalid('repository', `repository URLs must use ${[...allowed].join(', ')}; "${printable(url)}" uses ${scheme || 'no scheme'}`);

@@ -25,6 +25,7 @@ import {
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
 import { newId, newToken, type LinkControl, type LinkRecord, type Store } from './store/store.js';
 import type { RunStore } from './runs/run-store.js';
+import { LostRunSweep } from './runs/lost-run-sweep.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
 import { SetupGate } from './setup-gate.js';
 import type { ServerMetrics } from './metrics.js';
@@ -59,7 +60,6 @@ export class LinkSessionHub {
   private draining = false;
   private emptied: (() => void) | undefined;
   private readonly stopListening: (() => void)[] = [];
-  private readonly lostTimers = new Set<NodeJS.Timeout>();
   private readonly setupGate: SetupGate;
 
   constructor(
@@ -80,26 +80,17 @@ export class LinkSessionHub {
       runs.onRunCancel(({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
       sandboxes.onOpQueued((linkId) => this.forLink(linkId, (session) => session.sendSandboxOps())),
     );
-    // A replica that dies takes its LINK_LOST timers with it: every replica sweeps for runs whose
-    // session is gone, so no run waits forever. Failing a run is idempotent, so replicas may overlap.
-    this.sweepTimer = setInterval(() => void this.sweepLostRuns(), options.linkLostGraceMs);
-    this.sweepTimer.unref();
+    // Every replica sweeps, so the runs of a replica that died are failed too.
+    this.lostRuns = new LostRunSweep(registry, runs, options.linkLostGraceMs, log, (linkId, epoch) => this.holds(linkId, epoch));
+    this.lostRuns.start();
   }
 
-  private sweepTimer: NodeJS.Timeout;
+  private readonly lostRuns: LostRunSweep;
 
-  private async sweepLostRuns(): Promise<void> {
-    if (!this.registry.isReady()) return;
-    try {
-      for (const { userId, linkId, epoch } of await this.runs.sessionsWithUnfinishedRuns(this.options.linkLostGraceMs)) {
-        const live = await this.registry.get(userId, linkId);
-        if (live?.epoch === epoch) continue;
-        const failed = await this.runs.failLostRuns(linkId, epoch);
-        if (failed.length > 0) this.log.warn({ linkId, runs: failed }, 'runs of a session that is gone failed LINK_LOST');
-      }
-    } catch (error) {
-      this.log.warn({ err: error }, 'the lost-run sweep failed; it runs again later');
-    }
+  /** True when this replica has the live session `epoch` of the link. */
+  private holds(linkId: string, epoch: bigint): boolean {
+    for (const session of this.sessions) if (session.linkId === linkId && session.live && session.heldEpoch === epoch) return true;
+    return false;
   }
 
   private forLink(linkId: string, act: (session: LinkSession) => void): void {
@@ -107,23 +98,17 @@ export class LinkSessionHub {
   }
 
   /**
-   * After a session of `linkId` (epoch) ended: if no newer session adopts its runs within the
-   * grace period, they fail LINK_LOST. Nothing waits forever.
+   * A session of `linkId` (epoch) ended: its unfinished runs are detached now, and fail LINK_LOST
+   * one grace period later unless a newer session adopts them (the sweep of any replica does it).
+   * If Postgres cannot be reached now, the sweep stamps them once the session is gone from the registry.
    */
-  scheduleLinkLost(userId: string, linkId: string, epoch: bigint): void {
-    const timer = setTimeout(async () => {
-      this.lostTimers.delete(timer);
-      try {
-        const live = await this.registry.get(userId, linkId);
-        if (live && live.epoch > epoch) return;
-        const failed = await this.runs.failLostRuns(linkId, epoch);
-        if (failed.length > 0) this.log.warn({ linkId, runs: failed }, 'the link did not come back: its runs failed LINK_LOST');
-      } catch (error) {
-        this.log.error({ err: error, linkId }, 'cannot fail the runs of a lost link');
-      }
-    }, this.options.linkLostGraceMs);
-    timer.unref();
-    this.lostTimers.add(timer);
+  async detachRuns(linkId: string, epoch: bigint): Promise<void> {
+    try {
+      const detached = await this.runs.detachRuns(linkId, epoch);
+      if (detached.length > 0) this.log.info({ linkId, epoch: String(epoch), runs: detached }, 'the session ended: its runs wait for the machine to come back');
+    } catch (error) {
+      this.log.warn({ err: error, linkId }, 'cannot mark the runs of an ended session; the lost-run sweep will');
+    }
   }
 
   private control(message: LinkControl): void {
@@ -182,8 +167,7 @@ export class LinkSessionHub {
   async drain(reason: string, reconnectAfterMs: number, graceMs: number): Promise<number> {
     this.draining = true;
     for (const stop of this.stopListening.splice(0)) stop();
-    for (const timer of this.lostTimers) clearTimeout(timer);
-    clearInterval(this.sweepTimer);
+    this.lostRuns.stop();
     for (const session of this.sessions) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
     if (this.sessions.size > 0) {
       await new Promise<void>((resolve) => {
@@ -233,6 +217,11 @@ class LinkSession {
     return this.link.userId;
   }
 
+  /** The epoch of the session's presence claim (undefined before it claimed). */
+  get heldEpoch(): bigint | undefined {
+    return this.record?.epoch;
+  }
+
   send(frame: Outgoing): void {
     this.out.push(frame);
   }
@@ -248,7 +237,8 @@ class LinkSession {
    */
   dispatchPending(): void {
     this.dispatching = this.dispatching.then(async () => {
-      if (!this.live) return;
+      // A superseded session's agent is reconnected elsewhere: what it claimed would only wait out the grace.
+      if (!this.live || this.superseded) return;
       try {
         const claimed = await this.runs.claimQueued(this.link.id, this.epoch(), this.capacity);
         if (claimed.length === 0) return;
@@ -613,7 +603,9 @@ class LinkSession {
 
   private async end(record: PresenceRecord): Promise<void> {
     this.welcomed = false;
-    if (!this.superseded) this.hub.scheduleLinkLost(record.userId, record.linkId, record.epoch);
+    // Also when superseded: the newer session's adoption is a compare-and-set on the epoch, so
+    // whichever comes first, the runs it adopts are attached and the rest wait out the grace.
+    await this.hub.detachRuns(record.linkId, record.epoch);
     await this.rememberSeen();
     try {
       await this.registry.release(record.userId, record.linkId, record.epoch);

@@ -9,6 +9,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { duration, integer } from '../common/cli.js';
+import { installLastResort } from '../common/last-resort.js';
 import { applyConfigFile } from '../common/config.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -156,6 +157,9 @@ logOptions(
     ),
 ).action(async (opts) => {
   const log = createLogger({ name: 'link-server', level: opts.logLevel, pretty: opts.logPretty });
+  // An error nobody caught: drain what can be drained, then exit non-zero to be restarted.
+  let drainForExit: () => Promise<unknown> = async () => undefined;
+  installLastResort({ log, drain: () => drainForExit(), drainTimeoutMs: opts.drainGrace + 5_000 });
   if (opts.leaseTtl * 1000 <= opts.keepaliveTime + opts.keepaliveTimeout) {
     // A dead agent connection must be noticed (and its link taken over) before the lease could lapse.
     throw new InvalidArgumentError(
@@ -227,6 +231,7 @@ logOptions(
     await stop();
     throw error;
   }
+  drainForExit = () => server.close().then(() => embedded?.stop());
   // With --grpc-port 0 the advertised address can only be known now.
   if (!opts.advertiseGrpc && opts.grpcPort === 0) server.setAdvertisedGrpcUrl(`${scheme}://${advertiseHost}:${server.grpcPort}`);
   const url = `${scheme}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${server.httpPort}`;

@@ -15,6 +15,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { Channel } from '../../common/channel.js';
 import type { Logger } from '../../common/log.js';
 import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { upsertSandbox, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -59,6 +60,22 @@ export interface RunRow {
   dispatched_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
+  /** When the session holding it ended with no newer one taking it over; null while held. */
+  detached_at: Date | null;
+}
+
+/** A run held by a session (for the lost-run sweep). */
+export interface HeldRunRow {
+  id: string;
+  userId: string;
+  linkId: string;
+  epoch: bigint;
+}
+
+/** Only end the run if it still belongs to this session, and (when set) has been without it this long. */
+export interface FinishGuard {
+  epoch: bigint;
+  detachedForMs?: number;
 }
 
 export interface SandboxSpecRow {
@@ -98,14 +115,18 @@ export interface SendInput {
   sandboxProvider: string;
   branch: string;
   repository: string;
-  /** The thread's sandbox (null only where a caller keeps no sandbox map). */
-  sandboxId: string | null;
+  /**
+   * Where the thread's sandbox is, for its first message: the row is found or made (pending) in
+   * the run's transaction, so a refused message leaves none. Null only where a caller keeps no
+   * sandbox map. A thread that has its sandbox keeps it; one whose sandbox was deleted gets it again.
+   */
+  sandbox: SandboxKey | null;
   model: string;
   tier: number;
 }
 
 const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
-  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at`;
+  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at`;
 
 type Listener<T> = (message: T) => void;
 
@@ -249,7 +270,8 @@ export class RunStore {
     await this.sql.begin(async (tx) => {
       const [thread] = await tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`;
       if (!thread) throw new SendRefused('THREAD_NOT_FOUND', `no thread ${input.threadId}`, { thread_id: input.threadId });
-      if (thread.harness !== null) {
+      const hasPins = thread.harness !== null;
+      if (hasPins) {
         const pins: [string, string | null, string][] = [
           ['harness', thread.harness, input.harness],
           ['link_id', thread.link_id, input.linkId],
@@ -266,10 +288,15 @@ export class RunStore {
             );
           }
         }
-      } else {
+      }
+      if (thread.sandbox_id === null && input.sandbox) {
+        thread.sandbox_id = (await upsertSandbox(tx, input.sandbox)).id;
+        if (hasPins) await tx`update threads set sandbox_id = ${thread.sandbox_id} where id = ${thread.id}`;
+      }
+      if (!hasPins) {
         await tx`update threads set harness = ${input.harness}, link_id = ${input.linkId},
                    sandbox_provider = ${input.sandboxProvider}, branch = ${input.branch},
-                   repository = ${input.repository}, sandbox_id = ${input.sandboxId},
+                   repository = ${input.repository}, sandbox_id = ${thread.sandbox_id},
                    title = case when title = '' then ${input.text.slice(0, 80)} else title end
                  where id = ${thread.id}`;
       }
@@ -278,7 +305,7 @@ export class RunStore {
       try {
         await tx`
           insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state)
-          values (${runId}, ${thread.id}, ${thread.sandbox_id ?? input.sandboxId}, ${input.userId}, ${linkId}, ${harness}, ${input.model},
+          values (${runId}, ${thread.id}, ${thread.sandbox_id}, ${input.userId}, ${linkId}, ${harness}, ${input.model},
                   ${input.tier}, ${input.text}, ${thread.session_id}, 'queued')`;
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
@@ -315,15 +342,18 @@ export class RunStore {
 
   /**
    * Claims queued runs of the link for a session (compare-and-set), oldest first: at most `capacity`
-   * runs of the link are dispatched or running at once. One statement, with each run's sandbox.
+   * runs of the link are dispatched or running at once, and none for a session older than one that
+   * holds runs of the link already. One statement, with each run's sandbox.
    */
   async claimQueued(linkId: string, epoch: bigint, capacity: number): Promise<(RunRow & { sandbox: SandboxSpecRow | null })[]> {
     if (capacity <= 0) return [];
     return this.sql<(RunRow & { sandbox: SandboxSpecRow | null })[]>`
       with room as (
-        select greatest(0, ${capacity}::int - count(*)::int) as n from runs where link_id = ${linkId} and state in ('dispatched', 'running')
+        -- No room at all for a session older than one that already holds runs of the link: it was superseded.
+        select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
+        from runs where link_id = ${linkId} and state in ('dispatched', 'running')
       ), claimed as (
-        update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now()
+        update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
         where id in (
           select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
           order by created_at limit (select n from room) for update skip locked)
@@ -354,45 +384,72 @@ export class RunStore {
 
   /**
    * After a reconnect: the new session adopts the runs the agent still holds (their writes are
-   * fenced to the new epoch), runs it never accepted go back to the queue, and runs it was running
-   * but no longer holds fail AGENT_RESTARTED. Returns the stored seq of each adopted run.
+   * fenced to the new epoch, and they are attached again), runs it never accepted go back to the
+   * queue, and runs it was running but no longer holds fail AGENT_RESTARTED. Every transition is a
+   * compare-and-set on an older epoch: a session never takes a run from a newer one, and a run the
+   * lost-run sweep failed meanwhile stays failed. Returns the stored seq of each adopted run.
    */
   async adoptRuns(linkId: string, epoch: bigint, held: string[]): Promise<{ cursors: Map<string, bigint>; failed: string[] }> {
+    const mine = String(epoch);
     const adopted = await this.sql<{ id: string; last_seq: string }[]>`
-      update runs set session_epoch = ${String(epoch)}
-      where link_id = ${linkId} and id = any(${held}::text[]) and state in ('dispatched', 'running')
+      update runs set session_epoch = ${mine}, detached_at = null
+      where link_id = ${linkId} and id = any(${held}::text[]) and state in ('dispatched', 'running') and session_epoch < ${mine}
       returning id, last_seq::text`;
     await this.sql`
-      update runs set state = 'queued', session_epoch = null, dispatched_at = null
-      where link_id = ${linkId} and state = 'dispatched' and not (id = any(${held}::text[])) and cancel_requested_at is null`;
-    const lost = await this.sql<{ id: string }[]>`
-      select id from runs where link_id = ${linkId} and not (id = any(${held}::text[]))
+      update runs set state = 'queued', session_epoch = null, dispatched_at = null, detached_at = null
+      where link_id = ${linkId} and state = 'dispatched' and not (id = any(${held}::text[])) and cancel_requested_at is null
+        and session_epoch < ${mine}`;
+    const lost = await this.sql<{ id: string; epoch: string }[]>`
+      select id, session_epoch::text as epoch from runs where link_id = ${linkId} and not (id = any(${held}::text[])) and session_epoch < ${mine}
         and (state = 'running' or (state = 'dispatched' and cancel_requested_at is not null))`;
     const failed: string[] = [];
-    for (const { id } of lost) {
-      if (await this.finish(id, RunStatus.FAILED, 'AGENT_RESTARTED', 'the agent restarted and no longer has this run')) failed.push(id);
+    for (const { id, epoch: theirs } of lost) {
+      const guard = { epoch: BigInt(theirs) };
+      if (await this.finish(id, RunStatus.FAILED, 'AGENT_RESTARTED', 'the agent restarted and no longer has this run', guard)) failed.push(id);
     }
     return { cursors: new Map(adopted.map((r) => [r.id, BigInt(r.last_seq)])), failed };
   }
 
-  /** Runs of an ended session that no newer session adopted: failed LINK_LOST. */
-  async failLostRuns(linkId: string, epoch: bigint): Promise<string[]> {
+  /**
+   * The session `epoch` of the link ended: its unfinished runs are detached from now on, and fail
+   * LINK_LOST once they have been for the grace period unless a newer session adopts them first.
+   * A run a newer session already took over is not touched. Returns the runs detached.
+   */
+  async detachRuns(linkId: string, epoch: bigint): Promise<string[]> {
     const rows = await this.sql<{ id: string }[]>`
-      select id from runs where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running')`;
-    const failed: string[] = [];
-    for (const { id } of rows) {
-      if (await this.finish(id, RunStatus.FAILED, 'LINK_LOST', 'the machine disconnected and did not come back in time')) failed.push(id);
-    }
-    return failed;
+      update runs set detached_at = now()
+      where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running') and detached_at is null
+      returning id`;
+    return rows.map((r) => r.id);
   }
 
-  /** The sessions that hold unfinished runs dispatched longer than `graceMs` ago (for the lost-link sweep). */
-  async sessionsWithUnfinishedRuns(graceMs: number): Promise<{ userId: string; linkId: string; epoch: bigint }[]> {
-    const rows = await this.sql<{ user_id: string; link_id: string; epoch: string }[]>`
-      select distinct user_id, link_id, session_epoch::text as epoch from runs
-      where state in ('dispatched', 'running') and session_epoch is not null
-        and coalesce(dispatched_at, created_at) < now() - ${graceMs / 1000} * interval '1 second'`;
-    return rows.map((r) => ({ userId: r.user_id, linkId: r.link_id, epoch: BigInt(r.epoch) }));
+  /** A live session holds these runs after all (the sweep saw it late): they are attached again. */
+  async reattachRuns(linkId: string, epoch: bigint): Promise<void> {
+    await this.sql`
+      update runs set detached_at = null
+      where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running') and detached_at is not null`;
+  }
+
+  /** Unfinished runs that some session holds (not detached), for the sweep to check those sessions are alive. */
+  async heldRuns(): Promise<HeldRunRow[]> {
+    const rows = await this.sql<{ id: string; user_id: string; link_id: string; epoch: string }[]>`
+      select id, user_id, link_id, session_epoch::text as epoch from runs
+      where state in ('dispatched', 'running') and session_epoch is not null and detached_at is null`;
+    return rows.map((r) => ({ id: r.id, userId: r.user_id, linkId: r.link_id, epoch: BigInt(r.epoch) }));
+  }
+
+  /** Unfinished runs detached from their session for at least `graceMs` (by the database's clock). */
+  async overdueRuns(graceMs: number): Promise<HeldRunRow[]> {
+    const rows = await this.sql<{ id: string; user_id: string; link_id: string; epoch: string }[]>`
+      select id, user_id, link_id, session_epoch::text as epoch from runs
+      where state in ('dispatched', 'running') and detached_at is not null
+        and detached_at <= now() - ${graceMs / 1000} * interval '1 second'`;
+    return rows.map((r) => ({ id: r.id, userId: r.user_id, linkId: r.link_id, epoch: BigInt(r.epoch) }));
+  }
+
+  /** Fails LINK_LOST a run still detached from session `epoch` for the whole grace (checked under its row lock). */
+  async failLostRun(runId: string, epoch: bigint, graceMs: number): Promise<boolean> {
+    return this.finish(runId, RunStatus.FAILED, 'LINK_LOST', 'the machine disconnected and did not come back in time', { epoch, detachedForMs: graceMs });
   }
 
   // ── events ───────────────────────────────────────────────────────────────
@@ -478,12 +535,18 @@ export class RunStore {
 
   /**
    * Ends an unfinished run from the control plane's side with its terminal event at the next seq
-   * (rejections, cancel before dispatch, LINK_LOST, AGENT_RESTARTED). False when it had ended.
+   * (rejections, cancel before dispatch, LINK_LOST, AGENT_RESTARTED). False when it had ended, or
+   * when `guard` is given and the run moved to another session (or was attached again) meanwhile.
    */
-  async finish(runId: string, status: RunStatus, reason: string, message: string): Promise<boolean> {
+  async finish(runId: string, status: RunStatus, reason: string, message: string, guard?: FinishGuard): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      const [run] = await tx<RunRow[]>`select ${tx.unsafe(RUN_COLUMNS)} from runs where id = ${runId} for update`;
+      const [run] = await tx<(RunRow & { overdue: boolean })[]>`
+        select ${tx.unsafe(RUN_COLUMNS)},
+          coalesce(detached_at <= now() - ${(guard?.detachedForMs ?? 0) / 1000} * interval '1 second', false) as overdue
+        from runs where id = ${runId} for update`;
       if (!run || !UNFINISHED.includes(run.state)) return false;
+      if (guard && run.session_epoch !== String(guard.epoch)) return false;
+      if (guard?.detachedForMs !== undefined && !run.overdue) return false;
       const seq = (await contiguous(tx, runId, BigInt(run.last_seq))) + 1n;
       const events: RunEvent[] = [];
       if (status === RunStatus.FAILED) {
@@ -539,7 +602,9 @@ export class RunStore {
 
   /**
    * A run's events after `afterSeq`: what is stored, then live as it is stored (on any replica),
-   * ending after the terminal `done` event or when `signal` aborts.
+   * ending after the terminal `done` event or when `signal` aborts. A database that goes away for a
+   * while (a restart, a failover) is waited for, up to {@link DATABASE_OUTAGE_MS}; the watcher
+   * misses nothing, as it reads from where it was.
    */
   async *follow(runId: string, afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent> {
     // Listen before reading, so nothing stored between the read and the wait is missed.
@@ -551,7 +616,8 @@ export class RunStore {
     let cursor = afterSeq;
     try {
       for (;;) {
-        const batch = await this.events(runId, cursor, 500);
+        const batch = await this.riding(() => this.events(runId, cursor, 500), signal);
+        if (!batch) return;
         for (const event of batch) {
           yield event;
           cursor = event.seq;
@@ -564,6 +630,29 @@ export class RunStore {
       signal.removeEventListener('abort', onAbort);
       stop();
       wake.close();
+    }
+  }
+
+  /** `read`, again while the database is unreachable (with backoff, for a bounded time); undefined once `signal` aborted. */
+  private async riding<T>(read: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+    const since = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!isConnectionError(error) || Date.now() - since > DATABASE_OUTAGE_MS) throw error;
+        if (attempt === 0) this.log.warn({ err: error }, 'the database is unreachable; watchers wait for it');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(2_000, 100 * 2 ** attempt));
+          signal.addEventListener('abort', done, { once: true });
+          function done() {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+          }
+        });
+        if (signal.aborted) return undefined;
+      }
     }
   }
 
@@ -580,7 +669,24 @@ export class RunStore {
   }
 }
 
-/** The highest seq such that every seq from 1 to it is stored, given that 1..known are. */
+/** How long a watcher waits for an unreachable database before its call fails. */
+export const DATABASE_OUTAGE_MS = 60_000;
+
+/**
+ * True for an error that says the database connection went away (not that the query was wrong):
+ * postgres.js's own connection errors, socket errors, SQLSTATE class 08, and the server shutting
+ * down or starting up (57P01, 57P02, 57P03).
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('CONNECT') ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08')
+  );
+}
+
 /**
  * The highest seq of the gap-free run that follows `known` in the query's `known` relation (the
  * stored seqs above it): in that prefix seq = known + row number, after the first gap seq is larger.

@@ -10,7 +10,7 @@
  *   sandbox_reply {opId}    the machine answered
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import type { Sql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { SandboxReplySchema, SandboxRequestSchema, type SandboxReply, type SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +46,20 @@ export interface SandboxKey {
 export function newSandboxId(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return `sbx_${[...randomBytes(20)].map((b) => alphabet[b % 36]).join('')}`;
+}
+
+/**
+ * The sandbox for the key, made (pending) if there is none; marked used now. On `sql` as given, so
+ * a caller may make it part of its own transaction (a thread's first message writes its sandbox in
+ * the run's transaction: a refused message leaves no row behind).
+ */
+export async function upsertSandbox(sql: Sql | TransactionSql, key: SandboxKey): Promise<SandboxRow> {
+  const [row] = await (sql as Sql)<SandboxRow[]>`
+    insert into sandboxes (id, user_id, link_id, repository, branch, provider, thread_scope)
+    values (${newSandboxId()}, ${key.userId}, ${key.linkId}, ${key.repository}, ${key.branch}, ${key.provider}, ${key.threadScope})
+    on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()
+    returning *`;
+  return row;
 }
 
 export class SandboxStore {
@@ -84,12 +98,7 @@ export class SandboxStore {
 
   /** The sandbox for the key, made (pending) if there is none; marked used now. */
   async upsert(key: SandboxKey): Promise<SandboxRow> {
-    const [row] = await this.sql<SandboxRow[]>`
-      insert into sandboxes (id, user_id, link_id, repository, branch, provider, thread_scope)
-      values (${newSandboxId()}, ${key.userId}, ${key.linkId}, ${key.repository}, ${key.branch}, ${key.provider}, ${key.threadScope})
-      on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()
-      returning *`;
-    return row;
+    return upsertSandbox(this.sql, key);
   }
 
   async get(userId: string, id: string): Promise<SandboxRow | undefined> {

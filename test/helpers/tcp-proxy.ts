@@ -9,6 +9,8 @@ export class TcpProxy {
   cuts = 0;
   /** While set, every connection is reset at once (the server behind looks down). */
   blocked = false;
+  /** While set, new connections are accepted but go nowhere until release() (a network outage). */
+  private held: (() => void)[] | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -24,6 +26,17 @@ export class TcpProxy {
         client.resetAndDestroy();
         return;
       }
+      if (proxy.held) {
+        // What the client sends waits in its socket until the outage ends.
+        client.on('error', () => undefined);
+        sockets.add(client);
+        client.once('close', () => sockets.delete(client));
+        proxy.held.push(() => !client.destroyed && forward(client));
+        return;
+      }
+      forward(client);
+    });
+    const forward = (client: Socket) => {
       const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
       for (const socket of [client, upstream]) {
         sockets.add(socket);
@@ -33,7 +46,7 @@ export class TcpProxy {
       client.pipe(upstream).pipe(client);
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
-    });
+    };
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
@@ -59,6 +72,22 @@ export class TcpProxy {
 
   unblock(): void {
     this.blocked = false;
+  }
+
+  /**
+   * A network outage: live connections are reset, and new ones are accepted but carry nothing
+   * until release(), when they go through at once (so the client's reconnect backoff does not
+   * stretch the outage).
+   */
+  hold(): void {
+    this.held ??= [];
+    this.cutAll();
+  }
+
+  release(): void {
+    const waiting = this.held ?? [];
+    this.held = undefined;
+    for (const go of waiting) go();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,99 @@
+/**
+ * A run's hold by a session against a real Postgres: the LINK_LOST grace counts from when the run
+ * was detached, and adopting and failing are compare-and-set on the session epoch, so replicas that
+ * race (a sweep failing a run, a new session adopting it, an older session adopting late) leave it
+ * in one consistent state.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createLogger } from '../../common/log.js';
+import { RunStore } from '../../control-plane/runs/run-store.js';
+import { PostgresStore } from '../../control-plane/store/postgres.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { repoRoot } from '../helpers/processes.js';
+
+describe('runs detached from their session', () => {
+  let store: PostgresStore;
+  let runs: RunStore;
+  let linkId: string;
+  let userId: string;
+
+  beforeEach(async () => {
+    const log = createLogger({ name: 't', level: 'silent' });
+    store = await PostgresStore.open({ url: await freshDatabase(), migrationsDir: join(repoRoot, 'sql'), log, max: 4 });
+    runs = await RunStore.open(store.connection, log);
+    userId = (await store.localUser()).id;
+    linkId = (await store.createLink(userId, 'machine')).link.id;
+  });
+
+  afterEach(async () => {
+    await runs.close();
+    await store.close();
+  });
+
+  /** A run dispatched to session `epoch`, backdated `ageMs` (so it is older than any grace). */
+  async function heldRun(epoch: bigint, ageMs = 3_600_000): Promise<string> {
+    const thread = await runs.createThread(userId, '');
+    const { runId } = await runs.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    await runs.claimQueued(linkId, epoch, 64);
+    await store.connection`update runs set created_at = now() - ${ageMs / 1000} * interval '1 second', dispatched_at = now() - ${ageMs / 1000} * interval '1 second' where id = ${runId}`;
+    return runId;
+  }
+
+  const state = async (runId: string) => (await runs.getRun(userId, runId))!;
+
+  it('an old run is not overdue until it has been detached for the grace period', async () => {
+    const runId = await heldRun(100n);
+    assert.deepEqual(await runs.overdueRuns(1_000), [], 'held by its session: never overdue, however old');
+    assert.deepEqual(await runs.detachRuns(linkId, 100n), [runId]);
+    assert.deepEqual(await runs.overdueRuns(60_000), [], 'just detached');
+    assert.equal(await runs.failLostRun(runId, 100n, 60_000), false, 'not failed before the grace');
+    assert.equal((await state(runId)).state, 'dispatched');
+    await store.connection`update runs set detached_at = now() - interval '61 seconds' where id = ${runId}`;
+    assert.deepEqual((await runs.overdueRuns(60_000)).map((r) => r.id), [runId]);
+    assert.equal(await runs.failLostRun(runId, 100n, 60_000), true);
+    assert.equal((await state(runId)).failure_reason, 'LINK_LOST');
+  });
+
+  it('a session that adopts a detached run attaches it again, and a late failure of the old session does nothing', async () => {
+    const runId = await heldRun(100n);
+    await runs.detachRuns(linkId, 100n);
+    await store.connection`update runs set detached_at = now() - interval '61 seconds' where id = ${runId}`;
+    const { cursors } = await runs.adoptRuns(linkId, 200n, [runId]);
+    assert.ok(cursors.has(runId));
+    assert.equal((await state(runId)).detached_at, null);
+    assert.equal(await runs.failLostRun(runId, 100n, 60_000), false, 'the sweep lost the race to the adoption');
+    assert.equal((await state(runId)).state, 'dispatched');
+    assert.deepEqual(await runs.detachRuns(linkId, 100n), [], 'the old session ending late detaches nothing');
+  });
+
+  it('a run failed by the sweep first is not adopted afterwards', async () => {
+    const runId = await heldRun(100n);
+    await runs.detachRuns(linkId, 100n);
+    await store.connection`update runs set detached_at = now() - interval '61 seconds' where id = ${runId}`;
+    assert.equal(await runs.failLostRun(runId, 100n, 60_000), true);
+    const { cursors } = await runs.adoptRuns(linkId, 200n, [runId]);
+    assert.equal(cursors.has(runId), false, 'the agent is not told to carry on with a failed run');
+    assert.equal((await state(runId)).state, 'failed');
+  });
+
+  it('an older session adopting late takes nothing from a newer one', async () => {
+    const running = await heldRun(300n);
+    await runs.markRunning(running, linkId, 300n);
+    const dispatched = await heldRun(300n);
+    const { cursors, failed } = await runs.adoptRuns(linkId, 200n, [running]);
+    assert.equal(cursors.size, 0, 'no run moved to the older epoch');
+    assert.deepEqual(failed, [], 'nothing failed AGENT_RESTARTED by the older session');
+    assert.equal((await state(running)).session_epoch, '300');
+    assert.equal((await state(dispatched)).state, 'dispatched', 'not sent back to the queue');
+    assert.equal((await state(dispatched)).session_epoch, '300');
+  });
+
+  it('an older session claims no queued run once a newer one holds runs of the link', async () => {
+    await heldRun(300n);
+    const thread = await runs.createThread(userId, '');
+    const { runId } = await runs.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    assert.equal((await runs.claimQueued(linkId, 200n, 8)).length, 0, 'the superseded session gets nothing to send to a machine that left it');
+    assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId]);
+  });
+});
