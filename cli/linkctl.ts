@@ -20,14 +20,14 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultConfigDir } from '../common/paths.js';
 import { writeFileAtomically } from '../common/files.js';
-import { http2Options, isLoopback } from '../common/tls.js';
+import { isLoopback } from '../common/tls.js';
+import { createLinkClient, type LinkClient } from '../sdk/typescript/src/index.js';
 import { addAccountCommands } from './accounts.js';
 import { toJson, toJsonString } from '@bufbuild/protobuf';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { LogLine_Stream, ModelTier, RunEventSchema, RunState, RunStatus, ThreadSchema, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
 import { reasonOf } from '../common/errors.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { LinkService } from '../gen/link/v1/link_service_pb.js';
@@ -66,7 +66,14 @@ async function readConfig(file: string): Promise<Config> {
   }
 }
 
-async function transport() {
+let shared: LinkClient | undefined;
+
+/**
+ * The one client of this command (the `link-client` SDK), made on first use from the flags, the
+ * environment or the config file; closed when the command ends.
+ */
+async function linkClient(): Promise<LinkClient> {
+  if (shared) return shared;
   const opts = program.opts<GlobalOptions & { config: string }>();
   const config = await readConfig(opts.config);
   let token = opts.token;
@@ -76,11 +83,12 @@ async function transport() {
   const server = opts.server || config.server || 'http://127.0.0.1:9090';
   const baseUrl = /^[a-z]+:\/\//i.test(server) ? server : `http://${server}`;
   checkPlaintext(baseUrl, Boolean(opts.insecure));
-  return createGrpcTransport({
-    baseUrl,
-    nodeOptions: http2Options({ caFile: opts.caFile }),
-    interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${token}`), next(req))],
-  });
+  shared = createLinkClient({ server: baseUrl, token, caFile: opts.caFile, insecure: Boolean(opts.insecure) });
+  return shared;
+}
+
+async function transport() {
+  return (await linkClient()).transport;
 }
 
 /**
@@ -373,9 +381,12 @@ sandboxes
     process.stdout.write(`removed ${sandboxId}\n`);
   });
 
-program.parseAsync().catch((error) => {
-  const reason = reasonOf(error);
-  const message = error instanceof ConnectError ? error.rawMessage : (error as Error).message;
-  process.stderr.write(`linkctl: ${message}${reason ? ` (${reason})` : ''}\n`);
-  process.exit(1);
-});
+program
+  .parseAsync()
+  .finally(() => shared?.close())
+  .catch((error) => {
+    const reason = reasonOf(error);
+    const message = error instanceof ConnectError ? error.rawMessage : (error as Error).message;
+    process.stderr.write(`linkctl: ${message}${reason ? ` (${reason})` : ''}\n`);
+    process.exit(1);
+  });

@@ -248,8 +248,6 @@ logOptions(
     JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, userTokenFile, loginUrlFile: localLoginSecret ? loginUrlFile : undefined }),
     { mode: 0o600 },
   );
-  log.info({ url, grpc: `${opts.host}:${server.grpcPort}` }, `Link is running at ${url}`);
-
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -270,6 +268,8 @@ logOptions(
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Only now: whoever waits for this line may signal the server at once.
+  log.info({ url, grpc: `${opts.host}:${server.grpcPort}` }, `Link is running at ${url}`);
 });
 
 logOptions(

@@ -45,7 +45,7 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // The user's message to the harness.
   'link.v1.SendMessageRequest.text': { maxBytes: 256 * 1024 },
   // Run events of a batch: bounded by the frame (4 MiB), and under Postgres's 65,535 parameters
-  // of the one insert a batch is stored with (4 per event).
+  // of the one insert a batch is stored with (4 per event); linkd sends at most MAX_EVENTS_PER_BATCH.
   'link.v1.RunEvents.events': { maxItems: 16_000 },
   // A machine's refusal text is cut to 1 KiB where it is stored: a long one must not end the session.
   'link.v1.SandboxFailure.message': { maxBytes: MAX_MESSAGE_BYTES },

@@ -6,6 +6,7 @@
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { RunEventSchema, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { MAX_EVENTS_PER_BATCH } from '../../common/protocol.js';
 
 export type EventInit = Omit<MessageInitShape<typeof RunEventSchema>, 'seq' | 'at' | '$typeName'>;
 
@@ -41,13 +42,13 @@ export class RunOutbox {
     this.sentSeq = storedSeq > this.ackedSeq ? storedSeq : this.ackedSeq;
   }
 
-  /** Events not yet sent on this session, at most `maxBytes` worth (at least one). */
-  takeUnsent(maxBytes: number): RunEvent[] {
+  /** Events not yet sent on this session, at most `maxBytes` worth and `maxEvents` of them (at least one). */
+  takeUnsent(maxBytes: number, maxEvents = MAX_EVENTS_PER_BATCH): RunEvent[] {
     const out: RunEvent[] = [];
     let size = 0;
     for (const { event, bytes } of this.pending) {
       if (event.seq <= this.sentSeq) continue;
-      if (out.length > 0 && size + bytes > maxBytes) break;
+      if (out.length > 0 && (size + bytes > maxBytes || out.length >= maxEvents)) break;
       out.push(event);
       size += bytes;
     }
