@@ -25,7 +25,7 @@ import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { Heartbeat } from './heartbeat.js';
 import { http2Options, type ClientTlsOptions } from '../common/tls.js';
 import type { RunManager } from './runs/run-manager.js';
-import { answerSandboxRequest } from './sandboxes/requests.js';
+import { answerSignedSandboxRequest, refuseUnsignedSandboxRequest } from './sandboxes/signed-requests.js';
 import { writeFileAtomically } from '../common/files.js';
 import type { SandboxManager } from './sandboxes/sandboxes.js';
 
@@ -266,12 +266,15 @@ export class LinkConnection extends EventEmitter {
               .catch((error) => log.error({ err: error }, 'cannot save the rotated link token; keeping the old one'));
             break;
           }
-          case 'sandboxRequest': {
+          case 'signedSandboxRequest': {
             const { sandboxes } = this.options;
-            if (!sandboxes) break;
-            void answerSandboxRequest(sandboxes, frame.value).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
+            if (!sandboxes || !runs) break;
+            void answerSignedSandboxRequest(runs, sandboxes, frame.value, log).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
             break;
           }
+          case 'sandboxRequest':
+            out.push({ frame: { case: 'sandboxReply', value: refuseUnsignedSandboxRequest(frame.value, log) } });
+            break;
           default:
             log.debug({ frame: frame.case }, 'ignoring an unknown frame');
         }

@@ -4,6 +4,9 @@
  *
  *   link-dispatch-v1\n<run id>\n<link id>\n<session epoch>\n<issued at ms>\n<nonce hex>\n<sha256(payload) hex>
  *
+ * A SandboxRequest is signed the same way under its own domain (`link-sandbox-v1`, the op id in the
+ * run id's place, the serialized request as the payload), so that one can never pass for the other.
+ *
  * And the chain that carries a new signing key to machines paired under an old one: each key after
  * the first is endorsed by the one before it (Ed25519 over `link-dispatch-key-v1\n<new key hex>`).
  * A machine moves its pin along the chain only when every step from its pinned key verifies.
@@ -24,20 +27,24 @@ export const MAX_DISPATCH_SKEW_MS = 60_000;
 /** The length of DispatchRun.nonce; any other is refused MALFORMED. */
 export const DISPATCH_NONCE_BYTES = 16;
 
-export function dispatchMessage(fields: DispatchFields): Buffer {
+/** What a signature is over: a run to start, or an operation on the machine's sandboxes. */
+export type SignedKind = 'run' | 'sandbox';
+const DOMAINS: Record<SignedKind, string> = { run: 'link-dispatch-v1', sandbox: 'link-sandbox-v1' };
+
+export function dispatchMessage(fields: DispatchFields, kind: SignedKind = 'run'): Buffer {
   const digest = createHash('sha256').update(fields.payload).digest('hex');
   return Buffer.from(
-    ['link-dispatch-v1', fields.runId, fields.linkId, String(fields.sessionEpoch), String(fields.issuedAtMs), Buffer.from(fields.nonce).toString('hex'), digest].join('\n'),
+    [DOMAINS[kind], fields.runId, fields.linkId, String(fields.sessionEpoch), String(fields.issuedAtMs), Buffer.from(fields.nonce).toString('hex'), digest].join('\n'),
   );
 }
 
-export function signDispatch(fields: DispatchFields, privateKey: KeyObject): Buffer {
-  return sign(null, dispatchMessage(fields), privateKey);
+export function signDispatch(fields: DispatchFields, privateKey: KeyObject, kind: SignedKind = 'run'): Buffer {
+  return sign(null, dispatchMessage(fields, kind), privateKey);
 }
 
-export function verifyDispatch(fields: DispatchFields, signature: Uint8Array, publicKey: KeyObject): boolean {
+export function verifyDispatch(fields: DispatchFields, signature: Uint8Array, publicKey: KeyObject, kind: SignedKind = 'run'): boolean {
   try {
-    return verify(null, dispatchMessage(fields), publicKey, signature);
+    return verify(null, dispatchMessage(fields, kind), publicKey, signature);
   } catch {
     return false;
   }
@@ -73,7 +80,7 @@ export interface DispatchContext {
  * link and session, the age, and replay, in that order (nothing past a failed signature is
  * trusted enough to be reported). The caller records an accepted nonce and answers the agent.
  */
-export function checkDispatch(fields: DispatchFields, signature: Uint8Array, context: DispatchContext): DispatchVerdict {
+export function checkDispatch(fields: DispatchFields, signature: Uint8Array, context: DispatchContext, kind: SignedKind = 'run'): DispatchVerdict {
   const refuse = (reason: DispatchRefusalReason, message: string): DispatchVerdict => ({ kind: 'refuse', reason, message });
   if (!context.key) {
     return context.keyProblem
@@ -83,7 +90,7 @@ export function checkDispatch(fields: DispatchFields, signature: Uint8Array, con
   if (fields.nonce.length !== DISPATCH_NONCE_BYTES) {
     return refuse('MALFORMED', `the dispatch's nonce is ${fields.nonce.length} bytes; it must be ${DISPATCH_NONCE_BYTES}`);
   }
-  if (!verifyDispatch(fields, signature, context.key)) return refuse('BAD_SIGNATURE', "the dispatch is not signed by this machine's control plane");
+  if (!verifyDispatch(fields, signature, context.key, kind)) return refuse('BAD_SIGNATURE', "the dispatch is not signed by this machine's control plane");
   if (context.knownRun) return { kind: 'resend' };
   if (fields.linkId !== context.linkId) return refuse('WRONG_LINK', `the dispatch is for link ${fields.linkId}`);
   if (fields.sessionEpoch !== context.epoch) return refuse('WRONG_SESSION', 'the dispatch was made for another session of this link');

@@ -21,6 +21,7 @@ import {
   type ConnectRequest,
   type ConnectResponseSchema,
   type Hello,
+  SandboxRequestSchema,
 } from '../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../gen/link/v1/types_pb.js';
 import { newId, newToken, type LinkControl, type LinkRecord, type Store } from './store/store.js';
@@ -272,8 +273,16 @@ class LinkSession {
     if (!this.live) return;
     void this.sandboxes
       .claimOps(this.link.id)
-      .then((ops) => {
-        for (const op of ops) this.send({ frame: { case: 'sandboxRequest', value: op } });
+      .then(async (ops) => {
+        if (ops.length === 0) return;
+        // Signed like a dispatch: the machine changes its sandboxes only on its own control plane's word.
+        const { privateKey } = await this.store.dispatchKey();
+        for (const op of ops) {
+          const request = toBinary(SandboxRequestSchema, op);
+          const fields = { runId: op.opId, linkId: this.link.id, sessionEpoch: this.epoch(), issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload: request };
+          const signed = { request, opId: op.opId, linkId: fields.linkId, sessionEpoch: fields.sessionEpoch, issuedAtMs: fields.issuedAtMs, nonce: fields.nonce };
+          this.send({ frame: { case: 'signedSandboxRequest', value: { ...signed, signature: signDispatch(fields, privateKey, 'sandbox') } } });
+        }
       })
       .catch((error) => this.log.error({ err: error }, 'sending sandbox operations failed'));
   }

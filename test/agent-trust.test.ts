@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
@@ -12,7 +13,7 @@ import { rawPublicKey, endorseKey } from '../common/dispatch.js';
 import { RunStatus } from '../gen/link/v1/run_pb.js';
 import { reasonOf } from '../common/errors.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
-import { startFakeControlPlane, type FakeControlPlane } from './helpers/fake-control-plane.js';
+import { FAKE_SANDBOX_HANDLE, startFakeControlPlane, type FakeControlPlane } from './helpers/fake-control-plane.js';
 import { repoRoot, runLinkd, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
 import { collect, threadClient } from './helpers/runs.js';
 import { startTestServer, TEST_KEY_SECRET, type TestServer } from './helpers/server.js';
@@ -71,6 +72,27 @@ describe('linkd trusts only the dispatch key pinned at pairing', () => {
     assert.equal(!answer.accepted && answer.rejected.reason, 'KEY_MISMATCH');
     assert.equal(existsSync(m.marker), false, 'the command did not run');
     await agent.waitForOutput(/not the one pinned at pairing/);
+  });
+
+  it("sandbox operations from a control plane that is not the machine's own are refused, unsigned or signed, and nothing is made", async () => {
+    for (const pinned of [undefined, rawPublicKey(otherKey().publicKey)]) {
+      const m = await machine(pinned);
+      fake = await startFakeControlPlane({ command: `touch ${m.marker}` });
+      agent = spawnLinkd(['start', '--server', fake.url, '--token-file', m.tokenFile, '--data-dir', m.home]);
+      const replies = await fake.sandboxReplies;
+      const failure = (opId: string) => {
+        const result = replies.get(opId)?.result;
+        return result?.case === 'failure' ? result.value.reason : `not refused: ${result?.case}`;
+      };
+      assert.equal(failure('op_unsigned'), 'UNSIGNED');
+      assert.equal(failure('op_signed'), pinned ? 'KEY_MISMATCH' : 'NO_KEY');
+      const made = execFileSync('find', [m.home, '-name', FAKE_SANDBOX_HANDLE], { encoding: 'utf8' });
+      assert.equal(made, '', 'no sandbox was made on the machine');
+      await agent.stop();
+      agent = undefined;
+      await fake.close();
+      fake = undefined;
+    }
   });
 
   it('a chain from the pinned key that the pinned key did not sign is refused, and the pin stays', async () => {

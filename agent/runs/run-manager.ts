@@ -18,7 +18,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
-import { checkDispatch, MAX_DISPATCH_SKEW_MS, type KeyEndorsement } from '../../common/dispatch.js';
+import { checkDispatch, MAX_DISPATCH_SKEW_MS, type DispatchFields, type DispatchVerdict, type KeyEndorsement, type SignedKind } from '../../common/dispatch.js';
 import { DispatchTrust, type DispatchKeyState } from './dispatch-trust.js';
 import type { Logger } from '../../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
@@ -178,6 +178,32 @@ export class RunManager {
     this.flushTimer = undefined;
   }
 
+  /**
+   * Judges a signed operation other than a run (a sandbox request) by the rules of a dispatch —
+   * pinned key, signature under its own domain, link, session, age, nonce — and records its nonce
+   * when it passes. Without a welcomed session nothing passes.
+   */
+  checkSigned(fields: DispatchFields, signature: Uint8Array, kind: SignedKind): DispatchVerdict {
+    const session = this.session;
+    if (!session) return { kind: 'refuse', reason: 'WRONG_SESSION', message: 'no session is welcomed' };
+    this.forgetOldNonces();
+    const verdict = checkDispatch(fields, signature, this.verifyContext(session, false), kind);
+    if (verdict.kind === 'accept') this.seenNonces.set(verdict.nonceHex, Date.now());
+    return verdict;
+  }
+
+  private verifyContext(session: NonNullable<RunManager['session']>, knownRun: boolean) {
+    return {
+      key: session.key,
+      keyProblem: this.trust.state.state === 'mismatch' ? { reason: 'KEY_MISMATCH' as const, message: this.trust.state.message } : undefined,
+      linkId: session.linkId,
+      epoch: session.epoch,
+      nowMs: Date.now(),
+      knownRun,
+      nonceSeen: (nonce: string) => this.seenNonces.has(nonce),
+    };
+  }
+
   async dispatch(d: DispatchRun): Promise<void> {
     const session = this.session;
     if (!session) return;
@@ -188,15 +214,7 @@ export class RunManager {
     if (this.draining && !this.runs.has(d.runId)) return reject('DRAINING', 'linkd on this machine is shutting down and takes no new runs');
     const fields = { runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload };
     this.forgetOldNonces();
-    const verdict = checkDispatch(fields, d.signature, {
-      key: session.key,
-      keyProblem: this.trust.state.state === 'mismatch' ? { reason: 'KEY_MISMATCH', message: this.trust.state.message } : undefined,
-      linkId: session.linkId,
-      epoch: session.epoch,
-      nowMs: Date.now(),
-      knownRun: this.runs.has(d.runId),
-      nonceSeen: (nonce) => this.seenNonces.has(nonce),
-    });
+    const verdict = checkDispatch(fields, d.signature, this.verifyContext(session, this.runs.has(d.runId)));
     if (verdict.kind === 'refuse') return reject(verdict.reason, verdict.message);
     if (verdict.kind === 'resend') {
       // Idempotent: the same run again (a resend) is acknowledged, never started twice.

@@ -2,7 +2,8 @@
  * A control plane that is not the machine's own: LinkService.Connect from the project's generated
  * code on connect-node over HTTP/2 (127.0.0.1, a port of the OS's choice). It welcomes any token
  * with a signing key of its own (and, if given, a key chain of its making), then sends one signed
- * DispatchRun of a shell command, and records what the agent answers.
+ * DispatchRun of a shell command and two operations on a sandbox of `sandboxHandle` (one unsigned,
+ * one signed with its own key), and records what the agent answers.
  */
 import { createServer, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,15 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Channel } from '../../common/channel.js';
 import { rawPublicKey, signDispatch, type KeyEndorsement } from '../../common/dispatch.js';
 import { PROTOCOL_VERSION } from '../../common/protocol.js';
-import { LinkService, type ConnectRequest, type ConnectResponseSchema, type Hello, type RunRejected } from '../../gen/link/v1/link_service_pb.js';
+import {
+  LinkService,
+  SandboxRequestSchema,
+  type ConnectRequest,
+  type ConnectResponseSchema,
+  type Hello,
+  type RunRejected,
+  type SandboxReply,
+} from '../../gen/link/v1/link_service_pb.js';
 import { RunPayloadSchema } from '../../gen/link/v1/run_pb.js';
 
 type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -27,8 +36,13 @@ export interface FakeControlPlane {
   hello: Promise<Hello>;
   /** Resolves with the agent's answer to the dispatch. */
   answer: Promise<{ accepted: true } | { accepted: false; rejected: RunRejected }>;
+  /** Resolves with the agent's replies to the two sandbox operations, by op id (`op_unsigned`, `op_signed`). */
+  sandboxReplies: Promise<Map<string, SandboxReply>>;
   close(): Promise<void>;
 }
+
+/** The sandbox the fake control plane asks the machine to make. */
+export const FAKE_SANDBOX_HANDLE = 'sbx_fakecontrolplane0';
 
 export async function startFakeControlPlane(options: { command: string; chain?: (key: { publicKey: Buffer; privateKey: KeyObject }) => KeyEndorsement[] }): Promise<FakeControlPlane> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
@@ -38,6 +52,9 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
   let gotAnswer!: (answer: { accepted: true } | { accepted: false; rejected: RunRejected }) => void;
   const answer = new Promise<{ accepted: true } | { accepted: false; rejected: RunRejected }>((resolve) => (gotAnswer = resolve));
   const sessions = new Set<Channel<Outgoing>>();
+  const replies = new Map<string, SandboxReply>();
+  let gotReplies!: (replies: Map<string, SandboxReply>) => void;
+  const sandboxReplies = new Promise<Map<string, SandboxReply>>((resolve) => (gotReplies = resolve));
 
   const routes = (router: ConnectRouter) =>
     router.service(LinkService, {
@@ -69,12 +86,21 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
                 const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_fake', harness: 'shell', prompt: options.command }));
                 const fields = { runId, linkId, sessionEpoch: 1n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
                 out.push({ frame: { case: 'dispatchRun', value: { ...fields, signature: signDispatch(fields, privateKey) } } });
+                const ensure = { handle: FAKE_SANDBOX_HANDLE, provider: 'directory' };
+                out.push({ frame: { case: 'sandboxRequest', value: { opId: 'op_unsigned', op: { case: 'ensure', value: ensure } } } });
+                const request = toBinary(SandboxRequestSchema, create(SandboxRequestSchema, { opId: 'op_signed', op: { case: 'ensure', value: ensure } }));
+                const op = { runId: 'op_signed', linkId, sessionEpoch: 1n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload: request };
+                const signature = signDispatch(op, privateKey, 'sandbox');
+                out.push({ frame: { case: 'signedSandboxRequest', value: { request, opId: 'op_signed', linkId, sessionEpoch: 1n, issuedAtMs: op.issuedAtMs, nonce: op.nonce, signature } } });
               } else if (frame.case === 'heartbeat') {
                 out.push({ frame: { case: 'heartbeatAck', value: { seq: frame.value.seq } } });
               } else if (frame.case === 'runAccepted') {
                 gotAnswer({ accepted: true });
               } else if (frame.case === 'runRejected') {
                 gotAnswer({ accepted: false, rejected: frame.value });
+              } else if (frame.case === 'sandboxReply') {
+                replies.set(frame.value.opId, frame.value);
+                if (replies.size === 2) gotReplies(replies);
               }
             }
           } catch {
@@ -100,6 +126,7 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
     privateKey,
     hello,
     answer,
+    sandboxReplies,
     async close() {
       for (const out of sessions) out.close();
       await new Promise<void>((resolve) => {
