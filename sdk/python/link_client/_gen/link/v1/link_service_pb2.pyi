@@ -70,7 +70,7 @@ class ConnectRequest(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., capabilities_changed: _Optional[_Union[CapabilitiesChanged, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., run_accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., run_rejected: _Optional[_Union[RunRejected, _Mapping]] = ..., run_events: _Optional[_Union[RunEvents, _Mapping]] = ..., sandbox_reply: _Optional[_Union[SandboxReply, _Mapping]] = ..., token_rotated: _Optional[_Union[TokenRotated, _Mapping]] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ["cancel_run", "dispatch_run", "drain", "events_ack", "heartbeat_ack", "rotate_token", "sandbox_request", "shutdown", "welcome"]
+    __slots__ = ["cancel_run", "dispatch_run", "drain", "events_ack", "heartbeat_ack", "rotate_token", "sandbox_request", "shutdown", "signed_sandbox_request", "welcome"]
     CANCEL_RUN_FIELD_NUMBER: _ClassVar[int]
     DISPATCH_RUN_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class ConnectResponse(_message.Message):
     ROTATE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_REQUEST_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_SANDBOX_REQUEST_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     cancel_run: CancelRun
     dispatch_run: DispatchRun
@@ -88,8 +89,9 @@ class ConnectResponse(_message.Message):
     rotate_token: RotateToken
     sandbox_request: SandboxRequest
     shutdown: Shutdown
+    signed_sandbox_request: SignedSandboxRequest
     welcome: Welcome
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., dispatch_run: _Optional[_Union[DispatchRun, _Mapping]] = ..., cancel_run: _Optional[_Union[CancelRun, _Mapping]] = ..., events_ack: _Optional[_Union[EventsAck, _Mapping]] = ..., sandbox_request: _Optional[_Union[SandboxRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateToken, _Mapping]] = ...) -> None: ...
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., dispatch_run: _Optional[_Union[DispatchRun, _Mapping]] = ..., cancel_run: _Optional[_Union[CancelRun, _Mapping]] = ..., events_ack: _Optional[_Union[EventsAck, _Mapping]] = ..., sandbox_request: _Optional[_Union[SandboxRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateToken, _Mapping]] = ..., signed_sandbox_request: _Optional[_Union[SignedSandboxRequest, _Mapping]] = ...) -> None: ...
 
 class DisconnectLinkRequest(_message.Message):
     __slots__ = ["link_id", "reason"]
@@ -352,6 +354,24 @@ class Shutdown(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     reason: str
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class SignedSandboxRequest(_message.Message):
+    __slots__ = ["issued_at_ms", "link_id", "nonce", "op_id", "request", "session_epoch", "signature"]
+    ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    OP_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    SESSION_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    issued_at_ms: int
+    link_id: str
+    nonce: bytes
+    op_id: str
+    request: bytes
+    session_epoch: int
+    signature: bytes
+    def __init__(self, request: _Optional[bytes] = ..., op_id: _Optional[str] = ..., link_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., issued_at_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class StartPairingRequest(_message.Message):
     __slots__ = ["link_name"]
