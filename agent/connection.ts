@@ -24,10 +24,10 @@ import { LinkService, type ConnectRequestSchema } from '../gen/link/v1/link_serv
 import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { Heartbeat } from './heartbeat.js';
 import { http2Options, type ClientTlsOptions } from '../common/tls.js';
-import type { RunManager } from './runs/run-manager.js';
+import type { RunSupervisor } from './runs/run-supervisor.js';
 import { answerSignedSandboxRequest, refuseUnsignedSandboxRequest } from './sandboxes/signed-requests.js';
 import { writeFileAtomically } from '../common/files.js';
-import type { SandboxManager } from './sandboxes/sandboxes.js';
+import type { SandboxKeeper } from './sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
@@ -57,9 +57,9 @@ export interface LinkConnectionOptions {
   welcomeTimeoutMs?: number;
   backoff?: Backoff;
   /** The runs, which outlive sessions. */
-  runs?: RunManager;
+  runs?: RunSupervisor;
   /** The machine's sandboxes, for SandboxRequest frames. */
-  sandboxes?: SandboxManager;
+  sandboxes?: SandboxKeeper;
   /** A private CA for the server's certificate. */
   tls?: ClientTlsOptions;
   /** The local address to dial from (default: the system's choice). */

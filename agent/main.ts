@@ -19,18 +19,19 @@ import { instanceId, machineId } from './identity.js';
 import { probeCapabilities, sameCapabilities } from './probe.js';
 import { readStatus, StatusWriter } from './status.js';
 import { login, readSavedLink, savedLinkFile, savePinnedKey } from './login.js';
-import { RunManager } from './runs/run-manager.js';
+import { RunSupervisor } from './runs/run-supervisor.js';
 import { NO_KEY_MESSAGE } from './runs/dispatch-trust.js';
 import { HARNESS_ADAPTERS } from './harnesses/index.js';
 import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
-import { SandboxManager } from './sandboxes/sandboxes.js';
+import { SandboxKeeper } from './sandboxes/sandboxes.js';
 import { AgentMetrics } from './metrics.js';
 import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
 import { fileURLToPath } from 'node:url';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
-import { sandboxesInUse } from './runs/run-manager.js';
+import { sandboxesInUse } from './runs/process-groups.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
+import { RunFailure } from '../common/reasons.js';
 
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
@@ -118,7 +119,7 @@ program
     const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
     let capabilities = await probe();
     const saved = await readSavedLink(resolve(opts.tokenFile));
-    const sandboxes = new SandboxManager({
+    const sandboxes = new SandboxKeeper({
       dataDir,
       log: log.child({ module: 'sandboxes' }),
       allowedSchemes: opts.repositorySchemes,
@@ -128,7 +129,7 @@ program
     let connected = false;
     const metrics = new AgentMetrics({ connected: () => connected, outboxBytes: () => runs.outboxBytes, running: () => runs.runningCount });
     if (opts.metricsPort) await metrics.serve(opts.metricsPort);
-    const runs: RunManager = new RunManager({
+    const runs: RunSupervisor = new RunSupervisor({
       metrics,
       dataDir,
       log: log.child({ module: 'runs' }),
@@ -194,7 +195,7 @@ program
       if (signals >= 3) process.exit(130);
       if (signals === 2) {
         log.warn({ signal }, 'stopping now: cancelling the running runs');
-        void runs.stopAll('AGENT_STOPPED').then(() => goodbye(`linkd received ${signal} twice`));
+        void runs.stopAll(RunFailure.AgentStopped).then(() => goodbye(`linkd received ${signal} twice`));
         return;
       }
       runs.drain();
@@ -207,19 +208,19 @@ program
         if (signals > 1) return;
         if (!idle) {
           log.warn('the stop grace period ended: cancelling the running runs');
-          await runs.stopAll('AGENT_STOPPED');
+          await runs.stopAll(RunFailure.AgentStopped);
         }
         goodbye(`linkd received ${signal}`);
       });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    drainForExit = () => runs.stopAll('AGENT_STOPPED').then(() => connection.close('linkd hit an internal error and restarts'));
+    drainForExit = () => runs.stopAll(RunFailure.AgentStopped).then(() => connection.close('linkd hit an internal error and restarts'));
 
     const reason: StopReason = await connection.run();
     clearInterval(probeTimer);
     // Runs do not outlive linkd: their process groups are stopped before it exits.
-    await runs.stopAll('AGENT_STOPPED');
+    await runs.stopAll(RunFailure.AgentStopped);
     await status.update({ state: 'stopped', reason });
     if (reason.kind === 'stopped') {
       log.info('stopped');
@@ -348,7 +349,7 @@ const sandboxesCommand = program.command('sandboxes').description('the sandboxes
 const localSandboxes = async (dataDir: string) => {
   const root = resolve(dataDir);
   const inUse = await sandboxesInUse(root);
-  return new SandboxManager({ dataDir: root, log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
+  return new SandboxKeeper({ dataDir: root, log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
 };
 sandboxesCommand
   .command('list')

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../common/log.js';
-import { SandboxManager } from '../agent/sandboxes/sandboxes.js';
+import { SandboxKeeper } from '../agent/sandboxes/sandboxes.js';
 import { git } from '../test/helpers/git.js';
 import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
@@ -65,7 +65,7 @@ export const worktreeBenchmark: Benchmark = {
       const clones: Sample[] = [];
       for (let rep = 0; rep < REPETITIONS; rep++) {
         const dataDir = join(root, `linkd-${rep}`);
-        const manager = new SandboxManager({ dataDir, log: createLogger({ name: 'bench', level: 'silent' }), allowedSchemes: ['file'], maxSandboxes: 1_000 });
+        const manager = new SandboxKeeper({ dataDir, log: createLogger({ name: 'bench', level: 'silent' }), allowedSchemes: ['file'], maxSandboxes: 1_000 });
         const paths: string[] = [];
         const times: number[] = [];
         for (let b = 0; b < BRANCHES; b++) {

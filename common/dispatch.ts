@@ -12,6 +12,7 @@
  * A machine moves its pin along the chain only when every step from its pinned key verifies.
  */
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { SignatureRefusal } from './reasons.js';
 
 export interface DispatchFields {
   runId: string;
@@ -50,8 +51,8 @@ export function verifyDispatch(fields: DispatchFields, signature: Uint8Array, pu
   }
 }
 
-/** Why linkd refuses a dispatch (RunRejected.reason), for the checks `checkDispatch` makes. */
-export type DispatchRefusalReason = 'NO_KEY' | 'KEY_MISMATCH' | 'BAD_SIGNATURE' | 'MALFORMED' | 'WRONG_LINK' | 'WRONG_SESSION' | 'STALE' | 'REPLAYED';
+/** Why linkd refuses a dispatch (RunRejected.reason), for the checks `checkDispatch` makes (common/reasons.ts). */
+export type DispatchRefusalReason = SignatureRefusal;
 
 /** What `checkDispatch` decided. */
 export type DispatchVerdict =
@@ -65,7 +66,7 @@ export interface DispatchContext {
   /** The key pinned at pairing (moved along a verified chain); undefined when there is none to trust. */
   key: KeyObject | undefined;
   /** Why there is no key: NO_KEY (never pinned) or KEY_MISMATCH (the server's key does not follow from the pin). */
-  keyProblem?: { reason: 'NO_KEY' | 'KEY_MISMATCH'; message: string };
+  keyProblem?: { reason: typeof SignatureRefusal.NoKey | typeof SignatureRefusal.KeyMismatch; message: string };
   linkId: string;
   epoch: bigint;
   nowMs: number;
@@ -85,27 +86,27 @@ export function checkDispatch(fields: DispatchFields, signature: Uint8Array, con
   if (!context.key) {
     return context.keyProblem
       ? refuse(context.keyProblem.reason, context.keyProblem.message)
-      : refuse('NO_KEY', 'linkd has no dispatch key pinned at pairing; pair this machine again with `linkd login --code …`');
+      : refuse(SignatureRefusal.NoKey, 'linkd has no dispatch key pinned at pairing; pair this machine again with `linkd login --code …`');
   }
   if (fields.nonce.length !== DISPATCH_NONCE_BYTES) {
-    return refuse('MALFORMED', `the dispatch's nonce is ${fields.nonce.length} bytes; it must be ${DISPATCH_NONCE_BYTES}`);
+    return refuse(SignatureRefusal.Malformed, `the dispatch's nonce is ${fields.nonce.length} bytes; it must be ${DISPATCH_NONCE_BYTES}`);
   }
-  if (!verifyDispatch(fields, signature, context.key, kind)) return refuse('BAD_SIGNATURE', "the dispatch is not signed by this machine's control plane");
+  if (!verifyDispatch(fields, signature, context.key, kind)) return refuse(SignatureRefusal.BadSignature, "the dispatch is not signed by this machine's control plane");
   if (context.knownRun) return { kind: 'resend' };
-  if (fields.linkId !== context.linkId) return refuse('WRONG_LINK', `the dispatch is for link ${fields.linkId}`);
-  if (fields.sessionEpoch !== context.epoch) return refuse('WRONG_SESSION', 'the dispatch was made for another session of this link');
+  if (fields.linkId !== context.linkId) return refuse(SignatureRefusal.WrongLink, `the dispatch is for link ${fields.linkId}`);
+  if (fields.sessionEpoch !== context.epoch) return refuse(SignatureRefusal.WrongSession, 'the dispatch was made for another session of this link');
   const ageMs = context.nowMs - Number(fields.issuedAtMs);
   if (Math.abs(ageMs) > MAX_DISPATCH_SKEW_MS) {
     const seconds = Math.round(Math.abs(ageMs) / 1000);
     return refuse(
-      'STALE',
+      SignatureRefusal.Stale,
       ageMs > 0
         ? `the dispatch was issued ${seconds} s ago (at most ${MAX_DISPATCH_SKEW_MS / 1000} s are accepted)`
         : `the dispatch was issued ${seconds} s in the future: check this machine's clock`,
     );
   }
   const nonceHex = Buffer.from(fields.nonce).toString('hex');
-  if (context.nonceSeen(nonceHex)) return refuse('REPLAYED', 'this dispatch was already received');
+  if (context.nonceSeen(nonceHex)) return refuse(SignatureRefusal.Replayed, 'this dispatch was already received');
   return { kind: 'accept', nonceHex };
 }
 

@@ -4,6 +4,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import type { SandboxFailure } from './reasons.js';
 
 /** A handle is computed by the control plane: "sbx_" and 20 lowercase letters or digits. Never a path. */
 export const HANDLE = /^sbx_[a-z0-9]{20}$/;
@@ -14,7 +15,7 @@ export type ProviderName = (typeof PROVIDERS)[number];
 /** Why a request is refused, with a machine-readable reason and the field at fault. */
 export class SandboxError extends Error {
   constructor(
-    readonly reason: string,
+    readonly reason: SandboxFailure,
     message: string,
     readonly field = '',
   ) {

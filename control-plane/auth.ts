@@ -102,8 +102,8 @@ function unauthenticated(message: string) {
 /** The user of an accepted token; otherwise UNAUTHENTICATED with the reason it was refused. */
 function acceptedUser(check: UserTokenCheck, unknownMessage: string): UserRecord {
   if (check.ok) return check.user;
-  if (check.reason === 'USER_DISABLED') throw userDisabled(check.userName ?? '');
-  if (check.reason === 'EXPIRED') {
+  if (check.reason === Reason.UserDisabled) throw userDisabled(check.userName ?? '');
+  if (check.reason === Reason.TokenExpired) {
     throw linkError(Code.Unauthenticated, Reason.TokenExpired, 'this token expired: log in again, or make a new one with `linkctl tokens create`');
   }
   throw unauthenticated(unknownMessage);

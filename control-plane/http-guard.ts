@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../common/log.js';
+import { Reason } from '../common/reasons.js';
 
 /**
  * A request the client got wrong. The message is sent to the client as is, so it must say what
@@ -90,7 +91,7 @@ function answerFailure(req: IncomingMessage, res: ServerResponse, error: unknown
       return;
     }
     const json = path.startsWith('/auth/');
-    const fields = status === 400 ? { code: 'invalid_argument', reason: 'MALFORMED_MESSAGE', message } : { code: 'internal', message };
+    const fields = status === 400 ? { code: 'invalid_argument', reason: Reason.MalformedMessage, message } : { code: 'internal', message };
     const body = json ? JSON.stringify(fields) : `${message}\n`;
     res.writeHead(status, {
       'content-type': json ? 'application/json' : 'text/plain; charset=utf-8',

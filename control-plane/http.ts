@@ -93,7 +93,7 @@ export function httpRoutes(options: HttpRoutesOptions) {
 async function auth(req: IncomingMessage, res: ServerResponse, path: string, options: HttpRoutesOptions): Promise<void> {
   if (req.method !== 'POST') return json(res, 405, { code: 'method_not_allowed', message: 'use POST' });
   if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
-    return json(res, 415, { code: 'invalid_argument', reason: 'JSON_REQUIRED', message: 'send application/json' });
+    return json(res, 415, { code: 'invalid_argument', reason: Reason.JsonRequired, message: 'send application/json' });
   }
   const refusal = crossOriginRefusal(req.headers.origin, header(req, 'sec-fetch-site'), req.headers.host);
   if (refusal) return json(res, 403, { code: 'permission_denied', reason: Reason.CrossOrigin, message: refusal });
@@ -153,8 +153,16 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The body of a JSON error: the gRPC code's name and a reason of the API's table, as Connect's JSON errors carry them. */
+interface JsonError {
+  code: string;
+  /** Absent only for a wrong method (no reason of the API applies). */
+  reason?: Reason;
+  message: string;
+}
+
 /** A JSON answer; `close` ends the connection after it (the rest of the request body is not read). */
-function json(res: ServerResponse, status: number, body: unknown, close = false): void {
+function json(res: ServerResponse, status: number, body: JsonError | { user: { id: string; name: string } } | Record<string, never>, close = false): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
   res.end(JSON.stringify(body));
 }

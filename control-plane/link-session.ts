@@ -34,6 +34,7 @@ import { RunPayloadSchema, RunStatus } from '../gen/link/v1/run_pb.js';
 import { signDispatch } from '../common/dispatch.js';
 import { randomBytes } from 'node:crypto';
 import type { PresenceClaim, PresenceRecord, Registry } from './registry/registry.js';
+import { RunFailure, type RunFailureReason } from '../common/reasons.js';
 
 type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
 
@@ -545,7 +546,9 @@ class LinkSession {
         const { runId, reason, message } = frame.value;
         checkLength('run_rejected.reason', reason, 64);
         this.log.warn({ runId, reason }, 'the agent refused a run');
-        await this.runs.finish(runId, RunStatus.FAILED, reason || 'REJECTED', message.slice(0, 1024) || 'the agent refused the run');
+        // A newer linkd may refuse for a reason the table does not know yet: it is stored as sent.
+        const failure = (reason || RunFailure.Rejected) as RunFailureReason;
+        await this.runs.finish(runId, RunStatus.FAILED, failure, message.slice(0, 1024) || 'the agent refused the run');
         this.dispatchPending();
         return;
       }
@@ -554,7 +557,7 @@ class LinkSession {
         if (events.length === 0) return;
         const stored = await this.runs.appendEvents(runId, this.link.id, this.epoch(), events);
         if (!stored.ok) {
-          this.log.warn({ runId, why: stored.why }, 'refusing run events');
+          this.log.warn({ runId, reason: stored.reason, why: stored.why }, 'refusing run events');
           return;
         }
         this.log.debug({ runId, from: String(events[0].seq), to: String(events[events.length - 1].seq), acked: String(stored.acked) }, 'run events stored');

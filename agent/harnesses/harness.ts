@@ -4,6 +4,7 @@
  */
 import type { RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
+import type { RunFailure, StopReason } from '../../common/reasons.js';
 
 export interface HarnessCommand {
   file: string;
@@ -19,7 +20,7 @@ export interface OutputParser {
    * After the process exited: the terminal `done` (and anything before it). `cancelled` says the
    * run was stopped on purpose; `reason` why (CANCELLED, IDLE_TIMEOUT).
    */
-  finish(exit: { code: number | null; signal: NodeJS.Signals | null; cancelled: boolean; reason: string; killed: string[] }): EventInit[];
+  finish(exit: { code: number | null; signal: NodeJS.Signals | null; cancelled: boolean; reason: StopReason | typeof RunFailure.HarnessError | ''; killed: string[] }): EventInit[];
 }
 
 export interface HarnessAdapter {

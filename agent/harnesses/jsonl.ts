@@ -6,6 +6,7 @@
 import { LogLine_Stream, RunStatus } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import type { OutputParser } from './harness.js';
+import { killedBy, RunFailure, type RunFailureReason } from '../../common/reasons.js';
 
 /** The raw line kept on each event is cut to this many characters. */
 const MAX_RAW = 64 * 1024;
@@ -51,18 +52,18 @@ export function log(stream: LogLine_Stream, text: string): EventInit {
  */
 export function doneEvent(exit: Exit, outcome: 'completed' | 'failed' | undefined, sessionId: string): EventInit {
   let status: RunStatus;
-  let failureReason = '';
+  let failureReason: RunFailureReason | '' = '';
   if (exit.cancelled) {
-    status = exit.reason === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.FAILED;
-    failureReason = exit.reason;
+    status = exit.reason === RunFailure.Cancelled ? RunStatus.CANCELLED : RunStatus.FAILED;
+    failureReason = exit.reason || RunFailure.Cancelled;
   } else if (outcome === 'failed') {
     status = RunStatus.FAILED;
-    failureReason = 'API_ERROR';
+    failureReason = RunFailure.ApiError;
   } else if (outcome === 'completed' && exit.code === 0) {
     status = RunStatus.COMPLETED;
   } else {
     status = RunStatus.FAILED;
-    failureReason = exit.signal ? `KILLED_BY_${exit.signal}` : outcome ? 'EXIT_CODE' : 'NO_RESULT';
+    failureReason = exit.signal ? killedBy(exit.signal) : outcome ? RunFailure.ExitCode : RunFailure.NoResult;
   }
   return { event: { case: 'done', value: { status, exitCode: exit.code ?? -1, failureReason, sessionId, killed: exit.killed } } };
 }

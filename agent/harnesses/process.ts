@@ -8,6 +8,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import type { HarnessAdapter, HarnessCommand, OutputParser } from './harness.js';
+import { RunFailure, type StopReason } from '../../common/reasons.js';
 
 export interface HarnessProcessOptions {
   adapter: HarnessAdapter;
@@ -28,7 +29,7 @@ export class HarnessProcess {
   private readonly parser: OutputParser;
   private readonly readers: Interface[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
-  private stopping: { reason: string } | undefined;
+  private stopping: { reason: StopReason } | undefined;
   private readonly killed: string[] = [];
   readonly exited: Promise<void>;
 
@@ -80,7 +81,7 @@ export class HarnessProcess {
           code,
           signal,
           cancelled: this.stopping !== undefined,
-          reason: this.stopping?.reason ?? (spawnError ? 'HARNESS_ERROR' : ''),
+          reason: this.stopping?.reason ?? (spawnError ? RunFailure.HarnessError : ''),
           killed: this.killed,
         })) {
           options.emit(event);
@@ -112,7 +113,7 @@ export class HarnessProcess {
   }
 
   /** Stops the run: interrupt, SIGTERM to the group, SIGKILL. `reason` goes into the done event. */
-  async stop(reason: string): Promise<void> {
+  async stop(reason: StopReason): Promise<void> {
     if (this.stopping) return this.exited;
     this.stopping = { reason };
     const grace = this.options.stopGraceMs;
@@ -147,7 +148,7 @@ export class HarnessProcess {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.stop('IDLE_TIMEOUT'), this.options.idleTimeoutMs);
+    this.idleTimer = setTimeout(() => void this.stop(RunFailure.IdleTimeout), this.options.idleTimeoutMs);
     this.idleTimer.unref();
   }
 }

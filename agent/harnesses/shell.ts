@@ -5,6 +5,7 @@
  */
 import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import type { HarnessAdapter, OutputParser } from './harness.js';
+import { killedBy, RunFailure } from '../../common/reasons.js';
 
 export const shellHarness: HarnessAdapter = {
   name: 'shell',
@@ -30,14 +31,14 @@ export const shellHarness: HarnessAdapter = {
       finish({ code, signal, cancelled, reason, killed }) {
         const events = [];
         if (!started) events.push({ event: { case: 'started' as const, value: { harness: 'shell', cwd } } });
-        const status = cancelled ? (reason === 'CANCELLED' ? RunStatus.CANCELLED : RunStatus.FAILED) : code === 0 ? RunStatus.COMPLETED : RunStatus.FAILED;
+        const status = cancelled ? (reason === RunFailure.Cancelled ? RunStatus.CANCELLED : RunStatus.FAILED) : code === 0 ? RunStatus.COMPLETED : RunStatus.FAILED;
         events.push({
           event: {
             case: 'done' as const,
             value: {
               status,
               exitCode: code ?? -1,
-              failureReason: cancelled ? reason : code === 0 ? '' : signal ? `KILLED_BY_${signal}` : 'EXIT_CODE',
+              failureReason: cancelled ? reason || RunFailure.Cancelled : code === 0 ? '' : signal ? killedBy(signal) : RunFailure.ExitCode,
               killed,
             },
           },

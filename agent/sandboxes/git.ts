@@ -1,6 +1,7 @@
 /** git, run without a terminal prompt and with a deadline. */
 import { execFile } from 'node:child_process';
 import { SandboxError } from '../../common/sandbox-names.js';
+import type { SandboxFailure } from '../../common/reasons.js';
 
 const GIT_ENV = { GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true', GCM_INTERACTIVE: 'never', LC_ALL: 'C' };
 
@@ -21,7 +22,7 @@ export function git(args: string[], options: { cwd?: string; timeoutMs?: number;
 }
 
 /** Runs git; a failure becomes a SandboxError with `reason`. */
-export async function gitOr(reason: string, args: string[], options: Parameters<typeof git>[1] = {}): Promise<string> {
+export async function gitOr(reason: SandboxFailure, args: string[], options: Parameters<typeof git>[1] = {}): Promise<string> {
   try {
     return await git(args, options);
   } catch (error) {

@@ -3,11 +3,12 @@ import { execFile } from 'node:child_process';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { SandboxReplySchema, SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
 import { SandboxError } from '../../common/sandbox-names.js';
-import type { SandboxManager } from './sandboxes.js';
+import type { SandboxFailure } from '../../common/reasons.js';
+import type { SandboxKeeper } from './sandboxes.js';
 
 export type SandboxReplyInit = MessageInitShape<typeof SandboxReplySchema>;
 
-export async function answerSandboxRequest(manager: SandboxManager, request: SandboxRequest): Promise<SandboxReplyInit> {
+export async function answerSandboxRequest(manager: SandboxKeeper, request: SandboxRequest): Promise<SandboxReplyInit> {
   const opId = request.opId;
   try {
     switch (request.op.case) {
@@ -19,11 +20,11 @@ export async function answerSandboxRequest(manager: SandboxManager, request: San
         await manager.delete(request.op.value.handle);
         return { opId, result: { case: 'deleted', value: {} } };
       default:
-        return { opId, result: { case: 'failure', value: { reason: 'UNSUPPORTED', message: 'this linkd does not know that sandbox operation; upgrade it' } } };
+        return { opId, result: { case: 'failure', value: { reason: 'UNSUPPORTED' satisfies SandboxFailure, message: 'this linkd does not know that sandbox operation; upgrade it' } } };
     }
   } catch (error) {
     if (error instanceof SandboxError) return { opId, result: { case: 'failure', value: { reason: error.reason, message: error.message, field: error.field } } };
-    return { opId, result: { case: 'failure', value: { reason: 'SANDBOX_FAILED', message: (error as Error).message } } };
+    return { opId, result: { case: 'failure', value: { reason: 'SANDBOX_FAILED' satisfies SandboxFailure, message: (error as Error).message } } };
   }
 }
 

@@ -41,7 +41,7 @@ export interface SandboxInfo extends SandboxMeta {
   mirror?: string;
 }
 
-export interface SandboxManagerOptions {
+export interface SandboxKeeperOptions {
   dataDir: string;
   log: Logger;
   /** Repository URL schemes the machine accepts (default https and ssh). */
@@ -53,7 +53,8 @@ export interface SandboxManagerOptions {
   gitTimeoutMs?: number;
 }
 
-export class SandboxManager {
+/** Keeps this machine's sandboxes: makes, syncs, lists, evicts and removes them under <data>/sandboxes. */
+export class SandboxKeeper {
   readonly root: string;
   readonly mirrors: string;
   private readonly allowed: Set<string>;
@@ -61,7 +62,7 @@ export class SandboxManager {
   private readonly mirrorLocks = new Map<string, Promise<unknown>>();
   private resolvedRoot: string | undefined;
 
-  constructor(private readonly options: SandboxManagerOptions) {
+  constructor(private readonly options: SandboxKeeperOptions) {
     this.root = resolve(options.dataDir, 'sandboxes');
     this.mirrors = resolve(options.dataDir, 'mirrors');
     this.allowed = new Set([...(options.allowedSchemes ?? ['https', 'ssh'])].map((s) => s.toLowerCase()));

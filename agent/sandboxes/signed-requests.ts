@@ -4,21 +4,22 @@
  * recently and once. Anything else is answered with a failure naming why — the operation fails on
  * the control plane with that reason — and nothing on the machine changes.
  *
- *   SignedSandboxRequest ─▶ RunManager.checkSigned (key, signature, link, epoch, age, nonce)
+ *   SignedSandboxRequest ─▶ RunSupervisor.checkSigned (key, signature, link, epoch, age, nonce)
  *                           └─ decode ─▶ answerSandboxRequest ─▶ SandboxReply
  *   SandboxRequest (unsigned, from an older or a fake control plane) ─▶ failure UNSIGNED
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import type { Logger } from '../../common/log.js';
 import { SandboxRequestSchema, type SandboxRequest, type SignedSandboxRequest } from '../../gen/link/v1/link_service_pb.js';
-import type { RunManager } from '../runs/run-manager.js';
+import type { RunSupervisor } from '../runs/run-supervisor.js';
 import { answerSandboxRequest, type SandboxReplyInit } from './requests.js';
-import type { SandboxManager } from './sandboxes.js';
+import type { SandboxKeeper } from './sandboxes.js';
+import { SignatureRefusal, type SandboxFailure } from '../../common/reasons.js';
 
 /** Verifies a signed sandbox operation and, when it holds, carries it out. Never throws. */
 export async function answerSignedSandboxRequest(
-  runs: RunManager,
-  sandboxes: SandboxManager,
+  runs: RunSupervisor,
+  sandboxes: SandboxKeeper,
   signed: SignedSandboxRequest,
   log: Logger,
 ): Promise<SandboxReplyInit> {
@@ -32,7 +33,7 @@ export async function answerSignedSandboxRequest(
   };
   const verdict = runs.checkSigned(fields, signed.signature, 'sandbox');
   if (verdict.kind !== 'accept') {
-    const reason = verdict.kind === 'refuse' ? verdict.reason : 'REPLAYED';
+    const reason = verdict.kind === 'refuse' ? verdict.reason : SignatureRefusal.Replayed;
     const message = verdict.kind === 'refuse' ? verdict.message : 'this sandbox operation was already received';
     log.warn({ opId: signed.opId, reason }, `refusing a sandbox operation: ${message}`);
     return failure(signed.opId, reason, message);
@@ -53,6 +54,6 @@ export function refuseUnsignedSandboxRequest(request: SandboxRequest, log: Logge
   return failure(request.opId, 'UNSIGNED', 'linkd acts only on sandbox operations signed by the key pinned at pairing; upgrade the control plane');
 }
 
-function failure(opId: string, reason: string, message: string): SandboxReplyInit {
+function failure(opId: string, reason: SandboxFailure, message: string): SandboxReplyInit {
   return { opId, result: { case: 'failure', value: { reason, message } } };
 }

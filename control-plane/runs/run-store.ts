@@ -17,6 +17,7 @@ import type { Logger } from '../../common/log.js';
 import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { upsertSandbox, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
+import { EventsRefusal, Reason, RunFailure, type RunFailureReason } from '../../common/reasons.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running'];
@@ -98,7 +99,7 @@ export interface MessageRow {
 /** Why sendMessage refused, before anything was written. */
 export class SendRefused extends Error {
   constructor(
-    readonly reason: 'THREAD_NOT_FOUND' | 'THREAD_PINNED' | 'THREAD_BUSY',
+    readonly reason: typeof Reason.ThreadNotFound | typeof Reason.ThreadPinned | typeof Reason.ThreadBusy,
     message: string,
     readonly metadata: Record<string, string> = {},
   ) {
@@ -269,7 +270,7 @@ export class RunStore {
     const messageId = newId('msg');
     await this.sql.begin(async (tx) => {
       const [thread] = await tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`;
-      if (!thread) throw new SendRefused('THREAD_NOT_FOUND', `no thread ${input.threadId}`, { thread_id: input.threadId });
+      if (!thread) throw new SendRefused(Reason.ThreadNotFound, `no thread ${input.threadId}`, { thread_id: input.threadId });
       const hasPins = thread.harness !== null;
       if (hasPins) {
         const pins: [string, string | null, string][] = [
@@ -282,7 +283,7 @@ export class RunStore {
         for (const [field, pinned, asked] of pins) {
           if (asked !== '' && asked !== pinned) {
             throw new SendRefused(
-              'THREAD_PINNED',
+              Reason.ThreadPinned,
               `this thread runs with ${field} "${pinned}"; start a new thread to use "${asked}"`,
               { field, pinned: pinned ?? '', requested: asked },
             );
@@ -309,7 +310,7 @@ export class RunStore {
                   ${input.tier}, ${input.text}, ${thread.session_id}, 'queued')`;
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
-          throw new SendRefused('THREAD_BUSY', 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: thread.id });
+          throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: thread.id });
         }
         throw error;
       }
@@ -405,7 +406,7 @@ export class RunStore {
     const failed: string[] = [];
     for (const { id, epoch: theirs } of lost) {
       const guard = { epoch: BigInt(theirs) };
-      if (await this.finish(id, RunStatus.FAILED, 'AGENT_RESTARTED', 'the agent restarted and no longer has this run', guard)) failed.push(id);
+      if (await this.finish(id, RunStatus.FAILED, RunFailure.AgentRestarted, 'the agent restarted and no longer has this run', guard)) failed.push(id);
     }
     return { cursors: new Map(adopted.map((r) => [r.id, BigInt(r.last_seq)])), failed };
   }
@@ -449,7 +450,7 @@ export class RunStore {
 
   /** Fails LINK_LOST a run still detached from session `epoch` for the whole grace (checked under its row lock). */
   async failLostRun(runId: string, epoch: bigint, graceMs: number): Promise<boolean> {
-    return this.finish(runId, RunStatus.FAILED, 'LINK_LOST', 'the machine disconnected and did not come back in time', { epoch, detachedForMs: graceMs });
+    return this.finish(runId, RunStatus.FAILED, RunFailure.LinkLost, 'the machine disconnected and did not come back in time', { epoch, detachedForMs: graceMs });
   }
 
   // ── events ───────────────────────────────────────────────────────────────
@@ -464,17 +465,17 @@ export class RunStore {
     linkId: string,
     epoch: bigint,
     events: RunEvent[],
-  ): Promise<{ ok: true; acked: bigint; finished: boolean } | { ok: false; why: string }> {
+  ): Promise<{ ok: true; acked: bigint; finished: boolean } | { ok: false; reason: EventsRefusal; why: string }> {
     const result = await this.sql.begin(async (tx) => {
       const [run] = await tx<RunRow[]>`select ${tx.unsafe(RUN_COLUMNS)} from runs where id = ${runId} for update`;
-      if (!run || run.link_id !== linkId) return { ok: false as const, why: 'not a run of this link' };
+      if (!run || run.link_id !== linkId) return { ok: false as const, reason: EventsRefusal.NotThisLink, why: 'not a run of this link' };
       const lastSeq = BigInt(run.last_seq);
       if (!UNFINISHED.includes(run.state)) {
         // Finished (by its own Done, or by the control plane): everything it sends is moot.
         const top = events.reduce((m, e) => (e.seq > m ? e.seq : m), lastSeq);
         return { ok: true as const, acked: top, finished: false };
       }
-      if (run.session_epoch !== String(epoch)) return { ok: false as const, why: `fenced: the run belongs to session ${run.session_epoch}` };
+      if (run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
       const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
       let acked: bigint;
       if (fresh.length > 0) {
@@ -538,7 +539,7 @@ export class RunStore {
    * (rejections, cancel before dispatch, LINK_LOST, AGENT_RESTARTED). False when it had ended, or
    * when `guard` is given and the run moved to another session (or was attached again) meanwhile.
    */
-  async finish(runId: string, status: RunStatus, reason: string, message: string, guard?: FinishGuard): Promise<boolean> {
+  async finish(runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard): Promise<boolean> {
     return this.sql.begin(async (tx) => {
       const [run] = await tx<(RunRow & { overdue: boolean })[]>`
         select ${tx.unsafe(RUN_COLUMNS)},
@@ -580,7 +581,7 @@ export class RunStore {
       where id = ${runId} and user_id = ${userId} returning ${this.sql.unsafe(RUN_COLUMNS)}`;
     if (!run) return undefined;
     if (run.state === 'queued') {
-      await this.finish(runId, RunStatus.CANCELLED, 'CANCELLED', 'cancelled before it reached the machine');
+      await this.finish(runId, RunStatus.CANCELLED, RunFailure.Cancelled, 'cancelled before it reached the machine');
       return 'cancelled';
     }
     if (UNFINISHED.includes(run.state)) {

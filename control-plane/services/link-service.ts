@@ -131,9 +131,9 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     if (!result.ok) {
       this.pairingGuesses.fail(source);
       switch (result.reason) {
-        case 'USED':
+        case Reason.PairingCodeUsed:
           throw linkError(Code.FailedPrecondition, Reason.PairingCodeUsed, 'this pairing code was already used; start pairing again for a new one');
-        case 'EXPIRED':
+        case Reason.PairingCodeExpired:
           throw linkError(Code.FailedPrecondition, Reason.PairingCodeExpired, 'this pairing code expired; start pairing again for a new one');
         default:
           throw linkError(Code.NotFound, Reason.PairingCodeInvalid, 'no such pairing code; check it, or start pairing again');

@@ -27,6 +27,7 @@ import type { Registry } from '../registry/registry.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { SandboxRow, SandboxStore } from '../sandboxes/sandbox-store.js';
 import type { LinkRecord, Store } from '../store/store.js';
+import { RunFailure, SandboxFailure, sandboxFailureApiReason } from '../../common/reasons.js';
 
 const PROVIDER_KINDS: Record<string, SandboxProviderKind> = {
   directory: SandboxProviderKind.DIRECTORY,
@@ -144,7 +145,7 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
           yield { event: { case: 'output' as const, value: { stream: ExecOutput_Stream.STDERR, text: `${value.code}: ${value.message}` } } };
         } else if (kind === 'done') {
           finished = true;
-          const reason = value.status === RunStatus.COMPLETED || (value.status === RunStatus.FAILED && value.failureReason === 'EXIT_CODE') ? '' : value.failureReason;
+          const reason = value.status === RunStatus.COMPLETED || (value.status === RunStatus.FAILED && value.failureReason === RunFailure.ExitCode) ? '' : value.failureReason;
           yield { event: { case: 'exit' as const, value: { exitCode: value.exitCode, reason, runId } } };
         }
       }
@@ -186,9 +187,9 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
 
   /** The machine's refusal as the caller's error: bad input is INVALID_ARGUMENT, the rest FAILED_PRECONDITION. */
   private failure(reply: SandboxReply) {
-    const failure = reply.result.case === 'failure' ? reply.result.value : { reason: 'SANDBOX_FAILED', message: 'unexpected reply from the machine', field: '' };
-    const code = failure.reason === 'INVALID_FIELD' ? Code.InvalidArgument : Code.FailedPrecondition;
-    const reason = (Object.values(Reason) as string[]).includes(failure.reason) ? (failure.reason as Reason) : Reason.SandboxFailed;
+    const failure = reply.result.case === 'failure' ? reply.result.value : { reason: SandboxFailure.SandboxFailed, message: 'unexpected reply from the machine', field: '' };
+    const reason = sandboxFailureApiReason(failure.reason);
+    const code = reason === Reason.InvalidField ? Code.InvalidArgument : Code.FailedPrecondition;
     return linkError(code, reason, failure.message.slice(0, 1024), failure.field ? { field: failure.field } : {});
   }
 }

@@ -151,8 +151,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       });
     } catch (error) {
       if (!(error instanceof SendRefused)) throw error;
-      if (error.reason === 'THREAD_NOT_FOUND') throw threadNotFound(request.threadId);
-      if (error.reason === 'THREAD_PINNED') throw pinnedError(error.metadata.field, error.metadata.pinned, error.metadata.requested);
+      if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
+      if (error.reason === Reason.ThreadPinned) throw pinnedError(error.metadata.field, error.metadata.pinned, error.metadata.requested);
       throw linkError(Code.FailedPrecondition, Reason.ThreadBusy, error.message, error.metadata);
     }
   }

@@ -4,6 +4,7 @@
  * is refused when it is unknown (or revoked: its row is gone), expired, or its user is disabled.
  */
 import type { Sql } from 'postgres';
+import { Reason } from '../../common/reasons.js';
 import {
   DEFAULT_USER_TOKEN_TTL_MS,
   hashToken,
@@ -66,9 +67,9 @@ export class PostgresUsers {
         returning 1
       )
       select * from found`;
-    if (!row) return { ok: false, reason: 'UNKNOWN' };
-    if (row.disabled_at) return { ok: false, reason: 'USER_DISABLED', userName: row.name };
-    if (row.expired) return { ok: false, reason: 'EXPIRED', userName: row.name };
+    if (!row) return { ok: false, reason: Reason.Unauthenticated };
+    if (row.disabled_at) return { ok: false, reason: Reason.UserDisabled, userName: row.name };
+    if (row.expired) return { ok: false, reason: Reason.TokenExpired, userName: row.name };
     return { ok: true, user: user(row), tokenId: row.token_id, expiresAt: row.token_expires_at.getTime() };
   }
 

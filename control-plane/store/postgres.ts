@@ -26,6 +26,7 @@ import {
   type UserTokenRecord,
 } from './store.js';
 import { PostgresUsers } from './postgres-users.js';
+import { Reason } from '../../common/reasons.js';
 
 const CONTROL_CHANNEL = 'link_control';
 
@@ -248,9 +249,9 @@ export class PostgresStore implements Store {
         select p.user_id, p.link_name, p.used_at is not null as used, p.expires_at <= now() as expired, u.name as user_name
         from pairing_codes p join users u on u.id = p.user_id
         where p.code_hash = ${codeHash} for update of p`;
-      if (!found) return { ok: false, reason: 'INVALID' };
-      if (found.used) return { ok: false, reason: 'USED' };
-      if (found.expired) return { ok: false, reason: 'EXPIRED' };
+      if (!found) return { ok: false, reason: Reason.PairingCodeInvalid };
+      if (found.used) return { ok: false, reason: Reason.PairingCodeUsed };
+      if (found.expired) return { ok: false, reason: Reason.PairingCodeExpired };
       const token = newToken('ll');
       const name = found.link_name || machine.hostname || 'machine';
       const [row] = await tx<LinkRow[]>`

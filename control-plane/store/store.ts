@@ -6,6 +6,7 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { KeyEndorsement } from '../../common/dispatch.js';
+import type { Reason } from '../../common/reasons.js';
 
 export interface UserRecord {
   id: string;
@@ -36,7 +37,7 @@ export interface UserTokenRecord {
  */
 export type UserTokenCheck =
   | { ok: true; user: UserRecord; tokenId: string; expiresAt: number }
-  | { ok: false; reason: 'UNKNOWN' | 'EXPIRED' | 'USER_DISABLED'; userName?: string };
+  | { ok: false; reason: typeof Reason.Unauthenticated | typeof Reason.TokenExpired | typeof Reason.UserDisabled; userName?: string };
 
 /** How long a user token lasts unless its creator says otherwise (`--user-token-ttl`). */
 export const DEFAULT_USER_TOKEN_TTL_MS = 90 * 24 * 3600_000;
@@ -80,7 +81,7 @@ export interface LinkControl {
 
 export type RedeemResult =
   | { ok: true; link: LinkRecord; token: string; userName: string }
-  | { ok: false; reason: 'INVALID' | 'USED' | 'EXPIRED' };
+  | { ok: false; reason: typeof Reason.PairingCodeInvalid | typeof Reason.PairingCodeUsed | typeof Reason.PairingCodeExpired };
 
 /** The signing key in use and the chain that carries it to machines paired under an older one. */
 export interface DispatchKeySet {

@@ -3,6 +3,7 @@
  * (test/fixtures/harness-clis, from ../shared/harness-clis/fixtures).
  */
 import assert from 'node:assert/strict';
+import type { StopReason } from '../../common/reasons.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { claudeParser } from '../../agent/harnesses/claude-code.js';
@@ -21,7 +22,7 @@ const PARSERS: Record<string, () => OutputParser> = {
 };
 
 /** Feeds a fixture through its CLI's parser: stdout, then stderr, then the exit. */
-function replay(name: string, exit?: { code: number | null; signal?: NodeJS.Signals; cancelled?: boolean; reason?: string }): RunEvent[] {
+function replay(name: string, exit?: { code: number | null; signal?: NodeJS.Signals; cancelled?: boolean; reason?: StopReason }): RunEvent[] {
   const dir = join(repoRoot, 'test', 'fixtures', 'harness-clis');
   const parser = PARSERS[name.split('-')[0]]();
   const events: EventInit[] = [];

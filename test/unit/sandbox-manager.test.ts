@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { branchProblem, repositoryScheme, SandboxError } from '../../common/sandbox-names.js';
-import { SandboxManager } from '../../agent/sandboxes/sandboxes.js';
+import { SandboxKeeper } from '../../agent/sandboxes/sandboxes.js';
 import { makeRepository } from '../helpers/git.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -23,12 +23,12 @@ async function refused(promise: Promise<unknown>, reason: string, field?: string
   });
 }
 
-describe('SandboxManager: what linkd accepts', () => {
+describe('SandboxKeeper: what linkd accepts', () => {
   const log = createLogger({ name: 't', level: 'silent' });
 
   it('refuses handles that are not its own pattern, before touching the disk', async () => {
     const dataDir = await tempDir('linkd-sbx-');
-    const manager = new SandboxManager({ dataDir, log, allowedSchemes: ['file'] });
+    const manager = new SandboxKeeper({ dataDir, log, allowedSchemes: ['file'] });
     for (const handle of ['sbx_/../../etc', '../sbx_abcdefghij0123456789', 'sbx_abcdefghij012345678/', 'sbx_ABCDEFGHIJ0123456789', '', '/etc']) {
       await refused(manager.ensure({ handle, provider: 'directory', repository: '', branch: '' }), 'INVALID_FIELD', 'handle');
       await refused(manager.delete(handle), 'INVALID_FIELD', 'handle');
@@ -38,11 +38,11 @@ describe('SandboxManager: what linkd accepts', () => {
 
   it('refuses schemes the machine does not allow (file only when enabled) and git transports', async () => {
     const repo = await makeRepository();
-    const manager = new SandboxManager({ dataDir: await tempDir('linkd-sbx-'), log });
+    const manager = new SandboxKeeper({ dataDir: await tempDir('linkd-sbx-'), log });
     for (const repository of [repo.url, 'ext::sh -c id', 'fd::3', 'http://example.com/r.git', '--upload-pack=touch /tmp/x', '']) {
       await refused(manager.ensure({ handle: HANDLE, provider: 'worktree', repository, branch: 'main' }), 'INVALID_FIELD', 'repository');
     }
-    const allowing = new SandboxManager({ dataDir: await tempDir('linkd-sbx-'), log, allowedSchemes: ['file'] });
+    const allowing = new SandboxKeeper({ dataDir: await tempDir('linkd-sbx-'), log, allowedSchemes: ['file'] });
     const made = await allowing.ensure({ handle: HANDLE, provider: 'worktree', repository: repo.url, branch: 'main' });
     assert.ok(existsSync(join(made.path, 'README')));
   });
@@ -61,7 +61,7 @@ describe('SandboxManager: what linkd accepts', () => {
     const repo = await makeRepository();
     const lines: string[] = [];
     const counting = createLogger({ name: 't', level: 'info', destination: { write: (line: string) => void lines.push(line) } });
-    const manager = new SandboxManager({ dataDir: await tempDir('linkd-sbx-'), log: counting, allowedSchemes: ['file'] });
+    const manager = new SandboxKeeper({ dataDir: await tempDir('linkd-sbx-'), log: counting, allowedSchemes: ['file'] });
     const all = await Promise.all(Array.from({ length: 10 }, () => manager.ensure({ handle: HANDLE, provider: 'worktree', repository: repo.url, branch: 'feature' })));
     assert.equal(new Set(all.map((s) => s.path)).size, 1);
     assert.equal(lines.filter((l) => l.includes('sandbox made')).length, 1);
@@ -70,7 +70,7 @@ describe('SandboxManager: what linkd accepts', () => {
   it('refuses a checkout with a symlink out of it, and leaves nothing behind', async () => {
     const repo = await makeRepository({ inner: 'symlink:README', out: 'symlink:../../../../etc/passwd' });
     const dataDir = await tempDir('linkd-sbx-');
-    const manager = new SandboxManager({ dataDir, log, allowedSchemes: ['file'] });
+    const manager = new SandboxKeeper({ dataDir, log, allowedSchemes: ['file'] });
     await refused(manager.ensure({ handle: HANDLE, provider: 'worktree', repository: repo.url, branch: 'main' }), 'INVALID_FIELD', 'repository');
     assert.equal(existsSync(join(dataDir, 'sandboxes', HANDLE)), false);
     assert.deepEqual(await manager.list(), []);

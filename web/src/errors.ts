@@ -1,20 +1,62 @@
-/** The API's errors in plain words, by their machine-readable reason. */
+/**
+ * The API's errors in plain words, by their machine-readable reason (common/reasons.ts `Reason`).
+ * A `Record` over the table: a reason added there without an explanation here does not compile.
+ * Each takes the server's message, for the reasons whose message says what to fix.
+ */
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../../common/errors.js';
+import { isReason, type Reason } from '../../common/reasons.js';
 
-const MESSAGES: Record<string, (message: string) => string> = {
+const asSent = (m: string) => m;
+
+export const API_EXPLANATIONS: Record<Reason, (message: string) => string> = {
+  UNAUTHENTICATED: () => 'Your session ended. Log in again.',
+  CROSS_ORIGIN: () => 'This request came from another site, so Link refused it. Open Link from its own address.',
+  PROTOCOL_MISMATCH: asSent,
+  HELLO_REQUIRED: asSent,
+  HELLO_TIMEOUT: asSent,
+  UNEXPECTED_FRAME: asSent,
+  SUPERSEDED: asSent,
+  HEARTBEAT_MISSED: asSent,
+  MESSAGE_TOO_LARGE: (m) => `That is too large to send: ${m}`,
+  MALFORMED_MESSAGE: asSent,
+  JSON_REQUIRED: asSent,
+  INVALID_FIELD: asSent,
+  LINK_NOT_FOUND: () => 'That machine is not connected to your account (any more).',
+  DRAINING: () => 'The server is restarting. Try again in a moment.',
+  REGISTRY_UNAVAILABLE: () => 'The server cannot reach its machine registry right now. Try again in a moment.',
+  OVERLOADED: () => 'The server is busy. Try again in a moment.',
+  LINK_REVOKED: () => 'That machine was disconnected from your account. Connect it again to use it.',
+  PAIRING_CODE_INVALID: () => 'That pairing code is not known. Check it, or start pairing again.',
+  PAIRING_CODE_USED: () => 'That pairing code was already used. Start pairing again for a new one.',
+  PAIRING_CODE_EXPIRED: () => 'That pairing code expired. Start pairing again for a new one.',
+  RATE_LIMITED: () => 'Too many attempts. Wait a little, then try again.',
+  ADMIN_REQUIRED: () => 'Only an admin can do that.',
+  USER_EXISTS: asSent,
+  TOKEN_EXPIRED: () => 'Your session expired. Log in again.',
+  USER_DISABLED: () => 'An admin disabled your user. Ask them to enable it again.',
+  TOKEN_NOT_FOUND: asSent,
+  USER_NOT_FOUND: asSent,
+  CANNOT_DISABLE_SELF: () => 'You cannot disable your own user.',
+  THREAD_NOT_FOUND: () => 'That thread no longer exists.',
+  RUN_NOT_FOUND: () => 'That run no longer exists.',
+  THREAD_PINNED: () => 'This thread is tied to its agent, machine and branch. Start a new thread to use others.',
+  THREAD_BUSY: () => 'A run is still in progress in this thread. Wait for it to finish, or stop it.',
   LINK_OFFLINE: () => 'That machine is offline. Start linkd on it (`linkd start`), then send again.',
   LINK_NOT_PAIRED: () => 'That machine cannot run: it is not paired properly. Pair it again ("Connect a machine", then `linkd login --code …` on it), then send again.',
   CAPABILITY_MISSING: (m) => `That machine cannot run this: ${m}`,
-  THREAD_PINNED: () => 'This thread is tied to its agent, machine and branch. Start a new thread to use others.',
-  THREAD_BUSY: () => 'A run is still in progress in this thread. Wait for it to finish, or stop it.',
-  INVALID_FIELD: (m) => m,
+  SANDBOX_NOT_FOUND: () => 'That sandbox no longer exists.',
   SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then delete.',
-  UNAUTHENTICATED: () => 'Your session ended. Log in again.',
+  SANDBOX_FAILED: (m) => `The machine could not do that to the sandbox: ${m}`,
+  REPOSITORY_UNAVAILABLE: (m) => `The machine cannot fetch the repository: ${m}`,
+  REPOSITORY_EMPTY: () => 'The repository has no default branch to start a new branch from.',
+  LINK_TIMEOUT: () => 'The machine did not answer in time. Try again.',
+  INTERNAL: (m) => `Something went wrong on the server (${m}).`,
 };
 
+/** An error of an API call in plain words: its reason's explanation, or the server's message. */
 export function explain(error: unknown): string {
   const e = ConnectError.from(error);
   const reason = reasonOf(e);
-  return (reason && MESSAGES[reason]?.(e.rawMessage)) || e.rawMessage;
+  return (reason && isReason(reason) && API_EXPLANATIONS[reason](e.rawMessage)) || e.rawMessage;
 }

@@ -6,22 +6,8 @@ import { RunState, RunStatus, type Run, type RunEvent, type ToolCall, type ToolR
 import { apiContext, type ApiClients } from './api.js';
 import { harnessLabel } from './harnesses.js';
 import { renderMarkdown } from './markdown.js';
-
-/** Why a run failed, in plain words, by the failure reason Link reports. */
-const FAILURES: Record<string, string> = {
-  API_ERROR: 'The model API answered with an error (see above). Check the CLI\'s login or API key on the machine.',
-  EXIT_CODE: 'The command exited with an error.',
-  NO_RESULT: 'The CLI stopped without finishing its answer.',
-  LINK_LOST: 'The machine disconnected and did not come back in time.',
-  AGENT_RESTARTED: 'linkd restarted on the machine while this was running.',
-  IDLE_TIMEOUT: 'Nothing happened for too long, so the run was stopped.',
-  SANDBOX_FAILED: 'The run\'s sandbox could not be prepared on the machine (see above).',
-  HARNESS_ERROR: 'The CLI could not be started on the machine.',
-  CAPACITY: 'The machine was already running as many runs as it allows.',
-  CAPABILITY_MISSING: 'The CLI is not installed on the machine.',
-  AGENT_STOPPED: 'linkd was stopped on the machine.',
-  DRAINING: 'linkd on the machine was shutting down and took no new runs. Send again once it is back.',
-};
+import { explainFailure } from './failures.js';
+import { RunFailure } from '../../common/reasons.js';
 
 interface ToolView {
   call: ToolCall;
@@ -219,7 +205,7 @@ export class LinkRunView extends LitElement {
         case 'done': {
           const v = ev.value;
           const label = v.status === RunStatus.COMPLETED ? 'Done' : v.status === RunStatus.CANCELLED ? 'Stopped' : 'Failed';
-          const why = v.status === RunStatus.FAILED ? FAILURES[v.failureReason] ?? v.failureReason : '';
+          const why = v.status === RunStatus.FAILED ? explainFailure(v.failureReason) : '';
           out.push(html`<div class="done ${RunStatus[v.status].toLowerCase()}" data-kind="done">
             ${label}${v.status === RunStatus.FAILED && v.exitCode > 0 ? ` (exit ${v.exitCode})` : ''}${why ? html` — ${why}` : nothing}
           </div>`);
@@ -246,7 +232,7 @@ function pretty(json: string): string {
 function explainError(code: string, message: string): string {
   if (/^api_error_401$|401|unauthori[sz]ed|authenticat/i.test(`${code} ${message}`)) return `The model API refused the CLI's credentials: ${message}`;
   if (/429|rate/i.test(`${code} ${message}`)) return `The model API is rate-limiting: ${message}`;
-  if (code === 'LINK_LOST') return 'The machine disconnected and did not come back in time.';
+  if (code === RunFailure.LinkLost) return explainFailure(code);
   return message || code;
 }
 

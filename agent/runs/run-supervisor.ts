@@ -12,8 +12,10 @@
  * Only the dispatch key pinned at pairing is trusted, never the one a session announces: without a
  * pin every dispatch is refused NO_KEY; a server key that does not follow from the pin through its
  * endorsed chain is refused KEY_MISMATCH. A verified chain moves the pin (and `onKeyMoved` saves it).
+ * Refusals are `DispatchRefusal`s and run failures `RunFailure`s (common/reasons.ts); the process
+ * groups of running harnesses are recorded by process-groups.ts.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
@@ -27,20 +29,22 @@ import { RunPayloadSchema, RunStatus, type RunPayload } from '../../gen/link/v1/
 import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
+import { reapOrphans, recordProcessGroup } from './process-groups.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
 import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
-import type { SandboxInfo, SandboxManager } from '../sandboxes/sandboxes.js';
+import { DispatchRefusal, RunFailure, SignatureRefusal, type StopReason } from '../../common/reasons.js';
+import type { SandboxInfo, SandboxKeeper } from '../sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
 const THREAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export interface RunManagerOptions {
+export interface RunSupervisorOptions {
   dataDir: string;
   log: Logger;
   adapters: Map<string, HarnessAdapter>;
-  sandboxes: SandboxManager;
+  sandboxes: SandboxKeeper;
   /** Harnesses installed here (from the probe). */
   installed: () => Set<string>;
   maxConcurrentRuns: number;
@@ -71,7 +75,7 @@ interface ActiveRun {
   process?: HarnessProcess;
   finished: boolean;
   /** Set by a cancel that came before the process existed (a tombstone): it never starts, or stops at once. */
-  cancelled?: string;
+  cancelled?: StopReason;
 }
 
 interface Session {
@@ -81,7 +85,8 @@ interface Session {
   key: KeyObject | undefined;
 }
 
-export class RunManager {
+/** Supervises this machine's runs: admits dispatches, runs them, streams their events, stops them. */
+export class RunSupervisor {
   private readonly runs = new Map<string, ActiveRun>();
   private readonly seenNonces = new Map<string, number>();
   private session: Session | undefined;
@@ -90,7 +95,7 @@ export class RunManager {
   private draining = false;
   private readonly trust: DispatchTrust;
 
-  constructor(private readonly options: RunManagerOptions) {
+  constructor(private readonly options: RunSupervisorOptions) {
     this.trust = new DispatchTrust(options.trustedKey, options.log, options.onKeyMoved);
   }
 
@@ -103,31 +108,8 @@ export class RunManager {
    * Stops the process groups of runs a previous linkd left behind (it was killed before it could
    * stop them): nothing of a run outlives the agent that ran it. Call once at start.
    */
-  async reapOrphans(): Promise<string[]> {
-    const dir = join(this.options.dataDir, 'runs');
-    const reaped: string[] = [];
-    let files: string[];
-    try {
-      files = await readdir(dir);
-    } catch {
-      return reaped;
-    }
-    for (const file of files.filter((f) => f.endsWith('.pgid'))) {
-      const [groupText, started] = (await readFile(join(dir, file), 'utf8').catch(() => '')).trim().split(' ');
-      const group = Number(groupText);
-      // Only the same process: a pid reused since (after a reboot) has another start time.
-      if (Number.isInteger(group) && group > 1 && started && (await processStartTime(group)) === started) {
-        try {
-          process.kill(-group, 'SIGKILL');
-          reaped.push(`process group ${group} (${file.replace(/\.pgid$/, '')})`);
-        } catch {
-          // already gone
-        }
-      }
-      await rm(join(dir, file), { force: true });
-    }
-    if (reaped.length > 0) this.options.log.warn({ reaped }, 'stopped runs left behind by an earlier linkd');
-    return reaped;
+  reapOrphans(): Promise<string[]> {
+    return reapOrphans(this.options.dataDir, this.options.log);
   }
 
   /** The runs this agent holds, for Hello. */
@@ -161,7 +143,7 @@ export class RunManager {
       const stored = welcome.cursors.get(run.id);
       if (stored === undefined) {
         // The control plane no longer tracks it (it ended the run itself, e.g. LINK_LOST): stop and forget it.
-        if (!run.finished) void this.stopRun(run, 'LINK_LOST');
+        if (!run.finished) void this.stopRun(run, RunFailure.LinkLost);
         this.runs.delete(run.id);
         continue;
       }
@@ -185,17 +167,17 @@ export class RunManager {
    */
   checkSigned(fields: DispatchFields, signature: Uint8Array, kind: SignedKind): DispatchVerdict {
     const session = this.session;
-    if (!session) return { kind: 'refuse', reason: 'WRONG_SESSION', message: 'no session is welcomed' };
+    if (!session) return { kind: 'refuse', reason: SignatureRefusal.WrongSession, message: 'no session is welcomed' };
     this.forgetOldNonces();
     const verdict = checkDispatch(fields, signature, this.verifyContext(session, false), kind);
     if (verdict.kind === 'accept') this.seenNonces.set(verdict.nonceHex, Date.now());
     return verdict;
   }
 
-  private verifyContext(session: NonNullable<RunManager['session']>, knownRun: boolean) {
+  private verifyContext(session: NonNullable<RunSupervisor['session']>, knownRun: boolean) {
     return {
       key: session.key,
-      keyProblem: this.trust.state.state === 'mismatch' ? { reason: 'KEY_MISMATCH' as const, message: this.trust.state.message } : undefined,
+      keyProblem: this.trust.state.state === 'mismatch' ? { reason: SignatureRefusal.KeyMismatch, message: this.trust.state.message } : undefined,
       linkId: session.linkId,
       epoch: session.epoch,
       nowMs: Date.now(),
@@ -207,11 +189,11 @@ export class RunManager {
   async dispatch(d: DispatchRun): Promise<void> {
     const session = this.session;
     if (!session) return;
-    const reject = (reason: string, message: string) => {
+    const reject = (reason: DispatchRefusal, message: string) => {
       this.options.log.warn({ runId: d.runId, reason }, `refusing a dispatch: ${message}`);
       session.send({ frame: { case: 'runRejected', value: { runId: d.runId, reason, message } } });
     };
-    if (this.draining && !this.runs.has(d.runId)) return reject('DRAINING', 'linkd on this machine is shutting down and takes no new runs');
+    if (this.draining && !this.runs.has(d.runId)) return reject(DispatchRefusal.Draining, 'linkd on this machine is shutting down and takes no new runs');
     const fields = { runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload };
     this.forgetOldNonces();
     const verdict = checkDispatch(fields, d.signature, this.verifyContext(session, this.runs.has(d.runId)));
@@ -226,25 +208,25 @@ export class RunManager {
     try {
       payload = fromBinary(RunPayloadSchema, d.payload);
     } catch {
-      return reject('BAD_PAYLOAD', 'the run payload cannot be decoded');
+      return reject(DispatchRefusal.BadPayload, 'the run payload cannot be decoded');
     }
     // A run is in a sandbox, or (from a control plane without sandboxes) in its thread's directory.
     if (payload.runId !== d.runId || (payload.sandbox ? payload.threadId !== '' && !THREAD_ID.test(payload.threadId) : !THREAD_ID.test(payload.threadId))) {
-      return reject('BAD_PAYLOAD', 'the run payload does not match the dispatch');
+      return reject(DispatchRefusal.BadPayload, 'the run payload does not match the dispatch');
     }
     if (payload.sandbox) {
       try {
         this.options.sandboxes.check(payload.sandbox);
       } catch (error) {
-        return reject('BAD_PAYLOAD', `the run's sandbox is refused: ${(error as Error).message}`);
+        return reject(DispatchRefusal.BadPayload, `the run's sandbox is refused: ${(error as Error).message}`);
       }
     }
     const adapter = this.options.adapters.get(payload.harness);
     if (!adapter || !this.options.installed().has(payload.harness)) {
-      return reject('CAPABILITY_MISSING', `${payload.harness} is not installed on this machine`);
+      return reject(DispatchRefusal.CapabilityMissing, `${payload.harness} is not installed on this machine`);
     }
     if (this.runningCount >= this.options.maxConcurrentRuns) {
-      return reject('CAPACITY', `this machine already runs ${this.runningCount} of at most ${this.options.maxConcurrentRuns} runs`);
+      return reject(DispatchRefusal.Capacity, `this machine already runs ${this.runningCount} of at most ${this.options.maxConcurrentRuns} runs`);
     }
     const run: ActiveRun = { id: d.runId, payload, outbox: new RunOutbox(), finished: false };
     this.runs.set(run.id, run);
@@ -254,7 +236,7 @@ export class RunManager {
 
   private async start(run: ActiveRun, adapter: HarnessAdapter): Promise<void> {
     const emit = (event: EventInit) => this.emit(run, event);
-    const fail = (code: string, message: string, reason: string) => {
+    const fail = (code: string, message: string, reason: RunFailure) => {
       emit({ event: { case: 'error', value: { code, message } } });
       emit({ event: { case: 'done', value: { status: RunStatus.FAILED, failureReason: reason, exitCode: -1 } } });
     };
@@ -273,7 +255,7 @@ export class RunManager {
       }
     } catch (error) {
       const reason = error instanceof SandboxError ? error.reason : 'workdir';
-      return fail(reason, `cannot prepare the sandbox: ${(error as Error).message}`, 'SANDBOX_FAILED');
+      return fail(reason, `cannot prepare the sandbox: ${(error as Error).message}`, RunFailure.SandboxFailed);
     }
     if (run.cancelled) {
       emit({ event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: run.cancelled, exitCode: -1 } } });
@@ -297,15 +279,10 @@ export class RunManager {
     });
     if (this.paused) run.process.pause();
     // Remember the process group until the run ends, so a linkd killed meanwhile can be cleaned up after.
-    const marker = join(this.options.dataDir, 'runs', `${run.id}.pgid`);
-    if (run.process.pid !== undefined) {
-      await mkdir(join(this.options.dataDir, 'runs'), { recursive: true, mode: 0o700 });
-      await writeFile(marker, `${run.process.pid} ${(await processStartTime(run.process.pid)) ?? ''} ${spec?.handle ?? ''}`, { mode: 0o600 });
-      void run.process.exited.then(() => rm(marker, { force: true }));
-    }
+    if (run.process.pid !== undefined) await recordProcessGroup(this.options.dataDir, run.id, run.process.pid, spec?.handle ?? '', run.process.exited);
   }
 
-  private stopRun(run: ActiveRun, reason: string): Promise<void> | undefined {
+  private stopRun(run: ActiveRun, reason: StopReason): Promise<void> | undefined {
     run.cancelled ??= reason;
     return run.process?.stop(reason);
   }
@@ -328,7 +305,7 @@ export class RunManager {
     const run = this.runs.get(c.runId);
     if (!run || run.finished) return;
     this.options.log.info({ runId: run.id }, 'cancelling a run');
-    await this.stopRun(run, 'CANCELLED');
+    await this.stopRun(run, RunFailure.Cancelled);
   }
 
   ack(a: EventsAck): void {
@@ -382,7 +359,7 @@ export class RunManager {
   }
 
   /** Stops every run (linkd is exiting) and waits for their processes. */
-  async stopAll(reason: string): Promise<void> {
+  async stopAll(reason: StopReason): Promise<void> {
     await Promise.all([...this.runs.values()].filter((r) => !r.finished).map((r) => this.stopRun(r, reason)));
   }
 
@@ -392,32 +369,5 @@ export class RunManager {
       if (at >= cutoff) break;
       this.seenNonces.delete(nonce);
     }
-  }
-}
-
-/**
- * The sandboxes that runs of a live linkd are using, from the process groups it records under
- * <data>/runs (for `linkd sandboxes`, which runs beside it).
- */
-export async function sandboxesInUse(dataDir: string): Promise<Set<string>> {
-  const dir = join(dataDir, 'runs');
-  const used = new Set<string>();
-  for (const file of await readdir(dir).catch(() => [] as string[])) {
-    if (!file.endsWith('.pgid')) continue;
-    const [groupText, started, handle] = (await readFile(join(dir, file), 'utf8').catch(() => '')).trim().split(' ');
-    const group = Number(groupText);
-    if (handle && Number.isInteger(group) && group > 1 && started && (await processStartTime(group)) === started) used.add(handle);
-  }
-  return used;
-}
-
-/** A process's start time (clock ticks since boot, from /proc), or undefined where there is no /proc. */
-async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 22, counted after the command name, which is in parentheses and may contain spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
   }
 }

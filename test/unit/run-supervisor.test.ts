@@ -9,9 +9,9 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
-import { RunManager } from '../../agent/runs/run-manager.js';
+import { RunSupervisor } from '../../agent/runs/run-supervisor.js';
 import { shellHarness } from '../../agent/harnesses/shell.js';
-import { SandboxManager } from '../../agent/sandboxes/sandboxes.js';
+import { SandboxKeeper } from '../../agent/sandboxes/sandboxes.js';
 import { ConnectRequestSchema, DispatchRunSchema, EventsAckSchema, type ConnectRequest, type DispatchRun } from '../../gen/link/v1/link_service_pb.js';
 import { RunEventSchema, RunPayloadSchema, RunStatus } from '../../gen/link/v1/run_pb.js';
 import { delay } from '../helpers/processes.js';
@@ -26,14 +26,14 @@ function keyPair() {
 /** Small, so that the backpressure test fills it quickly. */
 const OUTBOX_LIMIT = 256 * 1024;
 
-describe('RunManager: without a pinned key', () => {
+describe('RunSupervisor: without a pinned key', () => {
   it('refuses every dispatch NO_KEY, even one signed by the key the session announces', async () => {
     const server = keyPair();
     const dataDir = await tempDir('linkd-runs-');
     const frames: ConnectRequest[] = [];
-    const manager = new RunManager({
+    const manager = new RunSupervisor({
       dataDir,
-      sandboxes: new SandboxManager({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
+      sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
       log: createLogger({ name: 't', level: 'silent' }),
       adapters: new Map([['shell', shellHarness]]),
       installed: () => new Set(['shell']),
@@ -48,24 +48,24 @@ describe('RunManager: without a pinned key', () => {
     const answer = frames.find((f) => f.frame?.case === 'runAccepted' || f.frame?.case === 'runRejected');
     assert.equal(answer?.frame?.case === 'runRejected' && answer.frame.value.reason, 'NO_KEY');
     assert.equal(manager.dispatchKey.state, 'missing');
-    await manager.stopAll('TEST_OVER');
+    await manager.stopAll('AGENT_STOPPED');
     manager.detach();
     assert.equal(existsSync(marker), false, 'nothing ran');
   });
 });
 
-describe('RunManager: what linkd accepts', () => {
+describe('RunSupervisor: what linkd accepts', () => {
   const server = keyPair();
   const attacker = keyPair();
-  let manager: RunManager;
+  let manager: RunSupervisor;
   let frames: ConnectRequest[];
 
   beforeEach(async () => {
     frames = [];
     const dataDir = await tempDir('linkd-runs-');
-    manager = new RunManager({
+    manager = new RunSupervisor({
       dataDir,
-      sandboxes: new SandboxManager({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
+      sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
       log: createLogger({ name: 't', level: 'silent' }),
       adapters: new Map([['shell', shellHarness]]),
       installed: () => new Set(['shell']),
@@ -78,7 +78,7 @@ describe('RunManager: what linkd accepts', () => {
   });
 
   afterEach(async () => {
-    await manager.stopAll('TEST_OVER');
+    await manager.stopAll('AGENT_STOPPED');
     manager.detach();
   });
 
