@@ -398,7 +398,9 @@ export const SandboxDeletedSchema: GenMessage<SandboxDeleted> = /*@__PURE__*/
  */
 export type SandboxFailure = Message<"link.v1.SandboxFailure"> & {
   /**
-   * A machine-readable reason: INVALID_FIELD, SANDBOX_BUSY, REPOSITORY_UNAVAILABLE, …
+   * A machine-readable reason from the SandboxFailure table of common/reasons.ts (INVALID_FIELD,
+   * SANDBOX_BUSY, REPOSITORY_UNAVAILABLE, UNSIGNED, …). The control plane answers the API caller
+   * with the Reason it maps to there; one it does not know becomes SANDBOX_FAILED.
    *
    * @generated from field: string reason = 1;
    */
@@ -559,7 +561,9 @@ export type RunRejected = Message<"link.v1.RunRejected"> & {
   /**
    * NO_KEY (no dispatch key pinned at pairing), KEY_MISMATCH (the server's key does not follow from
    * the pinned one), BAD_SIGNATURE, MALFORMED (a nonce that is not 16 bytes), STALE, REPLAYED,
-   * WRONG_LINK, WRONG_SESSION, DRAINING, CAPACITY, CAPABILITY_MISSING, BAD_PAYLOAD. At most 64 bytes.
+   * WRONG_LINK, WRONG_SESSION, DRAINING, CAPACITY, CAPABILITY_MISSING, BAD_PAYLOAD: the
+   * DispatchRefusal table of common/reasons.ts. The run fails with it (REJECTED when empty). At most
+   * 64 bytes.
    *
    * @generated from field: string reason = 2;
    */
@@ -1420,7 +1424,8 @@ export const LinkService: GenService<{
   /**
    * Connect is linkd's one long-lived session. The first frame must be Hello, within 5 s; the server
    * answers Welcome and then both sides exchange frames until either ends. Authenticated with the
-   * link's bearer token. Errors carry a google.rpc.ErrorInfo reason: UNAUTHENTICATED (bad token),
+   * link's bearer token. Errors carry a google.rpc.ErrorInfo reason (domain link.v1, one of the Reason
+   * table of common/reasons.ts, as every error of every service does): UNAUTHENTICATED (bad token),
    * FAILED_PRECONDITION PROTOCOL_MISMATCH, INVALID_ARGUMENT HELLO_REQUIRED, DEADLINE_EXCEEDED
    * HELLO_TIMEOUT, ABORTED SUPERSEDED (a newer session of the same link took over),
    * UNAVAILABLE HEARTBEAT_MISSED, RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE. Browsers cannot call it.

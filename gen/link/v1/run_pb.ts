@@ -410,7 +410,8 @@ export type RunDone = Message<"link.v1.RunDone"> & {
   exitCode: number;
 
   /**
-   * Why it failed or was cancelled (LINK_LOST, AGENT_RESTARTED, IDLE_TIMEOUT, HARNESS_ERROR, …).
+   * Why it failed or was cancelled: a RunFailure or DispatchRefusal of common/reasons.ts (LINK_LOST,
+   * AGENT_RESTARTED, IDLE_TIMEOUT, HARNESS_ERROR, …) or KILLED_BY_<SIGNAL>. Empty when it completed.
    *
    * @generated from field: string failure_reason = 3;
    */
@@ -676,6 +677,8 @@ export type Run = Message<"link.v1.Run"> & {
   state: RunState;
 
   /**
+   * As RunDone.failure_reason: a RunFailure or DispatchRefusal of common/reasons.ts; empty unless it failed.
+   *
    * @generated from field: string failure_reason = 8;
    */
   failureReason: string;
