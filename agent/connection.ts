@@ -2,7 +2,7 @@
  * linkd's connection loop: one `LinkService.Connect` session at a time, reconnecting with capped
  * exponential backoff and full jitter (0.5 s → 30 s) across the configured server addresses.
  *
- *   run() ─▶ session(server) ─▶ Hello ─▶ Welcome ─▶ heartbeats … ─▶ stream ends
+ *   run() ─▶ session(server) ─▶ Hello ─▶ Welcome ─▶ frames (session-frames.ts) … ─▶ stream ends
  *     ▲                                                                    │
  *     └──── backoff / Drain delay ◀── retryable ◀── classify(ending) ──────┘──▶ stop for good:
  *                                                  UNAUTHENTICATED, SUPERSEDED, PROTOCOL_MISMATCH, Shutdown
@@ -20,13 +20,12 @@ import { Channel } from '../common/channel.js';
 import { errorMetadataOf, Reason, reasonOf } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { LINK_VERSION, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../common/protocol.js';
-import { LinkService, type ConnectRequestSchema } from '../gen/link/v1/link_service_pb.js';
+import { LinkService, type ConnectRequestSchema, type HelloSchema, type Welcome } from '../gen/link/v1/link_service_pb.js';
 import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { Heartbeat } from './heartbeat.js';
 import { http2Options, type ClientTlsOptions } from '../common/tls.js';
 import type { RunSupervisor } from './runs/run-supervisor.js';
-import { answerSignedSandboxRequest, refuseUnsignedSandboxRequest } from './sandboxes/signed-requests.js';
-import { writeFileAtomically } from '../common/files.js';
+import { handleServerFrame, type SessionEnd, type SessionFrameContext } from './session-frames.js';
 import type { SandboxKeeper } from './sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
@@ -66,8 +65,6 @@ export interface LinkConnectionOptions {
   localAddress?: string;
 }
 
-/** How one session ended, when it ended without an error. */
-type SessionEnd = { kind: 'closed' } | { kind: 'drain'; reconnectAfterMs: number; reason: string } | { kind: 'shutdown'; reason: string };
 
 interface LiveSession {
   out: Channel<Frame>;
@@ -81,6 +78,7 @@ interface LiveSession {
 export class LinkConnection extends EventEmitter {
   private live: LiveSession | undefined;
   private stopping = false;
+  private closing: Promise<void> | undefined;
   private readonly stopController = new AbortController();
   private readonly backoff: Backoff;
   private lastSuccessAt: number | undefined;
@@ -138,10 +136,16 @@ export class LinkConnection extends EventEmitter {
 
   /**
    * Ends the loop: sends Goodbye on a live session, closes its side, and waits (at most
-   * `graceMs`) for the server to end the stream, so the link goes offline at once.
+   * `graceMs`) for the server to end the stream, so the link goes offline at once. Idempotent: every
+   * call returns the one promise of the first.
    */
-  async close(reason: string, graceMs = 3_000): Promise<void> {
-    if (this.stopping) return;
+  close(reason: string, graceMs = 3_000): Promise<void> {
+    // Called again (a second signal, an error while closing): the same wait, not a return at once.
+    this.closing ??= this.closeOnce(reason, graceMs);
+    return this.closing;
+  }
+
+  private async closeOnce(reason: string, graceMs: number): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
     const live = this.live;
@@ -159,6 +163,31 @@ export class LinkConnection extends EventEmitter {
     return reason;
   }
 
+  /** The Hello that opens a session: who this machine is, what it can run, and the runs it holds. */
+  private hello(): MessageInitShape<typeof HelloSchema> {
+    const runs = this.options.runs;
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      machineId: this.options.machineId,
+      instanceId: this.options.instanceId,
+      hostname: hostname(),
+      os: platform(),
+      arch: arch(),
+      agentVersion: LINK_VERSION,
+      capabilities: this.options.capabilities(),
+      heldRuns: runs?.held() ?? [],
+      dispatchKeyMissing: runs ? runs.dispatchKey.state !== 'pinned' : false,
+    };
+  }
+
+  /** A Welcome arrived: the session is up. */
+  private welcomed(server: string, welcome: Welcome): void {
+    this.backoff.reset();
+    this.lastSuccessAt = Date.now();
+    this.options.log.info({ server, linkId: welcome.linkId, replica: welcome.replicaId, epoch: String(welcome.sessionEpoch) }, 'connected');
+    this.setState({ state: 'connected', server, linkId: welcome.linkId, replicaId: welcome.replicaId, since: Date.now(), epoch: welcome.sessionEpoch });
+  }
+
   private setState(state: ConnectionState): void {
     this.emit('state', state);
   }
@@ -166,16 +195,7 @@ export class LinkConnection extends EventEmitter {
   private async session(server: string): Promise<SessionEnd> {
     const { log } = this.options;
     const token = await readToken(this.options.tokenFile);
-    // No client-side HTTP/2 pings: connect-node 2.1.2 keeps its ping timer after abort() on a
-    // connection the server sent GOAWAY to, and the next ping throws on the destroyed session. Dead
-    // connections are still caught: the server's gRPC keepalive pings us, and the heartbeat ends
-    // the session when three intervals pass without an acknowledgement.
-    const sessionManager = new Http2SessionManager(server, undefined, {
-      ...http2Options(this.options.tls ?? {}),
-      ...(this.options.localAddress ? { localAddress: this.options.localAddress } : {}),
-    });
-    const transport = createGrpcTransport({ baseUrl: server, sessionManager, readMaxBytes: MAX_MESSAGE_BYTES });
-    const client = createClient(LinkService, transport);
+    const { client, sessionManager } = dial(server, this.options);
     const out = new Channel<Frame>();
     const abort = new AbortController();
     let endSession!: () => void;
@@ -190,94 +210,26 @@ export class LinkConnection extends EventEmitter {
       () => abort.abort(new ConnectError('no Welcome from the server in time', Code.DeadlineExceeded)),
       this.options.welcomeTimeoutMs ?? 15_000,
     );
-    out.push({
-      frame: {
-        case: 'hello',
-        value: {
-          protocolVersion: PROTOCOL_VERSION,
-          machineId: this.options.machineId,
-          instanceId: this.options.instanceId,
-          hostname: hostname(),
-          os: platform(),
-          arch: arch(),
-          agentVersion: LINK_VERSION,
-          capabilities: this.options.capabilities(),
-          heldRuns: runs?.held() ?? [],
-          dispatchKeyMissing: runs ? runs.dispatchKey.state !== 'pinned' : false,
-        },
-      },
-    });
+    out.push({ frame: { case: 'hello', value: this.hello() } });
     this.live = live;
     try {
       const responses = client.connect(out, { signal: abort.signal, headers: { authorization: `Bearer ${token}` } });
+      const frames: SessionFrameContext = {
+        out,
+        heartbeat,
+        log,
+        tokenFile: this.options.tokenFile,
+        runs,
+        sandboxes: this.options.sandboxes,
+        welcomed: (welcome) => {
+          clearTimeout(welcomeTimer);
+          this.welcomed(server, welcome);
+        },
+        alive: () => (this.lastSuccessAt = Date.now()),
+      };
       for await (const response of responses) {
-        const frame = response.frame;
-        switch (frame.case) {
-          case 'welcome': {
-            clearTimeout(welcomeTimer);
-            this.backoff.reset();
-            this.lastSuccessAt = Date.now();
-            heartbeat.start(frame.value.heartbeatIntervalMs);
-            runs?.attach((f) => out.push(f), {
-              linkId: frame.value.linkId,
-              epoch: frame.value.sessionEpoch,
-              dispatchKey: frame.value.dispatchPublicKey,
-              chain: frame.value.dispatchKeyChain,
-              cursors: new Map(frame.value.runCursors.map((c) => [c.runId, c.lastPersistedSeq])),
-            });
-            log.info({ server, linkId: frame.value.linkId, replica: frame.value.replicaId, epoch: String(frame.value.sessionEpoch) }, 'connected');
-            this.setState({
-              state: 'connected',
-              server,
-              linkId: frame.value.linkId,
-              replicaId: frame.value.replicaId,
-              since: Date.now(),
-              epoch: frame.value.sessionEpoch,
-            });
-            break;
-          }
-          case 'heartbeatAck':
-            heartbeat.acknowledged(frame.value.seq);
-            this.lastSuccessAt = Date.now();
-            break;
-          case 'drain':
-            log.info({ reason: frame.value.reason }, 'server asked to reconnect elsewhere');
-            return { kind: 'drain', reason: frame.value.reason, reconnectAfterMs: frame.value.reconnectAfterMs };
-          case 'shutdown':
-            log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
-            return { kind: 'shutdown', reason: frame.value.reason };
-          case 'dispatchRun':
-            void runs?.dispatch(frame.value).catch((error) => log.error({ err: error }, 'handling a dispatch failed'));
-            break;
-          case 'cancelRun':
-            void runs?.cancel(frame.value);
-            break;
-          case 'eventsAck':
-            runs?.ack(frame.value);
-            break;
-          case 'rotateToken': {
-            // Saved (atomically, 0600) before it is acknowledged: a crash in between leaves a token that works.
-            const { rotationId, newToken } = frame.value;
-            void writeFileAtomically(this.options.tokenFile, `${newToken}\n`)
-              .then(() => {
-                out.push({ frame: { case: 'tokenRotated', value: { rotationId } } });
-                log.info({ rotationId }, 'link token rotated and saved');
-              })
-              .catch((error) => log.error({ err: error }, 'cannot save the rotated link token; keeping the old one'));
-            break;
-          }
-          case 'signedSandboxRequest': {
-            const { sandboxes } = this.options;
-            if (!sandboxes || !runs) break;
-            void answerSignedSandboxRequest(runs, sandboxes, frame.value, log).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
-            break;
-          }
-          case 'sandboxRequest':
-            out.push({ frame: { case: 'sandboxReply', value: refuseUnsignedSandboxRequest(frame.value, log) } });
-            break;
-          default:
-            log.debug({ frame: frame.case }, 'ignoring an unknown frame');
-        }
+        const end = handleServerFrame(response.frame, frames);
+        if (end) return end;
       }
       return { kind: 'closed' };
     } catch (error) {
@@ -295,6 +247,20 @@ export class LinkConnection extends EventEmitter {
       endSession();
     }
   }
+}
+
+/** The transport of one session: its own HTTP/2 connection to `server`. */
+function dial(server: string, options: Pick<LinkConnectionOptions, 'tls' | 'localAddress'>) {
+  // No client-side HTTP/2 pings: connect-node 2.1.2 keeps its ping timer after abort() on a
+  // connection the server sent GOAWAY to, and the next ping throws on the destroyed session. Dead
+  // connections are still caught: the server's gRPC keepalive pings us, and the heartbeat ends
+  // the session when three intervals pass without an acknowledgement.
+  const sessionManager = new Http2SessionManager(server, undefined, {
+    ...http2Options(options.tls ?? {}),
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
+  const transport = createGrpcTransport({ baseUrl: server, sessionManager, readMaxBytes: MAX_MESSAGE_BYTES });
+  return { client: createClient(LinkService, transport), sessionManager };
 }
 
 /** The endings after which linkd must not reconnect, each with what to tell the user. */

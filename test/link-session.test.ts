@@ -154,6 +154,29 @@ describe('the link session', () => {
     assert.equal((await running).kind, 'stopped');
   });
 
+  it('closing a connection twice waits for the first close: both resolve once the session has ended', async () => {
+    env = await startTestServer({ heartbeatIntervalMs: 60_000 });
+    watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    const connection = new LinkConnection({
+      servers: [env.grpcUrl],
+      tokenFile: env.linkTokenFile,
+      machineId: 'machine-1',
+      instanceId: 'instance-1',
+      capabilities: () => create(CapabilitiesSchema),
+      log: createLogger({ name: 'test', level: 'silent' }),
+    });
+    const running = connection.run();
+    await watch.online(env.link.id);
+    let firstDone = false;
+    const first = connection.close('stopping').then(() => (firstDone = true));
+    // A second signal while the first close waits for the server (linkd then exits): it must wait too.
+    await connection.close('stopping again');
+    assert.equal(firstDone, true, 'the second close resolved only with the first');
+    await first;
+    assert.equal((await running).kind, 'stopped');
+    await watch.offline(env.link.id, 5_000);
+  });
+
   it('linkd comes back by itself when the server restarts', async () => {
     env = await startTestServer({ heartbeatIntervalMs: 200 });
     const { databaseUrl } = env;

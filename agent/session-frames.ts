@@ -1,0 +1,101 @@
+/**
+ * What linkd does with each frame the server sends on a live session: one handler per frame, none
+ * of which touches the transport. The connection loop (connection.ts) reads the stream and hands
+ * every frame here; a frame that ends the session (Drain, Shutdown) returns how it ended.
+ *
+ *   Welcome ─▶ heartbeat.start, runs.attach ─▶ ctx.welcomed        HeartbeatAck ─▶ heartbeat, ctx.alive
+ *   DispatchRun / CancelRun / EventsAck ─▶ RunSupervisor           RotateToken ─▶ token file ─▶ TokenRotated
+ *   SignedSandboxRequest ─▶ verified, answered ─▶ SandboxReply      SandboxRequest ─▶ refused UNSIGNED
+ *   Drain / Shutdown ─▶ the session's end
+ */
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { Channel } from '../common/channel.js';
+import { writeFileAtomically } from '../common/files.js';
+import type { Logger } from '../common/log.js';
+import type { ConnectRequestSchema, ConnectResponse, Welcome } from '../gen/link/v1/link_service_pb.js';
+import type { Heartbeat } from './heartbeat.js';
+import type { RunSupervisor } from './runs/run-supervisor.js';
+import { answerSignedSandboxRequest, refuseUnsignedSandboxRequest } from './sandboxes/signed-requests.js';
+import type { SandboxKeeper } from './sandboxes/sandboxes.js';
+
+type Frame = MessageInitShape<typeof ConnectRequestSchema>;
+
+/** How one session ended, when it ended without an error. */
+export type SessionEnd = { kind: 'closed' } | { kind: 'drain'; reconnectAfterMs: number; reason: string } | { kind: 'shutdown'; reason: string };
+
+/** What the frame handlers act on: the session's outgoing frames and the machine's runs and sandboxes. */
+export interface SessionFrameContext {
+  out: Channel<Frame>;
+  heartbeat: Heartbeat;
+  log: Logger;
+  /** Where the link token lives (a RotateToken replaces it). */
+  tokenFile: string;
+  runs?: RunSupervisor;
+  sandboxes?: SandboxKeeper;
+  /** The server welcomed the session (after the heartbeat started and the runs were attached). */
+  welcomed: (welcome: Welcome) => void;
+  /** The server answered a heartbeat: the session is alive. */
+  alive: () => void;
+}
+
+/** Handles one frame from the server; returns how the session ends when the frame ends it. */
+export function handleServerFrame(frame: ConnectResponse['frame'], ctx: SessionFrameContext): SessionEnd | undefined {
+  const { out, runs, log } = ctx;
+  switch (frame.case) {
+    case 'welcome':
+      ctx.heartbeat.start(frame.value.heartbeatIntervalMs);
+      runs?.attach((f) => out.push(f), {
+        linkId: frame.value.linkId,
+        epoch: frame.value.sessionEpoch,
+        dispatchKey: frame.value.dispatchPublicKey,
+        chain: frame.value.dispatchKeyChain,
+        cursors: new Map(frame.value.runCursors.map((c) => [c.runId, c.lastPersistedSeq])),
+      });
+      ctx.welcomed(frame.value);
+      return undefined;
+    case 'heartbeatAck':
+      ctx.heartbeat.acknowledged(frame.value.seq);
+      ctx.alive();
+      return undefined;
+    case 'drain':
+      log.info({ reason: frame.value.reason }, 'server asked to reconnect elsewhere');
+      return { kind: 'drain', reason: frame.value.reason, reconnectAfterMs: frame.value.reconnectAfterMs };
+    case 'shutdown':
+      log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
+      return { kind: 'shutdown', reason: frame.value.reason };
+    case 'dispatchRun':
+      void runs?.dispatch(frame.value).catch((error) => log.error({ err: error }, 'handling a dispatch failed'));
+      return undefined;
+    case 'cancelRun':
+      void runs?.cancel(frame.value);
+      return undefined;
+    case 'eventsAck':
+      runs?.ack(frame.value);
+      return undefined;
+    case 'rotateToken':
+      saveRotatedToken(frame.value.rotationId, frame.value.newToken, ctx);
+      return undefined;
+    case 'signedSandboxRequest': {
+      const { sandboxes } = ctx;
+      if (!sandboxes || !runs) return undefined;
+      void answerSignedSandboxRequest(runs, sandboxes, frame.value, log).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
+      return undefined;
+    }
+    case 'sandboxRequest':
+      out.push({ frame: { case: 'sandboxReply', value: refuseUnsignedSandboxRequest(frame.value, log) } });
+      return undefined;
+    default:
+      log.debug({ frame: frame.case }, 'ignoring an unknown frame');
+      return undefined;
+  }
+}
+
+/** Saved (atomically, 0600) before it is acknowledged: a crash in between leaves a token that works. */
+function saveRotatedToken(rotationId: string, newToken: string, ctx: SessionFrameContext): void {
+  void writeFileAtomically(ctx.tokenFile, `${newToken}\n`)
+    .then(() => {
+      ctx.out.push({ frame: { case: 'tokenRotated', value: { rotationId } } });
+      ctx.log.info({ rotationId }, 'link token rotated and saved');
+    })
+    .catch((error) => ctx.log.error({ err: error }, 'cannot save the rotated link token; keeping the old one'));
+}
