@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../common/files.js';
 import { join } from 'node:path';
 
 /**
@@ -16,9 +17,7 @@ export async function machineId(dataDir: string): Promise<string> {
   }
   const id = randomUUID();
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${id}\n`, { mode: 0o600 });
-  await rename(temporary, file);
+  await writeFileAtomically(file, `${id}\n`);
   return id;
 }
 

@@ -2,7 +2,8 @@
  * linkd's status file, `<dataDir>/status.json`: written (atomically) on every connection state
  * change, read by `linkd status`. Never written per heartbeat.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomically } from '../common/files.js';
 import { join } from 'node:path';
 import type { ConnectionState } from './connection.js';
 import type { DispatchKeyState } from './runs/dispatch-trust.js';
@@ -57,9 +58,7 @@ export class StatusWriter {
     const body = JSON.stringify(next, null, 2);
     const file = statusFile(this.dataDir);
     this.writing = this.writing.then(async () => {
-      const temporary = `${file}.${process.pid}.tmp`;
-      await writeFile(temporary, body, { mode: 0o600 });
-      await rename(temporary, file);
+      await writeFileAtomically(file, body);
     });
     return this.writing;
   }

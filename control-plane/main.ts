@@ -12,7 +12,7 @@ import { duration, integer } from '../common/cli.js';
 import { installLastResort } from '../common/last-resort.js';
 import { applyConfigFile } from '../common/config.js';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -243,10 +243,9 @@ logOptions(
   } else {
     await rm(loginUrlFile, { force: true });
   }
-  await writeFile(
+  await writeFileAtomically(
     join(dataDir, 'server.json'),
     JSON.stringify({ pid: process.pid, grpcPort: server.grpcPort, httpPort: server.httpPort, url, userTokenFile, loginUrlFile: localLoginSecret ? loginUrlFile : undefined }),
-    { mode: 0o600 },
   );
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

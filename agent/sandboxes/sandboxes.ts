@@ -12,10 +12,10 @@
  * mirror, or an empty directory) is evicted; it is made again on its next use.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../common/log.js';
-import { exists } from '../../common/files.js';
+import { exists, writeFileAtomically } from '../../common/files.js';
 import { git, gitOr, hasRef } from './git.js';
 import { checkBranch, checkRepository, HANDLE, inside, invalid, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
 
@@ -320,9 +320,7 @@ export class SandboxKeeper {
 
   private async writeMeta(meta: SandboxMeta): Promise<void> {
     const file = join(this.root, `${meta.handle}.json`);
-    const partial = `${file}.${process.pid}.tmp`;
-    await writeFile(partial, JSON.stringify(meta, null, 2), { mode: 0o600 });
-    await rename(partial, file);
+    await writeFileAtomically(file, JSON.stringify(meta, null, 2));
   }
 }
 

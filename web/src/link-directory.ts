@@ -8,6 +8,7 @@ import { createContext } from '@lit/context';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
 import type { ApiClients } from './api.js';
+import { Backoff, sleep } from '../../common/backoff.js';
 
 export class LinkDirectory extends EventTarget {
   links = new Map<string, Link>();
@@ -46,7 +47,7 @@ export class LinkDirectory extends EventTarget {
   }
 
   private async follow(signal: AbortSignal): Promise<void> {
-    let attempt = 0;
+    const backoff = new Backoff(500, 15_000);
     while (!signal.aborted) {
       try {
         for await (const response of this.clients.links.watchLinks({}, { signal })) {
@@ -55,7 +56,7 @@ export class LinkDirectory extends EventTarget {
             this.links = new Map(event.value.links.map((link) => [link.id, link]));
             this.loaded = true;
             this.streamError = undefined;
-            attempt = 0;
+            backoff.reset();
           } else if (event.case === 'changed') {
             this.links = new Map(this.links).set(event.value.id, event.value);
           } else if (event.case === 'removedLinkId') {
@@ -70,8 +71,7 @@ export class LinkDirectory extends EventTarget {
         this.streamError = (error as Error).message;
         this.changed();
       }
-      const delay = Math.random() * Math.min(15_000, 500 * 2 ** attempt++);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(backoff.next(), signal).catch(() => undefined);
     }
   }
 }

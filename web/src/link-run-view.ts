@@ -8,6 +8,7 @@ import { harnessLabel } from './harnesses.js';
 import { renderMarkdown } from './markdown.js';
 import { explainFailure } from './failures.js';
 import { RunFailure } from '../../common/reasons.js';
+import { Backoff, sleep } from '../../common/backoff.js';
 
 interface ToolView {
   call: ToolCall;
@@ -93,7 +94,7 @@ export class LinkRunView extends LitElement {
   }
 
   private async follow(signal: AbortSignal): Promise<void> {
-    let attempt = 0;
+    const backoff = new Backoff(300, 10_000);
     while (!signal.aborted && !this.finished) {
       try {
         for await (const { event } of this.clients.threads.watchRun({ runId: this.run.id, afterSeq: this.lastSeq }, { signal })) {
@@ -101,7 +102,7 @@ export class LinkRunView extends LitElement {
           this.lastSeq = event.seq;
           this.received = [...this.received, event];
           this.streamError = undefined;
-          attempt = 0;
+          backoff.reset();
           if (event.event.case === 'done') {
             this.dispatchEvent(new CustomEvent('link-run-finished', { detail: this.run.id, bubbles: true, composed: true }));
           }
@@ -111,7 +112,7 @@ export class LinkRunView extends LitElement {
         this.streamError = ConnectError.from(error).rawMessage;
       }
       if (this.finished) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10_000, 300 * 2 ** attempt++)));
+      await sleep(backoff.next(), signal).catch(() => undefined);
     }
   }
 
