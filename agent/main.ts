@@ -1,9 +1,14 @@
 /**
  * `linkd`: the agent that connects this machine to a Link control plane.
  *
- *   linkd start    connect and stay connected (flags or LINKD_* environment)
- *   linkd status   is it running, connected to what, since when (--json)
- *   linkd doctor   what this machine can run, and how to fix what is missing
+ *   linkd login --code CODE   pair: the link token (0600) and the pinned dispatch key (link.json)
+ *   linkd start               probe, reap orphaned runs, connect and stay connected, run dispatched runs
+ *                             in their sandboxes, re-probe (periodic, SIGHUP), metrics (--metrics-port)
+ *   linkd status | doctor     running? connected to what? can it verify dispatches? what can it run?
+ *   linkd service install|uninstall|status, linkd sandboxes list|rm|prune
+ *
+ * Signals: the first drains (running runs get --stop-grace, then AGENT_STOPPED; Goodbye), the second
+ * stops the runs, the third exits. An uncaught error stops the runs and exits 70 (last-resort.ts).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
@@ -326,20 +331,12 @@ service
     const file = await installService(spec, opts.platform);
     process.stdout.write(`installed and started: ${file}\n`);
   });
-service
-  .command('uninstall')
-  .description('stop the service and remove it')
-  .action(async () => {
-    process.stdout.write(`removed ${await uninstallService()}\n`);
-  });
-service
-  .command('status')
-  .description('is the service installed and running')
-  .action(async () => {
-    const status = await serviceStatus();
-    process.stdout.write(`${status.detail}\n`);
-    process.exitCode = status.running ? 0 : 3;
-  });
+service.command('uninstall').description('stop the service and remove it').action(async () => void process.stdout.write(`removed ${await uninstallService()}\n`));
+service.command('status').description('is the service installed and running').action(async () => {
+  const status = await serviceStatus();
+  process.stdout.write(`${status.detail}\n`);
+  process.exitCode = status.running ? 0 : 3;
+});
 
 /**
  * `linkd sandboxes list|rm|prune`, on this machine's files. A sandbox that a run of a live linkd

@@ -1,12 +1,18 @@
 /**
- * The control plane's wiring: services are built once and mounted on two servers.
+ * The control plane's wiring: opens the stores (accounts, runs, sandboxes, dispatch keys), builds
+ * the metrics, the session hub and the services once, and mounts them on two servers.
  *
- *   gRPC port  (grpc-js, HTTP/2)    ── LinkService, grpc.health.v1, reflection   ◀── linkd, grpcurl, SDKs
- *   HTTP port  (connect-node, 1.1)  ── LinkService, Health (Connect + gRPC-Web),
- *                                      web UI, /healthz, /readyz                ◀── browsers, curl
+ *   gRPC port  (grpc-js, HTTP/2)    ── LinkService, UserService, ThreadService,     ◀── linkd, grpcurl, SDKs
+ *                                      SandboxService, grpc.health.v1, reflection
+ *   HTTP port  (connect-node, 1.1)  ── the same services (Connect + gRPC-Web), the   ◀── browsers, curl
+ *                                      web UI, /healthz, /readyz, /metrics, /auth/*
+ *
+ * Both ports pass the RPC edge (interceptors.ts: size, validation, INTERNAL with a request id) and
+ * auth (auth.ts). Opening the run and sandbox stores starts their LISTEN; the hub runs the lost-run
+ * sweep; event retention runs here when `--retain-events` is set.
  *
  * `LinkServer.start` returns a listening server; `close()` drains agents (they reconnect elsewhere),
- * then stops both ports, forcing connections closed after a grace period.
+ * then stops both ports, forcing connections closed after a grace period, and closes the stores.
  */
 import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';

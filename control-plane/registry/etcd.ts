@@ -6,10 +6,10 @@
  *
  * - One lease per replica (TTL `leaseTtlSeconds`), kept alive by the client every TTL/3. A replica
  *   that dies takes its links offline when the lease expires; `close()` revokes it at once.
- * - A session's epoch is the etcd revision of the write that claimed it: globally increasing, so
- *   the newest session of a link always has the largest epoch. Claims, updates and releases are
- *   transactions conditional on the key's mod revision, so two sessions can never both win and an
- *   old session can never overwrite or delete a newer one's record.
+ * - A claim is one unconditional put: the newest claim wins, and the etcd revision of that write
+ *   (globally increasing) is the session's epoch, so the newest session of a link always has the
+ *   largest epoch. Updates and releases are transactions conditional on the key's mod revision as
+ *   the session last wrote it, so an old session can never overwrite or delete a newer one's record.
  * - One watch on the presence prefix feeds a mirror and every local watcher. When the watch breaks
  *   (compaction, errors), the registry lists again, emits the difference to the mirror, and watches
  *   again from the listed revision: watchers neither lose nor repeat a change.

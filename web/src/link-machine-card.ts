@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
+import { Task } from '@lit/task';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Sandbox } from '../../gen/link/v1/sandbox_pb.js';
 import { apiContext, type ApiClients } from './api.js';
@@ -33,17 +34,16 @@ export class LinkMachineCard extends LitElement {
   @state() private renaming = false;
   @state() private error: string | undefined;
 
-  connectedCallback(): void {
-    super.connectedCallback();
-    void this.loadSandboxes();
-  }
+  /** The machine's sandboxes, loaded for each link id shown; a newer load aborts an older one, whose answer is dropped. */
+  private readonly sandboxLoader = new Task(this, {
+    args: () => [this.link.id] as const,
+    task: ([linkId], { signal }) => this.clients.sandboxes.listSandboxes({ linkId }, { signal }),
+    onComplete: ({ sandboxes }) => (this.sandboxes = sandboxes),
+    onError: (error) => (this.error = explain(error)),
+  });
 
   private async loadSandboxes(): Promise<void> {
-    try {
-      this.sandboxes = (await this.clients.sandboxes.listSandboxes({ linkId: this.link.id })).sandboxes;
-    } catch (error) {
-      this.error = explain(error);
-    }
+    await this.sandboxLoader.run().catch(() => undefined);
   }
 
   private async act(what: () => Promise<unknown>): Promise<void> {

@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
+import { Task } from '@lit/task';
 import { RunState, type Thread } from '../../gen/link/v1/run_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
@@ -47,18 +48,16 @@ export class LinkThreadList extends LitElement {
     .empty, .error { font-size: 13px; color: #667085; padding: 8px 10px; }
   `;
 
-  willUpdate(changed: Map<string, unknown>): void {
-    if (changed.has('version')) void this.load();
-  }
-
-  private async load(): Promise<void> {
-    try {
-      this.threads = (await this.clients.threads.listThreads({})).threads;
+  /** The threads, loaded again whenever `version` changes; a newer load aborts an older one, whose answer is dropped. */
+  private readonly loader = new Task(this, {
+    args: () => [this.version] as const,
+    task: (_version, { signal }) => this.clients.threads.listThreads({}, { signal }),
+    onComplete: ({ threads }) => {
+      this.threads = threads;
       this.error = undefined;
-    } catch (error) {
-      this.error = explain(error);
-    }
-  }
+    },
+    onError: (error) => (this.error = explain(error)),
+  });
 
   render() {
     return html`

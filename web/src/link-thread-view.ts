@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
+import { Task } from '@lit/task';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState } from '../../gen/link/v1/types_pb.js';
@@ -78,25 +79,28 @@ export class LinkThreadView extends LitElement {
 
   willUpdate(changed: Map<string, unknown>): void {
     this.links.set(this.directory);
-    if (changed.has('threadId')) void this.load();
+    if (changed.has('threadId')) this.error = undefined;
   }
 
+  /**
+   * The thread, loaded whenever `threadId` changes (and again after a send or a finished run). A new
+   * load aborts the one in flight, and only the latest one's answer is shown: switching threads
+   * quickly never shows the thread switched away from.
+   */
+  private readonly loader = new Task(this, {
+    args: () => [this.threadId] as const,
+    task: ([threadId], { signal }) => (threadId ? this.clients.threads.getThread({ threadId }, { signal }) : Promise.resolve(undefined)),
+    onComplete: (loaded) => {
+      this.error = undefined;
+      this.thread = loaded?.thread;
+      this.messages = loaded?.messages ?? [];
+      this.runs = loaded?.runs ?? [];
+    },
+    onError: (error) => (this.error = explain(error)),
+  });
+
   private async load(): Promise<void> {
-    this.error = undefined;
-    if (!this.threadId) {
-      this.thread = undefined;
-      this.messages = [];
-      this.runs = [];
-      return;
-    }
-    try {
-      const { thread, messages, runs } = await this.clients.threads.getThread({ threadId: this.threadId });
-      this.thread = thread;
-      this.messages = messages;
-      this.runs = runs;
-    } catch (error) {
-      this.error = explain(error);
-    }
+    await this.loader.run().catch(() => undefined);
   }
 
   private async send(detail: SendDetail): Promise<void> {
