@@ -2,7 +2,7 @@
  * linkd's runs: verifies each DispatchRun, runs the harness, streams its events back in batches,
  * and keeps running across reconnects (a session comes and goes; the runs stay).
  *
- *   DispatchRun ─▶ checkDispatch (pinned key, signature, link, epoch, age, nonce) ─▶ RunAccepted ─▶ HarnessProcess
+ *   DispatchRun ─▶ admitDispatch (admission.ts: signature, payload, harness, capacity) ─▶ RunAccepted ─▶ HarnessProcess
  *                                                                                   │ events
  *   RunEvents ◀── flush (every 20 ms, or 64 events) ◀── RunOutbox (seq, until acked) ◀┘
  *
@@ -18,27 +18,26 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
 import { checkDispatch, MAX_DISPATCH_SKEW_MS, type DispatchFields, type DispatchVerdict, type KeyEndorsement, type SignedKind } from '../../common/dispatch.js';
 import { DispatchTrust, type DispatchKeyState } from './dispatch-trust.js';
 import type { Logger } from '../../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
 import type { CancelRun, ConnectRequestSchema, DispatchRun, EventsAck, HeldRunSchema } from '../../gen/link/v1/link_service_pb.js';
-import { RunPayloadSchema, RunStatus, type RunPayload } from '../../gen/link/v1/run_pb.js';
+import { RunStatus, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
+import { admitDispatch } from './admission.js';
 import { reapOrphans, recordProcessGroup } from './process-groups.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
 import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
-import { DispatchRefusal, RunFailure, SignatureRefusal, type StopReason } from '../../common/reasons.js';
+import { RunFailure, SignatureRefusal, type DispatchRefusal, type StopReason } from '../../common/reasons.js';
 import type { SandboxInfo, SandboxKeeper } from '../sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
-
-const THREAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface RunSupervisorOptions {
   dataDir: string;
@@ -193,41 +192,24 @@ export class RunSupervisor {
       this.options.log.warn({ runId: d.runId, reason }, `refusing a dispatch: ${message}`);
       session.send({ frame: { case: 'runRejected', value: { runId: d.runId, reason, message } } });
     };
-    if (this.draining && !this.runs.has(d.runId)) return reject(DispatchRefusal.Draining, 'linkd on this machine is shutting down and takes no new runs');
-    const fields = { runId: d.runId, linkId: d.linkId, sessionEpoch: d.sessionEpoch, issuedAtMs: d.issuedAtMs, nonce: d.nonce, payload: d.payload };
     this.forgetOldNonces();
-    const verdict = checkDispatch(fields, d.signature, this.verifyContext(session, this.runs.has(d.runId)));
-    if (verdict.kind === 'refuse') return reject(verdict.reason, verdict.message);
-    if (verdict.kind === 'resend') {
+    const admission = admitDispatch(d, {
+      signature: this.verifyContext(session, this.runs.has(d.runId)),
+      draining: this.draining,
+      checkSandbox: (spec) => this.options.sandboxes.check(spec),
+      adapters: this.options.adapters,
+      installed: this.options.installed(),
+      running: this.runningCount,
+      maxConcurrentRuns: this.options.maxConcurrentRuns,
+    });
+    if (admission.kind === 'refuse') return reject(admission.reason, admission.message);
+    if (admission.kind === 'resend') {
       // Idempotent: the same run again (a resend) is acknowledged, never started twice.
       session.send({ frame: { case: 'runAccepted', value: { runId: d.runId } } });
       return;
     }
-    this.seenNonces.set(verdict.nonceHex, Date.now());
-    let payload: RunPayload;
-    try {
-      payload = fromBinary(RunPayloadSchema, d.payload);
-    } catch {
-      return reject(DispatchRefusal.BadPayload, 'the run payload cannot be decoded');
-    }
-    // A run is in a sandbox, or (from a control plane without sandboxes) in its thread's directory.
-    if (payload.runId !== d.runId || (payload.sandbox ? payload.threadId !== '' && !THREAD_ID.test(payload.threadId) : !THREAD_ID.test(payload.threadId))) {
-      return reject(DispatchRefusal.BadPayload, 'the run payload does not match the dispatch');
-    }
-    if (payload.sandbox) {
-      try {
-        this.options.sandboxes.check(payload.sandbox);
-      } catch (error) {
-        return reject(DispatchRefusal.BadPayload, `the run's sandbox is refused: ${(error as Error).message}`);
-      }
-    }
-    const adapter = this.options.adapters.get(payload.harness);
-    if (!adapter || !this.options.installed().has(payload.harness)) {
-      return reject(DispatchRefusal.CapabilityMissing, `${payload.harness} is not installed on this machine`);
-    }
-    if (this.runningCount >= this.options.maxConcurrentRuns) {
-      return reject(DispatchRefusal.Capacity, `this machine already runs ${this.runningCount} of at most ${this.options.maxConcurrentRuns} runs`);
-    }
+    this.seenNonces.set(admission.nonceHex, Date.now());
+    const { payload, adapter } = admission;
     const run: ActiveRun = { id: d.runId, payload, outbox: new RunOutbox(), finished: false };
     this.runs.set(run.id, run);
     session.send({ frame: { case: 'runAccepted', value: { runId: run.id } } });
