@@ -17,11 +17,10 @@
  *   and writes its live records again (only where no newer session took the key meanwhile).
  *   While keepalives fail, `isReady()` is false: new sessions are refused and /readyz fails.
  */
-import { Etcd3, type IKeyValue, type Lease, type Watcher as EtcdWatcher } from 'etcd3';
-import { fromJson, toJson } from '@bufbuild/protobuf';
+import { Etcd3, type Lease, type Watcher as EtcdWatcher } from 'etcd3';
 import { Backoff, sleep } from '../../common/backoff.js';
 import type { Logger } from '../../common/log.js';
-import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
+import { decode, store } from './etcd-records.js';
 import { LinkWatchers, type PresenceClaim, type PresenceEvent, type PresenceRecord, type PresenceWatch, type Registry } from './registry.js';
 
 export interface EtcdRegistryOptions {
@@ -43,24 +42,6 @@ interface Subscriber {
   userId: string | undefined;
   /** Called with each change and the etcd revision it happened at. */
   onEvent: (event: PresenceEvent, revision: bigint) => void;
-}
-
-/** The JSON stored under a presence key. `epoch` is absent on a claim: it is the claim's revision. */
-interface StoredRecord {
-  userId: string;
-  linkId: string;
-  epoch?: string;
-  replicaId: string;
-  machineId: string;
-  instanceId: string;
-  hostname: string;
-  os: string;
-  arch: string;
-  agentVersion: string;
-  capabilities: unknown;
-  connectedAt: number;
-  runningRunIds: string[];
-  dispatchKeyMissing?: boolean;
 }
 
 export class EtcdRegistry implements Registry {
@@ -376,44 +357,4 @@ export class EtcdRegistry implements Registry {
       if (subscriber.userId === undefined || subscriber.userId === userId) subscriber.onEvent(event, revision);
     }
   }
-}
-
-function store(record: PresenceRecord, withEpoch: boolean): StoredRecord {
-  return {
-    userId: record.userId,
-    linkId: record.linkId,
-    ...(withEpoch ? { epoch: String(record.epoch) } : {}),
-    replicaId: record.replicaId,
-    machineId: record.machineId,
-    instanceId: record.instanceId,
-    hostname: record.hostname,
-    os: record.os,
-    arch: record.arch,
-    agentVersion: record.agentVersion,
-    capabilities: toJson(CapabilitiesSchema, record.capabilities),
-    connectedAt: record.connectedAt,
-    runningRunIds: record.runningRunIds,
-    ...(record.dispatchKeyMissing ? { dispatchKeyMissing: true } : {}),
-  };
-}
-
-function decode(kv: IKeyValue): PresenceRecord {
-  const stored = JSON.parse(kv.value.toString()) as StoredRecord;
-  return {
-    userId: stored.userId,
-    linkId: stored.linkId,
-    // A claim's epoch is the revision that wrote it; later rewrites carry it along.
-    epoch: BigInt(stored.epoch ?? kv.mod_revision),
-    replicaId: stored.replicaId,
-    machineId: stored.machineId,
-    instanceId: stored.instanceId,
-    hostname: stored.hostname,
-    os: stored.os,
-    arch: stored.arch,
-    agentVersion: stored.agentVersion,
-    capabilities: fromJson(CapabilitiesSchema, stored.capabilities as never),
-    connectedAt: stored.connectedAt,
-    runningRunIds: stored.runningRunIds ?? [],
-    ...(stored.dispatchKeyMissing ? { dispatchKeyMissing: true } : {}),
-  };
 }
