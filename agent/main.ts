@@ -4,6 +4,7 @@
  *   linkd start    connect and stay connected (flags or LINKD_* environment)
  *   linkd status   is it running, connected to what, since when (--json)
  *   linkd doctor   what this machine can run, and how to fix what is missing
+ *   linkd workspace add|list|rm   the folders linkd may work in (this machine only)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
@@ -29,6 +30,8 @@ import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
+import { activeWorkspaces, parseWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
+import { addWorkspaceCommands } from './workspace-command.js';
 
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
@@ -79,6 +82,12 @@ async function tlsFor(opts: { caFile?: string; insecure?: boolean; tokenFile: st
 const dataDirOption = () => new Option('--data-dir <dir>', 'where linkd keeps its state').env('LINKD_DATA_DIR').default(defaultDataDir('linkd'));
 const tokenFileOption = () => new Option('--token-file <file>', 'the link token (written by `linkd login`)').env('LINKD_TOKEN_FILE').default(join(defaultConfigDir('linkd'), 'token'));
 
+const workspaceOption = () =>
+  new Option('--workspace <dir>', 'a folder linkd may work in (repeatable; added to those of `linkd workspace add`)')
+    .env('LINKD_WORKSPACES')
+    .default([], 'none')
+    .argParser((value: string, previous: string[]) => parseWorkspaces(value, previous));
+
 const program = new Command('linkd').description('Connects this machine to a Link control plane and runs what it is sent.').version(LINK_VERSION);
 
 program
@@ -91,6 +100,7 @@ program
   .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
   .addOption(new Option('--idle-timeout <ms>', 'a run with no output for this long is stopped').env('LINKD_IDLE_TIMEOUT').default(30 * 60_000).argParser(integer(1_000, 86_400_000)))
   .addOption(
@@ -110,8 +120,17 @@ program
     const dataDir = resolve(opts.dataDir);
     opts.server = await serversFor(opts);
     const tls = await tlsFor(opts, opts.server);
-    const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
+    // The workspaces are read again at every probe, so `linkd workspace add` needs no restart.
+    let workspaces: string[] = [];
+    const probe = async () => {
+      const active = await activeWorkspaces(dataDir, opts.workspace);
+      if (active.missing.length > 0) log.warn({ missing: active.missing }, 'some workspaces do not exist; skipped');
+      workspaces = active.workspaces;
+      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces });
+    };
     let capabilities = await probe();
+    const sandboxRoot = await sandboxRootFor(dataDir);
+    if (sandboxRoot !== join(dataDir, 'sandboxes')) log.warn({ sandboxRoot }, 'the data directory is inside a git work tree: sandboxes live outside it');
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const sandboxes = new SandboxManager({
       dataDir,
@@ -119,6 +138,8 @@ program
       allowedSchemes: opts.repositorySchemes,
       maxSandboxes: opts.maxSandboxes,
       busy: (handle) => runs.usesSandbox(handle),
+      sandboxRoot,
+      workspaces: () => workspaces,
     });
     let connected = false;
     const metrics = new AgentMetrics({ connected: () => connected, outboxBytes: () => runs.outboxBytes, running: () => runs.runningCount });
@@ -246,8 +267,9 @@ program
 
 program
   .command('status')
-  .description('is linkd running, connected to what, since when')
+  .description('is linkd running, connected to what, since when; its workspaces')
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .option('--json', 'print the status as JSON')
   .action(async (opts) => {
     const found = await readStatus(resolve(opts.dataDir));
@@ -266,6 +288,10 @@ program
             : `linkd (pid ${s.pid}) is connecting to ${s.server}`;
       process.stdout.write(`${line}\n`);
     }
+    if (!opts.json) {
+      const { workspaces } = await activeWorkspaces(resolve(opts.dataDir), opts.workspace);
+      process.stdout.write(workspaces.length > 0 ? `workspaces: ${workspaces.join(', ')}\n` : 'no workspaces (add one with: linkd workspace add DIR)\n');
+    }
     process.exitCode = !found?.running ? 3 : found.status.state === 'connected' ? 0 : 1;
   });
 
@@ -276,13 +302,21 @@ program
   .addOption(caFileOption())
   .addOption(insecureOption())
   .addOption(tokenFileOption())
+  .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
-    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
+    const { workspaces } = await activeWorkspaces(resolve(opts.dataDir), opts.workspace);
+    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1, workspaces });
     const server = (await serversFor(opts))[0];
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls))];
+    checks.push(
+      workspaces.length > 0
+        ? { name: 'workspaces', ok: true, detail: `${workspaces.join(', ')}: ${capabilities.repositories.length}${capabilities.repositoriesTruncated ? '+' : ''} git repositories` }
+        : { name: 'workspaces', ok: false, detail: 'none: threads can only use scratch folders and cloned URLs', fix: 'linkd workspace add DIR' },
+    );
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
   });
 
@@ -328,7 +362,7 @@ const sandboxesCommand = program.command('sandboxes').description('the sandboxes
 const localSandboxes = async (dataDir: string) => {
   const root = resolve(dataDir);
   const inUse = await sandboxesInUse(root);
-  return new SandboxManager({ dataDir: root, log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
+  return new SandboxManager({ dataDir: root, sandboxRoot: await sandboxRootFor(root), log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
 };
 sandboxesCommand
   .command('list')
@@ -372,6 +406,8 @@ sandboxesCommand
     for (const s of removed) process.stdout.write(`removed ${s.handle} (${s.branch}: merged and clean)\n`);
     for (const { sandbox, why } of kept) process.stdout.write(`kept ${sandbox.handle} (${sandbox.branch || sandbox.provider}): ${why}\n`);
   });
+
+addWorkspaceCommands(program, dataDirOption);
 
 program.parseAsync().catch((error) => {
   process.stderr.write(`linkd: ${(error as Error).message}\n`);

@@ -42,6 +42,7 @@ export const Reason = {
   SandboxFailed: 'SANDBOX_FAILED',
   RepositoryUnavailable: 'REPOSITORY_UNAVAILABLE',
   RepositoryEmpty: 'REPOSITORY_EMPTY',
+  SetupFailed: 'SETUP_FAILED',
   LinkTimeout: 'LINK_TIMEOUT',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

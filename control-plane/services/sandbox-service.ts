@@ -8,7 +8,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
-import { branchProblem, HANDLE, repositoryScheme } from '../../common/sandbox-names.js';
+import { branchProblem, HANDLE, isLocalRepository, repositoryScheme } from '../../common/sandbox-names.js';
 import type { SandboxReply } from '../../gen/link/v1/link_service_pb.js';
 import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import { SandboxSchema, SandboxSpecSchema, SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
@@ -18,6 +18,7 @@ import {
   type EnsureSandboxRequest,
   type ExecRequest,
   type GetSandboxRequest,
+  type ListRepositoriesRequest,
   type ListSandboxesRequest,
   type SandboxService,
 } from '../../gen/link/v1/sandbox_service_pb.js';
@@ -32,6 +33,7 @@ const PROVIDER_KINDS: Record<string, SandboxProviderKind> = {
   directory: SandboxProviderKind.DIRECTORY,
   worktree: SandboxProviderKind.WORKTREE,
   bwrap: SandboxProviderKind.BWRAP,
+  'in-place': SandboxProviderKind.IN_PLACE,
 };
 /** Schemes a repository URL may use at all; each machine narrows this (file only where enabled). */
 const SCHEMES = new Set(['https', 'ssh', 'file']);
@@ -42,16 +44,23 @@ const MAX_COMMAND_BYTES = 64 * 1024;
 
 /**
  * Where a thread or an EnsureSandbox asks to run, checked: the provider (worktree by default with a
- * repository, directory without), a repository with an allowed scheme, and a branch by git's rules
- * (required for a worktree). INVALID_ARGUMENT otherwise.
+ * repository, directory without), a repository with an allowed scheme or an absolute path on the
+ * machine (a local repository, see placeOnLink), and a branch by git's rules (required for a
+ * worktree; none for in-place). INVALID_ARGUMENT otherwise.
  */
 export function checkSandboxPlace(asked: { repository: string; branch: string; provider: string }): { repository: string; branch: string; provider: string } {
   const repository = asked.repository.trim();
   const provider = asked.provider || (repository ? 'worktree' : 'directory');
   const invalid = (field: string, message: string) => linkError(Code.InvalidArgument, Reason.InvalidField, message, { field });
-  if (!(provider in PROVIDER_KINDS)) throw invalid('sandbox_provider', `unknown sandbox provider "${provider}" (directory, worktree or bwrap)`);
+  if (!(provider in PROVIDER_KINDS)) throw invalid('sandbox_provider', `unknown sandbox provider "${provider}" (directory, worktree, bwrap or in-place)`);
   if (provider === 'directory') {
     if (repository) throw invalid('repository', 'a directory sandbox has no repository; use the worktree or bwrap provider');
+  } else if (provider === 'in-place') {
+    if (!isLocalRepository(repository) && repositoryScheme(repository) !== 'file') throw invalid('repository', 'in-place runs in a repository on the machine: name its path');
+    if (asked.branch) throw invalid('branch', 'in-place runs on the folder\'s current branch; name no branch');
+  } else if (isLocalRepository(repository)) {
+    if (/[\x00-\x1f\x7f]/.test(repository)) throw invalid('repository', 'the repository path is malformed');
+    if (!asked.branch) throw invalid('branch', `a ${provider} sandbox needs a branch`);
   } else {
     if (!repository) throw invalid('repository', `a ${provider} sandbox needs a repository`);
     if (/[\x00-\x20\x7f]/.test(repository) || repository.startsWith('-')) throw invalid('repository', 'the repository URL is malformed');
@@ -64,6 +73,40 @@ export function checkSandboxPlace(asked: { repository: string; branch: string; p
     if (problem) throw invalid('branch', `invalid branch: ${problem}`);
   }
   return { repository, branch: asked.branch, provider };
+}
+
+/**
+ * A local repository named by a checked place (an absolute path, or a file:// URL of one) must be
+ * one the machine advertised under its workspaces: the path is then the advertised one. A file://
+ * URL the machine did not advertise stays a URL to clone (where the machine allows file). The
+ * machine checks again (resolved path inside a workspace). INVALID_ARGUMENT otherwise.
+ */
+export function placeOnLink<T extends { repository: string; provider: string }>(where: T, capabilities: Capabilities, linkName: string): T {
+  const path = localPath(where.repository);
+  if (path === undefined) return where;
+  const found = capabilities.repositories.find((r) => r.path === path);
+  if (found) return { ...where, repository: found.path };
+  if (isLocalRepository(where.repository) || where.provider === 'in-place') {
+    const hint = capabilities.workspaces.length === 0
+      ? `${linkName} has no workspaces: run \`linkd workspace add DIR\` on it`
+      : `its workspaces are ${capabilities.workspaces.join(', ')}; add another with \`linkd workspace add DIR\` on it`;
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `${path} is not a repository ${linkName} offers (${hint})`, { field: 'repository' });
+  }
+  return where;
+}
+
+/** The path an absolute path or a file:// URL names (without a trailing slash), else undefined. */
+function localPath(repository: string): string | undefined {
+  let path: string;
+  if (isLocalRepository(repository)) path = repository;
+  else if (repositoryScheme(repository) === 'file') {
+    try {
+      path = decodeURIComponent(new URL(repository).pathname);
+    } catch {
+      return undefined;
+    }
+  } else return undefined;
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
 /** FAILED_PRECONDITION CAPABILITY_MISSING unless the machine offers the provider. */
@@ -90,9 +133,9 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
     checkLength('repository', request.repository, 2048);
     checkLength('branch', request.branch, 255);
     checkLength('provider', request.provider, 32);
-    const where = checkSandboxPlace(request);
     const link = await this.onlineLink(user.id, request.linkId);
     const live = await this.registry.get(user.id, link.id);
+    const where = placeOnLink(checkSandboxPlace(request), live!.capabilities, link.name);
     checkProviderAvailable(live!.capabilities, where.provider, link.name);
     const row = await this.sandboxes.upsert({ userId: user.id, linkId: link.id, ...where, threadScope: '' });
     const reply = await this.forward(row, { case: 'ensure', value: spec(row) }, ENSURE_DEADLINE_MS, ctx.signal);
@@ -103,6 +146,18 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
     }
     const ready = await this.sandboxes.markReady(row.id, reply.result.value.path, reply.result.value.sizeBytes);
     return { sandbox: sandboxView(ready ?? row) };
+  }
+
+  async listRepositories(request: ListRepositoriesRequest, ctx: HandlerContext) {
+    checkLength('link_id', request.linkId, 64, 1);
+    const user = callerUser(ctx);
+    const link = await this.onlineLink(user.id, request.linkId);
+    const capabilities = (await this.registry.get(user.id, link.id))!.capabilities;
+    return {
+      repositories: [...capabilities.repositories].sort((a, b) => a.path.localeCompare(b.path)),
+      workspaces: capabilities.workspaces,
+      truncated: capabilities.repositoriesTruncated,
+    };
   }
 
   async getSandbox(request: GetSandboxRequest, ctx: HandlerContext) {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/sandbox.proto.
  */
 export const file_link_v1_sandbox: GenFile = /*@__PURE__*/
-  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEiqAIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBCJTCgtTYW5kYm94U3BlYxIOCgZoYW5kbGUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIOCgZicmFuY2gYBCABKAkqewoMU2FuZGJveFN0YXRlEh0KGVNBTkRCT1hfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTQU5EQk9YX1NUQVRFX1BFTkRJTkcQARIXChNTQU5EQk9YX1NUQVRFX1JFQURZEAISGAoUU0FOREJPWF9TVEFURV9GQUlMRUQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEiqAIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBCJdCg9Mb2NhbFJlcG9zaXRvcnkSDAoEcGF0aBgBIAEoCRIMCgRuYW1lGAIgASgJEhYKDmN1cnJlbnRfYnJhbmNoGAMgASgJEhYKDmRlZmF1bHRfYnJhbmNoGAQgASgJIlIKDFNhbmRib3hTZXR1cBIOCgZjb3BpZWQYASADKAkSDwoHY29tbWFuZBgCIAEoCRIRCglleGl0X2NvZGUYAyABKAUSDgoGb3V0cHV0GAQgASgJIlMKC1NhbmRib3hTcGVjEg4KBmhhbmRsZRgBIAEoCRIQCghwcm92aWRlchgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCSp7CgxTYW5kYm94U3RhdGUSHQoZU0FOREJPWF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNBTkRCT1hfU1RBVEVfUEVORElORxABEhcKE1NBTkRCT1hfU1RBVEVfUkVBRFkQAhIYChRTQU5EQk9YX1NUQVRFX0ZBSUxFRBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Where a thread's runs execute on a machine: a git worktree of a repository on a branch, or a
@@ -46,7 +46,7 @@ export type Sandbox = Message<"link.v1.Sandbox"> & {
   branch: string;
 
   /**
-   * "directory", "worktree" or "bwrap".
+   * "directory", "worktree", "bwrap" or "in-place".
    *
    * @generated from field: string provider = 5;
    */
@@ -104,6 +104,92 @@ export const SandboxSchema: GenMessage<Sandbox> = /*@__PURE__*/
   messageDesc(file_link_v1_sandbox, 0);
 
 /**
+ * A git repository on the machine, inside one of its workspaces, that threads may work on.
+ *
+ * @generated from message link.v1.LocalRepository
+ */
+export type LocalRepository = Message<"link.v1.LocalRepository"> & {
+  /**
+   * Absolute, resolved path of its top-level folder on the machine. At most 4096 bytes.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Its folder's name. At most 255 bytes.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The branch checked out in it now; empty on a detached HEAD. At most 255 bytes.
+   *
+   * @generated from field: string current_branch = 3;
+   */
+  currentBranch: string;
+
+  /**
+   * origin's default branch when known, else main or master when present, else the current branch.
+   * At most 255 bytes.
+   *
+   * @generated from field: string default_branch = 4;
+   */
+  defaultBranch: string;
+};
+
+/**
+ * Describes the message link.v1.LocalRepository.
+ * Use `create(LocalRepositorySchema)` to create a new message.
+ */
+export const LocalRepositorySchema: GenMessage<LocalRepository> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox, 1);
+
+/**
+ * How a worktree's set-up went (its `.worktreeinclude` copies and `link.json` command), once per new
+ * worktree.
+ *
+ * @generated from message link.v1.SandboxSetup
+ */
+export type SandboxSetup = Message<"link.v1.SandboxSetup"> & {
+  /**
+   * Files copied from the repository's main checkout, relative paths. At most 200 entries.
+   *
+   * @generated from field: repeated string copied = 1;
+   */
+  copied: string[];
+
+  /**
+   * The set-up command; empty when there is none.
+   *
+   * @generated from field: string command = 2;
+   */
+  command: string;
+
+  /**
+   * Its exit code (-1 when it could not start or was stopped at its deadline).
+   *
+   * @generated from field: int32 exit_code = 3;
+   */
+  exitCode: number;
+
+  /**
+   * The end of its output (stdout and stderr), at most 16 KiB.
+   *
+   * @generated from field: string output = 4;
+   */
+  output: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxSetup.
+ * Use `create(SandboxSetupSchema)` to create a new message.
+ */
+export const SandboxSetupSchema: GenMessage<SandboxSetup> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox, 2);
+
+/**
  * What the agent needs to find or make a sandbox. Part of the signed RunPayload and of
  * SandboxRequest.
  *
@@ -138,7 +224,7 @@ export type SandboxSpec = Message<"link.v1.SandboxSpec"> & {
  * Use `create(SandboxSpecSchema)` to create a new message.
  */
 export const SandboxSpecSchema: GenMessage<SandboxSpec> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox, 1);
+  messageDesc(file_link_v1_sandbox, 3);
 
 /**
  * The lifecycle of a sandbox, as the control plane knows it.

@@ -1,0 +1,79 @@
+/**
+ * `linkd workspace add|list|rm`: the folders linkd may work in, set on this machine only (saved in
+ * `<data>/workspaces.json`). A running linkd is told (SIGHUP) and advertises the repositories it
+ * finds there at once.
+ */
+import type { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { readStatus } from './status.js';
+import { discoverRepositories } from './sandboxes/local-repositories.js';
+import { activeWorkspaces, addWorkspace, removeWorkspace } from './sandboxes/workspaces.js';
+
+/** Adds the `workspace` commands to `program`; `dataDirOption` makes each its --data-dir. */
+export function addWorkspaceCommands(program: Command, dataDirOption: () => Option): void {
+  const workspace = program.command('workspace').description('the folders linkd may work in: add, list, rm (on this machine only)');
+  workspace
+    .command('add')
+    .description('let linkd work on the git repositories under DIR')
+    .argument('<dir>')
+    .addOption(dataDirOption())
+    .action(async (dir: string, opts) => {
+      const dataDir = resolve(opts.dataDir);
+      let real: string;
+      try {
+        real = await addWorkspace(dataDir, dir);
+      } catch (error) {
+        process.stderr.write(`linkd workspace add: ${dir}: ${(error as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const { repositories, truncated } = await discoverRepositories([real]);
+      process.stdout.write(`added workspace ${real} (${repositories.length}${truncated ? '+' : ''} git repositories)\n`);
+      await tellRunningLinkd(dataDir);
+    });
+  workspace
+    .command('list')
+    .description('the workspaces and the repositories found in them')
+    .addOption(dataDirOption())
+    .option('--json', 'print them as JSON')
+    .action(async (opts) => {
+      const { workspaces, missing } = await activeWorkspaces(resolve(opts.dataDir));
+      const { repositories, truncated } = await discoverRepositories(workspaces);
+      if (opts.json) return void process.stdout.write(`${JSON.stringify({ workspaces, missing, repositories, truncated }, null, 2)}\n`);
+      if (workspaces.length === 0 && missing.length === 0) {
+        process.stdout.write('no workspaces; add one with: linkd workspace add DIR\n');
+        return;
+      }
+      for (const w of workspaces) process.stdout.write(`${w}\n`);
+      for (const w of missing) process.stdout.write(`${w} (missing)\n`);
+      for (const r of repositories) process.stdout.write(`  ${r.path}  ${r.currentBranch || '(detached)'}\n`);
+      if (truncated) process.stdout.write(`  … more repositories than the ${repositories.length} listed\n`);
+    });
+  workspace
+    .command('rm')
+    .description('stop offering the repositories under DIR')
+    .argument('<dir>')
+    .addOption(dataDirOption())
+    .action(async (dir: string, opts) => {
+      const dataDir = resolve(opts.dataDir);
+      if (!(await removeWorkspace(dataDir, dir))) {
+        process.stderr.write(`linkd workspace rm: ${dir} is not a saved workspace\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`removed workspace ${dir}\n`);
+      await tellRunningLinkd(dataDir);
+    });
+}
+
+/** A running linkd re-reads its workspaces on SIGHUP (and re-advertises its repositories). */
+async function tellRunningLinkd(dataDir: string): Promise<void> {
+  const found = await readStatus(dataDir);
+  if (!found?.running) return;
+  try {
+    process.kill(found.status.pid, 'SIGHUP');
+    process.stdout.write(`told the running linkd (pid ${found.status.pid})\n`);
+  } catch {
+    // it just stopped
+  }
+}
