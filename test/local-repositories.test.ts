@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
 import { LogLine_Stream, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
+import { SandboxState } from '../gen/link/v1/sandbox_pb.js';
 import type { SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
@@ -192,6 +193,20 @@ describe('local repositories', () => {
     assert.ok(failed.err.includes('set-up: cannot install'), failed.err.join('\n'));
     assert.ok(failed.err.includes('set-up: failed with exit code 3'));
     assert.deepEqual(failed.out, [], 'the run did not go on');
+
+    // The machines page's table: sizes measured now, the repository and thread of each, failed ones failed.
+    const never = await runInThread('echo never', { repository: repo, branch: 'main' }); // main is checked out in the repository itself
+    assert.equal(done(never.events)?.failureReason, 'SANDBOX_FAILED');
+    const { sandboxes: table } = await sandboxes.listSandboxes({ linkId: env.link.id, measure: true });
+    const row = (branch: string, repository = repo) => table.find((t) => t.branch === branch && t.repository === repository)!;
+    assert.equal(row('one').state, SandboxState.READY);
+    assert.ok(row('one').sizeBytes > 0n, 'the size was measured on the machine');
+    assert.equal(row('one').lastThreadId, first.threadId);
+    assert.equal(row('one').threadCount, 1);
+    assert.equal(row('x', broken).state, SandboxState.FAILED, 'a failed set-up shows');
+    assert.match(row('x', broken).error, /set-up command .* failed with exit code 3/);
+    assert.equal(row('main').state, SandboxState.FAILED, 'a worktree that was never made shows as failed');
+    assert.match(row('main').error, /cannot prepare the sandbox: .*already (checked out|used by worktree)/);
   });
 
   it('a scratch thread is in no git repository, even when linkd\'s data directory is inside one', async () => {

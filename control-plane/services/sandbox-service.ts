@@ -4,13 +4,13 @@
  * it) within a deadline. Exec is a shell run in the sandbox, so its output is stored and streamed
  * like any run's, and cancelling the call cancels the run (its whole process group).
  */
-import { create } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { branchProblem, HANDLE, isLocalRepository, repositoryScheme } from '../../common/sandbox-names.js';
 import type { SandboxReply } from '../../gen/link/v1/link_service_pb.js';
-import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import { RunEventSchema, RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import { SandboxSchema, SandboxSpecSchema, SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
 import {
   ExecOutput_Stream,
@@ -26,7 +26,7 @@ import { SandboxProviderKind, type Capabilities } from '../../gen/link/v1/types_
 import { callerUser } from '../auth.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { SandboxRow, SandboxStore } from '../sandboxes/sandbox-store.js';
+import type { SandboxRow, SandboxStore, SandboxUseRow } from '../sandboxes/sandbox-store.js';
 import type { LinkRecord, Store } from '../store/store.js';
 
 const PROVIDER_KINDS: Record<string, SandboxProviderKind> = {
@@ -40,6 +40,7 @@ const SCHEMES = new Set(['https', 'ssh', 'file']);
 /** How long the machine has to make a sandbox (a first clone can take a while) or delete one. */
 const ENSURE_DEADLINE_MS = 5 * 60_000;
 const DELETE_DEADLINE_MS = 60_000;
+const MEASURE_DEADLINE_MS = 10_000;
 const MAX_COMMAND_BYTES = 64 * 1024;
 
 /**
@@ -145,6 +146,13 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
       throw failure;
     }
     const ready = await this.sandboxes.markReady(row.id, reply.result.value.path, reply.result.value.sizeBytes);
+    const setup = reply.result.value.setup;
+    if (setup && setup.exitCode !== 0) {
+      // The worktree is there, but its set-up failed: said, not hidden.
+      const message = `the set-up command \`${setup.command}\` failed with exit code ${setup.exitCode}: ${setup.output.slice(-800)}`;
+      await this.sandboxes.markFailed(row.id, message, true);
+      throw linkError(Code.FailedPrecondition, Reason.SetupFailed, message, { sandbox_id: row.id, exit_code: String(setup.exitCode) });
+    }
     return { sandbox: sandboxView(ready ?? row) };
   }
 
@@ -166,7 +174,20 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
 
   async listSandboxes(request: ListSandboxesRequest, ctx: HandlerContext) {
     checkLength('link_id', request.linkId, 64);
-    return { sandboxes: (await this.sandboxes.list(callerUser(ctx).id, request.linkId || undefined)).map(sandboxView) };
+    const user = callerUser(ctx);
+    if (request.measure && request.linkId && (await this.registry.get(user.id, request.linkId))) await this.measure(user.id, request.linkId, ctx.signal);
+    return { sandboxes: (await this.sandboxes.list(user.id, request.linkId || undefined)).map(sandboxView) };
+  }
+
+  /** Asks the machine for the disk use of each of its made sandboxes, at once, within MEASURE_DEADLINE_MS. */
+  private async measure(userId: string, linkId: string, signal: AbortSignal): Promise<void> {
+    const made = (await this.sandboxes.list(userId, linkId)).filter((row) => row.state !== 'pending' || row.last_thread_id).slice(0, 200);
+    await Promise.all(
+      made.map(async (row) => {
+        const reply = await this.sandboxes.forward(linkId, row.id, { case: 'measure', value: spec(row) }, MEASURE_DEADLINE_MS, signal).catch(() => undefined);
+        if (reply?.result.case === 'ready') await this.sandboxes.setSize(row.id, reply.result.value.sizeBytes);
+      }),
+    );
   }
 
   async deleteSandbox(request: DeleteSandboxRequest, ctx: HandlerContext) {
@@ -255,18 +276,32 @@ function spec(row: SandboxRow) {
   return create(SandboxSpecSchema, { handle: row.id, provider: row.provider, repository: row.repository, branch: row.branch });
 }
 
-export function sandboxView(row: SandboxRow): Sandbox {
+/**
+ * The API's view of a sandbox. With what its runs say (a SandboxUseRow), a sandbox whose latest
+ * finished run could not prepare it, or whose set-up failed, is FAILED with that run's error.
+ */
+export function sandboxView(row: SandboxRow & Partial<SandboxUseRow>): Sandbox {
+  let state = row.state === 'ready' ? SandboxState.READY : row.state === 'failed' ? SandboxState.FAILED : SandboxState.PENDING;
+  let error = row.error;
+  if (row.last_failure) {
+    state = SandboxState.FAILED;
+    const event = row.last_error ? fromBinary(RunEventSchema, new Uint8Array(row.last_error)).event : undefined;
+    error = (event?.case === 'error' ? event.value.message : '') || (row.last_failure === 'SETUP_FAILED' ? 'its set-up failed' : 'the machine could not make it');
+  }
   return create(SandboxSchema, {
     id: row.id,
     linkId: row.link_id,
     repository: row.repository,
     branch: row.branch,
     provider: row.provider,
-    state: row.state === 'ready' ? SandboxState.READY : row.state === 'failed' ? SandboxState.FAILED : SandboxState.PENDING,
+    state,
     path: row.path,
     createdAt: timestampFromDate(row.created_at),
     lastUsedAt: timestampFromDate(row.last_used_at),
-    error: row.error,
+    error: error.slice(0, 1024),
+    lastThreadId: row.last_thread_id ?? '',
+    lastThreadTitle: (row.last_thread_title ?? '').slice(0, 256),
+    threadCount: row.thread_count ?? 0,
     threadId: row.thread_scope,
     sizeBytes: BigInt(row.size_bytes),
   });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/sandbox.proto.
  */
 export const file_link_v1_sandbox: GenFile = /*@__PURE__*/
-  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEiqAIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBCJdCg9Mb2NhbFJlcG9zaXRvcnkSDAoEcGF0aBgBIAEoCRIMCgRuYW1lGAIgASgJEhYKDmN1cnJlbnRfYnJhbmNoGAMgASgJEhYKDmRlZmF1bHRfYnJhbmNoGAQgASgJIlIKDFNhbmRib3hTZXR1cBIOCgZjb3BpZWQYASADKAkSDwoHY29tbWFuZBgCIAEoCRIRCglleGl0X2NvZGUYAyABKAUSDgoGb3V0cHV0GAQgASgJIlMKC1NhbmRib3hTcGVjEg4KBmhhbmRsZRgBIAEoCRIQCghwcm92aWRlchgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCSp7CgxTYW5kYm94U3RhdGUSHQoZU0FOREJPWF9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNBTkRCT1hfU1RBVEVfUEVORElORxABEhcKE1NBTkRCT1hfU1RBVEVfUkVBRFkQAhIYChRTQU5EQk9YX1NUQVRFX0ZBSUxFRBADYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEi8QIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBBIWCg5sYXN0X3RocmVhZF9pZBgNIAEoCRIZChFsYXN0X3RocmVhZF90aXRsZRgOIAEoCRIUCgx0aHJlYWRfY291bnQYDyABKA0iXQoPTG9jYWxSZXBvc2l0b3J5EgwKBHBhdGgYASABKAkSDAoEbmFtZRgCIAEoCRIWCg5jdXJyZW50X2JyYW5jaBgDIAEoCRIWCg5kZWZhdWx0X2JyYW5jaBgEIAEoCSJSCgxTYW5kYm94U2V0dXASDgoGY29waWVkGAEgAygJEg8KB2NvbW1hbmQYAiABKAkSEQoJZXhpdF9jb2RlGAMgASgFEg4KBm91dHB1dBgEIAEoCSJTCgtTYW5kYm94U3BlYxIOCgZoYW5kbGUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIOCgZicmFuY2gYBCABKAkqewoMU2FuZGJveFN0YXRlEh0KGVNBTkRCT1hfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTQU5EQk9YX1NUQVRFX1BFTkRJTkcQARIXChNTQU5EQk9YX1NUQVRFX1JFQURZEAISGAoUU0FOREJPWF9TVEFURV9GQUlMRUQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Where a thread's runs execute on a machine: a git worktree of a repository on a branch, or a
@@ -89,11 +89,30 @@ export type Sandbox = Message<"link.v1.Sandbox"> & {
   threadId: string;
 
   /**
-   * Disk use on the machine when it was last ensured (0: not measured yet).
+   * Disk use on the machine when it was last ensured or measured (0: not measured yet).
    *
    * @generated from field: uint64 size_bytes = 12;
    */
   sizeBytes: bigint;
+
+  /**
+   * The thread that used it last, and its title (at most 256 bytes); empty when none has.
+   *
+   * @generated from field: string last_thread_id = 13;
+   */
+  lastThreadId: string;
+
+  /**
+   * @generated from field: string last_thread_title = 14;
+   */
+  lastThreadTitle: string;
+
+  /**
+   * How many threads use it.
+   *
+   * @generated from field: uint32 thread_count = 15;
+   */
+  threadCount: number;
 };
 
 /**
@@ -252,7 +271,8 @@ export enum SandboxState {
   READY = 2,
 
   /**
-   * The last attempt to make it failed (see error).
+   * The last attempt to make it failed (see error): by EnsureSandbox, or by the last run in it,
+   * which could not prepare it or whose set-up failed.
    *
    * @generated from enum value: SANDBOX_STATE_FAILED = 3;
    */
