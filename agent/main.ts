@@ -120,13 +120,14 @@ program
     const dataDir = resolve(opts.dataDir);
     opts.server = await serversFor(opts);
     const tls = await tlsFor(opts, opts.server);
+    const workspaceAddCommand = `linkd workspace add${dataDir === resolve(defaultDataDir('linkd')) ? '' : ` --data-dir ${dataDir}`} DIR`;
     // The workspaces are read again at every probe, so `linkd workspace add` needs no restart.
     let workspaces: string[] = [];
     const probe = async () => {
       const active = await activeWorkspaces(dataDir, opts.workspace);
       if (active.missing.length > 0) log.warn({ missing: active.missing }, 'some workspaces do not exist; skipped');
       workspaces = active.workspaces;
-      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces });
+      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces, workspaceAddCommand });
     };
     let capabilities = await probe();
     const sandboxRoot = await sandboxRootFor(dataDir);

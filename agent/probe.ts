@@ -30,6 +30,8 @@ export interface ProbeOptions {
   maxConcurrentRuns: number;
   /** The workspaces in force (resolved): their repositories are advertised. */
   workspaces?: readonly string[];
+  /** The command that adds a workspace here (advertised for the page's hint). */
+  workspaceAddCommand?: string;
 }
 
 /** How to find a harness CLI, ask its version, and tell whether it has credentials. */
@@ -97,7 +99,7 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
       {
         kind: SandboxProviderKind.IN_PLACE,
         available: workspaces.length > 0 && git.installed,
-        detail: workspaces.length > 0 ? '' : 'no workspaces: add one with `linkd workspace add DIR`',
+        detail: workspaces.length > 0 ? '' : `no workspaces: add one with \`${options.workspaceAddCommand ?? 'linkd workspace add DIR'}\``,
       },
       {
         kind: SandboxProviderKind.BWRAP,
@@ -115,6 +117,7 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
     workspaces,
     repositories: found.repositories,
     repositoriesTruncated: found.truncated,
+    workspaceAddCommand: options.workspaceAddCommand ?? 'linkd workspace add DIR',
     probedAt: timestampNow(),
   });
 }

@@ -654,6 +654,7 @@ function validateCapabilities(capabilities: Capabilities): void {
     checkLength('capabilities.tools.version', tool.version, 128);
   }
   tooMany('capabilities.workspaces', capabilities.workspaces.length, 64);
+  checkLength('capabilities.workspace_add_command', capabilities.workspaceAddCommand, 4096);
   tooMany('capabilities.repositories', capabilities.repositories.length, 200);
   for (const workspace of capabilities.workspaces) checkLength('capabilities.workspaces', workspace, 4096);
   for (const repository of capabilities.repositories) {

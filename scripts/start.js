@@ -1,6 +1,8 @@
 // `npm start`: the embedded default on this machine. Installs what is missing, builds the web UI,
 // starts link-server on 127.0.0.1 and one local linkd paired to the local user, and prints the URL.
 // Data lives in ./.data (LINK_DATA_DIR to change); ports from LINK_SERVER_HTTP_PORT / _GRPC_PORT.
+// LINK_WORKSPACES (colon-separated, e.g. ~/code) are the folders whose git repositories the local
+// linkd offers; none by default.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNodeModules } from './ensure-deps.js';
@@ -20,7 +22,11 @@ const stack = await startLocalStack({
   pretty: process.stderr.isTTY,
 });
 process.stdout.write(
-  `\n  Link is running: open ${stack.url}\n  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n  Ctrl-C stops it.\n\n`,
+  `\n  Link is running: open ${stack.url}\n  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n` +
+    (process.env.LINK_WORKSPACES
+      ? `  Workspaces: ${process.env.LINK_WORKSPACES}\n`
+      : '  No workspaces: to work on repositories on this machine, start with LINK_WORKSPACES=~/code npm start\n') +
+    '  Ctrl-C stops it.\n\n',
 );
 
 let stopping = false;

@@ -3,7 +3,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
-import { ADD_WORKSPACE_COMMAND } from './link-repository-picker.js';
+import { addWorkspaceCommand } from './link-repository-picker.js';
 import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
 import { CredentialsState, LinkState, SandboxProviderKind, type HarnessCapability, type Link } from '../../gen/link/v1/types_pb.js';
@@ -175,7 +175,7 @@ export class LinkMachineCard extends LitElement {
     const workspaces = capabilities?.workspaces ?? [];
     if (workspaces.length === 0) {
       return html`<div class="workspaces" data-testid="no-workspaces">No workspaces: to work on its repositories, run
-        <code>${ADD_WORKSPACE_COMMAND}</code> on it.</div>`;
+        <code>${addWorkspaceCommand(this.link)}</code> on it.</div>`;
     }
     const count = capabilities?.repositories.length ?? 0;
     return html`<div class="workspaces" data-testid="workspaces">Workspaces: ${workspaces.join(', ')} ·

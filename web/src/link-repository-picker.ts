@@ -3,8 +3,10 @@ import { customElement, property, state } from 'lit/decorators.js';
 import type { LocalRepository } from '../../gen/link/v1/sandbox_pb.js';
 import type { Link } from '../../gen/link/v1/types_pb.js';
 
-/** The command that gives linkd a workspace, shown where a machine has none. */
-export const ADD_WORKSPACE_COMMAND = 'linkd workspace add ~/code';
+/** The command that gives linkd a workspace on `link`, as its linkd advertised it, for ~/code. */
+export function addWorkspaceCommand(link: Link | undefined): string {
+  return (link?.capabilities?.workspaceAddCommand || 'linkd workspace add DIR').replace(/DIR$/, '~/code');
+}
 
 /**
  * The repositories a machine offers (those linkd found under the workspaces its owner gave it), in
@@ -55,7 +57,7 @@ export class LinkRepositoryPicker extends LitElement {
   private hint() {
     const name = this.link?.name || this.link?.hostname || 'the machine';
     return html`<div class="hint" data-testid="no-workspaces">${name} offers no repositories yet. On it, run
-      <code>${ADD_WORKSPACE_COMMAND}</code> (any folder with your git repositories), then pick one here.</div>`;
+      <code>${addWorkspaceCommand(this.link)}</code> (any folder with your git repositories), then pick one here.</div>`;
   }
 
   render() {
