@@ -315,7 +315,7 @@ program
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls))];
     checks.push(
       workspaces.length > 0
-        ? { name: 'workspaces', ok: true, detail: `${workspaces.join(', ')}: ${capabilities.repositories.length}${capabilities.repositoriesTruncated ? '+' : ''} git repositories` }
+        ? { name: 'workspaces', ok: true, detail: `${workspaces.join(', ')}: ${capabilities.repositories.length}${capabilities.repositoriesTruncated ? '+' : ''} git repositories found` }
         : { name: 'workspaces', ok: false, detail: 'none: threads can only use scratch folders and cloned URLs', fix: 'linkd workspace add DIR' },
     );
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);

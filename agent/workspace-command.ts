@@ -28,7 +28,7 @@ export function addWorkspaceCommands(program: Command, dataDirOption: () => Opti
         return;
       }
       const { repositories, truncated } = await discoverRepositories([real]);
-      process.stdout.write(`added workspace ${real} (${repositories.length}${truncated ? '+' : ''} git repositories)\n`);
+      process.stdout.write(`added workspace ${real} (${repositories.length}${truncated ? '+' : ''} git ${repositories.length === 1 && !truncated ? 'repository' : 'repositories'})\n`);
       await tellRunningLinkd(dataDir);
     });
   workspace

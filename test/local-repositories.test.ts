@@ -245,7 +245,7 @@ describe('local repositories', () => {
       await watch.snapshot();
       const added = await runLinkd(['workspace', 'add', later, '--data-dir', agentDir]);
       assert.equal(added.code, 0, added.output);
-      assert.match(added.output, /added workspace .* \(1 git repositories\)/);
+      assert.match(added.output, /added workspace .* \(1 git repository\)/);
       await watch.until(env.link.id, (link) => Boolean(link.capabilities?.repositories.some((r) => r.path === laterRepo)), 'advertising the added workspace');
     } finally {
       await watch.close();

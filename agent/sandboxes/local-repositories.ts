@@ -49,7 +49,10 @@ export async function discoverRepositories(workspaces: readonly string[], limits
     }
   };
   for (const workspace of workspaces) await walk(workspace, 0);
-  const repositories = await Promise.all(found.sort().map(describe));
+  // A few git calls at a time: a probe must not fork hundreds of processes at once.
+  const repositories: LocalRepositoryInfo[] = [];
+  const sorted = found.sort();
+  for (let i = 0; i < sorted.length; i += 8) repositories.push(...(await Promise.all(sorted.slice(i, i + 8).map(describe))));
   return { repositories, truncated };
 }
 

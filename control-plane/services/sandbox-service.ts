@@ -59,6 +59,8 @@ export function checkSandboxPlace(asked: { repository: string; branch: string; p
   } else if (provider === 'in-place') {
     if (!isLocalRepository(repository) && repositoryScheme(repository) !== 'file') throw invalid('repository', 'in-place runs in a repository on the machine: name its path');
     if (asked.branch) throw invalid('branch', 'in-place runs on the folder\'s current branch; name no branch');
+  } else if (repository.startsWith('~')) {
+    throw invalid('repository', 'name a repository on the machine by its absolute path (as `linkctl repositories list --link L` shows it), not with ~');
   } else if (isLocalRepository(repository)) {
     if (/[\x00-\x1f\x7f]/.test(repository)) throw invalid('repository', 'the repository path is malformed');
     if (!asked.branch) throw invalid('branch', `a ${provider} sandbox needs a branch`);
