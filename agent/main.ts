@@ -30,8 +30,8 @@ import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
-import { activeWorkspaces, parseWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
-import { addWorkspaceCommands } from './workspace-command.js';
+import { activeWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
+import { addWorkspaceCommands, workspaceCheck, workspaceOption, workspacesLine } from './workspace-command.js';
 
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
@@ -81,12 +81,6 @@ async function tlsFor(opts: { caFile?: string; insecure?: boolean; tokenFile: st
 
 const dataDirOption = () => new Option('--data-dir <dir>', 'where linkd keeps its state').env('LINKD_DATA_DIR').default(defaultDataDir('linkd'));
 const tokenFileOption = () => new Option('--token-file <file>', 'the link token (written by `linkd login`)').env('LINKD_TOKEN_FILE').default(join(defaultConfigDir('linkd'), 'token'));
-
-const workspaceOption = () =>
-  new Option('--workspace <dir>', 'a folder linkd may work in (repeatable; added to those of `linkd workspace add`)')
-    .env('LINKD_WORKSPACES')
-    .default([], 'none')
-    .argParser((value: string, previous: string[]) => parseWorkspaces(value, previous));
 
 const program = new Command('linkd').description('Connects this machine to a Link control plane and runs what it is sent.').version(LINK_VERSION);
 
@@ -289,10 +283,7 @@ program
             : `linkd (pid ${s.pid}) is connecting to ${s.server}`;
       process.stdout.write(`${line}\n`);
     }
-    if (!opts.json) {
-      const { workspaces } = await activeWorkspaces(resolve(opts.dataDir), opts.workspace);
-      process.stdout.write(workspaces.length > 0 ? `workspaces: ${workspaces.join(', ')}\n` : 'no workspaces (add one with: linkd workspace add DIR)\n');
-    }
+    if (!opts.json) process.stdout.write(await workspacesLine(resolve(opts.dataDir), opts.workspace));
     process.exitCode = !found?.running ? 3 : found.status.state === 'connected' ? 0 : 1;
   });
 
@@ -313,11 +304,7 @@ program
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls))];
-    checks.push(
-      workspaces.length > 0
-        ? { name: 'workspaces', ok: true, detail: `${workspaces.join(', ')}: ${capabilities.repositories.length}${capabilities.repositoriesTruncated ? '+' : ''} git repositories found` }
-        : { name: 'workspaces', ok: false, detail: 'none: threads can only use scratch folders and cloned URLs', fix: 'linkd workspace add DIR' },
-    );
+    checks.push(workspaceCheck(workspaces, capabilities));
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
   });
 

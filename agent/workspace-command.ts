@@ -3,11 +3,33 @@
  * `<data>/workspaces.json`). A running linkd is told (SIGHUP) and advertises the repositories it
  * finds there at once.
  */
-import type { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
+import type { Capabilities } from '../gen/link/v1/types_pb.js';
 import { readStatus } from './status.js';
 import { discoverRepositories } from './sandboxes/local-repositories.js';
-import { activeWorkspaces, addWorkspace, removeWorkspace } from './sandboxes/workspaces.js';
+import { activeWorkspaces, addWorkspace, parseWorkspaces, removeWorkspace } from './sandboxes/workspaces.js';
+
+/** `--workspace DIR` (repeatable) / LINKD_WORKSPACES (colon-separated) / "workspace" in --config. */
+export const workspaceOption = () =>
+  new Option('--workspace <dir>', 'a folder linkd may work in (repeatable; added to those of `linkd workspace add`)')
+    .env('LINKD_WORKSPACES')
+    .default([], 'none')
+    .argParser((value: string, previous: string[]) => parseWorkspaces(value, previous));
+
+/** `linkd status`'s line about the workspaces. */
+export async function workspacesLine(dataDir: string, given: string[]): Promise<string> {
+  const { workspaces } = await activeWorkspaces(dataDir, given);
+  return workspaces.length > 0 ? `workspaces: ${workspaces.join(', ')}\n` : 'no workspaces (add one with: linkd workspace add DIR)\n';
+}
+
+/** `linkd doctor`'s check of the workspaces. */
+export function workspaceCheck(workspaces: string[], capabilities: Capabilities) {
+  const found = `${capabilities.repositories.length}${capabilities.repositoriesTruncated ? '+' : ''}`;
+  return workspaces.length > 0
+    ? { name: 'workspaces', ok: true, detail: `${workspaces.join(', ')}: ${found} git repositories found` }
+    : { name: 'workspaces', ok: false, detail: 'none: threads can only use scratch folders and cloned URLs', fix: 'linkd workspace add DIR' };
+}
 
 /** Adds the `workspace` commands to `program`; `dataDirOption` makes each its --data-dir. */
 export function addWorkspaceCommands(program: Command, dataDirOption: () => Option): void {
