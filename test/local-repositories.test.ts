@@ -193,6 +193,10 @@ describe('local repositories', () => {
     assert.ok(failed.err.includes('set-up: cannot install'), failed.err.join('\n'));
     assert.ok(failed.err.includes('set-up: failed with exit code 3'));
     assert.deepEqual(failed.out, [], 'the run did not go on');
+    const ensured = await failure(sandboxes.ensureSandbox({ linkId: env.link.id, repository: broken, branch: 'y' }));
+    assert.equal(ensured.code, Code.FailedPrecondition);
+    assert.equal(reasonOf(ensured), 'SETUP_FAILED');
+    assert.match(ensured.rawMessage, /exit code 3: cannot install/);
 
     // The machines page's table: sizes measured now, the repository and thread of each, failed ones failed.
     const never = await runInThread('echo never', { repository: repo, branch: 'main' }); // main is checked out in the repository itself
