@@ -26,6 +26,7 @@ import { SandboxManager } from './sandboxes/sandboxes.js';
 import { AgentMetrics } from './metrics.js';
 import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
 import { fileURLToPath } from 'node:url';
+import { readdir } from 'node:fs/promises';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
@@ -125,7 +126,10 @@ program
     };
     let capabilities = await probe();
     const sandboxRoot = await sandboxRootFor(dataDir);
-    if (sandboxRoot !== join(dataDir, 'sandboxes')) log.warn({ sandboxRoot }, 'the data directory is inside a git work tree: sandboxes live outside it');
+    if (sandboxRoot !== join(dataDir, 'sandboxes')) {
+      const unused = (await readdir(join(dataDir, 'sandboxes')).catch(() => [])).length > 0 ? join(dataDir, 'sandboxes') : undefined;
+      log.warn({ sandboxRoot, unused }, 'the data directory is inside a git work tree: sandboxes live outside it (any under `unused` are no longer used)');
+    }
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const sandboxes = new SandboxManager({
       dataDir,
