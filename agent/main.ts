@@ -4,6 +4,7 @@
  *   linkd start    connect and stay connected (flags or LINKD_* environment)
  *   linkd status   is it running, connected to what, since when (--json)
  *   linkd doctor   what this machine can run, and how to fix what is missing
+ *   linkd workspace add|list|rm   the folders linkd may work in (this machine only)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
@@ -27,10 +28,13 @@ import { SandboxManager } from './sandboxes/sandboxes.js';
 import { AgentMetrics } from './metrics.js';
 import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
 import { fileURLToPath } from 'node:url';
+import { readdir } from 'node:fs/promises';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/run-manager.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
+import { activeWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
+import { addWorkspaceCommands, workspaceCheck, workspaceOption, workspacesLine } from './workspace-command.js';
 
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
@@ -93,6 +97,7 @@ program
   .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
   .addOption(new Option('--idle-timeout <ms>', 'a run with no output for this long is stopped').env('LINKD_IDLE_TIMEOUT').default(30 * 60_000).argParser(integer(1_000, 86_400_000)))
   .addOption(
@@ -115,8 +120,21 @@ program
     const dataDir = resolve(opts.dataDir);
     opts.server = await serversFor(opts);
     const tls = await tlsFor(opts, opts.server);
-    const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
+    const workspaceAddCommand = `linkd workspace add${dataDir === resolve(defaultDataDir('linkd')) ? '' : ` --data-dir ${dataDir}`} DIR`;
+    // The workspaces are read again at every probe, so `linkd workspace add` needs no restart.
+    let workspaces: string[] = [];
+    const probe = async () => {
+      const active = await activeWorkspaces(dataDir, opts.workspace);
+      if (active.missing.length > 0) log.warn({ missing: active.missing }, 'some workspaces do not exist; skipped');
+      workspaces = active.workspaces;
+      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces, workspaceAddCommand });
+    };
     let capabilities = await probe();
+    const sandboxRoot = await sandboxRootFor(dataDir);
+    if (sandboxRoot !== join(dataDir, 'sandboxes')) {
+      const unused = (await readdir(join(dataDir, 'sandboxes')).catch(() => [])).length > 0 ? join(dataDir, 'sandboxes') : undefined;
+      log.warn({ sandboxRoot, unused }, 'the data directory is inside a git work tree: sandboxes live outside it (any under `unused` are no longer used)');
+    }
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const sandboxes = new SandboxManager({
       dataDir,
@@ -124,6 +142,8 @@ program
       allowedSchemes: opts.repositorySchemes,
       maxSandboxes: opts.maxSandboxes,
       busy: (handle) => runs.usesSandbox(handle),
+      sandboxRoot,
+      workspaces: () => workspaces,
     });
     let connected = false;
     const metrics = new AgentMetrics({ connected: () => connected, outboxBytes: () => runs.outboxBytes, running: () => runs.runningCount });
@@ -260,8 +280,9 @@ program
 
 program
   .command('status')
-  .description('is linkd running, connected to what, since when')
+  .description('is linkd running, connected to what, since when; its workspaces')
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .option('--json', 'print the status as JSON')
   .action(async (opts) => {
     const found = await readStatus(resolve(opts.dataDir));
@@ -282,6 +303,7 @@ program
     }
     const key = found?.running ? found.status.dispatchKey : undefined;
     if (!opts.json && key && key.state !== 'pinned') process.stdout.write(`linkd cannot run anything: ${key.message}\n`);
+    if (!opts.json) process.stdout.write(await workspacesLine(resolve(opts.dataDir), opts.workspace));
     process.exitCode = !found?.running ? 3 : found.status.state === 'connected' && key?.state !== 'missing' && key?.state !== 'mismatch' ? 0 : 1;
   });
 
@@ -293,14 +315,17 @@ program
   .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
-    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
+    const { workspaces } = await activeWorkspaces(resolve(opts.dataDir), opts.workspace);
+    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1, workspaces });
     const server = (await serversFor(opts))[0];
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
     const pairing = await dispatchKeyCheck(resolve(opts.tokenFile), resolve(opts.dataDir));
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls)), pairing];
+    checks.push(workspaceCheck(workspaces, capabilities));
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
     // A machine that refuses every run is broken, whatever else works.
     if (!pairing.ok) process.exitCode = 1;
@@ -348,7 +373,7 @@ const sandboxesCommand = program.command('sandboxes').description('the sandboxes
 const localSandboxes = async (dataDir: string) => {
   const root = resolve(dataDir);
   const inUse = await sandboxesInUse(root);
-  return new SandboxManager({ dataDir: root, log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
+  return new SandboxManager({ dataDir: root, sandboxRoot: await sandboxRootFor(root), log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
 };
 sandboxesCommand
   .command('list')
@@ -392,6 +417,8 @@ sandboxesCommand
     for (const s of removed) process.stdout.write(`removed ${s.handle} (${s.branch}: merged and clean)\n`);
     for (const { sandbox, why } of kept) process.stdout.write(`kept ${sandbox.handle} (${sandbox.branch || sandbox.provider}): ${why}\n`);
   });
+
+addWorkspaceCommands(program, dataDirOption);
 
 program.parseAsync().catch((error) => {
   process.stderr.write(`linkd: ${(error as Error).message}\n`);

@@ -20,6 +20,7 @@ import {
   type HarnessCapability,
   type ToolCapability,
 } from '../gen/link/v1/types_pb.js';
+import { discoverRepositories } from './sandboxes/local-repositories.js';
 
 export interface ProbeOptions {
   env?: NodeJS.ProcessEnv;
@@ -27,6 +28,10 @@ export interface ProbeOptions {
   /** Deadline for each `--version` call. */
   timeoutMs?: number;
   maxConcurrentRuns: number;
+  /** The workspaces in force (resolved): their repositories are advertised. */
+  workspaces?: readonly string[];
+  /** The command that adds a workspace here (advertised for the page's hint). */
+  workspaceAddCommand?: string;
 }
 
 /** How to find a harness CLI, ask its version, and tell whether it has credentials. */
@@ -79,6 +84,8 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
     probeTool('bwrap', ['--version'], env, timeoutMs),
   ]);
   const bwrapWorks = bwrap.installed && git.installed && (await bwrapRuns(env, timeoutMs));
+  const workspaces = [...(options.workspaces ?? [])];
+  const found = git.installed ? await discoverRepositories(workspaces) : { repositories: [], truncated: false };
   return create(CapabilitiesSchema, {
     harnesses: [...harnesses, shell],
     tools: [git, bwrap],
@@ -88,6 +95,11 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
         kind: SandboxProviderKind.WORKTREE,
         available: git.installed,
         detail: git.installed ? '' : 'git is not installed',
+      },
+      {
+        kind: SandboxProviderKind.IN_PLACE,
+        available: workspaces.length > 0 && git.installed,
+        detail: workspaces.length > 0 ? '' : `no workspaces: add one with \`${options.workspaceAddCommand ?? 'linkd workspace add DIR'}\``,
       },
       {
         kind: SandboxProviderKind.BWRAP,
@@ -102,6 +114,10 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
       },
     ],
     capacity: { maxConcurrentRuns: options.maxConcurrentRuns },
+    workspaces,
+    repositories: found.repositories,
+    repositoriesTruncated: found.truncated,
+    workspaceAddCommand: options.workspaceAddCommand ?? 'linkd workspace add DIR',
     probedAt: timestampNow(),
   });
 }

@@ -53,6 +53,7 @@ export const Reason = {
   SandboxFailed: 'SANDBOX_FAILED',
   RepositoryUnavailable: 'REPOSITORY_UNAVAILABLE',
   RepositoryEmpty: 'REPOSITORY_EMPTY',
+  SetupFailed: 'SETUP_FAILED',
   LinkTimeout: 'LINK_TIMEOUT',
   /** Something failed inside the server; the message carries a request id to find it in the log. */
   Internal: 'INTERNAL',

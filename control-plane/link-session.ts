@@ -674,6 +674,16 @@ function validateCapabilities(capabilities: Capabilities): void {
     checkLength('capabilities.tools.name', tool.name, 64);
     checkLength('capabilities.tools.version', tool.version, 128);
   }
+  tooMany('capabilities.workspaces', capabilities.workspaces.length, 64);
+  checkLength('capabilities.workspace_add_command', capabilities.workspaceAddCommand, 4096);
+  tooMany('capabilities.repositories', capabilities.repositories.length, 200);
+  for (const workspace of capabilities.workspaces) checkLength('capabilities.workspaces', workspace, 4096);
+  for (const repository of capabilities.repositories) {
+    checkLength('capabilities.repositories.path', repository.path, 4096);
+    checkLength('capabilities.repositories.name', repository.name, 255);
+    checkLength('capabilities.repositories.current_branch', repository.currentBranch, 255);
+    checkLength('capabilities.repositories.default_branch', repository.defaultBranch, 255);
+  }
   const max = capabilities.capacity?.maxConcurrentRuns ?? 1;
   if (max > 64) {
     throw linkError(Code.InvalidArgument, Reason.InvalidField, 'capabilities.capacity.max_concurrent_runs must be at most 64', {

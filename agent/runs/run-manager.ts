@@ -15,7 +15,7 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
 import { checkDispatch, MAX_DISPATCH_SKEW_MS, type DispatchFields, type DispatchVerdict, type KeyEndorsement, type SignedKind } from '../../common/dispatch.js';
@@ -28,6 +28,7 @@ import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
+import { reportSetup } from '../sandboxes/setup.js';
 import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
 import type { SandboxInfo, SandboxManager } from '../sandboxes/sandboxes.js';
@@ -266,6 +267,8 @@ export class RunManager {
         // The thread's sandbox, made now if this is its first use (or it was evicted).
         sandbox = await this.options.sandboxes.ensure(spec);
         cwd = sandbox.path;
+        // A new worktree's set-up shows in the run that made it; a failed one fails the run.
+        if (sandbox.setup && reportSetup(sandbox.setup, emit)) return fail('SETUP_FAILED', `the set-up command \`${sandbox.setup.command}\` failed with exit code ${sandbox.setup.exitCode}`, 'SETUP_FAILED');
       } else {
         // A control plane that names no sandbox: the thread's own directory.
         cwd = join(this.options.dataDir, 'threads', run.payload.threadId);
@@ -279,7 +282,8 @@ export class RunManager {
       emit({ event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: run.cancelled, exitCode: -1 } } });
       return;
     }
-    const env = this.options.env ?? process.env;
+    // git never looks above the sandbox for a repository (a scratch directory is in none).
+    const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), GIT_CEILING_DIRECTORIES: dirname(cwd) };
     this.options.log.info({ runId: run.id, harness: adapter.name, cwd, provider: spec?.provider }, 'run started');
     this.options.metrics?.runsStarted.inc({ harness: adapter.name });
     run.process = new HarnessProcess({

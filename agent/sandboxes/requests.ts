@@ -1,4 +1,4 @@
-/** Answers the control plane's SandboxRequest frames: ensure or delete, one reply each. */
+/** Answers the control plane's SandboxRequest frames: ensure, measure or delete, one reply each. */
 import { execFile } from 'node:child_process';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { SandboxReplySchema, SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
@@ -13,6 +13,11 @@ export async function answerSandboxRequest(manager: SandboxManager, request: San
     switch (request.op.case) {
       case 'ensure': {
         const sandbox = await manager.ensure(request.op.value);
+        return { opId, result: { case: 'ready', value: { path: sandbox.path, sizeBytes: await diskUse(sandbox.path), setup: sandbox.setup } } };
+      }
+      case 'measure': {
+        const sandbox = await manager.get(request.op.value.handle);
+        if (!sandbox) return { opId, result: { case: 'failure', value: { reason: 'SANDBOX_NOT_FOUND', message: 'the sandbox is not on this machine (never made, evicted or removed)' } } };
         return { opId, result: { case: 'ready', value: { path: sandbox.path, sizeBytes: await diskUse(sandbox.path) } } };
       }
       case 'delete':

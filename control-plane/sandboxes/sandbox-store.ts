@@ -32,6 +32,17 @@ export interface SandboxRow {
   last_used_at: Date;
 }
 
+/** A sandbox with what its threads and runs say of it (for the machines page and listings). */
+export interface SandboxUseRow extends SandboxRow {
+  last_thread_id: string | null;
+  last_thread_title: string | null;
+  thread_count: number;
+  /** The latest finished run in it could not prepare it (SANDBOX_FAILED) or its set-up failed (SETUP_FAILED). */
+  last_failure: string | null;
+  /** That run's error event (a RunEvent), when there is one. */
+  last_error: Buffer | null;
+}
+
 export interface SandboxKey {
   userId: string;
   linkId: string;
@@ -101,8 +112,8 @@ export class SandboxStore {
     return upsertSandbox(this.sql, key);
   }
 
-  async get(userId: string, id: string): Promise<SandboxRow | undefined> {
-    const [row] = await this.sql<SandboxRow[]>`select * from sandboxes where id = ${id} and user_id = ${userId}`;
+  async get(userId: string, id: string): Promise<SandboxUseRow | undefined> {
+    const [row] = await this.sql<SandboxUseRow[]>`${this.withUse()} where s.id = ${id} and s.user_id = ${userId}`;
     return row;
   }
 
@@ -111,10 +122,29 @@ export class SandboxStore {
     return row;
   }
 
-  async list(userId: string, linkId?: string): Promise<SandboxRow[]> {
+  async list(userId: string, linkId?: string): Promise<SandboxUseRow[]> {
     return linkId
-      ? this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} and link_id = ${linkId} order by last_used_at desc limit 1000`
-      : this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} order by last_used_at desc limit 1000`;
+      ? this.sql<SandboxUseRow[]>`${this.withUse()} where s.user_id = ${userId} and s.link_id = ${linkId} order by s.last_used_at desc limit 1000`
+      : this.sql<SandboxUseRow[]>`${this.withUse()} where s.user_id = ${userId} order by s.last_used_at desc limit 1000`;
+  }
+
+  /** The sandboxes with their last thread, thread count, and the failure of their latest finished run. */
+  private withUse() {
+    return this.sql`
+      select s.*, t.id as last_thread_id, t.title as last_thread_title,
+        (select count(*)::int from threads where sandbox_id = s.id) as thread_count,
+        case when r.failure_reason in ('SANDBOX_FAILED', 'SETUP_FAILED') then r.failure_reason end as last_failure,
+        case when r.failure_reason in ('SANDBOX_FAILED', 'SETUP_FAILED') then
+          (select body from run_events where run_id = r.id and kind = 'error' order by seq desc limit 1) end as last_error
+      from sandboxes s
+      left join lateral (select id, title from threads where sandbox_id = s.id order by updated_at desc limit 1) t on true
+      left join lateral (select id, failure_reason from runs where sandbox_id = s.id and state in ('completed', 'failed', 'cancelled')
+                         order by created_at desc limit 1) r on true`;
+  }
+
+  /** The disk use the machine measured now. */
+  async setSize(id: string, sizeBytes: bigint): Promise<void> {
+    await this.sql`update sandboxes set size_bytes = ${String(sizeBytes)} where id = ${id}`;
   }
 
   async markReady(id: string, path: string, sizeBytes: bigint): Promise<SandboxRow | undefined> {
@@ -124,8 +154,9 @@ export class SandboxStore {
     return row;
   }
 
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.sql`update sandboxes set state = 'failed', error = ${error.slice(0, 1024)} where id = ${id} and state <> 'ready'`;
+  /** Marks the last attempt failed; a ready sandbox stays ready unless `evenIfReady` (its set-up failed). */
+  async markFailed(id: string, error: string, evenIfReady = false): Promise<void> {
+    await this.sql`update sandboxes set state = 'failed', error = ${error.slice(0, 1024)} where id = ${id} and (state <> 'ready' or ${evenIfReady})`;
   }
 
   /** Removes the sandbox from the map unless a run is in progress in it (then false). */

@@ -10,7 +10,7 @@ import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js';
 import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
-import { checkProviderAvailable, checkSandboxPlace } from './sandbox-service.js';
+import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
   RunSchema,
   RunState,
@@ -79,7 +79,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     // What this message runs on: the thread's pins, or (first message) what it asks for.
     const harness = thread.harness ?? request.harness;
     const linkId = thread.link_id ?? request.linkId;
-    const where = checkSandboxPlace({
+    let where = checkSandboxPlace({
       repository: thread.repository ?? request.repository,
       branch: thread.branch ?? request.branch,
       provider: thread.sandbox_provider ?? request.sandboxProvider,
@@ -122,6 +122,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       );
     }
     const capabilities = live.capabilities;
+    where = placeOnLink(where, capabilities, link.name);
     const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
     if (!installed.includes(harness)) {
       throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `${harness} is not installed on ${link.name}`, {

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Sandbox } from "./sandbox_pb.js";
+import type { LocalRepository, Sandbox } from "./sandbox_pb.js";
 import { file_link_v1_sandbox } from "./sandbox_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,59 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/sandbox_service.proto.
  */
 export const file_link_v1_sandbox_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1saW5rL3YxL3NhbmRib3hfc2VydmljZS5wcm90bxIHbGluay52MSJdChRFbnN1cmVTYW5kYm94UmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEhIKCnJlcG9zaXRvcnkYAiABKAkSDgoGYnJhbmNoGAMgASgJEhAKCHByb3ZpZGVyGAQgASgJIjoKFUVuc3VyZVNhbmRib3hSZXNwb25zZRIhCgdzYW5kYm94GAEgASgLMhAubGluay52MS5TYW5kYm94IicKEUdldFNhbmRib3hSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkiNwoSR2V0U2FuZGJveFJlc3BvbnNlEiEKB3NhbmRib3gYASABKAsyEC5saW5rLnYxLlNhbmRib3giJwoUTGlzdFNhbmRib3hlc1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSI8ChVMaXN0U2FuZGJveGVzUmVzcG9uc2USIwoJc2FuZGJveGVzGAEgAygLMhAubGluay52MS5TYW5kYm94IioKFERlbGV0ZVNhbmRib3hSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkiFwoVRGVsZXRlU2FuZGJveFJlc3BvbnNlIjIKC0V4ZWNSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkSDwoHY29tbWFuZBgCIAEoCSJhCgxFeGVjUmVzcG9uc2USJQoGb3V0cHV0GAEgASgLMhMubGluay52MS5FeGVjT3V0cHV0SAASIQoEZXhpdBgCIAEoCzIRLmxpbmsudjEuRXhlY0V4aXRIAEIHCgVldmVudCKOAQoKRXhlY091dHB1dBIqCgZzdHJlYW0YASABKA4yGi5saW5rLnYxLkV4ZWNPdXRwdXQuU3RyZWFtEgwKBHRleHQYAiABKAkiRgoGU3RyZWFtEhYKElNUUkVBTV9VTlNQRUNJRklFRBAAEhEKDVNUUkVBTV9TVERPVVQQARIRCg1TVFJFQU1fU1RERVJSEAIiPQoIRXhlY0V4aXQSEQoJZXhpdF9jb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIOCgZydW5faWQYAyABKAky/gIKDlNhbmRib3hTZXJ2aWNlEk4KDUVuc3VyZVNhbmRib3gSHS5saW5rLnYxLkVuc3VyZVNhbmRib3hSZXF1ZXN0Gh4ubGluay52MS5FbnN1cmVTYW5kYm94UmVzcG9uc2USRQoKR2V0U2FuZGJveBIaLmxpbmsudjEuR2V0U2FuZGJveFJlcXVlc3QaGy5saW5rLnYxLkdldFNhbmRib3hSZXNwb25zZRJOCg1MaXN0U2FuZGJveGVzEh0ubGluay52MS5MaXN0U2FuZGJveGVzUmVxdWVzdBoeLmxpbmsudjEuTGlzdFNhbmRib3hlc1Jlc3BvbnNlEk4KDURlbGV0ZVNhbmRib3gSHS5saW5rLnYxLkRlbGV0ZVNhbmRib3hSZXF1ZXN0Gh4ubGluay52MS5EZWxldGVTYW5kYm94UmVzcG9uc2USNQoERXhlYxIULmxpbmsudjEuRXhlY1JlcXVlc3QaFS5saW5rLnYxLkV4ZWNSZXNwb25zZTABYgZwcm90bzM", [file_link_v1_sandbox]);
+  fileDesc("Ch1saW5rL3YxL3NhbmRib3hfc2VydmljZS5wcm90bxIHbGluay52MSIqChdMaXN0UmVwb3NpdG9yaWVzUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJInEKGExpc3RSZXBvc2l0b3JpZXNSZXNwb25zZRIuCgxyZXBvc2l0b3JpZXMYASADKAsyGC5saW5rLnYxLkxvY2FsUmVwb3NpdG9yeRISCgp3b3Jrc3BhY2VzGAIgAygJEhEKCXRydW5jYXRlZBgDIAEoCCJdChRFbnN1cmVTYW5kYm94UmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEhIKCnJlcG9zaXRvcnkYAiABKAkSDgoGYnJhbmNoGAMgASgJEhAKCHByb3ZpZGVyGAQgASgJIjoKFUVuc3VyZVNhbmRib3hSZXNwb25zZRIhCgdzYW5kYm94GAEgASgLMhAubGluay52MS5TYW5kYm94IicKEUdldFNhbmRib3hSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkiNwoSR2V0U2FuZGJveFJlc3BvbnNlEiEKB3NhbmRib3gYASABKAsyEC5saW5rLnYxLlNhbmRib3giOAoUTGlzdFNhbmRib3hlc1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIPCgdtZWFzdXJlGAIgASgIIjwKFUxpc3RTYW5kYm94ZXNSZXNwb25zZRIjCglzYW5kYm94ZXMYASADKAsyEC5saW5rLnYxLlNhbmRib3giKgoURGVsZXRlU2FuZGJveFJlcXVlc3QSEgoKc2FuZGJveF9pZBgBIAEoCSIXChVEZWxldGVTYW5kYm94UmVzcG9uc2UiMgoLRXhlY1JlcXVlc3QSEgoKc2FuZGJveF9pZBgBIAEoCRIPCgdjb21tYW5kGAIgASgJImEKDEV4ZWNSZXNwb25zZRIlCgZvdXRwdXQYASABKAsyEy5saW5rLnYxLkV4ZWNPdXRwdXRIABIhCgRleGl0GAIgASgLMhEubGluay52MS5FeGVjRXhpdEgAQgcKBWV2ZW50Io4BCgpFeGVjT3V0cHV0EioKBnN0cmVhbRgBIAEoDjIaLmxpbmsudjEuRXhlY091dHB1dC5TdHJlYW0SDAoEdGV4dBgCIAEoCSJGCgZTdHJlYW0SFgoSU1RSRUFNX1VOU1BFQ0lGSUVEEAASEQoNU1RSRUFNX1NURE9VVBABEhEKDVNUUkVBTV9TVERFUlIQAiI9CghFeGVjRXhpdBIRCglleGl0X2NvZGUYASABKAUSDgoGcmVhc29uGAIgASgJEg4KBnJ1bl9pZBgDIAEoCTLXAwoOU2FuZGJveFNlcnZpY2USVwoQTGlzdFJlcG9zaXRvcmllcxIgLmxpbmsudjEuTGlzdFJlcG9zaXRvcmllc1JlcXVlc3QaIS5saW5rLnYxLkxpc3RSZXBvc2l0b3JpZXNSZXNwb25zZRJOCg1FbnN1cmVTYW5kYm94Eh0ubGluay52MS5FbnN1cmVTYW5kYm94UmVxdWVzdBoeLmxpbmsudjEuRW5zdXJlU2FuZGJveFJlc3BvbnNlEkUKCkdldFNhbmRib3gSGi5saW5rLnYxLkdldFNhbmRib3hSZXF1ZXN0GhsubGluay52MS5HZXRTYW5kYm94UmVzcG9uc2USTgoNTGlzdFNhbmRib3hlcxIdLmxpbmsudjEuTGlzdFNhbmRib3hlc1JlcXVlc3QaHi5saW5rLnYxLkxpc3RTYW5kYm94ZXNSZXNwb25zZRJOCg1EZWxldGVTYW5kYm94Eh0ubGluay52MS5EZWxldGVTYW5kYm94UmVxdWVzdBoeLmxpbmsudjEuRGVsZXRlU2FuZGJveFJlc3BvbnNlEjUKBEV4ZWMSFC5saW5rLnYxLkV4ZWNSZXF1ZXN0GhUubGluay52MS5FeGVjUmVzcG9uc2UwAWIGcHJvdG8z", [file_link_v1_sandbox]);
+
+/**
+ * @generated from message link.v1.ListRepositoriesRequest
+ */
+export type ListRepositoriesRequest = Message<"link.v1.ListRepositoriesRequest"> & {
+  /**
+   * The machine. At most 64 bytes.
+   *
+   * @generated from field: string link_id = 1;
+   */
+  linkId: string;
+};
+
+/**
+ * Describes the message link.v1.ListRepositoriesRequest.
+ * Use `create(ListRepositoriesRequestSchema)` to create a new message.
+ */
+export const ListRepositoriesRequestSchema: GenMessage<ListRepositoriesRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 0);
+
+/**
+ * @generated from message link.v1.ListRepositoriesResponse
+ */
+export type ListRepositoriesResponse = Message<"link.v1.ListRepositoriesResponse"> & {
+  /**
+   * Sorted by path. At most 200 entries.
+   *
+   * @generated from field: repeated link.v1.LocalRepository repositories = 1;
+   */
+  repositories: LocalRepository[];
+
+  /**
+   * The machine's workspaces; empty when it has none (then `linkd workspace add DIR` on it).
+   *
+   * @generated from field: repeated string workspaces = 2;
+   */
+  workspaces: string[];
+
+  /**
+   * More repositories were found than were advertised.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message link.v1.ListRepositoriesResponse.
+ * Use `create(ListRepositoriesResponseSchema)` to create a new message.
+ */
+export const ListRepositoriesResponseSchema: GenMessage<ListRepositoriesResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 1);
 
 /**
  * @generated from message link.v1.EnsureSandboxRequest
@@ -24,7 +76,8 @@ export type EnsureSandboxRequest = Message<"link.v1.EnsureSandboxRequest"> & {
   linkId: string;
 
   /**
-   * A git URL (https or ssh; file only where the machine allows it), or empty for a directory.
+   * A git URL (https or ssh; file only where the machine allows it), an absolute path (or file://
+   * URL) of a repository the machine advertised (see ListRepositories), or empty for a directory.
    *
    * @generated from field: string repository = 2;
    */
@@ -38,7 +91,8 @@ export type EnsureSandboxRequest = Message<"link.v1.EnsureSandboxRequest"> & {
   branch: string;
 
   /**
-   * "directory" (the default without a repository), "worktree" (the default with one) or "bwrap".
+   * "directory" (the default without a repository), "worktree" (the default with one), "bwrap", or
+   * "in-place" (a local repository's own folder, no isolation).
    *
    * @generated from field: string provider = 4;
    */
@@ -50,7 +104,7 @@ export type EnsureSandboxRequest = Message<"link.v1.EnsureSandboxRequest"> & {
  * Use `create(EnsureSandboxRequestSchema)` to create a new message.
  */
 export const EnsureSandboxRequestSchema: GenMessage<EnsureSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 0);
+  messageDesc(file_link_v1_sandbox_service, 2);
 
 /**
  * @generated from message link.v1.EnsureSandboxResponse
@@ -67,7 +121,7 @@ export type EnsureSandboxResponse = Message<"link.v1.EnsureSandboxResponse"> & {
  * Use `create(EnsureSandboxResponseSchema)` to create a new message.
  */
 export const EnsureSandboxResponseSchema: GenMessage<EnsureSandboxResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 1);
+  messageDesc(file_link_v1_sandbox_service, 3);
 
 /**
  * @generated from message link.v1.GetSandboxRequest
@@ -84,7 +138,7 @@ export type GetSandboxRequest = Message<"link.v1.GetSandboxRequest"> & {
  * Use `create(GetSandboxRequestSchema)` to create a new message.
  */
 export const GetSandboxRequestSchema: GenMessage<GetSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 2);
+  messageDesc(file_link_v1_sandbox_service, 4);
 
 /**
  * @generated from message link.v1.GetSandboxResponse
@@ -101,7 +155,7 @@ export type GetSandboxResponse = Message<"link.v1.GetSandboxResponse"> & {
  * Use `create(GetSandboxResponseSchema)` to create a new message.
  */
 export const GetSandboxResponseSchema: GenMessage<GetSandboxResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 3);
+  messageDesc(file_link_v1_sandbox_service, 5);
 
 /**
  * @generated from message link.v1.ListSandboxesRequest
@@ -113,6 +167,14 @@ export type ListSandboxesRequest = Message<"link.v1.ListSandboxesRequest"> & {
    * @generated from field: string link_id = 1;
    */
   linkId: string;
+
+  /**
+   * With link_id of an online machine: measure each sandbox's disk use on it first (within a few
+   * seconds; sizes that cannot be told in time keep their last value).
+   *
+   * @generated from field: bool measure = 2;
+   */
+  measure: boolean;
 };
 
 /**
@@ -120,7 +182,7 @@ export type ListSandboxesRequest = Message<"link.v1.ListSandboxesRequest"> & {
  * Use `create(ListSandboxesRequestSchema)` to create a new message.
  */
 export const ListSandboxesRequestSchema: GenMessage<ListSandboxesRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 4);
+  messageDesc(file_link_v1_sandbox_service, 6);
 
 /**
  * @generated from message link.v1.ListSandboxesResponse
@@ -137,7 +199,7 @@ export type ListSandboxesResponse = Message<"link.v1.ListSandboxesResponse"> & {
  * Use `create(ListSandboxesResponseSchema)` to create a new message.
  */
 export const ListSandboxesResponseSchema: GenMessage<ListSandboxesResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 5);
+  messageDesc(file_link_v1_sandbox_service, 7);
 
 /**
  * @generated from message link.v1.DeleteSandboxRequest
@@ -154,7 +216,7 @@ export type DeleteSandboxRequest = Message<"link.v1.DeleteSandboxRequest"> & {
  * Use `create(DeleteSandboxRequestSchema)` to create a new message.
  */
 export const DeleteSandboxRequestSchema: GenMessage<DeleteSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 6);
+  messageDesc(file_link_v1_sandbox_service, 8);
 
 /**
  * @generated from message link.v1.DeleteSandboxResponse
@@ -167,7 +229,7 @@ export type DeleteSandboxResponse = Message<"link.v1.DeleteSandboxResponse"> & {
  * Use `create(DeleteSandboxResponseSchema)` to create a new message.
  */
 export const DeleteSandboxResponseSchema: GenMessage<DeleteSandboxResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 7);
+  messageDesc(file_link_v1_sandbox_service, 9);
 
 /**
  * @generated from message link.v1.ExecRequest
@@ -191,7 +253,7 @@ export type ExecRequest = Message<"link.v1.ExecRequest"> & {
  * Use `create(ExecRequestSchema)` to create a new message.
  */
 export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 8);
+  messageDesc(file_link_v1_sandbox_service, 10);
 
 /**
  * @generated from message link.v1.ExecResponse
@@ -220,7 +282,7 @@ export type ExecResponse = Message<"link.v1.ExecResponse"> & {
  * Use `create(ExecResponseSchema)` to create a new message.
  */
 export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 9);
+  messageDesc(file_link_v1_sandbox_service, 11);
 
 /**
  * One line the command wrote.
@@ -244,7 +306,7 @@ export type ExecOutput = Message<"link.v1.ExecOutput"> & {
  * Use `create(ExecOutputSchema)` to create a new message.
  */
 export const ExecOutputSchema: GenMessage<ExecOutput> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 10);
+  messageDesc(file_link_v1_sandbox_service, 12);
 
 /**
  * @generated from enum link.v1.ExecOutput.Stream
@@ -270,7 +332,7 @@ export enum ExecOutput_Stream {
  * Describes the enum link.v1.ExecOutput.Stream.
  */
 export const ExecOutput_StreamSchema: GenEnum<ExecOutput_Stream> = /*@__PURE__*/
-  enumDesc(file_link_v1_sandbox_service, 10, 0);
+  enumDesc(file_link_v1_sandbox_service, 12, 0);
 
 /**
  * How the command ended; the last message of the stream.
@@ -303,7 +365,7 @@ export type ExecExit = Message<"link.v1.ExecExit"> & {
  * Use `create(ExecExitSchema)` to create a new message.
  */
 export const ExecExitSchema: GenMessage<ExecExit> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 11);
+  messageDesc(file_link_v1_sandbox_service, 13);
 
 /**
  * SandboxService: the user's sandboxes on their machines. Requests that need the machine are
@@ -313,6 +375,18 @@ export const ExecExitSchema: GenMessage<ExecExit> = /*@__PURE__*/
  * @generated from service link.v1.SandboxService
  */
 export const SandboxService: GenService<{
+  /**
+   * ListRepositories returns the git repositories a machine found under the workspaces its owner
+   * gave linkd (`linkd workspace add DIR`), as last advertised by the machine. Threads on a local
+   * repository may name only these. FAILED_PRECONDITION LINK_OFFLINE when the machine is offline.
+   *
+   * @generated from rpc link.v1.SandboxService.ListRepositories
+   */
+  listRepositories: {
+    methodKind: "unary";
+    input: typeof ListRepositoriesRequestSchema;
+    output: typeof ListRepositoriesResponseSchema;
+  },
   /**
    * EnsureSandbox finds or makes the sandbox for (link, repository, branch, provider) and returns it
    * ready. Concurrent calls for one sandbox share one operation on the machine.

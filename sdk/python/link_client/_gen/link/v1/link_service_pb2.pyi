@@ -320,12 +320,14 @@ class SandboxFailure(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class SandboxReady(_message.Message):
-    __slots__ = ["path", "size_bytes"]
+    __slots__ = ["path", "setup", "size_bytes"]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    SETUP_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     path: str
+    setup: _sandbox_pb2.SandboxSetup
     size_bytes: int
-    def __init__(self, path: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., setup: _Optional[_Union[_sandbox_pb2.SandboxSetup, _Mapping]] = ...) -> None: ...
 
 class SandboxReply(_message.Message):
     __slots__ = ["deleted", "failure", "op_id", "ready"]
@@ -340,14 +342,16 @@ class SandboxReply(_message.Message):
     def __init__(self, op_id: _Optional[str] = ..., ready: _Optional[_Union[SandboxReady, _Mapping]] = ..., deleted: _Optional[_Union[SandboxDeleted, _Mapping]] = ..., failure: _Optional[_Union[SandboxFailure, _Mapping]] = ...) -> None: ...
 
 class SandboxRequest(_message.Message):
-    __slots__ = ["delete", "ensure", "op_id"]
+    __slots__ = ["delete", "ensure", "measure", "op_id"]
     DELETE_FIELD_NUMBER: _ClassVar[int]
     ENSURE_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
     OP_ID_FIELD_NUMBER: _ClassVar[int]
     delete: _sandbox_pb2.SandboxSpec
     ensure: _sandbox_pb2.SandboxSpec
+    measure: _sandbox_pb2.SandboxSpec
     op_id: str
-    def __init__(self, op_id: _Optional[str] = ..., ensure: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., delete: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, op_id: _Optional[str] = ..., ensure: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., delete: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., measure: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ...) -> None: ...
 
 class Shutdown(_message.Message):
     __slots__ = ["reason"]

@@ -86,11 +86,29 @@ class GetSandboxResponse(_message.Message):
     sandbox: _sandbox_pb2.Sandbox
     def __init__(self, sandbox: _Optional[_Union[_sandbox_pb2.Sandbox, _Mapping]] = ...) -> None: ...
 
-class ListSandboxesRequest(_message.Message):
+class ListRepositoriesRequest(_message.Message):
     __slots__ = ["link_id"]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     link_id: str
     def __init__(self, link_id: _Optional[str] = ...) -> None: ...
+
+class ListRepositoriesResponse(_message.Message):
+    __slots__ = ["repositories", "truncated", "workspaces"]
+    REPOSITORIES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    repositories: _containers.RepeatedCompositeFieldContainer[_sandbox_pb2.LocalRepository]
+    truncated: bool
+    workspaces: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, repositories: _Optional[_Iterable[_Union[_sandbox_pb2.LocalRepository, _Mapping]]] = ..., workspaces: _Optional[_Iterable[str]] = ..., truncated: bool = ...) -> None: ...
+
+class ListSandboxesRequest(_message.Message):
+    __slots__ = ["link_id", "measure"]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    link_id: str
+    measure: bool
+    def __init__(self, link_id: _Optional[str] = ..., measure: bool = ...) -> None: ...
 
 class ListSandboxesResponse(_message.Message):
     __slots__ = ["sandboxes"]

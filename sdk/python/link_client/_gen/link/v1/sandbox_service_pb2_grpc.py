@@ -17,6 +17,11 @@ class SandboxServiceStub(object):
         Args:
             channel: A grpc.Channel.
         """
+        self.ListRepositories = channel.unary_unary(
+                '/link.v1.SandboxService/ListRepositories',
+                request_serializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesResponse.FromString,
+                )
         self.EnsureSandbox = channel.unary_unary(
                 '/link.v1.SandboxService/EnsureSandbox',
                 request_serializer=link_dot_v1_dot_sandbox__service__pb2.EnsureSandboxRequest.SerializeToString,
@@ -49,6 +54,15 @@ class SandboxServiceServicer(object):
     forwarded over its session with a deadline; a machine that is offline gets FAILED_PRECONDITION
     LINK_OFFLINE.
     """
+
+    def ListRepositories(self, request, context):
+        """ListRepositories returns the git repositories a machine found under the workspaces its owner
+        gave linkd (`linkd workspace add DIR`), as last advertised by the machine. Threads on a local
+        repository may name only these. FAILED_PRECONDITION LINK_OFFLINE when the machine is offline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def EnsureSandbox(self, request, context):
         """EnsureSandbox finds or makes the sandbox for (link, repository, branch, provider) and returns it
@@ -90,6 +104,11 @@ class SandboxServiceServicer(object):
 
 def add_SandboxServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ListRepositories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepositories,
+                    request_deserializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesRequest.FromString,
+                    response_serializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesResponse.SerializeToString,
+            ),
             'EnsureSandbox': grpc.unary_unary_rpc_method_handler(
                     servicer.EnsureSandbox,
                     request_deserializer=link_dot_v1_dot_sandbox__service__pb2.EnsureSandboxRequest.FromString,
@@ -127,6 +146,23 @@ class SandboxService(object):
     forwarded over its session with a deadline; a machine that is offline gets FAILED_PRECONDITION
     LINK_OFFLINE.
     """
+
+    @staticmethod
+    def ListRepositories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.SandboxService/ListRepositories',
+            link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesRequest.SerializeToString,
+            link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
     @staticmethod
     def EnsureSandbox(request,
