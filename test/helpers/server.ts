@@ -136,9 +136,14 @@ export interface ServerProcess {
 export async function startServerProcess(args: string[] = [], name = 'link-server'): Promise<ServerProcess> {
   const dataDir = await tempDir('link-server-');
   const database = args.includes('--database-url') ? [] : ['--database-url', await freshDatabase()];
+  // Every server of the tests seals its signing key with the one test secret, so that a second
+  // process on the same database (a restart, another replica) can unseal it.
+  const keyFile = join(dataDir, 'test-signing.secret');
+  if (!args.includes('--key-file')) await writeFileAtomically(keyFile, `${TEST_KEY_SECRET.toString('base64')}\n`);
+  const keyFileArgs = args.includes('--key-file') ? [] : ['--key-file', keyFile];
   const child = spawnTracked(name, process.execPath, [
     join(repoRoot, 'bin', 'link-server.js'),
-    'serve', '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, ...database, ...args,
+    'serve', '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, ...database, ...keyFileArgs, ...args,
   ]);
   await child.waitForOutput(/"msg":"Link is running/, 60_000);
   const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
