@@ -127,7 +127,7 @@ program
       const active = await activeWorkspaces(dataDir, opts.workspace);
       if (active.missing.length > 0) log.warn({ missing: active.missing }, 'some workspaces do not exist; skipped');
       workspaces = active.workspaces;
-      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces, workspaceAddCommand });
+      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces, workspaceAddCommand, repositorySchemes: opts.repositorySchemes });
     };
     let capabilities = await probe();
     const sandboxRoot = await sandboxRootFor(dataDir);

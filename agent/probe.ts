@@ -32,6 +32,8 @@ export interface ProbeOptions {
   workspaces?: readonly string[];
   /** The command that adds a workspace here (advertised for the page's hint). */
   workspaceAddCommand?: string;
+  /** The URL schemes sandboxes may clone from (`--repository-schemes`), advertised so the control plane refuses others before queueing. */
+  repositorySchemes?: readonly string[];
 }
 
 /** How to find a harness CLI, ask its version, and tell whether it has credentials. */
@@ -87,6 +89,7 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
   const workspaces = [...(options.workspaces ?? [])];
   const found = git.installed ? await discoverRepositories(workspaces) : { repositories: [], truncated: false };
   return create(CapabilitiesSchema, {
+    repositorySchemes: [...(options.repositorySchemes ?? [])],
     harnesses: [...harnesses, shell],
     tools: [git, bwrap],
     sandboxProviders: [

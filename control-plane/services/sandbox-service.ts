@@ -87,7 +87,7 @@ export function checkSandboxPlace(asked: { repository: string; branch: string; p
  */
 export function placeOnLink<T extends { repository: string; provider: string }>(where: T, capabilities: Capabilities, linkName: string): T {
   const path = localPath(where.repository);
-  if (path === undefined) return where;
+  if (path === undefined) return checkCloneScheme(where, capabilities, linkName);
   const found = capabilities.repositories.find((r) => r.path === path);
   if (found) return { ...where, repository: found.path };
   if (isLocalRepository(where.repository) || where.provider === 'in-place') {
@@ -95,6 +95,24 @@ export function placeOnLink<T extends { repository: string; provider: string }>(
       ? `${linkName} has no workspaces: run \`linkd workspace add DIR\` on it`
       : `its workspaces are ${capabilities.workspaces.join(', ')}; add another with \`linkd workspace add DIR\` on it`;
     throw linkError(Code.InvalidArgument, Reason.InvalidField, `${path} is not a repository ${linkName} offers (${hint})`, { field: 'repository' });
+  }
+  // A file:// URL the machine did not advertise is a URL to clone.
+  return checkCloneScheme(where, capabilities, linkName);
+}
+
+/**
+ * A URL to clone must use a scheme the machine clones from (`linkd --repository-schemes`, which it
+ * advertises); checked here so nothing is queued that the machine would refuse. An older linkd
+ * advertises none: then only the machine checks.
+ */
+function checkCloneScheme<T extends { repository: string }>(where: T, capabilities: Capabilities, linkName: string): T {
+  const scheme = where.repository ? repositoryScheme(where.repository) : '';
+  const allowed = capabilities.repositorySchemes;
+  if (scheme && allowed.length > 0 && !allowed.includes(scheme)) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `${linkName} clones repositories only over ${allowed.join(', ')}, not ${scheme}`, {
+      field: 'repository',
+      allowed: allowed.join(','),
+    });
   }
   return where;
 }

@@ -21,12 +21,13 @@ SANDBOX_PROVIDER_KIND_UNSPECIFIED: SandboxProviderKind
 SANDBOX_PROVIDER_KIND_WORKTREE: SandboxProviderKind
 
 class Capabilities(_message.Message):
-    __slots__ = ["capacity", "harnesses", "probed_at", "repositories", "repositories_truncated", "sandbox_providers", "tools", "workspace_add_command", "workspaces"]
+    __slots__ = ["capacity", "harnesses", "probed_at", "repositories", "repositories_truncated", "repository_schemes", "sandbox_providers", "tools", "workspace_add_command", "workspaces"]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     HARNESSES_FIELD_NUMBER: _ClassVar[int]
     PROBED_AT_FIELD_NUMBER: _ClassVar[int]
     REPOSITORIES_FIELD_NUMBER: _ClassVar[int]
     REPOSITORIES_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORY_SCHEMES_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     WORKSPACES_FIELD_NUMBER: _ClassVar[int]
@@ -36,11 +37,12 @@ class Capabilities(_message.Message):
     probed_at: _timestamp_pb2.Timestamp
     repositories: _containers.RepeatedCompositeFieldContainer[_sandbox_pb2.LocalRepository]
     repositories_truncated: bool
+    repository_schemes: _containers.RepeatedScalarFieldContainer[str]
     sandbox_providers: _containers.RepeatedCompositeFieldContainer[SandboxProviderCapability]
     tools: _containers.RepeatedCompositeFieldContainer[ToolCapability]
     workspace_add_command: str
     workspaces: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, harnesses: _Optional[_Iterable[_Union[HarnessCapability, _Mapping]]] = ..., sandbox_providers: _Optional[_Iterable[_Union[SandboxProviderCapability, _Mapping]]] = ..., tools: _Optional[_Iterable[_Union[ToolCapability, _Mapping]]] = ..., capacity: _Optional[_Union[Capacity, _Mapping]] = ..., probed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., workspaces: _Optional[_Iterable[str]] = ..., repositories: _Optional[_Iterable[_Union[_sandbox_pb2.LocalRepository, _Mapping]]] = ..., repositories_truncated: bool = ..., workspace_add_command: _Optional[str] = ...) -> None: ...
+    def __init__(self, harnesses: _Optional[_Iterable[_Union[HarnessCapability, _Mapping]]] = ..., sandbox_providers: _Optional[_Iterable[_Union[SandboxProviderCapability, _Mapping]]] = ..., tools: _Optional[_Iterable[_Union[ToolCapability, _Mapping]]] = ..., capacity: _Optional[_Union[Capacity, _Mapping]] = ..., probed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., workspaces: _Optional[_Iterable[str]] = ..., repositories: _Optional[_Iterable[_Union[_sandbox_pb2.LocalRepository, _Mapping]]] = ..., repositories_truncated: bool = ..., workspace_add_command: _Optional[str] = ..., repository_schemes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Capacity(_message.Message):
     __slots__ = ["max_concurrent_runs"]
