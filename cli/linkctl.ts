@@ -9,6 +9,7 @@
  *   linkctl runs watch RUN [--after SEQ] | cancel RUN | list [--thread T]
  *   linkctl sandboxes list [--link L] | ensure --link L [--repository R --branch B --provider P]
  *                     | get SBX | exec SBX "command" | rm SBX
+ *   linkctl runs diff RUN | sandboxes changes|commit|push|discard SBX   (see git-commands.ts)
  *
  * The user token comes from --token, LINKCTL_TOKEN, --token-file / LINKCTL_TOKEN_FILE, or the
  * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order.
@@ -30,6 +31,7 @@ import { LinkService } from '../gen/link/v1/link_service_pb.js';
 import { SandboxSchema, SandboxState, type Sandbox } from '../gen/link/v1/sandbox_pb.js';
 import { ExecOutput_Stream, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { LinkSchema, LinkState, type Link } from '../gen/link/v1/types_pb.js';
+import { addGitCommands } from './git-commands.js';
 
 interface GlobalOptions {
   server: string;
@@ -349,6 +351,8 @@ sandboxes
     await (await sandboxesClient()).deleteSandbox({ sandboxId });
     process.stdout.write(`removed ${sandboxId}\n`);
   });
+
+addGitCommands(runs, sandboxes, transport);
 
 program.parseAsync().catch((error) => {
   const reason = reasonOf(error);

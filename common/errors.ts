@@ -43,6 +43,11 @@ export const Reason = {
   RepositoryUnavailable: 'REPOSITORY_UNAVAILABLE',
   RepositoryEmpty: 'REPOSITORY_EMPTY',
   LinkTimeout: 'LINK_TIMEOUT',
+  NotARepository: 'NOT_A_REPOSITORY',
+  NoBaseCommit: 'NO_BASE_COMMIT',
+  NothingToCommit: 'NOTHING_TO_COMMIT',
+  PushFailed: 'PUSH_FAILED',
+  GitFailed: 'GIT_FAILED',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

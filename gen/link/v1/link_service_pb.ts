@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { RunEvent } from "./run_pb.js";
+import type { RunChanges, RunEvent } from "./run_pb.js";
 import { file_link_v1_run } from "./run_pb.js";
 import type { SandboxSpec } from "./sandbox_pb.js";
 import { file_link_v1_sandbox } from "./sandbox_pb.js";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/link_service.proto.
  */
 export const file_link_v1_link_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSKsAwoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAEi4KDXRva2VuX3JvdGF0ZWQYCSABKAsyFS5saW5rLnYxLlRva2VuUm90YXRlZEgAQgcKBWZyYW1lIpsDCg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIABIyCg9zYW5kYm94X3JlcXVlc3QYCCABKAsyFy5saW5rLnYxLlNhbmRib3hSZXF1ZXN0SAASLAoMcm90YXRlX3Rva2VuGAkgASgLMhQubGluay52MS5Sb3RhdGVUb2tlbkgAQgcKBWZyYW1lIjUKC1JvdGF0ZVRva2VuEhMKC3JvdGF0aW9uX2lkGAEgASgJEhEKCW5ld190b2tlbhgCIAEoCSIjCgxUb2tlblJvdGF0ZWQSEwoLcm90YXRpb25faWQYASABKAkidQoOU2FuZGJveFJlcXVlc3QSDQoFb3BfaWQYASABKAkSJgoGZW5zdXJlGAIgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEiYKBmRlbGV0ZRgDIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIAEIECgJvcCKnAQoMU2FuZGJveFJlcGx5Eg0KBW9wX2lkGAEgASgJEiYKBXJlYWR5GAIgASgLMhUubGluay52MS5TYW5kYm94UmVhZHlIABIqCgdkZWxldGVkGAMgASgLMhcubGluay52MS5TYW5kYm94RGVsZXRlZEgAEioKB2ZhaWx1cmUYBCABKAsyFy5saW5rLnYxLlNhbmRib3hGYWlsdXJlSABCCAoGcmVzdWx0IjAKDFNhbmRib3hSZWFkeRIMCgRwYXRoGAEgASgJEhIKCnNpemVfYnl0ZXMYAiABKAQiEAoOU2FuZGJveERlbGV0ZWQiQAoOU2FuZGJveEZhaWx1cmUSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkijgEKC0Rpc3BhdGNoUnVuEg4KBnJ1bl9pZBgBIAEoCRIPCgdsaW5rX2lkGAIgASgJEhUKDXNlc3Npb25fZXBvY2gYAyABKAQSFAoMaXNzdWVkX2F0X21zGAQgASgEEg0KBW5vbmNlGAUgASgMEg8KB3BheWxvYWQYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIisKCUNhbmNlbFJ1bhIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KCUV2ZW50c0FjaxIOCgZydW5faWQYASABKAkSEQoJYWNrZWRfc2VxGAIgASgEIh0KC1J1bkFjY2VwdGVkEg4KBnJ1bl9pZBgBIAEoCSI+CgtSdW5SZWplY3RlZBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiPgoJUnVuRXZlbnRzEg4KBnJ1bl9pZBgBIAEoCRIhCgZldmVudHMYAiADKAsyES5saW5rLnYxLlJ1bkV2ZW50It8BCgVIZWxsbxIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhIKCm1hY2hpbmVfaWQYAiABKAkSEwoLaW5zdGFuY2VfaWQYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSCgoCb3MYBSABKAkSDAoEYXJjaBgGIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAcgASgJEisKDGNhcGFiaWxpdGllcxgIIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzEiMKCWhlbGRfcnVucxgJIAMoCzIQLmxpbmsudjEuSGVsZFJ1biJCCgdIZWxkUnVuEg4KBnJ1bl9pZBgBIAEoCRIVCg1sYXN0X3NlcV9zZW50GAIgASgEEhAKCGZpbmlzaGVkGAMgASgIIsQBCgdXZWxjb21lEg8KB2xpbmtfaWQYASABKAkSFQoNc2Vzc2lvbl9lcG9jaBgCIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAyABKA0SEgoKcmVwbGljYV9pZBgEIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAUgASgNEicKC3J1bl9jdXJzb3JzGAYgAygLMhIubGluay52MS5SdW5DdXJzb3ISGwoTZGlzcGF0Y2hfcHVibGljX2tleRgHIAEoDCI3CglSdW5DdXJzb3ISDgoGcnVuX2lkGAEgASgJEhoKEmxhc3RfcGVyc2lzdGVkX3NlcRgCIAEoBCIuCglIZWFydGJlYXQSCwoDc2VxGAEgASgEEhQKDHJ1bm5pbmdfcnVucxgCIAEoDSIbCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEIkIKE0NhcGFiaWxpdGllc0NoYW5nZWQSKwoMY2FwYWJpbGl0aWVzGAEgASgLMhUubGluay52MS5DYXBhYmlsaXRpZXMiGQoHR29vZGJ5ZRIOCgZyZWFzb24YASABKAkiMwoFRHJhaW4SDgoGcmVhc29uGAEgASgJEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgCIAEoDSIaCghTaHV0ZG93bhIOCgZyZWFzb24YASABKAkiEgoQTGlzdExpbmtzUmVxdWVzdCIxChFMaXN0TGlua3NSZXNwb25zZRIcCgVsaW5rcxgBIAMoCzINLmxpbmsudjEuTGluayIhCg5HZXRMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIi4KD0dldExpbmtSZXNwb25zZRIbCgRsaW5rGAEgASgLMg0ubGluay52MS5MaW5rIhMKEVdhdGNoTGlua3NSZXF1ZXN0IoUBChJXYXRjaExpbmtzUmVzcG9uc2USKQoIc25hcHNob3QYASABKAsyFS5saW5rLnYxLkxpbmtTbmFwc2hvdEgAEiAKB2NoYW5nZWQYAiABKAsyDS5saW5rLnYxLkxpbmtIABIZCg9yZW1vdmVkX2xpbmtfaWQYAyABKAlIAEIHCgVldmVudCIsCgxMaW5rU25hcHNob3QSHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiKAoTU3RhcnRQYWlyaW5nUmVxdWVzdBIRCglsaW5rX25hbWUYASABKAkifQoUU3RhcnRQYWlyaW5nUmVzcG9uc2USDAoEY29kZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjb21tYW5kGAMgASgJEhYKDnNlcnZlcl9hZGRyZXNzGAQgASgJIkwKFkNvbXBsZXRlUGFpcmluZ1JlcXVlc3QSDAoEY29kZRgBIAEoCRISCgptYWNoaW5lX2lkGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJIoEBChdDb21wbGV0ZVBhaXJpbmdSZXNwb25zZRIPCgdsaW5rX2lkGAEgASgJEhIKCmxpbmtfdG9rZW4YAiABKAkSGwoTZGlzcGF0Y2hfcHVibGljX2tleRgDIAEoDBIRCglsaW5rX25hbWUYBCABKAkSEQoJdXNlcl9uYW1lGAUgASgJIjIKEVJlbmFtZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDAoEbmFtZRgCIAEoCSIxChJSZW5hbWVMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayI4ChVEaXNjb25uZWN0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoWRGlzY29ubmVjdExpbmtSZXNwb25zZRISCgp3YXNfb25saW5lGAEgASgIIiQKEVJldm9rZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiFAoSUmV2b2tlTGlua1Jlc3BvbnNlIikKFlJvdGF0ZUxpbmtUb2tlblJlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIZChdSb3RhdGVMaW5rVG9rZW5SZXNwb25zZTL0BQoLTGlua1NlcnZpY2USQAoHQ29ubmVjdBIXLmxpbmsudjEuQ29ubmVjdFJlcXVlc3QaGC5saW5rLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESQgoJTGlzdExpbmtzEhkubGluay52MS5MaXN0TGlua3NSZXF1ZXN0GhoubGluay52MS5MaXN0TGlua3NSZXNwb25zZRI8CgdHZXRMaW5rEhcubGluay52MS5HZXRMaW5rUmVxdWVzdBoYLmxpbmsudjEuR2V0TGlua1Jlc3BvbnNlEkcKCldhdGNoTGlua3MSGi5saW5rLnYxLldhdGNoTGlua3NSZXF1ZXN0GhsubGluay52MS5XYXRjaExpbmtzUmVzcG9uc2UwARJLCgxTdGFydFBhaXJpbmcSHC5saW5rLnYxLlN0YXJ0UGFpcmluZ1JlcXVlc3QaHS5saW5rLnYxLlN0YXJ0UGFpcmluZ1Jlc3BvbnNlElQKD0NvbXBsZXRlUGFpcmluZxIfLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVxdWVzdBogLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USRQoKUmVuYW1lTGluaxIaLmxpbmsudjEuUmVuYW1lTGlua1JlcXVlc3QaGy5saW5rLnYxLlJlbmFtZUxpbmtSZXNwb25zZRJRCg5EaXNjb25uZWN0TGluaxIeLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXF1ZXN0Gh8ubGluay52MS5EaXNjb25uZWN0TGlua1Jlc3BvbnNlEkUKClJldm9rZUxpbmsSGi5saW5rLnYxLlJldm9rZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZXZva2VMaW5rUmVzcG9uc2USVAoPUm90YXRlTGlua1Rva2VuEh8ubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXF1ZXN0GiAubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
+  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSKsAwoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAEi4KDXRva2VuX3JvdGF0ZWQYCSABKAsyFS5saW5rLnYxLlRva2VuUm90YXRlZEgAQgcKBWZyYW1lIpsDCg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIABIyCg9zYW5kYm94X3JlcXVlc3QYCCABKAsyFy5saW5rLnYxLlNhbmRib3hSZXF1ZXN0SAASLAoMcm90YXRlX3Rva2VuGAkgASgLMhQubGluay52MS5Sb3RhdGVUb2tlbkgAQgcKBWZyYW1lIjUKC1JvdGF0ZVRva2VuEhMKC3JvdGF0aW9uX2lkGAEgASgJEhEKCW5ld190b2tlbhgCIAEoCSIjCgxUb2tlblJvdGF0ZWQSEwoLcm90YXRpb25faWQYASABKAkinwIKDlNhbmRib3hSZXF1ZXN0Eg0KBW9wX2lkGAEgASgJEiYKBmVuc3VyZRgCIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIABImCgZkZWxldGUYAyABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjSAASLwoHY2hhbmdlcxgUIAEoCzIcLmxpbmsudjEuU2FuZGJveENoYW5nZXNRdWVyeUgAEigKBmNvbW1pdBgVIAEoCzIWLmxpbmsudjEuU2FuZGJveENvbW1pdEgAEiQKBHB1c2gYFiABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjSAASJwoHZGlzY2FyZBgXIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIAEIECgJvcCJRChNTYW5kYm94Q2hhbmdlc1F1ZXJ5EiUKB3NhbmRib3gYASABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjEhMKC2Jhc2VfY29tbWl0GAIgASgJIkcKDVNhbmRib3hDb21taXQSJQoHc2FuZGJveBgBIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWMSDwoHbWVzc2FnZRgCIAEoCSLZAgoMU2FuZGJveFJlcGx5Eg0KBW9wX2lkGAEgASgJEiYKBXJlYWR5GAIgASgLMhUubGluay52MS5TYW5kYm94UmVhZHlIABIqCgdkZWxldGVkGAMgASgLMhcubGluay52MS5TYW5kYm94RGVsZXRlZEgAEioKB2ZhaWx1cmUYBCABKAsyFy5saW5rLnYxLlNhbmRib3hGYWlsdXJlSAASJgoHY2hhbmdlcxgUIAEoCzITLmxpbmsudjEuUnVuQ2hhbmdlc0gAEi4KCWNvbW1pdHRlZBgVIAEoCzIZLmxpbmsudjEuU2FuZGJveENvbW1pdHRlZEgAEigKBnB1c2hlZBgWIAEoCzIWLmxpbmsudjEuU2FuZGJveFB1c2hlZEgAEi4KCWRpc2NhcmRlZBgXIAEoCzIZLmxpbmsudjEuU2FuZGJveERpc2NhcmRlZEgAQggKBnJlc3VsdCIzChBTYW5kYm94Q29tbWl0dGVkEg4KBmNvbW1pdBgBIAEoCRIPCgdzdW1tYXJ5GAIgASgJIk0KDVNhbmRib3hQdXNoZWQSEgoKcmVtb3RlX3VybBgBIAEoCRIOCgZicmFuY2gYAiABKAkSGAoQcHVsbF9yZXF1ZXN0X3VybBgDIAEoCSISChBTYW5kYm94RGlzY2FyZGVkIjAKDFNhbmRib3hSZWFkeRIMCgRwYXRoGAEgASgJEhIKCnNpemVfYnl0ZXMYAiABKAQiEAoOU2FuZGJveERlbGV0ZWQiQAoOU2FuZGJveEZhaWx1cmUSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkijgEKC0Rpc3BhdGNoUnVuEg4KBnJ1bl9pZBgBIAEoCRIPCgdsaW5rX2lkGAIgASgJEhUKDXNlc3Npb25fZXBvY2gYAyABKAQSFAoMaXNzdWVkX2F0X21zGAQgASgEEg0KBW5vbmNlGAUgASgMEg8KB3BheWxvYWQYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIisKCUNhbmNlbFJ1bhIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KCUV2ZW50c0FjaxIOCgZydW5faWQYASABKAkSEQoJYWNrZWRfc2VxGAIgASgEIh0KC1J1bkFjY2VwdGVkEg4KBnJ1bl9pZBgBIAEoCSI+CgtSdW5SZWplY3RlZBIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB21lc3NhZ2UYAyABKAkiPgoJUnVuRXZlbnRzEg4KBnJ1bl9pZBgBIAEoCRIhCgZldmVudHMYAiADKAsyES5saW5rLnYxLlJ1bkV2ZW50It8BCgVIZWxsbxIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhIKCm1hY2hpbmVfaWQYAiABKAkSEwoLaW5zdGFuY2VfaWQYAyABKAkSEAoIaG9zdG5hbWUYBCABKAkSCgoCb3MYBSABKAkSDAoEYXJjaBgGIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAcgASgJEisKDGNhcGFiaWxpdGllcxgIIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzEiMKCWhlbGRfcnVucxgJIAMoCzIQLmxpbmsudjEuSGVsZFJ1biJCCgdIZWxkUnVuEg4KBnJ1bl9pZBgBIAEoCRIVCg1sYXN0X3NlcV9zZW50GAIgASgEEhAKCGZpbmlzaGVkGAMgASgIIsQBCgdXZWxjb21lEg8KB2xpbmtfaWQYASABKAkSFQoNc2Vzc2lvbl9lcG9jaBgCIAEoBBIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYAyABKA0SEgoKcmVwbGljYV9pZBgEIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAUgASgNEicKC3J1bl9jdXJzb3JzGAYgAygLMhIubGluay52MS5SdW5DdXJzb3ISGwoTZGlzcGF0Y2hfcHVibGljX2tleRgHIAEoDCI3CglSdW5DdXJzb3ISDgoGcnVuX2lkGAEgASgJEhoKEmxhc3RfcGVyc2lzdGVkX3NlcRgCIAEoBCIuCglIZWFydGJlYXQSCwoDc2VxGAEgASgEEhQKDHJ1bm5pbmdfcnVucxgCIAEoDSIbCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEIkIKE0NhcGFiaWxpdGllc0NoYW5nZWQSKwoMY2FwYWJpbGl0aWVzGAEgASgLMhUubGluay52MS5DYXBhYmlsaXRpZXMiGQoHR29vZGJ5ZRIOCgZyZWFzb24YASABKAkiMwoFRHJhaW4SDgoGcmVhc29uGAEgASgJEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgCIAEoDSIaCghTaHV0ZG93bhIOCgZyZWFzb24YASABKAkiEgoQTGlzdExpbmtzUmVxdWVzdCIxChFMaXN0TGlua3NSZXNwb25zZRIcCgVsaW5rcxgBIAMoCzINLmxpbmsudjEuTGluayIhCg5HZXRMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIi4KD0dldExpbmtSZXNwb25zZRIbCgRsaW5rGAEgASgLMg0ubGluay52MS5MaW5rIhMKEVdhdGNoTGlua3NSZXF1ZXN0IoUBChJXYXRjaExpbmtzUmVzcG9uc2USKQoIc25hcHNob3QYASABKAsyFS5saW5rLnYxLkxpbmtTbmFwc2hvdEgAEiAKB2NoYW5nZWQYAiABKAsyDS5saW5rLnYxLkxpbmtIABIZCg9yZW1vdmVkX2xpbmtfaWQYAyABKAlIAEIHCgVldmVudCIsCgxMaW5rU25hcHNob3QSHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiKAoTU3RhcnRQYWlyaW5nUmVxdWVzdBIRCglsaW5rX25hbWUYASABKAkifQoUU3RhcnRQYWlyaW5nUmVzcG9uc2USDAoEY29kZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjb21tYW5kGAMgASgJEhYKDnNlcnZlcl9hZGRyZXNzGAQgASgJIkwKFkNvbXBsZXRlUGFpcmluZ1JlcXVlc3QSDAoEY29kZRgBIAEoCRISCgptYWNoaW5lX2lkGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJIoEBChdDb21wbGV0ZVBhaXJpbmdSZXNwb25zZRIPCgdsaW5rX2lkGAEgASgJEhIKCmxpbmtfdG9rZW4YAiABKAkSGwoTZGlzcGF0Y2hfcHVibGljX2tleRgDIAEoDBIRCglsaW5rX25hbWUYBCABKAkSEQoJdXNlcl9uYW1lGAUgASgJIjIKEVJlbmFtZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDAoEbmFtZRgCIAEoCSIxChJSZW5hbWVMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayI4ChVEaXNjb25uZWN0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoWRGlzY29ubmVjdExpbmtSZXNwb25zZRISCgp3YXNfb25saW5lGAEgASgIIiQKEVJldm9rZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiFAoSUmV2b2tlTGlua1Jlc3BvbnNlIikKFlJvdGF0ZUxpbmtUb2tlblJlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIZChdSb3RhdGVMaW5rVG9rZW5SZXNwb25zZTL0BQoLTGlua1NlcnZpY2USQAoHQ29ubmVjdBIXLmxpbmsudjEuQ29ubmVjdFJlcXVlc3QaGC5saW5rLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESQgoJTGlzdExpbmtzEhkubGluay52MS5MaXN0TGlua3NSZXF1ZXN0GhoubGluay52MS5MaXN0TGlua3NSZXNwb25zZRI8CgdHZXRMaW5rEhcubGluay52MS5HZXRMaW5rUmVxdWVzdBoYLmxpbmsudjEuR2V0TGlua1Jlc3BvbnNlEkcKCldhdGNoTGlua3MSGi5saW5rLnYxLldhdGNoTGlua3NSZXF1ZXN0GhsubGluay52MS5XYXRjaExpbmtzUmVzcG9uc2UwARJLCgxTdGFydFBhaXJpbmcSHC5saW5rLnYxLlN0YXJ0UGFpcmluZ1JlcXVlc3QaHS5saW5rLnYxLlN0YXJ0UGFpcmluZ1Jlc3BvbnNlElQKD0NvbXBsZXRlUGFpcmluZxIfLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVxdWVzdBogLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USRQoKUmVuYW1lTGluaxIaLmxpbmsudjEuUmVuYW1lTGlua1JlcXVlc3QaGy5saW5rLnYxLlJlbmFtZUxpbmtSZXNwb25zZRJRCg5EaXNjb25uZWN0TGluaxIeLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXF1ZXN0Gh8ubGluay52MS5EaXNjb25uZWN0TGlua1Jlc3BvbnNlEkUKClJldm9rZUxpbmsSGi5saW5rLnYxLlJldm9rZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZXZva2VMaW5rUmVzcG9uc2USVAoPUm90YXRlTGlua1Rva2VuEh8ubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXF1ZXN0GiAubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
 
 /**
  * A frame from the agent. At most 4 MiB.
@@ -239,6 +239,38 @@ export type SandboxRequest = Message<"link.v1.SandboxRequest"> & {
      */
     value: SandboxSpec;
     case: "delete";
+  } | {
+    /**
+     * The sandbox's current change against a base commit (git sandboxes only).
+     *
+     * @generated from field: link.v1.SandboxChangesQuery changes = 20;
+     */
+    value: SandboxChangesQuery;
+    case: "changes";
+  } | {
+    /**
+     * Commit everything in the worktree (refused while a run uses it).
+     *
+     * @generated from field: link.v1.SandboxCommit commit = 21;
+     */
+    value: SandboxCommit;
+    case: "commit";
+  } | {
+    /**
+     * Push the sandbox's branch to its remote (refused while a run uses it).
+     *
+     * @generated from field: link.v1.SandboxSpec push = 22;
+     */
+    value: SandboxSpec;
+    case: "push";
+  } | {
+    /**
+     * Throw away uncommitted changes and untracked files (refused while a run uses it).
+     *
+     * @generated from field: link.v1.SandboxSpec discard = 23;
+     */
+    value: SandboxSpec;
+    case: "discard";
   } | { case: undefined; value?: undefined };
 };
 
@@ -248,6 +280,54 @@ export type SandboxRequest = Message<"link.v1.SandboxRequest"> & {
  */
 export const SandboxRequestSchema: GenMessage<SandboxRequest> = /*@__PURE__*/
   messageDesc(file_link_v1_link_service, 4);
+
+/**
+ * @generated from message link.v1.SandboxChangesQuery
+ */
+export type SandboxChangesQuery = Message<"link.v1.SandboxChangesQuery"> & {
+  /**
+   * @generated from field: link.v1.SandboxSpec sandbox = 1;
+   */
+  sandbox?: SandboxSpec | undefined;
+
+  /**
+   * The commit to measure from; empty for the one the sandbox's first run started from.
+   *
+   * @generated from field: string base_commit = 2;
+   */
+  baseCommit: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxChangesQuery.
+ * Use `create(SandboxChangesQuerySchema)` to create a new message.
+ */
+export const SandboxChangesQuerySchema: GenMessage<SandboxChangesQuery> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 5);
+
+/**
+ * @generated from message link.v1.SandboxCommit
+ */
+export type SandboxCommit = Message<"link.v1.SandboxCommit"> & {
+  /**
+   * @generated from field: link.v1.SandboxSpec sandbox = 1;
+   */
+  sandbox?: SandboxSpec | undefined;
+
+  /**
+   * The commit message. At most 64 KiB, not empty.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxCommit.
+ * Use `create(SandboxCommitSchema)` to create a new message.
+ */
+export const SandboxCommitSchema: GenMessage<SandboxCommit> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 6);
 
 /**
  * @generated from message link.v1.SandboxReply
@@ -279,6 +359,30 @@ export type SandboxReply = Message<"link.v1.SandboxReply"> & {
      */
     value: SandboxFailure;
     case: "failure";
+  } | {
+    /**
+     * @generated from field: link.v1.RunChanges changes = 20;
+     */
+    value: RunChanges;
+    case: "changes";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxCommitted committed = 21;
+     */
+    value: SandboxCommitted;
+    case: "committed";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxPushed pushed = 22;
+     */
+    value: SandboxPushed;
+    case: "pushed";
+  } | {
+    /**
+     * @generated from field: link.v1.SandboxDiscarded discarded = 23;
+     */
+    value: SandboxDiscarded;
+    case: "discarded";
   } | { case: undefined; value?: undefined };
 };
 
@@ -287,7 +391,77 @@ export type SandboxReply = Message<"link.v1.SandboxReply"> & {
  * Use `create(SandboxReplySchema)` to create a new message.
  */
 export const SandboxReplySchema: GenMessage<SandboxReply> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 5);
+  messageDesc(file_link_v1_link_service, 7);
+
+/**
+ * @generated from message link.v1.SandboxCommitted
+ */
+export type SandboxCommitted = Message<"link.v1.SandboxCommitted"> & {
+  /**
+   * The new commit (40 hex digits).
+   *
+   * @generated from field: string commit = 1;
+   */
+  commit: string;
+
+  /**
+   * Its first line.
+   *
+   * @generated from field: string summary = 2;
+   */
+  summary: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxCommitted.
+ * Use `create(SandboxCommittedSchema)` to create a new message.
+ */
+export const SandboxCommittedSchema: GenMessage<SandboxCommitted> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 8);
+
+/**
+ * @generated from message link.v1.SandboxPushed
+ */
+export type SandboxPushed = Message<"link.v1.SandboxPushed"> & {
+  /**
+   * The remote the branch went to, as its URL (credentials removed).
+   *
+   * @generated from field: string remote_url = 1;
+   */
+  remoteUrl: string;
+
+  /**
+   * @generated from field: string branch = 2;
+   */
+  branch: string;
+
+  /**
+   * Where to open a pull (merge) request on the remote's web host; empty when the host is not known.
+   *
+   * @generated from field: string pull_request_url = 3;
+   */
+  pullRequestUrl: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxPushed.
+ * Use `create(SandboxPushedSchema)` to create a new message.
+ */
+export const SandboxPushedSchema: GenMessage<SandboxPushed> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 9);
+
+/**
+ * @generated from message link.v1.SandboxDiscarded
+ */
+export type SandboxDiscarded = Message<"link.v1.SandboxDiscarded"> & {
+};
+
+/**
+ * Describes the message link.v1.SandboxDiscarded.
+ * Use `create(SandboxDiscardedSchema)` to create a new message.
+ */
+export const SandboxDiscardedSchema: GenMessage<SandboxDiscarded> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 10);
 
 /**
  * @generated from message link.v1.SandboxReady
@@ -311,7 +485,7 @@ export type SandboxReady = Message<"link.v1.SandboxReady"> & {
  * Use `create(SandboxReadySchema)` to create a new message.
  */
 export const SandboxReadySchema: GenMessage<SandboxReady> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 6);
+  messageDesc(file_link_v1_link_service, 11);
 
 /**
  * @generated from message link.v1.SandboxDeleted
@@ -324,7 +498,7 @@ export type SandboxDeleted = Message<"link.v1.SandboxDeleted"> & {
  * Use `create(SandboxDeletedSchema)` to create a new message.
  */
 export const SandboxDeletedSchema: GenMessage<SandboxDeleted> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 7);
+  messageDesc(file_link_v1_link_service, 12);
 
 /**
  * @generated from message link.v1.SandboxFailure
@@ -355,7 +529,7 @@ export type SandboxFailure = Message<"link.v1.SandboxFailure"> & {
  * Use `create(SandboxFailureSchema)` to create a new message.
  */
 export const SandboxFailureSchema: GenMessage<SandboxFailure> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 8);
+  messageDesc(file_link_v1_link_service, 13);
 
 /**
  * A run for the agent, signed with the control plane's Ed25519 key. The agent verifies the
@@ -413,7 +587,7 @@ export type DispatchRun = Message<"link.v1.DispatchRun"> & {
  * Use `create(DispatchRunSchema)` to create a new message.
  */
 export const DispatchRunSchema: GenMessage<DispatchRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 9);
+  messageDesc(file_link_v1_link_service, 14);
 
 /**
  * Stop a run: interrupt the harness, then SIGTERM its process group, then SIGKILL.
@@ -437,7 +611,7 @@ export type CancelRun = Message<"link.v1.CancelRun"> & {
  * Use `create(CancelRunSchema)` to create a new message.
  */
 export const CancelRunSchema: GenMessage<CancelRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 10);
+  messageDesc(file_link_v1_link_service, 15);
 
 /**
  * Events of `run_id` up to `acked_seq` are stored; the agent may forget them.
@@ -461,7 +635,7 @@ export type EventsAck = Message<"link.v1.EventsAck"> & {
  * Use `create(EventsAckSchema)` to create a new message.
  */
 export const EventsAckSchema: GenMessage<EventsAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 11);
+  messageDesc(file_link_v1_link_service, 16);
 
 /**
  * @generated from message link.v1.RunAccepted
@@ -478,7 +652,7 @@ export type RunAccepted = Message<"link.v1.RunAccepted"> & {
  * Use `create(RunAcceptedSchema)` to create a new message.
  */
 export const RunAcceptedSchema: GenMessage<RunAccepted> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 12);
+  messageDesc(file_link_v1_link_service, 17);
 
 /**
  * @generated from message link.v1.RunRejected
@@ -507,7 +681,7 @@ export type RunRejected = Message<"link.v1.RunRejected"> & {
  * Use `create(RunRejectedSchema)` to create a new message.
  */
 export const RunRejectedSchema: GenMessage<RunRejected> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 13);
+  messageDesc(file_link_v1_link_service, 18);
 
 /**
  * A batch of one run's events, in seq order. At most 4 MiB in all.
@@ -531,7 +705,7 @@ export type RunEvents = Message<"link.v1.RunEvents"> & {
  * Use `create(RunEventsSchema)` to create a new message.
  */
 export const RunEventsSchema: GenMessage<RunEvents> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 14);
+  messageDesc(file_link_v1_link_service, 19);
 
 /**
  * The first frame of a session: who the agent is and what it can do.
@@ -607,7 +781,7 @@ export type Hello = Message<"link.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 15);
+  messageDesc(file_link_v1_link_service, 20);
 
 /**
  * A run an agent still holds after a reconnect.
@@ -642,7 +816,7 @@ export type HeldRun = Message<"link.v1.HeldRun"> & {
  * Use `create(HeldRunSchema)` to create a new message.
  */
 export const HeldRunSchema: GenMessage<HeldRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 16);
+  messageDesc(file_link_v1_link_service, 21);
 
 /**
  * The server's answer to Hello.
@@ -705,7 +879,7 @@ export type Welcome = Message<"link.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 17);
+  messageDesc(file_link_v1_link_service, 22);
 
 /**
  * How far the control plane has stored a run's events.
@@ -729,7 +903,7 @@ export type RunCursor = Message<"link.v1.RunCursor"> & {
  * Use `create(RunCursorSchema)` to create a new message.
  */
 export const RunCursorSchema: GenMessage<RunCursor> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 18);
+  messageDesc(file_link_v1_link_service, 23);
 
 /**
  * Liveness and load, sent at the interval from Welcome.
@@ -757,7 +931,7 @@ export type Heartbeat = Message<"link.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 19);
+  messageDesc(file_link_v1_link_service, 24);
 
 /**
  * The server's answer to a Heartbeat.
@@ -778,7 +952,7 @@ export type HeartbeatAck = Message<"link.v1.HeartbeatAck"> & {
  * Use `create(HeartbeatAckSchema)` to create a new message.
  */
 export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 20);
+  messageDesc(file_link_v1_link_service, 25);
 
 /**
  * The agent's capabilities changed (a CLI was installed, logged in, upgraded).
@@ -797,7 +971,7 @@ export type CapabilitiesChanged = Message<"link.v1.CapabilitiesChanged"> & {
  * Use `create(CapabilitiesChangedSchema)` to create a new message.
  */
 export const CapabilitiesChangedSchema: GenMessage<CapabilitiesChanged> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 21);
+  messageDesc(file_link_v1_link_service, 26);
 
 /**
  * The agent ends the session on purpose (it is stopping). The link goes offline at once.
@@ -818,7 +992,7 @@ export type Goodbye = Message<"link.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 22);
+  messageDesc(file_link_v1_link_service, 27);
 
 /**
  * The server is going away: the agent ends this session and reconnects (to any replica) after
@@ -845,7 +1019,7 @@ export type Drain = Message<"link.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 23);
+  messageDesc(file_link_v1_link_service, 28);
 
 /**
  * The agent must stop and not reconnect (the user disconnected it).
@@ -866,7 +1040,7 @@ export type Shutdown = Message<"link.v1.Shutdown"> & {
  * Use `create(ShutdownSchema)` to create a new message.
  */
 export const ShutdownSchema: GenMessage<Shutdown> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 24);
+  messageDesc(file_link_v1_link_service, 29);
 
 /**
  * @generated from message link.v1.ListLinksRequest
@@ -879,7 +1053,7 @@ export type ListLinksRequest = Message<"link.v1.ListLinksRequest"> & {
  * Use `create(ListLinksRequestSchema)` to create a new message.
  */
 export const ListLinksRequestSchema: GenMessage<ListLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 25);
+  messageDesc(file_link_v1_link_service, 30);
 
 /**
  * @generated from message link.v1.ListLinksResponse
@@ -898,7 +1072,7 @@ export type ListLinksResponse = Message<"link.v1.ListLinksResponse"> & {
  * Use `create(ListLinksResponseSchema)` to create a new message.
  */
 export const ListLinksResponseSchema: GenMessage<ListLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 26);
+  messageDesc(file_link_v1_link_service, 31);
 
 /**
  * @generated from message link.v1.GetLinkRequest
@@ -917,7 +1091,7 @@ export type GetLinkRequest = Message<"link.v1.GetLinkRequest"> & {
  * Use `create(GetLinkRequestSchema)` to create a new message.
  */
 export const GetLinkRequestSchema: GenMessage<GetLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 27);
+  messageDesc(file_link_v1_link_service, 32);
 
 /**
  * @generated from message link.v1.GetLinkResponse
@@ -934,7 +1108,7 @@ export type GetLinkResponse = Message<"link.v1.GetLinkResponse"> & {
  * Use `create(GetLinkResponseSchema)` to create a new message.
  */
 export const GetLinkResponseSchema: GenMessage<GetLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 28);
+  messageDesc(file_link_v1_link_service, 33);
 
 /**
  * @generated from message link.v1.WatchLinksRequest
@@ -947,7 +1121,7 @@ export type WatchLinksRequest = Message<"link.v1.WatchLinksRequest"> & {
  * Use `create(WatchLinksRequestSchema)` to create a new message.
  */
 export const WatchLinksRequestSchema: GenMessage<WatchLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 29);
+  messageDesc(file_link_v1_link_service, 34);
 
 /**
  * One event of WatchLinks: first exactly one snapshot, then changes.
@@ -990,7 +1164,7 @@ export type WatchLinksResponse = Message<"link.v1.WatchLinksResponse"> & {
  * Use `create(WatchLinksResponseSchema)` to create a new message.
  */
 export const WatchLinksResponseSchema: GenMessage<WatchLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 30);
+  messageDesc(file_link_v1_link_service, 35);
 
 /**
  * All of a user's links at one moment.
@@ -1009,7 +1183,7 @@ export type LinkSnapshot = Message<"link.v1.LinkSnapshot"> & {
  * Use `create(LinkSnapshotSchema)` to create a new message.
  */
 export const LinkSnapshotSchema: GenMessage<LinkSnapshot> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 31);
+  messageDesc(file_link_v1_link_service, 36);
 
 /**
  * @generated from message link.v1.StartPairingRequest
@@ -1028,7 +1202,7 @@ export type StartPairingRequest = Message<"link.v1.StartPairingRequest"> & {
  * Use `create(StartPairingRequestSchema)` to create a new message.
  */
 export const StartPairingRequestSchema: GenMessage<StartPairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 32);
+  messageDesc(file_link_v1_link_service, 37);
 
 /**
  * @generated from message link.v1.StartPairingResponse
@@ -1066,7 +1240,7 @@ export type StartPairingResponse = Message<"link.v1.StartPairingResponse"> & {
  * Use `create(StartPairingResponseSchema)` to create a new message.
  */
 export const StartPairingResponseSchema: GenMessage<StartPairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 33);
+  messageDesc(file_link_v1_link_service, 38);
 
 /**
  * @generated from message link.v1.CompletePairingRequest
@@ -1099,7 +1273,7 @@ export type CompletePairingRequest = Message<"link.v1.CompletePairingRequest"> &
  * Use `create(CompletePairingRequestSchema)` to create a new message.
  */
 export const CompletePairingRequestSchema: GenMessage<CompletePairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 34);
+  messageDesc(file_link_v1_link_service, 39);
 
 /**
  * @generated from message link.v1.CompletePairingResponse
@@ -1142,7 +1316,7 @@ export type CompletePairingResponse = Message<"link.v1.CompletePairingResponse">
  * Use `create(CompletePairingResponseSchema)` to create a new message.
  */
 export const CompletePairingResponseSchema: GenMessage<CompletePairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 35);
+  messageDesc(file_link_v1_link_service, 40);
 
 /**
  * @generated from message link.v1.RenameLinkRequest
@@ -1168,7 +1342,7 @@ export type RenameLinkRequest = Message<"link.v1.RenameLinkRequest"> & {
  * Use `create(RenameLinkRequestSchema)` to create a new message.
  */
 export const RenameLinkRequestSchema: GenMessage<RenameLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 36);
+  messageDesc(file_link_v1_link_service, 41);
 
 /**
  * @generated from message link.v1.RenameLinkResponse
@@ -1185,7 +1359,7 @@ export type RenameLinkResponse = Message<"link.v1.RenameLinkResponse"> & {
  * Use `create(RenameLinkResponseSchema)` to create a new message.
  */
 export const RenameLinkResponseSchema: GenMessage<RenameLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 37);
+  messageDesc(file_link_v1_link_service, 42);
 
 /**
  * @generated from message link.v1.DisconnectLinkRequest
@@ -1211,7 +1385,7 @@ export type DisconnectLinkRequest = Message<"link.v1.DisconnectLinkRequest"> & {
  * Use `create(DisconnectLinkRequestSchema)` to create a new message.
  */
 export const DisconnectLinkRequestSchema: GenMessage<DisconnectLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 38);
+  messageDesc(file_link_v1_link_service, 43);
 
 /**
  * @generated from message link.v1.DisconnectLinkResponse
@@ -1230,7 +1404,7 @@ export type DisconnectLinkResponse = Message<"link.v1.DisconnectLinkResponse"> &
  * Use `create(DisconnectLinkResponseSchema)` to create a new message.
  */
 export const DisconnectLinkResponseSchema: GenMessage<DisconnectLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 39);
+  messageDesc(file_link_v1_link_service, 44);
 
 /**
  * @generated from message link.v1.RevokeLinkRequest
@@ -1249,7 +1423,7 @@ export type RevokeLinkRequest = Message<"link.v1.RevokeLinkRequest"> & {
  * Use `create(RevokeLinkRequestSchema)` to create a new message.
  */
 export const RevokeLinkRequestSchema: GenMessage<RevokeLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 40);
+  messageDesc(file_link_v1_link_service, 45);
 
 /**
  * @generated from message link.v1.RevokeLinkResponse
@@ -1262,7 +1436,7 @@ export type RevokeLinkResponse = Message<"link.v1.RevokeLinkResponse"> & {
  * Use `create(RevokeLinkResponseSchema)` to create a new message.
  */
 export const RevokeLinkResponseSchema: GenMessage<RevokeLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 41);
+  messageDesc(file_link_v1_link_service, 46);
 
 /**
  * @generated from message link.v1.RotateLinkTokenRequest
@@ -1279,7 +1453,7 @@ export type RotateLinkTokenRequest = Message<"link.v1.RotateLinkTokenRequest"> &
  * Use `create(RotateLinkTokenRequestSchema)` to create a new message.
  */
 export const RotateLinkTokenRequestSchema: GenMessage<RotateLinkTokenRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 42);
+  messageDesc(file_link_v1_link_service, 47);
 
 /**
  * @generated from message link.v1.RotateLinkTokenResponse
@@ -1292,7 +1466,7 @@ export type RotateLinkTokenResponse = Message<"link.v1.RotateLinkTokenResponse">
  * Use `create(RotateLinkTokenResponseSchema)` to create a new message.
  */
 export const RotateLinkTokenResponseSchema: GenMessage<RotateLinkTokenResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 43);
+  messageDesc(file_link_v1_link_service, 48);
 
 /**
  * LinkService is the agent's session with the control plane, and the user's view of their machines.
