@@ -73,7 +73,7 @@ describe('what runs change, and keeping or discarding it', () => {
     return { threadId, runId };
   }
 
-  async function run(text: string, where: Parameters<typeof send>[0]) {
+  async function run(text: string, where: Parameters<typeof send>[1]) {
     const { threadId, runId } = await send(text, where);
     const events = await collect(threads, runId, 0n, 60_000);
     const done = events.at(-1)!.event;

@@ -8,7 +8,9 @@ const MESSAGES: Record<string, (message: string) => string> = {
   THREAD_PINNED: () => 'This thread is tied to its agent, machine and branch. Start a new thread to use others.',
   THREAD_BUSY: () => 'A run is still in progress in this thread. Wait for it to finish, or stop it.',
   INVALID_FIELD: (m) => m,
-  SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then delete.',
+  SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then try again.',
+  NOTHING_TO_COMMIT: () => 'There is nothing to commit: the worktree has no changes.',
+  PUSH_FAILED: (m) => `The remote refused the push: ${m}`,
   UNAUTHENTICATED: () => 'Your session ended. Log in again.',
 };
 
