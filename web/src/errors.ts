@@ -11,6 +11,9 @@ const MESSAGES: Record<string, (message: string) => string> = {
   SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then try again.',
   NOTHING_TO_COMMIT: () => 'There is nothing to commit: the worktree has no changes.',
   PUSH_FAILED: (m) => `The remote refused the push: ${m}`,
+  NO_BASE_COMMIT: () => 'Nothing to compare yet: no run has been recorded in this worktree.',
+  NOT_A_REPOSITORY: () => 'This sandbox is a plain directory, not a git repository: it has no diff to show.',
+  SANDBOX_NOT_FOUND: () => 'The worktree is not on the machine any more; the next message makes it again.',
   UNAUTHENTICATED: () => 'Your session ended. Log in again.',
 };
 
