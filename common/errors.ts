@@ -48,6 +48,7 @@ export const Reason = {
   NothingToCommit: 'NOTHING_TO_COMMIT',
   PushFailed: 'PUSH_FAILED',
   GitFailed: 'GIT_FAILED',
+  UnsafeRepositoryConfig: 'UNSAFE_REPOSITORY_CONFIG',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -17,6 +17,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Logger } from '../../common/log.js';
 import { FileDiffStatus, type RunChangesSchema } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
+import { SandboxError } from '../../common/sandbox-names.js';
 import { git } from './git.js';
 import type { SandboxInfo } from './sandboxes.js';
 
@@ -37,6 +38,27 @@ const COMMIT = /^[0-9a-f]{40}$/;
  * bubblewrap) run a program: they are switched off for every command here.
  */
 export const SAFE_GIT = ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', '-c', 'diff.external=', '-c', 'core.pager=cat', '-c', 'core.quotepath=false'];
+/**
+ * Repository settings that make git run a program (or speak a protocol that does). A sandbox's own
+ * config (local or worktree scope) is written by whatever runs in it, so linkd refuses to run git
+ * there while it has one: in a bubblewrap sandbox that program would run outside the sandbox.
+ */
+const UNSAFE_KEY = /^(filter\.|credential\.|protocol\.|includeif\.|include\.|core\.(fsmonitor|sshcommand|hookspath|pager|editor|askpass|gitproxy|alternaterefscommand|worktree)$|diff\.external$|sequence\.editor$|gpg\.|uploadpack\.|remote\.[^.]+\.(uploadpack|receivepack|vcs|proxy)$|http\.|.*\.(command|textconv|program|driver|helper|process|cmd)$)/;
+
+/**
+ * Throws UNSAFE_REPOSITORY_CONFIG when the repository's own config (not the user's global or the
+ * system one) sets something that would make linkd's git run a program.
+ */
+export async function refuseUnsafeConfig(cwd: string): Promise<void> {
+  const parts = (await git(['config', '--list', '--show-scope', '--name-only', '-z'], { cwd })).split('\0');
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const [scope, key] = [parts[i], parts[i + 1].toLowerCase()];
+    if ((scope === 'local' || scope === 'worktree') && UNSAFE_KEY.test(key)) {
+      throw new SandboxError('UNSAFE_REPOSITORY_CONFIG', `the sandbox's git config sets ${key}, which would run a program outside the sandbox; linkd does not run git there (remove it with git config --unset)`);
+    }
+  }
+}
+
 const DIFF_FLAGS = ['--cached', '--find-renames', '--no-ext-diff', '--no-textconv', '--no-color', '--ignore-submodules=none'];
 
 /** The commit checked out in `cwd`, or undefined (not a repository, or no commit yet). */
@@ -77,6 +99,7 @@ export async function sandboxChanges(cwd: string, base: string): Promise<RunChan
     const realIndex = (await git([...SAFE_GIT, 'rev-parse', '--path-format=absolute', '--git-path', 'index'], { cwd })).trim();
     // Starting from the real index saves hashing every file again; without one, add -A builds it.
     await copyFile(realIndex, index).catch(() => undefined);
+    await refuseUnsafeConfig(cwd);
     const env = { ...process.env, GIT_INDEX_FILE: index };
     await git([...SAFE_GIT, 'add', '--all', '--ignore-errors', '--', '.'], { cwd, env, timeoutMs: GIT_TIMEOUT_MS });
     const numstat = await git([...SAFE_GIT, 'diff', ...DIFF_FLAGS, '--numstat', '-z', base, '--'], { cwd, env, timeoutMs: GIT_TIMEOUT_MS });
@@ -241,24 +264,29 @@ function readPatches(cwd: string, env: NodeJS.ProcessEnv, base: string, files: F
       child.kill('SIGKILL');
     };
     child.stdout.setEncoding('utf8');
+    // Inside one enormous line (minified code): counted and dropped up to its end, never held.
+    let skipping = false;
     child.stdout.on('data', (chunk: string) => {
       if (stopped) return;
       partial += chunk;
       let at: number;
       while (!stopped && (at = partial.indexOf('\n')) >= 0) {
-        line(partial.slice(0, at + 1));
+        if (skipping) {
+          totalBytes += Buffer.byteLength(partial.slice(0, at + 1));
+          skipping = false;
+        } else line(partial.slice(0, at + 1));
         partial = partial.slice(at + 1);
       }
-      // One enormous line (minified code): counted, never held.
       if (partial.length > MAX_FILE_PATCH_BYTES) {
         totalBytes += Buffer.byteLength(partial);
         if (index >= 0) cut.add(index);
         partial = '';
+        skipping = true;
       }
     });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (!stopped && partial) line(partial);
+      if (!stopped && partial && !skipping) line(partial);
       if (!stopped) close();
       else if (index >= 0 && index < files.length && texts[index] === undefined) {
         texts[index] = current.join('');
