@@ -145,10 +145,10 @@ describe('what runs change, and keeping or discarding it', () => {
     assert.equal(reasonOf(notGit), 'NOT_A_REPOSITORY');
   });
 
-  it('a 5 MB change is capped: every file listed with its counts, patches cut, a note says the diff is truncated', async () => {
+  it('a 5 MB change (in a bubblewrap sandbox) is capped: every file listed with its counts, patches cut, a note says the diff is truncated', async () => {
     const repo = await makeRepository();
     const script = "yes 'a fairly long line of generated text for a change far too big to show whole' | head -n 64000 > big.txt && for i in 1 2 3; do echo small $i > small-$i.txt; done";
-    const { events } = await run(script, { repository: repo.url, branch: 'big' });
+    const { events } = await run(script, { repository: repo.url, branch: 'big', sandboxProvider: 'bwrap' });
     const changes = changesOf(events)!;
     assert.equal(changes.truncated, true);
     assert.match(changes.note, /diff truncated/);

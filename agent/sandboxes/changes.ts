@@ -39,9 +39,10 @@ const COMMIT = /^[0-9a-f]{40}$/;
  */
 export const SAFE_GIT = ['-c', 'core.fsmonitor=false', '-c', 'core.hooksPath=/dev/null', '-c', 'diff.external=', '-c', 'core.pager=cat', '-c', 'core.quotepath=false'];
 /**
- * Repository settings that make git run a program (or speak a protocol that does). A sandbox's own
- * config (local or worktree scope) is written by whatever runs in it, so linkd refuses to run git
- * there while it has one: in a bubblewrap sandbox that program would run outside the sandbox.
+ * Repository settings that make git run a program (or speak a protocol that does). A bubblewrap
+ * sandbox's own config (local or worktree scope) can be written by what runs confined in it, so
+ * linkd refuses to run git there while it has one: the program would run outside the sandbox. (A
+ * worktree sandbox's runs are not confined: they could run any program themselves.)
  */
 const UNSAFE_KEY = /^(filter\.|credential\.|protocol\.|includeif\.|include\.|core\.(fsmonitor|sshcommand|hookspath|pager|editor|askpass|gitproxy|alternaterefscommand|worktree)$|diff\.external$|sequence\.editor$|gpg\.|uploadpack\.|remote\.[^.]+\.(uploadpack|receivepack|vcs|proxy)$|http\.|.*\.(command|textconv|program|driver|helper|process|cmd)$)/;
 
@@ -91,7 +92,7 @@ export async function forgetBase(root: string, handle: string): Promise<void> {
  * The change in the work tree at `cwd` (committed since `base` or not, untracked files included)
  * against `base`. Throws when git fails; the caller decides what a missing diff means.
  */
-export async function sandboxChanges(cwd: string, base: string): Promise<RunChangesInit> {
+export async function sandboxChanges(cwd: string, base: string, options: { confined: boolean }): Promise<RunChangesInit> {
   if (!COMMIT.test(base)) throw new Error('the base is not a commit id');
   const scratch = await mkdtemp(join(tmpdir(), 'link-index-'));
   try {
@@ -99,7 +100,7 @@ export async function sandboxChanges(cwd: string, base: string): Promise<RunChan
     const realIndex = (await git([...SAFE_GIT, 'rev-parse', '--path-format=absolute', '--git-path', 'index'], { cwd })).trim();
     // Starting from the real index saves hashing every file again; without one, add -A builds it.
     await copyFile(realIndex, index).catch(() => undefined);
-    await refuseUnsafeConfig(cwd);
+    if (options.confined) await refuseUnsafeConfig(cwd);
     const env = { ...process.env, GIT_INDEX_FILE: index };
     await git([...SAFE_GIT, 'add', '--all', '--ignore-errors', '--', '.'], { cwd, env, timeoutMs: GIT_TIMEOUT_MS });
     const numstat = await git([...SAFE_GIT, 'diff', ...DIFF_FLAGS, '--numstat', '-z', base, '--'], { cwd, env, timeoutMs: GIT_TIMEOUT_MS });
@@ -139,6 +140,7 @@ export class RunChangeRecorder {
   private constructor(
     private readonly cwd: string,
     private readonly base: string,
+    private readonly confined: boolean,
     private readonly log: Logger,
   ) {}
 
@@ -148,14 +150,14 @@ export class RunChangeRecorder {
     const base = await headCommit(sandbox.path);
     if (!base) return undefined;
     if (!(await firstBase(root, sandbox.handle))) await writeFile(baseFile(root, sandbox.handle), `${base}\n`, { mode: 0o600 }).catch(() => undefined);
-    return new RunChangeRecorder(sandbox.path, base, log);
+    return new RunChangeRecorder(sandbox.path, base, sandbox.provider === 'bwrap', log);
   }
 
   /** An emit that sends the run's change just before its `done`. */
   emitter(emit: (event: EventInit) => void): (event: EventInit) => void {
     return (event) => {
       if (event.event?.case !== 'done') return emit(event);
-      void sandboxChanges(this.cwd, this.base)
+      void sandboxChanges(this.cwd, this.base, { confined: this.confined })
         .then((changes) => emit({ event: { case: 'changes', value: changes } }))
         .catch((error: Error) => this.log.warn({ err: error.message }, 'cannot tell what the run changed'))
         .finally(() => emit(event));

@@ -30,21 +30,21 @@ export async function answerSandboxRequest(manager: SandboxManager, request: San
         if (asked && !/^[0-9a-f]{40}$/.test(asked)) throw new SandboxError('INVALID_FIELD', 'a base commit is 40 hex digits', 'base_commit');
         const base = asked || (await firstBase(manager.root, sandbox.handle));
         if (!base) throw new SandboxError('NO_BASE_COMMIT', 'no run has been recorded in this sandbox yet: there is nothing to compare with');
-        return { opId, result: { case: 'changes', value: await sandboxChanges(sandbox.path, base) } };
+        return { opId, result: { case: 'changes', value: await sandboxChanges(sandbox.path, base, { confined: sandbox.provider === 'bwrap' }) } };
       }
       case 'commit': {
         const { message } = request.op.value;
         if (Buffer.byteLength(message) > MAX_COMMIT_MESSAGE_BYTES) throw new SandboxError('INVALID_FIELD', 'a commit message is at most 64 KiB', 'message');
         const sandbox = await gitSandbox(manager, request.op.value.sandbox, true);
-        return { opId, result: { case: 'committed', value: await commitAll(sandbox.path, message) } };
+        return { opId, result: { case: 'committed', value: await commitAll(sandbox.path, message, sandbox.provider === 'bwrap') } };
       }
       case 'push': {
         const sandbox = await gitSandbox(manager, request.op.value, true);
-        return { opId, result: { case: 'pushed', value: await pushBranch(sandbox.path, sandbox.branch) } };
+        return { opId, result: { case: 'pushed', value: await pushBranch(sandbox.path, sandbox.branch, sandbox.provider === 'bwrap') } };
       }
       case 'discard': {
         const sandbox = await gitSandbox(manager, request.op.value, true);
-        await discardChanges(sandbox.path);
+        await discardChanges(sandbox.path, sandbox.provider === 'bwrap');
         return { opId, result: { case: 'discarded', value: {} } };
       }
       default:

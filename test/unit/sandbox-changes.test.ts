@@ -21,10 +21,10 @@ const HANDLE = 'sbx_abcdefghij0123456789';
 describe('sandbox changes and git actions on the machine', () => {
   const log = createLogger({ name: 't', level: 'silent' });
 
-  async function setUp(busy = () => false) {
+  async function setUp(busy = () => false, provider = 'worktree') {
     const repo = await makeRepository();
     const manager = new SandboxManager({ dataDir: await tempDir('linkd-sbx-'), log, allowedSchemes: ['file'], busy });
-    const spec = { handle: HANDLE, provider: 'worktree', repository: repo.url, branch: 'work' };
+    const spec = { handle: HANDLE, provider, repository: repo.url, branch: 'work' };
     const sandbox = await manager.ensure(spec);
     return { repo, manager, spec, sandbox };
   }
@@ -51,13 +51,13 @@ describe('sandbox changes and git actions on the machine', () => {
     assert.equal(other.result?.case === 'failure' && other.result.value.reason, 'SANDBOX_NOT_FOUND', 'a spec that is not the sandbox here');
   });
 
-  it('refuses a sandbox whose own git config would run a program (a clean filter), running nothing', async () => {
-    const { manager, spec, sandbox, repo } = await setUp();
+  it('refuses a bubblewrap sandbox whose own git config would run a program (a clean filter), running nothing', async () => {
+    const { manager, spec, sandbox, repo } = await setUp(() => false, 'bwrap');
     const marker = join(await tempDir('marker-'), 'ran');
     git(sandbox.path, 'config', 'filter.evil.clean', `touch ${marker}; cat`);
     await writeFile(join(sandbox.path, '.gitattributes'), '* filter=evil\n');
     await writeFile(join(sandbox.path, 'file.txt'), 'content\n');
-    await assert.rejects(sandboxChanges(sandbox.path, repo.main), /filter\.evil\.clean/);
+    await assert.rejects(sandboxChanges(sandbox.path, repo.main, { confined: true }), /filter\.evil\.clean/);
     const reply = await answerSandboxRequest(manager, create(SandboxRequestSchema, { opId: 'op', op: { case: 'commit', value: { sandbox: spec, message: 'x' } } }));
     assert.equal(reply.result?.case === 'failure' && reply.result.value.reason, 'UNSAFE_REPOSITORY_CONFIG');
     assert.equal(existsSync(marker), false, 'the filter never ran');
@@ -67,7 +67,7 @@ describe('sandbox changes and git actions on the machine', () => {
     const { sandbox, repo } = await setUp();
     await writeFile(join(sandbox.path, 'bundle.min.js'), `${'x'.repeat(3 * 1024 * 1024)}\n`);
     await writeFile(join(sandbox.path, 'z.txt'), 'after\n');
-    const changes = await sandboxChanges(sandbox.path, repo.main);
+    const changes = await sandboxChanges(sandbox.path, repo.main, { confined: false });
     const [bundle, after] = changes.files!;
     assert.equal(bundle.path, 'bundle.min.js');
     assert.equal(bundle.additions, 1);
