@@ -196,6 +196,12 @@ function describeEvent(event: RunEvent): string {
       return `${prefix} ${e.value.stream === LogLine_Stream.STDERR ? '[stderr] ' : ''}${e.value.text}`;
     case 'error':
       return `${prefix} error ${e.value.code}: ${e.value.message}`;
+    case 'changes': {
+      const files = e.value.files.length + e.value.omittedFiles;
+      const added = e.value.files.reduce((n, f) => n + f.additions, 0);
+      const removed = e.value.files.reduce((n, f) => n + f.deletions, 0);
+      return `${prefix} changed ${files} files (+${added} -${removed})${e.value.truncated ? ', diff truncated' : ''}; \`linkctl runs diff\` shows them`;
+    }
     case 'done':
       return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:

@@ -131,6 +131,8 @@ describe('what runs change, and keeping or discarding it', () => {
     assert.equal(diff.code, 0, diff.output);
     assert.ok(diff.output.includes(readme.patch), 'linkctl runs diff prints the unified diff');
     assert.match(diff.output, /^\+untracked$/m);
+    const watched = await linkctl('runs', 'watch', runId);
+    assert.match(watched.output, /changed 6 files \(\+3 -1\); `linkctl runs diff` shows them/);
     const json = await linkctl('runs', 'diff', runId, '--json');
     assert.equal(json.code, 0, json.output);
     const parsed = JSON.parse(json.output) as { baseCommit: string; files: { path: string; binary?: boolean }[] };
