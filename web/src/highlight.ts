@@ -42,10 +42,30 @@ export function languageFor(path: string): string | undefined {
 }
 
 /**
- * One line of code as highlighted HTML (escaped by highlight.js), or undefined when there is no
- * language for it (the caller renders the text as text).
+ * Lines of code highlighted together (so a comment or string that spans lines is coloured as one),
+ * then split back into one HTML string per line, each with its open spans closed and reopened on
+ * the next. Undefined when there is no language (the caller renders the text as text).
  */
-export function highlightLine(code: string, language: string | undefined): string | undefined {
+export function highlightLines(lines: string[], language: string | undefined): string[] | undefined {
   if (!language) return undefined;
-  return hljs.highlight(code, { language, ignoreIllegals: true }).value;
+  const highlighted = hljs.highlight(lines.join('\n'), { language, ignoreIllegals: true }).value;
+  const out: string[] = [];
+  const open: string[] = [];
+  let current = '';
+  let last = 0;
+  // highlight.js's output is escaped text and its own <span class="…"> and </span>: nothing else.
+  for (const match of highlighted.matchAll(/<span[^>]*>|<\/span>|\n/g)) {
+    current += highlighted.slice(last, match.index);
+    last = match.index + match[0].length;
+    if (match[0] === '\n') {
+      out.push(current + '</span>'.repeat(open.length));
+      current = open.join('');
+    } else {
+      if (match[0] === '</span>') open.pop();
+      else open.push(match[0]);
+      current += match[0];
+    }
+  }
+  out.push(current + highlighted.slice(last) + '</span>'.repeat(open.length));
+  return out.length === lines.length ? out : undefined;
 }

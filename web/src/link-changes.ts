@@ -2,7 +2,7 @@ import { LitElement, css, html, nothing, type TemplateResult } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
 import { FileDiffStatus, type FileDiff, type RunChanges } from '../../gen/link/v1/run_pb.js';
-import { highlightLine, languageFor } from './highlight.js';
+import { highlightLines, languageFor } from './highlight.js';
 
 const STATUS: Record<FileDiffStatus, string> = {
   [FileDiffStatus.UNSPECIFIED]: 'changed',
@@ -115,15 +115,26 @@ export class LinkChanges extends LitElement {
     const first = lines.findIndex((l) => l.startsWith('@@'));
     const body = first < 0 ? [] : lines.slice(first);
     if (body.length === 0) return html`<div class="message">${file.status === FileDiffStatus.RENAMED ? 'Renamed, content unchanged.' : 'No content change (mode only).'}</div>`;
-    return html`<div class="diff" tabindex="0" role="region" aria-label="diff of ${file.path}"><div class="lines">${body.map((line) => {
+    // Each side of the diff is highlighted as one text: the new one (context and added lines) and the old one.
+    const sides = { new: [] as string[], old: [] as string[] };
+    const at: number[] = [];
+    for (const line of body) {
+      if (line.startsWith('@@') || line[0] === '\\') at.push(-1);
+      else {
+        const side = line[0] === '-' ? sides.old : sides.new;
+        at.push(side.length);
+        side.push(line.slice(1));
+      }
+    }
+    const highlighted = { new: highlightLines(sides.new, language), old: highlightLines(sides.old, language) };
+    return html`<div class="diff" tabindex="0" role="region" aria-label="diff of ${file.path}"><div class="lines">${body.map((line, i) => {
       const sign = line[0];
       if (line.startsWith('@@')) return html`<div class="line hunk"><span class="sign"></span>${line}</div>`;
       if (sign === '\\') return html`<div class="line meta"><span class="sign"></span>${line.slice(1).trim()}</div>`;
       const kind = sign === '+' ? 'add' : sign === '-' ? 'del' : 'ctx';
-      const code = line.slice(1);
+      const code = (sign === '-' ? highlighted.old : highlighted.new)?.[at[i]];
       // highlight.js escapes the code; its output is only that text and its own spans.
-      const highlighted = highlightLine(code, language);
-      return html`<div class="line ${kind}"><span class="sign">${sign === ' ' ? '' : sign}</span><code>${highlighted === undefined ? code : unsafeHTML(highlighted)}</code></div>`;
+      return html`<div class="line ${kind}"><span class="sign">${sign === ' ' ? '' : sign}</span><code>${code === undefined ? line.slice(1) : unsafeHTML(code)}</code></div>`;
     })}</div></div>`;
   }
 }

@@ -77,6 +77,17 @@ describe('the Changes panel', () => {
     expect(files[6].querySelector('[data-testid=file-truncated]')).not.to.equal(null);
   });
 
+  it('highlights each side as one text: a comment over several lines is a comment on each', async () => {
+    const patch = 'diff --git a/lib.js b/lib.js\n@@ -1,2 +1,4 @@\n-const old = `a\n-b`;\n+/* a comment\n+   that goes on */\n+const x = 1;\n keep();\n';
+    const root = await renderChanges(create(RunChangesSchema, { files: [{ path: 'lib.js', status: FileDiffStatus.MODIFIED, additions: 3, deletions: 2, patch }] }));
+    const lines = [...root.querySelectorAll('.line')];
+    expect(lines.map((l) => l.className.replace('line ', ''))).to.deep.equal(['hunk', 'del', 'del', 'add', 'add', 'add', 'ctx']);
+    expect(lines[2].querySelector('.hljs-string')!.textContent, 'the old side\'s template string goes on').to.equal('b`');
+    expect(lines[4].querySelector('.hljs-comment')!.textContent).to.equal('   that goes on */');
+    expect(lines[5].querySelector('.hljs-keyword')!.textContent).to.equal('const');
+    expect(lines[6].textContent).to.contain('keep();');
+  });
+
   it('shows hostile file content as text', async () => {
     const w = window as unknown as { pwned?: number };
     const root = await renderChanges(CHANGES);
