@@ -11,6 +11,7 @@
  *   linkctl sandboxes list [--link L] | ensure --link L [--repository R --branch B --provider P]
  *                     | get SBX | exec SBX "command" | rm SBX
  *   linkctl repositories list --link L [--json]          the repositories a machine offers
+ *   linkctl runs diff RUN | sandboxes changes|commit|push|discard SBX   (see git-commands.ts)
  *
  * The user token comes from --token, LINKCTL_TOKEN, --token-file / LINKCTL_TOKEN_FILE, or the
  * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order. As linkd does, linkctl sends it
@@ -35,6 +36,7 @@ import { LinkService } from '../gen/link/v1/link_service_pb.js';
 import { SandboxSchema, SandboxState, type Sandbox } from '../gen/link/v1/sandbox_pb.js';
 import { ExecOutput_Stream, ListRepositoriesResponseSchema, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { LinkSchema, LinkState, type Link } from '../gen/link/v1/types_pb.js';
+import { addGitCommands } from './git-commands.js';
 
 interface GlobalOptions {
   server: string;
@@ -226,6 +228,12 @@ function describeEvent(event: RunEvent): string {
       return `${prefix} ${e.value.stream === LogLine_Stream.STDERR ? '[stderr] ' : ''}${e.value.text}`;
     case 'error':
       return `${prefix} error ${e.value.code}: ${e.value.message}`;
+    case 'changes': {
+      const files = e.value.files.length + e.value.omittedFiles;
+      const added = e.value.files.reduce((n, f) => n + f.additions, 0);
+      const removed = e.value.files.reduce((n, f) => n + f.deletions, 0);
+      return `${prefix} changed ${files} files (+${added} -${removed})${e.value.truncated ? ', diff truncated' : ''}; \`linkctl runs diff\` shows them`;
+    }
     case 'done':
       return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
@@ -400,6 +408,8 @@ repositories
     if (answer.repositories.length === 0) process.stdout.write(`(no git repositories under ${answer.workspaces.join(', ')})\n`);
     if (answer.truncated) process.stdout.write(`(more repositories than the ${answer.repositories.length} listed)\n`);
   });
+
+addGitCommands(runs, sandboxes, transport);
 
 program
   .parseAsync()

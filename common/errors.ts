@@ -55,6 +55,12 @@ export const Reason = {
   RepositoryEmpty: 'REPOSITORY_EMPTY',
   SetupFailed: 'SETUP_FAILED',
   LinkTimeout: 'LINK_TIMEOUT',
+  NotARepository: 'NOT_A_REPOSITORY',
+  NoBaseCommit: 'NO_BASE_COMMIT',
+  NothingToCommit: 'NOTHING_TO_COMMIT',
+  PushFailed: 'PUSH_FAILED',
+  GitFailed: 'GIT_FAILED',
+  UnsafeRepositoryConfig: 'UNSAFE_REPOSITORY_CONFIG',
   /** Something failed inside the server; the message carries a request id to find it in the log. */
   Internal: 'INTERNAL',
 } as const;

@@ -29,6 +29,7 @@ import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
 import { reportSetup } from '../sandboxes/setup.js';
+import { RunChangeRecorder } from '../sandboxes/changes.js';
 import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
 import type { SandboxInfo, SandboxManager } from '../sandboxes/sandboxes.js';
@@ -284,6 +285,8 @@ export class RunManager {
     }
     // git never looks above the sandbox for a repository (a scratch directory is in none).
     const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), GIT_CEILING_DIRECTORIES: dirname(cwd) };
+    // In a git sandbox, what the run changed goes out just before its done.
+    const changes = sandbox && (await RunChangeRecorder.begin(this.options.sandboxes.root, sandbox, this.options.log.child({ runId: run.id })));
     this.options.log.info({ runId: run.id, harness: adapter.name, cwd, provider: spec?.provider }, 'run started');
     this.options.metrics?.runsStarted.inc({ harness: adapter.name });
     run.process = new HarnessProcess({
@@ -291,7 +294,7 @@ export class RunManager {
       payload: run.payload,
       cwd,
       env,
-      emit,
+      emit: changes ? changes.emitter(emit) : emit,
       idleTimeoutMs: run.payload.idleTimeoutMs || this.options.idleTimeoutMs || 30 * 60_000,
       stopGraceMs: this.options.stopGraceMs ?? 5_000,
       wrap:

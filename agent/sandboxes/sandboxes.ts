@@ -125,6 +125,11 @@ export class SandboxManager {
     await this.remove(handle);
   }
 
+  /** Whether a run uses the sandbox now, or it is being made: git actions on it are refused then. */
+  isBusy(handle: string): boolean {
+    return Boolean(this.options.busy?.(handle)) || this.inFlight.has(handle);
+  }
+
   async get(handle: string): Promise<SandboxInfo | undefined> {
     if (!HANDLE.test(handle)) return undefined;
     const meta = await this.readMeta(handle);

@@ -8,18 +8,23 @@ import { create, fromBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
+import { pullRequestUrl, withoutCredentials } from '../../common/pull-requests.js';
 import { branchProblem, HANDLE, isLocalRepository, repositoryProblem, repositoryScheme } from '../../common/sandbox-names.js';
-import type { SandboxReply } from '../../gen/link/v1/link_service_pb.js';
+import { SandboxChangesQuerySchema, SandboxCommitSchema, type SandboxReply } from '../../gen/link/v1/link_service_pb.js';
 import { RunEventSchema, RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import { SandboxSchema, SandboxSpecSchema, SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
 import {
   ExecOutput_Stream,
+  type CommitSandboxRequest,
   type DeleteSandboxRequest,
+  type DiscardSandboxChangesRequest,
   type EnsureSandboxRequest,
   type ExecRequest,
+  type GetSandboxChangesRequest,
   type GetSandboxRequest,
   type ListRepositoriesRequest,
   type ListSandboxesRequest,
+  type PushSandboxRequest,
   type SandboxService,
 } from '../../gen/link/v1/sandbox_service_pb.js';
 import { SandboxProviderKind, type Capabilities } from '../../gen/link/v1/types_pb.js';
@@ -42,6 +47,10 @@ const ENSURE_DEADLINE_MS = 5 * 60_000;
 const DELETE_DEADLINE_MS = 60_000;
 const MEASURE_DEADLINE_MS = 10_000;
 const MAX_COMMAND_BYTES = 64 * 1024;
+/** How long the machine has for a diff, a commit or a discard, and for a push (a slow remote). */
+const GIT_DEADLINE_MS = 90_000;
+const PUSH_DEADLINE_MS = 3 * 60_000;
+const MAX_COMMIT_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * Where a thread or an EnsureSandbox asks to run, checked: the provider (worktree by default with a
@@ -248,6 +257,65 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
       // The caller went away (cancelled the call) before the command ended: stop it on the machine.
       if (!finished) await this.runs.requestCancel(user.id, runId).catch(() => undefined);
     }
+  }
+
+  async getSandboxChanges(request: GetSandboxChangesRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    if (request.baseCommit && !/^[0-9a-f]{40}$/.test(request.baseCommit)) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'a base commit is 40 lowercase hex digits', { field: 'base_commit' });
+    }
+    const row = await this.gitSandbox(user.id, request.sandboxId, false);
+    const reply = await this.forward(row, { case: 'changes', value: create(SandboxChangesQuerySchema, { sandbox: spec(row), baseCommit: request.baseCommit }) }, GIT_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'changes') throw this.failure(reply);
+    return { changes: reply.result.value };
+  }
+
+  async commitSandbox(request: CommitSandboxRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('message', request.message, MAX_COMMIT_MESSAGE_BYTES);
+    const row = await this.gitSandbox(user.id, request.sandboxId, true);
+    const message = request.message.trim() ? request.message : await this.firstMessage(user.id, row.id);
+    const reply = await this.forward(row, { case: 'commit', value: create(SandboxCommitSchema, { sandbox: spec(row), message }) }, GIT_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'committed') throw this.failure(reply);
+    return { commit: reply.result.value.commit, summary: reply.result.value.summary };
+  }
+
+  async pushSandbox(request: PushSandboxRequest, ctx: HandlerContext) {
+    const row = await this.gitSandbox(callerUser(ctx).id, request.sandboxId, true);
+    const reply = await this.forward(row, { case: 'push', value: spec(row) }, PUSH_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'pushed') throw this.failure(reply);
+    // Computed here from the remote, not taken from the machine: the page links to it.
+    const remoteUrl = withoutCredentials(reply.result.value.remoteUrl.slice(0, 2048));
+    return { remoteUrl, branch: row.branch, pullRequestUrl: pullRequestUrl(remoteUrl, row.branch) ?? '' };
+  }
+
+  async discardSandboxChanges(request: DiscardSandboxChangesRequest, ctx: HandlerContext) {
+    const row = await this.gitSandbox(callerUser(ctx).id, request.sandboxId, true);
+    const reply = await this.forward(row, { case: 'discard', value: spec(row) }, GIT_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'discarded') throw this.failure(reply);
+    return {};
+  }
+
+  /**
+   * The caller's git sandbox on an online machine, for a git action; with `exclusive`, SANDBOX_BUSY
+   * while a run is in progress in it (the machine checks again).
+   */
+  private async gitSandbox(userId: string, sandboxId: string, exclusive: boolean): Promise<SandboxRow> {
+    const row = await this.owned(userId, sandboxId);
+    if (row.provider === 'directory') {
+      throw linkError(Code.FailedPrecondition, Reason.NotARepository, `sandbox ${row.id} is a directory, not a git repository`, { sandbox_id: row.id });
+    }
+    if (exclusive && (await this.sandboxes.activeRuns(row.id)) > 0) throw busy(row.id);
+    await this.onlineLink(userId, row.link_id);
+    return row;
+  }
+
+  /** The first message of the sandbox's first thread: the default commit message. */
+  private async firstMessage(userId: string, sandboxId: string): Promise<string> {
+    const [thread] = (await this.runs.listThreads(userId)).filter((t) => t.sandbox_id === sandboxId).sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+    const text = thread ? (await this.runs.getThread(userId, thread.id))?.messages[0]?.text ?? '' : '';
+    if (!text.trim()) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'a commit message is required (the sandbox has no thread to take one from)', { field: 'message' });
+    return text.slice(0, MAX_COMMIT_MESSAGE_BYTES);
   }
 
   private async owned(userId: string, sandboxId: string): Promise<SandboxRow> {

@@ -6,6 +6,7 @@ import { RunState, RunStatus, type Run, type RunEvent, type ToolCall, type ToolR
 import { apiContext, type ApiClients } from './api.js';
 import { harnessLabel } from './harnesses.js';
 import { renderMarkdown } from './markdown.js';
+import './link-changes.js';
 
 /** Why a run failed, in plain words, by the failure reason Link reports. */
 const FAILURES: Record<string, string> = {
@@ -206,6 +207,9 @@ export class LinkRunView extends LitElement {
         }
         case 'fileChange':
           out.push(html`<div class="file" data-kind="file"><span class="kind">${ev.value.kind}</span>${ev.value.path}</div>`);
+          break;
+        case 'changes':
+          out.push(html`<link-changes data-kind="changes" heading="What this run changed" .changes=${ev.value}></link-changes>`);
           break;
         case 'usage': {
           const v = ev.value;

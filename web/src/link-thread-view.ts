@@ -11,6 +11,7 @@ import { explain } from './errors.js';
 import { tierLabel } from './harnesses.js';
 import './link-composer.js';
 import './link-run-view.js';
+import './link-thread-changes.js';
 
 const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING]);
 
@@ -156,6 +157,10 @@ export class LinkThreadView extends LitElement {
               ${run ? html`<link-run-view .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
             `;
           })}
+          ${this.thread?.repository && this.thread.sandboxId
+            ? html`<link-thread-changes .thread=${this.thread} .firstMessage=${this.messages[0]?.text ?? ''} ?busy=${running}
+                .revision=${this.runs.map((r) => `${r.id}:${r.state}`).join(',')}></link-thread-changes>`
+            : nothing}
           ${this.error ? html`<div class="error" role="alert" data-testid="thread-error">${this.error}</div>` : nothing}
         </div>
       </div>
