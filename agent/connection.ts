@@ -203,7 +203,7 @@ export class LinkConnection extends EventEmitter {
           agentVersion: LINK_VERSION,
           capabilities: this.options.capabilities(),
           heldRuns: runs?.held() ?? [],
-          dispatchKeyMissing: runs ? runs.dispatchKey.state !== 'pinned' : false,
+          dispatchKeyMissing: runs ? runs.dispatchKey.state === 'missing' : false,
         },
       },
     });
@@ -244,18 +244,32 @@ export class LinkConnection extends EventEmitter {
             log.info({ reason: frame.value.reason }, 'server asked to reconnect elsewhere');
             return { kind: 'drain', reason: frame.value.reason, reconnectAfterMs: frame.value.reconnectAfterMs };
           case 'shutdown':
+            if (runs && !runs.sessionTrusted) {
+              // Not this machine's control plane (its key is not the pinned one): no reason to stop for good.
+              log.warn({ reason: frame.value.reason }, 'a server without the pinned key asked linkd to stop; reconnecting instead');
+              return { kind: 'closed' };
+            }
             log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
             return { kind: 'shutdown', reason: frame.value.reason };
           case 'dispatchRun':
             void runs?.dispatch(frame.value).catch((error) => log.error({ err: error }, 'handling a dispatch failed'));
             break;
           case 'cancelRun':
-            void runs?.cancel(frame.value);
+            if (runs && !runs.sessionTrusted) {
+              log.warn({ runId: frame.value.runId }, 'ignoring a cancel from a server without the pinned key');
+              break;
+            }
+            void runs?.cancel(frame.value)?.catch((error) => log.error({ err: error }, 'cancelling a run failed'));
             break;
           case 'eventsAck':
             runs?.ack(frame.value);
             break;
           case 'rotateToken': {
+            if (runs && !runs.sessionTrusted) {
+              // A server that cannot sign as ours must not replace the token that reaches ours.
+              log.warn('ignoring a token rotation from a server without the pinned key');
+              break;
+            }
             // Saved (atomically, 0600) before it is acknowledged: a crash in between leaves a token that works.
             const { rotationId, newToken } = frame.value;
             void writeFileAtomically(this.options.tokenFile, `${newToken}\n`)

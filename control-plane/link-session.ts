@@ -430,7 +430,7 @@ class LinkSession {
       clearInterval(watchdog);
       stopWatch?.();
       this.out.close();
-      void frames.return?.();
+      void frames.return?.()?.catch(() => undefined);
       if (this.record) await this.end(this.record);
     }
   }

@@ -102,6 +102,15 @@ export class RunManager {
   }
 
   /**
+   * Whether the welcomed session's control plane holds the key pinned at pairing (or one its
+   * endorsed chain leads to). A session that does not is not this machine's control plane: linkd
+   * then takes no orders from it that would change the machine (token, stop, cancel).
+   */
+  get sessionTrusted(): boolean {
+    return this.session?.key !== undefined;
+  }
+
+  /**
    * Stops the process groups of runs a previous linkd left behind (it was killed before it could
    * stop them): nothing of a run outlives the agent that ran it. Call once at start.
    */
