@@ -185,9 +185,10 @@ async function stopStalePostmaster(databaseDir: string, log: Logger): Promise<vo
 
 /**
  * Whether `pid` is a Postgres started with `-D databaseDir` and owned by the cluster's owner: its
- * command line from /proc (Linux) or `ps` (macOS), its owner from /proc or `ps -o uid=`.
+ * command line from /proc (Linux) or `ps` (macOS), its owner from /proc or `ps -o uid=`. False when
+ * anything cannot be read.
  */
-async function isPostmasterOf(pid: number, databaseDir: string): Promise<boolean> {
+export async function isPostmasterOf(pid: number, databaseDir: string): Promise<boolean> {
   try {
     const dirOwner = (await stat(databaseDir)).uid;
     let owner: number;

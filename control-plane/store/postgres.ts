@@ -54,11 +54,15 @@ export interface PostgresStoreOptions {
   max?: number;
 }
 
+/** How long a replica signs with the keys it read before reading them again (a rotation reaches it within this). */
+const DISPATCH_KEY_TTL_MS = 30_000;
+
 export class PostgresStore implements Store {
   private readonly listeners = new Set<(message: LinkControl) => void>();
   private unlisten: (() => Promise<void>) | undefined;
   private ready = true;
   private key: Promise<DispatchKeySet> | undefined;
+  private keyLoadedAt = 0;
   /** The key file's secret that seals the dispatch key (see `unlockDispatchKeys`). */
   private keySecret: Buffer | undefined;
 
@@ -281,17 +285,27 @@ export class PostgresStore implements Store {
     return rows.some((row) => isSealed(row.private_key));
   }
 
+  /**
+   * The signing keys, read again after DISPATCH_KEY_TTL_MS: a key rotated with `link-server
+   * rotate-dispatch-key` reaches every running replica within that, without a restart (a machine that
+   * moved its pin on one replica is not refused by another still announcing the old key for long).
+   */
   dispatchKey(): Promise<DispatchKeySet> {
-    this.key ??= loadDispatchKeys(this.sql, this.requireSecret(), this.log).catch((error) => {
-      this.key = undefined;
-      throw error;
-    });
+    if (this.key && Date.now() - this.keyLoadedAt > DISPATCH_KEY_TTL_MS) this.key = undefined;
+    if (!this.key) {
+      this.keyLoadedAt = Date.now();
+      this.key = loadDispatchKeys(this.sql, this.requireSecret(), this.log).catch((error) => {
+        this.key = undefined;
+        throw error;
+      });
+    }
     return this.key;
   }
 
   async rotateDispatchKey(): Promise<DispatchKeySet> {
     const rotated = await rotateDispatchKey(this.sql, this.requireSecret(), this.log);
     this.key = Promise.resolve(rotated);
+    this.keyLoadedAt = Date.now();
     return rotated;
   }
 
