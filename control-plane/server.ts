@@ -67,6 +67,8 @@ export interface LinkServerOptions {
   retentionIntervalMs?: number;
   /** How long a link's old token keeps working after a rotation (default 10 minutes). */
   tokenGraceMs?: number;
+  /** How long an HTTP request may take to arrive, head and body (default 30 s); answers may stream longer. */
+  httpRequestTimeoutMs?: number;
   /** The built web UI, or undefined for none. */
   webDir: string | undefined;
   /**
@@ -220,8 +222,8 @@ export class LinkServer {
     });
     const listener = guardHttp(handler as (req: IncomingMessage, res: ServerResponse) => void, httpLog);
     const httpServer = options.tls
-      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...HTTP_LIMITS }, listener)
-      : createServer(HTTP_LIMITS, listener);
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...httpLimits(options.httpRequestTimeoutMs) }, listener)
+      : createServer(httpLimits(options.httpRequestTimeoutMs), listener);
     // CONNECT is a proxy's method; without a listener Node drops the socket without an answer.
     httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
       socket.on('error', () => socket.destroy());
@@ -302,7 +304,9 @@ export class LinkServer {
 
 /**
  * A request must arrive in time, or its connection is closed: the head within 10 s, the whole
- * request (body included; answers may stream for as long as they need) within 30 s, checked
- * every second. Without these an unfinished request holds its socket for minutes.
+ * request (body included; answers may stream for as long as they need) within 30 s
+ * (`--http-request-timeout`; the head then within the smaller of the two), checked every second. Without these an unfinished request holds its socket for minutes.
  */
-const HTTP_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+function httpLimits(requestTimeoutMs = 30_000) {
+  return { headersTimeout: Math.min(10_000, requestTimeoutMs), requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs / 2) };
+}
