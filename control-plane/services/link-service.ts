@@ -25,7 +25,7 @@ import type { LinkRecord, Store } from '../store/store.js';
 import { peerAddressKey } from '../context.js';
 import { FailureLimiter } from '../rate-limit.js';
 import { callerLink, callerUser } from '../auth.js';
-import type { LinkSessionHub } from '../link-session.js';
+import type { LinkSessionHub } from '../sessions/hub.js';
 import type { PresenceEvent, PresenceRecord, Registry } from '../registry/registry.js';
 
 /** How long a pairing code stays valid. */
