@@ -54,6 +54,11 @@ export interface PostgresStoreOptions {
   max?: number;
   /** `application_name` of the LISTEN connection (see notifications.ts). */
   listenApplicationName?: string;
+  /**
+   * Where the LISTEN connection goes, when not to `url`: LISTEN needs a session of its own, so
+   * behind a transaction-pooling proxy it is pointed at Postgres directly.
+   */
+  listenUrl?: string;
 }
 
 export class PostgresStore implements Store {
@@ -82,7 +87,7 @@ export class PostgresStore implements Store {
     try {
       const applied = await migrate(sql, options.migrationsDir);
       if (applied.length > 0) options.log.info({ applied }, 'database migrated');
-      const notifications = await Notifications.open(options.url, options.log.child({ module: 'notifications' }), {
+      const notifications = await Notifications.open(options.listenUrl ?? options.url, options.log.child({ module: 'notifications' }), {
         applicationName: options.listenApplicationName,
       });
       store.notificationsPart = notifications;
