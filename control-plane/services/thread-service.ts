@@ -63,19 +63,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
 
   async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
-    checkLength('thread_id', request.threadId, 64, 1);
-    // The upper bound (256 KiB) is the request validator's (validation.ts).
-    if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
-    checkLength('harness', request.harness, 64);
-    checkLength('link_id', request.linkId, 64);
-    checkLength('sandbox_provider', request.sandboxProvider, 32);
-    checkLength('branch', request.branch, 255);
-    checkLength('repository', request.repository, 2048);
-    if (request.model && !MODEL_NAME.test(request.model)) {
-      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'model must be 1 to 128 letters, digits or "._:/@+-", starting with a letter or digit', {
-        field: 'model',
-      });
-    }
+    checkSendRequest(request);
     const thread = await this.threads.threadPins(user.id, request.threadId);
     if (!thread) throw threadNotFound(request.threadId);
 
@@ -98,33 +86,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
     const conflict = pinConflict(thread, request);
     if (conflict) throw pinnedError(conflict.field, conflict.pinned, conflict.requested);
-    const link = await this.store.getLink(user.id, linkId);
-    if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
-    const live = await this.registry.get(user.id, linkId);
-    if (!live) {
-      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
-        link_id: linkId,
-        link_name: link.name,
-      });
-    }
-    if (live.dispatchKeyMissing) {
-      throw linkError(
-        Code.FailedPrecondition,
-        Reason.LinkNotPaired,
-        `${link.name} cannot run: it is not paired properly (its linkd has no dispatch key from pairing); pair it again with \`linkd login --code …\`, then send again`,
-        { link_id: linkId, link_name: link.name },
-      );
-    }
-    const capabilities = live.capabilities;
-    const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
-    if (!installed.includes(harness)) {
-      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `${harness} is not installed on ${link.name}`, {
-        harness,
-        installed: installed.join(','),
-        capabilities: toJsonString(CapabilitiesSchema, create(CapabilitiesSchema, capabilities)),
-      });
-    }
-    checkProviderAvailable(capabilities, provider, link.name);
+    await this.checkMachineCanRun(user.id, linkId, harness, provider);
     // The thread's sandbox: its own from the first message on; a directory without a branch is the
     // thread's alone. Written with the run, so a refused message leaves no sandbox behind.
     const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
@@ -151,6 +113,37 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
+  /** The link is the user's, online, paired, and has the harness and the sandbox provider (else the refusal saying which). */
+  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<void> {
+    const link = await this.store.getLink(userId, linkId);
+    if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
+    const live = await this.registry.get(userId, linkId);
+    if (!live) {
+      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
+        link_id: linkId,
+        link_name: link.name,
+      });
+    }
+    if (live.dispatchKeyMissing) {
+      throw linkError(
+        Code.FailedPrecondition,
+        Reason.LinkNotPaired,
+        `${link.name} cannot run: it is not paired properly (its linkd has no dispatch key from pairing); pair it again with \`linkd login --code …\`, then send again`,
+        { link_id: linkId, link_name: link.name },
+      );
+    }
+    const capabilities = live.capabilities;
+    const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
+    if (!installed.includes(harness)) {
+      throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `${harness} is not installed on ${link.name}`, {
+        harness,
+        installed: installed.join(','),
+        capabilities: toJsonString(CapabilitiesSchema, create(CapabilitiesSchema, capabilities)),
+      });
+    }
+    checkProviderAvailable(capabilities, provider, link.name);
+  }
+
   async *watchRun(request: WatchRunRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
     checkLength('run_id', request.runId, 64, 1);
@@ -169,6 +162,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64);
     return { runs: (await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined)).map(runView) };
+  }
+}
+
+/** The checks of a SendMessage request on its own (before any read): lengths, non-empty text, the model's name. */
+function checkSendRequest(request: SendMessageRequest): void {
+  checkLength('thread_id', request.threadId, 64, 1);
+  // The upper bound (256 KiB) is the request validator's (validation.ts).
+  if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
+  checkLength('harness', request.harness, 64);
+  checkLength('link_id', request.linkId, 64);
+  checkLength('sandbox_provider', request.sandboxProvider, 32);
+  checkLength('branch', request.branch, 255);
+  checkLength('repository', request.repository, 2048);
+  if (request.model && !MODEL_NAME.test(request.model)) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, 'model must be 1 to 128 letters, digits or "._:/@+-", starting with a letter or digit', {
+      field: 'model',
+    });
   }
 }
 

@@ -1,9 +1,8 @@
 /**
  * The server side of one agent's `LinkService.Connect` stream, from Hello to the end:
  *
- *   Hello ─▶ admit (SetupGate) ─▶ claim presence ─▶ adopt runs ─▶ Welcome ─▶ frames ─▶ end
- *            (validated: hello.ts)  (registry; watch     (run-store)              (session-frames.ts)
- *                                    for a newer epoch)
+ *   Hello (hello.ts) ─▶ admit (SetupGate) ─▶ claim presence, watch for a newer epoch (registry)
+ *     ─▶ adopt runs (run-store) ─▶ Welcome ─▶ frames (session-frames.ts) ─▶ end
  *
  * The session ends when the agent says Goodbye or closes its side, when it misses three heartbeat
  * intervals (UNAVAILABLE HEARTBEAT_MISSED), when a newer session of the same link takes over
@@ -128,13 +127,10 @@ export class LinkSession implements FrameSession {
     this.lastHeartbeatAt = Date.now();
   }
 
-  dispatchPending(): void {
-    this.dispatcher.dispatchPending();
-  }
-
-  sendSandboxOps(): void {
-    this.dispatcher.sendSandboxOps();
-  }
+  /** Claims and sends the link's queued runs (runs/dispatcher.ts). */
+  dispatchPending = (): void => this.dispatcher.dispatchPending();
+  /** Claims and sends the link's queued sandbox operations (runs/dispatcher.ts). */
+  sendSandboxOps = (): void => this.dispatcher.sendSandboxOps();
 
   /** Tells the agent again to stop every run the user cancelled that it still runs. */
   async resendCancels(): Promise<void> {
