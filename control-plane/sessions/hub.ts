@@ -113,18 +113,9 @@ export class LinkSessionHub implements SessionServices {
     }
   }
 
-  /**
-   * A session of `linkId` (epoch) ended: its unfinished runs are detached now, and fail LINK_LOST
-   * one grace period later unless a newer session adopts them (the sweep of any replica does it).
-   * If Postgres cannot be reached now, the sweep stamps them once the session is gone from the registry.
-   */
-  async detachRuns(linkId: string, epoch: bigint): Promise<void> {
-    try {
-      const detached = await this.runs.detachRuns(linkId, epoch);
-      if (detached.length > 0) this.log.info({ linkId, epoch: String(epoch), runs: detached }, 'the session ended: its runs wait for the machine to come back');
-    } catch (error) {
-      this.log.warn({ err: error, linkId }, 'cannot mark the runs of an ended session; the lost-run sweep will');
-    }
+  /** Detaches the runs of an ended session (runs/lost-run-sweep.ts). */
+  detachRuns(linkId: string, epoch: bigint): Promise<void> {
+    return this.lostRuns.sessionEnded(linkId, epoch);
   }
 
   /** Waits for a turn to set a session up (see SetupGate); resolves with the function that gives it back. */
