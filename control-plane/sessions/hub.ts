@@ -96,14 +96,18 @@ export class LinkSessionHub implements SessionServices {
     const live = [...this.all()].filter((session) => session.live);
     if (live.length === 0) return;
     this.log.info({ sessions: live.length }, 'catching up the live sessions on missed notifications');
-    const standings = await this.store.linkStandings([...new Set(live.map((s) => s.linkId))]);
+    const standings = await this.store.linkStandings([...new Set(live.map((s) => s.linkId))]).catch((error) => {
+      // What the sessions wait for is read all the same; a revoked link's token is refused at its next connect.
+      this.log.warn({ err: error }, 'cannot read again whether the links of the live sessions changed');
+      return undefined;
+    });
     for (const session of live) {
-      const standing = standings.get(session.linkId);
-      if (!standing || standing.revoked) {
+      const standing = standings ? standings.get(session.linkId) ?? { revoked: true, userDisabled: false } : undefined;
+      if (standing?.revoked) {
         session.revoked();
         continue;
       }
-      if (standing.userDisabled) {
+      if (standing?.userDisabled) {
         session.userDisabled();
         continue;
       }
