@@ -75,14 +75,65 @@ describe('notifications missed while LISTEN was down', () => {
     await startAgent(env);
     const { threadId, longRunId } = await threadsWithRuns(env, threads);
 
-    admin = postgres(env.databaseUrl, { max: 1, onnotice: () => undefined });
+    let runId = '';
+    let opId = '';
+    await whileNotListening(env, async (sql) => {
+      // Sent the way the services send them, while nothing of this replica listens.
+      runId = await queueRun(sql, threadId, 'echo caught up');
+      await sql.begin(async (tx) => {
+        await tx`update runs set cancel_requested_at = now() where id = ${longRunId}`;
+        await tx`select pg_notify('run_cancel', ${JSON.stringify({ runId: longRunId, linkId: env!.link.id, at: Date.now() })})`;
+      });
+      opId = await queueEnsure(sql, env!.user.id, env!.link.id);
+    });
+
+    const events = await collect(threads, runId, 0n, 30_000);
+    assert.ok(events.some((e) => e.event.case === 'log' && e.event.value.text === 'caught up'), 'the queued run ran');
+    assert.equal(lastStatus(events), RunStatus.COMPLETED);
+    assert.equal(lastStatus(await collect(threads, longRunId, 0n, 30_000)), RunStatus.CANCELLED, 'the cancel reached the machine');
+    await until(async () => (await admin!`select 1 from sandbox_ops where id = ${opId} and state = 'done' and reply is not null`).length > 0, 'the machine answered the sandbox operation');
+  });
+
+  it('a link renamed, then revoked, while the listening backend was down: the page shows both, and the session ends', async function () {
+    this.timeout(120_000);
+    env = await startTestServer({ heartbeatIntervalMs: 300 });
+    await startAgent(env);
+    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    try {
+      await watch.online(env.link.id);
+      const control = (type: string) => JSON.stringify({ type, userId: env!.user.id, linkId: env!.link.id, at: Date.now() });
+      await whileNotListening(env, async (sql) => {
+        await sql.begin(async (tx) => {
+          await tx`update links set name = 'renamed meanwhile' where id = ${env!.link.id}`;
+          await tx`select pg_notify('link_control', ${control('changed')})`;
+        });
+      });
+      await watch.until(env.link.id, (link) => link.name === 'renamed meanwhile', 'renamed');
+      await whileNotListening(env, async (sql) => {
+        await sql.begin(async (tx) => {
+          await tx`update links set revoked_at = now() where id = ${env!.link.id}`;
+          await tx`select pg_notify('link_control', ${control('revoke')})`;
+        });
+      });
+      await watch.removed(env.link.id);
+      await until(async () => env!.server.sessionCount === 0, "the revoked link's session ended");
+    } finally {
+      await watch.close();
+    }
+  });
+
+  /**
+   * Kills this replica's listening backend and keeps it from listening again (its database takes
+   * no new connections; those already open, the test's and the pool's, go on) while `send` runs on
+   * the test's own connection; then lets it connect again.
+   */
+  async function whileNotListening(server: TestServer, send: (sql: Sql) => Promise<void>): Promise<void> {
+    admin ??= postgres(server.databaseUrl, { max: 1, onnotice: () => undefined });
     await admin`select 1`;
-    const database = new URL(env.databaseUrl).pathname.slice(1);
-    const clusterUrl = new URL(env.databaseUrl);
+    const database = new URL(server.databaseUrl).pathname.slice(1);
+    const clusterUrl = new URL(server.databaseUrl);
     clusterUrl.pathname = '/postgres';
-    cluster = postgres(clusterUrl.toString(), { max: 1, onnotice: () => undefined });
-    // The replica cannot LISTEN again until the test says so: its database takes no new connections
-    // (those already open, the test's and the pool's, go on).
+    cluster ??= postgres(clusterUrl.toString(), { max: 1, onnotice: () => undefined });
     await cluster.unsafe(`alter database "${database}" allow_connections false`);
     try {
       const killed = await admin<{ pid: number }[]>`
@@ -90,26 +141,11 @@ describe('notifications missed while LISTEN was down', () => {
         where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen %'`;
       assert.ok(killed.length > 0, 'the listening backend was found');
       await until(async () => (await admin!`select 1 from pg_stat_activity where pid = any(${killed.map((k) => k.pid)})`).length === 0, 'the backend is gone');
-
-      // Sent the way the services send them, while nothing of this replica listens.
-      const runId = await queueRun(admin, threadId, 'echo caught up');
-      await admin.begin(async (tx) => {
-        await tx`update runs set cancel_requested_at = now() where id = ${longRunId}`;
-        await tx`select pg_notify('run_cancel', ${JSON.stringify({ runId: longRunId, linkId: env!.link.id, at: Date.now() })})`;
-      });
-      const opId = await queueEnsure(admin, env.user.id, env.link.id);
-
-      await cluster.unsafe(`alter database "${database}" allow_connections true`);
-
-      const events = await collect(threads, runId, 0n, 30_000);
-      assert.ok(events.some((e) => e.event.case === 'log' && e.event.value.text === 'caught up'), 'the queued run ran');
-      assert.equal(lastStatus(events), RunStatus.COMPLETED);
-      assert.equal(lastStatus(await collect(threads, longRunId, 0n, 30_000)), RunStatus.CANCELLED, 'the cancel reached the machine');
-      await until(async () => (await admin!`select 1 from sandbox_ops where id = ${opId} and state = 'done' and reply is not null`).length > 0, 'the machine answered the sandbox operation');
+      await send(admin);
     } finally {
-      await cluster.unsafe(`alter database "${database}" allow_connections true`).catch(() => undefined);
+      await cluster.unsafe(`alter database "${database}" allow_connections true`);
     }
-  });
+  }
 
   it('Postgres down for several seconds: /readyz is 503 until LISTEN holds, and what was sent before it did is delivered', async function () {
     this.timeout(150_000);

@@ -325,9 +325,13 @@ export class PostgresStore implements Store {
     await notify(this.sql, 'link_control', message);
   }
 
-  onLinkControl(listener: (message: LinkControl) => void): () => void {
+  onLinkControl(listener: (message: LinkControl) => void, missed?: () => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const stopMissed = missed ? this.notifications.onReconnect(missed) : () => undefined;
+    return () => {
+      this.listeners.delete(listener);
+      stopMissed();
+    };
   }
 
   private deliver(message: LinkControl): void {

@@ -172,8 +172,12 @@ export interface Store {
   linkStandings(linkIds: string[]): Promise<Map<string, LinkStanding>>;
   /** Sends a control message to every replica (this one included). */
   publishLinkControl(message: LinkControl): Promise<void>;
-  /** Calls `listener` for every control message; returns the function that stops it. */
-  onLinkControl(listener: (message: LinkControl) => void): () => void;
+  /**
+   * Calls `listener` for every control message; returns the function that stops it. Messages sent
+   * while this replica's LISTEN connection was down are missed: `missed` is called once it listens
+   * again, for the caller to read again what it shows or enforces.
+   */
+  onLinkControl(listener: (message: LinkControl) => void, missed?: () => void): () => void;
   /** Whether the database answered the last check. */
   isReady(): boolean;
   /** Asks the database now; updates isReady(). */
