@@ -27,7 +27,7 @@ import { peerAddressKey, transportKey } from './context.js';
 import { addConnectService, createGrpcServer, type AnyServiceImpl } from './grpc-adapter.js';
 import { RpcEdge } from './interceptors.js';
 import { httpRoutes } from './http.js';
-import { LinkSessionHub } from './link-session.js';
+import { LinkSessionHub } from './sessions/hub.js';
 import { addReflection } from './reflection.js';
 import type { Registry } from './registry/registry.js';
 import { HealthServiceImpl } from './services/health-service.js';
@@ -38,6 +38,7 @@ import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { ThreadStore } from './threads/thread-store.js';
 import { SandboxServiceImpl } from './services/sandbox-service.js';
 import { file_link_v1_sandbox_service, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { file_link_v1_thread_service, ThreadService } from '../gen/link/v1/thread_service_pb.js';
@@ -115,8 +116,10 @@ export class LinkServer {
     const shutdown = new AbortController();
     // Every call in flight listens for shutdown; many at once is normal.
     setMaxListeners(0, shutdown.signal);
-    const runs = await RunStore.open(store.connection, log.child({ module: 'runs' }));
-    const sandboxes = await SandboxStore.open(store.connection, log.child({ module: 'sandboxes' }));
+    const notifications = store.notifications;
+    const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
+    const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
+    const threads = new ThreadStore(store.connection, runs);
     const retention = options.retainEventsMs
       ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
       : undefined;
@@ -124,11 +127,13 @@ export class LinkServer {
     let sessions: LinkSessionHub;
     const metrics = new ServerMetrics(() => sessions.size);
     runs.observe(metrics);
+    notifications.observe(metrics);
     sessions = new LinkSessionHub(
       registry,
       store,
       runs,
       sandboxes,
+      notifications,
       {
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         helloTimeoutMs: options.helloTimeoutMs,
@@ -139,7 +144,7 @@ export class LinkServer {
       metrics,
     );
     const auth = new Authenticator(store);
-    const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
+    const isReady = () => registry.isReady() && store.isReady() && notifications.isListening() && !shutdown.signal.aborted;
     const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
     // Every service passes the edge (request checks, error classification, logs, metrics) on both ports.
     const edge = new RpcEdge({ log: log.child({ module: 'rpc' }), databaseErrors: metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
@@ -148,8 +153,8 @@ export class LinkServer {
       completePairing: 'none',
     }));
     const userService = edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)));
-    const threadService = edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, runs, sandboxes, registry)));
-    const sandboxService = edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry)));
+    const threadService = edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, sandboxes, registry)));
+    const sandboxService = edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)));
     const healthService = edge.wrap(Health, new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]));
 
     const grpcServer = createGrpcServer({
@@ -203,6 +208,8 @@ export class LinkServer {
           metrics.databaseErrors.inc();
           return 'the database is unreachable';
         }
+        // Until it holds, this replica would not hear runs, cancels or sandbox operations for its sessions.
+        if (!notifications.isListening()) return 'not listening for notifications (LISTEN is being restored)';
         return undefined;
       },
     });

@@ -30,6 +30,7 @@ import {
 import { SandboxProviderKind, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { callerUser } from '../auth.js';
 import type { Registry } from '../registry/registry.js';
+import type { ThreadStore } from '../threads/thread-store.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { SandboxRow, SandboxStore, SandboxUseRow } from '../sandboxes/sandbox-store.js';
 import type { LinkRecord, Store } from '../store/store.js';
@@ -156,6 +157,7 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
     private readonly runs: RunStore,
     private readonly sandboxes: SandboxStore,
     private readonly registry: Registry,
+    private readonly threads: ThreadStore,
   ) {}
 
   async ensureSandbox(request: EnsureSandboxRequest, ctx: HandlerContext) {
@@ -312,8 +314,8 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
 
   /** The first message of the sandbox's first thread: the default commit message. */
   private async firstMessage(userId: string, sandboxId: string): Promise<string> {
-    const [thread] = (await this.runs.listThreads(userId)).filter((t) => t.sandbox_id === sandboxId).sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
-    const text = thread ? (await this.runs.getThread(userId, thread.id))?.messages[0]?.text ?? '' : '';
+    const [thread] = (await this.threads.listThreads(userId)).filter((t) => t.sandboxId === sandboxId).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const text = thread ? (await this.threads.getThread(userId, thread.id))?.messages[0]?.text ?? '' : '';
     if (!text.trim()) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'a commit message is required (the sandbox has no thread to take one from)', { field: 'message' });
     return text.slice(0, MAX_COMMIT_MESSAGE_BYTES);
   }

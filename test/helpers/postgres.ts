@@ -63,6 +63,12 @@ export interface RestartablePostgres {
   url: string;
   /** `pg_ctl restart -m <mode>`: `fast` ends sessions cleanly, `immediate` kills every backend (crash recovery). */
   restart(mode: 'fast' | 'immediate'): Promise<void>;
+  /** `pg_ctl stop -m fast`: Postgres is down (connections refused) until `up()`. */
+  down(): Promise<void>;
+  /** Starts it again after `down()`. */
+  up(): Promise<void>;
+  /** Its port on 127.0.0.1. */
+  port: number;
   /** Stops it and removes its directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -117,8 +123,15 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   let stopped = false;
   return {
     url: `postgres://link@127.0.0.1:${port}/postgres`,
+    port,
     restart: async (mode) => {
       await ctl(['-m', mode, 'restart']);
+    },
+    down: async () => {
+      await ctl(['-m', 'fast', 'stop']);
+    },
+    up: async () => {
+      await ctl(['start']);
     },
     stop: async () => {
       if (stopped) return;
