@@ -58,7 +58,8 @@ describe('the Changes panel, end to end on a phone', () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${env.httpUrl}#/threads/${thread!.id}`);
+    // Logged in as the local user through the login URL, as a user opens it.
+    await page.goto(`${env.loginUrl}#/threads/${thread!.id}`);
 
     const runChanges = page.locator('link-run-view link-changes [data-testid=changes]');
     await runChanges.waitFor({ timeout: 20_000 });
