@@ -176,7 +176,7 @@ export class LinkConnection extends EventEmitter {
       agentVersion: LINK_VERSION,
       capabilities: this.options.capabilities(),
       heldRuns: runs?.held() ?? [],
-      dispatchKeyMissing: runs ? runs.dispatchKey.state !== 'pinned' : false,
+      dispatchKeyMissing: runs ? runs.dispatchKey.state === 'missing' : false,
     };
   }
 

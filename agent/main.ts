@@ -6,6 +6,7 @@
  *                             in their sandboxes, re-probe (periodic, SIGHUP), metrics (--metrics-port)
  *   linkd status | doctor     running? connected to what? can it verify dispatches? what can it run?
  *   linkd service install|uninstall|status, linkd sandboxes list|rm|prune
+ *   linkd workspace add|list|rm   the folders linkd may work in (this machine only)
  *
  * Signals: the first drains (running runs get --stop-grace, then AGENT_STOPPED; Goodbye), the second
  * stops the runs, the third exits. An uncaught error stops the runs and exits 70 (last-resort.ts).
@@ -32,11 +33,14 @@ import { SandboxKeeper } from './sandboxes/sandboxes.js';
 import { AgentMetrics } from './metrics.js';
 import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
 import { fileURLToPath } from 'node:url';
+import { readdir } from 'node:fs/promises';
 import { HANDLE, SandboxError } from '../common/sandbox-names.js';
 import { sandboxesInUse } from './runs/process-groups.js';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
 import { RunFailure } from '../common/reasons.js';
+import { activeWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
+import { addWorkspaceCommands, workspaceCheck, workspaceOption, workspacesLine } from './workspace-command.js';
 
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
@@ -99,6 +103,7 @@ program
   .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .addOption(new Option('--max-concurrent-runs <n>', 'runs executed at once').env('LINKD_MAX_CONCURRENT_RUNS').default(2).argParser(integer(1, 64)))
   .addOption(new Option('--idle-timeout <ms>', 'a run with no output for this long is stopped').env('LINKD_IDLE_TIMEOUT').default(30 * 60_000).argParser(integer(1_000, 86_400_000)))
   .addOption(
@@ -121,8 +126,21 @@ program
     const dataDir = resolve(opts.dataDir);
     opts.server = await serversFor(opts);
     const tls = await tlsFor(opts, opts.server);
-    const probe = () => probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns });
+    const workspaceAddCommand = `linkd workspace add${dataDir === resolve(defaultDataDir('linkd')) ? '' : ` --data-dir ${dataDir}`} DIR`;
+    // The workspaces are read again at every probe, so `linkd workspace add` needs no restart.
+    let workspaces: string[] = [];
+    const probe = async () => {
+      const active = await activeWorkspaces(dataDir, opts.workspace);
+      if (active.missing.length > 0) log.warn({ missing: active.missing }, 'some workspaces do not exist; skipped');
+      workspaces = active.workspaces;
+      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces, workspaceAddCommand, repositorySchemes: opts.repositorySchemes });
+    };
     let capabilities = await probe();
+    const sandboxRoot = await sandboxRootFor(dataDir);
+    if (sandboxRoot !== join(dataDir, 'sandboxes')) {
+      const unused = (await readdir(join(dataDir, 'sandboxes')).catch(() => [])).length > 0 ? join(dataDir, 'sandboxes') : undefined;
+      log.warn({ sandboxRoot, unused }, 'the data directory is inside a git work tree: sandboxes live outside it (any under `unused` are no longer used)');
+    }
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const sandboxes = new SandboxKeeper({
       dataDir,
@@ -130,6 +148,8 @@ program
       allowedSchemes: opts.repositorySchemes,
       maxSandboxes: opts.maxSandboxes,
       busy: (handle) => runs.usesSandbox(handle),
+      sandboxRoot,
+      workspaces: () => workspaces,
     });
     let connected = false;
     const metrics = new AgentMetrics({ connected: () => connected, outboxBytes: () => runs.outboxBytes, running: () => runs.runningCount });
@@ -266,8 +286,9 @@ program
 
 program
   .command('status')
-  .description('is linkd running, connected to what, since when')
+  .description('is linkd running, connected to what, since when; its workspaces')
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .option('--json', 'print the status as JSON')
   .action(async (opts) => {
     const found = await readStatus(resolve(opts.dataDir));
@@ -288,6 +309,7 @@ program
     }
     const key = found?.running ? found.status.dispatchKey : undefined;
     if (!opts.json && key && key.state !== 'pinned') process.stdout.write(`linkd cannot run anything: ${key.message}\n`);
+    if (!opts.json) process.stdout.write(await workspacesLine(resolve(opts.dataDir), opts.workspace));
     process.exitCode = !found?.running ? 3 : found.status.state === 'connected' && key?.state !== 'missing' && key?.state !== 'mismatch' ? 0 : 1;
   });
 
@@ -299,14 +321,17 @@ program
   .addOption(insecureOption())
   .addOption(tokenFileOption())
   .addOption(dataDirOption())
+  .addOption(workspaceOption())
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
-    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1 });
+    const { workspaces } = await activeWorkspaces(resolve(opts.dataDir), opts.workspace);
+    const capabilities = await probeCapabilities({ maxConcurrentRuns: 1, workspaces });
     const server = (await serversFor(opts))[0];
     const saved = await readSavedLink(resolve(opts.tokenFile));
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
     const pairing = await dispatchKeyCheck(resolve(opts.tokenFile), resolve(opts.dataDir));
     const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls)), pairing];
+    checks.push(workspaceCheck(workspaces, capabilities));
     process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
     // A machine that refuses every run is broken, whatever else works.
     if (!pairing.ok) process.exitCode = 1;
@@ -346,7 +371,7 @@ const sandboxesCommand = program.command('sandboxes').description('the sandboxes
 const localSandboxes = async (dataDir: string) => {
   const root = resolve(dataDir);
   const inUse = await sandboxesInUse(root);
-  return new SandboxKeeper({ dataDir: root, log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
+  return new SandboxKeeper({ dataDir: root, sandboxRoot: await sandboxRootFor(root), log: createLogger({ name: 'linkd', level: 'warn' }), busy: (handle) => inUse.has(handle) });
 };
 sandboxesCommand
   .command('list')
@@ -390,6 +415,8 @@ sandboxesCommand
     for (const s of removed) process.stdout.write(`removed ${s.handle} (${s.branch}: merged and clean)\n`);
     for (const { sandbox, why } of kept) process.stdout.write(`kept ${sandbox.handle} (${sandbox.branch || sandbox.provider}): ${why}\n`);
   });
+
+addWorkspaceCommands(program, dataDirOption);
 
 program.parseAsync().catch((error) => {
   process.stderr.write(`linkd: ${(error as Error).message}\n`);

@@ -20,6 +20,7 @@ import {
   type HarnessCapability,
   type ToolCapability,
 } from '../gen/link/v1/types_pb.js';
+import { discoverRepositories } from './sandboxes/local-repositories.js';
 
 export interface ProbeOptions {
   env?: NodeJS.ProcessEnv;
@@ -27,6 +28,12 @@ export interface ProbeOptions {
   /** Deadline for each `--version` call. */
   timeoutMs?: number;
   maxConcurrentRuns: number;
+  /** The workspaces in force (resolved): their repositories are advertised. */
+  workspaces?: readonly string[];
+  /** The command that adds a workspace here (advertised for the page's hint). */
+  workspaceAddCommand?: string;
+  /** The URL schemes sandboxes may clone from (`--repository-schemes`), advertised so the control plane refuses others before queueing. */
+  repositorySchemes?: readonly string[];
 }
 
 /** How to find a harness CLI, ask its version, and tell whether it has credentials. */
@@ -79,7 +86,10 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
     probeTool('bwrap', ['--version'], env, timeoutMs),
   ]);
   const bwrapWorks = bwrap.installed && git.installed && (await bwrapRuns(env, timeoutMs));
+  const workspaces = [...(options.workspaces ?? [])];
+  const found = git.installed ? await discoverRepositories(workspaces) : { repositories: [], truncated: false };
   return create(CapabilitiesSchema, {
+    repositorySchemes: [...(options.repositorySchemes ?? [])],
     harnesses: [...harnesses, shell],
     tools: [git, bwrap],
     sandboxProviders: [
@@ -88,6 +98,11 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
         kind: SandboxProviderKind.WORKTREE,
         available: git.installed,
         detail: git.installed ? '' : 'git is not installed',
+      },
+      {
+        kind: SandboxProviderKind.IN_PLACE,
+        available: workspaces.length > 0 && git.installed,
+        detail: workspaces.length > 0 ? '' : `no workspaces: add one with \`${options.workspaceAddCommand ?? 'linkd workspace add DIR'}\``,
       },
       {
         kind: SandboxProviderKind.BWRAP,
@@ -102,6 +117,10 @@ export async function probeCapabilities(options: ProbeOptions): Promise<Capabili
       },
     ],
     capacity: { maxConcurrentRuns: options.maxConcurrentRuns },
+    workspaces,
+    repositories: found.repositories,
+    repositoriesTruncated: found.truncated,
+    workspaceAddCommand: options.workspaceAddCommand ?? 'linkd workspace add DIR',
     probedAt: timestampNow(),
   });
 }

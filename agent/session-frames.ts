@@ -7,6 +7,9 @@
  *   DispatchRun / CancelRun / EventsAck ─▶ RunSupervisor           RotateToken ─▶ token file ─▶ TokenRotated
  *   SignedSandboxRequest ─▶ verified, answered ─▶ SandboxReply      SandboxRequest ─▶ refused UNSIGNED
  *   Drain / Shutdown ─▶ the session's end
+ *
+ * Shutdown, CancelRun and RotateToken from a session whose dispatch key is not the pinned one
+ * (`runs.sessionTrusted`) are not obeyed: a Shutdown there only ends the session.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Channel } from '../common/channel.js';
@@ -61,18 +64,32 @@ export function handleServerFrame(frame: ConnectResponse['frame'], ctx: SessionF
       log.info({ reason: frame.value.reason }, 'server asked to reconnect elsewhere');
       return { kind: 'drain', reason: frame.value.reason, reconnectAfterMs: frame.value.reconnectAfterMs };
     case 'shutdown':
+      if (runs && !runs.sessionTrusted) {
+        // Not this machine's control plane (its key is not the pinned one): no reason to stop for good.
+        log.warn({ reason: frame.value.reason }, 'a server without the pinned key asked linkd to stop; reconnecting instead');
+        return { kind: 'closed' };
+      }
       log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
       return { kind: 'shutdown', reason: frame.value.reason };
     case 'dispatchRun':
       void runs?.dispatch(frame.value).catch((error) => log.error({ err: error }, 'handling a dispatch failed'));
       return undefined;
     case 'cancelRun':
-      void runs?.cancel(frame.value);
+      if (runs && !runs.sessionTrusted) {
+        log.warn({ runId: frame.value.runId }, 'ignoring a cancel from a server without the pinned key');
+        return undefined;
+      }
+      void runs?.cancel(frame.value)?.catch((error) => log.error({ err: error }, 'cancelling a run failed'));
       return undefined;
     case 'eventsAck':
       runs?.ack(frame.value);
       return undefined;
     case 'rotateToken':
+      if (runs && !runs.sessionTrusted) {
+        // A server that cannot sign as ours must not replace the token that reaches ours.
+        log.warn('ignoring a token rotation from a server without the pinned key');
+        return undefined;
+      }
       saveRotatedToken(frame.value.rotationId, frame.value.newToken, ctx);
       return undefined;
     case 'signedSandboxRequest': {

@@ -10,8 +10,9 @@ import { dispatchBenchmark } from './dispatch.js';
 import { eventsBenchmark } from './events.js';
 import { idleLinksBenchmark } from './idle-links.js';
 import { stormBenchmark } from './storm.js';
+import { retentionBenchmark } from './retention.js';
 
-const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, eventsBenchmark, stormBenchmark, worktreeBenchmark];
+const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, eventsBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));

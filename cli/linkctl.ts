@@ -10,6 +10,8 @@
  *   linkctl runs watch RUN [--after SEQ] | cancel RUN | list [--thread T]
  *   linkctl sandboxes list [--link L] | ensure --link L [--repository R --branch B --provider P]
  *                     | get SBX | exec SBX "command" | rm SBX
+ *   linkctl repositories list --link L [--json]          the repositories a machine offers
+ *   linkctl runs diff RUN | sandboxes changes|commit|push|discard SBX   (see git-commands.ts)
  *
  * The user token comes from --token, LINKCTL_TOKEN, --token-file / LINKCTL_TOKEN_FILE, or the
  * config file ($XDG_CONFIG_HOME/linkctl/config.json), in that order. As linkd does, linkctl sends it
@@ -32,8 +34,9 @@ import { reasonOf } from '../common/errors.js';
 import { LINK_VERSION } from '../common/protocol.js';
 import { LinkService } from '../gen/link/v1/link_service_pb.js';
 import { SandboxSchema, SandboxState, type Sandbox } from '../gen/link/v1/sandbox_pb.js';
-import { ExecOutput_Stream, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
+import { ExecOutput_Stream, ListRepositoriesResponseSchema, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { LinkSchema, LinkState, type Link } from '../gen/link/v1/types_pb.js';
+import { addGitCommands } from './git-commands.js';
 
 interface GlobalOptions {
   server: string;
@@ -225,6 +228,12 @@ function describeEvent(event: RunEvent): string {
       return `${prefix} ${e.value.stream === LogLine_Stream.STDERR ? '[stderr] ' : ''}${e.value.text}`;
     case 'error':
       return `${prefix} error ${e.value.code}: ${e.value.message}`;
+    case 'changes': {
+      const files = e.value.files.length + e.value.omittedFiles;
+      const added = e.value.files.reduce((n, f) => n + f.additions, 0);
+      const removed = e.value.files.reduce((n, f) => n + f.deletions, 0);
+      return `${prefix} changed ${files} files (+${added} -${removed})${e.value.truncated ? ', diff truncated' : ''}; \`linkctl runs diff\` shows them`;
+    }
     case 'done':
       return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
@@ -271,7 +280,7 @@ program
   .option('--link <link-id>', 'the machine (first message)')
   .option('--model <name>', 'an explicit model')
   .option('--tier <tier>', 'fast, smart or thinking')
-  .option('--repository <url>', 'a git repository to run in (first message)')
+  .option('--repository <url-or-path>', 'a git URL, or the path of a repository on the machine (see `linkctl repositories list`), to run in (first message)')
   .option('--branch <name>', 'its branch (first message)')
   .option('--sandbox <provider>', 'worktree, bwrap or directory (first message)')
   .option('--no-follow', 'print the run id and return')
@@ -343,7 +352,7 @@ sandboxes
   .requiredOption('--link <link-id>', 'the machine')
   .option('--repository <url>', 'a git repository (none: a directory)')
   .option('--branch <name>', 'its branch')
-  .option('--provider <provider>', 'worktree, bwrap or directory')
+  .option('--provider <provider>', 'worktree, bwrap, in-place or directory')
   .action(async (opts) => {
     const { sandbox } = await (await sandboxesClient()).ensureSandbox({
       linkId: opts.link,
@@ -380,6 +389,27 @@ sandboxes
     await (await sandboxesClient()).deleteSandbox({ sandboxId });
     process.stdout.write(`removed ${sandboxId}\n`);
   });
+
+const repositories = program.command('repositories').description('the git repositories on your machines, under the workspaces linkd was given there');
+repositories
+  .command('list')
+  .requiredOption('--link <link-id>', 'the machine')
+  .option('--json', 'print them as JSON')
+  .action(async (opts) => {
+    const answer = await (await sandboxesClient()).listRepositories({ linkId: opts.link });
+    if (opts.json) return void process.stdout.write(`${toJsonString(ListRepositoriesResponseSchema, answer, { prettySpaces: 2, alwaysEmitImplicit: true })}\n`);
+    if (answer.workspaces.length === 0) {
+      process.stdout.write('this machine has no workspaces; on it, run: linkd workspace add DIR\n');
+      return;
+    }
+    const rows = [['PATH', 'NAME', 'BRANCH', 'DEFAULT'], ...answer.repositories.map((r) => [r.path, r.name, r.currentBranch || '(detached)', r.defaultBranch || '-'])];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+    for (const row of rows) process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')}\n`);
+    if (answer.repositories.length === 0) process.stdout.write(`(no git repositories under ${answer.workspaces.join(', ')})\n`);
+    if (answer.truncated) process.stdout.write(`(more repositories than the ${answer.repositories.length} listed)\n`);
+  });
+
+addGitCommands(runs, sandboxes, transport);
 
 program
   .parseAsync()

@@ -1,4 +1,5 @@
-import { access, open, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, open, rename, rm } from 'node:fs/promises';
 
 /** Whether `path` exists (and can be reached). */
 export async function exists(path: string): Promise<boolean> {
@@ -15,13 +16,17 @@ export async function exists(path: string): Promise<boolean> {
  * or the new one on disk: a synced temporary file, renamed over the old.
  */
 export async function writeFileAtomically(file: string, body: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w', 0o600);
+  // A fresh name opened exclusively: the file is made now, with 0600, never an old one reused.
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
   try {
     await handle.writeFile(body);
     await handle.sync();
-  } finally {
+  } catch (error) {
     await handle.close();
+    await rm(temporary, { force: true });
+    throw error;
   }
+  await handle.close();
   await rename(temporary, file);
 }

@@ -65,7 +65,21 @@ export const Reason = {
   SandboxFailed: 'SANDBOX_FAILED',
   RepositoryUnavailable: 'REPOSITORY_UNAVAILABLE',
   RepositoryEmpty: 'REPOSITORY_EMPTY',
+  /** A workspace's setup command failed. */
+  SetupFailed: 'SETUP_FAILED',
   LinkTimeout: 'LINK_TIMEOUT',
+  /** The folder is not a git repository. */
+  NotARepository: 'NOT_A_REPOSITORY',
+  /** The sandbox has no base commit to compare its changes with. */
+  NoBaseCommit: 'NO_BASE_COMMIT',
+  /** A commit was asked for with no changes to commit. */
+  NothingToCommit: 'NOTHING_TO_COMMIT',
+  /** git push to the remote failed. */
+  PushFailed: 'PUSH_FAILED',
+  /** A git command failed. */
+  GitFailed: 'GIT_FAILED',
+  /** The repository's git config runs commands (hooks, filters, fsmonitor …) Link will not run. */
+  UnsafeRepositoryConfig: 'UNSAFE_REPOSITORY_CONFIG',
   /** Something failed inside the server; the message carries a request id to find it in the log. */
   Internal: 'INTERNAL',
 } as const;
@@ -128,6 +142,8 @@ export const RunFailure = {
   AgentRestarted: 'AGENT_RESTARTED',
   /** The run's sandbox could not be prepared. */
   SandboxFailed: 'SANDBOX_FAILED',
+  /** The set-up command of the run's new worktree failed. */
+  SetupFailed: 'SETUP_FAILED',
   /** linkd refused the run without saying why (an empty RunRejected.reason). */
   Rejected: 'REJECTED',
 } as const;
@@ -158,7 +174,13 @@ export const SandboxFailure = {
   RepositoryUnavailable: Reason.RepositoryUnavailable,
   RepositoryEmpty: Reason.RepositoryEmpty,
   /** A git command on the machine's own mirror or worktree failed (not the remote). */
-  GitFailed: 'GIT_FAILED',
+  GitFailed: Reason.GitFailed,
+  NotARepository: Reason.NotARepository,
+  NoBaseCommit: Reason.NoBaseCommit,
+  NothingToCommit: Reason.NothingToCommit,
+  PushFailed: Reason.PushFailed,
+  UnsafeRepositoryConfig: Reason.UnsafeRepositoryConfig,
+  SetupFailed: Reason.SetupFailed,
   /** Anything else that went wrong making, syncing or removing a sandbox. */
   SandboxFailed: Reason.SandboxFailed,
 } as const;
@@ -181,7 +203,13 @@ export const SANDBOX_FAILURE_API_REASON: Record<SandboxFailure, Reason> = {
   SANDBOX_BUSY: Reason.SandboxBusy,
   REPOSITORY_UNAVAILABLE: Reason.RepositoryUnavailable,
   REPOSITORY_EMPTY: Reason.RepositoryEmpty,
-  GIT_FAILED: Reason.SandboxFailed,
+  GIT_FAILED: Reason.GitFailed,
+  NOT_A_REPOSITORY: Reason.NotARepository,
+  NO_BASE_COMMIT: Reason.NoBaseCommit,
+  NOTHING_TO_COMMIT: Reason.NothingToCommit,
+  PUSH_FAILED: Reason.PushFailed,
+  UNSAFE_REPOSITORY_CONFIG: Reason.UnsafeRepositoryConfig,
+  SETUP_FAILED: Reason.SetupFailed,
   SANDBOX_FAILED: Reason.SandboxFailed,
 };
 

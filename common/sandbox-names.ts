@@ -9,7 +9,12 @@ import type { SandboxFailure } from './reasons.js';
 /** A handle is computed by the control plane: "sbx_" and 20 lowercase letters or digits. Never a path. */
 export const HANDLE = /^sbx_[a-z0-9]{20}$/;
 
-export const PROVIDERS = ['directory', 'worktree', 'bwrap'] as const;
+export const PROVIDERS = ['directory', 'worktree', 'bwrap', 'in-place'] as const;
+
+/** A local repository is named by its absolute path on the machine (a URL never starts with "/"). */
+export function isLocalRepository(repository: string): boolean {
+  return repository.startsWith('/');
+}
 export type ProviderName = (typeof PROVIDERS)[number];
 
 /** Why a request is refused, with a machine-readable reason and the field at fault. */

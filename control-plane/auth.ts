@@ -124,9 +124,17 @@ async function* untilDisabled(
   handler: (ctx: HandlerContext) => AsyncIterable<unknown>,
 ): AsyncGenerator<unknown> {
   const disabled = new AbortController();
-  const stop = store.onLinkControl((message) => {
-    if (message.type === 'user_disabled' && message.userId === user.id) disabled.abort();
-  });
+  const stop = store.onLinkControl(
+    (message) => {
+      if (message.type === 'user_disabled' && message.userId === user.id) disabled.abort();
+    },
+    // A user_disabled message may have been missed: the user is read again.
+    () =>
+      void store.getUser(user.id).then(
+        (current) => current?.disabled && disabled.abort(),
+        () => undefined,
+      ),
+  );
   try {
     yield* handler({ ...ctx, signal: AbortSignal.any([ctx.signal, disabled.signal]) });
   } catch (error) {

@@ -149,6 +149,12 @@ logOptions(
         .env('LINK_SERVER_RETAIN_EVENTS')
         .argParser(duration(3_600_000)),
     )
+    .addOption(
+      new Option('--http-request-timeout <ms>', 'close an HTTP connection whose request (head and body) has not arrived within this')
+        .env('LINK_SERVER_HTTP_REQUEST_TIMEOUT')
+        .default(30_000)
+        .argParser(integer(1_000, 600_000)),
+    )
     .addOption(new Option('--web-dir <dir>', 'the built web UI').env('LINK_SERVER_WEB_DIR').default(join(repoRoot, 'web', 'dist')))
     .addOption(
       new Option('--local-login <on|off>', 'write a login URL (<data-dir>/login-url) that logs a browser in as the local user; loopback --host only (default: on with the embedded database)')
@@ -217,6 +223,7 @@ logOptions(
       keepaliveTimeMs: opts.keepaliveTime,
       linkLostGraceMs: opts.linkLostGrace,
       retainEventsMs: opts.retainEvents,
+      httpRequestTimeoutMs: opts.httpRequestTimeout,
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,
       localLoginSecret,

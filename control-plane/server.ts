@@ -33,7 +33,7 @@ import { peerAddressKey, transportKey } from './context.js';
 import { addConnectService, createGrpcServer, type AnyServiceImpl } from './grpc-adapter.js';
 import { RpcEdge } from './interceptors.js';
 import { httpRoutes } from './http.js';
-import { LinkSessionHub } from './link-session.js';
+import { LinkSessionHub } from './sessions/hub.js';
 import { addReflection } from './reflection.js';
 import type { Registry } from './registry/registry.js';
 import { HealthServiceImpl } from './services/health-service.js';
@@ -44,6 +44,7 @@ import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { ThreadStore } from './threads/thread-store.js';
 import { SandboxServiceImpl } from './services/sandbox-service.js';
 import { file_link_v1_sandbox_service, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { file_link_v1_thread_service, ThreadService } from '../gen/link/v1/thread_service_pb.js';
@@ -73,6 +74,8 @@ export interface LinkServerOptions {
   retentionIntervalMs?: number;
   /** How long a link's old token keeps working after a rotation (default 10 minutes). */
   tokenGraceMs?: number;
+  /** How long an HTTP request may take to arrive, head and body (default 30 s); answers may stream longer. */
+  httpRequestTimeoutMs?: number;
   /** The built web UI, or undefined for none. */
   webDir: string | undefined;
   /**
@@ -119,8 +122,10 @@ export class LinkServer {
     const shutdown = new AbortController();
     // Every call in flight listens for shutdown; many at once is normal.
     setMaxListeners(0, shutdown.signal);
-    const runs = await RunStore.open(store.connection, log.child({ module: 'runs' }));
-    const sandboxes = await SandboxStore.open(store.connection, log.child({ module: 'sandboxes' }));
+    const notifications = store.notifications;
+    const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
+    const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
+    const threads = new ThreadStore(store.connection, runs);
     const retention = options.retainEventsMs
       ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
       : undefined;
@@ -128,11 +133,13 @@ export class LinkServer {
     let sessions: LinkSessionHub;
     const metrics = new ServerMetrics(() => sessions.size);
     runs.observe(metrics);
+    notifications.observe(metrics);
     sessions = new LinkSessionHub(
       registry,
       store,
       runs,
       sandboxes,
+      notifications,
       {
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         helloTimeoutMs: options.helloTimeoutMs,
@@ -143,7 +150,7 @@ export class LinkServer {
       metrics,
     );
     const auth = new Authenticator(store);
-    const isReady = () => registry.isReady() && store.isReady() && !shutdown.signal.aborted;
+    const isReady = () => registry.isReady() && store.isReady() && notifications.isListening() && !shutdown.signal.aborted;
     const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
     // Every service passes the edge (request checks, error classification, logs, metrics) on both ports.
     const edge = new RpcEdge({ log: log.child({ module: 'rpc' }), databaseErrors: metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
@@ -152,8 +159,8 @@ export class LinkServer {
       completePairing: 'none',
     }));
     const userService = edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)));
-    const threadService = edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, runs, sandboxes, registry)));
-    const sandboxService = edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry)));
+    const threadService = edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, sandboxes, registry)));
+    const sandboxService = edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)));
     const healthService = edge.wrap(Health, new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]));
 
     const grpcServer = createGrpcServer({
@@ -207,6 +214,8 @@ export class LinkServer {
           metrics.databaseErrors.inc();
           return 'the database is unreachable';
         }
+        // Until it holds, this replica would not hear runs, cancels or sandbox operations for its sessions.
+        if (!notifications.isListening()) return 'not listening for notifications (LISTEN is being restored)';
         return undefined;
       },
     });
@@ -226,8 +235,8 @@ export class LinkServer {
     });
     const listener = guardHttp(handler as (req: IncomingMessage, res: ServerResponse) => void, httpLog);
     const httpServer = options.tls
-      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...HTTP_LIMITS }, listener)
-      : createServer(HTTP_LIMITS, listener);
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...httpLimits(options.httpRequestTimeoutMs) }, listener)
+      : createServer(httpLimits(options.httpRequestTimeoutMs), listener);
     // CONNECT is a proxy's method; without a listener Node drops the socket without an answer.
     httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
       socket.on('error', () => socket.destroy());
@@ -308,7 +317,9 @@ export class LinkServer {
 
 /**
  * A request must arrive in time, or its connection is closed: the head within 10 s, the whole
- * request (body included; answers may stream for as long as they need) within 30 s, checked
- * every second. Without these an unfinished request holds its socket for minutes.
+ * request (body included; answers may stream for as long as they need) within 30 s
+ * (`--http-request-timeout`; the head then within the smaller of the two), checked every second. Without these an unfinished request holds its socket for minutes.
  */
-const HTTP_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+function httpLimits(requestTimeoutMs = 30_000) {
+  return { headersTimeout: Math.min(10_000, requestTimeoutMs), requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs / 2) };
+}

@@ -61,6 +61,10 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   'link.v1.FileChange': RUN_OUTPUT,
   'link.v1.LogLine': RUN_OUTPUT,
   'link.v1.RunError': RUN_OUTPUT,
+  // What a run changed (a patch per file, capped by linkd at 256 KiB a file and 1 MiB in all; up
+  // to 1,000 files), in a run event and in the machine's answer to GetSandboxChanges.
+  'link.v1.FileDiff': RUN_OUTPUT,
+  'link.v1.RunChanges.files': { maxItems: 1_000 },
 };
 
 /** Postgres bigint, and integer for 32-bit unsigned values. */

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { exists } from '../common/files.js';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { LinkService } from '../gen/link/v1/link_service_pb.js';
@@ -26,6 +26,11 @@ export interface LocalStackOptions {
   /** Where the two processes' logs go: inherited (a terminal) or piped (tests read them). */
   stdio?: 'inherit' | 'pipe';
   pretty?: boolean;
+  /**
+   * The folders the local linkd may work in (its `--workspace`s). Default: LINK_WORKSPACES
+   * (colon-separated, `~` for the home directory), else none: the page then says how to add one.
+   */
+  workspaces?: string[];
   /** Deadline for the server to listen and the agent to start. */
   timeoutMs?: number;
 }
@@ -61,6 +66,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // As root, the embedded Postgres runs as the `postgres` user, which must be able to pass through.
   if (process.getuid?.() === 0) await chmod(options.dataDir, 0o711);
   const env = { ...process.env, ...options.env };
+  const workspaces = options.workspaces ?? (env.LINK_WORKSPACES ?? '').split(':').map((w) => w.trim()).filter(Boolean);
+  const workspaceFlags = workspaces.flatMap((w) => ['--workspace', resolve(w.replace(/^~(?=\/|$)/, homedir()))]);
   const pretty = options.pretty ? ['--log-pretty'] : [];
   const server = spawn(
     process.execPath,
@@ -104,7 +111,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     startAgent() {
       const agent = spawn(
         process.execPath,
-        [join(repoRoot, 'bin', 'linkd.js'), 'start', '--server', `http://${grpcAddress}`, '--token-file', linkTokenFile, '--data-dir', agentDataDir, ...pretty],
+        [join(repoRoot, 'bin', 'linkd.js'), 'start', '--server', `http://${grpcAddress}`, '--token-file', linkTokenFile, '--data-dir', agentDataDir, ...workspaceFlags, ...pretty],
         { env, stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
       );
       stack.agent = agent;

@@ -2,6 +2,8 @@
 // starts link-server on 127.0.0.1 and one local linkd paired to the local user, and prints the login
 // URL (the page with this run's one login secret, which logs the browser in as the local user).
 // Data lives in ./.data (LINK_DATA_DIR to change); ports from LINK_SERVER_HTTP_PORT / _GRPC_PORT.
+// LINK_WORKSPACES (colon-separated, e.g. ~/code) are the folders whose git repositories the local
+// linkd offers; none by default.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNodeModules } from './ensure-deps.js';
@@ -23,7 +25,11 @@ const stack = await startLocalStack({
 process.stdout.write(
   `\n  Link is running. Open this URL to log in (it works until link-server restarts; also in ${stack.loginUrlFile}):\n\n` +
     `    ${stack.loginUrl ?? stack.url}\n\n` +
-    `  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n  Ctrl-C stops it.\n\n`,
+    `  gRPC API: ${stack.grpcAddress}  (local user token: ${stack.userTokenFile})\n` +
+    (process.env.LINK_WORKSPACES
+      ? `  Workspaces: ${process.env.LINK_WORKSPACES}\n`
+      : '  No workspaces: to work on repositories on this machine, start with LINK_WORKSPACES=~/code npm start\n') +
+    '  Ctrl-C stops it.\n\n',
 );
 
 let stopping = false;

@@ -74,10 +74,11 @@ describe('linkd trusts only the dispatch key pinned at pairing', () => {
     await agent.waitForOutput(/not the one pinned at pairing/);
   });
 
-  it("sandbox operations from a control plane that is not the machine's own are refused, unsigned or signed, and nothing is made", async () => {
+  it("orders from a control plane that is not the machine's own are refused: sandbox operations (unsigned or signed), a token rotation, a Shutdown", async () => {
     for (const pinned of [undefined, rawPublicKey(otherKey().publicKey)]) {
       const m = await machine(pinned);
-      fake = await startFakeControlPlane({ command: `touch ${m.marker}` });
+      const tokenBefore = (await readFile(m.tokenFile, 'utf8')).trim();
+      fake = await startFakeControlPlane({ command: `touch ${m.marker}`, orders: true });
       agent = spawnLinkd(['start', '--server', fake.url, '--token-file', m.tokenFile, '--data-dir', m.home]);
       const replies = await fake.sandboxReplies;
       const failure = (opId: string) => {
@@ -88,6 +89,9 @@ describe('linkd trusts only the dispatch key pinned at pairing', () => {
       assert.equal(failure('op_signed'), pinned ? 'KEY_MISMATCH' : 'NO_KEY');
       const made = execFileSync('find', [m.home, '-name', FAKE_SANDBOX_HANDLE], { encoding: 'utf8' });
       assert.equal(made, '', 'no sandbox was made on the machine');
+      await fake.secondHello;
+      assert.equal((await readFile(m.tokenFile, 'utf8')).trim(), tokenBefore, 'the token file was not replaced');
+      assert.equal(agent.running, true, 'a Shutdown from it does not stop linkd for good: it came back');
       await agent.stop();
       agent = undefined;
       await fake.close();

@@ -67,7 +67,7 @@ describe('the HTTP port under hostile input', function () {
   let server: ServerProcess;
 
   before(async () => {
-    server = await startServerProcess(['--local-login', 'on']);
+    server = await startServerProcess(['--local-login', 'on', '--http-request-timeout', '6000']);
   });
 
   after(async () => {
@@ -213,6 +213,6 @@ describe('the HTTP port under hostile input', function () {
       `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `,
       requestHead('POST', '/auth/login', { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': '100' }) + '{"token":',
     ];
-    await Promise.all(stalled.map((bytes) => rawRequest(server.httpPort, { pieces: [bytes], timeoutMs: 40_000 })));
+    await Promise.all(stalled.map((bytes) => rawRequest(server.httpPort, { pieces: [bytes], timeoutMs: 20_000 })));
   });
 });

@@ -23,7 +23,8 @@ describe('LINK_LOST is counted from when the machine went away', () => {
   beforeEach(async () => {
     env = await startTestServer({ heartbeatIntervalMs: 300, linkLostGraceMs: GRACE_MS });
     proxy = await TcpProxy.start(env.server.grpcPort);
-    agent = spawnLinkd(['start', '--server', proxy.url, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-')]);
+    // --stop-grace 0: stopping linkd cancels its runs at once, so no harness outlives the test.
+    agent = spawnLinkd(['start', '--server', proxy.url, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-'), '--stop-grace', '0']);
     const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
     try {
       await watch.online(env.link.id, 20_000);
@@ -34,7 +35,7 @@ describe('LINK_LOST is counted from when the machine went away', () => {
 
   afterEach(async () => {
     proxy.release();
-    await agent.stop('SIGKILL');
+    await agent.stop();
     await proxy.close();
     closeClients();
     await env.close();

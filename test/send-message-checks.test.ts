@@ -11,6 +11,7 @@ import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
+import { makeRepository } from './helpers/git.js';
 
 function failure(promise: Promise<unknown>): Promise<ConnectError> {
   return promise.then(
@@ -74,6 +75,21 @@ describe('SendMessage checks before it queues', () => {
     assert.deepEqual(await rows(), before, 'no run, message or sandbox was written');
     const { sandboxes } = await sandboxClient(env.grpcUrl, env.userToken).listSandboxes({});
     assert.deepEqual(sandboxes.map((s) => s.repository), []);
+  });
+
+  it('a URL whose scheme the machine does not clone from (file:, without --repository-schemes) is refused before queueing, naming the schemes', async () => {
+    const threads = threadClient(env.grpcUrl, env.userToken);
+    const sandboxes = sandboxClient(env.grpcUrl, env.userToken);
+    const before = await rows();
+    const repo = await makeRepository();
+    const { thread } = await threads.createThread({});
+    const error = await failure(threads.sendMessage({ threadId: thread!.id, text: 'true', harness: 'shell', linkId: env.link.id, repository: repo.url, branch: 'main' }));
+    assert.equal(error.code, Code.InvalidArgument, error.message);
+    assert.equal(errorMetadataOf(error).field, 'repository');
+    assert.equal(errorMetadataOf(error).allowed, 'https,ssh', 'the machine advertised what it clones from');
+    const ensured = await failure(sandboxes.ensureSandbox({ linkId: env.link.id, repository: repo.url, branch: 'main' }));
+    assert.equal(ensured.code, Code.InvalidArgument, 'EnsureSandbox checks the same');
+    assert.deepEqual(await rows(), before, 'no run, message or sandbox was written');
   });
 
   it('a first message refused after its checks leaves no pending sandbox in ListSandboxes', async () => {

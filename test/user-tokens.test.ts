@@ -316,7 +316,7 @@ describe('user tokens and disabled users', () => {
     }
     const bad = spawnTracked('link-server', process.execPath, [join(repoRoot, 'bin', 'link-server.js'), 'create-user', 'x', '--database-url', databaseUrl, '--user-token-ttl', 'forever']);
     assert.equal((await bad.waitForExit(30_000)).code, 1);
-    assert.match(bad.output, /--user-token-ttl.*e\.g\. 90d/s);
+    assert.match(bad.output, /--user-token-ttl.*90d/s);
   });
 
   it("the embedded default's local-user token file is renewed before it expires", async () => {

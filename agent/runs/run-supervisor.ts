@@ -17,7 +17,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
 import { checkDispatch, MAX_DISPATCH_SKEW_MS, type DispatchFields, type DispatchVerdict, type KeyEndorsement, type SignedKind } from '../../common/dispatch.js';
@@ -32,6 +32,8 @@ import { RunOutbox, type EventInit } from './outbox.js';
 import { admitDispatch } from './admission.js';
 import { reapOrphans, recordProcessGroup } from './process-groups.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
+import { reportSetup } from '../sandboxes/setup.js';
+import { RunChangeRecorder } from '../sandboxes/changes.js';
 import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
 import { RunFailure, SignatureRefusal, type DispatchRefusal, type StopReason } from '../../common/reasons.js';
@@ -101,6 +103,15 @@ export class RunSupervisor {
   /** Whether dispatches can be verified (for Hello, `linkd status`); as of the last Welcome. */
   get dispatchKey(): DispatchKeyState {
     return this.trust.state;
+  }
+
+  /**
+   * Whether the welcomed session's control plane holds the key pinned at pairing (or one its
+   * endorsed chain leads to). A session that does not is not this machine's control plane: linkd
+   * then takes no orders from it that would change the machine (token, stop, cancel).
+   */
+  get sessionTrusted(): boolean {
+    return this.session?.key !== undefined;
   }
 
   /**
@@ -230,6 +241,8 @@ export class RunSupervisor {
         // The thread's sandbox, made now if this is its first use (or it was evicted).
         sandbox = await this.options.sandboxes.ensure(spec);
         cwd = sandbox.path;
+        // A new worktree's set-up shows in the run that made it; a failed one fails the run.
+        if (sandbox.setup && reportSetup(sandbox.setup, emit)) return fail('SETUP_FAILED', `the set-up command \`${sandbox.setup.command}\` failed with exit code ${sandbox.setup.exitCode}`, RunFailure.SetupFailed);
       } else {
         // A control plane that names no sandbox: the thread's own directory.
         cwd = join(this.options.dataDir, 'threads', run.payload.threadId);
@@ -243,7 +256,10 @@ export class RunSupervisor {
       emit({ event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: run.cancelled, exitCode: -1 } } });
       return;
     }
-    const env = this.options.env ?? process.env;
+    // git never looks above the sandbox for a repository (a scratch directory is in none).
+    const env: NodeJS.ProcessEnv = { ...(this.options.env ?? process.env), GIT_CEILING_DIRECTORIES: dirname(cwd) };
+    // In a git sandbox, what the run changed goes out just before its done.
+    const changes = sandbox && (await RunChangeRecorder.begin(this.options.sandboxes.root, sandbox, this.options.log.child({ runId: run.id })));
     this.options.log.info({ runId: run.id, harness: adapter.name, cwd, provider: spec?.provider }, 'run started');
     this.options.metrics?.runsStarted.inc({ harness: adapter.name });
     run.process = new HarnessProcess({
@@ -251,7 +267,7 @@ export class RunSupervisor {
       payload: run.payload,
       cwd,
       env,
-      emit,
+      emit: changes ? changes.emitter(emit) : emit,
       idleTimeoutMs: run.payload.idleTimeoutMs || this.options.idleTimeoutMs || 30 * 60_000,
       stopGraceMs: this.options.stopGraceMs ?? 5_000,
       wrap:

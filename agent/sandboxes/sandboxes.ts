@@ -1,9 +1,14 @@
 /**
  * The machine's sandboxes: where runs execute. Files live under linkd's data directory:
  *
- *   <data>/sandboxes/<handle>/        the sandbox (a git worktree, or a plain directory)
- *   <data>/sandboxes/<handle>.json    what it is: provider, repository, branch, created, last used
- *   <data>/mirrors/<hash>.git         one bare mirror per repository, shared by its worktrees
+ *   <root>/<handle>/                  the sandbox (a git worktree, or a plain directory)
+ *   <root>/<handle>.json              what it is: provider, repository, branch, created, last used
+ *   <data>/mirrors/<hash>.git         one bare mirror per remote repository, shared by its worktrees
+ *
+ * The root is `<data>/sandboxes`, or outside the data directory when that is inside a git work tree
+ * (see sandboxRootFor). A local repository (an absolute path inside a workspace) gets worktrees of
+ * its own (`git -C repo worktree add`), never a clone, set up from its `.worktreeinclude` or
+ * `link.json` once each; `in-place` runs in the repository's folder itself and never removes it.
  *
  * Handles come from the control plane and are checked against a strict pattern; every path is
  * computed from them and checked to lie under the root. Concurrent ensures of one sandbox share one
@@ -17,7 +22,9 @@ import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { exists, writeFileAtomically } from '../../common/files.js';
 import { git, gitOr, hasRef } from './git.js';
-import { checkBranch, checkRepository, HANDLE, inside, invalid, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
+import { checkBranch, checkRepository, HANDLE, inside, invalid, isLocalRepository, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
+import { addLocalWorktree, checkLocalRepository, commonDir, defaultBranch, removeLocalWorktree } from './local-repositories.js';
+import { readSetup, runSetup, type SetupResult } from './setup.js';
 
 export interface SandboxSpecInit {
   handle: string;
@@ -33,12 +40,16 @@ export interface SandboxMeta {
   branch: string;
   createdAt: string;
   lastUsedAt: string;
+  /** Where it is when not under the root: an in-place sandbox's repository folder. */
+  path?: string;
 }
 
 export interface SandboxInfo extends SandboxMeta {
   path: string;
-  /** The bare mirror its worktree belongs to (worktree and bwrap). */
+  /** The bare mirror (or a local repository's git directory) its worktree commits into. */
   mirror?: string;
+  /** Set by the ensure that made a worktree with a set-up. */
+  setup?: SetupResult;
 }
 
 export interface SandboxKeeperOptions {
@@ -51,6 +62,12 @@ export interface SandboxKeeperOptions {
   /** Whether a run is using the sandbox now. */
   busy?: (handle: string) => boolean;
   gitTimeoutMs?: number;
+  /** Where sandboxes live (default `<data>/sandboxes`; see sandboxRootFor). */
+  sandboxRoot?: string;
+  /** The workspaces in force (resolved); local repositories must lie inside one. */
+  workspaces?: () => readonly string[];
+  /** The environment a worktree's set-up command runs with. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Keeps this machine's sandboxes: makes, syncs, lists, evicts and removes them under <data>/sandboxes. */
@@ -63,7 +80,7 @@ export class SandboxKeeper {
   private resolvedRoot: string | undefined;
 
   constructor(private readonly options: SandboxKeeperOptions) {
-    this.root = resolve(options.dataDir, 'sandboxes');
+    this.root = resolve(options.sandboxRoot ?? join(options.dataDir, 'sandboxes'));
     this.mirrors = resolve(options.dataDir, 'mirrors');
     this.allowed = new Set([...(options.allowedSchemes ?? ['https', 'ssh'])].map((s) => s.toLowerCase()));
   }
@@ -75,6 +92,12 @@ export class SandboxKeeper {
     if (spec.provider === 'directory') {
       if (spec.repository) throw invalid('repository', 'a directory sandbox has no repository');
       if (spec.branch) checkBranch(spec.branch);
+    } else if (isLocalRepository(spec.repository) || spec.provider === 'in-place') {
+      if (!isLocalRepository(spec.repository)) throw invalid('repository', 'an in-place sandbox needs a local repository (an absolute path on the machine)');
+      if (spec.repository.length > 4096 || /[\x00-\x1f\x7f]/.test(spec.repository)) throw invalid('repository', 'invalid repository path');
+      if (spec.provider === 'in-place') {
+        if (spec.branch) throw invalid('branch', 'an in-place sandbox runs on the folder\'s current branch; name no branch');
+      } else checkBranch(spec.branch);
     } else {
       if (!spec.repository) throw invalid('repository', `a ${spec.provider} sandbox needs a repository`);
       checkRepository(spec.repository, this.allowed);
@@ -101,6 +124,11 @@ export class SandboxKeeper {
     if (!HANDLE.test(handle)) throw invalid('handle', 'a sandbox handle is "sbx_" and 20 lowercase letters or digits');
     if (this.options.busy?.(handle) || this.inFlight.has(handle)) throw new SandboxError('SANDBOX_BUSY', `sandbox ${handle} is in use by a run`);
     await this.remove(handle);
+  }
+
+  /** Whether a run uses the sandbox now, or it is being made: git actions on it are refused then. */
+  isBusy(handle: string): boolean {
+    return Boolean(this.options.busy?.(handle)) || this.inFlight.has(handle);
   }
 
   async get(handle: string): Promise<SandboxInfo | undefined> {
@@ -153,9 +181,15 @@ export class SandboxKeeper {
   private async whyKeep(sandbox: SandboxInfo): Promise<string | undefined> {
     if (this.options.busy?.(sandbox.handle)) return 'a run is using it';
     if (sandbox.provider === 'directory') return 'a directory sandbox has no branch to be merged';
+    if (sandbox.provider === 'in-place') return 'it is the repository\'s own folder';
     if (!(await exists(sandbox.path))) return undefined;
     const dirty = await this.dirty(sandbox);
     if (dirty) return dirty;
+    if (isLocalRepository(sandbox.repository)) {
+      const base = await defaultBranch(sandbox.repository, '');
+      const merged = base ? await git(['merge-base', '--is-ancestor', `refs/heads/${sandbox.branch}`, `refs/heads/${base}`], { cwd: sandbox.repository }).then(() => true, () => false) : false;
+      return merged ? undefined : `branch ${sandbox.branch} is not merged into ${base || 'the default branch'}`;
+    }
     try {
       await gitOr('GIT_FAILED', ['fetch', '--prune', '--quiet', 'origin'], { cwd: sandbox.mirror, timeoutMs: this.options.gitTimeoutMs });
       await git(['merge-base', '--is-ancestor', `refs/heads/${sandbox.branch}`, 'refs/remotes/origin/HEAD'], { cwd: sandbox.mirror });
@@ -195,9 +229,25 @@ export class SandboxKeeper {
       lastUsedAt: now,
     };
     let made = false;
+    let setup: SetupResult | undefined;
     if (spec.provider === 'directory') {
       made = !(await exists(path));
       await mkdir(path, { recursive: true, mode: 0o700 });
+    } else if (isLocalRepository(spec.repository)) {
+      const repository = await checkLocalRepository(this.options.workspaces?.() ?? [], spec.repository);
+      if (spec.provider === 'in-place') meta.path = repository;
+      else {
+        await this.withMirror(repository, async () => {
+          if (await exists(join(path, '.git'))) return;
+          const plan = await readSetup(repository).catch((error: Error) => {
+            throw new SandboxError('SETUP_FAILED', error.message);
+          });
+          await rm(path, { recursive: true, force: true });
+          await addLocalWorktree(repository, path, spec.branch, this.options.gitTimeoutMs);
+          made = true;
+          if (plan) setup = await runSetup(repository, path, plan, { ...(this.options.env ?? process.env), GIT_CEILING_DIRECTORIES: dirname(path) });
+        });
+      }
     } else {
       const mirror = this.mirrorPath(spec.repository);
       await this.withMirror(mirror, async () => {
@@ -216,7 +266,7 @@ export class SandboxKeeper {
     await this.writeMeta(meta);
     if (made) this.options.log.info({ handle: spec.handle, provider: spec.provider, branch: spec.branch, path }, 'sandbox made');
     await this.evictPastCap(spec.handle);
-    return this.info(meta);
+    return { ...this.info(meta), setup };
   }
 
   private async syncMirror(mirror: string, repository: string): Promise<void> {
@@ -260,7 +310,11 @@ export class SandboxKeeper {
   private async remove(handle: string): Promise<void> {
     const meta = await this.readMeta(handle);
     const path = join(await this.realRoot(), handle);
-    if (meta && meta.provider !== 'directory') {
+    if (meta?.provider === 'in-place') {
+      // The repository's own folder: only the record goes.
+    } else if (meta && isLocalRepository(meta.repository)) {
+      await this.withMirror(meta.repository, () => removeLocalWorktree(meta.repository, path));
+    } else if (meta && meta.provider !== 'directory') {
       const mirror = this.mirrorPath(meta.repository);
       await this.withMirror(mirror, () => this.removeWorktree(mirror, path));
     } else {
@@ -277,7 +331,7 @@ export class SandboxKeeper {
     // Least recently used first.
     for (const sandbox of all.reverse()) {
       if (over <= 0) break;
-      if (sandbox.handle === keep || this.inFlight.has(sandbox.handle) || this.options.busy?.(sandbox.handle)) continue;
+      if (sandbox.handle === keep || sandbox.provider === 'in-place' || this.inFlight.has(sandbox.handle) || this.options.busy?.(sandbox.handle)) continue;
       const holds = sandbox.provider === 'directory' ? ((await readdir(sandbox.path).catch(() => [])).length > 0 ? 'files' : undefined) : await this.dirty(sandbox);
       if (holds) continue;
       this.options.log.info({ handle: sandbox.handle, max }, 'evicting the least recently used idle sandbox');
@@ -306,7 +360,8 @@ export class SandboxKeeper {
   }
 
   private info(meta: SandboxMeta): SandboxInfo {
-    return { ...meta, path: join(this.resolvedRoot ?? this.root, meta.handle), mirror: meta.provider === 'directory' ? undefined : this.mirrorPath(meta.repository) };
+    const mirror = meta.provider === 'directory' ? undefined : isLocalRepository(meta.repository) ? commonDir(meta.repository) : this.mirrorPath(meta.repository);
+    return { ...meta, path: meta.path ?? join(this.resolvedRoot ?? this.root, meta.handle), mirror };
   }
 
   private async readMeta(handle: string): Promise<SandboxMeta | undefined> {

@@ -41,6 +41,20 @@ export class LostRunSweep {
     this.timer.unref();
   }
 
+  /**
+   * A session of `linkId` (epoch) ended: its unfinished runs are detached now, and fail LINK_LOST
+   * one grace period later unless a newer session adopts them (the sweep of any replica does it).
+   * If Postgres cannot be reached now, the sweep stamps them once the session is gone from the registry.
+   */
+  async sessionEnded(linkId: string, epoch: bigint): Promise<void> {
+    try {
+      const detached = await this.runs.detachRuns(linkId, epoch);
+      if (detached.length > 0) this.log.info({ linkId, epoch: String(epoch), runs: detached }, 'the session ended: its runs wait for the machine to come back');
+    } catch (error) {
+      this.log.warn({ err: error, linkId }, 'cannot mark the runs of an ended session; the lost-run sweep will');
+    }
+  }
+
   /** Idempotent. A sweep under way finishes on its own. */
   stop(): void {
     clearInterval(this.timer);

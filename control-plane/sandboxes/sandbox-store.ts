@@ -8,12 +8,17 @@
  *
  *   sandbox_op    {linkId}  operations wait for the replica that holds the link
  *   sandbox_reply {opId}    the machine answered
+ *
+ * (sent through notifications.ts). The map's rows are this store's alone: a run's transaction
+ * writes them through `upsertInTx` and `markReadyInTx`.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { SandboxReplySchema, SandboxRequestSchema, type SandboxReply, type SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
 import { randomBytes } from 'node:crypto';
+import { notify, type Notifications } from '../notifications.js';
+import { RunStore } from '../runs/run-store.js';
 import { newId } from '../store/store.js';
 
 export interface SandboxRow {
@@ -30,6 +35,25 @@ export interface SandboxRow {
   error: string;
   created_at: Date;
   last_used_at: Date;
+}
+
+/** A sandbox with what its threads and runs say of it (for the machines page and listings). */
+export interface SandboxUseRow extends SandboxRow {
+  last_thread_id: string | null;
+  last_thread_title: string | null;
+  thread_count: number;
+  /** The latest finished run in it could not prepare it (SANDBOX_FAILED) or its set-up failed (SETUP_FAILED). */
+  last_failure: string | null;
+  /** That run's error event (a RunEvent), when there is one. */
+  last_error: Buffer | null;
+}
+
+/** Where a dispatched run runs (RunPayload.sandbox). */
+export interface SandboxSpec {
+  handle: string;
+  provider: string;
+  repository: string;
+  branch: string;
 }
 
 export interface SandboxKey {
@@ -63,35 +87,47 @@ export async function upsertSandbox(sql: Sql | TransactionSql, key: SandboxKey):
 }
 
 export class SandboxStore {
-  private readonly opListeners = new Set<(linkId: string) => void>();
   private readonly replyWaiters = new Map<string, () => void>();
-  private readonly unlisteners: (() => Promise<void>)[] = [];
+  private readonly stopListening: (() => void)[] = [];
 
   private constructor(
     private readonly sql: Sql,
     private readonly log: Logger,
   ) {}
 
-  static async open(sql: Sql, log: Logger): Promise<SandboxStore> {
+  /** The store on `sql`; requesters hear `sandbox_reply` through `notifications` and read again after a LISTEN reconnect. */
+  static async open(sql: Sql, notifications: Notifications, log: Logger): Promise<SandboxStore> {
     const store = new SandboxStore(sql, log);
-    const op = await sql.listen('sandbox_op', (linkId) => {
-      for (const listener of [...store.opListeners]) listener(linkId);
-    });
-    // After a reconnect of the LISTEN connection a reply may have been missed: every waiter reads again.
-    const reply = await sql.listen('sandbox_reply', (opId) => store.replyWaiters.get(opId)?.(), () => {
-      for (const wake of [...store.replyWaiters.values()]) wake();
-    });
-    store.unlisteners.push(op.unlisten, reply.unlisten);
+    store.stopListening.push(
+      notifications.on('sandbox_reply', ({ opId }) => store.replyWaiters.get(opId)?.()),
+      // A reply may have been missed: every waiter reads again.
+      notifications.onReconnect(() => {
+        for (const wake of [...store.replyWaiters.values()]) wake();
+      }),
+    );
     return store;
   }
 
   async close(): Promise<void> {
-    for (const unlisten of this.unlisteners.splice(0)) await unlisten().catch(() => undefined);
+    for (const stop of this.stopListening.splice(0)) stop();
   }
 
-  onOpQueued(listener: (linkId: string) => void): () => void {
-    this.opListeners.add(listener);
-    return () => this.opListeners.delete(listener);
+  /** `upsertSandbox` in the caller's transaction (a thread's first message). */
+  static upsertInTx(tx: TransactionSql, key: SandboxKey): Promise<SandboxRow> {
+    return upsertSandbox(tx, key);
+  }
+
+  /** A run started in the sandbox at `path`: the map learns where it is, in the transaction that stored the run's events. */
+  static async markReadyInTx(tx: TransactionSql, id: string, path: string): Promise<void> {
+    await tx`update sandboxes set state = 'ready', path = ${path}, error = '', last_used_at = now() where id = ${id}`;
+  }
+
+  /** Where each of the sandboxes `ids` is, for the runs dispatched into them. */
+  static async specs(sql: Sql, ids: string[]): Promise<Map<string, SandboxSpec>> {
+    if (ids.length === 0) return new Map();
+    const rows = await sql<{ id: string; provider: string; repository: string; branch: string }[]>`
+      select id, provider, repository, branch from sandboxes where id = any(${ids}::text[])`;
+    return new Map(rows.map((r) => [r.id, { handle: r.id, provider: r.provider, repository: r.repository, branch: r.branch }]));
   }
 
   // ── the map ──────────────────────────────────────────────────────────────
@@ -101,8 +137,8 @@ export class SandboxStore {
     return upsertSandbox(this.sql, key);
   }
 
-  async get(userId: string, id: string): Promise<SandboxRow | undefined> {
-    const [row] = await this.sql<SandboxRow[]>`select * from sandboxes where id = ${id} and user_id = ${userId}`;
+  async get(userId: string, id: string): Promise<SandboxUseRow | undefined> {
+    const [row] = await this.sql<SandboxUseRow[]>`${this.withUse()} where s.id = ${id} and s.user_id = ${userId}`;
     return row;
   }
 
@@ -111,10 +147,29 @@ export class SandboxStore {
     return row;
   }
 
-  async list(userId: string, linkId?: string): Promise<SandboxRow[]> {
+  async list(userId: string, linkId?: string): Promise<SandboxUseRow[]> {
     return linkId
-      ? this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} and link_id = ${linkId} order by last_used_at desc limit 1000`
-      : this.sql<SandboxRow[]>`select * from sandboxes where user_id = ${userId} order by last_used_at desc limit 1000`;
+      ? this.sql<SandboxUseRow[]>`${this.withUse()} where s.user_id = ${userId} and s.link_id = ${linkId} order by s.last_used_at desc limit 1000`
+      : this.sql<SandboxUseRow[]>`${this.withUse()} where s.user_id = ${userId} order by s.last_used_at desc limit 1000`;
+  }
+
+  /** The sandboxes with their last thread, thread count, and the failure of their latest finished run. */
+  private withUse() {
+    return this.sql`
+      select s.*, t.id as last_thread_id, t.title as last_thread_title,
+        (select count(*)::int from threads where sandbox_id = s.id) as thread_count,
+        case when r.failure_reason in ('SANDBOX_FAILED', 'SETUP_FAILED') then r.failure_reason end as last_failure,
+        case when r.failure_reason in ('SANDBOX_FAILED', 'SETUP_FAILED') then
+          (select body from run_events where run_id = r.id and kind = 'error' order by seq desc limit 1) end as last_error
+      from sandboxes s
+      left join lateral (select id, title from threads where sandbox_id = s.id order by updated_at desc limit 1) t on true
+      left join lateral (select id, failure_reason from runs where sandbox_id = s.id and state in ('completed', 'failed', 'cancelled')
+                         order by created_at desc limit 1) r on true`;
+  }
+
+  /** The disk use the machine measured now. */
+  async setSize(id: string, sizeBytes: bigint): Promise<void> {
+    await this.sql`update sandboxes set size_bytes = ${String(sizeBytes)} where id = ${id}`;
   }
 
   async markReady(id: string, path: string, sizeBytes: bigint): Promise<SandboxRow | undefined> {
@@ -124,23 +179,24 @@ export class SandboxStore {
     return row;
   }
 
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.sql`update sandboxes set state = 'failed', error = ${error.slice(0, 1024)} where id = ${id} and state <> 'ready'`;
+  /** Marks the last attempt failed; a ready sandbox stays ready unless `evenIfReady` (its set-up failed). */
+  async markFailed(id: string, error: string, evenIfReady = false): Promise<void> {
+    await this.sql`update sandboxes set state = 'failed', error = ${error.slice(0, 1024)} where id = ${id} and (state <> 'ready' or ${evenIfReady})`;
   }
 
   /** Removes the sandbox from the map unless a run is in progress in it (then false). */
   async remove(id: string): Promise<boolean> {
-    const rows = await this.sql`
-      delete from sandboxes where id = ${id}
-        and not exists (select 1 from runs where sandbox_id = ${id} and state in ('queued', 'dispatched', 'running'))
-      returning id`;
-    return rows.length > 0;
+    return this.sql.begin(async (tx) => {
+      // Under the row's lock: a first message that would put a run in it waits for this (upsertInTx).
+      const [row] = await tx`select id from sandboxes where id = ${id} for update`;
+      if (!row || (await RunStore.activeRunsInSandbox(tx, id)) > 0) return false;
+      await tx`delete from sandboxes where id = ${id}`;
+      return true;
+    });
   }
 
   async activeRuns(id: string): Promise<number> {
-    const [row] = await this.sql<{ n: number }[]>`
-      select count(*)::int as n from runs where sandbox_id = ${id} and state in ('queued', 'dispatched', 'running')`;
-    return row.n;
+    return RunStore.activeRunsInSandbox(this.sql, id);
   }
 
   // ── operations on the machine ───────────────────────────────────────────
@@ -163,7 +219,7 @@ export class SandboxStore {
       await this.sql.begin(async (tx) => {
         await tx`insert into sandbox_ops (id, link_id, sandbox_id, request, deadline)
                  values (${opId}, ${linkId}, ${sandboxId}, ${Buffer.from(request)}, now() + ${timeoutMs / 1000} * interval '1 second')`;
-        await tx`select pg_notify('sandbox_op', ${linkId})`;
+        await notify(tx, 'sandbox_op', { linkId });
       });
       for (;;) {
         const [row] = await this.sql<{ reply: Buffer | null }[]>`select reply from sandbox_ops where id = ${opId}`;
@@ -205,6 +261,6 @@ export class SandboxStore {
     const rows = await this.sql`
       update sandbox_ops set state = 'done', reply = ${Buffer.from(toBinary(SandboxReplySchema, reply))}
       where id = ${reply.opId} and link_id = ${linkId} and state = 'sent' returning id`;
-    if (rows.length > 0) await this.sql`select pg_notify('sandbox_reply', ${reply.opId})`;
+    if (rows.length > 0) await notify(this.sql, 'sandbox_reply', { opId: reply.opId });
   }
 }

@@ -25,7 +25,7 @@ import type { LinkRecord, Store } from '../store/store.js';
 import { peerAddressKey } from '../context.js';
 import { FailureLimiter } from '../rate-limit.js';
 import { callerLink, callerUser } from '../auth.js';
-import type { LinkSessionHub } from '../link-session.js';
+import type { LinkSessionHub } from '../sessions/hub.js';
 import type { PresenceEvent, PresenceRecord, Registry } from '../registry/registry.js';
 
 /** How long a pairing code stays valid. */
@@ -73,13 +73,24 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     const onAbort = () => events.close();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     // Stored changes (paired, renamed, revoked) come from any replica through the database.
-    const stopStored = this.store.onLinkControl((message) => {
-      if (message.userId === user.id && message.type !== 'shutdown') events.push({ type: 'stored', linkId: message.linkId });
-    });
+    let shown = new Set<string>();
+    const stopStored = this.store.onLinkControl(
+      (message) => {
+        if (message.userId === user.id && message.type !== 'shutdown') events.push({ type: 'stored', linkId: message.linkId });
+      },
+      // Changes may have been missed: every link shown or stored now is read again.
+      () =>
+        void this.store.listLinks(user.id).then(
+          (links) => {
+            for (const linkId of new Set([...shown, ...links.map((l) => l.id)])) events.push({ type: 'stored', linkId });
+          },
+          () => undefined,
+        ),
+    );
     const watch = await this.registry.watch(user.id, (event) => events.push(event));
     try {
       const stored = await this.store.listLinks(user.id);
-      const shown = new Set(stored.map((l) => l.id));
+      shown = new Set(stored.map((l) => l.id));
       // Presence as this watch has seen it: a stored change needs no registry call (which could
       // fail while etcd is away and end the stream).
       const live = new Map(watch.snapshot.map((r) => [r.linkId, r]));

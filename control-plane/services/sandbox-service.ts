@@ -4,28 +4,35 @@
  * it) within a deadline. Exec is a shell run in the sandbox, so its output is stored and streamed
  * like any run's, and cancelling the call cancels the run (its whole process group).
  */
-import { create } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
-import { branchProblem, HANDLE, repositoryProblem, repositoryScheme } from '../../common/sandbox-names.js';
-import type { SandboxReply } from '../../gen/link/v1/link_service_pb.js';
-import { RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import { pullRequestUrl, withoutCredentials } from '../../common/pull-requests.js';
+import { branchProblem, HANDLE, isLocalRepository, repositoryProblem, repositoryScheme } from '../../common/sandbox-names.js';
+import { SandboxChangesQuerySchema, SandboxCommitSchema, type SandboxReply } from '../../gen/link/v1/link_service_pb.js';
+import { RunEventSchema, RunStatus, LogLine_Stream } from '../../gen/link/v1/run_pb.js';
 import { SandboxSchema, SandboxSpecSchema, SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
 import {
   ExecOutput_Stream,
+  type CommitSandboxRequest,
   type DeleteSandboxRequest,
+  type DiscardSandboxChangesRequest,
   type EnsureSandboxRequest,
   type ExecRequest,
+  type GetSandboxChangesRequest,
   type GetSandboxRequest,
+  type ListRepositoriesRequest,
   type ListSandboxesRequest,
+  type PushSandboxRequest,
   type SandboxService,
 } from '../../gen/link/v1/sandbox_service_pb.js';
 import { SandboxProviderKind, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { callerUser } from '../auth.js';
 import type { Registry } from '../registry/registry.js';
+import type { ThreadStore } from '../threads/thread-store.js';
 import type { RunStore } from '../runs/run-store.js';
-import type { SandboxRow, SandboxStore } from '../sandboxes/sandbox-store.js';
+import type { SandboxRow, SandboxStore, SandboxUseRow } from '../sandboxes/sandbox-store.js';
 import type { LinkRecord, Store } from '../store/store.js';
 import { RunFailure, SandboxFailure, sandboxFailureApiReason } from '../../common/reasons.js';
 
@@ -33,26 +40,41 @@ const PROVIDER_KINDS: Record<string, SandboxProviderKind> = {
   directory: SandboxProviderKind.DIRECTORY,
   worktree: SandboxProviderKind.WORKTREE,
   bwrap: SandboxProviderKind.BWRAP,
+  'in-place': SandboxProviderKind.IN_PLACE,
 };
 /** Schemes a repository URL may use at all; each machine narrows this (file only where enabled). */
 const SCHEMES = new Set(['https', 'ssh', 'file']);
 /** How long the machine has to make a sandbox (a first clone can take a while) or delete one. */
 const ENSURE_DEADLINE_MS = 5 * 60_000;
 const DELETE_DEADLINE_MS = 60_000;
+const MEASURE_DEADLINE_MS = 10_000;
 const MAX_COMMAND_BYTES = 64 * 1024;
+/** How long the machine has for a diff, a commit or a discard, and for a push (a slow remote). */
+const GIT_DEADLINE_MS = 90_000;
+const PUSH_DEADLINE_MS = 3 * 60_000;
+const MAX_COMMIT_MESSAGE_BYTES = 64 * 1024;
 
 /**
  * Where a thread or an EnsureSandbox asks to run, checked: the provider (worktree by default with a
- * repository, directory without), a repository with an allowed scheme, and a branch by git's rules
- * (required for a worktree). INVALID_ARGUMENT otherwise.
+ * repository, directory without), a repository with an allowed scheme or an absolute path on the
+ * machine (a local repository, see placeOnLink), and a branch by git's rules (required for a
+ * worktree; none for in-place). INVALID_ARGUMENT otherwise.
  */
 export function checkSandboxPlace(asked: { repository: string; branch: string; provider: string }): { repository: string; branch: string; provider: string } {
   const repository = asked.repository.trim();
   const provider = asked.provider || (repository ? 'worktree' : 'directory');
   const invalid = (field: string, message: string) => linkError(Code.InvalidArgument, Reason.InvalidField, message, { field });
-  if (!(provider in PROVIDER_KINDS)) throw invalid('sandbox_provider', `unknown sandbox provider "${provider}" (directory, worktree or bwrap)`);
+  if (!(provider in PROVIDER_KINDS)) throw invalid('sandbox_provider', `unknown sandbox provider "${provider}" (directory, worktree, bwrap or in-place)`);
   if (provider === 'directory') {
     if (repository) throw invalid('repository', 'a directory sandbox has no repository; use the worktree or bwrap provider');
+  } else if (provider === 'in-place') {
+    if (!isLocalRepository(repository) && repositoryScheme(repository) !== 'file') throw invalid('repository', 'in-place runs in a repository on the machine: name its path');
+    if (asked.branch) throw invalid('branch', 'in-place runs on the folder\'s current branch; name no branch');
+  } else if (repository.startsWith('~')) {
+    throw invalid('repository', 'name a repository on the machine by its absolute path (as `linkctl repositories list --link L` shows it), not with ~');
+  } else if (isLocalRepository(repository)) {
+    if (/[\x00-\x1f\x7f]/.test(repository)) throw invalid('repository', 'the repository path is malformed');
+    if (!asked.branch) throw invalid('branch', `a ${provider} sandbox needs a branch`);
   } else {
     if (!repository) throw invalid('repository', `a ${provider} sandbox needs a repository`);
     const problem = repositoryProblem(repository);
@@ -66,6 +88,58 @@ export function checkSandboxPlace(asked: { repository: string; branch: string; p
     if (problem) throw invalid('branch', `invalid branch: ${problem}`);
   }
   return { repository, branch: asked.branch, provider };
+}
+
+/**
+ * A local repository named by a checked place (an absolute path, or a file:// URL of one) must be
+ * one the machine advertised under its workspaces: the path is then the advertised one. A file://
+ * URL the machine did not advertise stays a URL to clone (where the machine allows file). The
+ * machine checks again (resolved path inside a workspace). INVALID_ARGUMENT otherwise.
+ */
+export function placeOnLink<T extends { repository: string; provider: string }>(where: T, capabilities: Capabilities, linkName: string): T {
+  const path = localPath(where.repository);
+  if (path === undefined) return checkCloneScheme(where, capabilities, linkName);
+  const found = capabilities.repositories.find((r) => r.path === path);
+  if (found) return { ...where, repository: found.path };
+  if (isLocalRepository(where.repository) || where.provider === 'in-place') {
+    const hint = capabilities.workspaces.length === 0
+      ? `${linkName} has no workspaces: run \`linkd workspace add DIR\` on it`
+      : `its workspaces are ${capabilities.workspaces.join(', ')}; add another with \`linkd workspace add DIR\` on it`;
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `${path} is not a repository ${linkName} offers (${hint})`, { field: 'repository' });
+  }
+  // A file:// URL the machine did not advertise is a URL to clone.
+  return checkCloneScheme(where, capabilities, linkName);
+}
+
+/**
+ * A URL to clone must use a scheme the machine clones from (`linkd --repository-schemes`, which it
+ * advertises); checked here so nothing is queued that the machine would refuse. An older linkd
+ * advertises none: then only the machine checks.
+ */
+function checkCloneScheme<T extends { repository: string }>(where: T, capabilities: Capabilities, linkName: string): T {
+  const scheme = where.repository ? repositoryScheme(where.repository) : '';
+  const allowed = capabilities.repositorySchemes;
+  if (scheme && allowed.length > 0 && !allowed.includes(scheme)) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `${linkName} clones repositories only over ${allowed.join(', ')}, not ${scheme}`, {
+      field: 'repository',
+      allowed: allowed.join(','),
+    });
+  }
+  return where;
+}
+
+/** The path an absolute path or a file:// URL names (without a trailing slash), else undefined. */
+function localPath(repository: string): string | undefined {
+  let path: string;
+  if (isLocalRepository(repository)) path = repository;
+  else if (repositoryScheme(repository) === 'file') {
+    try {
+      path = decodeURIComponent(new URL(repository).pathname);
+    } catch {
+      return undefined;
+    }
+  } else return undefined;
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
 }
 
 /** FAILED_PRECONDITION CAPABILITY_MISSING unless the machine offers the provider. */
@@ -84,6 +158,7 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
     private readonly runs: RunStore,
     private readonly sandboxes: SandboxStore,
     private readonly registry: Registry,
+    private readonly threads: ThreadStore,
   ) {}
 
   async ensureSandbox(request: EnsureSandboxRequest, ctx: HandlerContext) {
@@ -92,9 +167,9 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
     checkLength('repository', request.repository, 2048);
     checkLength('branch', request.branch, 255);
     checkLength('provider', request.provider, 32);
-    const where = checkSandboxPlace(request);
     const link = await this.onlineLink(user.id, request.linkId);
     const live = await this.registry.get(user.id, link.id);
+    const where = placeOnLink(checkSandboxPlace(request), live!.capabilities, link.name);
     checkProviderAvailable(live!.capabilities, where.provider, link.name);
     const row = await this.sandboxes.upsert({ userId: user.id, linkId: link.id, ...where, threadScope: '' });
     const reply = await this.forward(row, { case: 'ensure', value: spec(row) }, ENSURE_DEADLINE_MS, ctx.signal);
@@ -104,7 +179,26 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
       throw failure;
     }
     const ready = await this.sandboxes.markReady(row.id, reply.result.value.path, reply.result.value.sizeBytes);
+    const setup = reply.result.value.setup;
+    if (setup && setup.exitCode !== 0) {
+      // The worktree is there, but its set-up failed: said, not hidden.
+      const message = `the set-up command \`${setup.command}\` failed with exit code ${setup.exitCode}: ${setup.output.slice(-800)}`;
+      await this.sandboxes.markFailed(row.id, message, true);
+      throw linkError(Code.FailedPrecondition, Reason.SetupFailed, message, { sandbox_id: row.id, exit_code: String(setup.exitCode) });
+    }
     return { sandbox: sandboxView(ready ?? row) };
+  }
+
+  async listRepositories(request: ListRepositoriesRequest, ctx: HandlerContext) {
+    checkLength('link_id', request.linkId, 64, 1);
+    const user = callerUser(ctx);
+    const link = await this.onlineLink(user.id, request.linkId);
+    const capabilities = (await this.registry.get(user.id, link.id))!.capabilities;
+    return {
+      repositories: [...capabilities.repositories].sort((a, b) => a.path.localeCompare(b.path)),
+      workspaces: capabilities.workspaces,
+      truncated: capabilities.repositoriesTruncated,
+    };
   }
 
   async getSandbox(request: GetSandboxRequest, ctx: HandlerContext) {
@@ -113,7 +207,20 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
 
   async listSandboxes(request: ListSandboxesRequest, ctx: HandlerContext) {
     checkLength('link_id', request.linkId, 64);
-    return { sandboxes: (await this.sandboxes.list(callerUser(ctx).id, request.linkId || undefined)).map(sandboxView) };
+    const user = callerUser(ctx);
+    if (request.measure && request.linkId && (await this.registry.get(user.id, request.linkId))) await this.measure(user.id, request.linkId, ctx.signal);
+    return { sandboxes: (await this.sandboxes.list(user.id, request.linkId || undefined)).map(sandboxView) };
+  }
+
+  /** Asks the machine for the disk use of each of its made sandboxes, at once, within MEASURE_DEADLINE_MS. */
+  private async measure(userId: string, linkId: string, signal: AbortSignal): Promise<void> {
+    const made = (await this.sandboxes.list(userId, linkId)).filter((row) => row.state !== 'pending' || row.last_thread_id).slice(0, 200);
+    await Promise.all(
+      made.map(async (row) => {
+        const reply = await this.sandboxes.forward(linkId, row.id, { case: 'measure', value: spec(row) }, MEASURE_DEADLINE_MS, signal).catch(() => undefined);
+        if (reply?.result.case === 'ready') await this.sandboxes.setSize(row.id, reply.result.value.sizeBytes);
+      }),
+    );
   }
 
   async deleteSandbox(request: DeleteSandboxRequest, ctx: HandlerContext) {
@@ -153,6 +260,65 @@ export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
       // The caller went away (cancelled the call) before the command ended: stop it on the machine.
       if (!finished) await this.runs.requestCancel(user.id, runId).catch(() => undefined);
     }
+  }
+
+  async getSandboxChanges(request: GetSandboxChangesRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    if (request.baseCommit && !/^[0-9a-f]{40}$/.test(request.baseCommit)) {
+      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'a base commit is 40 lowercase hex digits', { field: 'base_commit' });
+    }
+    const row = await this.gitSandbox(user.id, request.sandboxId, false);
+    const reply = await this.forward(row, { case: 'changes', value: create(SandboxChangesQuerySchema, { sandbox: spec(row), baseCommit: request.baseCommit }) }, GIT_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'changes') throw this.failure(reply);
+    return { changes: reply.result.value };
+  }
+
+  async commitSandbox(request: CommitSandboxRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('message', request.message, MAX_COMMIT_MESSAGE_BYTES);
+    const row = await this.gitSandbox(user.id, request.sandboxId, true);
+    const message = request.message.trim() ? request.message : await this.firstMessage(user.id, row.id);
+    const reply = await this.forward(row, { case: 'commit', value: create(SandboxCommitSchema, { sandbox: spec(row), message }) }, GIT_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'committed') throw this.failure(reply);
+    return { commit: reply.result.value.commit, summary: reply.result.value.summary };
+  }
+
+  async pushSandbox(request: PushSandboxRequest, ctx: HandlerContext) {
+    const row = await this.gitSandbox(callerUser(ctx).id, request.sandboxId, true);
+    const reply = await this.forward(row, { case: 'push', value: spec(row) }, PUSH_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'pushed') throw this.failure(reply);
+    // Computed here from the remote, not taken from the machine: the page links to it.
+    const remoteUrl = withoutCredentials(reply.result.value.remoteUrl.slice(0, 2048));
+    return { remoteUrl, branch: row.branch, pullRequestUrl: pullRequestUrl(remoteUrl, row.branch) ?? '' };
+  }
+
+  async discardSandboxChanges(request: DiscardSandboxChangesRequest, ctx: HandlerContext) {
+    const row = await this.gitSandbox(callerUser(ctx).id, request.sandboxId, true);
+    const reply = await this.forward(row, { case: 'discard', value: spec(row) }, GIT_DEADLINE_MS, ctx.signal);
+    if (reply.result.case !== 'discarded') throw this.failure(reply);
+    return {};
+  }
+
+  /**
+   * The caller's git sandbox on an online machine, for a git action; with `exclusive`, SANDBOX_BUSY
+   * while a run is in progress in it (the machine checks again).
+   */
+  private async gitSandbox(userId: string, sandboxId: string, exclusive: boolean): Promise<SandboxRow> {
+    const row = await this.owned(userId, sandboxId);
+    if (row.provider === 'directory') {
+      throw linkError(Code.FailedPrecondition, Reason.NotARepository, `sandbox ${row.id} is a directory, not a git repository`, { sandbox_id: row.id });
+    }
+    if (exclusive && (await this.sandboxes.activeRuns(row.id)) > 0) throw busy(row.id);
+    await this.onlineLink(userId, row.link_id);
+    return row;
+  }
+
+  /** The first message of the sandbox's first thread: the default commit message. */
+  private async firstMessage(userId: string, sandboxId: string): Promise<string> {
+    const [thread] = (await this.threads.listThreads(userId)).filter((t) => t.sandboxId === sandboxId).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const text = thread ? (await this.threads.getThread(userId, thread.id))?.messages[0]?.text ?? '' : '';
+    if (!text.trim()) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'a commit message is required (the sandbox has no thread to take one from)', { field: 'message' });
+    return text.slice(0, MAX_COMMIT_MESSAGE_BYTES);
   }
 
   private async owned(userId: string, sandboxId: string): Promise<SandboxRow> {
@@ -202,18 +368,32 @@ function spec(row: SandboxRow) {
   return create(SandboxSpecSchema, { handle: row.id, provider: row.provider, repository: row.repository, branch: row.branch });
 }
 
-export function sandboxView(row: SandboxRow): Sandbox {
+/**
+ * The API's view of a sandbox. With what its runs say (a SandboxUseRow), a sandbox whose latest
+ * finished run could not prepare it, or whose set-up failed, is FAILED with that run's error.
+ */
+export function sandboxView(row: SandboxRow & Partial<SandboxUseRow>): Sandbox {
+  let state = row.state === 'ready' ? SandboxState.READY : row.state === 'failed' ? SandboxState.FAILED : SandboxState.PENDING;
+  let error = row.error;
+  if (row.last_failure) {
+    state = SandboxState.FAILED;
+    const event = row.last_error ? fromBinary(RunEventSchema, new Uint8Array(row.last_error)).event : undefined;
+    error = (event?.case === 'error' ? event.value.message : '') || (row.last_failure === 'SETUP_FAILED' ? 'its set-up failed' : 'the machine could not make it');
+  }
   return create(SandboxSchema, {
     id: row.id,
     linkId: row.link_id,
     repository: row.repository,
     branch: row.branch,
     provider: row.provider,
-    state: row.state === 'ready' ? SandboxState.READY : row.state === 'failed' ? SandboxState.FAILED : SandboxState.PENDING,
+    state,
     path: row.path,
     createdAt: timestampFromDate(row.created_at),
     lastUsedAt: timestampFromDate(row.last_used_at),
-    error: row.error,
+    error: error.slice(0, 1024),
+    lastThreadId: row.last_thread_id ?? '',
+    lastThreadTitle: (row.last_thread_title ?? '').slice(0, 256),
+    threadCount: row.thread_count ?? 0,
     threadId: row.thread_scope,
     sizeBytes: BigInt(row.size_bytes),
   });

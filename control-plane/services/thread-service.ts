@@ -8,9 +8,9 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js';
-import { CapabilitiesSchema } from '../../gen/link/v1/types_pb.js';
+import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
-import { checkProviderAvailable, checkSandboxPlace } from './sandbox-service.js';
+import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
   RunSchema,
   RunState,
@@ -30,12 +30,15 @@ import type {
 } from '../../gen/link/v1/thread_service_pb.js';
 import { callerUser } from '../auth.js';
 import type { Registry } from '../registry/registry.js';
-import { SendRefused, type MessageRow, type RunRow, type RunStateName, type RunStore, type ThreadRow } from '../runs/run-store.js';
+import type { RunRecord, RunStateName, RunStore } from '../runs/run-store.js';
+import { pinConflict } from '../threads/pins.js';
+import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
 import type { Store } from '../store/store.js';
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
     private readonly store: Store,
+    private readonly threads: ThreadStore,
     private readonly runs: RunStore,
     private readonly sandboxes: SandboxStore,
     private readonly registry: Registry,
@@ -44,45 +47,33 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   async createThread(request: CreateThreadRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
     checkLength('title', request.title, 200);
-    return { thread: threadView(await this.runs.createThread(user.id, request.title.trim())) };
+    return { thread: threadView(await this.threads.createThread(user.id, request.title.trim())) };
   }
 
   async listThreads(_request: unknown, ctx: HandlerContext) {
-    return { threads: (await this.runs.listThreads(callerUser(ctx).id)).map(threadView) };
+    return { threads: (await this.threads.listThreads(callerUser(ctx).id)).map(threadView) };
   }
 
   async getThread(request: GetThreadRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64, 1);
-    const found = await this.runs.getThread(callerUser(ctx).id, request.threadId);
+    const found = await this.threads.getThread(callerUser(ctx).id, request.threadId);
     if (!found) throw threadNotFound(request.threadId);
     return { thread: threadView(found.thread), messages: found.messages.map(messageView), runs: found.runs.map(runView) };
   }
 
   async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
-    checkLength('thread_id', request.threadId, 64, 1);
-    // The upper bound (256 KiB) is the request validator's (validation.ts).
-    if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
-    checkLength('harness', request.harness, 64);
-    checkLength('link_id', request.linkId, 64);
-    checkLength('sandbox_provider', request.sandboxProvider, 32);
-    checkLength('branch', request.branch, 255);
-    checkLength('repository', request.repository, 2048);
-    if (request.model && !MODEL_NAME.test(request.model)) {
-      throw linkError(Code.InvalidArgument, Reason.InvalidField, 'model must be 1 to 128 letters, digits or "._:/@+-", starting with a letter or digit', {
-        field: 'model',
-      });
-    }
-    const thread = await this.runs.threadPins(user.id, request.threadId);
+    checkSendRequest(request);
+    const thread = await this.threads.threadPins(user.id, request.threadId);
     if (!thread) throw threadNotFound(request.threadId);
 
     // What this message runs on: the thread's pins, or (first message) what it asks for.
     const harness = thread.harness ?? request.harness;
-    const linkId = thread.link_id ?? request.linkId;
-    const where = checkSandboxPlace({
+    const linkId = thread.linkId ?? request.linkId;
+    let where = checkSandboxPlace({
       repository: thread.repository ?? request.repository,
       branch: thread.branch ?? request.branch,
-      provider: thread.sandbox_provider ?? request.sandboxProvider,
+      provider: thread.sandboxProvider ?? request.sandboxProvider,
     });
     const provider = where.provider;
     if (!harness || !linkId) {
@@ -93,20 +84,42 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     if (!HARNESS_NAMES.includes(harness as (typeof HARNESS_NAMES)[number])) {
       throw linkError(Code.InvalidArgument, Reason.InvalidField, `unknown harness "${harness}" (one of ${HARNESS_NAMES.join(', ')})`, { field: 'harness' });
     }
-    if (thread.harness !== null) {
-      for (const [field, pinned, asked] of [
-        ['harness', thread.harness, request.harness],
-        ['link_id', thread.link_id, request.linkId],
-        ['sandbox_provider', thread.sandbox_provider, request.sandboxProvider],
-        ['branch', thread.branch, request.branch],
-        ['repository', thread.repository, request.repository],
-      ] as const) {
-        if (asked && asked !== pinned) throw pinnedError(field, pinned ?? '', asked);
-      }
+    const conflict = pinConflict(thread, request);
+    if (conflict) throw pinnedError(conflict.field, conflict.pinned, conflict.requested);
+    const machine = await this.checkMachineCanRun(user.id, linkId, harness, provider);
+    // A local repository is named as the machine advertised it; a URL must use a scheme it clones from.
+    where = placeOnLink(where, machine.capabilities, machine.name);
+    // The thread's sandbox: its own from the first message on; a directory without a branch is the
+    // thread's alone. Written with the run, so a refused message leaves no sandbox behind.
+    const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
+    const model = resolveModel(harness, request.model, request.tier);
+    try {
+      return await this.threads.sendMessage({
+        userId: user.id,
+        threadId: thread.id,
+        text: request.text,
+        harness,
+        linkId,
+        sandboxProvider: provider,
+        branch: where.branch,
+        repository: where.repository,
+        sandbox,
+        model,
+        tier: request.tier,
+      });
+    } catch (error) {
+      if (!(error instanceof SendRefused)) throw error;
+      if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
+      if (error.reason === Reason.ThreadPinned) throw pinnedError(error.metadata.field, error.metadata.pinned, error.metadata.requested);
+      throw linkError(Code.FailedPrecondition, Reason.ThreadBusy, error.message, error.metadata);
     }
-    const link = await this.store.getLink(user.id, linkId);
+  }
+
+  /** The link is the user's, online, paired, and has the harness and the sandbox provider (else the refusal saying which). */
+  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string }> {
+    const link = await this.store.getLink(userId, linkId);
     if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
-    const live = await this.registry.get(user.id, linkId);
+    const live = await this.registry.get(userId, linkId);
     if (!live) {
       throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
         link_id: linkId,
@@ -131,30 +144,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       });
     }
     checkProviderAvailable(capabilities, provider, link.name);
-    // The thread's sandbox: its own from the first message on; a directory without a branch is the
-    // thread's alone. Written with the run, so a refused message leaves no sandbox behind.
-    const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
-    const model = resolveModel(harness, request.model, request.tier);
-    try {
-      return await this.runs.sendMessage({
-        userId: user.id,
-        threadId: thread.id,
-        text: request.text,
-        harness,
-        linkId,
-        sandboxProvider: provider,
-        branch: where.branch,
-        repository: where.repository,
-        sandbox,
-        model,
-        tier: request.tier,
-      });
-    } catch (error) {
-      if (!(error instanceof SendRefused)) throw error;
-      if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
-      if (error.reason === Reason.ThreadPinned) throw pinnedError(error.metadata.field, error.metadata.pinned, error.metadata.requested);
-      throw linkError(Code.FailedPrecondition, Reason.ThreadBusy, error.message, error.metadata);
-    }
+    return { capabilities, name: link.name };
   }
 
   async *watchRun(request: WatchRunRequest, ctx: HandlerContext) {
@@ -175,6 +165,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64);
     return { runs: (await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined)).map(runView) };
+  }
+}
+
+/** The checks of a SendMessage request on its own (before any read): lengths, non-empty text, the model's name. */
+function checkSendRequest(request: SendMessageRequest): void {
+  checkLength('thread_id', request.threadId, 64, 1);
+  // The upper bound (256 KiB) is the request validator's (validation.ts).
+  if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
+  checkLength('harness', request.harness, 64);
+  checkLength('link_id', request.linkId, 64);
+  checkLength('sandbox_provider', request.sandboxProvider, 32);
+  checkLength('branch', request.branch, 255);
+  checkLength('repository', request.repository, 2048);
+  if (request.model && !MODEL_NAME.test(request.model)) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, 'model must be 1 to 128 letters, digits or "._:/@+-", starting with a letter or digit', {
+      field: 'model',
+    });
   }
 }
 
@@ -214,51 +221,51 @@ export function runState(state: RunStateName | null | undefined): RunState {
   }
 }
 
-function threadView(row: ThreadRow): Thread {
+function threadView(thread: ThreadRecord): Thread {
   return create(ThreadSchema, {
-    id: row.id,
-    title: row.title,
-    harness: row.harness ?? '',
-    linkId: row.link_id ?? '',
-    sandboxProvider: row.sandbox_provider ?? '',
-    branch: row.branch ?? '',
-    repository: row.repository ?? '',
-    sandboxId: row.sandbox_id ?? '',
-    sessionId: row.session_id,
-    createdAt: timestampFromDate(row.created_at),
-    updatedAt: timestampFromDate(row.updated_at),
-    lastRunState: runState(row.last_run_state),
+    id: thread.id,
+    title: thread.title,
+    harness: thread.harness ?? '',
+    linkId: thread.linkId ?? '',
+    sandboxProvider: thread.sandboxProvider ?? '',
+    branch: thread.branch ?? '',
+    repository: thread.repository ?? '',
+    sandboxId: thread.sandboxId ?? '',
+    sessionId: thread.sessionId,
+    createdAt: timestampFromDate(thread.createdAt),
+    updatedAt: timestampFromDate(thread.updatedAt),
+    lastRunState: runState(thread.lastRunState),
   });
 }
 
-function messageView(row: MessageRow) {
+function messageView(message: MessageRecord) {
   return create(ThreadMessageSchema, {
-    id: row.id,
-    threadId: row.thread_id,
-    text: row.text,
-    runId: row.run_id ?? '',
-    model: row.model,
-    tier: row.tier,
-    createdAt: timestampFromDate(row.created_at),
+    id: message.id,
+    threadId: message.threadId,
+    text: message.text,
+    runId: message.runId ?? '',
+    model: message.model,
+    tier: message.tier,
+    createdAt: timestampFromDate(message.createdAt),
   });
 }
 
-export function runView(row: RunRow): Run {
+export function runView(run: RunRecord): Run {
   return create(RunSchema, {
-    id: row.id,
-    threadId: row.thread_id ?? '',
-    linkId: row.link_id,
-    harness: row.harness,
-    model: row.model,
-    tier: row.tier,
-    state: runState(row.state),
-    failureReason: row.failure_reason,
-    exitCode: row.exit_code,
-    sessionId: row.session_id,
-    lastSeq: BigInt(row.last_seq),
-    cancelRequested: row.cancel_requested_at !== null,
-    createdAt: timestampFromDate(row.created_at),
-    startedAt: row.started_at ? timestampFromDate(row.started_at) : undefined,
-    finishedAt: row.finished_at ? timestampFromDate(row.finished_at) : undefined,
+    id: run.id,
+    threadId: run.threadId ?? '',
+    linkId: run.linkId,
+    harness: run.harness,
+    model: run.model,
+    tier: run.tier,
+    state: runState(run.state),
+    failureReason: run.failureReason,
+    exitCode: run.exitCode,
+    sessionId: run.sessionId,
+    lastSeq: run.lastSeq,
+    cancelRequested: run.cancelRequestedAt !== null,
+    createdAt: timestampFromDate(run.createdAt),
+    startedAt: run.startedAt ? timestampFromDate(run.startedAt) : undefined,
+    finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
   });
 }

@@ -6,9 +6,9 @@
  * if needed), and where that user cannot reach the checkout or the data directory, the binaries and
  * the cluster are placed where it can (see postgres-home.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import type { Logger } from '../../common/log.js';
@@ -165,7 +165,13 @@ async function stopStalePostmaster(databaseDir: string, log: Logger): Promise<vo
   } catch {
     return;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
+  // The pid file is writable by the user Postgres runs as, and a pid may have been reused since:
+  // signal only a postmaster of this very cluster, running as the cluster's owner.
+  if (!(await isPostmasterOf(pid, databaseDir))) {
+    log.warn({ pid }, 'postmaster.pid names a process that is not this cluster\'s Postgres; leaving it alone');
+    return;
+  }
   log.warn({ pid }, 'a Postgres from an earlier run still holds the database; stopping it');
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 15_000;
@@ -174,6 +180,34 @@ async function stopStalePostmaster(databaseDir: string, log: Logger): Promise<vo
       throw new Error(`Postgres pid ${pid} from an earlier run still holds ${databaseDir} and did not stop; stop it by hand`);
     }
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Whether `pid` is a Postgres started with `-D databaseDir` and owned by the cluster's owner: its
+ * command line from /proc (Linux) or `ps` (macOS), its owner from /proc or `ps -o uid=`. False when
+ * anything cannot be read.
+ */
+export async function isPostmasterOf(pid: number, databaseDir: string): Promise<boolean> {
+  try {
+    const dirOwner = (await stat(databaseDir)).uid;
+    let owner: number;
+    let args: string[];
+    if (await exists(`/proc/${pid}/cmdline`)) {
+      owner = (await stat(`/proc/${pid}`)).uid;
+      args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    } else {
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('ps', ['-o', 'uid=,command=', '-p', String(pid)], { timeout: 5_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+      );
+      const [uid, ...command] = out.trim().split(/\s+/);
+      owner = Number(uid);
+      args = command;
+    }
+    const at = args.indexOf('-D');
+    return owner === dirOwner && at > 0 && /postgres$/.test(args[0]) && (await realpath(args[at + 1]).catch(() => '')) === (await realpath(databaseDir));
+  } catch {
+    return false;
   }
 }
 

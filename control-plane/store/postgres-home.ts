@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, cp, mkdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -209,13 +209,28 @@ async function copyTree(from: string, to: string): Promise<void> {
   const temporary = `${to}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await cp(from, temporary, { recursive: true, verbatimSymlinks: true });
-    await chmod(temporary, 0o755);
+    // Readable and (where it was) runnable by everyone, whatever the umask the checkout was made with.
+    await readableByAll(temporary);
     await rename(temporary, to);
   } catch (error) {
     await rm(temporary, { recursive: true, force: true });
     const code = (error as NodeJS.ErrnoException).code;
     if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await exists(to))) return; // another start copied it first
     throw error;
+  }
+}
+
+/** `chmod -R a+rX`: every directory and file readable by all, directories and executables searchable/runnable. */
+async function readableByAll(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) continue;
+    if (entry.isDirectory()) await readableByAll(path);
+    else {
+      const { mode } = await stat(path);
+      await chmod(path, (mode & 0o777) | 0o444 | (mode & 0o111 ? 0o111 : 0));
+    }
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * The Store on Postgres (postgres.js), the same code for the embedded database and `--database-url`.
  *
- * Replica-to-replica messages go through `NOTIFY link_control`; one dedicated LISTEN connection per
- * replica (postgres.js reconnects it). Notifications sent while it was down are lost, so the
- * listeners act on state (a revoked token is refused on use anyway) rather than only on messages.
+ * Replica-to-replica messages go through `notifications.ts` (`link_control` here): one LISTEN
+ * connection per replica, opened with the pool. Notifications sent while it was down are lost, so the
+ * listeners act on state (a revoked token is refused on use anyway) and catch up on a reconnect.
  */
 import { isSealed, loadDispatchKeys, rotateDispatchKey } from './dispatch-keys.js';
 import postgres, { type Sql } from 'postgres';
@@ -17,6 +17,7 @@ import {
   normalizePairingCode,
   type LinkControl,
   type LinkLastSeen,
+  type LinkStanding,
   type DispatchKeySet,
   type LinkRecord,
   type RedeemResult,
@@ -26,9 +27,8 @@ import {
   type UserTokenRecord,
 } from './store.js';
 import { PostgresUsers } from './postgres-users.js';
+import { notify, Notifications } from '../notifications.js';
 import { Reason } from '../../common/reasons.js';
-
-const CONTROL_CHANNEL = 'link_control';
 
 interface LinkRow {
   id: string;
@@ -53,13 +53,24 @@ export interface PostgresStoreOptions {
   log: Logger;
   /** Pool size. */
   max?: number;
+  /** `application_name` of the LISTEN connection (see notifications.ts). */
+  listenApplicationName?: string;
+  /**
+   * Where the LISTEN connection goes, when not to `url`: LISTEN needs a session of its own, so
+   * behind a transaction-pooling proxy it is pointed at Postgres directly.
+   */
+  listenUrl?: string;
 }
+
+/** How long a replica signs with the keys it read before reading them again (a rotation reaches it within this). */
+const DISPATCH_KEY_TTL_MS = 30_000;
 
 export class PostgresStore implements Store {
   private readonly listeners = new Set<(message: LinkControl) => void>();
-  private unlisten: (() => Promise<void>) | undefined;
+  private notificationsPart: Notifications | undefined;
   private ready = true;
   private key: Promise<DispatchKeySet> | undefined;
+  private keyLoadedAt = 0;
   /** The key file's secret that seals the dispatch key (see `unlockDispatchKeys`). */
   private keySecret: Buffer | undefined;
 
@@ -81,17 +92,23 @@ export class PostgresStore implements Store {
     try {
       const applied = await migrate(sql, options.migrationsDir);
       if (applied.length > 0) options.log.info({ applied }, 'database migrated');
-      const listener = await sql.listen(
-        CONTROL_CHANNEL,
-        (payload) => store.deliver(payload),
-        () => options.log.debug('listening for link control messages'),
-      );
-      store.unlisten = listener.unlisten;
+      const notifications = await Notifications.open(options.listenUrl ?? options.url, options.log.child({ module: 'notifications' }), {
+        applicationName: options.listenApplicationName,
+      });
+      store.notificationsPart = notifications;
+      notifications.on('link_control', (message) => store.deliver(message));
     } catch (error) {
+      await store.notificationsPart?.close();
       await sql.end({ timeout: 1 });
       throw error;
     }
     return store;
+  }
+
+  /** The replica's LISTEN connection: every store and the session hub hear each other through it. */
+  get notifications(): Notifications {
+    if (!this.notificationsPart) throw new Error('the store is not open');
+    return this.notificationsPart;
   }
 
   /** The underlying connection pool (migration tools and tests). */
@@ -282,17 +299,27 @@ export class PostgresStore implements Store {
     return rows.some((row) => isSealed(row.private_key));
   }
 
+  /**
+   * The signing keys, read again after DISPATCH_KEY_TTL_MS: a key rotated with `link-server
+   * rotate-dispatch-key` reaches every running replica within that, without a restart (a machine that
+   * moved its pin on one replica is not refused by another still announcing the old key for long).
+   */
   dispatchKey(): Promise<DispatchKeySet> {
-    this.key ??= loadDispatchKeys(this.sql, this.requireSecret(), this.log).catch((error) => {
-      this.key = undefined;
-      throw error;
-    });
+    if (this.key && Date.now() - this.keyLoadedAt > DISPATCH_KEY_TTL_MS) this.key = undefined;
+    if (!this.key) {
+      this.keyLoadedAt = Date.now();
+      this.key = loadDispatchKeys(this.sql, this.requireSecret(), this.log).catch((error) => {
+        this.key = undefined;
+        throw error;
+      });
+    }
     return this.key;
   }
 
   async rotateDispatchKey(): Promise<DispatchKeySet> {
     const rotated = await rotateDispatchKey(this.sql, this.requireSecret(), this.log);
     this.key = Promise.resolve(rotated);
+    this.keyLoadedAt = Date.now();
     return rotated;
   }
 
@@ -301,23 +328,28 @@ export class PostgresStore implements Store {
     return this.keySecret;
   }
 
+  async linkStandings(linkIds: string[]): Promise<Map<string, LinkStanding>> {
+    if (linkIds.length === 0) return new Map();
+    const rows = await this.sql<{ id: string; revoked: boolean; user_disabled: boolean }[]>`
+      select l.id, l.revoked_at is not null as revoked, u.disabled_at is not null as user_disabled
+      from links l join users u on u.id = l.user_id where l.id = any(${linkIds}::text[])`;
+    return new Map(rows.map((r) => [r.id, { revoked: r.revoked, userDisabled: r.user_disabled }]));
+  }
+
   async publishLinkControl(message: LinkControl): Promise<void> {
-    await this.sql`select pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(message)})`;
+    await notify(this.sql, 'link_control', message);
   }
 
-  onLinkControl(listener: (message: LinkControl) => void): () => void {
+  onLinkControl(listener: (message: LinkControl) => void, missed?: () => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const stopMissed = missed ? this.notifications.onReconnect(missed) : () => undefined;
+    return () => {
+      this.listeners.delete(listener);
+      stopMissed();
+    };
   }
 
-  private deliver(payload: string): void {
-    let message: LinkControl;
-    try {
-      message = JSON.parse(payload) as LinkControl;
-    } catch {
-      this.log.warn({ payload: payload.slice(0, 200) }, 'ignoring a malformed link control message');
-      return;
-    }
+  private deliver(message: LinkControl): void {
     for (const listener of [...this.listeners]) {
       try {
         listener(message);
@@ -329,7 +361,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await this.unlisten?.().catch(() => undefined);
+    await this.notificationsPart?.close();
     await this.sql.end({ timeout: 2 });
   }
 }

@@ -166,15 +166,30 @@ export interface Store {
    */
   rotateDispatchKey(): Promise<DispatchKeySet>;
 
+  /**
+   * Whether each of `linkIds` (that exists) is revoked and whether its user is disabled: what a
+   * replica reads again after its LISTEN connection dropped, when `link_control` messages may have been missed.
+   */
+  linkStandings(linkIds: string[]): Promise<Map<string, LinkStanding>>;
   /** Sends a control message to every replica (this one included). */
   publishLinkControl(message: LinkControl): Promise<void>;
-  /** Calls `listener` for every control message; returns the function that stops it. */
-  onLinkControl(listener: (message: LinkControl) => void): () => void;
+  /**
+   * Calls `listener` for every control message; returns the function that stops it. Messages sent
+   * while this replica's LISTEN connection was down are missed: `missed` is called once it listens
+   * again, for the caller to read again what it shows or enforces.
+   */
+  onLinkControl(listener: (message: LinkControl) => void, missed?: () => void): () => void;
   /** Whether the database answered the last check. */
   isReady(): boolean;
   /** Asks the database now; updates isReady(). */
   check(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** A link's standing as stored (see `Store.linkStandings`). */
+export interface LinkStanding {
+  revoked: boolean;
+  userDisabled: boolean;
 }
 
 /** A new random id with a readable prefix ("usr_…", "lnk_…"). */

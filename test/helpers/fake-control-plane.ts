@@ -38,13 +38,23 @@ export interface FakeControlPlane {
   answer: Promise<{ accepted: true } | { accepted: false; rejected: RunRejected }>;
   /** Resolves with the agent's replies to the two sandbox operations, by op id (`op_unsigned`, `op_signed`). */
   sandboxReplies: Promise<Map<string, SandboxReply>>;
+  /**
+   * With `orders`: after the sandbox replies it sends a token rotation and then Shutdown; resolves
+   * when the agent comes back with a second Hello (it did not stop for good).
+   */
+  secondHello: Promise<Hello>;
   close(): Promise<void>;
 }
 
 /** The sandbox the fake control plane asks the machine to make. */
 export const FAKE_SANDBOX_HANDLE = 'sbx_fakecontrolplane0';
 
-export async function startFakeControlPlane(options: { command: string; chain?: (key: { publicKey: Buffer; privateKey: KeyObject }) => KeyEndorsement[] }): Promise<FakeControlPlane> {
+export async function startFakeControlPlane(options: {
+  command: string;
+  chain?: (key: { publicKey: Buffer; privateKey: KeyObject }) => KeyEndorsement[];
+  /** Also order the machine about: rotate its token, then stop. */
+  orders?: boolean;
+}): Promise<FakeControlPlane> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const raw = rawPublicKey(publicKey);
   let gotHello!: (hello: Hello) => void;
@@ -55,6 +65,9 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
   const replies = new Map<string, SandboxReply>();
   let gotReplies!: (replies: Map<string, SandboxReply>) => void;
   const sandboxReplies = new Promise<Map<string, SandboxReply>>((resolve) => (gotReplies = resolve));
+  let hellos = 0;
+  let gotSecondHello!: (hello: Hello) => void;
+  const secondHello = new Promise<Hello>((resolve) => (gotSecondHello = resolve));
 
   const routes = (router: ConnectRouter) =>
     router.service(LinkService, {
@@ -67,6 +80,7 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
             for await (const request of requests) {
               const frame = request.frame;
               if (frame.case === 'hello') {
+                if (++hellos === 2) gotSecondHello(frame.value);
                 gotHello(frame.value);
                 out.push({
                   frame: {
@@ -100,7 +114,13 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
                 gotAnswer({ accepted: false, rejected: frame.value });
               } else if (frame.case === 'sandboxReply') {
                 replies.set(frame.value.opId, frame.value);
-                if (replies.size === 2) gotReplies(replies);
+                if (replies.size === 2) {
+                  gotReplies(replies);
+                  if (options.orders) {
+                    out.push({ frame: { case: 'rotateToken', value: { rotationId: 'rot_fake', newToken: 'll_from_the_fake_control_plane' } } });
+                    out.push({ frame: { case: 'shutdown', value: { reason: 'the fake control plane says stop' } } });
+                  }
+                }
               }
             }
           } catch {
@@ -127,6 +147,7 @@ export async function startFakeControlPlane(options: { command: string; chain?: 
     hello,
     answer,
     sandboxReplies,
+    secondHello,
     async close() {
       for (const out of sessions) out.close();
       await new Promise<void>((resolve) => {

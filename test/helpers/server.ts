@@ -47,6 +47,8 @@ export interface TestServer {
 export type TestServerOptions = Partial<Omit<LinkServerOptions, 'store' | 'registry' | 'log'>> & {
   /** Share a database with another test server (a second replica, a restart). */
   databaseUrl?: string;
+  /** The LISTEN connection goes here instead (through a proxy a test can cut). */
+  listenDatabaseUrl?: string;
   /** The links belong to another user, so the local user has none (the page's empty state). */
   userWithoutLinks?: boolean;
   /** A registry other than a fresh in-memory one (etcd). */
@@ -58,13 +60,13 @@ export type TestServerOptions = Partial<Omit<LinkServerOptions, 'store' | 'regis
 };
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const { userWithoutLinks, databaseUrl: given, registry: givenRegistry, logTo, localLogin = true, ...serverOverrides } = options;
+  const { userWithoutLinks, databaseUrl: given, listenDatabaseUrl, registry: givenRegistry, logTo, localLogin = true, ...serverOverrides } = options;
   const loginSecret = localLogin ? randomBytes(32).toString('base64url') : undefined;
   const databaseUrl = given ?? (await freshDatabase());
   const log = logTo
     ? createLogger({ name: 'test-server', level: 'trace', destination: logTo })
     : createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' });
-  const store = await PostgresStore.open({ url: databaseUrl, migrationsDir: resolve(repoRoot, 'sql'), log, max: 4 });
+  const store = await PostgresStore.open({ url: databaseUrl, listenUrl: listenDatabaseUrl, migrationsDir: resolve(repoRoot, 'sql'), log, max: 4 });
   const { publicKey } = await store.unlockDispatchKeys(TEST_KEY_SECRET);
   const user = await store.localUser();
   const userToken = await store.addUserToken(user.id, 'api');
@@ -136,9 +138,14 @@ export interface ServerProcess {
 export async function startServerProcess(args: string[] = [], name = 'link-server'): Promise<ServerProcess> {
   const dataDir = await tempDir('link-server-');
   const database = args.includes('--database-url') ? [] : ['--database-url', await freshDatabase()];
+  // Every server of the tests seals its signing key with the one test secret, so that a second
+  // process on the same database (a restart, another replica) can unseal it.
+  const keyFile = join(dataDir, 'test-signing.secret');
+  if (!args.includes('--key-file')) await writeFileAtomically(keyFile, `${TEST_KEY_SECRET.toString('base64')}\n`);
+  const keyFileArgs = args.includes('--key-file') ? [] : ['--key-file', keyFile];
   const child = spawnTracked(name, process.execPath, [
     join(repoRoot, 'bin', 'link-server.js'),
-    'serve', '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, ...database, ...args,
+    'serve', '--grpc-port', '0', '--http-port', '0', '--data-dir', dataDir, ...database, ...keyFileArgs, ...args,
   ]);
   await child.waitForOutput(/"msg":"Link is running/, 60_000);
   const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { RunStore } from '../../control-plane/runs/run-store.js';
+import { ThreadStore } from '../../control-plane/threads/thread-store.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { repoRoot } from '../helpers/processes.js';
@@ -15,13 +16,15 @@ import { repoRoot } from '../helpers/processes.js';
 describe('runs detached from their session', () => {
   let store: PostgresStore;
   let runs: RunStore;
+  let threads: ThreadStore;
   let linkId: string;
   let userId: string;
 
   beforeEach(async () => {
     const log = createLogger({ name: 't', level: 'silent' });
     store = await PostgresStore.open({ url: await freshDatabase(), migrationsDir: join(repoRoot, 'sql'), log, max: 4 });
-    runs = await RunStore.open(store.connection, log);
+    runs = await RunStore.open(store.connection, store.notifications, log);
+    threads = new ThreadStore(store.connection, runs);
     userId = (await store.localUser()).id;
     linkId = (await store.createLink(userId, 'machine')).link.id;
   });
@@ -33,8 +36,8 @@ describe('runs detached from their session', () => {
 
   /** A run dispatched to session `epoch`, backdated `ageMs` (so it is older than any grace). */
   async function heldRun(epoch: bigint, ageMs = 3_600_000): Promise<string> {
-    const thread = await runs.createThread(userId, '');
-    const { runId } = await runs.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    const thread = await threads.createThread(userId, '');
+    const { runId } = await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
     await runs.claimQueued(linkId, epoch, 64);
     await store.connection`update runs set created_at = now() - ${ageMs / 1000} * interval '1 second', dispatched_at = now() - ${ageMs / 1000} * interval '1 second' where id = ${runId}`;
     return runId;
@@ -52,7 +55,7 @@ describe('runs detached from their session', () => {
     await store.connection`update runs set detached_at = now() - interval '61 seconds' where id = ${runId}`;
     assert.deepEqual((await runs.overdueRuns(60_000)).map((r) => r.id), [runId]);
     assert.equal(await runs.failLostRun(runId, 100n, 60_000), true);
-    assert.equal((await state(runId)).failure_reason, 'LINK_LOST');
+    assert.equal((await state(runId)).failureReason, 'LINK_LOST');
   });
 
   it('a session that adopts a detached run attaches it again, and a late failure of the old session does nothing', async () => {
@@ -61,7 +64,7 @@ describe('runs detached from their session', () => {
     await store.connection`update runs set detached_at = now() - interval '61 seconds' where id = ${runId}`;
     const { cursors } = await runs.adoptRuns(linkId, 200n, [runId]);
     assert.ok(cursors.has(runId));
-    assert.equal((await state(runId)).detached_at, null);
+    assert.equal((await state(runId)).detachedAt, null);
     assert.equal(await runs.failLostRun(runId, 100n, 60_000), false, 'the sweep lost the race to the adoption');
     assert.equal((await state(runId)).state, 'dispatched');
     assert.deepEqual(await runs.detachRuns(linkId, 100n), [], 'the old session ending late detaches nothing');
@@ -84,15 +87,15 @@ describe('runs detached from their session', () => {
     const { cursors, failed } = await runs.adoptRuns(linkId, 200n, [running]);
     assert.equal(cursors.size, 0, 'no run moved to the older epoch');
     assert.deepEqual(failed, [], 'nothing failed AGENT_RESTARTED by the older session');
-    assert.equal((await state(running)).session_epoch, '300');
+    assert.equal((await state(running)).sessionEpoch, 300n);
     assert.equal((await state(dispatched)).state, 'dispatched', 'not sent back to the queue');
-    assert.equal((await state(dispatched)).session_epoch, '300');
+    assert.equal((await state(dispatched)).sessionEpoch, 300n);
   });
 
   it('an older session claims no queued run once a newer one holds runs of the link', async () => {
     await heldRun(300n);
-    const thread = await runs.createThread(userId, '');
-    const { runId } = await runs.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    const thread = await threads.createThread(userId, '');
+    const { runId } = await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
     assert.equal((await runs.claimQueued(linkId, 200n, 8)).length, 0, 'the superseded session gets nothing to send to a machine that left it');
     assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId]);
   });

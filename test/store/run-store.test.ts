@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { createLogger } from '../../common/log.js';
 import { RunStore } from '../../control-plane/runs/run-store.js';
+import { ThreadStore } from '../../control-plane/threads/thread-store.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
 import { RunEventSchema } from '../../gen/link/v1/run_pb.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -15,17 +16,19 @@ import { repoRoot } from '../helpers/processes.js';
 describe('run event storage', () => {
   let store: PostgresStore;
   let runs: RunStore;
+  let threads: ThreadStore;
   let linkId: string;
   let runId: string;
 
   beforeEach(async () => {
     const log = createLogger({ name: 't', level: 'silent' });
     store = await PostgresStore.open({ url: await freshDatabase(), migrationsDir: join(repoRoot, 'sql'), log, max: 2 });
-    runs = await RunStore.open(store.connection, log);
+    runs = await RunStore.open(store.connection, store.notifications, log);
+    threads = new ThreadStore(store.connection, runs);
     const user = await store.localUser();
     linkId = (await store.createLink(user.id, 'machine')).link.id;
-    const thread = await runs.createThread(user.id, '');
-    runId = (await runs.sendMessage({ userId: user.id, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId;
+    const thread = await threads.createThread(user.id, '');
+    runId = (await threads.sendMessage({ userId: user.id, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId;
     assert.equal((await runs.claimQueued(linkId, 100n, 1)).length, 1);
   });
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '../../common/log.js';
 import { branchProblem, repositoryScheme, SandboxError } from '../../common/sandbox-names.js';
@@ -45,6 +45,28 @@ describe('SandboxKeeper: what linkd accepts', () => {
     const allowing = new SandboxKeeper({ dataDir: await tempDir('linkd-sbx-'), log, allowedSchemes: ['file'] });
     const made = await allowing.ensure({ handle: HANDLE, provider: 'worktree', repository: repo.url, branch: 'main' });
     assert.ok(existsSync(join(made.path, 'README')));
+  });
+
+  it('works on a local repository only inside a workspace: not outside, not through a symlink out of one', async () => {
+    const workspace = await realpath(await tempDir('ws-'));
+    const outside = await makeRepository();
+    const inside = await makeRepository();
+    await symlink(outside.dir, join(workspace, 'escape'));
+    await rename(inside.dir, join(workspace, 'app'));
+    const dataDir = await tempDir('linkd-sbx-');
+    const manager = new SandboxKeeper({ dataDir, log, workspaces: () => [workspace] });
+    for (const repository of [outside.dir, join(workspace, 'escape'), join(workspace, 'app', '..', '..', outside.dir.split('/').at(-1)!), workspace]) {
+      await refused(manager.ensure({ handle: HANDLE, provider: 'worktree', repository, branch: 'main' }), 'INVALID_FIELD', 'repository');
+      await refused(manager.ensure({ handle: HANDLE, provider: 'in-place', repository, branch: '' }), 'INVALID_FIELD', 'repository');
+    }
+    await refused(manager.ensure({ handle: HANDLE, provider: 'in-place', repository: join(workspace, 'app'), branch: 'main' }), 'INVALID_FIELD', 'branch');
+    await refused(new SandboxKeeper({ dataDir, log }).ensure({ handle: HANDLE, provider: 'worktree', repository: join(workspace, 'app'), branch: 'x' }), 'INVALID_FIELD', 'repository');
+    assert.deepEqual((await readdir(join(dataDir, 'sandboxes')).catch(() => [])).filter((n) => !n.endsWith('.json')), []);
+    const made = await manager.ensure({ handle: HANDLE, provider: 'worktree', repository: join(workspace, 'app'), branch: 'feature' });
+    assert.ok(existsSync(join(made.path, 'FEATURE')), 'the existing branch is checked out');
+    await manager.delete(HANDLE);
+    assert.equal(existsSync(made.path), false);
+    assert.ok(existsSync(join(workspace, 'app', 'README')), 'the repository stays');
   });
 
   it('knows git\'s branch rules', () => {

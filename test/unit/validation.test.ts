@@ -89,6 +89,14 @@ describe('RequestValidator', () => {
     assert.equal(refusal(() => validator.check(ConnectRequestSchema, nul, { openEnums: true })).field, 'hello.capabilities.harnesses.name');
   });
 
+  it("lets a run's changes carry patches up to linkd's own caps (256 KiB a file), in an event and in a sandbox reply", () => {
+    const files = [{ path: 'big.txt', patch: 'x'.repeat(256 * 1024) }];
+    const event = create(ConnectRequestSchema, { frame: { case: 'runEvents', value: { runId: 'r', events: [{ seq: 1n, event: { case: 'changes', value: { files } } }] } } });
+    validator.check(ConnectRequestSchema, event);
+    const reply = create(ConnectRequestSchema, { frame: { case: 'sandboxReply', value: { opId: 'op', result: { case: 'changes', value: { files } } } } });
+    validator.check(ConnectRequestSchema, reply);
+  });
+
   it('caps repeated fields at 1,024 entries unless the table allows more', () => {
     const heldRuns = Array.from({ length: 1_025 }, (_, i) => ({ runId: `run_${i}` }));
     const hello = create(ConnectRequestSchema, { frame: { case: 'hello', value: { heldRuns } } });

@@ -45,12 +45,20 @@ export const API_EXPLANATIONS: Record<Reason, (message: string) => string> = {
   LINK_OFFLINE: () => 'That machine is offline. Start linkd on it (`linkd start`), then send again.',
   LINK_NOT_PAIRED: () => 'That machine cannot run: it is not paired properly. Pair it again ("Connect a machine", then `linkd login --code …` on it), then send again.',
   CAPABILITY_MISSING: (m) => `That machine cannot run this: ${m}`,
-  SANDBOX_NOT_FOUND: () => 'That sandbox no longer exists.',
-  SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then delete.',
+  // Worded for the Changes panel and the machine card, where these reach the user.
+  SANDBOX_NOT_FOUND: () => 'The worktree is not on the machine any more; the next message makes it again.',
+  SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then try again.',
   SANDBOX_FAILED: (m) => `The machine could not do that to the sandbox: ${m}`,
   REPOSITORY_UNAVAILABLE: (m) => `The machine cannot fetch the repository: ${m}`,
   REPOSITORY_EMPTY: () => 'The repository has no default branch to start a new branch from.',
+  SETUP_FAILED: (m) => `The worktree's set-up command failed: ${m}`,
   LINK_TIMEOUT: () => 'The machine did not answer in time. Try again.',
+  NOT_A_REPOSITORY: () => 'This sandbox is a plain directory, not a git repository: it has no diff to show.',
+  NO_BASE_COMMIT: () => 'Nothing to compare yet: no run has been recorded in this worktree.',
+  NOTHING_TO_COMMIT: () => 'There is nothing to commit: the worktree has no changes.',
+  PUSH_FAILED: (m) => `The remote refused the push: ${m}`,
+  GIT_FAILED: (m) => `git failed on the machine: ${m}`,
+  UNSAFE_REPOSITORY_CONFIG: asSent,
   INTERNAL: (m) => `Something went wrong on the server (${m}).`,
 };
 

@@ -15,6 +15,7 @@ export const RUN_FAILURE_EXPLANATIONS: Record<RunFailure | DispatchRefusal, stri
   AGENT_RESTARTED: 'linkd restarted on the machine while this was running.',
   IDLE_TIMEOUT: 'Nothing happened for too long, so the run was stopped.',
   SANDBOX_FAILED: 'The run\'s sandbox could not be prepared on the machine (see above).',
+  SETUP_FAILED: 'The worktree\'s set-up command failed (see above).',
   HARNESS_ERROR: 'The CLI could not be started on the machine.',
   CANCELLED: 'The run was stopped.',
   AGENT_STOPPED: 'linkd was stopped on the machine.',

@@ -6,17 +6,26 @@ import type { AgentChoice } from './link-agent-picker.js';
 import { unavailable } from './harnesses.js';
 import { lockIcon } from './icons.js';
 import './link-agent-picker.js';
+import './link-repository-picker.js';
+import type { LocalRepository } from '../../gen/link/v1/sandbox_pb.js';
+
+/** The badge that marks a thread running in a repository's own folder, without isolation. */
+export const inPlaceBadge = html`<span class="in-place" data-testid="in-place-badge" title="Runs directly in the repository folder: no worktree, no isolation; the agent changes your checkout itself.">⚠ in place, no isolation</span>`;
 
 export interface SendDetail extends AgentChoice {
   text: string;
   linkId: string;
   repository: string;
   branch: string;
+  /** "in-place" when the user chose to run in the repository folder itself; '' for the default. */
+  sandboxProvider: string;
 }
 
 /**
  * Where a message is written and where it will run: the agent and model picker, the machine, and
- * (for a new thread) the repository and branch. After the thread's first message the harness,
+ * (for a new thread) the repository and branch: a URL, or one the machine offers, picked from a
+ * searchable list (which says how to add a workspace when it has none), optionally in place (marked
+ * with a warning badge). After the thread's first message the harness,
  * machine, repository and branch are locked (a lock icon; the tooltip says a new thread is needed);
  * model and tier stay changeable. Sending is disabled, with the reason shown, while the machine is
  * offline or the agent cannot run there.
@@ -36,6 +45,7 @@ export class LinkComposer extends LitElement {
   @state() private linkId = '';
   @state() private repository = '';
   @state() private branch = '';
+  @state() private inPlace = false;
   @query('textarea') private textarea!: HTMLTextAreaElement;
 
   static styles = css`
@@ -52,6 +62,7 @@ export class LinkComposer extends LitElement {
     .locked { font-size: 12px; color: #475467; display: inline-flex; gap: 4px; align-items: center; }
     .why { font-size: 12px; color: #b42318; margin-top: 6px; }
     label { font-size: 12px; color: #475467; display: inline-flex; gap: 4px; align-items: center; }
+    .in-place { font-size: 12px; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 2px 8px; }
   `;
 
   willUpdate(): void {
@@ -62,6 +73,7 @@ export class LinkComposer extends LitElement {
       this.linkId = thread.linkId;
       this.repository = thread.repository;
       this.branch = thread.branch;
+      this.inPlace = thread.sandboxProvider === 'in-place';
     } else if (!this.linkId || !this.links.some((l) => l.id === this.linkId)) {
       this.linkId = (this.links.find((l) => l.state === LinkState.ONLINE) ?? this.links[0])?.id ?? '';
     }
@@ -80,7 +92,7 @@ export class LinkComposer extends LitElement {
     if (this.links.length === 0) return 'Connect a machine first: the agent runs on it.';
     const problem = unavailable(this.link, this.choice.harness);
     if (problem) return `${problem.reason}. ${problem.fix}`;
-    if (this.repository && !this.branch) return 'Name a branch for the repository.';
+    if (this.repository && !this.branch && !this.inPlace) return 'Name a branch for the repository.';
     return undefined;
   }
 
@@ -94,11 +106,28 @@ export class LinkComposer extends LitElement {
     if (!text.trim() || this.blocked() || this.busy) return;
     this.dispatchEvent(
       new CustomEvent<SendDetail>('link-send', {
-        detail: { ...this.choice, text, linkId: this.linkId, repository: this.repository.trim(), branch: this.branch.trim() },
+        detail: {
+          ...this.choice,
+          text,
+          linkId: this.linkId,
+          repository: this.repository.trim(),
+          branch: this.local && this.inPlace ? '' : this.branch.trim(),
+          sandboxProvider: this.local && this.inPlace ? 'in-place' : '',
+        },
         bubbles: true,
         composed: true,
       }),
     );
+  }
+
+  /** Whether the repository is one on the machine (a path), not a URL. */
+  private get local(): boolean {
+    return this.repository.trim().startsWith('/');
+  }
+
+  private pickRepository(repository: LocalRepository): void {
+    this.repository = repository.path;
+    if (!this.branch) this.branch = `link/${Math.random().toString(36).slice(2, 8)}`;
   }
 
   /** Called by the thread view once the message was accepted. */
@@ -130,10 +159,16 @@ export class LinkComposer extends LitElement {
                     )}
                   </select>
                 </label>
-                <input aria-label="Repository (optional)" placeholder="repository (optional)" size="22" .value=${this.repository}
+                <input aria-label="Repository (optional)" placeholder="repository URL (optional)" size="22" .value=${this.repository}
                   @input=${(e: Event) => (this.repository = (e.target as HTMLInputElement).value)} />
-                <input aria-label="Branch" placeholder="branch" size="12" .value=${this.branch}
-                  @input=${(e: Event) => (this.branch = (e.target as HTMLInputElement).value)} />`}
+                <link-repository-picker .link=${this.link} @link-repository=${(e: CustomEvent<LocalRepository>) => this.pickRepository(e.detail)}></link-repository-picker>
+                <input aria-label="Branch" placeholder="branch" size="12" .value=${this.inPlace && this.local ? '' : this.branch} ?disabled=${this.inPlace && this.local}
+                  @input=${(e: Event) => (this.branch = (e.target as HTMLInputElement).value)} />
+                ${this.local
+                  ? html`<label title="No worktree: the agent works in your checkout itself"><input type="checkbox" aria-label="Run in place" .checked=${this.inPlace}
+                      @change=${(e: Event) => (this.inPlace = (e.target as HTMLInputElement).checked)} />in place</label>`
+                  : nothing}`}
+          ${this.inPlace && (this.locked || this.local) ? inPlaceBadge : nothing}
           <span class="spacer"></span>
           <button class="send" type="submit" ?disabled=${!!blocked || this.busy} title=${blocked ?? 'Send (Enter)'}>Send</button>
         </div>

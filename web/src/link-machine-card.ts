@@ -3,7 +3,8 @@ import { customElement, property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { Task } from '@lit/task';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import type { Sandbox } from '../../gen/link/v1/sandbox_pb.js';
+import { SandboxState, type Sandbox } from '../../gen/link/v1/sandbox_pb.js';
+import { addWorkspaceCommand } from './link-repository-picker.js';
 import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
 import { NOT_PAIRED_FIX } from './harnesses.js';
@@ -37,7 +38,7 @@ export class LinkMachineCard extends LitElement {
   /** The machine's sandboxes, loaded for each link id shown; a newer load aborts an older one, whose answer is dropped. */
   private readonly sandboxLoader = new Task(this, {
     args: () => [this.link.id] as const,
-    task: ([linkId], { signal }) => this.clients.sandboxes.listSandboxes({ linkId }, { signal }),
+    task: ([linkId], { signal }) => this.clients.sandboxes.listSandboxes({ linkId, measure: this.link.state === LinkState.ONLINE }, { signal }),
     onComplete: ({ sandboxes }) => (this.sandboxes = sandboxes),
     onError: (error) => (this.error = explain(error)),
   });
@@ -83,12 +84,19 @@ export class LinkMachineCard extends LitElement {
   private sandboxList() {
     if (this.sandboxes.length === 0) return nothing;
     return html`<table aria-label="Sandboxes on ${this.link.name}">
-      <thead><tr><th>Branch</th><th>Provider</th><th>Size</th><th>Last used</th><th></th></tr></thead>
+      <thead><tr><th>Repository</th><th>Branch</th><th>Thread</th><th>Provider</th><th>State</th><th>Size</th><th>Last used</th><th></th></tr></thead>
       <tbody>
         ${this.sandboxes.map(
-          (s) => html`<tr data-sandbox-id=${s.id}>
-            <td title=${s.repository || s.path}>${s.branch || (s.threadId ? 'thread scratch' : '-')}</td>
-            <td>${s.provider}</td>
+          (s) => html`<tr data-sandbox-id=${s.id} data-state=${SandboxState[s.state].toLowerCase()}>
+            <td title=${s.repository || s.path}>${repositoryName(s.repository)}</td>
+            <td>${s.branch || (s.provider === 'in-place' ? '(its checkout)' : '-')}</td>
+            <td>${s.lastThreadId
+              ? html`<a href="#/threads/${s.lastThreadId}">${s.lastThreadTitle || 'Untitled thread'}</a>${s.threadCount > 1 ? ` +${s.threadCount - 1}` : ''}`
+              : '-'}</td>
+            <td>${s.provider === 'in-place' ? html`<span class="warn-badge" title="Runs in the repository folder itself, no isolation">in place</span>` : s.provider}</td>
+            <td>${s.state === SandboxState.FAILED
+              ? html`<span class="failed" data-testid="sandbox-failed">failed:</span> <div class="why">${s.error}</div>`
+              : s.state === SandboxState.READY ? 'ready' : 'not made yet'}</td>
             <td>${size(s.sizeBytes)}</td>
             <td>${s.lastUsedAt ? relative(timestampDate(s.lastUsedAt)) : ''}</td>
             <td>${this.confirming === s.id
@@ -124,7 +132,13 @@ export class LinkMachineCard extends LitElement {
     input { font: inherit; font-size: 13px; padding: 3px 8px; border: 1px solid #d0d5dd; border-radius: 6px; }
     table { width: 100%; border-collapse: collapse; margin-top: 12px; font-size: 13px; }
     th { text-align: left; font-weight: 500; color: #667085; font-size: 12px; border-bottom: 1px solid #eaecf0; padding: 4px 6px; }
-    td { padding: 4px 6px; border-bottom: 1px solid #f2f4f7; }
+    td { padding: 4px 6px; border-bottom: 1px solid #f2f4f7; vertical-align: top; overflow-wrap: anywhere; }
+    .failed { color: #b42318; font-weight: 500; }
+    .why { color: #b42318; font-size: 12px; max-width: 320px; }
+    .warn-badge { font-size: 12px; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 1px 7px; }
+    .workspaces { font-size: 13px; color: #475467; margin-top: 10px; overflow-wrap: anywhere; }
+    code { background: #f2f4f7; border-radius: 4px; padding: 1px 4px; user-select: all; }
+    a { color: #175cd3; }
     .error { color: #b42318; font-size: 13px; margin-top: 8px; }
     .unpaired { color: #b42318; font-size: 13px; margin-top: 8px; }
     .unpaired .fix { color: #475467; }
@@ -155,10 +169,23 @@ export class LinkMachineCard extends LitElement {
         ${providers.length > 0
           ? html`<ul aria-label="Sandbox kinds">${providers.map((p) => html`<li>${SandboxProviderKind[p.kind].toLowerCase()}</li>`)}</ul>`
           : nothing}
-        ${this.sandboxList()} ${this.actions()}
+        ${online ? this.workspaces() : nothing} ${this.sandboxList()} ${this.actions()}
         ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       </div>
     `;
+  }
+
+  /** The folders linkd may work in on the machine, or how to add one. */
+  private workspaces() {
+    const capabilities = this.link.capabilities;
+    const workspaces = capabilities?.workspaces ?? [];
+    if (workspaces.length === 0) {
+      return html`<div class="workspaces" data-testid="no-workspaces">No workspaces: to work on its repositories, run
+        <code>${addWorkspaceCommand(this.link)}</code> on it.</div>`;
+    }
+    const count = capabilities?.repositories.length ?? 0;
+    return html`<div class="workspaces" data-testid="workspaces">Workspaces: ${workspaces.join(', ')} ·
+      ${count}${capabilities?.repositoriesTruncated ? '+' : ''} git ${count === 1 ? 'repository' : 'repositories'}</div>`;
   }
 
   private harness(h: HarnessCapability) {
@@ -171,9 +198,15 @@ export class LinkMachineCard extends LitElement {
   }
 }
 
+/** A repository's short name: a local folder's name, or a URL's last part without ".git". */
+function repositoryName(repository: string): string {
+  if (!repository) return 'scratch';
+  return repository.replace(/\/+$/, '').split(/[/:]/).at(-1)!.replace(/\.git$/, '') || repository;
+}
+
 function size(bytes: bigint): string {
   const n = Number(bytes);
-  if (n === 0) return '';
+  if (n === 0) return 'not measured';
   if (n < 1024 * 1024) return `${Math.ceil(n / 1024)} KB`;
   if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
   return `${(n / 1024 ** 3).toFixed(1)} GB`;

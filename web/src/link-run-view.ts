@@ -9,6 +9,7 @@ import { renderMarkdown } from './markdown.js';
 import { explainFailure } from './failures.js';
 import { RunFailure } from '../../common/reasons.js';
 import { Backoff, sleep } from '../../common/backoff.js';
+import './link-changes.js';
 
 interface ToolView {
   call: ToolCall;
@@ -193,6 +194,9 @@ export class LinkRunView extends LitElement {
         }
         case 'fileChange':
           out.push(html`<div class="file" data-kind="file"><span class="kind">${ev.value.kind}</span>${ev.value.path}</div>`);
+          break;
+        case 'changes':
+          out.push(html`<link-changes data-kind="changes" heading="What this run changed" .changes=${ev.value}></link-changes>`);
           break;
         case 'usage': {
           const v = ev.value;

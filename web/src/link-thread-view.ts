@@ -7,11 +7,12 @@ import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/l
 import { LinkState } from '../../gen/link/v1/types_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
-import type { LinkComposer, SendDetail } from './link-composer.js';
+import { inPlaceBadge, type LinkComposer, type SendDetail } from './link-composer.js';
 import { explain } from './errors.js';
 import { tierLabel } from './harnesses.js';
 import './link-composer.js';
 import './link-run-view.js';
+import './link-thread-changes.js';
 
 const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING]);
 
@@ -56,6 +57,7 @@ export class LinkThreadView extends LitElement {
     .intro { color: #475467; text-align: center; margin-top: 12vh; }
     .intro h2 { color: #1b1f24; font-size: 20px; margin-bottom: 6px; }
     h2.title { font-size: 16px; margin: 0 0 4px; overflow-wrap: anywhere; }
+    .in-place { font-size: 12px; font-weight: 500; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 2px 8px; vertical-align: middle; }
   `;
 
   private resize: ResizeObserver | undefined;
@@ -115,7 +117,7 @@ export class LinkThreadView extends LitElement {
         text: detail.text,
         model: detail.model,
         tier: detail.tier,
-        ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch } : {}),
+        ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch, sandboxProvider: detail.sandboxProvider } : {}),
       });
       this.composer.clear();
       if (threadId !== this.threadId) this.threadId = threadId;
@@ -146,7 +148,7 @@ export class LinkThreadView extends LitElement {
         : nothing}
       <div class="scroll">
         <div class="inner">
-          ${this.thread ? html`<h2 class="title">${this.thread.title || 'Untitled thread'}</h2>` : nothing}
+          ${this.thread ? html`<h2 class="title">${this.thread.title || 'Untitled thread'}${this.thread.sandboxProvider === 'in-place' ? html` ${inPlaceBadge}` : nothing}</h2>` : nothing}
           ${!this.threadId
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
             : nothing}
@@ -159,6 +161,10 @@ export class LinkThreadView extends LitElement {
               ${run ? html`<link-run-view .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
             `;
           })}
+          ${this.thread?.repository && this.thread.sandboxId
+            ? html`<link-thread-changes .thread=${this.thread} .firstMessage=${this.messages[0]?.text ?? ''} ?busy=${running}
+                .revision=${this.runs.map((r) => `${r.id}:${r.state}`).join(',')}></link-thread-changes>`
+            : nothing}
           ${this.error ? html`<div class="error" role="alert" data-testid="thread-error">${this.error}</div>` : nothing}
         </div>
       </div>

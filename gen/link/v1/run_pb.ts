@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/run.proto.
  */
 export const file_link_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChFsaW5rL3YxL3J1bi5wcm90bxIHbGluay52MSLXAwoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNyYXcYAyABKAkSJgoHc3RhcnRlZBgKIAEoCzITLmxpbmsudjEuUnVuU3RhcnRlZEgAEiIKBHRleHQYCyABKAsyEi5saW5rLnYxLlRleHRFdmVudEgAEiwKCXJlYXNvbmluZxgMIAEoCzIXLmxpbmsudjEuUmVhc29uaW5nRXZlbnRIABImCgl0b29sX2NhbGwYDSABKAsyES5saW5rLnYxLlRvb2xDYWxsSAASKgoLdG9vbF9yZXN1bHQYDiABKAsyEy5saW5rLnYxLlRvb2xSZXN1bHRIABIqCgtmaWxlX2NoYW5nZRgPIAEoCzITLmxpbmsudjEuRmlsZUNoYW5nZUgAEh8KBXVzYWdlGBAgASgLMg4ubGluay52MS5Vc2FnZUgAEh8KA2xvZxgRIAEoCzIQLmxpbmsudjEuTG9nTGluZUgAEiIKBWVycm9yGBIgASgLMhEubGluay52MS5SdW5FcnJvckgAEiAKBGRvbmUYEyABKAsyEC5saW5rLnYxLlJ1bkRvbmVIAEIHCgVldmVudCJNCgpSdW5TdGFydGVkEhIKCnNlc3Npb25faWQYASABKAkSDQoFbW9kZWwYAiABKAkSDwoHaGFybmVzcxgDIAEoCRILCgNjd2QYBCABKAkiGQoJVGV4dEV2ZW50EgwKBHRleHQYASABKAkiHgoOUmVhc29uaW5nRXZlbnQSDAoEdGV4dBgBIAEoCSI4CghUb29sQ2FsbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiOgoKVG9vbFJlc3VsdBIKCgJpZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiKAoKRmlsZUNoYW5nZRIMCgRwYXRoGAEgASgJEgwKBGtpbmQYAiABKAkikQEKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEhkKEWNhY2hlX3JlYWRfdG9rZW5zGAMgASgEEhoKEmNhY2hlX3dyaXRlX3Rva2VucxgEIAEoBBIQCghjb3N0X3VzZBgFIAEoARISCgpjb3N0X2tub3duGAYgASgIIogBCgdMb2dMaW5lEicKBnN0cmVhbRgBIAEoDjIXLmxpbmsudjEuTG9nTGluZS5TdHJlYW0SDAoEdGV4dBgCIAEoCSJGCgZTdHJlYW0SFgoSU1RSRUFNX1VOU1BFQ0lGSUVEEAASEQoNU1RSRUFNX1NURE9VVBABEhEKDVNUUkVBTV9TVERFUlIQAiIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoHUnVuRG9uZRIiCgZzdGF0dXMYASABKA4yEi5saW5rLnYxLlJ1blN0YXR1cxIRCglleGl0X2NvZGUYAiABKAUSFgoOZmFpbHVyZV9yZWFzb24YAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRIOCgZraWxsZWQYBSADKAkiugEKClJ1blBheWxvYWQSDgoGcnVuX2lkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg4KBnByb21wdBgEIAEoCRINCgVtb2RlbBgFIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgGIAEoCRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0SJQoHc2FuZGJveBgIIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWMitgIKBlRocmVhZBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg8KB2xpbmtfaWQYBCABKAkSGAoQc2FuZGJveF9wcm92aWRlchgFIAEoCRIOCgZicmFuY2gYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCg5sYXN0X3J1bl9zdGF0ZRgKIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSEgoKcmVwb3NpdG9yeRgLIAEoCRISCgpzYW5kYm94X2lkGAwgASgJIq0BCg1UaHJlYWRNZXNzYWdlEgoKAmlkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEg4KBnJ1bl9pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgR0aWVyGAYgASgOMhIubGluay52MS5Nb2RlbFRpZXISLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQMKA1J1bhIKCgJpZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIPCgdoYXJuZXNzGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBHRpZXIYBiABKA4yEi5saW5rLnYxLk1vZGVsVGllchIgCgVzdGF0ZRgHIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSFgoOZmFpbHVyZV9yZWFzb24YCCABKAkSEQoJZXhpdF9jb2RlGAkgASgFEhIKCnNlc3Npb25faWQYCiABKAkSEAoIbGFzdF9zZXEYCyABKAQSGAoQY2FuY2VsX3JlcXVlc3RlZBgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqawoJTW9kZWxUaWVyEhoKFk1PREVMX1RJRVJfVU5TUEVDSUZJRUQQABITCg9NT0RFTF9USUVSX0ZBU1QQARIUChBNT0RFTF9USUVSX1NNQVJUEAISFwoTTU9ERUxfVElFUl9USElOS0lORxADKrQBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBSVU5fU1RBVEVfUVVFVUVEEAESGAoUUlVOX1NUQVRFX0RJU1BBVENIRUQQAhIVChFSVU5fU1RBVEVfUlVOTklORxADEhcKE1JVTl9TVEFURV9DT01QTEVURUQQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAGKnIKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUUlVOX1NUQVRVU19DT01QTEVURUQQARIVChFSVU5fU1RBVFVTX0ZBSUxFRBACEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEANiBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
+  fileDesc("ChFsaW5rL3YxL3J1bi5wcm90bxIHbGluay52MSL/AwoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNyYXcYAyABKAkSJgoHc3RhcnRlZBgKIAEoCzITLmxpbmsudjEuUnVuU3RhcnRlZEgAEiIKBHRleHQYCyABKAsyEi5saW5rLnYxLlRleHRFdmVudEgAEiwKCXJlYXNvbmluZxgMIAEoCzIXLmxpbmsudjEuUmVhc29uaW5nRXZlbnRIABImCgl0b29sX2NhbGwYDSABKAsyES5saW5rLnYxLlRvb2xDYWxsSAASKgoLdG9vbF9yZXN1bHQYDiABKAsyEy5saW5rLnYxLlRvb2xSZXN1bHRIABIqCgtmaWxlX2NoYW5nZRgPIAEoCzITLmxpbmsudjEuRmlsZUNoYW5nZUgAEh8KBXVzYWdlGBAgASgLMg4ubGluay52MS5Vc2FnZUgAEh8KA2xvZxgRIAEoCzIQLmxpbmsudjEuTG9nTGluZUgAEiIKBWVycm9yGBIgASgLMhEubGluay52MS5SdW5FcnJvckgAEiAKBGRvbmUYEyABKAsyEC5saW5rLnYxLlJ1bkRvbmVIABImCgdjaGFuZ2VzGBQgASgLMhMubGluay52MS5SdW5DaGFuZ2VzSABCBwoFZXZlbnQiTQoKUnVuU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSCwoDY3dkGAQgASgJIhkKCVRleHRFdmVudBIMCgR0ZXh0GAEgASgJIh4KDlJlYXNvbmluZ0V2ZW50EgwKBHRleHQYASABKAkiOAoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIjoKClRvb2xSZXN1bHQSCgoCaWQYASABKAkSDgoGb3V0cHV0GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIigKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIMCgRraW5kGAIgASgJIpEBCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIZChFjYWNoZV9yZWFkX3Rva2VucxgDIAEoBBIaChJjYWNoZV93cml0ZV90b2tlbnMYBCABKAQSEAoIY29zdF91c2QYBSABKAESEgoKY29zdF9rbm93bhgGIAEoCCKIAQoHTG9nTGluZRInCgZzdHJlYW0YASABKA4yFy5saW5rLnYxLkxvZ0xpbmUuU3RyZWFtEgwKBHRleHQYAiABKAkiRgoGU3RyZWFtEhYKElNUUkVBTV9VTlNQRUNJRklFRBAAEhEKDVNUUkVBTV9TVERPVVQQARIRCg1TVFJFQU1fU1RERVJSEAIiKQoIUnVuRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJInwKB1J1bkRvbmUSIgoGc3RhdHVzGAEgASgOMhIubGluay52MS5SdW5TdGF0dXMSEQoJZXhpdF9jb2RlGAIgASgFEhYKDmZhaWx1cmVfcmVhc29uGAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSDgoGa2lsbGVkGAUgAygJInsKClJ1bkNoYW5nZXMSEwoLYmFzZV9jb21taXQYASABKAkSIAoFZmlsZXMYAiADKAsyES5saW5rLnYxLkZpbGVEaWZmEhEKCXRydW5jYXRlZBgDIAEoCBIVCg1vbWl0dGVkX2ZpbGVzGAQgASgNEgwKBG5vdGUYBSABKAkisQEKCEZpbGVEaWZmEgwKBHBhdGgYASABKAkSEAoIb2xkX3BhdGgYAiABKAkSJwoGc3RhdHVzGAMgASgOMhcubGluay52MS5GaWxlRGlmZlN0YXR1cxIOCgZiaW5hcnkYBCABKAgSEQoJYWRkaXRpb25zGAUgASgNEhEKCWRlbGV0aW9ucxgGIAEoDRINCgVwYXRjaBgHIAEoCRIXCg9wYXRjaF90cnVuY2F0ZWQYCCABKAgiugEKClJ1blBheWxvYWQSDgoGcnVuX2lkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg4KBnByb21wdBgEIAEoCRINCgVtb2RlbBgFIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgGIAEoCRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0SJQoHc2FuZGJveBgIIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWMitgIKBlRocmVhZBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg8KB2xpbmtfaWQYBCABKAkSGAoQc2FuZGJveF9wcm92aWRlchgFIAEoCRIOCgZicmFuY2gYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCg5sYXN0X3J1bl9zdGF0ZRgKIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSEgoKcmVwb3NpdG9yeRgLIAEoCRISCgpzYW5kYm94X2lkGAwgASgJIq0BCg1UaHJlYWRNZXNzYWdlEgoKAmlkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEg4KBnJ1bl9pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgR0aWVyGAYgASgOMhIubGluay52MS5Nb2RlbFRpZXISLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQMKA1J1bhIKCgJpZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIPCgdoYXJuZXNzGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBHRpZXIYBiABKA4yEi5saW5rLnYxLk1vZGVsVGllchIgCgVzdGF0ZRgHIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSFgoOZmFpbHVyZV9yZWFzb24YCCABKAkSEQoJZXhpdF9jb2RlGAkgASgFEhIKCnNlc3Npb25faWQYCiABKAkSEAoIbGFzdF9zZXEYCyABKAQSGAoQY2FuY2VsX3JlcXVlc3RlZBgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqawoJTW9kZWxUaWVyEhoKFk1PREVMX1RJRVJfVU5TUEVDSUZJRUQQABITCg9NT0RFTF9USUVSX0ZBU1QQARIUChBNT0RFTF9USUVSX1NNQVJUEAISFwoTTU9ERUxfVElFUl9USElOS0lORxADKrQBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBSVU5fU1RBVEVfUVVFVUVEEAESGAoUUlVOX1NUQVRFX0RJU1BBVENIRUQQAhIVChFSVU5fU1RBVEVfUlVOTklORxADEhcKE1JVTl9TVEFURV9DT01QTEVURUQQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAGKnIKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUUlVOX1NUQVRVU19DT01QTEVURUQQARIVChFSVU5fU1RBVFVTX0ZBSUxFRBACEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAMqqQEKDkZpbGVEaWZmU3RhdHVzEiAKHEZJTEVfRElGRl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZGSUxFX0RJRkZfU1RBVFVTX0FEREVEEAESHQoZRklMRV9ESUZGX1NUQVRVU19NT0RJRklFRBACEhwKGEZJTEVfRElGRl9TVEFUVVNfREVMRVRFRBADEhwKGEZJTEVfRElGRl9TVEFUVVNfUkVOQU1FRBAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
 
 /**
  * One normalized event of a run. Seq numbers start at 1 and have no gaps; exactly one event, the
@@ -105,6 +105,14 @@ export type RunEvent = Message<"link.v1.RunEvent"> & {
      */
     value: RunDone;
     case: "done";
+  } | {
+    /**
+     * What the run changed in its git sandbox; sent once, just before `done`.
+     *
+     * @generated from field: link.v1.RunChanges changes = 20;
+     */
+    value: RunChanges;
+    case: "changes";
   } | { case: undefined; value?: undefined };
 };
 
@@ -440,6 +448,125 @@ export const RunDoneSchema: GenMessage<RunDone> = /*@__PURE__*/
   messageDesc(file_link_v1_run, 10);
 
 /**
+ * A git sandbox's change against a base commit: every tracked, untracked (not ignored), renamed and
+ * deleted file, as `git diff` sees it. The whole message stays well under the 4 MiB frame limit:
+ * at most 1,000 files, patches at most 1 MiB together.
+ *
+ * @generated from message link.v1.RunChanges
+ */
+export type RunChanges = Message<"link.v1.RunChanges"> & {
+  /**
+   * The commit the change is measured from (40 hex digits).
+   *
+   * @generated from field: string base_commit = 1;
+   */
+  baseCommit: string;
+
+  /**
+   * The files, sorted by path. At most 1,000; past that `truncated` is set and `omitted_files`
+   * counts the rest.
+   *
+   * @generated from field: repeated link.v1.FileDiff files = 2;
+   */
+  files: FileDiff[];
+
+  /**
+   * Some patch text or some files were left out (see each file's `patch_truncated`).
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+
+  /**
+   * Files changed but not listed (past the 1,000).
+   *
+   * @generated from field: uint32 omitted_files = 4;
+   */
+  omittedFiles: number;
+
+  /**
+   * Why it is truncated, in words ("diff truncated: 5.0 MiB of patches, 1 MiB shown").
+   *
+   * @generated from field: string note = 5;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message link.v1.RunChanges.
+ * Use `create(RunChangesSchema)` to create a new message.
+ */
+export const RunChangesSchema: GenMessage<RunChanges> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 11);
+
+/**
+ * One file of a RunChanges.
+ *
+ * @generated from message link.v1.FileDiff
+ */
+export type FileDiff = Message<"link.v1.FileDiff"> & {
+  /**
+   * Its path in the repository (after a rename, the new one). At most 4 KiB.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Its path before a rename; empty otherwise.
+   *
+   * @generated from field: string old_path = 2;
+   */
+  oldPath: string;
+
+  /**
+   * @generated from field: link.v1.FileDiffStatus status = 3;
+   */
+  status: FileDiffStatus;
+
+  /**
+   * Binary content: counted, never sent.
+   *
+   * @generated from field: bool binary = 4;
+   */
+  binary: boolean;
+
+  /**
+   * Lines added and removed (0 for binary files).
+   *
+   * @generated from field: uint32 additions = 5;
+   */
+  additions: number;
+
+  /**
+   * @generated from field: uint32 deletions = 6;
+   */
+  deletions: number;
+
+  /**
+   * The unified diff of this file (from its `diff --git` line), at most 256 KiB; empty for binary
+   * files and for files past the 1 MiB budget of the whole change.
+   *
+   * @generated from field: string patch = 7;
+   */
+  patch: string;
+
+  /**
+   * The patch was cut short or left out for size.
+   *
+   * @generated from field: bool patch_truncated = 8;
+   */
+  patchTruncated: boolean;
+};
+
+/**
+ * Describes the message link.v1.FileDiff.
+ * Use `create(FileDiffSchema)` to create a new message.
+ */
+export const FileDiffSchema: GenMessage<FileDiff> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 12);
+
+/**
  * What the agent is asked to run. Sent as bytes inside a signed DispatchRun.
  *
  * @generated from message link.v1.RunPayload
@@ -503,7 +630,7 @@ export type RunPayload = Message<"link.v1.RunPayload"> & {
  * Use `create(RunPayloadSchema)` to create a new message.
  */
 export const RunPayloadSchema: GenMessage<RunPayload> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 11);
+  messageDesc(file_link_v1_run, 13);
 
 /**
  * A thread: a conversation pinned, from its first message on, to a harness, a machine, a sandbox
@@ -586,7 +713,7 @@ export type Thread = Message<"link.v1.Thread"> & {
  * Use `create(ThreadSchema)` to create a new message.
  */
 export const ThreadSchema: GenMessage<Thread> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 12);
+  messageDesc(file_link_v1_run, 14);
 
 /**
  * A message the user sent in a thread.
@@ -635,7 +762,7 @@ export type ThreadMessage = Message<"link.v1.ThreadMessage"> & {
  * Use `create(ThreadMessageSchema)` to create a new message.
  */
 export const ThreadMessageSchema: GenMessage<ThreadMessage> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 13);
+  messageDesc(file_link_v1_run, 15);
 
 /**
  * @generated from message link.v1.Run
@@ -726,7 +853,7 @@ export type Run = Message<"link.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 14);
+  messageDesc(file_link_v1_run, 16);
 
 /**
  * Model tiers, mapped to a model name per harness in one table; an explicit model passes through.
@@ -847,4 +974,42 @@ export enum RunStatus {
  */
 export const RunStatusSchema: GenEnum<RunStatus> = /*@__PURE__*/
   enumDesc(file_link_v1_run, 2);
+
+/**
+ * How a file changed between two commits (or a commit and the work tree).
+ *
+ * @generated from enum link.v1.FileDiffStatus
+ */
+export enum FileDiffStatus {
+  /**
+   * @generated from enum value: FILE_DIFF_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: FILE_DIFF_STATUS_ADDED = 1;
+   */
+  ADDED = 1,
+
+  /**
+   * @generated from enum value: FILE_DIFF_STATUS_MODIFIED = 2;
+   */
+  MODIFIED = 2,
+
+  /**
+   * @generated from enum value: FILE_DIFF_STATUS_DELETED = 3;
+   */
+  DELETED = 3,
+
+  /**
+   * @generated from enum value: FILE_DIFF_STATUS_RENAMED = 4;
+   */
+  RENAMED = 4,
+}
+
+/**
+ * Describes the enum link.v1.FileDiffStatus.
+ */
+export const FileDiffStatusSchema: GenEnum<FileDiffStatus> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 3);
 

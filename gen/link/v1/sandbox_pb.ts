@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/sandbox.proto.
  */
 export const file_link_v1_sandbox: GenFile = /*@__PURE__*/
-  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEiqAIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBCJTCgtTYW5kYm94U3BlYxIOCgZoYW5kbGUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIOCgZicmFuY2gYBCABKAkqewoMU2FuZGJveFN0YXRlEh0KGVNBTkRCT1hfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTQU5EQk9YX1NUQVRFX1BFTkRJTkcQARIXChNTQU5EQk9YX1NUQVRFX1JFQURZEAISGAoUU0FOREJPWF9TVEFURV9GQUlMRUQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChVsaW5rL3YxL3NhbmRib3gucHJvdG8SB2xpbmsudjEi8QIKB1NhbmRib3gSCgoCaWQYASABKAkSDwoHbGlua19pZBgCIAEoCRISCgpyZXBvc2l0b3J5GAMgASgJEg4KBmJyYW5jaBgEIAEoCRIQCghwcm92aWRlchgFIAEoCRIkCgVzdGF0ZRgGIAEoDjIVLmxpbmsudjEuU2FuZGJveFN0YXRlEgwKBHBhdGgYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRIRCgl0aHJlYWRfaWQYCyABKAkSEgoKc2l6ZV9ieXRlcxgMIAEoBBIWCg5sYXN0X3RocmVhZF9pZBgNIAEoCRIZChFsYXN0X3RocmVhZF90aXRsZRgOIAEoCRIUCgx0aHJlYWRfY291bnQYDyABKA0iXQoPTG9jYWxSZXBvc2l0b3J5EgwKBHBhdGgYASABKAkSDAoEbmFtZRgCIAEoCRIWCg5jdXJyZW50X2JyYW5jaBgDIAEoCRIWCg5kZWZhdWx0X2JyYW5jaBgEIAEoCSJSCgxTYW5kYm94U2V0dXASDgoGY29waWVkGAEgAygJEg8KB2NvbW1hbmQYAiABKAkSEQoJZXhpdF9jb2RlGAMgASgFEg4KBm91dHB1dBgEIAEoCSJTCgtTYW5kYm94U3BlYxIOCgZoYW5kbGUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIOCgZicmFuY2gYBCABKAkqewoMU2FuZGJveFN0YXRlEh0KGVNBTkRCT1hfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTQU5EQk9YX1NUQVRFX1BFTkRJTkcQARIXChNTQU5EQk9YX1NUQVRFX1JFQURZEAISGAoUU0FOREJPWF9TVEFURV9GQUlMRUQQA2IGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Where a thread's runs execute on a machine: a git worktree of a repository on a branch, or a
@@ -46,7 +46,7 @@ export type Sandbox = Message<"link.v1.Sandbox"> & {
   branch: string;
 
   /**
-   * "directory", "worktree" or "bwrap".
+   * "directory", "worktree", "bwrap" or "in-place".
    *
    * @generated from field: string provider = 5;
    */
@@ -89,11 +89,30 @@ export type Sandbox = Message<"link.v1.Sandbox"> & {
   threadId: string;
 
   /**
-   * Disk use on the machine when it was last ensured (0: not measured yet).
+   * Disk use on the machine when it was last ensured or measured (0: not measured yet).
    *
    * @generated from field: uint64 size_bytes = 12;
    */
   sizeBytes: bigint;
+
+  /**
+   * The thread that used it last, and its title (at most 256 bytes); empty when none has.
+   *
+   * @generated from field: string last_thread_id = 13;
+   */
+  lastThreadId: string;
+
+  /**
+   * @generated from field: string last_thread_title = 14;
+   */
+  lastThreadTitle: string;
+
+  /**
+   * How many threads use it.
+   *
+   * @generated from field: uint32 thread_count = 15;
+   */
+  threadCount: number;
 };
 
 /**
@@ -102,6 +121,92 @@ export type Sandbox = Message<"link.v1.Sandbox"> & {
  */
 export const SandboxSchema: GenMessage<Sandbox> = /*@__PURE__*/
   messageDesc(file_link_v1_sandbox, 0);
+
+/**
+ * A git repository on the machine, inside one of its workspaces, that threads may work on.
+ *
+ * @generated from message link.v1.LocalRepository
+ */
+export type LocalRepository = Message<"link.v1.LocalRepository"> & {
+  /**
+   * Absolute, resolved path of its top-level folder on the machine. At most 4096 bytes.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Its folder's name. At most 255 bytes.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The branch checked out in it now; empty on a detached HEAD. At most 255 bytes.
+   *
+   * @generated from field: string current_branch = 3;
+   */
+  currentBranch: string;
+
+  /**
+   * origin's default branch when known, else main or master when present, else the current branch.
+   * At most 255 bytes.
+   *
+   * @generated from field: string default_branch = 4;
+   */
+  defaultBranch: string;
+};
+
+/**
+ * Describes the message link.v1.LocalRepository.
+ * Use `create(LocalRepositorySchema)` to create a new message.
+ */
+export const LocalRepositorySchema: GenMessage<LocalRepository> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox, 1);
+
+/**
+ * How a worktree's set-up went (its `.worktreeinclude` copies and `link.json` command), once per new
+ * worktree.
+ *
+ * @generated from message link.v1.SandboxSetup
+ */
+export type SandboxSetup = Message<"link.v1.SandboxSetup"> & {
+  /**
+   * Files copied from the repository's main checkout, relative paths. At most 200 entries.
+   *
+   * @generated from field: repeated string copied = 1;
+   */
+  copied: string[];
+
+  /**
+   * The set-up command; empty when there is none.
+   *
+   * @generated from field: string command = 2;
+   */
+  command: string;
+
+  /**
+   * Its exit code (-1 when it could not start or was stopped at its deadline).
+   *
+   * @generated from field: int32 exit_code = 3;
+   */
+  exitCode: number;
+
+  /**
+   * The end of its output (stdout and stderr), at most 16 KiB.
+   *
+   * @generated from field: string output = 4;
+   */
+  output: string;
+};
+
+/**
+ * Describes the message link.v1.SandboxSetup.
+ * Use `create(SandboxSetupSchema)` to create a new message.
+ */
+export const SandboxSetupSchema: GenMessage<SandboxSetup> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox, 2);
 
 /**
  * What the agent needs to find or make a sandbox. Part of the signed RunPayload and of
@@ -138,7 +243,7 @@ export type SandboxSpec = Message<"link.v1.SandboxSpec"> & {
  * Use `create(SandboxSpecSchema)` to create a new message.
  */
 export const SandboxSpecSchema: GenMessage<SandboxSpec> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox, 1);
+  messageDesc(file_link_v1_sandbox, 3);
 
 /**
  * The lifecycle of a sandbox, as the control plane knows it.
@@ -166,7 +271,8 @@ export enum SandboxState {
   READY = 2,
 
   /**
-   * The last attempt to make it failed (see error).
+   * The last attempt to make it failed (see error): by EnsureSandbox, or by the last run in it,
+   * which could not prepare it or whose set-up failed.
    *
    * @generated from enum value: SANDBOX_STATE_FAILED = 3;
    */

@@ -4,7 +4,9 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Sandbox } from "./sandbox_pb.js";
+import type { RunChanges } from "./run_pb.js";
+import { file_link_v1_run } from "./run_pb.js";
+import type { LocalRepository, Sandbox } from "./sandbox_pb.js";
 import { file_link_v1_sandbox } from "./sandbox_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +14,227 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/sandbox_service.proto.
  */
 export const file_link_v1_sandbox_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1saW5rL3YxL3NhbmRib3hfc2VydmljZS5wcm90bxIHbGluay52MSJdChRFbnN1cmVTYW5kYm94UmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEhIKCnJlcG9zaXRvcnkYAiABKAkSDgoGYnJhbmNoGAMgASgJEhAKCHByb3ZpZGVyGAQgASgJIjoKFUVuc3VyZVNhbmRib3hSZXNwb25zZRIhCgdzYW5kYm94GAEgASgLMhAubGluay52MS5TYW5kYm94IicKEUdldFNhbmRib3hSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkiNwoSR2V0U2FuZGJveFJlc3BvbnNlEiEKB3NhbmRib3gYASABKAsyEC5saW5rLnYxLlNhbmRib3giJwoUTGlzdFNhbmRib3hlc1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSI8ChVMaXN0U2FuZGJveGVzUmVzcG9uc2USIwoJc2FuZGJveGVzGAEgAygLMhAubGluay52MS5TYW5kYm94IioKFERlbGV0ZVNhbmRib3hSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkiFwoVRGVsZXRlU2FuZGJveFJlc3BvbnNlIjIKC0V4ZWNSZXF1ZXN0EhIKCnNhbmRib3hfaWQYASABKAkSDwoHY29tbWFuZBgCIAEoCSJhCgxFeGVjUmVzcG9uc2USJQoGb3V0cHV0GAEgASgLMhMubGluay52MS5FeGVjT3V0cHV0SAASIQoEZXhpdBgCIAEoCzIRLmxpbmsudjEuRXhlY0V4aXRIAEIHCgVldmVudCKOAQoKRXhlY091dHB1dBIqCgZzdHJlYW0YASABKA4yGi5saW5rLnYxLkV4ZWNPdXRwdXQuU3RyZWFtEgwKBHRleHQYAiABKAkiRgoGU3RyZWFtEhYKElNUUkVBTV9VTlNQRUNJRklFRBAAEhEKDVNUUkVBTV9TVERPVVQQARIRCg1TVFJFQU1fU1RERVJSEAIiPQoIRXhlY0V4aXQSEQoJZXhpdF9jb2RlGAEgASgFEg4KBnJlYXNvbhgCIAEoCRIOCgZydW5faWQYAyABKAky/gIKDlNhbmRib3hTZXJ2aWNlEk4KDUVuc3VyZVNhbmRib3gSHS5saW5rLnYxLkVuc3VyZVNhbmRib3hSZXF1ZXN0Gh4ubGluay52MS5FbnN1cmVTYW5kYm94UmVzcG9uc2USRQoKR2V0U2FuZGJveBIaLmxpbmsudjEuR2V0U2FuZGJveFJlcXVlc3QaGy5saW5rLnYxLkdldFNhbmRib3hSZXNwb25zZRJOCg1MaXN0U2FuZGJveGVzEh0ubGluay52MS5MaXN0U2FuZGJveGVzUmVxdWVzdBoeLmxpbmsudjEuTGlzdFNhbmRib3hlc1Jlc3BvbnNlEk4KDURlbGV0ZVNhbmRib3gSHS5saW5rLnYxLkRlbGV0ZVNhbmRib3hSZXF1ZXN0Gh4ubGluay52MS5EZWxldGVTYW5kYm94UmVzcG9uc2USNQoERXhlYxIULmxpbmsudjEuRXhlY1JlcXVlc3QaFS5saW5rLnYxLkV4ZWNSZXNwb25zZTABYgZwcm90bzM", [file_link_v1_sandbox]);
+  fileDesc("Ch1saW5rL3YxL3NhbmRib3hfc2VydmljZS5wcm90bxIHbGluay52MSIqChdMaXN0UmVwb3NpdG9yaWVzUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJInEKGExpc3RSZXBvc2l0b3JpZXNSZXNwb25zZRIuCgxyZXBvc2l0b3JpZXMYASADKAsyGC5saW5rLnYxLkxvY2FsUmVwb3NpdG9yeRISCgp3b3Jrc3BhY2VzGAIgAygJEhEKCXRydW5jYXRlZBgDIAEoCCJDChhHZXRTYW5kYm94Q2hhbmdlc1JlcXVlc3QSEgoKc2FuZGJveF9pZBgBIAEoCRITCgtiYXNlX2NvbW1pdBgCIAEoCSJBChlHZXRTYW5kYm94Q2hhbmdlc1Jlc3BvbnNlEiQKB2NoYW5nZXMYASABKAsyEy5saW5rLnYxLlJ1bkNoYW5nZXMiOwoUQ29tbWl0U2FuZGJveFJlcXVlc3QSEgoKc2FuZGJveF9pZBgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIjgKFUNvbW1pdFNhbmRib3hSZXNwb25zZRIOCgZjb21taXQYASABKAkSDwoHc3VtbWFyeRgCIAEoCSIoChJQdXNoU2FuZGJveFJlcXVlc3QSEgoKc2FuZGJveF9pZBgBIAEoCSJTChNQdXNoU2FuZGJveFJlc3BvbnNlEhIKCnJlbW90ZV91cmwYASABKAkSDgoGYnJhbmNoGAIgASgJEhgKEHB1bGxfcmVxdWVzdF91cmwYAyABKAkiMgocRGlzY2FyZFNhbmRib3hDaGFuZ2VzUmVxdWVzdBISCgpzYW5kYm94X2lkGAEgASgJIh8KHURpc2NhcmRTYW5kYm94Q2hhbmdlc1Jlc3BvbnNlIl0KFEVuc3VyZVNhbmRib3hSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSEgoKcmVwb3NpdG9yeRgCIAEoCRIOCgZicmFuY2gYAyABKAkSEAoIcHJvdmlkZXIYBCABKAkiOgoVRW5zdXJlU2FuZGJveFJlc3BvbnNlEiEKB3NhbmRib3gYASABKAsyEC5saW5rLnYxLlNhbmRib3giJwoRR2V0U2FuZGJveFJlcXVlc3QSEgoKc2FuZGJveF9pZBgBIAEoCSI3ChJHZXRTYW5kYm94UmVzcG9uc2USIQoHc2FuZGJveBgBIAEoCzIQLmxpbmsudjEuU2FuZGJveCI4ChRMaXN0U2FuZGJveGVzUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEg8KB21lYXN1cmUYAiABKAgiPAoVTGlzdFNhbmRib3hlc1Jlc3BvbnNlEiMKCXNhbmRib3hlcxgBIAMoCzIQLmxpbmsudjEuU2FuZGJveCIqChREZWxldGVTYW5kYm94UmVxdWVzdBISCgpzYW5kYm94X2lkGAEgASgJIhcKFURlbGV0ZVNhbmRib3hSZXNwb25zZSIyCgtFeGVjUmVxdWVzdBISCgpzYW5kYm94X2lkGAEgASgJEg8KB2NvbW1hbmQYAiABKAkiYQoMRXhlY1Jlc3BvbnNlEiUKBm91dHB1dBgBIAEoCzITLmxpbmsudjEuRXhlY091dHB1dEgAEiEKBGV4aXQYAiABKAsyES5saW5rLnYxLkV4ZWNFeGl0SABCBwoFZXZlbnQijgEKCkV4ZWNPdXRwdXQSKgoGc3RyZWFtGAEgASgOMhoubGluay52MS5FeGVjT3V0cHV0LlN0cmVhbRIMCgR0ZXh0GAIgASgJIkYKBlN0cmVhbRIWChJTVFJFQU1fVU5TUEVDSUZJRUQQABIRCg1TVFJFQU1fU1RET1VUEAESEQoNU1RSRUFNX1NUREVSUhACIj0KCEV4ZWNFeGl0EhEKCWV4aXRfY29kZRgBIAEoBRIOCgZyZWFzb24YAiABKAkSDgoGcnVuX2lkGAMgASgJMrUGCg5TYW5kYm94U2VydmljZRJXChBMaXN0UmVwb3NpdG9yaWVzEiAubGluay52MS5MaXN0UmVwb3NpdG9yaWVzUmVxdWVzdBohLmxpbmsudjEuTGlzdFJlcG9zaXRvcmllc1Jlc3BvbnNlEk4KDUVuc3VyZVNhbmRib3gSHS5saW5rLnYxLkVuc3VyZVNhbmRib3hSZXF1ZXN0Gh4ubGluay52MS5FbnN1cmVTYW5kYm94UmVzcG9uc2USRQoKR2V0U2FuZGJveBIaLmxpbmsudjEuR2V0U2FuZGJveFJlcXVlc3QaGy5saW5rLnYxLkdldFNhbmRib3hSZXNwb25zZRJOCg1MaXN0U2FuZGJveGVzEh0ubGluay52MS5MaXN0U2FuZGJveGVzUmVxdWVzdBoeLmxpbmsudjEuTGlzdFNhbmRib3hlc1Jlc3BvbnNlEk4KDURlbGV0ZVNhbmRib3gSHS5saW5rLnYxLkRlbGV0ZVNhbmRib3hSZXF1ZXN0Gh4ubGluay52MS5EZWxldGVTYW5kYm94UmVzcG9uc2USNQoERXhlYxIULmxpbmsudjEuRXhlY1JlcXVlc3QaFS5saW5rLnYxLkV4ZWNSZXNwb25zZTABEloKEUdldFNhbmRib3hDaGFuZ2VzEiEubGluay52MS5HZXRTYW5kYm94Q2hhbmdlc1JlcXVlc3QaIi5saW5rLnYxLkdldFNhbmRib3hDaGFuZ2VzUmVzcG9uc2USTgoNQ29tbWl0U2FuZGJveBIdLmxpbmsudjEuQ29tbWl0U2FuZGJveFJlcXVlc3QaHi5saW5rLnYxLkNvbW1pdFNhbmRib3hSZXNwb25zZRJICgtQdXNoU2FuZGJveBIbLmxpbmsudjEuUHVzaFNhbmRib3hSZXF1ZXN0GhwubGluay52MS5QdXNoU2FuZGJveFJlc3BvbnNlEmYKFURpc2NhcmRTYW5kYm94Q2hhbmdlcxIlLmxpbmsudjEuRGlzY2FyZFNhbmRib3hDaGFuZ2VzUmVxdWVzdBomLmxpbmsudjEuRGlzY2FyZFNhbmRib3hDaGFuZ2VzUmVzcG9uc2ViBnByb3RvMw", [file_link_v1_run, file_link_v1_sandbox]);
+
+/**
+ * @generated from message link.v1.ListRepositoriesRequest
+ */
+export type ListRepositoriesRequest = Message<"link.v1.ListRepositoriesRequest"> & {
+  /**
+   * The machine. At most 64 bytes.
+   *
+   * @generated from field: string link_id = 1;
+   */
+  linkId: string;
+};
+
+/**
+ * Describes the message link.v1.ListRepositoriesRequest.
+ * Use `create(ListRepositoriesRequestSchema)` to create a new message.
+ */
+export const ListRepositoriesRequestSchema: GenMessage<ListRepositoriesRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 0);
+
+/**
+ * @generated from message link.v1.ListRepositoriesResponse
+ */
+export type ListRepositoriesResponse = Message<"link.v1.ListRepositoriesResponse"> & {
+  /**
+   * Sorted by path. At most 200 entries.
+   *
+   * @generated from field: repeated link.v1.LocalRepository repositories = 1;
+   */
+  repositories: LocalRepository[];
+
+  /**
+   * The machine's workspaces; empty when it has none (then `linkd workspace add DIR` on it).
+   *
+   * @generated from field: repeated string workspaces = 2;
+   */
+  workspaces: string[];
+
+  /**
+   * More repositories were found than were advertised.
+   *
+   * @generated from field: bool truncated = 3;
+   */
+  truncated: boolean;
+};
+
+/**
+ * Describes the message link.v1.ListRepositoriesResponse.
+ * Use `create(ListRepositoriesResponseSchema)` to create a new message.
+ */
+export const ListRepositoriesResponseSchema: GenMessage<ListRepositoriesResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 1);
+
+/**
+ * @generated from message link.v1.GetSandboxChangesRequest
+ */
+export type GetSandboxChangesRequest = Message<"link.v1.GetSandboxChangesRequest"> & {
+  /**
+   * @generated from field: string sandbox_id = 1;
+   */
+  sandboxId: string;
+
+  /**
+   * 40 hex digits, or empty for the commit the sandbox's first run started from.
+   *
+   * @generated from field: string base_commit = 2;
+   */
+  baseCommit: string;
+};
+
+/**
+ * Describes the message link.v1.GetSandboxChangesRequest.
+ * Use `create(GetSandboxChangesRequestSchema)` to create a new message.
+ */
+export const GetSandboxChangesRequestSchema: GenMessage<GetSandboxChangesRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 2);
+
+/**
+ * @generated from message link.v1.GetSandboxChangesResponse
+ */
+export type GetSandboxChangesResponse = Message<"link.v1.GetSandboxChangesResponse"> & {
+  /**
+   * @generated from field: link.v1.RunChanges changes = 1;
+   */
+  changes?: RunChanges | undefined;
+};
+
+/**
+ * Describes the message link.v1.GetSandboxChangesResponse.
+ * Use `create(GetSandboxChangesResponseSchema)` to create a new message.
+ */
+export const GetSandboxChangesResponseSchema: GenMessage<GetSandboxChangesResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 3);
+
+/**
+ * @generated from message link.v1.CommitSandboxRequest
+ */
+export type CommitSandboxRequest = Message<"link.v1.CommitSandboxRequest"> & {
+  /**
+   * @generated from field: string sandbox_id = 1;
+   */
+  sandboxId: string;
+
+  /**
+   * The commit message; empty for the first message of the sandbox's first thread. At most 64 KiB.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message link.v1.CommitSandboxRequest.
+ * Use `create(CommitSandboxRequestSchema)` to create a new message.
+ */
+export const CommitSandboxRequestSchema: GenMessage<CommitSandboxRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 4);
+
+/**
+ * @generated from message link.v1.CommitSandboxResponse
+ */
+export type CommitSandboxResponse = Message<"link.v1.CommitSandboxResponse"> & {
+  /**
+   * The new commit (40 hex digits).
+   *
+   * @generated from field: string commit = 1;
+   */
+  commit: string;
+
+  /**
+   * @generated from field: string summary = 2;
+   */
+  summary: string;
+};
+
+/**
+ * Describes the message link.v1.CommitSandboxResponse.
+ * Use `create(CommitSandboxResponseSchema)` to create a new message.
+ */
+export const CommitSandboxResponseSchema: GenMessage<CommitSandboxResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 5);
+
+/**
+ * @generated from message link.v1.PushSandboxRequest
+ */
+export type PushSandboxRequest = Message<"link.v1.PushSandboxRequest"> & {
+  /**
+   * @generated from field: string sandbox_id = 1;
+   */
+  sandboxId: string;
+};
+
+/**
+ * Describes the message link.v1.PushSandboxRequest.
+ * Use `create(PushSandboxRequestSchema)` to create a new message.
+ */
+export const PushSandboxRequestSchema: GenMessage<PushSandboxRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 6);
+
+/**
+ * @generated from message link.v1.PushSandboxResponse
+ */
+export type PushSandboxResponse = Message<"link.v1.PushSandboxResponse"> & {
+  /**
+   * The remote's URL, without credentials.
+   *
+   * @generated from field: string remote_url = 1;
+   */
+  remoteUrl: string;
+
+  /**
+   * @generated from field: string branch = 2;
+   */
+  branch: string;
+
+  /**
+   * A link that opens a pull (merge) request for the branch on GitHub or GitLab style hosts; empty
+   * for other hosts.
+   *
+   * @generated from field: string pull_request_url = 3;
+   */
+  pullRequestUrl: string;
+};
+
+/**
+ * Describes the message link.v1.PushSandboxResponse.
+ * Use `create(PushSandboxResponseSchema)` to create a new message.
+ */
+export const PushSandboxResponseSchema: GenMessage<PushSandboxResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 7);
+
+/**
+ * @generated from message link.v1.DiscardSandboxChangesRequest
+ */
+export type DiscardSandboxChangesRequest = Message<"link.v1.DiscardSandboxChangesRequest"> & {
+  /**
+   * @generated from field: string sandbox_id = 1;
+   */
+  sandboxId: string;
+};
+
+/**
+ * Describes the message link.v1.DiscardSandboxChangesRequest.
+ * Use `create(DiscardSandboxChangesRequestSchema)` to create a new message.
+ */
+export const DiscardSandboxChangesRequestSchema: GenMessage<DiscardSandboxChangesRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 8);
+
+/**
+ * @generated from message link.v1.DiscardSandboxChangesResponse
+ */
+export type DiscardSandboxChangesResponse = Message<"link.v1.DiscardSandboxChangesResponse"> & {
+};
+
+/**
+ * Describes the message link.v1.DiscardSandboxChangesResponse.
+ * Use `create(DiscardSandboxChangesResponseSchema)` to create a new message.
+ */
+export const DiscardSandboxChangesResponseSchema: GenMessage<DiscardSandboxChangesResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_sandbox_service, 9);
 
 /**
  * @generated from message link.v1.EnsureSandboxRequest
@@ -24,7 +246,8 @@ export type EnsureSandboxRequest = Message<"link.v1.EnsureSandboxRequest"> & {
   linkId: string;
 
   /**
-   * A git URL (https or ssh; file only where the machine allows it), or empty for a directory.
+   * A git URL (https or ssh; file only where the machine allows it), an absolute path (or file://
+   * URL) of a repository the machine advertised (see ListRepositories), or empty for a directory.
    *
    * @generated from field: string repository = 2;
    */
@@ -38,7 +261,8 @@ export type EnsureSandboxRequest = Message<"link.v1.EnsureSandboxRequest"> & {
   branch: string;
 
   /**
-   * "directory" (the default without a repository), "worktree" (the default with one) or "bwrap".
+   * "directory" (the default without a repository), "worktree" (the default with one), "bwrap", or
+   * "in-place" (a local repository's own folder, no isolation).
    *
    * @generated from field: string provider = 4;
    */
@@ -50,7 +274,7 @@ export type EnsureSandboxRequest = Message<"link.v1.EnsureSandboxRequest"> & {
  * Use `create(EnsureSandboxRequestSchema)` to create a new message.
  */
 export const EnsureSandboxRequestSchema: GenMessage<EnsureSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 0);
+  messageDesc(file_link_v1_sandbox_service, 10);
 
 /**
  * @generated from message link.v1.EnsureSandboxResponse
@@ -67,7 +291,7 @@ export type EnsureSandboxResponse = Message<"link.v1.EnsureSandboxResponse"> & {
  * Use `create(EnsureSandboxResponseSchema)` to create a new message.
  */
 export const EnsureSandboxResponseSchema: GenMessage<EnsureSandboxResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 1);
+  messageDesc(file_link_v1_sandbox_service, 11);
 
 /**
  * @generated from message link.v1.GetSandboxRequest
@@ -84,7 +308,7 @@ export type GetSandboxRequest = Message<"link.v1.GetSandboxRequest"> & {
  * Use `create(GetSandboxRequestSchema)` to create a new message.
  */
 export const GetSandboxRequestSchema: GenMessage<GetSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 2);
+  messageDesc(file_link_v1_sandbox_service, 12);
 
 /**
  * @generated from message link.v1.GetSandboxResponse
@@ -101,7 +325,7 @@ export type GetSandboxResponse = Message<"link.v1.GetSandboxResponse"> & {
  * Use `create(GetSandboxResponseSchema)` to create a new message.
  */
 export const GetSandboxResponseSchema: GenMessage<GetSandboxResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 3);
+  messageDesc(file_link_v1_sandbox_service, 13);
 
 /**
  * @generated from message link.v1.ListSandboxesRequest
@@ -113,6 +337,14 @@ export type ListSandboxesRequest = Message<"link.v1.ListSandboxesRequest"> & {
    * @generated from field: string link_id = 1;
    */
   linkId: string;
+
+  /**
+   * With link_id of an online machine: measure each sandbox's disk use on it first (within a few
+   * seconds; sizes that cannot be told in time keep their last value).
+   *
+   * @generated from field: bool measure = 2;
+   */
+  measure: boolean;
 };
 
 /**
@@ -120,7 +352,7 @@ export type ListSandboxesRequest = Message<"link.v1.ListSandboxesRequest"> & {
  * Use `create(ListSandboxesRequestSchema)` to create a new message.
  */
 export const ListSandboxesRequestSchema: GenMessage<ListSandboxesRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 4);
+  messageDesc(file_link_v1_sandbox_service, 14);
 
 /**
  * @generated from message link.v1.ListSandboxesResponse
@@ -137,7 +369,7 @@ export type ListSandboxesResponse = Message<"link.v1.ListSandboxesResponse"> & {
  * Use `create(ListSandboxesResponseSchema)` to create a new message.
  */
 export const ListSandboxesResponseSchema: GenMessage<ListSandboxesResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 5);
+  messageDesc(file_link_v1_sandbox_service, 15);
 
 /**
  * @generated from message link.v1.DeleteSandboxRequest
@@ -154,7 +386,7 @@ export type DeleteSandboxRequest = Message<"link.v1.DeleteSandboxRequest"> & {
  * Use `create(DeleteSandboxRequestSchema)` to create a new message.
  */
 export const DeleteSandboxRequestSchema: GenMessage<DeleteSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 6);
+  messageDesc(file_link_v1_sandbox_service, 16);
 
 /**
  * @generated from message link.v1.DeleteSandboxResponse
@@ -167,7 +399,7 @@ export type DeleteSandboxResponse = Message<"link.v1.DeleteSandboxResponse"> & {
  * Use `create(DeleteSandboxResponseSchema)` to create a new message.
  */
 export const DeleteSandboxResponseSchema: GenMessage<DeleteSandboxResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 7);
+  messageDesc(file_link_v1_sandbox_service, 17);
 
 /**
  * @generated from message link.v1.ExecRequest
@@ -191,7 +423,7 @@ export type ExecRequest = Message<"link.v1.ExecRequest"> & {
  * Use `create(ExecRequestSchema)` to create a new message.
  */
 export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 8);
+  messageDesc(file_link_v1_sandbox_service, 18);
 
 /**
  * @generated from message link.v1.ExecResponse
@@ -220,7 +452,7 @@ export type ExecResponse = Message<"link.v1.ExecResponse"> & {
  * Use `create(ExecResponseSchema)` to create a new message.
  */
 export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 9);
+  messageDesc(file_link_v1_sandbox_service, 19);
 
 /**
  * One line the command wrote.
@@ -244,7 +476,7 @@ export type ExecOutput = Message<"link.v1.ExecOutput"> & {
  * Use `create(ExecOutputSchema)` to create a new message.
  */
 export const ExecOutputSchema: GenMessage<ExecOutput> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 10);
+  messageDesc(file_link_v1_sandbox_service, 20);
 
 /**
  * @generated from enum link.v1.ExecOutput.Stream
@@ -270,7 +502,7 @@ export enum ExecOutput_Stream {
  * Describes the enum link.v1.ExecOutput.Stream.
  */
 export const ExecOutput_StreamSchema: GenEnum<ExecOutput_Stream> = /*@__PURE__*/
-  enumDesc(file_link_v1_sandbox_service, 10, 0);
+  enumDesc(file_link_v1_sandbox_service, 20, 0);
 
 /**
  * How the command ended; the last message of the stream.
@@ -303,7 +535,7 @@ export type ExecExit = Message<"link.v1.ExecExit"> & {
  * Use `create(ExecExitSchema)` to create a new message.
  */
 export const ExecExitSchema: GenMessage<ExecExit> = /*@__PURE__*/
-  messageDesc(file_link_v1_sandbox_service, 11);
+  messageDesc(file_link_v1_sandbox_service, 21);
 
 /**
  * SandboxService: the user's sandboxes on their machines. Requests that need the machine are
@@ -313,6 +545,18 @@ export const ExecExitSchema: GenMessage<ExecExit> = /*@__PURE__*/
  * @generated from service link.v1.SandboxService
  */
 export const SandboxService: GenService<{
+  /**
+   * ListRepositories returns the git repositories a machine found under the workspaces its owner
+   * gave linkd (`linkd workspace add DIR`), as last advertised by the machine. Threads on a local
+   * repository may name only these. FAILED_PRECONDITION LINK_OFFLINE when the machine is offline.
+   *
+   * @generated from rpc link.v1.SandboxService.ListRepositories
+   */
+  listRepositories: {
+    methodKind: "unary";
+    input: typeof ListRepositoriesRequestSchema;
+    output: typeof ListRepositoriesResponseSchema;
+  },
   /**
    * EnsureSandbox finds or makes the sandbox for (link, repository, branch, provider) and returns it
    * ready. Concurrent calls for one sandbox share one operation on the machine.
@@ -363,6 +607,53 @@ export const SandboxService: GenService<{
     methodKind: "server_streaming";
     input: typeof ExecRequestSchema;
     output: typeof ExecResponseSchema;
+  },
+  /**
+   * GetSandboxChanges asks the machine for a git sandbox's change now (committed or not, untracked
+   * files included) against a base commit: by default the one its first run started from, so it
+   * is what the sandbox's threads changed. FAILED_PRECONDITION NOT_A_REPOSITORY for a directory.
+   *
+   * @generated from rpc link.v1.SandboxService.GetSandboxChanges
+   */
+  getSandboxChanges: {
+    methodKind: "unary";
+    input: typeof GetSandboxChangesRequestSchema;
+    output: typeof GetSandboxChangesResponseSchema;
+  },
+  /**
+   * CommitSandbox commits everything in the worktree (`git add -A`) on its branch, with the
+   * machine's git identity. FAILED_PRECONDITION SANDBOX_BUSY during a run, NOTHING_TO_COMMIT when
+   * it is clean.
+   *
+   * @generated from rpc link.v1.SandboxService.CommitSandbox
+   */
+  commitSandbox: {
+    methodKind: "unary";
+    input: typeof CommitSandboxRequestSchema;
+    output: typeof CommitSandboxResponseSchema;
+  },
+  /**
+   * PushSandbox pushes the sandbox's branch to its remote with the machine's credentials and says
+   * where to open a pull request. FAILED_PRECONDITION SANDBOX_BUSY during a run, PUSH_FAILED when
+   * the remote refuses.
+   *
+   * @generated from rpc link.v1.SandboxService.PushSandbox
+   */
+  pushSandbox: {
+    methodKind: "unary";
+    input: typeof PushSandboxRequestSchema;
+    output: typeof PushSandboxResponseSchema;
+  },
+  /**
+   * DiscardSandboxChanges resets the worktree to its last commit and removes untracked files
+   * (ignored ones stay). FAILED_PRECONDITION SANDBOX_BUSY during a run.
+   *
+   * @generated from rpc link.v1.SandboxService.DiscardSandboxChanges
+   */
+  discardSandboxChanges: {
+    methodKind: "unary";
+    input: typeof DiscardSandboxChangesRequestSchema;
+    output: typeof DiscardSandboxChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_link_v1_sandbox_service, 0);

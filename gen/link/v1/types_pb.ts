@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { LocalRepository } from "./sandbox_pb.js";
+import { file_link_v1_sandbox } from "./sandbox_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file link/v1/types.proto.
  */
 export const file_link_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChNsaW5rL3YxL3R5cGVzLnByb3RvEgdsaW5rLnYxIpkBChFIYXJuZXNzQ2FwYWJpbGl0eRIMCgRuYW1lGAEgASgJEhEKCWluc3RhbGxlZBgCIAEoCBIPCgd2ZXJzaW9uGAMgASgJEi4KC2NyZWRlbnRpYWxzGAQgASgOMhkubGluay52MS5DcmVkZW50aWFsc1N0YXRlEhIKCmV4ZWN1dGFibGUYBSABKAkSDgoGZGV0YWlsGAYgASgJImoKGVNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSKgoEa2luZBgBIAEoDjIcLmxpbmsudjEuU2FuZGJveFByb3ZpZGVyS2luZBIRCglhdmFpbGFibGUYAiABKAgSDgoGZGV0YWlsGAMgASgJIkIKDlRvb2xDYXBhYmlsaXR5EgwKBG5hbWUYASABKAkSEQoJaW5zdGFsbGVkGAIgASgIEg8KB3ZlcnNpb24YAyABKAkiJwoIQ2FwYWNpdHkSGwoTbWF4X2NvbmN1cnJlbnRfcnVucxgBIAEoDSL4AQoMQ2FwYWJpbGl0aWVzEi0KCWhhcm5lc3NlcxgBIAMoCzIaLmxpbmsudjEuSGFybmVzc0NhcGFiaWxpdHkSPQoRc2FuZGJveF9wcm92aWRlcnMYAiADKAsyIi5saW5rLnYxLlNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSJgoFdG9vbHMYAyADKAsyFy5saW5rLnYxLlRvb2xDYXBhYmlsaXR5EiMKCGNhcGFjaXR5GAQgASgLMhEubGluay52MS5DYXBhY2l0eRItCglwcm9iZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr0DCgRMaW5rEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIQoFc3RhdGUYAyABKA4yEi5saW5rLnYxLkxpbmtTdGF0ZRIQCghob3N0bmFtZRgEIAEoCRIKCgJvcxgFIAEoCRIMCgRhcmNoGAYgASgJEhUKDWFnZW50X3ZlcnNpb24YByABKAkSEgoKbWFjaGluZV9pZBgIIAEoCRIrCgxjYXBhYmlsaXRpZXMYCSABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIwCgxjb25uZWN0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVwbGljYV9pZBgMIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGA0gASgEEhcKD3J1bm5pbmdfcnVuX2lkcxgOIAMoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRkaXNwYXRjaF9rZXlfbWlzc2luZxgQIAEoCCqSAQoQQ3JlZGVudGlhbHNTdGF0ZRIhCh1DUkVERU5USUFMU19TVEFURV9VTlNQRUNJRklFRBAAEh0KGUNSRURFTlRJQUxTX1NUQVRFX1BSRVNFTlQQARIdChlDUkVERU5USUFMU19TVEFURV9NSVNTSU5HEAISHQoZQ1JFREVOVElBTFNfU1RBVEVfVU5LTk9XThADKqYBChNTYW5kYm94UHJvdmlkZXJLaW5kEiUKIVNBTkRCT1hfUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEiIKHlNBTkRCT1hfUFJPVklERVJfS0lORF9XT1JLVFJFRRABEiMKH1NBTkRCT1hfUFJPVklERVJfS0lORF9ESVJFQ1RPUlkQAhIfChtTQU5EQk9YX1BST1ZJREVSX0tJTkRfQldSQVAQAypWCglMaW5rU3RhdGUSGgoWTElOS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEUxJTktfU1RBVEVfT05MSU5FEAESFgoSTElOS19TVEFURV9PRkZMSU5FEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChNsaW5rL3YxL3R5cGVzLnByb3RvEgdsaW5rLnYxIpkBChFIYXJuZXNzQ2FwYWJpbGl0eRIMCgRuYW1lGAEgASgJEhEKCWluc3RhbGxlZBgCIAEoCBIPCgd2ZXJzaW9uGAMgASgJEi4KC2NyZWRlbnRpYWxzGAQgASgOMhkubGluay52MS5DcmVkZW50aWFsc1N0YXRlEhIKCmV4ZWN1dGFibGUYBSABKAkSDgoGZGV0YWlsGAYgASgJImoKGVNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSKgoEa2luZBgBIAEoDjIcLmxpbmsudjEuU2FuZGJveFByb3ZpZGVyS2luZBIRCglhdmFpbGFibGUYAiABKAgSDgoGZGV0YWlsGAMgASgJIkIKDlRvb2xDYXBhYmlsaXR5EgwKBG5hbWUYASABKAkSEQoJaW5zdGFsbGVkGAIgASgIEg8KB3ZlcnNpb24YAyABKAkiJwoIQ2FwYWNpdHkSGwoTbWF4X2NvbmN1cnJlbnRfcnVucxgBIAEoDSKXAwoMQ2FwYWJpbGl0aWVzEi0KCWhhcm5lc3NlcxgBIAMoCzIaLmxpbmsudjEuSGFybmVzc0NhcGFiaWxpdHkSPQoRc2FuZGJveF9wcm92aWRlcnMYAiADKAsyIi5saW5rLnYxLlNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSJgoFdG9vbHMYAyADKAsyFy5saW5rLnYxLlRvb2xDYXBhYmlsaXR5EiMKCGNhcGFjaXR5GAQgASgLMhEubGluay52MS5DYXBhY2l0eRItCglwcm9iZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCndvcmtzcGFjZXMYBiADKAkSLgoMcmVwb3NpdG9yaWVzGAcgAygLMhgubGluay52MS5Mb2NhbFJlcG9zaXRvcnkSHgoWcmVwb3NpdG9yaWVzX3RydW5jYXRlZBgIIAEoCBIdChV3b3Jrc3BhY2VfYWRkX2NvbW1hbmQYCSABKAkSGgoScmVwb3NpdG9yeV9zY2hlbWVzGAogAygJIr0DCgRMaW5rEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIQoFc3RhdGUYAyABKA4yEi5saW5rLnYxLkxpbmtTdGF0ZRIQCghob3N0bmFtZRgEIAEoCRIKCgJvcxgFIAEoCRIMCgRhcmNoGAYgASgJEhUKDWFnZW50X3ZlcnNpb24YByABKAkSEgoKbWFjaGluZV9pZBgIIAEoCRIrCgxjYXBhYmlsaXRpZXMYCSABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIwCgxjb25uZWN0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVwbGljYV9pZBgMIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGA0gASgEEhcKD3J1bm5pbmdfcnVuX2lkcxgOIAMoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRkaXNwYXRjaF9rZXlfbWlzc2luZxgQIAEoCCqSAQoQQ3JlZGVudGlhbHNTdGF0ZRIhCh1DUkVERU5USUFMU19TVEFURV9VTlNQRUNJRklFRBAAEh0KGUNSRURFTlRJQUxTX1NUQVRFX1BSRVNFTlQQARIdChlDUkVERU5USUFMU19TVEFURV9NSVNTSU5HEAISHQoZQ1JFREVOVElBTFNfU1RBVEVfVU5LTk9XThADKsoBChNTYW5kYm94UHJvdmlkZXJLaW5kEiUKIVNBTkRCT1hfUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEiIKHlNBTkRCT1hfUFJPVklERVJfS0lORF9XT1JLVFJFRRABEiMKH1NBTkRCT1hfUFJPVklERVJfS0lORF9ESVJFQ1RPUlkQAhIfChtTQU5EQk9YX1BST1ZJREVSX0tJTkRfQldSQVAQAxIiCh5TQU5EQk9YX1BST1ZJREVSX0tJTkRfSU5fUExBQ0UQBCpWCglMaW5rU3RhdGUSGgoWTElOS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEUxJTktfU1RBVEVfT05MSU5FEAESFgoSTElOS19TVEFURV9PRkZMSU5FEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
 
 /**
  * One harness CLI as the agent found it.
@@ -195,6 +197,45 @@ export type Capabilities = Message<"link.v1.Capabilities"> & {
    * @generated from field: google.protobuf.Timestamp probed_at = 5;
    */
   probedAt?: Timestamp | undefined;
+
+  /**
+   * The folders the machine's owner let linkd work in (absolute, resolved). Set on the machine only;
+   * the control plane never widens it. At most 64 entries of at most 4096 bytes.
+   *
+   * @generated from field: repeated string workspaces = 6;
+   */
+  workspaces: string[];
+
+  /**
+   * The git repositories found under the workspaces (bounded depth and count). At most 200 entries.
+   *
+   * @generated from field: repeated link.v1.LocalRepository repositories = 7;
+   */
+  repositories: LocalRepository[];
+
+  /**
+   * More repositories were found than were advertised.
+   *
+   * @generated from field: bool repositories_truncated = 8;
+   */
+  repositoriesTruncated: boolean;
+
+  /**
+   * The command that adds a workspace on this machine, with DIR for the folder (it names linkd's
+   * data directory when that is not the default). At most 4096 bytes.
+   *
+   * @generated from field: string workspace_add_command = 9;
+   */
+  workspaceAddCommand: string;
+
+  /**
+   * The URL schemes this machine clones sandboxes from (`linkd --repository-schemes`, e.g. "https",
+   * "ssh"; "file" only where it was allowed); at most 8. Empty from an older linkd: then only the
+   * machine itself checks.
+   *
+   * @generated from field: repeated string repository_schemes = 10;
+   */
+  repositorySchemes: string[];
 };
 
 /**
@@ -401,6 +442,13 @@ export enum SandboxProviderKind {
    * @generated from enum value: SANDBOX_PROVIDER_KIND_BWRAP = 3;
    */
   BWRAP = 3,
+
+  /**
+   * Runs directly in a local repository's folder: no isolation, no branch of its own.
+   *
+   * @generated from enum value: SANDBOX_PROVIDER_KIND_IN_PLACE = 4;
+   */
+  IN_PLACE = 4,
 }
 
 /**

@@ -305,7 +305,35 @@ class RunRejected(_message.Message):
     run_id: str
     def __init__(self, run_id: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
+class SandboxChangesQuery(_message.Message):
+    __slots__ = ["base_commit", "sandbox"]
+    BASE_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_FIELD_NUMBER: _ClassVar[int]
+    base_commit: str
+    sandbox: _sandbox_pb2.SandboxSpec
+    def __init__(self, sandbox: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., base_commit: _Optional[str] = ...) -> None: ...
+
+class SandboxCommit(_message.Message):
+    __slots__ = ["message", "sandbox"]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    sandbox: _sandbox_pb2.SandboxSpec
+    def __init__(self, sandbox: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class SandboxCommitted(_message.Message):
+    __slots__ = ["commit", "summary"]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    commit: str
+    summary: str
+    def __init__(self, commit: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
+
 class SandboxDeleted(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class SandboxDiscarded(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
@@ -319,35 +347,65 @@ class SandboxFailure(_message.Message):
     reason: str
     def __init__(self, reason: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
+class SandboxPushed(_message.Message):
+    __slots__ = ["branch", "pull_request_url", "remote_url"]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    PULL_REQUEST_URL_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_URL_FIELD_NUMBER: _ClassVar[int]
+    branch: str
+    pull_request_url: str
+    remote_url: str
+    def __init__(self, remote_url: _Optional[str] = ..., branch: _Optional[str] = ..., pull_request_url: _Optional[str] = ...) -> None: ...
+
 class SandboxReady(_message.Message):
-    __slots__ = ["path", "size_bytes"]
+    __slots__ = ["path", "setup", "size_bytes"]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    SETUP_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     path: str
+    setup: _sandbox_pb2.SandboxSetup
     size_bytes: int
-    def __init__(self, path: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., setup: _Optional[_Union[_sandbox_pb2.SandboxSetup, _Mapping]] = ...) -> None: ...
 
 class SandboxReply(_message.Message):
-    __slots__ = ["deleted", "failure", "op_id", "ready"]
+    __slots__ = ["changes", "committed", "deleted", "discarded", "failure", "op_id", "pushed", "ready"]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    DISCARDED_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     OP_ID_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
+    changes: _run_pb2.RunChanges
+    committed: SandboxCommitted
     deleted: SandboxDeleted
+    discarded: SandboxDiscarded
     failure: SandboxFailure
     op_id: str
+    pushed: SandboxPushed
     ready: SandboxReady
-    def __init__(self, op_id: _Optional[str] = ..., ready: _Optional[_Union[SandboxReady, _Mapping]] = ..., deleted: _Optional[_Union[SandboxDeleted, _Mapping]] = ..., failure: _Optional[_Union[SandboxFailure, _Mapping]] = ...) -> None: ...
+    def __init__(self, op_id: _Optional[str] = ..., ready: _Optional[_Union[SandboxReady, _Mapping]] = ..., deleted: _Optional[_Union[SandboxDeleted, _Mapping]] = ..., failure: _Optional[_Union[SandboxFailure, _Mapping]] = ..., changes: _Optional[_Union[_run_pb2.RunChanges, _Mapping]] = ..., committed: _Optional[_Union[SandboxCommitted, _Mapping]] = ..., pushed: _Optional[_Union[SandboxPushed, _Mapping]] = ..., discarded: _Optional[_Union[SandboxDiscarded, _Mapping]] = ...) -> None: ...
 
 class SandboxRequest(_message.Message):
-    __slots__ = ["delete", "ensure", "op_id"]
+    __slots__ = ["changes", "commit", "delete", "discard", "ensure", "measure", "op_id", "push"]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
+    DISCARD_FIELD_NUMBER: _ClassVar[int]
     ENSURE_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
     OP_ID_FIELD_NUMBER: _ClassVar[int]
+    PUSH_FIELD_NUMBER: _ClassVar[int]
+    changes: SandboxChangesQuery
+    commit: SandboxCommit
     delete: _sandbox_pb2.SandboxSpec
+    discard: _sandbox_pb2.SandboxSpec
     ensure: _sandbox_pb2.SandboxSpec
+    measure: _sandbox_pb2.SandboxSpec
     op_id: str
-    def __init__(self, op_id: _Optional[str] = ..., ensure: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., delete: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ...) -> None: ...
+    push: _sandbox_pb2.SandboxSpec
+    def __init__(self, op_id: _Optional[str] = ..., ensure: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., delete: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., changes: _Optional[_Union[SandboxChangesQuery, _Mapping]] = ..., commit: _Optional[_Union[SandboxCommit, _Mapping]] = ..., push: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., discard: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., measure: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ...) -> None: ...
 
 class Shutdown(_message.Message):
     __slots__ = ["reason"]

@@ -7,6 +7,11 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+FILE_DIFF_STATUS_ADDED: FileDiffStatus
+FILE_DIFF_STATUS_DELETED: FileDiffStatus
+FILE_DIFF_STATUS_MODIFIED: FileDiffStatus
+FILE_DIFF_STATUS_RENAMED: FileDiffStatus
+FILE_DIFF_STATUS_UNSPECIFIED: FileDiffStatus
 MODEL_TIER_FAST: ModelTier
 MODEL_TIER_SMART: ModelTier
 MODEL_TIER_THINKING: ModelTier
@@ -30,6 +35,26 @@ class FileChange(_message.Message):
     kind: str
     path: str
     def __init__(self, path: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class FileDiff(_message.Message):
+    __slots__ = ["additions", "binary", "deletions", "old_path", "patch", "patch_truncated", "path", "status"]
+    ADDITIONS_FIELD_NUMBER: _ClassVar[int]
+    BINARY_FIELD_NUMBER: _ClassVar[int]
+    DELETIONS_FIELD_NUMBER: _ClassVar[int]
+    OLD_PATH_FIELD_NUMBER: _ClassVar[int]
+    PATCH_FIELD_NUMBER: _ClassVar[int]
+    PATCH_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    additions: int
+    binary: bool
+    deletions: int
+    old_path: str
+    patch: str
+    patch_truncated: bool
+    path: str
+    status: FileDiffStatus
+    def __init__(self, path: _Optional[str] = ..., old_path: _Optional[str] = ..., status: _Optional[_Union[FileDiffStatus, str]] = ..., binary: bool = ..., additions: _Optional[int] = ..., deletions: _Optional[int] = ..., patch: _Optional[str] = ..., patch_truncated: bool = ...) -> None: ...
 
 class LogLine(_message.Message):
     __slots__ = ["stream", "text"]
@@ -84,6 +109,20 @@ class Run(_message.Message):
     tier: ModelTier
     def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., link_id: _Optional[str] = ..., harness: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., state: _Optional[_Union[RunState, str]] = ..., failure_reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., session_id: _Optional[str] = ..., last_seq: _Optional[int] = ..., cancel_requested: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class RunChanges(_message.Message):
+    __slots__ = ["base_commit", "files", "note", "omitted_files", "truncated"]
+    BASE_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_FILES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    base_commit: str
+    files: _containers.RepeatedCompositeFieldContainer[FileDiff]
+    note: str
+    omitted_files: int
+    truncated: bool
+    def __init__(self, base_commit: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileDiff, _Mapping]]] = ..., truncated: bool = ..., omitted_files: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
 class RunDone(_message.Message):
     __slots__ = ["exit_code", "failure_reason", "killed", "session_id", "status"]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -107,8 +146,9 @@ class RunError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RunEvent(_message.Message):
-    __slots__ = ["at", "done", "error", "file_change", "log", "raw", "reasoning", "seq", "started", "text", "tool_call", "tool_result", "usage"]
+    __slots__ = ["at", "changes", "done", "error", "file_change", "log", "raw", "reasoning", "seq", "started", "text", "tool_call", "tool_result", "usage"]
     AT_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FILE_CHANGE_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +162,7 @@ class RunEvent(_message.Message):
     TOOL_RESULT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     at: _timestamp_pb2.Timestamp
+    changes: RunChanges
     done: RunDone
     error: RunError
     file_change: FileChange
@@ -134,7 +175,7 @@ class RunEvent(_message.Message):
     tool_call: ToolCall
     tool_result: ToolResult
     usage: Usage
-    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., raw: _Optional[str] = ..., started: _Optional[_Union[RunStarted, _Mapping]] = ..., text: _Optional[_Union[TextEvent, _Mapping]] = ..., reasoning: _Optional[_Union[ReasoningEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., file_change: _Optional[_Union[FileChange, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., done: _Optional[_Union[RunDone, _Mapping]] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., raw: _Optional[str] = ..., started: _Optional[_Union[RunStarted, _Mapping]] = ..., text: _Optional[_Union[TextEvent, _Mapping]] = ..., reasoning: _Optional[_Union[ReasoningEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., file_change: _Optional[_Union[FileChange, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., done: _Optional[_Union[RunDone, _Mapping]] = ..., changes: _Optional[_Union[RunChanges, _Mapping]] = ...) -> None: ...
 
 class RunPayload(_message.Message):
     __slots__ = ["harness", "idle_timeout_ms", "model", "prompt", "resume_session_id", "run_id", "sandbox", "thread_id"]
@@ -263,4 +304,7 @@ class RunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class RunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class FileDiffStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -14,17 +14,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15link/v1/sandbox.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x02\n\x07Sandbox\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07link_id\x18\x02 \x01(\t\x12\x12\n\nrepository\x18\x03 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x04 \x01(\t\x12\x10\n\x08provider\x18\x05 \x01(\t\x12$\n\x05state\x18\x06 \x01(\x0e\x32\x15.link.v1.SandboxState\x12\x0c\n\x04path\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\n \x01(\t\x12\x11\n\tthread_id\x18\x0b \x01(\t\x12\x12\n\nsize_bytes\x18\x0c \x01(\x04\"S\n\x0bSandboxSpec\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x12\n\nrepository\x18\x03 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x04 \x01(\t*{\n\x0cSandboxState\x12\x1d\n\x19SANDBOX_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SANDBOX_STATE_PENDING\x10\x01\x12\x17\n\x13SANDBOX_STATE_READY\x10\x02\x12\x18\n\x14SANDBOX_STATE_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15link/v1/sandbox.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x02\n\x07Sandbox\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07link_id\x18\x02 \x01(\t\x12\x12\n\nrepository\x18\x03 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x04 \x01(\t\x12\x10\n\x08provider\x18\x05 \x01(\t\x12$\n\x05state\x18\x06 \x01(\x0e\x32\x15.link.v1.SandboxState\x12\x0c\n\x04path\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_used_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\n \x01(\t\x12\x11\n\tthread_id\x18\x0b \x01(\t\x12\x12\n\nsize_bytes\x18\x0c \x01(\x04\x12\x16\n\x0elast_thread_id\x18\r \x01(\t\x12\x19\n\x11last_thread_title\x18\x0e \x01(\t\x12\x14\n\x0cthread_count\x18\x0f \x01(\r\"]\n\x0fLocalRepository\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x63urrent_branch\x18\x03 \x01(\t\x12\x16\n\x0e\x64\x65\x66\x61ult_branch\x18\x04 \x01(\t\"R\n\x0cSandboxSetup\x12\x0e\n\x06\x63opied\x18\x01 \x03(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x01(\t\x12\x11\n\texit_code\x18\x03 \x01(\x05\x12\x0e\n\x06output\x18\x04 \x01(\t\"S\n\x0bSandboxSpec\x12\x0e\n\x06handle\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x12\n\nrepository\x18\x03 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x04 \x01(\t*{\n\x0cSandboxState\x12\x1d\n\x19SANDBOX_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SANDBOX_STATE_PENDING\x10\x01\x12\x17\n\x13SANDBOX_STATE_READY\x10\x02\x12\x18\n\x14SANDBOX_STATE_FAILED\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'link_client._gen.link.v1.sandbox_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _SANDBOXSTATE._serialized_start=451
-  _SANDBOXSTATE._serialized_end=574
+  _SANDBOXSTATE._serialized_start=703
+  _SANDBOXSTATE._serialized_end=826
   _SANDBOX._serialized_start=68
-  _SANDBOX._serialized_end=364
-  _SANDBOXSPEC._serialized_start=366
-  _SANDBOXSPEC._serialized_end=449
+  _SANDBOX._serialized_end=437
+  _LOCALREPOSITORY._serialized_start=439
+  _LOCALREPOSITORY._serialized_end=532
+  _SANDBOXSETUP._serialized_start=534
+  _SANDBOXSETUP._serialized_end=616
+  _SANDBOXSPEC._serialized_start=618
+  _SANDBOXSPEC._serialized_end=701
 # @@protoc_insertion_point(module_scope)

@@ -11,42 +11,63 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from link_client._gen.link.v1 import run_pb2 as link_dot_v1_dot_run__pb2
 from link_client._gen.link.v1 import sandbox_pb2 as link_dot_v1_dot_sandbox__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlink/v1/sandbox_service.proto\x12\x07link.v1\x1a\x15link/v1/sandbox.proto\"]\n\x14\x45nsureSandboxRequest\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x12\n\nrepository\x18\x02 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x03 \x01(\t\x12\x10\n\x08provider\x18\x04 \x01(\t\":\n\x15\x45nsureSandboxResponse\x12!\n\x07sandbox\x18\x01 \x01(\x0b\x32\x10.link.v1.Sandbox\"\'\n\x11GetSandboxRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\"7\n\x12GetSandboxResponse\x12!\n\x07sandbox\x18\x01 \x01(\x0b\x32\x10.link.v1.Sandbox\"\'\n\x14ListSandboxesRequest\x12\x0f\n\x07link_id\x18\x01 \x01(\t\"<\n\x15ListSandboxesResponse\x12#\n\tsandboxes\x18\x01 \x03(\x0b\x32\x10.link.v1.Sandbox\"*\n\x14\x44\x65leteSandboxRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSandboxResponse\"2\n\x0b\x45xecRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x01(\t\"a\n\x0c\x45xecResponse\x12%\n\x06output\x18\x01 \x01(\x0b\x32\x13.link.v1.ExecOutputH\x00\x12!\n\x04\x65xit\x18\x02 \x01(\x0b\x32\x11.link.v1.ExecExitH\x00\x42\x07\n\x05\x65vent\"\x8e\x01\n\nExecOutput\x12*\n\x06stream\x18\x01 \x01(\x0e\x32\x1a.link.v1.ExecOutput.Stream\x12\x0c\n\x04text\x18\x02 \x01(\t\"F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02\"=\n\x08\x45xecExit\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t2\xfe\x02\n\x0eSandboxService\x12N\n\rEnsureSandbox\x12\x1d.link.v1.EnsureSandboxRequest\x1a\x1e.link.v1.EnsureSandboxResponse\x12\x45\n\nGetSandbox\x12\x1a.link.v1.GetSandboxRequest\x1a\x1b.link.v1.GetSandboxResponse\x12N\n\rListSandboxes\x12\x1d.link.v1.ListSandboxesRequest\x1a\x1e.link.v1.ListSandboxesResponse\x12N\n\rDeleteSandbox\x12\x1d.link.v1.DeleteSandboxRequest\x1a\x1e.link.v1.DeleteSandboxResponse\x12\x35\n\x04\x45xec\x12\x14.link.v1.ExecRequest\x1a\x15.link.v1.ExecResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlink/v1/sandbox_service.proto\x12\x07link.v1\x1a\x11link/v1/run.proto\x1a\x15link/v1/sandbox.proto\"*\n\x17ListRepositoriesRequest\x12\x0f\n\x07link_id\x18\x01 \x01(\t\"q\n\x18ListRepositoriesResponse\x12.\n\x0crepositories\x18\x01 \x03(\x0b\x32\x18.link.v1.LocalRepository\x12\x12\n\nworkspaces\x18\x02 \x03(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"C\n\x18GetSandboxChangesRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\x12\x13\n\x0b\x62\x61se_commit\x18\x02 \x01(\t\"A\n\x19GetSandboxChangesResponse\x12$\n\x07\x63hanges\x18\x01 \x01(\x0b\x32\x13.link.v1.RunChanges\";\n\x14\x43ommitSandboxRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"8\n\x15\x43ommitSandboxResponse\x12\x0e\n\x06\x63ommit\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\"(\n\x12PushSandboxRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\"S\n\x13PushSandboxResponse\x12\x12\n\nremote_url\x18\x01 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x02 \x01(\t\x12\x18\n\x10pull_request_url\x18\x03 \x01(\t\"2\n\x1c\x44iscardSandboxChangesRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\"\x1f\n\x1d\x44iscardSandboxChangesResponse\"]\n\x14\x45nsureSandboxRequest\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x12\n\nrepository\x18\x02 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x03 \x01(\t\x12\x10\n\x08provider\x18\x04 \x01(\t\":\n\x15\x45nsureSandboxResponse\x12!\n\x07sandbox\x18\x01 \x01(\x0b\x32\x10.link.v1.Sandbox\"\'\n\x11GetSandboxRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\"7\n\x12GetSandboxResponse\x12!\n\x07sandbox\x18\x01 \x01(\x0b\x32\x10.link.v1.Sandbox\"8\n\x14ListSandboxesRequest\x12\x0f\n\x07link_id\x18\x01 \x01(\t\x12\x0f\n\x07measure\x18\x02 \x01(\x08\"<\n\x15ListSandboxesResponse\x12#\n\tsandboxes\x18\x01 \x03(\x0b\x32\x10.link.v1.Sandbox\"*\n\x14\x44\x65leteSandboxRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteSandboxResponse\"2\n\x0b\x45xecRequest\x12\x12\n\nsandbox_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x01(\t\"a\n\x0c\x45xecResponse\x12%\n\x06output\x18\x01 \x01(\x0b\x32\x13.link.v1.ExecOutputH\x00\x12!\n\x04\x65xit\x18\x02 \x01(\x0b\x32\x11.link.v1.ExecExitH\x00\x42\x07\n\x05\x65vent\"\x8e\x01\n\nExecOutput\x12*\n\x06stream\x18\x01 \x01(\x0e\x32\x1a.link.v1.ExecOutput.Stream\x12\x0c\n\x04text\x18\x02 \x01(\t\"F\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n\rSTREAM_STDOUT\x10\x01\x12\x11\n\rSTREAM_STDERR\x10\x02\"=\n\x08\x45xecExit\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t2\xb5\x06\n\x0eSandboxService\x12W\n\x10ListRepositories\x12 .link.v1.ListRepositoriesRequest\x1a!.link.v1.ListRepositoriesResponse\x12N\n\rEnsureSandbox\x12\x1d.link.v1.EnsureSandboxRequest\x1a\x1e.link.v1.EnsureSandboxResponse\x12\x45\n\nGetSandbox\x12\x1a.link.v1.GetSandboxRequest\x1a\x1b.link.v1.GetSandboxResponse\x12N\n\rListSandboxes\x12\x1d.link.v1.ListSandboxesRequest\x1a\x1e.link.v1.ListSandboxesResponse\x12N\n\rDeleteSandbox\x12\x1d.link.v1.DeleteSandboxRequest\x1a\x1e.link.v1.DeleteSandboxResponse\x12\x35\n\x04\x45xec\x12\x14.link.v1.ExecRequest\x1a\x15.link.v1.ExecResponse0\x01\x12Z\n\x11GetSandboxChanges\x12!.link.v1.GetSandboxChangesRequest\x1a\".link.v1.GetSandboxChangesResponse\x12N\n\rCommitSandbox\x12\x1d.link.v1.CommitSandboxRequest\x1a\x1e.link.v1.CommitSandboxResponse\x12H\n\x0bPushSandbox\x12\x1b.link.v1.PushSandboxRequest\x1a\x1c.link.v1.PushSandboxResponse\x12\x66\n\x15\x44iscardSandboxChanges\x12%.link.v1.DiscardSandboxChangesRequest\x1a&.link.v1.DiscardSandboxChangesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'link_client._gen.link.v1.sandbox_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _ENSURESANDBOXREQUEST._serialized_start=65
-  _ENSURESANDBOXREQUEST._serialized_end=158
-  _ENSURESANDBOXRESPONSE._serialized_start=160
-  _ENSURESANDBOXRESPONSE._serialized_end=218
-  _GETSANDBOXREQUEST._serialized_start=220
-  _GETSANDBOXREQUEST._serialized_end=259
-  _GETSANDBOXRESPONSE._serialized_start=261
-  _GETSANDBOXRESPONSE._serialized_end=316
-  _LISTSANDBOXESREQUEST._serialized_start=318
-  _LISTSANDBOXESREQUEST._serialized_end=357
-  _LISTSANDBOXESRESPONSE._serialized_start=359
-  _LISTSANDBOXESRESPONSE._serialized_end=419
-  _DELETESANDBOXREQUEST._serialized_start=421
-  _DELETESANDBOXREQUEST._serialized_end=463
-  _DELETESANDBOXRESPONSE._serialized_start=465
-  _DELETESANDBOXRESPONSE._serialized_end=488
-  _EXECREQUEST._serialized_start=490
-  _EXECREQUEST._serialized_end=540
-  _EXECRESPONSE._serialized_start=542
-  _EXECRESPONSE._serialized_end=639
-  _EXECOUTPUT._serialized_start=642
-  _EXECOUTPUT._serialized_end=784
-  _EXECOUTPUT_STREAM._serialized_start=714
-  _EXECOUTPUT_STREAM._serialized_end=784
-  _EXECEXIT._serialized_start=786
-  _EXECEXIT._serialized_end=847
-  _SANDBOXSERVICE._serialized_start=850
-  _SANDBOXSERVICE._serialized_end=1232
+  _LISTREPOSITORIESREQUEST._serialized_start=84
+  _LISTREPOSITORIESREQUEST._serialized_end=126
+  _LISTREPOSITORIESRESPONSE._serialized_start=128
+  _LISTREPOSITORIESRESPONSE._serialized_end=241
+  _GETSANDBOXCHANGESREQUEST._serialized_start=243
+  _GETSANDBOXCHANGESREQUEST._serialized_end=310
+  _GETSANDBOXCHANGESRESPONSE._serialized_start=312
+  _GETSANDBOXCHANGESRESPONSE._serialized_end=377
+  _COMMITSANDBOXREQUEST._serialized_start=379
+  _COMMITSANDBOXREQUEST._serialized_end=438
+  _COMMITSANDBOXRESPONSE._serialized_start=440
+  _COMMITSANDBOXRESPONSE._serialized_end=496
+  _PUSHSANDBOXREQUEST._serialized_start=498
+  _PUSHSANDBOXREQUEST._serialized_end=538
+  _PUSHSANDBOXRESPONSE._serialized_start=540
+  _PUSHSANDBOXRESPONSE._serialized_end=623
+  _DISCARDSANDBOXCHANGESREQUEST._serialized_start=625
+  _DISCARDSANDBOXCHANGESREQUEST._serialized_end=675
+  _DISCARDSANDBOXCHANGESRESPONSE._serialized_start=677
+  _DISCARDSANDBOXCHANGESRESPONSE._serialized_end=708
+  _ENSURESANDBOXREQUEST._serialized_start=710
+  _ENSURESANDBOXREQUEST._serialized_end=803
+  _ENSURESANDBOXRESPONSE._serialized_start=805
+  _ENSURESANDBOXRESPONSE._serialized_end=863
+  _GETSANDBOXREQUEST._serialized_start=865
+  _GETSANDBOXREQUEST._serialized_end=904
+  _GETSANDBOXRESPONSE._serialized_start=906
+  _GETSANDBOXRESPONSE._serialized_end=961
+  _LISTSANDBOXESREQUEST._serialized_start=963
+  _LISTSANDBOXESREQUEST._serialized_end=1019
+  _LISTSANDBOXESRESPONSE._serialized_start=1021
+  _LISTSANDBOXESRESPONSE._serialized_end=1081
+  _DELETESANDBOXREQUEST._serialized_start=1083
+  _DELETESANDBOXREQUEST._serialized_end=1125
+  _DELETESANDBOXRESPONSE._serialized_start=1127
+  _DELETESANDBOXRESPONSE._serialized_end=1150
+  _EXECREQUEST._serialized_start=1152
+  _EXECREQUEST._serialized_end=1202
+  _EXECRESPONSE._serialized_start=1204
+  _EXECRESPONSE._serialized_end=1301
+  _EXECOUTPUT._serialized_start=1304
+  _EXECOUTPUT._serialized_end=1446
+  _EXECOUTPUT_STREAM._serialized_start=1376
+  _EXECOUTPUT_STREAM._serialized_end=1446
+  _EXECEXIT._serialized_start=1448
+  _EXECEXIT._serialized_end=1509
+  _SANDBOXSERVICE._serialized_start=1512
+  _SANDBOXSERVICE._serialized_end=2333
 # @@protoc_insertion_point(module_scope)

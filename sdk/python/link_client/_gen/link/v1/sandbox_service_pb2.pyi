@@ -1,3 +1,4 @@
+from link_client._gen.link.v1 import run_pb2 as _run_pb2
 from link_client._gen.link.v1 import sandbox_pb2 as _sandbox_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -7,6 +8,22 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CommitSandboxRequest(_message.Message):
+    __slots__ = ["message", "sandbox_id"]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    sandbox_id: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CommitSandboxResponse(_message.Message):
+    __slots__ = ["commit", "summary"]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    commit: str
+    summary: str
+    def __init__(self, commit: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
+
 class DeleteSandboxRequest(_message.Message):
     __slots__ = ["sandbox_id"]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
@@ -14,6 +31,16 @@ class DeleteSandboxRequest(_message.Message):
     def __init__(self, sandbox_id: _Optional[str] = ...) -> None: ...
 
 class DeleteSandboxResponse(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class DiscardSandboxChangesRequest(_message.Message):
+    __slots__ = ["sandbox_id"]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    def __init__(self, sandbox_id: _Optional[str] = ...) -> None: ...
+
+class DiscardSandboxChangesResponse(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
@@ -74,6 +101,20 @@ class ExecResponse(_message.Message):
     output: ExecOutput
     def __init__(self, output: _Optional[_Union[ExecOutput, _Mapping]] = ..., exit: _Optional[_Union[ExecExit, _Mapping]] = ...) -> None: ...
 
+class GetSandboxChangesRequest(_message.Message):
+    __slots__ = ["base_commit", "sandbox_id"]
+    BASE_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    base_commit: str
+    sandbox_id: str
+    def __init__(self, sandbox_id: _Optional[str] = ..., base_commit: _Optional[str] = ...) -> None: ...
+
+class GetSandboxChangesResponse(_message.Message):
+    __slots__ = ["changes"]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _run_pb2.RunChanges
+    def __init__(self, changes: _Optional[_Union[_run_pb2.RunChanges, _Mapping]] = ...) -> None: ...
+
 class GetSandboxRequest(_message.Message):
     __slots__ = ["sandbox_id"]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
@@ -86,14 +127,48 @@ class GetSandboxResponse(_message.Message):
     sandbox: _sandbox_pb2.Sandbox
     def __init__(self, sandbox: _Optional[_Union[_sandbox_pb2.Sandbox, _Mapping]] = ...) -> None: ...
 
-class ListSandboxesRequest(_message.Message):
+class ListRepositoriesRequest(_message.Message):
     __slots__ = ["link_id"]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     link_id: str
     def __init__(self, link_id: _Optional[str] = ...) -> None: ...
+
+class ListRepositoriesResponse(_message.Message):
+    __slots__ = ["repositories", "truncated", "workspaces"]
+    REPOSITORIES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    repositories: _containers.RepeatedCompositeFieldContainer[_sandbox_pb2.LocalRepository]
+    truncated: bool
+    workspaces: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, repositories: _Optional[_Iterable[_Union[_sandbox_pb2.LocalRepository, _Mapping]]] = ..., workspaces: _Optional[_Iterable[str]] = ..., truncated: bool = ...) -> None: ...
+
+class ListSandboxesRequest(_message.Message):
+    __slots__ = ["link_id", "measure"]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    link_id: str
+    measure: bool
+    def __init__(self, link_id: _Optional[str] = ..., measure: bool = ...) -> None: ...
 
 class ListSandboxesResponse(_message.Message):
     __slots__ = ["sandboxes"]
     SANDBOXES_FIELD_NUMBER: _ClassVar[int]
     sandboxes: _containers.RepeatedCompositeFieldContainer[_sandbox_pb2.Sandbox]
     def __init__(self, sandboxes: _Optional[_Iterable[_Union[_sandbox_pb2.Sandbox, _Mapping]]] = ...) -> None: ...
+
+class PushSandboxRequest(_message.Message):
+    __slots__ = ["sandbox_id"]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    sandbox_id: str
+    def __init__(self, sandbox_id: _Optional[str] = ...) -> None: ...
+
+class PushSandboxResponse(_message.Message):
+    __slots__ = ["branch", "pull_request_url", "remote_url"]
+    BRANCH_FIELD_NUMBER: _ClassVar[int]
+    PULL_REQUEST_URL_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_URL_FIELD_NUMBER: _ClassVar[int]
+    branch: str
+    pull_request_url: str
+    remote_url: str
+    def __init__(self, remote_url: _Optional[str] = ..., branch: _Optional[str] = ..., pull_request_url: _Optional[str] = ...) -> None: ...

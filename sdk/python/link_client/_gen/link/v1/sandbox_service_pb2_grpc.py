@@ -17,6 +17,11 @@ class SandboxServiceStub(object):
         Args:
             channel: A grpc.Channel.
         """
+        self.ListRepositories = channel.unary_unary(
+                '/link.v1.SandboxService/ListRepositories',
+                request_serializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesResponse.FromString,
+                )
         self.EnsureSandbox = channel.unary_unary(
                 '/link.v1.SandboxService/EnsureSandbox',
                 request_serializer=link_dot_v1_dot_sandbox__service__pb2.EnsureSandboxRequest.SerializeToString,
@@ -42,6 +47,26 @@ class SandboxServiceStub(object):
                 request_serializer=link_dot_v1_dot_sandbox__service__pb2.ExecRequest.SerializeToString,
                 response_deserializer=link_dot_v1_dot_sandbox__service__pb2.ExecResponse.FromString,
                 )
+        self.GetSandboxChanges = channel.unary_unary(
+                '/link.v1.SandboxService/GetSandboxChanges',
+                request_serializer=link_dot_v1_dot_sandbox__service__pb2.GetSandboxChangesRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_sandbox__service__pb2.GetSandboxChangesResponse.FromString,
+                )
+        self.CommitSandbox = channel.unary_unary(
+                '/link.v1.SandboxService/CommitSandbox',
+                request_serializer=link_dot_v1_dot_sandbox__service__pb2.CommitSandboxRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_sandbox__service__pb2.CommitSandboxResponse.FromString,
+                )
+        self.PushSandbox = channel.unary_unary(
+                '/link.v1.SandboxService/PushSandbox',
+                request_serializer=link_dot_v1_dot_sandbox__service__pb2.PushSandboxRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_sandbox__service__pb2.PushSandboxResponse.FromString,
+                )
+        self.DiscardSandboxChanges = channel.unary_unary(
+                '/link.v1.SandboxService/DiscardSandboxChanges',
+                request_serializer=link_dot_v1_dot_sandbox__service__pb2.DiscardSandboxChangesRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_sandbox__service__pb2.DiscardSandboxChangesResponse.FromString,
+                )
 
 
 class SandboxServiceServicer(object):
@@ -49,6 +74,15 @@ class SandboxServiceServicer(object):
     forwarded over its session with a deadline; a machine that is offline gets FAILED_PRECONDITION
     LINK_OFFLINE.
     """
+
+    def ListRepositories(self, request, context):
+        """ListRepositories returns the git repositories a machine found under the workspaces its owner
+        gave linkd (`linkd workspace add DIR`), as last advertised by the machine. Threads on a local
+        repository may name only these. FAILED_PRECONDITION LINK_OFFLINE when the machine is offline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def EnsureSandbox(self, request, context):
         """EnsureSandbox finds or makes the sandbox for (link, repository, branch, provider) and returns it
@@ -87,9 +121,49 @@ class SandboxServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSandboxChanges(self, request, context):
+        """GetSandboxChanges asks the machine for a git sandbox's change now (committed or not, untracked
+        files included) against a base commit: by default the one its first run started from, so it
+        is what the sandbox's threads changed. FAILED_PRECONDITION NOT_A_REPOSITORY for a directory.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitSandbox(self, request, context):
+        """CommitSandbox commits everything in the worktree (`git add -A`) on its branch, with the
+        machine's git identity. FAILED_PRECONDITION SANDBOX_BUSY during a run, NOTHING_TO_COMMIT when
+        it is clean.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushSandbox(self, request, context):
+        """PushSandbox pushes the sandbox's branch to its remote with the machine's credentials and says
+        where to open a pull request. FAILED_PRECONDITION SANDBOX_BUSY during a run, PUSH_FAILED when
+        the remote refuses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscardSandboxChanges(self, request, context):
+        """DiscardSandboxChanges resets the worktree to its last commit and removes untracked files
+        (ignored ones stay). FAILED_PRECONDITION SANDBOX_BUSY during a run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SandboxServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ListRepositories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepositories,
+                    request_deserializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesRequest.FromString,
+                    response_serializer=link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesResponse.SerializeToString,
+            ),
             'EnsureSandbox': grpc.unary_unary_rpc_method_handler(
                     servicer.EnsureSandbox,
                     request_deserializer=link_dot_v1_dot_sandbox__service__pb2.EnsureSandboxRequest.FromString,
@@ -115,6 +189,26 @@ def add_SandboxServiceServicer_to_server(servicer, server):
                     request_deserializer=link_dot_v1_dot_sandbox__service__pb2.ExecRequest.FromString,
                     response_serializer=link_dot_v1_dot_sandbox__service__pb2.ExecResponse.SerializeToString,
             ),
+            'GetSandboxChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSandboxChanges,
+                    request_deserializer=link_dot_v1_dot_sandbox__service__pb2.GetSandboxChangesRequest.FromString,
+                    response_serializer=link_dot_v1_dot_sandbox__service__pb2.GetSandboxChangesResponse.SerializeToString,
+            ),
+            'CommitSandbox': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitSandbox,
+                    request_deserializer=link_dot_v1_dot_sandbox__service__pb2.CommitSandboxRequest.FromString,
+                    response_serializer=link_dot_v1_dot_sandbox__service__pb2.CommitSandboxResponse.SerializeToString,
+            ),
+            'PushSandbox': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushSandbox,
+                    request_deserializer=link_dot_v1_dot_sandbox__service__pb2.PushSandboxRequest.FromString,
+                    response_serializer=link_dot_v1_dot_sandbox__service__pb2.PushSandboxResponse.SerializeToString,
+            ),
+            'DiscardSandboxChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscardSandboxChanges,
+                    request_deserializer=link_dot_v1_dot_sandbox__service__pb2.DiscardSandboxChangesRequest.FromString,
+                    response_serializer=link_dot_v1_dot_sandbox__service__pb2.DiscardSandboxChangesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'link.v1.SandboxService', rpc_method_handlers)
@@ -127,6 +221,23 @@ class SandboxService(object):
     forwarded over its session with a deadline; a machine that is offline gets FAILED_PRECONDITION
     LINK_OFFLINE.
     """
+
+    @staticmethod
+    def ListRepositories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.SandboxService/ListRepositories',
+            link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesRequest.SerializeToString,
+            link_dot_v1_dot_sandbox__service__pb2.ListRepositoriesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
     @staticmethod
     def EnsureSandbox(request,
@@ -210,5 +321,73 @@ class SandboxService(object):
         return grpc.experimental.unary_stream(request, target, '/link.v1.SandboxService/Exec',
             link_dot_v1_dot_sandbox__service__pb2.ExecRequest.SerializeToString,
             link_dot_v1_dot_sandbox__service__pb2.ExecResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetSandboxChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.SandboxService/GetSandboxChanges',
+            link_dot_v1_dot_sandbox__service__pb2.GetSandboxChangesRequest.SerializeToString,
+            link_dot_v1_dot_sandbox__service__pb2.GetSandboxChangesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CommitSandbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.SandboxService/CommitSandbox',
+            link_dot_v1_dot_sandbox__service__pb2.CommitSandboxRequest.SerializeToString,
+            link_dot_v1_dot_sandbox__service__pb2.CommitSandboxResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PushSandbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.SandboxService/PushSandbox',
+            link_dot_v1_dot_sandbox__service__pb2.PushSandboxRequest.SerializeToString,
+            link_dot_v1_dot_sandbox__service__pb2.PushSandboxResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DiscardSandboxChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.SandboxService/DiscardSandboxChanges',
+            link_dot_v1_dot_sandbox__service__pb2.DiscardSandboxChangesRequest.SerializeToString,
+            link_dot_v1_dot_sandbox__service__pb2.DiscardSandboxChangesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

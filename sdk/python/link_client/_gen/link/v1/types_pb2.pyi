@@ -1,4 +1,5 @@
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from link_client._gen.link.v1 import sandbox_pb2 as _sandbox_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -15,22 +16,33 @@ LINK_STATE_ONLINE: LinkState
 LINK_STATE_UNSPECIFIED: LinkState
 SANDBOX_PROVIDER_KIND_BWRAP: SandboxProviderKind
 SANDBOX_PROVIDER_KIND_DIRECTORY: SandboxProviderKind
+SANDBOX_PROVIDER_KIND_IN_PLACE: SandboxProviderKind
 SANDBOX_PROVIDER_KIND_UNSPECIFIED: SandboxProviderKind
 SANDBOX_PROVIDER_KIND_WORKTREE: SandboxProviderKind
 
 class Capabilities(_message.Message):
-    __slots__ = ["capacity", "harnesses", "probed_at", "sandbox_providers", "tools"]
+    __slots__ = ["capacity", "harnesses", "probed_at", "repositories", "repositories_truncated", "repository_schemes", "sandbox_providers", "tools", "workspace_add_command", "workspaces"]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     HARNESSES_FIELD_NUMBER: _ClassVar[int]
     PROBED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORIES_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORIES_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORY_SCHEMES_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ADD_COMMAND_FIELD_NUMBER: _ClassVar[int]
     capacity: Capacity
     harnesses: _containers.RepeatedCompositeFieldContainer[HarnessCapability]
     probed_at: _timestamp_pb2.Timestamp
+    repositories: _containers.RepeatedCompositeFieldContainer[_sandbox_pb2.LocalRepository]
+    repositories_truncated: bool
+    repository_schemes: _containers.RepeatedScalarFieldContainer[str]
     sandbox_providers: _containers.RepeatedCompositeFieldContainer[SandboxProviderCapability]
     tools: _containers.RepeatedCompositeFieldContainer[ToolCapability]
-    def __init__(self, harnesses: _Optional[_Iterable[_Union[HarnessCapability, _Mapping]]] = ..., sandbox_providers: _Optional[_Iterable[_Union[SandboxProviderCapability, _Mapping]]] = ..., tools: _Optional[_Iterable[_Union[ToolCapability, _Mapping]]] = ..., capacity: _Optional[_Union[Capacity, _Mapping]] = ..., probed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    workspace_add_command: str
+    workspaces: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, harnesses: _Optional[_Iterable[_Union[HarnessCapability, _Mapping]]] = ..., sandbox_providers: _Optional[_Iterable[_Union[SandboxProviderCapability, _Mapping]]] = ..., tools: _Optional[_Iterable[_Union[ToolCapability, _Mapping]]] = ..., capacity: _Optional[_Union[Capacity, _Mapping]] = ..., probed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., workspaces: _Optional[_Iterable[str]] = ..., repositories: _Optional[_Iterable[_Union[_sandbox_pb2.LocalRepository, _Mapping]]] = ..., repositories_truncated: bool = ..., workspace_add_command: _Optional[str] = ..., repository_schemes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Capacity(_message.Message):
     __slots__ = ["max_concurrent_runs"]

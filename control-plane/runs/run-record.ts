@@ -1,0 +1,90 @@
+/**
+ * A run as the stores hand it out (`RunRecord`, camelCase) and the row it is read from: the one
+ * place the columns of `runs` are named and mapped.
+ */
+import type { RunStateName } from './run-events.js';
+
+export interface RunRecord {
+  id: string;
+  /** Null for an Exec (a command run in a sandbox outside any thread). */
+  threadId: string | null;
+  sandboxId: string | null;
+  userId: string;
+  linkId: string;
+  harness: string;
+  model: string;
+  tier: number;
+  prompt: string;
+  resumeSessionId: string;
+  state: RunStateName;
+  /** The session that holds it (null while queued). */
+  sessionEpoch: bigint | null;
+  cancelRequestedAt: Date | null;
+  exitCode: number;
+  failureReason: string;
+  sessionId: string;
+  lastSeq: bigint;
+  createdAt: Date;
+  dispatchedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** When the session holding it ended with no newer one taking it over; null while held. */
+  detachedAt: Date | null;
+}
+
+/** A row of `runs` as selected with {@link RUN_COLUMNS}. */
+export interface RunRow {
+  id: string;
+  thread_id: string | null;
+  sandbox_id: string | null;
+  user_id: string;
+  link_id: string;
+  harness: string;
+  model: string;
+  tier: number;
+  prompt: string;
+  resume_session_id: string;
+  state: RunStateName;
+  session_epoch: string | null;
+  cancel_requested_at: Date | null;
+  exit_code: number;
+  failure_reason: string;
+  session_id: string;
+  last_seq: string;
+  created_at: Date;
+  dispatched_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  detached_at: Date | null;
+}
+
+export const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
+  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at`;
+
+/** The record of a row. */
+export function run(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    threadId: row.thread_id,
+    sandboxId: row.sandbox_id,
+    userId: row.user_id,
+    linkId: row.link_id,
+    harness: row.harness,
+    model: row.model,
+    tier: row.tier,
+    prompt: row.prompt,
+    resumeSessionId: row.resume_session_id,
+    state: row.state,
+    sessionEpoch: row.session_epoch === null ? null : BigInt(row.session_epoch),
+    cancelRequestedAt: row.cancel_requested_at,
+    exitCode: row.exit_code,
+    failureReason: row.failure_reason,
+    sessionId: row.session_id,
+    lastSeq: BigInt(row.last_seq),
+    createdAt: row.created_at,
+    dispatchedAt: row.dispatched_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    detachedAt: row.detached_at,
+  };
+}

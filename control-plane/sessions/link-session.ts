@@ -1,0 +1,398 @@
+/**
+ * The server side of one agent's `LinkService.Connect` stream, from Hello to the end:
+ *
+ *   Hello (hello.ts) ─▶ admit (SetupGate) ─▶ claim presence, watch for a newer epoch (registry)
+ *     ─▶ adopt runs (run-store) ─▶ Welcome ─▶ frames (session-frames.ts) ─▶ end
+ *
+ * The session ends when the agent says Goodbye or closes its side, when it misses three heartbeat
+ * intervals (UNAVAILABLE HEARTBEAT_MISSED), when a newer session of the same link takes over
+ * (ABORTED SUPERSEDED), or when the call is cancelled. Whatever ends it, its runs are detached, its
+ * presence record is released (only if it is still the live one) and the link's last-seen time is stored.
+ */
+import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
+import type { HandlerContext } from '@connectrpc/connect';
+import { Channel } from '../../common/channel.js';
+import { Code, linkError, Reason } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { PROTOCOL_VERSION } from '../../common/protocol.js';
+import type { ConnectRequest, ConnectResponseSchema, Hello } from '../../gen/link/v1/link_service_pb.js';
+import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { PresenceClaim, PresenceRecord, Registry } from '../registry/registry.js';
+import { Dispatcher } from '../runs/dispatcher.js';
+import type { RunStore } from '../runs/run-store.js';
+import type { SandboxStore } from '../sandboxes/sandbox-store.js';
+import { newId, newToken, type DispatchKeySet, type LinkRecord, type Store } from '../store/store.js';
+import { readHello } from './hello.js';
+import { handleFrame, type FrameSession } from './session-frames.js';
+
+/** A frame the server sends on the stream. */
+export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
+
+export interface LinkSessionOptions {
+  /** The cadence the server asks agents to heartbeat at (Welcome.heartbeat_interval_ms). */
+  heartbeatIntervalMs: number;
+  /** How long the agent has to send Hello. */
+  helloTimeoutMs: number;
+  /** How long a link may stay away before its unfinished runs fail LINK_LOST. */
+  linkLostGraceMs: number;
+  /** How long a link's old token keeps working after the machine confirmed a new one. */
+  tokenGraceMs?: number;
+  /** Session set-ups (claim, adopt runs, Welcome) run at once; more wait their turn. Default 128. */
+  maxConcurrentSetups?: number;
+  /** Set-ups that may wait; past that a new session is refused OVERLOADED and retries. Default 2048. */
+  maxQueuedSetups?: number;
+}
+
+/** What a session needs of the replica around it (the hub). */
+export interface SessionServices {
+  registry: Registry;
+  store: Store;
+  runs: RunStore;
+  sandboxes: SandboxStore;
+  options: LinkSessionOptions;
+  metrics?: ServerMetrics;
+  /** Waits for a turn to set up (see SetupGate); resolves with the function that gives it back. */
+  admitSetup(signal: AbortSignal): Promise<() => void>;
+  /** Detaches the runs of an ended session (they fail LINK_LOST after the grace). */
+  detachRuns(linkId: string, epoch: bigint): Promise<void>;
+}
+
+const registryUnavailable = (cause?: unknown) =>
+  linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
+
+export class LinkSession implements FrameSession {
+  private readonly out = new Channel<Outgoing>();
+  private record: PresenceRecord | undefined;
+  private lastHeartbeatAt = Date.now();
+  private superseded = false;
+  private welcomed = false;
+  /** A token rotation asked for before the Welcome went out. */
+  private rotateOnWelcome = false;
+  capacity = 1;
+  readonly dispatcher: Dispatcher;
+  readonly store: Store;
+  readonly runs: RunStore;
+  readonly sandboxes: SandboxStore;
+  readonly metrics?: ServerMetrics;
+  readonly tokenGraceMs: number;
+
+  constructor(
+    private readonly link: LinkRecord,
+    private readonly services: SessionServices,
+    readonly log: Logger,
+  ) {
+    ({ store: this.store, runs: this.runs, sandboxes: this.sandboxes, metrics: this.metrics } = services);
+    this.tokenGraceMs = services.options.tokenGraceMs ?? 10 * 60_000;
+    this.dispatcher = new Dispatcher(this, this.runs, this.sandboxes, this.store, log, this.metrics);
+  }
+
+  /** Welcomed and not yet ended: it may be sent runs. */
+  get live(): boolean {
+    return this.welcomed && !this.out.isClosed;
+  }
+
+  /** A superseded session's agent is reconnected elsewhere: what it claimed would only wait out the grace. */
+  mayDispatch(): boolean {
+    return this.live && !this.superseded;
+  }
+
+  get linkId(): string {
+    return this.link.id;
+  }
+
+  get userId(): string {
+    return this.link.userId;
+  }
+
+  /** The epoch of the session's presence claim (undefined before it claimed). */
+  get heldEpoch(): bigint | undefined {
+    return this.record?.epoch;
+  }
+
+  send(frame: Outgoing): void {
+    this.out.push(frame);
+  }
+
+  close(error?: unknown): void {
+    this.out.close(error);
+  }
+
+  epoch(): bigint {
+    if (!this.record) throw new Error('no session epoch before Hello');
+    return this.record.epoch;
+  }
+
+  heartbeatSeen(): void {
+    this.lastHeartbeatAt = Date.now();
+  }
+
+  /** Claims and sends the link's queued runs (runs/dispatcher.ts). */
+  dispatchPending = (): void => this.dispatcher.dispatchPending();
+  /** Claims and sends the link's queued sandbox operations (runs/dispatcher.ts). */
+  sendSandboxOps = (): void => this.dispatcher.sendSandboxOps();
+
+  /** Tells the agent again to stop every run the user cancelled that it still runs. */
+  async resendCancels(): Promise<void> {
+    if (!this.live) return;
+    for (const run of await this.runs.pendingCancels(this.link.id)) this.cancel(run.id);
+  }
+
+  /** Sends the agent a new token; it is accepted at once, and becomes the only one once the agent confirms. */
+  rotateToken(): void {
+    if (!this.live) {
+      // Asked while the session is still being set up: done as soon as it is welcomed.
+      if (!this.welcomed && !this.out.isClosed) this.rotateOnWelcome = true;
+      return;
+    }
+    const token = newToken('ll');
+    const rotationId = newId('rot');
+    void this.store
+      .setPendingToken(this.link.id, token)
+      .then(() => {
+        this.send({ frame: { case: 'rotateToken', value: { rotationId, newToken: token } } });
+        this.log.info({ rotationId }, 'link token rotation sent');
+      })
+      .catch((error) => this.log.error({ err: error }, 'cannot rotate the link token'));
+  }
+
+  /** Tells the agent to stop a run. */
+  cancel(runId: string): void {
+    if (!this.live) return;
+    this.send({ frame: { case: 'cancelRun', value: { runId, reason: 'cancelled by the user' } } });
+  }
+
+  /** Tells the agent to stop for good (DisconnectLink), then ends the stream. */
+  shutdown(reason: string): void {
+    this.log.info({ reason }, 'telling the agent to stop');
+    this.send({ frame: { case: 'shutdown', value: { reason } } });
+    this.out.close();
+  }
+
+  /** The link was revoked: the session ends now, and the agent learns its token is gone. */
+  revoked(): void {
+    this.log.info('link revoked; ending its session');
+    this.out.close(linkError(Code.Unauthenticated, Reason.LinkRevoked, 'this link was revoked; pair the machine again with `linkd login`'));
+  }
+
+  /** An admin disabled the link's user: the session ends now, and the agent learns why. */
+  userDisabled(): void {
+    this.log.info("the link's user was disabled; ending its session");
+    this.out.close(
+      linkError(Code.Unauthenticated, Reason.UserDisabled, 'the account this machine is paired with was disabled by an admin; ask them to enable it, then start linkd again'),
+    );
+  }
+
+  /** Runs the session: the frames it yields are the server's side of the stream. */
+  async *run(requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext): AsyncGenerator<Outgoing> {
+    const frames = requests[Symbol.asyncIterator]();
+    const onAbort = () => this.out.close();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let watchdog: NodeJS.Timeout | undefined;
+    let stopWatch: (() => void) | undefined;
+    let endSetup: (() => void) | undefined;
+    try {
+      const hello = await readHello(frames, ctx.signal, this.services.options.helloTimeoutMs);
+      if (!hello) return;
+      endSetup = await this.services.admitSetup(ctx.signal);
+      // The agent may have given up while this session waited its turn: then claiming would only
+      // supersede the attempt it made next.
+      if (ctx.signal.aborted) return;
+      if (!this.services.registry.isReady()) throw registryUnavailable();
+      // Watch before claiming, so a newer session that claims right after us is never missed.
+      stopWatch = this.watchForNewer();
+      const cursors = await this.setUp(hello);
+      this.welcome(hello, cursors, (await this.store.dispatchKey()));
+      endSetup();
+      await this.afterWelcome();
+      watchdog = setInterval(() => this.checkHeartbeat(), Math.max(10, Math.floor(this.services.options.heartbeatIntervalMs / 2)));
+      void this.readFrames(frames);
+      yield* this.out;
+    } finally {
+      endSetup?.();
+      ctx.signal.removeEventListener('abort', onAbort);
+      clearInterval(watchdog);
+      stopWatch?.();
+      this.out.close();
+      void frames.return?.()?.catch(() => undefined);
+      if (this.record) await this.end(this.record);
+    }
+  }
+
+  /** Ends the session SUPERSEDED when a newer epoch of its link is claimed; returns the function that stops watching. */
+  private watchForNewer(): () => void {
+    return this.services.registry.watchLink(this.link.userId, this.link.id, (event) => {
+      const mine = this.record;
+      if (!mine || event.type !== 'put' || event.record.epoch <= mine.epoch) return;
+      this.log.info({ epoch: String(mine.epoch), newer: String(event.record.epoch) }, 'session superseded');
+      this.superseded = true;
+      this.out.close(
+        linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed', {
+          newer_replica: event.record.replicaId,
+          newer_instance: event.record.instanceId,
+        }),
+      );
+    });
+  }
+
+  /** Claims presence, adopts the runs the agent still holds, and records them; returns each adopted run's stored seq. */
+  private async setUp(hello: Hello): Promise<Map<string, bigint>> {
+    const registry = this.services.registry;
+    this.record = await this.claim({
+      userId: this.link.userId,
+      linkId: this.link.id,
+      replicaId: registry.replicaId,
+      machineId: hello.machineId,
+      instanceId: hello.instanceId,
+      hostname: hello.hostname,
+      os: hello.os,
+      arch: hello.arch,
+      agentVersion: hello.agentVersion,
+      capabilities: hello.capabilities ?? create(CapabilitiesSchema),
+      connectedAt: Date.now(),
+      runningRunIds: [],
+      dispatchKeyMissing: hello.dispatchKeyMissing,
+    });
+    this.capacity = Math.max(1, hello.capabilities?.capacity?.maxConcurrentRuns ?? 1);
+    const [{ cursors, failed }] = await Promise.all([
+      this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
+      this.rememberSeen(),
+    ]);
+    if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
+    const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
+    if (unfinished.length > 0) {
+      this.record = { ...this.record, runningRunIds: unfinished };
+      await registry.update(this.record).catch((error) => this.log.warn({ err: error }, 'cannot record the adopted runs in the registry'));
+    }
+    return cursors;
+  }
+
+  private welcome(hello: Hello, cursors: Map<string, bigint>, { publicKey, chain }: DispatchKeySet): void {
+    const epoch = this.epoch();
+    this.log.info({ epoch: String(epoch), hostname: hello.hostname }, 'link connected');
+    if (hello.dispatchKeyMissing) this.log.warn('the agent has no dispatch key pinned at pairing: it refuses every run until paired again');
+    this.send({
+      frame: {
+        case: 'welcome',
+        value: {
+          linkId: this.link.id,
+          sessionEpoch: epoch,
+          heartbeatIntervalMs: this.services.options.heartbeatIntervalMs,
+          replicaId: this.services.registry.replicaId,
+          protocolVersion: PROTOCOL_VERSION,
+          dispatchPublicKey: publicKey,
+          // Only a rotated key needs its chain: an agent pinned to an older key follows it.
+          dispatchKeyChain: chain.length > 1 ? chain : [],
+          runCursors: [...cursors].map(([runId, lastPersistedSeq]) => ({ runId, lastPersistedSeq })),
+        },
+      },
+    });
+    this.welcomed = true;
+  }
+
+  /** What waited for the Welcome: a token rotation, queued runs and sandbox operations, cancels. */
+  private async afterWelcome(): Promise<void> {
+    if (this.rotateOnWelcome) {
+      this.rotateOnWelcome = false;
+      this.rotateToken();
+    }
+    this.dispatchPending();
+    this.sendSandboxOps();
+    await this.resendCancels();
+    this.lastHeartbeatAt = Date.now();
+  }
+
+  /** Keeps the presence record's running runs current (a write only when the set changes). */
+  async setRunning(runId: string, running: boolean): Promise<void> {
+    const record = this.record;
+    if (!record || record.runningRunIds.includes(runId) === running) return;
+    const updated = { ...record, runningRunIds: running ? [...record.runningRunIds, runId] : record.runningRunIds.filter((id) => id !== runId) };
+    this.record = updated;
+    const live = await this.services.registry.update(updated).catch((error) => {
+      this.metrics?.registryErrors.inc();
+      this.log.warn({ err: error }, 'cannot update the running runs in the registry');
+      return true;
+    });
+    if (!live) this.log.info("the presence record is no longer this session's");
+  }
+
+  async updateCapabilities(capabilities: Capabilities): Promise<void> {
+    const record = this.record;
+    if (!record) return;
+    const updated = { ...record, capabilities };
+    const stillLive = await this.services.registry.update(updated).catch((cause) => {
+      this.metrics?.registryErrors.inc();
+      throw registryUnavailable(cause);
+    });
+    if (!stillLive) throw linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed');
+    this.record = updated;
+  }
+
+  /** Claims presence; a registry that fails here (etcd unreachable) is UNAVAILABLE: agents retry. */
+  private async claim(claim: PresenceClaim): Promise<PresenceRecord> {
+    try {
+      return await this.services.registry.claim(claim);
+    } catch (cause) {
+      this.metrics?.registryErrors.inc();
+      this.log.warn({ err: cause }, 'cannot claim presence');
+      throw registryUnavailable(cause);
+    }
+  }
+
+  private async readFrames(frames: AsyncIterator<ConnectRequest>): Promise<void> {
+    try {
+      for (;;) {
+        const next = await frames.next();
+        if (next.done) {
+          this.log.info('agent closed the session');
+          this.out.close();
+          return;
+        }
+        await handleFrame(this, next.value);
+      }
+    } catch (error) {
+      this.out.close(error);
+    }
+  }
+
+  private checkHeartbeat(): void {
+    const intervalMs = this.services.options.heartbeatIntervalMs;
+    const silentFor = Date.now() - this.lastHeartbeatAt;
+    if (silentFor > 3 * intervalMs) {
+      this.log.warn({ silentForMs: silentFor }, 'heartbeats missed; closing the session');
+      this.out.close(linkError(Code.Unavailable, Reason.HeartbeatMissed, `no heartbeat for ${silentFor} ms (3 intervals of ${intervalMs} ms)`));
+    }
+  }
+
+  private async rememberSeen(): Promise<void> {
+    const record = this.record;
+    if (!record) return;
+    try {
+      await this.store.recordSeen(this.link.id, {
+        at: Date.now(),
+        machineId: record.machineId,
+        hostname: record.hostname,
+        os: record.os,
+        arch: record.arch,
+        agentVersion: record.agentVersion,
+        capabilitiesJson: toJson(CapabilitiesSchema, record.capabilities),
+      });
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot store when the link was last seen');
+    }
+  }
+
+  private async end(record: PresenceRecord): Promise<void> {
+    this.welcomed = false;
+    // Also when superseded: the newer session's adoption is a compare-and-set on the epoch, so
+    // whichever comes first, the runs it adopts are attached and the rest wait out the grace.
+    await this.services.detachRuns(record.linkId, record.epoch);
+    await this.rememberSeen();
+    try {
+      await this.services.registry.release(record.userId, record.linkId, record.epoch);
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot release presence; it goes when the replica lease expires');
+    }
+    this.log.info({ epoch: String(record.epoch) }, 'link session ended');
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * One handler per frame an agent sends after its Hello. Each gets the session it arrived on (as
+ * `FrameSession`: what a handler may read and do) and the frame's value; a handler that throws
+ * ends the session with that error (the agent sees it as the stream's status).
+ */
+import { create } from '@bufbuild/protobuf';
+import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type {
+  CapabilitiesChanged,
+  ConnectRequest,
+  Goodbye,
+  Heartbeat,
+  RunAccepted,
+  RunEvents,
+  RunRejected,
+  SandboxReply,
+  TokenRotated,
+} from '../../gen/link/v1/link_service_pb.js';
+import { RunStatus } from '../../gen/link/v1/run_pb.js';
+import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { RunStore } from '../runs/run-store.js';
+import type { SandboxStore } from '../sandboxes/sandbox-store.js';
+import type { Store } from '../store/store.js';
+import { validateCapabilities } from './hello.js';
+import type { Outgoing } from './link-session.js';
+import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
+
+/** What a frame handler may use of its session. */
+export interface FrameSession {
+  readonly linkId: string;
+  readonly log: Logger;
+  readonly metrics?: ServerMetrics;
+  readonly store: Store;
+  readonly runs: RunStore;
+  readonly sandboxes: SandboxStore;
+  /** How long a link's old token keeps working after the machine confirmed a new one. */
+  readonly tokenGraceMs: number;
+  epoch(): bigint;
+  send(frame: Outgoing): void;
+  /** Ends the session (with `error` as its status, or cleanly). */
+  close(error?: unknown): void;
+  heartbeatSeen(): void;
+  /** Stores new capabilities in the presence record; throws UNAVAILABLE or SUPERSEDED. */
+  updateCapabilities(capabilities: Capabilities): Promise<void>;
+  /** Keeps the presence record's running runs current. */
+  setRunning(runId: string, running: boolean): Promise<void>;
+  /** Claims and sends more queued runs (a slot may have opened). */
+  dispatchPending(): void;
+}
+
+/** Handles one frame after the Hello. */
+export async function handleFrame(session: FrameSession, request: ConnectRequest): Promise<void> {
+  const frame = request.frame;
+  switch (frame.case) {
+    case 'heartbeat':
+      return onHeartbeat(session, frame.value);
+    case 'capabilitiesChanged':
+      return onCapabilitiesChanged(session, frame.value);
+    case 'goodbye':
+      return onGoodbye(session, frame.value);
+    case 'runAccepted':
+      return onRunAccepted(session, frame.value);
+    case 'runRejected':
+      return onRunRejected(session, frame.value);
+    case 'runEvents':
+      return onRunEvents(session, frame.value);
+    case 'tokenRotated':
+      return onTokenRotated(session, frame.value);
+    case 'sandboxReply':
+      return onSandboxReply(session, frame.value);
+    case 'hello':
+      throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
+    default:
+      throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'empty or unknown frame', { frame: frame.case ?? '' });
+  }
+}
+
+export function onHeartbeat(session: FrameSession, heartbeat: Heartbeat): void {
+  session.metrics?.heartbeats.inc();
+  session.heartbeatSeen();
+  session.send({ frame: { case: 'heartbeatAck', value: { seq: heartbeat.seq } } });
+}
+
+export async function onCapabilitiesChanged(session: FrameSession, changed: CapabilitiesChanged): Promise<void> {
+  const capabilities = changed.capabilities ?? create(CapabilitiesSchema);
+  validateCapabilities(capabilities);
+  await session.updateCapabilities(capabilities);
+  session.log.info('capabilities changed');
+}
+
+export function onGoodbye(session: FrameSession, goodbye: Goodbye): void {
+  session.log.info({ reason: goodbye.reason }, 'agent said goodbye');
+  session.close();
+}
+
+export async function onRunAccepted(session: FrameSession, accepted: RunAccepted): Promise<void> {
+  if (await session.runs.markRunning(accepted.runId, session.linkId, session.epoch())) {
+    session.log.info({ runId: accepted.runId }, 'run accepted');
+    await session.setRunning(accepted.runId, true);
+  }
+}
+
+export async function onRunRejected(session: FrameSession, rejected: RunRejected): Promise<void> {
+  const { runId, reason, message } = rejected;
+  checkLength('run_rejected.reason', reason, 64);
+  session.log.warn({ runId, reason }, 'the agent refused a run');
+  // A newer linkd may refuse for a reason the table does not know yet: it is stored as sent.
+  const failure = (reason || RunFailure.Rejected) as RunFailureReason;
+  await session.runs.finish(runId, RunStatus.FAILED, failure, message.slice(0, 1024) || 'the agent refused the run');
+  session.dispatchPending();
+}
+
+/** Stores a batch of events and acks what may be forgotten; a finished run frees a slot. */
+export async function onRunEvents(session: FrameSession, batch: RunEvents): Promise<void> {
+  const { runId, events } = batch;
+  if (events.length === 0) return;
+  const stored = await session.runs.appendEvents(runId, session.linkId, session.epoch(), events);
+  if (!stored.ok) {
+    session.log.warn({ runId, reason: stored.reason, why: stored.why }, 'refusing run events');
+    return;
+  }
+  session.log.debug({ runId, from: String(events[0].seq), to: String(events[events.length - 1].seq), acked: String(stored.acked) }, 'run events stored');
+  session.send({ frame: { case: 'eventsAck', value: { runId, ackedSeq: stored.acked } } });
+  if (stored.finished) {
+    await session.setRunning(runId, false);
+    session.dispatchPending();
+  }
+}
+
+export async function onTokenRotated(session: FrameSession, rotated: TokenRotated): Promise<void> {
+  checkLength('token_rotated.rotation_id', rotated.rotationId, 64);
+  if (await session.store.completeTokenRotation(session.linkId, session.tokenGraceMs)) {
+    session.log.info({ rotationId: rotated.rotationId }, 'link token rotated');
+  }
+}
+
+export async function onSandboxReply(session: FrameSession, reply: SandboxReply): Promise<void> {
+  checkLength('sandbox_reply.op_id', reply.opId, 64, 1);
+  await session.sandboxes.reply(session.linkId, reply);
+}

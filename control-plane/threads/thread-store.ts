@@ -1,0 +1,215 @@
+/**
+ * Threads and their messages in Postgres. A thread's first message pins it (harness, link, sandbox
+ * provider, branch, repository: `pins.ts`); each message is written with its `queued` run in one
+ * transaction, together with the thread's sandbox row on its first message — the run and the
+ * sandbox are written by their own stores' `…InTx` methods, on this transaction. Rows become
+ * camelCase records here, at the store's edge.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.js';
+import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
+import { newId } from '../store/store.js';
+import { pinConflict, type ThreadPins } from './pins.js';
+import { Reason } from '../../common/reasons.js';
+
+export interface ThreadRecord extends ThreadPins {
+  id: string;
+  userId: string;
+  title: string;
+  sandboxId: string | null;
+  /** The harness's session the next run resumes ('' before the first run started). */
+  sessionId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  /** The state of its newest run (listThreads, getThread). */
+  lastRunState?: RunStateName | null;
+}
+
+export interface MessageRecord {
+  id: string;
+  threadId: string;
+  text: string;
+  model: string;
+  tier: number;
+  runId: string | null;
+  createdAt: Date;
+}
+
+/** Why sendMessage refused, before anything was written. */
+export class SendRefused extends Error {
+  constructor(
+    readonly reason: typeof Reason.ThreadNotFound | typeof Reason.ThreadPinned | typeof Reason.ThreadBusy,
+    message: string,
+    readonly metadata: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface SendInput {
+  userId: string;
+  threadId: string;
+  text: string;
+  harness: string;
+  linkId: string;
+  sandboxProvider: string;
+  branch: string;
+  repository: string;
+  /**
+   * Where the thread's sandbox is, for its first message: the row is found or made (pending) in
+   * the run's transaction, so a refused message leaves none. Null only where a caller keeps no
+   * sandbox map. A thread that has its sandbox keeps it; one whose sandbox was deleted gets it again.
+   */
+  sandbox: SandboxKey | null;
+  model: string;
+  tier: number;
+}
+
+interface ThreadRow {
+  id: string;
+  user_id: string;
+  title: string;
+  harness: string | null;
+  link_id: string | null;
+  sandbox_provider: string | null;
+  branch: string | null;
+  repository: string | null;
+  sandbox_id: string | null;
+  session_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface MessageRow {
+  id: string;
+  thread_id: string;
+  text: string;
+  model: string;
+  tier: number;
+  run_id: string | null;
+  created_at: Date;
+}
+
+export class ThreadStore {
+  constructor(
+    private readonly sql: Sql,
+    private readonly runs: RunStore,
+  ) {}
+
+  async createThread(userId: string, title: string): Promise<ThreadRecord> {
+    const [row] = await this.sql<ThreadRow[]>`
+      insert into threads (id, user_id, title) values (${newId('thr')}, ${userId}, ${title}) returning *`;
+    return { ...thread(row), lastRunState: null };
+  }
+
+  /** The user's threads, most recently active first (500 at most), each with its newest run's state. */
+  async listThreads(userId: string): Promise<ThreadRecord[]> {
+    const rows = await this.sql<ThreadRow[]>`select * from threads where user_id = ${userId} order by updated_at desc limit 500`;
+    const states = await this.runs.lastRunStates(rows.map((r) => r.id));
+    return rows.map((row) => ({ ...thread(row), lastRunState: states.get(row.id) ?? null }));
+  }
+
+  /** The thread with its messages and runs, oldest first; undefined unless `userId` owns it. */
+  async getThread(userId: string, threadId: string): Promise<{ thread: ThreadRecord; messages: MessageRecord[]; runs: RunRecord[] } | undefined> {
+    const [row] = await this.sql<ThreadRow[]>`select * from threads where id = ${threadId} and user_id = ${userId}`;
+    if (!row) return undefined;
+    const messages = await this.sql<MessageRow[]>`select * from messages where thread_id = ${threadId} order by created_at, id`;
+    const runs = await this.runs.runsOfThread(threadId);
+    const last = runs.reduce<RunRecord | undefined>((newest, run) => (!newest || run.createdAt >= newest.createdAt ? run : newest), undefined);
+    return { thread: { ...thread(row), lastRunState: last?.state ?? null }, messages: messages.map(message), runs };
+  }
+
+  /** The thread as it stands (pins) for the checks before queueing. */
+  async threadPins(userId: string, threadId: string): Promise<ThreadRecord | undefined> {
+    const [row] = await this.sql<ThreadRow[]>`select * from threads where id = ${threadId} and user_id = ${userId}`;
+    return row && thread(row);
+  }
+
+  /**
+   * Pins the thread on its first message (refusing THREAD_PINNED on a later mismatch), inserts the
+   * message and its `queued` run in one transaction (THREAD_BUSY when a run is unfinished), and
+   * wakes the replica that holds the link.
+   */
+  async sendMessage(input: SendInput): Promise<{ runId: string; messageId: string }> {
+    const messageId = newId('msg');
+    const runId = await this.sql.begin(async (tx) => {
+      const [row] = await tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`;
+      if (!row) throw new SendRefused(Reason.ThreadNotFound, `no thread ${input.threadId}`, { thread_id: input.threadId });
+      const pinned = thread(row);
+      const conflict = pinConflict(pinned, input);
+      if (conflict) {
+        throw new SendRefused(Reason.ThreadPinned, `this thread runs with ${conflict.field} "${conflict.pinned}"; start a new thread to use "${conflict.requested}"`, {
+          ...conflict,
+        });
+      }
+      const sandboxId = await this.pin(tx, pinned, input);
+      const queued = await RunStore.insertQueuedInTx(tx, {
+        threadId: pinned.id,
+        sandboxId,
+        userId: input.userId,
+        linkId: pinned.linkId ?? input.linkId,
+        harness: pinned.harness ?? input.harness,
+        model: input.model,
+        tier: input.tier,
+        prompt: input.text,
+        resumeSessionId: pinned.sessionId,
+      }).catch((error: unknown) => {
+        if ((error as { code?: string }).code !== '23505') throw error;
+        throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: pinned.id });
+      });
+      await tx`insert into messages (id, thread_id, text, model, tier, run_id)
+               values (${messageId}, ${pinned.id}, ${input.text}, ${input.model}, ${input.tier}, ${queued})`;
+      await tx`update threads set updated_at = now() where id = ${pinned.id}`;
+      return queued;
+    });
+    return { runId, messageId };
+  }
+
+  /** Writes the thread's pins on its first message and its sandbox (found or made) when it has none; returns the sandbox id. */
+  private async pin(tx: TransactionSql, pinned: ThreadRecord, input: SendInput): Promise<string | null> {
+    let sandboxId = pinned.sandboxId;
+    const hasPins = pinned.harness !== null;
+    if (sandboxId === null && input.sandbox) {
+      sandboxId = (await SandboxStore.upsertInTx(tx, input.sandbox)).id;
+      if (hasPins) await tx`update threads set sandbox_id = ${sandboxId} where id = ${pinned.id}`;
+    }
+    if (!hasPins) {
+      await tx`update threads set harness = ${input.harness}, link_id = ${input.linkId},
+                 sandbox_provider = ${input.sandboxProvider}, branch = ${input.branch},
+                 repository = ${input.repository}, sandbox_id = ${sandboxId},
+                 title = case when title = '' then ${input.text.slice(0, 80)} else title end
+               where id = ${pinned.id}`;
+    }
+    return sandboxId;
+  }
+
+  /**
+   * The harness's session a thread's next run resumes, in the transaction that stored the run's
+   * events (RunStore.appendEvents); `touch` marks the thread active (its run finished).
+   */
+  static async recordSessionInTx(tx: TransactionSql, threadId: string, sessionId: string, touch: boolean): Promise<void> {
+    if (touch) await tx`update threads set session_id = ${sessionId}, updated_at = now() where id = ${threadId}`;
+    else await tx`update threads set session_id = ${sessionId} where id = ${threadId}`;
+  }
+}
+
+function thread(row: ThreadRow): ThreadRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    title: row.title,
+    harness: row.harness,
+    linkId: row.link_id,
+    sandboxProvider: row.sandbox_provider,
+    branch: row.branch,
+    repository: row.repository,
+    sandboxId: row.sandbox_id,
+    sessionId: row.session_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function message(row: MessageRow): MessageRecord {
+  return { id: row.id, threadId: row.thread_id, text: row.text, model: row.model, tier: row.tier, runId: row.run_id, createdAt: row.created_at };
+}
