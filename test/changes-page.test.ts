@@ -72,6 +72,7 @@ describe('the Changes panel, end to end on a phone', () => {
     const box = await diff.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, right: el.getBoundingClientRect().right }));
     assert.ok(box.scroll > box.client, 'the long line scrolls inside the diff');
     assert.ok(box.right <= 390);
+    if (process.env.LINK_TEST_SCREENSHOTS) await page.screenshot({ path: join(process.env.LINK_TEST_SCREENSHOTS, 'changes-phone.png'), fullPage: true });
 
     const panel = page.locator('link-thread-changes');
     await panel.locator('link-changes [data-testid=changes]').waitFor({ timeout: 20_000 });
