@@ -74,7 +74,8 @@ class LinkServiceServicer(object):
     def Connect(self, request_iterator, context):
         """Connect is linkd's one long-lived session. The first frame must be Hello, within 5 s; the server
         answers Welcome and then both sides exchange frames until either ends. Authenticated with the
-        link's bearer token. Errors carry a google.rpc.ErrorInfo reason: UNAUTHENTICATED (bad token),
+        link's bearer token. Errors carry a google.rpc.ErrorInfo reason (domain link.v1, one of the Reason
+        table of common/reasons.ts, as every error of every service does): UNAUTHENTICATED (bad token),
         FAILED_PRECONDITION PROTOCOL_MISMATCH, INVALID_ARGUMENT HELLO_REQUIRED, DEADLINE_EXCEEDED
         HELLO_TIMEOUT, ABORTED SUPERSEDED (a newer session of the same link took over),
         UNAVAILABLE HEARTBEAT_MISSED, RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE. Browsers cannot call it.
