@@ -69,6 +69,8 @@ export class LinkSession implements FrameSession {
   private welcomed = false;
   /** A token rotation asked for before the Welcome went out. */
   private rotateOnWelcome = false;
+  /** A Shutdown asked for before the Welcome went out (linkd obeys one only from a welcomed, trusted session). */
+  private shutdownOnWelcome: string | undefined;
   capacity = 1;
   readonly dispatcher: Dispatcher;
   readonly store: Store;
@@ -164,6 +166,11 @@ export class LinkSession implements FrameSession {
 
   /** Tells the agent to stop for good (DisconnectLink), then ends the stream. */
   shutdown(reason: string): void {
+    if (!this.welcomed && !this.out.isClosed) {
+      // Still being set up: linkd would take a Shutdown ahead of its Welcome as one from a stranger.
+      this.shutdownOnWelcome = reason;
+      return;
+    }
     this.log.info({ reason }, 'telling the agent to stop');
     this.send({ frame: { case: 'shutdown', value: { reason } } });
     this.out.close();
@@ -292,6 +299,7 @@ export class LinkSession implements FrameSession {
 
   /** What waited for the Welcome: a token rotation, queued runs and sandbox operations, cancels. */
   private async afterWelcome(): Promise<void> {
+    if (this.shutdownOnWelcome !== undefined) return this.shutdown(this.shutdownOnWelcome);
     if (this.rotateOnWelcome) {
       this.rotateOnWelcome = false;
       this.rotateToken();
