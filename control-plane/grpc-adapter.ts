@@ -19,9 +19,11 @@ import {
   Code,
   ConnectError,
   createContextValues,
+  type ConnectRouter,
   createHandlerContext,
   type ContextValues,
   type HandlerContext,
+  type ServiceImpl,
 } from '@connectrpc/connect';
 import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import { linkError, Reason } from '../common/errors.js';
@@ -99,6 +101,27 @@ export interface GrpcAdapterOptions {
    * What the handler throws is the service's to log (see interceptors.ts).
    */
   onRefused?: (error: ConnectError, path: string) => void;
+}
+
+/**
+ * A service and its implementation, checked against each other when made (`serviceEntry`), so
+ * that a list of different services can be mounted on both transports without a cast.
+ */
+export interface ServiceEntry {
+  readonly service: DescService;
+  readonly impl: object;
+  /** Mounts it on connect-node's router (the HTTP port). */
+  mount(router: ConnectRouter): void;
+}
+
+/** Pairs `service` with `impl`; the compiler checks `impl`'s methods against the service's. */
+export function serviceEntry<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceEntry {
+  return { service, impl, mount: (router) => void router.service(service, impl) };
+}
+
+/** Adds each entry to a grpc-js server (the gRPC port); see `addConnectService`. */
+export function addServices(server: grpc.Server, services: readonly ServiceEntry[], options: GrpcAdapterOptions): void {
+  for (const { service, impl } of services) addConnectService(server, service, impl as unknown as AnyServiceImpl, options);
 }
 
 /**

@@ -1,54 +1,49 @@
 /**
- * The control plane's wiring: opens the stores (accounts, runs, sandboxes, dispatch keys), builds
- * the metrics, the session hub and the services once, and mounts them on two servers.
+ * The control plane's transports: the services built once by `connect.ts` are mounted on two servers.
  *
- *   gRPC port  (grpc-js, HTTP/2)    ── LinkService, UserService, ThreadService,     ◀── linkd, grpcurl, SDKs
- *                                      SandboxService, grpc.health.v1, reflection
- *   HTTP port  (connect-node, 1.1)  ── the same services (Connect + gRPC-Web), the   ◀── browsers, curl
- *                                      web UI, /healthz, /readyz, /metrics, /auth/*
+ *   gRPC port  (grpc-js, HTTP/2)    ── every service, grpc.health.v1, reflection  ◀── linkd, grpcurl, SDKs
+ *   HTTP port  (connect-node, 1.1)  ── every service, Health (Connect + gRPC-Web),
+ *                                      web UI, /healthz, /readyz, /metrics, /auth ◀── browsers, curl
+ *
+ * `LinkServer.start` opens the stores and the session hub, builds the services (`createServices`),
+ * mounts them (grpc-js with `addServices` and reflection; connect-node inside the HTTP guard) and
+ * returns a listening server; `close()` drains agents (they reconnect elsewhere),
+ * then stops both ports, forcing connections closed after a grace period.
  *
  * Both ports pass the RPC edge (interceptors.ts: size, validation, INTERNAL with a request id) and
- * auth (auth.ts). Opening the run and sandbox stores starts their LISTEN; the hub runs the lost-run
- * sweep; event retention runs here when `--retain-events` is set.
- *
- * `LinkServer.start` returns a listening server; `close()` drains agents (they reconnect elsewhere),
- * then stops both ports, forcing connections closed after a grace period, and closes the stores.
+ * auth (auth.ts). The notifications module's LISTEN starts with the stores; the hub runs the
+ * lost-run sweep; event retention runs here when `--retain-events` is set.
  */
 import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { createContextValues, type ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import { createContextValues, type ConnectError } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Logger } from '../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
-import { file_grpc_health_v1_health, Health } from '../gen/grpc/health/v1/health_pb.js';
-import { file_link_v1_link_service, LinkService } from '../gen/link/v1/link_service_pb.js';
+import { file_grpc_health_v1_health } from '../gen/grpc/health/v1/health_pb.js';
+import { file_link_v1_link_service } from '../gen/link/v1/link_service_pb.js';
 import { file_google_rpc_error_details } from '../gen/google/rpc/error_details_pb.js';
+import { file_link_v1_sandbox_service } from '../gen/link/v1/sandbox_service_pb.js';
+import { file_link_v1_thread_service } from '../gen/link/v1/thread_service_pb.js';
+import { file_link_v1_user_service } from '../gen/link/v1/user_service_pb.js';
 import type { PostgresStore } from './store/postgres.js';
-import { Authenticator, isLoopbackHost } from './auth.js';
+import { isLoopbackHost } from './auth.js';
+import { createServices, type ControlPlaneServices } from './connect.js';
 import { guardHttp } from './http-guard.js';
 import { peerAddressKey, transportKey } from './context.js';
-import { addConnectService, createGrpcServer, type AnyServiceImpl } from './grpc-adapter.js';
-import { RpcEdge } from './interceptors.js';
+import { addServices, createGrpcServer } from './grpc-adapter.js';
 import { httpRoutes } from './http.js';
 import { LinkSessionHub } from './sessions/hub.js';
 import { addReflection } from './reflection.js';
 import type { Registry } from './registry/registry.js';
-import { HealthServiceImpl } from './services/health-service.js';
-import { LinkServiceImpl } from './services/link-service.js';
-import { UserServiceImpl } from './services/user-service.js';
-import { ThreadServiceImpl } from './services/thread-service.js';
 import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
 import { ThreadStore } from './threads/thread-store.js';
-import { SandboxServiceImpl } from './services/sandbox-service.js';
-import { file_link_v1_sandbox_service, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
-import { file_link_v1_thread_service, ThreadService } from '../gen/link/v1/thread_service_pb.js';
-import { file_link_v1_user_service, UserService } from '../gen/link/v1/user_service_pb.js';
 
 export interface LinkServerOptions {
   /** Serve both ports over TLS with this certificate (PEM, with its chain) and key. */
@@ -122,139 +117,19 @@ export class LinkServer {
     const shutdown = new AbortController();
     // Every call in flight listens for shutdown; many at once is normal.
     setMaxListeners(0, shutdown.signal);
-    const notifications = store.notifications;
-    const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
-    const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
-    const threads = new ThreadStore(store.connection, runs);
-    const retention = options.retainEventsMs
-      ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
-      : undefined;
-    // eslint-disable-next-line prefer-const -- the gauge reads the hub made next
-    let sessions: LinkSessionHub;
-    const metrics = new ServerMetrics(() => sessions.size);
-    runs.observe(metrics);
-    notifications.observe(metrics);
-    sessions = new LinkSessionHub(
-      registry,
-      store,
-      runs,
-      sandboxes,
-      notifications,
-      {
-        heartbeatIntervalMs: options.heartbeatIntervalMs,
-        helloTimeoutMs: options.helloTimeoutMs,
-        linkLostGraceMs: options.linkLostGraceMs ?? 60_000,
-        tokenGraceMs: options.tokenGraceMs ?? 10 * 60_000,
-      },
-      log.child({ module: 'link-session' }),
-      metrics,
-    );
-    const auth = new Authenticator(store);
-    const isReady = () => registry.isReady() && store.isReady() && notifications.isListening() && !shutdown.signal.aborted;
-    const linkImpl = new LinkServiceImpl(store, registry, sessions, options.advertisedGrpcUrl ?? '');
-    // Every service passes the edge (request checks, error classification, logs, metrics) on both ports.
-    const edge = new RpcEdge({ log: log.child({ module: 'rpc' }), databaseErrors: metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
-    const linkService = edge.wrap(LinkService, auth.protect(LinkService, linkImpl, {
-      connect: 'link',
-      completePairing: 'none',
-    }));
-    const userService = edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)));
-    const threadService = edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, sandboxes, registry)));
-    const sandboxService = edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)));
-    const healthService = edge.wrap(Health, new HealthServiceImpl(isReady, [LinkService.typeName, UserService.typeName, ThreadService.typeName, SandboxService.typeName]));
-
-    const grpcServer = createGrpcServer({
-      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 5_000,
-      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 4_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-    }, MAX_MESSAGE_BYTES, (error, path) => edge.refused(error, path));
-    const adapterOptions = { shutdownSignal: shutdown.signal, onRefused: (error: ConnectError, path: string) => edge.refused(error, path) };
-    addConnectService(grpcServer, LinkService, linkService as unknown as AnyServiceImpl, adapterOptions);
-    addConnectService(grpcServer, UserService, userService as unknown as AnyServiceImpl, adapterOptions);
-    addConnectService(grpcServer, ThreadService, threadService as unknown as AnyServiceImpl, adapterOptions);
-    addConnectService(grpcServer, SandboxService, sandboxService as unknown as AnyServiceImpl, adapterOptions);
-    addConnectService(grpcServer, Health, healthService as unknown as AnyServiceImpl, adapterOptions);
-    addReflection(grpcServer, [
-      file_link_v1_link_service,
-      file_link_v1_user_service,
-      file_link_v1_thread_service,
-      file_link_v1_sandbox_service,
-      file_grpc_health_v1_health,
-      file_google_rpc_error_details,
-    ]);
-    const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(
-        `${options.host}:${options.grpcPort}`,
-        options.tls
-          ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], false)
-          : grpc.ServerCredentials.createInsecure(),
-        (error, port) =>
-        error ? reject(error) : resolve(port),
-      ),
-    );
-
-    const routes = (router: ConnectRouter) => {
-      router.service(LinkService, linkService);
-      router.service(UserService, userService);
-      router.service(ThreadService, threadService);
-      router.service(SandboxService, sandboxService);
-      router.service(Health, healthService);
-    };
-    const fallback = httpRoutes({
-      webDir: options.webDir,
-      store,
-      secureCookies: options.tls !== undefined,
-      localLoginSecret: options.localLoginSecret,
-      metrics,
-      notReadyReason: async () => {
-        if (shutdown.signal.aborted) return 'shutting down';
-        if (!registry.isReady()) return 'the link registry is unreachable';
-        if (!(await store.check())) {
-          metrics.databaseErrors.inc();
-          return 'the database is unreachable';
-        }
-        // Until it holds, this replica would not hear runs, cancels or sandbox operations for its sessions.
-        if (!notifications.isListening()) return 'not listening for notifications (LISTEN is being restored)';
-        return undefined;
-      },
-    });
-    // One guard around everything on the HTTP port: connect-node's own handler (it throws on a
-    // request it cannot make a URL of) and the routes it falls back to (whose promise it drops).
-    const httpLog = log.child({ module: 'http' });
-    const handler = connectNodeAdapter({
-      routes,
-      fallback: guardHttp(fallback, httpLog) as (req: unknown, res: unknown) => void,
-      // Read up to twice the limit: the edge refuses what is over it, with its reason.
-      readMaxBytes: 2 * MAX_MESSAGE_BYTES,
-      shutdownSignal: shutdown.signal,
-      contextValues: (req) =>
-        createContextValues()
-          .set(peerAddressKey, req.socket.remoteAddress ?? '')
-          .set(transportKey, 'http'),
-    });
-    const listener = guardHttp(handler as (req: IncomingMessage, res: ServerResponse) => void, httpLog);
-    const httpServer = options.tls
-      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...httpLimits(options.httpRequestTimeoutMs) }, listener)
-      : createServer(httpLimits(options.httpRequestTimeoutMs), listener);
-    // CONNECT is a proxy's method; without a listener Node drops the socket without an answer.
-    httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
-      socket.on('error', () => socket.destroy());
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    });
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(options.httpPort, options.host, () => {
-        httpServer.off('error', reject);
-        resolve();
-      });
-    });
+    const stores = await openStores(options);
+    const isReady = () => registry.isReady() && store.isReady() && store.notifications.isListening() && !shutdown.signal.aborted;
+    const built = createServices({ ...stores, store, registry, log, isReady, advertisedGrpcUrl: options.advertisedGrpcUrl ?? '' });
+    const grpcServer = createGrpc(options, built, shutdown.signal);
+    const grpcPort = await bindGrpc(grpcServer, options);
+    const httpServer = createHttp(options, built, stores.metrics, shutdown.signal);
+    await listenHttp(httpServer, options);
     const address = httpServer.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
-    const server = new LinkServer(options, grpcServer, httpServer, sessions, shutdown, grpcPort, httpPort, runs, sandboxes, retention);
-    retention?.start();
-    server.setAdvertisedGrpcUrl = (url: string) => linkImpl.setAdvertisedGrpcUrl(url);
+    const server = new LinkServer(options, grpcServer, httpServer, stores.sessions, shutdown, grpcPort, httpPort, stores.runs, stores.sandboxes, stores.retention);
+    stores.retention?.start();
+    server.setAdvertisedGrpcUrl = built.setAdvertisedGrpcUrl;
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`${options.tls ? 'https' : 'http'}://${options.host}:${grpcPort}`);
     return server;
   }
@@ -322,4 +197,127 @@ export class LinkServer {
  */
 function httpLimits(requestTimeoutMs = 30_000) {
   return { headersTimeout: Math.min(10_000, requestTimeoutMs), requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs / 2) };
+}
+
+/** The stores beside `Store`, the metrics and the session hub: opened once, closed by `close()`. */
+async function openStores(options: LinkServerOptions) {
+  const { store, registry, log } = options;
+  const notifications = store.notifications;
+  const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
+  const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
+  const threads = new ThreadStore(store.connection, runs);
+  const retention = options.retainEventsMs
+    ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
+    : undefined;
+  // eslint-disable-next-line prefer-const -- the gauge reads the hub made next
+  let sessions: LinkSessionHub;
+  const metrics = new ServerMetrics(() => sessions.size);
+  runs.observe(metrics);
+  notifications.observe(metrics);
+  sessions = new LinkSessionHub(
+    registry,
+    store,
+    runs,
+    sandboxes,
+    notifications,
+    {
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      helloTimeoutMs: options.helloTimeoutMs,
+      linkLostGraceMs: options.linkLostGraceMs ?? 60_000,
+      tokenGraceMs: options.tokenGraceMs ?? 10 * 60_000,
+    },
+    log.child({ module: 'link-session' }),
+    metrics,
+  );
+  return { runs, sandboxes, threads, retention, metrics, sessions };
+}
+
+/** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */
+function createGrpc(options: LinkServerOptions, built: ControlPlaneServices, shutdownSignal: AbortSignal): grpc.Server {
+  const onRefused = (error: ConnectError, path: string) => built.edge.refused(error, path);
+  const grpcServer = createGrpcServer({
+    'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 5_000,
+    'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 4_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  }, MAX_MESSAGE_BYTES, onRefused);
+  addServices(grpcServer, built.services, { shutdownSignal, onRefused });
+  addReflection(grpcServer, [
+    file_link_v1_link_service,
+    file_link_v1_user_service,
+    file_link_v1_thread_service,
+    file_link_v1_sandbox_service,
+    file_grpc_health_v1_health,
+    file_google_rpc_error_details,
+  ]);
+  return grpcServer;
+}
+
+function bindGrpc(grpcServer: grpc.Server, options: LinkServerOptions): Promise<number> {
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], false)
+    : grpc.ServerCredentials.createInsecure();
+  return new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync(`${options.host}:${options.grpcPort}`, credentials, (error, port) => (error ? reject(error) : resolve(port))),
+  );
+}
+
+/** The HTTP port: connect-node with the routes, falling back to `httpRoutes`, all inside one guard. */
+function createHttp(options: LinkServerOptions, built: ControlPlaneServices, metrics: ServerMetrics, shutdownSignal: AbortSignal): HttpServer {
+  const fallback = httpRoutes({
+    webDir: options.webDir,
+    store: options.store,
+    secureCookies: options.tls !== undefined,
+    localLoginSecret: options.localLoginSecret,
+    metrics,
+    notReadyReason: () => notReadyReason(options, metrics, shutdownSignal),
+  });
+  // One guard around everything on the HTTP port: connect-node's own handler (it throws on a
+  // request it cannot make a URL of) and the routes it falls back to (whose promise it drops).
+  const httpLog = options.log.child({ module: 'http' });
+  const handler = connectNodeAdapter({
+    routes: built.routes,
+    fallback: guardHttp(fallback, httpLog) as (req: unknown, res: unknown) => void,
+    // Read up to twice the limit: the edge refuses what is over it, with its reason.
+    readMaxBytes: 2 * MAX_MESSAGE_BYTES,
+    shutdownSignal,
+    contextValues: (req) =>
+      createContextValues()
+        .set(peerAddressKey, req.socket.remoteAddress ?? '')
+        .set(transportKey, 'http'),
+  });
+  const listener = guardHttp(handler as (req: IncomingMessage, res: ServerResponse) => void, httpLog);
+  const httpServer = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...httpLimits(options.httpRequestTimeoutMs) }, listener)
+    : createServer(httpLimits(options.httpRequestTimeoutMs), listener);
+  // CONNECT is a proxy's method; without a listener Node drops the socket without an answer.
+  httpServer.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.end('HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+  return httpServer;
+}
+
+/** Why `/readyz` is 503, or undefined when this replica is ready. */
+async function notReadyReason(options: LinkServerOptions, metrics: ServerMetrics, shutdownSignal: AbortSignal): Promise<string | undefined> {
+  const { store, registry } = options;
+  if (shutdownSignal.aborted) return 'shutting down';
+  if (!registry.isReady()) return 'the link registry is unreachable';
+  if (!(await store.check())) {
+    metrics.databaseErrors.inc();
+    return 'the database is unreachable';
+  }
+  // Until it holds, this replica would not hear runs, cancels or sandbox operations for its sessions.
+  if (!store.notifications.isListening()) return 'not listening for notifications (LISTEN is being restored)';
+  return undefined;
+}
+
+function listenHttp(httpServer: HttpServer, options: LinkServerOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.httpPort, options.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
 }

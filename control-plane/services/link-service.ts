@@ -40,7 +40,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
   constructor(
     private readonly store: Store,
     private readonly registry: Registry,
-    private readonly sessions: LinkSessionHub,
+    private readonly sessions: Pick<LinkSessionHub, 'run'>,
     /** The gRPC address agents dial, for the pairing command ("http://host:9090"). */
     private advertisedGrpcUrl: string,
   ) {}

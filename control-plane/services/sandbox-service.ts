@@ -154,11 +154,11 @@ export function checkProviderAvailable(capabilities: Capabilities, provider: str
 
 export class SandboxServiceImpl implements ServiceImpl<typeof SandboxService> {
   constructor(
-    private readonly store: Store,
-    private readonly runs: RunStore,
-    private readonly sandboxes: SandboxStore,
-    private readonly registry: Registry,
-    private readonly threads: ThreadStore,
+    private readonly store: Pick<Store, 'getLink'>,
+    private readonly runs: Pick<RunStore, 'queueExec' | 'follow' | 'requestCancel'>,
+    private readonly sandboxes: Pick<SandboxStore, 'upsert' | 'get' | 'list' | 'forward' | 'setSize' | 'activeRuns' | 'remove' | 'markReady' | 'markFailed'>,
+    private readonly registry: Pick<Registry, 'get'>,
+    private readonly threads: Pick<ThreadStore, 'listThreads' | 'getThread'>,
   ) {}
 
   async ensureSandbox(request: EnsureSandboxRequest, ctx: HandlerContext) {

@@ -9,7 +9,6 @@ import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js';
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
-import type { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
   RunSchema,
@@ -37,11 +36,10 @@ import type { Store } from '../store/store.js';
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
-    private readonly store: Store,
-    private readonly threads: ThreadStore,
-    private readonly runs: RunStore,
-    private readonly sandboxes: SandboxStore,
-    private readonly registry: Registry,
+    private readonly store: Pick<Store, 'getLink'>,
+    private readonly threads: Pick<ThreadStore, 'createThread' | 'listThreads' | 'getThread' | 'threadPins' | 'sendMessage'>,
+    private readonly runs: Pick<RunStore, 'getRun' | 'follow' | 'requestCancel' | 'listRuns'>,
+    private readonly registry: Pick<Registry, 'get'>,
   ) {}
 
   async createThread(request: CreateThreadRequest, ctx: HandlerContext) {
