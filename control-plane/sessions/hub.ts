@@ -77,7 +77,7 @@ export class LinkSessionHub implements SessionServices {
   private control(message: LinkControl): void {
     if (message.type === 'changed') return;
     if (message.type === 'user_disabled') {
-      for (const session of this.all()) if (session.userId === message.userId) session.userDisabled();
+      for (const session of this.all()) if (session.userId === message.userId) session.revoked('user');
       return;
     }
     for (const session of this.sessions.get(message.linkId) ?? []) {
@@ -108,7 +108,7 @@ export class LinkSessionHub implements SessionServices {
         continue;
       }
       if (standing?.userDisabled) {
-        session.userDisabled();
+        session.revoked('user');
         continue;
       }
       session.dispatchPending();

@@ -58,8 +58,7 @@ export interface SessionServices {
   detachRuns(linkId: string, epoch: bigint): Promise<void>;
 }
 
-const registryUnavailable = (cause?: unknown) =>
-  linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
+const registryUnavailable = (cause?: unknown) => linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
 
 export class LinkSession implements FrameSession {
   private readonly out = new Channel<Outgoing>();
@@ -67,9 +66,8 @@ export class LinkSession implements FrameSession {
   private lastHeartbeatAt = Date.now();
   private superseded = false;
   private welcomed = false;
-  /** A token rotation asked for before the Welcome went out. */
+  /** Asked for before the Welcome went out: a token rotation, a Shutdown (linkd obeys one only once welcomed). */
   private rotateOnWelcome = false;
-  /** A Shutdown asked for before the Welcome went out (linkd obeys one only from a welcomed, trusted session). */
   private shutdownOnWelcome: string | undefined;
   capacity = 1;
   readonly dispatcher: Dispatcher;
@@ -176,17 +174,13 @@ export class LinkSession implements FrameSession {
     this.out.close();
   }
 
-  /** The link was revoked: the session ends now, and the agent learns its token is gone. */
-  revoked(): void {
-    this.log.info('link revoked; ending its session');
-    this.out.close(linkError(Code.Unauthenticated, Reason.LinkRevoked, 'this link was revoked; pair the machine again with `linkd login`'));
-  }
-
-  /** An admin disabled the link's user: the session ends now, and the agent learns why. */
-  userDisabled(): void {
-    this.log.info("the link's user was disabled; ending its session");
+  /** The link was revoked, or an admin disabled its user: the session ends now, and the agent learns why. */
+  revoked(why: 'link' | 'user' = 'link'): void {
+    this.log.info({ why }, 'link revoked or its user disabled; ending its session');
     this.out.close(
-      linkError(Code.Unauthenticated, Reason.UserDisabled, 'the account this machine is paired with was disabled by an admin; ask them to enable it, then start linkd again'),
+      why === 'link'
+        ? linkError(Code.Unauthenticated, Reason.LinkRevoked, 'this link was revoked; pair the machine again with `linkd login`')
+        : linkError(Code.Unauthenticated, Reason.UserDisabled, 'the account this machine is paired with was disabled by an admin; ask them to enable it, then start linkd again'),
     );
   }
 
