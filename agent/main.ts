@@ -13,33 +13,24 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { integer } from '../common/cli.js';
-import { installLastResort } from '../common/last-resort.js';
 import { applyConfigFile } from '../common/config.js';
 import { join, resolve } from 'node:path';
-import { createLogger } from '../common/log.js';
 import { defaultConfigDir, defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
-import { LinkConnection, type StopReason } from './connection.js';
 import { capabilityChecks, connectionChecks, dispatchKeyCheck, formatChecks } from './doctor.js';
-import { instanceId, machineId } from './identity.js';
-import { probeCapabilities, sameCapabilities } from './probe.js';
-import { readStatus, StatusWriter } from './status.js';
-import { login, readSavedLink, savedLinkFile, savePinnedKey } from './login.js';
-import { RunSupervisor } from './runs/run-supervisor.js';
-import { NO_KEY_MESSAGE } from './runs/dispatch-trust.js';
-import { HARNESS_ADAPTERS } from './harnesses/index.js';
+import { machineId } from './identity.js';
+import { probeCapabilities } from './probe.js';
+import { readStatus } from './status.js';
+import { login, readSavedLink } from './login.js';
 import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
-import { SandboxKeeper } from './sandboxes/sandboxes.js';
-import { AgentMetrics } from './metrics.js';
 import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
 import { fileURLToPath } from 'node:url';
-import { readdir } from 'node:fs/promises';
 import { ConnectError } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
-import { RunFailure } from '../common/reasons.js';
-import { activeWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
+import { activeWorkspaces } from './sandboxes/workspaces.js';
 import { addWorkspaceCommands, workspaceCheck, workspaceOption, workspacesLine } from './workspace-command.js';
 import { addSandboxCommands } from './sandbox-commands.js';
+import { startLinkd } from './start.js';
 
 
 /** "host:port" → "http://host:port"; a comma-separated list → several. */
@@ -117,144 +108,12 @@ program
   .addOption(new Option('--probe-interval <ms>', 'how often to re-probe capabilities (also on SIGHUP)').env('LINKD_PROBE_INTERVAL').default(300_000).argParser(integer(1_000, 86_400_000)))
   .addOption(new Option('--log-level <level>').env('LINKD_LOG_LEVEL').default('info').choices(['trace', 'debug', 'info', 'warn', 'error']))
   .addOption(new Option('--log-pretty', 'human-readable logs instead of JSON').env('LINKD_LOG_PRETTY'))
-  .action(async (opts) => {
-    const log = createLogger({ name: 'linkd', level: opts.logLevel, pretty: opts.logPretty });
-    // An error nobody caught: stop the runs (they never outlive linkd) and exit non-zero to be restarted.
-    let drainForExit: () => Promise<unknown> = async () => undefined;
-    installLastResort({ log, drain: () => drainForExit(), drainTimeoutMs: 10_000 });
-    const dataDir = resolve(opts.dataDir);
-    opts.server = await serversFor(opts);
-    const tls = await tlsFor(opts, opts.server);
-    const workspaceAddCommand = `linkd workspace add${dataDir === resolve(defaultDataDir('linkd')) ? '' : ` --data-dir ${dataDir}`} DIR`;
-    // The workspaces are read again at every probe, so `linkd workspace add` needs no restart.
-    let workspaces: string[] = [];
-    const probe = async () => {
-      const active = await activeWorkspaces(dataDir, opts.workspace);
-      if (active.missing.length > 0) log.warn({ missing: active.missing }, 'some workspaces do not exist; skipped');
-      workspaces = active.workspaces;
-      return probeCapabilities({ maxConcurrentRuns: opts.maxConcurrentRuns, workspaces, workspaceAddCommand, repositorySchemes: opts.repositorySchemes });
-    };
-    let capabilities = await probe();
-    const sandboxRoot = await sandboxRootFor(dataDir);
-    if (sandboxRoot !== join(dataDir, 'sandboxes')) {
-      const unused = (await readdir(join(dataDir, 'sandboxes')).catch(() => [])).length > 0 ? join(dataDir, 'sandboxes') : undefined;
-      log.warn({ sandboxRoot, unused }, 'the data directory is inside a git work tree: sandboxes live outside it (any under `unused` are no longer used)');
-    }
-    const saved = await readSavedLink(resolve(opts.tokenFile));
-    const sandboxes = new SandboxKeeper({
-      dataDir,
-      log: log.child({ module: 'sandboxes' }),
-      allowedSchemes: opts.repositorySchemes,
-      maxSandboxes: opts.maxSandboxes,
-      busy: (handle) => runs.usesSandbox(handle),
-      sandboxRoot,
-      workspaces: () => workspaces,
-    });
-    let connected = false;
-    const metrics = new AgentMetrics({ connected: () => connected, outboxBytes: () => runs.outboxBytes, running: () => runs.runningCount });
-    if (opts.metricsPort) await metrics.serve(opts.metricsPort);
-    const runs: RunSupervisor = new RunSupervisor({
-      metrics,
-      dataDir,
-      log: log.child({ module: 'runs' }),
-      adapters: new Map(HARNESS_ADAPTERS.map((a) => [a.name, a])),
-      sandboxes,
-      installed: () => new Set(capabilities.harnesses.filter((h) => h.installed).map((h) => h.name)),
-      maxConcurrentRuns: opts.maxConcurrentRuns,
-      trustedKey: saved?.dispatchPublicKey ? Buffer.from(saved.dispatchPublicKey, 'base64') : undefined,
-      onKeyMoved: async (key) => {
-        await savePinnedKey(resolve(opts.tokenFile), key);
-        log.info({ file: savedLinkFile(resolve(opts.tokenFile)) }, 'saved the new dispatch key');
-      },
-      idleTimeoutMs: opts.idleTimeout,
-    });
-    if (runs.dispatchKey.state !== 'pinned') {
-      // Loud, at once: the machine connects but will run nothing until it is paired again.
-      log.error({ linkFile: savedLinkFile(resolve(opts.tokenFile)) }, NO_KEY_MESSAGE);
-    }
-    await runs.reapOrphans();
-    const connection = new LinkConnection({
-      runs,
-      sandboxes,
-      tls,
-      servers: opts.server,
-      tokenFile: resolve(opts.tokenFile),
-      machineId: await machineId(dataDir),
-      instanceId: instanceId(),
-      capabilities: () => capabilities,
-      log: log.child({ module: 'connection' }),
-    });
-    const status = new StatusWriter(dataDir, { pid: process.pid, version: LINK_VERSION, startedAt: Date.now(), servers: opts.server });
-    connection.on('state', (state) => {
-      if (state.state === 'connected') metrics.sessions.inc({ outcome: 'connected' });
-      if (state.state === 'waiting') metrics.sessions.inc({ outcome: 'failed_or_ended' });
-      connected = state.state === 'connected';
-      void status.update(state, runs.dispatchKey).catch((error) => log.warn({ err: error }, 'cannot write the status file'));
-    });
-
-    let probing = false;
-    const reprobe = async (why: string) => {
-      if (probing) return;
-      probing = true;
-      try {
-        const next = await probe();
-        if (!sameCapabilities(next, capabilities)) {
-          log.info({ why }, 'capabilities changed');
-          capabilities = next;
-          connection.sendCapabilities(next);
-        }
-      } finally {
-        probing = false;
-      }
-    };
-    const probeTimer = setInterval(() => void reprobe('periodic probe'), opts.probeInterval);
-    process.on('SIGHUP', () => void reprobe('SIGHUP'));
-
-    // Staged: the first signal drains (no new runs; running ones may finish within --stop-grace),
-    // the second cancels the running runs, the third exits at once.
-    let signals = 0;
-    const goodbye = (why: string) => void connection.close(why);
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals >= 3) process.exit(130);
-      if (signals === 2) {
-        log.warn({ signal }, 'stopping now: cancelling the running runs');
-        void runs.stopAll(RunFailure.AgentStopped).then(() => goodbye(`linkd received ${signal} twice`));
-        return;
-      }
-      runs.drain();
-      if (runs.runningCount === 0) {
-        log.info({ signal }, 'stopping: saying goodbye to the server');
-        return goodbye(`linkd received ${signal}`);
-      }
-      log.info({ signal, running: runs.runningCount, graceMs: opts.stopGrace }, 'draining: no new runs; waiting for the running ones (signal again to cancel them)');
-      void runs.idle(opts.stopGrace).then(async (idle) => {
-        if (signals > 1) return;
-        if (!idle) {
-          log.warn('the stop grace period ended: cancelling the running runs');
-          await runs.stopAll(RunFailure.AgentStopped);
-        }
-        goodbye(`linkd received ${signal}`);
-      });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    drainForExit = () => runs.stopAll(RunFailure.AgentStopped).then(() => connection.close('linkd hit an internal error and restarts'));
-
-    const reason: StopReason = await connection.run();
-    clearInterval(probeTimer);
-    // Runs do not outlive linkd: their process groups are stopped before it exits.
-    await runs.stopAll(RunFailure.AgentStopped);
-    await status.update({ state: 'stopped', reason });
-    if (reason.kind === 'stopped') {
-      log.info('stopped');
-      process.exit(0);
-    }
-    const message = `linkd: stopped for good (${reason.kind}): ${reason.message}`;
-    log.error({ reason: reason.kind }, message);
-    process.stderr.write(`${message}\n`);
-    process.exit(reason.kind === 'shutdown' ? 0 : 1);
-  });
+  .action((opts) =>
+    startLinkd(opts, async () => {
+      const servers = await serversFor(opts);
+      return { servers, tls: await tlsFor(opts, servers) };
+    }),
+  );
 
 program
   .command('login')
