@@ -43,68 +43,106 @@ export interface SessionFrameContext {
 
 /** Handles one frame from the server; returns how the session ends when the frame ends it. */
 export function handleServerFrame(frame: ConnectResponse['frame'], ctx: SessionFrameContext): SessionEnd | undefined {
-  const { out, runs, log } = ctx;
   switch (frame.case) {
     case 'welcome':
-      ctx.heartbeat.start(frame.value.heartbeatIntervalMs);
-      runs?.attach((f) => out.push(f), {
-        linkId: frame.value.linkId,
-        epoch: frame.value.sessionEpoch,
-        dispatchKey: frame.value.dispatchPublicKey,
-        chain: frame.value.dispatchKeyChain,
-        cursors: new Map(frame.value.runCursors.map((c) => [c.runId, c.lastPersistedSeq])),
-      });
-      ctx.welcomed(frame.value);
-      return undefined;
     case 'heartbeatAck':
-      ctx.heartbeat.acknowledged(frame.value.seq);
-      ctx.alive();
+      sessionFrame(frame, ctx);
       return undefined;
     case 'drain':
-      log.info({ reason: frame.value.reason }, 'server asked to reconnect elsewhere');
-      return { kind: 'drain', reason: frame.value.reason, reconnectAfterMs: frame.value.reconnectAfterMs };
     case 'shutdown':
-      if (runs && !runs.sessionTrusted) {
-        // Not this machine's control plane (its key is not the pinned one): no reason to stop for good.
-        log.warn({ reason: frame.value.reason }, 'a server without the pinned key asked linkd to stop; reconnecting instead');
-        return { kind: 'closed' };
-      }
-      log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
-      return { kind: 'shutdown', reason: frame.value.reason };
+      return endingFrame(frame, ctx);
+    case 'dispatchRun':
+    case 'cancelRun':
+    case 'eventsAck':
+      runFrame(frame, ctx);
+      return undefined;
+    case 'rotateToken':
+      rotateToken(frame.value, ctx);
+      return undefined;
+    case 'signedSandboxRequest':
+    case 'sandboxRequest':
+      sandboxFrame(frame, ctx);
+      return undefined;
+    default:
+      ctx.log.debug({ frame: frame.case }, 'ignoring an unknown frame');
+      return undefined;
+  }
+}
+
+type FrameOf<K extends ConnectResponse['frame']['case']> = Extract<ConnectResponse['frame'], { case: K }>;
+
+/** Welcome and HeartbeatAck: the session's own state. */
+function sessionFrame(frame: FrameOf<'welcome' | 'heartbeatAck'>, ctx: SessionFrameContext): void {
+  if (frame.case === 'heartbeatAck') {
+    ctx.heartbeat.acknowledged(frame.value.seq);
+    ctx.alive();
+    return;
+  }
+  ctx.heartbeat.start(frame.value.heartbeatIntervalMs);
+  ctx.runs?.attach((f) => ctx.out.push(f), {
+    linkId: frame.value.linkId,
+    epoch: frame.value.sessionEpoch,
+    dispatchKey: frame.value.dispatchPublicKey,
+    chain: frame.value.dispatchKeyChain,
+    cursors: new Map(frame.value.runCursors.map((c) => [c.runId, c.lastPersistedSeq])),
+  });
+  ctx.welcomed(frame.value);
+}
+
+/** Drain and Shutdown: how the session ends. */
+function endingFrame(frame: FrameOf<'drain' | 'shutdown'>, ctx: SessionFrameContext): SessionEnd {
+  const { runs, log } = ctx;
+  if (frame.case === 'drain') {
+    log.info({ reason: frame.value.reason }, 'server asked to reconnect elsewhere');
+    return { kind: 'drain', reason: frame.value.reason, reconnectAfterMs: frame.value.reconnectAfterMs };
+  }
+  if (runs && !runs.sessionTrusted) {
+    // Not this machine's control plane (its key is not the pinned one): no reason to stop for good.
+    log.warn({ reason: frame.value.reason }, 'a server without the pinned key asked linkd to stop; reconnecting instead');
+    return { kind: 'closed' };
+  }
+  log.warn({ reason: frame.value.reason }, 'server asked linkd to stop');
+  return { kind: 'shutdown', reason: frame.value.reason };
+}
+
+/** DispatchRun, CancelRun and EventsAck: handed to the run supervisor. */
+function runFrame(frame: FrameOf<'dispatchRun' | 'cancelRun' | 'eventsAck'>, ctx: SessionFrameContext): void {
+  const { runs, log } = ctx;
+  switch (frame.case) {
     case 'dispatchRun':
       void runs?.dispatch(frame.value).catch((error) => log.error({ err: error }, 'handling a dispatch failed'));
-      return undefined;
+      return;
     case 'cancelRun':
       if (runs && !runs.sessionTrusted) {
         log.warn({ runId: frame.value.runId }, 'ignoring a cancel from a server without the pinned key');
-        return undefined;
+        return;
       }
       void runs?.cancel(frame.value)?.catch((error) => log.error({ err: error }, 'cancelling a run failed'));
-      return undefined;
+      return;
     case 'eventsAck':
       runs?.ack(frame.value);
-      return undefined;
-    case 'rotateToken':
-      if (runs && !runs.sessionTrusted) {
-        // A server that cannot sign as ours must not replace the token that reaches ours.
-        log.warn('ignoring a token rotation from a server without the pinned key');
-        return undefined;
-      }
-      saveRotatedToken(frame.value.rotationId, frame.value.newToken, ctx);
-      return undefined;
-    case 'signedSandboxRequest': {
-      const { sandboxes } = ctx;
-      if (!sandboxes || !runs) return undefined;
-      void answerSignedSandboxRequest(runs, sandboxes, frame.value, log).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
-      return undefined;
-    }
-    case 'sandboxRequest':
-      out.push({ frame: { case: 'sandboxReply', value: refuseUnsignedSandboxRequest(frame.value, log) } });
-      return undefined;
-    default:
-      log.debug({ frame: frame.case }, 'ignoring an unknown frame');
-      return undefined;
+      return;
   }
+}
+
+function rotateToken(rotation: FrameOf<'rotateToken'>['value'], ctx: SessionFrameContext): void {
+  if (ctx.runs && !ctx.runs.sessionTrusted) {
+    // A server that cannot sign as ours must not replace the token that reaches ours.
+    ctx.log.warn('ignoring a token rotation from a server without the pinned key');
+    return;
+  }
+  saveRotatedToken(rotation.rotationId, rotation.newToken, ctx);
+}
+
+/** SignedSandboxRequest (verified, then answered) and SandboxRequest (refused: unsigned). */
+function sandboxFrame(frame: FrameOf<'signedSandboxRequest' | 'sandboxRequest'>, ctx: SessionFrameContext): void {
+  const { out, runs, sandboxes, log } = ctx;
+  if (frame.case === 'sandboxRequest') {
+    out.push({ frame: { case: 'sandboxReply', value: refuseUnsignedSandboxRequest(frame.value, log) } });
+    return;
+  }
+  if (!sandboxes || !runs) return;
+  void answerSignedSandboxRequest(runs, sandboxes, frame.value, log).then((reply) => out.push({ frame: { case: 'sandboxReply', value: reply } }));
 }
 
 /** Saved (atomically, 0600) before it is acknowledged: a crash in between leaves a token that works. */

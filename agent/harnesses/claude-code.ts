@@ -43,69 +43,95 @@ interface ClaudeBlock {
   is_error?: boolean;
 }
 
+/** What one Claude Code run's parser remembers between lines. */
+interface ClaudeState {
+  cwd: string;
+  sessionId: string;
+  result: { isError: boolean } | undefined;
+}
+
+/** Parses one Claude Code run's stream-json lines (see the header) into run events. */
 export function claudeParser(cwd: string): OutputParser {
-  let sessionId = '';
-  let result: { isError: boolean } | undefined;
+  const state: ClaudeState = { cwd, sessionId: '', result: undefined };
   return jsonlParser({
-    message(message) {
-      const events: EventInit[] = [];
-      switch (message.type) {
-        case 'system':
-          if (message.subtype === 'init') {
-            sessionId = String(message.session_id ?? '');
-            events.push({ event: { case: 'started', value: { harness: 'claude-code', sessionId, model: String(message.model ?? ''), cwd: String(message.cwd ?? cwd) } } });
-          } else if (message.subtype === 'api_retry') {
-            events.push({
-              event: { case: 'log', value: { stream: LogLine_Stream.STDERR, text: `retrying the model API (attempt ${message.attempt}): ${message.error_status ?? ''} ${message.error ?? ''}`.trim() } },
-            });
-          }
-          break;
-        case 'assistant':
-          for (const block of ((message.message as { content?: ClaudeBlock[] })?.content ?? [])) {
-            if (block.type === 'text' && block.text) events.push({ event: { case: 'text', value: { text: block.text } } });
-            else if (block.type === 'thinking' && block.thinking) events.push({ event: { case: 'reasoning', value: { text: block.thinking } } });
-            else if (block.type === 'tool_use') {
-              events.push({ event: { case: 'toolCall', value: { id: block.id ?? '', name: block.name ?? '', inputJson: JSON.stringify(block.input ?? {}) } } });
-            }
-          }
-          break;
-        case 'user': {
-          for (const block of ((message.message as { content?: ClaudeBlock[] })?.content ?? [])) {
-            if (block.type !== 'tool_result') continue;
-            events.push({ event: { case: 'toolResult', value: { id: block.tool_use_id ?? '', output: textOf(block.content), isError: block.is_error === true } } });
-          }
-          const structured = message.tool_use_result as { type?: string; filePath?: string } | undefined;
-          if (structured && typeof structured === 'object' && structured.filePath && (structured.type === 'create' || structured.type === 'update')) {
-            events.push({ event: { case: 'fileChange', value: { path: structured.filePath, kind: structured.type === 'create' ? 'add' : 'update' } } });
-          }
-          break;
-        }
-        case 'result': {
-          sessionId = String(message.session_id ?? sessionId);
-          const usage = (message.usage ?? {}) as Record<string, number>;
-          events.push(
-            usageEvent({
-              input: usage.input_tokens,
-              output: usage.output_tokens,
-              cacheRead: usage.cache_read_input_tokens,
-              cacheWrite: usage.cache_creation_input_tokens,
-              costUsd: message.total_cost_usd,
-            }),
-          );
-          // On API errors the CLI says subtype "success" with is_error (and api_error_status).
-          result = { isError: message.is_error === true };
-          if (result.isError) {
-            const status = message.api_error_status as number | null;
-            events.push({ event: { case: 'error', value: { code: status ? `api_error_${status}` : 'error', message: String(message.result ?? '') } } });
-          }
-          break;
-        }
-        default:
-          // stream_event and future types are not shown.
-          break;
-      }
-      return events;
-    },
-    finish: (exit) => [doneEvent(exit, result ? (result.isError ? 'failed' : 'completed') : undefined, sessionId)],
+    message: (message) => claudeMessage(message, state),
+    finish: (exit) => [doneEvent(exit, state.result ? (state.result.isError ? 'failed' : 'completed') : undefined, state.sessionId)],
   });
+}
+
+function claudeMessage(message: Record<string, unknown>, state: ClaudeState): EventInit[] {
+  switch (message.type) {
+    case 'system':
+      return systemMessage(message, state);
+    case 'assistant':
+      return assistantMessage(message);
+    case 'user':
+      return userMessage(message);
+    case 'result':
+      return resultMessage(message, state);
+    default:
+      // stream_event and future types are not shown.
+      return [];
+  }
+}
+
+function systemMessage(message: Record<string, unknown>, state: ClaudeState): EventInit[] {
+  if (message.subtype === 'init') {
+    state.sessionId = String(message.session_id ?? '');
+    return [{ event: { case: 'started', value: { harness: 'claude-code', sessionId: state.sessionId, model: String(message.model ?? ''), cwd: String(message.cwd ?? state.cwd) } } }];
+  }
+  if (message.subtype === 'api_retry') {
+    return [
+      {
+        event: { case: 'log', value: { stream: LogLine_Stream.STDERR, text: `retrying the model API (attempt ${message.attempt}): ${message.error_status ?? ''} ${message.error ?? ''}`.trim() } },
+      },
+    ];
+  }
+  return [];
+}
+
+function assistantMessage(message: Record<string, unknown>): EventInit[] {
+  const events: EventInit[] = [];
+  for (const block of (message.message as { content?: ClaudeBlock[] })?.content ?? []) {
+    if (block.type === 'text' && block.text) events.push({ event: { case: 'text', value: { text: block.text } } });
+    else if (block.type === 'thinking' && block.thinking) events.push({ event: { case: 'reasoning', value: { text: block.thinking } } });
+    else if (block.type === 'tool_use') {
+      events.push({ event: { case: 'toolCall', value: { id: block.id ?? '', name: block.name ?? '', inputJson: JSON.stringify(block.input ?? {}) } } });
+    }
+  }
+  return events;
+}
+
+function userMessage(message: Record<string, unknown>): EventInit[] {
+  const events: EventInit[] = [];
+  for (const block of (message.message as { content?: ClaudeBlock[] })?.content ?? []) {
+    if (block.type !== 'tool_result') continue;
+    events.push({ event: { case: 'toolResult', value: { id: block.tool_use_id ?? '', output: textOf(block.content), isError: block.is_error === true } } });
+  }
+  const structured = message.tool_use_result as { type?: string; filePath?: string } | undefined;
+  if (structured && typeof structured === 'object' && structured.filePath && (structured.type === 'create' || structured.type === 'update')) {
+    events.push({ event: { case: 'fileChange', value: { path: structured.filePath, kind: structured.type === 'create' ? 'add' : 'update' } } });
+  }
+  return events;
+}
+
+function resultMessage(message: Record<string, unknown>, state: ClaudeState): EventInit[] {
+  state.sessionId = String(message.session_id ?? state.sessionId);
+  const usage = (message.usage ?? {}) as Record<string, number>;
+  const events: EventInit[] = [
+    usageEvent({
+      input: usage.input_tokens,
+      output: usage.output_tokens,
+      cacheRead: usage.cache_read_input_tokens,
+      cacheWrite: usage.cache_creation_input_tokens,
+      costUsd: message.total_cost_usd,
+    }),
+  ];
+  // On API errors the CLI says subtype "success" with is_error (and api_error_status).
+  state.result = { isError: message.is_error === true };
+  if (state.result.isError) {
+    const status = message.api_error_status as number | null;
+    events.push({ event: { case: 'error', value: { code: status ? `api_error_${status}` : 'error', message: String(message.result ?? '') } } });
+  }
+  return events;
 }

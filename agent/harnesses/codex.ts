@@ -54,81 +54,102 @@ interface CodexItem {
 /** Item types that are shown as text, reasoning, file changes or warnings rather than tools. */
 const NOT_TOOLS = new Set(['agent_message', 'reasoning', 'file_change', 'error', 'todo_list']);
 
+/** What one Codex run's parser remembers between lines. */
+interface CodexState {
+  cwd: string;
+  model: string;
+  sessionId: string;
+  outcome: 'completed' | 'failed' | undefined;
+  /** Ids of the tool items already announced by item.started. */
+  called: Set<string>;
+  lastError: string;
+}
+
+/** Parses one Codex run's --json lines (see the header) into run events. */
 export function codexParser(cwd: string, model: string): OutputParser {
-  let sessionId = '';
-  let outcome: 'completed' | 'failed' | undefined;
-  const called = new Set<string>();
-  let lastError = '';
-  const toolCall = (item: CodexItem): EventInit => {
-    called.add(item.id ?? '');
-    const input =
-      item.type === 'command_execution'
-        ? { command: item.command }
-        : Object.fromEntries(Object.entries(item).filter(([key]) => !['id', 'type', 'status', 'result', 'error'].includes(key)));
-    return { event: { case: 'toolCall', value: { id: item.id ?? '', name: item.type === 'command_execution' ? 'shell' : String(item.type), inputJson: JSON.stringify(input) } } };
-  };
+  const state: CodexState = { cwd, model, sessionId: '', outcome: undefined, called: new Set<string>(), lastError: '' };
   return jsonlParser({
-    message(message) {
-      const events: EventInit[] = [];
-      const item = (message.item ?? {}) as CodexItem;
-      switch (message.type) {
-        case 'thread.started':
-          sessionId = String(message.thread_id ?? '');
-          events.push({ event: { case: 'started', value: { harness: 'codex', sessionId, model, cwd } } });
-          break;
-        case 'item.started':
-          if (item.type && !NOT_TOOLS.has(item.type)) events.push(toolCall(item));
-          break;
-        case 'item.completed':
-          switch (item.type) {
-            case 'agent_message':
-              if (item.text) events.push({ event: { case: 'text', value: { text: item.text } } });
-              break;
-            case 'reasoning':
-              if (item.text) events.push({ event: { case: 'reasoning', value: { text: item.text } } });
-              break;
-            case 'error':
-              events.push(log(LogLine_Stream.STDERR, String(item.message ?? '')));
-              break;
-            case 'file_change':
-              if (item.status === 'completed' || item.status === undefined) {
-                for (const change of item.changes ?? []) if (change.path) events.push({ event: { case: 'fileChange', value: { path: change.path, kind: change.kind ?? 'update' } } });
-              }
-              break;
-            case 'todo_list':
-            case undefined:
-              break;
-            default: {
-              // A tool: its call, if the CLI did not announce it, then its result.
-              if (!called.has(item.id ?? '')) events.push(toolCall(item));
-              const output = item.aggregated_output ?? (item.result === undefined ? '' : JSON.stringify(item.result));
-              const failed = item.status === 'failed' || (typeof item.exit_code === 'number' && item.exit_code !== 0) || (item.error !== undefined && item.error !== null);
-              events.push({ event: { case: 'toolResult', value: { id: item.id ?? '', output, isError: failed } } });
-            }
-          }
-          break;
-        case 'turn.completed': {
-          const usage = (message.usage ?? {}) as Record<string, number>;
-          events.push(usageEvent({ input: usage.input_tokens, output: usage.output_tokens, cacheRead: usage.cached_input_tokens, cacheWrite: usage.cache_write_input_tokens }));
-          outcome ??= 'completed';
-          break;
-        }
-        case 'error':
-          // Also used for retries the CLI recovers from ("Reconnecting... 2/5"); turn.failed decides.
-          lastError = String(message.message ?? '');
-          events.push({ event: { case: 'error', value: { code: 'api_error', message: lastError } } });
-          break;
-        case 'turn.failed': {
-          const text = String(((message.error ?? {}) as { message?: string }).message ?? '');
-          if (text !== lastError) events.push({ event: { case: 'error', value: { code: 'api_error', message: text } } });
-          outcome = 'failed';
-          break;
-        }
-        default:
-          break;
-      }
-      return events;
-    },
-    finish: (exit) => [doneEvent(exit, outcome, sessionId)],
+    message: (message) => codexMessage(message, state),
+    finish: (exit) => [doneEvent(exit, state.outcome, state.sessionId)],
   });
+}
+
+function codexMessage(message: Record<string, unknown>, state: CodexState): EventInit[] {
+  const item = (message.item ?? {}) as CodexItem;
+  switch (message.type) {
+    case 'thread.started':
+      state.sessionId = String(message.thread_id ?? '');
+      return [{ event: { case: 'started', value: { harness: 'codex', sessionId: state.sessionId, model: state.model, cwd: state.cwd } } }];
+    case 'item.started':
+      return item.type && !NOT_TOOLS.has(item.type) ? [toolCall(item, state)] : [];
+    case 'item.completed':
+      return itemCompleted(item, state);
+    case 'turn.completed':
+      return turnCompleted(message, state);
+    case 'error':
+      // Also used for retries the CLI recovers from ("Reconnecting... 2/5"); turn.failed decides.
+      state.lastError = String(message.message ?? '');
+      return [{ event: { case: 'error', value: { code: 'api_error', message: state.lastError } } }];
+    case 'turn.failed':
+      return turnFailed(message, state);
+    default:
+      return [];
+  }
+}
+
+function toolCall(item: CodexItem, state: CodexState): EventInit {
+  state.called.add(item.id ?? '');
+  const input =
+    item.type === 'command_execution'
+      ? { command: item.command }
+      : Object.fromEntries(Object.entries(item).filter(([key]) => !['id', 'type', 'status', 'result', 'error'].includes(key)));
+  return { event: { case: 'toolCall', value: { id: item.id ?? '', name: item.type === 'command_execution' ? 'shell' : String(item.type), inputJson: JSON.stringify(input) } } };
+}
+
+function itemCompleted(item: CodexItem, state: CodexState): EventInit[] {
+  switch (item.type) {
+    case 'agent_message':
+      return item.text ? [{ event: { case: 'text', value: { text: item.text } } }] : [];
+    case 'reasoning':
+      return item.text ? [{ event: { case: 'reasoning', value: { text: item.text } } }] : [];
+    case 'error':
+      return [log(LogLine_Stream.STDERR, String(item.message ?? ''))];
+    case 'file_change':
+      return fileChanges(item);
+    case 'todo_list':
+    case undefined:
+      return [];
+    default:
+      return toolCompleted(item, state);
+  }
+}
+
+function fileChanges(item: CodexItem): EventInit[] {
+  const events: EventInit[] = [];
+  if (item.status === 'completed' || item.status === undefined) {
+    for (const change of item.changes ?? []) if (change.path) events.push({ event: { case: 'fileChange', value: { path: change.path, kind: change.kind ?? 'update' } } });
+  }
+  return events;
+}
+
+/** A tool: its call, if the CLI did not announce it, then its result. */
+function toolCompleted(item: CodexItem, state: CodexState): EventInit[] {
+  const events: EventInit[] = [];
+  if (!state.called.has(item.id ?? '')) events.push(toolCall(item, state));
+  const output = item.aggregated_output ?? (item.result === undefined ? '' : JSON.stringify(item.result));
+  const failed = item.status === 'failed' || (typeof item.exit_code === 'number' && item.exit_code !== 0) || (item.error !== undefined && item.error !== null);
+  events.push({ event: { case: 'toolResult', value: { id: item.id ?? '', output, isError: failed } } });
+  return events;
+}
+
+function turnCompleted(message: Record<string, unknown>, state: CodexState): EventInit[] {
+  const usage = (message.usage ?? {}) as Record<string, number>;
+  state.outcome ??= 'completed';
+  return [usageEvent({ input: usage.input_tokens, output: usage.output_tokens, cacheRead: usage.cached_input_tokens, cacheWrite: usage.cache_write_input_tokens })];
+}
+
+function turnFailed(message: Record<string, unknown>, state: CodexState): EventInit[] {
+  const text = String(((message.error ?? {}) as { message?: string }).message ?? '');
+  state.outcome = 'failed';
+  return text !== state.lastError ? [{ event: { case: 'error', value: { code: 'api_error', message: text } } }] : [];
 }

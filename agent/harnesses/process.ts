@@ -33,6 +33,9 @@ export class HarnessProcess {
   private readonly killed: string[] = [];
   readonly exited: Promise<void>;
 
+  /** Set when the CLI could not be started (not found, not executable). */
+  private spawnError: Error | undefined;
+
   constructor(private readonly options: HarnessProcessOptions) {
     const { adapter, payload, cwd } = options;
     const command = options.wrap ? options.wrap(adapter.command(payload, cwd)) : adapter.command(payload, cwd);
@@ -43,8 +46,14 @@ export class HarnessProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so the whole tree can be signalled
     });
-    let spawnError: Error | undefined;
-    this.child.once('error', (error) => (spawnError = error));
+    this.child.once('error', (error) => (this.spawnError = error));
+    this.readOutput();
+    this.exited = this.watchExit();
+    this.touch();
+  }
+
+  /** Each line of stdout and stderr goes through the parser, and counts as activity. */
+  private readOutput(): void {
     for (const [stream, name] of [
       [this.child.stdout, 'stdout'],
       [this.child.stderr, 'stderr'],
@@ -52,49 +61,55 @@ export class HarnessProcess {
       const reader = createInterface({ input: stream!, crlfDelay: Infinity });
       reader.on('line', (text) => {
         this.touch();
-        for (const event of this.parser.line(text, name)) options.emit(event);
+        for (const event of this.parser.line(text, name)) this.options.emit(event);
       });
       this.readers.push(reader);
     }
+  }
+
+  /** Settles once the CLI has exited (or could not start) and its last events have gone out. */
+  private watchExit(): Promise<void> {
     const closed = Promise.all(this.readers.map((r) => new Promise((resolve) => r.once('close', resolve))));
-    this.exited = new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
       let finished = false;
-      const finish = async (code: number | null, signal: NodeJS.Signals | null) => {
+      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
         if (finished) return;
         finished = true;
-        // Whatever the CLI left behind in its group (background jobs) goes with it: no orphans,
-        // and no pipe held open forever.
-        if (this.child.pid !== undefined && !spawnError) {
-          try {
-            process.kill(-this.child.pid, 'SIGKILL');
-            this.killed.push(`leftover processes of group ${this.child.pid}: SIGKILL`);
-          } catch {
-            // the group is already empty
-          }
-        }
-        if (!spawnError) await closed;
-        clearTimeout(this.idleTimer);
-        if (spawnError) {
-          options.emit({ event: { case: 'error', value: { code: 'spawn_failed', message: spawnError.message } } });
-        }
-        for (const event of this.parser.finish({
-          code,
-          signal,
-          cancelled: this.stopping !== undefined,
-          reason: this.stopping?.reason ?? (spawnError ? RunFailure.HarnessError : ''),
-          killed: this.killed,
-        })) {
-          options.emit(event);
-        }
-        resolve();
+        void this.finish(code, signal, closed).then(resolve);
       };
-      this.child.once('exit', (code, signal) => void finish(code, signal));
+      this.child.once('exit', (code, signal) => finish(code, signal));
       // A CLI that cannot be started (not found) may never emit 'exit'.
       this.child.once('error', () => {
-        if (this.child.pid === undefined) void finish(null, null);
+        if (this.child.pid === undefined) finish(null, null);
       });
     });
-    this.touch();
+  }
+
+  private async finish(code: number | null, signal: NodeJS.Signals | null, closed: Promise<unknown>): Promise<void> {
+    // Whatever the CLI left behind in its group (background jobs) goes with it: no orphans,
+    // and no pipe held open forever.
+    if (this.child.pid !== undefined && !this.spawnError) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+        this.killed.push(`leftover processes of group ${this.child.pid}: SIGKILL`);
+      } catch {
+        // the group is already empty
+      }
+    }
+    if (!this.spawnError) await closed;
+    clearTimeout(this.idleTimer);
+    if (this.spawnError) {
+      this.options.emit({ event: { case: 'error', value: { code: 'spawn_failed', message: this.spawnError.message } } });
+    }
+    for (const event of this.parser.finish({
+      code,
+      signal,
+      cancelled: this.stopping !== undefined,
+      reason: this.stopping?.reason ?? (this.spawnError ? RunFailure.HarnessError : ''),
+      killed: this.killed,
+    })) {
+      this.options.emit(event);
+    }
   }
 
   get pid(): number | undefined {

@@ -220,7 +220,7 @@ const clip = (path: string) => (Buffer.byteLength(path) <= MAX_PATH_BYTES ? path
  * them), keeping at most MAX_FILE_PATCH_BYTES of each and MAX_PATCH_BYTES of all; git is stopped
  * once nothing more would be kept. `cut` holds the files whose patch is incomplete.
  */
-function readPatches(cwd: string, env: NodeJS.ProcessEnv, base: string, files: FileDiffInit[]): Promise<{ texts: (string | undefined)[]; cut: Set<number>; totalBytes: number; complete: boolean }> {
+function readPatches(cwd: string, env: NodeJS.ProcessEnv, base: string, files: FileDiffInit[]): Promise<Patches> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', [...SAFE_GIT, 'diff', ...DIFF_FLAGS, '--patch', base, '--'], {
       cwd,
@@ -229,75 +229,98 @@ function readPatches(cwd: string, env: NodeJS.ProcessEnv, base: string, files: F
       timeout: GIT_TIMEOUT_MS,
       killSignal: 'SIGKILL',
     });
-    const texts: (string | undefined)[] = [];
-    const cut = new Set<number>();
-    let index = -1;
-    let current: string[] = [];
-    let currentBytes = 0;
-    let kept = 0;
-    let totalBytes = 0;
-    let partial = '';
-    let stopped = false;
-    const close = () => {
-      if (index >= 0 && index < files.length) texts[index] = current.join('');
-    };
-    const line = (text: string) => {
-      const bytes = Buffer.byteLength(text);
-      totalBytes += bytes;
-      if (text.startsWith('diff --git ')) {
-        close();
-        index++;
-        current = [];
-        currentBytes = 0;
-        if (index >= files.length || kept >= MAX_PATCH_BYTES) return stop();
-      }
-      if (index < 0 || index >= files.length) return;
-      if (currentBytes + bytes > MAX_FILE_PATCH_BYTES || kept + bytes > MAX_PATCH_BYTES) {
-        cut.add(index);
-        if (kept + bytes > MAX_PATCH_BYTES) kept = MAX_PATCH_BYTES;
-        return;
-      }
-      current.push(text);
-      currentBytes += bytes;
-      kept += bytes;
-    };
-    const stop = () => {
-      stopped = true;
-      child.kill('SIGKILL');
-    };
+    const splitter = new PatchSplitter(files.length, () => child.kill('SIGKILL'));
     child.stdout.setEncoding('utf8');
-    // Inside one enormous line (minified code): counted and dropped up to its end, never held.
-    let skipping = false;
-    child.stdout.on('data', (chunk: string) => {
-      if (stopped) return;
-      partial += chunk;
-      let at: number;
-      while (!stopped && (at = partial.indexOf('\n')) >= 0) {
-        if (skipping) {
-          totalBytes += Buffer.byteLength(partial.slice(0, at + 1));
-          skipping = false;
-        } else line(partial.slice(0, at + 1));
-        partial = partial.slice(at + 1);
-      }
-      if (partial.length > MAX_FILE_PATCH_BYTES) {
-        totalBytes += Buffer.byteLength(partial);
-        if (index >= 0) cut.add(index);
-        partial = '';
-        skipping = true;
-      }
-    });
+    child.stdout.on('data', (chunk: string) => splitter.data(chunk));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (!stopped && partial && !skipping) line(partial);
-      if (!stopped) close();
-      else if (index >= 0 && index < files.length && texts[index] === undefined) {
-        texts[index] = current.join('');
-        cut.add(index);
-      }
-      if (!stopped && code !== 0) return reject(new Error(`git diff exited with ${code}`));
-      resolve({ texts, cut, totalBytes, complete: !stopped });
+      splitter.end();
+      if (!splitter.stopped && code !== 0) return reject(new Error(`git diff exited with ${code}`));
+      resolve({ texts: splitter.texts, cut: splitter.cut, totalBytes: splitter.totalBytes, complete: !splitter.stopped });
     });
   });
+}
+
+type Patches = { texts: (string | undefined)[]; cut: Set<number>; totalBytes: number; complete: boolean };
+
+/** Splits `git diff -p` output into one patch per file within the limits readPatches describes. */
+class PatchSplitter {
+  readonly texts: (string | undefined)[] = [];
+  readonly cut = new Set<number>();
+  totalBytes = 0;
+  /** Nothing more would be kept: git was stopped. */
+  stopped = false;
+  private index = -1;
+  private current: string[] = [];
+  private currentBytes = 0;
+  private kept = 0;
+  private partial = '';
+  /** Inside one enormous line (minified code): counted and dropped up to its end, never held. */
+  private skipping = false;
+
+  constructor(
+    private readonly fileCount: number,
+    private readonly kill: () => void,
+  ) {}
+
+  data(chunk: string): void {
+    if (this.stopped) return;
+    this.partial += chunk;
+    let at: number;
+    while (!this.stopped && (at = this.partial.indexOf('\n')) >= 0) {
+      if (this.skipping) {
+        this.totalBytes += Buffer.byteLength(this.partial.slice(0, at + 1));
+        this.skipping = false;
+      } else this.line(this.partial.slice(0, at + 1));
+      this.partial = this.partial.slice(at + 1);
+    }
+    if (this.partial.length > MAX_FILE_PATCH_BYTES) {
+      this.totalBytes += Buffer.byteLength(this.partial);
+      if (this.index >= 0) this.cut.add(this.index);
+      this.partial = '';
+      this.skipping = true;
+    }
+  }
+
+  /** The output ended: the last line and the last file's patch. */
+  end(): void {
+    if (!this.stopped && this.partial && !this.skipping) this.line(this.partial);
+    if (!this.stopped) this.close();
+    else if (this.index >= 0 && this.index < this.fileCount && this.texts[this.index] === undefined) {
+      this.texts[this.index] = this.current.join('');
+      this.cut.add(this.index);
+    }
+  }
+
+  private line(text: string): void {
+    const bytes = Buffer.byteLength(text);
+    this.totalBytes += bytes;
+    if (text.startsWith('diff --git ')) {
+      this.close();
+      this.index++;
+      this.current = [];
+      this.currentBytes = 0;
+      if (this.index >= this.fileCount || this.kept >= MAX_PATCH_BYTES) return this.stop();
+    }
+    if (this.index < 0 || this.index >= this.fileCount) return;
+    if (this.currentBytes + bytes > MAX_FILE_PATCH_BYTES || this.kept + bytes > MAX_PATCH_BYTES) {
+      this.cut.add(this.index);
+      if (this.kept + bytes > MAX_PATCH_BYTES) this.kept = MAX_PATCH_BYTES;
+      return;
+    }
+    this.current.push(text);
+    this.currentBytes += bytes;
+    this.kept += bytes;
+  }
+
+  private close(): void {
+    if (this.index >= 0 && this.index < this.fileCount) this.texts[this.index] = this.current.join('');
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    this.kill();
+  }
 }
 
 function formatBytes(bytes: number): string {
