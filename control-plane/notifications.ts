@@ -78,6 +78,8 @@ export class Notifications {
   private readonly closing = new AbortController();
   private listening = false;
   private relistening: Promise<void> | undefined;
+  /** When LISTEN last held (0: never dropped yet). */
+  private heldAt = 0;
   private observer: NotificationObserver | undefined;
   private sql!: Sql;
 
@@ -158,8 +160,13 @@ export class Notifications {
 
   private async relisten(): Promise<void> {
     this.log.warn('the LISTEN connection dropped; listening again');
-    // A drop while listening again (or right after) goes round once more.
-    while (!this.listening) {
+    // A connection that held a while starts the backoff over; one dropped again soon after it last
+    // held waits first (capped, jittered), so a connection killed right after each LISTEN does not
+    // make every replica catch up again and again at once.
+    if (Date.now() - this.heldAt >= 5_000) this.backoff.reset();
+    else await sleep(this.backoff.next(), this.closing.signal).catch(() => undefined);
+    // A drop while listening again, or while the consumers catch up, goes round once more.
+    while (!this.listening && !this.closing.signal.aborted) {
       try {
         await this.listen();
       } catch (error) {
@@ -167,16 +174,19 @@ export class Notifications {
         this.log.warn({ err: error, retryInMs: delayMs }, 'cannot LISTEN; trying again');
         const stopped = await sleep(delayMs, this.closing.signal).then(() => false, () => true);
         if (stopped) return;
+        continue;
       }
-    }
-    this.backoff.reset();
-    this.log.info('listening again; catching up on what was sent meanwhile');
-    for (const hook of [...this.reconnectHooks]) {
-      try {
-        await hook();
-      } catch (error) {
-        this.log.error({ err: error }, 'catching up after a LISTEN reconnect failed');
+      this.heldAt = Date.now();
+      this.log.info('listening again; catching up on what was sent meanwhile');
+      for (const hook of [...this.reconnectHooks]) {
+        try {
+          await hook();
+        } catch (error) {
+          this.log.error({ err: error }, 'catching up after a LISTEN reconnect failed');
+        }
       }
+      // Dropped again while catching up: round once more, after a wait.
+      if (!this.listening) await sleep(this.backoff.next(), this.closing.signal).catch(() => undefined);
     }
   }
 

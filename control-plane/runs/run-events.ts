@@ -21,6 +21,8 @@ export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running'];
 export interface FinishGuard {
   epoch: bigint;
   detachedForMs?: number;
+  /** Only a run of this link (a machine's refusal can finish only its own runs). */
+  linkId?: string;
 }
 
 /** What was stored, for metrics. */
@@ -113,11 +115,12 @@ async function applyStarted(tx: TransactionSql, run: FencedRun, stored: RunEvent
 export async function finishRun(sql: Sql, runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard): Promise<StoredOutcome | undefined> {
   return sql.begin(async (tx) => {
     const [run] = await tx<(FencedRun & { overdue: boolean })[]>`
-      select state, session_epoch::text, last_seq::text,
+      select link_id, state, session_epoch::text, last_seq::text,
         coalesce(detached_at <= now() - ${(guard?.detachedForMs ?? 0) / 1000} * interval '1 second', false) as overdue
       from runs where id = ${runId} for update`;
     if (!run || !UNFINISHED.includes(run.state)) return undefined;
     if (guard && run.session_epoch !== String(guard.epoch)) return undefined;
+    if (guard?.linkId !== undefined && run.link_id !== guard.linkId) return undefined;
     if (guard?.detachedForMs !== undefined && !run.overdue) return undefined;
     const seq = (await contiguous(tx, runId, BigInt(run.last_seq))) + 1n;
     const events: RunEvent[] = [];

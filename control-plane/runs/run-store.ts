@@ -143,23 +143,26 @@ export class RunStore {
    */
   async claimQueued(linkId: string, epoch: bigint, capacity: number): Promise<ClaimedRun[]> {
     if (capacity <= 0) return [];
-    const rows = await this.sql<RunRow[]>`
-      with room as (
-        -- No room at all for a session older than one that already holds runs of the link: it was superseded.
-        select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
-        from runs where link_id = ${linkId} and state in ('dispatched', 'running')
-      )
-      update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
-      where id in (
-        select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
-        order by created_at limit (select n from room) for update skip locked)
-      and state = 'queued'
-      returning ${this.sql.unsafe(RUN_COLUMNS)}`;
-    if (rows.length === 0) return [];
-    const specs = await SandboxStore.specs(this.sql, rows.flatMap((r) => (r.sandbox_id ? [r.sandbox_id] : [])));
-    return rows
-      .map((row) => ({ ...run(row), sandbox: (row.sandbox_id && specs.get(row.sandbox_id)) || null }))
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    // One transaction: a claim whose sandboxes cannot be read is not left dispatched and unsent.
+    return this.sql.begin(async (tx) => {
+      const rows = await tx<RunRow[]>`
+        with room as (
+          -- No room at all for a session older than one that already holds runs of the link: it was superseded.
+          select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
+          from runs where link_id = ${linkId} and state in ('dispatched', 'running')
+        )
+        update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
+        where id in (
+          select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
+          order by created_at limit (select n from room) for update skip locked)
+        and state = 'queued'
+        returning ${tx.unsafe(RUN_COLUMNS)}`;
+      if (rows.length === 0) return [];
+      const specs = await SandboxStore.specs(tx, rows.flatMap((r) => (r.sandbox_id ? [r.sandbox_id] : [])));
+      return rows
+        .map((row) => ({ ...run(row), sandbox: (row.sandbox_id && specs.get(row.sandbox_id)) || null }))
+        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    });
   }
 
   /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */

@@ -123,7 +123,7 @@ export class SandboxStore {
   }
 
   /** Where each of the sandboxes `ids` is, for the runs dispatched into them. */
-  static async specs(sql: Sql, ids: string[]): Promise<Map<string, SandboxSpec>> {
+  static async specs(sql: Sql | TransactionSql, ids: string[]): Promise<Map<string, SandboxSpec>> {
     if (ids.length === 0) return new Map();
     const rows = await sql<{ id: string; provider: string; repository: string; branch: string }[]>`
       select id, provider, repository, branch from sandboxes where id = any(${ids}::text[])`;

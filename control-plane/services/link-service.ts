@@ -87,8 +87,10 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           () => undefined,
         ),
     );
-    const watch = await this.registry.watch(user.id, (event) => events.push(event));
+    let watch: Awaited<ReturnType<Registry['watch']>> | undefined;
     try {
+      // Inside the try: a registry that cannot be watched (etcd away) still lets go of the above.
+      watch = await this.registry.watch(user.id, (event) => events.push(event));
       const stored = await this.store.listLinks(user.id);
       shown = new Set(stored.map((l) => l.id));
       // Presence as this watch has seen it: a stored change needs no registry call (which could
@@ -111,7 +113,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       stopStored();
-      watch.stop();
+      watch?.stop();
+      events.close();
     }
   }
 

@@ -108,7 +108,12 @@ export async function onRunRejected(session: FrameSession, rejected: RunRejected
   session.log.warn({ runId, reason }, 'the agent refused a run');
   // A newer linkd may refuse for a reason the table does not know yet: it is stored as sent.
   const failure = (reason || RunFailure.Rejected) as RunFailureReason;
-  await session.runs.finish(runId, RunStatus.FAILED, failure, message.slice(0, 1024) || 'the agent refused the run');
+  // Fenced: only a run of this link, dispatched to this session (a late refusal from a superseded
+  // session, or one naming another link's run, changes nothing).
+  await session.runs.finish(runId, RunStatus.FAILED, failure, message.slice(0, 1024) || 'the agent refused the run', {
+    epoch: session.epoch(),
+    linkId: session.linkId,
+  });
   session.dispatchPending();
 }
 
