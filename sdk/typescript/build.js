@@ -1,5 +1,6 @@
-// Builds the package into dist/: copies src/ and the repository's generated code (../../gen, the
-// output of `buf generate`) into staging/, points src/gen.ts at the copy, and compiles both with tsc
+// Builds the package into dist/: copies src/, the repository's generated code (../../gen, the
+// output of `buf generate`) and the shared modules it uses (../../common/backoff.ts) into staging/,
+// points src/ at the copies, and compiles them with tsc
 // (JavaScript and .d.ts). Run by `npm pack` (prepack); needs the repository's node_modules.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,13 @@ cpSync(join(here, 'src'), join(staging, 'src'), { recursive: true });
 cpSync(generated, join(staging, 'gen'), { recursive: true });
 const barrel = join(staging, 'src', 'gen.ts');
 writeFileSync(barrel, readFileSync(barrel, 'utf8').replaceAll("'../../../gen/", "'../gen/"));
+// The shared modules the SDK uses, as they are in the repository (no imports of their own).
+const shared = ['backoff.ts'];
+for (const file of shared) cpSync(join(here, '..', '..', 'common', file), join(staging, 'common', file));
+for (const file of ['follow-run.ts', 'wait-for-link.ts']) {
+  const path = join(staging, 'src', file);
+  writeFileSync(path, readFileSync(path, 'utf8').replaceAll("'../../../common/", "'../common/"));
+}
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const result = spawnSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.json')], { stdio: 'inherit' });

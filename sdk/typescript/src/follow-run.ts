@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../../../common/backoff.js';
 import type { LinkClient } from './client.js';
 import type { RunEvent, ThreadService } from './gen.js';
 
@@ -42,7 +42,7 @@ export async function* followRun(
   options: FollowRunOptions = {},
 ): AsyncGenerator<RunEvent, void, undefined> {
   const threads = 'threads' in client ? client.threads : client;
-  const backoff = new Backoff(options.backoffBaseMs, options.backoffCapMs);
+  const backoff = new Backoff(options.backoffBaseMs ?? 250, options.backoffCapMs ?? 10_000);
   const maxRetries = options.maxRetries ?? 10;
   let afterSeq = options.afterSeq ?? 0n;
   let failures = 0;

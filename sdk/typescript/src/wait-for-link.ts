@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../../../common/backoff.js';
 import type { LinkClient } from './client.js';
 import { create } from '@bufbuild/protobuf';
 import { ERROR_DOMAIN } from './errors.js';
@@ -31,7 +31,7 @@ export async function waitForLink(client: LinkClient | Client<typeof LinkService
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const signal = stop.signal;
-  const backoff = new Backoff();
+  const backoff = new Backoff(250, 10_000);
   try {
     for (;;) {
       signal.throwIfAborted();
