@@ -5,7 +5,9 @@
  *   link-dispatch-v1\n<run id>\n<link id>\n<session epoch>\n<issued at ms>\n<nonce hex>\n<sha256(payload) hex>
  *
  * A SandboxRequest is signed the same way under its own domain (`link-sandbox-v1`, the op id in the
- * run id's place, the serialized request as the payload), so that one can never pass for the other.
+ * run id's place, the serialized request as the payload), and the answer to an interaction under
+ * `link-answer-v1` (the run id, the serialized InteractionAnswerPayload), so that one can never pass
+ * for another.
  *
  * And the chain that carries a new signing key to machines paired under an old one: each key after
  * the first is endorsed by the one before it (Ed25519 over `link-dispatch-key-v1\n<new key hex>`).
@@ -28,9 +30,9 @@ export const MAX_DISPATCH_SKEW_MS = 60_000;
 /** The length of DispatchRun.nonce; any other is refused MALFORMED. */
 export const DISPATCH_NONCE_BYTES = 16;
 
-/** What a signature is over: a run to start, or an operation on the machine's sandboxes. */
-export type SignedKind = 'run' | 'sandbox';
-const DOMAINS: Record<SignedKind, string> = { run: 'link-dispatch-v1', sandbox: 'link-sandbox-v1' };
+/** What a signature is over: a run to start, an operation on the machine's sandboxes, or the user's answer to a run's interaction. */
+export type SignedKind = 'run' | 'sandbox' | 'answer';
+const DOMAINS: Record<SignedKind, string> = { run: 'link-dispatch-v1', sandbox: 'link-sandbox-v1', answer: 'link-answer-v1' };
 
 export function dispatchMessage(fields: DispatchFields, kind: SignedKind = 'run'): Buffer {
   const digest = createHash('sha256').update(fields.payload).digest('hex');

@@ -80,6 +80,16 @@ export const Reason = {
   GitFailed: 'GIT_FAILED',
   /** The repository's git config runs commands (hooks, filters, fsmonitor …) Link will not run. */
   UnsafeRepositoryConfig: 'UNSAFE_REPOSITORY_CONFIG',
+  /** Another answer to the interaction won (the winner is in the `interaction-answer` metadata). */
+  AlreadyAnswered: 'ALREADY_ANSWERED',
+  /** The CLI withdrew the request before it was answered. */
+  InteractionWithdrawn: 'INTERACTION_WITHDRAWN',
+  /** No such interaction (or not the caller's). */
+  InteractionNotFound: 'INTERACTION_NOT_FOUND',
+  /** The run ended: there is nothing left to answer. */
+  RunFinished: 'RUN_FINISHED',
+  /** AUTO permissions outside a bwrap sandbox need the user's explicit confirmation. */
+  AutoNeedsConfirmation: 'AUTO_NEEDS_CONFIRMATION',
   /** Something failed inside the server; the message carries a request id to find it in the log. */
   Internal: 'INTERNAL',
 } as const;

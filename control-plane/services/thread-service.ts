@@ -160,6 +160,28 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     return { state: runState(state) };
   }
 
+  // Interactions and thread management: declared in the API, built next (until then UNIMPLEMENTED).
+  answerInteraction(): never {
+    throw notYet('AnswerInteraction');
+  }
+  listInteractions(): never {
+    throw notYet('ListInteractions');
+  }
+  // eslint-disable-next-line require-yield
+  async *watchInteractions(): AsyncGenerator<never> {
+    throw notYet('WatchInteractions');
+  }
+  updateThread(): never {
+    throw notYet('UpdateThread');
+  }
+  deleteThread(): never {
+    throw notYet('DeleteThread');
+  }
+  // eslint-disable-next-line require-yield
+  async *watchThreads(): AsyncGenerator<never> {
+    throw notYet('WatchThreads');
+  }
+
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64);
     return { runs: (await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined)).map(runView) };
@@ -266,4 +288,8 @@ export function runView(run: RunRecord): Run {
     startedAt: run.startedAt ? timestampFromDate(run.startedAt) : undefined,
     finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
   });
+}
+
+function notYet(rpc: string) {
+  return linkError(Code.Unimplemented, Reason.Internal, `${rpc} is not available yet`);
 }

@@ -59,6 +59,11 @@ export const API_EXPLANATIONS: Record<Reason, (message: string) => string> = {
   PUSH_FAILED: (m) => `The remote refused the push: ${m}`,
   GIT_FAILED: (m) => `git failed on the machine: ${m}`,
   UNSAFE_REPOSITORY_CONFIG: asSent,
+  ALREADY_ANSWERED: () => 'This was already answered (the answer shown is the one the agent got).',
+  INTERACTION_WITHDRAWN: () => 'The agent withdrew this request before it was answered.',
+  INTERACTION_NOT_FOUND: () => 'This request no longer exists.',
+  RUN_FINISHED: () => 'The run has ended; there is nothing left to answer.',
+  AUTO_NEEDS_CONFIRMATION: () => 'Allowing everything outside a bwrap sandbox needs your confirmation.',
   INTERNAL: (m) => `Something went wrong on the server (${m}).`,
 };
 

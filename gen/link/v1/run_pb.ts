@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/run.proto.
  */
 export const file_link_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChFsaW5rL3YxL3J1bi5wcm90bxIHbGluay52MSL/AwoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNyYXcYAyABKAkSJgoHc3RhcnRlZBgKIAEoCzITLmxpbmsudjEuUnVuU3RhcnRlZEgAEiIKBHRleHQYCyABKAsyEi5saW5rLnYxLlRleHRFdmVudEgAEiwKCXJlYXNvbmluZxgMIAEoCzIXLmxpbmsudjEuUmVhc29uaW5nRXZlbnRIABImCgl0b29sX2NhbGwYDSABKAsyES5saW5rLnYxLlRvb2xDYWxsSAASKgoLdG9vbF9yZXN1bHQYDiABKAsyEy5saW5rLnYxLlRvb2xSZXN1bHRIABIqCgtmaWxlX2NoYW5nZRgPIAEoCzITLmxpbmsudjEuRmlsZUNoYW5nZUgAEh8KBXVzYWdlGBAgASgLMg4ubGluay52MS5Vc2FnZUgAEh8KA2xvZxgRIAEoCzIQLmxpbmsudjEuTG9nTGluZUgAEiIKBWVycm9yGBIgASgLMhEubGluay52MS5SdW5FcnJvckgAEiAKBGRvbmUYEyABKAsyEC5saW5rLnYxLlJ1bkRvbmVIABImCgdjaGFuZ2VzGBQgASgLMhMubGluay52MS5SdW5DaGFuZ2VzSABCBwoFZXZlbnQiTQoKUnVuU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSCwoDY3dkGAQgASgJIhkKCVRleHRFdmVudBIMCgR0ZXh0GAEgASgJIh4KDlJlYXNvbmluZ0V2ZW50EgwKBHRleHQYASABKAkiOAoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIjoKClRvb2xSZXN1bHQSCgoCaWQYASABKAkSDgoGb3V0cHV0GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIigKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIMCgRraW5kGAIgASgJIpEBCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIZChFjYWNoZV9yZWFkX3Rva2VucxgDIAEoBBIaChJjYWNoZV93cml0ZV90b2tlbnMYBCABKAQSEAoIY29zdF91c2QYBSABKAESEgoKY29zdF9rbm93bhgGIAEoCCKIAQoHTG9nTGluZRInCgZzdHJlYW0YASABKA4yFy5saW5rLnYxLkxvZ0xpbmUuU3RyZWFtEgwKBHRleHQYAiABKAkiRgoGU3RyZWFtEhYKElNUUkVBTV9VTlNQRUNJRklFRBAAEhEKDVNUUkVBTV9TVERPVVQQARIRCg1TVFJFQU1fU1RERVJSEAIiKQoIUnVuRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJInwKB1J1bkRvbmUSIgoGc3RhdHVzGAEgASgOMhIubGluay52MS5SdW5TdGF0dXMSEQoJZXhpdF9jb2RlGAIgASgFEhYKDmZhaWx1cmVfcmVhc29uGAMgASgJEhIKCnNlc3Npb25faWQYBCABKAkSDgoGa2lsbGVkGAUgAygJInsKClJ1bkNoYW5nZXMSEwoLYmFzZV9jb21taXQYASABKAkSIAoFZmlsZXMYAiADKAsyES5saW5rLnYxLkZpbGVEaWZmEhEKCXRydW5jYXRlZBgDIAEoCBIVCg1vbWl0dGVkX2ZpbGVzGAQgASgNEgwKBG5vdGUYBSABKAkisQEKCEZpbGVEaWZmEgwKBHBhdGgYASABKAkSEAoIb2xkX3BhdGgYAiABKAkSJwoGc3RhdHVzGAMgASgOMhcubGluay52MS5GaWxlRGlmZlN0YXR1cxIOCgZiaW5hcnkYBCABKAgSEQoJYWRkaXRpb25zGAUgASgNEhEKCWRlbGV0aW9ucxgGIAEoDRINCgVwYXRjaBgHIAEoCRIXCg9wYXRjaF90cnVuY2F0ZWQYCCABKAgiugEKClJ1blBheWxvYWQSDgoGcnVuX2lkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg4KBnByb21wdBgEIAEoCRINCgVtb2RlbBgFIAEoCRIZChFyZXN1bWVfc2Vzc2lvbl9pZBgGIAEoCRIXCg9pZGxlX3RpbWVvdXRfbXMYByABKA0SJQoHc2FuZGJveBgIIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWMitgIKBlRocmVhZBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg8KB2xpbmtfaWQYBCABKAkSGAoQc2FuZGJveF9wcm92aWRlchgFIAEoCRIOCgZicmFuY2gYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCg5sYXN0X3J1bl9zdGF0ZRgKIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSEgoKcmVwb3NpdG9yeRgLIAEoCRISCgpzYW5kYm94X2lkGAwgASgJIq0BCg1UaHJlYWRNZXNzYWdlEgoKAmlkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEg4KBnJ1bl9pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgR0aWVyGAYgASgOMhIubGluay52MS5Nb2RlbFRpZXISLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilQMKA1J1bhIKCgJpZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIPCgdoYXJuZXNzGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBHRpZXIYBiABKA4yEi5saW5rLnYxLk1vZGVsVGllchIgCgVzdGF0ZRgHIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSFgoOZmFpbHVyZV9yZWFzb24YCCABKAkSEQoJZXhpdF9jb2RlGAkgASgFEhIKCnNlc3Npb25faWQYCiABKAkSEAoIbGFzdF9zZXEYCyABKAQSGAoQY2FuY2VsX3JlcXVlc3RlZBgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqawoJTW9kZWxUaWVyEhoKFk1PREVMX1RJRVJfVU5TUEVDSUZJRUQQABITCg9NT0RFTF9USUVSX0ZBU1QQARIUChBNT0RFTF9USUVSX1NNQVJUEAISFwoTTU9ERUxfVElFUl9USElOS0lORxADKrQBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBSVU5fU1RBVEVfUVVFVUVEEAESGAoUUlVOX1NUQVRFX0RJU1BBVENIRUQQAhIVChFSVU5fU1RBVEVfUlVOTklORxADEhcKE1JVTl9TVEFURV9DT01QTEVURUQQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAGKnIKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUUlVOX1NUQVRVU19DT01QTEVURUQQARIVChFSVU5fU1RBVFVTX0ZBSUxFRBACEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAMqqQEKDkZpbGVEaWZmU3RhdHVzEiAKHEZJTEVfRElGRl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZGSUxFX0RJRkZfU1RBVFVTX0FEREVEEAESHQoZRklMRV9ESUZGX1NUQVRVU19NT0RJRklFRBACEhwKGEZJTEVfRElGRl9TVEFUVVNfREVMRVRFRBADEhwKGEZJTEVfRElGRl9TVEFUVVNfUkVOQU1FRBAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
+  fileDesc("ChFsaW5rL3YxL3J1bi5wcm90bxIHbGluay52MSLqBAoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNyYXcYAyABKAkSJgoHc3RhcnRlZBgKIAEoCzITLmxpbmsudjEuUnVuU3RhcnRlZEgAEiIKBHRleHQYCyABKAsyEi5saW5rLnYxLlRleHRFdmVudEgAEiwKCXJlYXNvbmluZxgMIAEoCzIXLmxpbmsudjEuUmVhc29uaW5nRXZlbnRIABImCgl0b29sX2NhbGwYDSABKAsyES5saW5rLnYxLlRvb2xDYWxsSAASKgoLdG9vbF9yZXN1bHQYDiABKAsyEy5saW5rLnYxLlRvb2xSZXN1bHRIABIqCgtmaWxlX2NoYW5nZRgPIAEoCzITLmxpbmsudjEuRmlsZUNoYW5nZUgAEh8KBXVzYWdlGBAgASgLMg4ubGluay52MS5Vc2FnZUgAEh8KA2xvZxgRIAEoCzIQLmxpbmsudjEuTG9nTGluZUgAEiIKBWVycm9yGBIgASgLMhEubGluay52MS5SdW5FcnJvckgAEiAKBGRvbmUYEyABKAsyEC5saW5rLnYxLlJ1bkRvbmVIABImCgdjaGFuZ2VzGBQgASgLMhMubGluay52MS5SdW5DaGFuZ2VzSAASKwoLaW50ZXJhY3Rpb24YFSABKAsyFC5saW5rLnYxLkludGVyYWN0aW9uSAASPAoUaW50ZXJhY3Rpb25fcmVzb2x2ZWQYFiABKAsyHC5saW5rLnYxLkludGVyYWN0aW9uUmVzb2x2ZWRIAEIHCgVldmVudCKoAgoLSW50ZXJhY3Rpb24SCgoCaWQYASABKAkSJgoEa2luZBgCIAEoDjIYLmxpbmsudjEuSW50ZXJhY3Rpb25LaW5kEgwKBHRvb2wYAyABKAkSEgoKaW5wdXRfanNvbhgEIAEoCRINCgV0aXRsZRgFIAEoCRIPCgdjb21tYW5kGAYgASgJEgsKA2N3ZBgHIAEoCRIMCgRkaWZmGAggASgJEg0KBXBhdGhzGAkgAygJEiQKCXF1ZXN0aW9ucxgKIAMoCzIRLmxpbmsudjEuUXVlc3Rpb24SKgoOc3VnZ2VzdGVkX3J1bGUYCyABKAsyEi5saW5rLnYxLkFsbG93UnVsZRISCgphbGxvd2VkX2J5GAwgASgJEhMKC2Rlc2NyaXB0aW9uGA0gASgJInQKCFF1ZXN0aW9uEgoKAmlkGAEgASgJEgwKBHRleHQYAiABKAkSDgoGaGVhZGVyGAMgASgJEigKB29wdGlvbnMYBCADKAsyFy5saW5rLnYxLlF1ZXN0aW9uT3B0aW9uEhQKDG11bHRpX3NlbGVjdBgFIAEoCCI0Cg5RdWVzdGlvbk9wdGlvbhINCgVsYWJlbBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJFCg5RdWVzdGlvbkFuc3dlchITCgtxdWVzdGlvbl9pZBgBIAEoCRIQCghzZWxlY3RlZBgCIAMoCRIMCgR0ZXh0GAMgASgJIjEKCUFsbG93UnVsZRIMCgR0b29sGAEgASgJEhYKDmNvbW1hbmRfcHJlZml4GAIgASgJIoECChFJbnRlcmFjdGlvbkFuc3dlchIuCghkZWNpc2lvbhgBIAEoDjIcLmxpbmsudjEuSW50ZXJhY3Rpb25EZWNpc2lvbhIoCgVzY29wZRgCIAEoDjIZLmxpbmsudjEuSW50ZXJhY3Rpb25TY29wZRIoCgdhbnN3ZXJzGAMgAygLMhcubGluay52MS5RdWVzdGlvbkFuc3dlchIPCgdtZXNzYWdlGAQgASgJEhMKC2Fuc3dlcmVkX2J5GAUgASgJEi8KC2Fuc3dlcmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl0aW1lZF9vdXQYByABKAgigwEKE0ludGVyYWN0aW9uUmVzb2x2ZWQSFgoOaW50ZXJhY3Rpb25faWQYASABKAkSKAoFc3RhdGUYAiABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU3RhdGUSKgoGYW5zd2VyGAMgASgLMhoubGluay52MS5JbnRlcmFjdGlvbkFuc3dlciJNCgpSdW5TdGFydGVkEhIKCnNlc3Npb25faWQYASABKAkSDQoFbW9kZWwYAiABKAkSDwoHaGFybmVzcxgDIAEoCRILCgNjd2QYBCABKAkiGQoJVGV4dEV2ZW50EgwKBHRleHQYASABKAkiHgoOUmVhc29uaW5nRXZlbnQSDAoEdGV4dBgBIAEoCSI4CghUb29sQ2FsbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiOgoKVG9vbFJlc3VsdBIKCgJpZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiKAoKRmlsZUNoYW5nZRIMCgRwYXRoGAEgASgJEgwKBGtpbmQYAiABKAkikQEKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEhkKEWNhY2hlX3JlYWRfdG9rZW5zGAMgASgEEhoKEmNhY2hlX3dyaXRlX3Rva2VucxgEIAEoBBIQCghjb3N0X3VzZBgFIAEoARISCgpjb3N0X2tub3duGAYgASgIIogBCgdMb2dMaW5lEicKBnN0cmVhbRgBIAEoDjIXLmxpbmsudjEuTG9nTGluZS5TdHJlYW0SDAoEdGV4dBgCIAEoCSJGCgZTdHJlYW0SFgoSU1RSRUFNX1VOU1BFQ0lGSUVEEAASEQoNU1RSRUFNX1NURE9VVBABEhEKDVNUUkVBTV9TVERFUlIQAiIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoHUnVuRG9uZRIiCgZzdGF0dXMYASABKA4yEi5saW5rLnYxLlJ1blN0YXR1cxIRCglleGl0X2NvZGUYAiABKAUSFgoOZmFpbHVyZV9yZWFzb24YAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRIOCgZraWxsZWQYBSADKAkiewoKUnVuQ2hhbmdlcxITCgtiYXNlX2NvbW1pdBgBIAEoCRIgCgVmaWxlcxgCIAMoCzIRLmxpbmsudjEuRmlsZURpZmYSEQoJdHJ1bmNhdGVkGAMgASgIEhUKDW9taXR0ZWRfZmlsZXMYBCABKA0SDAoEbm90ZRgFIAEoCSKxAQoIRmlsZURpZmYSDAoEcGF0aBgBIAEoCRIQCghvbGRfcGF0aBgCIAEoCRInCgZzdGF0dXMYAyABKA4yFy5saW5rLnYxLkZpbGVEaWZmU3RhdHVzEg4KBmJpbmFyeRgEIAEoCBIRCglhZGRpdGlvbnMYBSABKA0SEQoJZGVsZXRpb25zGAYgASgNEg0KBXBhdGNoGAcgASgJEhcKD3BhdGNoX3RydW5jYXRlZBgIIAEoCCKVAgoKUnVuUGF5bG9hZBIOCgZydW5faWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSDgoGcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAYgASgJEhcKD2lkbGVfdGltZW91dF9tcxgHIAEoDRIlCgdzYW5kYm94GAggASgLMhQubGluay52MS5TYW5kYm94U3BlYxIwCg9wZXJtaXNzaW9uX21vZGUYCSABKA4yFy5saW5rLnYxLlBlcm1pc3Npb25Nb2RlEicKC2FsbG93X3J1bGVzGAogAygLMhIubGluay52MS5BbGxvd1J1bGUimwMKBlRocmVhZBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg8KB2xpbmtfaWQYBCABKAkSGAoQc2FuZGJveF9wcm92aWRlchgFIAEoCRIOCgZicmFuY2gYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCg5sYXN0X3J1bl9zdGF0ZRgKIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSEgoKcmVwb3NpdG9yeRgLIAEoCRISCgpzYW5kYm94X2lkGAwgASgJEhwKFHBlbmRpbmdfaW50ZXJhY3Rpb25zGA0gASgNEiAKGGFwcHJvdmFsX3RpbWVvdXRfc2Vjb25kcxgOIAEoDRIQCghhcmNoaXZlZBgUIAEoCBIRCglsaW5rX25hbWUYFSABKAki3wEKDVRocmVhZE1lc3NhZ2USCgoCaWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEgwKBHRleHQYAyABKAkSDgoGcnVuX2lkGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBHRpZXIYBiABKA4yEi5saW5rLnYxLk1vZGVsVGllchIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCg9wZXJtaXNzaW9uX21vZGUYCCABKA4yFy5saW5rLnYxLlBlcm1pc3Npb25Nb2RlIuUDCgNSdW4SCgoCaWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSDwoHaGFybmVzcxgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgR0aWVyGAYgASgOMhIubGluay52MS5Nb2RlbFRpZXISIAoFc3RhdGUYByABKA4yES5saW5rLnYxLlJ1blN0YXRlEhYKDmZhaWx1cmVfcmVhc29uGAggASgJEhEKCWV4aXRfY29kZRgJIAEoBRISCgpzZXNzaW9uX2lkGAogASgJEhAKCGxhc3Rfc2VxGAsgASgEEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKD3Blcm1pc3Npb25fbW9kZRgQIAEoDjIXLmxpbmsudjEuUGVybWlzc2lvbk1vZGUSHAoUcGVuZGluZ19pbnRlcmFjdGlvbnMYESABKA0qawoJTW9kZWxUaWVyEhoKFk1PREVMX1RJRVJfVU5TUEVDSUZJRUQQABITCg9NT0RFTF9USUVSX0ZBU1QQARIUChBNT0RFTF9USUVSX1NNQVJUEAISFwoTTU9ERUxfVElFUl9USElOS0lORxADKssBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBSVU5fU1RBVEVfUVVFVUVEEAESGAoUUlVOX1NUQVRFX0RJU1BBVENIRUQQAhIVChFSVU5fU1RBVEVfUlVOTklORxADEhcKE1JVTl9TVEFURV9DT01QTEVURUQQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAGEhUKEVJVTl9TVEFURV9XQUlUSU5HEAcqfwoOUGVybWlzc2lvbk1vZGUSHwobUEVSTUlTU0lPTl9NT0RFX1VOU1BFQ0lGSUVEEAASFwoTUEVSTUlTU0lPTl9NT0RFX0FTSxABEhkKFVBFUk1JU1NJT05fTU9ERV9FRElUUxACEhgKFFBFUk1JU1NJT05fTU9ERV9BVVRPEAMqcgoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX0NPTVBMRVRFRBABEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAISGAoUUlVOX1NUQVRVU19DQU5DRUxMRUQQAypzCg9JbnRlcmFjdGlvbktpbmQSIAocSU5URVJBQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh8KG0lOVEVSQUNUSU9OX0tJTkRfUEVSTUlTU0lPThABEh0KGUlOVEVSQUNUSU9OX0tJTkRfUVVFU1RJT04QAiqzAQoQSW50ZXJhY3Rpb25TdGF0ZRIhCh1JTlRFUkFDVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUlOVEVSQUNUSU9OX1NUQVRFX1BFTkRJTkcQARIeChpJTlRFUkFDVElPTl9TVEFURV9BTlNXRVJFRBACEh8KG0lOVEVSQUNUSU9OX1NUQVRFX1dJVEhEUkFXThADEhwKGElOVEVSQUNUSU9OX1NUQVRFX0NMT1NFRBAEKnoKE0ludGVyYWN0aW9uRGVjaXNpb24SJAogSU5URVJBQ1RJT05fREVDSVNJT05fVU5TUEVDSUZJRUQQABIeChpJTlRFUkFDVElPTl9ERUNJU0lPTl9BTExPVxABEh0KGUlOVEVSQUNUSU9OX0RFQ0lTSU9OX0RFTlkQAipvChBJbnRlcmFjdGlvblNjb3BlEiEKHUlOVEVSQUNUSU9OX1NDT1BFX1VOU1BFQ0lGSUVEEAASGgoWSU5URVJBQ1RJT05fU0NPUEVfT05DRRABEhwKGElOVEVSQUNUSU9OX1NDT1BFX1RIUkVBRBACKqkBCg5GaWxlRGlmZlN0YXR1cxIgChxGSUxFX0RJRkZfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWRklMRV9ESUZGX1NUQVRVU19BRERFRBABEh0KGUZJTEVfRElGRl9TVEFUVVNfTU9ESUZJRUQQAhIcChhGSUxFX0RJRkZfU1RBVFVTX0RFTEVURUQQAxIcChhGSUxFX0RJRkZfU1RBVFVTX1JFTkFNRUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
 
 /**
  * One normalized event of a run. Seq numbers start at 1 and have no gaps; exactly one event, the
@@ -113,6 +113,24 @@ export type RunEvent = Message<"link.v1.RunEvent"> & {
      */
     value: RunChanges;
     case: "changes";
+  } | {
+    /**
+     * The harness asks the user: a permission request or a question. The run waits (WAITING) until
+     * it is answered, withdrawn or the run ends — unless `allowed_by` says Link allowed it itself.
+     *
+     * @generated from field: link.v1.Interaction interaction = 21;
+     */
+    value: Interaction;
+    case: "interaction";
+  } | {
+    /**
+     * An interaction ended: answered (what, by whom, when), withdrawn by the CLI, or closed because
+     * the run ended. Sent by the agent once the answer reached the CLI.
+     *
+     * @generated from field: link.v1.InteractionResolved interaction_resolved = 22;
+     */
+    value: InteractionResolved;
+    case: "interactionResolved";
   } | { case: undefined; value?: undefined };
 };
 
@@ -122,6 +140,328 @@ export type RunEvent = Message<"link.v1.RunEvent"> & {
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
   messageDesc(file_link_v1_run, 0);
+
+/**
+ * A request of the harness to the user, with what a person needs to judge it.
+ *
+ * @generated from message link.v1.Interaction
+ */
+export type Interaction = Message<"link.v1.Interaction"> & {
+  /**
+   * Unique within the run (the agent makes it from the CLI's request id). At most 128 bytes.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: link.v1.InteractionKind kind = 2;
+   */
+  kind: InteractionKind;
+
+  /**
+   * The CLI's tool ("Bash", "exec_command", "run_shell_command", "Write", "AskUserQuestion", …).
+   *
+   * @generated from field: string tool = 3;
+   */
+  tool: string;
+
+  /**
+   * The tool's input as JSON, as the CLI sent it. At most 256 KiB.
+   *
+   * @generated from field: string input_json = 4;
+   */
+  inputJson: string;
+
+  /**
+   * One line a person can read ("Run `npm test`", "Edit src/app.ts").
+   *
+   * @generated from field: string title = 5;
+   */
+  title: string;
+
+  /**
+   * For shell tools: the command line and the directory it runs in.
+   *
+   * @generated from field: string command = 6;
+   */
+  command: string;
+
+  /**
+   * @generated from field: string cwd = 7;
+   */
+  cwd: string;
+
+  /**
+   * For edits: the unified diff the edit would make, when the CLI says (at most 256 KiB), and the
+   * files it touches.
+   *
+   * @generated from field: string diff = 8;
+   */
+  diff: string;
+
+  /**
+   * @generated from field: repeated string paths = 9;
+   */
+  paths: string[];
+
+  /**
+   * For QUESTION: what is asked.
+   *
+   * @generated from field: repeated link.v1.Question questions = 10;
+   */
+  questions: Question[];
+
+  /**
+   * The rule an "always allow in this thread" answer adds.
+   *
+   * @generated from field: link.v1.AllowRule suggested_rule = 11;
+   */
+  suggestedRule?: AllowRule | undefined;
+
+  /**
+   * Set when Link allowed the request itself, without asking: "thread rule: Bash `npm test`",
+   * "permission mode auto". Such an interaction is never pending.
+   *
+   * @generated from field: string allowed_by = 12;
+   */
+  allowedBy: string;
+
+  /**
+   * The CLI's own words for the request, when it gives them ("Create hello.txt").
+   *
+   * @generated from field: string description = 13;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message link.v1.Interaction.
+ * Use `create(InteractionSchema)` to create a new message.
+ */
+export const InteractionSchema: GenMessage<Interaction> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 1);
+
+/**
+ * One question of a QUESTION interaction.
+ *
+ * @generated from message link.v1.Question
+ */
+export type Question = Message<"link.v1.Question"> & {
+  /**
+   * Unique within the interaction (the CLI's key for the answer; its header or index).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The question. At most 16 KiB.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+
+  /**
+   * A short label ("Framework").
+   *
+   * @generated from field: string header = 3;
+   */
+  header: string;
+
+  /**
+   * @generated from field: repeated link.v1.QuestionOption options = 4;
+   */
+  options: QuestionOption[];
+
+  /**
+   * More than one option may be chosen.
+   *
+   * @generated from field: bool multi_select = 5;
+   */
+  multiSelect: boolean;
+};
+
+/**
+ * Describes the message link.v1.Question.
+ * Use `create(QuestionSchema)` to create a new message.
+ */
+export const QuestionSchema: GenMessage<Question> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 2);
+
+/**
+ * @generated from message link.v1.QuestionOption
+ */
+export type QuestionOption = Message<"link.v1.QuestionOption"> & {
+  /**
+   * @generated from field: string label = 1;
+   */
+  label: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message link.v1.QuestionOption.
+ * Use `create(QuestionOptionSchema)` to create a new message.
+ */
+export const QuestionOptionSchema: GenMessage<QuestionOption> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 3);
+
+/**
+ * The answer to one Question.
+ *
+ * @generated from message link.v1.QuestionAnswer
+ */
+export type QuestionAnswer = Message<"link.v1.QuestionAnswer"> & {
+  /**
+   * @generated from field: string question_id = 1;
+   */
+  questionId: string;
+
+  /**
+   * The chosen options' labels.
+   *
+   * @generated from field: repeated string selected = 2;
+   */
+  selected: string[];
+
+  /**
+   * Free text (instead of, or beside, the options). At most 16 KiB.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message link.v1.QuestionAnswer.
+ * Use `create(QuestionAnswerSchema)` to create a new message.
+ */
+export const QuestionAnswerSchema: GenMessage<QuestionAnswer> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 4);
+
+/**
+ * A rule of a thread's "always allow" list: requests for `tool` (and, for shell tools, whose
+ * command starts with `command_prefix`, word by word) are allowed without asking.
+ *
+ * @generated from message link.v1.AllowRule
+ */
+export type AllowRule = Message<"link.v1.AllowRule"> & {
+  /**
+   * @generated from field: string tool = 1;
+   */
+  tool: string;
+
+  /**
+   * Whole words of the command line ("npm test", "git"); empty allows any input of the tool.
+   *
+   * @generated from field: string command_prefix = 2;
+   */
+  commandPrefix: string;
+};
+
+/**
+ * Describes the message link.v1.AllowRule.
+ * Use `create(AllowRuleSchema)` to create a new message.
+ */
+export const AllowRuleSchema: GenMessage<AllowRule> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 5);
+
+/**
+ * The answer to an interaction.
+ *
+ * @generated from message link.v1.InteractionAnswer
+ */
+export type InteractionAnswer = Message<"link.v1.InteractionAnswer"> & {
+  /**
+   * For PERMISSION.
+   *
+   * @generated from field: link.v1.InteractionDecision decision = 1;
+   */
+  decision: InteractionDecision;
+
+  /**
+   * @generated from field: link.v1.InteractionScope scope = 2;
+   */
+  scope: InteractionScope;
+
+  /**
+   * For QUESTION.
+   *
+   * @generated from field: repeated link.v1.QuestionAnswer answers = 3;
+   */
+  answers: QuestionAnswer[];
+
+  /**
+   * Passed to the CLI with the answer (why it was denied, what to do instead). At most 16 KiB.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+
+  /**
+   * Who answered (the user's name) and when; set by the control plane.
+   *
+   * @generated from field: string answered_by = 5;
+   */
+  answeredBy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp answered_at = 6;
+   */
+  answeredAt?: Timestamp | undefined;
+
+  /**
+   * Denied by the approval timeout rather than by a person.
+   *
+   * @generated from field: bool timed_out = 7;
+   */
+  timedOut: boolean;
+};
+
+/**
+ * Describes the message link.v1.InteractionAnswer.
+ * Use `create(InteractionAnswerSchema)` to create a new message.
+ */
+export const InteractionAnswerSchema: GenMessage<InteractionAnswer> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 6);
+
+/**
+ * An interaction's end, as the agent saw it.
+ *
+ * @generated from message link.v1.InteractionResolved
+ */
+export type InteractionResolved = Message<"link.v1.InteractionResolved"> & {
+  /**
+   * @generated from field: string interaction_id = 1;
+   */
+  interactionId: string;
+
+  /**
+   * ANSWERED, WITHDRAWN or CLOSED.
+   *
+   * @generated from field: link.v1.InteractionState state = 2;
+   */
+  state: InteractionState;
+
+  /**
+   * For ANSWERED: the answer the CLI got.
+   *
+   * @generated from field: link.v1.InteractionAnswer answer = 3;
+   */
+  answer?: InteractionAnswer | undefined;
+};
+
+/**
+ * Describes the message link.v1.InteractionResolved.
+ * Use `create(InteractionResolvedSchema)` to create a new message.
+ */
+export const InteractionResolvedSchema: GenMessage<InteractionResolved> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 7);
 
 /**
  * The harness started: its session (for resume) and model.
@@ -157,7 +497,7 @@ export type RunStarted = Message<"link.v1.RunStarted"> & {
  * Use `create(RunStartedSchema)` to create a new message.
  */
 export const RunStartedSchema: GenMessage<RunStarted> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 1);
+  messageDesc(file_link_v1_run, 8);
 
 /**
  * Assistant text (a whole block or message).
@@ -176,7 +516,7 @@ export type TextEvent = Message<"link.v1.TextEvent"> & {
  * Use `create(TextEventSchema)` to create a new message.
  */
 export const TextEventSchema: GenMessage<TextEvent> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 2);
+  messageDesc(file_link_v1_run, 9);
 
 /**
  * The model's reasoning, when the CLI shows it.
@@ -195,7 +535,7 @@ export type ReasoningEvent = Message<"link.v1.ReasoningEvent"> & {
  * Use `create(ReasoningEventSchema)` to create a new message.
  */
 export const ReasoningEventSchema: GenMessage<ReasoningEvent> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 3);
+  messageDesc(file_link_v1_run, 10);
 
 /**
  * @generated from message link.v1.ToolCall
@@ -224,7 +564,7 @@ export type ToolCall = Message<"link.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 4);
+  messageDesc(file_link_v1_run, 11);
 
 /**
  * @generated from message link.v1.ToolResult
@@ -253,7 +593,7 @@ export type ToolResult = Message<"link.v1.ToolResult"> & {
  * Use `create(ToolResultSchema)` to create a new message.
  */
 export const ToolResultSchema: GenMessage<ToolResult> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 5);
+  messageDesc(file_link_v1_run, 12);
 
 /**
  * A file the harness wrote or deleted.
@@ -279,7 +619,7 @@ export type FileChange = Message<"link.v1.FileChange"> & {
  * Use `create(FileChangeSchema)` to create a new message.
  */
 export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 6);
+  messageDesc(file_link_v1_run, 13);
 
 /**
  * @generated from message link.v1.Usage
@@ -323,7 +663,7 @@ export type Usage = Message<"link.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 7);
+  messageDesc(file_link_v1_run, 14);
 
 /**
  * Output that is not one of the CLI's events: the shell harness's output, or unparsed lines.
@@ -347,7 +687,7 @@ export type LogLine = Message<"link.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 8);
+  messageDesc(file_link_v1_run, 15);
 
 /**
  * @generated from enum link.v1.LogLine.Stream
@@ -373,7 +713,7 @@ export enum LogLine_Stream {
  * Describes the enum link.v1.LogLine.Stream.
  */
 export const LogLine_StreamSchema: GenEnum<LogLine_Stream> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 8, 0);
+  enumDesc(file_link_v1_run, 15, 0);
 
 /**
  * An error the harness or the model API reported.
@@ -399,7 +739,7 @@ export type RunError = Message<"link.v1.RunError"> & {
  * Use `create(RunErrorSchema)` to create a new message.
  */
 export const RunErrorSchema: GenMessage<RunError> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 9);
+  messageDesc(file_link_v1_run, 16);
 
 /**
  * The end of a run: always the last event, exactly once.
@@ -445,7 +785,7 @@ export type RunDone = Message<"link.v1.RunDone"> & {
  * Use `create(RunDoneSchema)` to create a new message.
  */
 export const RunDoneSchema: GenMessage<RunDone> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 10);
+  messageDesc(file_link_v1_run, 17);
 
 /**
  * A git sandbox's change against a base commit: every tracked, untracked (not ignored), renamed and
@@ -497,7 +837,7 @@ export type RunChanges = Message<"link.v1.RunChanges"> & {
  * Use `create(RunChangesSchema)` to create a new message.
  */
 export const RunChangesSchema: GenMessage<RunChanges> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 11);
+  messageDesc(file_link_v1_run, 18);
 
 /**
  * One file of a RunChanges.
@@ -564,7 +904,7 @@ export type FileDiff = Message<"link.v1.FileDiff"> & {
  * Use `create(FileDiffSchema)` to create a new message.
  */
 export const FileDiffSchema: GenMessage<FileDiff> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 12);
+  messageDesc(file_link_v1_run, 19);
 
 /**
  * What the agent is asked to run. Sent as bytes inside a signed DispatchRun.
@@ -623,6 +963,20 @@ export type RunPayload = Message<"link.v1.RunPayload"> & {
    * @generated from field: link.v1.SandboxSpec sandbox = 8;
    */
   sandbox?: SandboxSpec | undefined;
+
+  /**
+   * What the harness may do without asking.
+   *
+   * @generated from field: link.v1.PermissionMode permission_mode = 9;
+   */
+  permissionMode: PermissionMode;
+
+  /**
+   * The thread's "always allow" rules: requests they match are allowed without asking.
+   *
+   * @generated from field: repeated link.v1.AllowRule allow_rules = 10;
+   */
+  allowRules: AllowRule[];
 };
 
 /**
@@ -630,7 +984,7 @@ export type RunPayload = Message<"link.v1.RunPayload"> & {
  * Use `create(RunPayloadSchema)` to create a new message.
  */
 export const RunPayloadSchema: GenMessage<RunPayload> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 13);
+  messageDesc(file_link_v1_run, 20);
 
 /**
  * A thread: a conversation pinned, from its first message on, to a harness, a machine, a sandbox
@@ -706,6 +1060,34 @@ export type Thread = Message<"link.v1.Thread"> & {
    * @generated from field: string sandbox_id = 12;
    */
   sandboxId: string;
+
+  /**
+   * Interactions of the thread's runs waiting for the user ("needs you").
+   *
+   * @generated from field: uint32 pending_interactions = 13;
+   */
+  pendingInteractions: number;
+
+  /**
+   * Answers left pending this long are denied (0: the server's default; which may be off).
+   *
+   * @generated from field: uint32 approval_timeout_seconds = 14;
+   */
+  approvalTimeoutSeconds: number;
+
+  /**
+   * Archived threads are left out of ListThreads unless asked for.
+   *
+   * @generated from field: bool archived = 20;
+   */
+  archived: boolean;
+
+  /**
+   * The name of the pinned machine, for telling threads apart (empty before the first message).
+   *
+   * @generated from field: string link_name = 21;
+   */
+  linkName: string;
 };
 
 /**
@@ -713,7 +1095,7 @@ export type Thread = Message<"link.v1.Thread"> & {
  * Use `create(ThreadSchema)` to create a new message.
  */
 export const ThreadSchema: GenMessage<Thread> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 14);
+  messageDesc(file_link_v1_run, 21);
 
 /**
  * A message the user sent in a thread.
@@ -755,6 +1137,11 @@ export type ThreadMessage = Message<"link.v1.ThreadMessage"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 7;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: link.v1.PermissionMode permission_mode = 8;
+   */
+  permissionMode: PermissionMode;
 };
 
 /**
@@ -762,7 +1149,7 @@ export type ThreadMessage = Message<"link.v1.ThreadMessage"> & {
  * Use `create(ThreadMessageSchema)` to create a new message.
  */
 export const ThreadMessageSchema: GenMessage<ThreadMessage> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 15);
+  messageDesc(file_link_v1_run, 22);
 
 /**
  * @generated from message link.v1.Run
@@ -846,6 +1233,18 @@ export type Run = Message<"link.v1.Run"> & {
    * @generated from field: google.protobuf.Timestamp finished_at = 15;
    */
   finishedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: link.v1.PermissionMode permission_mode = 16;
+   */
+  permissionMode: PermissionMode;
+
+  /**
+   * Its interactions waiting for the user.
+   *
+   * @generated from field: uint32 pending_interactions = 17;
+   */
+  pendingInteractions: number;
 };
 
 /**
@@ -853,7 +1252,7 @@ export type Run = Message<"link.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 16);
+  messageDesc(file_link_v1_run, 23);
 
 /**
  * Model tiers, mapped to a model name per harness in one table; an explicit model passes through.
@@ -934,6 +1333,14 @@ export enum RunState {
    * @generated from enum value: RUN_STATE_CANCELLED = 6;
    */
   CANCELLED = 6,
+
+  /**
+   * The harness asked the user (a permission or a question) and waits for the answer. The idle
+   * timeout does not run meanwhile; the run goes back to RUNNING when nothing is pending.
+   *
+   * @generated from enum value: RUN_STATE_WAITING = 7;
+   */
+  WAITING = 7,
 }
 
 /**
@@ -941,6 +1348,48 @@ export enum RunState {
  */
 export const RunStateSchema: GenEnum<RunState> = /*@__PURE__*/
   enumDesc(file_link_v1_run, 1);
+
+/**
+ * What the agent may do without asking, chosen per message.
+ *
+ * @generated from enum link.v1.PermissionMode
+ */
+export enum PermissionMode {
+  /**
+   * The default: EDITS.
+   *
+   * @generated from enum value: PERMISSION_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Everything the CLI would ask about comes to the user.
+   *
+   * @generated from enum value: PERMISSION_MODE_ASK = 1;
+   */
+  ASK = 1,
+
+  /**
+   * Edits inside the sandbox are allowed; everything else asks.
+   *
+   * @generated from enum value: PERMISSION_MODE_EDITS = 2;
+   */
+  EDITS = 2,
+
+  /**
+   * Everything inside the sandbox is allowed (offered for bwrap sandboxes; elsewhere only after an
+   * explicit confirmation).
+   *
+   * @generated from enum value: PERMISSION_MODE_AUTO = 3;
+   */
+  AUTO = 3,
+}
+
+/**
+ * Describes the enum link.v1.PermissionMode.
+ */
+export const PermissionModeSchema: GenEnum<PermissionMode> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 2);
 
 /**
  * How a run ended.
@@ -973,7 +1422,146 @@ export enum RunStatus {
  * Describes the enum link.v1.RunStatus.
  */
 export const RunStatusSchema: GenEnum<RunStatus> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 2);
+  enumDesc(file_link_v1_run, 3);
+
+/**
+ * What an interaction asks for.
+ *
+ * @generated from enum link.v1.InteractionKind
+ */
+export enum InteractionKind {
+  /**
+   * @generated from enum value: INTERACTION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * May the harness use a tool (run a command, edit a file, fetch a URL)?
+   *
+   * @generated from enum value: INTERACTION_KIND_PERMISSION = 1;
+   */
+  PERMISSION = 1,
+
+  /**
+   * The model asks the user one or more questions (with options and/or free text).
+   *
+   * @generated from enum value: INTERACTION_KIND_QUESTION = 2;
+   */
+  QUESTION = 2,
+}
+
+/**
+ * Describes the enum link.v1.InteractionKind.
+ */
+export const InteractionKindSchema: GenEnum<InteractionKind> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 4);
+
+/**
+ * Where an interaction is in its life.
+ *
+ * @generated from enum link.v1.InteractionState
+ */
+export enum InteractionState {
+  /**
+   * @generated from enum value: INTERACTION_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Asked, not answered yet.
+   *
+   * @generated from enum value: INTERACTION_STATE_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Answered (by a person, or denied by the approval timeout).
+   *
+   * @generated from enum value: INTERACTION_STATE_ANSWERED = 2;
+   */
+  ANSWERED = 2,
+
+  /**
+   * The CLI withdrew its request before an answer reached it.
+   *
+   * @generated from enum value: INTERACTION_STATE_WITHDRAWN = 3;
+   */
+  WITHDRAWN = 3,
+
+  /**
+   * The run ended (completed, failed, cancelled) before it was answered.
+   *
+   * @generated from enum value: INTERACTION_STATE_CLOSED = 4;
+   */
+  CLOSED = 4,
+}
+
+/**
+ * Describes the enum link.v1.InteractionState.
+ */
+export const InteractionStateSchema: GenEnum<InteractionState> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 5);
+
+/**
+ * A permission answer.
+ *
+ * @generated from enum link.v1.InteractionDecision
+ */
+export enum InteractionDecision {
+  /**
+   * @generated from enum value: INTERACTION_DECISION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: INTERACTION_DECISION_ALLOW = 1;
+   */
+  ALLOW = 1,
+
+  /**
+   * @generated from enum value: INTERACTION_DECISION_DENY = 2;
+   */
+  DENY = 2,
+}
+
+/**
+ * Describes the enum link.v1.InteractionDecision.
+ */
+export const InteractionDecisionSchema: GenEnum<InteractionDecision> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 6);
+
+/**
+ * How far an ALLOW reaches.
+ *
+ * @generated from enum link.v1.InteractionScope
+ */
+export enum InteractionScope {
+  /**
+   * This request only (the default).
+   *
+   * @generated from enum value: INTERACTION_SCOPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: INTERACTION_SCOPE_ONCE = 1;
+   */
+  ONCE = 1,
+
+  /**
+   * This request, and every later one of the thread that the request's suggested rule matches
+   * ("always allow in this thread").
+   *
+   * @generated from enum value: INTERACTION_SCOPE_THREAD = 2;
+   */
+  THREAD = 2,
+}
+
+/**
+ * Describes the enum link.v1.InteractionScope.
+ */
+export const InteractionScopeSchema: GenEnum<InteractionScope> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 7);
 
 /**
  * How a file changed between two commits (or a commit and the work tree).
@@ -1011,5 +1599,5 @@ export enum FileDiffStatus {
  * Describes the enum link.v1.FileDiffStatus.
  */
 export const FileDiffStatusSchema: GenEnum<FileDiffStatus> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 3);
+  enumDesc(file_link_v1_run, 8);
 

@@ -4,7 +4,9 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ModelTier, Run, RunEvent, RunState, Thread, ThreadMessage } from "./run_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Interaction, InteractionAnswer, InteractionDecision, InteractionScope, InteractionState, ModelTier, PermissionMode, QuestionAnswer, Run, RunEvent, RunState, Thread, ThreadMessage } from "./run_pb.js";
 import { file_link_v1_run } from "./run_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/thread_service.proto.
  */
 export const file_link_v1_thread_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxsaW5rL3YxL3RocmVhZF9zZXJ2aWNlLnByb3RvEgdsaW5rLnYxIiQKE0NyZWF0ZVRocmVhZFJlcXVlc3QSDQoFdGl0bGUYASABKAkiNwoUQ3JlYXRlVGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQiFAoSTGlzdFRocmVhZHNSZXF1ZXN0IjcKE0xpc3RUaHJlYWRzUmVzcG9uc2USIAoHdGhyZWFkcxgBIAMoCzIPLmxpbmsudjEuVGhyZWFkIiUKEEdldFRocmVhZFJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJInoKEUdldFRocmVhZFJlc3BvbnNlEh8KBnRocmVhZBgBIAEoCzIPLmxpbmsudjEuVGhyZWFkEigKCG1lc3NhZ2VzGAIgAygLMhYubGluay52MS5UaHJlYWRNZXNzYWdlEhoKBHJ1bnMYAyADKAsyDC5saW5rLnYxLlJ1biLGAQoSU2VuZE1lc3NhZ2VSZXF1ZXN0EhEKCXRocmVhZF9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEg8KB2hhcm5lc3MYAyABKAkSDwoHbGlua19pZBgEIAEoCRIYChBzYW5kYm94X3Byb3ZpZGVyGAUgASgJEg4KBmJyYW5jaBgGIAEoCRINCgVtb2RlbBgHIAEoCRIgCgR0aWVyGAggASgOMhIubGluay52MS5Nb2RlbFRpZXISEgoKcmVwb3NpdG9yeRgJIAEoCSI5ChNTZW5kTWVzc2FnZVJlc3BvbnNlEg4KBnJ1bl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIjQKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIjQKEFdhdGNoUnVuUmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5saW5rLnYxLlJ1bkV2ZW50IiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjUKEUNhbmNlbFJ1blJlc3BvbnNlEiAKBXN0YXRlGAEgASgOMhEubGluay52MS5SdW5TdGF0ZSIkCg9MaXN0UnVuc1JlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJIi4KEExpc3RSdW5zUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLmxpbmsudjEuUnVuMvwDCg1UaHJlYWRTZXJ2aWNlEksKDENyZWF0ZVRocmVhZBIcLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVzcG9uc2USSAoLTGlzdFRocmVhZHMSGy5saW5rLnYxLkxpc3RUaHJlYWRzUmVxdWVzdBocLmxpbmsudjEuTGlzdFRocmVhZHNSZXNwb25zZRJCCglHZXRUaHJlYWQSGS5saW5rLnYxLkdldFRocmVhZFJlcXVlc3QaGi5saW5rLnYxLkdldFRocmVhZFJlc3BvbnNlEkgKC1NlbmRNZXNzYWdlEhsubGluay52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHC5saW5rLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USQQoIV2F0Y2hSdW4SGC5saW5rLnYxLldhdGNoUnVuUmVxdWVzdBoZLmxpbmsudjEuV2F0Y2hSdW5SZXNwb25zZTABEkIKCUNhbmNlbFJ1bhIZLmxpbmsudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmxpbmsudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoITGlzdFJ1bnMSGC5saW5rLnYxLkxpc3RSdW5zUmVxdWVzdBoZLmxpbmsudjEuTGlzdFJ1bnNSZXNwb25zZWIGcHJvdG8z", [file_link_v1_run]);
+  fileDesc("ChxsaW5rL3YxL3RocmVhZF9zZXJ2aWNlLnByb3RvEgdsaW5rLnYxIiQKE0NyZWF0ZVRocmVhZFJlcXVlc3QSDQoFdGl0bGUYASABKAkiNwoUQ3JlYXRlVGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQiPQoSTGlzdFRocmVhZHNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYAiABKAgiNwoTTGlzdFRocmVhZHNSZXNwb25zZRIgCgd0aHJlYWRzGAEgAygLMg8ubGluay52MS5UaHJlYWQiJQoQR2V0VGhyZWFkUmVxdWVzdBIRCgl0aHJlYWRfaWQYASABKAkiegoRR2V0VGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQSKAoIbWVzc2FnZXMYAiADKAsyFi5saW5rLnYxLlRocmVhZE1lc3NhZ2USGgoEcnVucxgDIAMoCzIMLmxpbmsudjEuUnVuIo4CChJTZW5kTWVzc2FnZVJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJEgwKBHRleHQYAiABKAkSDwoHaGFybmVzcxgDIAEoCRIPCgdsaW5rX2lkGAQgASgJEhgKEHNhbmRib3hfcHJvdmlkZXIYBSABKAkSDgoGYnJhbmNoGAYgASgJEg0KBW1vZGVsGAcgASgJEiAKBHRpZXIYCCABKA4yEi5saW5rLnYxLk1vZGVsVGllchISCgpyZXBvc2l0b3J5GAkgASgJEjAKD3Blcm1pc3Npb25fbW9kZRgKIAEoDjIXLmxpbmsudjEuUGVybWlzc2lvbk1vZGUSFAoMY29uZmlybV9hdXRvGAsgASgIIjkKE1NlbmRNZXNzYWdlUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiNAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQiNAoQV2F0Y2hSdW5SZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmxpbmsudjEuUnVuRXZlbnQiIgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiNQoRQ2FuY2VsUnVuUmVzcG9uc2USIAoFc3RhdGUYASABKA4yES5saW5rLnYxLlJ1blN0YXRlIiQKD0xpc3RSdW5zUmVxdWVzdBIRCgl0aHJlYWRfaWQYASABKAkiLgoQTGlzdFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwubGluay52MS5SdW4i6wIKEUludGVyYWN0aW9uUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIpCgtpbnRlcmFjdGlvbhgEIAEoCzIULmxpbmsudjEuSW50ZXJhY3Rpb24SKAoFc3RhdGUYBSABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU3RhdGUSKgoGYW5zd2VyGAYgASgLMhoubGluay52MS5JbnRlcmFjdGlvbkFuc3dlchILCgNzZXEYByABKAQSLAoIYXNrZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWRlbGl2ZXJlZBgJIAEoCBIsCghkZWFkbGluZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGhyZWFkX3RpdGxlGAsgASgJEg8KB2hhcm5lc3MYDCABKAki1wEKGEFuc3dlckludGVyYWN0aW9uUmVxdWVzdBIOCgZydW5faWQYASABKAkSFgoOaW50ZXJhY3Rpb25faWQYAiABKAkSLgoIZGVjaXNpb24YAyABKA4yHC5saW5rLnYxLkludGVyYWN0aW9uRGVjaXNpb24SKAoFc2NvcGUYBCABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU2NvcGUSKAoHYW5zd2VycxgFIAMoCzIXLmxpbmsudjEuUXVlc3Rpb25BbnN3ZXISDwoHbWVzc2FnZRgGIAEoCSJMChlBbnN3ZXJJbnRlcmFjdGlvblJlc3BvbnNlEi8KC2ludGVyYWN0aW9uGAEgASgLMhoubGluay52MS5JbnRlcmFjdGlvblJlY29yZCJWChdMaXN0SW50ZXJhY3Rpb25zUmVxdWVzdBIYChBpbmNsdWRlX3Jlc29sdmVkGAEgASgIEhEKCXRocmVhZF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkiTAoYTGlzdEludGVyYWN0aW9uc1Jlc3BvbnNlEjAKDGludGVyYWN0aW9ucxgBIAMoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25SZWNvcmQiGgoYV2F0Y2hJbnRlcmFjdGlvbnNSZXF1ZXN0IoYBChlXYXRjaEludGVyYWN0aW9uc1Jlc3BvbnNlEjAKCHNuYXBzaG90GAEgASgLMhwubGluay52MS5JbnRlcmFjdGlvblNuYXBzaG90SAASLQoHY2hhbmdlZBgCIAEoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25SZWNvcmRIAEIICgZjaGFuZ2UiRwoTSW50ZXJhY3Rpb25TbmFwc2hvdBIwCgxpbnRlcmFjdGlvbnMYASADKAsyGi5saW5rLnYxLkludGVyYWN0aW9uUmVjb3JkIq4BChNVcGRhdGVUaHJlYWRSZXF1ZXN0EhEKCXRocmVhZF9pZBgBIAEoCRISCgV0aXRsZRgCIAEoCUgAiAEBEhUKCGFyY2hpdmVkGAMgASgISAGIAQESJQoYYXBwcm92YWxfdGltZW91dF9zZWNvbmRzGAQgASgNSAKIAQFCCAoGX3RpdGxlQgsKCV9hcmNoaXZlZEIbChlfYXBwcm92YWxfdGltZW91dF9zZWNvbmRzIjcKFFVwZGF0ZVRocmVhZFJlc3BvbnNlEh8KBnRocmVhZBgBIAEoCzIPLmxpbmsudjEuVGhyZWFkIigKE0RlbGV0ZVRocmVhZFJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJIhYKFERlbGV0ZVRocmVhZFJlc3BvbnNlIi8KE1dhdGNoVGhyZWFkc1JlcXVlc3QSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCKOAQoUV2F0Y2hUaHJlYWRzUmVzcG9uc2USKwoIc25hcHNob3QYASABKAsyFy5saW5rLnYxLlRocmVhZFNuYXBzaG90SAASIgoHY2hhbmdlZBgCIAEoCzIPLmxpbmsudjEuVGhyZWFkSAASGwoRcmVtb3ZlZF90aHJlYWRfaWQYAyABKAlIAEIICgZjaGFuZ2UiMgoOVGhyZWFkU25hcHNob3QSIAoHdGhyZWFkcxgBIAMoCzIPLmxpbmsudjEuVGhyZWFkMvgHCg1UaHJlYWRTZXJ2aWNlEksKDENyZWF0ZVRocmVhZBIcLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVzcG9uc2USSAoLTGlzdFRocmVhZHMSGy5saW5rLnYxLkxpc3RUaHJlYWRzUmVxdWVzdBocLmxpbmsudjEuTGlzdFRocmVhZHNSZXNwb25zZRJCCglHZXRUaHJlYWQSGS5saW5rLnYxLkdldFRocmVhZFJlcXVlc3QaGi5saW5rLnYxLkdldFRocmVhZFJlc3BvbnNlEkgKC1NlbmRNZXNzYWdlEhsubGluay52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHC5saW5rLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USQQoIV2F0Y2hSdW4SGC5saW5rLnYxLldhdGNoUnVuUmVxdWVzdBoZLmxpbmsudjEuV2F0Y2hSdW5SZXNwb25zZTABEkIKCUNhbmNlbFJ1bhIZLmxpbmsudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmxpbmsudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoITGlzdFJ1bnMSGC5saW5rLnYxLkxpc3RSdW5zUmVxdWVzdBoZLmxpbmsudjEuTGlzdFJ1bnNSZXNwb25zZRJaChFBbnN3ZXJJbnRlcmFjdGlvbhIhLmxpbmsudjEuQW5zd2VySW50ZXJhY3Rpb25SZXF1ZXN0GiIubGluay52MS5BbnN3ZXJJbnRlcmFjdGlvblJlc3BvbnNlElcKEExpc3RJbnRlcmFjdGlvbnMSIC5saW5rLnYxLkxpc3RJbnRlcmFjdGlvbnNSZXF1ZXN0GiEubGluay52MS5MaXN0SW50ZXJhY3Rpb25zUmVzcG9uc2USXAoRV2F0Y2hJbnRlcmFjdGlvbnMSIS5saW5rLnYxLldhdGNoSW50ZXJhY3Rpb25zUmVxdWVzdBoiLmxpbmsudjEuV2F0Y2hJbnRlcmFjdGlvbnNSZXNwb25zZTABEksKDFVwZGF0ZVRocmVhZBIcLmxpbmsudjEuVXBkYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuVXBkYXRlVGhyZWFkUmVzcG9uc2USSwoMRGVsZXRlVGhyZWFkEhwubGluay52MS5EZWxldGVUaHJlYWRSZXF1ZXN0Gh0ubGluay52MS5EZWxldGVUaHJlYWRSZXNwb25zZRJNCgxXYXRjaFRocmVhZHMSHC5saW5rLnYxLldhdGNoVGhyZWFkc1JlcXVlc3QaHS5saW5rLnYxLldhdGNoVGhyZWFkc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_run]);
 
 /**
  * @generated from message link.v1.CreateThreadRequest
@@ -54,6 +56,19 @@ export const CreateThreadResponseSchema: GenMessage<CreateThreadResponse> = /*@_
  * @generated from message link.v1.ListThreadsRequest
  */
 export type ListThreadsRequest = Message<"link.v1.ListThreadsRequest"> & {
+  /**
+   * Only threads whose title contains this (case-insensitive). At most 200 bytes.
+   *
+   * @generated from field: string query = 1;
+   */
+  query: string;
+
+  /**
+   * Archived threads too.
+   *
+   * @generated from field: bool include_archived = 2;
+   */
+  includeArchived: boolean;
 };
 
 /**
@@ -183,6 +198,19 @@ export type SendMessageRequest = Message<"link.v1.SendMessageRequest"> & {
    * @generated from field: string repository = 9;
    */
   repository: string;
+
+  /**
+   * What the harness may do without asking (default EDITS). AUTO outside a bwrap sandbox needs
+   * `confirm_auto` (the user confirmed it), else INVALID_ARGUMENT AUTO_NEEDS_CONFIRMATION.
+   *
+   * @generated from field: link.v1.PermissionMode permission_mode = 10;
+   */
+  permissionMode: PermissionMode;
+
+  /**
+   * @generated from field: bool confirm_auto = 11;
+   */
+  confirmAuto: boolean;
 };
 
 /**
@@ -328,6 +356,420 @@ export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*
   messageDesc(file_link_v1_thread_service, 13);
 
 /**
+ * An interaction as the control plane keeps it: the request, where it is, and its answer.
+ *
+ * @generated from message link.v1.InteractionRecord
+ */
+export type InteractionRecord = Message<"link.v1.InteractionRecord"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string thread_id = 2;
+   */
+  threadId: string;
+
+  /**
+   * @generated from field: string link_id = 3;
+   */
+  linkId: string;
+
+  /**
+   * @generated from field: link.v1.Interaction interaction = 4;
+   */
+  interaction?: Interaction | undefined;
+
+  /**
+   * @generated from field: link.v1.InteractionState state = 5;
+   */
+  state: InteractionState;
+
+  /**
+   * Set once ANSWERED.
+   *
+   * @generated from field: link.v1.InteractionAnswer answer = 6;
+   */
+  answer?: InteractionAnswer | undefined;
+
+  /**
+   * The run event that asked.
+   *
+   * @generated from field: uint64 seq = 7;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp asked_at = 8;
+   */
+  askedAt?: Timestamp | undefined;
+
+  /**
+   * The machine acknowledged the answer (it reached the CLI's agent).
+   *
+   * @generated from field: bool delivered = 9;
+   */
+  delivered: boolean;
+
+  /**
+   * When the approval timeout denies it; unset when there is none.
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 10;
+   */
+  deadline?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string thread_title = 11;
+   */
+  threadTitle: string;
+
+  /**
+   * @generated from field: string harness = 12;
+   */
+  harness: string;
+};
+
+/**
+ * Describes the message link.v1.InteractionRecord.
+ * Use `create(InteractionRecordSchema)` to create a new message.
+ */
+export const InteractionRecordSchema: GenMessage<InteractionRecord> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 14);
+
+/**
+ * @generated from message link.v1.AnswerInteractionRequest
+ */
+export type AnswerInteractionRequest = Message<"link.v1.AnswerInteractionRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string interaction_id = 2;
+   */
+  interactionId: string;
+
+  /**
+   * For a PERMISSION interaction: ALLOW or DENY (required).
+   *
+   * @generated from field: link.v1.InteractionDecision decision = 3;
+   */
+  decision: InteractionDecision;
+
+  /**
+   * ONCE (default) or THREAD ("always allow in this thread"; with ALLOW only).
+   *
+   * @generated from field: link.v1.InteractionScope scope = 4;
+   */
+  scope: InteractionScope;
+
+  /**
+   * For a QUESTION interaction: at least one. At most 32.
+   *
+   * @generated from field: repeated link.v1.QuestionAnswer answers = 5;
+   */
+  answers: QuestionAnswer[];
+
+  /**
+   * Told to the CLI with the answer. At most 16 KiB.
+   *
+   * @generated from field: string message = 6;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message link.v1.AnswerInteractionRequest.
+ * Use `create(AnswerInteractionRequestSchema)` to create a new message.
+ */
+export const AnswerInteractionRequestSchema: GenMessage<AnswerInteractionRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 15);
+
+/**
+ * @generated from message link.v1.AnswerInteractionResponse
+ */
+export type AnswerInteractionResponse = Message<"link.v1.AnswerInteractionResponse"> & {
+  /**
+   * @generated from field: link.v1.InteractionRecord interaction = 1;
+   */
+  interaction?: InteractionRecord | undefined;
+};
+
+/**
+ * Describes the message link.v1.AnswerInteractionResponse.
+ * Use `create(AnswerInteractionResponseSchema)` to create a new message.
+ */
+export const AnswerInteractionResponseSchema: GenMessage<AnswerInteractionResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 16);
+
+/**
+ * @generated from message link.v1.ListInteractionsRequest
+ */
+export type ListInteractionsRequest = Message<"link.v1.ListInteractionsRequest"> & {
+  /**
+   * Answered, withdrawn and closed ones too (the newest 200).
+   *
+   * @generated from field: bool include_resolved = 1;
+   */
+  includeResolved: boolean;
+
+  /**
+   * Only this thread's or this run's (optional).
+   *
+   * @generated from field: string thread_id = 2;
+   */
+  threadId: string;
+
+  /**
+   * @generated from field: string run_id = 3;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message link.v1.ListInteractionsRequest.
+ * Use `create(ListInteractionsRequestSchema)` to create a new message.
+ */
+export const ListInteractionsRequestSchema: GenMessage<ListInteractionsRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 17);
+
+/**
+ * @generated from message link.v1.ListInteractionsResponse
+ */
+export type ListInteractionsResponse = Message<"link.v1.ListInteractionsResponse"> & {
+  /**
+   * @generated from field: repeated link.v1.InteractionRecord interactions = 1;
+   */
+  interactions: InteractionRecord[];
+};
+
+/**
+ * Describes the message link.v1.ListInteractionsResponse.
+ * Use `create(ListInteractionsResponseSchema)` to create a new message.
+ */
+export const ListInteractionsResponseSchema: GenMessage<ListInteractionsResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 18);
+
+/**
+ * @generated from message link.v1.WatchInteractionsRequest
+ */
+export type WatchInteractionsRequest = Message<"link.v1.WatchInteractionsRequest"> & {
+};
+
+/**
+ * Describes the message link.v1.WatchInteractionsRequest.
+ * Use `create(WatchInteractionsRequestSchema)` to create a new message.
+ */
+export const WatchInteractionsRequestSchema: GenMessage<WatchInteractionsRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 19);
+
+/**
+ * @generated from message link.v1.WatchInteractionsResponse
+ */
+export type WatchInteractionsResponse = Message<"link.v1.WatchInteractionsResponse"> & {
+  /**
+   * @generated from oneof link.v1.WatchInteractionsResponse.change
+   */
+  change: {
+    /**
+     * First: every pending interaction of the caller.
+     *
+     * @generated from field: link.v1.InteractionSnapshot snapshot = 1;
+     */
+    value: InteractionSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * Then: one that was asked or changed state (or was delivered).
+     *
+     * @generated from field: link.v1.InteractionRecord changed = 2;
+     */
+    value: InteractionRecord;
+    case: "changed";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message link.v1.WatchInteractionsResponse.
+ * Use `create(WatchInteractionsResponseSchema)` to create a new message.
+ */
+export const WatchInteractionsResponseSchema: GenMessage<WatchInteractionsResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 20);
+
+/**
+ * @generated from message link.v1.InteractionSnapshot
+ */
+export type InteractionSnapshot = Message<"link.v1.InteractionSnapshot"> & {
+  /**
+   * @generated from field: repeated link.v1.InteractionRecord interactions = 1;
+   */
+  interactions: InteractionRecord[];
+};
+
+/**
+ * Describes the message link.v1.InteractionSnapshot.
+ * Use `create(InteractionSnapshotSchema)` to create a new message.
+ */
+export const InteractionSnapshotSchema: GenMessage<InteractionSnapshot> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 21);
+
+/**
+ * @generated from message link.v1.UpdateThreadRequest
+ */
+export type UpdateThreadRequest = Message<"link.v1.UpdateThreadRequest"> & {
+  /**
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+
+  /**
+   * A new title (1 to 200 bytes), when set.
+   *
+   * @generated from field: optional string title = 2;
+   */
+  title?: string | undefined;
+
+  /**
+   * @generated from field: optional bool archived = 3;
+   */
+  archived?: boolean | undefined;
+
+  /**
+   * Pending answers are denied after this many seconds (0: the server's default). At most 7 days.
+   *
+   * @generated from field: optional uint32 approval_timeout_seconds = 4;
+   */
+  approvalTimeoutSeconds?: number | undefined;
+};
+
+/**
+ * Describes the message link.v1.UpdateThreadRequest.
+ * Use `create(UpdateThreadRequestSchema)` to create a new message.
+ */
+export const UpdateThreadRequestSchema: GenMessage<UpdateThreadRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 22);
+
+/**
+ * @generated from message link.v1.UpdateThreadResponse
+ */
+export type UpdateThreadResponse = Message<"link.v1.UpdateThreadResponse"> & {
+  /**
+   * @generated from field: link.v1.Thread thread = 1;
+   */
+  thread?: Thread | undefined;
+};
+
+/**
+ * Describes the message link.v1.UpdateThreadResponse.
+ * Use `create(UpdateThreadResponseSchema)` to create a new message.
+ */
+export const UpdateThreadResponseSchema: GenMessage<UpdateThreadResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 23);
+
+/**
+ * @generated from message link.v1.DeleteThreadRequest
+ */
+export type DeleteThreadRequest = Message<"link.v1.DeleteThreadRequest"> & {
+  /**
+   * @generated from field: string thread_id = 1;
+   */
+  threadId: string;
+};
+
+/**
+ * Describes the message link.v1.DeleteThreadRequest.
+ * Use `create(DeleteThreadRequestSchema)` to create a new message.
+ */
+export const DeleteThreadRequestSchema: GenMessage<DeleteThreadRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 24);
+
+/**
+ * @generated from message link.v1.DeleteThreadResponse
+ */
+export type DeleteThreadResponse = Message<"link.v1.DeleteThreadResponse"> & {
+};
+
+/**
+ * Describes the message link.v1.DeleteThreadResponse.
+ * Use `create(DeleteThreadResponseSchema)` to create a new message.
+ */
+export const DeleteThreadResponseSchema: GenMessage<DeleteThreadResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 25);
+
+/**
+ * @generated from message link.v1.WatchThreadsRequest
+ */
+export type WatchThreadsRequest = Message<"link.v1.WatchThreadsRequest"> & {
+  /**
+   * Archived threads too.
+   *
+   * @generated from field: bool include_archived = 1;
+   */
+  includeArchived: boolean;
+};
+
+/**
+ * Describes the message link.v1.WatchThreadsRequest.
+ * Use `create(WatchThreadsRequestSchema)` to create a new message.
+ */
+export const WatchThreadsRequestSchema: GenMessage<WatchThreadsRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 26);
+
+/**
+ * @generated from message link.v1.WatchThreadsResponse
+ */
+export type WatchThreadsResponse = Message<"link.v1.WatchThreadsResponse"> & {
+  /**
+   * @generated from oneof link.v1.WatchThreadsResponse.change
+   */
+  change: {
+    /**
+     * @generated from field: link.v1.ThreadSnapshot snapshot = 1;
+     */
+    value: ThreadSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * @generated from field: link.v1.Thread changed = 2;
+     */
+    value: Thread;
+    case: "changed";
+  } | {
+    /**
+     * @generated from field: string removed_thread_id = 3;
+     */
+    value: string;
+    case: "removedThreadId";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message link.v1.WatchThreadsResponse.
+ * Use `create(WatchThreadsResponseSchema)` to create a new message.
+ */
+export const WatchThreadsResponseSchema: GenMessage<WatchThreadsResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 27);
+
+/**
+ * @generated from message link.v1.ThreadSnapshot
+ */
+export type ThreadSnapshot = Message<"link.v1.ThreadSnapshot"> & {
+  /**
+   * @generated from field: repeated link.v1.Thread threads = 1;
+   */
+  threads: Thread[];
+};
+
+/**
+ * Describes the message link.v1.ThreadSnapshot.
+ * Use `create(ThreadSnapshotSchema)` to create a new message.
+ */
+export const ThreadSnapshotSchema: GenMessage<ThreadSnapshot> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 28);
+
+/**
  * ThreadService: conversations with a harness on one of the user's machines, and their runs.
  *
  * @generated from service link.v1.ThreadService
@@ -404,6 +846,75 @@ export const ThreadService: GenService<{
     methodKind: "unary";
     input: typeof ListRunsRequestSchema;
     output: typeof ListRunsResponseSchema;
+  },
+  /**
+   * AnswerInteraction answers a pending permission request or question of a run. A compare-and-set:
+   * the first answer wins on any replica; a later one is refused FAILED_PRECONDITION
+   * ALREADY_ANSWERED with the winning answer in the error's `interaction-answer` metadata (JSON of
+   * InteractionAnswer). FAILED_PRECONDITION INTERACTION_WITHDRAWN when the CLI withdrew it,
+   * RUN_FINISHED when the run ended first; NOT_FOUND INTERACTION_NOT_FOUND otherwise. The answer
+   * waits in the control plane until the machine acknowledges it, through reconnects.
+   *
+   * @generated from rpc link.v1.ThreadService.AnswerInteraction
+   */
+  answerInteraction: {
+    methodKind: "unary";
+    input: typeof AnswerInteractionRequestSchema;
+    output: typeof AnswerInteractionResponseSchema;
+  },
+  /**
+   * ListInteractions returns the caller's interactions across threads and machines, oldest first:
+   * the pending ones, or (with include_resolved) the newest 200 of any state.
+   *
+   * @generated from rpc link.v1.ThreadService.ListInteractions
+   */
+  listInteractions: {
+    methodKind: "unary";
+    input: typeof ListInteractionsRequestSchema;
+    output: typeof ListInteractionsResponseSchema;
+  },
+  /**
+   * WatchInteractions streams the caller's interactions: a snapshot of the pending ones, then each
+   * one that is asked, answered, delivered, withdrawn or closed. Works on any replica.
+   *
+   * @generated from rpc link.v1.ThreadService.WatchInteractions
+   */
+  watchInteractions: {
+    methodKind: "server_streaming";
+    input: typeof WatchInteractionsRequestSchema;
+    output: typeof WatchInteractionsResponseSchema;
+  },
+  /**
+   * UpdateThread renames, archives or un-archives a thread, or sets its approval timeout.
+   *
+   * @generated from rpc link.v1.ThreadService.UpdateThread
+   */
+  updateThread: {
+    methodKind: "unary";
+    input: typeof UpdateThreadRequestSchema;
+    output: typeof UpdateThreadResponseSchema;
+  },
+  /**
+   * DeleteThread deletes a thread with its messages, runs and events. FAILED_PRECONDITION
+   * THREAD_BUSY while a run is in progress.
+   *
+   * @generated from rpc link.v1.ThreadService.DeleteThread
+   */
+  deleteThread: {
+    methodKind: "unary";
+    input: typeof DeleteThreadRequestSchema;
+    output: typeof DeleteThreadResponseSchema;
+  },
+  /**
+   * WatchThreads streams the caller's threads: a snapshot (as ListThreads), then each thread that
+   * is created or changes (title, state, pending interactions, archived), and each deleted one.
+   *
+   * @generated from rpc link.v1.ThreadService.WatchThreads
+   */
+  watchThreads: {
+    methodKind: "server_streaming";
+    input: typeof WatchThreadsRequestSchema;
+    output: typeof WatchThreadsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_link_v1_thread_service, 0);

@@ -48,11 +48,12 @@ class CompletePairingResponse(_message.Message):
     def __init__(self, link_id: _Optional[str] = ..., link_token: _Optional[str] = ..., dispatch_public_key: _Optional[bytes] = ..., link_name: _Optional[str] = ..., user_name: _Optional[str] = ...) -> None: ...
 
 class ConnectRequest(_message.Message):
-    __slots__ = ["capabilities_changed", "goodbye", "heartbeat", "hello", "run_accepted", "run_events", "run_rejected", "sandbox_reply", "token_rotated"]
+    __slots__ = ["capabilities_changed", "goodbye", "heartbeat", "hello", "interaction_answer_ack", "run_accepted", "run_events", "run_rejected", "sandbox_reply", "token_rotated"]
     CAPABILITIES_CHANGED_FIELD_NUMBER: _ClassVar[int]
     GOODBYE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ANSWER_ACK_FIELD_NUMBER: _ClassVar[int]
     RUN_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     RUN_EVENTS_FIELD_NUMBER: _ClassVar[int]
     RUN_REJECTED_FIELD_NUMBER: _ClassVar[int]
@@ -62,20 +63,22 @@ class ConnectRequest(_message.Message):
     goodbye: Goodbye
     heartbeat: Heartbeat
     hello: Hello
+    interaction_answer_ack: InteractionAnswerAck
     run_accepted: RunAccepted
     run_events: RunEvents
     run_rejected: RunRejected
     sandbox_reply: SandboxReply
     token_rotated: TokenRotated
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., capabilities_changed: _Optional[_Union[CapabilitiesChanged, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., run_accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., run_rejected: _Optional[_Union[RunRejected, _Mapping]] = ..., run_events: _Optional[_Union[RunEvents, _Mapping]] = ..., sandbox_reply: _Optional[_Union[SandboxReply, _Mapping]] = ..., token_rotated: _Optional[_Union[TokenRotated, _Mapping]] = ...) -> None: ...
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., capabilities_changed: _Optional[_Union[CapabilitiesChanged, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., run_accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., run_rejected: _Optional[_Union[RunRejected, _Mapping]] = ..., run_events: _Optional[_Union[RunEvents, _Mapping]] = ..., sandbox_reply: _Optional[_Union[SandboxReply, _Mapping]] = ..., token_rotated: _Optional[_Union[TokenRotated, _Mapping]] = ..., interaction_answer_ack: _Optional[_Union[InteractionAnswerAck, _Mapping]] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ["cancel_run", "dispatch_run", "drain", "events_ack", "heartbeat_ack", "rotate_token", "sandbox_request", "shutdown", "signed_sandbox_request", "welcome"]
+    __slots__ = ["cancel_run", "dispatch_run", "drain", "events_ack", "heartbeat_ack", "interaction_answer", "rotate_token", "sandbox_request", "shutdown", "signed_sandbox_request", "welcome"]
     CANCEL_RUN_FIELD_NUMBER: _ClassVar[int]
     DISPATCH_RUN_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
     EVENTS_ACK_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_ACK_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ANSWER_FIELD_NUMBER: _ClassVar[int]
     ROTATE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_REQUEST_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
@@ -86,12 +89,13 @@ class ConnectResponse(_message.Message):
     drain: Drain
     events_ack: EventsAck
     heartbeat_ack: HeartbeatAck
+    interaction_answer: SignedInteractionAnswer
     rotate_token: RotateToken
     sandbox_request: SandboxRequest
     shutdown: Shutdown
     signed_sandbox_request: SignedSandboxRequest
     welcome: Welcome
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., dispatch_run: _Optional[_Union[DispatchRun, _Mapping]] = ..., cancel_run: _Optional[_Union[CancelRun, _Mapping]] = ..., events_ack: _Optional[_Union[EventsAck, _Mapping]] = ..., sandbox_request: _Optional[_Union[SandboxRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateToken, _Mapping]] = ..., signed_sandbox_request: _Optional[_Union[SignedSandboxRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., dispatch_run: _Optional[_Union[DispatchRun, _Mapping]] = ..., cancel_run: _Optional[_Union[CancelRun, _Mapping]] = ..., events_ack: _Optional[_Union[EventsAck, _Mapping]] = ..., sandbox_request: _Optional[_Union[SandboxRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateToken, _Mapping]] = ..., signed_sandbox_request: _Optional[_Union[SignedSandboxRequest, _Mapping]] = ..., interaction_answer: _Optional[_Union[SignedInteractionAnswer, _Mapping]] = ...) -> None: ...
 
 class DisconnectLinkRequest(_message.Message):
     __slots__ = ["link_id", "reason"]
@@ -214,6 +218,28 @@ class Hello(_message.Message):
     os: str
     protocol_version: int
     def __init__(self, protocol_version: _Optional[int] = ..., machine_id: _Optional[str] = ..., instance_id: _Optional[str] = ..., hostname: _Optional[str] = ..., os: _Optional[str] = ..., arch: _Optional[str] = ..., agent_version: _Optional[str] = ..., capabilities: _Optional[_Union[_types_pb2.Capabilities, _Mapping]] = ..., held_runs: _Optional[_Iterable[_Union[HeldRun, _Mapping]]] = ..., dispatch_key_missing: bool = ...) -> None: ...
+
+class InteractionAnswerAck(_message.Message):
+    __slots__ = ["applied", "interaction_id", "reason", "run_id"]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    interaction_id: str
+    reason: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., interaction_id: _Optional[str] = ..., applied: bool = ..., reason: _Optional[str] = ...) -> None: ...
+
+class InteractionAnswerPayload(_message.Message):
+    __slots__ = ["answer", "interaction_id", "run_id"]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    answer: _run_pb2.InteractionAnswer
+    interaction_id: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., interaction_id: _Optional[str] = ..., answer: _Optional[_Union[_run_pb2.InteractionAnswer, _Mapping]] = ...) -> None: ...
 
 class LinkSnapshot(_message.Message):
     __slots__ = ["links"]
@@ -412,6 +438,24 @@ class Shutdown(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     reason: str
     def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class SignedInteractionAnswer(_message.Message):
+    __slots__ = ["answer", "issued_at_ms", "link_id", "nonce", "run_id", "session_epoch", "signature"]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    answer: bytes
+    issued_at_ms: int
+    link_id: str
+    nonce: bytes
+    run_id: str
+    session_epoch: int
+    signature: bytes
+    def __init__(self, answer: _Optional[bytes] = ..., run_id: _Optional[str] = ..., link_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., issued_at_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class SignedSandboxRequest(_message.Message):
     __slots__ = ["issued_at_ms", "link_id", "nonce", "op_id", "request", "session_epoch", "signature"]

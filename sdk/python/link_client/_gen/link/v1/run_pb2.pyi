@@ -12,10 +12,28 @@ FILE_DIFF_STATUS_DELETED: FileDiffStatus
 FILE_DIFF_STATUS_MODIFIED: FileDiffStatus
 FILE_DIFF_STATUS_RENAMED: FileDiffStatus
 FILE_DIFF_STATUS_UNSPECIFIED: FileDiffStatus
+INTERACTION_DECISION_ALLOW: InteractionDecision
+INTERACTION_DECISION_DENY: InteractionDecision
+INTERACTION_DECISION_UNSPECIFIED: InteractionDecision
+INTERACTION_KIND_PERMISSION: InteractionKind
+INTERACTION_KIND_QUESTION: InteractionKind
+INTERACTION_KIND_UNSPECIFIED: InteractionKind
+INTERACTION_SCOPE_ONCE: InteractionScope
+INTERACTION_SCOPE_THREAD: InteractionScope
+INTERACTION_SCOPE_UNSPECIFIED: InteractionScope
+INTERACTION_STATE_ANSWERED: InteractionState
+INTERACTION_STATE_CLOSED: InteractionState
+INTERACTION_STATE_PENDING: InteractionState
+INTERACTION_STATE_UNSPECIFIED: InteractionState
+INTERACTION_STATE_WITHDRAWN: InteractionState
 MODEL_TIER_FAST: ModelTier
 MODEL_TIER_SMART: ModelTier
 MODEL_TIER_THINKING: ModelTier
 MODEL_TIER_UNSPECIFIED: ModelTier
+PERMISSION_MODE_ASK: PermissionMode
+PERMISSION_MODE_AUTO: PermissionMode
+PERMISSION_MODE_EDITS: PermissionMode
+PERMISSION_MODE_UNSPECIFIED: PermissionMode
 RUN_STATE_CANCELLED: RunState
 RUN_STATE_COMPLETED: RunState
 RUN_STATE_DISPATCHED: RunState
@@ -23,10 +41,19 @@ RUN_STATE_FAILED: RunState
 RUN_STATE_QUEUED: RunState
 RUN_STATE_RUNNING: RunState
 RUN_STATE_UNSPECIFIED: RunState
+RUN_STATE_WAITING: RunState
 RUN_STATUS_CANCELLED: RunStatus
 RUN_STATUS_COMPLETED: RunStatus
 RUN_STATUS_FAILED: RunStatus
 RUN_STATUS_UNSPECIFIED: RunStatus
+
+class AllowRule(_message.Message):
+    __slots__ = ["command_prefix", "tool"]
+    COMMAND_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    command_prefix: str
+    tool: str
+    def __init__(self, tool: _Optional[str] = ..., command_prefix: _Optional[str] = ...) -> None: ...
 
 class FileChange(_message.Message):
     __slots__ = ["kind", "path"]
@@ -56,6 +83,64 @@ class FileDiff(_message.Message):
     status: FileDiffStatus
     def __init__(self, path: _Optional[str] = ..., old_path: _Optional[str] = ..., status: _Optional[_Union[FileDiffStatus, str]] = ..., binary: bool = ..., additions: _Optional[int] = ..., deletions: _Optional[int] = ..., patch: _Optional[str] = ..., patch_truncated: bool = ...) -> None: ...
 
+class Interaction(_message.Message):
+    __slots__ = ["allowed_by", "command", "cwd", "description", "diff", "id", "input_json", "kind", "paths", "questions", "suggested_rule", "title", "tool"]
+    ALLOWED_BY_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    DIFF_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTED_RULE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    allowed_by: str
+    command: str
+    cwd: str
+    description: str
+    diff: str
+    id: str
+    input_json: str
+    kind: InteractionKind
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    questions: _containers.RepeatedCompositeFieldContainer[Question]
+    suggested_rule: AllowRule
+    title: str
+    tool: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[InteractionKind, str]] = ..., tool: _Optional[str] = ..., input_json: _Optional[str] = ..., title: _Optional[str] = ..., command: _Optional[str] = ..., cwd: _Optional[str] = ..., diff: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., questions: _Optional[_Iterable[_Union[Question, _Mapping]]] = ..., suggested_rule: _Optional[_Union[AllowRule, _Mapping]] = ..., allowed_by: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class InteractionAnswer(_message.Message):
+    __slots__ = ["answered_at", "answered_by", "answers", "decision", "message", "scope", "timed_out"]
+    ANSWERED_AT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
+    answered_at: _timestamp_pb2.Timestamp
+    answered_by: str
+    answers: _containers.RepeatedCompositeFieldContainer[QuestionAnswer]
+    decision: InteractionDecision
+    message: str
+    scope: InteractionScope
+    timed_out: bool
+    def __init__(self, decision: _Optional[_Union[InteractionDecision, str]] = ..., scope: _Optional[_Union[InteractionScope, str]] = ..., answers: _Optional[_Iterable[_Union[QuestionAnswer, _Mapping]]] = ..., message: _Optional[str] = ..., answered_by: _Optional[str] = ..., answered_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., timed_out: bool = ...) -> None: ...
+
+class InteractionResolved(_message.Message):
+    __slots__ = ["answer", "interaction_id", "state"]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    answer: InteractionAnswer
+    interaction_id: str
+    state: InteractionState
+    def __init__(self, interaction_id: _Optional[str] = ..., state: _Optional[_Union[InteractionState, str]] = ..., answer: _Optional[_Union[InteractionAnswer, _Mapping]] = ...) -> None: ...
+
 class LogLine(_message.Message):
     __slots__ = ["stream", "text"]
     class Stream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -69,6 +154,38 @@ class LogLine(_message.Message):
     text: str
     def __init__(self, stream: _Optional[_Union[LogLine.Stream, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
+class Question(_message.Message):
+    __slots__ = ["header", "id", "multi_select", "options", "text"]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MULTI_SELECT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    header: str
+    id: str
+    multi_select: bool
+    options: _containers.RepeatedCompositeFieldContainer[QuestionOption]
+    text: str
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., header: _Optional[str] = ..., options: _Optional[_Iterable[_Union[QuestionOption, _Mapping]]] = ..., multi_select: bool = ...) -> None: ...
+
+class QuestionAnswer(_message.Message):
+    __slots__ = ["question_id", "selected", "text"]
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    selected: _containers.RepeatedScalarFieldContainer[str]
+    text: str
+    def __init__(self, question_id: _Optional[str] = ..., selected: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class QuestionOption(_message.Message):
+    __slots__ = ["description", "label"]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    label: str
+    def __init__(self, label: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
 class ReasoningEvent(_message.Message):
     __slots__ = ["text"]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -76,7 +193,7 @@ class ReasoningEvent(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["cancel_requested", "created_at", "exit_code", "failure_reason", "finished_at", "harness", "id", "last_seq", "link_id", "model", "session_id", "started_at", "state", "thread_id", "tier"]
+    __slots__ = ["cancel_requested", "created_at", "exit_code", "failure_reason", "finished_at", "harness", "id", "last_seq", "link_id", "model", "pending_interactions", "permission_mode", "session_id", "started_at", "state", "thread_id", "tier"]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +204,8 @@ class Run(_message.Message):
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    PENDING_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_MODE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -102,12 +221,14 @@ class Run(_message.Message):
     last_seq: int
     link_id: str
     model: str
+    pending_interactions: int
+    permission_mode: PermissionMode
     session_id: str
     started_at: _timestamp_pb2.Timestamp
     state: RunState
     thread_id: str
     tier: ModelTier
-    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., link_id: _Optional[str] = ..., harness: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., state: _Optional[_Union[RunState, str]] = ..., failure_reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., session_id: _Optional[str] = ..., last_seq: _Optional[int] = ..., cancel_requested: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., link_id: _Optional[str] = ..., harness: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., state: _Optional[_Union[RunState, str]] = ..., failure_reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., session_id: _Optional[str] = ..., last_seq: _Optional[int] = ..., cancel_requested: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., pending_interactions: _Optional[int] = ...) -> None: ...
 
 class RunChanges(_message.Message):
     __slots__ = ["base_commit", "files", "note", "omitted_files", "truncated"]
@@ -146,12 +267,14 @@ class RunError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RunEvent(_message.Message):
-    __slots__ = ["at", "changes", "done", "error", "file_change", "log", "raw", "reasoning", "seq", "started", "text", "tool_call", "tool_result", "usage"]
+    __slots__ = ["at", "changes", "done", "error", "file_change", "interaction", "interaction_resolved", "log", "raw", "reasoning", "seq", "started", "text", "tool_call", "tool_result", "usage"]
     AT_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     FILE_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_RESOLVED_FIELD_NUMBER: _ClassVar[int]
     LOG_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
     REASONING_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +289,8 @@ class RunEvent(_message.Message):
     done: RunDone
     error: RunError
     file_change: FileChange
+    interaction: Interaction
+    interaction_resolved: InteractionResolved
     log: LogLine
     raw: str
     reasoning: ReasoningEvent
@@ -175,27 +300,31 @@ class RunEvent(_message.Message):
     tool_call: ToolCall
     tool_result: ToolResult
     usage: Usage
-    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., raw: _Optional[str] = ..., started: _Optional[_Union[RunStarted, _Mapping]] = ..., text: _Optional[_Union[TextEvent, _Mapping]] = ..., reasoning: _Optional[_Union[ReasoningEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., file_change: _Optional[_Union[FileChange, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., done: _Optional[_Union[RunDone, _Mapping]] = ..., changes: _Optional[_Union[RunChanges, _Mapping]] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., raw: _Optional[str] = ..., started: _Optional[_Union[RunStarted, _Mapping]] = ..., text: _Optional[_Union[TextEvent, _Mapping]] = ..., reasoning: _Optional[_Union[ReasoningEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., file_change: _Optional[_Union[FileChange, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., done: _Optional[_Union[RunDone, _Mapping]] = ..., changes: _Optional[_Union[RunChanges, _Mapping]] = ..., interaction: _Optional[_Union[Interaction, _Mapping]] = ..., interaction_resolved: _Optional[_Union[InteractionResolved, _Mapping]] = ...) -> None: ...
 
 class RunPayload(_message.Message):
-    __slots__ = ["harness", "idle_timeout_ms", "model", "prompt", "resume_session_id", "run_id", "sandbox", "thread_id"]
+    __slots__ = ["allow_rules", "harness", "idle_timeout_ms", "model", "permission_mode", "prompt", "resume_session_id", "run_id", "sandbox", "thread_id"]
+    ALLOW_RULES_FIELD_NUMBER: _ClassVar[int]
     HARNESS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_MODE_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     RESUME_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    allow_rules: _containers.RepeatedCompositeFieldContainer[AllowRule]
     harness: str
     idle_timeout_ms: int
     model: str
+    permission_mode: PermissionMode
     prompt: str
     resume_session_id: str
     run_id: str
     sandbox: _sandbox_pb2.SandboxSpec
     thread_id: str
-    def __init__(self, run_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., harness: _Optional[str] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., resume_session_id: _Optional[str] = ..., idle_timeout_ms: _Optional[int] = ..., sandbox: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., harness: _Optional[str] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., resume_session_id: _Optional[str] = ..., idle_timeout_ms: _Optional[int] = ..., sandbox: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., allow_rules: _Optional[_Iterable[_Union[AllowRule, _Mapping]]] = ...) -> None: ...
 
 class RunStarted(_message.Message):
     __slots__ = ["cwd", "harness", "model", "session_id"]
@@ -216,38 +345,47 @@ class TextEvent(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Thread(_message.Message):
-    __slots__ = ["branch", "created_at", "harness", "id", "last_run_state", "link_id", "repository", "sandbox_id", "sandbox_provider", "session_id", "title", "updated_at"]
+    __slots__ = ["approval_timeout_seconds", "archived", "branch", "created_at", "harness", "id", "last_run_state", "link_id", "link_name", "pending_interactions", "repository", "sandbox_id", "sandbox_provider", "session_id", "title", "updated_at"]
+    APPROVAL_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     BRANCH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     HARNESS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     LAST_RUN_STATE_FIELD_NUMBER: _ClassVar[int]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_NAME_FIELD_NUMBER: _ClassVar[int]
+    PENDING_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
     REPOSITORY_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    approval_timeout_seconds: int
+    archived: bool
     branch: str
     created_at: _timestamp_pb2.Timestamp
     harness: str
     id: str
     last_run_state: RunState
     link_id: str
+    link_name: str
+    pending_interactions: int
     repository: str
     sandbox_id: str
     sandbox_provider: str
     session_id: str
     title: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., harness: _Optional[str] = ..., link_id: _Optional[str] = ..., sandbox_provider: _Optional[str] = ..., branch: _Optional[str] = ..., session_id: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_run_state: _Optional[_Union[RunState, str]] = ..., repository: _Optional[str] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., harness: _Optional[str] = ..., link_id: _Optional[str] = ..., sandbox_provider: _Optional[str] = ..., branch: _Optional[str] = ..., session_id: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_run_state: _Optional[_Union[RunState, str]] = ..., repository: _Optional[str] = ..., sandbox_id: _Optional[str] = ..., pending_interactions: _Optional[int] = ..., approval_timeout_seconds: _Optional[int] = ..., archived: bool = ..., link_name: _Optional[str] = ...) -> None: ...
 
 class ThreadMessage(_message.Message):
-    __slots__ = ["created_at", "id", "model", "run_id", "text", "thread_id", "tier"]
+    __slots__ = ["created_at", "id", "model", "permission_mode", "run_id", "text", "thread_id", "tier"]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_MODE_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -255,11 +393,12 @@ class ThreadMessage(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     id: str
     model: str
+    permission_mode: PermissionMode
     run_id: str
     text: str
     thread_id: str
     tier: ModelTier
-    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., text: _Optional[str] = ..., run_id: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., text: _Optional[str] = ..., run_id: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ["id", "input_json", "name"]
@@ -303,7 +442,22 @@ class ModelTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 class RunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
+class PermissionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
 class RunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class InteractionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class InteractionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class InteractionDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class InteractionScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class FileDiffStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

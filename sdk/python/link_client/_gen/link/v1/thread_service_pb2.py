@@ -11,44 +11,75 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from link_client._gen.link.v1 import run_pb2 as link_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clink/v1/thread_service.proto\x12\x07link.v1\x1a\x11link/v1/run.proto\"$\n\x13\x43reateThreadRequest\x12\r\n\x05title\x18\x01 \x01(\t\"7\n\x14\x43reateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"\x14\n\x12ListThreadsRequest\"7\n\x13ListThreadsResponse\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread\"%\n\x10GetThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"z\n\x11GetThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.link.v1.ThreadMessage\x12\x1a\n\x04runs\x18\x03 \x03(\x0b\x32\x0c.link.v1.Run\"\xc6\x01\n\x12SendMessageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07harness\x18\x03 \x01(\t\x12\x0f\n\x07link_id\x18\x04 \x01(\t\x12\x18\n\x10sandbox_provider\x18\x05 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12 \n\x04tier\x18\x08 \x01(\x0e\x32\x12.link.v1.ModelTier\x12\x12\n\nrepository\x18\t \x01(\t\"9\n\x13SendMessageResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"4\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"4\n\x10WatchRunResponse\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.link.v1.RunEvent\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"5\n\x11\x43\x61ncelRunResponse\x12 \n\x05state\x18\x01 \x01(\x0e\x32\x11.link.v1.RunState\"$\n\x0fListRunsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\".\n\x10ListRunsResponse\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.link.v1.Run2\xfc\x03\n\rThreadService\x12K\n\x0c\x43reateThread\x12\x1c.link.v1.CreateThreadRequest\x1a\x1d.link.v1.CreateThreadResponse\x12H\n\x0bListThreads\x12\x1b.link.v1.ListThreadsRequest\x1a\x1c.link.v1.ListThreadsResponse\x12\x42\n\tGetThread\x12\x19.link.v1.GetThreadRequest\x1a\x1a.link.v1.GetThreadResponse\x12H\n\x0bSendMessage\x12\x1b.link.v1.SendMessageRequest\x1a\x1c.link.v1.SendMessageResponse\x12\x41\n\x08WatchRun\x12\x18.link.v1.WatchRunRequest\x1a\x19.link.v1.WatchRunResponse0\x01\x12\x42\n\tCancelRun\x12\x19.link.v1.CancelRunRequest\x1a\x1a.link.v1.CancelRunResponse\x12?\n\x08ListRuns\x12\x18.link.v1.ListRunsRequest\x1a\x19.link.v1.ListRunsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clink/v1/thread_service.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11link/v1/run.proto\"$\n\x13\x43reateThreadRequest\x12\r\n\x05title\x18\x01 \x01(\t\"7\n\x14\x43reateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"=\n\x12ListThreadsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x18\n\x10include_archived\x18\x02 \x01(\x08\"7\n\x13ListThreadsResponse\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread\"%\n\x10GetThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"z\n\x11GetThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.link.v1.ThreadMessage\x12\x1a\n\x04runs\x18\x03 \x03(\x0b\x32\x0c.link.v1.Run\"\x8e\x02\n\x12SendMessageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07harness\x18\x03 \x01(\t\x12\x0f\n\x07link_id\x18\x04 \x01(\t\x12\x18\n\x10sandbox_provider\x18\x05 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12 \n\x04tier\x18\x08 \x01(\x0e\x32\x12.link.v1.ModelTier\x12\x12\n\nrepository\x18\t \x01(\t\x12\x30\n\x0fpermission_mode\x18\n \x01(\x0e\x32\x17.link.v1.PermissionMode\x12\x14\n\x0c\x63onfirm_auto\x18\x0b \x01(\x08\"9\n\x13SendMessageResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"4\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"4\n\x10WatchRunResponse\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.link.v1.RunEvent\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"5\n\x11\x43\x61ncelRunResponse\x12 \n\x05state\x18\x01 \x01(\x0e\x32\x11.link.v1.RunState\"$\n\x0fListRunsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\".\n\x10ListRunsResponse\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.link.v1.Run\"\xeb\x02\n\x11InteractionRecord\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\t\x12)\n\x0binteraction\x18\x04 \x01(\x0b\x32\x14.link.v1.Interaction\x12(\n\x05state\x18\x05 \x01(\x0e\x32\x19.link.v1.InteractionState\x12*\n\x06\x61nswer\x18\x06 \x01(\x0b\x32\x1a.link.v1.InteractionAnswer\x12\x0b\n\x03seq\x18\x07 \x01(\x04\x12,\n\x08\x61sked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdelivered\x18\t \x01(\x08\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cthread_title\x18\x0b \x01(\t\x12\x0f\n\x07harness\x18\x0c \x01(\t\"\xd7\x01\n\x18\x41nswerInteractionRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0einteraction_id\x18\x02 \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1c.link.v1.InteractionDecision\x12(\n\x05scope\x18\x04 \x01(\x0e\x32\x19.link.v1.InteractionScope\x12(\n\x07\x61nswers\x18\x05 \x03(\x0b\x32\x17.link.v1.QuestionAnswer\x12\x0f\n\x07message\x18\x06 \x01(\t\"L\n\x19\x41nswerInteractionResponse\x12/\n\x0binteraction\x18\x01 \x01(\x0b\x32\x1a.link.v1.InteractionRecord\"V\n\x17ListInteractionsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"L\n\x18ListInteractionsResponse\x12\x30\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x1a.link.v1.InteractionRecord\"\x1a\n\x18WatchInteractionsRequest\"\x86\x01\n\x19WatchInteractionsResponse\x12\x30\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1c.link.v1.InteractionSnapshotH\x00\x12-\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x1a.link.v1.InteractionRecordH\x00\x42\x08\n\x06\x63hange\"G\n\x13InteractionSnapshot\x12\x30\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x1a.link.v1.InteractionRecord\"\xae\x01\n\x13UpdateThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x12\n\x05title\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x61rchived\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12%\n\x18\x61pproval_timeout_seconds\x18\x04 \x01(\rH\x02\x88\x01\x01\x42\x08\n\x06_titleB\x0b\n\t_archivedB\x1b\n\x19_approval_timeout_seconds\"7\n\x14UpdateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"(\n\x13\x44\x65leteThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteThreadResponse\"/\n\x13WatchThreadsRequest\x12\x18\n\x10include_archived\x18\x01 \x01(\x08\"\x8e\x01\n\x14WatchThreadsResponse\x12+\n\x08snapshot\x18\x01 \x01(\x0b\x32\x17.link.v1.ThreadSnapshotH\x00\x12\"\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x0f.link.v1.ThreadH\x00\x12\x1b\n\x11removed_thread_id\x18\x03 \x01(\tH\x00\x42\x08\n\x06\x63hange\"2\n\x0eThreadSnapshot\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread2\xf8\x07\n\rThreadService\x12K\n\x0c\x43reateThread\x12\x1c.link.v1.CreateThreadRequest\x1a\x1d.link.v1.CreateThreadResponse\x12H\n\x0bListThreads\x12\x1b.link.v1.ListThreadsRequest\x1a\x1c.link.v1.ListThreadsResponse\x12\x42\n\tGetThread\x12\x19.link.v1.GetThreadRequest\x1a\x1a.link.v1.GetThreadResponse\x12H\n\x0bSendMessage\x12\x1b.link.v1.SendMessageRequest\x1a\x1c.link.v1.SendMessageResponse\x12\x41\n\x08WatchRun\x12\x18.link.v1.WatchRunRequest\x1a\x19.link.v1.WatchRunResponse0\x01\x12\x42\n\tCancelRun\x12\x19.link.v1.CancelRunRequest\x1a\x1a.link.v1.CancelRunResponse\x12?\n\x08ListRuns\x12\x18.link.v1.ListRunsRequest\x1a\x19.link.v1.ListRunsResponse\x12Z\n\x11\x41nswerInteraction\x12!.link.v1.AnswerInteractionRequest\x1a\".link.v1.AnswerInteractionResponse\x12W\n\x10ListInteractions\x12 .link.v1.ListInteractionsRequest\x1a!.link.v1.ListInteractionsResponse\x12\\\n\x11WatchInteractions\x12!.link.v1.WatchInteractionsRequest\x1a\".link.v1.WatchInteractionsResponse0\x01\x12K\n\x0cUpdateThread\x12\x1c.link.v1.UpdateThreadRequest\x1a\x1d.link.v1.UpdateThreadResponse\x12K\n\x0c\x44\x65leteThread\x12\x1c.link.v1.DeleteThreadRequest\x1a\x1d.link.v1.DeleteThreadResponse\x12M\n\x0cWatchThreads\x12\x1c.link.v1.WatchThreadsRequest\x1a\x1d.link.v1.WatchThreadsResponse0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'link_client._gen.link.v1.thread_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _CREATETHREADREQUEST._serialized_start=60
-  _CREATETHREADREQUEST._serialized_end=96
-  _CREATETHREADRESPONSE._serialized_start=98
-  _CREATETHREADRESPONSE._serialized_end=153
-  _LISTTHREADSREQUEST._serialized_start=155
-  _LISTTHREADSREQUEST._serialized_end=175
-  _LISTTHREADSRESPONSE._serialized_start=177
-  _LISTTHREADSRESPONSE._serialized_end=232
-  _GETTHREADREQUEST._serialized_start=234
-  _GETTHREADREQUEST._serialized_end=271
-  _GETTHREADRESPONSE._serialized_start=273
-  _GETTHREADRESPONSE._serialized_end=395
-  _SENDMESSAGEREQUEST._serialized_start=398
-  _SENDMESSAGEREQUEST._serialized_end=596
-  _SENDMESSAGERESPONSE._serialized_start=598
-  _SENDMESSAGERESPONSE._serialized_end=655
-  _WATCHRUNREQUEST._serialized_start=657
-  _WATCHRUNREQUEST._serialized_end=709
-  _WATCHRUNRESPONSE._serialized_start=711
-  _WATCHRUNRESPONSE._serialized_end=763
-  _CANCELRUNREQUEST._serialized_start=765
-  _CANCELRUNREQUEST._serialized_end=799
-  _CANCELRUNRESPONSE._serialized_start=801
-  _CANCELRUNRESPONSE._serialized_end=854
-  _LISTRUNSREQUEST._serialized_start=856
-  _LISTRUNSREQUEST._serialized_end=892
-  _LISTRUNSRESPONSE._serialized_start=894
-  _LISTRUNSRESPONSE._serialized_end=940
-  _THREADSERVICE._serialized_start=943
-  _THREADSERVICE._serialized_end=1451
+  _CREATETHREADREQUEST._serialized_start=93
+  _CREATETHREADREQUEST._serialized_end=129
+  _CREATETHREADRESPONSE._serialized_start=131
+  _CREATETHREADRESPONSE._serialized_end=186
+  _LISTTHREADSREQUEST._serialized_start=188
+  _LISTTHREADSREQUEST._serialized_end=249
+  _LISTTHREADSRESPONSE._serialized_start=251
+  _LISTTHREADSRESPONSE._serialized_end=306
+  _GETTHREADREQUEST._serialized_start=308
+  _GETTHREADREQUEST._serialized_end=345
+  _GETTHREADRESPONSE._serialized_start=347
+  _GETTHREADRESPONSE._serialized_end=469
+  _SENDMESSAGEREQUEST._serialized_start=472
+  _SENDMESSAGEREQUEST._serialized_end=742
+  _SENDMESSAGERESPONSE._serialized_start=744
+  _SENDMESSAGERESPONSE._serialized_end=801
+  _WATCHRUNREQUEST._serialized_start=803
+  _WATCHRUNREQUEST._serialized_end=855
+  _WATCHRUNRESPONSE._serialized_start=857
+  _WATCHRUNRESPONSE._serialized_end=909
+  _CANCELRUNREQUEST._serialized_start=911
+  _CANCELRUNREQUEST._serialized_end=945
+  _CANCELRUNRESPONSE._serialized_start=947
+  _CANCELRUNRESPONSE._serialized_end=1000
+  _LISTRUNSREQUEST._serialized_start=1002
+  _LISTRUNSREQUEST._serialized_end=1038
+  _LISTRUNSRESPONSE._serialized_start=1040
+  _LISTRUNSRESPONSE._serialized_end=1086
+  _INTERACTIONRECORD._serialized_start=1089
+  _INTERACTIONRECORD._serialized_end=1452
+  _ANSWERINTERACTIONREQUEST._serialized_start=1455
+  _ANSWERINTERACTIONREQUEST._serialized_end=1670
+  _ANSWERINTERACTIONRESPONSE._serialized_start=1672
+  _ANSWERINTERACTIONRESPONSE._serialized_end=1748
+  _LISTINTERACTIONSREQUEST._serialized_start=1750
+  _LISTINTERACTIONSREQUEST._serialized_end=1836
+  _LISTINTERACTIONSRESPONSE._serialized_start=1838
+  _LISTINTERACTIONSRESPONSE._serialized_end=1914
+  _WATCHINTERACTIONSREQUEST._serialized_start=1916
+  _WATCHINTERACTIONSREQUEST._serialized_end=1942
+  _WATCHINTERACTIONSRESPONSE._serialized_start=1945
+  _WATCHINTERACTIONSRESPONSE._serialized_end=2079
+  _INTERACTIONSNAPSHOT._serialized_start=2081
+  _INTERACTIONSNAPSHOT._serialized_end=2152
+  _UPDATETHREADREQUEST._serialized_start=2155
+  _UPDATETHREADREQUEST._serialized_end=2329
+  _UPDATETHREADRESPONSE._serialized_start=2331
+  _UPDATETHREADRESPONSE._serialized_end=2386
+  _DELETETHREADREQUEST._serialized_start=2388
+  _DELETETHREADREQUEST._serialized_end=2428
+  _DELETETHREADRESPONSE._serialized_start=2430
+  _DELETETHREADRESPONSE._serialized_end=2452
+  _WATCHTHREADSREQUEST._serialized_start=2454
+  _WATCHTHREADSREQUEST._serialized_end=2501
+  _WATCHTHREADSRESPONSE._serialized_start=2504
+  _WATCHTHREADSRESPONSE._serialized_end=2646
+  _THREADSNAPSHOT._serialized_start=2648
+  _THREADSNAPSHOT._serialized_end=2698
+  _THREADSERVICE._serialized_start=2701
+  _THREADSERVICE._serialized_end=3717
 # @@protoc_insertion_point(module_scope)

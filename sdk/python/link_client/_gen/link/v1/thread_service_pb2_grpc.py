@@ -50,6 +50,36 @@ class ThreadServiceStub(object):
                 request_serializer=link_dot_v1_dot_thread__service__pb2.ListRunsRequest.SerializeToString,
                 response_deserializer=link_dot_v1_dot_thread__service__pb2.ListRunsResponse.FromString,
                 )
+        self.AnswerInteraction = channel.unary_unary(
+                '/link.v1.ThreadService/AnswerInteraction',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.AnswerInteractionRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.AnswerInteractionResponse.FromString,
+                )
+        self.ListInteractions = channel.unary_unary(
+                '/link.v1.ThreadService/ListInteractions',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.ListInteractionsRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.ListInteractionsResponse.FromString,
+                )
+        self.WatchInteractions = channel.unary_stream(
+                '/link.v1.ThreadService/WatchInteractions',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.WatchInteractionsRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.WatchInteractionsResponse.FromString,
+                )
+        self.UpdateThread = channel.unary_unary(
+                '/link.v1.ThreadService/UpdateThread',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.UpdateThreadRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.UpdateThreadResponse.FromString,
+                )
+        self.DeleteThread = channel.unary_unary(
+                '/link.v1.ThreadService/DeleteThread',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.DeleteThreadRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.DeleteThreadResponse.FromString,
+                )
+        self.WatchThreads = channel.unary_stream(
+                '/link.v1.ThreadService/WatchThreads',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsResponse.FromString,
+                )
 
 
 class ThreadServiceServicer(object):
@@ -108,6 +138,57 @@ class ThreadServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnswerInteraction(self, request, context):
+        """AnswerInteraction answers a pending permission request or question of a run. A compare-and-set:
+        the first answer wins on any replica; a later one is refused FAILED_PRECONDITION
+        ALREADY_ANSWERED with the winning answer in the error's `interaction-answer` metadata (JSON of
+        InteractionAnswer). FAILED_PRECONDITION INTERACTION_WITHDRAWN when the CLI withdrew it,
+        RUN_FINISHED when the run ended first; NOT_FOUND INTERACTION_NOT_FOUND otherwise. The answer
+        waits in the control plane until the machine acknowledges it, through reconnects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInteractions(self, request, context):
+        """ListInteractions returns the caller's interactions across threads and machines, oldest first:
+        the pending ones, or (with include_resolved) the newest 200 of any state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchInteractions(self, request, context):
+        """WatchInteractions streams the caller's interactions: a snapshot of the pending ones, then each
+        one that is asked, answered, delivered, withdrawn or closed. Works on any replica.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateThread(self, request, context):
+        """UpdateThread renames, archives or un-archives a thread, or sets its approval timeout.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteThread(self, request, context):
+        """DeleteThread deletes a thread with its messages, runs and events. FAILED_PRECONDITION
+        THREAD_BUSY while a run is in progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchThreads(self, request, context):
+        """WatchThreads streams the caller's threads: a snapshot (as ListThreads), then each thread that
+        is created or changes (title, state, pending interactions, archived), and each deleted one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ThreadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +226,36 @@ def add_ThreadServiceServicer_to_server(servicer, server):
                     servicer.ListRuns,
                     request_deserializer=link_dot_v1_dot_thread__service__pb2.ListRunsRequest.FromString,
                     response_serializer=link_dot_v1_dot_thread__service__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'AnswerInteraction': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerInteraction,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.AnswerInteractionRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.AnswerInteractionResponse.SerializeToString,
+            ),
+            'ListInteractions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInteractions,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.ListInteractionsRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.ListInteractionsResponse.SerializeToString,
+            ),
+            'WatchInteractions': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchInteractions,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.WatchInteractionsRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.WatchInteractionsResponse.SerializeToString,
+            ),
+            'UpdateThread': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateThread,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.UpdateThreadRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.UpdateThreadResponse.SerializeToString,
+            ),
+            'DeleteThread': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteThread,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.DeleteThreadRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.DeleteThreadResponse.SerializeToString,
+            ),
+            'WatchThreads': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchThreads,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -273,5 +384,107 @@ class ThreadService(object):
         return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/ListRuns',
             link_dot_v1_dot_thread__service__pb2.ListRunsRequest.SerializeToString,
             link_dot_v1_dot_thread__service__pb2.ListRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def AnswerInteraction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/AnswerInteraction',
+            link_dot_v1_dot_thread__service__pb2.AnswerInteractionRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.AnswerInteractionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListInteractions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/ListInteractions',
+            link_dot_v1_dot_thread__service__pb2.ListInteractionsRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.ListInteractionsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchInteractions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/link.v1.ThreadService/WatchInteractions',
+            link_dot_v1_dot_thread__service__pb2.WatchInteractionsRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.WatchInteractionsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateThread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/UpdateThread',
+            link_dot_v1_dot_thread__service__pb2.UpdateThreadRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.UpdateThreadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteThread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/DeleteThread',
+            link_dot_v1_dot_thread__service__pb2.DeleteThreadRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.DeleteThreadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchThreads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/link.v1.ThreadService/WatchThreads',
+            link_dot_v1_dot_thread__service__pb2.WatchThreadsRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.WatchThreadsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
