@@ -13,6 +13,11 @@
  *   FAIL <status>                     answer with that HTTP error
  *   SLOW                              start the stream and then hold it (to cancel a run mid-way)
  *   PAUSE <ms>                        wait that long before a text answer (a run that is visibly in progress)
+ *   RUN <command line>                (a line of its own) call the CLI's shell tool with it; several RUN and
+ *                                     ASK lines are taken in order, one tool call per model request of the
+ *                                     turn, from the latest message only; then a text answer quoting the
+ *                                     last tool output
+ *   ASK <question> OPTIONS <a>|<b>    (a line of its own) call the CLI's question tool, where it has one
  *   anything else                     a short text answer, naming the turn ("turn 2" on a resumed session)
  *
  * Every request is recorded, so a test can check what the CLI sent.
@@ -28,22 +33,44 @@ export interface RecordedRequest {
 /** What the script says to answer, whatever the dialect. */
 type Reply =
   | { kind: 'fail'; status: number; message: string }
+  | { kind: 'run'; command: string; call: number }
+  | { kind: 'ask'; question: string; options: string[]; call: number }
   | { kind: 'slow' }
   | { kind: 'write'; path: string; content: string }
   | { kind: 'text'; text: string };
 
-/** One request as the script sees it: the user's texts, which turn it is, and the last tool output. */
+/**
+ * One request as the script sees it: the user's texts, which turn it is, the last tool output, the
+ * person's latest message and the tool outputs the model has had since it.
+ */
 interface Conversation {
   prompt: string;
   turn: number;
   toolResult: string | undefined;
   model: string;
+  latest: string;
+  toolResultsSinceLatest: number;
 }
 
-function decide({ prompt, turn, toolResult, model }: Conversation): Reply {
+/** The RUN and ASK lines of a message, in order. */
+function steps(message: string): ({ kind: 'run'; command: string } | { kind: 'ask'; question: string; options: string[] })[] {
+  const found: ({ kind: 'run'; command: string } | { kind: 'ask'; question: string; options: string[] })[] = [];
+  for (const line of message.split('\n')) {
+    const run = /^\s*RUN (.+)$/.exec(line);
+    if (run) found.push({ kind: 'run', command: run[1].trim() });
+    const ask = /^\s*ASK (.+?)(?: OPTIONS (.+))?$/.exec(line);
+    if (ask) found.push({ kind: 'ask', question: ask[1].trim(), options: (ask[2] ?? '').split('|').map((o) => o.trim()).filter(Boolean) });
+  }
+  return found;
+}
+
+function decide({ prompt, turn, toolResult, model, latest, toolResultsSinceLatest }: Conversation): Reply {
   const fail = /FAIL (\d{3})/.exec(prompt);
   if (fail) return { kind: 'fail', status: Number(fail[1]), message: `fake ${fail[1]} from the script` };
   if (/\bSLOW\b/.test(prompt)) return { kind: 'slow' };
+  const script = steps(latest);
+  const next = script[toolResultsSinceLatest];
+  if (next) return { ...next, call: toolResultsSinceLatest + 1 };
   const write = /WRITE (\S+) (\S+)/.exec(prompt);
   if (write && toolResult === undefined) return { kind: 'write', path: write[1], content: write[2] };
   const said = toolResult === undefined ? '' : ` Tool said: ${toolResult}`;
@@ -111,6 +138,8 @@ export class FakeModelServer {
     }
     dialect.begin(send, conversation.model);
     if (reply.kind === 'write') dialect.write(send, reply.path, reply.content, conversation.model);
+    else if (reply.kind === 'run') dialect.run(send, reply.command, reply.call, conversation.model);
+    else if (reply.kind === 'ask') dialect.ask(send, reply.question, reply.options, reply.call, conversation.model);
     else dialect.text(send, reply.text, conversation.model);
     res.end();
   }
@@ -123,6 +152,10 @@ interface Dialect {
   begin(send: Send, model: string): void;
   text(send: Send, text: string, model: string): void;
   write(send: Send, path: string, content: string, model: string): void;
+  /** Calls the CLI's shell tool with a command line (`call` numbers the tool calls of the turn, from 1). */
+  run(send: Send, command: string, call: number, model: string): void;
+  /** Calls the CLI's question tool. */
+  ask(send: Send, question: string, options: string[], call: number, model: string): void;
 }
 
 const chunks = (text: string) => text.match(/.{1,16}/gs) ?? [];
@@ -150,7 +183,18 @@ const anthropic: Dialect & { read(body: AnthropicBody): Conversation } = {
       const block = (last.content as { type: string; content?: unknown }[]).find((c) => c.type === 'tool_result');
       toolResult = textOf(block?.content);
     }
-    return { prompt: texts.join('\n'), turn: users.filter((m) => !isToolResult(m)).length, toolResult, model: body.model ?? 'fake-model' };
+    const personal = (m: AnthropicMessage) => (typeof m.content === 'string' ? [m.content] : m.content.filter((c) => c.type === 'text').map((c) => c.text ?? '')).filter((t) => t && !t.trimStart().startsWith('<'));
+    let at = messages.length - 1;
+    while (at >= 0 && !(messages[at].role === 'user' && !isToolResult(messages[at]) && personal(messages[at]).length > 0)) at--;
+    const since = messages.slice(at + 1).flatMap((m) => (Array.isArray(m.content) ? m.content.filter((c) => c.type === 'tool_result') : []));
+    return {
+      prompt: texts.join('\n'),
+      turn: users.filter((m) => !isToolResult(m)).length,
+      toolResult,
+      model: body.model ?? 'fake-model',
+      latest: at >= 0 ? personal(messages[at]).join('\n') : '',
+      toolResultsSinceLatest: since.length,
+    };
   },
   error: (_status, message) => ({ type: 'error', error: { type: 'api_error', message } }),
   begin(send, model) {
@@ -172,7 +216,20 @@ const anthropic: Dialect & { read(body: AnthropicBody): Conversation } = {
     send('content_block_stop', { type: 'content_block_stop', index: 0 });
     anthropicEnd(send, 'tool_use');
   },
+  run(send, command, call) {
+    anthropicToolUse(send, `toolu_fake_run_${call}`, 'Bash', { command, description: `Run ${command}` });
+  },
+  ask() {
+    throw new Error('ASK is not scripted for the Anthropic dialect yet');
+  },
 };
+
+function anthropicToolUse(send: Send, id: string, name: string, input: unknown): void {
+  send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id, name, input: {} } });
+  send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) } });
+  send('content_block_stop', { type: 'content_block_stop', index: 0 });
+  anthropicEnd(send, 'tool_use');
+}
 
 function anthropicEnd(send: Send, stopReason: string): void {
   send('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: 20 } });
@@ -203,7 +260,11 @@ const openai: Dialect & { read(body: OpenAiBody): Conversation } = {
       .filter((text) => !text.trimStart().startsWith('<'));
     const last = input[input.length - 1];
     const toolResult = last && /_call_output$/.test(last.type ?? '') ? textOf(last.output) : undefined;
-    return { prompt: prompts.join('\n'), turn: prompts.length, toolResult, model: body.model ?? 'fake-model' };
+    const isPersonal = (i: OpenAiItem) => i.type === 'message' && i.role === 'user' && !textOf(i.content).trimStart().startsWith('<');
+    let at = input.length - 1;
+    while (at >= 0 && !isPersonal(input[at])) at--;
+    const since = input.slice(at + 1).filter((i) => /_call_output$/.test(i.type ?? '')).length;
+    return { prompt: prompts.join('\n'), turn: prompts.length, toolResult, model: body.model ?? 'fake-model', latest: at >= 0 ? textOf(input[at].content) : '', toolResultsSinceLatest: since };
   },
   error: (status, message) => ({ error: { message, type: status === 401 ? 'invalid_request_error' : 'server_error', code: null } }),
   begin(send, model) {
@@ -231,6 +292,12 @@ const openai: Dialect & { read(body: OpenAiBody): Conversation } = {
     send('response.custom_tool_call_input.done', { type: 'response.custom_tool_call_input.done', item_id: item.id, output_index: 0, input });
     send('response.output_item.done', { type: 'response.output_item.done', output_index: 0, item: { ...item, status: 'completed', input } });
     openaiCompleted(send, model);
+  },
+  run() {
+    throw new Error('RUN is not scripted for the OpenAI dialect yet');
+  },
+  ask() {
+    throw new Error('ASK is not scripted for the OpenAI dialect yet');
   },
 };
 
@@ -270,7 +337,11 @@ const geminiDialect: Dialect & { read(body: GeminiBody, model: string): Conversa
     const lastParts = contents[contents.length - 1]?.parts ?? [];
     const response = lastParts.find((p) => p.functionResponse)?.functionResponse;
     const toolResult = response ? textOf(response.response) : undefined;
-    return { prompt: prompts.join('\n'), turn: prompts.length, toolResult, model };
+    const personal = (c: { role?: string; parts?: GeminiPart[] }) => (c.role === 'user' ? (c.parts ?? []).map((p) => p.text ?? '').filter((t) => t && !t.trimStart().startsWith('<')) : []);
+    let at = contents.length - 1;
+    while (at >= 0 && personal(contents[at]).length === 0) at--;
+    const since = contents.slice(at + 1).flatMap((c) => (c.parts ?? []).filter((p) => p.functionResponse)).length;
+    return { prompt: prompts.join('\n'), turn: prompts.length, toolResult, model, latest: at >= 0 ? personal(contents[at]).join('\n') : '', toolResultsSinceLatest: since };
   },
   error: (status, message) => ({ error: { code: status, message, status: status === 401 ? 'UNAUTHENTICATED' : status === 429 ? 'RESOURCE_EXHAUSTED' : 'INTERNAL' } }),
   begin() {
@@ -293,6 +364,12 @@ const geminiDialect: Dialect & { read(body: GeminiBody, model: string): Conversa
       usageMetadata: geminiUsage,
       modelVersion: model,
     });
+  },
+  run() {
+    throw new Error('RUN is not scripted for the Gemini dialect yet');
+  },
+  ask() {
+    throw new Error('ASK is not scripted for the Gemini dialect yet');
   },
 };
 
