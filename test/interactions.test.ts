@@ -121,6 +121,7 @@ describe('interactive runs', () => {
   it('a second message while the run waits for the user is THREAD_BUSY', async () => {
     const { threadId, runId, session } = await startRun();
     await session.askPermission(runId, 'busy-1', 'git push');
+    assert.equal((await runState(threadId, runId)).run.state, RunState.WAITING);
     const busy = await refusal(threads.sendMessage({ threadId, text: 'again' }));
     assert.equal(reasonOf(busy), 'THREAD_BUSY');
   });
