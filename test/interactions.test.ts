@@ -118,6 +118,20 @@ describe('interactive runs', () => {
     assert.equal(session.answers.length, 1, 'the machine got the answer once');
   });
 
+  it("a thread's own approval timeout denies a request nobody answers (the server has none)", async () => {
+    const { thread } = await threads.createThread({});
+    // The thread's setting, as UpdateThread writes it.
+    await env.store.connection`update threads set approval_timeout_seconds = 1 where id = ${thread!.id}`;
+    const next = await startRun({ threadId: thread!.id });
+    await next.session.askPermission(next.runId, 'slow-1', 'make deploy');
+    const [listed] = (await threads.listInteractions({ runId: next.runId })).interactions;
+    assert.ok(listed.deadline, 'it shows when it will be denied');
+    const got = await next.session.answerTo('slow-1');
+    assert.equal(got.answer?.decision, InteractionDecision.DENY);
+    assert.equal(got.answer?.timedOut, true);
+    assert.equal(got.answer?.answeredBy, 'approval timeout');
+  });
+
   it('a second message while the run waits for the user is THREAD_BUSY', async () => {
     const { threadId, runId, session } = await startRun();
     await session.askPermission(runId, 'busy-1', 'git push');

@@ -304,7 +304,12 @@ export class InteractionStore {
       input.check?.(asked.interaction);
       if (asked.state === 'answered') return { refused: 'already_answered' as const, winner: asked.answer ?? create(InteractionAnswerSchema) };
       if (asked.state === 'withdrawn') return { refused: 'withdrawn' as const };
-      if (asked.state === 'closed' || !UNFINISHED_RUN.includes(run.state)) return { refused: 'run_finished' as const };
+      if (asked.state === 'closed') return { refused: 'run_finished' as const };
+      if (!UNFINISHED_RUN.includes(run.state)) {
+        // Left pending by a run that ended without closing it: closed now, so no sweep tries it again.
+        await tx`update interactions set state = 'closed', changed_at = now() where run_id = ${input.runId} and interaction_id = ${input.interactionId} and state = 'pending'`;
+        return { refused: 'run_finished' as const };
+      }
       const updated = await tx<{ run_id: string }[]>`
         update interactions set state = 'answered', answer = ${Buffer.from(toBinary(InteractionAnswerSchema, answer))},
           answered_by = ${input.answeredBy}, answered_at = ${answeredAt}, changed_at = now()
