@@ -12,7 +12,7 @@ import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../g
 import { notify, notifyPayload } from '../notifications.js';
 import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
-import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-store.js';
+import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';

@@ -8,7 +8,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { RunStatus, type AllowRule, type RunEvent } from '../../gen/link/v1/run_pb.js';
-import { allowRulesInTx } from '../interactions/interaction-store.js';
+import { allowRulesInTx } from '../interactions/interaction-events.js';
 import { notify, type Notifications } from '../notifications.js';
 import { SandboxStore, type SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
