@@ -43,7 +43,6 @@ export type Incoming =
   | { kind: 'other' };
 
 interface Pending {
-  method: string;
   onResult: (result: unknown) => EventInit[];
   onError: (error: AcpError) => EventInit[];
 }
@@ -60,7 +59,7 @@ export class AcpLines {
   /** Sends a request; exactly one of the callbacks runs when its response line arrives (never, if the CLI exits first). */
   request(method: string, params: unknown, onResult: Pending['onResult'], onError: Pending['onError']): void {
     const id = this.nextId++;
-    this.pending.set(id, { method, onResult, onError });
+    this.pending.set(id, { onResult, onError });
     this.send({ id, method, params });
   }
 
@@ -72,11 +71,6 @@ export class AcpLines {
   /** An error answer to a request the agent sent. */
   fail(id: AgentRequest['id'], code: number, message: string): void {
     this.send({ id, error: { code, message } });
-  }
-
-  /** Requests sent and not answered yet, by method (for a run that ends early). */
-  get waitingFor(): string[] {
-    return [...this.pending.values()].map((p) => p.method);
   }
 
   /** Classifies one parsed stdout object; a response runs its request's callback here. */

@@ -68,13 +68,23 @@ export function createGeminiHarness(options: GeminiHarnessOptions = {}): Harness
       return { file: 'gemini', args: ['--acp', ...(payload.model ? [`--model=${payload.model}`] : [])] };
     },
     parser(payload, cwd, io) {
-      if (!io) throw new Error('the gemini harness is interactive: it needs the run\'s stdin and interactions');
-      return geminiParser(payload, cwd, io, (options.home ?? (() => geminiHome()))());
+      return io ? geminiParser(payload, cwd, io, (options.home ?? (() => geminiHome()))()) : withoutStdin();
     },
   };
 }
 
 export const geminiHarness: HarnessAdapter = createGeminiHarness();
+
+/** Run without a stdin (no interactions given): the CLI reads nothing and exits; the run fails, saying why. */
+function withoutStdin(): OutputParser {
+  return {
+    line: (text, stream) => [log(stream === 'stderr' ? LogLine_Stream.STDERR : LogLine_Stream.STDOUT, text)],
+    finish: (exit) => [
+      { event: { case: 'error', value: { code: 'not_interactive', message: 'the gemini harness talks to the CLI over its stdin, and this run has none' } } },
+      doneEvent(exit, 'failed', ''),
+    ],
+  };
+}
 
 /**
  * The ACP conversation of one run: `start()` opens it, each stdout line moves it on. `home` is

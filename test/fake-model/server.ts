@@ -374,7 +374,8 @@ const geminiDialect: Dialect & { read(body: GeminiBody, model: string): Conversa
     });
   },
   ask() {
-    throw new Error('ASK is not scripted for the Gemini dialect yet');
+    // Gemini CLI offers the model no question tool in ACP mode (it leaves `ask_user` out).
+    throw new Error('ASK has no Gemini tool: Gemini CLI in ACP mode has no question tool');
   },
 };
 
