@@ -219,8 +219,11 @@ const anthropic: Dialect & { read(body: AnthropicBody): Conversation } = {
   run(send, command, call) {
     anthropicToolUse(send, `toolu_fake_run_${call}`, 'Bash', { command, description: `Run ${command}` });
   },
-  ask() {
-    throw new Error('ASK is not scripted for the Anthropic dialect yet');
+  ask(send, question, options, call) {
+    // Claude Code's AskUserQuestion: 1–4 questions, each with 2–4 options (label and description).
+    const choices = options.length >= 2 ? options.slice(0, 4) : ['Yes', 'No'];
+    const input = { questions: [{ question, header: 'Question', options: choices.map((label) => ({ label, description: `Answer ${label}` })), multiSelect: false }] };
+    anthropicToolUse(send, `toolu_fake_ask_${call}`, 'AskUserQuestion', input);
   },
 };
 
