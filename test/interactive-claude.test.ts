@@ -132,6 +132,25 @@ describe('interactive Claude Code runs through Link', function () {
     assert.equal(of(second, 'done')[0].status, RunStatus.COMPLETED);
   });
 
+  it('cancel while it waits: the request is withdrawn everywhere and the run reads as cancelled, not as an error', async () => {
+    const { threadId } = await thread('cancel');
+    const client = threads();
+    const { runId } = await client.sendMessage({ threadId, text: 'wait\nRUN python3 -c "print(1)"', harness: 'claude-code', linkId: env.link.id, sandboxProvider: 'directory', branch: 'cancel' });
+    pinned.add(threadId);
+    const events: RunEvent[] = [];
+    for await (const { event } of client.watchRun({ runId, afterSeq: 0n }, { timeoutMs: 120_000 })) {
+      if (!event) continue;
+      events.push(event);
+      if (event.event.case === 'interaction') await client.cancelRun({ runId });
+    }
+    const [asked] = of(events, 'interaction');
+    assert.deepEqual(of(events, 'interactionResolved').map((r) => [r.interactionId, r.state]), [[asked.id, InteractionState.WITHDRAWN]]);
+    assert.deepEqual(of(events, 'error'), [], 'no error event');
+    assert.equal(of(events, 'done')[0].status, RunStatus.CANCELLED);
+    const { interactions } = await client.listInteractions({ runId, includeResolved: true });
+    assert.deepEqual(interactions.map((i) => i.state), [InteractionState.WITHDRAWN]);
+  });
+
   it('question: the chosen option reaches the model', async () => {
     const { threadId } = await thread('question');
     const requests = fake.requests.length;
