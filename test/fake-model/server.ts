@@ -376,11 +376,17 @@ const geminiDialect: Dialect & { read(body: GeminiBody, model: string): Conversa
       modelVersion: model,
     });
   },
-  run() {
-    throw new Error('RUN is not scripted for the Gemini dialect yet');
+  run(send, command, call, model) {
+    // run_shell_command's declared parameters: `command` (required) and `description`.
+    send(undefined, {
+      candidates: [{ content: { role: 'model', parts: [{ functionCall: { id: `gemini_fake_run_${call}`, name: 'run_shell_command', args: { command, description: `Run ${command}` } } }] }, index: 0, finishReason: 'STOP' }],
+      usageMetadata: geminiUsage,
+      modelVersion: model,
+    });
   },
   ask() {
-    throw new Error('ASK is not scripted for the Gemini dialect yet');
+    // Gemini CLI offers the model no question tool in ACP mode (it leaves `ask_user` out).
+    throw new Error('ASK has no Gemini tool: Gemini CLI in ACP mode has no question tool');
   },
 };
 

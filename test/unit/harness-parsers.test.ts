@@ -1,6 +1,7 @@
 /**
- * The Claude Code, Codex and Gemini CLI parsers against the real CLIs' captured output
- * (test/fixtures/harness-clis, from ../shared/harness-clis/fixtures).
+ * The Claude Code and Codex parsers against the real CLIs' captured output
+ * (test/fixtures/harness-clis, from ../shared/harness-clis/fixtures). Gemini CLI, driven through
+ * ACP, has its own: gemini-acp.test.ts.
  */
 import assert from 'node:assert/strict';
 import type { StopReason } from '../../common/reasons.js';
@@ -8,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { claudeParser } from '../../agent/harnesses/claude-code.js';
 import { codexParser } from '../../agent/harnesses/codex.js';
-import { geminiParser } from '../../agent/harnesses/gemini.js';
 import type { OutputParser } from '../../agent/harnesses/harness.js';
 import { create } from '@bufbuild/protobuf';
 import { RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
@@ -18,7 +18,6 @@ import { repoRoot } from '../helpers/processes.js';
 const PARSERS: Record<string, () => OutputParser> = {
   claude: () => claudeParser('/home/run/project'),
   codex: () => codexParser('/home/run/project', ''),
-  gemini: () => geminiParser('/home/run/project'),
 };
 
 /** Feeds a fixture through its CLI's parser: stdout, then stderr, then the exit. */
@@ -159,62 +158,5 @@ describe('Codex output', () => {
   it('a resumed thread keeps its id', () => {
     assert.equal(of(replay('codex-resume'), 'started')[0].sessionId, of(replay('codex-resume'), 'done')[0].sessionId);
     assert.ok(of(replay('codex-resume-1'), 'started')[0].sessionId);
-  });
-});
-
-describe('Gemini CLI output', () => {
-  it('a text answer: started with the session, streamed text, usage, completed; the echoed prompt is not shown', () => {
-    const events = replay('gemini-basic');
-    const [started] = of(events, 'started');
-    assert.equal(started.sessionId, '7ac7cfea-8058-4546-b16a-7ea5e01976ac');
-    assert.equal(started.model, 'auto');
-    assert.deepEqual(of(events, 'text').map((t) => t.text), ['hi from fake model (model=gemini-3.8-flash, call=2)']);
-    const [usage] = of(events, 'usage');
-    assert.equal(usage.inputTokens, 203n);
-    assert.equal(usage.outputTokens, 40n);
-    assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
-  });
-
-  it('a shell tool: call with its parameters, result', () => {
-    const events = replay('gemini-tool-bash');
-    const [call] = of(events, 'toolCall');
-    assert.equal(call.name, 'run_shell_command');
-    assert.equal(JSON.parse(call.inputJson).command, 'echo hi > hello.txt');
-    const [result] = of(events, 'toolResult');
-    assert.equal(result.id, call.id);
-    assert.equal(result.isError, false);
-    assert.equal(of(events, 'fileChange').length, 0, 'a shell command is not known to change a file');
-    assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
-  });
-
-  for (const [name, code] of [
-    ['gemini-error-401', 145],
-    ['gemini-error-429', 173],
-    ['gemini-error-500', 244],
-  ] as const) {
-    it(`an API error (${name.slice(-3)}): the result's message, failed with the CLI's exit code`, () => {
-      const events = replay(name);
-      const [error] = of(events, 'error');
-      assert.match(error.message, new RegExp(`API Error: .*${name.slice(-3)}`));
-      const [done] = of(events, 'done');
-      assert.equal(done.status, RunStatus.FAILED);
-      assert.equal(done.failureReason, 'API_ERROR');
-      assert.equal(done.exitCode, code);
-    });
-  }
-
-  it('killed mid-stream it exits 0 without a result: that is not completed', () => {
-    const events = replay('gemini-sigterm');
-    assert.equal(of(events, 'text').length, 11, 'the text streamed so far is kept');
-    const [done] = of(events, 'done');
-    assert.equal(done.exitCode, 0);
-    assert.equal(done.status, RunStatus.FAILED);
-    assert.equal(done.failureReason, 'NO_RESULT');
-    assert.equal(of(replay('gemini-sigterm', { code: 0, cancelled: true, reason: 'CANCELLED' }), 'done')[0].status, RunStatus.CANCELLED);
-  });
-
-  it('a resumed session keeps its id', () => {
-    const events = replay('gemini-resume');
-    assert.equal(of(events, 'started')[0].sessionId, of(events, 'done')[0].sessionId);
   });
 });
