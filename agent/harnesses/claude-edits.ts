@@ -5,14 +5,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { createTwoFilesPatch } from 'diff';
+import { unifiedPatch as patch } from './unified-diff.js';
 
 /** Files larger than this are not read for a diff (the edit's own text is shown instead). */
 const MAX_READ = 1024 * 1024;
-/** The diff is cut here (Interaction.diff's limit). */
-const MAX_DIFF = 256 * 1024;
-/** A diff that takes longer than this to compute is left out. */
-const DIFF_TIMEOUT_MS = 500;
 
 /**
  * The files a request is about: those its input names (its path fields), and the one the CLI says
@@ -52,15 +48,6 @@ export function editDiff(tool: string, input: Record<string, unknown>, cwd: stri
     return patch(`a/${name}`, `b/${name}`, withNewline(before), withNewline(after));
   }
   return '';
-}
-
-function patch(from: string, to: string, before: string, after: string): string {
-  const text = createTwoFilesPatch(from, to, before, after, undefined, undefined, { context: 3, timeout: DIFF_TIMEOUT_MS });
-  if (!text) return '';
-  // Without the "Index:" and "===" lines the library starts with: the shape `git diff` prints.
-  const body = text.slice(text.indexOf('--- '));
-  if (body.length <= MAX_DIFF) return body;
-  return `${body.slice(0, body.lastIndexOf('\n', MAX_DIFF - 64) + 1)}… (the diff is longer; cut at 256 KiB)\n`;
 }
 
 /** The file's text; 'missing' when there is none; undefined when it is too large or cannot be read. */
