@@ -14,7 +14,7 @@ import './link-composer.js';
 import './link-run-view.js';
 import './link-thread-changes.js';
 
-const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING]);
+const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING, RunState.WAITING]);
 
 /**
  * One thread: its messages, each followed by its run as it happens, and the composer. With no
@@ -117,6 +117,8 @@ export class LinkThreadView extends LitElement {
         text: detail.text,
         model: detail.model,
         tier: detail.tier,
+        permissionMode: detail.permission.mode,
+        confirmAuto: detail.permission.confirmAuto,
         ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch, sandboxProvider: detail.sandboxProvider } : {}),
       });
       this.composer.clear();
