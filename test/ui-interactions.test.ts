@@ -70,10 +70,10 @@ describe('the page, an interactive run with Claude Code', () => {
     if (process.env.LINK_TEST_SCREENSHOTS) await page.screenshot({ path: join(process.env.LINK_TEST_SCREENSHOTS, `${name}.png`), fullPage: true });
   };
 
-  it('the card appears live, survives a reload, is approved with y; badge, count, title and notifications follow', async () => {
+  it('the card appears live, survives a reload, is approved with y; badge, count, title and notifications follow', async function () {
+    this.timeout(300_000);
     const home = await tempDir('machine-home-');
     agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', join(home, 'linkd')], await harnessEnvironment(fake.url, home));
-    const { sandbox } = await sandboxClient(env.grpcUrl, env.userToken).ensureSandbox({ linkId: env.link.id, provider: 'directory', branch: 'ui-asks' });
     const api = threadClient(env.grpcUrl, env.userToken);
 
     chrome = await launchTabbedChromium();
@@ -86,6 +86,8 @@ describe('the page, an interactive run with Claude Code', () => {
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(env.loginUrl!);
     await page.locator('[data-testid=machine-indicator][data-state=online]').waitFor({ timeout: 30_000 });
+    // A directory sandbox named by a branch, so the test knows where the files go.
+    const { sandbox } = await sandboxClient(env.grpcUrl, env.userToken).ensureSandbox({ linkId: env.link.id, provider: 'directory', branch: 'ui-asks' });
 
     // A new thread with Claude Code, in the edits mode (the default): running a command asks.
     await page.getByRole('link', { name: 'New thread' }).click();
