@@ -82,6 +82,7 @@ export class LinkInteractionCard extends LitElement {
     .head strong { overflow-wrap: anywhere; }
     .tool { font-family: ui-monospace, monospace; font-size: 11px; border-radius: 4px; padding: 0 5px; background: #f2f4f7; color: #344054; }
     .needs { font-size: 11px; color: #93370d; background: #fef0c7; border-radius: 999px; padding: 0 7px; }
+    .deadline { font-size: 11px; color: #7a4b00; }
     .description { color: #475467; font-size: 13px; margin: 4px 0; }
     pre { background: #0f1720; color: #e6edf3; border-radius: 8px; padding: 8px 12px; overflow-x: auto; font-size: 12.5px; margin: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
     .cwd { font-size: 12px; color: #667085; overflow-wrap: anywhere; }
@@ -209,6 +210,9 @@ export class LinkInteractionCard extends LitElement {
           <strong>${i.title || (question ? 'The agent asks' : `Use ${i.tool}?`)}</strong>
           ${i.tool && !question ? html`<span class="tool">${i.tool}</span>` : nothing}
           ${state === 'pending' ? html`<span class="needs">needs you</span>` : nothing}
+          ${state === 'pending' && this.record?.deadline
+            ? html`<span class="deadline" data-testid="deadline">denied at ${timestampDate(this.record.deadline).toLocaleTimeString()} if not answered</span>`
+            : nothing}
         </div>
         ${i.description && i.description !== i.title ? html`<div class="description">${i.description}</div>` : nothing}
         ${question ? nothing : this.request(i)}

@@ -1,6 +1,7 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import { create } from '@bufbuild/protobuf';
 import { ContextProvider } from '@lit/context';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   InteractionDecision,
   InteractionKind,
@@ -59,6 +60,33 @@ describe('an interactive run on the page', () => {
     expect(card.shadowRoot!.querySelector('[data-testid=outcome]')!.textContent).to.contain('Approved');
     expect(root.querySelector('[data-testid=run-waiting]')).to.equal(null);
     expect(root.querySelectorAll('link-interaction-card').length).to.equal(1, 'the resolution is the same card');
+  });
+
+  it('a pending card says when the approval timeout will deny it, and follows the store when it is answered elsewhere', async () => {
+    const { host, store } = withStore(inMemoryClients());
+    const deadline = new Date(Date.UTC(2026, 11, 1, 13, 30));
+    const record = (state: InteractionState, delivered = false) =>
+      create(InteractionRecordSchema, {
+        runId: 'run_1',
+        threadId: 'thr_1',
+        state,
+        delivered,
+        deadline: timestampFromDate(deadline),
+        answer: state === InteractionState.ANSWERED ? { decision: InteractionDecision.DENY, answeredBy: 'grace' } : undefined,
+        interaction: asks.event.value as never,
+      });
+    store.put(record(InteractionState.PENDING));
+    const el = await fixture<LinkRunView>(html`<link-run-view .run=${run} .events=${[started, asks]}></link-run-view>`, { parentNode: host });
+    const card = el.shadowRoot!.querySelector('link-interaction-card')!;
+    await card.updateComplete;
+    expect(card.shadowRoot!.querySelector('[data-testid=deadline]')!.textContent).to.contain(deadline.toLocaleTimeString());
+    store.put(record(InteractionState.ANSWERED));
+    await waitFor(() => card.shadowRoot!.querySelector('section')!.dataset.state === 'answered');
+    expect(card.shadowRoot!.querySelector('[data-testid=outcome]')!.textContent).to.contain('Denied');
+    expect(card.shadowRoot!.querySelector('[data-testid=delivery]')!.textContent).to.contain('On its way');
+    expect(el.shadowRoot!.querySelector('[data-testid=run-waiting]')).to.equal(null, 'answered elsewhere: no longer waiting');
+    store.put(record(InteractionState.ANSWERED, true));
+    await waitFor(() => card.shadowRoot!.querySelector('[data-testid=delivery]')!.textContent === 'Reached the machine.');
   });
 
   it('the sidebar says which threads need the user, and names the WAITING state', async () => {
