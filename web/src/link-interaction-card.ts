@@ -80,6 +80,7 @@ export class LinkInteractionCard extends LitElement {
     section:focus-visible, button:focus-visible, input:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
     .head { display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; }
     .head strong { overflow-wrap: anywhere; }
+    .head strong code { font-family: ui-monospace, monospace; font-size: 13px; background: #f2f4f7; padding: 1px 5px; border-radius: 4px; }
     .tool { font-family: ui-monospace, monospace; font-size: 11px; border-radius: 4px; padding: 0 5px; background: #f2f4f7; color: #344054; }
     .needs { font-size: 11px; color: #93370d; background: #fef0c7; border-radius: 999px; padding: 0 7px; }
     .deadline { font-size: 11px; color: #7a4b00; }
@@ -207,14 +208,14 @@ export class LinkInteractionCard extends LitElement {
       <section tabindex="0" role="group" aria-label=${`${label}: ${i.title || i.tool}`} data-kind="interaction" data-state=${state}
         data-interaction-id=${i.id} data-delivered=${this.delivered ? 'true' : 'false'}>
         <div class="head">
-          <strong>${i.title || (question ? 'The agent asks' : `Use ${i.tool}?`)}</strong>
+          <strong data-testid="title">${inlineCode(i.title || (question ? 'The agent asks' : `Use ${i.tool}?`))}</strong>
           ${i.tool && !question ? html`<span class="tool">${i.tool}</span>` : nothing}
           ${state === 'pending' ? html`<span class="needs">needs you</span>` : nothing}
           ${state === 'pending' && this.record?.deadline
             ? html`<span class="deadline" data-testid="deadline">denied at ${timestampDate(this.record.deadline).toLocaleTimeString()} if not answered</span>`
             : nothing}
         </div>
-        ${i.description && i.description !== i.title ? html`<div class="description">${i.description}</div>` : nothing}
+        ${i.description && i.description !== i.title.replaceAll('`', '') && i.description !== i.title ? html`<div class="description">${i.description}</div>` : nothing}
         ${question ? nothing : this.request(i)}
         ${state === 'pending' ? (question ? this.questionForm(i.questions) : this.permissionActions()) : this.outcome(state)}
         ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
@@ -312,6 +313,11 @@ export class LinkInteractionCard extends LitElement {
       return html`<div><span class="verdict">${q?.header || q?.text || a.questionId}:</span> ${said}</div>`;
     })}`;
   }
+}
+
+/** A title with `backticked` parts as code (as text: nothing is parsed as HTML). */
+function inlineCode(text: string): TemplateResult {
+  return html`${text.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part))}`;
 }
 
 function pretty(json: string): string {

@@ -71,6 +71,7 @@ describe('the approval card', () => {
     const root = el.shadowRoot!;
     expect(section(el).dataset.state).to.equal('pending');
     expect(root.textContent).to.contain('Bash');
+    expect(root.querySelector('[data-testid=title] code')!.textContent).to.equal('npm test', 'the title\'s `code` as code');
     expect(root.querySelector('[data-testid=command]')!.textContent).to.equal('$ npm test');
     expect(root.textContent).to.contain('in /home/ada/work/app');
     const buttons = [...root.querySelectorAll('button')].map((b) => [b.firstChild!.textContent, b.querySelector('kbd')!.textContent]);
