@@ -21,7 +21,7 @@ function headerPath(line: string): string | undefined {
 /**
  * The files of `diff`: split at `diff --git` lines, or at a `---`/`+++` pair after a hunk. A
  * diff with no file headers at all is one file named by `paths[0]`. Lines before the first file
- * header go to the first file.
+ * header go to the first file; a file with headers and no hunks is listed without a diff.
  */
 export function diffAsChanges(diff: string, paths: readonly string[] = []): RunChanges {
   const pieces: Piece[] = [];
@@ -36,7 +36,7 @@ export function diffAsChanges(diff: string, paths: readonly string[] = []): RunC
     current.lines.push(line);
   });
   const files: FileDiff[] = pieces
-    .filter((p) => p.hunks)
+    .filter((p) => p.hunks || p.oldPath !== undefined || p.newPath !== undefined)
     .map((p, i) => {
       let additions = 0;
       let deletions = 0;
@@ -48,7 +48,8 @@ export function diffAsChanges(diff: string, paths: readonly string[] = []): RunC
       }
       const status = p.oldPath === '' ? FileDiffStatus.ADDED : p.newPath === '' ? FileDiffStatus.DELETED : FileDiffStatus.MODIFIED;
       const path = p.newPath || p.oldPath || paths[i] || paths[0] || 'the file';
-      return create(FileDiffSchema, { path, status, additions, deletions, patch: p.lines.join('\n') });
+      // A file with no hunks (a deletion told without its content) is listed without a diff.
+      return create(FileDiffSchema, { path, status, additions, deletions, patch: p.hunks ? p.lines.join('\n') : '' });
     });
   return create(RunChangesSchema, { files });
 }
