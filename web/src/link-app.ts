@@ -5,11 +5,17 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { User } from '../../gen/link/v1/user_service_pb.js';
 import { apiContext, defaultClients, logIn, logOut, takeLoginSecret, type ApiClients } from './api.js';
 import { directoryContext, LinkDirectory } from './link-directory.js';
+import { InteractionStore, interactionsContext } from './interactions.js';
+import { TabTitle } from './tab-title.js';
+import { RunNotifier } from './notify.js';
+import type { InteractionRecord } from '../../gen/link/v1/thread_service_pb.js';
+import type { Thread } from '../../gen/link/v1/run_pb.js';
 import type { LinkConnectDialog } from './link-connect-dialog.js';
 import './link-connect-dialog.js';
 import './link-login.js';
 import './link-machine-indicator.js';
 import './link-machine-list.js';
+import './link-needs-you.js';
 import './link-thread-list.js';
 import './link-thread-view.js';
 
@@ -40,6 +46,14 @@ export class LinkApp extends LitElement {
   @property({ attribute: false })
   directory: LinkDirectory = new LinkDirectory(this.clients);
 
+  /** The user's interactions, live: the cards, "needs you", the tab title and notifications read them. */
+  @provide({ context: interactionsContext })
+  @property({ attribute: false })
+  interactions: InteractionStore = new InteractionStore(this.clients);
+  private readonly notifier = new RunNotifier();
+  private tabTitle: TabTitle | undefined;
+  private readonly onAsked = (e: Event) => this.notifier.needsYou((e as CustomEvent<InteractionRecord>).detail);
+
   @state() private user: User | undefined;
   @state() private needsLogin = false;
   /** Why the login link the page was opened with did not log in, shown above the login form. */
@@ -48,7 +62,10 @@ export class LinkApp extends LitElement {
   @state() private route: Route = route(window.location.hash);
   @state() private version = 0;
   @query('link-connect-dialog') private dialog!: LinkConnectDialog;
-  private readonly onHash = () => (this.route = route(window.location.hash));
+  private readonly onHash = () => {
+    this.route = route(window.location.hash);
+    this.tabTitle?.opened(this.route.page === 'thread' ? this.route.threadId : '');
+  };
 
   static styles = css`
     :host { display: flex; flex-direction: column; height: 100vh; }
@@ -80,6 +97,9 @@ export class LinkApp extends LitElement {
   connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener('hashchange', this.onHash);
+    this.tabTitle = new TabTitle(this.interactions);
+    this.tabTitle.opened(this.route.page === 'thread' ? this.route.threadId : '');
+    this.interactions.addEventListener('asked', this.onAsked);
     void this.start();
   }
 
@@ -94,6 +114,9 @@ export class LinkApp extends LitElement {
     super.disconnectedCallback();
     window.removeEventListener('hashchange', this.onHash);
     this.directory.stop();
+    this.interactions.stop();
+    this.interactions.removeEventListener('asked', this.onAsked);
+    this.tabTitle?.close();
   }
 
   private async loadUser(): Promise<void> {
@@ -103,6 +126,7 @@ export class LinkApp extends LitElement {
       this.needsLogin = false;
       this.error = undefined;
       this.directory.start();
+      this.interactions.start();
     } catch (error) {
       if (ConnectError.from(error).code === Code.Unauthenticated) this.needsLogin = true;
       else this.error = `Cannot reach the control plane: ${ConnectError.from(error).rawMessage}`;
@@ -112,6 +136,7 @@ export class LinkApp extends LitElement {
   private async logOut(): Promise<void> {
     await logOut();
     this.directory.stop();
+    this.interactions.stop();
     this.user = undefined;
     this.needsLogin = true;
   }
@@ -121,17 +146,22 @@ export class LinkApp extends LitElement {
     if (threadId && (this.route.page !== 'thread' || this.route.threadId !== threadId)) window.location.hash = `#/threads/${threadId}`;
   }
 
+  private threadsShown(threads: Thread[]): void {
+    this.tabTitle?.threads(threads);
+    this.notifier.threads(threads);
+  }
+
   private main() {
     if (this.route.page === 'machines') {
       return html`<main class="page"><link-machine-list @link-connect-machine=${() => this.dialog.show()}></link-machine-list></main>`;
     }
     const threadId = this.route.threadId;
     return html`
-      <aside aria-label="Threads">
+      <aside aria-label="Threads" @link-threads-shown=${(e: CustomEvent<Thread[]>) => this.threadsShown(e.detail)}>
         <a class="new" href="#/">New thread</a>
         <link-thread-list .selected=${threadId} .version=${this.version}></link-thread-list>
       </aside>
-      <main><link-thread-view .threadId=${threadId} @link-thread-changed=${(e: CustomEvent<string>) => this.threadChanged(e.detail)}></link-thread-view></main>
+      <main @link-send=${() => this.notifier.askOnce()}><link-thread-view .threadId=${threadId} @link-thread-changed=${(e: CustomEvent<string>) => this.threadChanged(e.detail)}></link-thread-view></main>
     `;
   }
 
@@ -146,6 +176,7 @@ export class LinkApp extends LitElement {
                 <a href="#/machines" aria-current=${page === 'machines' ? 'page' : 'false'}>Machines</a>
               </nav>
               <span class="spacer"></span>
+              <link-needs-you></link-needs-you>
               <link-machine-indicator></link-machine-indicator>
               <span class="who">${this.user.local ? 'local user' : this.user.name}</span>
               <button class="primary" @click=${() => this.dialog.show()}>Connect a machine</button>

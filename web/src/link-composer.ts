@@ -7,6 +7,8 @@ import { unavailable } from './harnesses.js';
 import { lockIcon } from './icons.js';
 import './link-agent-picker.js';
 import './link-repository-picker.js';
+import './link-permission-mode.js';
+import type { LinkPermissionMode, PermissionChoice } from './link-permission-mode.js';
 import type { LocalRepository } from '../../gen/link/v1/sandbox_pb.js';
 
 /** The badge that marks a thread running in a repository's own folder, without isolation. */
@@ -19,6 +21,8 @@ export interface SendDetail extends AgentChoice {
   branch: string;
   /** "in-place" when the user chose to run in the repository folder itself; '' for the default. */
   sandboxProvider: string;
+  /** What the message may do without asking (and whether the user confirmed auto). */
+  permission: PermissionChoice;
 }
 
 /**
@@ -47,6 +51,7 @@ export class LinkComposer extends LitElement {
   @state() private branch = '';
   @state() private inPlace = false;
   @query('textarea') private textarea!: HTMLTextAreaElement;
+  @query('link-permission-mode') private permission!: LinkPermissionMode;
 
   static styles = css`
     :host { display: block; }
@@ -100,10 +105,12 @@ export class LinkComposer extends LitElement {
     this.textarea?.focus();
   }
 
-  private send(event?: Event): void {
+  private async send(event?: Event): Promise<void> {
     event?.preventDefault();
     const text = this.textarea.value;
     if (!text.trim() || this.blocked() || this.busy) return;
+    const permission = await this.permission.settle();
+    if (!permission) return;
     this.dispatchEvent(
       new CustomEvent<SendDetail>('link-send', {
         detail: {
@@ -113,6 +120,7 @@ export class LinkComposer extends LitElement {
           repository: this.repository.trim(),
           branch: this.local && this.inPlace ? '' : this.branch.trim(),
           sandboxProvider: this.local && this.inPlace ? 'in-place' : '',
+          permission,
         },
         bubbles: true,
         composed: true,
@@ -136,14 +144,14 @@ export class LinkComposer extends LitElement {
   }
 
   private onKey(event: KeyboardEvent): void {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) this.send(event);
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) void this.send(event);
   }
 
   render() {
     const blocked = this.blocked();
     const lockTip = 'Locked by the thread\'s first message. Start a new thread to change it.';
     return html`
-      <form @submit=${(e: Event) => this.send(e)} aria-label="Send a message">
+      <form @submit=${(e: Event) => void this.send(e)} aria-label="Send a message">
         <textarea aria-label="Message" placeholder="Ask the agent to do something…" @keydown=${(e: KeyboardEvent) => this.onKey(e)}></textarea>
         <div class="row">
           <link-agent-picker .value=${this.choice} .link=${this.link} ?locked=${this.locked}
@@ -169,6 +177,7 @@ export class LinkComposer extends LitElement {
                       @change=${(e: Event) => (this.inPlace = (e.target as HTMLInputElement).checked)} />in place</label>`
                   : nothing}`}
           ${this.inPlace && (this.locked || this.local) ? inPlaceBadge : nothing}
+          <link-permission-mode .sandboxProvider=${this.thread?.sandboxProvider ?? ''}></link-permission-mode>
           <span class="spacer"></span>
           <button class="send" type="submit" ?disabled=${!!blocked || this.busy} title=${blocked ?? 'Send (Enter)'}>Send</button>
         </div>

@@ -2,14 +2,17 @@ import { LitElement, css, html, nothing, type TemplateResult } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { ConnectError } from '@connectrpc/connect';
-import { RunState, RunStatus, type Run, type RunEvent, type ToolCall, type ToolResult } from '../../gen/link/v1/run_pb.js';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { InteractionState, RunState, RunStatus, type InteractionResolved, type Run, type RunEvent, type ToolCall, type ToolResult } from '../../gen/link/v1/run_pb.js';
 import { apiContext, type ApiClients } from './api.js';
+import { InteractionsController, interactionsContext, type InteractionStore } from './interactions.js';
 import { harnessLabel } from './harnesses.js';
 import { renderMarkdown } from './markdown.js';
 import { explainFailure } from './failures.js';
 import { RunFailure } from '../../common/reasons.js';
 import { Backoff, sleep } from '../../common/backoff.js';
 import './link-changes.js';
+import './link-interaction-card.js';
 
 interface ToolView {
   call: ToolCall;
@@ -29,6 +32,9 @@ export class LinkRunView extends LitElement {
   @consume({ context: apiContext })
   clients!: ApiClients;
 
+  @consume({ context: interactionsContext })
+  interactions: InteractionStore | undefined;
+
   @property({ attribute: false }) run!: Run;
   /** Events given up front (component tests); otherwise they are streamed. */
   @property({ attribute: false }) events: RunEvent[] | undefined;
@@ -38,6 +44,7 @@ export class LinkRunView extends LitElement {
   @state() private stopping = false;
   private abort: AbortController | undefined;
   private lastSeq = 0n;
+  private readonly watchInteractions = new InteractionsController(this);
 
   static styles = css`
     :host { display: block; }
@@ -46,6 +53,8 @@ export class LinkRunView extends LitElement {
     .run[data-status='completed'] { border-color: #12b76a; }
     .run[data-status='failed'] { border-color: #f04438; }
     .run[data-status='cancelled'] { border-color: #98a2b3; }
+    .run[data-status='waiting'] { border-color: #fdb022; }
+    .waiting { font-size: 11px; color: #93370d; background: #fef0c7; border-radius: 999px; padding: 0 7px; }
     .head { display: flex; gap: 8px; align-items: center; font-size: 12px; color: #667085; margin-bottom: 6px; }
     .head .spacer { flex: 1; }
     .text { font-size: 15px; overflow-wrap: anywhere; }
@@ -73,6 +82,21 @@ export class LinkRunView extends LitElement {
     button.stop { border-color: #fda29b; color: #b42318; }
     .banner { font-size: 12px; color: #7a4b00; }
   `;
+
+  willUpdate(): void {
+    this.watchInteractions.set(this.interactions);
+  }
+
+  /** An interaction of the run waits for the user: asked, not resolved in its events nor in the store. */
+  private get waiting(): boolean {
+    if (this.finished) return false;
+    const resolved = new Set(this.all.flatMap((e) => (e.event.case === 'interactionResolved' ? [e.event.value.interactionId] : [])));
+    return this.all.some((e) => {
+      if (e.event.case !== 'interaction' || e.event.value.allowedBy || resolved.has(e.event.value.id)) return false;
+      const record = this.interactions?.get(this.run.id, e.event.value.id);
+      return !record || record.state === InteractionState.PENDING;
+    });
+  }
 
   connectedCallback(): void {
     super.connectedCallback();
@@ -130,13 +154,15 @@ export class LinkRunView extends LitElement {
   render() {
     const events = this.all;
     const done = this.finished;
-    const status = done?.event.case === 'done' ? RunStatus[done.event.value.status].toLowerCase() : this.run.state === RunState.QUEUED ? 'queued' : 'running';
+    const waiting = this.waiting;
+    const status = done?.event.case === 'done' ? RunStatus[done.event.value.status].toLowerCase() : waiting ? 'waiting' : this.run.state === RunState.QUEUED ? 'queued' : 'running';
     const started = events.find((e) => e.event.case === 'started');
     const model = started?.event.case === 'started' ? started.event.value.model : this.run.model;
     return html`
       <section class="run" data-status=${status} data-run-id=${this.run.id} aria-label="Run" aria-busy=${done ? 'false' : 'true'}>
         <div class="head">
           <span>${harnessLabel(this.run.harness)}${model ? ` · ${model}` : ''}</span>
+          ${waiting ? html`<span class="waiting" data-testid="run-waiting">waiting for you</span>` : nothing}
           <span class="spacer"></span>
           ${this.streamError ? html`<span class="banner" role="status">reconnecting… (${this.streamError})</span>` : nothing}
           ${done
@@ -153,6 +179,9 @@ export class LinkRunView extends LitElement {
     const out: TemplateResult[] = [];
     const tools = new Map<string, ToolView>();
     for (const e of events) if (e.event.case === 'toolResult') tools.set(e.event.value.id, { ...(tools.get(e.event.value.id) ?? ({} as ToolView)), result: e.event.value });
+    const resolved = new Map<string, InteractionResolved>();
+    for (const e of events) if (e.event.case === 'interactionResolved') resolved.set(e.event.value.interactionId, e.event.value);
+    const ended = Boolean(this.finished);
     let text = '';
     let logs: { text: string; stderr: boolean }[] = [];
     const flush = () => {
@@ -194,6 +223,10 @@ export class LinkRunView extends LitElement {
         }
         case 'fileChange':
           out.push(html`<div class="file" data-kind="file"><span class="kind">${ev.value.kind}</span>${ev.value.path}</div>`);
+          break;
+        case 'interaction':
+          out.push(html`<link-interaction-card .interaction=${ev.value} .runId=${this.run.id} .resolved=${resolved.get(ev.value.id)}
+            .askedAt=${e.at ? timestampDate(e.at) : undefined} ?runEnded=${ended}></link-interaction-card>`);
           break;
         case 'changes':
           out.push(html`<link-changes data-kind="changes" heading="What this run changed" .changes=${ev.value}></link-changes>`);

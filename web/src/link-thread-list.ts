@@ -6,15 +6,17 @@ import { RunState, type Thread } from '../../gen/link/v1/run_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
 import { harnessLabel } from './harnesses.js';
+import { InteractionsController, interactionsContext, type InteractionStore } from './interactions.js';
+import './link-needs-you-badge.js';
 
 const STATE_LABELS: Partial<Record<RunState, string>> = {
   [RunState.QUEUED]: 'running',
   [RunState.DISPATCHED]: 'running',
   [RunState.RUNNING]: 'running',
-  [RunState.WAITING]: 'needs you',
   [RunState.COMPLETED]: 'done',
   [RunState.FAILED]: 'failed',
   [RunState.CANCELLED]: 'stopped',
+  [RunState.WAITING]: 'waiting for you',
 };
 
 /**
@@ -25,6 +27,10 @@ const STATE_LABELS: Partial<Record<RunState, string>> = {
 export class LinkThreadList extends LitElement {
   @consume({ context: apiContext })
   clients!: ApiClients;
+
+  @consume({ context: interactionsContext })
+  interactions: InteractionStore | undefined;
+  private readonly watchInteractions = new InteractionsController(this);
 
   @property() selected = '';
   @property({ type: Number }) version = 0;
@@ -46,6 +52,7 @@ export class LinkThreadList extends LitElement {
     .state.done { background: #ecfdf3; color: #027a48; }
     .state.failed { background: #fef3f2; color: #b42318; }
     .state.stopped { background: #f2f4f7; color: #475467; }
+    .state.waiting { background: #fef0c7; color: #93370d; }
     .empty, .error { font-size: 13px; color: #667085; padding: 8px 10px; }
   `;
 
@@ -60,7 +67,17 @@ export class LinkThreadList extends LitElement {
     onError: (error) => (this.error = explain(error)),
   });
 
+  willUpdate(): void {
+    this.watchInteractions.set(this.interactions);
+  }
+
+  /** Tells the page (its tab title, its notifications) which threads the sidebar shows. */
+  updated(changed: Map<string, unknown>): void {
+    if (changed.has('threads')) this.dispatchEvent(new CustomEvent('link-threads-shown', { detail: this.threads, bubbles: true, composed: true }));
+  }
+
   render() {
+    const needsYou = this.interactions?.pendingByThread();
     return html`
       <nav aria-label="Threads">
         ${this.threads.map((t) => {
@@ -69,7 +86,8 @@ export class LinkThreadList extends LitElement {
             <div class="title">${t.title || 'Untitled thread'}</div>
             <div class="meta">
               ${t.harness ? html`<span>${harnessLabel(t.harness)}</span>` : nothing}
-              ${state ? html`<span class="state ${state}" data-testid="thread-state">${state}</span>` : nothing}
+              ${state ? html`<span class="state ${state.split(' ')[0]}" data-testid="thread-state">${state}</span>` : nothing}
+              <link-needs-you-badge .count=${needsYou?.get(t.id) ?? 0}></link-needs-you-badge>
             </div>
           </a>`;
         })}

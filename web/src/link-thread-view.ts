@@ -117,6 +117,8 @@ export class LinkThreadView extends LitElement {
         text: detail.text,
         model: detail.model,
         tier: detail.tier,
+        permissionMode: detail.permission.mode,
+        confirmAuto: detail.permission.confirmAuto,
         ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch, sandboxProvider: detail.sandboxProvider } : {}),
       });
       this.composer.clear();
