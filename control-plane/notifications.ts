@@ -31,6 +31,11 @@ export interface Channels {
   sandbox_reply: { opId: string };
   /** Disconnect, revoke, rename, token rotation, user disabled (see `LinkControl`). */
   link_control: LinkControl;
+  /**
+   * Thread `threadId` of `userId` was created, changed or deleted, or one of its runs was queued or
+   * changed state. Sent by database triggers (`sql/0010_thread_admin.sql`), whatever wrote the row.
+   */
+  thread_changed: { userId: string; threadId: string };
 }
 
 export type ChannelName = keyof Channels;
@@ -39,7 +44,7 @@ export type ChannelName = keyof Channels;
 export type Delivered<C extends ChannelName> = Channels[C] & { at?: number };
 
 /** The channels, in the order they are listened to. */
-export const CHANNELS: readonly ChannelName[] = ['run_queued', 'run_event', 'run_cancel', 'sandbox_op', 'sandbox_reply', 'link_control'];
+export const CHANNELS: readonly ChannelName[] = ['run_queued', 'run_event', 'run_cancel', 'sandbox_op', 'sandbox_reply', 'link_control', 'thread_changed'];
 
 /** The text `notify` sends: the payload as JSON with its send time (`at`, ms) stamped on. */
 export function notifyPayload<C extends ChannelName>(payload: Channels[C]): string {

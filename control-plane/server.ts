@@ -43,6 +43,7 @@ import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { ThreadAdmin } from './threads/thread-admin.js';
 import { ThreadStore } from './threads/thread-store.js';
 
 export interface LinkServerOptions {
@@ -206,6 +207,7 @@ async function openStores(options: LinkServerOptions) {
   const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
   const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
   const threads = new ThreadStore(store.connection, runs);
+  const threadAdmin = new ThreadAdmin(store.connection, threads);
   const retention = options.retainEventsMs
     ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
     : undefined;
@@ -229,7 +231,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, notifications, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */
