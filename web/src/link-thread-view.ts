@@ -7,6 +7,7 @@ import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/l
 import { LinkState } from '../../gen/link/v1/types_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
+import { threadDirectoryContext, type ThreadDirectory } from './thread-directory.js';
 import { inPlaceBadge, type LinkComposer, type SendDetail } from './link-composer.js';
 import { explain } from './errors.js';
 import { tierLabel } from './harnesses.js';
@@ -32,6 +33,10 @@ export class LinkThreadView extends LitElement {
   @consume({ context: directoryContext })
   directory!: LinkDirectory;
 
+  /** The live thread list: a change to this thread made elsewhere (another tab, linkctl) loads it again. */
+  @consume({ context: threadDirectoryContext })
+  threadDirectory: ThreadDirectory | undefined;
+
   @property() threadId = '';
 
   @state() private thread: Thread | undefined;
@@ -41,6 +46,9 @@ export class LinkThreadView extends LitElement {
   @state() private sending = false;
   @query('link-composer') private composer!: LinkComposer;
   private readonly links = new DirectoryController(this);
+  private readonly liveThreads = new DirectoryController(this);
+  /** The live list's version of the thread that was last loaded for (so one change loads once). */
+  private loadedFor = '';
 
   static styles = css`
     :host { display: flex; flex-direction: column; min-height: 0; height: 100%; }
@@ -82,7 +90,19 @@ export class LinkThreadView extends LitElement {
 
   willUpdate(changed: Map<string, unknown>): void {
     this.links.set(this.directory);
+    this.liveThreads.set(this.threadDirectory);
     if (changed.has('threadId')) this.error = undefined;
+  }
+
+  /** The thread changed elsewhere (a message, a run's state, a new title): load it again, once per change. */
+  updated(): void {
+    const live = this.threadId ? this.threadDirectory?.get(this.threadId) : undefined;
+    if (!live || !this.thread || this.thread.id !== live.id) return;
+    const version = `${live.title}|${live.updatedAt?.seconds}.${live.updatedAt?.nanos}|${live.lastRunState}`;
+    const shown = `${this.thread.title}|${this.thread.updatedAt?.seconds}.${this.thread.updatedAt?.nanos}|${this.thread.lastRunState}`;
+    if (version === shown || version === this.loadedFor) return;
+    this.loadedFor = version;
+    void this.load();
   }
 
   /**
