@@ -12,7 +12,16 @@ import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpe
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { TcpProxy } from './helpers/tcp-proxy.js';
 import { tempDir } from './helpers/temp.js';
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
 
 function failure(promise: Promise<unknown>): Promise<ConnectError> {
   return promise.then(
@@ -98,6 +107,7 @@ describe('thread management', () => {
   let env: TestServer;
   let other: TestServer | undefined;
   let agent: TestProcess | undefined;
+  let proxy: TcpProxy | undefined;
   let threads: Client<typeof ThreadService>;
   const watches: ThreadWatch[] = [];
 
@@ -111,8 +121,11 @@ describe('thread management', () => {
     await agent?.stop();
     agent = undefined;
     closeClients();
+    proxy?.unblock();
     await other?.close();
     other = undefined;
+    await proxy?.close();
+    proxy = undefined;
     await env.close();
   });
 
@@ -232,6 +245,21 @@ describe('thread management', () => {
     await threads.deleteThread({ threadId: before });
     await live.removed(before);
     await withArchived.removed(before);
+  });
+
+  it('delivers a change made while the replica did not listen, once it listens again', async () => {
+    proxy = await TcpProxy.start(Number(new URL(env.databaseUrl).port));
+    const listenUrl = new URL(env.databaseUrl);
+    listenUrl.port = String(proxy.port);
+    other = await startTestServer({ databaseUrl: env.databaseUrl, listenDatabaseUrl: listenUrl.toString() });
+    const live = watch(threadClient(other.grpcUrl, other.userToken));
+    await live.snapshot();
+
+    proxy.block();
+    await until(() => !other!.store.notifications.isListening(), 'the second replica noticed its LISTEN connection dropped');
+    const threadId = (await threads.createThread({ title: 'made meanwhile' })).thread!.id;
+    proxy.unblock();
+    await live.until(threadId, (t) => t.title === 'made meanwhile', 'listed after the reconnect');
   });
 
   it('shows no other user\'s threads', async () => {
