@@ -33,7 +33,7 @@ export interface Channels {
   link_control: LinkControl;
   /**
    * Thread `threadId` of `userId` was created, changed or deleted, or one of its runs was queued or
-   * changed state. Sent by database triggers (`sql/0010_thread_admin.sql`), whatever wrote the row.
+   * changed state. Sent by database triggers (the `thread_admin` migration in `sql/`), whatever wrote the row.
    */
   thread_changed: { userId: string; threadId: string };
 }

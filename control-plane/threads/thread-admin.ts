@@ -3,7 +3,7 @@
  * deleting a thread with its messages, runs and events (the foreign keys cascade). A thread with a
  * run in progress is not deleted (THREAD_BUSY): its machine is still writing to it. Every change is
  * announced to the thread lists of every replica by the `thread_changed` trigger
- * (`sql/0010_thread_admin.sql`), not here.
+ * (the `thread_admin` migration in `sql/`), not here.
  */
 import type { Sql } from 'postgres';
 import { Reason } from '../../common/reasons.js';

@@ -7,10 +7,10 @@ import { RunState, RunStatus, type Run, type RunEvent, type ToolCall, type ToolR
 import { apiContext, type ApiClients } from './api.js';
 import { harnessLabel } from './harnesses.js';
 import { renderMarkdown } from './markdown.js';
-import { explainFailure } from './failures.js';
+import { explainDone, explainError, explainFailure, isEmptyError } from './failures.js';
+import { formatElapsed, runPhase } from './run-progress.js';
 import { RunFailure } from '../../common/reasons.js';
 import { Backoff, sleep } from '../../common/backoff.js';
-import { API_ERROR_ADVICE, classifyApiError } from '../../common/api-errors.js';
 import './link-changes.js';
 
 interface ToolView {
@@ -270,65 +270,12 @@ export class LinkRunView extends LitElement {
   }
 }
 
-/** What an unfinished run is doing, from its state and its newest events. */
-export function runPhase(run: Run, events: RunEvent[]): string {
-  const answered = new Set(events.flatMap((e) => (e.event.case === 'interactionResolved' ? [e.event.value.interactionId] : [])));
-  if (run.state === RunState.WAITING || events.some((e) => e.event.case === 'interaction' && !answered.has(e.event.value.id))) return 'Waiting for you';
-  const results = new Set(events.flatMap((e) => (e.event.case === 'toolResult' ? [e.event.value.id] : [])));
-  const tool = events.findLast((e) => e.event.case === 'toolCall' && !results.has(e.event.value.id));
-  if (tool?.event.case === 'toolCall') return `Running a tool: ${tool.event.value.name}`;
-  if (events.some((e) => e.event.case === 'started')) {
-    if (run.harness === 'shell') return 'Running the command';
-    return events.some(isOutput) ? 'Working' : 'Waiting for the model';
-  }
-  if (run.state === RunState.QUEUED) return 'Waiting for the machine';
-  return 'Starting the CLI';
-}
-
-function isOutput(event: RunEvent): boolean {
-  return ['text', 'log', 'reasoning', 'toolCall', 'toolResult', 'fileChange'].includes(event.event.case ?? '');
-}
-
-/** "8 s", "2 min 5 s", "1 h 3 min". */
-export function formatElapsed(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
-}
-
 function pretty(json: string): string {
   try {
     return JSON.stringify(JSON.parse(json), null, 2);
   } catch {
     return json;
   }
-}
-
-/** A run's error event in plain words: the CLI's own message, then the advice for its kind (`common/api-errors.ts`). */
-function explainError(code: string, message: string): string {
-  if (code === RunFailure.LinkLost) return explainFailure(code);
-  const advice = API_ERROR_ADVICE[classifyApiError(code, message)];
-  return advice ? `${message || code} — ${advice}` : message || code;
-}
-
-/**
- * Why a failed run failed: for API_ERROR, said by what its error events were (a connection failure
- * is not "the API answered"); otherwise by its failure reason.
- */
-function explainDone(failureReason: string, events: RunEvent[]): string {
-  if (failureReason === RunFailure.ApiError) {
-    const last = events.findLast((e) => e.event.case === 'error');
-    const kind = last?.event.case === 'error' ? classifyApiError(last.event.value.code, last.event.value.message) : 'other';
-    if (kind === 'connection') return 'The model API could not be reached (see above).';
-    if (kind === 'rate-limit') return 'The model API is rate-limiting (see above).';
-    if (kind === 'http') return 'The model API answered with an error (see above).';
-  }
-  return explainFailure(failureReason);
-}
-
-/** An error event with nothing to say (a stopped CLI's last words): not shown when the run was stopped. */
-function isEmptyError(code: string, message: string): boolean {
-  return !message.trim() || message.trim() === code || /^error$/i.test(message.trim());
 }
 
 declare global {

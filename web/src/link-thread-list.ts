@@ -1,5 +1,5 @@
 import { LitElement, css, html, nothing } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { customElement, property, query, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { RunState, type Thread } from '../../gen/link/v1/run_pb.js';
@@ -51,6 +51,7 @@ export class LinkThreadList extends LitElement {
   @state() private renaming = '';
   @state() private confirmingDelete = '';
   @state() private error: string | undefined;
+  @query('input.rename') private renameInput: HTMLInputElement | null | undefined;
   private readonly watched = new DirectoryController(this);
 
   static styles = css`
@@ -121,8 +122,26 @@ export class LinkThreadList extends LitElement {
     }
   }
 
-  private async rename(threadId: string, input: HTMLInputElement | null): Promise<void> {
-    const title = input?.value.trim() ?? '';
+  private onRenameKey(event: KeyboardEvent, threadId: string): void {
+    if (event.key === 'Enter') void this.rename(threadId);
+    if (event.key === 'Escape') {
+      event.stopPropagation();
+      this.renaming = '';
+    }
+  }
+
+  private archive(thread: Thread): void {
+    this.menu = '';
+    void this.patch(thread.id, { archived: !thread.archived });
+  }
+
+  private askDelete(threadId: string): void {
+    this.menu = '';
+    this.confirmingDelete = threadId;
+  }
+
+  private async rename(threadId: string): Promise<void> {
+    const title = this.renameInput?.value.trim() ?? '';
     this.renaming = '';
     if (!title || title === this.directory.get(threadId)?.title) return;
     await this.patch(threadId, { title });
@@ -145,15 +164,8 @@ export class LinkThreadList extends LitElement {
     const title = t.title || 'Untitled thread';
     if (this.renaming === t.id) {
       return html`<div class="item" data-thread-id=${t.id}><div class="rename-row">
-        <input class="rename" aria-label="New title" .value=${t.title} maxlength="200"
-          @keydown=${(e: KeyboardEvent) => {
-            if (e.key === 'Enter') void this.rename(t.id, e.target as HTMLInputElement);
-            if (e.key === 'Escape') {
-              e.stopPropagation();
-              this.renaming = '';
-            }
-          }} />
-        <button @click=${(e: Event) => void this.rename(t.id, (e.target as HTMLElement).parentElement!.querySelector('input'))}>Save</button>
+        <input class="rename" aria-label="New title" .value=${t.title} maxlength="200" @keydown=${(e: KeyboardEvent) => this.onRenameKey(e, t.id)} />
+        <button @click=${() => void this.rename(t.id)}>Save</button>
       </div></div>`;
     }
     return html`<div class="item" aria-current=${t.id === this.selected ? 'page' : 'false'} data-thread-id=${t.id}>
@@ -171,8 +183,8 @@ export class LinkThreadList extends LitElement {
         ${this.menu === t.id
           ? html`<div role="menu" aria-label="Thread actions" @keydown=${(e: KeyboardEvent) => e.key === 'Escape' && (this.menu = '')}>
               <button role="menuitem" @click=${() => this.startRename(t.id)}>Rename</button>
-              <button role="menuitem" @click=${() => ((this.menu = ''), void this.patch(t.id, { archived: !t.archived }))}>${t.archived ? 'Restore' : 'Archive'}</button>
-              <button role="menuitem" class="danger" @click=${() => ((this.menu = ''), (this.confirmingDelete = t.id))}>Delete…</button>
+              <button role="menuitem" @click=${() => this.archive(t)}>${t.archived ? 'Restore' : 'Archive'}</button>
+              <button role="menuitem" class="danger" @click=${() => this.askDelete(t.id)}>Delete…</button>
             </div>`
           : nothing}
       </div>
@@ -187,9 +199,8 @@ export class LinkThreadList extends LitElement {
     this.menu = '';
     this.renaming = threadId;
     void this.updateComplete.then(() => {
-      const input = this.renderRoot.querySelector<HTMLInputElement>('input.rename');
-      input?.focus();
-      input?.select();
+      this.renameInput?.focus();
+      this.renameInput?.select();
     });
   }
 
