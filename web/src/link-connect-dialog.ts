@@ -40,6 +40,9 @@ export class LinkConnectDialog extends LitElement {
     .waiting { display: flex; align-items: center; gap: 8px; color: var(--link-muted, #475467); font-size: 13px; }
     .spinner { width: 12px; height: 12px; border: 2px solid var(--link-border, #d0d5dd); border-top-color: var(--link-primary, #1b1f24); border-radius: 50%; animation: spin 0.9s linear infinite; }
     @keyframes spin { to { transform: rotate(360deg); } }
+    @media (prefers-reduced-motion: reduce) {
+      .spinner { animation: none; }
+    }
     .error { color: #b42318; font-size: 13px; }
     .note { background: #fffaeb; border: 1px solid #fedf89; color: #7a2e0e; border-radius: 8px; padding: 8px 12px; font-size: 13px; }
     ol { padding-left: 20px; color: var(--link-muted, #475467); font-size: 14px; }
