@@ -83,7 +83,7 @@ describe('the page, a new user\'s first minutes', () => {
 
     // Before its first output the run says what it is doing, and for how long.
     const message = page.getByRole('textbox', { name: 'Message' });
-    await message.fill('sleep 4; echo slept');
+    await message.fill('sleep 8; echo slept');
     await message.press('Enter');
     await page.waitForURL(/#\/threads\/thr_/);
     const progress = page.getByTestId('run-progress');
@@ -92,6 +92,11 @@ describe('the page, a new user\'s first minutes', () => {
     assert.equal(await page.locator('link-run-view [data-kind=log]').count(), 0, 'no output yet');
     assert.match(await page.getByTestId('run-phase').innerText(), /Running the command|Starting the CLI|Waiting for the machine/);
     await shot(page, 'run-progress');
+    const spinner = page.locator('link-run-view .spinner').first();
+    assert.equal(await spinner.evaluate((el) => getComputedStyle(el).animationName), 'spin');
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    assert.equal(await spinner.evaluate((el) => getComputedStyle(el).animationName), 'none', 'still under reduced motion');
+    await page.emulateMedia({ reducedMotion: 'no-preference' });
     await page.locator('link-run-view [data-kind=done]').filter({ hasText: 'Done' }).waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('link-thread-view [data-testid=message] .meta').first().innerText().then((t) => /Smart|Fast|Thinking/.test(t)), false, 'no tier on a Shell message');
 
@@ -149,7 +154,7 @@ describe('the page, a new user\'s first minutes', () => {
     await list.getByLabel('Search threads').fill('SLEEP');
     await page.waitForFunction(() => {
       const titles = [...document.querySelector('link-app')!.shadowRoot!.querySelector('link-thread-list')!.shadowRoot!.querySelectorAll('.title')];
-      return titles.length === 1 && /sleep 4/.test(titles[0].textContent ?? '');
+      return titles.length === 1 && /sleep 8/.test(titles[0].textContent ?? '');
     });
     await shot(page, 'thread-search');
     await list.getByLabel('Search threads').fill('');
