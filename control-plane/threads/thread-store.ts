@@ -7,6 +7,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.js';
+import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { pinConflict, type ThreadPins } from './pins.js';
@@ -79,6 +80,8 @@ export interface SendInput {
   sandbox: SandboxKey | null;
   model: string;
   tier: number;
+  /** What the harness may do without asking (default 'edits'). */
+  permissionMode?: PermissionModeName;
 }
 
 export interface ThreadRow {
@@ -183,6 +186,7 @@ export class ThreadStore {
         tier: input.tier,
         prompt: input.text,
         resumeSessionId: pinned.sessionId,
+        permissionMode: input.permissionMode,
       }).catch((error: unknown) => {
         if ((error as { code?: string }).code !== '23505') throw error;
         throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: pinned.id });

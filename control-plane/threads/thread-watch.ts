@@ -1,6 +1,6 @@
 /**
  * WatchThreads' reader: the user's threads as a snapshot, then each thread that was created or
- * changed (title, archived, its newest run's state, a new message) and each one deleted, on any
+ * changed (title, archived, its newest run's state, a new message, its pending interactions) and each one deleted, on any
  * replica. Changes arrive as `thread_changed` notifications (sent by database triggers whatever
  * wrote the row); each is a hint to read the thread again, so a burst of them costs one read.
  *
@@ -15,15 +15,20 @@ import { Channel } from '../../common/channel.js';
 import type { Notifications } from '../notifications.js';
 import type { ThreadRecord, ThreadStore } from './thread-store.js';
 
+/** A thread as the view shows it: with the number of its interactions waiting for the user. */
+export type WatchedThread = ThreadRecord & { pendingInteractions: number };
+
 /** One step of the view: the whole list first, then one thread at a time. */
 export type ThreadWatchEvent =
-  | { type: 'snapshot'; threads: ThreadRecord[] }
-  | { type: 'changed'; thread: ThreadRecord }
+  | { type: 'snapshot'; threads: WatchedThread[] }
+  | { type: 'changed'; thread: WatchedThread }
   | { type: 'removed'; threadId: string };
 
 export interface ThreadWatchDependencies {
   threads: Pick<ThreadStore, 'listThreads'>;
   notifications: Pick<Notifications, 'on' | 'onReconnect'>;
+  /** The pending interactions of these threads (InteractionStore.pendingByThread); none without it. */
+  pendingByThread?: (threadIds: readonly string[]) => Promise<Map<string, number>>;
 }
 
 /** Read again every thread (after a LISTEN reconnect: notifications were missed). */
@@ -52,8 +57,13 @@ export async function* watchThreads(
   const stopReconnect = deps.notifications.onReconnect(() => hint(EVERY_THREAD));
   const onAbort = () => wake.close();
   signal.addEventListener('abort', onAbort, { once: true });
+  const read = async (filter: { threadIds?: string[] }): Promise<WatchedThread[]> => {
+    const threads = await deps.threads.listThreads(userId, { includeArchived, ...filter });
+    const pending = (await deps.pendingByThread?.(threads.map((t) => t.id))) ?? new Map<string, number>();
+    return threads.map((thread) => ({ ...thread, pendingInteractions: pending.get(thread.id) ?? 0 }));
+  };
   try {
-    const snapshot = await deps.threads.listThreads(userId, { includeArchived });
+    const snapshot = await read({});
     /** What the view shows of each thread, to send a thread only when that changed. */
     const shown = new Map(snapshot.map((thread) => [thread.id, shownAs(thread)]));
     yield { type: 'snapshot', threads: snapshot };
@@ -62,7 +72,7 @@ export async function* watchThreads(
       const ids = [...pending];
       pending.clear();
       const everything = ids.includes(EVERY_THREAD);
-      const found = await deps.threads.listThreads(userId, everything ? { includeArchived } : { includeArchived, threadIds: ids });
+      const found = await read(everything ? {} : { threadIds: ids });
       const present = new Set(found.map((thread) => thread.id));
       // Oldest first, so a client that inserts each at the top ends in the list's order.
       for (const thread of found.reverse()) {
@@ -84,6 +94,6 @@ export async function* watchThreads(
   }
 }
 
-function shownAs(thread: ThreadRecord): string {
+function shownAs(thread: WatchedThread): string {
   return JSON.stringify({ ...thread, sessionId: undefined });
 }

@@ -13,11 +13,14 @@ const STATE_LABELS: Partial<Record<RunState, string>> = {
   [RunState.QUEUED]: 'running',
   [RunState.DISPATCHED]: 'running',
   [RunState.RUNNING]: 'running',
-  [RunState.WAITING]: 'waiting',
+  [RunState.WAITING]: 'needs you',
   [RunState.COMPLETED]: 'done',
   [RunState.FAILED]: 'failed',
   [RunState.CANCELLED]: 'stopped',
 };
+
+/** The badge's style of each label. */
+const STATE_CLASSES: Record<string, string> = { 'needs you': 'waiting' };
 
 /** When a thread was last active: the time today, else the day and time. */
 export function formatWhen(date: Date, now = new Date()): string {
@@ -175,7 +178,7 @@ export class LinkThreadList extends LitElement {
             ${t.harness ? html`<span>${harnessLabel(t.harness)}</span>` : nothing}
             ${t.linkName ? html`<span data-testid="thread-machine">on ${t.linkName}</span>` : nothing}
             ${t.updatedAt ? html`<time data-testid="thread-time" datetime=${timestampDate(t.updatedAt).toISOString()}>${formatWhen(timestampDate(t.updatedAt))}</time>` : nothing}
-            ${state ? html`<span class="state ${state}" data-testid="thread-state">${state}</span>` : nothing}
+            ${state ? html`<span class="state ${STATE_CLASSES[state] ?? state}" data-testid="thread-state">${state}</span>` : nothing}
           </div>
         </a>
         <button class="more" aria-label="Actions for ${title}" aria-haspopup="menu" aria-expanded=${this.menu === t.id}
