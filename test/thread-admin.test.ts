@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
-import { RunState, type Thread } from '../gen/link/v1/run_pb.js';
+import { InteractionDecision, RunState, type Thread } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
+import { FakeAgent } from './helpers/fake-agent.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -260,6 +261,24 @@ describe('thread management', () => {
     const threadId = (await threads.createThread({ title: 'made meanwhile' })).thread!.id;
     proxy.unblock();
     await live.until(threadId, (t) => t.title === 'made meanwhile', 'listed after the reconnect');
+  });
+
+  it('streams a thread\'s pending interactions: "needs you" while asked, not once answered', async () => {
+    const fake = new FakeAgent(env.linkToken);
+    try {
+      const session = await fake.connect(env.grpcUrl);
+      const live = watch();
+      await live.snapshot();
+      const threadId = (await threads.createThread({})).thread!.id;
+      const { runId } = await threads.sendMessage({ threadId, text: 'do it', harness: 'claude-code', linkId: env.link.id });
+      await session.takeRun();
+      await session.askPermission(runId, 'req-1', 'npm test');
+      await live.until(threadId, (t) => t.pendingInteractions === 1 && t.lastRunState === RunState.WAITING, 'waiting for the user');
+      await threads.answerInteraction({ runId, interactionId: 'req-1', decision: InteractionDecision.ALLOW });
+      await live.until(threadId, (t) => t.pendingInteractions === 0, 'answered');
+    } finally {
+      await fake.close();
+    }
   });
 
   it('shows no other user\'s threads', async () => {
