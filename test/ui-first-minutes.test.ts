@@ -131,7 +131,7 @@ describe('the page, a new user\'s first minutes', () => {
 
     // A message sent elsewhere to the thread that is open shows up in it, with its run.
     await items.nth(0).locator('a').click();
-    const openId = /#\/threads\/(thr_\w+)/.exec(page.url())![1];
+    const openId = /#\/threads\/(thr_[\w-]+)/.exec(page.url())![1];
     await page.locator('link-run-view [data-kind=done]').first().waitFor({ timeout: 15_000 });
     const { runId: elsewhere } = await api.sendMessage({ threadId: openId, text: 'echo from-elsewhere', harness: 'shell', linkId: env.link.id });
     await collect(api, elsewhere);
