@@ -168,6 +168,20 @@ describe('the page, a new user\'s first minutes', () => {
     await shot(page, 'shortcuts');
     await page.keyboard.press('Escape');
     await help.waitFor({ state: 'hidden' });
+    // The shortcuts themselves: next thread, new thread (into the message box), search.
+    await page.keyboard.press('j');
+    await page.waitForURL(/#\/threads\/thr_/);
+    await page.locator('body').click({ position: { x: 640, y: 10 } });
+    await page.keyboard.press('c');
+    await page.waitForURL(/#\/$/);
+    await page.waitForFunction(() => {
+      const view = document.querySelector('link-app')!.shadowRoot!.querySelector('link-thread-view')!;
+      return view.shadowRoot!.querySelector('link-composer')!.shadowRoot!.activeElement?.tagName === 'TEXTAREA';
+    });
+    await page.locator('body').click({ position: { x: 640, y: 10 } });
+    await page.keyboard.press('/');
+    assert.equal(await list.getByLabel('Search threads').evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement), true, '/ goes to the search box');
+    await page.locator('body').click({ position: { x: 640, y: 10 } });
     await page.getByRole('button', { name: 'Connect a machine' }).click();
     await page.getByTestId('loopback-note').waitFor({ timeout: 15_000 });
     assert.match(await page.getByTestId('server-address').innerText(), /127\.0\.0\.1/);
