@@ -130,15 +130,21 @@ describe('the page, a new user\'s first minutes', () => {
     await shot(page, 'threads-live');
 
     // A message sent elsewhere to the thread that is open shows up in it, with its run.
+    const list = page.locator('link-thread-list');
     await items.nth(0).locator('a').click();
     const openId = /#\/threads\/(thr_[\w-]+)/.exec(page.url())![1];
     await page.locator('link-run-view [data-kind=done]').first().waitFor({ timeout: 15_000 });
     const { runId: elsewhere } = await api.sendMessage({ threadId: openId, text: 'echo from-elsewhere', harness: 'shell', linkId: env.link.id });
     await collect(api, elsewhere);
     await page.locator('link-run-view [data-kind=log]', { hasText: 'from-elsewhere' }).waitFor({ timeout: 15_000 });
+    // Deleted elsewhere: the page leaves it for a new thread.
+    const { thread: doomed } = await api.createThread({ title: 'deleted elsewhere' });
+    await list.locator('.title', { hasText: 'deleted elsewhere' }).click();
+    await page.locator('link-thread-view h2.title', { hasText: 'deleted elsewhere' }).waitFor();
+    await api.deleteThread({ threadId: doomed!.id });
+    await page.waitForURL(/#\/$/, { timeout: 15_000 });
 
     // Rename, archive, search.
-    const list = page.locator('link-thread-list');
     await items.nth(0).getByRole('button', { name: /^Actions for/ }).click();
     await list.getByRole('menuitem', { name: 'Rename' }).click();
     await list.getByLabel('New title').fill('list the files');

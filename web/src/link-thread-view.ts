@@ -49,6 +49,8 @@ export class LinkThreadView extends LitElement {
   private readonly liveThreads = new DirectoryController(this);
   /** The live list's version of the thread that was last loaded for (so one change loads once). */
   private loadedFor = '';
+  /** The open thread, once the live list had it (so its leaving the list means it was deleted). */
+  private seenLive = '';
 
   static styles = css`
     :host { display: flex; flex-direction: column; min-height: 0; height: 100%; }
@@ -97,7 +99,14 @@ export class LinkThreadView extends LitElement {
   /** The thread changed elsewhere (a message, a run's state, a new title): load it again, once per change. */
   updated(): void {
     const live = this.threadId ? this.threadDirectory?.get(this.threadId) : undefined;
+    if (!live && this.thread?.id === this.threadId && this.seenLive === this.threadId) {
+      // Deleted elsewhere (another tab, linkctl): back to a new thread.
+      this.seenLive = '';
+      window.location.hash = '#/';
+      return;
+    }
     if (!live || !this.thread || this.thread.id !== live.id) return;
+    this.seenLive = live.id;
     const version = `${live.title}|${live.updatedAt?.seconds}.${live.updatedAt?.nanos}|${live.lastRunState}`;
     const shown = `${this.thread.title}|${this.thread.updatedAt?.seconds}.${this.thread.updatedAt?.nanos}|${this.thread.lastRunState}`;
     if (version === shown || version === this.loadedFor) return;
