@@ -15,6 +15,7 @@ import {
 } from '../../gen/link/v1/run_pb.js';
 import { InteractionRecordSchema, ThreadService, type SendMessageRequest } from '../../gen/link/v1/thread_service_pb.js';
 import { InteractionStore, interactionsContext } from '../src/interactions.js';
+import { ThreadDirectory } from '../src/thread-directory.js';
 import type { LinkRunView } from '../src/link-run-view.js';
 import type { LinkThreadList } from '../src/link-thread-list.js';
 import type { LinkThreadView } from '../src/link-thread-view.js';
@@ -24,9 +25,9 @@ import '../src/link-thread-list.js';
 import '../src/link-thread-view.js';
 import { FakeDirectory, inMemoryClients, machine, providerFor } from './helpers.js';
 
-function withStore(clients: ApiClients, links = [machine()]) {
+function withStore(clients: ApiClients, links = [machine()], threads?: ThreadDirectory) {
   const store = new InteractionStore(clients);
-  const host = providerFor(clients, new FakeDirectory(links));
+  const host = providerFor(clients, new FakeDirectory(links), threads);
   new ContextProvider(host, { context: interactionsContext, initialValue: store });
   return { host, store };
 }
@@ -92,21 +93,26 @@ describe('an interactive run on the page', () => {
   it('the sidebar says which threads need the user, and names the WAITING state', async () => {
     const clients = inMemoryClients((router) =>
       router.service(ThreadService, {
-        async listThreads() {
-          return { threads: [create(ThreadSchema, { id: 'thr_1', title: 'asks', lastRunState: RunState.WAITING }), create(ThreadSchema, { id: 'thr_2', title: 'quiet', lastRunState: RunState.RUNNING })] };
+        async *watchThreads() {
+          const threads = [create(ThreadSchema, { id: 'thr_1', title: 'asks', lastRunState: RunState.WAITING }), create(ThreadSchema, { id: 'thr_2', title: 'quiet', lastRunState: RunState.RUNNING })];
+          yield { change: { case: 'snapshot', value: { threads } } };
+          await new Promise(() => undefined); // then nothing changes
         },
       } as never),
     );
-    const { host, store } = withStore(clients);
+    const threads = new ThreadDirectory(clients);
+    threads.start();
+    const { host, store } = withStore(clients, [machine()], threads);
     const el = await fixture<LinkThreadList>(html`<link-thread-list></link-thread-list>`, { parentNode: host });
     await waitFor(() => el.shadowRoot!.querySelectorAll('a').length === 2);
-    const badge = (id: string) => el.shadowRoot!.querySelector(`a[data-thread-id=${id}] link-needs-you-badge`)!.shadowRoot!.querySelector('[data-testid=needs-you]');
-    expect(el.shadowRoot!.querySelector('a[data-thread-id=thr_1] [data-testid=thread-state]')!.textContent).to.equal('waiting for you');
+    const badge = (id: string) => el.shadowRoot!.querySelector(`[data-thread-id=${id}] link-needs-you-badge`)!.shadowRoot!.querySelector('[data-testid=needs-you]');
+    expect(el.shadowRoot!.querySelector('[data-thread-id=thr_1] [data-testid=thread-state]')!.textContent).to.equal('waiting for you');
     expect(badge('thr_1')).to.equal(null);
     for (const id of ['i1', 'i2']) store.put(create(InteractionRecordSchema, { runId: 'run_1', threadId: 'thr_1', state: InteractionState.PENDING, interaction: { id } }));
     await waitFor(() => badge('thr_1'));
     expect(badge('thr_1')!.textContent).to.equal('needs you · 2');
     expect(badge('thr_2')).to.equal(null);
+    threads.stop();
   });
 
   it('the composer sends the permission mode; auto outside bwrap is sent only once confirmed', async () => {
