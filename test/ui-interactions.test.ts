@@ -109,7 +109,7 @@ describe('the page, an interactive run with Claude Code', () => {
     await page.waitForURL(/#\/threads\/thr_/);
     const threadId = /#\/threads\/(\S+)$/.exec(page.url())![1];
     await page.locator('link-run-view [data-testid=run-waiting]').waitFor();
-    await page.locator(`link-thread-list a[data-thread-id=${threadId}] [data-testid=needs-you]`).waitFor({ timeout: 10_000 });
+    await page.locator(`link-thread-list [data-thread-id=${threadId}] [data-testid=needs-you]`).waitFor({ timeout: 10_000 });
     assert.equal(await page.getByTestId('needs-you-count').innerText(), '1 needs you');
     await page.waitForFunction(() => document.title === '(1) Link · 1 running', undefined, { timeout: 10_000, polling: 100 });
     await shot(page, 'run-asks');
