@@ -94,12 +94,30 @@ export async function startNpmStart(dirs: NpmStartDirs, timeoutMs = 120_000): Pr
   };
   try {
     await proc.waitForOutput(/Ctrl-C stops it/, timeoutMs);
-    started.card = JSON.parse(await readFile(join(dirs.dataDir, 'local-stack.json'), 'utf8')) as LocalStackCard;
+    started.card = await readCard(dirs.dataDir);
   } catch (error) {
     await started.stop();
     throw error;
   }
   return started;
+}
+
+/** The stack's address card; from `server.json` where there is none (so a test can fail on what it asserts). */
+async function readCard(dataDir: string): Promise<LocalStackCard> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, 'local-stack.json'), 'utf8')) as LocalStackCard;
+  } catch {
+    const server = JSON.parse(await readFile(join(dataDir, 'server', 'server.json'), 'utf8'));
+    return {
+      serverPid: server.pid,
+      server: `http://127.0.0.1:${server.grpcPort}`,
+      url: server.url,
+      userTokenFile: server.userTokenFile,
+      loginUrlFile: server.loginUrlFile,
+      agentDataDir: join(dataDir, 'agent'),
+      agentTokenFile: join(dataDir, 'agent', 'token'),
+    };
+  }
 }
 
 /** Log lines at error level or worse (pino's 50 and 60), from JSON logs. */
