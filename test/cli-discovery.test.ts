@@ -31,6 +31,14 @@ describe('the CLIs beside npm start', function () {
     assert.deepEqual(errorLines(stack?.process.output ?? ''), [], 'nothing was logged at error level');
   });
 
+  it('npm start prints the login URL and the CLI commands to run beside it', () => {
+    const output = stack.process.output;
+    assert.match(output, /^ {4}http:\/\/127\.0\.0\.1:\d+\/\?login=\S+$/m);
+    for (const command of ['npx linkctl links list', 'npx linkctl threads create', 'npx linkd status', 'npx linkd doctor']) {
+      assert.ok(output.includes(`    ${command}\n`), `prints ${command}`);
+    }
+  });
+
   it('linkctl threads create works with no flags and no config', async () => {
     const { code, stdout, stderr } = await linkctl('threads', 'create');
     assert.equal(code, 0, stderr);
