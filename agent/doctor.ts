@@ -53,7 +53,7 @@ export function capabilityChecks(capabilities: Capabilities): DoctorCheck[] {
   for (const harness of capabilities.harnesses) {
     const spec = HARNESSES.find((h) => h.name === harness.name);
     if (!harness.installed) {
-      checks.push({ name: harness.name, ok: false, optional: harness.name !== 'shell', detail: harness.detail || 'not installed', fix: spec ? `to use it, install it: \`${spec.install}\`` : undefined });
+      checks.push({ name: harness.name, ok: false, optional: harness.name !== 'shell', detail: harness.detail || 'not installed', fix: spec ? `install it: ${spec.install}` : undefined });
     } else if (harness.credentials === CredentialsState.MISSING) {
       checks.push({ name: harness.name, ok: false, detail: `${harness.version} installed at ${harness.executable}, but not logged in`, fix: spec?.login });
     } else {

@@ -30,7 +30,7 @@ export function addLinkCommands(program: Command, transport: () => Promise<Trans
     .action(async (opts) => {
       const { links: list } = await (await client()).listLinks({});
       if (opts.json) return printMessages(LinkSchema, list);
-      process.stdout.write(table(LINK_HEADER, list.map(linkRow), 'no machines yet: `linkctl links pair` connects one'));
+      process.stdout.write(table(LINK_HEADER, list.map(linkRow), 'no links yet: `linkctl links pair` connects a machine'));
     });
   links
     .command('get <link-id>')

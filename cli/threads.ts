@@ -16,15 +16,15 @@ import { enumWord, printMessage, printMessages, printValue, table, when } from '
 function threadRows(list: Thread[]): string[][] {
   return list.map((t) => [
     t.id,
-    t.title || '(untitled)',
     t.harness || '-',
+    `${t.lastRunState ? enumWord(RunState, t.lastRunState) : '-'}${t.pendingInteractions ? ` (${t.pendingInteractions} waiting for you)` : ''}${t.archived ? ' (archived)' : ''}`,
     t.linkName || t.linkId || '-',
-    `${t.lastRunState ? enumWord(RunState, t.lastRunState) : '-'}${t.pendingInteractions ? `, ${t.pendingInteractions} waiting for you` : ''}${t.archived ? ', archived' : ''}`,
     when(t.updatedAt),
+    t.title || '(untitled)',
   ]);
 }
 
-const THREAD_HEADER = ['THREAD', 'TITLE', 'HARNESS', 'MACHINE', 'STATE', 'UPDATED'];
+const THREAD_HEADER = ['THREAD', 'HARNESS', 'STATE', 'MACHINE', 'UPDATED', 'TITLE'];
 
 /** Adds the `threads` commands to `program`; `transport` is called per command. */
 export function addThreadCommands(program: Command, transport: () => Promise<Transport>): void {
