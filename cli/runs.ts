@@ -36,7 +36,7 @@ import {
   type RunEvent,
 } from '../gen/link/v1/run_pb.js';
 import { answerCommand, askInline, describeAnswer, describeInteraction, LineReader, winningAnswer, type AnswerBody } from './interactions.js';
-import { enumWord, jsonLine, printMessage, printMessages, printValue, table, when } from './output.js';
+import { enumWord, forTerminal, jsonLine, printMessage, printMessages, printValue, table, when } from './output.js';
 
 type Threads = Client<typeof ThreadService>;
 
@@ -70,7 +70,7 @@ export function describeEvent(event: RunEvent): string {
       const files = e.value.files.length + e.value.omittedFiles;
       const added = e.value.files.reduce((n, f) => n + f.additions, 0);
       const removed = e.value.files.reduce((n, f) => n + f.deletions, 0);
-      return `${prefix} changed ${files} files (+${added} -${removed})${e.value.truncated ? ', diff truncated' : ''}; linkctl runs diff shows them`;
+      return `${prefix} changed ${files} files (+${added} -${removed})${e.value.truncated ? ', diff truncated' : ''}; \`linkctl runs diff\` shows them`;
     }
     case 'interaction': {
       const [first, ...rest] = describeInteraction(e.value);
@@ -176,7 +176,7 @@ export async function follow(threads: Threads, runId: string, afterSeq: bigint, 
   try {
     for await (const { event } of threads.watchRun({ runId, afterSeq })) {
       if (!event) continue;
-      process.stdout.write(opts.json ? jsonLine(RunEventSchema, event) : `${describeEvent(event)}\n`);
+      process.stdout.write(opts.json ? jsonLine(RunEventSchema, event) : `${forTerminal(describeEvent(event), process.stdout)}\n`);
       const e = event.event;
       if (e.case === 'interaction' && !e.value.allowedBy && (await stillPending(threads, runId, e.value.id))) {
         if (prompts) prompts.ask(e.value);
