@@ -1,7 +1,8 @@
 /**
  * linkctl's inline answers to a run that asks (cli/interactions.ts), fed from a fake terminal: what
  * each reply means, that bad replies are asked again, and that a prompt answered elsewhere stops.
- * And where linkctl's server and token come from (cli/target.ts).
+ * Where linkctl's server and token come from (cli/target.ts); commands in messages on a terminal;
+ * doctor's FIX and optional checks.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import { create } from '@bufbuild/protobuf';
 import { InteractionDecision, InteractionKind, InteractionSchema, InteractionScope } from '../../gen/link/v1/run_pb.js';
 import { askInline, describeInteraction, LineReader, parsePermissionReply, parseQuestionReply } from '../../cli/interactions.js';
 import { resolveTarget } from '../../cli/target.js';
+import { forTerminal } from '../../common/terminal.js';
+import { formatChecks, needsFixing } from '../../agent/doctor.js';
 import { tempDir } from '../helpers/temp.js';
 
 const permission = create(InteractionSchema, { id: 'int_1', kind: InteractionKind.PERMISSION, tool: 'Bash', title: 'Run `npm test`', command: 'npm test', cwd: '/work/app' });
@@ -122,5 +125,24 @@ describe("linkctl's server and token", () => {
     assert.equal(elsewhere.token, undefined);
     const same = await resolveTarget({ server: '127.0.0.1:9999/' }, stack(dir), {});
     assert.equal(same.token, 'lu_stack');
+  });
+});
+
+describe('messages on a terminal', () => {
+  it('backticked commands are bold on a terminal, and stay as written elsewhere', () => {
+    const text = 'Start linkd on it (`linkd start`)';
+    assert.equal(forTerminal(text, { isTTY: true }, {}), 'Start linkd on it (\u001b[1mlinkd start\u001b[22m)');
+    assert.equal(forTerminal(text, { isTTY: false }, {}), text);
+    assert.equal(forTerminal(text, { isTTY: true }, { NO_COLOR: '1' }), text);
+  });
+
+  it('doctor marks what needs fixing FIX and what is optional --, and only the first counts', () => {
+    const checks = [
+      { name: 'server', ok: true, detail: 'http://127.0.0.1:9090 answers: SERVING' },
+      { name: 'codex', ok: false, optional: true, detail: 'codex is not on PATH', fix: 'install it: npm install -g @openai/codex' },
+    ];
+    assert.equal(needsFixing(checks), false);
+    assert.match(formatChecks(checks), /^ok {3}server .*\n-- {3}codex +codex is not on PATH\n +→ install it/);
+    assert.equal(needsFixing([...checks, { name: 'link token', ok: false, detail: 'no token' }]), true);
   });
 });
