@@ -4,7 +4,9 @@
  * linkctl's `--json` output has a stable shape, zeros included.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { repoRoot, TestProcess } from './helpers/processes.js';
 import { errorLines, npmStartDirs, runCli, startNpmStart, userEnv, type NpmStart, type NpmStartDirs } from './helpers/npm-start.js';
 
 describe('the CLIs beside npm start', function () {
@@ -36,6 +38,19 @@ describe('the CLIs beside npm start', function () {
     assert.match(output, /^ {4}http:\/\/127\.0\.0\.1:\d+\/\?login=\S+$/m);
     for (const command of ['npx linkctl links list', 'npx linkctl threads create', 'npx linkd status', 'npx linkd doctor']) {
       assert.ok(output.includes(`    ${command}\n`), `prints ${command}`);
+    }
+  });
+
+  it('npx linkctl and npx linkd run from the checkout with nothing else', async () => {
+    for (const [cli, args, expected] of [
+      ['linkctl', ['links', 'list'], /^LINK +NAME +STATE/],
+      ['linkd', ['status'], /is connected/],
+    ] as const) {
+      const child = spawn('npx', ['--no-install', cli, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const npx = new TestProcess(`npx ${cli}`, child);
+      const { code } = await npx.waitForExit(60_000);
+      assert.equal(code, 0, npx.output);
+      assert.match(npx.output, expected);
     }
   });
 
