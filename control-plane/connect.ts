@@ -20,6 +20,7 @@ import { Authenticator } from './auth.js';
 import { serviceEntry, type ServiceEntry } from './grpc-adapter.js';
 import { RpcEdge } from './interceptors.js';
 import type { ServerMetrics } from './metrics.js';
+import type { InteractionStore } from './interactions/interaction-store.js';
 import type { Registry } from './registry/registry.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
@@ -40,6 +41,7 @@ export interface ServiceDependencies {
   runs: RunStore;
   threads: ThreadStore;
   sandboxes: SandboxStore;
+  interactions: InteractionStore;
   metrics: ServerMetrics;
   log: Logger;
   /** For grpc.health.v1: whether this replica should take calls now. */
@@ -69,7 +71,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

@@ -12,10 +12,12 @@ import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../g
 import { notify, notifyPayload } from '../notifications.js';
 import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
+import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
 
-export type RunStateName = 'queued' | 'dispatched' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running'];
+export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+/** In progress: WAITING (the harness asked the user) counts as much as RUNNING. */
+export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running', 'waiting'];
 
 /** Only end the run if it still belongs to this session, and (when set) has been without it this long. */
 export interface FinishGuard {
@@ -46,7 +48,9 @@ interface FencedRun {
  * Stores a batch of the agent's events (see RunStore.appendEvents), in one transaction with the
  * run's state and the announcement; `stored` reports what went in for metrics.
  */
-export async function appendEvents(sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[]): Promise<AppendResult & Partial<StoredOutcome>> {
+export async function appendEvents(
+  sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], approvalTimeoutSeconds = 0,
+): Promise<AppendResult & Partial<StoredOutcome>> {
   return sql.begin(async (tx) => {
     const [run] = await tx<FencedRun[]>`
       select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`;
@@ -62,6 +66,7 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
     const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh) : await contiguous(tx, runId, lastSeq);
     const stored = fresh.filter((e) => e.seq <= acked);
     await applyStarted(tx, run, stored);
+    const next = await applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
     const done = stored.find((e) => e.event.case === 'done');
     if (done?.event.case === 'done') {
       const d = done.event.value;
@@ -76,7 +81,7 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
     // The update and the announcement in one round trip.
     await tx`
       with updated as (
-        update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId} returning id
+        update runs set last_seq = ${String(acked)}, state = ${next}, started_at = coalesce(started_at, now()) where id = ${runId} returning id
       )
       select pg_notify('run_event', ${notifyPayload<'run_event'>({ runId, seq: String(acked) })}) from updated where ${acked > lastSeq}`;
     return { ok: true as const, acked, finished: false, stored: fresh.length };
@@ -139,6 +144,7 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
                values (${runId}, ${String(event.seq)}, ${event.event.case ?? ''}, ${Buffer.from(toBinary(RunEventSchema, event))})`;
     }
     const last = events[events.length - 1].seq;
+    await closePendingInTx(tx, runId);
     await tx`update runs set state = ${stateOf(status)}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
                last_seq = ${String(last)} where id = ${runId}`;
     await notify(tx, 'run_event', { runId, seq: String(last) });

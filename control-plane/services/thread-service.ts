@@ -11,6 +11,7 @@ import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js'
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
+  PermissionMode,
   RunSchema,
   RunState,
   ThreadMessageSchema,
@@ -19,15 +20,20 @@ import {
   type Thread,
 } from '../../gen/link/v1/run_pb.js';
 import type {
+  AnswerInteractionRequest,
   CancelRunRequest,
   CreateThreadRequest,
   GetThreadRequest,
+  ListInteractionsRequest,
   ListRunsRequest,
   SendMessageRequest,
   ThreadService,
   WatchRunRequest,
 } from '../../gen/link/v1/thread_service_pb.js';
 import { callerUser } from '../auth.js';
+import type { InteractionStore } from '../interactions/interaction-store.js';
+import { permissionMode, permissionModeName } from '../interactions/permission-mode.js';
+import { InteractionRpcs, type InteractionRpcStore } from './interactions.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunRecord, RunStateName, RunStore } from '../runs/run-store.js';
 import { pinConflict } from '../threads/pins.js';
@@ -40,7 +46,12 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly threads: Pick<ThreadStore, 'createThread' | 'listThreads' | 'getThread' | 'threadPins' | 'sendMessage'>,
     private readonly runs: Pick<RunStore, 'getRun' | 'follow' | 'requestCancel' | 'listRuns'>,
     private readonly registry: Pick<Registry, 'get'>,
-  ) {}
+    private readonly interactions: InteractionRpcStore & Pick<InteractionStore, 'pendingByRun' | 'pendingByThread'>,
+  ) {
+    this.interactionRpcs = new InteractionRpcs(interactions);
+  }
+
+  private readonly interactionRpcs: InteractionRpcs;
 
   async createThread(request: CreateThreadRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
@@ -49,14 +60,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   }
 
   async listThreads(_request: unknown, ctx: HandlerContext) {
-    return { threads: (await this.threads.listThreads(callerUser(ctx).id)).map(threadView) };
+    const threads = await this.threads.listThreads(callerUser(ctx).id);
+    const pending = await this.interactions.pendingByThread(threads.map((t) => t.id));
+    return { threads: threads.map((t) => threadView(t, pending.get(t.id))) };
   }
 
   async getThread(request: GetThreadRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64, 1);
     const found = await this.threads.getThread(callerUser(ctx).id, request.threadId);
     if (!found) throw threadNotFound(request.threadId);
-    return { thread: threadView(found.thread), messages: found.messages.map(messageView), runs: found.runs.map(runView) };
+    const pending = await this.interactions.pendingByRun(found.runs.filter((r) => r.state === 'waiting').map((r) => r.id));
+    const waiting = [...pending.values()].reduce((n, count) => n + count, 0);
+    const runs = new Map(found.runs.map((r) => [r.id, r]));
+    return {
+      thread: threadView(found.thread, waiting),
+      messages: found.messages.map((m) => messageView(m, m.runId ? runs.get(m.runId) : undefined)),
+      runs: found.runs.map((r) => runView(r, pending.get(r.id))),
+    };
   }
 
   async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
@@ -74,6 +94,14 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       provider: thread.sandboxProvider ?? request.sandboxProvider,
     });
     const provider = where.provider;
+    if (request.permissionMode === PermissionMode.AUTO && provider !== 'bwrap' && !request.confirmAuto) {
+      throw linkError(
+        Code.InvalidArgument,
+        Reason.AutoNeedsConfirmation,
+        `permission mode AUTO allows everything the harness does; outside a bwrap sandbox (this one is "${provider}") it needs confirm_auto`,
+        { field: 'permission_mode', provider },
+      );
+    }
     if (!harness || !linkId) {
       throw linkError(Code.InvalidArgument, Reason.InvalidField, 'the first message of a thread must name a harness and a link', {
         field: !harness ? 'harness' : 'link_id',
@@ -104,6 +132,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         sandbox,
         model,
         tier: request.tier,
+        permissionMode: permissionModeName(request.permissionMode),
       });
     } catch (error) {
       if (!(error instanceof SendRefused)) throw error;
@@ -160,17 +189,18 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     return { state: runState(state) };
   }
 
-  // Interactions and thread management: declared in the API, built next (until then UNIMPLEMENTED).
-  answerInteraction(): never {
-    throw notYet('AnswerInteraction');
+  // Interactions: services/interactions.ts.
+  answerInteraction(request: AnswerInteractionRequest, ctx: HandlerContext) {
+    return this.interactionRpcs.answer(request, ctx);
   }
-  listInteractions(): never {
-    throw notYet('ListInteractions');
+  listInteractions(request: ListInteractionsRequest, ctx: HandlerContext) {
+    return this.interactionRpcs.list(request, ctx);
   }
-  // eslint-disable-next-line require-yield
-  async *watchInteractions(): AsyncGenerator<never> {
-    throw notYet('WatchInteractions');
+  watchInteractions(_request: unknown, ctx: HandlerContext) {
+    return this.interactionRpcs.watch(ctx);
   }
+
+  // Thread management: declared in the API, built next (until then UNIMPLEMENTED).
   updateThread(): never {
     throw notYet('UpdateThread');
   }
@@ -184,7 +214,9 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
 
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64);
-    return { runs: (await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined)).map(runView) };
+    const runs = await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined);
+    const pending = await this.interactions.pendingByRun(runs.filter((r) => r.state === 'waiting').map((r) => r.id));
+    return { runs: runs.map((r) => runView(r, pending.get(r.id))) };
   }
 }
 
@@ -230,6 +262,8 @@ export function runState(state: RunStateName | null | undefined): RunState {
       return RunState.DISPATCHED;
     case 'running':
       return RunState.RUNNING;
+    case 'waiting':
+      return RunState.WAITING;
     case 'completed':
       return RunState.COMPLETED;
     case 'failed':
@@ -241,7 +275,7 @@ export function runState(state: RunStateName | null | undefined): RunState {
   }
 }
 
-function threadView(thread: ThreadRecord): Thread {
+function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
   return create(ThreadSchema, {
     id: thread.id,
     title: thread.title,
@@ -255,10 +289,12 @@ function threadView(thread: ThreadRecord): Thread {
     createdAt: timestampFromDate(thread.createdAt),
     updatedAt: timestampFromDate(thread.updatedAt),
     lastRunState: runState(thread.lastRunState),
+    pendingInteractions,
+    approvalTimeoutSeconds: thread.approvalTimeoutSeconds ?? 0,
   });
 }
 
-function messageView(message: MessageRecord) {
+function messageView(message: MessageRecord, run?: RunRecord) {
   return create(ThreadMessageSchema, {
     id: message.id,
     threadId: message.threadId,
@@ -267,10 +303,11 @@ function messageView(message: MessageRecord) {
     model: message.model,
     tier: message.tier,
     createdAt: timestampFromDate(message.createdAt),
+    permissionMode: run ? permissionMode(run.permissionMode) : PermissionMode.UNSPECIFIED,
   });
 }
 
-export function runView(run: RunRecord): Run {
+export function runView(run: RunRecord, pendingInteractions = 0): Run {
   return create(RunSchema, {
     id: run.id,
     threadId: run.threadId ?? '',
@@ -287,6 +324,8 @@ export function runView(run: RunRecord): Run {
     createdAt: timestampFromDate(run.createdAt),
     startedAt: run.startedAt ? timestampFromDate(run.startedAt) : undefined,
     finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
+    permissionMode: permissionMode(run.permissionMode),
+    pendingInteractions,
   });
 }
 

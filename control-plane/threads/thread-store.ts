@@ -7,6 +7,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.js';
+import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { pinConflict, type ThreadPins } from './pins.js';
@@ -23,6 +24,8 @@ export interface ThreadRecord extends ThreadPins {
   updatedAt: Date;
   /** The state of its newest run (listThreads, getThread). */
   lastRunState?: RunStateName | null;
+  /** Pending answers of its runs are denied after this many seconds (0: the server's default). */
+  approvalTimeoutSeconds?: number;
 }
 
 export interface MessageRecord {
@@ -63,6 +66,8 @@ export interface SendInput {
   sandbox: SandboxKey | null;
   model: string;
   tier: number;
+  /** What the harness may do without asking (default 'edits'). */
+  permissionMode?: PermissionModeName;
 }
 
 interface ThreadRow {
@@ -78,6 +83,7 @@ interface ThreadRow {
   session_id: string;
   created_at: Date;
   updated_at: Date;
+  approval_timeout_seconds?: number;
 }
 
 interface MessageRow {
@@ -153,6 +159,7 @@ export class ThreadStore {
         tier: input.tier,
         prompt: input.text,
         resumeSessionId: pinned.sessionId,
+        permissionMode: input.permissionMode,
       }).catch((error: unknown) => {
         if ((error as { code?: string }).code !== '23505') throw error;
         throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: pinned.id });
@@ -207,6 +214,7 @@ function thread(row: ThreadRow): ThreadRecord {
     sessionId: row.session_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    approvalTimeoutSeconds: row.approval_timeout_seconds ?? 0,
   };
 }
 

@@ -149,6 +149,34 @@ export class FakeRunStore implements RunStoreMethods {
   }
 }
 
+/** No interactions at all: a thread service unit test does not ask any. */
+export class FakeInteractionStore {
+  async answer(): Promise<{ refused: 'not_found' }> {
+    return { refused: 'not_found' };
+  }
+  async get(): Promise<undefined> {
+    return undefined;
+  }
+  async list(): Promise<never[]> {
+    return [];
+  }
+  async changedSince(): Promise<{ entries: never[]; now: Date }> {
+    return { entries: [], now: new Date() };
+  }
+  async now(): Promise<Date> {
+    return new Date();
+  }
+  onChange(): () => void {
+    return () => undefined;
+  }
+  async pendingByRun(): Promise<Map<string, number>> {
+    return new Map();
+  }
+  async pendingByThread(): Promise<Map<string, number>> {
+    return new Map();
+  }
+}
+
 type SandboxStoreMethods = Pick<SandboxStore, 'upsert' | 'get' | 'list' | 'forward' | 'setSize' | 'activeRuns' | 'remove' | 'markReady' | 'markFailed'>;
 
 /** The sandbox map; `forward` answers with `reply` (undefined: the machine did not answer). */

@@ -121,7 +121,6 @@ describe('RunSupervisor: interactions', () => {
       maxConcurrentRuns: 2,
       trustedKey: server.raw,
       flushIntervalMs: 5,
-      idleTimeoutMs: 300,
       stopGraceMs: 500,
     });
     manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 3n, dispatchKey: server.raw, cursors: new Map() });
@@ -132,10 +131,13 @@ describe('RunSupervisor: interactions', () => {
     manager.detach();
   });
 
-  async function start(asks: { id: string; command: string }[], options: { mode?: PermissionMode; rules?: { tool: string; commandPrefix: string }[]; withdraw?: string } = {}) {
+  async function start(
+    asks: { id: string; command: string }[],
+    options: { mode?: PermissionMode; rules?: { tool: string; commandPrefix: string }[]; withdraw?: string; idleTimeoutMs?: number } = {},
+  ) {
     const runId = `run_${randomBytes(4).toString('hex')}`;
     const prompt = JSON.stringify({ asks, withdraw: options.withdraw });
-    const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'asker', prompt, permissionMode: options.mode, allowRules: options.rules }));
+    const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'asker', prompt, permissionMode: options.mode, allowRules: options.rules, idleTimeoutMs: options.idleTimeoutMs }));
     const fields = { runId, linkId: 'lnk_a', sessionEpoch: 3n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
     await manager.dispatch(create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, server.privateKey) }));
     return runId;
@@ -168,12 +170,13 @@ describe('RunSupervisor: interactions', () => {
 
   it('asks, holds the idle timeout while waiting, and applies a signed answer exactly once', async () => {
     const marker = join(dir, 'ran');
-    const runId = await start([{ id: 'q1', command: `echo once >> ${marker}` }]);
+    // Short enough to pass several times while waiting, long enough for node to start on a busy machine.
+    const runId = await start([{ id: 'q1', command: `echo once >> ${marker}` }], { idleTimeoutMs: 2_000 });
     await asked(runId, 'q1');
     const request = events(runId).find((e) => e.event.case === 'interaction')!;
     assert.equal(request.event.case === 'interaction' && request.event.value.suggestedRule?.tool, 'Bash');
-    // Three idle timeouts pass while the run waits: it is not stopped.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Two idle timeouts pass while the run waits: it is not stopped.
+    await new Promise((r) => setTimeout(r, 4_500));
     assert.ok(!events(runId).some((e) => e.event.case === 'done'), 'a waiting run is not stopped by the idle timeout');
     answer(runId, 'q1', InteractionDecision.ALLOW);
     answer(runId, 'q1', InteractionDecision.ALLOW); // the control plane re-sends until acknowledged

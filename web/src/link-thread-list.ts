@@ -11,6 +11,7 @@ const STATE_LABELS: Partial<Record<RunState, string>> = {
   [RunState.QUEUED]: 'running',
   [RunState.DISPATCHED]: 'running',
   [RunState.RUNNING]: 'running',
+  [RunState.WAITING]: 'needs you',
   [RunState.COMPLETED]: 'done',
   [RunState.FAILED]: 'failed',
   [RunState.CANCELLED]: 'stopped',

@@ -14,7 +14,7 @@ import './link-composer.js';
 import './link-run-view.js';
 import './link-thread-changes.js';
 
-const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING]);
+const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING, RunState.WAITING]);
 
 /**
  * One thread: its messages, each followed by its run as it happens, and the composer. With no
