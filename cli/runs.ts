@@ -95,13 +95,40 @@ class InlinePrompts {
   private current: { id: string; abort: AbortController } | undefined;
   private readonly done = new Set<string>();
   private reader: LineReader | undefined;
+  /** What the open prompt line shows so far (written, no newline yet). */
+  private openLine = '';
+  private readonly out: NodeJS.WritableStream;
 
   constructor(
     private readonly threads: Threads,
     private readonly runId: string,
     private readonly input: NodeJS.ReadableStream,
-    private readonly out: NodeJS.WritableStream,
-  ) {}
+    terminal: NodeJS.WritableStream,
+  ) {
+    // Remembers the open prompt line, so an event printed meanwhile does not land in the middle of it.
+    const remember = (text: string) => {
+      const newline = text.lastIndexOf('\n');
+      this.openLine = newline === -1 ? this.openLine + text : text.slice(newline + 1);
+    };
+    this.out = {
+      write: (chunk: string | Uint8Array) => {
+        remember(String(chunk));
+        return terminal.write(chunk);
+      },
+    } as NodeJS.WritableStream;
+    this.terminal = terminal;
+  }
+
+  private readonly terminal: NodeJS.WritableStream;
+
+  /** Prints `line` (an event) above the open prompt, which is shown again below it. */
+  print(write: () => void): void {
+    if (!this.current || !this.openLine) return write();
+    const open = this.openLine;
+    this.terminal.write('\n');
+    write();
+    this.terminal.write(open);
+  }
 
   ask(interaction: Interaction): void {
     this.queue.push(interaction);
@@ -113,7 +140,7 @@ class InlinePrompts {
     this.done.add(id);
     if (this.current?.id === id) {
       this.current.abort.abort();
-      this.out.write('\n');
+      if (this.openLine) this.out.write('\n');
     }
   }
 
@@ -131,6 +158,8 @@ class InlinePrompts {
     this.reader ??= new LineReader(this.input);
     try {
       const body = await askInline(interaction, this.reader, this.out, abort.signal);
+      // The reply's Enter (echoed by the terminal) ended the prompt line.
+      this.openLine = '';
       if (body) await this.answer(interaction, body);
     } finally {
       this.current = undefined;
@@ -176,7 +205,9 @@ export async function follow(threads: Threads, runId: string, afterSeq: bigint, 
   try {
     for await (const { event } of threads.watchRun({ runId, afterSeq })) {
       if (!event) continue;
-      process.stdout.write(opts.json ? jsonLine(RunEventSchema, event) : `${forTerminal(describeEvent(event), process.stdout)}\n`);
+      const line = opts.json ? jsonLine(RunEventSchema, event) : `${forTerminal(describeEvent(event), process.stdout)}\n`;
+      if (prompts) prompts.print(() => process.stdout.write(line));
+      else process.stdout.write(line);
       const e = event.event;
       if (e.case === 'interaction' && !e.value.allowedBy && (await stillPending(threads, runId, e.value.id))) {
         if (prompts) prompts.ask(e.value);
