@@ -47,7 +47,7 @@ process.stdout.write(
     (process.env.LINK_WORKSPACES
       ? `  Workspaces: ${process.env.LINK_WORKSPACES}\n`
       : '  No workspaces: to work on repositories on this machine, start with LINK_WORKSPACES=~/code npm start\n') +
-    '  Ctrl-C stops it (running runs finish first; Ctrl-C again cancels them).\n\n',
+    '  Ctrl-C stops it (running runs finish first; Ctrl-C again stops them).\n\n',
 );
 
 // One step of the staged stop per signal: linkd drains, then the server drains and stops its
@@ -56,10 +56,10 @@ let signals = 0;
 const stop = (signal) => {
   signals++;
   if (signals === 1) {
-    process.stderr.write(`\n  Stopping (${signal}): linkd lets its running runs finish, then link-server and its database stop. Ctrl-C again cancels the runs.\n`);
+    process.stderr.write(`\n  Stopping (${signal}): linkd lets its running runs finish, then link-server and its database stop. Ctrl-C again stops the runs.\n`);
     void stack.shutdown().then(() => process.exit(0));
   } else if (signals === 2) {
-    process.stderr.write('\n  Cancelling the running runs; Ctrl-C again kills linkd and link-server at once.\n');
+    process.stderr.write('\n  Stopping the running runs; Ctrl-C again kills linkd and link-server at once.\n');
     void stack.shutdown();
   } else {
     void stack.shutdown();
