@@ -3,7 +3,9 @@
 // URL (the page with this run's one login secret, which logs the browser in as the local user).
 // Data lives in ./.data (LINK_DATA_DIR to change); ports from LINK_SERVER_HTTP_PORT / _GRPC_PORT.
 // LINK_WORKSPACES (colon-separated, e.g. ~/code) are the folders whose git repositories the local
-// linkd offers; none by default.
+// linkd offers; none by default. It prints the CLI commands that find this stack by themselves
+// (.data/local-stack.json). Ctrl-C stops in order: linkd drains, then the server and its database;
+// a second Ctrl-C stops the running runs, a third kills both.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNodeModules } from './ensure-deps.js';
