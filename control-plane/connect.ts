@@ -31,7 +31,9 @@ import { ThreadServiceImpl } from './services/thread-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import type { LinkSessionHub } from './sessions/hub.js';
 import type { Store } from './store/store.js';
+import type { ThreadAdmin } from './threads/thread-admin.js';
 import type { ThreadStore } from './threads/thread-store.js';
+import type { Notifications } from './notifications.js';
 
 /** What the services are built on; the server opened each of these and closes them. */
 export interface ServiceDependencies {
@@ -40,6 +42,10 @@ export interface ServiceDependencies {
   sessions: LinkSessionHub;
   runs: RunStore;
   threads: ThreadStore;
+  /** Rename, archive and delete threads. */
+  threadAdmin: ThreadAdmin;
+  /** The replica's notifications (WatchThreads hears thread changes on them). */
+  notifications: Pick<Notifications, 'on' | 'onReconnect'>;
   sandboxes: SandboxStore;
   interactions: InteractionStore;
   metrics: ServerMetrics;
@@ -71,7 +77,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

@@ -45,6 +45,7 @@ import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { ThreadAdmin } from './threads/thread-admin.js';
 import { ThreadStore } from './threads/thread-store.js';
 
 export interface LinkServerOptions {
@@ -217,6 +218,7 @@ async function openStores(options: LinkServerOptions) {
   const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
   const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
   const threads = new ThreadStore(store.connection, runs);
+  const threadAdmin = new ThreadAdmin(store.connection, threads);
   const interactions = InteractionStore.open(store.connection, notifications, log.child({ module: 'interactions' }));
   runs.approvalTimeoutSeconds = Math.ceil((options.approvalTimeoutMs ?? 0) / 1000);
   const approvalTimeouts = new ApprovalTimeoutSweep(interactions, log.child({ module: 'approval-timeout' }));
@@ -244,7 +246,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, interactions, approvalTimeouts, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, notifications, interactions, approvalTimeouts, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */

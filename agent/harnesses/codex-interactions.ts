@@ -15,6 +15,7 @@
  *   closed           → {decision: "cancel"}
  *   question answers → {answers: {<question id>: {answers: [labels…, free text]}}}
  */
+import { unifiedPatch } from './unified-diff.js';
 import { suggestRule } from '../../common/allow-rules.js';
 import { InteractionDecision, InteractionKind, InteractionScope } from '../../gen/link/v1/run_pb.js';
 import type { InteractionInit, InteractionReply } from './harness.js';
@@ -78,10 +79,7 @@ function unifiedDiff(change: CodexFileChange): string {
   const path = change.path ?? '';
   const body = change.diff ?? '';
   const kind = change.kind?.type;
-  if (kind === 'add') {
-    const lines = body.endsWith('\n') ? body.slice(0, -1).split('\n') : body.split('\n');
-    return `--- /dev/null\n+++ ${path}\n@@ -0,0 +1,${lines.length} @@\n${lines.map((l) => `+${l}`).join('\n')}\n`;
-  }
+  if (kind === 'add') return unifiedPatch('/dev/null', path, '', body.endsWith('\n') ? body : `${body}\n`);
   if (kind === 'delete') return `--- ${path}\n+++ /dev/null\n${body}${body && !body.endsWith('\n') ? '\n' : ''}`;
   const to = change.kind?.move_path ?? path;
   return `--- ${path}\n+++ ${to}\n${body}${body && !body.endsWith('\n') ? '\n' : ''}`;

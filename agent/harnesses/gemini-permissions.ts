@@ -13,6 +13,7 @@
  * Gemini CLI in ACP mode has no tool that asks the user a question (its `ask_user` tool is left out
  * in ACP mode, and it sends no elicitation), so every request here is a PERMISSION.
  */
+import { unifiedPatch } from './unified-diff.js';
 import { relative, isAbsolute } from 'node:path';
 import type { PermissionOption, RequestPermissionOutcome, RequestPermissionRequest, ToolCallContent, ToolCallUpdate } from '@agentclientprotocol/sdk';
 import { suggestRule } from '../../common/allow-rules.js';
@@ -109,38 +110,9 @@ function shown(path: string, cwd: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-/**
- * A unified diff of one file with one hunk: the lines from the first to the last that differ, with
- * up to three lines of context (the CLI's edits change one region; a whole-file rewrite is one hunk).
- */
+/** The unified diff of one file's edit ('' when nothing changes). */
 export function unifiedDiff(path: string, oldText: string, newText: string): string {
-  const before = splitLines(oldText);
-  const after = splitLines(newText);
-  let start = 0;
-  while (start < before.length && start < after.length && before[start] === after[start]) start++;
-  let end = 0;
-  while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++;
-  if (start === before.length && start === after.length) return '';
-  const from = Math.max(0, start - 3);
-  const contextAfter = Math.min(3, end);
-  const oldTo = before.length - end + contextAfter;
-  const newTo = after.length - end + contextAfter;
-  const lines = [
-    ...before.slice(from, start).map((l) => ` ${l}`),
-    ...before.slice(start, before.length - end).map((l) => `-${l}`),
-    ...after.slice(start, after.length - end).map((l) => `+${l}`),
-    ...after.slice(after.length - end, newTo).map((l) => ` ${l}`),
-  ];
-  const range = (first: number, count: number) => `${count === 0 ? first : first + 1},${count}`;
-  const header = `--- ${oldText ? `a/${path}` : '/dev/null'}\n+++ b/${path}\n@@ -${range(from, oldTo - from)} +${range(from, newTo - from)} @@\n`;
-  return `${header}${lines.join('\n')}\n`;
-}
-
-function splitLines(text: string): string[] {
-  if (!text) return [];
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
+  return unifiedPatch(oldText ? `a/${path}` : '/dev/null', `b/${path}`, oldText, newText);
 }
 
 function cap(text: string): string {

@@ -3,7 +3,7 @@
  * and cancelling runs. Every call is scoped to the caller; another user's thread or run is
  * NOT_FOUND, exactly like one that does not exist.
  */
-import { create, toJsonString } from '@bufbuild/protobuf';
+import { create, toJsonString, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
@@ -23,12 +23,17 @@ import type {
   AnswerInteractionRequest,
   CancelRunRequest,
   CreateThreadRequest,
+  DeleteThreadRequest,
   GetThreadRequest,
   ListInteractionsRequest,
   ListRunsRequest,
+  ListThreadsRequest,
   SendMessageRequest,
   ThreadService,
+  UpdateThreadRequest,
   WatchRunRequest,
+  WatchThreadsRequest,
+  WatchThreadsResponseSchema,
 } from '../../gen/link/v1/thread_service_pb.js';
 import { callerUser } from '../auth.js';
 import type { InteractionStore } from '../interactions/interaction-store.js';
@@ -37,6 +42,8 @@ import { InteractionRpcs, type InteractionRpcStore } from './interactions.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunRecord, RunStateName, RunStore } from '../runs/run-store.js';
 import { pinConflict } from '../threads/pins.js';
+import { DeleteRefused, type ThreadAdmin, type ThreadPatch } from '../threads/thread-admin.js';
+import { watchThreads, type ThreadWatchDependencies } from '../threads/thread-watch.js';
 import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
 import type { Store } from '../store/store.js';
 
@@ -47,11 +54,20 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly runs: Pick<RunStore, 'getRun' | 'follow' | 'requestCancel' | 'listRuns'>,
     private readonly registry: Pick<Registry, 'get'>,
     private readonly interactions: InteractionRpcStore & Pick<InteractionStore, 'pendingByRun' | 'pendingByThread'>,
+    /** Rename, archive, delete (thread-admin.ts); absent where a test serves only the other calls. */
+    private readonly admin?: Pick<ThreadAdmin, 'updateThread' | 'deleteThread'>,
+    /** The replica's notifications, for WatchThreads (thread-watch.ts). */
+    private readonly watching?: ThreadWatchDependencies['notifications'],
   ) {
     this.interactionRpcs = new InteractionRpcs(interactions);
   }
 
   private readonly interactionRpcs: InteractionRpcs;
+
+  private management(): Pick<ThreadAdmin, 'updateThread' | 'deleteThread'> {
+    if (!this.admin) throw notYet('thread management');
+    return this.admin;
+  }
 
   async createThread(request: CreateThreadRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
@@ -59,8 +75,10 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     return { thread: threadView(await this.threads.createThread(user.id, request.title.trim())) };
   }
 
-  async listThreads(_request: unknown, ctx: HandlerContext) {
-    const threads = await this.threads.listThreads(callerUser(ctx).id);
+  async listThreads(request: ListThreadsRequest, ctx: HandlerContext) {
+    checkLength('query', request.query, 200);
+    const filter = { query: request.query.trim(), includeArchived: request.includeArchived };
+    const threads = await this.threads.listThreads(callerUser(ctx).id, filter);
     const pending = await this.interactions.pendingByThread(threads.map((t) => t.id));
     return { threads: threads.map((t) => threadView(t, pending.get(t.id))) };
   }
@@ -200,16 +218,39 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     return this.interactionRpcs.watch(ctx);
   }
 
-  // Thread management: declared in the API, built next (until then UNIMPLEMENTED).
-  updateThread(): never {
-    throw notYet('UpdateThread');
+  // Thread management: threads/thread-admin.ts and threads/thread-watch.ts.
+  async updateThread(request: UpdateThreadRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('thread_id', request.threadId, 64, 1);
+    const thread = await this.management().updateThread(user.id, request.threadId, checkThreadPatch(request));
+    if (!thread) throw threadNotFound(request.threadId);
+    const pending = await this.interactions.pendingByThread([thread.id]);
+    return { thread: threadView(thread, pending.get(thread.id)) };
   }
-  deleteThread(): never {
-    throw notYet('DeleteThread');
+
+  async deleteThread(request: DeleteThreadRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('thread_id', request.threadId, 64, 1);
+    try {
+      await this.management().deleteThread(user.id, request.threadId);
+    } catch (error) {
+      if (!(error instanceof DeleteRefused)) throw error;
+      if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
+      throw linkError(Code.FailedPrecondition, error.reason, error.message, { thread_id: request.threadId });
+    }
+    return {};
   }
-  // eslint-disable-next-line require-yield
-  async *watchThreads(): AsyncGenerator<never> {
-    throw notYet('WatchThreads');
+
+  async *watchThreads(request: WatchThreadsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchThreadsResponseSchema>> {
+    const user = callerUser(ctx);
+    if (!this.watching) throw notYet('WatchThreads');
+    const deps = { threads: this.threads, notifications: this.watching, pendingByThread: (ids: readonly string[]) => this.interactions.pendingByThread(ids) };
+    for await (const event of watchThreads(deps, user.id, request.includeArchived, ctx.signal)) {
+      if (event.type === 'snapshot') {
+        yield { change: { case: 'snapshot', value: { threads: event.threads.map((t) => threadView(t, t.pendingInteractions)) } } };
+      } else if (event.type === 'changed') yield { change: { case: 'changed', value: threadView(event.thread, event.thread.pendingInteractions) } };
+      else yield { change: { case: 'removedThreadId', value: event.threadId } };
+    }
   }
 
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
@@ -236,6 +277,20 @@ function checkSendRequest(request: SendMessageRequest): void {
     });
   }
 }
+
+/** UpdateThread's fields, checked: a title of 1 to 200 bytes (trimmed), a timeout of at most 7 days. */
+function checkThreadPatch(request: UpdateThreadRequest): ThreadPatch {
+  const title = request.title?.trim();
+  if (title !== undefined) checkLength('title', title, 200, 1);
+  if (request.approvalTimeoutSeconds !== undefined && request.approvalTimeoutSeconds > MAX_APPROVAL_TIMEOUT_SECONDS) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `approval_timeout_seconds must be at most ${MAX_APPROVAL_TIMEOUT_SECONDS} (7 days)`, {
+      field: 'approval_timeout_seconds',
+    });
+  }
+  return { title, archived: request.archived, approvalTimeoutSeconds: request.approvalTimeoutSeconds };
+}
+
+const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
 function threadNotFound(threadId: string) {
   return linkError(Code.NotFound, Reason.ThreadNotFound, `no thread ${threadId}`, { thread_id: threadId });
@@ -291,6 +346,8 @@ function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
     lastRunState: runState(thread.lastRunState),
     pendingInteractions,
     approvalTimeoutSeconds: thread.approvalTimeoutSeconds ?? 0,
+    archived: thread.archived,
+    linkName: thread.linkName ?? '',
   });
 }
 

@@ -217,12 +217,23 @@ const anthropic: Dialect & { read(body: AnthropicBody): Conversation } = {
     anthropicEnd(send, 'tool_use');
   },
   run(send, command, call) {
-    anthropicToolUse(send, `toolu_fake_run_${call}`, 'Bash', { command, description: `Run ${command}` });
+    anthropicToolUse(send, anthropicToolId('run', call), 'Bash', { command, description: `Run ${command}` });
   },
-  ask() {
-    throw new Error('ASK is not scripted for the Anthropic dialect yet');
+  ask(send, question, options, call) {
+    // Claude Code's AskUserQuestion: 1–4 questions, each with 2–4 options (label and description).
+    const choices = options.length >= 2 ? options.slice(0, 4) : ['Yes', 'No'];
+    const input = { questions: [{ question, header: 'Question', options: choices.map((label) => ({ label, description: `Answer ${label}` })), multiSelect: false }] };
+    anthropicToolUse(send, anthropicToolId('ask', call), 'AskUserQuestion', input);
   },
 };
+
+/**
+ * A tool_use id unique in the whole conversation: a resumed session keeps the earlier turns, and
+ * Claude Code treats a repeated id as an interrupted tool use.
+ */
+function anthropicToolId(kind: string, call: number): string {
+  return `toolu_fake_${kind}_${call}_${process.hrtime.bigint().toString(36)}`;
+}
 
 function anthropicToolUse(send: Send, id: string, name: string, input: unknown): void {
   send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id, name, input: {} } });

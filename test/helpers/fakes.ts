@@ -90,7 +90,7 @@ export class FakeThreadStore implements ThreadStoreMethods {
     const now = new Date();
     const thread: ThreadRecord = {
       id: id('thr'), userId, title, sandboxId: null, sessionId: '', createdAt: now, updatedAt: now,
-      harness: null, linkId: null, sandboxProvider: null, branch: null, repository: null,
+      harness: null, linkId: null, sandboxProvider: null, branch: null, repository: null, archived: false, approvalTimeoutSeconds: 0,
     };
     this.threads.set(thread.id, thread);
     return thread;
