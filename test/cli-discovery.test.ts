@@ -128,6 +128,29 @@ describe('the CLIs beside npm start', function () {
     assert.match((await watch).stdout, /done: cancelled/);
   });
 
+  it('linkctl threads rename, search, archive, unarchive and delete', async () => {
+    const id = (await linkctl('threads', 'create', '--title', 'parser work')).stdout.trim();
+    const renamed = await linkctl('threads', 'rename', id, 'Parser tests');
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.equal(renamed.stdout, `renamed ${id} "Parser tests"\n`);
+    const found = JSON.parse((await linkctl('threads', 'search', 'PARSER', '--json')).stdout);
+    assert.deepEqual(found.map((t: { id: string; title: string }) => [t.id, t.title]), [[id, 'Parser tests']]);
+    assert.match((await linkctl('threads', 'search', 'parser')).stdout, new RegExp(`^THREAD +HARNESS +STATE +MACHINE +UPDATED +TITLE\n${id} .* Parser tests\n$`));
+
+    assert.equal((await linkctl('threads', 'archive', id)).code, 0);
+    const listed = (await linkctl('threads', 'list', '--json')).stdout;
+    assert.ok(!JSON.parse(listed).some((t: { id: string }) => t.id === id), 'an archived thread is left out of the list');
+    const archived = JSON.parse((await linkctl('threads', 'list', '--archived', '--json')).stdout).find((t: { id: string }) => t.id === id);
+    assert.equal(archived.archived, true);
+    assert.equal(JSON.parse((await linkctl('threads', 'unarchive', id, '--json')).stdout).archived, false);
+
+    const unconfirmed = await linkctl('threads', 'delete', id);
+    assert.equal(unconfirmed.code, 1);
+    assert.match(unconfirmed.stderr, /pass --yes/);
+    assert.deepEqual(JSON.parse((await linkctl('threads', 'delete', id, '--yes', '--json')).stdout), { threadId: id, deleted: true });
+    assert.match((await linkctl('threads', 'search', 'parser')).stdout, /^no thread's title contains "parser"\n$/);
+  });
+
   it('linkctl links pair prints the code and the command to run on the machine', async () => {
     const { code, stdout } = await linkctl('links', 'pair', '--name', 'second');
     assert.equal(code, 0);
