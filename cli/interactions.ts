@@ -2,7 +2,8 @@
  * What linkctl shows and asks when a run asks the user (an `interaction` event): the request in
  * words, the `linkctl runs answer` command that answers it, and the inline prompt of `linkctl send`
  * and `runs watch` on a terminal (`y` / `n` / `a` for a permission; an option's number or free text
- * for a question). The prompt reads lines from any stream, so it is tested with a fake one.
+ * for a question), one at a time per followed run (`InlinePrompts`). The prompt reads lines from any
+ * stream, so it is tested with a fake one.
  */
 import { fromJsonString } from '@bufbuild/protobuf';
 import { createInterface } from 'node:readline';
@@ -15,7 +16,12 @@ import {
   type Interaction,
   type InteractionAnswer,
 } from '../gen/link/v1/run_pb.js';
-import { errorMetadataOf } from '../common/errors.js';
+import type { Client } from '@connectrpc/connect';
+import { errorMetadataOf, reasonOf } from '../common/errors.js';
+import { Reason } from '../common/reasons.js';
+import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
+
+type Threads = Client<typeof ThreadService>;
 
 /** The answer to one question: options chosen by label, and/or free text. */
 export interface QuestionReply {
@@ -190,3 +196,112 @@ export async function askInline(interaction: Interaction, input: LineReader, out
   }
 }
 
+/**
+ * The inline prompts of one followed run, one at a time in the order asked. An interaction answered
+ * elsewhere (another terminal, the page) or withdrawn is taken off the screen.
+ */
+export class InlinePrompts {
+  private readonly queue: Interaction[] = [];
+  private current: { id: string; abort: AbortController } | undefined;
+  private readonly done = new Set<string>();
+  private reader: LineReader | undefined;
+  /** What the open prompt line shows so far (written, no newline yet). */
+  private openLine = '';
+  private readonly out: NodeJS.WritableStream;
+
+  /** `terminal` is where prompts go (stderr); `input` where replies come from (stdin). */
+  constructor(
+    private readonly threads: Threads,
+    private readonly runId: string,
+    private readonly input: NodeJS.ReadableStream,
+    private readonly terminal: NodeJS.WritableStream,
+  ) {
+    // Remembers the open prompt line, so an event printed meanwhile does not land in the middle of it.
+    const remember = (text: string) => {
+      const newline = text.lastIndexOf('\n');
+      this.openLine = newline === -1 ? this.openLine + text : text.slice(newline + 1);
+    };
+    this.out = {
+      write: (chunk: string | Uint8Array) => {
+        remember(String(chunk));
+        return terminal.write(chunk);
+      },
+    } as NodeJS.WritableStream;
+  }
+
+  /** Prints `line` (an event) above the open prompt, which is shown again below it. */
+  print(write: () => void): void {
+    if (!this.current || !this.openLine) return write();
+    const open = this.openLine;
+    this.terminal.write('\n');
+    write();
+    this.terminal.write(open);
+  }
+
+  /** Queues `interaction` to be asked (now, when no other is being asked). */
+  ask(interaction: Interaction): void {
+    this.queue.push(interaction);
+    if (!this.current) void this.next();
+  }
+
+  /** The interaction was resolved (by anyone): stop asking it. */
+  resolved(id: string): void {
+    this.done.add(id);
+    if (this.current?.id === id) {
+      this.current.abort.abort();
+      if (this.openLine) this.out.write('\n');
+    }
+  }
+
+  /** Stops asking and lets go of the input (so the process can exit). */
+  close(): void {
+    this.current?.abort.abort();
+    this.reader?.close();
+  }
+
+  private async next(): Promise<void> {
+    const interaction = this.queue.shift();
+    if (!interaction) return;
+    if (this.done.has(interaction.id)) return this.next();
+    const abort = new AbortController();
+    this.current = { id: interaction.id, abort };
+    this.reader ??= new LineReader(this.input);
+    try {
+      const body = await askInline(interaction, this.reader, this.out, abort.signal);
+      // The reply's Enter (echoed by the terminal) ended the prompt line.
+      this.openLine = '';
+      if (body) await this.answer(interaction, body);
+    } finally {
+      this.current = undefined;
+    }
+    return this.next();
+  }
+
+  private async answer(interaction: Interaction, body: AnswerBody): Promise<void> {
+    try {
+      const { interaction: record } = await this.threads.answerInteraction({ runId: this.runId, interactionId: interaction.id, ...body });
+      this.out.write(`  ${describeAnswer(record?.answer)}\n`);
+    } catch (error) {
+      this.out.write(`  ${answerRefusal(error)}\n`);
+    }
+  }
+}
+
+/** Why an answer did not count, in words (with the winning answer when another one won). */
+function answerRefusal(error: unknown): string {
+  const reason = reasonOf(error);
+  if (reason === Reason.AlreadyAnswered) return `already ${describeAnswer(winningAnswer(error))}`;
+  if (reason === Reason.InteractionWithdrawn) return 'the agent withdrew the request';
+  if (reason === Reason.RunFinished) return 'the run has ended';
+  return `the answer was refused: ${(error as Error).message}`;
+}
+
+/** Whether an interaction still waits for an answer (so a replayed, long-answered one is not asked again). */
+export async function stillPending(threads: Threads, runId: string, id: string): Promise<boolean> {
+  try {
+    const { interactions } = await threads.listInteractions({ runId });
+    return interactions.some((r) => r.interaction?.id === id && r.state === InteractionState.PENDING);
+  } catch {
+    return true;
+  }
+}

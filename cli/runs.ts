@@ -16,15 +16,11 @@ import type { Command } from 'commander';
 import { createClient, type Client, type Transport } from '@connectrpc/connect';
 import { Reason } from '../common/reasons.js';
 import { reasonOf } from '../common/errors.js';
-import {
-  InteractionRecordSchema,
-  ThreadService,
-} from '../gen/link/v1/thread_service_pb.js';
+import { InteractionRecordSchema, ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import {
   InteractionDecision,
   InteractionKind,
   InteractionScope,
-  InteractionState,
   LogLine_Stream,
   ModelTier,
   PermissionMode,
@@ -32,10 +28,9 @@ import {
   RunSchema,
   RunState,
   RunStatus,
-  type Interaction,
   type RunEvent,
 } from '../gen/link/v1/run_pb.js';
-import { answerCommand, askInline, describeAnswer, describeInteraction, LineReader, winningAnswer, type AnswerBody } from './interactions.js';
+import { answerCommand, describeAnswer, describeInteraction, InlinePrompts, LineReader, stillPending, winningAnswer, type AnswerBody } from './interactions.js';
 import { enumWord, forTerminal, jsonLine, printMessage, printMessages, printValue, table, when } from './output.js';
 
 type Threads = Client<typeof ThreadService>;
@@ -87,116 +82,6 @@ export function describeEvent(event: RunEvent): string {
 }
 
 /**
- * The inline prompts of one followed run, one at a time in the order asked. An interaction answered
- * elsewhere (another terminal, the page) or withdrawn is taken off the screen.
- */
-class InlinePrompts {
-  private readonly queue: Interaction[] = [];
-  private current: { id: string; abort: AbortController } | undefined;
-  private readonly done = new Set<string>();
-  private reader: LineReader | undefined;
-  /** What the open prompt line shows so far (written, no newline yet). */
-  private openLine = '';
-  private readonly out: NodeJS.WritableStream;
-
-  constructor(
-    private readonly threads: Threads,
-    private readonly runId: string,
-    private readonly input: NodeJS.ReadableStream,
-    terminal: NodeJS.WritableStream,
-  ) {
-    // Remembers the open prompt line, so an event printed meanwhile does not land in the middle of it.
-    const remember = (text: string) => {
-      const newline = text.lastIndexOf('\n');
-      this.openLine = newline === -1 ? this.openLine + text : text.slice(newline + 1);
-    };
-    this.out = {
-      write: (chunk: string | Uint8Array) => {
-        remember(String(chunk));
-        return terminal.write(chunk);
-      },
-    } as NodeJS.WritableStream;
-    this.terminal = terminal;
-  }
-
-  private readonly terminal: NodeJS.WritableStream;
-
-  /** Prints `line` (an event) above the open prompt, which is shown again below it. */
-  print(write: () => void): void {
-    if (!this.current || !this.openLine) return write();
-    const open = this.openLine;
-    this.terminal.write('\n');
-    write();
-    this.terminal.write(open);
-  }
-
-  ask(interaction: Interaction): void {
-    this.queue.push(interaction);
-    if (!this.current) void this.next();
-  }
-
-  /** The interaction was resolved (by anyone): stop asking it. */
-  resolved(id: string): void {
-    this.done.add(id);
-    if (this.current?.id === id) {
-      this.current.abort.abort();
-      if (this.openLine) this.out.write('\n');
-    }
-  }
-
-  close(): void {
-    this.current?.abort.abort();
-    this.reader?.close();
-  }
-
-  private async next(): Promise<void> {
-    const interaction = this.queue.shift();
-    if (!interaction) return;
-    if (this.done.has(interaction.id)) return this.next();
-    const abort = new AbortController();
-    this.current = { id: interaction.id, abort };
-    this.reader ??= new LineReader(this.input);
-    try {
-      const body = await askInline(interaction, this.reader, this.out, abort.signal);
-      // The reply's Enter (echoed by the terminal) ended the prompt line.
-      this.openLine = '';
-      if (body) await this.answer(interaction, body);
-    } finally {
-      this.current = undefined;
-    }
-    return this.next();
-  }
-
-  private async answer(interaction: Interaction, body: AnswerBody): Promise<void> {
-    try {
-      const { interaction: record } = await this.threads.answerInteraction({ runId: this.runId, interactionId: interaction.id, ...body });
-      this.out.write(`  ${describeAnswer(record?.answer)}\n`);
-    } catch (error) {
-      this.out.write(`  ${answerRefusal(error)}\n`);
-    }
-  }
-}
-
-/** Why an answer did not count, in words (with the winning answer when another one won). */
-function answerRefusal(error: unknown): string {
-  const reason = reasonOf(error);
-  if (reason === Reason.AlreadyAnswered) return `already ${describeAnswer(winningAnswer(error))}`;
-  if (reason === Reason.InteractionWithdrawn) return 'the agent withdrew the request';
-  if (reason === Reason.RunFinished) return 'the run has ended';
-  return `the answer was refused: ${(error as Error).message}`;
-}
-
-/** Whether an interaction still waits for an answer (so a replayed, long-answered one is not asked again). */
-async function stillPending(threads: Threads, runId: string, id: string): Promise<boolean> {
-  try {
-    const { interactions } = await threads.listInteractions({ runId });
-    return interactions.some((r) => r.interaction?.id === id && r.state === InteractionState.PENDING);
-  } catch {
-    return true;
-  }
-}
-
-/**
  * Prints a run's events as they arrive (text, or JSON lines with `json`); exits 0 when it completed,
  * 1 otherwise. With `prompt`, asks inline when the run asks; without, prints how to answer.
  */
@@ -205,15 +90,16 @@ export async function follow(threads: Threads, runId: string, afterSeq: bigint, 
   try {
     for await (const { event } of threads.watchRun({ runId, afterSeq })) {
       if (!event) continue;
+      const e = event.event;
+      // An answer given elsewhere takes its prompt off the screen before the answer is printed.
+      if (e.case === 'interactionResolved') prompts?.resolved(e.value.interactionId);
       const line = opts.json ? jsonLine(RunEventSchema, event) : `${forTerminal(describeEvent(event), process.stdout)}\n`;
       if (prompts) prompts.print(() => process.stdout.write(line));
       else process.stdout.write(line);
-      const e = event.event;
       if (e.case === 'interaction' && !e.value.allowedBy && (await stillPending(threads, runId, e.value.id))) {
         if (prompts) prompts.ask(e.value);
         else process.stderr.write(`  waiting for you; answer with: ${answerCommand(runId, e.value)}\n`);
       }
-      if (e.case === 'interactionResolved') prompts?.resolved(e.value.interactionId);
       if (e.case === 'done') process.exitCode = e.value.status === RunStatus.COMPLETED ? 0 : 1;
     }
   } finally {
