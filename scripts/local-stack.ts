@@ -69,7 +69,7 @@ export interface LocalStack {
   /**
    * The staged stop of `npm start`, one step per call (one per Ctrl-C). First: linkd drains (no new
    * runs; running ones finish), says goodbye and exits; then the server drains and stops its
-   * database. Second ("now"): linkd is signalled again and cancels its runs; the server follows
+   * database. Second ("now"): linkd is signalled again and stops its runs (AGENT_STOPPED); the server follows
    * as before. Third: both are killed. Returns the promise of the whole stop (the same one each call).
    */
   shutdown(): Promise<void>;
@@ -115,6 +115,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       throw error;
     }
   }
+  // The staged stop's progress (see `shutdown`).
+  let stopSteps = 0;
+  let stopping = Promise.resolve();
   const loginUrlFile = join(serverDataDir, 'login-url');
   const loginUrl = (await readFile(loginUrlFile, 'utf8').catch(() => undefined))?.trim();
   const stack: LocalStack = {
@@ -163,8 +166,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return stopping;
     },
   };
-  let stopSteps = 0;
-  let stopping = Promise.resolve();
   options.signal?.removeEventListener('abort', abandon);
   if (options.signal?.aborted) {
     await stack.stop();
