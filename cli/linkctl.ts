@@ -111,7 +111,8 @@ config
   .description('save the server and token to the config file (0600)')
   .option('--server <address>')
   .option('--token <token>')
-  .action(async (opts: LinkctlConfig) => {
+  .option('--json', 'print JSON: {"file"}')
+  .action(async (opts: LinkctlConfig & { json?: boolean }) => {
     const file = program.opts<GlobalOptions>().config;
     // `--server` and `--token` are also linkctl's own options, which take them wherever they stand:
     // save what was typed on this command line (not what came from the environment).
@@ -123,6 +124,7 @@ config
     const saved = { ...(await readConfig(file)), ...typed };
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await writeFileAtomically(file, `${JSON.stringify(saved, null, 2)}\n`);
+    if (opts.json) return printValue({ file });
     process.stdout.write(`saved to ${file}\n`);
   });
 config
