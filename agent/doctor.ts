@@ -1,7 +1,8 @@
 /**
  * `linkd doctor`: the capability probe in plain words, with the fix for each thing missing, plus
  * whether the token file is there, the server answers its health check, and a dispatch key is
- * pinned (without one linkd refuses every run: doctor then exits non-zero).
+ * pinned. Each check is ok, needs fixing (`FIX`: doctor exits non-zero), or optional (`--`: a CLI
+ * that is not installed, a sandbox provider or workspace not set up; worth knowing, nothing broken).
  */
 import { access } from 'node:fs/promises';
 import { createClient } from '@connectrpc/connect';
@@ -39,6 +40,8 @@ export async function dispatchKeyCheck(tokenFile: string, dataDir: string): Prom
 export interface DoctorCheck {
   name: string;
   ok: boolean;
+  /** Not ok, but nothing is broken without it (shown as `--`; doctor still exits 0). */
+  optional?: boolean;
   /** What was found. */
   detail: string;
   /** What to do about it, when not ok. */
@@ -50,7 +53,7 @@ export function capabilityChecks(capabilities: Capabilities): DoctorCheck[] {
   for (const harness of capabilities.harnesses) {
     const spec = HARNESSES.find((h) => h.name === harness.name);
     if (!harness.installed) {
-      checks.push({ name: harness.name, ok: false, detail: harness.detail || 'not installed', fix: spec ? `install it: ${spec.install}` : undefined });
+      checks.push({ name: harness.name, ok: false, optional: harness.name !== 'shell', detail: harness.detail || 'not installed', fix: spec ? `install it: ${spec.install}` : undefined });
     } else if (harness.credentials === CredentialsState.MISSING) {
       checks.push({ name: harness.name, ok: false, detail: `${harness.version} installed at ${harness.executable}, but not logged in`, fix: spec?.login });
     } else {
@@ -65,6 +68,7 @@ export function capabilityChecks(capabilities: Capabilities): DoctorCheck[] {
         : {
             name: tool.name,
             ok: false,
+            optional: true,
             detail: 'not installed',
             fix: tool.name === 'git' ? 'install git (apt install git / brew install git) for worktree sandboxes' : 'install bubblewrap (apt install bubblewrap) to isolate runs',
           },
@@ -72,7 +76,7 @@ export function capabilityChecks(capabilities: Capabilities): DoctorCheck[] {
   }
   for (const provider of capabilities.sandboxProviders) {
     const name = `sandbox: ${SandboxProviderKind[provider.kind].toLowerCase()}`;
-    checks.push({ name, ok: provider.available, detail: provider.available ? 'available' : provider.detail });
+    checks.push({ name, ok: provider.available, optional: true, detail: provider.available ? 'available' : provider.detail });
   }
   return checks;
 }
@@ -83,7 +87,12 @@ export async function connectionChecks(server: string, tokenFile: string, tls: C
     await access(tokenFile);
     checks.push({ name: 'link token', ok: true, detail: tokenFile });
   } catch {
-    checks.push({ name: 'link token', ok: false, detail: `no token at ${tokenFile}`, fix: 'pair this machine: open the web page, "Connect a machine", and run the command it shows' });
+    checks.push({
+      name: 'link token',
+      ok: false,
+      detail: `no token at ${tokenFile}`,
+      fix: 'pair this machine: open the web page, "Connect a machine" (or `linkctl links pair`), and run the command it shows',
+    });
   }
   try {
     checkServerAddress(server, tls);
@@ -97,8 +106,14 @@ export async function connectionChecks(server: string, tokenFile: string, tls: C
   return checks;
 }
 
-export function formatChecks(checks: DoctorCheck[]): string {
+/** Whether any check needs fixing (doctor's exit code is 1 then). */
+export function needsFixing(checks: DoctorCheck[]): boolean {
+  return checks.some((check) => !check.ok && !check.optional);
+}
+
+/** The checks as lines: `ok`, `FIX` (with the fix) or `--` (optional), commands rendered by `render`. */
+export function formatChecks(checks: DoctorCheck[], render: (text: string) => string = (t) => t): string {
   return checks
-    .map((check) => `${check.ok ? 'ok  ' : 'FIX '} ${check.name.padEnd(20)} ${check.detail}${check.fix ? `\n      → ${check.fix}` : ''}`)
+    .map((check) => `${check.ok ? 'ok  ' : check.optional ? '--  ' : 'FIX '} ${check.name.padEnd(20)} ${render(check.detail)}${check.fix ? `\n      → ${render(check.fix)}` : ''}`)
     .join('\n');
 }

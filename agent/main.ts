@@ -5,6 +5,7 @@
  *   linkd start               probe, reap orphaned runs, connect and stay connected, run dispatched runs
  *                             in their sandboxes, re-probe (periodic, SIGHUP), metrics (--metrics-port)
  *   linkd status | doctor     running? connected to what? can it verify dispatches? what can it run?
+ *                             (without flags, on the machine where `npm start` runs: its linkd)
  *   linkd service install|uninstall|status, linkd sandboxes list|rm|prune
  *   linkd workspace add|list|rm   the folders linkd may work in (this machine only)
  *
@@ -17,10 +18,11 @@ import { applyConfigFile } from '../common/config.js';
 import { join, resolve } from 'node:path';
 import { defaultConfigDir, defaultDataDir } from '../common/paths.js';
 import { LINK_VERSION } from '../common/protocol.js';
-import { capabilityChecks, connectionChecks, dispatchKeyCheck, formatChecks } from './doctor.js';
+import { capabilityChecks, connectionChecks, dispatchKeyCheck, formatChecks, needsFixing } from './doctor.js';
+import { forTerminal } from '../common/terminal.js';
 import { machineId } from './identity.js';
 import { probeCapabilities } from './probe.js';
-import { readStatus } from './status.js';
+import { readStatus, whichLinkd } from './status.js';
 import { login, readSavedLink } from './login.js';
 import { checkServerAddress, type ClientTlsOptions } from '../common/tls.js';
 import { installService, launchdPlist, serviceStatus, systemdUnit, uninstallService } from './service.js';
@@ -142,57 +144,71 @@ program
     }
   });
 
+/** --data-dir and --token-file for `status` and `doctor`: no default here, so {@link whichLinkd} can look for npm start's linkd. */
+const foundDataDirOption = () =>
+  new Option('--data-dir <dir>', `where linkd keeps its state (default: npm start's linkd on this machine while it runs, else ${defaultDataDir('linkd')})`).env('LINKD_DATA_DIR');
+const foundTokenFileOption = () =>
+  new Option('--token-file <file>', `the link token (default: npm start's linkd's while it runs, else ${join(defaultConfigDir('linkd'), 'token')})`).env('LINKD_TOKEN_FILE');
+const linkdDefaults = () => ({ dataDir: defaultDataDir('linkd'), tokenFile: join(defaultConfigDir('linkd'), 'token') });
+const render = (text: string) => forTerminal(text, process.stdout);
+
 program
   .command('status')
-  .description('is linkd running, connected to what, since when; its workspaces')
-  .addOption(dataDirOption())
+  .description("is linkd running, connected to what, since when; its workspaces (on the machine where npm start runs, its linkd's)")
+  .addOption(foundDataDirOption())
   .addOption(workspaceOption())
   .option('--json', 'print the status as JSON')
   .action(async (opts) => {
-    const found = await readStatus(resolve(opts.dataDir));
+    const which = await whichLinkd({ dataDir: opts.dataDir }, linkdDefaults());
+    const found = await readStatus(which.dataDir);
+    const whose = which.localStack ? `npm start's linkd (${which.dataDir})` : 'linkd';
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(found ? { running: found.running, ...found.status } : { running: false }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(found ? { running: found.running, dataDir: which.dataDir, localStack: Boolean(which.localStack), ...found.status } : { running: false, dataDir: which.dataDir, localStack: Boolean(which.localStack) }, null, 2)}\n`);
     } else if (!found || !found.running) {
-      process.stdout.write(`linkd is not running${found?.status.stopReason ? ` (last stop: ${found.status.stopReason})` : ''}\n`);
+      process.stdout.write(`${whose} is not running${found?.status.stopReason ? ` (last stop: ${found.status.stopReason})` : ''}; data directory ${which.dataDir}\n`);
     } else {
       const s = found.status;
       const since = s.connectedSince ? new Date(s.connectedSince).toISOString() : '';
       const line =
         s.state === 'connected'
-          ? `linkd (pid ${s.pid}) is connected to ${s.server} as link ${s.linkId} since ${since}`
+          ? `${whose} (pid ${s.pid}) is connected to ${s.server} as link ${s.linkId} since ${since}`
           : s.state === 'waiting'
-            ? `linkd (pid ${s.pid}) is not connected: ${s.lastError}; retrying ${s.server} in ${((s.retryInMs ?? 0) / 1000).toFixed(1)}s`
-            : `linkd (pid ${s.pid}) is connecting to ${s.server}`;
+            ? `${whose} (pid ${s.pid}) is not connected: ${s.lastError}; retrying ${s.server} in ${((s.retryInMs ?? 0) / 1000).toFixed(1)}s`
+            : `${whose} (pid ${s.pid}) is connecting to ${s.server}`;
       process.stdout.write(`${line}\n`);
     }
     const key = found?.running ? found.status.dispatchKey : undefined;
-    if (!opts.json && key && key.state !== 'pinned') process.stdout.write(`linkd cannot run anything: ${key.message}\n`);
-    if (!opts.json) process.stdout.write(await workspacesLine(resolve(opts.dataDir), opts.workspace));
+    if (!opts.json && key && key.state !== 'pinned') process.stdout.write(`linkd cannot run anything: ${render(key.message)}\n`);
+    if (!opts.json) process.stdout.write(await workspacesLine(which.dataDir, opts.workspace));
     process.exitCode = !found?.running ? 3 : found.status.state === 'connected' && key?.state !== 'missing' && key?.state !== 'mismatch' ? 0 : 1;
   });
 
 program
   .command('doctor')
-  .description('check what this machine can run, and say how to fix what is missing')
+  .description('check what this machine can run, and say how to fix what is missing; exits 1 when something needs fixing')
   .addOption(serverOption())
   .addOption(caFileOption())
   .addOption(insecureOption())
-  .addOption(tokenFileOption())
-  .addOption(dataDirOption())
+  .addOption(foundTokenFileOption())
+  .addOption(foundDataDirOption())
   .addOption(workspaceOption())
   .option('--json', 'print the checks as JSON')
   .action(async (opts) => {
-    const { workspaces } = await activeWorkspaces(resolve(opts.dataDir), opts.workspace);
+    const which = await whichLinkd({ dataDir: opts.dataDir, tokenFile: opts.tokenFile, server: opts.server?.[0] }, linkdDefaults());
+    const { workspaces } = await activeWorkspaces(which.dataDir, opts.workspace);
     const capabilities = await probeCapabilities({ maxConcurrentRuns: 1, workspaces });
-    const server = (await serversFor(opts))[0];
-    const saved = await readSavedLink(resolve(opts.tokenFile));
+    const server = which.server ?? (await serversFor({ tokenFile: which.tokenFile }))[0];
+    const saved = await readSavedLink(which.tokenFile);
     const tls = { caFile: opts.caFile ?? saved?.caFile, insecure: Boolean(opts.insecure) };
-    const pairing = await dispatchKeyCheck(resolve(opts.tokenFile), resolve(opts.dataDir));
-    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, resolve(opts.tokenFile), tls)), pairing];
+    const pairing = await dispatchKeyCheck(which.tokenFile, which.dataDir);
+    const checks = [...capabilityChecks(capabilities), ...(await connectionChecks(server, which.tokenFile, tls)), pairing];
     checks.push(workspaceCheck(workspaces, capabilities));
-    process.stdout.write(opts.json ? `${JSON.stringify(checks, null, 2)}\n` : `${formatChecks(checks)}\n`);
-    // A machine that refuses every run is broken, whatever else works.
-    if (!pairing.ok) process.exitCode = 1;
+    if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+    else {
+      if (which.localStack) process.stdout.write(`npm start's linkd: data directory ${which.dataDir}\n`);
+      process.stdout.write(`${formatChecks(checks, render)}\n`);
+    }
+    if (needsFixing(checks)) process.exitCode = 1;
   });
 
 const service = program.command('service').description('run linkd in the background at login (systemd user unit on Linux, launchd agent on macOS)');

@@ -1,10 +1,12 @@
 /**
  * linkd's status file, `<dataDir>/status.json`: written (atomically) on every connection state
- * change, read by `linkd status`. Never written per heartbeat.
+ * change, read by `linkd status`. Never written per heartbeat. And which linkd `status` and
+ * `doctor` look at when not told ({@link whichLinkd}): on the machine where `npm start` runs, its own.
  */
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomically } from '../common/files.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { findLocalStack, type LocalStackCard } from '../common/local-stack.js';
 import type { ConnectionState } from './connection.js';
 import type { DispatchKeyState } from './runs/dispatch-trust.js';
 
@@ -81,4 +83,32 @@ export async function readStatus(dataDir: string): Promise<{ status: AgentStatus
     }
   }
   return { status, running };
+}
+
+/** Which linkd `linkd status` and `linkd doctor` look at, and why. */
+export interface LinkdTarget {
+  dataDir: string;
+  tokenFile: string;
+  /** The server to check: given, or the local stack's (else the caller uses the one `linkd login` saved). */
+  server?: string;
+  /** Set when the local stack (`npm start`) filled in what was not given. */
+  localStack?: LocalStackCard;
+}
+
+/**
+ * Flags and environment first (`--data-dir`/`LINKD_DATA_DIR`, `--token-file`/`LINKD_TOKEN_FILE`,
+ * `--server`/`LINKD_SERVER`); then, for what was not given, the linkd of the local stack `npm start`
+ * runs on this machine (while it runs, and unless an explicit data directory or token file names
+ * another linkd); then the user's defaults.
+ */
+export async function whichLinkd(given: { dataDir?: string; tokenFile?: string; server?: string }, defaults: { dataDir: string; tokenFile: string }): Promise<LinkdTarget> {
+  const found = await findLocalStack();
+  const names = (mine: string | undefined, theirs: string) => mine === undefined || resolve(mine) === resolve(theirs);
+  const stack = found && names(given.dataDir, found.agentDataDir) && names(given.tokenFile, found.agentTokenFile) ? found : undefined;
+  return {
+    dataDir: resolve(given.dataDir ?? stack?.agentDataDir ?? defaults.dataDir),
+    tokenFile: resolve(given.tokenFile ?? stack?.agentTokenFile ?? defaults.tokenFile),
+    server: given.server ?? stack?.server,
+    localStack: stack,
+  };
 }

@@ -28,7 +28,7 @@ export function workspaceCheck(workspaces: string[], capabilities: Capabilities)
   const found = `${capabilities.repositories.length}${capabilities.repositoriesTruncated ? '+' : ''}`;
   return workspaces.length > 0
     ? { name: 'workspaces', ok: true, detail: `${workspaces.join(', ')}: ${found} git repositories found` }
-    : { name: 'workspaces', ok: false, detail: 'none: threads can only use scratch folders and cloned URLs', fix: 'linkd workspace add DIR' };
+    : { name: 'workspaces', ok: false, optional: true, detail: 'none: threads can only use scratch folders and cloned URLs', fix: '`linkd workspace add DIR`' };
 }
 
 /** Adds the `workspace` commands to `program`; `dataDirOption` makes each its --data-dir. */

@@ -7,12 +7,12 @@
  *   linkctl tokens create [--label L] [--ttl 30d] [--json]   prints the new token once
  *   linkctl tokens revoke TOKEN_ID           that token stops working now
  */
-import { toJson } from '@bufbuild/protobuf';
-import { durationFromMs, timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { createClient, type Transport } from '@connectrpc/connect';
 import type { Command } from 'commander';
 import { duration } from '../common/cli.js';
-import { UserService, UserTokenKind, UserTokenSchema, type User, type UserToken } from '../gen/link/v1/user_service_pb.js';
+import { UserSchema, UserService, UserTokenKind, UserTokenSchema, type User, type UserToken } from '../gen/link/v1/user_service_pb.js';
+import { jsonOf, printMessage, printMessages, printValue, table, when } from './output.js';
 
 /** Adds `users` and `tokens` to `program`; `transport` is called per command (it reads flags and config). */
 export function addAccountCommands(program: Command, transport: () => Promise<Transport>): void {
@@ -23,23 +23,29 @@ export function addAccountCommands(program: Command, transport: () => Promise<Tr
     .command('create <name>')
     .description('create a user (admins only) and print its API token, shown only once')
     .option('--admin', 'the user may create other users')
+    .option('--json', 'print JSON: {"user": …, "token": …}')
     .action(async (name: string, opts) => {
       const { user, token } = await (await usersClient()).createUser({ name, admin: Boolean(opts.admin) });
+      if (opts.json) return printValue({ user: user && jsonOf(UserSchema, user), token });
       process.stdout.write(`${token}\n`);
       process.stderr.write(`created ${user?.admin ? 'admin ' : ''}user ${user?.name} (${user?.id}); the token above is shown only once\n`);
     });
   users
     .command('disable <name>')
     .description("stop a user now (admins only): their tokens and browser sessions are refused, their streams and machines' sessions end")
-    .action(async (name: string) => {
+    .option('--json', 'print the user as JSON')
+    .action(async (name: string, opts) => {
       const { user } = await (await usersClient()).disableUser({ name });
+      if (opts.json && user) return printMessage(UserSchema, user);
       process.stdout.write(`disabled ${describeUser(user)}\n`);
     });
   users
     .command('enable <name>')
     .description('let a disabled user in again (admins only); their unexpired tokens work again')
-    .action(async (name: string) => {
+    .option('--json', 'print the user as JSON')
+    .action(async (name: string, opts) => {
       const { user } = await (await usersClient()).enableUser({ name });
+      if (opts.json && user) return printMessage(UserSchema, user);
       process.stdout.write(`enabled ${describeUser(user)}\n`);
     });
 
@@ -50,8 +56,8 @@ export function addAccountCommands(program: Command, transport: () => Promise<Tr
     .option('--json', 'print JSON')
     .action(async (opts) => {
       const { tokens: list } = await (await usersClient()).listTokens({});
-      if (opts.json) process.stdout.write(`${JSON.stringify(list.map((t) => toJson(UserTokenSchema, t)), null, 2)}\n`);
-      else process.stdout.write(list.length ? table(['ID', 'KIND', 'LABEL', 'CREATED', 'EXPIRES', 'LAST USED'], list.map(tokenRow)) : 'no tokens\n');
+      if (opts.json) return printMessages(UserTokenSchema, list);
+      process.stdout.write(table(['ID', 'KIND', 'LABEL', 'CREATED', 'EXPIRES', 'LAST USED'], list.map(tokenRow), 'no tokens'));
     });
   tokens
     .command('create')
@@ -65,8 +71,7 @@ export function addAccountCommands(program: Command, transport: () => Promise<Tr
         ttl: opts.ttl === undefined ? undefined : durationFromMs(opts.ttl),
       });
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ token: token && toJson(UserTokenSchema, token), secret }, null, 2)}\n`);
-        return;
+        return printValue({ token: token && jsonOf(UserTokenSchema, token), secret });
       }
       process.stdout.write(`${secret}\n`);
       process.stderr.write(`created token ${token?.id}, expires ${when(token?.expiresAt)}; the token above is shown only once\n`);
@@ -74,8 +79,10 @@ export function addAccountCommands(program: Command, transport: () => Promise<Tr
   tokens
     .command('revoke <token-id>')
     .description('make one of your tokens (or browser sessions) stop working now')
-    .action(async (tokenId: string) => {
+    .option('--json', 'print JSON: {"tokenId", "revoked"}')
+    .action(async (tokenId: string, opts) => {
       await (await usersClient()).revokeToken({ tokenId });
+      if (opts.json) return printValue({ tokenId, revoked: true });
       process.stdout.write(`revoked ${tokenId}\n`);
     });
 }
@@ -89,13 +96,3 @@ function tokenRow(token: UserToken): string[] {
   return [token.id, kind, token.label || '-', when(token.createdAt), when(token.expiresAt), token.lastUsedAt ? when(token.lastUsedAt) : 'never'];
 }
 
-function when(timestamp: Timestamp | undefined): string {
-  return timestamp ? timestampDate(timestamp).toISOString().replace(/\.\d+Z$/, 'Z') : '-';
-}
-
-/** Columns padded to their widest cell, under a header line. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  return `${[header, ...rows].map(line).join('\n')}\n`;
-}

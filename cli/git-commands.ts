@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { toJsonString } from '@bufbuild/protobuf';
 import { createClient, type Transport } from '@connectrpc/connect';
 import { FileDiffStatus, RunChangesSchema, type RunChanges } from '../gen/link/v1/run_pb.js';
-import { SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
+import { CommitSandboxResponseSchema, PushSandboxResponseSchema, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
+import { printMessage, printValue } from './output.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 
 /** The change as `git diff` would print it, each file's patch in turn, with notes where it was cut. */
@@ -30,7 +31,7 @@ export function unifiedDiff(changes: RunChanges): string {
 
 function print(changes: RunChanges | undefined, json: boolean): void {
   if (!changes) return void process.stdout.write(json ? '{}\n' : '');
-  process.stdout.write(json ? `${toJsonString(RunChangesSchema, changes, { prettySpaces: 2 })}\n` : unifiedDiff(changes));
+  process.stdout.write(json ? `${toJsonString(RunChangesSchema, changes, { prettySpaces: 2, alwaysEmitImplicit: true })}\n` : unifiedDiff(changes));
 }
 
 export function addGitCommands(runs: Command, sandboxes: Command, transport: () => Promise<Transport>): void {
@@ -63,24 +64,31 @@ export function addGitCommands(runs: Command, sandboxes: Command, transport: () 
     .command('commit <sandbox-id>')
     .description('commit everything in the sandbox on its branch (refused while a run uses it)')
     .option('-m, --message <message>', 'the commit message (default: the first message of its thread)')
+    .option('--json', 'print JSON: {"commit", "summary"}')
     .action(async (sandboxId: string, opts) => {
-      const { commit, summary } = await (await boxes()).commitSandbox({ sandboxId, message: opts.message ?? '' });
+      const committed = await (await boxes()).commitSandbox({ sandboxId, message: opts.message ?? '' });
+      if (opts.json) return printMessage(CommitSandboxResponseSchema, committed);
+      const { commit, summary } = committed;
       process.stdout.write(`committed ${commit.slice(0, 12)} ${summary}\n`);
     });
   sandboxes
     .command('push <sandbox-id>')
     .description('push the sandbox\'s branch to its remote (refused while a run uses it)')
-    .action(async (sandboxId: string) => {
+    .option('--json', 'print JSON: {"remoteUrl", "branch", "pullRequestUrl"}')
+    .action(async (sandboxId: string, opts) => {
       const pushed = await (await boxes()).pushSandbox({ sandboxId });
+      if (opts.json) return printMessage(PushSandboxResponseSchema, pushed);
       process.stdout.write(`pushed ${pushed.branch} to ${pushed.remoteUrl}\n${pushed.pullRequestUrl ? `open a pull request: ${pushed.pullRequestUrl}\n` : ''}`);
     });
   sandboxes
     .command('discard <sandbox-id>')
     .description('throw away the sandbox\'s uncommitted changes and untracked files (refused while a run uses it)')
     .option('--yes', 'do it (without it, nothing is discarded)')
+    .option('--json', 'print JSON: {"sandboxId", "discarded"}')
     .action(async (sandboxId: string, opts) => {
       if (!opts.yes) throw new Error('this throws away uncommitted work in the sandbox; pass --yes to do it');
       await (await boxes()).discardSandboxChanges({ sandboxId });
+      if (opts.json) return printValue({ sandboxId, discarded: true });
       process.stdout.write(`discarded the uncommitted changes in ${sandboxId}\n`);
     });
 }

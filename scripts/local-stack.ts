@@ -1,12 +1,16 @@
 /**
  * The embedded default as `npm start` runs it: a link-server on loopback with its data in
  * `<dataDir>/server`, and one linkd paired to the local user with its state in `<dataDir>/agent`.
- * Both are real processes started from `bin/`. Tests use the same code path.
+ * Both are real processes started from `bin/`, each in a process group of its own, so a Ctrl-C in
+ * the terminal reaches only `npm start`, which stops them in order ({@link LocalStack.shutdown}).
+ * Once the server listens, `<dataDir>/local-stack.json` says where everything is (for `linkctl`,
+ * `linkd status` and `linkd doctor`). Tests use the same code path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { exists } from '../common/files.js';
+import { writeLocalStackCard } from '../common/local-stack.js';
 import { homedir, hostname } from 'node:os';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
@@ -33,6 +37,11 @@ export interface LocalStackOptions {
   workspaces?: string[];
   /** Deadline for the server to listen and the agent to start. */
   timeoutMs?: number;
+  /**
+   * Aborted while the stack starts (a Ctrl-C then): the processes started so far are stopped
+   * (SIGTERM) and the start fails. Their process groups are their own, so nothing else stops them.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LocalStack {
@@ -55,8 +64,15 @@ export interface LocalStack {
   startAgent(): ChildProcess;
   /** Stops linkd with SIGTERM (it says Goodbye); SIGKILL after `graceMs`. */
   stopAgent(graceMs?: number): Promise<void>;
-  /** Stops linkd, then the server. */
+  /** Stops linkd, then the server (each SIGTERM, then SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
+  /**
+   * The staged stop of `npm start`, one step per call (one per Ctrl-C). First: linkd drains (no new
+   * runs; running ones finish), says goodbye and exits; then the server drains and stops its
+   * database. Second ("now"): linkd is signalled again and stops its runs (AGENT_STOPPED); the server follows
+   * as before. Third: both are killed. Returns the promise of the whole stop (the same one each call).
+   */
+  shutdown(): Promise<void>;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -80,9 +96,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...pretty,
       ...(options.serverArgs ?? []),
     ],
-    { env, stdio: ['ignore', 'inherit', options.stdio ?? 'inherit'] },
+    // Its own process group: a terminal's Ctrl-C must not reach it (nor the database it starts)
+    // before linkd has drained.
+    { env, stdio: ['ignore', 'inherit', options.stdio ?? 'inherit'], detached: true },
   );
   if (options.stdio === 'pipe') server.stderr?.resume();
+  const abandon = () => signal(server, 'SIGTERM');
+  options.signal?.addEventListener('abort', abandon, { once: true });
   const ready = await serverReady(server, serverDataDir, options.timeoutMs ?? 60_000);
   const grpcAddress = `127.0.0.1:${ready.grpcPort}`;
   const linkTokenFile = join(agentDataDir, 'token');
@@ -95,6 +115,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       throw error;
     }
   }
+  // The staged stop's progress (see `shutdown`).
+  let stopSteps = 0;
+  let stopping = Promise.resolve();
   const loginUrlFile = join(serverDataDir, 'login-url');
   const loginUrl = (await readFile(loginUrlFile, 'utf8').catch(() => undefined))?.trim();
   const stack: LocalStack = {
@@ -112,7 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const agent = spawn(
         process.execPath,
         [join(repoRoot, 'bin', 'linkd.js'), 'start', '--server', `http://${grpcAddress}`, '--token-file', linkTokenFile, '--data-dir', agentDataDir, ...workspaceFlags, ...pretty],
-        { env, stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] },
+        { env, stdio: ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'], detached: true },
       );
       stack.agent = agent;
       return agent;
@@ -124,8 +147,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await stack.stopAgent(graceMs);
       await terminate(server, graceMs);
     },
+    shutdown() {
+      stopSteps++;
+      if (stopSteps === 1) {
+        stopping = (async () => {
+          if (stack.agent) {
+            signal(stack.agent, 'SIGTERM');
+            await exited(stack.agent);
+          }
+          signal(server, 'SIGTERM');
+          await exited(server);
+        })();
+      } else if (stopSteps === 2) {
+        if (stack.agent) signal(stack.agent, 'SIGTERM');
+      } else {
+        for (const child of [stack.agent, server]) if (child) signal(child, 'SIGKILL', true);
+      }
+      return stopping;
+    },
   };
+  options.signal?.removeEventListener('abort', abandon);
+  if (options.signal?.aborted) {
+    await stack.stop();
+    throw new Error('stopped while starting');
+  }
   stack.startAgent();
+  await writeLocalStackCard(options.dataDir, {
+    serverPid: server.pid!,
+    server: `http://${grpcAddress}`,
+    url: stack.url,
+    userTokenFile,
+    loginUrlFile,
+    agentDataDir,
+    agentTokenFile: linkTokenFile,
+  });
   return stack;
 }
 
@@ -177,6 +232,26 @@ async function serverReady(server: ChildProcess, dataDir: string, timeoutMs: num
       throw new Error(`link-server did not start listening within ${timeoutMs} ms`);
     }
     await Promise.race([new Promise((r) => setTimeout(r, 100)), exited]);
+  }
+}
+
+/** Whether `child` still runs. */
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** Resolves when `child` has exited (at once if it has). */
+async function exited(child: ChildProcess): Promise<void> {
+  if (running(child)) await once(child, 'exit');
+}
+
+/** Sends `sig` to a running child, or to its whole process group (what it started too). */
+function signal(child: ChildProcess, sig: NodeJS.Signals, group = false): void {
+  if (!running(child) || child.pid === undefined) return;
+  try {
+    process.kill(group ? -child.pid : child.pid, sig);
+  } catch {
+    // it has just exited
   }
 }
 

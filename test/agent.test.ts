@@ -147,6 +147,8 @@ describe('linkd on the machine', () => {
     const offline = spawnLinkd(['doctor', '--server', 'http://127.0.0.1:1', '--token-file', env.linkTokenFile], { PATH: '/usr/bin:/bin' });
     await offline.waitForExit(30_000);
     assert.match(offline.output, /FIX\s+server\s+http:\/\/127\.0\.0\.1:1 does not answer/);
-    assert.match(offline.output, /FIX\s+claude-code\s+claude is not on PATH\n\s+→ install it: npm install -g @anthropic-ai\/claude-code/);
+    // A CLI that is not installed is optional (`--`); a server that does not answer needs fixing (exit 1).
+    assert.match(offline.output, /--\s+claude-code\s+claude is not on PATH\n\s+→ install it: npm install -g @anthropic-ai\/claude-code/);
+    assert.equal((await offline.exited).code, 1);
   });
 });
