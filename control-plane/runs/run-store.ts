@@ -5,14 +5,16 @@
  * Events are stored by `run-events.ts` and followed by `run-follow.ts`; `run_event` and
  * `run_cancel` go out through `notifications.ts`. Rows become camelCase records here.
  */
+import { randomUUID } from 'node:crypto';
+import { fromBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
-import { RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
-import { notify, type Notifications } from '../notifications.js';
+import { RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { notify, type Delivered, type Notifications } from '../notifications.js';
 import { SandboxStore, type SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
-import { followRun } from './run-follow.js';
+import { followRun, type RunEventDelivery } from './run-follow.js';
 import { RUN_COLUMNS, run, type RunRecord, type RunRow } from './run-record.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
 
@@ -51,7 +53,9 @@ export interface RunObserver {
 }
 
 export class RunStore {
-  private readonly eventListeners = new Map<string, Set<() => void>>();
+  private readonly eventListeners = new Map<string, Set<(delivery: RunEventDelivery) => void>>();
+  /** Stamped on this store's `run_event` announcements: its own come back to it, and are skipped. */
+  private readonly origin = randomUUID();
   private readonly stopListening: (() => void)[] = [];
   private observer: RunObserver | undefined;
 
@@ -60,11 +64,15 @@ export class RunStore {
     private readonly log: Logger,
   ) {}
 
-  /** The store on `sql`; WatchRun watchers hear `run_event` through `notifications` and read again after a LISTEN reconnect. */
+  /**
+   * The store on `sql`. WatchRun watchers on this replica are handed what it stores from memory,
+   * what other replicas store through `run_event` (with the events when they fit in it), and read
+   * the table again after a LISTEN reconnect.
+   */
   static async open(sql: Sql, notifications: Notifications, log: Logger): Promise<RunStore> {
     const store = new RunStore(sql, log);
     store.stopListening.push(
-      notifications.on('run_event', ({ runId }) => store.wakeWatchers(runId)),
+      notifications.on('run_event', (announced) => store.announced(announced)),
       // Notifications may have been missed: every watcher reads the table again.
       notifications.onReconnect(() => store.wakeAllWatchers()),
     );
@@ -79,24 +87,38 @@ export class RunStore {
     this.observer = observer;
   }
 
-  /** Calls `wake` whenever new events of `runId` may be stored. */
-  onRunEvent(runId: string, wake: () => void): () => void {
+  /** Calls `deliver` whenever new events of `runId` may be stored (with them, when they are at hand). */
+  onRunEvent(runId: string, deliver: (delivery: RunEventDelivery) => void): () => void {
     let set = this.eventListeners.get(runId);
     if (!set) this.eventListeners.set(runId, (set = new Set()));
-    set.add(wake);
+    set.add(deliver);
     return () => {
-      set!.delete(wake);
+      set!.delete(deliver);
       if (set!.size === 0) this.eventListeners.delete(runId);
     };
   }
 
-  private wakeWatchers(runId: string | undefined): void {
-    if (!runId) return;
-    for (const wake of [...(this.eventListeners.get(runId) ?? [])]) wake();
+  /** Hands events just committed (in order, ending at `top`) to this replica's watchers of the run. */
+  private deliver(runId: string, delivery: RunEventDelivery): void {
+    const set = this.eventListeners.get(runId);
+    if (!set) return;
+    for (const deliver of [...set]) deliver(delivery);
+  }
+
+  /** Another replica stored events: its announcement carries them when they fit, else watchers read. */
+  private announced({ runId, seq, events, origin }: Delivered<'run_event'>): void {
+    if (!runId || origin === this.origin || !this.eventListeners.has(runId)) return;
+    let decoded: RunEvent[] | undefined;
+    try {
+      decoded = events?.map((text) => fromBinary(RunEventSchema, Buffer.from(text, 'base64')));
+    } catch {
+      decoded = undefined; // not ours to trust: the table says
+    }
+    this.deliver(runId, { top: seq ? BigInt(seq) : undefined, events: decoded });
   }
 
   private wakeAllWatchers(): void {
-    for (const set of this.eventListeners.values()) for (const wake of [...set]) wake();
+    for (const set of this.eventListeners.values()) for (const deliver of [...set]) deliver({});
   }
 
   // ── queueing ─────────────────────────────────────────────────────────────
@@ -259,9 +281,11 @@ export class RunStore {
    * agent may forget) and whether the run just finished.
    */
   async appendEvents(runId: string, linkId: string, epoch: bigint, events: RunEvent[]): Promise<AppendResult> {
-    const result = await appendEvents(this.sql, runId, linkId, epoch, events);
+    const result = await appendEvents(this.sql, runId, linkId, epoch, events, this.origin);
     if (!result.ok) return result;
-    this.count(result);
+    this.count({ stored: result.count ?? 0, outcome: result.outcome });
+    // Committed: this replica's watchers need not read it back.
+    if (result.stored && result.stored.length > 0) this.deliver(runId, { top: result.acked, events: result.stored });
     return { ok: true, acked: result.acked, finished: result.finished };
   }
 
@@ -271,8 +295,9 @@ export class RunStore {
    * when `guard` is given and the run moved to another session (or was attached again) meanwhile.
    */
   async finish(runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard): Promise<boolean> {
-    const outcome = await finishRun(this.sql, runId, status, reason, message, guard);
+    const outcome = await finishRun(this.sql, runId, status, reason, message, guard, this.origin);
     if (outcome) this.count(outcome);
+    if (outcome?.events) this.deliver(runId, { top: outcome.events.at(-1)!.seq, events: outcome.events });
     return outcome !== undefined;
   }
 
