@@ -67,7 +67,11 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
       const top = events.reduce((m, e) => (e.seq > m ? e.seq : m), lastSeq);
       return { ok: true as const, acked: top, finished: false };
     }
-    if (run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
+    // A run still queued whose events come from a session of its link: a database crash lost its
+    // claim (claims commit asynchronously); the session that sends its events holds it and takes it.
+    const lostClaim = run.state === 'queued' && run.session_epoch === null && !(await newerSessionHoldsRuns(tx, linkId, epoch));
+    if (!lostClaim && run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
+    if (lostClaim) await tx`update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now()) where id = ${runId}`;
     const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
     const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh) : await contiguous(tx, runId, lastSeq);
     const stored = fresh.filter((e) => e.seq <= acked);
@@ -91,6 +95,13 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
       select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin))}) from updated where ${acked > lastSeq}`;
     return { ok: true as const, acked, finished: false, stored, count: fresh.length };
   });
+}
+
+/** Whether a newer session of the link than `epoch` holds runs (then `epoch`'s session was superseded). */
+export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, epoch: bigint): Promise<boolean> {
+  const [row] = await tx<{ newer: boolean }[]>`
+    select exists (select 1 from runs where link_id = ${linkId} and session_epoch > ${String(epoch)} and state in ('dispatched', 'running')) as newer`;
+  return row.newer;
 }
 
 /**

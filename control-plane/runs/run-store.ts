@@ -167,6 +167,15 @@ export class RunStore {
     if (capacity <= 0) return [];
     // One transaction: a claim whose sandboxes cannot be read is not left dispatched and unsent.
     return this.sql.begin(async (tx) => {
+      // The claim does not wait for its WAL flush. A claim lost in a database crash only puts the
+      // run back in the queue: nothing after it was stored either (any later commit that waits for
+      // its flush, such as storing the machine's events, makes the claim durable too).
+      // The run is then claimed and sent again, and linkd answers a DispatchRun for a run it holds
+      // by acknowledging it, never by starting it twice (idempotent by run id). Whatever comes
+      // first from the machine takes the queued run for the session that holds it: its RunAccepted
+      // (`markRunning`), its events (`appendEvents`) or, after a reconnect, its Hello (`adoptRuns`).
+      // The compare-and-set below still sends each claim once, whatever wakes the dispatcher.
+      await tx`set local synchronous_commit = off`;
       const rows = await tx<RunRow[]>`
         with room as (
           -- No room at all for a session older than one that already holds runs of the link: it was superseded.
@@ -195,11 +204,26 @@ export class RunStore {
     return rows.map(run);
   }
 
+  /**
+   * The machine accepted the run on session `epoch`. A run still `queued` with no session is one
+   * whose claim a database crash lost (claims commit asynchronously, see `claimQueued`): linkd
+   * accepts only a DispatchRun signed for its own session, so the session that accepts it holds
+   * it, and takes it — unless a newer session of the link holds runs already (this one was superseded).
+   */
   async markRunning(runId: string, linkId: string, epoch: bigint): Promise<boolean> {
-    const rows = await this.sql`
-      update runs set state = 'running', started_at = coalesce(started_at, now())
-      where id = ${runId} and link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running')
+    // Not waiting for the flush either: lost in a crash, the run stays dispatched (or queued, see
+    // above) until its first stored events, which set it running themselves.
+    const rows = await this.sql.begin(async (tx) => {
+      await tx`set local synchronous_commit = off`;
+      return tx`
+      update runs set state = 'running', started_at = coalesce(started_at, now()), session_epoch = ${String(epoch)},
+        dispatched_at = coalesce(dispatched_at, now())
+      where id = ${runId} and link_id = ${linkId} and (
+        (session_epoch = ${String(epoch)} and state in ('dispatched', 'running'))
+        or (state = 'queued' and session_epoch is null and cancel_requested_at is null and not exists (
+          select 1 from runs newer where newer.link_id = ${linkId} and newer.session_epoch > ${String(epoch)} and newer.state in ('dispatched', 'running'))))
       returning id`;
+    });
     return rows.length > 0;
   }
 
@@ -209,12 +233,18 @@ export class RunStore {
    * queue, and runs it was running but no longer holds fail AGENT_RESTARTED. Every transition is a
    * compare-and-set on an older epoch: a session never takes a run from a newer one, and a run the
    * lost-run sweep failed meanwhile stays failed. Returns the stored seq of each adopted run.
+   *
+   * A held run the table says is `queued` was dispatched by a claim that a database crash lost
+   * (claims commit asynchronously, see `claimQueued`): the machine has it, so it is adopted as
+   * dispatched rather than sent again (which the machine, having forgotten it, would run twice).
    */
   async adoptRuns(linkId: string, epoch: bigint, held: string[]): Promise<{ cursors: Map<string, bigint>; failed: string[] }> {
     const mine = String(epoch);
     const adopted = await this.sql<{ id: string; last_seq: string }[]>`
-      update runs set session_epoch = ${mine}, detached_at = null
-      where link_id = ${linkId} and id = any(${held}::text[]) and state in ('dispatched', 'running') and session_epoch < ${mine}
+      update runs set session_epoch = ${mine}, detached_at = null,
+        state = case when state = 'queued' then 'dispatched' else state end, dispatched_at = coalesce(dispatched_at, now())
+      where link_id = ${linkId} and id = any(${held}::text[])
+        and ((state in ('dispatched', 'running') and session_epoch < ${mine}) or (state = 'queued' and cancel_requested_at is null))
       returning id, last_seq::text`;
     await this.sql`
       update runs set state = 'queued', session_epoch = null, dispatched_at = null, detached_at = null
