@@ -12,8 +12,9 @@ import { idleLinksBenchmark } from './idle-links.js';
 import { stormBenchmark } from './storm.js';
 import { retentionBenchmark } from './retention.js';
 import { endToEndBenchmark } from './end-to-end.js';
+import { notifyFanoutBenchmark } from './notify-fanout.js';
 
-const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, endToEndBenchmark, eventsBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark];
+const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, endToEndBenchmark, eventsBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark, notifyFanoutBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));
