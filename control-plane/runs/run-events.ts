@@ -54,7 +54,8 @@ interface FencedRun {
 
 /**
  * Stores a batch of the agent's events (see RunStore.appendEvents), in one transaction with the
- * run's state and the announcement; `stored` reports what went in for metrics.
+ * run's state and the announcement; `count` reports what went in (for metrics), `stored` what is now
+ * within the prefix (for watchers).
  */
 export async function appendEvents(sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], origin?: string): Promise<AppendResult & { count?: number; outcome?: StoredOutcome['outcome'] }> {
   return sql.begin(async (tx) => {
