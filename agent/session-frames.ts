@@ -6,6 +6,7 @@
  *   Welcome ─▶ heartbeat.start, runs.attach ─▶ ctx.welcomed        HeartbeatAck ─▶ heartbeat, ctx.alive
  *   DispatchRun / CancelRun / EventsAck ─▶ RunSupervisor           RotateToken ─▶ token file ─▶ TokenRotated
  *   SignedSandboxRequest ─▶ verified, answered ─▶ SandboxReply      SandboxRequest ─▶ refused UNSIGNED
+ *   SignedInteractionAnswer ─▶ RunSupervisor.answer (verified, applied once) ─▶ InteractionAnswerAck
  *   Drain / Shutdown ─▶ the session's end
  *
  * Shutdown, CancelRun and RotateToken from a session whose dispatch key is not the pinned one
@@ -62,6 +63,10 @@ export function handleServerFrame(frame: ConnectResponse['frame'], ctx: SessionF
     case 'signedSandboxRequest':
     case 'sandboxRequest':
       sandboxFrame(frame, ctx);
+      return undefined;
+    case 'interactionAnswer':
+      // Verified (the pinned key, domain `answer`) and acknowledged by the supervisor.
+      ctx.runs?.answer(frame.value);
       return undefined;
     default:
       ctx.log.debug({ frame: frame.case }, 'ignoring an unknown frame');

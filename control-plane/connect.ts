@@ -20,6 +20,7 @@ import { Authenticator } from './auth.js';
 import { serviceEntry, type ServiceEntry } from './grpc-adapter.js';
 import { RpcEdge } from './interceptors.js';
 import type { ServerMetrics } from './metrics.js';
+import type { InteractionStore } from './interactions/interaction-store.js';
 import type { Registry } from './registry/registry.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
@@ -30,7 +31,9 @@ import { ThreadServiceImpl } from './services/thread-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import type { LinkSessionHub } from './sessions/hub.js';
 import type { Store } from './store/store.js';
+import type { ThreadAdmin } from './threads/thread-admin.js';
 import type { ThreadStore } from './threads/thread-store.js';
+import type { Notifications } from './notifications.js';
 
 /** What the services are built on; the server opened each of these and closes them. */
 export interface ServiceDependencies {
@@ -39,7 +42,12 @@ export interface ServiceDependencies {
   sessions: LinkSessionHub;
   runs: RunStore;
   threads: ThreadStore;
+  /** Rename, archive and delete threads. */
+  threadAdmin: ThreadAdmin;
+  /** The replica's notifications (WatchThreads hears thread changes on them). */
+  notifications: Pick<Notifications, 'on' | 'onReconnect'>;
   sandboxes: SandboxStore;
+  interactions: InteractionStore;
   metrics: ServerMetrics;
   log: Logger;
   /** For grpc.health.v1: whether this replica should take calls now. */
@@ -69,7 +77,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.sessions)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

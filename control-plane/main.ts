@@ -150,6 +150,11 @@ logOptions(
         .argParser(duration(3_600_000)),
     )
     .addOption(
+      new Option('--approval-timeout <duration>', 'deny what a run asks the user when nobody answers within this (10m, 1h; a thread may set its own; default: wait)')
+        .env('LINK_SERVER_APPROVAL_TIMEOUT')
+        .argParser(duration(1_000, 7 * 86_400_000)),
+    )
+    .addOption(
       new Option('--http-request-timeout <ms>', 'close an HTTP connection whose request (head and body) has not arrived within this')
         .env('LINK_SERVER_HTTP_REQUEST_TIMEOUT')
         .default(30_000)
@@ -223,6 +228,7 @@ logOptions(
       keepaliveTimeMs: opts.keepaliveTime,
       linkLostGraceMs: opts.linkLostGrace,
       retainEventsMs: opts.retainEvents,
+      approvalTimeoutMs: opts.approvalTimeout,
       httpRequestTimeoutMs: opts.httpRequestTimeout,
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,

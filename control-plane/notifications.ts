@@ -35,6 +35,15 @@ export interface Channels {
   sandbox_reply: { opId: string };
   /** Disconnect, revoke, rename, token rotation, user disabled (see `LinkControl`). */
   link_control: LinkControl;
+  /** Answers to interactions of `linkId`'s runs wait for the replica that holds the link's session. */
+  interaction_answer: { linkId: string };
+  /** An interaction of `userId` was asked or changed (answered, delivered, withdrawn, closed): watchers read it. */
+  interaction_changed: { userId: string; runId: string; interactionId: string };
+  /**
+   * Thread `threadId` of `userId` was created, changed or deleted, or one of its runs was queued or
+   * changed state. Sent by database triggers (the `thread_admin` migration in `sql/`), whatever wrote the row.
+   */
+  thread_changed: { userId: string; threadId: string };
 }
 
 export type ChannelName = keyof Channels;
@@ -43,7 +52,9 @@ export type ChannelName = keyof Channels;
 export type Delivered<C extends ChannelName> = Channels[C] & { at?: number };
 
 /** The channels, in the order they are listened to. */
-export const CHANNELS: readonly ChannelName[] = ['run_queued', 'run_event', 'run_cancel', 'sandbox_op', 'sandbox_reply', 'link_control'];
+export const CHANNELS: readonly ChannelName[] = [
+  'run_queued', 'run_event', 'run_cancel', 'sandbox_op', 'sandbox_reply', 'link_control', 'interaction_answer', 'interaction_changed', 'thread_changed',
+];
 
 /** The text `notify` sends: the payload as JSON with its send time (`at`, ms) stamped on. */
 export function notifyPayload<C extends ChannelName>(payload: Channels[C]): string {

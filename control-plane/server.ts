@@ -12,7 +12,7 @@
  *
  * Both ports pass the RPC edge (interceptors.ts: size, validation, INTERNAL with a request id) and
  * auth (auth.ts). The notifications module's LISTEN starts with the stores; the hub runs the
- * lost-run sweep; event retention runs here when `--retain-events` is set.
+ * lost-run sweep; event retention runs here when `--retain-events` is set, and the approval timeout's sweep always.
  */
 import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -39,10 +39,13 @@ import { httpRoutes } from './http.js';
 import { LinkSessionHub } from './sessions/hub.js';
 import { addReflection } from './reflection.js';
 import type { Registry } from './registry/registry.js';
+import { ApprovalTimeoutSweep } from './interactions/approval-timeout.js';
+import { InteractionStore } from './interactions/interaction-store.js';
 import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { ThreadAdmin } from './threads/thread-admin.js';
 import { ThreadStore } from './threads/thread-store.js';
 
 export interface LinkServerOptions {
@@ -67,6 +70,8 @@ export interface LinkServerOptions {
   retainEventsMs?: number;
   /** How often event retention looks for due runs (default hourly). */
   retentionIntervalMs?: number;
+  /** Pending interactions of threads without their own approval timeout are denied after this (undefined: never). */
+  approvalTimeoutMs?: number;
   /** How long a link's old token keeps working after a rotation (default 10 minutes). */
   tokenGraceMs?: number;
   /** How long an HTTP request may take to arrive, head and body (default 30 s); answers may stream longer. */
@@ -100,6 +105,7 @@ export class LinkServer {
     private readonly runs: RunStore,
     private readonly sandboxes: SandboxStore,
     private readonly retention: EventRetention | undefined,
+    private readonly interactions: { store: InteractionStore; sweep: ApprovalTimeoutSweep },
   ) {
     httpServer.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -127,8 +133,12 @@ export class LinkServer {
     const address = httpServer.address();
     const httpPort = typeof address === 'object' && address ? address.port : options.httpPort;
     log.info({ grpcPort, httpPort, host: options.host, replicaId: registry.replicaId }, 'listening');
-    const server = new LinkServer(options, grpcServer, httpServer, stores.sessions, shutdown, grpcPort, httpPort, stores.runs, stores.sandboxes, stores.retention);
+    const server = new LinkServer(options, grpcServer, httpServer, stores.sessions, shutdown, grpcPort, httpPort, stores.runs, stores.sandboxes, stores.retention, {
+      store: stores.interactions,
+      sweep: stores.approvalTimeouts,
+    });
     stores.retention?.start();
+    stores.approvalTimeouts.start();
     server.setAdvertisedGrpcUrl = built.setAdvertisedGrpcUrl;
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`${options.tls ? 'https' : 'http'}://${options.host}:${grpcPort}`);
     return server;
@@ -182,6 +192,8 @@ export class LinkServer {
     await Promise.all([grpcClosed, httpClosed, socketsClosed]);
     clearTimeout(force);
     await this.retention?.close();
+    this.interactions.sweep.stop();
+    this.interactions.store.close();
     await this.options.registry.close();
     await this.runs.close();
     await this.sandboxes.close();
@@ -206,6 +218,10 @@ async function openStores(options: LinkServerOptions) {
   const runs = await RunStore.open(store.connection, notifications, log.child({ module: 'runs' }));
   const sandboxes = await SandboxStore.open(store.connection, notifications, log.child({ module: 'sandboxes' }));
   const threads = new ThreadStore(store.connection, runs);
+  const threadAdmin = new ThreadAdmin(store.connection, threads);
+  const interactions = InteractionStore.open(store.connection, notifications, log.child({ module: 'interactions' }));
+  runs.approvalTimeoutSeconds = Math.ceil((options.approvalTimeoutMs ?? 0) / 1000);
+  const approvalTimeouts = new ApprovalTimeoutSweep(interactions, log.child({ module: 'approval-timeout' }));
   const retention = options.retainEventsMs
     ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
     : undefined;
@@ -219,6 +235,7 @@ async function openStores(options: LinkServerOptions) {
     store,
     runs,
     sandboxes,
+    interactions,
     notifications,
     {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -229,7 +246,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, notifications, interactions, approvalTimeouts, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */

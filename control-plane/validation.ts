@@ -65,6 +65,14 @@ export const FIELD_RULES: Record<string, FieldRule> = {
   // to 1,000 files), in a run event and in the machine's answer to GetSandboxChanges.
   'link.v1.FileDiff': RUN_OUTPUT,
   'link.v1.RunChanges.files': { maxItems: 1_000 },
+  // What a harness asks the user goes into interactions.interaction (bytea) as sent: the tool's
+  // input and an edit's diff up to 256 KiB, like run output. The id is a text column's key (at
+  // most 128 bytes, no NUL), and a suggested rule's words go into thread_allow_rules (no NUL).
+  'link.v1.Interaction': { maxBytes: 256 * 1024, allowNul: true },
+  'link.v1.Interaction.id': { maxBytes: 128 },
+  'link.v1.Question': { maxBytes: 256 * 1024, allowNul: true },
+  'link.v1.QuestionOption': { maxBytes: 256 * 1024, allowNul: true },
+  'link.v1.InteractionResolved.interaction_id': { maxBytes: 128 },
 };
 
 /** Postgres bigint, and integer for 32-bit unsigned values. */

@@ -178,13 +178,21 @@ describe('the harness CLIs, for real', function () {
           assert.ok(Date.now() < deadline, 'the CLI never called the model API');
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
+        // The CLI's process group, as linkd records it while the run lives (the prompt is not on
+        // every CLI's command line, so the group is what tells its processes apart).
+        const group = Number((await readFile(join(agentDir, 'runs', `${runId}.pgid`), 'utf8')).split(' ')[0]);
+        const inGroup = () =>
+          execFileSync('ps', ['-eo', 'pgid=,args='])
+            .toString()
+            .split('\n')
+            .filter((l) => Number(l.trim().split(/\s+/)[0]) === group);
+        assert.ok(inGroup().length > 0, `the ${binary} process group is found while the run is in flight`);
         await client.cancelRun({ runId });
         const events = await collect(client, runId, 0n, 60_000);
         const [done] = of(events, 'done');
         assert.equal(done.status, RunStatus.CANCELLED);
         assert.equal(done.failureReason, 'CANCELLED');
-        const left = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
-        assert.deepEqual(left, [], `no ${binary} process is left`);
+        assert.deepEqual(inGroup(), [], `no ${binary} process is left`);
       });
     });
   }

@@ -101,6 +101,7 @@ describe('hostile requests on every RPC', function () {
       thread_id: ids.thread,
       link_id: ids.link,
       run_id: ids.run,
+      interaction_id: 'fuzz-interaction',
       sandbox_id: ids.sandbox,
       harness: 'shell',
       text: 'echo fuzz',

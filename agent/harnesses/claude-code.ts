@@ -1,35 +1,54 @@
 /**
- * Claude Code: `claude -p PROMPT --output-format stream-json --verbose`, resumed with `--resume`.
+ * Claude Code in its stream-json mode, both ways:
+ *
+ *   claude -p --input-format stream-json --output-format stream-json --verbose
+ *          --permission-prompt-tool stdio --permission-mode default|acceptEdits
+ *          [--allowedTools=RULES] [--model=M] [--resume S]
+ *
+ * The prompt is not on the command line: `start()` writes it on stdin as a user message, and once
+ * the CLI has printed its `result` stdin is closed, which makes it exit. In between, the CLI asks
+ * before running a tool its permission mode and rules do not allow (claude-control.ts).
  *
  * Its stream-json lines, as the real CLI (2.1.x) prints them:
- *   system/init      → started (session id, model, cwd)
- *   assistant        → one content block per line: text, thinking (reasoning) or tool_use (tool call)
- *   user             → tool_result blocks (tool result); `tool_use_result` of Write/Edit → file change
- *   system/api_retry → a log line
- *   result           → usage and cost; `is_error` (with `api_error_status`) means the run failed even
- *                      though the CLI may exit 0
- * Edits inside the working directory are allowed (`--permission-mode acceptEdits`), which works as
- * root; anything else the CLI would ask about is denied and reported by the CLI.
+ *   system/init            → started (session id, model, cwd)
+ *   assistant              → one content block per line: text, thinking (reasoning) or tool_use (tool call)
+ *   user                   → tool_result blocks (tool result); `tool_use_result` of Write/Edit → file change
+ *   system/api_retry       → a log line
+ *   control_request        → an interaction (permission or question), answered on stdin
+ *   control_cancel_request → the interaction is withdrawn
+ *   result                 → usage and cost; `is_error` (with `api_error_status`) means the run failed even
+ *                            though the CLI may exit 0; `error_during_execution` without a message is how
+ *                            it reports being interrupted (a stopped run reads as stopped)
  */
-import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import { LogLine_Stream, PermissionMode } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
-import type { HarnessAdapter, OutputParser } from './harness.js';
+import type { HarnessAdapter, OutputParser, RunIo } from './harness.js';
 import { doneEvent, jsonlParser, textOf, usageEvent } from './jsonl.js';
+import { claudeAllowedTools, claudePermissionMode, ClaudeControl } from './claude-control.js';
 
 export const claudeCodeHarness: HarnessAdapter = {
   name: 'claude-code',
   binary: 'claude',
+  interactive: true,
   interruptSignal: 'SIGINT',
   command(payload) {
-    const args = ['-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits'];
-    // One argv element: a model name can never be read as another flag.
+    const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--permission-prompt-tool', 'stdio'];
+    args.push('--permission-mode', claudePermissionMode(payload.permissionMode ?? PermissionMode.UNSPECIFIED));
+    // One argv element each: a value can never be read as another flag.
+    const allowed = claudeAllowedTools(payload.allowRules ?? []);
+    if (allowed) args.push(`--allowedTools=${allowed}`);
     if (payload.model) args.push(`--model=${payload.model}`);
-    if (payload.resumeSessionId) args.push('--resume', payload.resumeSessionId);
-    // After `--`, a message that starts with a dash is still the prompt.
-    return { file: 'claude', args: [...args, '--', payload.prompt] };
+    if (payload.resumeSessionId) args.push(`--resume=${payload.resumeSessionId}`);
+    return { file: 'claude', args };
   },
-  parser: (_payload, cwd) => claudeParser(cwd),
+  parser: (payload, cwd, io) => claudeParser(cwd, io ? { prompt: payload.prompt, io } : undefined),
 };
+
+/** The prompt and the CLI's channels, for a parser that drives the CLI (without it, the parser only reads). */
+export interface ClaudeSession {
+  prompt: string;
+  io: RunIo;
+}
 
 interface ClaudeBlock {
   type: string;
@@ -47,20 +66,49 @@ interface ClaudeBlock {
 interface ClaudeState {
   cwd: string;
   sessionId: string;
-  result: { isError: boolean } | undefined;
+  /**
+   * The CLI's `result`: completed, failed (an API error, already reported), or stopped before the
+   * turn ended (`stopped` holds the CLI's words, reported only if nobody stopped the run).
+   */
+  result: { outcome: 'completed' | 'failed' | undefined; stopped?: { code: string; message: string } } | undefined;
+  control: ClaudeControl | undefined;
+  session: ClaudeSession | undefined;
 }
 
-/** Parses one Claude Code run's stream-json lines (see the header) into run events. */
-export function claudeParser(cwd: string): OutputParser {
-  const state: ClaudeState = { cwd, sessionId: '', result: undefined };
-  return jsonlParser({
+/**
+ * Parses one Claude Code run's stream-json lines (see the header) into run events. With `session`,
+ * it also drives the CLI: sends the prompt at `start()`, answers its control requests, and closes
+ * its stdin after the result.
+ */
+export function claudeParser(cwd: string, session?: ClaudeSession): OutputParser {
+  const state: ClaudeState = { cwd, sessionId: '', result: undefined, session, control: session ? new ClaudeControl(session.io, cwd) : undefined };
+  const parser = jsonlParser({
     message: (message) => claudeMessage(message, state),
-    finish: (exit) => [doneEvent(exit, state.result ? (state.result.isError ? 'failed' : 'completed') : undefined, state.sessionId)],
+    finish: (exit) => {
+      const events: EventInit[] = [];
+      const stopped = state.result?.stopped;
+      if (stopped && !exit.cancelled) events.push({ event: { case: 'error', value: stopped } });
+      events.push(doneEvent(exit, state.result?.outcome, state.sessionId));
+      return events;
+    },
   });
+  return {
+    ...parser,
+    start() {
+      if (!session) return;
+      session.io.input.write(JSON.stringify({ type: 'user', message: { role: 'user', content: session.prompt } }));
+    },
+  };
 }
 
 function claudeMessage(message: Record<string, unknown>, state: ClaudeState): EventInit[] {
   switch (message.type) {
+    case 'control_request':
+      state.control?.request(message);
+      return [];
+    case 'control_cancel_request':
+      state.control?.cancel(message);
+      return [];
     case 'system':
       return systemMessage(message, state);
     case 'assistant':
@@ -127,11 +175,28 @@ function resultMessage(message: Record<string, unknown>, state: ClaudeState): Ev
       costUsd: message.total_cost_usd,
     }),
   ];
-  // On API errors the CLI says subtype "success" with is_error (and api_error_status).
-  state.result = { isError: message.is_error === true };
-  if (state.result.isError) {
+  // The turn is over: with stdin closed, the CLI exits.
+  state.session?.io.input.end();
+  if (message.is_error !== true) {
+    state.result = { outcome: 'completed' };
+  } else if (message.subtype === 'success') {
+    // On API errors the CLI says subtype "success" with is_error (and api_error_status).
     const status = message.api_error_status as number | null;
+    state.result = { outcome: 'failed' };
     events.push({ event: { case: 'error', value: { code: status ? `api_error_${status}` : 'error', message: String(message.result ?? '') } } });
+  } else {
+    // error_during_execution (interrupted: no message of its own), error_max_turns, …: the turn
+    // ended early. Said at the end, unless the run was stopped on purpose.
+    state.result = { outcome: undefined, stopped: { code: String(message.subtype ?? 'error'), message: stoppedMessage(message) } };
   }
   return events;
+}
+
+/** The CLI's words for a turn it ended early; its `[ede_diagnostic]` entries are for its developers. */
+function stoppedMessage(message: Record<string, unknown>): string {
+  if (typeof message.result === 'string' && message.result) return message.result;
+  const errors = (Array.isArray(message.errors) ? message.errors : []).map(String).filter((e) => e && !e.startsWith('[ede_diagnostic]'));
+  if (errors.length > 0) return errors.join('\n');
+  const why = typeof message.terminal_reason === 'string' ? ` (${message.terminal_reason})` : '';
+  return `Claude Code ended the turn before it was done${why}`;
 }

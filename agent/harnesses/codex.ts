@@ -1,97 +1,174 @@
 /**
- * Codex CLI: `codex exec --json --skip-git-repo-check --sandbox workspace-write -- PROMPT`, resumed
- * with `codex exec … resume <thread id> -- PROMPT`. The model provider is the user's own Codex
- * configuration (`$CODEX_HOME/config.toml`); Link passes only the model.
+ * Codex CLI, driven both ways through `codex app-server` (JSON-RPC on stdio; codex-app-server.ts).
+ * The model provider is the user's own Codex configuration (`$CODEX_HOME/config.toml`), which a
+ * run never changes; Link passes the model, the directory and the permission mode.
  *
- * Its --json lines, as the real CLI (0.171) prints them:
- *   thread.started {thread_id}         → started (the thread id is the session to resume)
- *   item.started / item.completed      → by item type:
- *     agent_message {text}             → text (whole messages: Codex does not stream text deltas)
- *     reasoning {text}                 → reasoning
- *     command_execution                → tool call when it starts, tool result when it completes
- *     file_change {changes[]}          → a file change per path (apply_patch)
- *     mcp_tool_call, web_search, …     → tool call and result, named after the type
- *     error {message}                  → a log line (non-fatal warnings, e.g. an unknown model)
- *   turn.completed {usage}             → usage (Codex reports the thread's running total)
- *   error {message}                    → error (also sent for retries the CLI recovers from)
- *   turn.failed {error}                → the run failed
- * Killed mid-run, it prints neither turn.completed nor turn.failed: no result, whatever the exit code.
- * `--sandbox workspace-write` lets commands write in the run's directory and nowhere else.
+ *   start()   initialize → initialized → thread/start {cwd, approvalPolicy, sandbox, model?}
+ *             (thread/resume {threadId} for a thread's later messages) → turn/start {input}
+ *
+ * What the server says, as run events:
+ *   thread/start|resume answer      → started (the thread id is the session to resume)
+ *   item/started, item/completed    → by item type:
+ *     agentMessage {text}           → text (whole messages; the deltas are not needed)
+ *     reasoning {summary, content}  → reasoning
+ *     commandExecution              → tool call when it starts, tool result when it completes
+ *     fileChange {changes[]}        → a file change per path, once applied
+ *     mcpToolCall, webSearch, …     → tool call and result, named after the type
+ *   thread/tokenUsage/updated       → usage at the turn's end (the thread's running total)
+ *   error {error, willRetry}        → error (a log line while Codex retries)
+ *   warning, configWarning, …       → log lines
+ *   turn/completed {turn.status}    → the run's outcome; stdin is closed and the server exits
+ *   requests (approvals, questions) → interactions (codex-interactions.ts); serverRequest/resolved
+ *                                     for one still unanswered withdraws it
+ * Killed mid-run, it prints no turn/completed: no result, whatever the exit code.
+ *
+ * Permission modes (codexPolicy): ASK and EDITS run `untrusted` (Codex asks before every command
+ * and edit), EDITS answering edits inside the run's directory itself; AUTO runs `never`. All run
+ * in Codex's workspace-write sandbox: the run's directory is writable, the rest of the disk is not.
  */
-import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import { isAbsolute, relative } from 'node:path';
+import { LogLine_Stream, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
-import type { HarnessAdapter, OutputParser } from './harness.js';
+import { CodexRpc, codexPolicy, INITIALIZE_PARAMS, threadParams, type RpcId, type RpcOutcome } from './codex-app-server.js';
+import { approvalDecision, commandInteraction, fileChangeInteraction, questionAnswers, questionInteraction, type CodexFileChange } from './codex-interactions.js';
+import type { HarnessAdapter, InteractionInit, OutputParser, RunIo } from './harness.js';
 import { doneEvent, jsonlParser, log, usageEvent } from './jsonl.js';
 
 export const codexHarness: HarnessAdapter = {
   name: 'codex',
   binary: 'codex',
+  interactive: true,
   interruptSignal: 'SIGINT',
-  command(payload) {
-    const args = ['exec', '--json', '--skip-git-repo-check', '--sandbox', 'workspace-write'];
-    // One argv element: a model name can never be read as another flag.
-    if (payload.model) args.push(`--model=${payload.model}`);
-    if (payload.resumeSessionId) args.push('resume', payload.resumeSessionId);
-    // After `--`, a message that starts with a dash is still the prompt.
-    return { file: 'codex', args: [...args, '--', payload.prompt] };
-  },
-  parser: (payload, cwd) => codexParser(cwd, payload.model),
+  // The model, prompt and directory go in JSON messages, never on the command line.
+  command: () => ({ file: 'codex', args: ['app-server'] }),
+  parser: (payload, cwd, io) => codexParser(payload, cwd, io),
 };
 
 interface CodexItem {
   id?: string;
   type?: string;
   text?: string;
-  message?: string;
+  summary?: string[];
+  content?: string[];
   command?: string;
-  aggregated_output?: string;
-  exit_code?: number | null;
+  aggregatedOutput?: string | null;
+  exitCode?: number | null;
   status?: string;
-  changes?: { path?: string; kind?: string }[];
+  changes?: CodexFileChange[];
   [key: string]: unknown;
 }
 
-/** Item types that are shown as text, reasoning, file changes or warnings rather than tools. */
-const NOT_TOOLS = new Set(['agent_message', 'reasoning', 'file_change', 'error', 'todo_list']);
+/** Item types that are shown as text, reasoning or file changes, or not at all, rather than as tools. */
+const NOT_TOOLS = new Set(['userMessage', 'hookPrompt', 'agentMessage', 'functionCallOutput', 'plan', 'reasoning', 'fileChange', 'subAgentActivity', 'enteredReviewMode', 'exitedReviewMode', 'contextCompaction']);
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Item fields that are not a tool's input. */
+const NOT_INPUT = new Set(['id', 'type', 'status', 'result', 'error', 'startedAtMs', 'completedAtMs', 'durationMs', 'contentItems', 'success']);
 
 /** What one Codex run's parser remembers between lines. */
 interface CodexState {
+  payload: RunPayload;
   cwd: string;
-  model: string;
+  /** The run's directory as Codex reports it (it may resolve links). */
+  codexCwd: string;
   sessionId: string;
   outcome: 'completed' | 'failed' | undefined;
-  /** Ids of the tool items already announced by item.started. */
-  called: Set<string>;
   lastError: string;
+  /** The thread's token totals, from the latest thread/tokenUsage/updated. */
+  usage: Record<string, number> | undefined;
+  /** Ids of the tool items already announced by item/started. */
+  called: Set<string>;
+  /** The changes of fileChange items, by item id (their approval request names only the item). */
+  changes: Map<string, CodexFileChange[]>;
+  /** The server's requests still waiting for the user: request id → interaction id. */
+  asked: Map<RpcId, string>;
 }
 
-/** Parses one Codex run's --json lines (see the header) into run events. */
-export function codexParser(cwd: string, model: string): OutputParser {
-  const state: CodexState = { cwd, model, sessionId: '', outcome: undefined, called: new Set<string>(), lastError: '' };
-  return jsonlParser({
-    message: (message) => codexMessage(message, state),
+/** Parses one app-server run's stdout (see the header) and drives it through `io`. */
+export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): OutputParser {
+  if (!io) {
+    // Without a stdin pipe the server reads end-of-file and exits at once: say why.
+    return jsonlParser({
+      message: () => [],
+      finish: (exit) => [{ event: { case: 'error', value: { code: 'harness_error', message: 'codex app-server needs the run\'s stdin and interactions' } } }, doneEvent(exit, 'failed', '')],
+    });
+  }
+  const rpc = new CodexRpc(io.input);
+  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map() };
+  const fail = (message: string): EventInit[] => {
+    state.outcome = 'failed';
+    state.lastError = message;
+    io.input.end();
+    return [{ event: { case: 'error', value: { code: 'api_error', message } } }];
+  };
+  const onThread = (outcome: RpcOutcome): EventInit[] => {
+    if ('error' in outcome) return fail(outcome.error.message ?? 'codex app-server refused the thread');
+    const thread = (outcome.result.thread ?? {}) as { id?: string };
+    state.sessionId = String(thread.id ?? payload.resumeSessionId);
+    if (typeof outcome.result.cwd === 'string') state.codexCwd = outcome.result.cwd;
+    const model = typeof outcome.result.model === 'string' ? outcome.result.model : payload.model;
+    rpc.request('turn/start', { threadId: state.sessionId, input: [{ type: 'text', text: payload.prompt, text_elements: [] }] }, (turn) => ('error' in turn ? fail(turn.error.message ?? 'codex app-server refused the turn') : []));
+    return [{ event: { case: 'started', value: { harness: 'codex', sessionId: state.sessionId, model, cwd } } }];
+  };
+  const parser = jsonlParser({
+    message(message) {
+      const sorted = rpc.receive(message);
+      if (!sorted) return [];
+      if (sorted.kind === 'response') return sorted.events;
+      if (sorted.kind === 'request') return serverRequest(sorted.id, sorted.method, sorted.params, state, rpc, io);
+      return notification(sorted.method, sorted.params, state, io);
+    },
     finish: (exit) => [doneEvent(exit, state.outcome, state.sessionId)],
   });
+  return {
+    // Its stderr is tracing output, coloured even into a pipe.
+    line: (text, stream) => parser.line(stream === 'stderr' ? text.replace(ANSI, '') : text, stream),
+    finish: (exit) => parser.finish(exit),
+    start() {
+      rpc.request('initialize', INITIALIZE_PARAMS, (outcome) => {
+        if ('error' in outcome) return fail(outcome.error.message ?? 'codex app-server refused to initialize');
+        rpc.notify('initialized');
+        rpc.request(payload.resumeSessionId ? 'thread/resume' : 'thread/start', threadParams(payload, cwd), onThread);
+        return [];
+      });
+    },
+  };
 }
 
-function codexMessage(message: Record<string, unknown>, state: CodexState): EventInit[] {
-  const item = (message.item ?? {}) as CodexItem;
-  switch (message.type) {
-    case 'thread.started':
-      state.sessionId = String(message.thread_id ?? '');
-      return [{ event: { case: 'started', value: { harness: 'codex', sessionId: state.sessionId, model: state.model, cwd: state.cwd } } }];
-    case 'item.started':
+function notification(method: string, params: Record<string, unknown>, state: CodexState, io: RunIo): EventInit[] {
+  const item = (params.item ?? {}) as CodexItem;
+  switch (method) {
+    case 'item/started':
+      if (item.type === 'fileChange') state.changes.set(item.id ?? '', item.changes ?? []);
       return item.type && !NOT_TOOLS.has(item.type) ? [toolCall(item, state)] : [];
-    case 'item.completed':
+    case 'item/completed':
       return itemCompleted(item, state);
-    case 'turn.completed':
-      return turnCompleted(message, state);
-    case 'error':
-      // Also used for retries the CLI recovers from ("Reconnecting... 2/5"); turn.failed decides.
-      state.lastError = String(message.message ?? '');
-      return [{ event: { case: 'error', value: { code: 'api_error', message: state.lastError } } }];
-    case 'turn.failed':
-      return turnFailed(message, state);
+    case 'thread/tokenUsage/updated':
+      state.usage = ((params.tokenUsage ?? {}) as { total?: Record<string, number> }).total;
+      return [];
+    case 'error': {
+      const message = String(((params.error ?? {}) as { message?: string }).message ?? '');
+      if (params.willRetry === true) return [log(LogLine_Stream.STDERR, message)];
+      state.lastError = message;
+      return [{ event: { case: 'error', value: { code: 'api_error', message } } }];
+    }
+    case 'warning':
+    case 'configWarning':
+    case 'guardianWarning':
+      return [log(LogLine_Stream.STDERR, String(params.message ?? params.summary ?? ''))];
+    case 'serverRequest/resolved': {
+      // Resolved without our answer: Codex withdrew it (the turn ended, or it was decided elsewhere).
+      const id = state.asked.get(params.requestId as RpcId);
+      if (id !== undefined) {
+        state.asked.delete(params.requestId as RpcId);
+        io.interactions.withdraw(id);
+      }
+      return [];
+    }
+    case 'turn/completed':
+      return turnCompleted(params, state, io);
     default:
       return [];
   }
@@ -99,57 +176,96 @@ function codexMessage(message: Record<string, unknown>, state: CodexState): Even
 
 function toolCall(item: CodexItem, state: CodexState): EventInit {
   state.called.add(item.id ?? '');
-  const input =
-    item.type === 'command_execution'
-      ? { command: item.command }
-      : Object.fromEntries(Object.entries(item).filter(([key]) => !['id', 'type', 'status', 'result', 'error'].includes(key)));
-  return { event: { case: 'toolCall', value: { id: item.id ?? '', name: item.type === 'command_execution' ? 'shell' : String(item.type), inputJson: JSON.stringify(input) } } };
+  const input = item.type === 'commandExecution' ? { command: item.command } : Object.fromEntries(Object.entries(item).filter(([key]) => !NOT_INPUT.has(key)));
+  return { event: { case: 'toolCall', value: { id: item.id ?? '', name: item.type === 'commandExecution' ? 'shell' : String(item.type), inputJson: JSON.stringify(input) } } };
 }
 
 function itemCompleted(item: CodexItem, state: CodexState): EventInit[] {
   switch (item.type) {
-    case 'agent_message':
+    case 'agentMessage':
       return item.text ? [{ event: { case: 'text', value: { text: item.text } } }] : [];
-    case 'reasoning':
-      return item.text ? [{ event: { case: 'reasoning', value: { text: item.text } } }] : [];
-    case 'error':
-      return [log(LogLine_Stream.STDERR, String(item.message ?? ''))];
-    case 'file_change':
-      return fileChanges(item);
-    case 'todo_list':
+    case 'reasoning': {
+      const text = [...(item.summary ?? []), ...(item.content ?? [])].join('\n');
+      return text ? [{ event: { case: 'reasoning', value: { text } } }] : [];
+    }
+    case 'fileChange':
+      state.changes.delete(item.id ?? '');
+      if (item.status !== 'completed') return [];
+      return (item.changes ?? []).flatMap((c) => (c.path ? [{ event: { case: 'fileChange' as const, value: { path: c.path, kind: c.kind?.type ?? 'update' } } }] : []));
     case undefined:
       return [];
     default:
-      return toolCompleted(item, state);
+      return NOT_TOOLS.has(item.type) ? [] : toolCompleted(item, state);
   }
 }
 
-function fileChanges(item: CodexItem): EventInit[] {
-  const events: EventInit[] = [];
-  if (item.status === 'completed' || item.status === undefined) {
-    for (const change of item.changes ?? []) if (change.path) events.push({ event: { case: 'fileChange', value: { path: change.path, kind: change.kind ?? 'update' } } });
-  }
-  return events;
-}
-
-/** A tool: its call, if the CLI did not announce it, then its result. */
+/** A tool: its call, if item/started did not announce it, then its result. */
 function toolCompleted(item: CodexItem, state: CodexState): EventInit[] {
   const events: EventInit[] = [];
   if (!state.called.has(item.id ?? '')) events.push(toolCall(item, state));
-  const output = item.aggregated_output ?? (item.result === undefined ? '' : JSON.stringify(item.result));
-  const failed = item.status === 'failed' || (typeof item.exit_code === 'number' && item.exit_code !== 0) || (item.error !== undefined && item.error !== null);
+  state.called.delete(item.id ?? '');
+  const result = item.result ?? item.contentItems;
+  const output = item.aggregatedOutput ?? (result === undefined || result === null ? (item.status === 'declined' ? 'declined' : '') : JSON.stringify(result));
+  const failed = item.status === 'failed' || item.status === 'declined' || (typeof item.exitCode === 'number' && item.exitCode !== 0) || (item.error !== undefined && item.error !== null) || item.success === false;
   events.push({ event: { case: 'toolResult', value: { id: item.id ?? '', output, isError: failed } } });
   return events;
 }
 
-function turnCompleted(message: Record<string, unknown>, state: CodexState): EventInit[] {
-  const usage = (message.usage ?? {}) as Record<string, number>;
-  state.outcome ??= 'completed';
-  return [usageEvent({ input: usage.input_tokens, output: usage.output_tokens, cacheRead: usage.cached_input_tokens, cacheWrite: usage.cache_write_input_tokens })];
+function turnCompleted(params: Record<string, unknown>, state: CodexState, io: RunIo): EventInit[] {
+  const turn = (params.turn ?? {}) as { status?: string; error?: { message?: string } | null };
+  const events: EventInit[] = [];
+  if (turn.status === 'completed') state.outcome ??= 'completed';
+  else if (turn.status === 'failed') {
+    state.outcome = 'failed';
+    const message = turn.error?.message ?? 'the turn failed';
+    if (message !== state.lastError) events.push({ event: { case: 'error', value: { code: 'api_error', message } } });
+  }
+  const u = state.usage ?? {};
+  events.push(usageEvent({ input: u.inputTokens, output: u.outputTokens, cacheRead: u.cachedInputTokens, cacheWrite: u.cacheWriteInputTokens }));
+  // One message a run: with stdin closed, the server finishes and exits.
+  io.input.end();
+  return events;
 }
 
-function turnFailed(message: Record<string, unknown>, state: CodexState): EventInit[] {
-  const text = String(((message.error ?? {}) as { message?: string }).message ?? '');
-  state.outcome = 'failed';
-  return text !== state.lastError ? [{ event: { case: 'error', value: { code: 'api_error', message: text } } }] : [];
+/** A request of the server: ask the user (or allow an edit in EDITS mode), then answer it. */
+function serverRequest(rpcId: RpcId, method: string, params: Record<string, unknown>, state: CodexState, rpc: CodexRpc, io: RunIo): EventInit[] {
+  const id = `codex-request-${rpcId}`;
+  let request: InteractionInit;
+  let answer: (reply: Parameters<typeof approvalDecision>[0]) => unknown;
+  if (method === 'item/commandExecution/requestApproval') {
+    request = commandInteraction(id, params);
+    answer = approvalDecision;
+  } else if (method === 'item/fileChange/requestApproval') {
+    const changes = state.changes.get(String(params.itemId ?? '')) ?? [];
+    request = fileChangeInteraction(id, params, changes);
+    answer = approvalDecision;
+    if (codexPolicy(state.payload.permissionMode).editsAllowed && changes.length > 0 && changes.every((c) => inside(c, state))) {
+      rpc.respond(rpcId, { decision: 'accept' });
+      return [{ event: { case: 'interaction', value: { ...request, allowedBy: 'permission mode edits' } } }];
+    }
+  } else if (method === 'item/tool/requestUserInput') {
+    request = questionInteraction(id, params);
+    answer = questionAnswers;
+  } else {
+    // MCP elicitations, auth refreshes, …: nothing Link takes part in.
+    rpc.refuse(rpcId, `${method} is not supported by Link`);
+    return [log(LogLine_Stream.STDERR, `refused the request ${method}: not supported by Link`)];
+  }
+  state.asked.set(rpcId, id);
+  void io.interactions.ask(request).then((reply) => {
+    state.asked.delete(rpcId);
+    const result = answer(reply);
+    if (result !== undefined) rpc.respond(rpcId, result);
+  });
+  return [];
+}
+
+/** Whether a change (and where it moves to) stays inside the run's directory. */
+function inside(change: CodexFileChange, state: CodexState): boolean {
+  const within = (path: string) =>
+    [state.cwd, state.codexCwd].some((root) => {
+      const rel = relative(root, path);
+      return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    });
+  return !!change.path && within(change.path) && (!change.kind?.move_path || within(change.kind.move_path));
 }

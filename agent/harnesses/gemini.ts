@@ -1,102 +1,215 @@
 /**
- * Gemini CLI: `gemini --output-format stream-json --approval-mode auto_edit --prompt=PROMPT`,
- * resumed with `--resume <session id>`. The API key and endpoint are the user's own Gemini setup.
+ * Gemini CLI driven both ways: `gemini --acp [--model=M]`, the Agent Client Protocol (JSON-RPC 2.0,
+ * one message a line) on its stdin and stdout. The API key and endpoint are the user's own Gemini
+ * setup. One process per run, one turn per process:
  *
- * Its stream-json lines, as the real CLI (0.61) prints them:
- *   init {session_id, model}                   → started
- *   message role=user                          → nothing (it is the person's own message)
- *   message role=assistant delta=true          → text, chunk by chunk as it streams
- *   tool_use {tool_id, tool_name, parameters}  → tool call
- *   tool_result {tool_id, status, output}      → tool result; a successful write_file or replace
- *                                                is also a file change
- *   error {severity, message}                  → a log line (warnings) or an error
- *   result {status, error?, stats}             → usage; status "error" means the run failed
- * Killed mid-stream it exits 0 (!) with no result line: no result means the run did not complete,
- * whatever the exit code. `--approval-mode auto_edit` lets it edit files without asking; tools
- * that would need approval are refused by the CLI, as it reports.
+ *   start()  initialize {protocolVersion 1, no fs capabilities}
+ *            → session/new {cwd} — or session/load {sessionId, cwd} to resume the thread's session
+ *            → session/set_mode: ASK → `default` (asks for edits and commands), EDITS or unspecified
+ *              → `autoEdit` (edits allowed, commands ask), AUTO → `yolo` (Link allows everything itself
+ *              too) — only to a mode the CLI reports for the session
+ *            → session/prompt {the message}
+ *   session/update              → events (gemini-updates.ts); updates before the prompt is sent are
+ *                                 the resumed session's history, replayed by the CLI: not shown again
+ *   session/request_permission  → an interaction (gemini-permissions.ts); the answer goes back as the
+ *                                 option the CLI offered for it
+ *   the session/prompt answer   → usage (its `_meta.quota`), the turn's end: stdin is closed and the
+ *                                 CLI exits; an error answer is the run's error, in the CLI's words
+ *
+ * The model is the `--model=` flag, not ACP: ACP sets models through session config options, which
+ * this CLI does not offer (it has an unstable `session/set_model` of an earlier draft instead).
+ * Killed or interrupted (SIGINT) mid-turn it exits without answering the prompt: no answer means the
+ * run did not complete, whatever the exit code. See gemini-sessions.ts for a guard on resume.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { LogLine_Stream } from '../../gen/link/v1/run_pb.js';
+import type {
+  InitializeRequest,
+  LoadSessionResponse,
+  NewSessionResponse,
+  PromptResponse,
+  RequestPermissionRequest,
+  SessionModeState,
+  SessionNotification,
+} from '@agentclientprotocol/sdk';
+import { AGENT_METHODS, CLIENT_METHODS, PROTOCOL_VERSION } from '@agentclientprotocol/sdk';
+import { LogLine_Stream, PermissionMode, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
-import type { HarnessAdapter, OutputParser } from './harness.js';
-import { doneEvent, jsonlParser, log, textOf, usageEvent } from './jsonl.js';
+import { AcpLines, describeAcpError, METHOD_NOT_FOUND, type AcpError, type AgentRequest } from './gemini-acp.js';
+import { permissionInteraction, permissionOutcome } from './gemini-permissions.js';
+import { geminiHome, keepSessionFromLoad } from './gemini-sessions.js';
+import { GeminiTurnEvents } from './gemini-updates.js';
+import type { HarnessAdapter, OutputParser, RunIo } from './harness.js';
+import { doneEvent, log, usageEvent } from './jsonl.js';
 
-export const geminiHarness: HarnessAdapter = {
-  name: 'gemini',
-  binary: 'gemini',
-  interruptSignal: 'SIGINT',
-  command(payload) {
-    const args = ['--output-format', 'stream-json', '--approval-mode', 'auto_edit'];
-    // One argv element: a model name can never be read as another flag.
-    if (payload.model) args.push(`--model=${payload.model}`);
-    if (payload.resumeSessionId) args.push('--resume', payload.resumeSessionId);
-    // `--prompt=` keeps a message that starts with a dash the prompt.
-    return { file: 'gemini', args: [...args, `--prompt=${payload.prompt}`] };
-  },
-  parser: (_payload, cwd) => geminiParser(cwd),
+/** The raw line kept on each event is cut to this many characters. */
+const MAX_RAW = 64 * 1024;
+
+/** The CLI's approval mode for each permission mode. */
+const MODES: Record<PermissionMode, string> = {
+  [PermissionMode.UNSPECIFIED]: 'autoEdit',
+  [PermissionMode.ASK]: 'default',
+  [PermissionMode.EDITS]: 'autoEdit',
+  [PermissionMode.AUTO]: 'yolo',
 };
 
-/** The tools that change the file named by their `file_path` parameter. */
-const FILE_TOOLS = new Set(['write_file', 'replace']);
+export interface GeminiHarnessOptions {
+  /** The home the CLI keeps its sessions in (default: the one it would pick from linkd's environment). */
+  home?: () => string;
+}
 
-export function geminiParser(cwd: string): OutputParser {
+/** The Gemini CLI adapter; `options` are for tests that run the CLI with a home of their own. */
+export function createGeminiHarness(options: GeminiHarnessOptions = {}): HarnessAdapter {
+  return {
+    name: 'gemini',
+    binary: 'gemini',
+    interactive: true,
+    interruptSignal: 'SIGINT',
+    command(payload) {
+      // One argv element: a model name can never be read as another flag.
+      return { file: 'gemini', args: ['--acp', ...(payload.model ? [`--model=${payload.model}`] : [])] };
+    },
+    parser(payload, cwd, io) {
+      return io ? geminiParser(payload, cwd, io, (options.home ?? (() => geminiHome()))()) : withoutStdin();
+    },
+  };
+}
+
+export const geminiHarness: HarnessAdapter = createGeminiHarness();
+
+/** Run without a stdin (no interactions given): the CLI reads nothing and exits; the run fails, saying why. */
+function withoutStdin(): OutputParser {
+  return {
+    line: (text, stream) => [log(stream === 'stderr' ? LogLine_Stream.STDERR : LogLine_Stream.STDOUT, text)],
+    finish: (exit) => [
+      { event: { case: 'error', value: { code: 'not_interactive', message: 'the gemini harness talks to the CLI over its stdin, and this run has none' } } },
+      doneEvent(exit, 'failed', ''),
+    ],
+  };
+}
+
+/**
+ * The ACP conversation of one run: `start()` opens it, each stdout line moves it on. `home` is
+ * where the CLI keeps its sessions (for the guard on resume).
+ */
+export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: string): OutputParser {
+  const rpc = new AcpLines(io.input);
+  const turn = new GeminiTurnEvents();
   let sessionId = '';
   let outcome: 'completed' | 'failed' | undefined;
-  const calls = new Map<string, { path: string; kind: string }>();
-  return jsonlParser({
-    message(message) {
-      const events: EventInit[] = [];
-      switch (message.type) {
-        case 'init':
-          sessionId = String(message.session_id ?? '');
-          events.push({ event: { case: 'started', value: { harness: 'gemini', sessionId, model: String(message.model ?? ''), cwd } } });
-          break;
-        case 'message':
-          if (message.role === 'assistant' && message.content) events.push({ event: { case: 'text', value: { text: String(message.content) } } });
-          break;
-        case 'tool_use': {
-          const id = String(message.tool_id ?? '');
-          const name = String(message.tool_name ?? '');
-          const parameters = (message.parameters ?? {}) as Record<string, unknown>;
-          if (FILE_TOOLS.has(name) && typeof parameters.file_path === 'string') {
-            // The line comes before the tool runs: whether the file is there yet tells add from update.
-            const path = resolve(cwd, parameters.file_path);
-            calls.set(id, { path, kind: existsSync(path) ? 'update' : 'add' });
-          }
-          events.push({ event: { case: 'toolCall', value: { id, name, inputJson: JSON.stringify(parameters) } } });
-          break;
-        }
-        case 'tool_result': {
-          const id = String(message.tool_id ?? '');
-          const isError = message.status !== 'success';
-          const error = message.error as { message?: string } | undefined;
-          const output = isError && error?.message ? error.message : textOf(message.output);
-          events.push({ event: { case: 'toolResult', value: { id, output, isError } } });
-          const change = calls.get(id);
-          if (!isError && change) events.push({ event: { case: 'fileChange', value: change } });
-          break;
-        }
-        case 'error':
-          if (message.severity === 'warning') events.push(log(LogLine_Stream.STDERR, String(message.message ?? '')));
-          else events.push({ event: { case: 'error', value: { code: 'error', message: String(message.message ?? '') } } });
-          break;
-        case 'result': {
-          const stats = (message.stats ?? {}) as Record<string, number>;
-          events.push(usageEvent({ input: stats.input_tokens, output: stats.output_tokens, cacheRead: stats.cached }));
-          if (message.status === 'success') outcome = 'completed';
-          else {
-            outcome = 'failed';
-            const error = (message.error ?? {}) as { type?: string; message?: string };
-            events.push({ event: { case: 'error', value: { code: error.type || 'error', message: String(error.message ?? 'the Gemini CLI reported an error') } } });
-          }
-          break;
-        }
-        default:
-          break;
-      }
+  let prompted = false;
+  const asked = new Set<string>();
+
+  const failed = (what: string) => (error: AcpError): EventInit[] => {
+    outcome = 'failed';
+    io.input.end();
+    return [...turn.flush(), { event: { case: 'error', value: { code: `acp_${error.code}`, message: describeAcpError(error) || `${what} failed` } } }];
+  };
+
+  function openSession(): EventInit[] {
+    const params = { cwd, mcpServers: [] };
+    const opened = (modes: SessionModeState | null | undefined, model: string | undefined): EventInit[] => [
+      { event: { case: 'started', value: { harness: 'gemini', sessionId, model: payload.model || model || '', cwd } } },
+      ...setMode(modes),
+    ];
+    if (payload.resumeSessionId) {
+      sessionId = payload.resumeSessionId;
+      keepSessionFromLoad(home, sessionId);
+      rpc.request(AGENT_METHODS.session_load, { ...params, sessionId }, (result) => {
+        const loaded = (result ?? {}) as LoadSessionResponse & { models?: { currentModelId?: string } };
+        return opened(loaded.modes, loaded.models?.currentModelId);
+      }, failed('resuming the session'));
+    } else {
+      rpc.request(AGENT_METHODS.session_new, params, (result) => {
+        const created = (result ?? {}) as NewSessionResponse & { models?: { currentModelId?: string } };
+        sessionId = String(created.sessionId ?? '');
+        return opened(created.modes, created.models?.currentModelId);
+      }, failed('starting a session'));
+    }
+    return [];
+  }
+
+  function setMode(modes: SessionModeState | null | undefined): EventInit[] {
+    const wanted = MODES[payload.permissionMode] ?? MODES[PermissionMode.UNSPECIFIED];
+    if (modes?.currentModeId === wanted) return prompt();
+    if (!modes?.availableModes?.some((m) => m.id === wanted)) {
+      return [log(LogLine_Stream.STDERR, `gemini offers no approval mode "${wanted}"; it stays in "${modes?.currentModeId ?? 'its default'}"`), ...prompt()];
+    }
+    rpc.request(AGENT_METHODS.session_set_mode, { sessionId, modeId: wanted }, () => prompt(), failed('setting the approval mode'));
+    return [];
+  }
+
+  function prompt(): EventInit[] {
+    prompted = true;
+    rpc.request(AGENT_METHODS.session_prompt, { sessionId, prompt: [{ type: 'text', text: payload.prompt }] }, (result) => {
+      const answer = (result ?? {}) as PromptResponse;
+      const quota = (answer._meta?.quota ?? {}) as { token_count?: { input_tokens?: number; output_tokens?: number } };
+      const events = [...turn.flush(), usageEvent({ input: quota.token_count?.input_tokens, output: quota.token_count?.output_tokens })];
+      if (answer.stopReason !== 'cancelled') outcome = 'completed';
+      if (answer.stopReason && answer.stopReason !== 'end_turn') events.push(log(LogLine_Stream.STDERR, `gemini ended the turn: ${answer.stopReason}`));
+      io.input.end();
       return events;
+    }, failed('the prompt'));
+    return [];
+  }
+
+  function permission(request: AgentRequest): EventInit[] {
+    const params = request.params as RequestPermissionRequest;
+    const call = params?.toolCall;
+    if (!call?.toolCallId) {
+      rpc.respond(request.id, { outcome: { outcome: 'cancelled' } });
+      return [];
+    }
+    // Unique in the run, as interactions must be: the CLI's tool call id (once per call).
+    let id = call.toolCallId;
+    if (asked.has(id)) id = `${id}#${request.id}`;
+    asked.add(id);
+    const events = turn.announce(call);
+    void io.interactions.ask(permissionInteraction(id, params, cwd)).then((reply) => {
+      const outcome = permissionOutcome(reply, params.options ?? []);
+      rpc.respond(request.id, { outcome });
+      const allowed = outcome.outcome === 'selected' && params.options.find((o) => o.optionId === outcome.optionId)?.kind.startsWith('allow');
+      if (reply.kind === 'answer' && !allowed) for (const event of turn.denied(call.toolCallId)) io.emit(event);
+    });
+    return events;
+  }
+
+  function handle(message: Record<string, unknown>): EventInit[] {
+    const incoming = rpc.receive(message);
+    switch (incoming.kind) {
+      case 'response':
+        return incoming.events;
+      case 'notification': {
+        const { method, params } = incoming.notification;
+        if (method !== CLIENT_METHODS.session_update || !prompted) return [];
+        const update = (params as SessionNotification | undefined)?.update;
+        return update ? turn.update(update) : [];
+      }
+      case 'request':
+        if (incoming.request.method === CLIENT_METHODS.session_request_permission) return permission(incoming.request);
+        rpc.fail(incoming.request.id, METHOD_NOT_FOUND, `${incoming.request.method} is not offered by this client`);
+        return [];
+      default:
+        return [];
+    }
+  }
+
+  return {
+    start() {
+      const init: InitializeRequest = { protocolVersion: PROTOCOL_VERSION, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false } } };
+      rpc.request(AGENT_METHODS.initialize, init, openSession, failed('starting the ACP connection'));
     },
-    finish: (exit) => [doneEvent(exit, outcome, sessionId)],
-  });
+    line(text, stream) {
+      if (stream === 'stderr') return [log(LogLine_Stream.STDERR, text)];
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        return [log(LogLine_Stream.STDOUT, text)];
+      }
+      if (!message || typeof message !== 'object' || Array.isArray(message)) return [log(LogLine_Stream.STDOUT, text)];
+      const raw = text.slice(0, MAX_RAW);
+      // Joined text has no one line of its own.
+      return handle(message as Record<string, unknown>).map((e) => (e.event?.case === 'text' || e.event?.case === 'reasoning' ? e : { ...e, raw }));
+    },
+    finish: (exit) => [...turn.flush(), doneEvent(exit, outcome, sessionId)],
+  };
 }

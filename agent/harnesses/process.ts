@@ -2,12 +2,16 @@
  * One harness CLI process for one run: its own process group, its output split into lines and
  * parsed into events, an idle timeout (time without output, not wall time), and a staged stop:
  * the CLI's interrupt signal, then SIGTERM to the group, then SIGKILL after a grace period.
+ *
+ * An interactive adapter's CLI gets a stdin pipe (`RunIo.input`) and its parser's `start()` right
+ * after the spawn; while the run waits for the user (`holdIdle(true)`), the idle timeout does not
+ * run. Before the terminal events, requests still pending are closed (`interactions.closeAll`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import type { RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
-import type { HarnessAdapter, HarnessCommand, OutputParser } from './harness.js';
+import type { HarnessAdapter, HarnessCommand, HarnessInput, InteractionChannel, OutputParser } from './harness.js';
 import { RunFailure, type StopReason } from '../../common/reasons.js';
 
 export interface HarnessProcessOptions {
@@ -22,6 +26,8 @@ export interface HarnessProcessOptions {
   stopGraceMs: number;
   /** Rewrites the command line (to run it inside bubblewrap). */
   wrap?: (command: HarnessCommand) => HarnessCommand;
+  /** The run's interactions, for interactive adapters (agent/runs/interactions.ts). */
+  interactions?: InteractionChannel & { closeAll(): void };
 }
 
 export class HarnessProcess {
@@ -29,6 +35,8 @@ export class HarnessProcess {
   private readonly parser: OutputParser;
   private readonly readers: Interface[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
+  /** The run waits for the user: no idle timeout meanwhile. */
+  private idleHeld = false;
   private stopping: { reason: StopReason } | undefined;
   private readonly killed: string[] = [];
   readonly exited: Promise<void>;
@@ -39,17 +47,44 @@ export class HarnessProcess {
   constructor(private readonly options: HarnessProcessOptions) {
     const { adapter, payload, cwd } = options;
     const command = options.wrap ? options.wrap(adapter.command(payload, cwd)) : adapter.command(payload, cwd);
-    this.parser = adapter.parser(payload, cwd);
+    const interactive = adapter.interactive === true && options.interactions !== undefined;
     this.child = spawn(command.file, command.args, {
       cwd,
       env: { ...options.env, ...command.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [interactive ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so the whole tree can be signalled
     });
     this.child.once('error', (error) => (this.spawnError = error));
+    this.parser = interactive
+      ? adapter.parser(payload, cwd, { input: this.input(), interactions: options.interactions!, emit: (event) => options.emit(event) })
+      : adapter.parser(payload, cwd);
     this.readOutput();
     this.exited = this.watchExit();
     this.touch();
+    if (this.child.pid !== undefined) this.parser.start?.();
+  }
+
+  /** The CLI's stdin as lines; a CLI that exited or closed its stdin makes writes no-ops, never errors. */
+  private input(): HarnessInput {
+    const stdin = this.child.stdin!;
+    stdin.on('error', () => {
+      // EPIPE: the CLI is gone; its exit is handled by watchExit.
+    });
+    return {
+      write: (line) => {
+        if (!stdin.writableEnded && !stdin.destroyed) stdin.write(`${line}\n`);
+      },
+      end: () => {
+        if (!stdin.writableEnded && !stdin.destroyed) stdin.end();
+      },
+    };
+  }
+
+  /** Holds the idle timeout while the run waits for the user; releasing it starts a fresh one. */
+  holdIdle(held: boolean): void {
+    this.idleHeld = held;
+    if (held) clearTimeout(this.idleTimer);
+    else this.touch();
   }
 
   /** Each line of stdout and stderr goes through the parser, and counts as activity. */
@@ -98,6 +133,7 @@ export class HarnessProcess {
     }
     if (!this.spawnError) await closed;
     clearTimeout(this.idleTimer);
+    this.options.interactions?.closeAll();
     if (this.spawnError) {
       this.options.emit({ event: { case: 'error', value: { code: 'spawn_failed', message: this.spawnError.message } } });
     }
@@ -163,6 +199,7 @@ export class HarnessProcess {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
+    if (this.idleHeld || this.stopping) return;
     this.idleTimer = setTimeout(() => void this.stop(RunFailure.IdleTimeout), this.options.idleTimeoutMs);
     this.idleTimer.unref();
   }

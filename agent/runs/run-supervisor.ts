@@ -18,17 +18,18 @@
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { MessageInitShape } from '@bufbuild/protobuf';
+import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { KeyObject } from 'node:crypto';
 import { checkDispatch, MAX_DISPATCH_SKEW_MS, type DispatchFields, type DispatchVerdict, type KeyEndorsement, type SignedKind } from '../../common/dispatch.js';
 import { DispatchTrust, type DispatchKeyState } from './dispatch-trust.js';
 import type { Logger } from '../../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
-import type { CancelRun, ConnectRequestSchema, DispatchRun, EventsAck, HeldRunSchema } from '../../gen/link/v1/link_service_pb.js';
+import { InteractionAnswerPayloadSchema, type CancelRun, type ConnectRequestSchema, type DispatchRun, type EventsAck, type HeldRunSchema, type SignedInteractionAnswer } from '../../gen/link/v1/link_service_pb.js';
 import { RunStatus, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
 import { RunOutbox, type EventInit } from './outbox.js';
+import { InteractionBroker } from './interactions.js';
 import { admitDispatch } from './admission.js';
 import { reapOrphans, recordProcessGroup } from './process-groups.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
@@ -36,7 +37,7 @@ import { reportSetup } from '../sandboxes/setup.js';
 import { RunChangeRecorder } from '../sandboxes/changes.js';
 import type { AgentMetrics } from '../metrics.js';
 import { SandboxError } from '../../common/sandbox-names.js';
-import { RunFailure, SignatureRefusal, type DispatchRefusal, type StopReason } from '../../common/reasons.js';
+import { Reason, RunFailure, SignatureRefusal, type DispatchRefusal, type StopReason } from '../../common/reasons.js';
 import type { SandboxInfo, SandboxKeeper } from '../sandboxes/sandboxes.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
@@ -72,6 +73,8 @@ interface ActiveRun {
   payload: RunPayload;
   outbox: RunOutbox;
   process?: HarnessProcess;
+  /** What the CLI asks and the user answers (agent/runs/interactions.ts). */
+  interactions: InteractionBroker;
   finished: boolean;
   /** Set by a cancel that came before the process existed (a tombstone): it never starts, or stops at once. */
   cancelled?: StopReason;
@@ -215,7 +218,13 @@ export class RunSupervisor {
     }
     this.seenNonces.set(admission.nonceHex, Date.now());
     const { payload, adapter } = admission;
-    const run: ActiveRun = { id: d.runId, payload, outbox: new RunOutbox(), finished: false };
+    const interactions = new InteractionBroker({
+      mode: payload.permissionMode,
+      rules: payload.allowRules,
+      emit: (event) => this.emit(run, event),
+      onWaiting: (waiting) => run.process?.holdIdle(waiting),
+    });
+    const run: ActiveRun = { id: d.runId, payload, outbox: new RunOutbox(), interactions, finished: false };
     this.runs.set(run.id, run);
     session.send({ frame: { case: 'runAccepted', value: { runId: run.id } } });
     await this.start(run, adapter);
@@ -262,6 +271,7 @@ export class RunSupervisor {
       cwd,
       env,
       emit: changes ? changes.emitter(emit) : emit,
+      interactions: run.interactions,
       idleTimeoutMs: run.payload.idleTimeoutMs || this.options.idleTimeoutMs || 30 * 60_000,
       stopGraceMs: this.options.stopGraceMs ?? 5_000,
       wrap:
@@ -297,6 +307,43 @@ export class RunSupervisor {
     if (!run || run.finished) return;
     this.options.log.info({ runId: run.id }, 'cancelling a run');
     await this.stopRun(run, RunFailure.Cancelled);
+  }
+
+  /**
+   * The user's answer to one of a run's interactions, signed by the control plane like a dispatch
+   * (domain `answer`). Applied at most once (a resend is acknowledged again); acknowledged so the
+   * control plane stops sending it — unless the signature does not verify, when nothing is applied
+   * nor acknowledged (a later session re-sends it, signed for that session).
+   */
+  answer(signed: SignedInteractionAnswer): void {
+    const session = this.session;
+    if (!session) return;
+    const fields = { runId: signed.runId, linkId: signed.linkId, sessionEpoch: signed.sessionEpoch, issuedAtMs: signed.issuedAtMs, nonce: signed.nonce, payload: signed.answer };
+    const verdict = this.checkSigned(fields, signed.signature, 'answer');
+    if (verdict.kind === 'refuse') {
+      this.options.log.warn({ runId: signed.runId, reason: verdict.reason }, `refusing an answer: ${verdict.message}`);
+      return;
+    }
+    let payload;
+    try {
+      payload = fromBinary(InteractionAnswerPayloadSchema, signed.answer);
+    } catch {
+      this.options.log.warn({ runId: signed.runId }, 'refusing an answer whose payload does not decode');
+      return;
+    }
+    if (payload.runId !== signed.runId || !payload.answer) {
+      this.options.log.warn({ runId: signed.runId }, 'refusing an answer signed for another run');
+      return;
+    }
+    const run = this.runs.get(payload.runId);
+    const outcome = run ? run.interactions.answer(payload.interactionId, payload.answer) : { applied: false as const, reason: Reason.RunFinished };
+    this.options.log.info({ runId: payload.runId, interactionId: payload.interactionId, ...outcome }, 'answer received');
+    session.send({
+      frame: {
+        case: 'interactionAnswerAck',
+        value: { runId: payload.runId, interactionId: payload.interactionId, applied: outcome.applied, reason: outcome.applied ? '' : outcome.reason },
+      },
+    });
   }
 
   ack(a: EventsAck): void {

@@ -11,6 +11,7 @@ import { signDispatch } from '../../common/dispatch.js';
 import type { Logger } from '../../common/log.js';
 import { SandboxRequestSchema, type ConnectResponseSchema, type SandboxRequest } from '../../gen/link/v1/link_service_pb.js';
 import { RunPayloadSchema } from '../../gen/link/v1/run_pb.js';
+import { permissionMode } from '../interactions/permission-mode.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
 import type { Store } from '../store/store.js';
@@ -44,6 +45,8 @@ export function signedDispatchRun(run: ClaimedRun, linkId: string, epoch: bigint
       model: run.model,
       resumeSessionId: run.resumeSessionId,
       sandbox: run.sandbox ?? undefined,
+      permissionMode: permissionMode(run.permissionMode),
+      allowRules: run.allowRules,
     }),
   );
   const fields = { runId: run.id, linkId, sessionEpoch: epoch, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };

@@ -12,10 +12,12 @@ import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../g
 import { notify, notifyPayload, type Channels } from '../notifications.js';
 import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
+import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
 
-export type RunStateName = 'queued' | 'dispatched' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running'];
+export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+/** In progress: WAITING (the harness asked the user) counts as much as RUNNING. */
+export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running', 'waiting'];
 
 /** Only end the run if it still belongs to this session, and (when set) has been without it this long. */
 export interface FinishGuard {
@@ -57,7 +59,9 @@ interface FencedRun {
  * run's state and the announcement; `count` reports what went in (for metrics), `stored` what is now
  * within the prefix (for watchers).
  */
-export async function appendEvents(sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], origin?: string): Promise<AppendResult & { count?: number; outcome?: StoredOutcome['outcome'] }> {
+export async function appendEvents(
+  sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], approvalTimeoutSeconds = 0, origin?: string,
+): Promise<AppendResult & { count?: number; outcome?: StoredOutcome['outcome'] }> {
   return sql.begin(async (tx) => {
     const [run] = await tx<FencedRun[]>`
       select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`;
@@ -76,7 +80,7 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
     const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
     const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh) : await contiguous(tx, runId, lastSeq);
     const stored = fresh.filter((e) => e.seq <= acked);
-    await storedInTx(tx, run, stored);
+    const next = await storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
     const done = stored.find((e) => e.event.case === 'done');
     if (done?.event.case === 'done') {
       const d = done.event.value;
@@ -91,7 +95,7 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
     // The update and the announcement in one round trip.
     await tx`
       with updated as (
-        update runs set last_seq = ${String(acked)}, state = 'running', started_at = coalesce(started_at, now()) where id = ${runId} returning id
+        update runs set last_seq = ${String(acked)}, state = ${next}, started_at = coalesce(started_at, now()) where id = ${runId} returning id
       )
       select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin))}) from updated where ${acked > lastSeq}`;
     return { ok: true as const, acked, finished: false, stored, count: fresh.length };
@@ -101,18 +105,19 @@ export async function appendEvents(sql: Sql, runId: string, linkId: string, epoc
 /** Whether a newer session of the link than `epoch` holds runs (then `epoch`'s session was superseded). */
 export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, epoch: bigint): Promise<boolean> {
   const [row] = await tx<{ newer: boolean }[]>`
-    select exists (select 1 from runs where link_id = ${linkId} and session_epoch > ${String(epoch)} and state in ('dispatched', 'running')) as newer`;
+    select exists (select 1 from runs where link_id = ${linkId} and session_epoch > ${String(epoch)} and state in ('dispatched', 'running', 'waiting')) as newer`;
   return row.newer;
 }
 
 /**
  * Everything that follows from a batch of stored events besides the run's own row, in the storing
  * transaction: the one place such per-batch steps go (each receives the events now within the
- * contiguous prefix, in order).
+ * contiguous prefix, in order). Returns the state the run is in after them.
  */
-async function storedInTx(tx: TransactionSql, run: FencedRun, stored: RunEvent[]): Promise<void> {
-  if (stored.length === 0) return;
+async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): Promise<'running' | 'waiting'> {
   await applyStarted(tx, run, stored);
+  // Interactions asked and resolved: their table, and whether the run now waits for the user.
+  return applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
 }
 
 /**
@@ -203,6 +208,7 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
                values (${runId}, ${String(event.seq)}, ${event.event.case ?? ''}, ${Buffer.from(toBinary(RunEventSchema, event))})`;
     }
     const last = events[events.length - 1].seq;
+    await closePendingInTx(tx, runId);
     await tx`update runs set state = ${stateOf(status)}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
                last_seq = ${String(last)} where id = ${runId}`;
     await notify(tx, 'run_event', runEventPayload(runId, last, events, origin));

@@ -4,6 +4,9 @@
  */
 import type { RunStateName } from './run-events.js';
 
+/** What a run's harness may do without asking, as stored ('edits' is the default). */
+export type PermissionModeName = 'ask' | 'edits' | 'auto';
+
 export interface RunRecord {
   id: string;
   /** Null for an Exec (a command run in a sandbox outside any thread). */
@@ -30,6 +33,7 @@ export interface RunRecord {
   finishedAt: Date | null;
   /** When the session holding it ended with no newer one taking it over; null while held. */
   detachedAt: Date | null;
+  permissionMode: PermissionModeName;
 }
 
 /** A row of `runs` as selected with {@link RUN_COLUMNS}. */
@@ -56,10 +60,11 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   detached_at: Date | null;
+  permission_mode: PermissionModeName;
 }
 
 export const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
-  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at`;
+  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at, permission_mode`;
 
 /** The record of a row. */
 export function run(row: RunRow): RunRecord {
@@ -86,5 +91,6 @@ export function run(row: RunRow): RunRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     detachedAt: row.detached_at,
+    permissionMode: row.permission_mode,
   };
 }

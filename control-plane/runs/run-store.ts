@@ -9,21 +9,22 @@ import { randomUUID } from 'node:crypto';
 import { fromBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
-import { RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { RunEventSchema, RunStatus, type AllowRule, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { allowRulesInTx } from '../interactions/interaction-events.js';
 import { notify, type Delivered, type Notifications } from '../notifications.js';
 import { SandboxStore, type SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
 import { followRun, type RunEventDelivery } from './run-follow.js';
-import { RUN_COLUMNS, run, type RunRecord, type RunRow } from './run-record.js';
+import { RUN_COLUMNS, run, type PermissionModeName, type RunRecord, type RunRow } from './run-record.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
 
 export { UNFINISHED, type FinishGuard, type RunStateName } from './run-events.js';
 export { DATABASE_OUTAGE_MS, isConnectionError } from './run-follow.js';
 export type { RunRecord } from './run-record.js';
 
-/** A run just claimed for a session, with where it runs. */
-export type ClaimedRun = RunRecord & { sandbox: SandboxSpec | null };
+/** A run just claimed for a session, with where it runs and its thread's "always allow" rules. */
+export type ClaimedRun = RunRecord & { sandbox: SandboxSpec | null; allowRules: AllowRule[] };
 
 /** A run held by a session (for the lost-run sweep). */
 export interface HeldRunRow {
@@ -44,6 +45,8 @@ export interface QueuedRun {
   tier: number;
   prompt: string;
   resumeSessionId: string;
+  /** What the harness may do without asking (default 'edits'). */
+  permissionMode?: PermissionModeName;
 }
 
 /** What the store reports to metrics. */
@@ -58,6 +61,8 @@ export class RunStore {
   private readonly origin = randomUUID();
   private readonly stopListening: (() => void)[] = [];
   private observer: RunObserver | undefined;
+  /** The server's approval timeout (`--approval-timeout`), for threads without their own; 0: none. */
+  approvalTimeoutSeconds = 0;
 
   private constructor(
     private readonly sql: Sql,
@@ -131,9 +136,9 @@ export class RunStore {
   static async insertQueuedInTx(tx: TransactionSql, run: QueuedRun): Promise<string> {
     const runId = newId('run');
     await tx`
-      insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state)
+      insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, permission_mode)
       values (${runId}, ${run.threadId}, ${run.sandboxId}, ${run.userId}, ${run.linkId}, ${run.harness}, ${run.model},
-              ${run.tier}, ${run.prompt}, ${run.resumeSessionId}, 'queued')`;
+              ${run.tier}, ${run.prompt}, ${run.resumeSessionId}, 'queued', ${run.permissionMode ?? 'edits'})`;
     await notify(tx, 'run_queued', { linkId: run.linkId });
     return runId;
   }
@@ -152,7 +157,7 @@ export class RunStore {
   /** Unfinished runs in a sandbox, on `sql` or the caller's transaction (SandboxStore.remove). */
   static async activeRunsInSandbox(sql: Sql | TransactionSql, sandboxId: string): Promise<number> {
     const [row] = await (sql as Sql)<{ n: number }[]>`
-      select count(*)::int as n from runs where sandbox_id = ${sandboxId} and state in ('queued', 'dispatched', 'running')`;
+      select count(*)::int as n from runs where sandbox_id = ${sandboxId} and state in ('queued', 'dispatched', 'running', 'waiting')`;
     return row.n;
   }
 
@@ -180,7 +185,7 @@ export class RunStore {
         with room as (
           -- No room at all for a session older than one that already holds runs of the link: it was superseded.
           select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
-          from runs where link_id = ${linkId} and state in ('dispatched', 'running')
+          from runs where link_id = ${linkId} and state in ('dispatched', 'running', 'waiting')
         )
         update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
         where id in (
@@ -190,8 +195,9 @@ export class RunStore {
         returning ${tx.unsafe(RUN_COLUMNS)}`;
       if (rows.length === 0) return [];
       const specs = await SandboxStore.specs(tx, rows.flatMap((r) => (r.sandbox_id ? [r.sandbox_id] : [])));
+      const rules = await allowRulesInTx(tx, rows.flatMap((r) => (r.thread_id ? [r.thread_id] : [])));
       return rows
-        .map((row) => ({ ...run(row), sandbox: (row.sandbox_id && specs.get(row.sandbox_id)) || null }))
+        .map((row) => ({ ...run(row), sandbox: (row.sandbox_id && specs.get(row.sandbox_id)) || null, allowRules: (row.thread_id && rules.get(row.thread_id)) || [] }))
         .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
     });
   }
@@ -200,7 +206,7 @@ export class RunStore {
   async pendingCancels(linkId: string): Promise<RunRecord[]> {
     const rows = await this.sql<RunRow[]>`
       select ${this.sql.unsafe(RUN_COLUMNS)} from runs
-      where link_id = ${linkId} and state in ('dispatched', 'running') and cancel_requested_at is not null`;
+      where link_id = ${linkId} and state in ('dispatched', 'running', 'waiting') and cancel_requested_at is not null`;
     return rows.map(run);
   }
 
@@ -216,12 +222,12 @@ export class RunStore {
     const rows = await this.sql.begin(async (tx) => {
       await tx`set local synchronous_commit = off`;
       return tx`
-      update runs set state = 'running', started_at = coalesce(started_at, now()), session_epoch = ${String(epoch)},
-        dispatched_at = coalesce(dispatched_at, now())
+      update runs set state = case when state = 'waiting' then state else 'running' end, started_at = coalesce(started_at, now()),
+        session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now())
       where id = ${runId} and link_id = ${linkId} and (
-        (session_epoch = ${String(epoch)} and state in ('dispatched', 'running'))
+        (session_epoch = ${String(epoch)} and state in ('dispatched', 'running', 'waiting'))
         or (state = 'queued' and session_epoch is null and cancel_requested_at is null and not exists (
-          select 1 from runs newer where newer.link_id = ${linkId} and newer.session_epoch > ${String(epoch)} and newer.state in ('dispatched', 'running'))))
+          select 1 from runs newer where newer.link_id = ${linkId} and newer.session_epoch > ${String(epoch)} and newer.state in ('dispatched', 'running', 'waiting'))))
       returning id`;
     });
     return rows.length > 0;
@@ -244,7 +250,7 @@ export class RunStore {
       update runs set session_epoch = ${mine}, detached_at = null,
         state = case when state = 'queued' then 'dispatched' else state end, dispatched_at = coalesce(dispatched_at, now())
       where link_id = ${linkId} and id = any(${held}::text[])
-        and ((state in ('dispatched', 'running') and session_epoch < ${mine}) or (state = 'queued' and cancel_requested_at is null))
+        and ((state in ('dispatched', 'running', 'waiting') and session_epoch < ${mine}) or (state = 'queued' and cancel_requested_at is null))
       returning id, last_seq::text`;
     await this.sql`
       update runs set state = 'queued', session_epoch = null, dispatched_at = null, detached_at = null
@@ -252,7 +258,7 @@ export class RunStore {
         and session_epoch < ${mine}`;
     const lost = await this.sql<{ id: string; epoch: string }[]>`
       select id, session_epoch::text as epoch from runs where link_id = ${linkId} and not (id = any(${held}::text[])) and session_epoch < ${mine}
-        and (state = 'running' or (state = 'dispatched' and cancel_requested_at is not null))`;
+        and (state in ('running', 'waiting') or (state = 'dispatched' and cancel_requested_at is not null))`;
     const failed: string[] = [];
     for (const { id, epoch: theirs } of lost) {
       const guard = { epoch: BigInt(theirs) };
@@ -269,7 +275,7 @@ export class RunStore {
   async detachRuns(linkId: string, epoch: bigint): Promise<string[]> {
     const rows = await this.sql<{ id: string }[]>`
       update runs set detached_at = now()
-      where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running') and detached_at is null
+      where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running', 'waiting') and detached_at is null
       returning id`;
     return rows.map((r) => r.id);
   }
@@ -278,14 +284,14 @@ export class RunStore {
   async reattachRuns(linkId: string, epoch: bigint): Promise<void> {
     await this.sql`
       update runs set detached_at = null
-      where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running') and detached_at is not null`;
+      where link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running', 'waiting') and detached_at is not null`;
   }
 
   /** Unfinished runs that some session holds (not detached), for the sweep to check those sessions are alive. */
   async heldRuns(): Promise<HeldRunRow[]> {
     const rows = await this.sql<{ id: string; user_id: string; link_id: string; epoch: string }[]>`
       select id, user_id, link_id, session_epoch::text as epoch from runs
-      where state in ('dispatched', 'running') and session_epoch is not null and detached_at is null`;
+      where state in ('dispatched', 'running', 'waiting') and session_epoch is not null and detached_at is null`;
     return rows.map((r) => ({ id: r.id, userId: r.user_id, linkId: r.link_id, epoch: BigInt(r.epoch) }));
   }
 
@@ -293,7 +299,7 @@ export class RunStore {
   async overdueRuns(graceMs: number): Promise<HeldRunRow[]> {
     const rows = await this.sql<{ id: string; user_id: string; link_id: string; epoch: string }[]>`
       select id, user_id, link_id, session_epoch::text as epoch from runs
-      where state in ('dispatched', 'running') and detached_at is not null
+      where state in ('dispatched', 'running', 'waiting') and detached_at is not null
         and detached_at <= now() - ${graceMs / 1000} * interval '1 second'`;
     return rows.map((r) => ({ id: r.id, userId: r.user_id, linkId: r.link_id, epoch: BigInt(r.epoch) }));
   }
@@ -311,7 +317,7 @@ export class RunStore {
    * agent may forget) and whether the run just finished.
    */
   async appendEvents(runId: string, linkId: string, epoch: bigint, events: RunEvent[]): Promise<AppendResult> {
-    const result = await appendEvents(this.sql, runId, linkId, epoch, events, this.origin);
+    const result = await appendEvents(this.sql, runId, linkId, epoch, events, this.approvalTimeoutSeconds, this.origin);
     if (!result.ok) return result;
     this.count({ stored: result.count ?? 0, outcome: result.outcome });
     // Committed: this replica's watchers need not read it back.

@@ -3,7 +3,7 @@
  * and cancelling runs. Every call is scoped to the caller; another user's thread or run is
  * NOT_FOUND, exactly like one that does not exist.
  */
-import { create, toJsonString } from '@bufbuild/protobuf';
+import { create, toJsonString, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
@@ -11,6 +11,7 @@ import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js'
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
+  PermissionMode,
   RunSchema,
   RunState,
   ThreadMessageSchema,
@@ -19,18 +20,30 @@ import {
   type Thread,
 } from '../../gen/link/v1/run_pb.js';
 import type {
+  AnswerInteractionRequest,
   CancelRunRequest,
   CreateThreadRequest,
+  DeleteThreadRequest,
   GetThreadRequest,
+  ListInteractionsRequest,
   ListRunsRequest,
+  ListThreadsRequest,
   SendMessageRequest,
   ThreadService,
+  UpdateThreadRequest,
   WatchRunRequest,
+  WatchThreadsRequest,
+  WatchThreadsResponseSchema,
 } from '../../gen/link/v1/thread_service_pb.js';
 import { callerUser } from '../auth.js';
+import type { InteractionStore } from '../interactions/interaction-store.js';
+import { permissionMode, permissionModeName } from '../interactions/permission-mode.js';
+import { InteractionRpcs, type InteractionRpcStore } from './interactions.js';
 import type { Registry } from '../registry/registry.js';
 import type { RunRecord, RunStateName, RunStore } from '../runs/run-store.js';
 import { pinConflict } from '../threads/pins.js';
+import { DeleteRefused, type ThreadAdmin, type ThreadPatch } from '../threads/thread-admin.js';
+import { watchThreads, type ThreadWatchDependencies } from '../threads/thread-watch.js';
 import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
 import type { Store } from '../store/store.js';
 
@@ -40,9 +53,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly threads: Pick<ThreadStore, 'createThread' | 'listThreads' | 'getThread' | 'threadPins' | 'sendMessage'>,
     private readonly runs: Pick<RunStore, 'getRun' | 'follow' | 'requestCancel' | 'listRuns'>,
     private readonly registry: Pick<Registry, 'get'>,
+    private readonly interactions: InteractionRpcStore & Pick<InteractionStore, 'pendingByRun' | 'pendingByThread'>,
+    /** Rename, archive, delete (thread-admin.ts); absent where a test serves only the other calls. */
+    private readonly admin?: Pick<ThreadAdmin, 'updateThread' | 'deleteThread'>,
+    /** The replica's notifications, for WatchThreads (thread-watch.ts). */
+    private readonly watching?: ThreadWatchDependencies['notifications'],
     /** This replica's sessions: a run queued for a link held here is dispatched at once, not after its notification comes back. */
     private readonly sessions?: { runQueued(linkId: string): void },
-  ) {}
+  ) {
+    this.interactionRpcs = new InteractionRpcs(interactions);
+  }
+
+  private readonly interactionRpcs: InteractionRpcs;
+
+  private management(): Pick<ThreadAdmin, 'updateThread' | 'deleteThread'> {
+    if (!this.admin) throw notYet('thread management');
+    return this.admin;
+  }
 
   async createThread(request: CreateThreadRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
@@ -50,15 +77,26 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     return { thread: threadView(await this.threads.createThread(user.id, request.title.trim())) };
   }
 
-  async listThreads(_request: unknown, ctx: HandlerContext) {
-    return { threads: (await this.threads.listThreads(callerUser(ctx).id)).map(threadView) };
+  async listThreads(request: ListThreadsRequest, ctx: HandlerContext) {
+    checkLength('query', request.query, 200);
+    const filter = { query: request.query.trim(), includeArchived: request.includeArchived };
+    const threads = await this.threads.listThreads(callerUser(ctx).id, filter);
+    const pending = await this.interactions.pendingByThread(threads.map((t) => t.id));
+    return { threads: threads.map((t) => threadView(t, pending.get(t.id))) };
   }
 
   async getThread(request: GetThreadRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64, 1);
     const found = await this.threads.getThread(callerUser(ctx).id, request.threadId);
     if (!found) throw threadNotFound(request.threadId);
-    return { thread: threadView(found.thread), messages: found.messages.map(messageView), runs: found.runs.map(runView) };
+    const pending = await this.interactions.pendingByRun(found.runs.filter((r) => r.state === 'waiting').map((r) => r.id));
+    const waiting = [...pending.values()].reduce((n, count) => n + count, 0);
+    const runs = new Map(found.runs.map((r) => [r.id, r]));
+    return {
+      thread: threadView(found.thread, waiting),
+      messages: found.messages.map((m) => messageView(m, m.runId ? runs.get(m.runId) : undefined)),
+      runs: found.runs.map((r) => runView(r, pending.get(r.id))),
+    };
   }
 
   async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
@@ -76,6 +114,14 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       provider: thread.sandboxProvider ?? request.sandboxProvider,
     });
     const provider = where.provider;
+    if (request.permissionMode === PermissionMode.AUTO && provider !== 'bwrap' && !request.confirmAuto) {
+      throw linkError(
+        Code.InvalidArgument,
+        Reason.AutoNeedsConfirmation,
+        `permission mode AUTO allows everything the harness does; outside a bwrap sandbox (this one is "${provider}") it needs confirm_auto`,
+        { field: 'permission_mode', provider },
+      );
+    }
     if (!harness || !linkId) {
       throw linkError(Code.InvalidArgument, Reason.InvalidField, 'the first message of a thread must name a harness and a link', {
         field: !harness ? 'harness' : 'link_id',
@@ -106,6 +152,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         sandbox,
         model,
         tier: request.tier,
+        permissionMode: permissionModeName(request.permissionMode),
       });
       this.sessions?.runQueued(linkId);
       return sent;
@@ -164,31 +211,57 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     return { state: runState(state) };
   }
 
-  // Interactions and thread management: declared in the API, built next (until then UNIMPLEMENTED).
-  answerInteraction(): never {
-    throw notYet('AnswerInteraction');
+  // Interactions: services/interactions.ts.
+  answerInteraction(request: AnswerInteractionRequest, ctx: HandlerContext) {
+    return this.interactionRpcs.answer(request, ctx);
   }
-  listInteractions(): never {
-    throw notYet('ListInteractions');
+  listInteractions(request: ListInteractionsRequest, ctx: HandlerContext) {
+    return this.interactionRpcs.list(request, ctx);
   }
-  // eslint-disable-next-line require-yield
-  async *watchInteractions(): AsyncGenerator<never> {
-    throw notYet('WatchInteractions');
+  watchInteractions(_request: unknown, ctx: HandlerContext) {
+    return this.interactionRpcs.watch(ctx);
   }
-  updateThread(): never {
-    throw notYet('UpdateThread');
+
+  // Thread management: threads/thread-admin.ts and threads/thread-watch.ts.
+  async updateThread(request: UpdateThreadRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('thread_id', request.threadId, 64, 1);
+    const thread = await this.management().updateThread(user.id, request.threadId, checkThreadPatch(request));
+    if (!thread) throw threadNotFound(request.threadId);
+    const pending = await this.interactions.pendingByThread([thread.id]);
+    return { thread: threadView(thread, pending.get(thread.id)) };
   }
-  deleteThread(): never {
-    throw notYet('DeleteThread');
+
+  async deleteThread(request: DeleteThreadRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('thread_id', request.threadId, 64, 1);
+    try {
+      await this.management().deleteThread(user.id, request.threadId);
+    } catch (error) {
+      if (!(error instanceof DeleteRefused)) throw error;
+      if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
+      throw linkError(Code.FailedPrecondition, error.reason, error.message, { thread_id: request.threadId });
+    }
+    return {};
   }
-  // eslint-disable-next-line require-yield
-  async *watchThreads(): AsyncGenerator<never> {
-    throw notYet('WatchThreads');
+
+  async *watchThreads(request: WatchThreadsRequest, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchThreadsResponseSchema>> {
+    const user = callerUser(ctx);
+    if (!this.watching) throw notYet('WatchThreads');
+    const deps = { threads: this.threads, notifications: this.watching, pendingByThread: (ids: readonly string[]) => this.interactions.pendingByThread(ids) };
+    for await (const event of watchThreads(deps, user.id, request.includeArchived, ctx.signal)) {
+      if (event.type === 'snapshot') {
+        yield { change: { case: 'snapshot', value: { threads: event.threads.map((t) => threadView(t, t.pendingInteractions)) } } };
+      } else if (event.type === 'changed') yield { change: { case: 'changed', value: threadView(event.thread, event.thread.pendingInteractions) } };
+      else yield { change: { case: 'removedThreadId', value: event.threadId } };
+    }
   }
 
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64);
-    return { runs: (await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined)).map(runView) };
+    const runs = await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined);
+    const pending = await this.interactions.pendingByRun(runs.filter((r) => r.state === 'waiting').map((r) => r.id));
+    return { runs: runs.map((r) => runView(r, pending.get(r.id))) };
   }
 }
 
@@ -208,6 +281,20 @@ function checkSendRequest(request: SendMessageRequest): void {
     });
   }
 }
+
+/** UpdateThread's fields, checked: a title of 1 to 200 bytes (trimmed), a timeout of at most 7 days. */
+function checkThreadPatch(request: UpdateThreadRequest): ThreadPatch {
+  const title = request.title?.trim();
+  if (title !== undefined) checkLength('title', title, 200, 1);
+  if (request.approvalTimeoutSeconds !== undefined && request.approvalTimeoutSeconds > MAX_APPROVAL_TIMEOUT_SECONDS) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `approval_timeout_seconds must be at most ${MAX_APPROVAL_TIMEOUT_SECONDS} (7 days)`, {
+      field: 'approval_timeout_seconds',
+    });
+  }
+  return { title, archived: request.archived, approvalTimeoutSeconds: request.approvalTimeoutSeconds };
+}
+
+const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
 
 function threadNotFound(threadId: string) {
   return linkError(Code.NotFound, Reason.ThreadNotFound, `no thread ${threadId}`, { thread_id: threadId });
@@ -234,6 +321,8 @@ export function runState(state: RunStateName | null | undefined): RunState {
       return RunState.DISPATCHED;
     case 'running':
       return RunState.RUNNING;
+    case 'waiting':
+      return RunState.WAITING;
     case 'completed':
       return RunState.COMPLETED;
     case 'failed':
@@ -245,7 +334,7 @@ export function runState(state: RunStateName | null | undefined): RunState {
   }
 }
 
-function threadView(thread: ThreadRecord): Thread {
+function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
   return create(ThreadSchema, {
     id: thread.id,
     title: thread.title,
@@ -259,10 +348,14 @@ function threadView(thread: ThreadRecord): Thread {
     createdAt: timestampFromDate(thread.createdAt),
     updatedAt: timestampFromDate(thread.updatedAt),
     lastRunState: runState(thread.lastRunState),
+    pendingInteractions,
+    approvalTimeoutSeconds: thread.approvalTimeoutSeconds ?? 0,
+    archived: thread.archived,
+    linkName: thread.linkName ?? '',
   });
 }
 
-function messageView(message: MessageRecord) {
+function messageView(message: MessageRecord, run?: RunRecord) {
   return create(ThreadMessageSchema, {
     id: message.id,
     threadId: message.threadId,
@@ -271,10 +364,11 @@ function messageView(message: MessageRecord) {
     model: message.model,
     tier: message.tier,
     createdAt: timestampFromDate(message.createdAt),
+    permissionMode: run ? permissionMode(run.permissionMode) : PermissionMode.UNSPECIFIED,
   });
 }
 
-export function runView(run: RunRecord): Run {
+export function runView(run: RunRecord, pendingInteractions = 0): Run {
   return create(RunSchema, {
     id: run.id,
     threadId: run.threadId ?? '',
@@ -291,6 +385,8 @@ export function runView(run: RunRecord): Run {
     createdAt: timestampFromDate(run.createdAt),
     startedAt: run.startedAt ? timestampFromDate(run.startedAt) : undefined,
     finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
+    permissionMode: permissionMode(run.permissionMode),
+    pendingInteractions,
   });
 }
 

@@ -11,6 +11,7 @@ import type { Logger } from '../../common/log.js';
 import type { ConnectRequest } from '../../gen/link/v1/link_service_pb.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Notifications } from '../notifications.js';
+import type { InteractionStore } from '../interactions/interaction-store.js';
 import type { Registry } from '../registry/registry.js';
 import { LostRunSweep } from '../runs/lost-run-sweep.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -36,6 +37,7 @@ export class LinkSessionHub implements SessionServices {
     readonly store: Store,
     readonly runs: RunStore,
     readonly sandboxes: SandboxStore,
+    readonly interactions: InteractionStore,
     notifications: Notifications,
     readonly options: LinkSessionOptions,
     private readonly log: Logger,
@@ -49,6 +51,7 @@ export class LinkSessionHub implements SessionServices {
       notifications.on('run_queued', ({ linkId }) => this.forLink(linkId, (session) => session.dispatchPending())),
       notifications.on('run_cancel', ({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
       notifications.on('sandbox_op', ({ linkId }) => this.forLink(linkId, (session) => session.sendSandboxOps())),
+      notifications.on('interaction_answer', ({ linkId }) => this.forLink(linkId, (session) => session.sendAnswers())),
       notifications.onReconnect(() => this.catchUp()),
     );
     // Every replica sweeps, so the runs of a replica that died are failed too.
@@ -98,7 +101,7 @@ export class LinkSessionHub implements SessionServices {
 
   /**
    * After the LISTEN connection held again: what was sent meanwhile was not heard here, so every
-   * live session reads again its queued runs, sandbox operations and cancels, and whether its link
+   * live session reads again its queued runs, sandbox operations, answers and cancels, and whether its link
    * was revoked or its user disabled.
    */
   private async catchUp(): Promise<void> {
@@ -122,6 +125,7 @@ export class LinkSessionHub implements SessionServices {
       }
       session.dispatchPending();
       session.sendSandboxOps();
+      session.sendAnswers();
       await session.resendCancels().catch((error) => this.log.warn({ err: error, linkId: session.linkId }, 'cannot read the cancels to send again'));
     }
   }

@@ -19,6 +19,8 @@ import type { ConnectRequest, ConnectResponseSchema, Hello } from '../../gen/lin
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { PresenceClaim, PresenceRecord, Registry } from '../registry/registry.js';
+import { AnswerDelivery } from '../interactions/answer-delivery.js';
+import type { InteractionStore } from '../interactions/interaction-store.js';
 import { Dispatcher } from '../runs/dispatcher.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
@@ -51,6 +53,7 @@ export interface SessionServices {
   store: Store;
   runs: RunStore;
   sandboxes: SandboxStore;
+  interactions: InteractionStore;
   options: LinkSessionOptions;
   metrics?: ServerMetrics;
   /** Waits for a turn to set up (see SetupGate); resolves with the function that gives it back. */
@@ -72,6 +75,7 @@ export class LinkSession implements FrameSession {
   private shutdownOnWelcome: string | undefined;
   capacity = 1;
   readonly dispatcher: Dispatcher;
+  readonly answers: AnswerDelivery;
   readonly store: Store;
   readonly runs: RunStore;
   readonly sandboxes: SandboxStore;
@@ -86,6 +90,7 @@ export class LinkSession implements FrameSession {
     ({ store: this.store, runs: this.runs, sandboxes: this.sandboxes, metrics: this.metrics } = services);
     this.tokenGraceMs = services.options.tokenGraceMs ?? 10 * 60_000;
     this.dispatcher = new Dispatcher(this, this.runs, this.sandboxes, this.store, log, this.metrics);
+    this.answers = new AnswerDelivery(this, services.interactions, this.store, log);
   }
 
   /** Welcomed and not yet ended: it may be sent runs. */
@@ -132,6 +137,8 @@ export class LinkSession implements FrameSession {
   dispatchPending = (): void => this.dispatcher.dispatchPending();
   /** Claims and sends the link's queued sandbox operations (runs/dispatcher.ts). */
   sendSandboxOps = (): void => this.dispatcher.sendSandboxOps();
+  /** Sends the answers of the session's runs the machine has not acknowledged (interactions/answer-delivery.ts). */
+  sendAnswers = (): void => this.answers.sendPending();
 
   /** Tells the agent again to stop every run the user cancelled that it still runs. */
   async resendCancels(): Promise<void> {
@@ -292,7 +299,7 @@ export class LinkSession implements FrameSession {
     this.welcomed = true;
   }
 
-  /** What waited for the Welcome: a token rotation, queued runs and sandbox operations, cancels. */
+  /** What waited for the Welcome: a token rotation, queued runs and sandbox operations, answers, cancels. */
   private async afterWelcome(): Promise<void> {
     if (this.shutdownOnWelcome !== undefined) return this.shutdown(this.shutdownOnWelcome);
     if (this.rotateOnWelcome) {
@@ -301,6 +308,7 @@ export class LinkSession implements FrameSession {
     }
     this.dispatchPending();
     this.sendSandboxOps();
+    this.sendAnswers();
     await this.resendCancels();
     this.lastHeartbeatAt = Date.now();
   }

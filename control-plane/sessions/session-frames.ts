@@ -11,6 +11,7 @@ import type {
   ConnectRequest,
   Goodbye,
   Heartbeat,
+  InteractionAnswerAck,
   RunAccepted,
   RunEvents,
   RunRejected,
@@ -19,6 +20,7 @@ import type {
 } from '../../gen/link/v1/link_service_pb.js';
 import { RunStatus } from '../../gen/link/v1/run_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
+import type { AnswerDelivery } from '../interactions/answer-delivery.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
@@ -48,6 +50,8 @@ export interface FrameSession {
   setRunning(runId: string, running: boolean): Promise<void>;
   /** Claims and sends more queued runs (a slot may have opened). */
   dispatchPending(): void;
+  /** The answers on their way to the machine (interactions/answer-delivery.ts). */
+  readonly answers: Pick<AnswerDelivery, 'acked'>;
 }
 
 /** Handles one frame after the Hello. */
@@ -70,6 +74,8 @@ export async function handleFrame(session: FrameSession, request: ConnectRequest
       return onTokenRotated(session, frame.value);
     case 'sandboxReply':
       return onSandboxReply(session, frame.value);
+    case 'interactionAnswerAck':
+      return onInteractionAnswerAck(session, frame.value);
     case 'hello':
       throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
     default:
@@ -144,4 +150,12 @@ export async function onTokenRotated(session: FrameSession, rotated: TokenRotate
 export async function onSandboxReply(session: FrameSession, reply: SandboxReply): Promise<void> {
   checkLength('sandbox_reply.op_id', reply.opId, 64, 1);
   await session.sandboxes.reply(session.linkId, reply);
+}
+
+/** The machine took an answer (or says it is moot): it is marked delivered and not sent again. */
+export async function onInteractionAnswerAck(session: FrameSession, ack: InteractionAnswerAck): Promise<void> {
+  checkLength('interaction_answer_ack.run_id', ack.runId, 64, 1);
+  checkLength('interaction_answer_ack.interaction_id', ack.interactionId, 128, 1);
+  checkLength('interaction_answer_ack.reason', ack.reason, 64);
+  await session.answers.acked(ack);
 }

@@ -7,6 +7,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.js';
+import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { pinConflict, type ThreadPins } from './pins.js';
@@ -23,6 +24,22 @@ export interface ThreadRecord extends ThreadPins {
   updatedAt: Date;
   /** The state of its newest run (listThreads, getThread). */
   lastRunState?: RunStateName | null;
+  /** Left out of lists unless asked for (thread-admin.ts). */
+  archived: boolean;
+  /** Pending answers are denied after this many seconds (0: the server's default). */
+  approvalTimeoutSeconds: number;
+  /** The pinned machine's name, where the read joined it (thread-admin.ts). */
+  linkName?: string;
+}
+
+/** Which threads `listThreads` returns (every unarchived one by default). */
+export interface ThreadFilter {
+  /** Only threads whose title contains this, ignoring case. */
+  query?: string;
+  /** Archived threads too. */
+  includeArchived?: boolean;
+  /** Only these threads (archived or not as above). */
+  threadIds?: string[];
 }
 
 export interface MessageRecord {
@@ -63,9 +80,11 @@ export interface SendInput {
   sandbox: SandboxKey | null;
   model: string;
   tier: number;
+  /** What the harness may do without asking (default 'edits'). */
+  permissionMode?: PermissionModeName;
 }
 
-interface ThreadRow {
+export interface ThreadRow {
   id: string;
   user_id: string;
   title: string;
@@ -78,6 +97,8 @@ interface ThreadRow {
   session_id: string;
   created_at: Date;
   updated_at: Date;
+  archived: boolean;
+  approval_timeout_seconds: number;
 }
 
 interface MessageRow {
@@ -102,21 +123,33 @@ export class ThreadStore {
     return { ...thread(row), lastRunState: null };
   }
 
-  /** The user's threads, most recently active first (500 at most), each with its newest run's state. */
-  async listThreads(userId: string): Promise<ThreadRecord[]> {
-    const rows = await this.sql<ThreadRow[]>`select * from threads where user_id = ${userId} order by updated_at desc limit 500`;
+  /**
+   * The user's threads, most recently active first (500 at most), each with its newest run's state
+   * and its machine's name. Archived ones only with `includeArchived`; with `query`, only those
+   * whose title contains it (case-insensitive); with `threadIds`, only those.
+   */
+  async listThreads(userId: string, filter: ThreadFilter = {}): Promise<ThreadRecord[]> {
+    const query = filter.query ?? '';
+    const rows = await this.sql<(ThreadRow & { link_name: string | null })[]>`
+      select t.*, l.name as link_name from threads t left join links l on l.id = t.link_id
+      where t.user_id = ${userId}
+        ${filter.includeArchived ? this.sql`` : this.sql`and not t.archived`}
+        ${query ? this.sql`and strpos(lower(t.title), lower(${query})) > 0` : this.sql``}
+        ${filter.threadIds ? this.sql`and t.id = any(${filter.threadIds}::text[])` : this.sql``}
+      order by t.updated_at desc limit 500`;
     const states = await this.runs.lastRunStates(rows.map((r) => r.id));
-    return rows.map((row) => ({ ...thread(row), lastRunState: states.get(row.id) ?? null }));
+    return rows.map((row) => ({ ...thread(row), lastRunState: states.get(row.id) ?? null, linkName: row.link_name ?? '' }));
   }
 
   /** The thread with its messages and runs, oldest first; undefined unless `userId` owns it. */
   async getThread(userId: string, threadId: string): Promise<{ thread: ThreadRecord; messages: MessageRecord[]; runs: RunRecord[] } | undefined> {
-    const [row] = await this.sql<ThreadRow[]>`select * from threads where id = ${threadId} and user_id = ${userId}`;
+    const [row] = await this.sql<(ThreadRow & { link_name: string | null })[]>`
+      select t.*, l.name as link_name from threads t left join links l on l.id = t.link_id where t.id = ${threadId} and t.user_id = ${userId}`;
     if (!row) return undefined;
     const messages = await this.sql<MessageRow[]>`select * from messages where thread_id = ${threadId} order by created_at, id`;
     const runs = await this.runs.runsOfThread(threadId);
     const last = runs.reduce<RunRecord | undefined>((newest, run) => (!newest || run.createdAt >= newest.createdAt ? run : newest), undefined);
-    return { thread: { ...thread(row), lastRunState: last?.state ?? null }, messages: messages.map(message), runs };
+    return { thread: { ...thread(row), lastRunState: last?.state ?? null, linkName: row.link_name ?? '' }, messages: messages.map(message), runs };
   }
 
   /** The thread as it stands (pins) for the checks before queueing. */
@@ -153,6 +186,7 @@ export class ThreadStore {
         tier: input.tier,
         prompt: input.text,
         resumeSessionId: pinned.sessionId,
+        permissionMode: input.permissionMode,
       }).catch((error: unknown) => {
         if ((error as { code?: string }).code !== '23505') throw error;
         throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: pinned.id });
@@ -193,6 +227,11 @@ export class ThreadStore {
   }
 }
 
+/** A `threads` row (`select *`) as its record: for the other thread modules' own queries. */
+export function threadFromRow(row: ThreadRow): ThreadRecord {
+  return thread(row);
+}
+
 function thread(row: ThreadRow): ThreadRecord {
   return {
     id: row.id,
@@ -207,6 +246,8 @@ function thread(row: ThreadRow): ThreadRecord {
     sessionId: row.session_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    archived: row.archived ?? false,
+    approvalTimeoutSeconds: row.approval_timeout_seconds ?? 0,
   };
 }
 

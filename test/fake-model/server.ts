@@ -217,12 +217,23 @@ const anthropic: Dialect & { read(body: AnthropicBody): Conversation } = {
     anthropicEnd(send, 'tool_use');
   },
   run(send, command, call) {
-    anthropicToolUse(send, `toolu_fake_run_${call}`, 'Bash', { command, description: `Run ${command}` });
+    anthropicToolUse(send, anthropicToolId('run', call), 'Bash', { command, description: `Run ${command}` });
   },
-  ask() {
-    throw new Error('ASK is not scripted for the Anthropic dialect yet');
+  ask(send, question, options, call) {
+    // Claude Code's AskUserQuestion: 1–4 questions, each with 2–4 options (label and description).
+    const choices = options.length >= 2 ? options.slice(0, 4) : ['Yes', 'No'];
+    const input = { questions: [{ question, header: 'Question', options: choices.map((label) => ({ label, description: `Answer ${label}` })), multiSelect: false }] };
+    anthropicToolUse(send, anthropicToolId('ask', call), 'AskUserQuestion', input);
   },
 };
+
+/**
+ * A tool_use id unique in the whole conversation: a resumed session keeps the earlier turns, and
+ * Claude Code treats a repeated id as an interrupted tool use.
+ */
+function anthropicToolId(kind: string, call: number): string {
+  return `toolu_fake_${kind}_${call}_${process.hrtime.bigint().toString(36)}`;
+}
 
 function anthropicToolUse(send: Send, id: string, name: string, input: unknown): void {
   send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id, name, input: {} } });
@@ -293,13 +304,26 @@ const openai: Dialect & { read(body: OpenAiBody): Conversation } = {
     send('response.output_item.done', { type: 'response.output_item.done', output_index: 0, item: { ...item, status: 'completed', input } });
     openaiCompleted(send, model);
   },
-  run() {
-    throw new Error('RUN is not scripted for the OpenAI dialect yet');
+  run(send, command, call, model) {
+    // exec_command, Codex's shell tool (its schema: `cmd` required; `workdir`, `yield_time_ms`, … optional).
+    openaiFunctionCall(send, `call_fake_run_${call}`, 'exec_command', { cmd: command }, model);
   },
-  ask() {
-    throw new Error('ASK is not scripted for the OpenAI dialect yet');
+  ask(send, question, options, call, model) {
+    // request_user_input: 1–3 questions, each {id, header, question, options:[{label, description}]}.
+    const args = { questions: [{ id: `q${call}`, header: 'Question', question, options: options.map((label) => ({ label, description: `Choose ${label}` })) }] };
+    openaiFunctionCall(send, `call_fake_ask_${call}`, 'request_user_input', args, model);
   },
 };
+
+function openaiFunctionCall(send: Send, callId: string, name: string, args: unknown, model: string): void {
+  const argumentsJson = JSON.stringify(args);
+  const item = { id: `fc_${callId}`, type: 'function_call', status: 'in_progress', call_id: callId, name, arguments: '' };
+  send('response.output_item.added', { type: 'response.output_item.added', output_index: 0, item });
+  send('response.function_call_arguments.delta', { type: 'response.function_call_arguments.delta', item_id: item.id, output_index: 0, delta: argumentsJson });
+  send('response.function_call_arguments.done', { type: 'response.function_call_arguments.done', item_id: item.id, output_index: 0, arguments: argumentsJson });
+  send('response.output_item.done', { type: 'response.output_item.done', output_index: 0, item: { ...item, status: 'completed', arguments: argumentsJson } });
+  openaiCompleted(send, model);
+}
 
 function openaiCompleted(send: Send, model: string): void {
   send('response.completed', {
@@ -365,11 +389,17 @@ const geminiDialect: Dialect & { read(body: GeminiBody, model: string): Conversa
       modelVersion: model,
     });
   },
-  run() {
-    throw new Error('RUN is not scripted for the Gemini dialect yet');
+  run(send, command, call, model) {
+    // run_shell_command's declared parameters: `command` (required) and `description`.
+    send(undefined, {
+      candidates: [{ content: { role: 'model', parts: [{ functionCall: { id: `gemini_fake_run_${call}`, name: 'run_shell_command', args: { command, description: `Run ${command}` } } }] }, index: 0, finishReason: 'STOP' }],
+      usageMetadata: geminiUsage,
+      modelVersion: model,
+    });
   },
   ask() {
-    throw new Error('ASK is not scripted for the Gemini dialect yet');
+    // Gemini CLI offers the model no question tool in ACP mode (it leaves `ask_user` out).
+    throw new Error('ASK has no Gemini tool: Gemini CLI in ACP mode has no question tool');
   },
 };
 

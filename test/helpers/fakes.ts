@@ -90,7 +90,7 @@ export class FakeThreadStore implements ThreadStoreMethods {
     const now = new Date();
     const thread: ThreadRecord = {
       id: id('thr'), userId, title, sandboxId: null, sessionId: '', createdAt: now, updatedAt: now,
-      harness: null, linkId: null, sandboxProvider: null, branch: null, repository: null,
+      harness: null, linkId: null, sandboxProvider: null, branch: null, repository: null, archived: false, approvalTimeoutSeconds: 0,
     };
     this.threads.set(thread.id, thread);
     return thread;
@@ -146,6 +146,34 @@ export class FakeRunStore implements RunStoreMethods {
   async queueExec(input: { userId: string; linkId: string; sandboxId: string; command: string }): Promise<string> {
     this.execs.push(input);
     return id('run');
+  }
+}
+
+/** No interactions at all: a thread service unit test does not ask any. */
+export class FakeInteractionStore {
+  async answer(): Promise<{ refused: 'not_found' }> {
+    return { refused: 'not_found' };
+  }
+  async get(): Promise<undefined> {
+    return undefined;
+  }
+  async list(): Promise<never[]> {
+    return [];
+  }
+  async changedSince(): Promise<{ entries: never[]; now: Date }> {
+    return { entries: [], now: new Date() };
+  }
+  async now(): Promise<Date> {
+    return new Date();
+  }
+  onChange(): () => void {
+    return () => undefined;
+  }
+  async pendingByRun(): Promise<Map<string, number>> {
+    return new Map();
+  }
+  async pendingByThread(): Promise<Map<string, number>> {
+    return new Map();
   }
 }
 

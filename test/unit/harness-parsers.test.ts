@@ -1,14 +1,13 @@
 /**
- * The Claude Code, Codex and Gemini CLI parsers against the real CLIs' captured output
- * (test/fixtures/harness-clis, from ../shared/harness-clis/fixtures).
+ * The Claude Code parser against the real CLI's captured output (test/fixtures/harness-clis,
+ * from ../shared/harness-clis/fixtures). Codex and Gemini CLI, driven both ways through their own
+ * protocols, have their own: codex-bidi.test.ts and gemini-acp.test.ts.
  */
 import assert from 'node:assert/strict';
 import type { StopReason } from '../../common/reasons.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { claudeParser } from '../../agent/harnesses/claude-code.js';
-import { codexParser } from '../../agent/harnesses/codex.js';
-import { geminiParser } from '../../agent/harnesses/gemini.js';
 import type { OutputParser } from '../../agent/harnesses/harness.js';
 import { create } from '@bufbuild/protobuf';
 import { RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
@@ -17,8 +16,6 @@ import { repoRoot } from '../helpers/processes.js';
 
 const PARSERS: Record<string, () => OutputParser> = {
   claude: () => claudeParser('/home/run/project'),
-  codex: () => codexParser('/home/run/project', ''),
-  gemini: () => geminiParser('/home/run/project'),
 };
 
 /** Feeds a fixture through its CLI's parser: stdout, then stderr, then the exit. */
@@ -86,135 +83,5 @@ describe('Claude Code output', () => {
     const first = of(replay('claude-resume'), 'started')[0].sessionId;
     const second = of(replay('claude-resume-1'), 'started')[0].sessionId;
     assert.equal(second, first);
-  });
-});
-
-describe('Codex output', () => {
-  it('a text answer: started with the thread id, the whole message, usage, completed', () => {
-    const events = replay('codex-basic');
-    const [started] = of(events, 'started');
-    assert.equal(started.sessionId, '01a21dd5-370f-7512-8af4-b262bddc5c03');
-    assert.equal(started.harness, 'codex');
-    assert.deepEqual(of(events, 'text').map((t) => t.text), ['hi from fake model (model=gpt-5.5, call=1)']);
-    const [usage] = of(events, 'usage');
-    assert.equal(usage.inputTokens, 101n);
-    assert.equal(usage.outputTokens, 20n);
-    assert.equal(usage.costKnown, false);
-    const [done] = of(events, 'done');
-    assert.equal(done.status, RunStatus.COMPLETED);
-    assert.equal(done.sessionId, started.sessionId);
-    assert.deepEqual(of(events, 'log').map((l) => l.text), ['Reading additional input from stdin...'], 'stderr is kept as log lines');
-  });
-
-  it('a command: one tool call when it starts, its result when it completes', () => {
-    const events = replay('codex-tool-bash');
-    const calls = of(events, 'toolCall');
-    assert.equal(calls.length, 1, 'started and completed are one call');
-    assert.equal(calls[0].name, 'shell');
-    assert.deepEqual(JSON.parse(calls[0].inputJson), { command: "/bin/bash -lc 'echo hi > hello.txt'" });
-    const [result] = of(events, 'toolResult');
-    assert.equal(result.id, calls[0].id);
-    assert.equal(result.isError, false);
-    assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
-  });
-
-  it('a warning item (unknown model) is a log line, not an error', () => {
-    const events = replay('codex-model');
-    assert.equal(of(events, 'error').length, 0);
-    assert.ok(of(events, 'log').some((l) => /Model metadata for `my-model` not found/.test(l.text)));
-    assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
-  });
-
-  for (const [name, pattern] of [
-    ['codex-error-401', /unexpected status 401 Unauthorized/],
-    ['codex-error-429', /429 Too Many Requests/],
-    ['codex-error-500', /high demand/],
-  ] as const) {
-    it(`an API error (${name.slice(-3)}): one error with the CLI's message, failed`, () => {
-      const events = replay(name);
-      const errors = of(events, 'error');
-      assert.equal(errors.length, 1, 'the error line and turn.failed say the same thing once');
-      assert.match(errors[0].message, pattern);
-      const [done] = of(events, 'done');
-      assert.equal(done.status, RunStatus.FAILED);
-      assert.equal(done.failureReason, 'API_ERROR');
-    });
-  }
-
-  it('killed: no turn result, so it did not complete (cancelled when asked for)', () => {
-    assert.equal(of(replay('codex-sigterm', { code: 143, cancelled: true, reason: 'CANCELLED' }), 'done')[0].status, RunStatus.CANCELLED);
-    const [done] = of(replay('codex-sigterm'), 'done');
-    assert.equal(done.status, RunStatus.FAILED);
-    assert.equal(done.failureReason, 'NO_RESULT');
-  });
-
-  it('a file change item is a file change per path', () => {
-    const parser = codexParser('/home/run/project', 'gpt-5.5');
-    const line = JSON.stringify({ type: 'item.completed', item: { id: 'item_0', type: 'file_change', changes: [{ path: '/home/run/project/a.txt', kind: 'add' }, { path: '/home/run/project/b.txt', kind: 'delete' }], status: 'completed' } });
-    const events = parser.line(line, 'stdout').map((e) => create(RunEventSchema, e as never));
-    assert.deepEqual(of(events, 'fileChange').map((f) => [f.path, f.kind]), [['/home/run/project/a.txt', 'add'], ['/home/run/project/b.txt', 'delete']]);
-    assert.equal(of(events, 'toolCall').length, 0);
-  });
-
-  it('a resumed thread keeps its id', () => {
-    assert.equal(of(replay('codex-resume'), 'started')[0].sessionId, of(replay('codex-resume'), 'done')[0].sessionId);
-    assert.ok(of(replay('codex-resume-1'), 'started')[0].sessionId);
-  });
-});
-
-describe('Gemini CLI output', () => {
-  it('a text answer: started with the session, streamed text, usage, completed; the echoed prompt is not shown', () => {
-    const events = replay('gemini-basic');
-    const [started] = of(events, 'started');
-    assert.equal(started.sessionId, '7ac7cfea-8058-4546-b16a-7ea5e01976ac');
-    assert.equal(started.model, 'auto');
-    assert.deepEqual(of(events, 'text').map((t) => t.text), ['hi from fake model (model=gemini-3.8-flash, call=2)']);
-    const [usage] = of(events, 'usage');
-    assert.equal(usage.inputTokens, 203n);
-    assert.equal(usage.outputTokens, 40n);
-    assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
-  });
-
-  it('a shell tool: call with its parameters, result', () => {
-    const events = replay('gemini-tool-bash');
-    const [call] = of(events, 'toolCall');
-    assert.equal(call.name, 'run_shell_command');
-    assert.equal(JSON.parse(call.inputJson).command, 'echo hi > hello.txt');
-    const [result] = of(events, 'toolResult');
-    assert.equal(result.id, call.id);
-    assert.equal(result.isError, false);
-    assert.equal(of(events, 'fileChange').length, 0, 'a shell command is not known to change a file');
-    assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
-  });
-
-  for (const [name, code] of [
-    ['gemini-error-401', 145],
-    ['gemini-error-429', 173],
-    ['gemini-error-500', 244],
-  ] as const) {
-    it(`an API error (${name.slice(-3)}): the result's message, failed with the CLI's exit code`, () => {
-      const events = replay(name);
-      const [error] = of(events, 'error');
-      assert.match(error.message, new RegExp(`API Error: .*${name.slice(-3)}`));
-      const [done] = of(events, 'done');
-      assert.equal(done.status, RunStatus.FAILED);
-      assert.equal(done.failureReason, 'API_ERROR');
-      assert.equal(done.exitCode, code);
-    });
-  }
-
-  it('killed mid-stream it exits 0 without a result: that is not completed', () => {
-    const events = replay('gemini-sigterm');
-    assert.equal(of(events, 'text').length, 11, 'the text streamed so far is kept');
-    const [done] = of(events, 'done');
-    assert.equal(done.exitCode, 0);
-    assert.equal(done.status, RunStatus.FAILED);
-    assert.equal(done.failureReason, 'NO_RESULT');
-    assert.equal(of(replay('gemini-sigterm', { code: 0, cancelled: true, reason: 'CANCELLED' }), 'done')[0].status, RunStatus.CANCELLED);
-  });
-
-  it('a resumed session keeps its id', () => {
-    const events = replay('gemini-resume');
-    assert.equal(of(events, 'started')[0].sessionId, of(events, 'done')[0].sessionId);
   });
 });

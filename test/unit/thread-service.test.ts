@@ -6,7 +6,7 @@ import { ThreadService } from '../../gen/link/v1/thread_service_pb.js';
 import type { MemoryRegistry } from '../../control-plane/registry/memory.js';
 import { ThreadServiceImpl } from '../../control-plane/services/thread-service.js';
 import type { LinkRecord } from '../../control-plane/store/store.js';
-import { as, capabilities, FakeRunStore, FakeStore, FakeThreadStore, goOnline, serveInMemory, startRegistry } from '../helpers/fakes.js';
+import { as, capabilities, FakeInteractionStore, FakeRunStore, FakeStore, FakeThreadStore, goOnline, serveInMemory, startRegistry } from '../helpers/fakes.js';
 
 /** The refusal a call ends with: its code, ErrorInfo reason and metadata. */
 async function refusal(call: Promise<unknown>) {
@@ -30,7 +30,7 @@ describe('ThreadService (in memory)', () => {
     store = new FakeStore();
     threads = new FakeThreadStore();
     registry = await startRegistry();
-    client = serveInMemory(ThreadService, new ThreadServiceImpl(store.asStore(), threads, new FakeRunStore(), registry), store);
+    client = serveInMemory(ThreadService, new ThreadServiceImpl(store.asStore(), threads, new FakeRunStore(), registry, new FakeInteractionStore()), store);
     const alice = store.addUser('alice');
     token = alice.token;
     link = store.addLink(alice.user.id, 'laptop');

@@ -1,9 +1,13 @@
 /**
  * Why a run failed, in plain words, by the failure reason it ended with (common/reasons.ts
  * `RunFailure`, and the `DispatchRefusal` of a run linkd refused). A `Record` over the tables: a
- * reason added there without an explanation here does not compile.
+ * reason added there without an explanation here does not compile. A run's `error` events are
+ * explained by what kind of trouble they report (`common/api-errors.ts`), and so is an API_ERROR
+ * ending: a connection failure is not "the API answered".
  */
-import { isDispatchRefusal, isRunFailure, type DispatchRefusal, type RunFailure } from '../../common/reasons.js';
+import { isDispatchRefusal, isRunFailure, RunFailure, type DispatchRefusal } from '../../common/reasons.js';
+import { API_ERROR_ADVICE, classifyApiError } from '../../common/api-errors.js';
+import type { RunEvent } from '../../gen/link/v1/run_pb.js';
 
 const NOT_TRUSTED = 'The machine did not trust this dispatch, so it did not run it. If this persists, pair the machine again.';
 
@@ -39,4 +43,31 @@ export function explainFailure(reason: string): string {
   if (isRunFailure(reason) || isDispatchRefusal(reason)) return RUN_FAILURE_EXPLANATIONS[reason];
   if (reason.startsWith('KILLED_BY_')) return `The CLI was killed by ${reason.slice('KILLED_BY_'.length)}.`;
   return reason;
+}
+
+/** A run's error event in plain words: the CLI's own message, then the advice for its kind (`common/api-errors.ts`). */
+export function explainError(code: string, message: string): string {
+  if (code === RunFailure.LinkLost) return explainFailure(code);
+  const advice = API_ERROR_ADVICE[classifyApiError(code, message)];
+  return advice ? `${message || code} — ${advice}` : message || code;
+}
+
+/**
+ * Why a failed run failed: for API_ERROR, said by what its error events were (a connection failure
+ * is not "the API answered"); otherwise by its failure reason.
+ */
+export function explainDone(failureReason: string, events: RunEvent[]): string {
+  if (failureReason === RunFailure.ApiError) {
+    const last = events.findLast((e) => e.event.case === 'error');
+    const kind = last?.event.case === 'error' ? classifyApiError(last.event.value.code, last.event.value.message) : 'other';
+    if (kind === 'connection') return 'The model API could not be reached (see above).';
+    if (kind === 'rate-limit') return 'The model API is rate-limiting (see above).';
+    if (kind === 'http') return 'The model API answered with an error (see above).';
+  }
+  return explainFailure(failureReason);
+}
+
+/** An error event with nothing to say (a stopped CLI's last words): not shown when the run was stopped. */
+export function isEmptyError(code: string, message: string): boolean {
+  return !message.trim() || message.trim() === code || /^error$/i.test(message.trim());
 }

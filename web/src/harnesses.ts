@@ -15,6 +15,17 @@ export const TIERS = [
   { tier: ModelTier.THINKING, label: 'Thinking' },
 ] as const;
 
+/**
+ * A machine's one name everywhere (header, picker, composer, thread list): the name it was given
+ * (`linkd login --name`, or a rename), else its hostname. When `among` holds another machine of the
+ * same name (two linkds on one host), the end of its id tells them apart.
+ */
+export function machineName(link: Pick<Link, 'id' | 'name' | 'hostname'>, among: readonly Pick<Link, 'id' | 'name' | 'hostname'>[] = []): string {
+  const name = link.name || link.hostname || 'machine';
+  const twin = among.some((other) => other.id !== link.id && (other.name || other.hostname) === name);
+  return twin ? `${name} (${link.id.slice(-4)})` : name;
+}
+
 export function harnessLabel(name: string): string {
   return HARNESSES.find((h) => h.name === name)?.label ?? name;
 }
@@ -34,12 +45,12 @@ export const NOT_PAIRED_FIX = 'Pair it again: "Connect a machine", then run the 
 export function unavailable(link: Link | undefined, harness: string): { reason: string; fix: string } | undefined {
   if (!link) return { reason: 'No machine chosen', fix: 'Pick a machine, or connect one.' };
   if (link.state !== LinkState.ONLINE) {
-    return { reason: `${link.name || link.hostname} is offline`, fix: 'Start linkd on it (`linkd start`), or pick another machine.' };
+    return { reason: `${machineName(link)} is offline`, fix: 'Start linkd on it (`linkd start`), or pick another machine.' };
   }
-  if (link.dispatchKeyMissing) return { reason: `${link.name || link.hostname} cannot run: not paired properly`, fix: NOT_PAIRED_FIX };
+  if (link.dispatchKeyMissing) return { reason: `${machineName(link)} cannot run: not paired properly`, fix: NOT_PAIRED_FIX };
   const found = link.capabilities?.harnesses.find((h) => h.name === harness);
   const spec = HARNESSES.find((h) => h.name === harness);
-  if (!found?.installed) return { reason: `${harnessLabel(harness)} is not installed on ${link.name || link.hostname}`, fix: `Install it there: ${spec?.install ?? ''}` };
+  if (!found?.installed) return { reason: `${harnessLabel(harness)} is not installed on ${machineName(link)}`, fix: `Install it there: ${spec?.install ?? ''}` };
   return undefined;
 }
 

@@ -5,15 +5,30 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { User } from '../../gen/link/v1/user_service_pb.js';
 import { apiContext, defaultClients, logIn, logOut, takeLoginSecret, type ApiClients } from './api.js';
 import { directoryContext, LinkDirectory } from './link-directory.js';
+import { InteractionStore, interactionsContext } from './interactions.js';
+import { TabTitle } from './tab-title.js';
+import { RunNotifier } from './notify.js';
+import type { InteractionRecord } from '../../gen/link/v1/thread_service_pb.js';
 import type { LinkConnectDialog } from './link-connect-dialog.js';
+import type { LinkShortcutsHelp } from './link-shortcuts-help.js';
+import type { LinkThreadList } from './link-thread-list.js';
+import type { LinkThreadView } from './link-thread-view.js';
+import { userContext } from './last-choice.js';
+import { shortcutFor, type ShortcutAction } from './shortcuts.js';
+import { applyTheme, nextTheme, storedTheme, type ThemeChoice } from './theme.js';
+import { threadDirectoryContext, ThreadDirectory } from './thread-directory.js';
 import './link-connect-dialog.js';
+import './link-shortcuts-help.js';
 import './link-login.js';
 import './link-machine-indicator.js';
 import './link-machine-list.js';
+import './link-needs-you.js';
 import './link-thread-list.js';
 import './link-thread-view.js';
 
 type Route = { page: 'thread'; threadId: string } | { page: 'machines' };
+
+const THEME_LABELS: Record<ThemeChoice, string> = { system: '◐ Auto', dark: '● Dark', light: '○ Light' };
 
 function route(hash: string): Route {
   if (hash.startsWith('#/machines')) return { page: 'machines' };
@@ -29,6 +44,9 @@ function route(hash: string): Route {
  * machine directory to every element below it.
  *
  * Routes: #/threads/<id>, #/ (a new thread), #/machines.
+ *
+ * The keyboard shortcuts of `shortcuts.ts` act here (`?` lists them); the theme toggle cycles
+ * system, dark and light (`theme.ts`).
  */
 @customElement('link-app')
 export class LinkApp extends LitElement {
@@ -40,32 +58,58 @@ export class LinkApp extends LitElement {
   @property({ attribute: false })
   directory: LinkDirectory = new LinkDirectory(this.clients);
 
-  @state() private user: User | undefined;
+  /** The user's interactions, live: the cards, "needs you", the tab title and notifications read them. */
+  @provide({ context: interactionsContext })
+  @property({ attribute: false })
+  interactions: InteractionStore = new InteractionStore(this.clients);
+  private readonly notifier = new RunNotifier();
+  private tabTitle: TabTitle | undefined;
+  private readonly onAsked = (e: Event) => this.notifier.needsYou((e as CustomEvent<InteractionRecord>).detail);
+
+  @provide({ context: threadDirectoryContext })
+  @property({ attribute: false })
+  threadDirectory: ThreadDirectory = new ThreadDirectory(this.clients);
+
+  @provide({ context: userContext })
+  @state()
+  private user: User | undefined;
   @state() private needsLogin = false;
   /** Why the login link the page was opened with did not log in, shown above the login form. */
   @state() private loginError: string | undefined;
   @state() private error: string | undefined;
   @state() private route: Route = route(window.location.hash);
-  @state() private version = 0;
+  @state() private theme: ThemeChoice = storedTheme();
   @query('link-connect-dialog') private dialog!: LinkConnectDialog;
-  private readonly onHash = () => (this.route = route(window.location.hash));
+  @query('link-shortcuts-help') private help!: LinkShortcutsHelp;
+  @query('link-thread-list') private threadList: LinkThreadList | null | undefined;
+  @query('link-thread-view') private threadView: LinkThreadView | null | undefined;
+  private readonly onHash = () => {
+    this.route = route(window.location.hash);
+    this.tabTitle?.opened(this.route.page === 'thread' ? this.route.threadId : '');
+  };
+  private readonly onKey = (event: KeyboardEvent) => {
+    const action = this.user ? shortcutFor(event) : undefined;
+    if (!action || this.dialog?.isOpen || (this.help?.isOpen && action !== 'help')) return;
+    event.preventDefault();
+    this.shortcut(action);
+  };
 
   static styles = css`
     :host { display: flex; flex-direction: column; height: 100vh; }
-    header { display: flex; align-items: center; gap: 12px; padding: 10px 20px; background: #fff; border-bottom: 1px solid #e3e6ea; flex-wrap: wrap; }
+    header { display: flex; align-items: center; gap: 12px; padding: 10px 20px; background: var(--link-surface, #fff); border-bottom: 1px solid var(--link-border, #e3e6ea); flex-wrap: wrap; }
     h1 { font-size: 18px; margin: 0; letter-spacing: 0.2px; }
     h1 a { color: inherit; text-decoration: none; }
     nav.top { display: flex; gap: 4px; }
-    nav.top a { font-size: 14px; color: #475467; text-decoration: none; padding: 4px 10px; border-radius: 8px; }
-    nav.top a[aria-current='page'] { background: #f2f4f7; color: #1b1f24; }
+    nav.top a { font-size: 14px; color: var(--link-muted, #475467); text-decoration: none; padding: 4px 10px; border-radius: 8px; }
+    nav.top a[aria-current='page'] { background: var(--link-hover, #f2f4f7); color: var(--link-text, #1b1f24); }
     a:focus-visible, button:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
     .spacer { flex: 1; }
-    .who { color: #475467; font-size: 13px; }
-    button { font: inherit; font-size: 13px; border-radius: 8px; padding: 6px 12px; cursor: pointer; border: 1px solid #d0d5dd; background: #fff; }
-    button.primary { background: #1b1f24; color: #fff; border-color: #1b1f24; }
+    .who { color: var(--link-muted, #475467); font-size: 13px; }
+    button { font: inherit; font-size: 13px; border-radius: 8px; padding: 6px 12px; cursor: pointer; border: 1px solid var(--link-border, #d0d5dd); background: var(--link-surface, #fff); }
+    button.primary { background: var(--link-primary, #1b1f24); color: var(--link-on-primary, #fff); border-color: var(--link-primary, #1b1f24); }
     .body { flex: 1; display: flex; min-height: 0; }
-    aside { width: 260px; flex: none; border-right: 1px solid #e3e6ea; background: #fbfbfc; padding: 12px; overflow-y: auto; box-sizing: border-box; }
-    aside a.new { display: block; text-align: center; margin-bottom: 10px; font-size: 14px; border-radius: 8px; padding: 7px; background: #1b1f24; color: #fff; text-decoration: none; }
+    aside { width: 260px; flex: none; border-right: 1px solid var(--link-border, #e3e6ea); background: var(--link-sunken, #fbfbfc); padding: 12px; overflow-y: auto; box-sizing: border-box; }
+    aside a.new { display: block; text-align: center; margin-bottom: 10px; font-size: 14px; border-radius: 8px; padding: 7px; background: var(--link-primary, #1b1f24); color: var(--link-on-primary, #fff); text-decoration: none; }
     main { flex: 1; min-width: 0; display: flex; flex-direction: column; }
     main.page { overflow-y: auto; padding: 24px; }
     main.page > * { max-width: 960px; margin: 0 auto; width: 100%; }
@@ -73,13 +117,19 @@ export class LinkApp extends LitElement {
     .login { padding: 24px; }
     @media (max-width: 720px) {
       .body { flex-direction: column; }
-      aside { width: auto; max-height: 30vh; border-right: 0; border-bottom: 1px solid #e3e6ea; }
+      aside { width: auto; max-height: 30vh; border-right: 0; border-bottom: 1px solid var(--link-border, #e3e6ea); }
     }
   `;
 
   connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener('hashchange', this.onHash);
+    this.tabTitle = new TabTitle(this.interactions);
+    this.tabTitle.opened(this.route.page === 'thread' ? this.route.threadId : '');
+    this.interactions.addEventListener('asked', this.onAsked);
+    document.addEventListener('keydown', this.onKey);
+    this.threadDirectory.addEventListener('change', this.onThreads);
+    applyTheme(this.theme);
     void this.start();
   }
 
@@ -93,7 +143,13 @@ export class LinkApp extends LitElement {
   disconnectedCallback(): void {
     super.disconnectedCallback();
     window.removeEventListener('hashchange', this.onHash);
+    document.removeEventListener('keydown', this.onKey);
     this.directory.stop();
+    this.interactions.stop();
+    this.interactions.removeEventListener('asked', this.onAsked);
+    this.tabTitle?.close();
+    this.threadDirectory.stop();
+    this.threadDirectory.removeEventListener('change', this.onThreads);
   }
 
   private async loadUser(): Promise<void> {
@@ -103,6 +159,8 @@ export class LinkApp extends LitElement {
       this.needsLogin = false;
       this.error = undefined;
       this.directory.start();
+      this.interactions.start();
+      this.threadDirectory.start();
     } catch (error) {
       if (ConnectError.from(error).code === Code.Unauthenticated) this.needsLogin = true;
       else this.error = `Cannot reach the control plane: ${ConnectError.from(error).rawMessage}`;
@@ -112,14 +170,22 @@ export class LinkApp extends LitElement {
   private async logOut(): Promise<void> {
     await logOut();
     this.directory.stop();
+    this.interactions.stop();
+    this.threadDirectory.stop();
     this.user = undefined;
     this.needsLogin = true;
   }
 
   private threadChanged(threadId: string): void {
-    this.version++;
     if (threadId && (this.route.page !== 'thread' || this.route.threadId !== threadId)) window.location.hash = `#/threads/${threadId}`;
   }
+
+  /** The user's threads changed (live, from WatchThreads): the tab title and the notifications follow. */
+  private readonly onThreads = () => {
+    const threads = this.threadDirectory.sorted();
+    this.tabTitle?.threads(threads);
+    this.notifier.threads(threads);
+  };
 
   private main() {
     if (this.route.page === 'machines') {
@@ -129,10 +195,53 @@ export class LinkApp extends LitElement {
     return html`
       <aside aria-label="Threads">
         <a class="new" href="#/">New thread</a>
-        <link-thread-list .selected=${threadId} .version=${this.version}></link-thread-list>
+        <link-thread-list .selected=${threadId}></link-thread-list>
       </aside>
-      <main><link-thread-view .threadId=${threadId} @link-thread-changed=${(e: CustomEvent<string>) => this.threadChanged(e.detail)}></link-thread-view></main>
+      <main @link-send=${() => this.notifier.askOnce()}><link-thread-view .threadId=${threadId} @link-thread-changed=${(e: CustomEvent<string>) => this.threadChanged(e.detail)}></link-thread-view></main>
     `;
+  }
+
+  private async shortcut(action: ShortcutAction): Promise<void> {
+    switch (action) {
+      case 'help':
+        if (this.help.isOpen) this.help.close();
+        else this.help.show();
+        return;
+      case 'new-thread':
+        window.location.hash = '#/';
+        this.route = route('#/');
+        await this.updateComplete;
+        this.threadView?.focusComposer();
+        return;
+      case 'focus-composer':
+        if (this.route.page !== 'thread') window.location.hash = '#/';
+        await this.updateComplete;
+        this.threadView?.focusComposer();
+        return;
+      case 'search':
+        if (this.route.page !== 'thread') window.location.hash = '#/';
+        await this.updateComplete;
+        this.threadList?.focusSearch();
+        return;
+      case 'next-thread':
+      case 'previous-thread': {
+        const listed = this.threadList?.listed ?? [];
+        if (listed.length === 0) return;
+        const at = listed.findIndex((t) => this.route.page === 'thread' && t.id === this.route.threadId);
+        const step = action === 'next-thread' ? 1 : -1;
+        const next = at < 0 ? (step > 0 ? 0 : listed.length - 1) : Math.min(listed.length - 1, Math.max(0, at + step));
+        window.location.hash = `#/threads/${listed[next].id}`;
+        return;
+      }
+      case 'stop-run':
+        this.threadView?.stopRun();
+        return;
+    }
+  }
+
+  private toggleTheme(): void {
+    this.theme = nextTheme(this.theme);
+    applyTheme(this.theme);
   }
 
   render() {
@@ -146,8 +255,12 @@ export class LinkApp extends LitElement {
                 <a href="#/machines" aria-current=${page === 'machines' ? 'page' : 'false'}>Machines</a>
               </nav>
               <span class="spacer"></span>
+              <link-needs-you></link-needs-you>
               <link-machine-indicator></link-machine-indicator>
               <span class="who">${this.user.local ? 'local user' : this.user.name}</span>
+              <button class="theme" data-testid="theme-toggle" title="Colours: follow the system, dark or light"
+                aria-label="Theme: ${this.theme}" @click=${() => this.toggleTheme()}>${THEME_LABELS[this.theme]}</button>
+              <button class="help" aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)" @click=${() => this.help.show()}>?</button>
               <button class="primary" @click=${() => this.dialog.show()}>Connect a machine</button>
               <button @click=${() => this.logOut()}>Log out</button>`
           : nothing}
@@ -159,6 +272,7 @@ export class LinkApp extends LitElement {
           ? html`<div class="body">${this.main()}</div>`
           : nothing}
       <link-connect-dialog></link-connect-dialog>
+      <link-shortcuts-help></link-shortcuts-help>
     `;
   }
 }

@@ -31,14 +31,14 @@ export class LinkChanges extends LitElement {
 
   static styles = css`
     :host { display: block; min-width: 0; max-width: 100%; }
-    .panel { border: 1px solid #e3e6ea; border-radius: 10px; background: #fff; margin: 8px 0; min-width: 0; overflow: hidden; }
-    .head { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; padding: 8px 12px; font-size: 13px; color: #344054; border-bottom: 1px solid #eaecf0; }
+    .panel { border: 1px solid var(--link-border, #e3e6ea); border-radius: 10px; background: var(--link-surface, #fff); margin: 8px 0; min-width: 0; overflow: hidden; }
+    .head { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; padding: 8px 12px; font-size: 13px; color: var(--link-muted, #344054); border-bottom: 1px solid var(--link-border, #eaecf0); }
     .head strong { font-size: 13px; }
     .add-count { color: #027a48; }
     .del-count { color: #b42318; }
     .note { padding: 6px 12px; font-size: 12px; color: #7a4b00; background: #fff6e5; border-bottom: 1px solid #f5d08a; }
-    .empty { padding: 8px 12px; font-size: 13px; color: #667085; }
-    details { border-bottom: 1px solid #eaecf0; min-width: 0; }
+    .empty { padding: 8px 12px; font-size: 13px; color: var(--link-muted, #667085); }
+    details { border-bottom: 1px solid var(--link-border, #eaecf0); min-width: 0; }
     details:last-child { border-bottom: none; }
     summary { cursor: pointer; padding: 6px 12px; font-size: 13px; display: flex; gap: 8px; align-items: baseline; min-width: 0; }
     summary:focus-visible { outline: 2px solid #2e90fa; outline-offset: -2px; }
@@ -49,7 +49,7 @@ export class LinkChanges extends LitElement {
     .status.deleted { background: #fef3f2; color: #b42318; }
     .status.renamed { background: #f4f3ff; color: #5925dc; }
     .counts { white-space: nowrap; font-size: 12px; }
-    .diff { overflow-x: auto; background: #fafbfc; border-top: 1px solid #eaecf0; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; line-height: 1.45; }
+    .diff { overflow-x: auto; background: #fafbfc; border-top: 1px solid var(--link-border, #eaecf0); font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; line-height: 1.45; }
     .lines { display: inline-block; min-width: 100%; }
     .line { white-space: pre; padding: 0 12px 0 0; }
     .line .sign { display: inline-block; width: 1.6em; text-align: center; color: #98a2b3; user-select: none; }
@@ -57,9 +57,9 @@ export class LinkChanges extends LitElement {
     .line.add .sign { color: #027a48; }
     .line.del { background: #ffebe9; }
     .line.del .sign { color: #b42318; }
-    .line.hunk { background: #eef4ff; color: #475467; }
-    .line.meta { color: #667085; font-style: italic; }
-    .message { padding: 6px 12px; font-size: 12px; color: #667085; border-top: 1px solid #eaecf0; }
+    .line.hunk { background: #eef4ff; color: var(--link-muted, #475467); }
+    .line.meta { color: var(--link-muted, #667085); font-style: italic; }
+    .message { padding: 6px 12px; font-size: 12px; color: var(--link-muted, #667085); border-top: 1px solid var(--link-border, #eaecf0); }
     .hljs-comment, .hljs-quote { color: #6a737d; font-style: italic; }
     .hljs-keyword, .hljs-selector-tag, .hljs-doctag, .hljs-template-tag, .hljs-type { color: #d73a49; }
     .hljs-string, .hljs-regexp, .hljs-meta .hljs-string { color: #032f62; }

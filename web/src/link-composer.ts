@@ -1,12 +1,17 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { ModelTier, type Thread } from '../../gen/link/v1/run_pb.js';
+import { consume } from '@lit/context';
+import { ModelTier, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
+import type { User } from '../../gen/link/v1/user_service_pb.js';
 import type { AgentChoice } from './link-agent-picker.js';
-import { unavailable } from './harnesses.js';
+import { HARNESSES, machineName, unavailable } from './harnesses.js';
+import { lastChoice, rememberChoice, userContext } from './last-choice.js';
 import { lockIcon } from './icons.js';
 import './link-agent-picker.js';
 import './link-repository-picker.js';
+import './link-permission-mode.js';
+import type { LinkPermissionMode, PermissionChoice } from './link-permission-mode.js';
 import type { LocalRepository } from '../../gen/link/v1/sandbox_pb.js';
 
 /** The badge that marks a thread running in a repository's own folder, without isolation. */
@@ -19,6 +24,8 @@ export interface SendDetail extends AgentChoice {
   branch: string;
   /** "in-place" when the user chose to run in the repository folder itself; '' for the default. */
   sandboxProvider: string;
+  /** What the message may do without asking (and whether the user confirmed auto). */
+  permission: PermissionChoice;
 }
 
 /**
@@ -30,7 +37,12 @@ export interface SendDetail extends AgentChoice {
  * model and tier stay changeable. Sending is disabled, with the reason shown, while the machine is
  * offline or the agent cannot run there.
  *
- * Enter sends, Shift+Enter starts a new line.
+ * A new thread starts with the user's last choice (agent, tier, model, machine: `last-choice.ts`),
+ * unless that agent cannot run on the machine: then with the first agent that can (a machine with
+ * only Shell starts with Shell). A thread opened again keeps the model and tier of its last message.
+ *
+ * Enter sends, Shift+Enter starts a new line; Enter while a run is in progress keeps the text and
+ * says why it was not sent.
  *
  * @fires link-send - detail: SendDetail
  */
@@ -39,44 +51,98 @@ export class LinkComposer extends LitElement {
   /** The thread, once it has its first message (then its pins are locked). */
   @property({ attribute: false }) thread: Thread | undefined;
   @property({ attribute: false }) links: Link[] = [];
+  /** The thread's newest message: its model and tier are the composer's when the thread opens. */
+  @property({ attribute: false }) lastMessage: ThreadMessage | undefined;
   @property({ type: Boolean }) busy = false;
 
+  @consume({ context: userContext, subscribe: true })
+  @state()
+  user: User | undefined;
+
   @state() private choice: AgentChoice = { harness: 'claude-code', tier: ModelTier.SMART, model: '' };
+  /** Why the last Enter sent nothing (a run is in progress), until the run ends. */
+  @state() private notice: string | undefined;
+  /** The thread (or '' for a new one) the choice was set up for; another one sets it up again. */
+  private choiceFor: string | undefined;
+  /** The user picked the agent for this machine themselves: no default replaces it. */
+  private picked = false;
   @state() private linkId = '';
   @state() private repository = '';
   @state() private branch = '';
   @state() private inPlace = false;
   @query('textarea') private textarea!: HTMLTextAreaElement;
+  @query('link-permission-mode') private permission!: LinkPermissionMode;
 
   static styles = css`
     :host { display: block; }
-    form { background: #fff; border: 1px solid #d0d5dd; border-radius: 12px; padding: 10px; box-shadow: 0 1px 2px rgba(16, 24, 40, 0.05); }
-    textarea { width: 100%; box-sizing: border-box; border: 0; resize: vertical; min-height: 64px; font: inherit; outline: none; }
+    form { background: var(--link-surface, #fff); border: 1px solid var(--link-border, #d0d5dd); border-radius: 12px; padding: 10px; box-shadow: 0 1px 2px rgba(16, 24, 40, 0.05); }
+    textarea { width: 100%; box-sizing: border-box; border: 0; resize: vertical; min-height: 64px; font: inherit; outline: none; background: transparent; color: inherit; }
     .row { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-top: 6px; }
     .spacer { flex: 1; }
-    select, input { font: inherit; font-size: 13px; border: 1px solid #d0d5dd; border-radius: 8px; padding: 5px 8px; background: #fff; max-width: 100%; }
-    select:disabled, input:disabled { background: #f9fafb; color: #475467; }
+    select, input { font: inherit; font-size: 13px; border: 1px solid var(--link-border, #d0d5dd); border-radius: 8px; padding: 5px 8px; background: var(--link-surface, #fff); max-width: 100%; }
+    select:disabled, input:disabled { background: var(--link-sunken, #f9fafb); color: var(--link-muted, #475467); }
     select:focus-visible, input:focus-visible, button:focus-visible, textarea:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
-    button.send { font: inherit; font-size: 14px; border-radius: 8px; padding: 6px 16px; cursor: pointer; border: 0; background: #1b1f24; color: #fff; }
+    button.send { font: inherit; font-size: 14px; border-radius: 8px; padding: 6px 16px; cursor: pointer; border: 0; background: var(--link-primary, #1b1f24); color: var(--link-on-primary, #fff); }
     button.send[disabled] { background: #98a2b3; cursor: not-allowed; }
-    .locked { font-size: 12px; color: #475467; display: inline-flex; gap: 4px; align-items: center; }
+    .locked { font-size: 12px; color: var(--link-muted, #475467); display: inline-flex; gap: 4px; align-items: center; }
     .why { font-size: 12px; color: #b42318; margin-top: 6px; }
-    label { font-size: 12px; color: #475467; display: inline-flex; gap: 4px; align-items: center; }
+    .notice { font-size: 12px; color: #b54708; margin-top: 6px; }
+    label { font-size: 12px; color: var(--link-muted, #475467); display: inline-flex; gap: 4px; align-items: center; }
     .in-place { font-size: 12px; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 2px 8px; }
   `;
 
   willUpdate(): void {
+    if (!this.busy) this.notice = undefined;
     const thread = this.thread;
     if (thread?.harness) {
-      // The pins are the thread's.
+      // The pins are the thread's; the model and tier its last message's, when it opens.
+      if (this.choiceFor !== thread.id) {
+        this.choiceFor = thread.id;
+        const last = this.lastMessage;
+        this.choice = last ? { harness: thread.harness, tier: last.tier, model: last.model } : { ...this.choice, harness: thread.harness };
+      }
       if (this.choice.harness !== thread.harness) this.choice = { ...this.choice, harness: thread.harness };
       this.linkId = thread.linkId;
       this.repository = thread.repository;
       this.branch = thread.branch;
       this.inPlace = thread.sandboxProvider === 'in-place';
-    } else if (!this.linkId || !this.links.some((l) => l.id === this.linkId)) {
+      return;
+    }
+    if (this.choiceFor !== '') {
+      this.choiceFor = '';
+      this.picked = false;
+      const last = lastChoice(this.user?.id);
+      if (last) {
+        this.choice = { harness: last.harness, tier: last.tier, model: last.model };
+        if (last.linkId) this.linkId = last.linkId;
+      }
+    }
+    if (!this.linkId || !this.links.some((l) => l.id === this.linkId)) {
       this.linkId = (this.links.find((l) => l.state === LinkState.ONLINE) ?? this.links[0])?.id ?? '';
     }
+    // The first agent that can run on the machine, unless the user picked one for it.
+    const link = this.link;
+    if (!this.picked && link?.state === LinkState.ONLINE && unavailable(link, this.choice.harness)) {
+      const runnable = HARNESSES.find((h) => !unavailable(link, h.name));
+      if (runnable) this.choice = withHarness(this.choice, runnable.name);
+    }
+  }
+
+  private pick(choice: AgentChoice): void {
+    this.choice = choice.harness === 'shell' ? { harness: 'shell', tier: ModelTier.UNSPECIFIED, model: '' } : choice;
+    this.picked = true;
+    this.remember();
+  }
+
+  private pickMachine(linkId: string): void {
+    this.linkId = linkId;
+    // A machine of its own: the default applies again if the agent cannot run there.
+    this.picked = false;
+    this.remember();
+  }
+
+  private remember(): void {
+    rememberChoice(this.user?.id, { ...this.choice, linkId: this.linkId });
   }
 
   private get locked(): boolean {
@@ -100,19 +166,27 @@ export class LinkComposer extends LitElement {
     this.textarea?.focus();
   }
 
-  private send(event?: Event): void {
+  private async send(event?: Event): Promise<void> {
     event?.preventDefault();
     const text = this.textarea.value;
+    if (this.busy && text.trim()) {
+      this.notice = 'Not sent: a run is in progress in this thread. Your text is kept; send it when the run ends, or stop the run first.';
+      return;
+    }
     if (!text.trim() || this.blocked() || this.busy) return;
+    const permission = await this.permission.settle();
+    if (!permission) return;
+    if (!this.locked) this.remember();
     this.dispatchEvent(
       new CustomEvent<SendDetail>('link-send', {
         detail: {
-          ...this.choice,
+          ...(this.choice.harness === 'shell' ? { ...this.choice, tier: ModelTier.UNSPECIFIED, model: '' } : this.choice),
           text,
           linkId: this.linkId,
           repository: this.repository.trim(),
           branch: this.local && this.inPlace ? '' : this.branch.trim(),
           sandboxProvider: this.local && this.inPlace ? 'in-place' : '',
+          permission,
         },
         bubbles: true,
         composed: true,
@@ -136,26 +210,26 @@ export class LinkComposer extends LitElement {
   }
 
   private onKey(event: KeyboardEvent): void {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) this.send(event);
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) void this.send(event);
   }
 
   render() {
     const blocked = this.blocked();
     const lockTip = 'Locked by the thread\'s first message. Start a new thread to change it.';
     return html`
-      <form @submit=${(e: Event) => this.send(e)} aria-label="Send a message">
+      <form @submit=${(e: Event) => void this.send(e)} aria-label="Send a message">
         <textarea aria-label="Message" placeholder="Ask the agent to do something…" @keydown=${(e: KeyboardEvent) => this.onKey(e)}></textarea>
         <div class="row">
           <link-agent-picker .value=${this.choice} .link=${this.link} ?locked=${this.locked}
-            @link-pick=${(e: CustomEvent<AgentChoice>) => (this.choice = e.detail)}></link-agent-picker>
+            @link-pick=${(e: CustomEvent<AgentChoice>) => this.pick(e.detail)}></link-agent-picker>
           ${this.locked
-            ? html`<span class="locked" title=${lockTip} data-testid="pins-locked" aria-label=${`Machine ${this.link?.name ?? ''}, locked. ${lockTip}`}>
-                ${lockIcon} ${this.link?.name || this.link?.hostname || 'machine'}${this.branch ? ` · ${this.branch}` : ''}
+            ? html`<span class="locked" title=${lockTip} data-testid="pins-locked" aria-label=${`Machine ${this.link ? machineName(this.link) : ''}, locked. ${lockTip}`}>
+                ${lockIcon} ${this.link ? machineName(this.link) : 'machine'}${this.branch ? ` · ${this.branch}` : ''}
               </span>`
             : html`<label>Machine
-                  <select aria-label="Machine" @change=${(e: Event) => (this.linkId = (e.target as HTMLSelectElement).value)}>
+                  <select aria-label="Machine" @change=${(e: Event) => this.pickMachine((e.target as HTMLSelectElement).value)}>
                     ${this.links.map(
-                      (l) => html`<option value=${l.id} ?selected=${l.id === this.linkId}>${l.name || l.hostname}${l.state === LinkState.ONLINE ? '' : ' (offline)'}</option>`,
+                      (l) => html`<option value=${l.id} ?selected=${l.id === this.linkId}>${machineName(l, this.links)}${l.state === LinkState.ONLINE ? '' : ' (offline)'}</option>`,
                     )}
                   </select>
                 </label>
@@ -169,13 +243,21 @@ export class LinkComposer extends LitElement {
                       @change=${(e: Event) => (this.inPlace = (e.target as HTMLInputElement).checked)} />in place</label>`
                   : nothing}`}
           ${this.inPlace && (this.locked || this.local) ? inPlaceBadge : nothing}
+          <link-permission-mode .sandboxProvider=${this.thread?.sandboxProvider ?? ''}></link-permission-mode>
           <span class="spacer"></span>
           <button class="send" type="submit" ?disabled=${!!blocked || this.busy} title=${blocked ?? 'Send (Enter)'}>Send</button>
         </div>
         ${blocked ? html`<div class="why" role="status" data-testid="send-blocked">${blocked}</div>` : nothing}
+        ${this.notice && !blocked ? html`<div class="notice" role="status" data-testid="send-notice">${this.notice}</div>` : nothing}
       </form>
     `;
   }
+}
+
+/** The choice with another agent: Shell has no tiers or models; an agent coming from Shell gets Smart. */
+function withHarness(choice: AgentChoice, harness: string): AgentChoice {
+  if (harness === 'shell') return { harness, tier: ModelTier.UNSPECIFIED, model: '' };
+  return { harness, tier: choice.tier === ModelTier.UNSPECIFIED ? ModelTier.SMART : choice.tier, model: choice.harness === 'shell' ? '' : choice.model };
 }
 
 declare global {

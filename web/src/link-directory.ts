@@ -78,16 +78,16 @@ export class LinkDirectory extends EventTarget {
 
 export const directoryContext = createContext<LinkDirectory>(Symbol('link-directory'));
 
-/** Re-renders its host whenever the directory changes. */
+/** Re-renders its host whenever the directory (of machines or of threads) changes. */
 export class DirectoryController implements ReactiveController {
-  private directory: LinkDirectory | undefined;
+  private directory: EventTarget | undefined;
   private readonly onChange = () => this.host.requestUpdate();
 
   constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
   }
 
-  set(directory: LinkDirectory | undefined): void {
+  set(directory: EventTarget | undefined): void {
     if (directory === this.directory) return;
     this.directory?.removeEventListener('change', this.onChange);
     this.directory = directory;

@@ -17,11 +17,11 @@ export class LinkLogin extends LitElement {
 
   static styles = css`
     :host { display: block; max-width: 420px; margin: 48px auto; }
-    form { background: #fff; border: 1px solid #e3e6ea; border-radius: 10px; padding: 24px; display: grid; gap: 12px; }
+    form { background: var(--link-surface, #fff); border: 1px solid var(--link-border, #e3e6ea); border-radius: 10px; padding: 24px; display: grid; gap: 12px; }
     h2 { margin: 0; font-size: 17px; }
-    p { margin: 0; color: #475467; font-size: 14px; }
-    input { font: inherit; padding: 8px 10px; border: 1px solid #d0d5dd; border-radius: 8px; }
-    button { font: inherit; padding: 8px 12px; border-radius: 8px; border: 0; background: #1b1f24; color: #fff; cursor: pointer; }
+    p { margin: 0; color: var(--link-muted, #475467); font-size: 14px; }
+    input { font: inherit; padding: 8px 10px; border: 1px solid var(--link-border, #d0d5dd); border-radius: 8px; }
+    button { font: inherit; padding: 8px 12px; border-radius: 8px; border: 0; background: var(--link-primary, #1b1f24); color: var(--link-on-primary, #fff); cursor: pointer; }
     .error { color: #b42318; font-size: 13px; }
   `;
 

@@ -111,37 +111,37 @@ export class LinkMachineCard extends LitElement {
 
   static styles = css`
     :host { display: block; }
-    .card { background: #fff; border: 1px solid #e3e6ea; border-radius: 10px; padding: 14px 16px; }
+    .card { background: var(--link-surface, #fff); border: 1px solid var(--link-border, #e3e6ea); border-radius: 10px; padding: 14px 16px; }
     .top { display: flex; align-items: center; gap: 10px; }
     .dot { width: 10px; height: 10px; border-radius: 50%; background: #98a2b3; flex: none; }
     .online .dot { background: #12b76a; box-shadow: 0 0 0 3px #d1fadf; }
     .name { font-weight: 600; }
-    .meta { color: #667085; font-size: 13px; }
-    .status { margin-left: auto; font-size: 13px; color: #475467; }
+    .meta { color: var(--link-muted, #667085); font-size: 13px; }
+    .status { margin-left: auto; font-size: 13px; color: var(--link-muted, #475467); }
     .online .status { color: #027a48; }
     ul { list-style: none; display: flex; flex-wrap: wrap; gap: 6px; padding: 0; margin: 12px 0 0; }
-    li { font-size: 12px; border: 1px solid #e3e6ea; border-radius: 999px; padding: 2px 9px; color: #344054; }
+    li { font-size: 12px; border: 1px solid var(--link-border, #e3e6ea); border-radius: 999px; padding: 2px 9px; color: var(--link-muted, #344054); }
     li.missing { color: #98a2b3; border-style: dashed; }
     li.warn { border-color: #f5d08a; background: #fffaeb; }
     .actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 12px; align-items: center; }
     .actions form { display: inline-flex; gap: 6px; }
-    button { font: inherit; font-size: 12px; border-radius: 6px; padding: 3px 10px; cursor: pointer; border: 1px solid #d0d5dd; background: #fff; }
+    button { font: inherit; font-size: 12px; border-radius: 6px; padding: 3px 10px; cursor: pointer; border: 1px solid var(--link-border, #d0d5dd); background: var(--link-surface, #fff); }
     button:focus-visible, input:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
     button.danger { border-color: #fda29b; color: #b42318; }
     .confirm { font-size: 12px; color: #7a4b00; display: inline-flex; gap: 6px; align-items: center; flex-wrap: wrap; }
-    input { font: inherit; font-size: 13px; padding: 3px 8px; border: 1px solid #d0d5dd; border-radius: 6px; }
+    input { font: inherit; font-size: 13px; padding: 3px 8px; border: 1px solid var(--link-border, #d0d5dd); border-radius: 6px; }
     table { width: 100%; border-collapse: collapse; margin-top: 12px; font-size: 13px; }
-    th { text-align: left; font-weight: 500; color: #667085; font-size: 12px; border-bottom: 1px solid #eaecf0; padding: 4px 6px; }
+    th { text-align: left; font-weight: 500; color: var(--link-muted, #667085); font-size: 12px; border-bottom: 1px solid var(--link-border, #eaecf0); padding: 4px 6px; }
     td { padding: 4px 6px; border-bottom: 1px solid #f2f4f7; vertical-align: top; overflow-wrap: anywhere; }
     .failed { color: #b42318; font-weight: 500; }
     .why { color: #b42318; font-size: 12px; max-width: 320px; }
     .warn-badge { font-size: 12px; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 1px 7px; }
-    .workspaces { font-size: 13px; color: #475467; margin-top: 10px; overflow-wrap: anywhere; }
-    code { background: #f2f4f7; border-radius: 4px; padding: 1px 4px; user-select: all; }
+    .workspaces { font-size: 13px; color: var(--link-muted, #475467); margin-top: 10px; overflow-wrap: anywhere; }
+    code { background: var(--link-hover, #f2f4f7); border-radius: 4px; padding: 1px 4px; user-select: all; }
     a { color: #175cd3; }
     .error { color: #b42318; font-size: 13px; margin-top: 8px; }
     .unpaired { color: #b42318; font-size: 13px; margin-top: 8px; }
-    .unpaired .fix { color: #475467; }
+    .unpaired .fix { color: var(--link-muted, #475467); }
   `;
 
   render() {

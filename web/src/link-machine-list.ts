@@ -20,14 +20,14 @@ export class LinkMachineList extends LitElement {
 
   static styles = css`
     :host { display: block; }
-    h2 { font-size: 15px; font-weight: 600; color: #344054; margin: 0 0 12px; }
+    h2 { font-size: 15px; font-weight: 600; color: var(--link-muted, #344054); margin: 0 0 12px; }
     .grid { display: grid; gap: 12px; }
     .banner { background: #fff6e5; border: 1px solid #f5d08a; color: #7a4b00; padding: 8px 12px; border-radius: 8px; margin-bottom: 12px; font-size: 13px; }
-    .empty { background: #fff; border: 1px dashed #c9ced6; border-radius: 10px; padding: 28px; text-align: center; color: #475467; }
-    .empty h3 { margin: 0 0 6px; font-size: 16px; color: #1b1f24; }
-    code { background: #f2f4f7; padding: 2px 6px; border-radius: 4px; font-size: 13px; }
-    .loading { color: #667085; }
-    .empty button { font: inherit; font-size: 14px; border-radius: 8px; padding: 8px 14px; cursor: pointer; border: 0; background: #1b1f24; color: #fff; }
+    .empty { background: var(--link-surface, #fff); border: 1px dashed #c9ced6; border-radius: 10px; padding: 28px; text-align: center; color: var(--link-muted, #475467); }
+    .empty h3 { margin: 0 0 6px; font-size: 16px; color: var(--link-text, #1b1f24); }
+    code { background: var(--link-hover, #f2f4f7); padding: 2px 6px; border-radius: 4px; font-size: 13px; }
+    .loading { color: var(--link-muted, #667085); }
+    .empty button { font: inherit; font-size: 14px; border-radius: 8px; padding: 8px 14px; cursor: pointer; border: 0; background: var(--link-primary, #1b1f24); color: var(--link-on-primary, #fff); }
   `;
 
   willUpdate(): void {

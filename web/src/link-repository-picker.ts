@@ -23,16 +23,16 @@ export class LinkRepositoryPicker extends LitElement {
 
   static styles = css`
     :host { display: inline-block; position: relative; }
-    button { font: inherit; font-size: 13px; border: 1px solid #d0d5dd; border-radius: 8px; padding: 5px 8px; background: #fff; cursor: pointer; }
-    .panel { position: absolute; z-index: 10; bottom: calc(100% + 4px); left: 0; width: min(420px, 90vw); background: #fff; border: 1px solid #d0d5dd;
+    button { font: inherit; font-size: 13px; border: 1px solid var(--link-border, #d0d5dd); border-radius: 8px; padding: 5px 8px; background: var(--link-surface, #fff); cursor: pointer; }
+    .panel { position: absolute; z-index: 10; bottom: calc(100% + 4px); left: 0; width: min(420px, 90vw); background: var(--link-surface, #fff); border: 1px solid var(--link-border, #d0d5dd);
       border-radius: 10px; box-shadow: 0 8px 24px rgba(16, 24, 40, 0.12); padding: 8px; }
-    input { font: inherit; font-size: 13px; width: 100%; box-sizing: border-box; border: 1px solid #d0d5dd; border-radius: 6px; padding: 5px 8px; }
+    input { font: inherit; font-size: 13px; width: 100%; box-sizing: border-box; border: 1px solid var(--link-border, #d0d5dd); border-radius: 6px; padding: 5px 8px; }
     ul { list-style: none; margin: 6px 0 0; padding: 0; max-height: 260px; overflow: auto; }
     li button { display: block; width: 100%; text-align: left; border: 0; border-radius: 6px; padding: 6px; }
-    li button:hover, li button:focus-visible { background: #f2f4f7; outline: none; }
+    li button:hover, li button:focus-visible { background: var(--link-hover, #f2f4f7); outline: none; }
     .name { font-weight: 500; }
-    .path, .hint, .empty { font-size: 12px; color: #475467; overflow-wrap: anywhere; }
-    code { background: #f2f4f7; border-radius: 4px; padding: 1px 4px; user-select: all; }
+    .path, .hint, .empty { font-size: 12px; color: var(--link-muted, #475467); overflow-wrap: anywhere; }
+    code { background: var(--link-hover, #f2f4f7); border-radius: 4px; padding: 1px 4px; user-select: all; }
   `;
 
   private get repositories(): LocalRepository[] {

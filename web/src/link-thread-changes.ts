@@ -48,18 +48,18 @@ export class LinkThreadChanges extends LitElement {
   static styles = css`
     :host { display: block; min-width: 0; }
     .actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 6px 0 4px; }
-    textarea { box-sizing: border-box; width: 100%; min-height: 54px; font: inherit; font-size: 13px; padding: 6px 8px; border: 1px solid #d0d5dd; border-radius: 8px; resize: vertical; }
-    label { font-size: 12px; color: #475467; display: block; margin: 6px 0 2px; }
-    button { font: inherit; font-size: 13px; border-radius: 6px; padding: 4px 12px; cursor: pointer; border: 1px solid #d0d5dd; background: #fff; }
-    button.primary { background: #1b1f24; color: #fff; border-color: #1b1f24; }
+    textarea { box-sizing: border-box; width: 100%; min-height: 54px; font: inherit; font-size: 13px; padding: 6px 8px; border: 1px solid var(--link-border, #d0d5dd); border-radius: 8px; resize: vertical; }
+    label { font-size: 12px; color: var(--link-muted, #475467); display: block; margin: 6px 0 2px; }
+    button { font: inherit; font-size: 13px; border-radius: 6px; padding: 4px 12px; cursor: pointer; border: 1px solid var(--link-border, #d0d5dd); background: var(--link-surface, #fff); }
+    button.primary { background: var(--link-primary, #1b1f24); color: var(--link-on-primary, #fff); border-color: var(--link-primary, #1b1f24); }
     button.danger { border-color: #fda29b; color: #b42318; }
     button:disabled { opacity: 0.55; cursor: default; }
     button:focus-visible, textarea:focus-visible, a:focus-visible { outline: 2px solid #2e90fa; outline-offset: 2px; }
     .confirm { background: #fef3f2; border: 1px solid #fecdca; border-radius: 8px; padding: 8px 10px; font-size: 13px; color: #912018; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
     .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 8px; padding: 6px 10px; font-size: 13px; margin: 6px 0; }
     .done { font-size: 13px; color: #027a48; margin: 4px 0; overflow-wrap: anywhere; }
-    .hint { font-size: 12px; color: #667085; }
-    .loading { font-size: 13px; color: #667085; }
+    .hint { font-size: 12px; color: var(--link-muted, #667085); }
+    .loading { font-size: 13px; color: var(--link-muted, #667085); }
     a { color: #175cd3; overflow-wrap: anywhere; }
   `;
 

@@ -7,14 +7,16 @@ import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/l
 import { LinkState } from '../../gen/link/v1/types_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
+import { threadDirectoryContext, type ThreadDirectory } from './thread-directory.js';
 import { inPlaceBadge, type LinkComposer, type SendDetail } from './link-composer.js';
 import { explain } from './errors.js';
 import { tierLabel } from './harnesses.js';
 import './link-composer.js';
+import type { LinkRunView } from './link-run-view.js';
 import './link-run-view.js';
 import './link-thread-changes.js';
 
-const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING]);
+const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING, RunState.WAITING]);
 
 /**
  * One thread: its messages, each followed by its run as it happens, and the composer. With no
@@ -31,6 +33,10 @@ export class LinkThreadView extends LitElement {
   @consume({ context: directoryContext })
   directory!: LinkDirectory;
 
+  /** The live thread list: a change to this thread made elsewhere (another tab, linkctl) loads it again. */
+  @consume({ context: threadDirectoryContext })
+  threadDirectory: ThreadDirectory | undefined;
+
   @property() threadId = '';
 
   @state() private thread: Thread | undefined;
@@ -40,22 +46,27 @@ export class LinkThreadView extends LitElement {
   @state() private sending = false;
   @query('link-composer') private composer!: LinkComposer;
   private readonly links = new DirectoryController(this);
+  private readonly liveThreads = new DirectoryController(this);
+  /** The live list's version of the thread that was last loaded for (so one change loads once). */
+  private loadedFor = '';
+  /** The open thread, once the live list had it (so its leaving the list means it was deleted). */
+  private seenLive = '';
 
   static styles = css`
     :host { display: flex; flex-direction: column; min-height: 0; height: 100%; }
     .scroll { flex: 1; overflow-y: auto; padding: 20px 24px; }
     .inner { max-width: 860px; margin: 0 auto; }
-    .composer { padding: 12px 24px 18px; border-top: 1px solid #eaecf0; background: #f6f7f9; }
+    .composer { padding: 12px 24px 18px; border-top: 1px solid var(--link-border, #eaecf0); background: var(--link-sunken, #f6f7f9); }
     .composer > * { max-width: 860px; margin: 0 auto; }
-    .message { background: #fff; border: 1px solid #e3e6ea; border-radius: 12px; padding: 10px 14px; margin: 12px 0 6px; }
+    .message { background: var(--link-surface, #fff); border: 1px solid var(--link-border, #e3e6ea); border-radius: 12px; padding: 10px 14px; margin: 12px 0 6px; }
     .message .body { white-space: pre-wrap; overflow-wrap: anywhere; }
     .top { padding: 12px 24px 0; }
     .top > * { max-width: 860px; margin: 0 auto; }
-    .meta { font-size: 12px; color: #667085; margin-top: 4px; }
+    .meta { font-size: 12px; color: var(--link-muted, #667085); margin-top: 4px; }
     .banner { background: #fff6e5; border: 1px solid #f5d08a; color: #7a4b00; padding: 10px 14px; border-radius: 10px; margin-bottom: 12px; font-size: 14px; }
     .error { background: #fef3f2; border: 1px solid #fecdca; color: #912018; border-radius: 10px; padding: 10px 14px; margin: 8px 0; font-size: 14px; }
-    .intro { color: #475467; text-align: center; margin-top: 12vh; }
-    .intro h2 { color: #1b1f24; font-size: 20px; margin-bottom: 6px; }
+    .intro { color: var(--link-muted, #475467); text-align: center; margin-top: 12vh; }
+    .intro h2 { color: var(--link-text, #1b1f24); font-size: 20px; margin-bottom: 6px; }
     h2.title { font-size: 16px; margin: 0 0 4px; overflow-wrap: anywhere; }
     .in-place { font-size: 12px; font-weight: 500; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 2px 8px; vertical-align: middle; }
   `;
@@ -81,7 +92,26 @@ export class LinkThreadView extends LitElement {
 
   willUpdate(changed: Map<string, unknown>): void {
     this.links.set(this.directory);
+    this.liveThreads.set(this.threadDirectory);
     if (changed.has('threadId')) this.error = undefined;
+  }
+
+  /** The thread changed elsewhere (a message, a run's state, a new title): load it again, once per change. */
+  updated(): void {
+    const live = this.threadId ? this.threadDirectory?.get(this.threadId) : undefined;
+    if (!live && this.thread?.id === this.threadId && this.seenLive === this.threadId) {
+      // Deleted elsewhere (another tab, linkctl): back to a new thread.
+      this.seenLive = '';
+      window.location.hash = '#/';
+      return;
+    }
+    if (!live || !this.thread || this.thread.id !== live.id) return;
+    this.seenLive = live.id;
+    const version = `${live.title}|${live.updatedAt?.seconds}.${live.updatedAt?.nanos}|${live.lastRunState}`;
+    const shown = `${this.thread.title}|${this.thread.updatedAt?.seconds}.${this.thread.updatedAt?.nanos}|${this.thread.lastRunState}`;
+    if (version === shown || version === this.loadedFor) return;
+    this.loadedFor = version;
+    void this.load();
   }
 
   /**
@@ -101,6 +131,18 @@ export class LinkThreadView extends LitElement {
     onError: (error) => (this.error = explain(error)),
   });
 
+  /** Puts the focus in the message box (the page's `c` and `i` shortcuts). */
+  focusComposer(): void {
+    this.composer?.focus();
+  }
+
+  /** Stops the thread's unfinished run, if it has one (the page's `s` shortcut). */
+  stopRun(): void {
+    const running = this.runs.find((r) => UNFINISHED.has(r.state));
+    const view = running && this.renderRoot.querySelector<LinkRunView>(`link-run-view[data-run-id="${running.id}"]`);
+    void view?.stop();
+  }
+
   private async load(): Promise<void> {
     await this.loader.run().catch(() => undefined);
   }
@@ -117,6 +159,8 @@ export class LinkThreadView extends LitElement {
         text: detail.text,
         model: detail.model,
         tier: detail.tier,
+        permissionMode: detail.permission.mode,
+        confirmAuto: detail.permission.confirmAuto,
         ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch, sandboxProvider: detail.sandboxProvider } : {}),
       });
       this.composer.clear();
@@ -156,9 +200,9 @@ export class LinkThreadView extends LitElement {
             const run = runsById.get(m.runId);
             return html`
               <div class="message" data-testid="message"><div class="body">${m.text}</div>
-                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
+                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
               </div>
-              ${run ? html`<link-run-view .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
+              ${run ? html`<link-run-view data-run-id=${run.id} .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
             `;
           })}
           ${this.thread?.repository && this.thread.sandboxId
@@ -169,7 +213,7 @@ export class LinkThreadView extends LitElement {
         </div>
       </div>
       <div class="composer">
-        <link-composer .thread=${this.thread} .links=${this.directory?.sorted() ?? []} ?busy=${this.sending || running}
+        <link-composer .thread=${this.thread} .lastMessage=${this.messages.at(-1)} .links=${this.directory?.sorted() ?? []} ?busy=${this.sending || running}
           @link-send=${(e: CustomEvent<SendDetail>) => void this.send(e.detail)}></link-composer>
       </div>
     `;

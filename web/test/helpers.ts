@@ -5,6 +5,7 @@ import { create } from '@bufbuild/protobuf';
 import { CapabilitiesSchema, CredentialsState, LinkSchema, LinkState, SandboxProviderKind, type Link } from '../../gen/link/v1/types_pb.js';
 import { apiContext, clientsFor, type ApiClients } from '../src/api.js';
 import { directoryContext, LinkDirectory } from '../src/link-directory.js';
+import { threadDirectoryContext, ThreadDirectory } from '../src/thread-directory.js';
 
 export function inMemoryClients(routes: (router: ConnectRouter) => void = () => undefined): ApiClients {
   return clientsFor(createRouterTransport(routes));
@@ -44,10 +45,11 @@ export function machine(options: { id?: string; hostname?: string; online?: bool
 }
 
 /** A container that provides the clients and the directory to what is rendered inside it. */
-export function providerFor(clients: ApiClients, directory: LinkDirectory): HTMLElement {
+export function providerFor(clients: ApiClients, directory: LinkDirectory, threads?: ThreadDirectory): HTMLElement {
   const host = document.createElement('div');
   document.body.append(host);
   new ContextProvider(host, { context: apiContext, initialValue: clients });
   new ContextProvider(host, { context: directoryContext, initialValue: directory });
+  new ContextProvider(host, { context: threadDirectoryContext, initialValue: threads ?? new ThreadDirectory(clients) });
   return host;
 }

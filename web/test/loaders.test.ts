@@ -2,9 +2,7 @@ import { expect, fixture, html } from '@open-wc/testing';
 import { create } from '@bufbuild/protobuf';
 import { ThreadSchema } from '../../gen/link/v1/run_pb.js';
 import { ThreadService } from '../../gen/link/v1/thread_service_pb.js';
-import type { LinkThreadList } from '../src/link-thread-list.js';
 import type { LinkThreadView } from '../src/link-thread-view.js';
-import '../src/link-thread-list.js';
 import '../src/link-thread-view.js';
 import { FakeDirectory, inMemoryClients, providerFor } from './helpers.js';
 
@@ -47,33 +45,6 @@ describe('loaders: a late response never overwrites a newer one', () => {
     await old.sent;
     await settle(el);
     expect(title()).to.equal('title of thr_new');
-  });
-
-  it('the thread list shows the latest list, even when an earlier load answers last', async () => {
-    const first = heldBack();
-    let calls = 0;
-    const clients = inMemoryClients((router) =>
-      router.service(ThreadService, {
-        async listThreads() {
-          const call = ++calls;
-          if (call === 1) {
-            await first.gate;
-            first.answered();
-          }
-          return { threads: [create(ThreadSchema, { id: `thr_${call}`, title: `load ${call}` })] };
-        },
-      } as never),
-    );
-    const host = providerFor(clients, new FakeDirectory([]));
-    const el = await fixture<LinkThreadList>(html`<link-thread-list .version=${1}></link-thread-list>`, { parentNode: host });
-    el.version = 2;
-    const titles = () => [...el.shadowRoot!.querySelectorAll('.title')].map((t) => t.textContent);
-    await waitFor(() => titles().join() === 'load 2');
-
-    first.release();
-    await first.sent;
-    await settle(el);
-    expect(titles()).to.deep.equal(['load 2']);
   });
 });
 

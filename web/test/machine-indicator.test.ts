@@ -1,4 +1,6 @@
 import { expect, fixture, html } from '@open-wc/testing';
+import { create } from '@bufbuild/protobuf';
+import { LinkSchema } from '../../gen/link/v1/types_pb.js';
 import type { LinkMachineIndicator } from '../src/link-machine-indicator.js';
 import '../src/link-machine-indicator.js';
 import { FakeDirectory, inMemoryClients, machine, providerFor } from './helpers.js';
@@ -33,5 +35,38 @@ describe('the machine indicator', () => {
     await el.updateComplete;
     expect(el.shadowRoot!.querySelector<HTMLElement>('[data-testid=machine-indicator]')!.dataset.state).to.equal('offline');
     expect(el.shadowRoot!.querySelector('[data-testid=none-online]')!.textContent).to.contain('No machine online');
+  });
+});
+
+describe('the header\'s machines, by name', () => {
+  it('shows the given name, with the hostname in the popover, and tells two machines on one host apart', async () => {
+    const one = machine({ id: 'lnk_aaaa', hostname: 'vm' });
+    const two = machine({ id: 'lnk_bbbb', hostname: 'vm' });
+    const renamed = create(LinkSchema, { ...machine({ id: 'lnk_cccc', hostname: 'vm' }), name: 'build box' });
+    const directory = new FakeDirectory([one, two, renamed]);
+    const el = await fixture<LinkMachineIndicator>(html`<link-machine-indicator></link-machine-indicator>`, { parentNode: providerFor(inMemoryClients(), directory) });
+    const labels = [...el.shadowRoot!.querySelectorAll('[data-testid=machine-indicator] button')].map((b) => b.textContent!.trim());
+    expect(labels).to.have.members(['vm (aaaa)', 'vm (bbbb)', 'build box']);
+    const button = [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('[data-testid=machine-indicator] button')].find((b) => b.textContent!.includes('build box'))!;
+    button.click();
+    await el.updateComplete;
+    expect(el.shadowRoot!.querySelector('[data-testid=machine-hostname]')!.textContent).to.equal('vm');
+  });
+
+  it('closes the popover on a click outside and on Escape', async () => {
+    const directory = new FakeDirectory([machine({ hostname: 'laptop' })]);
+    const el = await fixture<LinkMachineIndicator>(html`<link-machine-indicator></link-machine-indicator>`, { parentNode: providerFor(inMemoryClients(), directory) });
+    const button = el.shadowRoot!.querySelector<HTMLButtonElement>('[data-testid=machine-indicator] button')!;
+    button.click();
+    await el.updateComplete;
+    expect(el.shadowRoot!.querySelector('[role=dialog]')).not.to.equal(null);
+    document.body.click();
+    await el.updateComplete;
+    expect(el.shadowRoot!.querySelector('[role=dialog]')).to.equal(null, 'closed by a click outside');
+    button.click();
+    await el.updateComplete;
+    document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
+    await el.updateComplete;
+    expect(el.shadowRoot!.querySelector('[role=dialog]')).to.equal(null, 'closed by Escape');
   });
 });

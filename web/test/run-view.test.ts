@@ -112,3 +112,31 @@ async function waitFor(condition: () => unknown, timeoutMs = 5_000): Promise<voi
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('the run view, stopping and waiting', () => {
+  it('reads "Stopped by you" for a cancelled run, without the CLI\'s empty error', async () => {
+    const root = await render([
+      event({ case: 'started', value: { sessionId: 's1', model: 'm', harness: 'claude-code', cwd: '/w' } as never }),
+      event({ case: 'error', value: { code: 'error_during_execution', message: '' } as never }),
+      event({ case: 'done', value: { status: RunStatus.CANCELLED, failureReason: 'CANCELLED' } as never }),
+    ]);
+    expect(root.querySelector('[data-kind=done]')!.textContent).to.contain('Stopped by you');
+    expect(root.querySelector('[data-kind=error]')).to.equal(null);
+  });
+
+  it('tells a connection failure from an answer of the API', async () => {
+    const root = await render([
+      event({ case: 'error', value: { code: 'api_error', message: 'Unable to connect to API (ConnectionRefused)' } as never }),
+      event({ case: 'done', value: { status: RunStatus.FAILED, failureReason: 'API_ERROR', exitCode: 1 } as never }),
+    ]);
+    expect(root.querySelector('[data-kind=error]')!.textContent).to.contain('could not reach the model API');
+    expect(root.querySelector('[data-kind=done]')!.textContent).to.contain('could not be reached');
+    expect(root.textContent).not.to.contain('login or API key');
+  });
+
+  it('before any output, says what the run is doing and for how long', async () => {
+    const root = await render([event({ case: 'started', value: { sessionId: 's1', model: 'm', harness: 'claude-code', cwd: '/w' } as never })]);
+    expect(root.querySelector('[data-testid=run-phase]')!.textContent).to.equal('Waiting for the model');
+    expect(root.querySelector('[data-testid=run-elapsed]')!.textContent).to.match(/\d+ s/);
+  });
+});
