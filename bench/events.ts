@@ -13,9 +13,8 @@ import type { TestProcess } from '../test/helpers/processes.js';
 import { percentile, rssKb, startCluster, startLoad, type Cluster } from './cluster.js';
 import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
-const ONE_AGENT_EVENTS = 20_000;
-const MANY = 50;
-const MANY_EVENTS_EACH = 1_000;
+// LINK_BENCH_EVENTS=one,many,each: a reduced size on a busy machine (default 20000,50,1000).
+const [ONE_AGENT_EVENTS, MANY, MANY_EVENTS_EACH] = (process.env.LINK_BENCH_EVENTS ?? '20000,50,1000').split(',').map(Number);
 
 /** Sends one message to each link and follows every run to its end; events/s over all of them. */
 async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): Promise<{ perSecond: number; p99: number; rssMb: number }> {

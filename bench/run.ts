@@ -11,8 +11,11 @@ import { eventsBenchmark } from './events.js';
 import { idleLinksBenchmark } from './idle-links.js';
 import { stormBenchmark } from './storm.js';
 import { retentionBenchmark } from './retention.js';
+import { endToEndBenchmark } from './end-to-end.js';
+import { notifyFanoutBenchmark } from './notify-fanout.js';
+import { fanOutBenchmark } from './fan-out.js';
 
-const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, eventsBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark];
+const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, endToEndBenchmark, eventsBenchmark, fanOutBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark, notifyFanoutBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));

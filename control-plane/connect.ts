@@ -77,7 +77,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

@@ -21,8 +21,12 @@ import type { LinkControl } from './store/store.js';
 export interface Channels {
   /** A run of `linkId` waits for the replica that holds the link's session. */
   run_queued: { linkId: string };
-  /** Events of `runId` up to `seq` are stored: watchers on any replica read them. */
-  run_event: { runId: string; seq: string };
+  /**
+   * Events of `runId` up to `seq` are stored: watchers on any replica read them, or take `events`
+   * (the batch just stored, ending at `seq`, each base64 of a `RunEvent`) when it came along.
+   * `origin` names the replica's store that stored them (it has handed them to its watchers).
+   */
+  run_event: { runId: string; seq: string; events?: string[]; origin?: string };
   /** The user cancelled `runId`: the replica that holds `linkId` tells the machine. */
   run_cancel: { runId: string; linkId: string };
   /** Sandbox operations of `linkId` wait for the replica that holds the link's session. */

@@ -15,7 +15,7 @@ import { SandboxRequestSchema } from '../gen/link/v1/link_service_pb.js';
 import { RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { startRestartablePostgres, type RestartablePostgres } from './helpers/postgres.js';
+import { freshDatabase, startRestartablePostgres, type RestartablePostgres } from './helpers/postgres.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -146,6 +146,26 @@ describe('notifications missed while LISTEN was down', () => {
       await cluster.unsafe(`alter database "${database}" allow_connections true`);
     }
   }
+
+  it('a run sent to the replica that holds the machine runs, and its watcher there sees it end, without a notification', async function () {
+    this.timeout(60_000);
+    const databaseUrl = await freshDatabase();
+    proxy = await TcpProxy.start(Number(new URL(databaseUrl).port));
+    const listenUrl = new URL(databaseUrl);
+    listenUrl.port = String(proxy.port);
+    env = await startTestServer({ databaseUrl, listenDatabaseUrl: listenUrl.toString(), heartbeatIntervalMs: 500 });
+    const threads = threadClient(env.grpcUrl, env.userToken);
+    await startAgent(env);
+    // The LISTEN connection goes down and stays down: no notification reaches this replica.
+    proxy.block();
+    await until(async () => (await readyz(env!)).status === 503, '/readyz says LISTEN does not hold');
+    const { thread } = await threads.createThread({});
+    const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'echo straight through', harness: 'shell', linkId: env.link.id });
+    const events = await collect(threads, runId, 0n, 30_000);
+    assert.ok(events.some((e) => e.event.case === 'log' && e.event.value.text === 'straight through'));
+    assert.equal(lastStatus(events), RunStatus.COMPLETED);
+    assert.equal((await readyz(env)).status, 503, 'LISTEN was down all along');
+  });
 
   it('Postgres down for several seconds: /readyz is 503 until LISTEN holds, and what was sent before it did is delivered', async function () {
     this.timeout(150_000);

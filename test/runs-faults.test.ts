@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
@@ -146,5 +148,37 @@ describe('runs through faults', () => {
     const done = events.at(-1)!;
     assert.equal(done.event.case === 'done' && done.event.value.failureReason, 'IDLE_TIMEOUT');
     assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.FAILED);
+  });
+
+  it('a claim lost in a database crash after its DispatchRun went out: the machine runs the run once and its output is stored', async function () {
+    this.timeout(60_000);
+    env = await startTestServer({ heartbeatIntervalMs: 2_000 });
+    const dir = await tempDir('lost-claim-');
+    const machine = await agent(env.grpcUrl);
+    const threads = threadClient(env.grpcUrl, env.userToken);
+    const { thread } = await threads.createThread({});
+    // linkd is stopped, so nothing it answers is stored before the crash (any later commit that
+    // waits for its flush would have made the claim durable).
+    machine.child.kill('SIGSTOP');
+    let runId = '';
+    try {
+      ({ runId } = await threads.sendMessage({ threadId: thread!.id, text: `echo ran >> ${dir}/starts; echo output`, harness: 'shell', linkId: env.link.id }));
+      const sql = env.store.connection;
+      const deadline = Date.now() + 20_000;
+      while ((await sql`select state from runs where id = ${runId}`)[0].state !== 'dispatched') {
+        assert.ok(Date.now() < deadline, 'the run was never claimed');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The database comes back from a crash that lost the claim: the run is queued again.
+      await sql`update runs set state = 'queued', session_epoch = null, dispatched_at = null where id = ${runId}`;
+    } finally {
+      machine.child.kill('SIGCONT');
+    }
+    const events = await collect(threads, runId, 0n, 30_000);
+    assert.equal(readFileSync(join(dir, 'starts'), 'utf8'), 'ran\n', 'the run started once on the machine');
+    assert.deepEqual(events.flatMap((e) => (e.event.case === 'log' ? [e.event.value.text] : [])), ['output']);
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => BigInt(i + 1)));
+    const done = events.at(-1)!;
+    assert.equal(done.event.case === 'done' && done.event.value.status, RunStatus.COMPLETED);
   });
 });

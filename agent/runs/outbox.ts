@@ -56,6 +56,11 @@ export class RunOutbox {
     return out;
   }
 
+  /** Some events were sent on this session and are not acknowledged yet. */
+  get inFlight(): boolean {
+    return this.sentSeq > this.ackedSeq;
+  }
+
   get hasUnsent(): boolean {
     return this.lastSeq > this.sentSeq;
   }

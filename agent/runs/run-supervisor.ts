@@ -4,7 +4,7 @@
  *
  *   DispatchRun ─▶ admitDispatch (admission.ts: signature, payload, harness, capacity) ─▶ RunAccepted ─▶ HarnessProcess
  *                                                                                   │ events
- *   RunEvents ◀── flush (every 20 ms, or 64 events) ◀── RunOutbox (seq, until acked) ◀┘
+ *   RunEvents ◀── flush (at once when none in flight, else at its ack) ◀── RunOutbox (seq, until acked) ◀┘
  *
  * Unacknowledged events are bounded in bytes: past the bound, the harnesses' output is no longer
  * read (the CLIs block on their pipes) until acknowledgements free room. Nothing is dropped.
@@ -65,8 +65,6 @@ export interface RunSupervisorOptions {
   stopGraceMs?: number;
   /** Bound on unacknowledged event bytes, all runs together. */
   outboxLimitBytes?: number;
-  /** Flush period for event batches. */
-  flushIntervalMs?: number;
   metrics?: AgentMetrics;
 }
 
@@ -94,7 +92,6 @@ export class RunSupervisor {
   private readonly runs = new Map<string, ActiveRun>();
   private readonly seenNonces = new Map<string, number>();
   private session: Session | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
   private paused = false;
   private draining = false;
   private readonly trust: DispatchTrust;
@@ -162,15 +159,12 @@ export class RunSupervisor {
       }
       run.outbox.resend(stored ?? 0n);
     }
-    this.flushTimer = setInterval(() => this.flush(), this.options.flushIntervalMs ?? 20);
     this.flush();
   }
 
   /** The session ended: keep everything, send nothing until the next one. */
   detach(): void {
     this.session = undefined;
-    clearInterval(this.flushTimer);
-    this.flushTimer = undefined;
   }
 
   /**
@@ -304,8 +298,7 @@ export class RunSupervisor {
       this.options.log.info({ runId: run.id }, 'run finished');
     }
     this.applyBackpressure();
-    // The timer batches; a terminal event goes at once.
-    if (event.event?.case === 'done') this.flush();
+    this.flushRun(run);
   }
 
   /** Cancels a run: the harness is interrupted, then its process group terminated and killed. */
@@ -359,18 +352,28 @@ export class RunSupervisor {
     run.outbox.ack(a.ackedSeq);
     if (run.finished && run.outbox.drained) this.runs.delete(run.id);
     this.applyBackpressure();
+    // What queued up while the acknowledged batch was out goes now, together.
+    this.flushRun(run);
   }
 
-  /** Sends every run's unsent events, in batches below the frame limit. */
+  /** Sends every run's unsent events (a new session: nothing of it is in flight yet). */
   flush(): void {
+    for (const run of this.runs.values()) this.flushRun(run);
+  }
+
+  /**
+   * Nagle without a timer: a run's events go at once when none of its events are in flight, and
+   * batch up while a send is outstanding, to go together when its acknowledgement comes. So a
+   * lone event waits for nothing, and a burst costs one frame per round trip, not one per event.
+   * A batch in flight when the session ends is resent by the next session's `attach`.
+   */
+  private flushRun(run: ActiveRun): void {
     const session = this.session;
-    if (!session) return;
-    for (const run of this.runs.values()) {
-      while (run.outbox.hasUnsent) {
-        const events = run.outbox.takeUnsent(MAX_MESSAGE_BYTES / 4);
-        if (events.length === 0) break;
-        session.send({ frame: { case: 'runEvents', value: { runId: run.id, events } } });
-      }
+    if (!session || run.outbox.inFlight) return;
+    while (run.outbox.hasUnsent) {
+      const events = run.outbox.takeUnsent(MAX_MESSAGE_BYTES / 4);
+      if (events.length === 0) break;
+      session.send({ frame: { case: 'runEvents', value: { runId: run.id, events } } });
     }
   }
 

@@ -137,7 +137,9 @@ export class EtcdRegistry implements Registry {
     await this.client.if(key, 'Mod', '==', modRevision).then(this.client.delete().key(key)).commit();
   }
 
-  async get(userId: string, linkId: string): Promise<PresenceRecord | undefined> {
+  async get(userId: string, linkId: string, options: { mirrored?: boolean } = {}): Promise<PresenceRecord | undefined> {
+    const mirrored = options.mirrored && this.watcher ? this.mirror.get(this.presenceKey(userId, linkId)) : undefined;
+    if (mirrored) return mirrored;
     const response = await this.client.get(this.presenceKey(userId, linkId)).exec();
     return response.kvs[0] ? decode(response.kvs[0]) : undefined;
   }

@@ -65,7 +65,13 @@ export interface Registry {
   update(record: PresenceRecord): Promise<boolean>;
   /** Removes the link's record if `epoch` is still the live session; a newer session's record stays. */
   release(userId: string, linkId: string, epoch: bigint): Promise<void>;
-  get(userId: string, linkId: string): Promise<PresenceRecord | undefined>;
+  /**
+   * The link's live record. With `mirrored`, a replica that mirrors the records (its watch holds)
+   * answers from the mirror when it has the link, without a round trip: fresh within the watch's
+   * delay, enough for a check a user makes (SendMessage's "is it online"); a link the mirror does
+   * not have is still read from the source.
+   */
+  get(userId: string, linkId: string, options?: { mirrored?: boolean }): Promise<PresenceRecord | undefined>;
   /** Every live record, or one user's. */
   list(userId?: string): Promise<PresenceRecord[]>;
   /**

@@ -63,6 +63,8 @@ export function signedSandboxRequest(op: SandboxRequest, linkId: string, epoch: 
 
 export class Dispatcher {
   private dispatching: Promise<void> = Promise.resolve();
+  /** A claim is queued behind the one in progress and has not started yet. */
+  private waiting = false;
 
   constructor(
     private readonly target: DispatchTarget,
@@ -78,7 +80,11 @@ export class Dispatcher {
    * DispatchRun. Calls are serialized, so a burst of notifications dispatches each run once.
    */
   dispatchPending(): void {
+    // One claim waiting to start covers every wake-up until it starts (a burst costs one claim).
+    if (this.waiting) return;
+    this.waiting = true;
     this.dispatching = this.dispatching.then(async () => {
+      this.waiting = false;
       if (!this.target.mayDispatch()) return;
       try {
         const epoch = this.target.epoch();

@@ -9,7 +9,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
 import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
-import { notify, notifyPayload } from '../notifications.js';
+import { notify, notifyPayload, type Channels } from '../notifications.js';
 import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
 import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
@@ -31,9 +31,19 @@ export interface FinishGuard {
 export interface StoredOutcome {
   stored: number;
   outcome?: { state: RunStateName; reason: string };
+  /** The events written, in order (for watchers on this replica). */
+  events?: RunEvent[];
 }
 
-export type AppendResult = { ok: true; acked: bigint; finished: boolean } | { ok: false; reason: EventsRefusal; why: string };
+/**
+ * `stored`: the events this call stored that are now within the contiguous prefix, in order (what
+ * watchers may be handed from memory); `acked` may be past the last of them when earlier stored
+ * events closed a gap.
+ */
+export type AppendResult = { ok: true; acked: bigint; finished: boolean; stored?: RunEvent[] } | { ok: false; reason: EventsRefusal; why: string };
+
+/** Events larger than this (encoded, all together) are announced without themselves: watchers read them. */
+export const NOTIFY_EVENTS_MAX_CHARS = 6_000;
 
 interface FencedRun {
   link_id: string;
@@ -46,11 +56,12 @@ interface FencedRun {
 
 /**
  * Stores a batch of the agent's events (see RunStore.appendEvents), in one transaction with the
- * run's state and the announcement; `stored` reports what went in for metrics.
+ * run's state and the announcement; `count` reports what went in (for metrics), `stored` what is now
+ * within the prefix (for watchers).
  */
 export async function appendEvents(
-  sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], approvalTimeoutSeconds = 0,
-): Promise<AppendResult & Partial<StoredOutcome>> {
+  sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], approvalTimeoutSeconds = 0, origin?: string,
+): Promise<AppendResult & { count?: number; outcome?: StoredOutcome['outcome'] }> {
   return sql.begin(async (tx) => {
     const [run] = await tx<FencedRun[]>`
       select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`;
@@ -61,12 +72,15 @@ export async function appendEvents(
       const top = events.reduce((m, e) => (e.seq > m ? e.seq : m), lastSeq);
       return { ok: true as const, acked: top, finished: false };
     }
-    if (run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
+    // A run still queued whose events come from a session of its link: a database crash lost its
+    // claim (claims commit asynchronously); the session that sends its events holds it and takes it.
+    const lostClaim = run.state === 'queued' && run.session_epoch === null && !(await newerSessionHoldsRuns(tx, linkId, epoch));
+    if (!lostClaim && run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
+    if (lostClaim) await tx`update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now()) where id = ${runId}`;
     const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
     const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh) : await contiguous(tx, runId, lastSeq);
     const stored = fresh.filter((e) => e.seq <= acked);
-    await applyStarted(tx, run, stored);
-    const next = await applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
+    const next = await storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
     const done = stored.find((e) => e.event.case === 'done');
     if (done?.event.case === 'done') {
       const d = done.event.value;
@@ -75,27 +89,77 @@ export async function appendEvents(
           session_id = ${d.sessionId}, finished_at = now(), last_seq = ${String(acked)}
         where id = ${runId}`;
       if (d.sessionId && run.thread_id) await ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true);
-      await notify(tx, 'run_event', { runId, seq: String(acked) });
-      return { ok: true as const, acked, finished: true, stored: fresh.length, outcome: { state: stateOf(d.status), reason: d.failureReason } };
+      await notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin));
+      return { ok: true as const, acked, finished: true, stored, count: fresh.length, outcome: { state: stateOf(d.status), reason: d.failureReason } };
     }
     // The update and the announcement in one round trip.
     await tx`
       with updated as (
         update runs set last_seq = ${String(acked)}, state = ${next}, started_at = coalesce(started_at, now()) where id = ${runId} returning id
       )
-      select pg_notify('run_event', ${notifyPayload<'run_event'>({ runId, seq: String(acked) })}) from updated where ${acked > lastSeq}`;
-    return { ok: true as const, acked, finished: false, stored: fresh.length };
+      select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin))}) from updated where ${acked > lastSeq}`;
+    return { ok: true as const, acked, finished: false, stored, count: fresh.length };
   });
 }
 
-/** Inserts `fresh` and returns the top of the contiguous prefix over what was there and what went in; one statement. */
+/** Whether a newer session of the link than `epoch` holds runs (then `epoch`'s session was superseded). */
+export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, epoch: bigint): Promise<boolean> {
+  const [row] = await tx<{ newer: boolean }[]>`
+    select exists (select 1 from runs where link_id = ${linkId} and session_epoch > ${String(epoch)} and state in ('dispatched', 'running', 'waiting')) as newer`;
+  return row.newer;
+}
+
+/**
+ * Everything that follows from a batch of stored events besides the run's own row, in the storing
+ * transaction: the one place such per-batch steps go (each receives the events now within the
+ * contiguous prefix, in order). Returns the state the run is in after them.
+ */
+async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): Promise<'running' | 'waiting'> {
+  await applyStarted(tx, run, stored);
+  // Interactions asked and resolved: their table, and whether the run now waits for the user.
+  return applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
+}
+
+/**
+ * The `run_event` announcement: the new top, and the events themselves when they are few enough
+ * to ride along (other replicas then hand them to their watchers without reading them back).
+ */
+export function runEventPayload(runId: string, top: bigint, stored: RunEvent[], origin?: string): Channels['run_event'] {
+  const payload = { runId, seq: String(top), origin };
+  if (stored.length === 0 || stored[stored.length - 1].seq !== top) return payload;
+  const events: string[] = [];
+  let chars = 0;
+  for (const event of stored) {
+    const encoded = Buffer.from(toBinary(RunEventSchema, event)).toString('base64');
+    chars += encoded.length + 3;
+    if (chars > NOTIFY_EVENTS_MAX_CHARS) return payload;
+    events.push(encoded);
+  }
+  return { ...payload, events };
+}
+
+/**
+ * Inserts `fresh` (as arrays, one statement whatever their number) and returns the top of the
+ * contiguous prefix over what was there and what went in. The usual batch continues the prefix
+ * (seqs lastSeq+1 … lastSeq+n): then only rows stored earlier above it are scanned, none read back.
+ */
 async function insertEvents(tx: TransactionSql, runId: string, lastSeq: bigint, fresh: RunEvent[]): Promise<bigint> {
-  // The scan sees the snapshot before the insert, so the two sets do not overlap.
-  const rows = fresh.map((e) => ({ run_id: runId, seq: String(e.seq), kind: e.event.case ?? '', body: Buffer.from(toBinary(RunEventSchema, e)) }));
+  const seqs = fresh.map((e) => String(e.seq));
+  const kinds = fresh.map((e) => e.event.case ?? '');
+  const bodies = tx.array(fresh.map((e) => Buffer.from(toBinary(RunEventSchema, e))), 17 /* bytea */);
+  const insert = tx`insert into run_events (run_id, seq, kind, body)
+    select ${runId}, * from unnest(${seqs}::bigint[], ${kinds}::text[], ${bodies}::bytea[]) on conflict (run_id, seq) do nothing`;
+  const end = lastSeq + BigInt(fresh.length);
+  if (fresh.every((e, i) => e.seq === lastSeq + BigInt(i + 1))) {
+    // The scan sees the snapshot before the insert: rows stored earlier, past this batch.
+    const [row] = (await tx`
+      with inserted as (${insert}), known as (select seq from run_events where run_id = ${runId} and seq > ${String(end)})
+      ${contiguousTop(tx, end)}`) as unknown as { top: string }[];
+    return BigInt(row.top);
+  }
+  // Out of order (a gap, or seqs overlapping rows stored past the prefix): what went in counts too.
   const [row] = (await tx`
-    with inserted as (
-      insert into run_events ${tx(rows, 'run_id', 'seq', 'kind', 'body')} on conflict (run_id, seq) do nothing returning seq
-    ), known as (
+    with inserted as (${insert} returning seq), known as (
       select seq from run_events where run_id = ${runId} and seq > ${String(lastSeq)}
       union all select seq from inserted
     )
@@ -117,7 +181,7 @@ async function applyStarted(tx: TransactionSql, run: FencedRun, stored: RunEvent
  * Ends an unfinished run from the control plane's side with its terminal event at the next seq
  * (see RunStore.finish). Returns what it stored, or undefined when the run had ended or `guard` refused.
  */
-export async function finishRun(sql: Sql, runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard): Promise<StoredOutcome | undefined> {
+export async function finishRun(sql: Sql, runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard, origin?: string): Promise<StoredOutcome | undefined> {
   return sql.begin(async (tx) => {
     const [run] = await tx<(FencedRun & { overdue: boolean })[]>`
       select link_id, state, session_epoch::text, last_seq::text,
@@ -147,8 +211,8 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
     await closePendingInTx(tx, runId);
     await tx`update runs set state = ${stateOf(status)}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
                last_seq = ${String(last)} where id = ${runId}`;
-    await notify(tx, 'run_event', { runId, seq: String(last) });
-    return { stored: events.length, outcome: { state: stateOf(status), reason } };
+    await notify(tx, 'run_event', runEventPayload(runId, last, events, origin));
+    return { stored: events.length, outcome: { state: stateOf(status), reason }, events };
   });
 }
 

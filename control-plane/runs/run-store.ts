@@ -5,15 +5,17 @@
  * Events are stored by `run-events.ts` and followed by `run-follow.ts`; `run_event` and
  * `run_cancel` go out through `notifications.ts`. Rows become camelCase records here.
  */
+import { randomUUID } from 'node:crypto';
+import { fromBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
-import { RunStatus, type AllowRule, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { RunEventSchema, RunStatus, type AllowRule, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { allowRulesInTx } from '../interactions/interaction-events.js';
-import { notify, type Notifications } from '../notifications.js';
+import { notify, type Delivered, type Notifications } from '../notifications.js';
 import { SandboxStore, type SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
-import { followRun } from './run-follow.js';
+import { followRun, type RunEventDelivery } from './run-follow.js';
 import { RUN_COLUMNS, run, type PermissionModeName, type RunRecord, type RunRow } from './run-record.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
 
@@ -54,7 +56,9 @@ export interface RunObserver {
 }
 
 export class RunStore {
-  private readonly eventListeners = new Map<string, Set<() => void>>();
+  private readonly eventListeners = new Map<string, Set<(delivery: RunEventDelivery) => void>>();
+  /** Stamped on this store's `run_event` announcements: its own come back to it, and are skipped. */
+  private readonly origin = randomUUID();
   private readonly stopListening: (() => void)[] = [];
   private observer: RunObserver | undefined;
   /** The server's approval timeout (`--approval-timeout`), for threads without their own; 0: none. */
@@ -65,11 +69,15 @@ export class RunStore {
     private readonly log: Logger,
   ) {}
 
-  /** The store on `sql`; WatchRun watchers hear `run_event` through `notifications` and read again after a LISTEN reconnect. */
+  /**
+   * The store on `sql`. WatchRun watchers on this replica are handed what it stores from memory,
+   * what other replicas store through `run_event` (with the events when they fit in it), and read
+   * the table again after a LISTEN reconnect.
+   */
   static async open(sql: Sql, notifications: Notifications, log: Logger): Promise<RunStore> {
     const store = new RunStore(sql, log);
     store.stopListening.push(
-      notifications.on('run_event', ({ runId }) => store.wakeWatchers(runId)),
+      notifications.on('run_event', (announced) => store.announced(announced)),
       // Notifications may have been missed: every watcher reads the table again.
       notifications.onReconnect(() => store.wakeAllWatchers()),
     );
@@ -84,24 +92,38 @@ export class RunStore {
     this.observer = observer;
   }
 
-  /** Calls `wake` whenever new events of `runId` may be stored. */
-  onRunEvent(runId: string, wake: () => void): () => void {
+  /** Calls `deliver` whenever new events of `runId` may be stored (with them, when they are at hand). */
+  onRunEvent(runId: string, deliver: (delivery: RunEventDelivery) => void): () => void {
     let set = this.eventListeners.get(runId);
     if (!set) this.eventListeners.set(runId, (set = new Set()));
-    set.add(wake);
+    set.add(deliver);
     return () => {
-      set!.delete(wake);
+      set!.delete(deliver);
       if (set!.size === 0) this.eventListeners.delete(runId);
     };
   }
 
-  private wakeWatchers(runId: string | undefined): void {
-    if (!runId) return;
-    for (const wake of [...(this.eventListeners.get(runId) ?? [])]) wake();
+  /** Hands events just committed (in order, ending at `top`) to this replica's watchers of the run. */
+  private deliver(runId: string, delivery: RunEventDelivery): void {
+    const set = this.eventListeners.get(runId);
+    if (!set) return;
+    for (const deliver of [...set]) deliver(delivery);
+  }
+
+  /** Another replica stored events: its announcement carries them when they fit, else watchers read. */
+  private announced({ runId, seq, events, origin }: Delivered<'run_event'>): void {
+    if (!runId || origin === this.origin || !this.eventListeners.has(runId)) return;
+    let decoded: RunEvent[] | undefined;
+    try {
+      decoded = events?.map((text) => fromBinary(RunEventSchema, Buffer.from(text, 'base64')));
+    } catch {
+      decoded = undefined; // not ours to trust: the table says
+    }
+    this.deliver(runId, { top: seq ? BigInt(seq) : undefined, events: decoded });
   }
 
   private wakeAllWatchers(): void {
-    for (const set of this.eventListeners.values()) for (const wake of [...set]) wake();
+    for (const set of this.eventListeners.values()) for (const deliver of [...set]) deliver({});
   }
 
   // ── queueing ─────────────────────────────────────────────────────────────
@@ -150,6 +172,15 @@ export class RunStore {
     if (capacity <= 0) return [];
     // One transaction: a claim whose sandboxes cannot be read is not left dispatched and unsent.
     return this.sql.begin(async (tx) => {
+      // The claim does not wait for its WAL flush. A claim lost in a database crash only puts the
+      // run back in the queue: nothing after it was stored either (any later commit that waits for
+      // its flush, such as storing the machine's events, makes the claim durable too).
+      // The run is then claimed and sent again, and linkd answers a DispatchRun for a run it holds
+      // by acknowledging it, never by starting it twice (idempotent by run id). Whatever comes
+      // first from the machine takes the queued run for the session that holds it: its RunAccepted
+      // (`markRunning`), its events (`appendEvents`) or, after a reconnect, its Hello (`adoptRuns`).
+      // The compare-and-set below still sends each claim once, whatever wakes the dispatcher.
+      await tx`set local synchronous_commit = off`;
       const rows = await tx<RunRow[]>`
         with room as (
           -- No room at all for a session older than one that already holds runs of the link: it was superseded.
@@ -179,11 +210,26 @@ export class RunStore {
     return rows.map(run);
   }
 
+  /**
+   * The machine accepted the run on session `epoch`. A run still `queued` with no session is one
+   * whose claim a database crash lost (claims commit asynchronously, see `claimQueued`): linkd
+   * accepts only a DispatchRun signed for its own session, so the session that accepts it holds
+   * it, and takes it — unless a newer session of the link holds runs already (this one was superseded).
+   */
   async markRunning(runId: string, linkId: string, epoch: bigint): Promise<boolean> {
-    const rows = await this.sql`
-      update runs set state = case when state = 'waiting' then state else 'running' end, started_at = coalesce(started_at, now())
-      where id = ${runId} and link_id = ${linkId} and session_epoch = ${String(epoch)} and state in ('dispatched', 'running', 'waiting')
+    // Not waiting for the flush either: lost in a crash, the run stays dispatched (or queued, see
+    // above) until its first stored events, which set it running themselves.
+    const rows = await this.sql.begin(async (tx) => {
+      await tx`set local synchronous_commit = off`;
+      return tx`
+      update runs set state = case when state = 'waiting' then state else 'running' end, started_at = coalesce(started_at, now()),
+        session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now())
+      where id = ${runId} and link_id = ${linkId} and (
+        (session_epoch = ${String(epoch)} and state in ('dispatched', 'running', 'waiting'))
+        or (state = 'queued' and session_epoch is null and cancel_requested_at is null and not exists (
+          select 1 from runs newer where newer.link_id = ${linkId} and newer.session_epoch > ${String(epoch)} and newer.state in ('dispatched', 'running', 'waiting'))))
       returning id`;
+    });
     return rows.length > 0;
   }
 
@@ -193,12 +239,18 @@ export class RunStore {
    * queue, and runs it was running but no longer holds fail AGENT_RESTARTED. Every transition is a
    * compare-and-set on an older epoch: a session never takes a run from a newer one, and a run the
    * lost-run sweep failed meanwhile stays failed. Returns the stored seq of each adopted run.
+   *
+   * A held run the table says is `queued` was dispatched by a claim that a database crash lost
+   * (claims commit asynchronously, see `claimQueued`): the machine has it, so it is adopted as
+   * dispatched rather than sent again (which the machine, having forgotten it, would run twice).
    */
   async adoptRuns(linkId: string, epoch: bigint, held: string[]): Promise<{ cursors: Map<string, bigint>; failed: string[] }> {
     const mine = String(epoch);
     const adopted = await this.sql<{ id: string; last_seq: string }[]>`
-      update runs set session_epoch = ${mine}, detached_at = null
-      where link_id = ${linkId} and id = any(${held}::text[]) and state in ('dispatched', 'running', 'waiting') and session_epoch < ${mine}
+      update runs set session_epoch = ${mine}, detached_at = null,
+        state = case when state = 'queued' then 'dispatched' else state end, dispatched_at = coalesce(dispatched_at, now())
+      where link_id = ${linkId} and id = any(${held}::text[])
+        and ((state in ('dispatched', 'running', 'waiting') and session_epoch < ${mine}) or (state = 'queued' and cancel_requested_at is null))
       returning id, last_seq::text`;
     await this.sql`
       update runs set state = 'queued', session_epoch = null, dispatched_at = null, detached_at = null
@@ -265,9 +317,11 @@ export class RunStore {
    * agent may forget) and whether the run just finished.
    */
   async appendEvents(runId: string, linkId: string, epoch: bigint, events: RunEvent[]): Promise<AppendResult> {
-    const result = await appendEvents(this.sql, runId, linkId, epoch, events, this.approvalTimeoutSeconds);
+    const result = await appendEvents(this.sql, runId, linkId, epoch, events, this.approvalTimeoutSeconds, this.origin);
     if (!result.ok) return result;
-    this.count(result);
+    this.count({ stored: result.count ?? 0, outcome: result.outcome });
+    // Committed: this replica's watchers need not read it back.
+    if (result.stored && result.stored.length > 0) this.deliver(runId, { top: result.acked, events: result.stored });
     return { ok: true, acked: result.acked, finished: result.finished };
   }
 
@@ -277,8 +331,9 @@ export class RunStore {
    * when `guard` is given and the run moved to another session (or was attached again) meanwhile.
    */
   async finish(runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard): Promise<boolean> {
-    const outcome = await finishRun(this.sql, runId, status, reason, message, guard);
+    const outcome = await finishRun(this.sql, runId, status, reason, message, guard, this.origin);
     if (outcome) this.count(outcome);
+    if (outcome?.events) this.deliver(runId, { top: outcome.events.at(-1)!.seq, events: outcome.events });
     return outcome !== undefined;
   }
 

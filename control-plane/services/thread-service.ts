@@ -58,6 +58,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly admin?: Pick<ThreadAdmin, 'updateThread' | 'deleteThread'>,
     /** The replica's notifications, for WatchThreads (thread-watch.ts). */
     private readonly watching?: ThreadWatchDependencies['notifications'],
+    /** This replica's sessions: a run queued for a link held here is dispatched at once, not after its notification comes back. */
+    private readonly sessions?: { runQueued(linkId: string): void },
   ) {
     this.interactionRpcs = new InteractionRpcs(interactions);
   }
@@ -138,7 +140,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
     const model = resolveModel(harness, request.model, request.tier);
     try {
-      return await this.threads.sendMessage({
+      const sent = await this.threads.sendMessage({
         userId: user.id,
         threadId: thread.id,
         text: request.text,
@@ -152,6 +154,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         tier: request.tier,
         permissionMode: permissionModeName(request.permissionMode),
       });
+      this.sessions?.runQueued(linkId);
+      return sent;
     } catch (error) {
       if (!(error instanceof SendRefused)) throw error;
       if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
@@ -164,7 +168,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string }> {
     const link = await this.store.getLink(userId, linkId);
     if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
-    const live = await this.registry.get(userId, linkId);
+    const live = await this.registry.get(userId, linkId, { mirrored: true });
     if (!live) {
       throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
         link_id: linkId,

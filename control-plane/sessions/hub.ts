@@ -69,6 +69,15 @@ export class LinkSessionHub implements SessionServices {
     return false;
   }
 
+  /**
+   * A run of the link was just queued by this replica: its session here (if any) claims it now;
+   * the `run_queued` notification that follows finds nothing left to claim (the claim is a
+   * compare-and-set), and reaches the replica that holds the link when it is another.
+   */
+  runQueued(linkId: string): void {
+    this.forLink(linkId, (session) => session.dispatchPending());
+  }
+
   private forLink(linkId: string, act: (session: LinkSession) => void): void {
     for (const session of this.sessions.get(linkId) ?? []) if (session.live) act(session);
   }

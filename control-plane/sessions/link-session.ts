@@ -26,7 +26,8 @@ import type { RunStore } from '../runs/run-store.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { newId, newToken, type DispatchKeySet, type LinkRecord, type Store } from '../store/store.js';
 import { readHello } from './hello.js';
-import { handleFrame, type FrameSession } from './session-frames.js';
+import { handleFrame, onHeartbeat, type FrameSession } from './session-frames.js';
+import { pumpFrames } from './frame-pump.js';
 
 /** A frame the server sends on the stream. */
 export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -351,15 +352,10 @@ export class LinkSession implements FrameSession {
 
   private async readFrames(frames: AsyncIterator<ConnectRequest>): Promise<void> {
     try {
-      for (;;) {
-        const next = await frames.next();
-        if (next.done) {
-          this.log.info('agent closed the session');
-          this.out.close();
-          return;
-        }
-        await handleFrame(this, next.value);
-      }
+      // Heartbeats are answered as they are read; the rest in order, a run's queued batches joined.
+      await pumpFrames(frames, (frame) => handleFrame(this, frame), (frame) => frame.frame.case === 'heartbeat' && (onHeartbeat(this, frame.frame.value), true));
+      this.log.info('agent closed the session');
+      this.out.close();
     } catch (error) {
       this.out.close(error);
     }

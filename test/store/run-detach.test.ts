@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
 import { createLogger } from '../../common/log.js';
+import { RunEventSchema } from '../../gen/link/v1/run_pb.js';
 import { RunStore } from '../../control-plane/runs/run-store.js';
 import { ThreadStore } from '../../control-plane/threads/thread-store.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
@@ -98,5 +100,33 @@ describe('runs detached from their session', () => {
     const { runId } = await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
     assert.equal((await runs.claimQueued(linkId, 200n, 8)).length, 0, 'the superseded session gets nothing to send to a machine that left it');
     assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId]);
+  });
+
+  it('a run whose claim a database crash lost is taken by the session that holds it: by its acceptance, its events or its Hello', async () => {
+    const queued = async () => {
+      const thread = await threads.createThread(userId, '');
+      return (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId;
+    };
+    // Each was sent to session 200, and the claim that said so is gone (the table says queued).
+    const accepted = await queued();
+    assert.equal(await runs.markRunning(accepted, linkId, 200n), true);
+    assert.deepEqual([(await state(accepted)).state, (await state(accepted)).sessionEpoch], ['running', 200n]);
+
+    const streamed = await queued();
+    const started = create(RunEventSchema, { seq: 1n, event: { case: 'started', value: { harness: 'shell' } } });
+    assert.deepEqual(await runs.appendEvents(streamed, linkId, 200n, [started]), { ok: true, acked: 1n, finished: false });
+    assert.deepEqual([(await state(streamed)).state, (await state(streamed)).sessionEpoch], ['running', 200n]);
+
+    const held = await queued();
+    const { cursors } = await runs.adoptRuns(linkId, 200n, [held]);
+    assert.deepEqual([...cursors], [[held, 0n]], 'the Hello that holds it adopts it, with nothing stored');
+    assert.equal((await state(held)).state, 'dispatched');
+    assert.deepEqual(await runs.claimQueued(linkId, 200n, 8), [], 'none of them is sent again');
+
+    // A session older than one that holds runs of the link takes nothing.
+    const late = await queued();
+    assert.equal(await runs.markRunning(late, linkId, 100n), false);
+    assert.equal((await runs.appendEvents(late, linkId, 100n, [started])).ok, false);
+    assert.equal((await state(late)).state, 'queued');
   });
 });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
 import { RunSupervisor } from '../../agent/runs/run-supervisor.js';
@@ -17,6 +17,7 @@ import type { HarnessAdapter, OutputParser, RunIo } from '../../agent/harnesses/
 import {
   ConnectRequestSchema,
   DispatchRunSchema,
+  EventsAckSchema,
   InteractionAnswerPayloadSchema,
   SignedInteractionAnswerSchema,
   type ConnectRequest,
@@ -120,10 +121,20 @@ describe('RunSupervisor: interactions', () => {
       installed: () => new Set(['asker']),
       maxConcurrentRuns: 2,
       trustedKey: server.raw,
-      flushIntervalMs: 5,
       stopGraceMs: 500,
     });
-    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 3n, dispatchKey: server.raw, cursors: new Map() });
+    // Each event batch is acknowledged as it is sent, as a control plane that stores it would,
+    // except the one that ends the run: linkd keeps a run it has not heard is stored.
+    const sent = (f: MessageInitShape<typeof ConnectRequestSchema>) => {
+      const frame = create(ConnectRequestSchema, f);
+      frames.push(frame);
+      const batch = frame.frame;
+      if (batch.case === 'runEvents' && !batch.value.events.some((e) => e.event.case === 'done')) {
+        const ackedSeq = batch.value.events.at(-1)!.seq;
+        setImmediate(() => manager.ack(create(EventsAckSchema, { runId: batch.value.runId, ackedSeq })));
+      }
+    };
+    manager.attach(sent, { linkId: 'lnk_a', epoch: 3n, dispatchKey: server.raw, cursors: new Map() });
   });
 
   afterEach(async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
 import { RunSupervisor } from '../../agent/runs/run-supervisor.js';
@@ -59,9 +59,12 @@ describe('RunSupervisor: what linkd accepts', () => {
   const attacker = keyPair();
   let manager: RunSupervisor;
   let frames: ConnectRequest[];
+  /** Whether each event batch is acknowledged as it is sent, as a control plane that stores it would. */
+  let acknowledging: boolean;
 
   beforeEach(async () => {
     frames = [];
+    acknowledging = true;
     const dataDir = await tempDir('linkd-runs-');
     manager = new RunSupervisor({
       dataDir,
@@ -71,10 +74,18 @@ describe('RunSupervisor: what linkd accepts', () => {
       installed: () => new Set(['shell']),
       maxConcurrentRuns: 2,
       trustedKey: server.raw,
-      flushIntervalMs: 5,
       outboxLimitBytes: OUTBOX_LIMIT,
     });
-    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
+    const sent = (f: MessageInitShape<typeof ConnectRequestSchema>) => {
+      const frame = create(ConnectRequestSchema, f);
+      frames.push(frame);
+      const batch = frame.frame;
+      if (acknowledging && batch.case === 'runEvents') {
+        const ackedSeq = batch.value.events.at(-1)!.seq;
+        setImmediate(() => manager.ack(create(EventsAckSchema, { runId: batch.value.runId, ackedSeq })));
+      }
+    };
+    manager.attach(sent, { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
   });
 
   afterEach(async () => {
@@ -165,10 +176,15 @@ describe('RunSupervisor: what linkd accepts', () => {
   });
 
   it('is idempotent by run id, and refuses a replay after the run is gone', async () => {
+    // Unacknowledged, the run stays known however fast it ends.
+    acknowledging = false;
     const d = dispatch({ prompt: 'echo once' });
     await manager.dispatch(d);
     await manager.dispatch(create(DispatchRunSchema, d));
     assert.deepEqual(answers(d.runId).map((f) => f.frame?.case), ['runAccepted', 'runAccepted'], 'accepted twice, started once');
+    acknowledging = true;
+    const first = frames.find((f) => f.frame?.case === 'runEvents');
+    if (first?.frame?.case === 'runEvents') manager.ack(create(EventsAckSchema, { runId: d.runId, ackedSeq: first.frame.value.events.at(-1)!.seq }));
     await finished(d.runId);
     const events = frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? f.frame.value.events : []));
     assert.equal(events.filter((e) => e.event.case === 'started').length, 1);
@@ -190,7 +206,28 @@ describe('RunSupervisor: what linkd accepts', () => {
     assert.equal(rejection(codex.runId), 'CAPABILITY_MISSING');
   });
 
+  it("sends a run's first event at once and holds the rest until that batch is acknowledged, then sends them together", async () => {
+    acknowledging = false;
+    const d = dispatch({ prompt: 'for i in 1 2 3 4 5; do echo line $i; done' });
+    await manager.dispatch(d);
+    const batches = () => frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? [f.frame.value.events] : []));
+    const deadline = Date.now() + 10_000;
+    // The run writes everything and ends while its first batch is still out.
+    while (!manager.held().some((h) => h.runId === d.runId && h.finished)) {
+      assert.ok(Date.now() < deadline, 'the run did not finish');
+      await delay(10);
+    }
+    assert.equal(batches().length, 1, 'one batch in flight, the rest held');
+    assert.equal(batches()[0][0].seq, 1n, 'the first event went at once');
+    manager.ack(create(EventsAckSchema, { runId: d.runId, ackedSeq: batches()[0].at(-1)!.seq }));
+    assert.equal(batches().length, 2, 'the acknowledgement sent what had queued up, in one batch');
+    const all = batches().flat();
+    assert.deepEqual(all.map((e) => Number(e.seq)), all.map((_, i) => i + 1), 'every event once, in order');
+    assert.equal(all.at(-1)!.event.case, 'done');
+  });
+
   it('stops reading a harness whose events are not acknowledged, and loses nothing once acks resume', async () => {
+    acknowledging = false;
     const dir = await tempDir('linkd-backpressure-');
     const marker = join(dir, 'all-written');
     const lines = 20_000;
