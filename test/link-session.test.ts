@@ -142,10 +142,12 @@ describe('the link session', () => {
       const back = await watch.until(env.link.id, (l) => l.state === LinkState.ONLINE && l.sessionEpoch > lateEpoch, 'linkd back online');
       assert.ok(back.sessionEpoch > lateEpoch);
       assert.equal((await late.end())?.rawMessage.includes('newer session'), true);
-      // (The registry can show the new session a moment before linkd has read its Welcome.)
+      // (The registry can show the new session a moment before linkd has read its Welcome; and on a
+      // busy machine the first session can be superseded before linkd got to call itself connected.)
+      const cameBack = () => states.some((s) => s.state === 'waiting') && states.at(-1)?.state === 'connected';
       const deadline = Date.now() + 10_000;
-      while (states.filter((s) => s.state === 'connected').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(states.filter((s) => s.state === 'connected').length, 2, `it connected again: ${states.map((s) => s.state).join(' → ')}`);
+      while (!cameBack() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(cameBack(), `it was cut off and connected again: ${states.map((s) => s.state).join(' → ')}`);
       assert.ok(!states.some((s) => s.state === 'stopped'), `linkd did not stop: ${states.map((s) => s.state).join(' → ')}`);
     } finally {
       await late?.close();
