@@ -3,9 +3,9 @@ import { ModelTier } from '../../gen/link/v1/run_pb.js';
 import { CredentialsState, LinkState, type Link } from '../../gen/link/v1/types_pb.js';
 
 export const HARNESSES = [
-  { name: 'claude-code', label: 'Claude Code', install: 'npm install -g @anthropic-ai/claude-code', login: 'run `claude` once on the machine and log in' },
-  { name: 'codex', label: 'Codex', install: 'npm install -g @openai/codex', login: 'run `codex login` on the machine' },
-  { name: 'gemini', label: 'Gemini CLI', install: 'npm install -g @google/gemini-cli', login: 'run `gemini` once on the machine and log in' },
+  { name: 'claude-code', label: 'Claude Code', install: 'npm install -g @anthropic-ai/claude-code', login: 'run `claude` once on the machine and log in, or give linkd `ANTHROPIC_API_KEY` in its environment' },
+  { name: 'codex', label: 'Codex', install: 'npm install -g @openai/codex', login: 'run `codex login` on the machine, or give linkd `OPENAI_API_KEY` in its environment' },
+  { name: 'gemini', label: 'Gemini CLI', install: 'npm install -g @google/gemini-cli', login: 'run `gemini` once on the machine and log in, or give linkd `GEMINI_API_KEY` in its environment' },
   { name: 'shell', label: 'Shell', install: 'install bash', login: '' },
 ] as const;
 
@@ -35,17 +35,20 @@ export function tierLabel(tier: ModelTier): string {
 }
 
 /**
- * Why `harness` cannot run on `link` right now, with the fix, or undefined when it can. A CLI
+ * Why `harness` cannot run on `link` right now, with the fix (for a thread `pinned` to the machine,
+ * one that does not suggest another machine), or undefined when it can. A CLI
  * whose credentials are missing still runs (the user may log in with an API key in its environment),
  * so that is a warning, not a reason.
  */
 /** What to do about a machine whose linkd has no dispatch key from pairing (it refuses every run). */
 export const NOT_PAIRED_FIX = 'Pair it again: "Connect a machine", then run the `linkd login --code …` command it shows on that machine.';
 
-export function unavailable(link: Link | undefined, harness: string): { reason: string; fix: string } | undefined {
+export function unavailable(link: Link | undefined, harness: string, pinned = false): { reason: string; fix: string } | undefined {
   if (!link) return { reason: 'No machine chosen', fix: 'Pick a machine, or connect one.' };
   if (link.state !== LinkState.ONLINE) {
-    return { reason: `${machineName(link)} is offline`, fix: 'Start linkd on it (`linkd start`), or pick another machine.' };
+    // A pinned thread runs only on its machine: another one would be a new thread.
+    const fix = pinned ? 'Start linkd on it (`linkd start`): this thread runs only there (or start a new thread elsewhere).' : 'Start linkd on it (`linkd start`), or pick another machine.';
+    return { reason: `${machineName(link)} is offline`, fix };
   }
   if (link.dispatchKeyMissing) return { reason: `${machineName(link)} cannot run: not paired properly`, fix: NOT_PAIRED_FIX };
   const found = link.capabilities?.harnesses.find((h) => h.name === harness);

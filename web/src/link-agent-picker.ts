@@ -4,6 +4,7 @@ import { ModelTier } from '../../gen/link/v1/run_pb.js';
 import type { Link } from '../../gen/link/v1/types_pb.js';
 import { lockIcon } from './icons.js';
 import { credentialsWarning, HARNESSES, harnessLabel, machineName, tierLabel, TIERS, unavailable } from './harnesses.js';
+import { inlineCode } from './markdown.js';
 
 export interface AgentChoice {
   harness: string;
@@ -116,13 +117,13 @@ export class LinkAgentPicker extends LitElement {
             ${HARNESSES.map((h) => {
               const blocked = this.locked && h.name !== this.value.harness
                 ? { reason: `This thread runs ${harnessLabel(this.value.harness)}`, fix: 'Start a new thread to use another agent.' }
-                : unavailable(this.link, h.name);
+                : unavailable(this.link, h.name, this.locked);
               const warning = blocked ? undefined : credentialsWarning(this.link, h.name);
               const tiers = h.name === 'shell' ? [] : TIERS;
               return html`<section class="local" aria-disabled=${blocked ? 'true' : 'false'} data-harness=${h.name} aria-label=${h.label}>
                 <h3>${h.label} <span class="where">on ${where}</span></h3>
-                ${blocked ? html`<div class="why" data-testid="disabled-reason">${blocked.reason}</div><div class="fix">${blocked.fix}</div>` : nothing}
-                ${warning ? html`<div class="warn">${warning}</div>` : nothing}
+                ${blocked ? html`<div class="why" data-testid="disabled-reason">${blocked.reason}</div><div class="fix">${inlineCode(blocked.fix)}</div>` : nothing}
+                ${warning ? html`<div class="warn">${inlineCode(warning)}</div>` : nothing}
                 <div class="tiers" role="radiogroup" aria-label="${h.label} model">
                   ${tiers.length === 0
                     ? html`<button role="radio" aria-checked=${this.value.harness === h.name} ?disabled=${!!blocked} @click=${() => this.pick(h.name, ModelTier.UNSPECIFIED)}>

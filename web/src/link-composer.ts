@@ -6,6 +6,7 @@ import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
 import type { User } from '../../gen/link/v1/user_service_pb.js';
 import type { AgentChoice } from './link-agent-picker.js';
 import { HARNESSES, machineName, unavailable } from './harnesses.js';
+import { inlineCode } from './markdown.js';
 import { lastChoice, rememberChoice, userContext } from './last-choice.js';
 import { lockIcon } from './icons.js';
 import './link-agent-picker.js';
@@ -156,7 +157,7 @@ export class LinkComposer extends LitElement {
   /** Why sending is not possible now, or undefined. */
   private blocked(): string | undefined {
     if (this.links.length === 0) return 'Connect a machine first: the agent runs on it.';
-    const problem = unavailable(this.link, this.choice.harness);
+    const problem = unavailable(this.link, this.choice.harness, this.locked);
     if (problem) return `${problem.reason}. ${problem.fix}`;
     if (this.repository && !this.branch && !this.inPlace) return 'Name a branch for the repository.';
     return undefined;
@@ -247,7 +248,7 @@ export class LinkComposer extends LitElement {
           <span class="spacer"></span>
           <button class="send" type="submit" ?disabled=${!!blocked || this.busy} title=${blocked ?? 'Send (Enter)'}>Send</button>
         </div>
-        ${blocked ? html`<div class="why" role="status" data-testid="send-blocked">${blocked}</div>` : nothing}
+        ${blocked ? html`<div class="why" role="status" data-testid="send-blocked">${inlineCode(blocked)}</div>` : nothing}
         ${this.notice && !blocked ? html`<div class="notice" role="status" data-testid="send-notice">${this.notice}</div>` : nothing}
       </form>
     `;

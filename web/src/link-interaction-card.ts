@@ -19,6 +19,7 @@ import { errorMetadataOf, reasonOf } from '../../common/errors.js';
 import { Reason } from '../../common/reasons.js';
 import { describeRule } from '../../common/allow-rules.js';
 import { apiContext, type ApiClients } from './api.js';
+import { inlineCode } from './markdown.js';
 import { InteractionsController, interactionsContext, type InteractionStore } from './interactions.js';
 import { explain } from './errors.js';
 import { diffAsChanges } from './unified-diff.js';
@@ -313,11 +314,6 @@ export class LinkInteractionCard extends LitElement {
       return html`<div><span class="verdict">${q?.header || q?.text || a.questionId}:</span> ${said}</div>`;
     })}`;
   }
-}
-
-/** A title with `backticked` parts as code (as text: nothing is parsed as HTML). */
-function inlineCode(text: string): TemplateResult {
-  return html`${text.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part))}`;
 }
 
 function pretty(json: string): string {

@@ -8,6 +8,7 @@ import { addWorkspaceCommand } from './link-repository-picker.js';
 import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
 import { NOT_PAIRED_FIX } from './harnesses.js';
+import { inlineCode } from './markdown.js';
 import { CredentialsState, LinkState, SandboxProviderKind, type HarnessCapability, type Link } from '../../gen/link/v1/types_pb.js';
 
 const HARNESS_LABELS: Record<string, string> = {
@@ -163,7 +164,7 @@ export class LinkMachineCard extends LitElement {
           </span>
         </div>
         ${online && link.dispatchKeyMissing
-          ? html`<div class="unpaired" role="status" data-testid="not-paired">Cannot run: not paired properly — pair again. <span class="fix">${NOT_PAIRED_FIX}</span></div>`
+          ? html`<div class="unpaired" role="status" data-testid="not-paired">Cannot run: not paired properly — pair again. <span class="fix">${inlineCode(NOT_PAIRED_FIX)}</span></div>`
           : nothing}
         ${harnesses.length > 0 ? html`<ul aria-label="What it can run">${harnesses.map((h) => this.harness(h))}</ul>` : nothing}
         ${providers.length > 0

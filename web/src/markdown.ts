@@ -67,6 +67,14 @@ export function renderMarkdown(source: string): TemplateResult {
   return html`${blocks}`;
 }
 
+/**
+ * A sentence of Link's own (a reason, a fix, a title) with its `backticked` parts as code; nothing
+ * else is markup, and nothing is parsed as HTML.
+ */
+export function inlineCode(text: string): TemplateResult {
+  return html`${text.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part))}`;
+}
+
 /** Inline markup of one block: code spans first (nothing inside them is markup), then links, bold, emphasis. */
 function inline(text: string): Inline[] {
   const out: Inline[] = [];

@@ -40,6 +40,8 @@ describe('the agent and model picker', () => {
     expect([...gemini.querySelectorAll('button')].every((b) => b.disabled)).to.equal(true);
     expect(section(root, 'codex').getAttribute('aria-disabled')).to.equal('false');
     expect(section(root, 'codex').textContent).to.contain('Not logged in');
+    expect(section(root, 'codex').textContent).to.contain('OPENAI_API_KEY', 'the API-key way in, as linkd doctor says');
+    expect(section(root, 'codex').querySelector('.warn code')!.textContent).to.equal('codex login', 'commands shown as code, not backticks');
   });
 
   it('disables every section of an offline machine, saying how to bring it back', async () => {
@@ -48,8 +50,19 @@ describe('the agent and model picker', () => {
     for (const s of root.querySelectorAll('section')) {
       expect(s.getAttribute('aria-disabled')).to.equal('true');
       expect(s.textContent).to.contain('studio is offline');
-      expect(s.textContent).to.contain('linkd start');
+      expect(s.querySelector('.fix code')!.textContent).to.equal('linkd start');
+      expect(s.textContent).to.not.contain('`');
+      expect(s.textContent).to.contain('or pick another machine');
     }
+  });
+
+  it('for a thread pinned to an offline machine, does not suggest another machine', async () => {
+    const value = { harness: 'claude-code', tier: ModelTier.SMART, model: '' };
+    const el = await fixture<LinkAgentPicker>(html`<link-agent-picker locked .value=${value} .link=${machine({ online: false })}></link-agent-picker>`);
+    const root = await openPicker(el);
+    const own = section(root, 'claude-code');
+    expect(own.textContent).to.contain('this thread runs only there');
+    expect(own.textContent).to.not.contain('pick another machine');
   });
 
   it('when locked, shows the lock and keeps only the thread\'s harness; its tiers and the model stay changeable', async () => {
