@@ -33,9 +33,7 @@ import { FakeModelServer } from './fake-model/server.js';
 import { git, makeRepository } from './helpers/git.js';
 import { harnessEnvironment, tidyCodexDaemonDir } from './helpers/harness-clis.js';
 import { tempDir } from './helpers/temp.js';
-
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
+import { eventsOf as of } from './helpers/runs.js';
 
 const allowOnce = create(InteractionAnswerSchema, { decision: InteractionDecision.ALLOW, scope: InteractionScope.ONCE });
 const allowAlways = create(InteractionAnswerSchema, { decision: InteractionDecision.ALLOW, scope: InteractionScope.THREAD });

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelTier, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
-import { collect, sandboxClient, threadClient } from './helpers/runs.js';
+import { collect, eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
 import { git, makeRepository } from './helpers/git.js';
 import type { TestServer } from './helpers/server.js';
 import type { FakeModelServer } from './fake-model/server.js';
@@ -31,9 +31,6 @@ const CASES: HarnessCase[] = [
   { harness: 'codex', binary: 'codex', smartModel: /model=gpt-5\.5\)/ },
   { harness: 'gemini', binary: 'gemini', smartModel: /model=gemini-2\.5-pro\)/, writeTool: 'write_file' },
 ];
-
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('the harness CLIs, for real', function () {
   let stack: HarnessStack;

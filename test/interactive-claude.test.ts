@@ -18,7 +18,7 @@ import {
   type RunEvent,
 } from '../gen/link/v1/run_pb.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
-import { sandboxClient, threadClient } from './helpers/runs.js';
+import { eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
 import type { TestServer } from './helpers/server.js';
 import type { FakeModelServer } from './fake-model/server.js';
 
@@ -29,9 +29,6 @@ interface Answer {
   answers?: { questionId: string; selected?: string[]; text?: string }[];
   message?: string;
 }
-
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('interactive Claude Code runs through Link', function () {
   let stack: HarnessStack;

@@ -13,7 +13,7 @@ import type { Client } from '@connectrpc/connect';
 import { InteractionDecision, InteractionKind, InteractionScope, InteractionState, PermissionMode, RunStatus, type Interaction, type RunEvent } from '../gen/link/v1/run_pb.js';
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
-import { sandboxClient, threadClient } from './helpers/runs.js';
+import { eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
 import { makeRepository } from './helpers/git.js';
 import type { TestServer } from './helpers/server.js';
 
@@ -24,9 +24,6 @@ interface Answer {
   message?: string;
   answers?: { questionId: string; selected: string[] }[];
 }
-
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('interactive runs with Codex, through Link', function () {
   let stack: HarnessStack;

@@ -19,12 +19,8 @@ import {
   type RunEvent,
 } from '../gen/link/v1/run_pb.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
-import { sandboxClient, threadClient } from './helpers/runs.js';
+import { eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
 import type { TestServer } from './helpers/server.js';
-
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 /** How the test answers a request that waits for the user. */
 type Answer = { decision: InteractionDecision; scope?: InteractionScope };

@@ -23,6 +23,7 @@ import {
 } from '../../gen/link/v1/run_pb.js';
 import { capturedRun, replayCapture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 type Answer = (request: InteractionInit) => InteractionReply | undefined;
 
@@ -73,10 +74,6 @@ const deny = (message = ''): InteractionReply => ({ kind: 'answer', answer: crea
 async function replay(name: string, io: RecordingIo, exit: { code?: number | null; signal?: NodeJS.Signals; cancelled?: boolean; reason?: StopReason } = {}): Promise<RunEvent[]> {
   return replayCapture(claudeParser(`/home/run/work-${name}`, { prompt: 'the prompt', io }), capturedRun(name), exit);
 }
-
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('Claude Code, driven both ways', () => {
   describe('the command line', () => {

@@ -20,6 +20,7 @@ import {
 } from '../../gen/link/v1/run_pb.js';
 import type { StopReason } from '../../common/reasons.js';
 import { capturedRun, replayCapture } from '../helpers/fixtures.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 const CWD = '/home/run/project';
 
@@ -60,9 +61,6 @@ async function replay(
   return out;
 }
 
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 const requests = (r: Replayed, method: string) => r.written.filter((m) => m.method === method);
 /** Our answer to the server's request `id`. */
 const answerTo = (r: Replayed, id: number) => r.written.find((m) => m.id === id && !m.method);

@@ -25,6 +25,7 @@ import {
 } from '../../gen/link/v1/run_pb.js';
 import { capturedRun, replayCapture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 const CWD = '/home/run/project';
 
@@ -62,9 +63,6 @@ async function replay(
   return { ...result, events: replayed };
 }
 
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 const method = (sent: Record<string, any>[], name: string): Record<string, any> | undefined => sent.find((m) => m.method === name);
 /** The adapter's answer to the CLI's request `id`. */
 const answerTo = (sent: Record<string, any>[], id: number): Record<string, any> => sent.find((m) => m.id === id && !m.method) ?? assert.fail(`no answer to request ${id}`);

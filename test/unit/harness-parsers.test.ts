@@ -8,6 +8,7 @@ import { claudeParser } from '../../agent/harnesses/claude-code.js';
 import type { OutputParser } from '../../agent/harnesses/harness.js';
 import { RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { capturedRun, replayCapture, type ReplayExit } from '../helpers/fixtures.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 const PARSERS: Record<string, () => OutputParser> = {
   claude: () => claudeParser('/home/run/project'),
@@ -17,10 +18,6 @@ const PARSERS: Record<string, () => OutputParser> = {
 function replay(name: string, exit?: ReplayExit): Promise<RunEvent[]> {
   return replayCapture(PARSERS[name.split('-')[0]](), capturedRun(name), exit);
 }
-
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('Claude Code output', () => {
   it('a text answer: started with the session, the text, usage with cost, completed', async () => {
