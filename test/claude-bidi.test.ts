@@ -28,11 +28,9 @@ import {
 import { FakeModelServer } from './fake-model/server.js';
 import { harnessEnvironment } from './helpers/harness-clis.js';
 import { tempDir } from './helpers/temp.js';
+import { eventsOf as of } from './helpers/runs.js';
 
 type AnswerInit = MessageInitShape<typeof InteractionAnswerSchema>;
-
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('Claude Code driven both ways, for real', function () {
   let fake: FakeModelServer;

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { codexHarness } from '../agent/harnesses/codex.js';
@@ -32,11 +31,9 @@ import {
 } from '../gen/link/v1/run_pb.js';
 import { FakeModelServer } from './fake-model/server.js';
 import { git, makeRepository } from './helpers/git.js';
-import { harnessEnvironment } from './helpers/harness-clis.js';
+import { harnessEnvironment, tidyCodexDaemonDir } from './helpers/harness-clis.js';
 import { tempDir } from './helpers/temp.js';
-
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
+import { eventsOf as of } from './helpers/runs.js';
 
 const allowOnce = create(InteractionAnswerSchema, { decision: InteractionDecision.ALLOW, scope: InteractionScope.ONCE });
 const allowAlways = create(InteractionAnswerSchema, { decision: InteractionDecision.ALLOW, scope: InteractionScope.THREAD });
@@ -48,12 +45,10 @@ describe('Codex app-server, for real, with a user answering', function () {
   let home: string;
   let config: string;
   let worktree: string;
-  // Codex always creates this, whatever TMPDIR says; the test removes it if it was not there before.
-  const codexDaemonDir = join(tmpdir(), `codex-daemon-${process.getuid?.() ?? 0}`);
-  let codexDaemonDirExisted = true;
+  let tidyCodex: (() => Promise<void>) | undefined;
 
   before(async () => {
-    codexDaemonDirExisted = existsSync(codexDaemonDir);
+    tidyCodex = tidyCodexDaemonDir();
     fake = await FakeModelServer.start();
     home = await tempDir('codex-home-');
     env = await harnessEnvironment(fake.url, home);
@@ -66,7 +61,7 @@ describe('Codex app-server, for real, with a user answering', function () {
 
   after(async () => {
     await fake?.close();
-    if (!codexDaemonDirExisted) await rm(codexDaemonDir, { recursive: true, force: true });
+    await tidyCodex?.();
   });
 
   /**

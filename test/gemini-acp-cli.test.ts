@@ -29,6 +29,7 @@ import {
 import { FakeModelServer } from './fake-model/server.js';
 import { harnessEnvironment } from './helpers/harness-clis.js';
 import { tempDir } from './helpers/temp.js';
+import { eventsOf as of } from './helpers/runs.js';
 
 /** Answers every request with `reply` (or holds it until the run ends), and keeps what was asked. */
 class ScriptedChannel implements InteractionChannel {
@@ -55,10 +56,6 @@ class ScriptedChannel implements InteractionChannel {
 
 const allow = (scope = InteractionScope.ONCE): InteractionReply => ({ kind: 'answer', answer: create(InteractionAnswerSchema, { decision: InteractionDecision.ALLOW, scope }) });
 const deny: InteractionReply = { kind: 'answer', answer: create(InteractionAnswerSchema, { decision: InteractionDecision.DENY }) };
-
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('Gemini CLI over ACP, for real', function () {
   let fake: FakeModelServer;

@@ -6,19 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelTier, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
-import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { harnessEnvironment } from './helpers/harness-clis.js';
-import { spawnLinkd, type TestProcess } from './helpers/processes.js';
-import { collect, sandboxClient, threadClient } from './helpers/runs.js';
+import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
+import { collect, eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
 import { git, makeRepository } from './helpers/git.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
-import { tempDir } from './helpers/temp.js';
-import { FakeModelServer } from './fake-model/server.js';
+import type { TestServer } from './helpers/server.js';
+import type { FakeModelServer } from './fake-model/server.js';
 
 interface HarnessCase {
   harness: string;
@@ -37,43 +32,19 @@ const CASES: HarnessCase[] = [
   { harness: 'gemini', binary: 'gemini', smartModel: /model=gemini-2\.5-pro\)/, writeTool: 'write_file' },
 ];
 
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
-
 describe('the harness CLIs, for real', function () {
+  let stack: HarnessStack;
   let env: TestServer;
   let fake: FakeModelServer;
-  let agent: TestProcess;
   let agentDir: string;
-  // Codex always creates this, whatever TMPDIR says; the test removes it if it was not there before.
-  const codexDaemonDir = join(tmpdir(), `codex-daemon-${process.getuid?.() ?? 0}`);
-  let codexDaemonDirExisted = true;
 
   before(async () => {
-    codexDaemonDirExisted = existsSync(codexDaemonDir);
-    fake = await FakeModelServer.start();
-    env = await startTestServer({ heartbeatIntervalMs: 1_000 });
-    agentDir = await tempDir('linkd-clis-');
-    agent = spawnLinkd(
-      ['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', agentDir, '--repository-schemes', 'https,ssh,file'],
-      await harnessEnvironment(fake.url, await tempDir('home-')),
-    );
-    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
-    try {
-      const installed = (names: string[]) => (l: { capabilities?: { harnesses: { name: string; installed: boolean }[] } }) =>
-        names.every((name) => l.capabilities?.harnesses.some((h) => h.name === name && h.installed) === true);
-      await watch.until(env.link.id, installed(CASES.map((c) => c.harness)), 'online with every CLI', 60_000);
-    } finally {
-      await watch.close();
-    }
+    stack = await startHarnessStack({ harnesses: CASES.map((c) => c.harness), linkdArgs: ['--repository-schemes', 'https,ssh,file'] });
+    ({ env, fake, agentDir } = stack);
   });
 
   after(async () => {
-    await agent?.stop();
-    closeClients();
-    await env?.close();
-    await fake?.close();
-    if (!codexDaemonDirExisted) await rm(codexDaemonDir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   const threads = () => threadClient(env.grpcUrl, env.userToken);

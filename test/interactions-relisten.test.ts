@@ -4,38 +4,33 @@
  * WatchInteractions shows what changed meanwhile (real Postgres; the listening backend is killed).
  */
 import assert from 'node:assert/strict';
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import { InteractionDecision, InteractionState } from '../gen/link/v1/run_pb.js';
 import { closeClients } from './helpers/clients.js';
 import { FakeAgent } from './helpers/fake-agent.js';
 import { InteractionWatch } from './helpers/interaction-watch.js';
 import { threadClient } from './helpers/runs.js';
+import { DatabaseAdmin } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('interactions while LISTEN was down', () => {
   let env: TestServer | undefined;
   let agent: FakeAgent | undefined;
   let watch: InteractionWatch | undefined;
-  let admin: Sql | undefined;
-  let cluster: Sql | undefined;
+  let admin: DatabaseAdmin | undefined;
 
   afterEach(async () => {
     await watch?.close();
     await agent?.close();
-    for (const sql of [admin, cluster]) await sql?.end({ timeout: 1 });
-    admin = cluster = undefined;
+    await admin?.end();
+    admin = undefined;
     closeClients();
     await env?.close();
     env = undefined;
   });
+
+  /** Holds `server`'s LISTEN down while `act` runs (the test's own connection is `admin.sql`). */
+  const whileNotListening = (server: TestServer, act: (sql: Sql) => Promise<void>) => (admin ??= new DatabaseAdmin(server.databaseUrl)).whileNotListening(act);
 
   it('an answer given while the replica does not listen reaches the machine once it listens again, and the watch shows it', async function () {
     this.timeout(60_000);
@@ -62,27 +57,5 @@ describe('interactions while LISTEN was down', () => {
     assert.equal(session.answers.length, 1, 'the machine got it once');
   });
 
-  /**
-   * Kills this replica's listening backend and keeps it from listening again (its database takes
-   * no new connections; those already open go on) while `act` runs; then lets it connect again.
-   */
-  async function whileNotListening(server: TestServer, act: () => Promise<void>): Promise<void> {
-    admin ??= postgres(server.databaseUrl, { max: 1, onnotice: () => undefined });
-    await admin`select 1`;
-    const database = new URL(server.databaseUrl).pathname.slice(1);
-    const clusterUrl = new URL(server.databaseUrl);
-    clusterUrl.pathname = '/postgres';
-    cluster ??= postgres(clusterUrl.toString(), { max: 1, onnotice: () => undefined });
-    await cluster.unsafe(`alter database "${database}" allow_connections false`);
-    try {
-      const killed = await admin<{ pid: number }[]>`
-        select pid from pg_stat_activity, pg_terminate_backend(pid)
-        where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen %'`;
-      assert.ok(killed.length > 0, 'the listening backend was found');
-      await until(async () => (await admin!`select 1 from pg_stat_activity where pid = any(${killed.map((k) => k.pid)})`).length === 0, 'the backend is gone');
-      await act();
-    } finally {
-      await cluster.unsafe(`alter database "${database}" allow_connections true`);
-    }
-  }
+
 });

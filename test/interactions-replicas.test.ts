@@ -4,7 +4,6 @@
  * machine gets exactly that one, and an answer survives the death of the replica holding the session.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromJsonString } from '@bufbuild/protobuf';
 import { createLogger } from '../common/log.js';
@@ -18,9 +17,9 @@ import { startEtcd, type TestEtcd } from './helpers/etcd.js';
 import { FakeAgent } from './helpers/fake-agent.js';
 import { InteractionWatch } from './helpers/interaction-watch.js';
 import { freshDatabase } from './helpers/postgres.js';
-import { repoRoot, spawnTracked, type TestProcess } from './helpers/processes.js';
+import { repoRoot, type TestProcess } from './helpers/processes.js';
 import { threadClient } from './helpers/runs.js';
-import { TEST_KEY_SECRET } from './helpers/server.js';
+import { startServerProcess, TEST_KEY_SECRET } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 
 interface Replica {
@@ -64,27 +63,23 @@ describe('interactive runs across replicas', function () {
   });
 
   async function startReplica(id: string, extra: string[] = []): Promise<Replica> {
-    const dataDir = await tempDir(`replica-${id}-`);
-    const child = spawnTracked(`link-server ${id}`, process.execPath, [
-      join(repoRoot, 'bin', 'link-server.js'),
-      '--etcd', etcd.endpoint,
-      '--database-url', databaseUrl,
-      '--replica-id', id,
-      '--grpc-port', '0',
-      '--http-port', '0',
-      '--data-dir', dataDir,
-      '--key-file', keyFile,
-      '--lease-ttl', '3',
-      '--keepalive-time', '1000',
-      '--keepalive-timeout', '1000',
-      '--heartbeat-interval', '300',
-      '--drain-grace', '1000',
-      '--link-lost-grace', '60000',
-      ...extra,
-    ]);
-    await child.waitForOutput(/"msg":"Link is running/, 60_000);
-    const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
-    const replica = { id, process: child, grpcUrl: `http://127.0.0.1:${info.grpcPort}` };
+    const { process: child, grpcPort } = await startServerProcess(
+      [
+        '--etcd', etcd.endpoint,
+        '--database-url', databaseUrl,
+        '--replica-id', id,
+        '--key-file', keyFile,
+        '--lease-ttl', '3',
+        '--keepalive-time', '1000',
+        '--keepalive-timeout', '1000',
+        '--heartbeat-interval', '300',
+        '--drain-grace', '1000',
+        '--link-lost-grace', '60000',
+        ...extra,
+      ],
+      `link-server ${id}`,
+    );
+    const replica = { id, process: child, grpcUrl: `http://127.0.0.1:${grpcPort}` };
     replicas.push(replica);
     return replica;
   }

@@ -7,20 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@connectrpc/connect';
 import { InteractionDecision, InteractionKind, InteractionScope, InteractionState, PermissionMode, RunStatus, type Interaction, type RunEvent } from '../gen/link/v1/run_pb.js';
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
-import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { harnessEnvironment } from './helpers/harness-clis.js';
-import { spawnLinkd, type TestProcess } from './helpers/processes.js';
-import { sandboxClient, threadClient } from './helpers/runs.js';
+import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
+import { eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
 import { makeRepository } from './helpers/git.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
-import { tempDir } from './helpers/temp.js';
-import { FakeModelServer } from './fake-model/server.js';
+import type { TestServer } from './helpers/server.js';
 
 /** What the user answers: the decision, its scope and message, or a question's answers. */
 interface Answer {
@@ -30,47 +25,23 @@ interface Answer {
   answers?: { questionId: string; selected: string[] }[];
 }
 
-const of = <C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
-
 describe('interactive runs with Codex, through Link', function () {
+  let stack: HarnessStack;
   let env: TestServer;
-  let fake: FakeModelServer;
-  let agent: TestProcess;
   let home: string;
   let config: string;
   let threads: Client<typeof ThreadService>;
   let repositoryUrl: string;
-  const codexDaemonDir = join(tmpdir(), `codex-daemon-${process.getuid?.() ?? 0}`);
-  let codexDaemonDirExisted = true;
 
   before(async () => {
-    codexDaemonDirExisted = existsSync(codexDaemonDir);
-    fake = await FakeModelServer.start();
-    env = await startTestServer({ heartbeatIntervalMs: 1_000 });
-    home = await tempDir('home-');
-    const environment = await harnessEnvironment(fake.url, home);
-    config = await readFile(join(home, '.codex', 'config.toml'), 'utf8');
-    agent = spawnLinkd(
-      ['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-codex-'), '--repository-schemes', 'https,ssh,file'],
-      environment,
-    );
-    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
-    try {
-      await watch.until(env.link.id, (l) => l.capabilities?.harnesses.some((h) => h.name === 'codex' && h.installed) === true, 'online with codex', 60_000);
-    } finally {
-      await watch.close();
-    }
+    stack = await startHarnessStack({ harnesses: ['codex'], linkdArgs: ['--repository-schemes', 'https,ssh,file'] });
+    ({ env, home, codexConfig: config } = stack);
     threads = threadClient(env.grpcUrl, env.userToken);
     repositoryUrl = (await makeRepository()).url;
   });
 
   after(async () => {
-    await agent?.stop();
-    closeClients();
-    await env?.close();
-    await fake?.close();
-    if (!codexDaemonDirExisted) await rm(codexDaemonDir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   /** A thread on a worktree of the test repository; returns its id and the sandbox's directory. */

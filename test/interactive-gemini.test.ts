@@ -18,46 +18,24 @@ import {
   type Interaction,
   type RunEvent,
 } from '../gen/link/v1/run_pb.js';
-import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { harnessEnvironment } from './helpers/harness-clis.js';
-import { spawnLinkd, type TestProcess } from './helpers/processes.js';
-import { sandboxClient, threadClient } from './helpers/runs.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
-import { tempDir } from './helpers/temp.js';
-import { FakeModelServer } from './fake-model/server.js';
-
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
+import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
+import { eventsOf as of, sandboxClient, threadClient } from './helpers/runs.js';
+import type { TestServer } from './helpers/server.js';
 
 /** How the test answers a request that waits for the user. */
 type Answer = { decision: InteractionDecision; scope?: InteractionScope };
 
 describe('interactive Gemini CLI runs through Link', function () {
+  let stack: HarnessStack;
   let env: TestServer;
-  let fake: FakeModelServer;
-  let agent: TestProcess;
 
   before(async () => {
-    fake = await FakeModelServer.start();
-    env = await startTestServer({ heartbeatIntervalMs: 1_000 });
-    agent = spawnLinkd(
-      ['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-gemini-'), '--repository-schemes', 'https,ssh,file'],
-      await harnessEnvironment(fake.url, await tempDir('home-')),
-    );
-    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
-    try {
-      await watch.until(env.link.id, (l) => l.capabilities?.harnesses.some((h) => h.name === 'gemini' && h.installed) === true, 'online with gemini', 60_000);
-    } finally {
-      await watch.close();
-    }
+    stack = await startHarnessStack({ harnesses: ['gemini'], linkdArgs: ['--repository-schemes', 'https,ssh,file'] });
+    env = stack.env;
   });
 
   after(async () => {
-    await agent?.stop();
-    closeClients();
-    await env?.close();
-    await fake?.close();
+    await stack?.stop();
   });
 
   const threads = () => threadClient(env.grpcUrl, env.userToken);

@@ -8,43 +8,27 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InteractionDecision, InteractionState, PermissionMode, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
-import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { harnessEnvironment } from './helpers/harness-clis.js';
-import { spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { linkClient, LinkWatch } from './helpers/clients.js';
+import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
 import { sandboxClient, threadClient } from './helpers/runs.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import type { TestServer } from './helpers/server.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
-import { tempDir } from './helpers/temp.js';
-import { FakeModelServer } from './fake-model/server.js';
 
 describe('an interaction answered while the machine is cut off', function () {
+  let stack: HarnessStack;
   let env: TestServer;
-  let fake: FakeModelServer;
   let proxy: TcpProxy;
-  let agent: TestProcess;
 
   before(async () => {
-    fake = await FakeModelServer.start();
-    env = await startTestServer({ heartbeatIntervalMs: 500 });
-    proxy = await TcpProxy.start(env.server.grpcPort);
-    agent = spawnLinkd(
-      ['start', '--server', proxy.url, '--token-file', env.linkTokenFile, '--data-dir', await tempDir('linkd-cut-')],
-      await harnessEnvironment(fake.url, await tempDir('home-')),
-    );
-    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
-    try {
-      await watch.until(env.link.id, (l) => l.capabilities?.harnesses.some((h) => h.name === 'claude-code' && h.installed) === true, 'online with claude', 60_000);
-    } finally {
-      await watch.close();
-    }
+    // linkd dials the server through a proxy the test can hold down.
+    const throughProxy = async (server: TestServer) => (proxy = await TcpProxy.start(server.server.grpcPort)).url;
+    stack = await startHarnessStack({ harnesses: ['claude-code'], heartbeatIntervalMs: 500, serverUrl: throughProxy });
+    env = stack.env;
   });
 
   after(async () => {
-    await agent?.stop();
+    await stack?.stop();
     await proxy?.close();
-    closeClients();
-    await env?.close();
-    await fake?.close();
   });
 
   it('reaches the CLI after the reconnect, and the command runs once', async function () {

@@ -10,12 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import { SandboxRequestSchema } from '../gen/link/v1/link_service_pb.js';
 import { RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { freshDatabase, startRestartablePostgres, type RestartablePostgres } from './helpers/postgres.js';
+import { DatabaseAdmin, freshDatabase, startRestartablePostgres, type RestartablePostgres } from './helpers/postgres.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -25,14 +25,13 @@ import { tempDir } from './helpers/temp.js';
 describe('notifications missed while LISTEN was down', () => {
   let env: TestServer | undefined;
   let agent: TestProcess | undefined;
-  let admin: Sql | undefined;
-  let cluster: Sql | undefined;
+  let admin: DatabaseAdmin | undefined;
   let pg: RestartablePostgres | undefined;
   let proxy: TcpProxy | undefined;
 
   afterEach(async () => {
-    for (const sql of [admin, cluster]) await sql?.end({ timeout: 1 });
-    admin = cluster = undefined;
+    await admin?.end();
+    admin = undefined;
     await agent?.stop();
     agent = undefined;
     closeClients();
@@ -44,6 +43,9 @@ describe('notifications missed while LISTEN was down', () => {
     await pg?.stop();
     pg = undefined;
   });
+
+  /** Holds `server`'s LISTEN down while `act` runs (the test's own connection is `admin.sql`). */
+  const whileNotListening = (server: TestServer, act: (sql: Sql) => Promise<void>) => (admin ??= new DatabaseAdmin(server.databaseUrl)).whileNotListening(act);
 
   async function startAgent(server: TestServer): Promise<void> {
     agent = spawnLinkd(['start', '--server', server.grpcUrl, '--token-file', server.linkTokenFile, '--data-dir', await tempDir('linkd-')]);
@@ -91,7 +93,7 @@ describe('notifications missed while LISTEN was down', () => {
     assert.ok(events.some((e) => e.event.case === 'log' && e.event.value.text === 'caught up'), 'the queued run ran');
     assert.equal(lastStatus(events), RunStatus.COMPLETED);
     assert.equal(lastStatus(await collect(threads, longRunId, 0n, 30_000)), RunStatus.CANCELLED, 'the cancel reached the machine');
-    await until(async () => (await admin!`select 1 from sandbox_ops where id = ${opId} and state = 'done' and reply is not null`).length > 0, 'the machine answered the sandbox operation');
+    await until(async () => (await admin!.sql`select 1 from sandbox_ops where id = ${opId} and state = 'done' and reply is not null`).length > 0, 'the machine answered the sandbox operation');
   });
 
   it('a link renamed, then revoked, while the listening backend was down: the page shows both, and the session ends', async function () {
@@ -122,30 +124,7 @@ describe('notifications missed while LISTEN was down', () => {
     }
   });
 
-  /**
-   * Kills this replica's listening backend and keeps it from listening again (its database takes
-   * no new connections; those already open, the test's and the pool's, go on) while `send` runs on
-   * the test's own connection; then lets it connect again.
-   */
-  async function whileNotListening(server: TestServer, send: (sql: Sql) => Promise<void>): Promise<void> {
-    admin ??= postgres(server.databaseUrl, { max: 1, onnotice: () => undefined });
-    await admin`select 1`;
-    const database = new URL(server.databaseUrl).pathname.slice(1);
-    const clusterUrl = new URL(server.databaseUrl);
-    clusterUrl.pathname = '/postgres';
-    cluster ??= postgres(clusterUrl.toString(), { max: 1, onnotice: () => undefined });
-    await cluster.unsafe(`alter database "${database}" allow_connections false`);
-    try {
-      const killed = await admin<{ pid: number }[]>`
-        select pid from pg_stat_activity, pg_terminate_backend(pid)
-        where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen %'`;
-      assert.ok(killed.length > 0, 'the listening backend was found');
-      await until(async () => (await admin!`select 1 from pg_stat_activity where pid = any(${killed.map((k) => k.pid)})`).length === 0, 'the backend is gone');
-      await send(admin);
-    } finally {
-      await cluster.unsafe(`alter database "${database}" allow_connections true`);
-    }
-  }
+
 
   it('a run sent to the replica that holds the machine runs, and its watcher there sees it end, without a notification', async function () {
     this.timeout(60_000);

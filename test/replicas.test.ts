@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { reasonOf } from '../common/errors.js';
@@ -17,8 +16,8 @@ import { collect, threadClient } from './helpers/runs.js';
 import { closeClients, Code, hello, linkClient, LinkWatch, RawSession } from './helpers/clients.js';
 import { startEtcd, type TestEtcd } from './helpers/etcd.js';
 import { freshDatabase } from './helpers/postgres.js';
-import { delay, repoRoot, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
-import { startTestServer, TEST_KEY_SECRET } from './helpers/server.js';
+import { delay, repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { startServerProcess, startTestServer, TEST_KEY_SECRET } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 
 const LEASE_TTL_S = 3;
@@ -65,26 +64,22 @@ describe('several replicas on etcd', () => {
   });
 
   async function startReplica(id: string): Promise<Replica> {
-    const dataDir = await tempDir(`replica-${id}-`);
-    const process_ = spawnTracked(`link-server ${id}`, process.execPath, [
-      join(repoRoot, 'bin', 'link-server.js'),
-      '--etcd', etcd.endpoint,
-      '--database-url', databaseUrl,
-      '--replica-id', id,
-      '--grpc-port', '0',
-      '--http-port', '0',
-      '--data-dir', dataDir,
-      '--key-file', keyFile,
-      '--lease-ttl', String(LEASE_TTL_S),
-      '--keepalive-time', '1000',
-      '--keepalive-timeout', '1000',
-      '--heartbeat-interval', '300',
-      '--drain-grace', '1000',
-      '--link-lost-grace', '2000',
-    ]);
-    await process_.waitForOutput(/"msg":"Link is running/, 60_000);
-    const info = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8'));
-    const replica = { id, process: process_, grpcUrl: `http://127.0.0.1:${info.grpcPort}`, httpUrl: `http://127.0.0.1:${info.httpPort}` };
+    const { process: child, grpcPort, httpUrl } = await startServerProcess(
+      [
+        '--etcd', etcd.endpoint,
+        '--database-url', databaseUrl,
+        '--replica-id', id,
+        '--key-file', keyFile,
+        '--lease-ttl', String(LEASE_TTL_S),
+        '--keepalive-time', '1000',
+        '--keepalive-timeout', '1000',
+        '--heartbeat-interval', '300',
+        '--drain-grace', '1000',
+        '--link-lost-grace', '2000',
+      ],
+      `link-server ${id}`,
+    );
+    const replica = { id, process: child, grpcUrl: `http://127.0.0.1:${grpcPort}`, httpUrl };
     replicas.push(replica);
     return replica;
   }

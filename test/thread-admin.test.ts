@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import type { Client } from '@connectrpc/connect';
 import { reasonOf } from '../common/errors.js';
 import { InteractionDecision, RunState, type Thread } from '../gen/link/v1/run_pb.js';
-import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
+import { ThreadService, type WatchThreadsResponse } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
 import { FakeAgent } from './helpers/fake-agent.js';
 import { spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { collect, threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { StreamWatch } from './helpers/stream-watch.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -34,35 +35,30 @@ function failure(promise: Promise<unknown>): Promise<ConnectError> {
 }
 
 /** A WatchThreads stream read in the background: the threads as the stream last said, and what it said. */
-class ThreadWatch {
+class ThreadWatch extends StreamWatch<WatchThreadsResponse> {
   readonly threads = new Map<string, Thread>();
   readonly events: string[] = [];
-  private readonly abort = new AbortController();
-  private wake: () => void = () => undefined;
-  private error: unknown;
-  private readonly done: Promise<void>;
 
   constructor(client: Client<typeof ThreadService>, includeArchived = false) {
-    this.done = (async () => {
-      try {
-        for await (const { change } of client.watchThreads({ includeArchived }, { signal: this.abort.signal })) {
-          if (change.case === 'snapshot') {
-            for (const thread of change.value.threads) this.threads.set(thread.id, thread);
-            this.events.push('snapshot');
-          } else if (change.case === 'changed') {
-            this.threads.set(change.value.id, change.value);
-            this.events.push(`${change.value.id}:${change.value.title}:${RunState[change.value.lastRunState]}`);
-          } else if (change.case === 'removedThreadId') {
-            this.threads.delete(change.value);
-            this.events.push(`${change.value}:REMOVED`);
-          }
-          this.wake();
-        }
-      } catch (error) {
-        if (!this.abort.signal.aborted) this.error = error;
-      }
-      this.wake();
-    })();
+    super();
+    this.follow((signal) => client.watchThreads({ includeArchived }, { signal }));
+  }
+
+  protected take({ change }: WatchThreadsResponse): void {
+    if (change.case === 'snapshot') {
+      for (const thread of change.value.threads) this.threads.set(thread.id, thread);
+      this.events.push('snapshot');
+    } else if (change.case === 'changed') {
+      this.threads.set(change.value.id, change.value);
+      this.events.push(`${change.value.id}:${change.value.title}:${RunState[change.value.lastRunState]}`);
+    } else if (change.case === 'removedThreadId') {
+      this.threads.delete(change.value);
+      this.events.push(`${change.value}:REMOVED`);
+    }
+  }
+
+  protected said(): string {
+    return `events: ${this.events.join(', ')}`;
   }
 
   /** Resolves with the thread once `predicate` holds for it; rejects at the deadline. */
@@ -80,27 +76,6 @@ class ThreadWatch {
 
   snapshot(timeoutMs = 15_000): Promise<void> {
     return this.waitFor(() => this.events.includes('snapshot'), 'no snapshot arrived', timeoutMs);
-  }
-
-  private async waitFor(done: () => boolean, failure: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (this.error) throw this.error;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${failure} within ${timeoutMs} ms (events: ${this.events.join(', ')})`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  async close(): Promise<void> {
-    this.abort.abort();
-    await this.done;
   }
 }
 

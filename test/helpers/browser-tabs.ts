@@ -7,6 +7,7 @@
  * another tab hides the one that was in front.
  */
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import { CHROMIUM_FLAGS, chromiumPath } from './browser.js';
 import { spawnTracked, type TestProcess } from './processes.js';
 import { tempDir } from './temp.js';
 
@@ -24,14 +25,8 @@ export interface TabbedChromium {
 
 export async function launchTabbedChromium(): Promise<TabbedChromium> {
   const profile = await tempDir('chromium-profile-');
-  const process: TestProcess = spawnTracked('chromium', globalThis.process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', [
-    '--headless=new',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-    '--disable-sync',
+  const process: TestProcess = spawnTracked('chromium', chromiumPath, [
+    ...CHROMIUM_FLAGS,
     '--no-default-browser-check',
     `--user-data-dir=${profile}`,
     '--remote-debugging-address=127.0.0.1',

@@ -6,8 +6,9 @@ import { Code, ConnectError, createClient, type Client } from '@connectrpc/conne
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { Channel } from '../../common/channel.js';
 import { PROTOCOL_VERSION } from '../../common/protocol.js';
-import { LinkService, type ConnectRequestSchema, type ConnectResponse, type HelloSchema } from '../../gen/link/v1/link_service_pb.js';
+import { LinkService, type ConnectRequestSchema, type ConnectResponse, type HelloSchema, type WatchLinksResponse } from '../../gen/link/v1/link_service_pb.js';
 import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
+import { StreamWatch } from './stream-watch.js';
 
 const managers = new Set<Http2SessionManager>();
 
@@ -32,38 +33,32 @@ export function closeClients(): void {
  * Follows `WatchLinks` and keeps the latest view of every link, so a test can wait for the state a
  * user would see ("this link is online", "it went offline").
  */
-export class LinkWatch {
+export class LinkWatch extends StreamWatch<WatchLinksResponse> {
   readonly links = new Map<string, Link>();
   readonly events: string[] = [];
   snapshotSeen = false;
-  private readonly abort = new AbortController();
-  private wake: () => void = () => undefined;
-  private error: unknown;
-  private readonly done: Promise<void>;
 
   constructor(client: Client<typeof LinkService>) {
-    this.done = (async () => {
-      try {
-        for await (const response of client.watchLinks({}, { signal: this.abort.signal })) {
-          const event = response.event;
-          if (event.case === 'snapshot') {
-            this.snapshotSeen = true;
-            for (const link of event.value.links) this.links.set(link.id, link);
-            this.events.push('snapshot');
-          } else if (event.case === 'changed') {
-            this.links.set(event.value.id, event.value);
-            this.events.push(`${event.value.id}:${LinkState[event.value.state]}`);
-          } else if (event.case === 'removedLinkId') {
-            this.links.delete(event.value);
-            this.events.push(`${event.value}:REMOVED`);
-          }
-          this.wake();
-        }
-      } catch (error) {
-        if (!this.abort.signal.aborted) this.error = error;
-      }
-      this.wake();
-    })();
+    super();
+    this.follow((signal) => client.watchLinks({}, { signal }));
+  }
+
+  protected take({ event }: WatchLinksResponse): void {
+    if (event.case === 'snapshot') {
+      this.snapshotSeen = true;
+      for (const link of event.value.links) this.links.set(link.id, link);
+      this.events.push('snapshot');
+    } else if (event.case === 'changed') {
+      this.links.set(event.value.id, event.value);
+      this.events.push(`${event.value.id}:${LinkState[event.value.state]}`);
+    } else if (event.case === 'removedLinkId') {
+      this.links.delete(event.value);
+      this.events.push(`${event.value}:REMOVED`);
+    }
+  }
+
+  protected said(): string {
+    return `events: ${this.events.join(', ')}`;
   }
 
   /** Resolves with the link once `predicate` holds for it; rejects at the deadline. */
@@ -85,33 +80,12 @@ export class LinkWatch {
     return this.waitFor(() => this.snapshotSeen, 'no snapshot arrived', timeoutMs);
   }
 
-  private async waitFor(done: () => boolean, failure: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (this.error) throw this.error;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${failure} within ${timeoutMs} ms (events: ${this.events.join(', ')})`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
   online(linkId: string, timeoutMs?: number): Promise<Link> {
     return this.until(linkId, (l) => l.state === LinkState.ONLINE, 'online', timeoutMs);
   }
 
   offline(linkId: string, timeoutMs?: number): Promise<Link> {
     return this.until(linkId, (l) => l.state === LinkState.OFFLINE, 'offline', timeoutMs);
-  }
-
-  async close(): Promise<void> {
-    this.abort.abort();
-    await this.done;
   }
 }
 

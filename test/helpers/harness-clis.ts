@@ -1,6 +1,13 @@
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { repoRoot } from './processes.js';
+import type { Link } from '../../gen/link/v1/types_pb.js';
+import { FakeModelServer } from '../fake-model/server.js';
+import { closeClients, linkClient, LinkWatch } from './clients.js';
+import { repoRoot, spawnLinkd, type TestProcess } from './processes.js';
+import { startTestServer, type TestServer } from './server.js';
+import { tempDir } from './temp.js';
 
 /** The pinned versions scripts/test.js installs into .cache/harness-clis. */
 export const HARNESS_VERSIONS = {
@@ -52,4 +59,82 @@ export async function harnessEnvironment(modelUrl: string, home: string): Promis
     GOOGLE_GEMINI_BASE_URL: modelUrl,
     GEMINI_CLI_NO_RELAUNCH: '1',
   };
+}
+
+/**
+ * Codex always creates `codex-daemon-<uid>` in this process's temp dir, whatever TMPDIR the CLI is
+ * given. Call this before Codex first runs; the function it returns removes that folder if it was
+ * not there before (call it when the test is done).
+ */
+export function tidyCodexDaemonDir(): () => Promise<void> {
+  const dir = join(tmpdir(), `codex-daemon-${process.getuid?.() ?? 0}`);
+  const existed = existsSync(dir);
+  return async () => {
+    if (!existed) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+/** A control plane and one real linkd with the real CLIs, all pointed at the fake model API. */
+export interface HarnessStack {
+  /** The control plane (a test server with its user, link and tokens). */
+  env: TestServer;
+  /** The fake model API the CLIs talk to. */
+  fake: FakeModelServer;
+  /** The linkd process, connected and online. */
+  agent: TestProcess;
+  /** The CLIs' home (their config files are under it). */
+  home: string;
+  /** linkd's data directory. */
+  agentDir: string;
+  /** `home`'s Codex config as written before linkd started (Link must leave it so). */
+  codexConfig: string;
+  /** Stops linkd, the API clients, the control plane and the fake model (and tidies Codex's folder). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the fake model API, a test server and a real linkd with `harnessEnvironment`, and waits
+ * until the link is online with every one of `harnesses` installed. linkd dials `serverUrl(env)`
+ * when given (e.g. a proxy in front of the server), else the server itself; `linkdArgs` are added
+ * to `linkd start`. When anything fails on the way, what was started is stopped before it throws;
+ * otherwise the caller owes `stop()`.
+ */
+export async function startHarnessStack(options: {
+  harnesses: string[];
+  heartbeatIntervalMs?: number;
+  serverUrl?: (env: TestServer) => Promise<string>;
+  linkdArgs?: string[];
+}): Promise<HarnessStack> {
+  let fake: FakeModelServer | undefined;
+  let env: TestServer | undefined;
+  let agent: TestProcess | undefined;
+  const tidyCodex = options.harnesses.includes('codex') ? tidyCodexDaemonDir() : async () => undefined;
+  const stop = async () => {
+    await agent?.stop();
+    closeClients();
+    await env?.close();
+    await fake?.close();
+    await tidyCodex();
+  };
+  try {
+    fake = await FakeModelServer.start();
+    env = await startTestServer({ heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000 });
+    const server = options.serverUrl ? await options.serverUrl(env) : env.grpcUrl;
+    const home = await tempDir('home-');
+    const agentDir = await tempDir('linkd-harness-');
+    const environment = await harnessEnvironment(fake.url, home);
+    const codexConfig = await readFile(join(home, '.codex', 'config.toml'), 'utf8');
+    agent = spawnLinkd(['start', '--server', server, '--token-file', env.linkTokenFile, '--data-dir', agentDir, ...(options.linkdArgs ?? [])], environment);
+    const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+    try {
+      const installed = (link: Link) => options.harnesses.every((name) => link.capabilities?.harnesses.some((h) => h.name === name && h.installed) === true);
+      await watch.until(env.link.id, installed, `online with ${options.harnesses.join(', ')}`, 60_000);
+    } finally {
+      await watch.close();
+    }
+    return { env, fake, agent, home, agentDir, codexConfig, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -3,34 +3,30 @@
  * user would see ("asked", then "answered", then "delivered").
  */
 import type { Client } from '@connectrpc/connect';
-import type { InteractionRecord, ThreadService } from '../../gen/link/v1/thread_service_pb.js';
+import type { InteractionRecord, ThreadService, WatchInteractionsResponse } from '../../gen/link/v1/thread_service_pb.js';
+import { StreamWatch } from './stream-watch.js';
 
-export class InteractionWatch {
+export class InteractionWatch extends StreamWatch<WatchInteractionsResponse> {
   /** Every record shown, in order (the snapshot's first). */
   readonly seen: InteractionRecord[] = [];
   snapshotSeen = false;
-  private readonly abort = new AbortController();
-  private wake: () => void = () => undefined;
-  private error: unknown;
-  private readonly done: Promise<void>;
 
   constructor(client: Client<typeof ThreadService>) {
-    this.done = (async () => {
-      try {
-        for await (const response of client.watchInteractions({}, { signal: this.abort.signal })) {
-          if (response.change.case === 'snapshot') {
-            this.snapshotSeen = true;
-            this.seen.push(...response.change.value.interactions);
-          } else if (response.change.case === 'changed') {
-            this.seen.push(response.change.value);
-          }
-          this.wake();
-        }
-      } catch (error) {
-        if (!this.abort.signal.aborted) this.error = error;
-      }
-      this.wake();
-    })();
+    super();
+    this.follow((signal) => client.watchInteractions({}, { signal }));
+  }
+
+  protected take({ change }: WatchInteractionsResponse): void {
+    if (change.case === 'snapshot') {
+      this.snapshotSeen = true;
+      this.seen.push(...change.value.interactions);
+    } else if (change.case === 'changed') {
+      this.seen.push(change.value);
+    }
+  }
+
+  protected said(): string {
+    return `seen: ${this.seen.map((r) => `${r.interaction?.id}:${r.state}${r.delivered ? '+delivered' : ''}`).join(', ')}`;
   }
 
   /** Resolves once the snapshot has arrived. */
@@ -42,26 +38,5 @@ export class InteractionWatch {
   async until(predicate: (record: InteractionRecord) => boolean, what: string, timeoutMs = 15_000): Promise<InteractionRecord> {
     await this.waitFor(() => this.seen.some(predicate), `no interaction was shown ${what}`, timeoutMs);
     return this.seen.find(predicate)!;
-  }
-
-  private async waitFor(done: () => boolean, failure: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (this.error) throw this.error;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${failure} within ${timeoutMs} ms (seen: ${this.seen.map((r) => `${r.interaction?.id}:${r.state}${r.delivered ? '+delivered' : ''}`).join(', ')})`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  }
-
-  async close(): Promise<void> {
-    this.abort.abort();
-    await this.done;
   }
 }

@@ -5,7 +5,7 @@
  * arranges; a cluster placed outside its temp dir is removed with it.
  */
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { createLogger } from '../../common/log.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../control-plane/store/embedded.js';
 
@@ -140,4 +140,52 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The test's own connections to a test server's database and to its cluster, to take the server's
+ * LISTEN away for a while (a replica that missed notifications). Connects on first use; the caller
+ * owes `end()`.
+ */
+export class DatabaseAdmin {
+  /** One connection to the database; it stays open through `whileNotListening`. */
+  readonly sql: Sql;
+  private readonly cluster: Sql;
+
+  constructor(private readonly databaseUrl: string) {
+    this.sql = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+    const clusterUrl = new URL(databaseUrl);
+    clusterUrl.pathname = '/postgres';
+    this.cluster = postgres(clusterUrl.toString(), { max: 1, onnotice: () => undefined });
+  }
+
+  /**
+   * Kills the server's listening backend and keeps it from listening again (the database takes no
+   * new connections; those already open, `sql` and the server's pool, go on) while `act` runs with
+   * `sql`; then lets it connect again.
+   */
+  async whileNotListening(act: (sql: Sql) => Promise<void>): Promise<void> {
+    await this.sql`select 1`;
+    const database = new URL(this.databaseUrl).pathname.slice(1);
+    await this.cluster.unsafe(`alter database "${database}" allow_connections false`);
+    try {
+      const killed = await this.sql<{ pid: number }[]>`
+        select pid from pg_stat_activity, pg_terminate_backend(pid)
+        where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen %'`;
+      if (killed.length === 0) throw new Error('the listening backend was not found');
+      const pids = killed.map((k) => k.pid);
+      const deadline = Date.now() + 20_000;
+      while ((await this.sql`select 1 from pg_stat_activity where pid = any(${pids})`).length > 0) {
+        if (Date.now() > deadline) throw new Error('the listening backend did not go within 20000 ms');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await act(this.sql);
+    } finally {
+      await this.cluster.unsafe(`alter database "${database}" allow_connections true`);
+    }
+  }
+
+  async end(): Promise<void> {
+    for (const sql of [this.sql, this.cluster]) await sql.end({ timeout: 1 });
+  }
 }

@@ -25,3 +25,7 @@ export async function collect(client: Client<typeof ThreadService>, runId: strin
   return events;
 }
 
+/** The values of the events of one `kind`, in order: `eventsOf(events, 'text').map((t) => t.text)`. */
+export function eventsOf<C extends NonNullable<RunEvent['event']['case']>>(events: RunEvent[], kind: C) {
+  return events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
+}

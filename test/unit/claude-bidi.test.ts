@@ -4,14 +4,12 @@
  * claude-bidi-*, from capture-claude-bidi.ts), answering its requests through a recording channel.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { claudeCodeHarness, claudeParser } from '../../agent/harnesses/claude-code.js';
 import { claudeAllowedTools, claudeInteraction, claudeResponse } from '../../agent/harnesses/claude-control.js';
 import type { InteractionInit, InteractionReply, RunIo } from '../../agent/harnesses/harness.js';
-import type { EventInit } from '../../agent/runs/outbox.js';
 import type { StopReason } from '../../common/reasons.js';
 import {
   InteractionAnswerSchema,
@@ -19,15 +17,13 @@ import {
   InteractionKind,
   InteractionScope,
   PermissionMode,
-  RunEventSchema,
   RunPayloadSchema,
   RunStatus,
   type RunEvent,
 } from '../../gen/link/v1/run_pb.js';
-import { repoRoot } from '../helpers/processes.js';
+import { capturedRun, replayCapture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp.js';
-
-const FIXTURES = join(repoRoot, 'test', 'fixtures', 'harness-clis');
+import { eventsOf as of } from '../helpers/runs.js';
 
 type Answer = (request: InteractionInit) => InteractionReply | undefined;
 
@@ -76,23 +72,8 @@ const deny = (message = ''): InteractionReply => ({ kind: 'answer', answer: crea
 
 /** Feeds a claude-bidi fixture through the parser, driving it with `io`, then the exit. */
 async function replay(name: string, io: RecordingIo, exit: { code?: number | null; signal?: NodeJS.Signals; cancelled?: boolean; reason?: StopReason } = {}): Promise<RunEvent[]> {
-  const parser = claudeParser(`/home/run/work-${name}`, { prompt: 'the prompt', io });
-  const events: EventInit[] = [];
-  parser.start?.();
-  for (const line of readFileSync(join(FIXTURES, `${name}.jsonl`), 'utf8').split('\n')) {
-    if (!line) continue;
-    events.push(...parser.line(line, 'stdout'));
-    await new Promise((resolve) => setImmediate(resolve)); // answers are written as they come
-  }
-  for (const line of readFileSync(join(FIXTURES, `${name}.stderr.txt`), 'utf8').split('\n')) if (line) events.push(...parser.line(line, 'stderr'));
-  const code = exit.code === undefined ? Number(readFileSync(join(FIXTURES, `${name}.exit`), 'utf8').trim()) : exit.code;
-  events.push(...parser.finish({ code, signal: exit.signal ?? null, cancelled: exit.cancelled ?? false, reason: exit.reason ?? '', killed: [] }));
-  return events.map((e) => create(RunEventSchema, e as never));
+  return replayCapture(claudeParser(`/home/run/work-${name}`, { prompt: 'the prompt', io }), capturedRun(name), exit);
 }
-
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 
 describe('Claude Code, driven both ways', () => {
   describe('the command line', () => {

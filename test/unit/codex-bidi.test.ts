@@ -4,8 +4,6 @@
  * what it writes on the CLI's stdin, the events it makes, and how it asks and answers.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { codexHarness, codexParser } from '../../agent/harnesses/codex.js';
 import type { InteractionInit, InteractionReply, RunIo } from '../../agent/harnesses/harness.js';
@@ -16,16 +14,15 @@ import {
   InteractionKind,
   InteractionScope,
   PermissionMode,
-  RunEventSchema,
   RunPayloadSchema,
   RunStatus,
   type RunEvent,
 } from '../../gen/link/v1/run_pb.js';
 import type { StopReason } from '../../common/reasons.js';
-import { repoRoot } from '../helpers/processes.js';
+import { capturedRun, replayCapture } from '../helpers/fixtures.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 const CWD = '/home/run/project';
-const FIXTURES = join(repoRoot, 'test', 'fixtures', 'harness-clis');
 
 type Reply = (request: InteractionInit) => InteractionReply;
 const allow = (scope = InteractionScope.ONCE): Reply => () => ({ kind: 'answer', answer: create(InteractionAnswerSchema, { decision: InteractionDecision.ALLOW, scope }) });
@@ -59,24 +56,11 @@ async function replay(
     emit: (event) => emitted.push(event),
   };
   const payload = create(RunPayloadSchema, { runId: 'run_1', harness: 'codex', prompt: 'the prompt', permissionMode: options.mode ?? PermissionMode.EDITS, resumeSessionId: options.resume ?? '', model: options.model ?? '' });
-  const parser = codexParser(payload, CWD, io);
-  parser.start?.();
-  const lines = typeof name === 'string' ? readFileSync(join(FIXTURES, `${name}.jsonl`), 'utf8').split('\n') : name;
-  for (const line of lines) {
-    if (!line) continue;
-    emitted.push(...parser.line(line, 'stdout'));
-    await new Promise((resolve) => setImmediate(resolve)); // the user's answers arrive between lines
-  }
-  if (typeof name === 'string') for (const line of readFileSync(join(FIXTURES, `${name}.stderr.txt`), 'utf8').split('\n')) if (line) emitted.push(...parser.line(line, 'stderr'));
-  const code = options.exit ? options.exit.code : typeof name === 'string' ? Number(readFileSync(join(FIXTURES, `${name}.exit`), 'utf8').trim()) : 0;
-  emitted.push(...parser.finish({ code, signal: options.exit?.signal ?? null, cancelled: options.exit?.cancelled ?? false, reason: options.exit?.reason ?? '', killed: [] }));
-  out.events = emitted.map((e) => create(RunEventSchema, e as never));
+  const run = typeof name === 'string' ? capturedRun(name) : { stdout: name, stderr: [], code: 0 };
+  out.events = await replayCapture(codexParser(payload, CWD, io), run, options.exit, emitted);
   return out;
 }
 
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 const requests = (r: Replayed, method: string) => r.written.filter((m) => m.method === method);
 /** Our answer to the server's request `id`. */
 const answerTo = (r: Replayed, id: number) => r.written.find((m) => m.id === id && !m.method);
@@ -199,7 +183,7 @@ describe('Codex through codex app-server', () => {
   });
 
   it('EDITS: an edit outside the run\'s directory is asked', async () => {
-    const lines = readFileSync(join(FIXTURES, 'codex-bidi-edit.jsonl'), 'utf8').replaceAll(`${CWD}/edited.txt`, '/etc/edited.txt').split('\n');
+    const lines = capturedRun('codex-bidi-edit').stdout.map((line) => line.replaceAll(`${CWD}/edited.txt`, '/etc/edited.txt'));
     const r = await replay(lines, { mode: PermissionMode.EDITS });
     assert.equal(r.asked.length, 1);
     assert.deepEqual(r.asked[0].paths, ['/etc/edited.txt']);

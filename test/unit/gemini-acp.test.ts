@@ -4,7 +4,7 @@
  * sends, the events it makes, and how it answers permission requests.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { geminiParser } from '../../agent/harnesses/gemini.js';
@@ -19,16 +19,15 @@ import {
   InteractionKind,
   InteractionScope,
   PermissionMode,
-  RunEventSchema,
   RunPayloadSchema,
   RunStatus,
   type RunEvent,
 } from '../../gen/link/v1/run_pb.js';
-import { repoRoot } from '../helpers/processes.js';
+import { capturedRun, replayCapture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 const CWD = '/home/run/project';
-const fixtures = join(repoRoot, 'test', 'fixtures', 'harness-clis');
 
 interface Replay {
   events: RunEvent[];
@@ -60,21 +59,10 @@ async function replay(
   };
   const payload = create(RunPayloadSchema, { runId: 'run_1', harness: 'gemini', prompt: 'the message', permissionMode: options.mode ?? PermissionMode.EDITS, resumeSessionId: options.resume ?? '', model: options.model ?? '' });
   const parser = geminiParser(payload, CWD, io, await tempDir('gemini-home-'));
-  parser.start?.();
-  for (const line of readFileSync(join(fixtures, `${name}.jsonl`), 'utf8').split('\n')) {
-    if (!line) continue;
-    events.push(...parser.line(line, 'stdout'));
-    await new Promise((resolve) => setImmediate(resolve)); // an answer's promise settles
-  }
-  for (const line of readFileSync(join(fixtures, `${name}.stderr.txt`), 'utf8').split('\n')) if (line) events.push(...parser.line(line, 'stderr'));
-  const code = options.exit?.code ?? Number(readFileSync(join(fixtures, `${name}.exit`), 'utf8').trim());
-  events.push(...parser.finish({ code, signal: null, cancelled: options.exit?.cancelled ?? false, reason: options.exit?.reason ?? '', killed: [] }));
-  return { ...result, events: events.map((e) => create(RunEventSchema, e as never)) };
+  const replayed = await replayCapture(parser, capturedRun(name), options.exit, events);
+  return { ...result, events: replayed };
 }
 
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
 const method = (sent: Record<string, any>[], name: string): Record<string, any> | undefined => sent.find((m) => m.method === name);
 /** The adapter's answer to the CLI's request `id`. */
 const answerTo = (sent: Record<string, any>[], id: number): Record<string, any> => sent.find((m) => m.id === id && !m.method) ?? assert.fail(`no answer to request ${id}`);

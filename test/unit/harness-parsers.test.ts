@@ -4,39 +4,24 @@
  * protocols, have their own: codex-bidi.test.ts and gemini-acp.test.ts.
  */
 import assert from 'node:assert/strict';
-import type { StopReason } from '../../common/reasons.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { claudeParser } from '../../agent/harnesses/claude-code.js';
 import type { OutputParser } from '../../agent/harnesses/harness.js';
-import { create } from '@bufbuild/protobuf';
-import { RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
-import type { EventInit } from '../../agent/runs/outbox.js';
-import { repoRoot } from '../helpers/processes.js';
+import { RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { capturedRun, replayCapture, type ReplayExit } from '../helpers/fixtures.js';
+import { eventsOf as of } from '../helpers/runs.js';
 
 const PARSERS: Record<string, () => OutputParser> = {
   claude: () => claudeParser('/home/run/project'),
 };
 
 /** Feeds a fixture through its CLI's parser: stdout, then stderr, then the exit. */
-function replay(name: string, exit?: { code: number | null; signal?: NodeJS.Signals; cancelled?: boolean; reason?: StopReason }): RunEvent[] {
-  const dir = join(repoRoot, 'test', 'fixtures', 'harness-clis');
-  const parser = PARSERS[name.split('-')[0]]();
-  const events: EventInit[] = [];
-  for (const line of readFileSync(join(dir, `${name}.jsonl`), 'utf8').split('\n')) if (line) events.push(...parser.line(line, 'stdout'));
-  for (const line of readFileSync(join(dir, `${name}.stderr.txt`), 'utf8').split('\n')) if (line) events.push(...parser.line(line, 'stderr'));
-  const code = exit?.code ?? Number(readFileSync(join(dir, `${name}.exit`), 'utf8').trim());
-  events.push(...parser.finish({ code, signal: exit?.signal ?? null, cancelled: exit?.cancelled ?? false, reason: exit?.reason ?? '', killed: [] }));
-  return events.map((e) => create(RunEventSchema, e as never));
+function replay(name: string, exit?: ReplayExit): Promise<RunEvent[]> {
+  return replayCapture(PARSERS[name.split('-')[0]](), capturedRun(name), exit);
 }
 
-type Case = NonNullable<RunEvent['event']['case']>;
-const of = <C extends Case>(events: RunEvent[], kind: C) =>
-  events.flatMap((e) => (e.event.case === kind ? [e.event.value as Extract<RunEvent['event'], { case: C }>['value']] : []));
-
 describe('Claude Code output', () => {
-  it('a text answer: started with the session, the text, usage with cost, completed', () => {
-    const events = replay('claude-basic');
+  it('a text answer: started with the session, the text, usage with cost, completed', async () => {
+    const events = await replay('claude-basic');
     const [started] = of(events, 'started');
     assert.equal(started.sessionId, 'a99bc780-f94c-4fb2-87d7-58c9fbed9683');
     assert.match(String(started.model), /claude-opus/);
@@ -50,8 +35,8 @@ describe('Claude Code output', () => {
     assert.ok(events.filter((e) => e.event.case !== 'done' && e.event.case !== 'log').every((e) => e.raw.startsWith('{')), 'the raw line is kept');
   });
 
-  it('a tool call that writes a file: call, result, file change', () => {
-    const events = replay('claude-tool-write');
+  it('a tool call that writes a file: call, result, file change', async () => {
+    const events = await replay('claude-tool-write');
     const [call] = of(events, 'toolCall');
     assert.equal(call.name, 'Write');
     assert.equal(JSON.parse(String(call.inputJson)).content, 'hello from fake model\n');
@@ -63,8 +48,8 @@ describe('Claude Code output', () => {
     assert.equal(of(events, 'done')[0].status, RunStatus.COMPLETED);
   });
 
-  it('an API error: the CLI says success with is_error, Link says failed with the message', () => {
-    const events = replay('claude-error-401');
+  it('an API error: the CLI says success with is_error, Link says failed with the message', async () => {
+    const events = await replay('claude-error-401');
     const [error] = of(events, 'error');
     assert.equal(error.code, 'api_error_401');
     assert.match(String(error.message), /Failed to authenticate. API Error: 401/);
@@ -73,15 +58,15 @@ describe('Claude Code output', () => {
     assert.equal(done.failureReason, 'API_ERROR');
   });
 
-  it('a run stopped mid-stream is cancelled, whatever the CLI printed', () => {
-    const events = replay('claude-sigterm', { code: null, signal: 'SIGTERM', cancelled: true, reason: 'CANCELLED' });
+  it('a run stopped mid-stream is cancelled, whatever the CLI printed', async () => {
+    const events = await replay('claude-sigterm', { code: null, signal: 'SIGTERM', cancelled: true, reason: 'CANCELLED' });
     assert.equal(of(events, 'done')[0].status, RunStatus.CANCELLED);
     assert.equal(of(events, 'started').length, 1);
   });
 
-  it('a resumed session keeps its id', () => {
-    const first = of(replay('claude-resume'), 'started')[0].sessionId;
-    const second = of(replay('claude-resume-1'), 'started')[0].sessionId;
+  it('a resumed session keeps its id', async () => {
+    const first = of(await replay('claude-resume'), 'started')[0].sessionId;
+    const second = of(await replay('claude-resume-1'), 'started')[0].sessionId;
     assert.equal(second, first);
   });
 });

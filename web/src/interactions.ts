@@ -10,12 +10,13 @@
  * furthest one is kept.
  */
 import { createContext } from '@lit/context';
-import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import { InteractionState } from '../../gen/link/v1/run_pb.js';
-import type { InteractionRecord } from '../../gen/link/v1/thread_service_pb.js';
+import type { InteractionRecord, WatchInteractionsResponse } from '../../gen/link/v1/thread_service_pb.js';
 import type { ApiClients } from './api.js';
-import { Backoff, sleep } from '../../common/backoff.js';
+import { LiveStore } from './live-store.js';
+
+export { StoreController as InteractionsController } from './live-store.js';
 
 /** The key of an interaction: its id is unique within its run only. */
 export function interactionKey(runId: string, interactionId: string): string {
@@ -51,29 +52,13 @@ function askedAtMs(record: InteractionRecord): number {
  * first snapshot, which the user finds on the page as it opens). Call `start()` once logged in and
  * `stop()` on log-out.
  */
-export class InteractionStore extends EventTarget {
+export class InteractionStore extends LiveStore<WatchInteractionsResponse> {
   /** Every record heard of, by `interactionKey`. */
   records = new Map<string, InteractionRecord>();
-  /** The first snapshot arrived. */
-  loaded = false;
-  /** Why the stream is broken, while it is (it is being resumed). */
-  streamError: string | undefined;
-  private abort: AbortController | undefined;
   private readonly runsLoaded = new Set<string>();
 
   constructor(private readonly clients: ApiClients) {
     super();
-  }
-
-  start(): void {
-    if (this.abort) return;
-    this.abort = new AbortController();
-    void this.follow(this.abort.signal);
-  }
-
-  stop(): void {
-    this.abort?.abort();
-    this.abort = undefined;
   }
 
   get(runId: string, interactionId: string): InteractionRecord | undefined {
@@ -129,10 +114,6 @@ export class InteractionStore extends EventTarget {
     }
   }
 
-  private changed(): void {
-    this.dispatchEvent(new Event('change'));
-  }
-
   private snapshot(records: InteractionRecord[]): void {
     const first = !this.loaded;
     const next = new Map<string, InteractionRecord>();
@@ -148,62 +129,25 @@ export class InteractionStore extends EventTarget {
       next.set(key, record);
     }
     this.records = next;
-    this.loaded = true;
-    this.streamError = undefined;
-    this.changed();
+    this.snapshotTaken();
     for (const record of asked) this.dispatchEvent(new CustomEvent('asked', { detail: record }));
   }
 
-  private async follow(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 15_000);
-    while (!signal.aborted) {
-      try {
-        for await (const { change } of this.clients.threads.watchInteractions({}, { signal })) {
-          if (change.case === 'snapshot') {
-            this.snapshot(change.value.interactions);
-            backoff.reset();
-          } else if (change.case === 'changed') {
-            const record = change.value;
-            const isNew = !this.records.has(keyOf(record));
-            if (this.put(record) && isNew && record.state === InteractionState.PENDING) {
-              this.dispatchEvent(new CustomEvent('asked', { detail: record }));
-            }
-          }
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        this.streamError = (error as Error).message;
-        this.changed();
+  protected watch(signal: AbortSignal): AsyncIterable<WatchInteractionsResponse> {
+    return this.clients.threads.watchInteractions({}, { signal });
+  }
+
+  protected apply({ change }: WatchInteractionsResponse): void {
+    if (change.case === 'snapshot') {
+      this.snapshot(change.value.interactions);
+    } else if (change.case === 'changed') {
+      const record = change.value;
+      const isNew = !this.records.has(keyOf(record));
+      if (this.put(record) && isNew && record.state === InteractionState.PENDING) {
+        this.dispatchEvent(new CustomEvent('asked', { detail: record }));
       }
-      await sleep(backoff.next(), signal).catch(() => undefined);
     }
   }
 }
 
 export const interactionsContext = createContext<InteractionStore>(Symbol('link-interactions'));
-
-/** Re-renders its host whenever the store changes. `set` it from `willUpdate` with the consumed store. */
-export class InteractionsController implements ReactiveController {
-  private store: InteractionStore | undefined;
-  private readonly onChange = () => this.host.requestUpdate();
-
-  constructor(private readonly host: ReactiveControllerHost) {
-    host.addController(this);
-  }
-
-  set(store: InteractionStore | undefined): void {
-    if (store === this.store) return;
-    this.store?.removeEventListener('change', this.onChange);
-    this.store = store;
-    store?.addEventListener('change', this.onChange);
-    this.host.requestUpdate();
-  }
-
-  hostConnected(): void {
-    this.store?.addEventListener('change', this.onChange);
-  }
-
-  hostDisconnected(): void {
-    this.store?.removeEventListener('change', this.onChange);
-  }
-}

@@ -5,30 +5,18 @@
  * fresh snapshot each time).
  */
 import { createContext } from '@lit/context';
-import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
+import type { WatchLinksResponse } from '../../gen/link/v1/link_service_pb.js';
 import type { ApiClients } from './api.js';
-import { Backoff, sleep } from '../../common/backoff.js';
+import { LiveStore } from './live-store.js';
 
-export class LinkDirectory extends EventTarget {
+export { StoreController as DirectoryController } from './live-store.js';
+
+export class LinkDirectory extends LiveStore<WatchLinksResponse> {
   links = new Map<string, Link>();
-  loaded = false;
-  streamError: string | undefined;
-  private abort: AbortController | undefined;
 
   constructor(private readonly clients: ApiClients) {
     super();
-  }
-
-  start(): void {
-    if (this.abort) return;
-    this.abort = new AbortController();
-    void this.follow(this.abort.signal);
-  }
-
-  stop(): void {
-    this.abort?.abort();
-    this.abort = undefined;
   }
 
   get(id: string): Link | undefined {
@@ -42,64 +30,25 @@ export class LinkDirectory extends EventTarget {
     );
   }
 
-  private changed(): void {
-    this.dispatchEvent(new Event('change'));
+  protected watch(signal: AbortSignal): AsyncIterable<WatchLinksResponse> {
+    return this.clients.links.watchLinks({}, { signal });
   }
 
-  private async follow(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 15_000);
-    while (!signal.aborted) {
-      try {
-        for await (const response of this.clients.links.watchLinks({}, { signal })) {
-          const event = response.event;
-          if (event.case === 'snapshot') {
-            this.links = new Map(event.value.links.map((link) => [link.id, link]));
-            this.loaded = true;
-            this.streamError = undefined;
-            backoff.reset();
-          } else if (event.case === 'changed') {
-            this.links = new Map(this.links).set(event.value.id, event.value);
-          } else if (event.case === 'removedLinkId') {
-            const next = new Map(this.links);
-            next.delete(event.value);
-            this.links = next;
-          }
-          this.changed();
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        this.streamError = (error as Error).message;
-        this.changed();
-      }
-      await sleep(backoff.next(), signal).catch(() => undefined);
+  protected apply({ event }: WatchLinksResponse): void {
+    if (event.case === 'snapshot') {
+      this.links = new Map(event.value.links.map((link) => [link.id, link]));
+      this.snapshotTaken();
+      return;
     }
+    if (event.case === 'changed') {
+      this.links = new Map(this.links).set(event.value.id, event.value);
+    } else if (event.case === 'removedLinkId') {
+      const next = new Map(this.links);
+      next.delete(event.value);
+      this.links = next;
+    }
+    this.changed();
   }
 }
 
 export const directoryContext = createContext<LinkDirectory>(Symbol('link-directory'));
-
-/** Re-renders its host whenever the directory (of machines or of threads) changes. */
-export class DirectoryController implements ReactiveController {
-  private directory: EventTarget | undefined;
-  private readonly onChange = () => this.host.requestUpdate();
-
-  constructor(private readonly host: ReactiveControllerHost) {
-    host.addController(this);
-  }
-
-  set(directory: EventTarget | undefined): void {
-    if (directory === this.directory) return;
-    this.directory?.removeEventListener('change', this.onChange);
-    this.directory = directory;
-    directory?.addEventListener('change', this.onChange);
-    this.host.requestUpdate();
-  }
-
-  hostConnected(): void {
-    this.directory?.addEventListener('change', this.onChange);
-  }
-
-  hostDisconnected(): void {
-    this.directory?.removeEventListener('change', this.onChange);
-  }
-}

@@ -8,28 +8,15 @@
 import { createContext } from '@lit/context';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { Thread } from '../../gen/link/v1/run_pb.js';
+import type { WatchThreadsResponse } from '../../gen/link/v1/thread_service_pb.js';
 import type { ApiClients } from './api.js';
-import { Backoff, sleep } from '../../common/backoff.js';
+import { LiveStore } from './live-store.js';
 
-export class ThreadDirectory extends EventTarget {
+export class ThreadDirectory extends LiveStore<WatchThreadsResponse> {
   threads = new Map<string, Thread>();
-  loaded = false;
-  streamError: string | undefined;
-  private abort: AbortController | undefined;
 
   constructor(private readonly clients: ApiClients) {
     super();
-  }
-
-  start(): void {
-    if (this.abort) return;
-    this.abort = new AbortController();
-    void this.follow(this.abort.signal);
-  }
-
-  stop(): void {
-    this.abort?.abort();
-    this.abort = undefined;
   }
 
   get(id: string): Thread | undefined {
@@ -61,33 +48,18 @@ export class ThreadDirectory extends EventTarget {
     this.changed();
   }
 
-  private changed(): void {
-    this.dispatchEvent(new Event('change'));
+  protected watch(signal: AbortSignal): AsyncIterable<WatchThreadsResponse> {
+    return this.clients.threads.watchThreads({ includeArchived: true }, { signal });
   }
 
-  private async follow(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(500, 15_000);
-    while (!signal.aborted) {
-      try {
-        for await (const { change } of this.clients.threads.watchThreads({ includeArchived: true }, { signal })) {
-          if (change.case === 'snapshot') {
-            this.threads = new Map(change.value.threads.map((t) => [t.id, t]));
-            this.loaded = true;
-            this.streamError = undefined;
-            backoff.reset();
-            this.changed();
-          } else if (change.case === 'changed') {
-            this.put(change.value);
-          } else if (change.case === 'removedThreadId') {
-            this.remove(change.value);
-          }
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        this.streamError = (error as Error).message;
-        this.changed();
-      }
-      await sleep(backoff.next(), signal).catch(() => undefined);
+  protected apply({ change }: WatchThreadsResponse): void {
+    if (change.case === 'snapshot') {
+      this.threads = new Map(change.value.threads.map((t) => [t.id, t]));
+      this.snapshotTaken();
+    } else if (change.case === 'changed') {
+      this.put(change.value);
+    } else if (change.case === 'removedThreadId') {
+      this.remove(change.value);
     }
   }
 }
