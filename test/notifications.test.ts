@@ -124,8 +124,6 @@ describe('notifications missed while LISTEN was down', () => {
     }
   });
 
-
-
   it('a run sent to the replica that holds the machine runs, and its watcher there sees it end, without a notification', async function () {
     this.timeout(60_000);
     const databaseUrl = await freshDatabase();
