@@ -26,7 +26,9 @@ begin
 end;
 $$;
 
-create or replace function runs_notify_thread_changed() returns trigger
+-- A run's state change, or an interaction's (its pending ones are the thread's "needs you"):
+-- both rows carry user_id, thread_id and state.
+create or replace function row_notify_thread_changed() returns trigger
 language plpgsql as $$
 begin
   if new.thread_id is not null and (tg_op = 'INSERT' or old.state is distinct from new.state) then
@@ -42,19 +44,8 @@ create trigger threads_changed after insert or update or delete on threads
 
 drop trigger if exists runs_thread_changed on runs;
 create trigger runs_thread_changed after insert or update of state on runs
-  for each row execute function runs_notify_thread_changed();
-
--- A thread's pending interactions ("needs you") are part of what its list shows.
-create or replace function interactions_notify_thread_changed() returns trigger
-language plpgsql as $$
-begin
-  if new.thread_id is not null and (tg_op = 'INSERT' or old.state is distinct from new.state) then
-    perform notify_thread_changed(new.user_id, new.thread_id);
-  end if;
-  return null;
-end;
-$$;
+  for each row execute function row_notify_thread_changed();
 
 drop trigger if exists interactions_thread_changed on interactions;
 create trigger interactions_thread_changed after insert or update of state on interactions
-  for each row execute function interactions_notify_thread_changed();
+  for each row execute function row_notify_thread_changed();

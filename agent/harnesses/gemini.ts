@@ -38,10 +38,7 @@ import { permissionInteraction, permissionOutcome } from './gemini-permissions.j
 import { geminiHome, keepSessionFromLoad } from './gemini-sessions.js';
 import { GeminiTurnEvents } from './gemini-updates.js';
 import type { HarnessAdapter, OutputParser, RunIo } from './harness.js';
-import { doneEvent, log, usageEvent } from './jsonl.js';
-
-/** The raw line kept on each event is cut to this many characters. */
-const MAX_RAW = 64 * 1024;
+import { doneEvent, jsonLine, log, usageEvent } from './jsonl.js';
 
 /** The CLI's approval mode for each permission mode. */
 const MODES: Record<PermissionMode, string> = {
@@ -198,17 +195,10 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
       rpc.request(AGENT_METHODS.initialize, init, openSession, failed('starting the ACP connection'));
     },
     line(text, stream) {
-      if (stream === 'stderr') return [log(LogLine_Stream.STDERR, text)];
-      let message: unknown;
-      try {
-        message = JSON.parse(text);
-      } catch {
-        return [log(LogLine_Stream.STDOUT, text)];
-      }
-      if (!message || typeof message !== 'object' || Array.isArray(message)) return [log(LogLine_Stream.STDOUT, text)];
-      const raw = text.slice(0, MAX_RAW);
+      const parsed = jsonLine(text, stream);
+      if ('logged' in parsed) return [parsed.logged];
       // Joined text has no one line of its own.
-      return handle(message as Record<string, unknown>).map((e) => (e.event?.case === 'text' || e.event?.case === 'reasoning' ? e : { ...e, raw }));
+      return handle(parsed.message).map((e) => (e.event?.case === 'text' || e.event?.case === 'reasoning' ? e : { ...e, raw: parsed.raw }));
     },
     finish: (exit) => [...turn.flush(), doneEvent(exit, outcome, sessionId)],
   };

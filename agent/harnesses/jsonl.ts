@@ -20,19 +20,28 @@ export interface JsonlHandler {
   finish(exit: Exit): EventInit[];
 }
 
+/**
+ * One output line of a JSON-lines CLI: its object and the raw line to keep on its events, or — for
+ * stderr and anything that is not a JSON object — the log line it is shown as.
+ */
+export function jsonLine(text: string, stream: 'stdout' | 'stderr'): { message: Record<string, unknown>; raw: string } | { logged: EventInit } {
+  if (stream === 'stderr') return { logged: log(LogLine_Stream.STDERR, text) };
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return { logged: log(LogLine_Stream.STDOUT, text) };
+  }
+  if (!message || typeof message !== 'object' || Array.isArray(message)) return { logged: log(LogLine_Stream.STDOUT, text) };
+  return { message: message as Record<string, unknown>, raw: text.slice(0, MAX_RAW) };
+}
+
 export function jsonlParser(handler: JsonlHandler): OutputParser {
   return {
     line(text, stream) {
-      if (stream === 'stderr') return [log(LogLine_Stream.STDERR, text)];
-      let message: unknown;
-      try {
-        message = JSON.parse(text);
-      } catch {
-        return [log(LogLine_Stream.STDOUT, text)];
-      }
-      if (!message || typeof message !== 'object' || Array.isArray(message)) return [log(LogLine_Stream.STDOUT, text)];
-      const raw = text.slice(0, MAX_RAW);
-      return handler.message(message as Record<string, unknown>).map((e) => ({ ...e, raw }));
+      const parsed = jsonLine(text, stream);
+      if ('logged' in parsed) return [parsed.logged];
+      return handler.message(parsed.message).map((e) => ({ ...e, raw: parsed.raw }));
     },
     finish: (exit) => handler.finish(exit),
   };

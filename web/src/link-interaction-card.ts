@@ -19,7 +19,7 @@ import { errorMetadataOf, reasonOf } from '../../common/errors.js';
 import { Reason } from '../../common/reasons.js';
 import { describeRule } from '../../common/allow-rules.js';
 import { apiContext, type ApiClients } from './api.js';
-import { inlineCode } from './markdown.js';
+import { inlineCode, prettyJson } from './markdown.js';
 import { InteractionsController, interactionsContext, type InteractionStore } from './interactions.js';
 import { explain } from './errors.js';
 import { diffAsChanges } from './unified-diff.js';
@@ -231,7 +231,7 @@ export class LinkInteractionCard extends LitElement {
     }
     if (i.diff) return html`<link-changes heading="The edit" .changes=${diffAsChanges(i.diff, i.paths)}></link-changes>`;
     return html`${i.paths.length ? html`<div class="cwd">${i.paths.join(', ')}</div>` : nothing}
-      ${i.inputJson && i.inputJson !== '{}' ? html`<pre>${pretty(i.inputJson)}</pre>` : nothing}`;
+      ${i.inputJson && i.inputJson !== '{}' ? html`<pre>${prettyJson(i.inputJson)}</pre>` : nothing}`;
   }
 
   private permissionActions(): TemplateResult {
@@ -313,14 +313,6 @@ export class LinkInteractionCard extends LitElement {
       const said = [...a.selected, ...(a.text ? [a.text] : [])].join(', ');
       return html`<div><span class="verdict">${q?.header || q?.text || a.questionId}:</span> ${said}</div>`;
     })}`;
-  }
-}
-
-function pretty(json: string): string {
-  try {
-    return JSON.stringify(JSON.parse(json), null, 2);
-  } catch {
-    return json;
   }
 }
 

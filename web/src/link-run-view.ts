@@ -7,7 +7,7 @@ import { InteractionState, RunState, RunStatus, type InteractionResolved, type R
 import { apiContext, type ApiClients } from './api.js';
 import { InteractionsController, interactionsContext, type InteractionStore } from './interactions.js';
 import { harnessLabel } from './harnesses.js';
-import { renderMarkdown } from './markdown.js';
+import { renderMarkdown, prettyJson } from './markdown.js';
 import { explainDone, explainError, explainFailure, isEmptyError } from './failures.js';
 import { formatElapsed, runPhase } from './run-progress.js';
 import { RunFailure } from '../../common/reasons.js';
@@ -257,7 +257,7 @@ export class LinkRunView extends LitElement {
             <summary>${ev.value.name}${result ? (result.isError ? ' · failed' : ' · done') : ' · running…'}</summary>
             <div>
               <div class="usage">Input</div>
-              <pre>${pretty(ev.value.inputJson)}</pre>
+              <pre>${prettyJson(ev.value.inputJson)}</pre>
               ${result ? html`<div class="usage">Result</div><pre>${result.output || '(no output)'}</pre>` : nothing}
             </div>
           </details>`);
@@ -299,14 +299,6 @@ export class LinkRunView extends LitElement {
     }
     flush();
     return out;
-  }
-}
-
-function pretty(json: string): string {
-  try {
-    return JSON.stringify(JSON.parse(json), null, 2);
-  } catch {
-    return json;
   }
 }
 

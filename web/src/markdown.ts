@@ -75,6 +75,15 @@ export function inlineCode(text: string): TemplateResult {
   return html`${text.split('`').map((part, i) => (i % 2 ? html`<code>${part}</code>` : part))}`;
 }
 
+/** A tool's JSON input, indented for reading; text that is not JSON as it is. */
+export function prettyJson(json: string): string {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2);
+  } catch {
+    return json;
+  }
+}
+
 /** Inline markup of one block: code spans first (nothing inside them is markup), then links, bold, emphasis. */
 function inline(text: string): Inline[] {
   const out: Inline[] = [];
