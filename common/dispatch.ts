@@ -6,8 +6,9 @@
  *
  * A SandboxRequest is signed the same way under its own domain (`link-sandbox-v1`, the op id in the
  * run id's place, the serialized request as the payload), and the answer to an interaction under
- * `link-answer-v1` (the run id, the serialized InteractionAnswerPayload), so that one can never pass
- * for another.
+ * `link-answer-v1` (the run id, the serialized InteractionAnswerPayload) and a message steered into a
+ * running turn under `link-steer-v1` (the run id, the serialized SteerPayload), so that one can never
+ * pass for another.
  *
  * And the chain that carries a new signing key to machines paired under an old one: each key after
  * the first is endorsed by the one before it (Ed25519 over `link-dispatch-key-v1\n<new key hex>`).
@@ -31,8 +32,8 @@ export const MAX_DISPATCH_SKEW_MS = 60_000;
 export const DISPATCH_NONCE_BYTES = 16;
 
 /** What a signature is over: a run to start, an operation on the machine's sandboxes, or the user's answer to a run's interaction. */
-export type SignedKind = 'run' | 'sandbox' | 'answer';
-const DOMAINS: Record<SignedKind, string> = { run: 'link-dispatch-v1', sandbox: 'link-sandbox-v1', answer: 'link-answer-v1' };
+export type SignedKind = 'run' | 'sandbox' | 'answer' | 'steer';
+const DOMAINS: Record<SignedKind, string> = { run: 'link-dispatch-v1', sandbox: 'link-sandbox-v1', answer: 'link-answer-v1', steer: 'link-steer-v1' };
 
 export function dispatchMessage(fields: DispatchFields, kind: SignedKind = 'run'): Buffer {
   const digest = createHash('sha256').update(fields.payload).digest('hex');

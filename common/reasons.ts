@@ -90,6 +90,14 @@ export const Reason = {
   RunFinished: 'RUN_FINISHED',
   /** AUTO permissions outside a bwrap sandbox need the user's explicit confirmation. */
   AutoNeedsConfirmation: 'AUTO_NEEDS_CONFIRMATION',
+  /** The message is no longer queued (it started, was withdrawn or expired): it cannot be edited or withdrawn. */
+  MessageStarted: 'MESSAGE_STARTED',
+  /** No such message (or not the caller's). */
+  MessageNotFound: 'MESSAGE_NOT_FOUND',
+  /** The message (or its run) did not start before its expiry: it never runs. */
+  Expired: 'EXPIRED',
+  /** The run is not in a state that can take this (interrupting a run that has ended). */
+  RunNotRunning: 'RUN_NOT_RUNNING',
   /** Something failed inside the server; the message carries a request id to find it in the log. */
   Internal: 'INTERNAL',
 } as const;
@@ -156,6 +164,12 @@ export const RunFailure = {
   SetupFailed: 'SETUP_FAILED',
   /** linkd refused the run without saying why (an empty RunRejected.reason). */
   Rejected: 'REJECTED',
+  /** The harness hit its usage limit (RunDone.limit_resets_at says when it resets). */
+  UsageLimit: 'USAGE_LIMIT',
+  /** It did not reach its machine before its expiry (the machine was offline or busy): it never ran. */
+  Expired: 'EXPIRED',
+  /** The user interrupted the turn (the run ends INTERRUPTED, its session kept). */
+  Interrupted: 'INTERRUPTED',
 } as const;
 export type RunFailure = (typeof RunFailure)[keyof typeof RunFailure];
 
@@ -169,7 +183,12 @@ export function killedBy(signal: string): KilledBy {
 export type RunFailureReason = RunFailure | DispatchRefusal | KilledBy;
 
 /** Why linkd stops a run on purpose (HarnessProcess.stop): the run's failure reason, or CANCELLED. */
-export type StopReason = typeof RunFailure.Cancelled | typeof RunFailure.IdleTimeout | typeof RunFailure.AgentStopped | typeof RunFailure.LinkLost;
+export type StopReason =
+  | typeof RunFailure.Cancelled
+  | typeof RunFailure.Interrupted
+  | typeof RunFailure.IdleTimeout
+  | typeof RunFailure.AgentStopped
+  | typeof RunFailure.LinkLost;
 
 /** SandboxFailure.reason: why linkd refused or failed a sandbox operation. */
 export const SandboxFailure = {

@@ -257,6 +257,17 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
+  // Queued messages and interrupts: not served yet.
+  updateQueuedMessage(): never {
+    throw notYet('UpdateQueuedMessage');
+  }
+  withdrawMessage(): never {
+    throw notYet('WithdrawMessage');
+  }
+  interruptRun(): never {
+    throw notYet('InterruptRun');
+  }
+
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
     checkLength('thread_id', request.threadId, 64);
     const runs = await this.runs.listRuns(callerUser(ctx).id, request.threadId || undefined);

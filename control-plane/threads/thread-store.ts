@@ -191,8 +191,8 @@ export class ThreadStore {
         if ((error as { code?: string }).code !== '23505') throw error;
         throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: pinned.id });
       });
-      await tx`insert into messages (id, thread_id, text, model, tier, run_id)
-               values (${messageId}, ${pinned.id}, ${input.text}, ${input.model}, ${input.tier}, ${queued})`;
+      await tx`insert into messages (id, thread_id, user_id, text, model, tier, run_id, permission_mode)
+               values (${messageId}, ${pinned.id}, ${input.userId}, ${input.text}, ${input.model}, ${input.tier}, ${queued}, ${input.permissionMode ?? 'edits'})`;
       await tx`update threads set updated_at = now() where id = ${pinned.id}`;
       return queued;
     });

@@ -45,6 +45,10 @@ export const API_EXPLANATIONS: Record<Reason, (message: string) => string> = {
   LINK_OFFLINE: () => 'That machine is offline. Start linkd on it (`linkd start`), then send again.',
   LINK_NOT_PAIRED: () => 'That machine cannot run: it is not paired properly. Pair it again ("Connect a machine", then `linkd login --code …` on it), then send again.',
   CAPABILITY_MISSING: (m) => `That machine cannot run this: ${m}`,
+  MESSAGE_STARTED: () => 'That message has already started (or was withdrawn or expired), so it can no longer be changed.',
+  MESSAGE_NOT_FOUND: () => 'That message no longer exists.',
+  EXPIRED: () => 'That message expired before its machine could run it, so it never ran. Send it again if you still want it.',
+  RUN_NOT_RUNNING: () => 'That run has already ended.',
   // Worded for the Changes panel and the machine card, where these reach the user.
   SANDBOX_NOT_FOUND: () => 'The worktree is not on the machine any more; the next message makes it again.',
   SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then try again.',

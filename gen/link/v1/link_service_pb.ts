@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/link_service.proto.
  */
 export const file_link_v1_link_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSLtAwoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAEi4KDXRva2VuX3JvdGF0ZWQYCSABKAsyFS5saW5rLnYxLlRva2VuUm90YXRlZEgAEj8KFmludGVyYWN0aW9uX2Fuc3dlcl9hY2sYCiABKAsyHS5saW5rLnYxLkludGVyYWN0aW9uQW5zd2VyQWNrSABCBwoFZnJhbWUinAQKD0Nvbm5lY3RSZXNwb25zZRIjCgd3ZWxjb21lGAEgASgLMhAubGluay52MS5XZWxjb21lSAASLgoNaGVhcnRiZWF0X2FjaxgCIAEoCzIVLmxpbmsudjEuSGVhcnRiZWF0QWNrSAASHwoFZHJhaW4YAyABKAsyDi5saW5rLnYxLkRyYWluSAASJQoIc2h1dGRvd24YBCABKAsyES5saW5rLnYxLlNodXRkb3duSAASLAoMZGlzcGF0Y2hfcnVuGAUgASgLMhQubGluay52MS5EaXNwYXRjaFJ1bkgAEigKCmNhbmNlbF9ydW4YBiABKAsyEi5saW5rLnYxLkNhbmNlbFJ1bkgAEigKCmV2ZW50c19hY2sYByABKAsyEi5saW5rLnYxLkV2ZW50c0Fja0gAEjIKD3NhbmRib3hfcmVxdWVzdBgIIAEoCzIXLmxpbmsudjEuU2FuZGJveFJlcXVlc3RIABIsCgxyb3RhdGVfdG9rZW4YCSABKAsyFC5saW5rLnYxLlJvdGF0ZVRva2VuSAASPwoWc2lnbmVkX3NhbmRib3hfcmVxdWVzdBgKIAEoCzIdLmxpbmsudjEuU2lnbmVkU2FuZGJveFJlcXVlc3RIABI+ChJpbnRlcmFjdGlvbl9hbnN3ZXIYCyABKAsyIC5saW5rLnYxLlNpZ25lZEludGVyYWN0aW9uQW5zd2VySABCBwoFZnJhbWUilgEKFFNpZ25lZFNhbmRib3hSZXF1ZXN0Eg8KB3JlcXVlc3QYASABKAwSDQoFb3BfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGAQgASgEEhQKDGlzc3VlZF9hdF9tcxgFIAEoBBINCgVub25jZRgGIAEoDBIRCglzaWduYXR1cmUYByABKAwimQEKF1NpZ25lZEludGVyYWN0aW9uQW5zd2VyEg4KBmFuc3dlchgBIAEoDBIOCgZydW5faWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGAQgASgEEhQKDGlzc3VlZF9hdF9tcxgFIAEoBBINCgVub25jZRgGIAEoDBIRCglzaWduYXR1cmUYByABKAwibgoYSW50ZXJhY3Rpb25BbnN3ZXJQYXlsb2FkEg4KBnJ1bl9pZBgBIAEoCRIWCg5pbnRlcmFjdGlvbl9pZBgCIAEoCRIqCgZhbnN3ZXIYAyABKAsyGi5saW5rLnYxLkludGVyYWN0aW9uQW5zd2VyIl8KFEludGVyYWN0aW9uQW5zd2VyQWNrEg4KBnJ1bl9pZBgBIAEoCRIWCg5pbnRlcmFjdGlvbl9pZBgCIAEoCRIPCgdhcHBsaWVkGAMgASgIEg4KBnJlYXNvbhgEIAEoCSI1CgtSb3RhdGVUb2tlbhITCgtyb3RhdGlvbl9pZBgBIAEoCRIRCgluZXdfdG9rZW4YAiABKAkiIwoMVG9rZW5Sb3RhdGVkEhMKC3JvdGF0aW9uX2lkGAEgASgJIsgCCg5TYW5kYm94UmVxdWVzdBINCgVvcF9pZBgBIAEoCRImCgZlbnN1cmUYAiABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjSAASJgoGZGVsZXRlGAMgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEi8KB2NoYW5nZXMYFCABKAsyHC5saW5rLnYxLlNhbmRib3hDaGFuZ2VzUXVlcnlIABIoCgZjb21taXQYFSABKAsyFi5saW5rLnYxLlNhbmRib3hDb21taXRIABIkCgRwdXNoGBYgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEicKB2Rpc2NhcmQYFyABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjSAASJwoHbWVhc3VyZRgYIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIAEIECgJvcCJRChNTYW5kYm94Q2hhbmdlc1F1ZXJ5EiUKB3NhbmRib3gYASABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjEhMKC2Jhc2VfY29tbWl0GAIgASgJIkcKDVNhbmRib3hDb21taXQSJQoHc2FuZGJveBgBIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWMSDwoHbWVzc2FnZRgCIAEoCSLZAgoMU2FuZGJveFJlcGx5Eg0KBW9wX2lkGAEgASgJEiYKBXJlYWR5GAIgASgLMhUubGluay52MS5TYW5kYm94UmVhZHlIABIqCgdkZWxldGVkGAMgASgLMhcubGluay52MS5TYW5kYm94RGVsZXRlZEgAEioKB2ZhaWx1cmUYBCABKAsyFy5saW5rLnYxLlNhbmRib3hGYWlsdXJlSAASJgoHY2hhbmdlcxgUIAEoCzITLmxpbmsudjEuUnVuQ2hhbmdlc0gAEi4KCWNvbW1pdHRlZBgVIAEoCzIZLmxpbmsudjEuU2FuZGJveENvbW1pdHRlZEgAEigKBnB1c2hlZBgWIAEoCzIWLmxpbmsudjEuU2FuZGJveFB1c2hlZEgAEi4KCWRpc2NhcmRlZBgXIAEoCzIZLmxpbmsudjEuU2FuZGJveERpc2NhcmRlZEgAQggKBnJlc3VsdCIzChBTYW5kYm94Q29tbWl0dGVkEg4KBmNvbW1pdBgBIAEoCRIPCgdzdW1tYXJ5GAIgASgJIk0KDVNhbmRib3hQdXNoZWQSEgoKcmVtb3RlX3VybBgBIAEoCRIOCgZicmFuY2gYAiABKAkSGAoQcHVsbF9yZXF1ZXN0X3VybBgDIAEoCSISChBTYW5kYm94RGlzY2FyZGVkIlYKDFNhbmRib3hSZWFkeRIMCgRwYXRoGAEgASgJEhIKCnNpemVfYnl0ZXMYAiABKAQSJAoFc2V0dXAYAyABKAsyFS5saW5rLnYxLlNhbmRib3hTZXR1cCIQCg5TYW5kYm94RGVsZXRlZCJACg5TYW5kYm94RmFpbHVyZRIOCgZyZWFzb24YASABKAkSDwoHbWVzc2FnZRgCIAEoCRINCgVmaWVsZBgDIAEoCSKOAQoLRGlzcGF0Y2hSdW4SDgoGcnVuX2lkGAEgASgJEg8KB2xpbmtfaWQYAiABKAkSFQoNc2Vzc2lvbl9lcG9jaBgDIAEoBBIUCgxpc3N1ZWRfYXRfbXMYBCABKAQSDQoFbm9uY2UYBSABKAwSDwoHcGF5bG9hZBgGIAEoDBIRCglzaWduYXR1cmUYByABKAwiKwoJQ2FuY2VsUnVuEg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLgoJRXZlbnRzQWNrEg4KBnJ1bl9pZBgBIAEoCRIRCglhY2tlZF9zZXEYAiABKAQiHQoLUnVuQWNjZXB0ZWQSDgoGcnVuX2lkGAEgASgJIj4KC1J1blJlamVjdGVkEg4KBnJ1bl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSDwoHbWVzc2FnZRgDIAEoCSI+CglSdW5FdmVudHMSDgoGcnVuX2lkGAEgASgJEiEKBmV2ZW50cxgCIAMoCzIRLmxpbmsudjEuUnVuRXZlbnQi/QEKBUhlbGxvEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SEgoKbWFjaGluZV9pZBgCIAEoCRITCgtpbnN0YW5jZV9pZBgDIAEoCRIQCghob3N0bmFtZRgEIAEoCRIKCgJvcxgFIAEoCRIMCgRhcmNoGAYgASgJEhUKDWFnZW50X3ZlcnNpb24YByABKAkSKwoMY2FwYWJpbGl0aWVzGAggASgLMhUubGluay52MS5DYXBhYmlsaXRpZXMSIwoJaGVsZF9ydW5zGAkgAygLMhAubGluay52MS5IZWxkUnVuEhwKFGRpc3BhdGNoX2tleV9taXNzaW5nGAogASgIIkIKB0hlbGRSdW4SDgoGcnVuX2lkGAEgASgJEhUKDWxhc3Rfc2VxX3NlbnQYAiABKAQSEAoIZmluaXNoZWQYAyABKAgigQIKB1dlbGNvbWUSDwoHbGlua19pZBgBIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGAIgASgEEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgDIAEoDRISCgpyZXBsaWNhX2lkGAQgASgJEhgKEHByb3RvY29sX3ZlcnNpb24YBSABKA0SJwoLcnVuX2N1cnNvcnMYBiADKAsyEi5saW5rLnYxLlJ1bkN1cnNvchIbChNkaXNwYXRjaF9wdWJsaWNfa2V5GAcgASgMEjsKEmRpc3BhdGNoX2tleV9jaGFpbhgIIAMoCzIfLmxpbmsudjEuRGlzcGF0Y2hLZXlFbmRvcnNlbWVudCJBChZEaXNwYXRjaEtleUVuZG9yc2VtZW50EhIKCnB1YmxpY19rZXkYASABKAwSEwoLZW5kb3JzZW1lbnQYAiABKAwiNwoJUnVuQ3Vyc29yEg4KBnJ1bl9pZBgBIAEoCRIaChJsYXN0X3BlcnNpc3RlZF9zZXEYAiABKAQiLgoJSGVhcnRiZWF0EgsKA3NlcRgBIAEoBBIUCgxydW5uaW5nX3J1bnMYAiABKA0iGwoMSGVhcnRiZWF0QWNrEgsKA3NlcRgBIAEoBCJCChNDYXBhYmlsaXRpZXNDaGFuZ2VkEisKDGNhcGFiaWxpdGllcxgBIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzIhkKB0dvb2RieWUSDgoGcmVhc29uGAEgASgJIjMKBURyYWluEg4KBnJlYXNvbhgBIAEoCRIaChJyZWNvbm5lY3RfYWZ0ZXJfbXMYAiABKA0iGgoIU2h1dGRvd24SDgoGcmVhc29uGAEgASgJIhIKEExpc3RMaW5rc1JlcXVlc3QiMQoRTGlzdExpbmtzUmVzcG9uc2USHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiIQoOR2V0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIuCg9HZXRMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayITChFXYXRjaExpbmtzUmVxdWVzdCKFAQoSV2F0Y2hMaW5rc1Jlc3BvbnNlEikKCHNuYXBzaG90GAEgASgLMhUubGluay52MS5MaW5rU25hcHNob3RIABIgCgdjaGFuZ2VkGAIgASgLMg0ubGluay52MS5MaW5rSAASGQoPcmVtb3ZlZF9saW5rX2lkGAMgASgJSABCBwoFZXZlbnQiLAoMTGlua1NuYXBzaG90EhwKBWxpbmtzGAEgAygLMg0ubGluay52MS5MaW5rIigKE1N0YXJ0UGFpcmluZ1JlcXVlc3QSEQoJbGlua19uYW1lGAEgASgJIn0KFFN0YXJ0UGFpcmluZ1Jlc3BvbnNlEgwKBGNvZGUYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHY29tbWFuZBgDIAEoCRIWCg5zZXJ2ZXJfYWRkcmVzcxgEIAEoCSJMChZDb21wbGV0ZVBhaXJpbmdSZXF1ZXN0EgwKBGNvZGUYASABKAkSEgoKbWFjaGluZV9pZBgCIAEoCRIQCghob3N0bmFtZRgDIAEoCSKBAQoXQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USDwoHbGlua19pZBgBIAEoCRISCgpsaW5rX3Rva2VuGAIgASgJEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYAyABKAwSEQoJbGlua19uYW1lGAQgASgJEhEKCXVzZXJfbmFtZRgFIAEoCSIyChFSZW5hbWVMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJEgwKBG5hbWUYAiABKAkiMQoSUmVuYW1lTGlua1Jlc3BvbnNlEhsKBGxpbmsYASABKAsyDS5saW5rLnYxLkxpbmsiOAoVRGlzY29ubmVjdExpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIiwKFkRpc2Nvbm5lY3RMaW5rUmVzcG9uc2USEgoKd2FzX29ubGluZRgBIAEoCCIkChFSZXZva2VMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIhQKElJldm9rZUxpbmtSZXNwb25zZSIpChZSb3RhdGVMaW5rVG9rZW5SZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiGQoXUm90YXRlTGlua1Rva2VuUmVzcG9uc2Uy9AUKC0xpbmtTZXJ2aWNlEkAKB0Nvbm5lY3QSFy5saW5rLnYxLkNvbm5lY3RSZXF1ZXN0GhgubGluay52MS5Db25uZWN0UmVzcG9uc2UoATABEkIKCUxpc3RMaW5rcxIZLmxpbmsudjEuTGlzdExpbmtzUmVxdWVzdBoaLmxpbmsudjEuTGlzdExpbmtzUmVzcG9uc2USPAoHR2V0TGluaxIXLmxpbmsudjEuR2V0TGlua1JlcXVlc3QaGC5saW5rLnYxLkdldExpbmtSZXNwb25zZRJHCgpXYXRjaExpbmtzEhoubGluay52MS5XYXRjaExpbmtzUmVxdWVzdBobLmxpbmsudjEuV2F0Y2hMaW5rc1Jlc3BvbnNlMAESSwoMU3RhcnRQYWlyaW5nEhwubGluay52MS5TdGFydFBhaXJpbmdSZXF1ZXN0Gh0ubGluay52MS5TdGFydFBhaXJpbmdSZXNwb25zZRJUCg9Db21wbGV0ZVBhaXJpbmcSHy5saW5rLnYxLkNvbXBsZXRlUGFpcmluZ1JlcXVlc3QaIC5saW5rLnYxLkNvbXBsZXRlUGFpcmluZ1Jlc3BvbnNlEkUKClJlbmFtZUxpbmsSGi5saW5rLnYxLlJlbmFtZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZW5hbWVMaW5rUmVzcG9uc2USUQoORGlzY29ubmVjdExpbmsSHi5saW5rLnYxLkRpc2Nvbm5lY3RMaW5rUmVxdWVzdBofLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXNwb25zZRJFCgpSZXZva2VMaW5rEhoubGluay52MS5SZXZva2VMaW5rUmVxdWVzdBobLmxpbmsudjEuUmV2b2tlTGlua1Jlc3BvbnNlElQKD1JvdGF0ZUxpbmtUb2tlbhIfLmxpbmsudjEuUm90YXRlTGlua1Rva2VuUmVxdWVzdBogLmxpbmsudjEuUm90YXRlTGlua1Rva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
+  fileDesc("ChpsaW5rL3YxL2xpbmtfc2VydmljZS5wcm90bxIHbGluay52MSLFBAoOQ29ubmVjdFJlcXVlc3QSHwoFaGVsbG8YASABKAsyDi5saW5rLnYxLkhlbGxvSAASJwoJaGVhcnRiZWF0GAIgASgLMhIubGluay52MS5IZWFydGJlYXRIABI8ChRjYXBhYmlsaXRpZXNfY2hhbmdlZBgDIAEoCzIcLmxpbmsudjEuQ2FwYWJpbGl0aWVzQ2hhbmdlZEgAEiMKB2dvb2RieWUYBCABKAsyEC5saW5rLnYxLkdvb2RieWVIABIsCgxydW5fYWNjZXB0ZWQYBSABKAsyFC5saW5rLnYxLlJ1bkFjY2VwdGVkSAASLAoMcnVuX3JlamVjdGVkGAYgASgLMhQubGluay52MS5SdW5SZWplY3RlZEgAEigKCnJ1bl9ldmVudHMYByABKAsyEi5saW5rLnYxLlJ1bkV2ZW50c0gAEi4KDXNhbmRib3hfcmVwbHkYCCABKAsyFS5saW5rLnYxLlNhbmRib3hSZXBseUgAEi4KDXRva2VuX3JvdGF0ZWQYCSABKAsyFS5saW5rLnYxLlRva2VuUm90YXRlZEgAEj8KFmludGVyYWN0aW9uX2Fuc3dlcl9hY2sYCiABKAsyHS5saW5rLnYxLkludGVyYWN0aW9uQW5zd2VyQWNrSAASLgoNcG93ZXJfY2hhbmdlZBgLIAEoCzIVLmxpbmsudjEuUG93ZXJDaGFuZ2VkSAASJgoJc3RlZXJfYWNrGAwgASgLMhEubGluay52MS5TdGVlckFja0gAQgcKBWZyYW1lIsMECg9Db25uZWN0UmVzcG9uc2USIwoHd2VsY29tZRgBIAEoCzIQLmxpbmsudjEuV2VsY29tZUgAEi4KDWhlYXJ0YmVhdF9hY2sYAiABKAsyFS5saW5rLnYxLkhlYXJ0YmVhdEFja0gAEh8KBWRyYWluGAMgASgLMg4ubGluay52MS5EcmFpbkgAEiUKCHNodXRkb3duGAQgASgLMhEubGluay52MS5TaHV0ZG93bkgAEiwKDGRpc3BhdGNoX3J1bhgFIAEoCzIULmxpbmsudjEuRGlzcGF0Y2hSdW5IABIoCgpjYW5jZWxfcnVuGAYgASgLMhIubGluay52MS5DYW5jZWxSdW5IABIoCgpldmVudHNfYWNrGAcgASgLMhIubGluay52MS5FdmVudHNBY2tIABIyCg9zYW5kYm94X3JlcXVlc3QYCCABKAsyFy5saW5rLnYxLlNhbmRib3hSZXF1ZXN0SAASLAoMcm90YXRlX3Rva2VuGAkgASgLMhQubGluay52MS5Sb3RhdGVUb2tlbkgAEj8KFnNpZ25lZF9zYW5kYm94X3JlcXVlc3QYCiABKAsyHS5saW5rLnYxLlNpZ25lZFNhbmRib3hSZXF1ZXN0SAASPgoSaW50ZXJhY3Rpb25fYW5zd2VyGAsgASgLMiAubGluay52MS5TaWduZWRJbnRlcmFjdGlvbkFuc3dlckgAEiUKBXN0ZWVyGAwgASgLMhQubGluay52MS5TaWduZWRTdGVlckgAQgcKBWZyYW1lIlYKDFBvd2VyQ2hhbmdlZBIOCgZhc2xlZXAYASABKAgSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNvdXJjZRgDIAEoCSKMAQoLU2lnbmVkU3RlZXISDQoFc3RlZXIYASABKAwSDgoGcnVuX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSFQoNc2Vzc2lvbl9lcG9jaBgEIAEoBBIUCgxpc3N1ZWRfYXRfbXMYBSABKAQSDQoFbm9uY2UYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIkAKDFN0ZWVyUGF5bG9hZBIOCgZydW5faWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJIk8KCFN0ZWVyQWNrEg4KBnJ1bl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJEg8KB2FwcGxpZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIpYBChRTaWduZWRTYW5kYm94UmVxdWVzdBIPCgdyZXF1ZXN0GAEgASgMEg0KBW9wX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSFQoNc2Vzc2lvbl9lcG9jaBgEIAEoBBIUCgxpc3N1ZWRfYXRfbXMYBSABKAQSDQoFbm9uY2UYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIpkBChdTaWduZWRJbnRlcmFjdGlvbkFuc3dlchIOCgZhbnN3ZXIYASABKAwSDgoGcnVuX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSFQoNc2Vzc2lvbl9lcG9jaBgEIAEoBBIUCgxpc3N1ZWRfYXRfbXMYBSABKAQSDQoFbm9uY2UYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIm4KGEludGVyYWN0aW9uQW5zd2VyUGF5bG9hZBIOCgZydW5faWQYASABKAkSFgoOaW50ZXJhY3Rpb25faWQYAiABKAkSKgoGYW5zd2VyGAMgASgLMhoubGluay52MS5JbnRlcmFjdGlvbkFuc3dlciJfChRJbnRlcmFjdGlvbkFuc3dlckFjaxIOCgZydW5faWQYASABKAkSFgoOaW50ZXJhY3Rpb25faWQYAiABKAkSDwoHYXBwbGllZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiNQoLUm90YXRlVG9rZW4SEwoLcm90YXRpb25faWQYASABKAkSEQoJbmV3X3Rva2VuGAIgASgJIiMKDFRva2VuUm90YXRlZBITCgtyb3RhdGlvbl9pZBgBIAEoCSLIAgoOU2FuZGJveFJlcXVlc3QSDQoFb3BfaWQYASABKAkSJgoGZW5zdXJlGAIgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEiYKBmRlbGV0ZRgDIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIABIvCgdjaGFuZ2VzGBQgASgLMhwubGluay52MS5TYW5kYm94Q2hhbmdlc1F1ZXJ5SAASKAoGY29tbWl0GBUgASgLMhYubGluay52MS5TYW5kYm94Q29tbWl0SAASJAoEcHVzaBgWIAEoCzIULmxpbmsudjEuU2FuZGJveFNwZWNIABInCgdkaXNjYXJkGBcgASgLMhQubGluay52MS5TYW5kYm94U3BlY0gAEicKB21lYXN1cmUYGCABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjSABCBAoCb3AiUQoTU2FuZGJveENoYW5nZXNRdWVyeRIlCgdzYW5kYm94GAEgASgLMhQubGluay52MS5TYW5kYm94U3BlYxITCgtiYXNlX2NvbW1pdBgCIAEoCSJHCg1TYW5kYm94Q29tbWl0EiUKB3NhbmRib3gYASABKAsyFC5saW5rLnYxLlNhbmRib3hTcGVjEg8KB21lc3NhZ2UYAiABKAki2QIKDFNhbmRib3hSZXBseRINCgVvcF9pZBgBIAEoCRImCgVyZWFkeRgCIAEoCzIVLmxpbmsudjEuU2FuZGJveFJlYWR5SAASKgoHZGVsZXRlZBgDIAEoCzIXLmxpbmsudjEuU2FuZGJveERlbGV0ZWRIABIqCgdmYWlsdXJlGAQgASgLMhcubGluay52MS5TYW5kYm94RmFpbHVyZUgAEiYKB2NoYW5nZXMYFCABKAsyEy5saW5rLnYxLlJ1bkNoYW5nZXNIABIuCgljb21taXR0ZWQYFSABKAsyGS5saW5rLnYxLlNhbmRib3hDb21taXR0ZWRIABIoCgZwdXNoZWQYFiABKAsyFi5saW5rLnYxLlNhbmRib3hQdXNoZWRIABIuCglkaXNjYXJkZWQYFyABKAsyGS5saW5rLnYxLlNhbmRib3hEaXNjYXJkZWRIAEIICgZyZXN1bHQiMwoQU2FuZGJveENvbW1pdHRlZBIOCgZjb21taXQYASABKAkSDwoHc3VtbWFyeRgCIAEoCSJNCg1TYW5kYm94UHVzaGVkEhIKCnJlbW90ZV91cmwYASABKAkSDgoGYnJhbmNoGAIgASgJEhgKEHB1bGxfcmVxdWVzdF91cmwYAyABKAkiEgoQU2FuZGJveERpc2NhcmRlZCJWCgxTYW5kYm94UmVhZHkSDAoEcGF0aBgBIAEoCRISCgpzaXplX2J5dGVzGAIgASgEEiQKBXNldHVwGAMgASgLMhUubGluay52MS5TYW5kYm94U2V0dXAiEAoOU2FuZGJveERlbGV0ZWQiQAoOU2FuZGJveEZhaWx1cmUSDgoGcmVhc29uGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSDQoFZmllbGQYAyABKAkijgEKC0Rpc3BhdGNoUnVuEg4KBnJ1bl9pZBgBIAEoCRIPCgdsaW5rX2lkGAIgASgJEhUKDXNlc3Npb25fZXBvY2gYAyABKAQSFAoMaXNzdWVkX2F0X21zGAQgASgEEg0KBW5vbmNlGAUgASgMEg8KB3BheWxvYWQYBiABKAwSEQoJc2lnbmF0dXJlGAcgASgMIj4KCUNhbmNlbFJ1bhIOCgZydW5faWQYASABKAkSDgoGcmVhc29uGAIgASgJEhEKCWludGVycnVwdBgDIAEoCCIuCglFdmVudHNBY2sSDgoGcnVuX2lkGAEgASgJEhEKCWFja2VkX3NlcRgCIAEoBCIdCgtSdW5BY2NlcHRlZBIOCgZydW5faWQYASABKAkiPgoLUnVuUmVqZWN0ZWQSDgoGcnVuX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIj4KCVJ1bkV2ZW50cxIOCgZydW5faWQYASABKAkSIQoGZXZlbnRzGAIgAygLMhEubGluay52MS5SdW5FdmVudCL9AQoFSGVsbG8SGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRISCgptYWNoaW5lX2lkGAIgASgJEhMKC2luc3RhbmNlX2lkGAMgASgJEhAKCGhvc3RuYW1lGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkSFQoNYWdlbnRfdmVyc2lvbhgHIAEoCRIrCgxjYXBhYmlsaXRpZXMYCCABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIjCgloZWxkX3J1bnMYCSADKAsyEC5saW5rLnYxLkhlbGRSdW4SHAoUZGlzcGF0Y2hfa2V5X21pc3NpbmcYCiABKAgiQgoHSGVsZFJ1bhIOCgZydW5faWQYASABKAkSFQoNbGFzdF9zZXFfc2VudBgCIAEoBBIQCghmaW5pc2hlZBgDIAEoCCKBAgoHV2VsY29tZRIPCgdsaW5rX2lkGAEgASgJEhUKDXNlc3Npb25fZXBvY2gYAiABKAQSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAMgASgNEhIKCnJlcGxpY2FfaWQYBCABKAkSGAoQcHJvdG9jb2xfdmVyc2lvbhgFIAEoDRInCgtydW5fY3Vyc29ycxgGIAMoCzISLmxpbmsudjEuUnVuQ3Vyc29yEhsKE2Rpc3BhdGNoX3B1YmxpY19rZXkYByABKAwSOwoSZGlzcGF0Y2hfa2V5X2NoYWluGAggAygLMh8ubGluay52MS5EaXNwYXRjaEtleUVuZG9yc2VtZW50IkEKFkRpc3BhdGNoS2V5RW5kb3JzZW1lbnQSEgoKcHVibGljX2tleRgBIAEoDBITCgtlbmRvcnNlbWVudBgCIAEoDCI3CglSdW5DdXJzb3ISDgoGcnVuX2lkGAEgASgJEhoKEmxhc3RfcGVyc2lzdGVkX3NlcRgCIAEoBCIuCglIZWFydGJlYXQSCwoDc2VxGAEgASgEEhQKDHJ1bm5pbmdfcnVucxgCIAEoDSIbCgxIZWFydGJlYXRBY2sSCwoDc2VxGAEgASgEIkIKE0NhcGFiaWxpdGllc0NoYW5nZWQSKwoMY2FwYWJpbGl0aWVzGAEgASgLMhUubGluay52MS5DYXBhYmlsaXRpZXMiGQoHR29vZGJ5ZRIOCgZyZWFzb24YASABKAkiMwoFRHJhaW4SDgoGcmVhc29uGAEgASgJEhoKEnJlY29ubmVjdF9hZnRlcl9tcxgCIAEoDSIaCghTaHV0ZG93bhIOCgZyZWFzb24YASABKAkiEgoQTGlzdExpbmtzUmVxdWVzdCIxChFMaXN0TGlua3NSZXNwb25zZRIcCgVsaW5rcxgBIAMoCzINLmxpbmsudjEuTGluayIhCg5HZXRMaW5rUmVxdWVzdBIPCgdsaW5rX2lkGAEgASgJIi4KD0dldExpbmtSZXNwb25zZRIbCgRsaW5rGAEgASgLMg0ubGluay52MS5MaW5rIhMKEVdhdGNoTGlua3NSZXF1ZXN0IoUBChJXYXRjaExpbmtzUmVzcG9uc2USKQoIc25hcHNob3QYASABKAsyFS5saW5rLnYxLkxpbmtTbmFwc2hvdEgAEiAKB2NoYW5nZWQYAiABKAsyDS5saW5rLnYxLkxpbmtIABIZCg9yZW1vdmVkX2xpbmtfaWQYAyABKAlIAEIHCgVldmVudCIsCgxMaW5rU25hcHNob3QSHAoFbGlua3MYASADKAsyDS5saW5rLnYxLkxpbmsiKAoTU3RhcnRQYWlyaW5nUmVxdWVzdBIRCglsaW5rX25hbWUYASABKAkifQoUU3RhcnRQYWlyaW5nUmVzcG9uc2USDAoEY29kZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjb21tYW5kGAMgASgJEhYKDnNlcnZlcl9hZGRyZXNzGAQgASgJIkwKFkNvbXBsZXRlUGFpcmluZ1JlcXVlc3QSDAoEY29kZRgBIAEoCRISCgptYWNoaW5lX2lkGAIgASgJEhAKCGhvc3RuYW1lGAMgASgJIoEBChdDb21wbGV0ZVBhaXJpbmdSZXNwb25zZRIPCgdsaW5rX2lkGAEgASgJEhIKCmxpbmtfdG9rZW4YAiABKAkSGwoTZGlzcGF0Y2hfcHVibGljX2tleRgDIAEoDBIRCglsaW5rX25hbWUYBCABKAkSEQoJdXNlcl9uYW1lGAUgASgJIjIKEVJlbmFtZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkSDAoEbmFtZRgCIAEoCSIxChJSZW5hbWVMaW5rUmVzcG9uc2USGwoEbGluaxgBIAEoCzINLmxpbmsudjEuTGluayI4ChVEaXNjb25uZWN0TGlua1JlcXVlc3QSDwoHbGlua19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiLAoWRGlzY29ubmVjdExpbmtSZXNwb25zZRISCgp3YXNfb25saW5lGAEgASgIIiQKEVJldm9rZUxpbmtSZXF1ZXN0Eg8KB2xpbmtfaWQYASABKAkiFAoSUmV2b2tlTGlua1Jlc3BvbnNlIikKFlJvdGF0ZUxpbmtUb2tlblJlcXVlc3QSDwoHbGlua19pZBgBIAEoCSIZChdSb3RhdGVMaW5rVG9rZW5SZXNwb25zZTL0BQoLTGlua1NlcnZpY2USQAoHQ29ubmVjdBIXLmxpbmsudjEuQ29ubmVjdFJlcXVlc3QaGC5saW5rLnYxLkNvbm5lY3RSZXNwb25zZSgBMAESQgoJTGlzdExpbmtzEhkubGluay52MS5MaXN0TGlua3NSZXF1ZXN0GhoubGluay52MS5MaXN0TGlua3NSZXNwb25zZRI8CgdHZXRMaW5rEhcubGluay52MS5HZXRMaW5rUmVxdWVzdBoYLmxpbmsudjEuR2V0TGlua1Jlc3BvbnNlEkcKCldhdGNoTGlua3MSGi5saW5rLnYxLldhdGNoTGlua3NSZXF1ZXN0GhsubGluay52MS5XYXRjaExpbmtzUmVzcG9uc2UwARJLCgxTdGFydFBhaXJpbmcSHC5saW5rLnYxLlN0YXJ0UGFpcmluZ1JlcXVlc3QaHS5saW5rLnYxLlN0YXJ0UGFpcmluZ1Jlc3BvbnNlElQKD0NvbXBsZXRlUGFpcmluZxIfLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVxdWVzdBogLmxpbmsudjEuQ29tcGxldGVQYWlyaW5nUmVzcG9uc2USRQoKUmVuYW1lTGluaxIaLmxpbmsudjEuUmVuYW1lTGlua1JlcXVlc3QaGy5saW5rLnYxLlJlbmFtZUxpbmtSZXNwb25zZRJRCg5EaXNjb25uZWN0TGluaxIeLmxpbmsudjEuRGlzY29ubmVjdExpbmtSZXF1ZXN0Gh8ubGluay52MS5EaXNjb25uZWN0TGlua1Jlc3BvbnNlEkUKClJldm9rZUxpbmsSGi5saW5rLnYxLlJldm9rZUxpbmtSZXF1ZXN0GhsubGluay52MS5SZXZva2VMaW5rUmVzcG9uc2USVAoPUm90YXRlTGlua1Rva2VuEh8ubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXF1ZXN0GiAubGluay52MS5Sb3RhdGVMaW5rVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox, file_link_v1_types]);
 
 /**
  * A frame from the agent. At most 4 MiB.
@@ -89,6 +89,22 @@ export type ConnectRequest = Message<"link.v1.ConnectRequest"> & {
      */
     value: InteractionAnswerAck;
     case: "interactionAnswerAck";
+  } | {
+    /**
+     * The machine is about to sleep, or woke up (where the OS says so).
+     *
+     * @generated from field: link.v1.PowerChanged power_changed = 11;
+     */
+    value: PowerChanged;
+    case: "powerChanged";
+  } | {
+    /**
+     * A steered message reached the CLI's running turn, or cannot (the control plane stops sending it).
+     *
+     * @generated from field: link.v1.SteerAck steer_ack = 12;
+     */
+    value: SteerAck;
+    case: "steerAck";
   } | { case: undefined; value?: undefined };
 };
 
@@ -176,6 +192,14 @@ export type ConnectResponse = Message<"link.v1.ConnectResponse"> & {
      */
     value: SignedInteractionAnswer;
     case: "interactionAnswer";
+  } | {
+    /**
+     * A message for a running turn (steer), signed like a dispatch.
+     *
+     * @generated from field: link.v1.SignedSteer steer = 12;
+     */
+    value: SignedSteer;
+    case: "steer";
   } | { case: undefined; value?: undefined };
 };
 
@@ -185,6 +209,161 @@ export type ConnectResponse = Message<"link.v1.ConnectResponse"> & {
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
   messageDesc(file_link_v1_link_service, 1);
+
+/**
+ * What the OS told linkd about sleep: logind's PrepareForSleep on Linux, the power notifications
+ * on macOS. `asleep` true is sent just before the machine sleeps (the session then usually drops);
+ * false once it woke.
+ *
+ * @generated from message link.v1.PowerChanged
+ */
+export type PowerChanged = Message<"link.v1.PowerChanged"> & {
+  /**
+   * @generated from field: bool asleep = 1;
+   */
+  asleep: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * Where linkd heard it ("logind", "macos", "test"). At most 32 bytes.
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message link.v1.PowerChanged.
+ * Use `create(PowerChangedSchema)` to create a new message.
+ */
+export const PowerChangedSchema: GenMessage<PowerChanged> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 2);
+
+/**
+ * A message of the thread for the running turn of `run_id`, signed like a dispatch under its own
+ * domain (`link-steer-v1`, the run id in the run id's place, the serialized SteerPayload as the
+ * payload): it is input to an agent that can run commands, so it is trusted only from the key
+ * pinned at pairing. Sent until the agent acknowledges it, again after a reconnect.
+ *
+ * @generated from message link.v1.SignedSteer
+ */
+export type SignedSteer = Message<"link.v1.SignedSteer"> & {
+  /**
+   * A serialized SteerPayload.
+   *
+   * @generated from field: bytes steer = 1;
+   */
+  steer: Uint8Array;
+
+  /**
+   * @generated from field: string run_id = 2;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string link_id = 3;
+   */
+  linkId: string;
+
+  /**
+   * @generated from field: uint64 session_epoch = 4;
+   */
+  sessionEpoch: bigint;
+
+  /**
+   * @generated from field: uint64 issued_at_ms = 5;
+   */
+  issuedAtMs: bigint;
+
+  /**
+   * 16 random bytes.
+   *
+   * @generated from field: bytes nonce = 6;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * @generated from field: bytes signature = 7;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message link.v1.SignedSteer.
+ * Use `create(SignedSteerSchema)` to create a new message.
+ */
+export const SignedSteerSchema: GenMessage<SignedSteer> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 3);
+
+/**
+ * @generated from message link.v1.SteerPayload
+ */
+export type SteerPayload = Message<"link.v1.SteerPayload"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * At most 256 KiB.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message link.v1.SteerPayload.
+ * Use `create(SteerPayloadSchema)` to create a new message.
+ */
+export const SteerPayloadSchema: GenMessage<SteerPayload> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 4);
+
+/**
+ * The agent took a steered message: written into the running turn (a `steered` event follows in
+ * the run's events), already applied, or moot (`applied` false; `reason` RUN_FINISHED when the
+ * run is not running here, STEER_UNSUPPORTED when its harness takes no input mid-turn, or a
+ * SignatureRefusal). A message that was not applied goes back to the queue, to start after the turn.
+ *
+ * @generated from message link.v1.SteerAck
+ */
+export type SteerAck = Message<"link.v1.SteerAck"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+
+  /**
+   * @generated from field: string message_id = 2;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: bool applied = 3;
+   */
+  applied: boolean;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message link.v1.SteerAck.
+ * Use `create(SteerAckSchema)` to create a new message.
+ */
+export const SteerAckSchema: GenMessage<SteerAck> = /*@__PURE__*/
+  messageDesc(file_link_v1_link_service, 5);
 
 /**
  * A SandboxRequest signed like a DispatchRun, so that a machine changes its sandboxes only on the
@@ -243,7 +422,7 @@ export type SignedSandboxRequest = Message<"link.v1.SignedSandboxRequest"> & {
  * Use `create(SignedSandboxRequestSchema)` to create a new message.
  */
 export const SignedSandboxRequestSchema: GenMessage<SignedSandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 2);
+  messageDesc(file_link_v1_link_service, 6);
 
 /**
  * A new link token. The agent saves it (replacing the old one, atomically) and then answers
@@ -303,7 +482,7 @@ export type SignedInteractionAnswer = Message<"link.v1.SignedInteractionAnswer">
  * Use `create(SignedInteractionAnswerSchema)` to create a new message.
  */
 export const SignedInteractionAnswerSchema: GenMessage<SignedInteractionAnswer> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 3);
+  messageDesc(file_link_v1_link_service, 7);
 
 /**
  * @generated from message link.v1.InteractionAnswerPayload
@@ -330,7 +509,7 @@ export type InteractionAnswerPayload = Message<"link.v1.InteractionAnswerPayload
  * Use `create(InteractionAnswerPayloadSchema)` to create a new message.
  */
 export const InteractionAnswerPayloadSchema: GenMessage<InteractionAnswerPayload> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 4);
+  messageDesc(file_link_v1_link_service, 8);
 
 /**
  * The agent took an answer: it reached the CLI, was already applied, or is moot (the run or the
@@ -368,7 +547,7 @@ export type InteractionAnswerAck = Message<"link.v1.InteractionAnswerAck"> & {
  * Use `create(InteractionAnswerAckSchema)` to create a new message.
  */
 export const InteractionAnswerAckSchema: GenMessage<InteractionAnswerAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 5);
+  messageDesc(file_link_v1_link_service, 9);
 
 /**
  * @generated from message link.v1.RotateToken
@@ -390,7 +569,7 @@ export type RotateToken = Message<"link.v1.RotateToken"> & {
  * Use `create(RotateTokenSchema)` to create a new message.
  */
 export const RotateTokenSchema: GenMessage<RotateToken> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 6);
+  messageDesc(file_link_v1_link_service, 10);
 
 /**
  * @generated from message link.v1.TokenRotated
@@ -407,7 +586,7 @@ export type TokenRotated = Message<"link.v1.TokenRotated"> & {
  * Use `create(TokenRotatedSchema)` to create a new message.
  */
 export const TokenRotatedSchema: GenMessage<TokenRotated> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 7);
+  messageDesc(file_link_v1_link_service, 11);
 
 /**
  * An operation on one of the machine's sandboxes, forwarded from SandboxService. The agent answers
@@ -489,7 +668,7 @@ export type SandboxRequest = Message<"link.v1.SandboxRequest"> & {
  * Use `create(SandboxRequestSchema)` to create a new message.
  */
 export const SandboxRequestSchema: GenMessage<SandboxRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 8);
+  messageDesc(file_link_v1_link_service, 12);
 
 /**
  * @generated from message link.v1.SandboxChangesQuery
@@ -513,7 +692,7 @@ export type SandboxChangesQuery = Message<"link.v1.SandboxChangesQuery"> & {
  * Use `create(SandboxChangesQuerySchema)` to create a new message.
  */
 export const SandboxChangesQuerySchema: GenMessage<SandboxChangesQuery> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 9);
+  messageDesc(file_link_v1_link_service, 13);
 
 /**
  * @generated from message link.v1.SandboxCommit
@@ -537,7 +716,7 @@ export type SandboxCommit = Message<"link.v1.SandboxCommit"> & {
  * Use `create(SandboxCommitSchema)` to create a new message.
  */
 export const SandboxCommitSchema: GenMessage<SandboxCommit> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 10);
+  messageDesc(file_link_v1_link_service, 14);
 
 /**
  * @generated from message link.v1.SandboxReply
@@ -601,7 +780,7 @@ export type SandboxReply = Message<"link.v1.SandboxReply"> & {
  * Use `create(SandboxReplySchema)` to create a new message.
  */
 export const SandboxReplySchema: GenMessage<SandboxReply> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 11);
+  messageDesc(file_link_v1_link_service, 15);
 
 /**
  * @generated from message link.v1.SandboxCommitted
@@ -627,7 +806,7 @@ export type SandboxCommitted = Message<"link.v1.SandboxCommitted"> & {
  * Use `create(SandboxCommittedSchema)` to create a new message.
  */
 export const SandboxCommittedSchema: GenMessage<SandboxCommitted> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 12);
+  messageDesc(file_link_v1_link_service, 16);
 
 /**
  * @generated from message link.v1.SandboxPushed
@@ -658,7 +837,7 @@ export type SandboxPushed = Message<"link.v1.SandboxPushed"> & {
  * Use `create(SandboxPushedSchema)` to create a new message.
  */
 export const SandboxPushedSchema: GenMessage<SandboxPushed> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 13);
+  messageDesc(file_link_v1_link_service, 17);
 
 /**
  * @generated from message link.v1.SandboxDiscarded
@@ -671,7 +850,7 @@ export type SandboxDiscarded = Message<"link.v1.SandboxDiscarded"> & {
  * Use `create(SandboxDiscardedSchema)` to create a new message.
  */
 export const SandboxDiscardedSchema: GenMessage<SandboxDiscarded> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 14);
+  messageDesc(file_link_v1_link_service, 18);
 
 /**
  * @generated from message link.v1.SandboxReady
@@ -702,7 +881,7 @@ export type SandboxReady = Message<"link.v1.SandboxReady"> & {
  * Use `create(SandboxReadySchema)` to create a new message.
  */
 export const SandboxReadySchema: GenMessage<SandboxReady> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 15);
+  messageDesc(file_link_v1_link_service, 19);
 
 /**
  * @generated from message link.v1.SandboxDeleted
@@ -715,7 +894,7 @@ export type SandboxDeleted = Message<"link.v1.SandboxDeleted"> & {
  * Use `create(SandboxDeletedSchema)` to create a new message.
  */
 export const SandboxDeletedSchema: GenMessage<SandboxDeleted> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 16);
+  messageDesc(file_link_v1_link_service, 20);
 
 /**
  * @generated from message link.v1.SandboxFailure
@@ -748,7 +927,7 @@ export type SandboxFailure = Message<"link.v1.SandboxFailure"> & {
  * Use `create(SandboxFailureSchema)` to create a new message.
  */
 export const SandboxFailureSchema: GenMessage<SandboxFailure> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 17);
+  messageDesc(file_link_v1_link_service, 21);
 
 /**
  * A run for the agent, signed with the control plane's Ed25519 key. The agent verifies the
@@ -806,7 +985,7 @@ export type DispatchRun = Message<"link.v1.DispatchRun"> & {
  * Use `create(DispatchRunSchema)` to create a new message.
  */
 export const DispatchRunSchema: GenMessage<DispatchRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 18);
+  messageDesc(file_link_v1_link_service, 22);
 
 /**
  * Stop a run: interrupt the harness, then SIGTERM its process group, then SIGKILL.
@@ -823,6 +1002,14 @@ export type CancelRun = Message<"link.v1.CancelRun"> & {
    * @generated from field: string reason = 2;
    */
   reason: string;
+
+  /**
+   * End only the current turn through the CLI's own interrupt and keep its session (InterruptRun);
+   * the run ends INTERRUPTED. Harnesses without one are stopped as on cancel.
+   *
+   * @generated from field: bool interrupt = 3;
+   */
+  interrupt: boolean;
 };
 
 /**
@@ -830,7 +1017,7 @@ export type CancelRun = Message<"link.v1.CancelRun"> & {
  * Use `create(CancelRunSchema)` to create a new message.
  */
 export const CancelRunSchema: GenMessage<CancelRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 19);
+  messageDesc(file_link_v1_link_service, 23);
 
 /**
  * Events of `run_id` up to `acked_seq` are stored; the agent may forget them.
@@ -854,7 +1041,7 @@ export type EventsAck = Message<"link.v1.EventsAck"> & {
  * Use `create(EventsAckSchema)` to create a new message.
  */
 export const EventsAckSchema: GenMessage<EventsAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 20);
+  messageDesc(file_link_v1_link_service, 24);
 
 /**
  * @generated from message link.v1.RunAccepted
@@ -871,7 +1058,7 @@ export type RunAccepted = Message<"link.v1.RunAccepted"> & {
  * Use `create(RunAcceptedSchema)` to create a new message.
  */
 export const RunAcceptedSchema: GenMessage<RunAccepted> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 21);
+  messageDesc(file_link_v1_link_service, 25);
 
 /**
  * @generated from message link.v1.RunRejected
@@ -904,7 +1091,7 @@ export type RunRejected = Message<"link.v1.RunRejected"> & {
  * Use `create(RunRejectedSchema)` to create a new message.
  */
 export const RunRejectedSchema: GenMessage<RunRejected> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 22);
+  messageDesc(file_link_v1_link_service, 26);
 
 /**
  * A batch of one run's events, in seq order. At most 4 MiB in all.
@@ -928,7 +1115,7 @@ export type RunEvents = Message<"link.v1.RunEvents"> & {
  * Use `create(RunEventsSchema)` to create a new message.
  */
 export const RunEventsSchema: GenMessage<RunEvents> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 23);
+  messageDesc(file_link_v1_link_service, 27);
 
 /**
  * The first frame of a session: who the agent is and what it can do.
@@ -1014,7 +1201,7 @@ export type Hello = Message<"link.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 24);
+  messageDesc(file_link_v1_link_service, 28);
 
 /**
  * A run an agent still holds after a reconnect.
@@ -1049,7 +1236,7 @@ export type HeldRun = Message<"link.v1.HeldRun"> & {
  * Use `create(HeldRunSchema)` to create a new message.
  */
 export const HeldRunSchema: GenMessage<HeldRun> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 25);
+  messageDesc(file_link_v1_link_service, 29);
 
 /**
  * The server's answer to Hello.
@@ -1121,7 +1308,7 @@ export type Welcome = Message<"link.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 26);
+  messageDesc(file_link_v1_link_service, 30);
 
 /**
  * One signing key of the control plane and the previous key's endorsement of it.
@@ -1150,7 +1337,7 @@ export type DispatchKeyEndorsement = Message<"link.v1.DispatchKeyEndorsement"> &
  * Use `create(DispatchKeyEndorsementSchema)` to create a new message.
  */
 export const DispatchKeyEndorsementSchema: GenMessage<DispatchKeyEndorsement> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 27);
+  messageDesc(file_link_v1_link_service, 31);
 
 /**
  * How far the control plane has stored a run's events.
@@ -1174,7 +1361,7 @@ export type RunCursor = Message<"link.v1.RunCursor"> & {
  * Use `create(RunCursorSchema)` to create a new message.
  */
 export const RunCursorSchema: GenMessage<RunCursor> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 28);
+  messageDesc(file_link_v1_link_service, 32);
 
 /**
  * Liveness and load, sent at the interval from Welcome.
@@ -1202,7 +1389,7 @@ export type Heartbeat = Message<"link.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 29);
+  messageDesc(file_link_v1_link_service, 33);
 
 /**
  * The server's answer to a Heartbeat.
@@ -1223,7 +1410,7 @@ export type HeartbeatAck = Message<"link.v1.HeartbeatAck"> & {
  * Use `create(HeartbeatAckSchema)` to create a new message.
  */
 export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 30);
+  messageDesc(file_link_v1_link_service, 34);
 
 /**
  * The agent's capabilities changed (a CLI was installed, logged in, upgraded).
@@ -1242,7 +1429,7 @@ export type CapabilitiesChanged = Message<"link.v1.CapabilitiesChanged"> & {
  * Use `create(CapabilitiesChangedSchema)` to create a new message.
  */
 export const CapabilitiesChangedSchema: GenMessage<CapabilitiesChanged> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 31);
+  messageDesc(file_link_v1_link_service, 35);
 
 /**
  * The agent ends the session on purpose (it is stopping). The link goes offline at once.
@@ -1263,7 +1450,7 @@ export type Goodbye = Message<"link.v1.Goodbye"> & {
  * Use `create(GoodbyeSchema)` to create a new message.
  */
 export const GoodbyeSchema: GenMessage<Goodbye> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 32);
+  messageDesc(file_link_v1_link_service, 36);
 
 /**
  * The server is going away: the agent ends this session and reconnects (to any replica) after
@@ -1290,7 +1477,7 @@ export type Drain = Message<"link.v1.Drain"> & {
  * Use `create(DrainSchema)` to create a new message.
  */
 export const DrainSchema: GenMessage<Drain> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 33);
+  messageDesc(file_link_v1_link_service, 37);
 
 /**
  * The agent must stop and not reconnect (the user disconnected it).
@@ -1311,7 +1498,7 @@ export type Shutdown = Message<"link.v1.Shutdown"> & {
  * Use `create(ShutdownSchema)` to create a new message.
  */
 export const ShutdownSchema: GenMessage<Shutdown> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 34);
+  messageDesc(file_link_v1_link_service, 38);
 
 /**
  * @generated from message link.v1.ListLinksRequest
@@ -1324,7 +1511,7 @@ export type ListLinksRequest = Message<"link.v1.ListLinksRequest"> & {
  * Use `create(ListLinksRequestSchema)` to create a new message.
  */
 export const ListLinksRequestSchema: GenMessage<ListLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 35);
+  messageDesc(file_link_v1_link_service, 39);
 
 /**
  * @generated from message link.v1.ListLinksResponse
@@ -1343,7 +1530,7 @@ export type ListLinksResponse = Message<"link.v1.ListLinksResponse"> & {
  * Use `create(ListLinksResponseSchema)` to create a new message.
  */
 export const ListLinksResponseSchema: GenMessage<ListLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 36);
+  messageDesc(file_link_v1_link_service, 40);
 
 /**
  * @generated from message link.v1.GetLinkRequest
@@ -1362,7 +1549,7 @@ export type GetLinkRequest = Message<"link.v1.GetLinkRequest"> & {
  * Use `create(GetLinkRequestSchema)` to create a new message.
  */
 export const GetLinkRequestSchema: GenMessage<GetLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 37);
+  messageDesc(file_link_v1_link_service, 41);
 
 /**
  * @generated from message link.v1.GetLinkResponse
@@ -1379,7 +1566,7 @@ export type GetLinkResponse = Message<"link.v1.GetLinkResponse"> & {
  * Use `create(GetLinkResponseSchema)` to create a new message.
  */
 export const GetLinkResponseSchema: GenMessage<GetLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 38);
+  messageDesc(file_link_v1_link_service, 42);
 
 /**
  * @generated from message link.v1.WatchLinksRequest
@@ -1392,7 +1579,7 @@ export type WatchLinksRequest = Message<"link.v1.WatchLinksRequest"> & {
  * Use `create(WatchLinksRequestSchema)` to create a new message.
  */
 export const WatchLinksRequestSchema: GenMessage<WatchLinksRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 39);
+  messageDesc(file_link_v1_link_service, 43);
 
 /**
  * One event of WatchLinks: first exactly one snapshot, then changes.
@@ -1435,7 +1622,7 @@ export type WatchLinksResponse = Message<"link.v1.WatchLinksResponse"> & {
  * Use `create(WatchLinksResponseSchema)` to create a new message.
  */
 export const WatchLinksResponseSchema: GenMessage<WatchLinksResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 40);
+  messageDesc(file_link_v1_link_service, 44);
 
 /**
  * All of a user's links at one moment.
@@ -1454,7 +1641,7 @@ export type LinkSnapshot = Message<"link.v1.LinkSnapshot"> & {
  * Use `create(LinkSnapshotSchema)` to create a new message.
  */
 export const LinkSnapshotSchema: GenMessage<LinkSnapshot> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 41);
+  messageDesc(file_link_v1_link_service, 45);
 
 /**
  * @generated from message link.v1.StartPairingRequest
@@ -1473,7 +1660,7 @@ export type StartPairingRequest = Message<"link.v1.StartPairingRequest"> & {
  * Use `create(StartPairingRequestSchema)` to create a new message.
  */
 export const StartPairingRequestSchema: GenMessage<StartPairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 42);
+  messageDesc(file_link_v1_link_service, 46);
 
 /**
  * @generated from message link.v1.StartPairingResponse
@@ -1511,7 +1698,7 @@ export type StartPairingResponse = Message<"link.v1.StartPairingResponse"> & {
  * Use `create(StartPairingResponseSchema)` to create a new message.
  */
 export const StartPairingResponseSchema: GenMessage<StartPairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 43);
+  messageDesc(file_link_v1_link_service, 47);
 
 /**
  * @generated from message link.v1.CompletePairingRequest
@@ -1544,7 +1731,7 @@ export type CompletePairingRequest = Message<"link.v1.CompletePairingRequest"> &
  * Use `create(CompletePairingRequestSchema)` to create a new message.
  */
 export const CompletePairingRequestSchema: GenMessage<CompletePairingRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 44);
+  messageDesc(file_link_v1_link_service, 48);
 
 /**
  * @generated from message link.v1.CompletePairingResponse
@@ -1587,7 +1774,7 @@ export type CompletePairingResponse = Message<"link.v1.CompletePairingResponse">
  * Use `create(CompletePairingResponseSchema)` to create a new message.
  */
 export const CompletePairingResponseSchema: GenMessage<CompletePairingResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 45);
+  messageDesc(file_link_v1_link_service, 49);
 
 /**
  * @generated from message link.v1.RenameLinkRequest
@@ -1613,7 +1800,7 @@ export type RenameLinkRequest = Message<"link.v1.RenameLinkRequest"> & {
  * Use `create(RenameLinkRequestSchema)` to create a new message.
  */
 export const RenameLinkRequestSchema: GenMessage<RenameLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 46);
+  messageDesc(file_link_v1_link_service, 50);
 
 /**
  * @generated from message link.v1.RenameLinkResponse
@@ -1630,7 +1817,7 @@ export type RenameLinkResponse = Message<"link.v1.RenameLinkResponse"> & {
  * Use `create(RenameLinkResponseSchema)` to create a new message.
  */
 export const RenameLinkResponseSchema: GenMessage<RenameLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 47);
+  messageDesc(file_link_v1_link_service, 51);
 
 /**
  * @generated from message link.v1.DisconnectLinkRequest
@@ -1656,7 +1843,7 @@ export type DisconnectLinkRequest = Message<"link.v1.DisconnectLinkRequest"> & {
  * Use `create(DisconnectLinkRequestSchema)` to create a new message.
  */
 export const DisconnectLinkRequestSchema: GenMessage<DisconnectLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 48);
+  messageDesc(file_link_v1_link_service, 52);
 
 /**
  * @generated from message link.v1.DisconnectLinkResponse
@@ -1675,7 +1862,7 @@ export type DisconnectLinkResponse = Message<"link.v1.DisconnectLinkResponse"> &
  * Use `create(DisconnectLinkResponseSchema)` to create a new message.
  */
 export const DisconnectLinkResponseSchema: GenMessage<DisconnectLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 49);
+  messageDesc(file_link_v1_link_service, 53);
 
 /**
  * @generated from message link.v1.RevokeLinkRequest
@@ -1694,7 +1881,7 @@ export type RevokeLinkRequest = Message<"link.v1.RevokeLinkRequest"> & {
  * Use `create(RevokeLinkRequestSchema)` to create a new message.
  */
 export const RevokeLinkRequestSchema: GenMessage<RevokeLinkRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 50);
+  messageDesc(file_link_v1_link_service, 54);
 
 /**
  * @generated from message link.v1.RevokeLinkResponse
@@ -1707,7 +1894,7 @@ export type RevokeLinkResponse = Message<"link.v1.RevokeLinkResponse"> & {
  * Use `create(RevokeLinkResponseSchema)` to create a new message.
  */
 export const RevokeLinkResponseSchema: GenMessage<RevokeLinkResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 51);
+  messageDesc(file_link_v1_link_service, 55);
 
 /**
  * @generated from message link.v1.RotateLinkTokenRequest
@@ -1724,7 +1911,7 @@ export type RotateLinkTokenRequest = Message<"link.v1.RotateLinkTokenRequest"> &
  * Use `create(RotateLinkTokenRequestSchema)` to create a new message.
  */
 export const RotateLinkTokenRequestSchema: GenMessage<RotateLinkTokenRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 52);
+  messageDesc(file_link_v1_link_service, 56);
 
 /**
  * @generated from message link.v1.RotateLinkTokenResponse
@@ -1737,7 +1924,7 @@ export type RotateLinkTokenResponse = Message<"link.v1.RotateLinkTokenResponse">
  * Use `create(RotateLinkTokenResponseSchema)` to create a new message.
  */
 export const RotateLinkTokenResponseSchema: GenMessage<RotateLinkTokenResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_link_service, 53);
+  messageDesc(file_link_v1_link_service, 57);
 
 /**
  * LinkService is the agent's session with the control plane, and the user's view of their machines.

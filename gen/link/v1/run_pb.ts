@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/run.proto.
  */
 export const file_link_v1_run: GenFile = /*@__PURE__*/
-  fileDesc("ChFsaW5rL3YxL3J1bi5wcm90bxIHbGluay52MSLqBAoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNyYXcYAyABKAkSJgoHc3RhcnRlZBgKIAEoCzITLmxpbmsudjEuUnVuU3RhcnRlZEgAEiIKBHRleHQYCyABKAsyEi5saW5rLnYxLlRleHRFdmVudEgAEiwKCXJlYXNvbmluZxgMIAEoCzIXLmxpbmsudjEuUmVhc29uaW5nRXZlbnRIABImCgl0b29sX2NhbGwYDSABKAsyES5saW5rLnYxLlRvb2xDYWxsSAASKgoLdG9vbF9yZXN1bHQYDiABKAsyEy5saW5rLnYxLlRvb2xSZXN1bHRIABIqCgtmaWxlX2NoYW5nZRgPIAEoCzITLmxpbmsudjEuRmlsZUNoYW5nZUgAEh8KBXVzYWdlGBAgASgLMg4ubGluay52MS5Vc2FnZUgAEh8KA2xvZxgRIAEoCzIQLmxpbmsudjEuTG9nTGluZUgAEiIKBWVycm9yGBIgASgLMhEubGluay52MS5SdW5FcnJvckgAEiAKBGRvbmUYEyABKAsyEC5saW5rLnYxLlJ1bkRvbmVIABImCgdjaGFuZ2VzGBQgASgLMhMubGluay52MS5SdW5DaGFuZ2VzSAASKwoLaW50ZXJhY3Rpb24YFSABKAsyFC5saW5rLnYxLkludGVyYWN0aW9uSAASPAoUaW50ZXJhY3Rpb25fcmVzb2x2ZWQYFiABKAsyHC5saW5rLnYxLkludGVyYWN0aW9uUmVzb2x2ZWRIAEIHCgVldmVudCKoAgoLSW50ZXJhY3Rpb24SCgoCaWQYASABKAkSJgoEa2luZBgCIAEoDjIYLmxpbmsudjEuSW50ZXJhY3Rpb25LaW5kEgwKBHRvb2wYAyABKAkSEgoKaW5wdXRfanNvbhgEIAEoCRINCgV0aXRsZRgFIAEoCRIPCgdjb21tYW5kGAYgASgJEgsKA2N3ZBgHIAEoCRIMCgRkaWZmGAggASgJEg0KBXBhdGhzGAkgAygJEiQKCXF1ZXN0aW9ucxgKIAMoCzIRLmxpbmsudjEuUXVlc3Rpb24SKgoOc3VnZ2VzdGVkX3J1bGUYCyABKAsyEi5saW5rLnYxLkFsbG93UnVsZRISCgphbGxvd2VkX2J5GAwgASgJEhMKC2Rlc2NyaXB0aW9uGA0gASgJInQKCFF1ZXN0aW9uEgoKAmlkGAEgASgJEgwKBHRleHQYAiABKAkSDgoGaGVhZGVyGAMgASgJEigKB29wdGlvbnMYBCADKAsyFy5saW5rLnYxLlF1ZXN0aW9uT3B0aW9uEhQKDG11bHRpX3NlbGVjdBgFIAEoCCI0Cg5RdWVzdGlvbk9wdGlvbhINCgVsYWJlbBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSJFCg5RdWVzdGlvbkFuc3dlchITCgtxdWVzdGlvbl9pZBgBIAEoCRIQCghzZWxlY3RlZBgCIAMoCRIMCgR0ZXh0GAMgASgJIjEKCUFsbG93UnVsZRIMCgR0b29sGAEgASgJEhYKDmNvbW1hbmRfcHJlZml4GAIgASgJIoECChFJbnRlcmFjdGlvbkFuc3dlchIuCghkZWNpc2lvbhgBIAEoDjIcLmxpbmsudjEuSW50ZXJhY3Rpb25EZWNpc2lvbhIoCgVzY29wZRgCIAEoDjIZLmxpbmsudjEuSW50ZXJhY3Rpb25TY29wZRIoCgdhbnN3ZXJzGAMgAygLMhcubGluay52MS5RdWVzdGlvbkFuc3dlchIPCgdtZXNzYWdlGAQgASgJEhMKC2Fuc3dlcmVkX2J5GAUgASgJEi8KC2Fuc3dlcmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl0aW1lZF9vdXQYByABKAgigwEKE0ludGVyYWN0aW9uUmVzb2x2ZWQSFgoOaW50ZXJhY3Rpb25faWQYASABKAkSKAoFc3RhdGUYAiABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU3RhdGUSKgoGYW5zd2VyGAMgASgLMhoubGluay52MS5JbnRlcmFjdGlvbkFuc3dlciJNCgpSdW5TdGFydGVkEhIKCnNlc3Npb25faWQYASABKAkSDQoFbW9kZWwYAiABKAkSDwoHaGFybmVzcxgDIAEoCRILCgNjd2QYBCABKAkiGQoJVGV4dEV2ZW50EgwKBHRleHQYASABKAkiHgoOUmVhc29uaW5nRXZlbnQSDAoEdGV4dBgBIAEoCSI4CghUb29sQ2FsbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmlucHV0X2pzb24YAyABKAkiOgoKVG9vbFJlc3VsdBIKCgJpZBgBIAEoCRIOCgZvdXRwdXQYAiABKAkSEAoIaXNfZXJyb3IYAyABKAgiKAoKRmlsZUNoYW5nZRIMCgRwYXRoGAEgASgJEgwKBGtpbmQYAiABKAkikQEKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAIgASgEEhkKEWNhY2hlX3JlYWRfdG9rZW5zGAMgASgEEhoKEmNhY2hlX3dyaXRlX3Rva2VucxgEIAEoBBIQCghjb3N0X3VzZBgFIAEoARISCgpjb3N0X2tub3duGAYgASgIIogBCgdMb2dMaW5lEicKBnN0cmVhbRgBIAEoDjIXLmxpbmsudjEuTG9nTGluZS5TdHJlYW0SDAoEdGV4dBgCIAEoCSJGCgZTdHJlYW0SFgoSU1RSRUFNX1VOU1BFQ0lGSUVEEAASEQoNU1RSRUFNX1NURE9VVBABEhEKDVNUUkVBTV9TVERFUlIQAiIpCghSdW5FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoHUnVuRG9uZRIiCgZzdGF0dXMYASABKA4yEi5saW5rLnYxLlJ1blN0YXR1cxIRCglleGl0X2NvZGUYAiABKAUSFgoOZmFpbHVyZV9yZWFzb24YAyABKAkSEgoKc2Vzc2lvbl9pZBgEIAEoCRIOCgZraWxsZWQYBSADKAkiewoKUnVuQ2hhbmdlcxITCgtiYXNlX2NvbW1pdBgBIAEoCRIgCgVmaWxlcxgCIAMoCzIRLmxpbmsudjEuRmlsZURpZmYSEQoJdHJ1bmNhdGVkGAMgASgIEhUKDW9taXR0ZWRfZmlsZXMYBCABKA0SDAoEbm90ZRgFIAEoCSKxAQoIRmlsZURpZmYSDAoEcGF0aBgBIAEoCRIQCghvbGRfcGF0aBgCIAEoCRInCgZzdGF0dXMYAyABKA4yFy5saW5rLnYxLkZpbGVEaWZmU3RhdHVzEg4KBmJpbmFyeRgEIAEoCBIRCglhZGRpdGlvbnMYBSABKA0SEQoJZGVsZXRpb25zGAYgASgNEg0KBXBhdGNoGAcgASgJEhcKD3BhdGNoX3RydW5jYXRlZBgIIAEoCCKVAgoKUnVuUGF5bG9hZBIOCgZydW5faWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSDgoGcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAYgASgJEhcKD2lkbGVfdGltZW91dF9tcxgHIAEoDRIlCgdzYW5kYm94GAggASgLMhQubGluay52MS5TYW5kYm94U3BlYxIwCg9wZXJtaXNzaW9uX21vZGUYCSABKA4yFy5saW5rLnYxLlBlcm1pc3Npb25Nb2RlEicKC2FsbG93X3J1bGVzGAogAygLMhIubGluay52MS5BbGxvd1J1bGUimwMKBlRocmVhZBIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgdoYXJuZXNzGAMgASgJEg8KB2xpbmtfaWQYBCABKAkSGAoQc2FuZGJveF9wcm92aWRlchgFIAEoCRIOCgZicmFuY2gYBiABKAkSEgoKc2Vzc2lvbl9pZBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCg5sYXN0X3J1bl9zdGF0ZRgKIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSEgoKcmVwb3NpdG9yeRgLIAEoCRISCgpzYW5kYm94X2lkGAwgASgJEhwKFHBlbmRpbmdfaW50ZXJhY3Rpb25zGA0gASgNEiAKGGFwcHJvdmFsX3RpbWVvdXRfc2Vjb25kcxgOIAEoDRIQCghhcmNoaXZlZBgUIAEoCBIRCglsaW5rX25hbWUYFSABKAki3wEKDVRocmVhZE1lc3NhZ2USCgoCaWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEgwKBHRleHQYAyABKAkSDgoGcnVuX2lkGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBHRpZXIYBiABKA4yEi5saW5rLnYxLk1vZGVsVGllchIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCg9wZXJtaXNzaW9uX21vZGUYCCABKA4yFy5saW5rLnYxLlBlcm1pc3Npb25Nb2RlIuUDCgNSdW4SCgoCaWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSDwoHaGFybmVzcxgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgR0aWVyGAYgASgOMhIubGluay52MS5Nb2RlbFRpZXISIAoFc3RhdGUYByABKA4yES5saW5rLnYxLlJ1blN0YXRlEhYKDmZhaWx1cmVfcmVhc29uGAggASgJEhEKCWV4aXRfY29kZRgJIAEoBRISCgpzZXNzaW9uX2lkGAogASgJEhAKCGxhc3Rfc2VxGAsgASgEEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKD3Blcm1pc3Npb25fbW9kZRgQIAEoDjIXLmxpbmsudjEuUGVybWlzc2lvbk1vZGUSHAoUcGVuZGluZ19pbnRlcmFjdGlvbnMYESABKA0qawoJTW9kZWxUaWVyEhoKFk1PREVMX1RJRVJfVU5TUEVDSUZJRUQQABITCg9NT0RFTF9USUVSX0ZBU1QQARIUChBNT0RFTF9USUVSX1NNQVJUEAISFwoTTU9ERUxfVElFUl9USElOS0lORxADKssBCghSdW5TdGF0ZRIZChVSVU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBSVU5fU1RBVEVfUVVFVUVEEAESGAoUUlVOX1NUQVRFX0RJU1BBVENIRUQQAhIVChFSVU5fU1RBVEVfUlVOTklORxADEhcKE1JVTl9TVEFURV9DT01QTEVURUQQBBIUChBSVU5fU1RBVEVfRkFJTEVEEAUSFwoTUlVOX1NUQVRFX0NBTkNFTExFRBAGEhUKEVJVTl9TVEFURV9XQUlUSU5HEAcqfwoOUGVybWlzc2lvbk1vZGUSHwobUEVSTUlTU0lPTl9NT0RFX1VOU1BFQ0lGSUVEEAASFwoTUEVSTUlTU0lPTl9NT0RFX0FTSxABEhkKFVBFUk1JU1NJT05fTU9ERV9FRElUUxACEhgKFFBFUk1JU1NJT05fTU9ERV9BVVRPEAMqcgoJUnVuU3RhdHVzEhoKFlJVTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRSVU5fU1RBVFVTX0NPTVBMRVRFRBABEhUKEVJVTl9TVEFUVVNfRkFJTEVEEAISGAoUUlVOX1NUQVRVU19DQU5DRUxMRUQQAypzCg9JbnRlcmFjdGlvbktpbmQSIAocSU5URVJBQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh8KG0lOVEVSQUNUSU9OX0tJTkRfUEVSTUlTU0lPThABEh0KGUlOVEVSQUNUSU9OX0tJTkRfUVVFU1RJT04QAiqzAQoQSW50ZXJhY3Rpb25TdGF0ZRIhCh1JTlRFUkFDVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh0KGUlOVEVSQUNUSU9OX1NUQVRFX1BFTkRJTkcQARIeChpJTlRFUkFDVElPTl9TVEFURV9BTlNXRVJFRBACEh8KG0lOVEVSQUNUSU9OX1NUQVRFX1dJVEhEUkFXThADEhwKGElOVEVSQUNUSU9OX1NUQVRFX0NMT1NFRBAEKnoKE0ludGVyYWN0aW9uRGVjaXNpb24SJAogSU5URVJBQ1RJT05fREVDSVNJT05fVU5TUEVDSUZJRUQQABIeChpJTlRFUkFDVElPTl9ERUNJU0lPTl9BTExPVxABEh0KGUlOVEVSQUNUSU9OX0RFQ0lTSU9OX0RFTlkQAipvChBJbnRlcmFjdGlvblNjb3BlEiEKHUlOVEVSQUNUSU9OX1NDT1BFX1VOU1BFQ0lGSUVEEAASGgoWSU5URVJBQ1RJT05fU0NPUEVfT05DRRABEhwKGElOVEVSQUNUSU9OX1NDT1BFX1RIUkVBRBACKqkBCg5GaWxlRGlmZlN0YXR1cxIgChxGSUxFX0RJRkZfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWRklMRV9ESUZGX1NUQVRVU19BRERFRBABEh0KGUZJTEVfRElGRl9TVEFUVVNfTU9ESUZJRUQQAhIcChhGSUxFX0RJRkZfU1RBVFVTX0RFTEVURUQQAxIcChhGSUxFX0RJRkZfU1RBVFVTX1JFTkFNRUQQBGIGcHJvdG8z", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
+  fileDesc("ChFsaW5rL3YxL3J1bi5wcm90bxIHbGluay52MSK7BQoIUnVuRXZlbnQSCwoDc2VxGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNyYXcYAyABKAkSJgoHc3RhcnRlZBgKIAEoCzITLmxpbmsudjEuUnVuU3RhcnRlZEgAEiIKBHRleHQYCyABKAsyEi5saW5rLnYxLlRleHRFdmVudEgAEiwKCXJlYXNvbmluZxgMIAEoCzIXLmxpbmsudjEuUmVhc29uaW5nRXZlbnRIABImCgl0b29sX2NhbGwYDSABKAsyES5saW5rLnYxLlRvb2xDYWxsSAASKgoLdG9vbF9yZXN1bHQYDiABKAsyEy5saW5rLnYxLlRvb2xSZXN1bHRIABIqCgtmaWxlX2NoYW5nZRgPIAEoCzITLmxpbmsudjEuRmlsZUNoYW5nZUgAEh8KBXVzYWdlGBAgASgLMg4ubGluay52MS5Vc2FnZUgAEh8KA2xvZxgRIAEoCzIQLmxpbmsudjEuTG9nTGluZUgAEiIKBWVycm9yGBIgASgLMhEubGluay52MS5SdW5FcnJvckgAEiAKBGRvbmUYEyABKAsyEC5saW5rLnYxLlJ1bkRvbmVIABImCgdjaGFuZ2VzGBQgASgLMhMubGluay52MS5SdW5DaGFuZ2VzSAASKwoLaW50ZXJhY3Rpb24YFSABKAsyFC5saW5rLnYxLkludGVyYWN0aW9uSAASPAoUaW50ZXJhY3Rpb25fcmVzb2x2ZWQYFiABKAsyHC5saW5rLnYxLkludGVyYWN0aW9uUmVzb2x2ZWRIABIqCgt1c2FnZV9saW1pdBgXIAEoCzITLmxpbmsudjEuVXNhZ2VMaW1pdEgAEiMKB3N0ZWVyZWQYGCABKAsyEC5saW5rLnYxLlN0ZWVyZWRIAEIHCgVldmVudCKgAQoKVXNhZ2VMaW1pdBIpCgZzdGF0dXMYASABKA4yGS5saW5rLnYxLlVzYWdlTGltaXRTdGF0dXMSLQoJcmVzZXRzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgx1c2VkX3BlcmNlbnQYAyABKAESEgoKdXNlZF9rbm93bhgEIAEoCBIOCgZ3aW5kb3cYBSABKAkiKwoHU3RlZXJlZBISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiqAIKC0ludGVyYWN0aW9uEgoKAmlkGAEgASgJEiYKBGtpbmQYAiABKA4yGC5saW5rLnYxLkludGVyYWN0aW9uS2luZBIMCgR0b29sGAMgASgJEhIKCmlucHV0X2pzb24YBCABKAkSDQoFdGl0bGUYBSABKAkSDwoHY29tbWFuZBgGIAEoCRILCgNjd2QYByABKAkSDAoEZGlmZhgIIAEoCRINCgVwYXRocxgJIAMoCRIkCglxdWVzdGlvbnMYCiADKAsyES5saW5rLnYxLlF1ZXN0aW9uEioKDnN1Z2dlc3RlZF9ydWxlGAsgASgLMhIubGluay52MS5BbGxvd1J1bGUSEgoKYWxsb3dlZF9ieRgMIAEoCRITCgtkZXNjcmlwdGlvbhgNIAEoCSJ0CghRdWVzdGlvbhIKCgJpZBgBIAEoCRIMCgR0ZXh0GAIgASgJEg4KBmhlYWRlchgDIAEoCRIoCgdvcHRpb25zGAQgAygLMhcubGluay52MS5RdWVzdGlvbk9wdGlvbhIUCgxtdWx0aV9zZWxlY3QYBSABKAgiNAoOUXVlc3Rpb25PcHRpb24SDQoFbGFiZWwYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiRQoOUXVlc3Rpb25BbnN3ZXISEwoLcXVlc3Rpb25faWQYASABKAkSEAoIc2VsZWN0ZWQYAiADKAkSDAoEdGV4dBgDIAEoCSIxCglBbGxvd1J1bGUSDAoEdG9vbBgBIAEoCRIWCg5jb21tYW5kX3ByZWZpeBgCIAEoCSKBAgoRSW50ZXJhY3Rpb25BbnN3ZXISLgoIZGVjaXNpb24YASABKA4yHC5saW5rLnYxLkludGVyYWN0aW9uRGVjaXNpb24SKAoFc2NvcGUYAiABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU2NvcGUSKAoHYW5zd2VycxgDIAMoCzIXLmxpbmsudjEuUXVlc3Rpb25BbnN3ZXISDwoHbWVzc2FnZRgEIAEoCRITCgthbnN3ZXJlZF9ieRgFIAEoCRIvCgthbnN3ZXJlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJdGltZWRfb3V0GAcgASgIIoMBChNJbnRlcmFjdGlvblJlc29sdmVkEhYKDmludGVyYWN0aW9uX2lkGAEgASgJEigKBXN0YXRlGAIgASgOMhkubGluay52MS5JbnRlcmFjdGlvblN0YXRlEioKBmFuc3dlchgDIAEoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25BbnN3ZXIiTQoKUnVuU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSCwoDY3dkGAQgASgJIhkKCVRleHRFdmVudBIMCgR0ZXh0GAEgASgJIh4KDlJlYXNvbmluZ0V2ZW50EgwKBHRleHQYASABKAkiOAoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgppbnB1dF9qc29uGAMgASgJIjoKClRvb2xSZXN1bHQSCgoCaWQYASABKAkSDgoGb3V0cHV0GAIgASgJEhAKCGlzX2Vycm9yGAMgASgIIigKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIMCgRraW5kGAIgASgJIpEBCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAQSFQoNb3V0cHV0X3Rva2VucxgCIAEoBBIZChFjYWNoZV9yZWFkX3Rva2VucxgDIAEoBBIaChJjYWNoZV93cml0ZV90b2tlbnMYBCABKAQSEAoIY29zdF91c2QYBSABKAESEgoKY29zdF9rbm93bhgGIAEoCCKIAQoHTG9nTGluZRInCgZzdHJlYW0YASABKA4yFy5saW5rLnYxLkxvZ0xpbmUuU3RyZWFtEgwKBHRleHQYAiABKAkiRgoGU3RyZWFtEhYKElNUUkVBTV9VTlNQRUNJRklFRBAAEhEKDVNUUkVBTV9TVERPVVQQARIRCg1TVFJFQU1fU1RERVJSEAIiKQoIUnVuRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJIsIBCgdSdW5Eb25lEiIKBnN0YXR1cxgBIAEoDjISLmxpbmsudjEuUnVuU3RhdHVzEhEKCWV4aXRfY29kZRgCIAEoBRIWCg5mYWlsdXJlX3JlYXNvbhgDIAEoCRISCgpzZXNzaW9uX2lkGAQgASgJEg4KBmtpbGxlZBgFIAMoCRIzCg9saW1pdF9yZXNldHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB21lc3NhZ2UYByABKAkiewoKUnVuQ2hhbmdlcxITCgtiYXNlX2NvbW1pdBgBIAEoCRIgCgVmaWxlcxgCIAMoCzIRLmxpbmsudjEuRmlsZURpZmYSEQoJdHJ1bmNhdGVkGAMgASgIEhUKDW9taXR0ZWRfZmlsZXMYBCABKA0SDAoEbm90ZRgFIAEoCSKxAQoIRmlsZURpZmYSDAoEcGF0aBgBIAEoCRIQCghvbGRfcGF0aBgCIAEoCRInCgZzdGF0dXMYAyABKA4yFy5saW5rLnYxLkZpbGVEaWZmU3RhdHVzEg4KBmJpbmFyeRgEIAEoCBIRCglhZGRpdGlvbnMYBSABKA0SEQoJZGVsZXRpb25zGAYgASgNEg0KBXBhdGNoGAcgASgJEhcKD3BhdGNoX3RydW5jYXRlZBgIIAEoCCKvAgoKUnVuUGF5bG9hZBIOCgZydW5faWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSDgoGcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEhkKEXJlc3VtZV9zZXNzaW9uX2lkGAYgASgJEhcKD2lkbGVfdGltZW91dF9tcxgHIAEoDRIlCgdzYW5kYm94GAggASgLMhQubGluay52MS5TYW5kYm94U3BlYxIwCg9wZXJtaXNzaW9uX21vZGUYCSABKA4yFy5saW5rLnYxLlBlcm1pc3Npb25Nb2RlEicKC2FsbG93X3J1bGVzGAogAygLMhIubGluay52MS5BbGxvd1J1bGUSGAoQY29udGludWVzX3J1bl9pZBgLIAEoCSKABAoGVGhyZWFkEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEg8KB2hhcm5lc3MYAyABKAkSDwoHbGlua19pZBgEIAEoCRIYChBzYW5kYm94X3Byb3ZpZGVyGAUgASgJEg4KBmJyYW5jaBgGIAEoCRISCgpzZXNzaW9uX2lkGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKDmxhc3RfcnVuX3N0YXRlGAogASgOMhEubGluay52MS5SdW5TdGF0ZRISCgpyZXBvc2l0b3J5GAsgASgJEhIKCnNhbmRib3hfaWQYDCABKAkSHAoUcGVuZGluZ19pbnRlcmFjdGlvbnMYDSABKA0SIAoYYXBwcm92YWxfdGltZW91dF9zZWNvbmRzGA4gASgNEhAKCGFyY2hpdmVkGBQgASgIEhEKCWxpbmtfbmFtZRgVIAEoCRIaChJyZXN1bWVfYWZ0ZXJfbGltaXQYFiABKAgSLgoKcmVzdW1lc19hdBgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcXVldWVkX21lc3NhZ2VzGBggASgNIpEDCg1UaHJlYWRNZXNzYWdlEgoKAmlkGAEgASgJEhEKCXRocmVhZF9pZBgCIAEoCRIMCgR0ZXh0GAMgASgJEg4KBnJ1bl9pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIgCgR0aWVyGAYgASgOMhIubGluay52MS5Nb2RlbFRpZXISLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoPcGVybWlzc2lvbl9tb2RlGAggASgOMhcubGluay52MS5QZXJtaXNzaW9uTW9kZRIkCgVzdGF0ZRgJIAEoDjIVLmxpbmsudjEuTWVzc2FnZVN0YXRlEioKCGRlbGl2ZXJ5GAogASgOMhgubGluay52MS5NZXNzYWdlRGVsaXZlcnkSLgoKZXhwaXJlc19hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/QQKA1J1bhIKCgJpZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIPCgdoYXJuZXNzGAQgASgJEg0KBW1vZGVsGAUgASgJEiAKBHRpZXIYBiABKA4yEi5saW5rLnYxLk1vZGVsVGllchIgCgVzdGF0ZRgHIAEoDjIRLmxpbmsudjEuUnVuU3RhdGUSFgoOZmFpbHVyZV9yZWFzb24YCCABKAkSEQoJZXhpdF9jb2RlGAkgASgFEhIKCnNlc3Npb25faWQYCiABKAkSEAoIbGFzdF9zZXEYCyABKAQSGAoQY2FuY2VsX3JlcXVlc3RlZBgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoPcGVybWlzc2lvbl9tb2RlGBAgASgOMhcubGluay52MS5QZXJtaXNzaW9uTW9kZRIcChRwZW5kaW5nX2ludGVyYWN0aW9ucxgRIAEoDRIzCg9saW1pdF9yZXNldHNfYXQYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGNvbnRpbnVlc19ydW5faWQYFCABKAkSFwoPZmFpbHVyZV9tZXNzYWdlGBUgASgJKmsKCU1vZGVsVGllchIaChZNT0RFTF9USUVSX1VOU1BFQ0lGSUVEEAASEwoPTU9ERUxfVElFUl9GQVNUEAESFAoQTU9ERUxfVElFUl9TTUFSVBACEhcKE01PREVMX1RJRVJfVEhJTktJTkcQAyqCAgoIUnVuU3RhdGUSGQoVUlVOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQUlVOX1NUQVRFX1FVRVVFRBABEhgKFFJVTl9TVEFURV9ESVNQQVRDSEVEEAISFQoRUlVOX1NUQVRFX1JVTk5JTkcQAxIXChNSVU5fU1RBVEVfQ09NUExFVEVEEAQSFAoQUlVOX1NUQVRFX0ZBSUxFRBAFEhcKE1JVTl9TVEFURV9DQU5DRUxMRUQQBhIVChFSVU5fU1RBVEVfV0FJVElORxAHEhkKFVJVTl9TVEFURV9JTlRFUlJVUFRFRBAIEhoKFlJVTl9TVEFURV9QQVJLRURfTElNSVQQCSrOAQoMTWVzc2FnZVN0YXRlEh0KGU1FU1NBR0VfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRNRVNTQUdFX1NUQVRFX1FVRVVFRBABEhYKEk1FU1NBR0VfU1RBVEVfU0VOVBACEhoKFk1FU1NBR0VfU1RBVEVfU1RFRVJJTkcQAxIZChVNRVNTQUdFX1NUQVRFX1NURUVSRUQQBBIbChdNRVNTQUdFX1NUQVRFX1dJVEhEUkFXThAFEhkKFU1FU1NBR0VfU1RBVEVfRVhQSVJFRBAGKm4KD01lc3NhZ2VEZWxpdmVyeRIgChxNRVNTQUdFX0RFTElWRVJZX1VOU1BFQ0lGSUVEEAASHwobTUVTU0FHRV9ERUxJVkVSWV9BRlRFUl9UVVJOEAESGAoUTUVTU0FHRV9ERUxJVkVSWV9OT1cQAiqRAQoQVXNhZ2VMaW1pdFN0YXR1cxIiCh5VU0FHRV9MSU1JVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVVU0FHRV9MSU1JVF9TVEFUVVNfT0sQARIeChpVU0FHRV9MSU1JVF9TVEFUVVNfV0FSTklORxACEh4KGlVTQUdFX0xJTUlUX1NUQVRVU19SRUFDSEVEEAMqfwoOUGVybWlzc2lvbk1vZGUSHwobUEVSTUlTU0lPTl9NT0RFX1VOU1BFQ0lGSUVEEAASFwoTUEVSTUlTU0lPTl9NT0RFX0FTSxABEhkKFVBFUk1JU1NJT05fTU9ERV9FRElUUxACEhgKFFBFUk1JU1NJT05fTU9ERV9BVVRPEAMqjgEKCVJ1blN0YXR1cxIaChZSVU5fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUUlVOX1NUQVRVU19DT01QTEVURUQQARIVChFSVU5fU1RBVFVTX0ZBSUxFRBACEhgKFFJVTl9TVEFUVVNfQ0FOQ0VMTEVEEAMSGgoWUlVOX1NUQVRVU19JTlRFUlJVUFRFRBAEKnMKD0ludGVyYWN0aW9uS2luZBIgChxJTlRFUkFDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHwobSU5URVJBQ1RJT05fS0lORF9QRVJNSVNTSU9OEAESHQoZSU5URVJBQ1RJT05fS0lORF9RVUVTVElPThACKrMBChBJbnRlcmFjdGlvblN0YXRlEiEKHUlOVEVSQUNUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHQoZSU5URVJBQ1RJT05fU1RBVEVfUEVORElORxABEh4KGklOVEVSQUNUSU9OX1NUQVRFX0FOU1dFUkVEEAISHwobSU5URVJBQ1RJT05fU1RBVEVfV0lUSERSQVdOEAMSHAoYSU5URVJBQ1RJT05fU1RBVEVfQ0xPU0VEEAQqegoTSW50ZXJhY3Rpb25EZWNpc2lvbhIkCiBJTlRFUkFDVElPTl9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh4KGklOVEVSQUNUSU9OX0RFQ0lTSU9OX0FMTE9XEAESHQoZSU5URVJBQ1RJT05fREVDSVNJT05fREVOWRACKm8KEEludGVyYWN0aW9uU2NvcGUSIQodSU5URVJBQ1RJT05fU0NPUEVfVU5TUEVDSUZJRUQQABIaChZJTlRFUkFDVElPTl9TQ09QRV9PTkNFEAESHAoYSU5URVJBQ1RJT05fU0NPUEVfVEhSRUFEEAIqqQEKDkZpbGVEaWZmU3RhdHVzEiAKHEZJTEVfRElGRl9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZGSUxFX0RJRkZfU1RBVFVTX0FEREVEEAESHQoZRklMRV9ESUZGX1NUQVRVU19NT0RJRklFRBACEhwKGEZJTEVfRElGRl9TVEFUVVNfREVMRVRFRBADEhwKGEZJTEVfRElGRl9TVEFUVVNfUkVOQU1FRBAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
 
 /**
  * One normalized event of a run. Seq numbers start at 1 and have no gaps; exactly one event, the
@@ -131,6 +131,23 @@ export type RunEvent = Message<"link.v1.RunEvent"> & {
      */
     value: InteractionResolved;
     case: "interactionResolved";
+  } | {
+    /**
+     * The CLI reported where its usage limit stands (Claude's rate_limit_event, Codex's rate-limit
+     * updates, a quota error): recorded for the machine and harness, shown in the picker.
+     *
+     * @generated from field: link.v1.UsageLimit usage_limit = 23;
+     */
+    value: UsageLimit;
+    case: "usageLimit";
+  } | {
+    /**
+     * A message of the thread was delivered into this running turn (steer).
+     *
+     * @generated from field: link.v1.Steered steered = 24;
+     */
+    value: Steered;
+    case: "steered";
   } | { case: undefined; value?: undefined };
 };
 
@@ -140,6 +157,77 @@ export type RunEvent = Message<"link.v1.RunEvent"> & {
  */
 export const RunEventSchema: GenMessage<RunEvent> = /*@__PURE__*/
   messageDesc(file_link_v1_run, 0);
+
+/**
+ * A harness's usage limit as its CLI reported it.
+ *
+ * @generated from message link.v1.UsageLimit
+ */
+export type UsageLimit = Message<"link.v1.UsageLimit"> & {
+  /**
+   * @generated from field: link.v1.UsageLimitStatus status = 1;
+   */
+  status: UsageLimitStatus;
+
+  /**
+   * When the limit resets, when the CLI says.
+   *
+   * @generated from field: google.protobuf.Timestamp resets_at = 2;
+   */
+  resetsAt?: Timestamp | undefined;
+
+  /**
+   * How much of the window is used, 0 to 100, when the CLI says (else 0 and `used_known` false).
+   *
+   * @generated from field: double used_percent = 3;
+   */
+  usedPercent: number;
+
+  /**
+   * @generated from field: bool used_known = 4;
+   */
+  usedKnown: boolean;
+
+  /**
+   * The window's name in the CLI's words ("five_hour", "weekly", "primary"). At most 64 bytes.
+   *
+   * @generated from field: string window = 5;
+   */
+  window: string;
+};
+
+/**
+ * Describes the message link.v1.UsageLimit.
+ * Use `create(UsageLimitSchema)` to create a new message.
+ */
+export const UsageLimitSchema: GenMessage<UsageLimit> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 1);
+
+/**
+ * A message delivered into the running turn.
+ *
+ * @generated from message link.v1.Steered
+ */
+export type Steered = Message<"link.v1.Steered"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * The text the CLI got. At most 256 KiB.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message link.v1.Steered.
+ * Use `create(SteeredSchema)` to create a new message.
+ */
+export const SteeredSchema: GenMessage<Steered> = /*@__PURE__*/
+  messageDesc(file_link_v1_run, 2);
 
 /**
  * A request of the harness to the user, with what a person needs to judge it.
@@ -240,7 +328,7 @@ export type Interaction = Message<"link.v1.Interaction"> & {
  * Use `create(InteractionSchema)` to create a new message.
  */
 export const InteractionSchema: GenMessage<Interaction> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 1);
+  messageDesc(file_link_v1_run, 3);
 
 /**
  * One question of a QUESTION interaction.
@@ -287,7 +375,7 @@ export type Question = Message<"link.v1.Question"> & {
  * Use `create(QuestionSchema)` to create a new message.
  */
 export const QuestionSchema: GenMessage<Question> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 2);
+  messageDesc(file_link_v1_run, 4);
 
 /**
  * @generated from message link.v1.QuestionOption
@@ -309,7 +397,7 @@ export type QuestionOption = Message<"link.v1.QuestionOption"> & {
  * Use `create(QuestionOptionSchema)` to create a new message.
  */
 export const QuestionOptionSchema: GenMessage<QuestionOption> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 3);
+  messageDesc(file_link_v1_run, 5);
 
 /**
  * The answer to one Question.
@@ -342,7 +430,7 @@ export type QuestionAnswer = Message<"link.v1.QuestionAnswer"> & {
  * Use `create(QuestionAnswerSchema)` to create a new message.
  */
 export const QuestionAnswerSchema: GenMessage<QuestionAnswer> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 4);
+  messageDesc(file_link_v1_run, 6);
 
 /**
  * A rule of a thread's "always allow" list: requests for `tool` (and, for shell tools, whose
@@ -369,7 +457,7 @@ export type AllowRule = Message<"link.v1.AllowRule"> & {
  * Use `create(AllowRuleSchema)` to create a new message.
  */
 export const AllowRuleSchema: GenMessage<AllowRule> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 5);
+  messageDesc(file_link_v1_run, 7);
 
 /**
  * The answer to an interaction.
@@ -428,7 +516,7 @@ export type InteractionAnswer = Message<"link.v1.InteractionAnswer"> & {
  * Use `create(InteractionAnswerSchema)` to create a new message.
  */
 export const InteractionAnswerSchema: GenMessage<InteractionAnswer> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 6);
+  messageDesc(file_link_v1_run, 8);
 
 /**
  * An interaction's end, as the agent saw it.
@@ -461,7 +549,7 @@ export type InteractionResolved = Message<"link.v1.InteractionResolved"> & {
  * Use `create(InteractionResolvedSchema)` to create a new message.
  */
 export const InteractionResolvedSchema: GenMessage<InteractionResolved> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 7);
+  messageDesc(file_link_v1_run, 9);
 
 /**
  * The harness started: its session (for resume) and model.
@@ -497,7 +585,7 @@ export type RunStarted = Message<"link.v1.RunStarted"> & {
  * Use `create(RunStartedSchema)` to create a new message.
  */
 export const RunStartedSchema: GenMessage<RunStarted> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 8);
+  messageDesc(file_link_v1_run, 10);
 
 /**
  * Assistant text (a whole block or message).
@@ -516,7 +604,7 @@ export type TextEvent = Message<"link.v1.TextEvent"> & {
  * Use `create(TextEventSchema)` to create a new message.
  */
 export const TextEventSchema: GenMessage<TextEvent> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 9);
+  messageDesc(file_link_v1_run, 11);
 
 /**
  * The model's reasoning, when the CLI shows it.
@@ -535,7 +623,7 @@ export type ReasoningEvent = Message<"link.v1.ReasoningEvent"> & {
  * Use `create(ReasoningEventSchema)` to create a new message.
  */
 export const ReasoningEventSchema: GenMessage<ReasoningEvent> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 10);
+  messageDesc(file_link_v1_run, 12);
 
 /**
  * @generated from message link.v1.ToolCall
@@ -564,7 +652,7 @@ export type ToolCall = Message<"link.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 11);
+  messageDesc(file_link_v1_run, 13);
 
 /**
  * @generated from message link.v1.ToolResult
@@ -593,7 +681,7 @@ export type ToolResult = Message<"link.v1.ToolResult"> & {
  * Use `create(ToolResultSchema)` to create a new message.
  */
 export const ToolResultSchema: GenMessage<ToolResult> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 12);
+  messageDesc(file_link_v1_run, 14);
 
 /**
  * A file the harness wrote or deleted.
@@ -619,7 +707,7 @@ export type FileChange = Message<"link.v1.FileChange"> & {
  * Use `create(FileChangeSchema)` to create a new message.
  */
 export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 13);
+  messageDesc(file_link_v1_run, 15);
 
 /**
  * @generated from message link.v1.Usage
@@ -663,7 +751,7 @@ export type Usage = Message<"link.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 14);
+  messageDesc(file_link_v1_run, 16);
 
 /**
  * Output that is not one of the CLI's events: the shell harness's output, or unparsed lines.
@@ -687,7 +775,7 @@ export type LogLine = Message<"link.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 15);
+  messageDesc(file_link_v1_run, 17);
 
 /**
  * @generated from enum link.v1.LogLine.Stream
@@ -713,7 +801,7 @@ export enum LogLine_Stream {
  * Describes the enum link.v1.LogLine.Stream.
  */
 export const LogLine_StreamSchema: GenEnum<LogLine_Stream> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 15, 0);
+  enumDesc(file_link_v1_run, 17, 0);
 
 /**
  * An error the harness or the model API reported.
@@ -739,7 +827,7 @@ export type RunError = Message<"link.v1.RunError"> & {
  * Use `create(RunErrorSchema)` to create a new message.
  */
 export const RunErrorSchema: GenMessage<RunError> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 16);
+  messageDesc(file_link_v1_run, 18);
 
 /**
  * The end of a run: always the last event, exactly once.
@@ -778,6 +866,21 @@ export type RunDone = Message<"link.v1.RunDone"> & {
    * @generated from field: repeated string killed = 5;
    */
   killed: string[];
+
+  /**
+   * For USAGE_LIMIT: when the limit resets, when the CLI said.
+   *
+   * @generated from field: google.protobuf.Timestamp limit_resets_at = 6;
+   */
+  limitResetsAt?: Timestamp | undefined;
+
+  /**
+   * The failure in the CLI's words, when there is one worth showing ("usage limit reached"). At
+   * most 4 KiB.
+   *
+   * @generated from field: string message = 7;
+   */
+  message: string;
 };
 
 /**
@@ -785,7 +888,7 @@ export type RunDone = Message<"link.v1.RunDone"> & {
  * Use `create(RunDoneSchema)` to create a new message.
  */
 export const RunDoneSchema: GenMessage<RunDone> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 17);
+  messageDesc(file_link_v1_run, 19);
 
 /**
  * A git sandbox's change against a base commit: every tracked, untracked (not ignored), renamed and
@@ -837,7 +940,7 @@ export type RunChanges = Message<"link.v1.RunChanges"> & {
  * Use `create(RunChangesSchema)` to create a new message.
  */
 export const RunChangesSchema: GenMessage<RunChanges> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 18);
+  messageDesc(file_link_v1_run, 20);
 
 /**
  * One file of a RunChanges.
@@ -904,7 +1007,7 @@ export type FileDiff = Message<"link.v1.FileDiff"> & {
  * Use `create(FileDiffSchema)` to create a new message.
  */
 export const FileDiffSchema: GenMessage<FileDiff> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 19);
+  messageDesc(file_link_v1_run, 21);
 
 /**
  * What the agent is asked to run. Sent as bytes inside a signed DispatchRun.
@@ -977,6 +1080,14 @@ export type RunPayload = Message<"link.v1.RunPayload"> & {
    * @generated from field: repeated link.v1.AllowRule allow_rules = 10;
    */
   allowRules: AllowRule[];
+
+  /**
+   * Set on a run that continues a run parked at the usage limit (its id): the prompt is the
+   * continuation's, and the session is the parked run's.
+   *
+   * @generated from field: string continues_run_id = 11;
+   */
+  continuesRunId: string;
 };
 
 /**
@@ -984,7 +1095,7 @@ export type RunPayload = Message<"link.v1.RunPayload"> & {
  * Use `create(RunPayloadSchema)` to create a new message.
  */
 export const RunPayloadSchema: GenMessage<RunPayload> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 20);
+  messageDesc(file_link_v1_run, 22);
 
 /**
  * A thread: a conversation pinned, from its first message on, to a harness, a machine, a sandbox
@@ -1088,6 +1199,28 @@ export type Thread = Message<"link.v1.Thread"> & {
    * @generated from field: string link_name = 21;
    */
   linkName: string;
+
+  /**
+   * When its harness hits the usage limit, park the run and continue after the reset (a
+   * continuation run) instead of failing it. Off by default.
+   *
+   * @generated from field: bool resume_after_limit = 22;
+   */
+  resumeAfterLimit: boolean;
+
+  /**
+   * Set while a run of the thread is parked at the usage limit: when the continuation starts.
+   *
+   * @generated from field: google.protobuf.Timestamp resumes_at = 23;
+   */
+  resumesAt?: Timestamp | undefined;
+
+  /**
+   * Its messages waiting to start (QUEUED).
+   *
+   * @generated from field: uint32 queued_messages = 24;
+   */
+  queuedMessages: number;
 };
 
 /**
@@ -1095,7 +1228,7 @@ export type Thread = Message<"link.v1.Thread"> & {
  * Use `create(ThreadSchema)` to create a new message.
  */
 export const ThreadSchema: GenMessage<Thread> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 21);
+  messageDesc(file_link_v1_run, 23);
 
 /**
  * A message the user sent in a thread.
@@ -1142,6 +1275,31 @@ export type ThreadMessage = Message<"link.v1.ThreadMessage"> & {
    * @generated from field: link.v1.PermissionMode permission_mode = 8;
    */
   permissionMode: PermissionMode;
+
+  /**
+   * @generated from field: link.v1.MessageState state = 9;
+   */
+  state: MessageState;
+
+  /**
+   * @generated from field: link.v1.MessageDelivery delivery = 10;
+   */
+  delivery: MessageDelivery;
+
+  /**
+   * A message that has not started by then expires (EXPIRED) and never runs; unset for one that
+   * started at once.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 11;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * When it was last edited (while queued), or its state changed.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 12;
+   */
+  updatedAt?: Timestamp | undefined;
 };
 
 /**
@@ -1149,7 +1307,7 @@ export type ThreadMessage = Message<"link.v1.ThreadMessage"> & {
  * Use `create(ThreadMessageSchema)` to create a new message.
  */
 export const ThreadMessageSchema: GenMessage<ThreadMessage> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 22);
+  messageDesc(file_link_v1_run, 24);
 
 /**
  * @generated from message link.v1.Run
@@ -1245,6 +1403,35 @@ export type Run = Message<"link.v1.Run"> & {
    * @generated from field: uint32 pending_interactions = 17;
    */
   pendingInteractions: number;
+
+  /**
+   * For a run stopped at the usage limit (PARKED_LIMIT, or FAILED with USAGE_LIMIT): when the
+   * limit resets, as the CLI said.
+   *
+   * @generated from field: google.protobuf.Timestamp limit_resets_at = 18;
+   */
+  limitResetsAt?: Timestamp | undefined;
+
+  /**
+   * For a queued run: when it expires (FAILED with EXPIRED) if its machine has not taken it.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 19;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * A continuation run: the parked run it continues.
+   *
+   * @generated from field: string continues_run_id = 20;
+   */
+  continuesRunId: string;
+
+  /**
+   * The failure in the CLI's words (RunDone.message). At most 4 KiB.
+   *
+   * @generated from field: string failure_message = 21;
+   */
+  failureMessage: string;
 };
 
 /**
@@ -1252,7 +1439,7 @@ export type Run = Message<"link.v1.Run"> & {
  * Use `create(RunSchema)` to create a new message.
  */
 export const RunSchema: GenMessage<Run> = /*@__PURE__*/
-  messageDesc(file_link_v1_run, 23);
+  messageDesc(file_link_v1_run, 25);
 
 /**
  * Model tiers, mapped to a model name per harness in one table; an explicit model passes through.
@@ -1341,6 +1528,23 @@ export enum RunState {
    * @generated from enum value: RUN_STATE_WAITING = 7;
    */
   WAITING = 7,
+
+  /**
+   * The user interrupted the turn: the CLI ended it its own way (Claude's interrupt, Codex
+   * turn/interrupt, ACP session/cancel) and kept the session, so the next message continues it.
+   *
+   * @generated from enum value: RUN_STATE_INTERRUPTED = 8;
+   */
+  INTERRUPTED = 8,
+
+  /**
+   * The harness hit its usage limit and the thread opted in to wait: the run stopped, and a
+   * continuation run starts by itself at the thread's `resumes_at` (the reset plus a margin).
+   * The thread's later messages wait behind it. Terminal for this run.
+   *
+   * @generated from enum value: RUN_STATE_PARKED_LIMIT = 9;
+   */
+  PARKED_LIMIT = 9,
 }
 
 /**
@@ -1348,6 +1552,137 @@ export enum RunState {
  */
 export const RunStateSchema: GenEnum<RunState> = /*@__PURE__*/
   enumDesc(file_link_v1_run, 1);
+
+/**
+ * Where a message of a thread is in its life.
+ *
+ * @generated from enum link.v1.MessageState
+ */
+export enum MessageState {
+  /**
+   * @generated from enum value: MESSAGE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Stored, waiting: for the thread's run in progress to end (or a parked run to resume). It can
+   * be edited or withdrawn until it starts.
+   *
+   * @generated from enum value: MESSAGE_STATE_QUEUED = 1;
+   */
+  QUEUED = 1,
+
+  /**
+   * It became a run (`run_id`); the run may still be queued for an offline machine.
+   *
+   * @generated from enum value: MESSAGE_STATE_SENT = 2;
+   */
+  SENT = 2,
+
+  /**
+   * To be delivered into the running turn of `run_id` (steer); on its way to the machine.
+   *
+   * @generated from enum value: MESSAGE_STATE_STEERING = 3;
+   */
+  STEERING = 3,
+
+  /**
+   * Delivered into the running turn of `run_id`: the CLI got it mid-turn.
+   *
+   * @generated from enum value: MESSAGE_STATE_STEERED = 4;
+   */
+  STEERED = 4,
+
+  /**
+   * The user withdrew it before it started.
+   *
+   * @generated from enum value: MESSAGE_STATE_WITHDRAWN = 5;
+   */
+  WITHDRAWN = 5,
+
+  /**
+   * It did not start before `expires_at`; it never runs.
+   *
+   * @generated from enum value: MESSAGE_STATE_EXPIRED = 6;
+   */
+  EXPIRED = 6,
+}
+
+/**
+ * Describes the enum link.v1.MessageState.
+ */
+export const MessageStateSchema: GenEnum<MessageState> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 2);
+
+/**
+ * When a message sent during a run takes effect.
+ *
+ * @generated from enum link.v1.MessageDelivery
+ */
+export enum MessageDelivery {
+  /**
+   * After this turn (the default): the next run starts when the current one ends.
+   *
+   * @generated from enum value: MESSAGE_DELIVERY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MESSAGE_DELIVERY_AFTER_TURN = 1;
+   */
+  AFTER_TURN = 1,
+
+  /**
+   * Now, into the running turn, when the harness takes input mid-turn (Claude Code, Codex); for
+   * the others, or a run not running yet, the same as AFTER_TURN.
+   *
+   * @generated from enum value: MESSAGE_DELIVERY_NOW = 2;
+   */
+  NOW = 2,
+}
+
+/**
+ * Describes the enum link.v1.MessageDelivery.
+ */
+export const MessageDeliverySchema: GenEnum<MessageDelivery> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 3);
+
+/**
+ * How close a harness on a machine is to its usage limit, as its CLI last reported.
+ *
+ * @generated from enum link.v1.UsageLimitStatus
+ */
+export enum UsageLimitStatus {
+  /**
+   * @generated from enum value: USAGE_LIMIT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: USAGE_LIMIT_STATUS_OK = 1;
+   */
+  OK = 1,
+
+  /**
+   * Near the limit (the CLI warned, or 80 % or more used).
+   *
+   * @generated from enum value: USAGE_LIMIT_STATUS_WARNING = 2;
+   */
+  WARNING = 2,
+
+  /**
+   * At the limit: requests are refused until `resets_at`.
+   *
+   * @generated from enum value: USAGE_LIMIT_STATUS_REACHED = 3;
+   */
+  REACHED = 3,
+}
+
+/**
+ * Describes the enum link.v1.UsageLimitStatus.
+ */
+export const UsageLimitStatusSchema: GenEnum<UsageLimitStatus> = /*@__PURE__*/
+  enumDesc(file_link_v1_run, 4);
 
 /**
  * What the agent may do without asking, chosen per message.
@@ -1389,7 +1724,7 @@ export enum PermissionMode {
  * Describes the enum link.v1.PermissionMode.
  */
 export const PermissionModeSchema: GenEnum<PermissionMode> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 2);
+  enumDesc(file_link_v1_run, 5);
 
 /**
  * How a run ended.
@@ -1416,13 +1751,20 @@ export enum RunStatus {
    * @generated from enum value: RUN_STATUS_CANCELLED = 3;
    */
   CANCELLED = 3,
+
+  /**
+   * Ended by the user's interrupt, the session kept (the run becomes INTERRUPTED).
+   *
+   * @generated from enum value: RUN_STATUS_INTERRUPTED = 4;
+   */
+  INTERRUPTED = 4,
 }
 
 /**
  * Describes the enum link.v1.RunStatus.
  */
 export const RunStatusSchema: GenEnum<RunStatus> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 3);
+  enumDesc(file_link_v1_run, 6);
 
 /**
  * What an interaction asks for.
@@ -1454,7 +1796,7 @@ export enum InteractionKind {
  * Describes the enum link.v1.InteractionKind.
  */
 export const InteractionKindSchema: GenEnum<InteractionKind> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 4);
+  enumDesc(file_link_v1_run, 7);
 
 /**
  * Where an interaction is in its life.
@@ -1500,7 +1842,7 @@ export enum InteractionState {
  * Describes the enum link.v1.InteractionState.
  */
 export const InteractionStateSchema: GenEnum<InteractionState> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 5);
+  enumDesc(file_link_v1_run, 8);
 
 /**
  * A permission answer.
@@ -1528,7 +1870,7 @@ export enum InteractionDecision {
  * Describes the enum link.v1.InteractionDecision.
  */
 export const InteractionDecisionSchema: GenEnum<InteractionDecision> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 6);
+  enumDesc(file_link_v1_run, 9);
 
 /**
  * How far an ALLOW reaches.
@@ -1561,7 +1903,7 @@ export enum InteractionScope {
  * Describes the enum link.v1.InteractionScope.
  */
 export const InteractionScopeSchema: GenEnum<InteractionScope> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 7);
+  enumDesc(file_link_v1_run, 10);
 
 /**
  * How a file changed between two commits (or a commit and the work tree).
@@ -1599,5 +1941,5 @@ export enum FileDiffStatus {
  * Describes the enum link.v1.FileDiffStatus.
  */
 export const FileDiffStatusSchema: GenEnum<FileDiffStatus> = /*@__PURE__*/
-  enumDesc(file_link_v1_run, 8);
+  enumDesc(file_link_v1_run, 11);
 

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Interaction, InteractionAnswer, InteractionDecision, InteractionScope, InteractionState, ModelTier, PermissionMode, QuestionAnswer, Run, RunEvent, RunState, Thread, ThreadMessage } from "./run_pb.js";
+import type { Interaction, InteractionAnswer, InteractionDecision, InteractionScope, InteractionState, MessageDelivery, ModelTier, PermissionMode, QuestionAnswer, Run, RunEvent, RunState, Thread, ThreadMessage } from "./run_pb.js";
 import { file_link_v1_run } from "./run_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/thread_service.proto.
  */
 export const file_link_v1_thread_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxsaW5rL3YxL3RocmVhZF9zZXJ2aWNlLnByb3RvEgdsaW5rLnYxIiQKE0NyZWF0ZVRocmVhZFJlcXVlc3QSDQoFdGl0bGUYASABKAkiNwoUQ3JlYXRlVGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQiPQoSTGlzdFRocmVhZHNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYAiABKAgiNwoTTGlzdFRocmVhZHNSZXNwb25zZRIgCgd0aHJlYWRzGAEgAygLMg8ubGluay52MS5UaHJlYWQiJQoQR2V0VGhyZWFkUmVxdWVzdBIRCgl0aHJlYWRfaWQYASABKAkiegoRR2V0VGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQSKAoIbWVzc2FnZXMYAiADKAsyFi5saW5rLnYxLlRocmVhZE1lc3NhZ2USGgoEcnVucxgDIAMoCzIMLmxpbmsudjEuUnVuIo4CChJTZW5kTWVzc2FnZVJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJEgwKBHRleHQYAiABKAkSDwoHaGFybmVzcxgDIAEoCRIPCgdsaW5rX2lkGAQgASgJEhgKEHNhbmRib3hfcHJvdmlkZXIYBSABKAkSDgoGYnJhbmNoGAYgASgJEg0KBW1vZGVsGAcgASgJEiAKBHRpZXIYCCABKA4yEi5saW5rLnYxLk1vZGVsVGllchISCgpyZXBvc2l0b3J5GAkgASgJEjAKD3Blcm1pc3Npb25fbW9kZRgKIAEoDjIXLmxpbmsudjEuUGVybWlzc2lvbk1vZGUSFAoMY29uZmlybV9hdXRvGAsgASgIIjkKE1NlbmRNZXNzYWdlUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkiNAoPV2F0Y2hSdW5SZXF1ZXN0Eg4KBnJ1bl9pZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAQiNAoQV2F0Y2hSdW5SZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmxpbmsudjEuUnVuRXZlbnQiIgoQQ2FuY2VsUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiNQoRQ2FuY2VsUnVuUmVzcG9uc2USIAoFc3RhdGUYASABKA4yES5saW5rLnYxLlJ1blN0YXRlIiQKD0xpc3RSdW5zUmVxdWVzdBIRCgl0aHJlYWRfaWQYASABKAkiLgoQTGlzdFJ1bnNSZXNwb25zZRIaCgRydW5zGAEgAygLMgwubGluay52MS5SdW4i6wIKEUludGVyYWN0aW9uUmVjb3JkEg4KBnJ1bl9pZBgBIAEoCRIRCgl0aHJlYWRfaWQYAiABKAkSDwoHbGlua19pZBgDIAEoCRIpCgtpbnRlcmFjdGlvbhgEIAEoCzIULmxpbmsudjEuSW50ZXJhY3Rpb24SKAoFc3RhdGUYBSABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU3RhdGUSKgoGYW5zd2VyGAYgASgLMhoubGluay52MS5JbnRlcmFjdGlvbkFuc3dlchILCgNzZXEYByABKAQSLAoIYXNrZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWRlbGl2ZXJlZBgJIAEoCBIsCghkZWFkbGluZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMdGhyZWFkX3RpdGxlGAsgASgJEg8KB2hhcm5lc3MYDCABKAki1wEKGEFuc3dlckludGVyYWN0aW9uUmVxdWVzdBIOCgZydW5faWQYASABKAkSFgoOaW50ZXJhY3Rpb25faWQYAiABKAkSLgoIZGVjaXNpb24YAyABKA4yHC5saW5rLnYxLkludGVyYWN0aW9uRGVjaXNpb24SKAoFc2NvcGUYBCABKA4yGS5saW5rLnYxLkludGVyYWN0aW9uU2NvcGUSKAoHYW5zd2VycxgFIAMoCzIXLmxpbmsudjEuUXVlc3Rpb25BbnN3ZXISDwoHbWVzc2FnZRgGIAEoCSJMChlBbnN3ZXJJbnRlcmFjdGlvblJlc3BvbnNlEi8KC2ludGVyYWN0aW9uGAEgASgLMhoubGluay52MS5JbnRlcmFjdGlvblJlY29yZCJWChdMaXN0SW50ZXJhY3Rpb25zUmVxdWVzdBIYChBpbmNsdWRlX3Jlc29sdmVkGAEgASgIEhEKCXRocmVhZF9pZBgCIAEoCRIOCgZydW5faWQYAyABKAkiTAoYTGlzdEludGVyYWN0aW9uc1Jlc3BvbnNlEjAKDGludGVyYWN0aW9ucxgBIAMoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25SZWNvcmQiGgoYV2F0Y2hJbnRlcmFjdGlvbnNSZXF1ZXN0IoYBChlXYXRjaEludGVyYWN0aW9uc1Jlc3BvbnNlEjAKCHNuYXBzaG90GAEgASgLMhwubGluay52MS5JbnRlcmFjdGlvblNuYXBzaG90SAASLQoHY2hhbmdlZBgCIAEoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25SZWNvcmRIAEIICgZjaGFuZ2UiRwoTSW50ZXJhY3Rpb25TbmFwc2hvdBIwCgxpbnRlcmFjdGlvbnMYASADKAsyGi5saW5rLnYxLkludGVyYWN0aW9uUmVjb3JkIq4BChNVcGRhdGVUaHJlYWRSZXF1ZXN0EhEKCXRocmVhZF9pZBgBIAEoCRISCgV0aXRsZRgCIAEoCUgAiAEBEhUKCGFyY2hpdmVkGAMgASgISAGIAQESJQoYYXBwcm92YWxfdGltZW91dF9zZWNvbmRzGAQgASgNSAKIAQFCCAoGX3RpdGxlQgsKCV9hcmNoaXZlZEIbChlfYXBwcm92YWxfdGltZW91dF9zZWNvbmRzIjcKFFVwZGF0ZVRocmVhZFJlc3BvbnNlEh8KBnRocmVhZBgBIAEoCzIPLmxpbmsudjEuVGhyZWFkIigKE0RlbGV0ZVRocmVhZFJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJIhYKFERlbGV0ZVRocmVhZFJlc3BvbnNlIi8KE1dhdGNoVGhyZWFkc1JlcXVlc3QSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCKOAQoUV2F0Y2hUaHJlYWRzUmVzcG9uc2USKwoIc25hcHNob3QYASABKAsyFy5saW5rLnYxLlRocmVhZFNuYXBzaG90SAASIgoHY2hhbmdlZBgCIAEoCzIPLmxpbmsudjEuVGhyZWFkSAASGwoRcmVtb3ZlZF90aHJlYWRfaWQYAyABKAlIAEIICgZjaGFuZ2UiMgoOVGhyZWFkU25hcHNob3QSIAoHdGhyZWFkcxgBIAMoCzIPLmxpbmsudjEuVGhyZWFkMvgHCg1UaHJlYWRTZXJ2aWNlEksKDENyZWF0ZVRocmVhZBIcLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVzcG9uc2USSAoLTGlzdFRocmVhZHMSGy5saW5rLnYxLkxpc3RUaHJlYWRzUmVxdWVzdBocLmxpbmsudjEuTGlzdFRocmVhZHNSZXNwb25zZRJCCglHZXRUaHJlYWQSGS5saW5rLnYxLkdldFRocmVhZFJlcXVlc3QaGi5saW5rLnYxLkdldFRocmVhZFJlc3BvbnNlEkgKC1NlbmRNZXNzYWdlEhsubGluay52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHC5saW5rLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USQQoIV2F0Y2hSdW4SGC5saW5rLnYxLldhdGNoUnVuUmVxdWVzdBoZLmxpbmsudjEuV2F0Y2hSdW5SZXNwb25zZTABEkIKCUNhbmNlbFJ1bhIZLmxpbmsudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmxpbmsudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoITGlzdFJ1bnMSGC5saW5rLnYxLkxpc3RSdW5zUmVxdWVzdBoZLmxpbmsudjEuTGlzdFJ1bnNSZXNwb25zZRJaChFBbnN3ZXJJbnRlcmFjdGlvbhIhLmxpbmsudjEuQW5zd2VySW50ZXJhY3Rpb25SZXF1ZXN0GiIubGluay52MS5BbnN3ZXJJbnRlcmFjdGlvblJlc3BvbnNlElcKEExpc3RJbnRlcmFjdGlvbnMSIC5saW5rLnYxLkxpc3RJbnRlcmFjdGlvbnNSZXF1ZXN0GiEubGluay52MS5MaXN0SW50ZXJhY3Rpb25zUmVzcG9uc2USXAoRV2F0Y2hJbnRlcmFjdGlvbnMSIS5saW5rLnYxLldhdGNoSW50ZXJhY3Rpb25zUmVxdWVzdBoiLmxpbmsudjEuV2F0Y2hJbnRlcmFjdGlvbnNSZXNwb25zZTABEksKDFVwZGF0ZVRocmVhZBIcLmxpbmsudjEuVXBkYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuVXBkYXRlVGhyZWFkUmVzcG9uc2USSwoMRGVsZXRlVGhyZWFkEhwubGluay52MS5EZWxldGVUaHJlYWRSZXF1ZXN0Gh0ubGluay52MS5EZWxldGVUaHJlYWRSZXNwb25zZRJNCgxXYXRjaFRocmVhZHMSHC5saW5rLnYxLldhdGNoVGhyZWFkc1JlcXVlc3QaHS5saW5rLnYxLldhdGNoVGhyZWFkc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_run]);
+  fileDesc("ChxsaW5rL3YxL3RocmVhZF9zZXJ2aWNlLnByb3RvEgdsaW5rLnYxIiQKE0NyZWF0ZVRocmVhZFJlcXVlc3QSDQoFdGl0bGUYASABKAkiNwoUQ3JlYXRlVGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQiPQoSTGlzdFRocmVhZHNSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhgKEGluY2x1ZGVfYXJjaGl2ZWQYAiABKAgiNwoTTGlzdFRocmVhZHNSZXNwb25zZRIgCgd0aHJlYWRzGAEgAygLMg8ubGluay52MS5UaHJlYWQiJQoQR2V0VGhyZWFkUmVxdWVzdBIRCgl0aHJlYWRfaWQYASABKAkiegoRR2V0VGhyZWFkUmVzcG9uc2USHwoGdGhyZWFkGAEgASgLMg8ubGluay52MS5UaHJlYWQSKAoIbWVzc2FnZXMYAiADKAsyFi5saW5rLnYxLlRocmVhZE1lc3NhZ2USGgoEcnVucxgDIAMoCzIMLmxpbmsudjEuUnVuItYCChJTZW5kTWVzc2FnZVJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJEgwKBHRleHQYAiABKAkSDwoHaGFybmVzcxgDIAEoCRIPCgdsaW5rX2lkGAQgASgJEhgKEHNhbmRib3hfcHJvdmlkZXIYBSABKAkSDgoGYnJhbmNoGAYgASgJEg0KBW1vZGVsGAcgASgJEiAKBHRpZXIYCCABKA4yEi5saW5rLnYxLk1vZGVsVGllchISCgpyZXBvc2l0b3J5GAkgASgJEjAKD3Blcm1pc3Npb25fbW9kZRgKIAEoDjIXLmxpbmsudjEuUGVybWlzc2lvbk1vZGUSFAoMY29uZmlybV9hdXRvGAsgASgIEioKCGRlbGl2ZXJ5GAwgASgOMhgubGluay52MS5NZXNzYWdlRGVsaXZlcnkSGgoSZXhwaXJlc19pbl9zZWNvbmRzGA0gASgNIncKE1NlbmRNZXNzYWdlUmVzcG9uc2USDgoGcnVuX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSJwoHbWVzc2FnZRgDIAEoCzIWLmxpbmsudjEuVGhyZWFkTWVzc2FnZRITCgtsaW5rX29ubGluZRgEIAEoCCI+ChpVcGRhdGVRdWV1ZWRNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkiRgobVXBkYXRlUXVldWVkTWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5saW5rLnYxLlRocmVhZE1lc3NhZ2UiLAoWV2l0aGRyYXdNZXNzYWdlUmVxdWVzdBISCgptZXNzYWdlX2lkGAEgASgJIkIKF1dpdGhkcmF3TWVzc2FnZVJlc3BvbnNlEicKB21lc3NhZ2UYASABKAsyFi5saW5rLnYxLlRocmVhZE1lc3NhZ2UiJQoTSW50ZXJydXB0UnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkiOAoUSW50ZXJydXB0UnVuUmVzcG9uc2USIAoFc3RhdGUYASABKA4yES5saW5rLnYxLlJ1blN0YXRlIjQKD1dhdGNoUnVuUmVxdWVzdBIOCgZydW5faWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgEIjQKEFdhdGNoUnVuUmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5saW5rLnYxLlJ1bkV2ZW50IiIKEENhbmNlbFJ1blJlcXVlc3QSDgoGcnVuX2lkGAEgASgJIjUKEUNhbmNlbFJ1blJlc3BvbnNlEiAKBXN0YXRlGAEgASgOMhEubGluay52MS5SdW5TdGF0ZSIkCg9MaXN0UnVuc1JlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJIi4KEExpc3RSdW5zUmVzcG9uc2USGgoEcnVucxgBIAMoCzIMLmxpbmsudjEuUnVuIusCChFJbnRlcmFjdGlvblJlY29yZBIOCgZydW5faWQYASABKAkSEQoJdGhyZWFkX2lkGAIgASgJEg8KB2xpbmtfaWQYAyABKAkSKQoLaW50ZXJhY3Rpb24YBCABKAsyFC5saW5rLnYxLkludGVyYWN0aW9uEigKBXN0YXRlGAUgASgOMhkubGluay52MS5JbnRlcmFjdGlvblN0YXRlEioKBmFuc3dlchgGIAEoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25BbnN3ZXISCwoDc2VxGAcgASgEEiwKCGFza2VkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglkZWxpdmVyZWQYCSABKAgSLAoIZGVhZGxpbmUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHRocmVhZF90aXRsZRgLIAEoCRIPCgdoYXJuZXNzGAwgASgJItcBChhBbnN3ZXJJbnRlcmFjdGlvblJlcXVlc3QSDgoGcnVuX2lkGAEgASgJEhYKDmludGVyYWN0aW9uX2lkGAIgASgJEi4KCGRlY2lzaW9uGAMgASgOMhwubGluay52MS5JbnRlcmFjdGlvbkRlY2lzaW9uEigKBXNjb3BlGAQgASgOMhkubGluay52MS5JbnRlcmFjdGlvblNjb3BlEigKB2Fuc3dlcnMYBSADKAsyFy5saW5rLnYxLlF1ZXN0aW9uQW5zd2VyEg8KB21lc3NhZ2UYBiABKAkiTAoZQW5zd2VySW50ZXJhY3Rpb25SZXNwb25zZRIvCgtpbnRlcmFjdGlvbhgBIAEoCzIaLmxpbmsudjEuSW50ZXJhY3Rpb25SZWNvcmQiVgoXTGlzdEludGVyYWN0aW9uc1JlcXVlc3QSGAoQaW5jbHVkZV9yZXNvbHZlZBgBIAEoCBIRCgl0aHJlYWRfaWQYAiABKAkSDgoGcnVuX2lkGAMgASgJIkwKGExpc3RJbnRlcmFjdGlvbnNSZXNwb25zZRIwCgxpbnRlcmFjdGlvbnMYASADKAsyGi5saW5rLnYxLkludGVyYWN0aW9uUmVjb3JkIhoKGFdhdGNoSW50ZXJhY3Rpb25zUmVxdWVzdCKGAQoZV2F0Y2hJbnRlcmFjdGlvbnNSZXNwb25zZRIwCghzbmFwc2hvdBgBIAEoCzIcLmxpbmsudjEuSW50ZXJhY3Rpb25TbmFwc2hvdEgAEi0KB2NoYW5nZWQYAiABKAsyGi5saW5rLnYxLkludGVyYWN0aW9uUmVjb3JkSABCCAoGY2hhbmdlIkcKE0ludGVyYWN0aW9uU25hcHNob3QSMAoMaW50ZXJhY3Rpb25zGAEgAygLMhoubGluay52MS5JbnRlcmFjdGlvblJlY29yZCLmAQoTVXBkYXRlVGhyZWFkUmVxdWVzdBIRCgl0aHJlYWRfaWQYASABKAkSEgoFdGl0bGUYAiABKAlIAIgBARIVCghhcmNoaXZlZBgDIAEoCEgBiAEBEiUKGGFwcHJvdmFsX3RpbWVvdXRfc2Vjb25kcxgEIAEoDUgCiAEBEh8KEnJlc3VtZV9hZnRlcl9saW1pdBgFIAEoCEgDiAEBQggKBl90aXRsZUILCglfYXJjaGl2ZWRCGwoZX2FwcHJvdmFsX3RpbWVvdXRfc2Vjb25kc0IVChNfcmVzdW1lX2FmdGVyX2xpbWl0IjcKFFVwZGF0ZVRocmVhZFJlc3BvbnNlEh8KBnRocmVhZBgBIAEoCzIPLmxpbmsudjEuVGhyZWFkIigKE0RlbGV0ZVRocmVhZFJlcXVlc3QSEQoJdGhyZWFkX2lkGAEgASgJIhYKFERlbGV0ZVRocmVhZFJlc3BvbnNlIi8KE1dhdGNoVGhyZWFkc1JlcXVlc3QSGAoQaW5jbHVkZV9hcmNoaXZlZBgBIAEoCCKOAQoUV2F0Y2hUaHJlYWRzUmVzcG9uc2USKwoIc25hcHNob3QYASABKAsyFy5saW5rLnYxLlRocmVhZFNuYXBzaG90SAASIgoHY2hhbmdlZBgCIAEoCzIPLmxpbmsudjEuVGhyZWFkSAASGwoRcmVtb3ZlZF90aHJlYWRfaWQYAyABKAlIAEIICgZjaGFuZ2UiMgoOVGhyZWFkU25hcHNob3QSIAoHdGhyZWFkcxgBIAMoCzIPLmxpbmsudjEuVGhyZWFkMv0JCg1UaHJlYWRTZXJ2aWNlEksKDENyZWF0ZVRocmVhZBIcLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuQ3JlYXRlVGhyZWFkUmVzcG9uc2USSAoLTGlzdFRocmVhZHMSGy5saW5rLnYxLkxpc3RUaHJlYWRzUmVxdWVzdBocLmxpbmsudjEuTGlzdFRocmVhZHNSZXNwb25zZRJCCglHZXRUaHJlYWQSGS5saW5rLnYxLkdldFRocmVhZFJlcXVlc3QaGi5saW5rLnYxLkdldFRocmVhZFJlc3BvbnNlEkgKC1NlbmRNZXNzYWdlEhsubGluay52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHC5saW5rLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USQQoIV2F0Y2hSdW4SGC5saW5rLnYxLldhdGNoUnVuUmVxdWVzdBoZLmxpbmsudjEuV2F0Y2hSdW5SZXNwb25zZTABEkIKCUNhbmNlbFJ1bhIZLmxpbmsudjEuQ2FuY2VsUnVuUmVxdWVzdBoaLmxpbmsudjEuQ2FuY2VsUnVuUmVzcG9uc2USPwoITGlzdFJ1bnMSGC5saW5rLnYxLkxpc3RSdW5zUmVxdWVzdBoZLmxpbmsudjEuTGlzdFJ1bnNSZXNwb25zZRJaChFBbnN3ZXJJbnRlcmFjdGlvbhIhLmxpbmsudjEuQW5zd2VySW50ZXJhY3Rpb25SZXF1ZXN0GiIubGluay52MS5BbnN3ZXJJbnRlcmFjdGlvblJlc3BvbnNlElcKEExpc3RJbnRlcmFjdGlvbnMSIC5saW5rLnYxLkxpc3RJbnRlcmFjdGlvbnNSZXF1ZXN0GiEubGluay52MS5MaXN0SW50ZXJhY3Rpb25zUmVzcG9uc2USXAoRV2F0Y2hJbnRlcmFjdGlvbnMSIS5saW5rLnYxLldhdGNoSW50ZXJhY3Rpb25zUmVxdWVzdBoiLmxpbmsudjEuV2F0Y2hJbnRlcmFjdGlvbnNSZXNwb25zZTABEksKDFVwZGF0ZVRocmVhZBIcLmxpbmsudjEuVXBkYXRlVGhyZWFkUmVxdWVzdBodLmxpbmsudjEuVXBkYXRlVGhyZWFkUmVzcG9uc2USSwoMRGVsZXRlVGhyZWFkEhwubGluay52MS5EZWxldGVUaHJlYWRSZXF1ZXN0Gh0ubGluay52MS5EZWxldGVUaHJlYWRSZXNwb25zZRJNCgxXYXRjaFRocmVhZHMSHC5saW5rLnYxLldhdGNoVGhyZWFkc1JlcXVlc3QaHS5saW5rLnYxLldhdGNoVGhyZWFkc1Jlc3BvbnNlMAESYAoTVXBkYXRlUXVldWVkTWVzc2FnZRIjLmxpbmsudjEuVXBkYXRlUXVldWVkTWVzc2FnZVJlcXVlc3QaJC5saW5rLnYxLlVwZGF0ZVF1ZXVlZE1lc3NhZ2VSZXNwb25zZRJUCg9XaXRoZHJhd01lc3NhZ2USHy5saW5rLnYxLldpdGhkcmF3TWVzc2FnZVJlcXVlc3QaIC5saW5rLnYxLldpdGhkcmF3TWVzc2FnZVJlc3BvbnNlEksKDEludGVycnVwdFJ1bhIcLmxpbmsudjEuSW50ZXJydXB0UnVuUmVxdWVzdBodLmxpbmsudjEuSW50ZXJydXB0UnVuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_run]);
 
 /**
  * @generated from message link.v1.CreateThreadRequest
@@ -211,6 +211,23 @@ export type SendMessageRequest = Message<"link.v1.SendMessageRequest"> & {
    * @generated from field: bool confirm_auto = 11;
    */
   confirmAuto: boolean;
+
+  /**
+   * While a run of the thread is in progress: into the running turn (NOW, where the harness can
+   * take it) or after it (the default). A message is never refused THREAD_BUSY for a run in
+   * progress: it is queued.
+   *
+   * @generated from field: link.v1.MessageDelivery delivery = 12;
+   */
+  delivery: MessageDelivery;
+
+  /**
+   * A message that has not started within this many seconds (its machine offline, a run before
+   * it) expires (EXPIRED) and never runs. 0: 24 hours. At most 7 days.
+   *
+   * @generated from field: uint32 expires_in_seconds = 13;
+   */
+  expiresInSeconds: number;
 };
 
 /**
@@ -225,6 +242,8 @@ export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PUR
  */
 export type SendMessageResponse = Message<"link.v1.SendMessageResponse"> & {
   /**
+   * Empty while the message waits (QUEUED, STEERING).
+   *
    * @generated from field: string run_id = 1;
    */
   runId: string;
@@ -233,6 +252,19 @@ export type SendMessageResponse = Message<"link.v1.SendMessageResponse"> & {
    * @generated from field: string message_id = 2;
    */
   messageId: string;
+
+  /**
+   * The message as stored: SENT (a run was made; queued for an offline machine when
+   * `link_online` is false), QUEUED or STEERING.
+   *
+   * @generated from field: link.v1.ThreadMessage message = 3;
+   */
+  message?: ThreadMessage | undefined;
+
+  /**
+   * @generated from field: bool link_online = 4;
+   */
+  linkOnline: boolean;
 };
 
 /**
@@ -241,6 +273,117 @@ export type SendMessageResponse = Message<"link.v1.SendMessageResponse"> & {
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
   messageDesc(file_link_v1_thread_service, 7);
+
+/**
+ * @generated from message link.v1.UpdateQueuedMessageRequest
+ */
+export type UpdateQueuedMessageRequest = Message<"link.v1.UpdateQueuedMessageRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+
+  /**
+   * The new text, 1 byte to 256 KiB.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message link.v1.UpdateQueuedMessageRequest.
+ * Use `create(UpdateQueuedMessageRequestSchema)` to create a new message.
+ */
+export const UpdateQueuedMessageRequestSchema: GenMessage<UpdateQueuedMessageRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 8);
+
+/**
+ * @generated from message link.v1.UpdateQueuedMessageResponse
+ */
+export type UpdateQueuedMessageResponse = Message<"link.v1.UpdateQueuedMessageResponse"> & {
+  /**
+   * @generated from field: link.v1.ThreadMessage message = 1;
+   */
+  message?: ThreadMessage | undefined;
+};
+
+/**
+ * Describes the message link.v1.UpdateQueuedMessageResponse.
+ * Use `create(UpdateQueuedMessageResponseSchema)` to create a new message.
+ */
+export const UpdateQueuedMessageResponseSchema: GenMessage<UpdateQueuedMessageResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 9);
+
+/**
+ * @generated from message link.v1.WithdrawMessageRequest
+ */
+export type WithdrawMessageRequest = Message<"link.v1.WithdrawMessageRequest"> & {
+  /**
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message link.v1.WithdrawMessageRequest.
+ * Use `create(WithdrawMessageRequestSchema)` to create a new message.
+ */
+export const WithdrawMessageRequestSchema: GenMessage<WithdrawMessageRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 10);
+
+/**
+ * @generated from message link.v1.WithdrawMessageResponse
+ */
+export type WithdrawMessageResponse = Message<"link.v1.WithdrawMessageResponse"> & {
+  /**
+   * @generated from field: link.v1.ThreadMessage message = 1;
+   */
+  message?: ThreadMessage | undefined;
+};
+
+/**
+ * Describes the message link.v1.WithdrawMessageResponse.
+ * Use `create(WithdrawMessageResponseSchema)` to create a new message.
+ */
+export const WithdrawMessageResponseSchema: GenMessage<WithdrawMessageResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 11);
+
+/**
+ * @generated from message link.v1.InterruptRunRequest
+ */
+export type InterruptRunRequest = Message<"link.v1.InterruptRunRequest"> & {
+  /**
+   * @generated from field: string run_id = 1;
+   */
+  runId: string;
+};
+
+/**
+ * Describes the message link.v1.InterruptRunRequest.
+ * Use `create(InterruptRunRequestSchema)` to create a new message.
+ */
+export const InterruptRunRequestSchema: GenMessage<InterruptRunRequest> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 12);
+
+/**
+ * @generated from message link.v1.InterruptRunResponse
+ */
+export type InterruptRunResponse = Message<"link.v1.InterruptRunResponse"> & {
+  /**
+   * The run's state after the request (its turn ends INTERRUPTED once the machine has done it).
+   *
+   * @generated from field: link.v1.RunState state = 1;
+   */
+  state: RunState;
+};
+
+/**
+ * Describes the message link.v1.InterruptRunResponse.
+ * Use `create(InterruptRunResponseSchema)` to create a new message.
+ */
+export const InterruptRunResponseSchema: GenMessage<InterruptRunResponse> = /*@__PURE__*/
+  messageDesc(file_link_v1_thread_service, 13);
 
 /**
  * @generated from message link.v1.WatchRunRequest
@@ -264,7 +407,7 @@ export type WatchRunRequest = Message<"link.v1.WatchRunRequest"> & {
  * Use `create(WatchRunRequestSchema)` to create a new message.
  */
 export const WatchRunRequestSchema: GenMessage<WatchRunRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 8);
+  messageDesc(file_link_v1_thread_service, 14);
 
 /**
  * @generated from message link.v1.WatchRunResponse
@@ -281,7 +424,7 @@ export type WatchRunResponse = Message<"link.v1.WatchRunResponse"> & {
  * Use `create(WatchRunResponseSchema)` to create a new message.
  */
 export const WatchRunResponseSchema: GenMessage<WatchRunResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 9);
+  messageDesc(file_link_v1_thread_service, 15);
 
 /**
  * @generated from message link.v1.CancelRunRequest
@@ -298,7 +441,7 @@ export type CancelRunRequest = Message<"link.v1.CancelRunRequest"> & {
  * Use `create(CancelRunRequestSchema)` to create a new message.
  */
 export const CancelRunRequestSchema: GenMessage<CancelRunRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 10);
+  messageDesc(file_link_v1_thread_service, 16);
 
 /**
  * @generated from message link.v1.CancelRunResponse
@@ -317,7 +460,7 @@ export type CancelRunResponse = Message<"link.v1.CancelRunResponse"> & {
  * Use `create(CancelRunResponseSchema)` to create a new message.
  */
 export const CancelRunResponseSchema: GenMessage<CancelRunResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 11);
+  messageDesc(file_link_v1_thread_service, 17);
 
 /**
  * @generated from message link.v1.ListRunsRequest
@@ -336,7 +479,7 @@ export type ListRunsRequest = Message<"link.v1.ListRunsRequest"> & {
  * Use `create(ListRunsRequestSchema)` to create a new message.
  */
 export const ListRunsRequestSchema: GenMessage<ListRunsRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 12);
+  messageDesc(file_link_v1_thread_service, 18);
 
 /**
  * @generated from message link.v1.ListRunsResponse
@@ -353,7 +496,7 @@ export type ListRunsResponse = Message<"link.v1.ListRunsResponse"> & {
  * Use `create(ListRunsResponseSchema)` to create a new message.
  */
 export const ListRunsResponseSchema: GenMessage<ListRunsResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 13);
+  messageDesc(file_link_v1_thread_service, 19);
 
 /**
  * An interaction as the control plane keeps it: the request, where it is, and its answer.
@@ -435,7 +578,7 @@ export type InteractionRecord = Message<"link.v1.InteractionRecord"> & {
  * Use `create(InteractionRecordSchema)` to create a new message.
  */
 export const InteractionRecordSchema: GenMessage<InteractionRecord> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 14);
+  messageDesc(file_link_v1_thread_service, 20);
 
 /**
  * @generated from message link.v1.AnswerInteractionRequest
@@ -485,7 +628,7 @@ export type AnswerInteractionRequest = Message<"link.v1.AnswerInteractionRequest
  * Use `create(AnswerInteractionRequestSchema)` to create a new message.
  */
 export const AnswerInteractionRequestSchema: GenMessage<AnswerInteractionRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 15);
+  messageDesc(file_link_v1_thread_service, 21);
 
 /**
  * @generated from message link.v1.AnswerInteractionResponse
@@ -502,7 +645,7 @@ export type AnswerInteractionResponse = Message<"link.v1.AnswerInteractionRespon
  * Use `create(AnswerInteractionResponseSchema)` to create a new message.
  */
 export const AnswerInteractionResponseSchema: GenMessage<AnswerInteractionResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 16);
+  messageDesc(file_link_v1_thread_service, 22);
 
 /**
  * @generated from message link.v1.ListInteractionsRequest
@@ -533,7 +676,7 @@ export type ListInteractionsRequest = Message<"link.v1.ListInteractionsRequest">
  * Use `create(ListInteractionsRequestSchema)` to create a new message.
  */
 export const ListInteractionsRequestSchema: GenMessage<ListInteractionsRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 17);
+  messageDesc(file_link_v1_thread_service, 23);
 
 /**
  * @generated from message link.v1.ListInteractionsResponse
@@ -550,7 +693,7 @@ export type ListInteractionsResponse = Message<"link.v1.ListInteractionsResponse
  * Use `create(ListInteractionsResponseSchema)` to create a new message.
  */
 export const ListInteractionsResponseSchema: GenMessage<ListInteractionsResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 18);
+  messageDesc(file_link_v1_thread_service, 24);
 
 /**
  * @generated from message link.v1.WatchInteractionsRequest
@@ -563,7 +706,7 @@ export type WatchInteractionsRequest = Message<"link.v1.WatchInteractionsRequest
  * Use `create(WatchInteractionsRequestSchema)` to create a new message.
  */
 export const WatchInteractionsRequestSchema: GenMessage<WatchInteractionsRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 19);
+  messageDesc(file_link_v1_thread_service, 25);
 
 /**
  * @generated from message link.v1.WatchInteractionsResponse
@@ -596,7 +739,7 @@ export type WatchInteractionsResponse = Message<"link.v1.WatchInteractionsRespon
  * Use `create(WatchInteractionsResponseSchema)` to create a new message.
  */
 export const WatchInteractionsResponseSchema: GenMessage<WatchInteractionsResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 20);
+  messageDesc(file_link_v1_thread_service, 26);
 
 /**
  * @generated from message link.v1.InteractionSnapshot
@@ -613,7 +756,7 @@ export type InteractionSnapshot = Message<"link.v1.InteractionSnapshot"> & {
  * Use `create(InteractionSnapshotSchema)` to create a new message.
  */
 export const InteractionSnapshotSchema: GenMessage<InteractionSnapshot> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 21);
+  messageDesc(file_link_v1_thread_service, 27);
 
 /**
  * @generated from message link.v1.UpdateThreadRequest
@@ -642,6 +785,13 @@ export type UpdateThreadRequest = Message<"link.v1.UpdateThreadRequest"> & {
    * @generated from field: optional uint32 approval_timeout_seconds = 4;
    */
   approvalTimeoutSeconds?: number | undefined;
+
+  /**
+   * Park runs at the usage limit and continue after the reset (Thread.resume_after_limit).
+   *
+   * @generated from field: optional bool resume_after_limit = 5;
+   */
+  resumeAfterLimit?: boolean | undefined;
 };
 
 /**
@@ -649,7 +799,7 @@ export type UpdateThreadRequest = Message<"link.v1.UpdateThreadRequest"> & {
  * Use `create(UpdateThreadRequestSchema)` to create a new message.
  */
 export const UpdateThreadRequestSchema: GenMessage<UpdateThreadRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 22);
+  messageDesc(file_link_v1_thread_service, 28);
 
 /**
  * @generated from message link.v1.UpdateThreadResponse
@@ -666,7 +816,7 @@ export type UpdateThreadResponse = Message<"link.v1.UpdateThreadResponse"> & {
  * Use `create(UpdateThreadResponseSchema)` to create a new message.
  */
 export const UpdateThreadResponseSchema: GenMessage<UpdateThreadResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 23);
+  messageDesc(file_link_v1_thread_service, 29);
 
 /**
  * @generated from message link.v1.DeleteThreadRequest
@@ -683,7 +833,7 @@ export type DeleteThreadRequest = Message<"link.v1.DeleteThreadRequest"> & {
  * Use `create(DeleteThreadRequestSchema)` to create a new message.
  */
 export const DeleteThreadRequestSchema: GenMessage<DeleteThreadRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 24);
+  messageDesc(file_link_v1_thread_service, 30);
 
 /**
  * @generated from message link.v1.DeleteThreadResponse
@@ -696,7 +846,7 @@ export type DeleteThreadResponse = Message<"link.v1.DeleteThreadResponse"> & {
  * Use `create(DeleteThreadResponseSchema)` to create a new message.
  */
 export const DeleteThreadResponseSchema: GenMessage<DeleteThreadResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 25);
+  messageDesc(file_link_v1_thread_service, 31);
 
 /**
  * @generated from message link.v1.WatchThreadsRequest
@@ -715,7 +865,7 @@ export type WatchThreadsRequest = Message<"link.v1.WatchThreadsRequest"> & {
  * Use `create(WatchThreadsRequestSchema)` to create a new message.
  */
 export const WatchThreadsRequestSchema: GenMessage<WatchThreadsRequest> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 26);
+  messageDesc(file_link_v1_thread_service, 32);
 
 /**
  * @generated from message link.v1.WatchThreadsResponse
@@ -750,7 +900,7 @@ export type WatchThreadsResponse = Message<"link.v1.WatchThreadsResponse"> & {
  * Use `create(WatchThreadsResponseSchema)` to create a new message.
  */
 export const WatchThreadsResponseSchema: GenMessage<WatchThreadsResponse> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 27);
+  messageDesc(file_link_v1_thread_service, 33);
 
 /**
  * @generated from message link.v1.ThreadSnapshot
@@ -767,7 +917,7 @@ export type ThreadSnapshot = Message<"link.v1.ThreadSnapshot"> & {
  * Use `create(ThreadSnapshotSchema)` to create a new message.
  */
 export const ThreadSnapshotSchema: GenMessage<ThreadSnapshot> = /*@__PURE__*/
-  messageDesc(file_link_v1_thread_service, 28);
+  messageDesc(file_link_v1_thread_service, 34);
 
 /**
  * ThreadService: conversations with a harness on one of the user's machines, and their runs.
@@ -915,6 +1065,39 @@ export const ThreadService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchThreadsRequestSchema;
     output: typeof WatchThreadsResponseSchema;
+  },
+  /**
+   * Changes the text of a message still QUEUED; FAILED_PRECONDITION MESSAGE_STARTED once it has
+   * started (or was withdrawn or expired).
+   *
+   * @generated from rpc link.v1.ThreadService.UpdateQueuedMessage
+   */
+  updateQueuedMessage: {
+    methodKind: "unary";
+    input: typeof UpdateQueuedMessageRequestSchema;
+    output: typeof UpdateQueuedMessageResponseSchema;
+  },
+  /**
+   * Withdraws a message still QUEUED: it never runs. FAILED_PRECONDITION MESSAGE_STARTED otherwise.
+   *
+   * @generated from rpc link.v1.ThreadService.WithdrawMessage
+   */
+  withdrawMessage: {
+    methodKind: "unary";
+    input: typeof WithdrawMessageRequestSchema;
+    output: typeof WithdrawMessageResponseSchema;
+  },
+  /**
+   * Ends the run's current turn through the CLI's own interrupt, keeping its session (the next
+   * message continues it). A run not on the machine yet is cancelled. Unlike CancelRun, nothing
+   * is killed unless the CLI does not stop within the grace period.
+   *
+   * @generated from rpc link.v1.ThreadService.InterruptRun
+   */
+  interruptRun: {
+    methodKind: "unary";
+    input: typeof InterruptRunRequestSchema;
+    output: typeof InterruptRunResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_link_v1_thread_service, 0);

@@ -6,6 +6,8 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { UsageLimitStatus } from "./run_pb.js";
+import { file_link_v1_run } from "./run_pb.js";
 import type { LocalRepository } from "./sandbox_pb.js";
 import { file_link_v1_sandbox } from "./sandbox_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file link/v1/types.proto.
  */
 export const file_link_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChNsaW5rL3YxL3R5cGVzLnByb3RvEgdsaW5rLnYxIpkBChFIYXJuZXNzQ2FwYWJpbGl0eRIMCgRuYW1lGAEgASgJEhEKCWluc3RhbGxlZBgCIAEoCBIPCgd2ZXJzaW9uGAMgASgJEi4KC2NyZWRlbnRpYWxzGAQgASgOMhkubGluay52MS5DcmVkZW50aWFsc1N0YXRlEhIKCmV4ZWN1dGFibGUYBSABKAkSDgoGZGV0YWlsGAYgASgJImoKGVNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSKgoEa2luZBgBIAEoDjIcLmxpbmsudjEuU2FuZGJveFByb3ZpZGVyS2luZBIRCglhdmFpbGFibGUYAiABKAgSDgoGZGV0YWlsGAMgASgJIkIKDlRvb2xDYXBhYmlsaXR5EgwKBG5hbWUYASABKAkSEQoJaW5zdGFsbGVkGAIgASgIEg8KB3ZlcnNpb24YAyABKAkiJwoIQ2FwYWNpdHkSGwoTbWF4X2NvbmN1cnJlbnRfcnVucxgBIAEoDSKXAwoMQ2FwYWJpbGl0aWVzEi0KCWhhcm5lc3NlcxgBIAMoCzIaLmxpbmsudjEuSGFybmVzc0NhcGFiaWxpdHkSPQoRc2FuZGJveF9wcm92aWRlcnMYAiADKAsyIi5saW5rLnYxLlNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSJgoFdG9vbHMYAyADKAsyFy5saW5rLnYxLlRvb2xDYXBhYmlsaXR5EiMKCGNhcGFjaXR5GAQgASgLMhEubGluay52MS5DYXBhY2l0eRItCglwcm9iZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCndvcmtzcGFjZXMYBiADKAkSLgoMcmVwb3NpdG9yaWVzGAcgAygLMhgubGluay52MS5Mb2NhbFJlcG9zaXRvcnkSHgoWcmVwb3NpdG9yaWVzX3RydW5jYXRlZBgIIAEoCBIdChV3b3Jrc3BhY2VfYWRkX2NvbW1hbmQYCSABKAkSGgoScmVwb3NpdG9yeV9zY2hlbWVzGAogAygJIr0DCgRMaW5rEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSIQoFc3RhdGUYAyABKA4yEi5saW5rLnYxLkxpbmtTdGF0ZRIQCghob3N0bmFtZRgEIAEoCRIKCgJvcxgFIAEoCRIMCgRhcmNoGAYgASgJEhUKDWFnZW50X3ZlcnNpb24YByABKAkSEgoKbWFjaGluZV9pZBgIIAEoCRIrCgxjYXBhYmlsaXRpZXMYCSABKAsyFS5saW5rLnYxLkNhcGFiaWxpdGllcxIwCgxjb25uZWN0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVwbGljYV9pZBgMIAEoCRIVCg1zZXNzaW9uX2Vwb2NoGA0gASgEEhcKD3J1bm5pbmdfcnVuX2lkcxgOIAMoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcChRkaXNwYXRjaF9rZXlfbWlzc2luZxgQIAEoCCqSAQoQQ3JlZGVudGlhbHNTdGF0ZRIhCh1DUkVERU5USUFMU19TVEFURV9VTlNQRUNJRklFRBAAEh0KGUNSRURFTlRJQUxTX1NUQVRFX1BSRVNFTlQQARIdChlDUkVERU5USUFMU19TVEFURV9NSVNTSU5HEAISHQoZQ1JFREVOVElBTFNfU1RBVEVfVU5LTk9XThADKsoBChNTYW5kYm94UHJvdmlkZXJLaW5kEiUKIVNBTkRCT1hfUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEiIKHlNBTkRCT1hfUFJPVklERVJfS0lORF9XT1JLVFJFRRABEiMKH1NBTkRCT1hfUFJPVklERVJfS0lORF9ESVJFQ1RPUlkQAhIfChtTQU5EQk9YX1BST1ZJREVSX0tJTkRfQldSQVAQAxIiCh5TQU5EQk9YX1BST1ZJREVSX0tJTkRfSU5fUExBQ0UQBCpWCglMaW5rU3RhdGUSGgoWTElOS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEUxJTktfU1RBVEVfT05MSU5FEAESFgoSTElOS19TVEFURV9PRkZMSU5FEAJiBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_sandbox]);
+  fileDesc("ChNsaW5rL3YxL3R5cGVzLnByb3RvEgdsaW5rLnYxIsMBChFIYXJuZXNzQ2FwYWJpbGl0eRIMCgRuYW1lGAEgASgJEhEKCWluc3RhbGxlZBgCIAEoCBIPCgd2ZXJzaW9uGAMgASgJEi4KC2NyZWRlbnRpYWxzGAQgASgOMhkubGluay52MS5DcmVkZW50aWFsc1N0YXRlEhIKCmV4ZWN1dGFibGUYBSABKAkSDgoGZGV0YWlsGAYgASgJEhEKCXN0ZWVyYWJsZRgHIAEoCBIVCg1pbnRlcnJ1cHRpYmxlGAggASgIImoKGVNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSKgoEa2luZBgBIAEoDjIcLmxpbmsudjEuU2FuZGJveFByb3ZpZGVyS2luZBIRCglhdmFpbGFibGUYAiABKAgSDgoGZGV0YWlsGAMgASgJIkIKDlRvb2xDYXBhYmlsaXR5EgwKBG5hbWUYASABKAkSEQoJaW5zdGFsbGVkGAIgASgIEg8KB3ZlcnNpb24YAyABKAkiJwoIQ2FwYWNpdHkSGwoTbWF4X2NvbmN1cnJlbnRfcnVucxgBIAEoDSKXAwoMQ2FwYWJpbGl0aWVzEi0KCWhhcm5lc3NlcxgBIAMoCzIaLmxpbmsudjEuSGFybmVzc0NhcGFiaWxpdHkSPQoRc2FuZGJveF9wcm92aWRlcnMYAiADKAsyIi5saW5rLnYxLlNhbmRib3hQcm92aWRlckNhcGFiaWxpdHkSJgoFdG9vbHMYAyADKAsyFy5saW5rLnYxLlRvb2xDYXBhYmlsaXR5EiMKCGNhcGFjaXR5GAQgASgLMhEubGluay52MS5DYXBhY2l0eRItCglwcm9iZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCndvcmtzcGFjZXMYBiADKAkSLgoMcmVwb3NpdG9yaWVzGAcgAygLMhgubGluay52MS5Mb2NhbFJlcG9zaXRvcnkSHgoWcmVwb3NpdG9yaWVzX3RydW5jYXRlZBgIIAEoCBIdChV3b3Jrc3BhY2VfYWRkX2NvbW1hbmQYCSABKAkSGgoScmVwb3NpdG9yeV9zY2hlbWVzGAogAygJIukBChFIYXJuZXNzVXNhZ2VMaW1pdBIPCgdoYXJuZXNzGAEgASgJEikKBnN0YXR1cxgCIAEoDjIZLmxpbmsudjEuVXNhZ2VMaW1pdFN0YXR1cxItCglyZXNldHNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHVzZWRfcGVyY2VudBgEIAEoARISCgp1c2VkX2tub3duGAUgASgIEg4KBndpbmRvdxgGIAEoCRIvCgtyZXBvcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiugQKBExpbmsSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIhCgVzdGF0ZRgDIAEoDjISLmxpbmsudjEuTGlua1N0YXRlEhAKCGhvc3RuYW1lGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkSFQoNYWdlbnRfdmVyc2lvbhgHIAEoCRISCgptYWNoaW5lX2lkGAggASgJEisKDGNhcGFiaWxpdGllcxgJIAEoCzIVLmxpbmsudjEuQ2FwYWJpbGl0aWVzEjAKDGNvbm5lY3RlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpyZXBsaWNhX2lkGAwgASgJEhUKDXNlc3Npb25fZXBvY2gYDSABKAQSFwoPcnVubmluZ19ydW5faWRzGA4gAygJEi4KCmNyZWF0ZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFGRpc3BhdGNoX2tleV9taXNzaW5nGBAgASgIEjAKDGFzbGVlcF9zaW5jZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcXVldWVkX21lc3NhZ2VzGBIgASgNEjAKDHVzYWdlX2xpbWl0cxgTIAMoCzIaLmxpbmsudjEuSGFybmVzc1VzYWdlTGltaXQqkgEKEENyZWRlbnRpYWxzU3RhdGUSIQodQ1JFREVOVElBTFNfU1RBVEVfVU5TUEVDSUZJRUQQABIdChlDUkVERU5USUFMU19TVEFURV9QUkVTRU5UEAESHQoZQ1JFREVOVElBTFNfU1RBVEVfTUlTU0lORxACEh0KGUNSRURFTlRJQUxTX1NUQVRFX1VOS05PV04QAyrKAQoTU2FuZGJveFByb3ZpZGVyS2luZBIlCiFTQU5EQk9YX1BST1ZJREVSX0tJTkRfVU5TUEVDSUZJRUQQABIiCh5TQU5EQk9YX1BST1ZJREVSX0tJTkRfV09SS1RSRUUQARIjCh9TQU5EQk9YX1BST1ZJREVSX0tJTkRfRElSRUNUT1JZEAISHwobU0FOREJPWF9QUk9WSURFUl9LSU5EX0JXUkFQEAMSIgoeU0FOREJPWF9QUk9WSURFUl9LSU5EX0lOX1BMQUNFEAQqbQoJTGlua1N0YXRlEhoKFkxJTktfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFMSU5LX1NUQVRFX09OTElORRABEhYKEkxJTktfU1RBVEVfT0ZGTElORRACEhUKEUxJTktfU1RBVEVfQVNMRUVQEANiBnByb3RvMw", [file_google_protobuf_timestamp, file_link_v1_run, file_link_v1_sandbox]);
 
 /**
  * One harness CLI as the agent found it.
@@ -63,6 +65,21 @@ export type HarnessCapability = Message<"link.v1.HarnessCapability"> & {
    * @generated from field: string detail = 6;
    */
   detail: string;
+
+  /**
+   * It takes a message into a running turn (steer): Claude Code's stream-json input, Codex's
+   * turn/steer.
+   *
+   * @generated from field: bool steerable = 7;
+   */
+  steerable: boolean;
+
+  /**
+   * It can end a turn and keep its session (interrupt).
+   *
+   * @generated from field: bool interruptible = 8;
+   */
+  interruptible: boolean;
 };
 
 /**
@@ -246,6 +263,57 @@ export const CapabilitiesSchema: GenMessage<Capabilities> = /*@__PURE__*/
   messageDesc(file_link_v1_types, 4);
 
 /**
+ * A harness's usage limit on a machine, as its CLI last reported it.
+ *
+ * @generated from message link.v1.HarnessUsageLimit
+ */
+export type HarnessUsageLimit = Message<"link.v1.HarnessUsageLimit"> & {
+  /**
+   * @generated from field: string harness = 1;
+   */
+  harness: string;
+
+  /**
+   * OK, WARNING (near), REACHED (refused until resets_at).
+   *
+   * @generated from field: link.v1.UsageLimitStatus status = 2;
+   */
+  status: UsageLimitStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp resets_at = 3;
+   */
+  resetsAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: double used_percent = 4;
+   */
+  usedPercent: number;
+
+  /**
+   * @generated from field: bool used_known = 5;
+   */
+  usedKnown: boolean;
+
+  /**
+   * @generated from field: string window = 6;
+   */
+  window: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp reported_at = 7;
+   */
+  reportedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message link.v1.HarnessUsageLimit.
+ * Use `create(HarnessUsageLimitSchema)` to create a new message.
+ */
+export const HarnessUsageLimitSchema: GenMessage<HarnessUsageLimit> = /*@__PURE__*/
+  messageDesc(file_link_v1_types, 5);
+
+/**
  * A machine paired with a user, and what is known of it.
  *
  * @generated from message link.v1.Link
@@ -363,6 +431,27 @@ export type Link = Message<"link.v1.Link"> & {
    * @generated from field: bool dispatch_key_missing = 16;
    */
   dispatchKeyMissing: boolean;
+
+  /**
+   * For ASLEEP: when the machine said it was going to sleep.
+   *
+   * @generated from field: google.protobuf.Timestamp asleep_since = 17;
+   */
+  asleepSince?: Timestamp | undefined;
+
+  /**
+   * Messages and runs waiting for this machine (queued runs, queued messages of its threads).
+   *
+   * @generated from field: uint32 queued_messages = 18;
+   */
+  queuedMessages: number;
+
+  /**
+   * Its harnesses' usage limits, as last reported (a reset in the past reads as OK).
+   *
+   * @generated from field: repeated link.v1.HarnessUsageLimit usage_limits = 19;
+   */
+  usageLimits: HarnessUsageLimit[];
 };
 
 /**
@@ -370,7 +459,7 @@ export type Link = Message<"link.v1.Link"> & {
  * Use `create(LinkSchema)` to create a new message.
  */
 export const LinkSchema: GenMessage<Link> = /*@__PURE__*/
-  messageDesc(file_link_v1_types, 5);
+  messageDesc(file_link_v1_types, 6);
 
 /**
  * Whether a harness CLI has credentials it can use on the machine.
@@ -481,6 +570,13 @@ export enum LinkState {
    * @generated from enum value: LINK_STATE_OFFLINE = 2;
    */
   OFFLINE = 2,
+
+  /**
+   * No agent is connected, and the last one said the machine was going to sleep (asleep_since).
+   *
+   * @generated from enum value: LINK_STATE_ASLEEP = 3;
+   */
+  ASLEEP = 3,
 }
 
 /**

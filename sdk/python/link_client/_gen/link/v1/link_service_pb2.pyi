@@ -10,12 +10,14 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CancelRun(_message.Message):
-    __slots__ = ["reason", "run_id"]
+    __slots__ = ["interrupt", "reason", "run_id"]
+    INTERRUPT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    interrupt: bool
     reason: str
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., reason: _Optional[str] = ..., interrupt: bool = ...) -> None: ...
 
 class CapabilitiesChanged(_message.Message):
     __slots__ = ["capabilities"]
@@ -48,31 +50,35 @@ class CompletePairingResponse(_message.Message):
     def __init__(self, link_id: _Optional[str] = ..., link_token: _Optional[str] = ..., dispatch_public_key: _Optional[bytes] = ..., link_name: _Optional[str] = ..., user_name: _Optional[str] = ...) -> None: ...
 
 class ConnectRequest(_message.Message):
-    __slots__ = ["capabilities_changed", "goodbye", "heartbeat", "hello", "interaction_answer_ack", "run_accepted", "run_events", "run_rejected", "sandbox_reply", "token_rotated"]
+    __slots__ = ["capabilities_changed", "goodbye", "heartbeat", "hello", "interaction_answer_ack", "power_changed", "run_accepted", "run_events", "run_rejected", "sandbox_reply", "steer_ack", "token_rotated"]
     CAPABILITIES_CHANGED_FIELD_NUMBER: _ClassVar[int]
     GOODBYE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     HELLO_FIELD_NUMBER: _ClassVar[int]
     INTERACTION_ANSWER_ACK_FIELD_NUMBER: _ClassVar[int]
+    POWER_CHANGED_FIELD_NUMBER: _ClassVar[int]
     RUN_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     RUN_EVENTS_FIELD_NUMBER: _ClassVar[int]
     RUN_REJECTED_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_REPLY_FIELD_NUMBER: _ClassVar[int]
+    STEER_ACK_FIELD_NUMBER: _ClassVar[int]
     TOKEN_ROTATED_FIELD_NUMBER: _ClassVar[int]
     capabilities_changed: CapabilitiesChanged
     goodbye: Goodbye
     heartbeat: Heartbeat
     hello: Hello
     interaction_answer_ack: InteractionAnswerAck
+    power_changed: PowerChanged
     run_accepted: RunAccepted
     run_events: RunEvents
     run_rejected: RunRejected
     sandbox_reply: SandboxReply
+    steer_ack: SteerAck
     token_rotated: TokenRotated
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., capabilities_changed: _Optional[_Union[CapabilitiesChanged, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., run_accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., run_rejected: _Optional[_Union[RunRejected, _Mapping]] = ..., run_events: _Optional[_Union[RunEvents, _Mapping]] = ..., sandbox_reply: _Optional[_Union[SandboxReply, _Mapping]] = ..., token_rotated: _Optional[_Union[TokenRotated, _Mapping]] = ..., interaction_answer_ack: _Optional[_Union[InteractionAnswerAck, _Mapping]] = ...) -> None: ...
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., capabilities_changed: _Optional[_Union[CapabilitiesChanged, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ..., run_accepted: _Optional[_Union[RunAccepted, _Mapping]] = ..., run_rejected: _Optional[_Union[RunRejected, _Mapping]] = ..., run_events: _Optional[_Union[RunEvents, _Mapping]] = ..., sandbox_reply: _Optional[_Union[SandboxReply, _Mapping]] = ..., token_rotated: _Optional[_Union[TokenRotated, _Mapping]] = ..., interaction_answer_ack: _Optional[_Union[InteractionAnswerAck, _Mapping]] = ..., power_changed: _Optional[_Union[PowerChanged, _Mapping]] = ..., steer_ack: _Optional[_Union[SteerAck, _Mapping]] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ["cancel_run", "dispatch_run", "drain", "events_ack", "heartbeat_ack", "interaction_answer", "rotate_token", "sandbox_request", "shutdown", "signed_sandbox_request", "welcome"]
+    __slots__ = ["cancel_run", "dispatch_run", "drain", "events_ack", "heartbeat_ack", "interaction_answer", "rotate_token", "sandbox_request", "shutdown", "signed_sandbox_request", "steer", "welcome"]
     CANCEL_RUN_FIELD_NUMBER: _ClassVar[int]
     DISPATCH_RUN_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +89,7 @@ class ConnectResponse(_message.Message):
     SANDBOX_REQUEST_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
     SIGNED_SANDBOX_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    STEER_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     cancel_run: CancelRun
     dispatch_run: DispatchRun
@@ -94,8 +101,9 @@ class ConnectResponse(_message.Message):
     sandbox_request: SandboxRequest
     shutdown: Shutdown
     signed_sandbox_request: SignedSandboxRequest
+    steer: SignedSteer
     welcome: Welcome
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., dispatch_run: _Optional[_Union[DispatchRun, _Mapping]] = ..., cancel_run: _Optional[_Union[CancelRun, _Mapping]] = ..., events_ack: _Optional[_Union[EventsAck, _Mapping]] = ..., sandbox_request: _Optional[_Union[SandboxRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateToken, _Mapping]] = ..., signed_sandbox_request: _Optional[_Union[SignedSandboxRequest, _Mapping]] = ..., interaction_answer: _Optional[_Union[SignedInteractionAnswer, _Mapping]] = ...) -> None: ...
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., dispatch_run: _Optional[_Union[DispatchRun, _Mapping]] = ..., cancel_run: _Optional[_Union[CancelRun, _Mapping]] = ..., events_ack: _Optional[_Union[EventsAck, _Mapping]] = ..., sandbox_request: _Optional[_Union[SandboxRequest, _Mapping]] = ..., rotate_token: _Optional[_Union[RotateToken, _Mapping]] = ..., signed_sandbox_request: _Optional[_Union[SignedSandboxRequest, _Mapping]] = ..., interaction_answer: _Optional[_Union[SignedInteractionAnswer, _Mapping]] = ..., steer: _Optional[_Union[SignedSteer, _Mapping]] = ...) -> None: ...
 
 class DisconnectLinkRequest(_message.Message):
     __slots__ = ["link_id", "reason"]
@@ -256,6 +264,16 @@ class ListLinksResponse(_message.Message):
     LINKS_FIELD_NUMBER: _ClassVar[int]
     links: _containers.RepeatedCompositeFieldContainer[_types_pb2.Link]
     def __init__(self, links: _Optional[_Iterable[_Union[_types_pb2.Link, _Mapping]]] = ...) -> None: ...
+
+class PowerChanged(_message.Message):
+    __slots__ = ["asleep", "at", "source"]
+    ASLEEP_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    asleep: bool
+    at: _timestamp_pb2.Timestamp
+    source: str
+    def __init__(self, asleep: bool = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class RenameLinkRequest(_message.Message):
     __slots__ = ["link_id", "name"]
@@ -475,6 +493,24 @@ class SignedSandboxRequest(_message.Message):
     signature: bytes
     def __init__(self, request: _Optional[bytes] = ..., op_id: _Optional[str] = ..., link_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., issued_at_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
+class SignedSteer(_message.Message):
+    __slots__ = ["issued_at_ms", "link_id", "nonce", "run_id", "session_epoch", "signature", "steer"]
+    ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    STEER_FIELD_NUMBER: _ClassVar[int]
+    issued_at_ms: int
+    link_id: str
+    nonce: bytes
+    run_id: str
+    session_epoch: int
+    signature: bytes
+    steer: bytes
+    def __init__(self, steer: _Optional[bytes] = ..., run_id: _Optional[str] = ..., link_id: _Optional[str] = ..., session_epoch: _Optional[int] = ..., issued_at_ms: _Optional[int] = ..., nonce: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
 class StartPairingRequest(_message.Message):
     __slots__ = ["link_name"]
     LINK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -492,6 +528,28 @@ class StartPairingResponse(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     server_address: str
     def __init__(self, code: _Optional[str] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., command: _Optional[str] = ..., server_address: _Optional[str] = ...) -> None: ...
+
+class SteerAck(_message.Message):
+    __slots__ = ["applied", "message_id", "reason", "run_id"]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    message_id: str
+    reason: str
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ..., message_id: _Optional[str] = ..., applied: bool = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SteerPayload(_message.Message):
+    __slots__ = ["message_id", "run_id", "text"]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    run_id: str
+    text: str
+    def __init__(self, run_id: _Optional[str] = ..., message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class TokenRotated(_message.Message):
     __slots__ = ["rotation_id"]

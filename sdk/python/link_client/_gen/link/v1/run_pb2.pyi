@@ -26,6 +26,16 @@ INTERACTION_STATE_CLOSED: InteractionState
 INTERACTION_STATE_PENDING: InteractionState
 INTERACTION_STATE_UNSPECIFIED: InteractionState
 INTERACTION_STATE_WITHDRAWN: InteractionState
+MESSAGE_DELIVERY_AFTER_TURN: MessageDelivery
+MESSAGE_DELIVERY_NOW: MessageDelivery
+MESSAGE_DELIVERY_UNSPECIFIED: MessageDelivery
+MESSAGE_STATE_EXPIRED: MessageState
+MESSAGE_STATE_QUEUED: MessageState
+MESSAGE_STATE_SENT: MessageState
+MESSAGE_STATE_STEERED: MessageState
+MESSAGE_STATE_STEERING: MessageState
+MESSAGE_STATE_UNSPECIFIED: MessageState
+MESSAGE_STATE_WITHDRAWN: MessageState
 MODEL_TIER_FAST: ModelTier
 MODEL_TIER_SMART: ModelTier
 MODEL_TIER_THINKING: ModelTier
@@ -38,6 +48,8 @@ RUN_STATE_CANCELLED: RunState
 RUN_STATE_COMPLETED: RunState
 RUN_STATE_DISPATCHED: RunState
 RUN_STATE_FAILED: RunState
+RUN_STATE_INTERRUPTED: RunState
+RUN_STATE_PARKED_LIMIT: RunState
 RUN_STATE_QUEUED: RunState
 RUN_STATE_RUNNING: RunState
 RUN_STATE_UNSPECIFIED: RunState
@@ -45,7 +57,12 @@ RUN_STATE_WAITING: RunState
 RUN_STATUS_CANCELLED: RunStatus
 RUN_STATUS_COMPLETED: RunStatus
 RUN_STATUS_FAILED: RunStatus
+RUN_STATUS_INTERRUPTED: RunStatus
 RUN_STATUS_UNSPECIFIED: RunStatus
+USAGE_LIMIT_STATUS_OK: UsageLimitStatus
+USAGE_LIMIT_STATUS_REACHED: UsageLimitStatus
+USAGE_LIMIT_STATUS_UNSPECIFIED: UsageLimitStatus
+USAGE_LIMIT_STATUS_WARNING: UsageLimitStatus
 
 class AllowRule(_message.Message):
     __slots__ = ["command_prefix", "tool"]
@@ -193,15 +210,19 @@ class ReasoningEvent(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ["cancel_requested", "created_at", "exit_code", "failure_reason", "finished_at", "harness", "id", "last_seq", "link_id", "model", "pending_interactions", "permission_mode", "session_id", "started_at", "state", "thread_id", "tier"]
+    __slots__ = ["cancel_requested", "continues_run_id", "created_at", "exit_code", "expires_at", "failure_message", "failure_reason", "finished_at", "harness", "id", "last_seq", "limit_resets_at", "link_id", "model", "pending_interactions", "permission_mode", "session_id", "started_at", "state", "thread_id", "tier"]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    CONTINUES_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     HARNESS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_RESETS_AT_FIELD_NUMBER: _ClassVar[int]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PENDING_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -212,13 +233,17 @@ class Run(_message.Message):
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     cancel_requested: bool
+    continues_run_id: str
     created_at: _timestamp_pb2.Timestamp
     exit_code: int
+    expires_at: _timestamp_pb2.Timestamp
+    failure_message: str
     failure_reason: str
     finished_at: _timestamp_pb2.Timestamp
     harness: str
     id: str
     last_seq: int
+    limit_resets_at: _timestamp_pb2.Timestamp
     link_id: str
     model: str
     pending_interactions: int
@@ -228,7 +253,7 @@ class Run(_message.Message):
     state: RunState
     thread_id: str
     tier: ModelTier
-    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., link_id: _Optional[str] = ..., harness: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., state: _Optional[_Union[RunState, str]] = ..., failure_reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., session_id: _Optional[str] = ..., last_seq: _Optional[int] = ..., cancel_requested: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., pending_interactions: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., link_id: _Optional[str] = ..., harness: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., state: _Optional[_Union[RunState, str]] = ..., failure_reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., session_id: _Optional[str] = ..., last_seq: _Optional[int] = ..., cancel_requested: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., pending_interactions: _Optional[int] = ..., limit_resets_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., continues_run_id: _Optional[str] = ..., failure_message: _Optional[str] = ...) -> None: ...
 
 class RunChanges(_message.Message):
     __slots__ = ["base_commit", "files", "note", "omitted_files", "truncated"]
@@ -245,18 +270,22 @@ class RunChanges(_message.Message):
     def __init__(self, base_commit: _Optional[str] = ..., files: _Optional[_Iterable[_Union[FileDiff, _Mapping]]] = ..., truncated: bool = ..., omitted_files: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class RunDone(_message.Message):
-    __slots__ = ["exit_code", "failure_reason", "killed", "session_id", "status"]
+    __slots__ = ["exit_code", "failure_reason", "killed", "limit_resets_at", "message", "session_id", "status"]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     KILLED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_RESETS_AT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     exit_code: int
     failure_reason: str
     killed: _containers.RepeatedScalarFieldContainer[str]
+    limit_resets_at: _timestamp_pb2.Timestamp
+    message: str
     session_id: str
     status: RunStatus
-    def __init__(self, status: _Optional[_Union[RunStatus, str]] = ..., exit_code: _Optional[int] = ..., failure_reason: _Optional[str] = ..., session_id: _Optional[str] = ..., killed: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, status: _Optional[_Union[RunStatus, str]] = ..., exit_code: _Optional[int] = ..., failure_reason: _Optional[str] = ..., session_id: _Optional[str] = ..., killed: _Optional[_Iterable[str]] = ..., limit_resets_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RunError(_message.Message):
     __slots__ = ["code", "message"]
@@ -267,7 +296,7 @@ class RunError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RunEvent(_message.Message):
-    __slots__ = ["at", "changes", "done", "error", "file_change", "interaction", "interaction_resolved", "log", "raw", "reasoning", "seq", "started", "text", "tool_call", "tool_result", "usage"]
+    __slots__ = ["at", "changes", "done", "error", "file_change", "interaction", "interaction_resolved", "log", "raw", "reasoning", "seq", "started", "steered", "text", "tool_call", "tool_result", "usage", "usage_limit"]
     AT_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
@@ -280,10 +309,12 @@ class RunEvent(_message.Message):
     REASONING_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
+    STEERED_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     TOOL_RESULT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    USAGE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     at: _timestamp_pb2.Timestamp
     changes: RunChanges
     done: RunDone
@@ -296,15 +327,18 @@ class RunEvent(_message.Message):
     reasoning: ReasoningEvent
     seq: int
     started: RunStarted
+    steered: Steered
     text: TextEvent
     tool_call: ToolCall
     tool_result: ToolResult
     usage: Usage
-    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., raw: _Optional[str] = ..., started: _Optional[_Union[RunStarted, _Mapping]] = ..., text: _Optional[_Union[TextEvent, _Mapping]] = ..., reasoning: _Optional[_Union[ReasoningEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., file_change: _Optional[_Union[FileChange, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., done: _Optional[_Union[RunDone, _Mapping]] = ..., changes: _Optional[_Union[RunChanges, _Mapping]] = ..., interaction: _Optional[_Union[Interaction, _Mapping]] = ..., interaction_resolved: _Optional[_Union[InteractionResolved, _Mapping]] = ...) -> None: ...
+    usage_limit: UsageLimit
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., raw: _Optional[str] = ..., started: _Optional[_Union[RunStarted, _Mapping]] = ..., text: _Optional[_Union[TextEvent, _Mapping]] = ..., reasoning: _Optional[_Union[ReasoningEvent, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., file_change: _Optional[_Union[FileChange, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., log: _Optional[_Union[LogLine, _Mapping]] = ..., error: _Optional[_Union[RunError, _Mapping]] = ..., done: _Optional[_Union[RunDone, _Mapping]] = ..., changes: _Optional[_Union[RunChanges, _Mapping]] = ..., interaction: _Optional[_Union[Interaction, _Mapping]] = ..., interaction_resolved: _Optional[_Union[InteractionResolved, _Mapping]] = ..., usage_limit: _Optional[_Union[UsageLimit, _Mapping]] = ..., steered: _Optional[_Union[Steered, _Mapping]] = ...) -> None: ...
 
 class RunPayload(_message.Message):
-    __slots__ = ["allow_rules", "harness", "idle_timeout_ms", "model", "permission_mode", "prompt", "resume_session_id", "run_id", "sandbox", "thread_id"]
+    __slots__ = ["allow_rules", "continues_run_id", "harness", "idle_timeout_ms", "model", "permission_mode", "prompt", "resume_session_id", "run_id", "sandbox", "thread_id"]
     ALLOW_RULES_FIELD_NUMBER: _ClassVar[int]
+    CONTINUES_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     HARNESS_FIELD_NUMBER: _ClassVar[int]
     IDLE_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -315,6 +349,7 @@ class RunPayload(_message.Message):
     SANDBOX_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     allow_rules: _containers.RepeatedCompositeFieldContainer[AllowRule]
+    continues_run_id: str
     harness: str
     idle_timeout_ms: int
     model: str
@@ -324,7 +359,7 @@ class RunPayload(_message.Message):
     run_id: str
     sandbox: _sandbox_pb2.SandboxSpec
     thread_id: str
-    def __init__(self, run_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., harness: _Optional[str] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., resume_session_id: _Optional[str] = ..., idle_timeout_ms: _Optional[int] = ..., sandbox: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., allow_rules: _Optional[_Iterable[_Union[AllowRule, _Mapping]]] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., thread_id: _Optional[str] = ..., harness: _Optional[str] = ..., prompt: _Optional[str] = ..., model: _Optional[str] = ..., resume_session_id: _Optional[str] = ..., idle_timeout_ms: _Optional[int] = ..., sandbox: _Optional[_Union[_sandbox_pb2.SandboxSpec, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., allow_rules: _Optional[_Iterable[_Union[AllowRule, _Mapping]]] = ..., continues_run_id: _Optional[str] = ...) -> None: ...
 
 class RunStarted(_message.Message):
     __slots__ = ["cwd", "harness", "model", "session_id"]
@@ -338,6 +373,14 @@ class RunStarted(_message.Message):
     session_id: str
     def __init__(self, session_id: _Optional[str] = ..., model: _Optional[str] = ..., harness: _Optional[str] = ..., cwd: _Optional[str] = ...) -> None: ...
 
+class Steered(_message.Message):
+    __slots__ = ["message_id", "text"]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    text: str
+    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
 class TextEvent(_message.Message):
     __slots__ = ["text"]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -345,7 +388,7 @@ class TextEvent(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Thread(_message.Message):
-    __slots__ = ["approval_timeout_seconds", "archived", "branch", "created_at", "harness", "id", "last_run_state", "link_id", "link_name", "pending_interactions", "repository", "sandbox_id", "sandbox_provider", "session_id", "title", "updated_at"]
+    __slots__ = ["approval_timeout_seconds", "archived", "branch", "created_at", "harness", "id", "last_run_state", "link_id", "link_name", "pending_interactions", "queued_messages", "repository", "resume_after_limit", "resumes_at", "sandbox_id", "sandbox_provider", "session_id", "title", "updated_at"]
     APPROVAL_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     BRANCH_FIELD_NUMBER: _ClassVar[int]
@@ -356,7 +399,10 @@ class Thread(_message.Message):
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     LINK_NAME_FIELD_NUMBER: _ClassVar[int]
     PENDING_INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     REPOSITORY_FIELD_NUMBER: _ClassVar[int]
+    RESUMES_AT_FIELD_NUMBER: _ClassVar[int]
+    RESUME_AFTER_LIMIT_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_PROVIDER_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -372,33 +418,44 @@ class Thread(_message.Message):
     link_id: str
     link_name: str
     pending_interactions: int
+    queued_messages: int
     repository: str
+    resume_after_limit: bool
+    resumes_at: _timestamp_pb2.Timestamp
     sandbox_id: str
     sandbox_provider: str
     session_id: str
     title: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., harness: _Optional[str] = ..., link_id: _Optional[str] = ..., sandbox_provider: _Optional[str] = ..., branch: _Optional[str] = ..., session_id: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_run_state: _Optional[_Union[RunState, str]] = ..., repository: _Optional[str] = ..., sandbox_id: _Optional[str] = ..., pending_interactions: _Optional[int] = ..., approval_timeout_seconds: _Optional[int] = ..., archived: bool = ..., link_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., harness: _Optional[str] = ..., link_id: _Optional[str] = ..., sandbox_provider: _Optional[str] = ..., branch: _Optional[str] = ..., session_id: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_run_state: _Optional[_Union[RunState, str]] = ..., repository: _Optional[str] = ..., sandbox_id: _Optional[str] = ..., pending_interactions: _Optional[int] = ..., approval_timeout_seconds: _Optional[int] = ..., archived: bool = ..., link_name: _Optional[str] = ..., resume_after_limit: bool = ..., resumes_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., queued_messages: _Optional[int] = ...) -> None: ...
 
 class ThreadMessage(_message.Message):
-    __slots__ = ["created_at", "id", "model", "permission_mode", "run_id", "text", "thread_id", "tier"]
+    __slots__ = ["created_at", "delivery", "expires_at", "id", "model", "permission_mode", "run_id", "state", "text", "thread_id", "tier", "updated_at"]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PERMISSION_MODE_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     created_at: _timestamp_pb2.Timestamp
+    delivery: MessageDelivery
+    expires_at: _timestamp_pb2.Timestamp
     id: str
     model: str
     permission_mode: PermissionMode
     run_id: str
+    state: MessageState
     text: str
     thread_id: str
     tier: ModelTier
-    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., text: _Optional[str] = ..., run_id: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ...) -> None: ...
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., thread_id: _Optional[str] = ..., text: _Optional[str] = ..., run_id: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., permission_mode: _Optional[_Union[PermissionMode, str]] = ..., state: _Optional[_Union[MessageState, str]] = ..., delivery: _Optional[_Union[MessageDelivery, str]] = ..., expires_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ["id", "input_json", "name"]
@@ -436,10 +493,33 @@ class Usage(_message.Message):
     output_tokens: int
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., cost_known: bool = ...) -> None: ...
 
+class UsageLimit(_message.Message):
+    __slots__ = ["resets_at", "status", "used_known", "used_percent", "window"]
+    RESETS_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    USED_KNOWN_FIELD_NUMBER: _ClassVar[int]
+    USED_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    resets_at: _timestamp_pb2.Timestamp
+    status: UsageLimitStatus
+    used_known: bool
+    used_percent: float
+    window: str
+    def __init__(self, status: _Optional[_Union[UsageLimitStatus, str]] = ..., resets_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., used_percent: _Optional[float] = ..., used_known: bool = ..., window: _Optional[str] = ...) -> None: ...
+
 class ModelTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class RunState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class MessageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class MessageDelivery(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class UsageLimitStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class PermissionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

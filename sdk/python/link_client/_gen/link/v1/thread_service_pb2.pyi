@@ -113,6 +113,18 @@ class InteractionSnapshot(_message.Message):
     interactions: _containers.RepeatedCompositeFieldContainer[InteractionRecord]
     def __init__(self, interactions: _Optional[_Iterable[_Union[InteractionRecord, _Mapping]]] = ...) -> None: ...
 
+class InterruptRunRequest(_message.Message):
+    __slots__ = ["run_id"]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    def __init__(self, run_id: _Optional[str] = ...) -> None: ...
+
+class InterruptRunResponse(_message.Message):
+    __slots__ = ["state"]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _run_pb2.RunState
+    def __init__(self, state: _Optional[_Union[_run_pb2.RunState, str]] = ...) -> None: ...
+
 class ListInteractionsRequest(_message.Message):
     __slots__ = ["include_resolved", "run_id", "thread_id"]
     INCLUDE_RESOLVED_FIELD_NUMBER: _ClassVar[int]
@@ -156,9 +168,11 @@ class ListThreadsResponse(_message.Message):
     def __init__(self, threads: _Optional[_Iterable[_Union[_run_pb2.Thread, _Mapping]]] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ["branch", "confirm_auto", "harness", "link_id", "model", "permission_mode", "repository", "sandbox_provider", "text", "thread_id", "tier"]
+    __slots__ = ["branch", "confirm_auto", "delivery", "expires_in_seconds", "harness", "link_id", "model", "permission_mode", "repository", "sandbox_provider", "text", "thread_id", "tier"]
     BRANCH_FIELD_NUMBER: _ClassVar[int]
     CONFIRM_AUTO_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
     HARNESS_FIELD_NUMBER: _ClassVar[int]
     LINK_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +184,8 @@ class SendMessageRequest(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     branch: str
     confirm_auto: bool
+    delivery: _run_pb2.MessageDelivery
+    expires_in_seconds: int
     harness: str
     link_id: str
     model: str
@@ -179,15 +195,19 @@ class SendMessageRequest(_message.Message):
     text: str
     thread_id: str
     tier: _run_pb2.ModelTier
-    def __init__(self, thread_id: _Optional[str] = ..., text: _Optional[str] = ..., harness: _Optional[str] = ..., link_id: _Optional[str] = ..., sandbox_provider: _Optional[str] = ..., branch: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[_run_pb2.ModelTier, str]] = ..., repository: _Optional[str] = ..., permission_mode: _Optional[_Union[_run_pb2.PermissionMode, str]] = ..., confirm_auto: bool = ...) -> None: ...
+    def __init__(self, thread_id: _Optional[str] = ..., text: _Optional[str] = ..., harness: _Optional[str] = ..., link_id: _Optional[str] = ..., sandbox_provider: _Optional[str] = ..., branch: _Optional[str] = ..., model: _Optional[str] = ..., tier: _Optional[_Union[_run_pb2.ModelTier, str]] = ..., repository: _Optional[str] = ..., permission_mode: _Optional[_Union[_run_pb2.PermissionMode, str]] = ..., confirm_auto: bool = ..., delivery: _Optional[_Union[_run_pb2.MessageDelivery, str]] = ..., expires_in_seconds: _Optional[int] = ...) -> None: ...
 
 class SendMessageResponse(_message.Message):
-    __slots__ = ["message_id", "run_id"]
+    __slots__ = ["link_online", "message", "message_id", "run_id"]
+    LINK_ONLINE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    link_online: bool
+    message: _run_pb2.ThreadMessage
     message_id: str
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., message_id: _Optional[str] = ..., message: _Optional[_Union[_run_pb2.ThreadMessage, _Mapping]] = ..., link_online: bool = ...) -> None: ...
 
 class ThreadSnapshot(_message.Message):
     __slots__ = ["threads"]
@@ -195,17 +215,33 @@ class ThreadSnapshot(_message.Message):
     threads: _containers.RepeatedCompositeFieldContainer[_run_pb2.Thread]
     def __init__(self, threads: _Optional[_Iterable[_Union[_run_pb2.Thread, _Mapping]]] = ...) -> None: ...
 
+class UpdateQueuedMessageRequest(_message.Message):
+    __slots__ = ["message_id", "text"]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    text: str
+    def __init__(self, message_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class UpdateQueuedMessageResponse(_message.Message):
+    __slots__ = ["message"]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    message: _run_pb2.ThreadMessage
+    def __init__(self, message: _Optional[_Union[_run_pb2.ThreadMessage, _Mapping]] = ...) -> None: ...
+
 class UpdateThreadRequest(_message.Message):
-    __slots__ = ["approval_timeout_seconds", "archived", "thread_id", "title"]
+    __slots__ = ["approval_timeout_seconds", "archived", "resume_after_limit", "thread_id", "title"]
     APPROVAL_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    RESUME_AFTER_LIMIT_FIELD_NUMBER: _ClassVar[int]
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     approval_timeout_seconds: int
     archived: bool
+    resume_after_limit: bool
     thread_id: str
     title: str
-    def __init__(self, thread_id: _Optional[str] = ..., title: _Optional[str] = ..., archived: bool = ..., approval_timeout_seconds: _Optional[int] = ...) -> None: ...
+    def __init__(self, thread_id: _Optional[str] = ..., title: _Optional[str] = ..., archived: bool = ..., approval_timeout_seconds: _Optional[int] = ..., resume_after_limit: bool = ...) -> None: ...
 
 class UpdateThreadResponse(_message.Message):
     __slots__ = ["thread"]
@@ -254,3 +290,15 @@ class WatchThreadsResponse(_message.Message):
     removed_thread_id: str
     snapshot: ThreadSnapshot
     def __init__(self, snapshot: _Optional[_Union[ThreadSnapshot, _Mapping]] = ..., changed: _Optional[_Union[_run_pb2.Thread, _Mapping]] = ..., removed_thread_id: _Optional[str] = ...) -> None: ...
+
+class WithdrawMessageRequest(_message.Message):
+    __slots__ = ["message_id"]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class WithdrawMessageResponse(_message.Message):
+    __slots__ = ["message"]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    message: _run_pb2.ThreadMessage
+    def __init__(self, message: _Optional[_Union[_run_pb2.ThreadMessage, _Mapping]] = ...) -> None: ...

@@ -80,6 +80,21 @@ class ThreadServiceStub(object):
                 request_serializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsRequest.SerializeToString,
                 response_deserializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsResponse.FromString,
                 )
+        self.UpdateQueuedMessage = channel.unary_unary(
+                '/link.v1.ThreadService/UpdateQueuedMessage',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.UpdateQueuedMessageRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.UpdateQueuedMessageResponse.FromString,
+                )
+        self.WithdrawMessage = channel.unary_unary(
+                '/link.v1.ThreadService/WithdrawMessage',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.WithdrawMessageRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.WithdrawMessageResponse.FromString,
+                )
+        self.InterruptRun = channel.unary_unary(
+                '/link.v1.ThreadService/InterruptRun',
+                request_serializer=link_dot_v1_dot_thread__service__pb2.InterruptRunRequest.SerializeToString,
+                response_deserializer=link_dot_v1_dot_thread__service__pb2.InterruptRunResponse.FromString,
+                )
 
 
 class ThreadServiceServicer(object):
@@ -189,6 +204,30 @@ class ThreadServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateQueuedMessage(self, request, context):
+        """Changes the text of a message still QUEUED; FAILED_PRECONDITION MESSAGE_STARTED once it has
+        started (or was withdrawn or expired).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawMessage(self, request, context):
+        """Withdraws a message still QUEUED: it never runs. FAILED_PRECONDITION MESSAGE_STARTED otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InterruptRun(self, request, context):
+        """Ends the run's current turn through the CLI's own interrupt, keeping its session (the next
+        message continues it). A run not on the machine yet is cancelled. Unlike CancelRun, nothing
+        is killed unless the CLI does not stop within the grace period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ThreadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +295,21 @@ def add_ThreadServiceServicer_to_server(servicer, server):
                     servicer.WatchThreads,
                     request_deserializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsRequest.FromString,
                     response_serializer=link_dot_v1_dot_thread__service__pb2.WatchThreadsResponse.SerializeToString,
+            ),
+            'UpdateQueuedMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateQueuedMessage,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.UpdateQueuedMessageRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.UpdateQueuedMessageResponse.SerializeToString,
+            ),
+            'WithdrawMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawMessage,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.WithdrawMessageRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.WithdrawMessageResponse.SerializeToString,
+            ),
+            'InterruptRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.InterruptRun,
+                    request_deserializer=link_dot_v1_dot_thread__service__pb2.InterruptRunRequest.FromString,
+                    response_serializer=link_dot_v1_dot_thread__service__pb2.InterruptRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -486,5 +540,56 @@ class ThreadService(object):
         return grpc.experimental.unary_stream(request, target, '/link.v1.ThreadService/WatchThreads',
             link_dot_v1_dot_thread__service__pb2.WatchThreadsRequest.SerializeToString,
             link_dot_v1_dot_thread__service__pb2.WatchThreadsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateQueuedMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/UpdateQueuedMessage',
+            link_dot_v1_dot_thread__service__pb2.UpdateQueuedMessageRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.UpdateQueuedMessageResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WithdrawMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/WithdrawMessage',
+            link_dot_v1_dot_thread__service__pb2.WithdrawMessageRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.WithdrawMessageResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def InterruptRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/link.v1.ThreadService/InterruptRun',
+            link_dot_v1_dot_thread__service__pb2.InterruptRunRequest.SerializeToString,
+            link_dot_v1_dot_thread__service__pb2.InterruptRunResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -12,32 +12,35 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from link_client._gen.link.v1 import run_pb2 as link_dot_v1_dot_run__pb2
 from link_client._gen.link.v1 import sandbox_pb2 as link_dot_v1_dot_sandbox__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13link/v1/types.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15link/v1/sandbox.proto\"\x99\x01\n\x11HarnessCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tinstalled\x18\x02 \x01(\x08\x12\x0f\n\x07version\x18\x03 \x01(\t\x12.\n\x0b\x63redentials\x18\x04 \x01(\x0e\x32\x19.link.v1.CredentialsState\x12\x12\n\nexecutable\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\"j\n\x19SandboxProviderCapability\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.link.v1.SandboxProviderKind\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"B\n\x0eToolCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tinstalled\x18\x02 \x01(\x08\x12\x0f\n\x07version\x18\x03 \x01(\t\"\'\n\x08\x43\x61pacity\x12\x1b\n\x13max_concurrent_runs\x18\x01 \x01(\r\"\x97\x03\n\x0c\x43\x61pabilities\x12-\n\tharnesses\x18\x01 \x03(\x0b\x32\x1a.link.v1.HarnessCapability\x12=\n\x11sandbox_providers\x18\x02 \x03(\x0b\x32\".link.v1.SandboxProviderCapability\x12&\n\x05tools\x18\x03 \x03(\x0b\x32\x17.link.v1.ToolCapability\x12#\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x11.link.v1.Capacity\x12-\n\tprobed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nworkspaces\x18\x06 \x03(\t\x12.\n\x0crepositories\x18\x07 \x03(\x0b\x32\x18.link.v1.LocalRepository\x12\x1e\n\x16repositories_truncated\x18\x08 \x01(\x08\x12\x1d\n\x15workspace_add_command\x18\t \x01(\t\x12\x1a\n\x12repository_schemes\x18\n \x03(\t\"\xbd\x03\n\x04Link\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.link.v1.LinkState\x12\x10\n\x08hostname\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\x12\x0c\n\x04\x61rch\x18\x06 \x01(\t\x12\x15\n\ragent_version\x18\x07 \x01(\t\x12\x12\n\nmachine_id\x18\x08 \x01(\t\x12+\n\x0c\x63\x61pabilities\x18\t \x01(\x0b\x32\x15.link.v1.Capabilities\x12\x30\n\x0c\x63onnected_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nreplica_id\x18\x0c \x01(\t\x12\x15\n\rsession_epoch\x18\r \x01(\x04\x12\x17\n\x0frunning_run_ids\x18\x0e \x03(\t\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x64ispatch_key_missing\x18\x10 \x01(\x08*\x92\x01\n\x10\x43redentialsState\x12!\n\x1d\x43REDENTIALS_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43REDENTIALS_STATE_PRESENT\x10\x01\x12\x1d\n\x19\x43REDENTIALS_STATE_MISSING\x10\x02\x12\x1d\n\x19\x43REDENTIALS_STATE_UNKNOWN\x10\x03*\xca\x01\n\x13SandboxProviderKind\x12%\n!SANDBOX_PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\"\n\x1eSANDBOX_PROVIDER_KIND_WORKTREE\x10\x01\x12#\n\x1fSANDBOX_PROVIDER_KIND_DIRECTORY\x10\x02\x12\x1f\n\x1bSANDBOX_PROVIDER_KIND_BWRAP\x10\x03\x12\"\n\x1eSANDBOX_PROVIDER_KIND_IN_PLACE\x10\x04*V\n\tLinkState\x12\x1a\n\x16LINK_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11LINK_STATE_ONLINE\x10\x01\x12\x16\n\x12LINK_STATE_OFFLINE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13link/v1/types.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11link/v1/run.proto\x1a\x15link/v1/sandbox.proto\"\xc3\x01\n\x11HarnessCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tinstalled\x18\x02 \x01(\x08\x12\x0f\n\x07version\x18\x03 \x01(\t\x12.\n\x0b\x63redentials\x18\x04 \x01(\x0e\x32\x19.link.v1.CredentialsState\x12\x12\n\nexecutable\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x11\n\tsteerable\x18\x07 \x01(\x08\x12\x15\n\rinterruptible\x18\x08 \x01(\x08\"j\n\x19SandboxProviderCapability\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.link.v1.SandboxProviderKind\x12\x11\n\tavailable\x18\x02 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"B\n\x0eToolCapability\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tinstalled\x18\x02 \x01(\x08\x12\x0f\n\x07version\x18\x03 \x01(\t\"\'\n\x08\x43\x61pacity\x12\x1b\n\x13max_concurrent_runs\x18\x01 \x01(\r\"\x97\x03\n\x0c\x43\x61pabilities\x12-\n\tharnesses\x18\x01 \x03(\x0b\x32\x1a.link.v1.HarnessCapability\x12=\n\x11sandbox_providers\x18\x02 \x03(\x0b\x32\".link.v1.SandboxProviderCapability\x12&\n\x05tools\x18\x03 \x03(\x0b\x32\x17.link.v1.ToolCapability\x12#\n\x08\x63\x61pacity\x18\x04 \x01(\x0b\x32\x11.link.v1.Capacity\x12-\n\tprobed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nworkspaces\x18\x06 \x03(\t\x12.\n\x0crepositories\x18\x07 \x03(\x0b\x32\x18.link.v1.LocalRepository\x12\x1e\n\x16repositories_truncated\x18\x08 \x01(\x08\x12\x1d\n\x15workspace_add_command\x18\t \x01(\t\x12\x1a\n\x12repository_schemes\x18\n \x03(\t\"\xe9\x01\n\x11HarnessUsageLimit\x12\x0f\n\x07harness\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.link.v1.UsageLimitStatus\x12-\n\tresets_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cused_percent\x18\x04 \x01(\x01\x12\x12\n\nused_known\x18\x05 \x01(\x08\x12\x0e\n\x06window\x18\x06 \x01(\t\x12/\n\x0breported_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x04\n\x04Link\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.link.v1.LinkState\x12\x10\n\x08hostname\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\x12\x0c\n\x04\x61rch\x18\x06 \x01(\t\x12\x15\n\ragent_version\x18\x07 \x01(\t\x12\x12\n\nmachine_id\x18\x08 \x01(\t\x12+\n\x0c\x63\x61pabilities\x18\t \x01(\x0b\x32\x15.link.v1.Capabilities\x12\x30\n\x0c\x63onnected_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clast_seen_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nreplica_id\x18\x0c \x01(\t\x12\x15\n\rsession_epoch\x18\r \x01(\x04\x12\x17\n\x0frunning_run_ids\x18\x0e \x03(\t\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x64ispatch_key_missing\x18\x10 \x01(\x08\x12\x30\n\x0c\x61sleep_since\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fqueued_messages\x18\x12 \x01(\r\x12\x30\n\x0cusage_limits\x18\x13 \x03(\x0b\x32\x1a.link.v1.HarnessUsageLimit*\x92\x01\n\x10\x43redentialsState\x12!\n\x1d\x43REDENTIALS_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43REDENTIALS_STATE_PRESENT\x10\x01\x12\x1d\n\x19\x43REDENTIALS_STATE_MISSING\x10\x02\x12\x1d\n\x19\x43REDENTIALS_STATE_UNKNOWN\x10\x03*\xca\x01\n\x13SandboxProviderKind\x12%\n!SANDBOX_PROVIDER_KIND_UNSPECIFIED\x10\x00\x12\"\n\x1eSANDBOX_PROVIDER_KIND_WORKTREE\x10\x01\x12#\n\x1fSANDBOX_PROVIDER_KIND_DIRECTORY\x10\x02\x12\x1f\n\x1bSANDBOX_PROVIDER_KIND_BWRAP\x10\x03\x12\"\n\x1eSANDBOX_PROVIDER_KIND_IN_PLACE\x10\x04*m\n\tLinkState\x12\x1a\n\x16LINK_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11LINK_STATE_ONLINE\x10\x01\x12\x16\n\x12LINK_STATE_OFFLINE\x10\x02\x12\x15\n\x11LINK_STATE_ASLEEP\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'link_client._gen.link.v1.types_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _CREDENTIALSSTATE._serialized_start=1320
-  _CREDENTIALSSTATE._serialized_end=1466
-  _SANDBOXPROVIDERKIND._serialized_start=1469
-  _SANDBOXPROVIDERKIND._serialized_end=1671
-  _LINKSTATE._serialized_start=1673
-  _LINKSTATE._serialized_end=1759
-  _HARNESSCAPABILITY._serialized_start=89
-  _HARNESSCAPABILITY._serialized_end=242
-  _SANDBOXPROVIDERCAPABILITY._serialized_start=244
-  _SANDBOXPROVIDERCAPABILITY._serialized_end=350
-  _TOOLCAPABILITY._serialized_start=352
-  _TOOLCAPABILITY._serialized_end=418
-  _CAPACITY._serialized_start=420
-  _CAPACITY._serialized_end=459
-  _CAPABILITIES._serialized_start=462
-  _CAPABILITIES._serialized_end=869
-  _LINK._serialized_start=872
-  _LINK._serialized_end=1317
+  _CREDENTIALSSTATE._serialized_start=1742
+  _CREDENTIALSSTATE._serialized_end=1888
+  _SANDBOXPROVIDERKIND._serialized_start=1891
+  _SANDBOXPROVIDERKIND._serialized_end=2093
+  _LINKSTATE._serialized_start=2095
+  _LINKSTATE._serialized_end=2204
+  _HARNESSCAPABILITY._serialized_start=108
+  _HARNESSCAPABILITY._serialized_end=303
+  _SANDBOXPROVIDERCAPABILITY._serialized_start=305
+  _SANDBOXPROVIDERCAPABILITY._serialized_end=411
+  _TOOLCAPABILITY._serialized_start=413
+  _TOOLCAPABILITY._serialized_end=479
+  _CAPACITY._serialized_start=481
+  _CAPACITY._serialized_end=520
+  _CAPABILITIES._serialized_start=523
+  _CAPABILITIES._serialized_end=930
+  _HARNESSUSAGELIMIT._serialized_start=933
+  _HARNESSUSAGELIMIT._serialized_end=1166
+  _LINK._serialized_start=1169
+  _LINK._serialized_end=1739
 # @@protoc_insertion_point(module_scope)
