@@ -6,7 +6,7 @@
  * written by their stores' `…InTx` methods, in the same transaction.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { timestampNow } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
 import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { notify, notifyPayload, type Channels } from '../notifications.js';
@@ -14,8 +14,9 @@ import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
 import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
+import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
 
-export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'parked_limit';
 /** In progress: WAITING (the harness asked the user) counts as much as RUNNING. */
 export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running', 'waiting'];
 
@@ -65,6 +66,7 @@ export async function appendEvents(
   return sql.begin(async (tx) => {
     const [run] = await tx<FencedRun[]>`
       select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`;
+    const ending = { id: runId, linkId, threadId: run?.thread_id ?? null };
     if (!run || run.link_id !== linkId) return { ok: false as const, reason: EventsRefusal.NotThisLink, why: 'not a run of this link' };
     const lastSeq = BigInt(run.last_seq);
     if (!UNFINISHED.includes(run.state)) {
@@ -84,13 +86,16 @@ export async function appendEvents(
     const done = stored.find((e) => e.event.case === 'done');
     if (done?.event.case === 'done') {
       const d = done.event.value;
+      const state = await endStateInTx(tx, ending, d);
       await tx`
-        update runs set state = ${stateOf(d.status)}, exit_code = ${d.exitCode}, failure_reason = ${d.failureReason},
+        update runs set state = ${state}, exit_code = ${d.exitCode}, failure_reason = ${d.failureReason},
+          failure_message = ${d.message.slice(0, 4096)}, limit_resets_at = ${d.limitResetsAt ? timestampDate(d.limitResetsAt) : null},
           session_id = ${d.sessionId}, finished_at = now(), last_seq = ${String(acked)}
         where id = ${runId}`;
       if (d.sessionId && run.thread_id) await ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true);
+      await afterRunEndedInTx(tx, ending, state, d);
       await notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin));
-      return { ok: true as const, acked, finished: true, stored, count: fresh.length, outcome: { state: stateOf(d.status), reason: d.failureReason } };
+      return { ok: true as const, acked, finished: true, stored, count: fresh.length, outcome: { state, reason: d.failureReason } };
     }
     // The update and the announcement in one round trip.
     await tx`
@@ -184,7 +189,7 @@ async function applyStarted(tx: TransactionSql, run: FencedRun, stored: RunEvent
 export async function finishRun(sql: Sql, runId: string, status: RunStatus, reason: RunFailureReason, message: string, guard?: FinishGuard, origin?: string): Promise<StoredOutcome | undefined> {
   return sql.begin(async (tx) => {
     const [run] = await tx<(FencedRun & { overdue: boolean })[]>`
-      select link_id, state, session_epoch::text, last_seq::text,
+      select link_id, thread_id, state, session_epoch::text, last_seq::text,
         coalesce(detached_at <= now() - ${(guard?.detachedForMs ?? 0) / 1000} * interval '1 second', false) as overdue
       from runs where id = ${runId} for update`;
     if (!run || !UNFINISHED.includes(run.state)) return undefined;
@@ -196,23 +201,21 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
     if (status === RunStatus.FAILED) {
       events.push(create(RunEventSchema, { seq, at: timestampNow(), event: { case: 'error', value: { code: reason, message } } }));
     }
-    events.push(
-      create(RunEventSchema, {
-        seq: seq + BigInt(events.length),
-        at: timestampNow(),
-        event: { case: 'done', value: create(RunDoneSchema, { status, failureReason: reason, exitCode: -1 }) },
-      }),
-    );
+    const done = create(RunDoneSchema, { status, failureReason: reason, exitCode: -1 });
+    events.push(create(RunEventSchema, { seq: seq + BigInt(events.length), at: timestampNow(), event: { case: 'done', value: done } }));
     for (const event of events) {
       await tx`insert into run_events (run_id, seq, kind, body)
                values (${runId}, ${String(event.seq)}, ${event.event.case ?? ''}, ${Buffer.from(toBinary(RunEventSchema, event))})`;
     }
     const last = events[events.length - 1].seq;
     await closePendingInTx(tx, runId);
-    await tx`update runs set state = ${stateOf(status)}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
+    const ending = { id: runId, linkId: run.link_id, threadId: run.thread_id };
+    const state = await endStateInTx(tx, ending, done);
+    await tx`update runs set state = ${state}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
                last_seq = ${String(last)} where id = ${runId}`;
+    await afterRunEndedInTx(tx, ending, state, done);
     await notify(tx, 'run_event', runEventPayload(runId, last, events, origin));
-    return { stored: events.length, outcome: { state: stateOf(status), reason }, events };
+    return { stored: events.length, outcome: { state, reason }, events };
   });
 }
 
@@ -246,6 +249,4 @@ async function contiguous(tx: TransactionSql, runId: string, known: bigint): Pro
   return BigInt(row.top);
 }
 
-export function stateOf(status: RunStatus): RunStateName {
-  return status === RunStatus.COMPLETED ? 'completed' : status === RunStatus.CANCELLED ? 'cancelled' : 'failed';
-}
+

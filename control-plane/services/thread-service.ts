@@ -340,6 +340,10 @@ export function runState(state: RunStateName | null | undefined): RunState {
       return RunState.FAILED;
     case 'cancelled':
       return RunState.CANCELLED;
+    case 'interrupted':
+      return RunState.INTERRUPTED;
+    case 'parked_limit':
+      return RunState.PARKED_LIMIT;
     default:
       return RunState.UNSPECIFIED;
   }

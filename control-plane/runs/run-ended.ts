@@ -1,0 +1,45 @@
+/**
+ * What follows a run's end, in the transaction that ends it — by its own `done` (appendEvents) or
+ * from the control plane's side (finishRun): the one place such steps go, so that no way of ending
+ * a run misses one.
+ *
+ *   done / finishRun ─▶ endStateInTx (the state the run ends in) ─▶ update runs ─▶ afterRunEndedInTx
+ *
+ * `endStateInTx` decides the final state from the `done` (a run at the usage limit may park instead
+ * of failing). `afterRunEndedInTx` runs after the run's row says it ended: the thread's next queued
+ * message may start, a usage limit is recorded for the machine.
+ */
+import type { TransactionSql } from 'postgres';
+import { RunStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
+import type { RunStateName } from './run-events.js';
+
+/** The run that ends, as the ending transaction read it (its row is locked). */
+export interface EndingRun {
+  id: string;
+  linkId: string;
+  threadId: string | null;
+}
+
+/** The state a run ends in, from its `done`. */
+export async function endStateInTx(_tx: TransactionSql, _run: EndingRun, done: RunDone): Promise<RunStateName> {
+  return stateOf(done.status);
+}
+
+/** Steps after the run's row records its end (`state`), in the same transaction. */
+export async function afterRunEndedInTx(_tx: TransactionSql, _run: EndingRun, _state: RunStateName, _done: RunDone): Promise<void> {
+  // Nothing yet.
+}
+
+/** The run state a terminal status maps to. */
+export function stateOf(status: RunStatus): RunStateName {
+  switch (status) {
+    case RunStatus.COMPLETED:
+      return 'completed';
+    case RunStatus.CANCELLED:
+      return 'cancelled';
+    case RunStatus.INTERRUPTED:
+      return 'interrupted';
+    default:
+      return 'failed';
+  }
+}
