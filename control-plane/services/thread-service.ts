@@ -3,14 +3,17 @@
  * and cancelling runs. Every call is scoped to the caller; another user's thread or run is
  * NOT_FOUND, exactly like one that does not exist.
  */
-import { create, toJsonString, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, fromJson, toJsonString, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js';
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
+  MessageDelivery,
+  MessageState,
   PermissionMode,
   RunSchema,
   RunState,
@@ -30,8 +33,10 @@ import type {
   ListThreadsRequest,
   SendMessageRequest,
   ThreadService,
+  UpdateQueuedMessageRequest,
   UpdateThreadRequest,
   WatchRunRequest,
+  WithdrawMessageRequest,
   WatchThreadsRequest,
   WatchThreadsResponseSchema,
 } from '../../gen/link/v1/thread_service_pb.js';
@@ -45,6 +50,8 @@ import { pinConflict } from '../threads/pins.js';
 import { DeleteRefused, type ThreadAdmin, type ThreadPatch } from '../threads/thread-admin.js';
 import { watchThreads, type ThreadWatchDependencies } from '../threads/thread-watch.js';
 import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
+import type { MessageDeliveryName, MessageQueue, MessageStateName, QueuedChangeRefusal } from '../threads/message-queue.js';
+import { DEFAULT_MESSAGE_EXPIRY_S, MAX_MESSAGE_EXPIRY_S } from '../threads/message-expiry.js';
 import type { Store } from '../store/store.js';
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
@@ -60,6 +67,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly watching?: ThreadWatchDependencies['notifications'],
     /** This replica's sessions: a run queued for a link held here is dispatched at once, not after its notification comes back. */
     private readonly sessions?: { runQueued(linkId: string): void },
+    /** Edits and withdrawals of queued messages (message-queue.ts); absent where a test serves only the other calls. */
+    private readonly queue?: Pick<MessageQueue, 'updateText' | 'withdraw'>,
   ) {
     this.interactionRpcs = new InteractionRpcs(interactions);
   }
@@ -139,6 +148,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     // thread's alone. Written with the run, so a refused message leaves no sandbox behind.
     const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
     const model = resolveModel(harness, request.model, request.tier);
+    const expiresAt = new Date(Date.now() + (request.expiresInSeconds || DEFAULT_MESSAGE_EXPIRY_S) * 1000);
     try {
       const sent = await this.threads.sendMessage({
         userId: user.id,
@@ -153,9 +163,12 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         model,
         tier: request.tier,
         permissionMode: permissionModeName(request.permissionMode),
+        delivery: deliveryName(request.delivery),
+        expiresAt,
+        linkOnline: machine.online,
       });
-      this.sessions?.runQueued(linkId);
-      return sent;
+      if (sent.runId) this.sessions?.runQueued(linkId);
+      return { runId: sent.runId ?? '', messageId: sent.message.id, message: messageView(sent.message), linkOnline: machine.online };
     } catch (error) {
       if (!(error instanceof SendRefused)) throw error;
       if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
@@ -164,18 +177,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
-  /** The link is the user's, online, paired, and has the harness and the sandbox provider (else the refusal saying which). */
-  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string }> {
+  /**
+   * The link is the user's, paired, and has the harness and the sandbox provider (else the refusal
+   * saying which). An offline link is checked against the capabilities it had at its last session
+   * (the message then waits for it); one that never connected is refused LINK_OFFLINE.
+   */
+  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string; online: boolean }> {
     const link = await this.store.getLink(userId, linkId);
     if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
     const live = await this.registry.get(userId, linkId, { mirrored: true });
-    if (!live) {
-      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
+    const known = live?.capabilities ?? lastKnownCapabilities(link.lastSeen?.capabilitiesJson);
+    if (!known) {
+      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} has never connected: start linkd on it, then send again`, {
         link_id: linkId,
         link_name: link.name,
       });
     }
-    if (live.dispatchKeyMissing) {
+    if (live?.dispatchKeyMissing) {
       throw linkError(
         Code.FailedPrecondition,
         Reason.LinkNotPaired,
@@ -183,7 +201,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         { link_id: linkId, link_name: link.name },
       );
     }
-    const capabilities = live.capabilities;
+    const capabilities = known;
     const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
     if (!installed.includes(harness)) {
       throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `${harness} is not installed on ${link.name}`, {
@@ -193,7 +211,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       });
     }
     checkProviderAvailable(capabilities, provider, link.name);
-    return { capabilities, name: link.name };
+    return { capabilities, name: link.name, online: live !== undefined };
   }
 
   async *watchRun(request: WatchRunRequest, ctx: HandlerContext) {
@@ -257,13 +275,26 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
-  // Queued messages and interrupts: not served yet.
-  updateQueuedMessage(): never {
-    throw notYet('UpdateQueuedMessage');
+  // Queued messages: threads/message-queue.ts.
+  async updateQueuedMessage(request: UpdateQueuedMessageRequest, ctx: HandlerContext) {
+    checkLength('message_id', request.messageId, 64, 1);
+    // The upper bound (256 KiB) is the request validator's (validation.ts).
+    if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
+    const changed = await this.messageQueue().updateText(callerUser(ctx).id, request.messageId, request.text);
+    return { message: queuedChange(changed, request.messageId) };
   }
-  withdrawMessage(): never {
-    throw notYet('WithdrawMessage');
+
+  async withdrawMessage(request: WithdrawMessageRequest, ctx: HandlerContext) {
+    checkLength('message_id', request.messageId, 64, 1);
+    const withdrawn = await this.messageQueue().withdraw(callerUser(ctx).id, request.messageId);
+    return { message: queuedChange(withdrawn, request.messageId) };
   }
+
+  private messageQueue(): Pick<MessageQueue, 'updateText' | 'withdraw'> {
+    if (!this.queue) throw notYet('queued messages');
+    return this.queue;
+  }
+
   interruptRun(): never {
     throw notYet('InterruptRun');
   }
@@ -276,9 +307,12 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   }
 }
 
-/** The checks of a SendMessage request on its own (before any read): lengths, non-empty text, the model's name. */
+/** The checks of a SendMessage request on its own (before any read): lengths, non-empty text, the model's name, the expiry. */
 function checkSendRequest(request: SendMessageRequest): void {
   checkLength('thread_id', request.threadId, 64, 1);
+  if (request.expiresInSeconds > MAX_MESSAGE_EXPIRY_S) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `expires_in_seconds must be at most ${MAX_MESSAGE_EXPIRY_S} (7 days)`, { field: 'expires_in_seconds' });
+  }
   // The upper bound (256 KiB) is the request validator's (validation.ts).
   if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
   checkLength('harness', request.harness, 64);
@@ -306,6 +340,29 @@ function checkThreadPatch(request: UpdateThreadRequest): ThreadPatch {
 }
 
 const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
+
+/** The capabilities an offline link had at its last session (protobuf JSON on its row), if any. */
+function lastKnownCapabilities(json: unknown): Capabilities | undefined {
+  if (!json) return undefined;
+  try {
+    return fromJson(CapabilitiesSchema, json as never, { ignoreUnknownFields: true });
+  } catch {
+    return undefined;
+  }
+}
+
+function deliveryName(delivery: MessageDelivery): MessageDeliveryName {
+  return delivery === MessageDelivery.NOW ? 'now' : 'after_turn';
+}
+
+/** The message an edit or a withdrawal left, or its refusal: MESSAGE_NOT_FOUND, MESSAGE_STARTED. */
+function queuedChange(outcome: MessageRecord | QueuedChangeRefusal, messageId: string) {
+  if (outcome === 'not_found') throw linkError(Code.NotFound, Reason.MessageNotFound, `no message ${messageId}`, { message_id: messageId });
+  if (outcome === 'started') {
+    throw linkError(Code.FailedPrecondition, Reason.MessageStarted, 'the message is no longer queued (it started, was withdrawn or expired)', { message_id: messageId });
+  }
+  return messageView(outcome);
+}
 
 function threadNotFound(threadId: string) {
   return linkError(Code.NotFound, Reason.ThreadNotFound, `no thread ${threadId}`, { thread_id: threadId });
@@ -367,6 +424,7 @@ function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
     approvalTimeoutSeconds: thread.approvalTimeoutSeconds ?? 0,
     archived: thread.archived,
     linkName: thread.linkName ?? '',
+    queuedMessages: thread.queuedMessages ?? 0,
   });
 }
 
@@ -379,8 +437,33 @@ function messageView(message: MessageRecord, run?: RunRecord) {
     model: message.model,
     tier: message.tier,
     createdAt: timestampFromDate(message.createdAt),
-    permissionMode: run ? permissionMode(run.permissionMode) : PermissionMode.UNSPECIFIED,
+    permissionMode: permissionMode(run?.permissionMode ?? message.permissionMode),
+    state: messageState(message.state),
+    delivery: message.delivery === 'now' ? MessageDelivery.NOW : MessageDelivery.AFTER_TURN,
+    expiresAt: optionalTimestamp(message.expiresAt),
+    updatedAt: timestampFromDate(message.updatedAt),
   });
+}
+
+function messageState(state: MessageStateName): MessageState {
+  switch (state) {
+    case 'queued':
+      return MessageState.QUEUED;
+    case 'sent':
+      return MessageState.SENT;
+    case 'steering':
+      return MessageState.STEERING;
+    case 'steered':
+      return MessageState.STEERED;
+    case 'withdrawn':
+      return MessageState.WITHDRAWN;
+    case 'expired':
+      return MessageState.EXPIRED;
+  }
+}
+
+function optionalTimestamp(date: Date | null | undefined): Timestamp | undefined {
+  return date ? timestampFromDate(date) : undefined;
 }
 
 export function runView(run: RunRecord, pendingInteractions = 0): Run {
@@ -402,6 +485,7 @@ export function runView(run: RunRecord, pendingInteractions = 0): Run {
     finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
     permissionMode: permissionMode(run.permissionMode),
     pendingInteractions,
+    expiresAt: optionalTimestamp(run.expiresAt),
   });
 }
 
