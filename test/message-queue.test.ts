@@ -1,8 +1,8 @@
 /**
  * Messages sent while a thread's run is in progress are queued, not refused: they wait, can be
- * edited or withdrawn until they start, and start in order as the next runs when the run ends,
- * resuming the thread's session. A real link-server and a real linkd, with the shell harness and
- * the real Claude Code CLI against the project's fake model API.
+ * edited or withdrawn until they start (through the API and linkctl), and start in order as the
+ * next runs when the run ends, resuming the thread's session. A real link-server and a real linkd,
+ * with the shell harness and the real Claude Code CLI against the project's fake model API.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { InteractionDecision, MessageState, PermissionMode, RunStatus } from '..
 import { ConnectError } from './helpers/clients.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
 import { collect, eventsOf as of, eventUntil, messageUntil, threadClient } from './helpers/runs.js';
+import { repoRoot, spawnTracked } from './helpers/processes.js';
 import { tempDir } from './helpers/temp.js';
 
 function refusal(promise: Promise<unknown>): Promise<ConnectError> {
@@ -36,6 +37,12 @@ describe('queued messages', function () {
   });
 
   const threads = () => threadClient(stack.env.grpcUrl, stack.env.userToken);
+
+  async function linkctl(...args: string[]) {
+    const child = spawnTracked('linkctl', process.execPath, [join(repoRoot, 'bin', 'linkctl.js'), '--server', stack.env.grpcUrl, '--token', stack.env.userToken, ...args]);
+    const { code } = await child.waitForExit(30_000);
+    return { code, output: child.output };
+  }
   const logs = (events: Awaited<ReturnType<typeof collect>>) => of(events, 'log').map((l) => l.text);
 
   it('a message sent during a run is queued, edited or withdrawn while it waits, and the queue runs in order after the run', async () => {
@@ -54,9 +61,14 @@ describe('queued messages', function () {
     const edited = await client.updateQueuedMessage({ messageId: third.messageId, text: 'echo third-as-edited' });
     assert.equal(edited.message?.text, 'echo third-as-edited');
     assert.equal(edited.message?.state, MessageState.QUEUED);
-    const fourth = await client.sendMessage({ threadId, text: 'echo withdrawn-one' });
-    const withdrawn = await client.withdrawMessage({ messageId: fourth.messageId });
-    assert.equal(withdrawn.message?.state, MessageState.WITHDRAWN);
+    // From linkctl: send says it waits, and withdraw takes it back.
+    const sentByCli = await linkctl('send', threadId, 'echo withdrawn-one', '--expires', '2h');
+    assert.equal(sentByCli.code, 0, sentByCli.output);
+    assert.match(sentByCli.output, /queued \(runs after the current run\) \(expires /);
+    const fourth = { messageId: /message (msg_\S+)/.exec(sentByCli.output)![1] };
+    const withdrawn = await linkctl('messages', 'withdraw', fourth.messageId, '--json');
+    assert.equal(withdrawn.code, 0, withdrawn.output);
+    assert.match(withdrawn.output, /"state": "MESSAGE_STATE_WITHDRAWN"/);
     assert.equal(reasonOf(await refusal(client.updateQueuedMessage({ messageId: fourth.messageId, text: 'echo again' }))), 'MESSAGE_STARTED', 'a withdrawn message is not edited');
     assert.equal(reasonOf(await refusal(client.withdrawMessage({ messageId: 'msg_nope' }))), 'MESSAGE_NOT_FOUND');
 
