@@ -3,21 +3,17 @@
  * and cancelling runs. Every call is scoped to the caller; another user's thread or run is
  * NOT_FOUND, exactly like one that does not exist.
  */
-import { create, fromJson, toJsonString, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toJsonString, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { checkLength, Code, linkError, Reason } from '../../common/errors.js';
 import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js';
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
-  MessageDelivery,
-  MessageState,
   PermissionMode,
   RunSchema,
   RunState,
-  ThreadMessageSchema,
   ThreadSchema,
   type Run,
   type Thread,
@@ -49,8 +45,9 @@ import type { RunRecord, RunStateName, RunStore } from '../runs/run-store.js';
 import { pinConflict } from '../threads/pins.js';
 import { DeleteRefused, type ThreadAdmin, type ThreadPatch } from '../threads/thread-admin.js';
 import { watchThreads, type ThreadWatchDependencies } from '../threads/thread-watch.js';
-import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
-import type { MessageDeliveryName, MessageQueue, MessageStateName, QueuedChangeRefusal } from '../threads/message-queue.js';
+import { SendRefused, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
+import type { MessageQueue } from '../threads/message-queue.js';
+import { deliveryName, lastKnownCapabilities, messageView, optionalTimestamp, QueuedMessageRpcs } from './queued-messages.js';
 import { DEFAULT_MESSAGE_EXPIRY_S, MAX_MESSAGE_EXPIRY_S } from '../threads/message-expiry.js';
 import type { Store } from '../store/store.js';
 
@@ -275,24 +272,17 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
-  // Queued messages: threads/message-queue.ts.
-  async updateQueuedMessage(request: UpdateQueuedMessageRequest, ctx: HandlerContext) {
-    checkLength('message_id', request.messageId, 64, 1);
-    // The upper bound (256 KiB) is the request validator's (validation.ts).
-    if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
-    const changed = await this.messageQueue().updateText(callerUser(ctx).id, request.messageId, request.text);
-    return { message: queuedChange(changed, request.messageId) };
+  // Queued messages: services/queued-messages.ts.
+  updateQueuedMessage(request: UpdateQueuedMessageRequest, ctx: HandlerContext) {
+    return this.queuedRpcs().update(request, ctx);
+  }
+  withdrawMessage(request: WithdrawMessageRequest, ctx: HandlerContext) {
+    return this.queuedRpcs().withdraw(request, ctx);
   }
 
-  async withdrawMessage(request: WithdrawMessageRequest, ctx: HandlerContext) {
-    checkLength('message_id', request.messageId, 64, 1);
-    const withdrawn = await this.messageQueue().withdraw(callerUser(ctx).id, request.messageId);
-    return { message: queuedChange(withdrawn, request.messageId) };
-  }
-
-  private messageQueue(): Pick<MessageQueue, 'updateText' | 'withdraw'> {
+  private queuedRpcs(): QueuedMessageRpcs {
     if (!this.queue) throw notYet('queued messages');
-    return this.queue;
+    return new QueuedMessageRpcs(this.queue);
   }
 
   interruptRun(): never {
@@ -340,29 +330,6 @@ function checkThreadPatch(request: UpdateThreadRequest): ThreadPatch {
 }
 
 const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
-
-/** The capabilities an offline link had at its last session (protobuf JSON on its row), if any. */
-function lastKnownCapabilities(json: unknown): Capabilities | undefined {
-  if (!json) return undefined;
-  try {
-    return fromJson(CapabilitiesSchema, json as never, { ignoreUnknownFields: true });
-  } catch {
-    return undefined;
-  }
-}
-
-function deliveryName(delivery: MessageDelivery): MessageDeliveryName {
-  return delivery === MessageDelivery.NOW ? 'now' : 'after_turn';
-}
-
-/** The message an edit or a withdrawal left, or its refusal: MESSAGE_NOT_FOUND, MESSAGE_STARTED. */
-function queuedChange(outcome: MessageRecord | QueuedChangeRefusal, messageId: string) {
-  if (outcome === 'not_found') throw linkError(Code.NotFound, Reason.MessageNotFound, `no message ${messageId}`, { message_id: messageId });
-  if (outcome === 'started') {
-    throw linkError(Code.FailedPrecondition, Reason.MessageStarted, 'the message is no longer queued (it started, was withdrawn or expired)', { message_id: messageId });
-  }
-  return messageView(outcome);
-}
 
 function threadNotFound(threadId: string) {
   return linkError(Code.NotFound, Reason.ThreadNotFound, `no thread ${threadId}`, { thread_id: threadId });
@@ -426,44 +393,6 @@ function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
     linkName: thread.linkName ?? '',
     queuedMessages: thread.queuedMessages ?? 0,
   });
-}
-
-function messageView(message: MessageRecord, run?: RunRecord) {
-  return create(ThreadMessageSchema, {
-    id: message.id,
-    threadId: message.threadId,
-    text: message.text,
-    runId: message.runId ?? '',
-    model: message.model,
-    tier: message.tier,
-    createdAt: timestampFromDate(message.createdAt),
-    permissionMode: permissionMode(run?.permissionMode ?? message.permissionMode),
-    state: messageState(message.state),
-    delivery: message.delivery === 'now' ? MessageDelivery.NOW : MessageDelivery.AFTER_TURN,
-    expiresAt: optionalTimestamp(message.expiresAt),
-    updatedAt: timestampFromDate(message.updatedAt),
-  });
-}
-
-function messageState(state: MessageStateName): MessageState {
-  switch (state) {
-    case 'queued':
-      return MessageState.QUEUED;
-    case 'sent':
-      return MessageState.SENT;
-    case 'steering':
-      return MessageState.STEERING;
-    case 'steered':
-      return MessageState.STEERED;
-    case 'withdrawn':
-      return MessageState.WITHDRAWN;
-    case 'expired':
-      return MessageState.EXPIRED;
-  }
-}
-
-function optionalTimestamp(date: Date | null | undefined): Timestamp | undefined {
-  return date ? timestampFromDate(date) : undefined;
 }
 
 export function runView(run: RunRecord, pendingInteractions = 0): Run {
