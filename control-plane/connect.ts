@@ -31,6 +31,7 @@ import { ThreadServiceImpl } from './services/thread-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import type { LinkSessionHub } from './sessions/hub.js';
 import type { Store } from './store/store.js';
+import type { MessageQueue } from './threads/message-queue.js';
 import type { ThreadAdmin } from './threads/thread-admin.js';
 import type { ThreadStore } from './threads/thread-store.js';
 import type { Notifications } from './notifications.js';
@@ -44,6 +45,8 @@ export interface ServiceDependencies {
   threads: ThreadStore;
   /** Rename, archive and delete threads. */
   threadAdmin: ThreadAdmin;
+  /** Edit and withdraw queued messages. */
+  messageQueue: MessageQueue;
   /** The replica's notifications (WatchThreads hears thread changes on them). */
   notifications: Pick<Notifications, 'on' | 'onReconnect'>;
   sandboxes: SandboxStore;
@@ -77,7 +80,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions, deps.messageQueue)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

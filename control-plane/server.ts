@@ -12,7 +12,8 @@
  *
  * Both ports pass the RPC edge (interceptors.ts: size, validation, INTERNAL with a request id) and
  * auth (auth.ts). The notifications module's LISTEN starts with the stores; the hub runs the
- * lost-run sweep; event retention runs here when `--retain-events` is set, and the approval timeout's sweep always.
+ * lost-run sweep; event retention runs here when `--retain-events` is set, and the approval timeout's and the
+ * message expiry's sweeps always.
  */
 import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -45,6 +46,8 @@ import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { MessageExpirySweep } from './threads/message-expiry.js';
+import { MessageQueue } from './threads/message-queue.js';
 import { ThreadAdmin } from './threads/thread-admin.js';
 import { ThreadStore } from './threads/thread-store.js';
 
@@ -72,6 +75,8 @@ export interface LinkServerOptions {
   retentionIntervalMs?: number;
   /** Pending interactions of threads without their own approval timeout are denied after this (undefined: never). */
   approvalTimeoutMs?: number;
+  /** How often queued messages and runs past their expiry are failed (default 2 s). */
+  expirySweepIntervalMs?: number;
   /** How long a link's old token keeps working after a rotation (default 10 minutes). */
   tokenGraceMs?: number;
   /** How long an HTTP request may take to arrive, head and body (default 30 s); answers may stream longer. */
@@ -106,6 +111,7 @@ export class LinkServer {
     private readonly sandboxes: SandboxStore,
     private readonly retention: EventRetention | undefined,
     private readonly interactions: { store: InteractionStore; sweep: ApprovalTimeoutSweep },
+    private readonly expiry: MessageExpirySweep,
   ) {
     httpServer.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -136,9 +142,10 @@ export class LinkServer {
     const server = new LinkServer(options, grpcServer, httpServer, stores.sessions, shutdown, grpcPort, httpPort, stores.runs, stores.sandboxes, stores.retention, {
       store: stores.interactions,
       sweep: stores.approvalTimeouts,
-    });
+    }, stores.expiry);
     stores.retention?.start();
     stores.approvalTimeouts.start();
+    stores.expiry.start();
     server.setAdvertisedGrpcUrl = built.setAdvertisedGrpcUrl;
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`${options.tls ? 'https' : 'http'}://${options.host}:${grpcPort}`);
     return server;
@@ -193,6 +200,7 @@ export class LinkServer {
     clearTimeout(force);
     await this.retention?.close();
     this.interactions.sweep.stop();
+    this.expiry.stop();
     this.interactions.store.close();
     await this.options.registry.close();
     await this.runs.close();
@@ -222,6 +230,8 @@ async function openStores(options: LinkServerOptions) {
   const interactions = InteractionStore.open(store.connection, notifications, log.child({ module: 'interactions' }));
   runs.approvalTimeoutSeconds = Math.ceil((options.approvalTimeoutMs ?? 0) / 1000);
   const approvalTimeouts = new ApprovalTimeoutSweep(interactions, log.child({ module: 'approval-timeout' }));
+  const messageQueue = new MessageQueue(store.connection);
+  const expiry = new MessageExpirySweep(store.connection, runs, log.child({ module: 'message-expiry' }), options.expirySweepIntervalMs);
   const retention = options.retainEventsMs
     ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
     : undefined;
@@ -246,7 +256,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, threadAdmin, notifications, interactions, approvalTimeouts, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, messageQueue, expiry, notifications, interactions, approvalTimeouts, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */

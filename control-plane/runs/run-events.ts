@@ -22,7 +22,10 @@ export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running', 'w
 
 /** Only end the run if it still belongs to this session, and (when set) has been without it this long. */
 export interface FinishGuard {
-  epoch: bigint;
+  /** Only a run held by this session (absent: whoever holds it). */
+  epoch?: bigint;
+  /** Only a run still in this state (the expiry sweep ends only runs still queued). */
+  state?: RunStateName;
   detachedForMs?: number;
   /** Only a run of this link (a machine's refusal can finish only its own runs). */
   linkId?: string;
@@ -193,7 +196,8 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
         coalesce(detached_at <= now() - ${(guard?.detachedForMs ?? 0) / 1000} * interval '1 second', false) as overdue
       from runs where id = ${runId} for update`;
     if (!run || !UNFINISHED.includes(run.state)) return undefined;
-    if (guard && run.session_epoch !== String(guard.epoch)) return undefined;
+    if (guard?.epoch !== undefined && run.session_epoch !== String(guard.epoch)) return undefined;
+    if (guard?.state !== undefined && run.state !== guard.state) return undefined;
     if (guard?.linkId !== undefined && run.link_id !== guard.linkId) return undefined;
     if (guard?.detachedForMs !== undefined && !run.overdue) return undefined;
     const seq = (await contiguous(tx, runId, BigInt(run.last_seq))) + 1n;

@@ -34,6 +34,8 @@ export interface RunRecord {
   /** When the session holding it ended with no newer one taking it over; null while held. */
   detachedAt: Date | null;
   permissionMode: PermissionModeName;
+  /** A queued run not taken by its machine by then fails EXPIRED (null: never). */
+  expiresAt: Date | null;
 }
 
 /** A row of `runs` as selected with {@link RUN_COLUMNS}. */
@@ -61,10 +63,12 @@ export interface RunRow {
   finished_at: Date | null;
   detached_at: Date | null;
   permission_mode: PermissionModeName;
+  expires_at: Date | null;
 }
 
 export const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
-  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at, permission_mode`;
+  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at, permission_mode,
+  expires_at`;
 
 /** The record of a row. */
 export function run(row: RunRow): RunRecord {
@@ -92,5 +96,6 @@ export function run(row: RunRow): RunRecord {
     finishedAt: row.finished_at,
     detachedAt: row.detached_at,
     permissionMode: row.permission_mode,
+    expiresAt: row.expires_at,
   };
 }
