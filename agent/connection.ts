@@ -87,6 +87,8 @@ export class LinkConnection extends EventEmitter {
   /** Set when the machine woke: the next attempt goes at once, and a wait between attempts ends. */
   private wokeUp = false;
   private waitController: AbortController | undefined;
+  /** The last sleep or wake; a sleep not yet followed by a wake is told again to each new session. */
+  private lastPower: PowerEvent | undefined;
 
   constructor(private readonly options: LinkConnectionOptions) {
     super();
@@ -153,7 +155,8 @@ export class LinkConnection extends EventEmitter {
    * timeout or the backoff; the new session's Welcome tells the server the machine is awake.
    */
   powerChanged(event: PowerEvent): void {
-    this.live?.out.push({ frame: { case: 'powerChanged', value: { asleep: event.asleep, at: timestampFromMs(event.at), source: event.source } } });
+    this.lastPower = event;
+    this.sendPower(event);
     if (event.asleep || this.stopping) return;
     this.backoff.reset();
     this.wokeUp = true;
@@ -161,6 +164,10 @@ export class LinkConnection extends EventEmitter {
     // The PowerChanged above goes out first (if the connection still carries anything).
     const live = this.live;
     if (live) setImmediate(() => live.abort.abort(new ConnectError('the machine woke from sleep; reconnecting', Code.Unavailable)));
+  }
+
+  private sendPower(event: PowerEvent): void {
+    this.live?.out.push({ frame: { case: 'powerChanged', value: { asleep: event.asleep, at: timestampFromMs(event.at), source: event.source } } });
   }
 
   /**
@@ -215,6 +222,8 @@ export class LinkConnection extends EventEmitter {
     this.lastSuccessAt = Date.now();
     this.options.log.info({ server, linkId: welcome.linkId, replica: welcome.replicaId, epoch: String(welcome.sessionEpoch) }, 'connected');
     this.setState({ state: 'connected', server, linkId: welcome.linkId, replicaId: welcome.replicaId, since: Date.now(), epoch: welcome.sessionEpoch });
+    // Going to sleep, and the session it was told on ended: the new one is told (the Welcome cleared it).
+    if (this.lastPower?.asleep) this.sendPower(this.lastPower);
   }
 
   private setState(state: ConnectionState): void {
