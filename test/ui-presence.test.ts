@@ -2,7 +2,7 @@
  * In real Chromium against a real control plane and a real linkd: a machine that reported suspend
  * (its power monitor, LINKD_POWER_EVENTS_COMMAND, says PrepareForSleep) and then lost its connection
  * reads "Asleep since HH:MM" on the machines page, in the header and in its thread, with the number
- * of messages waiting for it. Screenshots go to $LINK_TEST_SCREENSHOTS (test-results/screenshots).
+ * of messages waiting for it; `linkctl links list` says ASLEEP and the count too. Screenshots go to $LINK_TEST_SCREENSHOTS (test-results/screenshots).
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './helpers/browser.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
-import { repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
+import { repoRoot, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
 import { threadClient } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -97,5 +97,12 @@ describe('the page: a machine that went to sleep', () => {
     await banner.waitFor({ timeout: 10_000 });
     assert.match(await banner.innerText(), /is asleep since \d{1,2}:\d{2}.*Its runs start when it wakes up \(1 queued\)/s);
     assert.deepEqual(errors, []);
+
+    // linkctl says the same.
+    const linkctl = spawnTracked('linkctl', process.execPath, [join(repoRoot, 'bin', 'linkctl.js'), '--server', env.grpcUrl, '--token', env.userToken, 'links', 'list']);
+    const { code } = await linkctl.waitForExit(20_000);
+    assert.equal(code, 0, linkctl.output);
+    assert.match(linkctl.output, /^LINK +NAME +STATE +HOST +SEEN +QUEUED\n/);
+    assert.match(linkctl.output, new RegExp(`${env.link.id} +test-machine +asleep +\\S+ +asleep since .+ +1\\n`));
   });
 });
