@@ -75,15 +75,14 @@ describe('presence: asleep, offline, and what waits for a machine', () => {
     await env?.close();
   });
 
-  it('a machine that loses its connection without a word about sleep is OFFLINE, not ASLEEP', async () => {
+  it('a machine that said it goes to sleep is ASLEEP once its session ends, ONLINE again when it wakes; one that just lost its connection is OFFLINE', async () => {
+    // No word about sleep: a lost connection is OFFLINE.
     proxy.block();
     const offline = await watch.offline(env.link.id);
     assert.equal(offline.asleepSince, undefined);
     proxy.unblock();
     await watch.online(env.link.id, 40_000);
-  });
 
-  it('a machine that said it goes to sleep is ASLEEP once its session ends, and ONLINE again when it wakes', async () => {
     const before = Date.now();
     await os(SLEEP);
     // The word arrives on the live session (the machine has not slept yet).
