@@ -106,6 +106,12 @@ describe('presence: asleep, offline, and what waits for a machine', () => {
     assert.equal(got.state, LinkState.ONLINE);
     assert.equal(got.asleepSince, undefined);
 
+    // A wake while connected: the session is presumed dead (a suspend rarely leaves TCP alive), so
+    // linkd dials a new one at once rather than wait for the heartbeat timeout.
+    const epoch = got.sessionEpoch;
+    await os(WAKE);
+    await watch.until(env.link.id, (l) => l.state === LinkState.ONLINE && l.sessionEpoch > epoch, 'reconnected after the wake');
+
     const status = await runLinkd(['status', '--data-dir', dataDir]);
     assert.match(status.output, /last power event: woke up at .* \(test\)/);
   });
