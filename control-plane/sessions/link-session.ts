@@ -28,6 +28,7 @@ import { newId, newToken, type DispatchKeySet, type LinkRecord, type Store } fro
 import { readHello } from './hello.js';
 import { handleFrame, onHeartbeat, type FrameSession } from './session-frames.js';
 import { pumpFrames } from './frame-pump.js';
+import { awakeOnConnect } from './power-changed.js';
 
 /** A frame the server sends on the stream. */
 export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -270,7 +271,7 @@ export class LinkSession implements FrameSession {
     const [{ cursors, failed }] = await Promise.all([
       this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
       this.rememberSeen(),
-      this.awake(),
+      awakeOnConnect(this),
     ]);
     if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
     const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
@@ -372,17 +373,6 @@ export class LinkSession implements FrameSession {
     if (silentFor > 3 * intervalMs) {
       this.log.warn({ silentForMs: silentFor }, 'heartbeats missed; closing the session');
       this.out.close(linkError(Code.Unavailable, Reason.HeartbeatMissed, `no heartbeat for ${silentFor} ms (3 intervals of ${intervalMs} ms)`));
-    }
-  }
-
-  /** A machine that connects is awake: a sleep it reported before is over. */
-  private async awake(): Promise<void> {
-    try {
-      if (await this.store.setAsleepSince(this.link.id, null)) {
-        await this.store.publishLinkControl({ type: 'changed', userId: this.link.userId, linkId: this.link.id });
-      }
-    } catch (error) {
-      this.log.error({ err: error }, 'cannot clear when the machine went to sleep');
     }
   }
 

@@ -54,6 +54,15 @@ function validTime(seconds: bigint, nanos: number): number {
   return Number(seconds) * 1000 + Math.floor(nanos / 1_000_000);
 }
 
+/** A machine that connects is awake: a sleep it reported before is over. Called by each new session; never throws. */
+export async function awakeOnConnect(session: PowerSession): Promise<void> {
+  try {
+    if (await session.store.setAsleepSince(session.linkId, null)) await changedLink(session);
+  } catch (error) {
+    session.log.error({ err: error }, 'cannot clear when the machine went to sleep');
+  }
+}
+
 async function changedLink(session: PowerSession): Promise<void> {
   await session.store.publishLinkControl({ type: 'changed', userId: session.userId, linkId: session.linkId });
 }
