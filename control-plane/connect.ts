@@ -76,7 +76,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const { store, registry, runs, threads, sandboxes } = deps;
   const auth = new Authenticator(store);
   const edge = new RpcEdge({ log: deps.log.child({ module: 'rpc' }), databaseErrors: deps.metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
-  const linkImpl = new LinkServiceImpl(store, registry, deps.sessions, deps.advertisedGrpcUrl);
+  const linkImpl = new LinkServiceImpl(store, registry, deps.sessions, deps.advertisedGrpcUrl, deps.notifications);
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),

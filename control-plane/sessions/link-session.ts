@@ -28,6 +28,7 @@ import { newId, newToken, type DispatchKeySet, type LinkRecord, type Store } fro
 import { readHello } from './hello.js';
 import { handleFrame, onHeartbeat, type FrameSession } from './session-frames.js';
 import { pumpFrames } from './frame-pump.js';
+import { awakeOnConnect } from './power-changed.js';
 
 /** A frame the server sends on the stream. */
 export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -127,6 +128,10 @@ export class LinkSession implements FrameSession {
   epoch(): bigint {
     if (!this.record) throw new Error('no session epoch before Hello');
     return this.record.epoch;
+  }
+
+  sessionStartedAt(): number {
+    return this.record?.connectedAt ?? Date.now();
   }
 
   heartbeatSeen(): void {
@@ -266,6 +271,7 @@ export class LinkSession implements FrameSession {
     const [{ cursors, failed }] = await Promise.all([
       this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
       this.rememberSeen(),
+      awakeOnConnect(this),
     ]);
     if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
     const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);

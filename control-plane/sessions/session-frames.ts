@@ -28,9 +28,10 @@ import type { Store } from '../store/store.js';
 import { validateCapabilities } from './hello.js';
 import type { Outgoing } from './link-session.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
+import { onPowerChanged, type PowerSession } from './power-changed.js';
 
 /** What a frame handler may use of its session. */
-export interface FrameSession {
+export interface FrameSession extends PowerSession {
   readonly linkId: string;
   readonly log: Logger;
   readonly metrics?: ServerMetrics;
@@ -76,6 +77,8 @@ export async function handleFrame(session: FrameSession, request: ConnectRequest
       return onSandboxReply(session, frame.value);
     case 'interactionAnswerAck':
       return onInteractionAnswerAck(session, frame.value);
+    case 'powerChanged':
+      return onPowerChanged(session, frame.value);
     case 'hello':
       throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
     default:

@@ -65,6 +65,10 @@ export class FakeStore {
     return this.links.filter((l) => l.userId === userId);
   }
 
+  async queuedMessages(): Promise<Map<string, number>> {
+    return new Map();
+  }
+
   onLinkControl(listener: (message: LinkControl) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -5,6 +5,7 @@ import { Task } from '@lit/task';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { MessageState, RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState } from '../../gen/link/v1/types_pb.js';
+import { presenceOf, presencePhrase, queuedLabel } from './presence.js';
 import { apiContext, type ApiClients } from './api.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
 import { threadDirectoryContext, type ThreadDirectory } from './thread-directory.js';
@@ -214,8 +215,10 @@ export class LinkThreadView extends LitElement {
     return html`
       ${offline
         ? html`<div class="top"><div class="banner" role="status" data-testid="offline-banner">
-            <strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Messages wait for it and run when it is back
-            (start linkd on it: <code>linkd start</code>, or check its network).
+            ${link && presenceOf(link) === 'asleep'
+              ? html`<strong>${link.name} is ${presencePhrase(link)}.</strong> Messages wait for it and run when it wakes up${queuedLabel(link) ? ` (${queuedLabel(link)})` : ''}.`
+              : html`<strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Messages wait for it and run when it is back
+            (start linkd on it: <code>linkd start</code>, or check its network).`}
           </div></div>`
         : nothing}
       <div class="scroll">
