@@ -12,6 +12,7 @@
 import type { TransactionSql } from 'postgres';
 import { RunStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
 import type { RunStateName } from './run-events.js';
+import { steeringEndedInTx } from '../steering/steer-store.js';
 
 /** The run that ends, as the ending transaction read it (its row is locked). */
 export interface EndingRun {
@@ -26,8 +27,9 @@ export async function endStateInTx(_tx: TransactionSql, _run: EndingRun, done: R
 }
 
 /** Steps after the run's row records its end (`state`), in the same transaction. */
-export async function afterRunEndedInTx(_tx: TransactionSql, _run: EndingRun, _state: RunStateName, _done: RunDone): Promise<void> {
-  // Nothing yet.
+export async function afterRunEndedInTx(tx: TransactionSql, run: EndingRun, _state: RunStateName, _done: RunDone): Promise<void> {
+  // Messages that never reached the turn go back to the queue (before the queue's next one starts).
+  await steeringEndedInTx(tx, run);
 }
 
 /** The run state a terminal status maps to. */

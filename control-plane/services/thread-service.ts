@@ -11,6 +11,8 @@ import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js'
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
+  MessageDelivery,
+  MessageState,
   PermissionMode,
   RunSchema,
   RunState,
@@ -22,6 +24,7 @@ import {
 import type {
   AnswerInteractionRequest,
   CancelRunRequest,
+  InterruptRunRequest,
   CreateThreadRequest,
   DeleteThreadRequest,
   GetThreadRequest,
@@ -46,6 +49,7 @@ import { DeleteRefused, type ThreadAdmin, type ThreadPatch } from '../threads/th
 import { watchThreads, type ThreadWatchDependencies } from '../threads/thread-watch.js';
 import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
 import type { Store } from '../store/store.js';
+import type { SteerStore } from '../steering/steer-store.js';
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
@@ -60,6 +64,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly watching?: ThreadWatchDependencies['notifications'],
     /** This replica's sessions: a run queued for a link held here is dispatched at once, not after its notification comes back. */
     private readonly sessions?: { runQueued(linkId: string): void },
+    /** Interrupts (steering/steer-store.ts); absent where a test serves only the other calls. */
+    private readonly steering?: Pick<SteerStore, 'requestInterrupt'>,
   ) {
     this.interactionRpcs = new InteractionRpcs(interactions);
   }
@@ -153,6 +159,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         model,
         tier: request.tier,
         permissionMode: permissionModeName(request.permissionMode),
+        steer: request.delivery === MessageDelivery.NOW && machine.capabilities.harnesses.some((h) => h.name === harness && h.steerable),
       });
       this.sessions?.runQueued(linkId);
       return sent;
@@ -264,8 +271,18 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   withdrawMessage(): never {
     throw notYet('WithdrawMessage');
   }
-  interruptRun(): never {
-    throw notYet('InterruptRun');
+  /** Ends the run's turn through the CLI's interrupt (steering/steer-store.ts); a queued run is cancelled at once. */
+  async interruptRun(request: InterruptRunRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('run_id', request.runId, 64, 1);
+    if (!this.steering) throw notYet('InterruptRun');
+    const run = await this.steering.requestInterrupt(user.id, request.runId);
+    if (!run) throw runNotFound(request.runId);
+    if (run.state === 'queued') return { state: runState(await this.runs.requestCancel(user.id, request.runId)) };
+    if (!['dispatched', 'running', 'waiting'].includes(run.state)) {
+      throw linkError(Code.FailedPrecondition, Reason.RunNotRunning, `run ${request.runId} has already ended`, { run_id: request.runId, state: run.state });
+    }
+    return { state: runState(run.state) };
   }
 
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
@@ -380,8 +397,18 @@ function messageView(message: MessageRecord, run?: RunRecord) {
     tier: message.tier,
     createdAt: timestampFromDate(message.createdAt),
     permissionMode: run ? permissionMode(run.permissionMode) : PermissionMode.UNSPECIFIED,
+    state: MESSAGE_STATES[message.state] ?? MessageState.UNSPECIFIED,
   });
 }
+
+const MESSAGE_STATES: Record<string, MessageState> = {
+  queued: MessageState.QUEUED,
+  sent: MessageState.SENT,
+  steering: MessageState.STEERING,
+  steered: MessageState.STEERED,
+  withdrawn: MessageState.WITHDRAWN,
+  expired: MessageState.EXPIRED,
+};
 
 export function runView(run: RunRecord, pendingInteractions = 0): Run {
   return create(RunSchema, {

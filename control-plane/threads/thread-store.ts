@@ -12,6 +12,7 @@ import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { pinConflict, type ThreadPins } from './pins.js';
 import { Reason } from '../../common/reasons.js';
+import { steerInTx } from '../steering/steer-store.js';
 
 export interface ThreadRecord extends ThreadPins {
   id: string;
@@ -50,6 +51,8 @@ export interface MessageRecord {
   tier: number;
   runId: string | null;
   createdAt: Date;
+  /** queued, sent, steering, steered, withdrawn, expired (sql/0012). */
+  state: string;
 }
 
 /** Why sendMessage refused, before anything was written. */
@@ -82,6 +85,8 @@ export interface SendInput {
   tier: number;
   /** What the harness may do without asking (default 'edits'). */
   permissionMode?: PermissionModeName;
+  /** Into the running turn, when there is one (delivery NOW and the harness is steerable: steering/steer-store.ts). */
+  steer?: boolean;
 }
 
 export interface ThreadRow {
@@ -109,6 +114,7 @@ interface MessageRow {
   tier: number;
   run_id: string | null;
   created_at: Date;
+  state: string;
 }
 
 export class ThreadStore {
@@ -161,7 +167,8 @@ export class ThreadStore {
   /**
    * Pins the thread on its first message (refusing THREAD_PINNED on a later mismatch), inserts the
    * message and its `queued` run in one transaction (THREAD_BUSY when a run is unfinished), and
-   * wakes the replica that holds the link.
+   * wakes the replica that holds the link. A message to steer into the thread's running turn is
+   * stored 'steering' instead (no run of its own: `runId` is '').
    */
   async sendMessage(input: SendInput): Promise<{ runId: string; messageId: string }> {
     const messageId = newId('msg');
@@ -176,6 +183,8 @@ export class ThreadStore {
         });
       }
       const sandboxId = await this.pin(tx, pinned, input);
+      const steered = input.steer && (await steerInTx(tx, { ...input, messageId, permissionMode: input.permissionMode ?? 'edits' }));
+      if (steered) return '';
       const queued = await RunStore.insertQueuedInTx(tx, {
         threadId: pinned.id,
         sandboxId,
@@ -252,5 +261,5 @@ function thread(row: ThreadRow): ThreadRecord {
 }
 
 function message(row: MessageRow): MessageRecord {
-  return { id: row.id, threadId: row.thread_id, text: row.text, model: row.model, tier: row.tier, runId: row.run_id, createdAt: row.created_at };
+  return { id: row.id, threadId: row.thread_id, text: row.text, model: row.model, tier: row.tier, runId: row.run_id, createdAt: row.created_at, state: row.state };
 }
