@@ -2,10 +2,12 @@
  * linkctl's commands about runs:
  *
  *   linkctl send THREAD "message" [--harness H --link L --model M --tier T --permission-mode ask|edits|auto [--yes-auto]]
- *                                 [--no-follow] [--no-prompt] [--json]
+ *                                 [--now] [--no-follow] [--no-prompt] [--json]
+ *                                 --now: into the running turn, where the harness takes it (Claude Code, Codex)
  *   linkctl runs watch RUN [--after SEQ] [--no-prompt] [--json]
  *   linkctl runs list [--thread T] [--json]
  *   linkctl runs cancel RUN [--json]
+ *   linkctl runs interrupt RUN [--json]                        end the turn, keep the session (the next message continues it)
  *   linkctl runs pending [--thread T] [--run R] [--json]       what waits for you, across threads and machines
  *   linkctl runs answer RUN INTERACTION --allow | --deny [--message TEXT] | --always | --option LABEL… | --text TEXT
  *
@@ -22,6 +24,7 @@ import {
   InteractionKind,
   InteractionScope,
   LogLine_Stream,
+  MessageDelivery,
   ModelTier,
   PermissionMode,
   RunEventSchema,
@@ -74,6 +77,8 @@ export function describeEvent(event: RunEvent): string {
     }
     case 'interactionResolved':
       return `${prefix} ${describeAnswer(e.value.answer, e.value.state)}`;
+    case 'steered':
+      return `${prefix} you, during the turn: ${e.value.text}`;
     case 'done':
       return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
@@ -139,6 +144,7 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
     .option('--sandbox <provider>', 'worktree, bwrap or directory (first message)')
     .option('--permission-mode <mode>', 'what the agent may do without asking: ask (everything asks), edits (the default: edits in the sandbox), auto (everything in the sandbox)')
     .option('--yes-auto', 'confirm --permission-mode auto outside a bwrap sandbox (the agent then runs anything without asking)')
+    .option('--now', "into the thread's running turn, where its harness takes messages mid-turn (else after the turn)")
     .option('--no-follow', 'print the run id and return')
     .option('--no-prompt', 'never ask inline when the run asks; print the `linkctl runs answer` command instead')
     .option('--json', 'events as JSON lines')
@@ -158,16 +164,24 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         sandboxProvider: opts.sandbox ?? '',
         permissionMode: opts.permissionMode ? MODES[opts.permissionMode] : PermissionMode.UNSPECIFIED,
         confirmAuto: Boolean(opts.yesAuto),
+        delivery: opts.now ? MessageDelivery.NOW : MessageDelivery.UNSPECIFIED,
       };
       let runId: string;
+      let messageId: string;
       try {
-        ({ runId } = await threads.sendMessage(request));
+        ({ runId, messageId } = await threads.sendMessage(request));
       } catch (error) {
         if (reasonOf(error) !== Reason.AutoNeedsConfirmation) throw error;
         if (!prompting(opts) || !(await confirm('auto lets the agent run anything on this machine without asking (it is not in a bwrap sandbox). Go ahead?'))) {
           throw new Error('--permission-mode auto outside a bwrap sandbox needs --yes-auto (the agent would run anything without asking)');
         }
-        ({ runId } = await threads.sendMessage({ ...request, confirmAuto: true }));
+        ({ runId, messageId } = await threads.sendMessage({ ...request, confirmAuto: true }));
+      }
+      if (!runId) {
+        // Steered into the running turn (or waiting for the turn's end): no run of its own to follow.
+        if (opts.json) return printValue({ messageId, runId: '' });
+        process.stdout.write(`${messageId} goes into the thread's running turn (\`linkctl runs watch\` on that run shows it)\n`);
+        return;
       }
       process.stderr.write(`run ${runId}\n`);
       if (opts.follow) await follow(threads, runId, 0n, { json: Boolean(opts.json), prompt: prompting(opts) });
@@ -194,6 +208,20 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         finished
           ? `${runId} is ${enumWord(RunState, state)}\n`
           : `cancel requested for ${runId}; the machine stops it (\`linkctl runs watch ${runId}\` shows when)\n`,
+      );
+    });
+
+  runs
+    .command('interrupt <run-id>')
+    .description("end the run's current turn through the agent's own interrupt; its session is kept, so the thread's next message continues it")
+    .option('--json', 'print JSON: {"runId", "interruptRequested", "state"}')
+    .action(async (runId: string, opts) => {
+      const { state } = await (await threadsClient()).interruptRun({ runId });
+      if (opts.json) return printValue({ runId, interruptRequested: true, state: RunState[state] ? `RUN_STATE_${RunState[state]}` : String(state) });
+      process.stdout.write(
+        state === RunState.CANCELLED
+          ? `${runId} had not started: it is cancelled\n`
+          : `interrupt requested for ${runId}; the agent ends its turn (\`linkctl runs watch ${runId}\` shows when)\n`,
       );
     });
 

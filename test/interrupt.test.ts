@@ -3,13 +3,14 @@
  * control request, Codex turn/interrupt, ACP session/cancel) and keeps the session, through
  * link-server and a real linkd with the real CLIs against the fake model server. The run ends
  * INTERRUPTED, nothing of it is left running on the machine, and the thread's next message
- * continues the same conversation.
+ * continues the same conversation. Gemini's turn is interrupted with `linkctl runs interrupt`.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { PermissionMode, RunState, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { RunFailure } from '../common/reasons.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
+import { npmStartDirs, runCli, userEnv } from './helpers/npm-start.js';
 import { eventsOf as of, threadClient } from './helpers/runs.js';
 
 /** The processes whose working directory is `dir` (the CLI and what it started there). */
@@ -67,6 +68,12 @@ describe('interrupting a running turn', function () {
         confirmAuto: true,
       });
       const events = await follow(first.runId, async () => {
+        if (harness === 'gemini') {
+          const cliEnv = userEnv(await npmStartDirs(), { LINKCTL_SERVER: env.grpcUrl, LINKCTL_TOKEN: env.userToken });
+          const printed = JSON.parse((await runCli('linkctl', ['runs', 'interrupt', first.runId, '--json'], cliEnv)).stdout) as { state: string };
+          assert.equal(printed.state, 'RUN_STATE_RUNNING');
+          return;
+        }
         const { state } = await client().interruptRun({ runId: first.runId });
         assert.ok([RunState.RUNNING, RunState.WAITING].includes(state), `the run was on the machine (${RunState[state]})`);
       });
