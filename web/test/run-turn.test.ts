@@ -53,7 +53,7 @@ describe('the run view: steer and interrupt', () => {
     expect(root.querySelector('button.interrupt')).to.equal(null, 'no Interrupt once it ended');
   });
 
-  it('has Interrupt beside Stop for a running run whose harness can be interrupted; it calls InterruptRun', async () => {
+  it('has Interrupt beside Stop for a running run whose harness can be interrupted (it calls InterruptRun), only Stop for one that cannot', async () => {
     let interrupted = '';
     const root = await render('gemini', undefined, (router) =>
       router.service(ThreadService, {
@@ -74,11 +74,10 @@ describe('the run view: steer and interrupt', () => {
     await waitFor(() => interrupted);
     expect(interrupted).to.equal('run_1');
     expect(root.querySelector<HTMLButtonElement>('button.interrupt')!.textContent).to.contain('Interrupting');
-  });
 
-  it('has only Stop where the machine says the harness cannot be interrupted', async () => {
-    const root = await render('shell', [event({ case: 'log', value: { text: 'hi' } as never })], undefined, ['claude-code']);
-    expect(root.querySelector('button.interrupt')).to.equal(null);
-    expect(root.querySelector('button.stop')).not.to.equal(null);
+    // Where the machine says the harness cannot end a turn its own way, there is only Stop.
+    const shell = await render('shell', [event({ case: 'log', value: { text: 'hi' } as never })], undefined, ['claude-code']);
+    expect(shell.querySelector('button.interrupt')).to.equal(null);
+    expect(shell.querySelector('button.stop')).not.to.equal(null);
   });
 });
