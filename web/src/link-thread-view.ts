@@ -3,7 +3,7 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { Task } from '@lit/task';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
+import { MessageState, RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState } from '../../gen/link/v1/types_pb.js';
 import { apiContext, type ApiClients } from './api.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
@@ -197,10 +197,13 @@ export class LinkThreadView extends LitElement {
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
             : nothing}
           ${this.messages.map((m) => {
-            const run = runsById.get(m.runId);
+            // A message steered into a run shows in that run's stream (its `steered` event), not as a run of its own.
+            if (m.state === MessageState.STEERED) return nothing;
+            const steering = m.state === MessageState.STEERING;
+            const run = steering ? undefined : runsById.get(m.runId);
             return html`
               <div class="message" data-testid="message"><div class="body">${m.text}</div>
-                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
+                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}${steering ? ' · going into the running turn…' : ''}</div>
               </div>
               ${run ? html`<link-run-view data-run-id=${run.id} .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
             `;

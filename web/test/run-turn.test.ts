@@ -1,9 +1,11 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import { create } from '@bufbuild/protobuf';
-import { RunEventSchema, RunSchema, RunState, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { MessageState, RunEventSchema, RunSchema, RunState, RunStatus, ThreadMessageSchema, ThreadSchema, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { ThreadService } from '../../gen/link/v1/thread_service_pb.js';
 import type { LinkRunView } from '../src/link-run-view.js';
+import type { LinkThreadView } from '../src/link-thread-view.js';
 import '../src/link-run-view.js';
+import '../src/link-thread-view.js';
 import { FakeDirectory, inMemoryClients, machine, providerFor } from './helpers.js';
 
 let seq = 0n;
@@ -79,5 +81,35 @@ describe('the run view: steer and interrupt', () => {
     const shell = await render('shell', [event({ case: 'log', value: { text: 'hi' } as never })], undefined, ['claude-code']);
     expect(shell.querySelector('button.interrupt')).to.equal(null);
     expect(shell.querySelector('button.stop')).not.to.equal(null);
+  });
+
+  it('in the thread, a steered message is part of its run (one run view), one on its way says so', async () => {
+    const run = create(RunSchema, { id: 'run_1', threadId: 'thr_1', linkId: 'lnk_1', harness: 'codex', state: RunState.COMPLETED });
+    const message = (id: string, text: string, state: MessageState) => create(ThreadMessageSchema, { id, threadId: 'thr_1', runId: 'run_1', text, state });
+    const clients = inMemoryClients((router) =>
+      router.service(ThreadService, {
+        async getThread() {
+          return {
+            thread: create(ThreadSchema, { id: 'thr_1', title: 't', harness: 'codex', linkId: 'lnk_1' }),
+            messages: [message('msg_1', 'do it', MessageState.SENT), message('msg_2', 'also this', MessageState.STEERED), message('msg_3', 'and that', MessageState.STEERING)],
+            runs: [run],
+          };
+        },
+        async *watchRun() {
+          yield { event: create(RunEventSchema, { seq: 1n, event: { case: 'steered', value: { messageId: 'msg_2', text: 'also this' } as never } }) };
+          yield { event: create(RunEventSchema, { seq: 2n, event: { case: 'done', value: { status: RunStatus.COMPLETED } as never } }) };
+        },
+      } as never),
+    );
+    const host = providerFor(clients, new FakeDirectory([machineWith(['codex'])]));
+    const el = await fixture<LinkThreadView>(html`<link-thread-view threadId="thr_1"></link-thread-view>`, { parentNode: host });
+    await waitFor(() => el.shadowRoot!.querySelectorAll('[data-testid=message]').length > 0);
+    const root = el.shadowRoot!;
+    expect(root.querySelectorAll('link-run-view').length).to.equal(1, 'one run, not one per message');
+    const bubbles = [...root.querySelectorAll('[data-testid=message]')].map((m) => m.textContent!);
+    expect(bubbles.length).to.equal(2, 'the steered message shows in the run, not as a message of its own');
+    expect(bubbles[1]).to.contain('going into the running turn');
+    const view = root.querySelector<LinkRunView>('link-run-view')!;
+    await waitFor(() => view.shadowRoot!.querySelector('[data-kind=steered]'));
   });
 });
