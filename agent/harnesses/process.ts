@@ -181,18 +181,18 @@ export class HarnessProcess {
   /**
    * Ends the current turn through the CLI's own interrupt, keeping its session; the staged stop
    * when the CLI is still running after the grace period (reason INTERRUPTED), or when the adapter
-   * has no interrupt (CANCELLED, as a cancel). A turn that already ended is left to finish. Settles once the CLI has exited.
+   * has no interrupt (CANCELLED, as a cancel). A CLI whose turn already ended is left to finish
+   * within the grace period. Settles once the CLI has exited.
    */
   async interrupt(): Promise<void> {
     if (this.stopping || this.interrupted || this.child.pid === undefined || this.child.exitCode !== null) return this.exited;
     // A harness without an interrupt of its own (the shell) is stopped as on cancel.
     if (!this.parser.interrupt) return this.stop(RunFailure.Cancelled);
-    this.interrupted = true;
-    if (!this.parser.interrupt()) {
-      this.interrupted = false;
-      return this.exited;
-    }
+    this.interrupted = this.parser.interrupt();
+    // A CLI whose turn is over is let finish as it ends — unless it is still at work after the
+    // grace period (Claude Code running a steered message as a turn of its own).
     if (await this.exitsWithin(this.options.stopGraceMs)) return this.exited;
+    this.interrupted = true;
     return this.stop(RunFailure.Interrupted);
   }
 
