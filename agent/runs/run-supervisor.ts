@@ -32,7 +32,7 @@ import { RunOutbox, type EventInit } from './outbox.js';
 import { InteractionBroker } from './interactions.js';
 import { admitDispatch } from './admission.js';
 import { reapOrphans, recordProcessGroup } from './process-groups.js';
-import { SteerLedger, verifiedSteer } from './steer.js';
+import { receiveSteer, SteerLedger } from './steer.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
 import { reportSetup } from '../sandboxes/setup.js';
 import { RunChangeRecorder } from '../sandboxes/changes.js';
@@ -325,41 +325,23 @@ export class RunSupervisor {
     await this.stopRun(run, RunFailure.Cancelled);
   }
 
-  /**
-   * A message for a run's running turn, signed by the control plane like a dispatch (domain
-   * `steer`). Applied at most once per message id (a resend is acknowledged again with the first
-   * outcome); acknowledged with a SteerAck: applied, or why not (the signature's refusal,
-   * RUN_FINISHED, RUN_NOT_RUNNING, STEER_UNSUPPORTED). When applied, a `steered` event goes into
-   * the run's events before the acknowledgement.
-   */
+  /** A message for a run's running turn, signed like a dispatch (domain `steer`): agent/runs/steer.ts. */
   steer(signed: SignedSteer): void {
     const session = this.session;
     if (!session) return;
-    const ack = (runId: string, messageId: string, outcome: { applied: boolean; reason?: string }) =>
-      session.send({ frame: { case: 'steerAck', value: { runId, messageId, applied: outcome.applied, reason: outcome.applied ? '' : (outcome.reason ?? '') } } });
-    const verified = verifiedSteer(signed, (fields, signature) => this.checkSigned(fields, signature, 'steer'));
-    if (verified.kind === 'refuse') {
-      this.options.log.warn({ runId: signed.runId, reason: verified.reason }, `refusing a steer: ${verified.message}`);
-      ack(signed.runId, verified.messageId, { applied: false, reason: verified.reason });
-      return;
-    }
-    const { payload } = verified;
-    const run = this.runs.get(payload.runId);
-    void this.steers
-      .apply(payload.runId, payload.messageId, async () => {
-        if (!run || run.finished) return { applied: false, reason: Reason.RunFinished };
-        const adapter = this.options.adapters.get(run.payload.harness);
-        if (!adapter?.steerable) return { applied: false, reason: Reason.SteerUnsupported };
-        if (!run.process) return { applied: false, reason: Reason.RunNotRunning };
-        if (!(await run.process.steer(payload.text))) return { applied: false, reason: Reason.RunFinished };
-        this.emit(run, { event: { case: 'steered', value: { messageId: payload.messageId, text: payload.text } } });
-        return { applied: true };
-      })
-      .then((outcome) => {
-        this.options.log.info({ runId: payload.runId, messageId: payload.messageId, ...outcome }, 'steer received');
-        ack(payload.runId, payload.messageId, outcome);
-      });
+    receiveSteer(signed, {
+      check: (fields, signature) => this.checkSigned(fields, signature, 'steer'),
+      ledger: this.steers,
+      target: (runId) => {
+        const run = this.runs.get(runId);
+        if (!run || run.finished) return undefined;
+        return { steerable: this.options.adapters.get(run.payload.harness)?.steerable === true, process: run.process, emit: (event) => this.emit(run, event) };
+      },
+      ack: (value) => session.send({ frame: { case: 'steerAck', value } }),
+      log: this.options.log,
+    });
   }
+
 
   /**
    * The user's answer to one of a run's interactions, signed by the control plane like a dispatch

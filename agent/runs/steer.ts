@@ -9,10 +9,12 @@
  * session): a resend gets the first outcome again and changes nothing, even after the run ended
  * and was forgotten, as long as the ledger remembers it (the latest `LEDGER_SIZE` messages).
  */
-import { fromBinary } from '@bufbuild/protobuf';
+import { fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { DispatchFields, DispatchVerdict } from '../../common/dispatch.js';
+import type { Logger } from '../../common/log.js';
 import { Reason, SignatureRefusal } from '../../common/reasons.js';
-import { SteerPayloadSchema, type SignedSteer, type SteerPayload } from '../../gen/link/v1/link_service_pb.js';
+import { SteerPayloadSchema, type SignedSteer, type SteerAckSchema, type SteerPayload } from '../../gen/link/v1/link_service_pb.js';
+import type { EventInit } from './outbox.js';
 
 /** How many steered messages the ledger remembers (their outcomes), all runs together. */
 const LEDGER_SIZE = 4096;
@@ -61,4 +63,44 @@ export class SteerLedger {
     if (this.outcomes.size > LEDGER_SIZE) this.outcomes.delete(this.outcomes.keys().next().value!);
     return outcome;
   }
+}
+
+/** What `receiveSteer` needs of the supervisor. */
+export interface SteerContext {
+  /** Judges the signature (RunSupervisor.checkSigned, kind `steer`), recording its nonce when it passes. */
+  check: (fields: DispatchFields, signature: Uint8Array) => DispatchVerdict;
+  ledger: SteerLedger;
+  /** The unfinished run `runId` here: whether its harness takes steers, its process (once started), its events. */
+  target: (runId: string) => { steerable: boolean; process?: { steer(text: string): Promise<boolean> }; emit: (event: EventInit) => void } | undefined;
+  ack: (ack: MessageInitShape<typeof SteerAckSchema>) => void;
+  log: Logger;
+}
+
+/**
+ * One SignedSteer: verified, then applied through the run's process once per message id (the
+ * `steered` event goes out before the acknowledgement), and acknowledged either way — applied, or
+ * why not (the signature's refusal, RUN_FINISHED, RUN_NOT_RUNNING, STEER_UNSUPPORTED).
+ */
+export function receiveSteer(signed: SignedSteer, ctx: SteerContext): void {
+  const verified = verifiedSteer(signed, ctx.check);
+  if (verified.kind === 'refuse') {
+    ctx.log.warn({ runId: signed.runId, reason: verified.reason }, `refusing a steer: ${verified.message}`);
+    ctx.ack({ runId: signed.runId, messageId: verified.messageId, applied: false, reason: verified.reason });
+    return;
+  }
+  const { runId, messageId, text } = verified.payload;
+  void ctx.ledger
+    .apply(runId, messageId, async () => {
+      const run = ctx.target(runId);
+      if (!run) return { applied: false, reason: Reason.RunFinished };
+      if (!run.steerable) return { applied: false, reason: Reason.SteerUnsupported };
+      if (!run.process) return { applied: false, reason: Reason.RunNotRunning };
+      if (!(await run.process.steer(text))) return { applied: false, reason: Reason.RunFinished };
+      run.emit({ event: { case: 'steered', value: { messageId, text } } });
+      return { applied: true };
+    })
+    .then((outcome) => {
+      ctx.log.info({ runId, messageId, ...outcome }, 'steer received');
+      ctx.ack({ runId, messageId, applied: outcome.applied, reason: outcome.applied ? '' : outcome.reason });
+    });
 }
