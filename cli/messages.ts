@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import { createClient, type Transport } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { ThreadMessageSchema, type ThreadMessage } from '../gen/link/v1/run_pb.js';
+import { MessageState, ThreadMessageSchema, type ThreadMessage } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { printMessage, when } from './output.js';
 
@@ -27,6 +27,7 @@ export function parseDuration(text: string): number {
 
 /** What `send` prints for a message that did not start at once: why it waits, and until when. */
 export function waitingNotice(message: ThreadMessage | undefined, linkOnline: boolean, machine: string): string {
+  if (message?.state === MessageState.STEERING) return `into the running turn of run ${message.runId} (\`linkctl runs watch ${message.runId}\` shows it)`;
   const expires = message?.expiresAt ? ` (expires ${when(message.expiresAt)})` : '';
   if (!linkOnline) return `queued: ${machine} is offline, runs when it is back${expires}`;
   return `queued (runs after the current run)${expires}`;

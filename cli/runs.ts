@@ -3,9 +3,11 @@
  *
  *   linkctl send THREAD "message" [--harness H --link L --model M --tier T --permission-mode ask|edits|auto [--yes-auto]]
  *                                 [--now | --after-turn] [--expires 2h] [--no-follow] [--no-prompt] [--json]
+ *                                 --now: into the running turn, where the harness takes it (Claude Code, Codex)
  *   linkctl runs watch RUN [--after SEQ] [--no-prompt] [--json]
  *   linkctl runs list [--thread T] [--json]
  *   linkctl runs cancel RUN [--json]
+ *   linkctl runs interrupt RUN [--json]                        end the turn, keep the session (the next message continues it)
  *   linkctl runs pending [--thread T] [--run R] [--json]       what waits for you, across threads and machines
  *   linkctl runs answer RUN INTERACTION --allow | --deny [--message TEXT] | --always | --option LABEL… | --text TEXT
  *
@@ -79,6 +81,8 @@ export function describeEvent(event: RunEvent): string {
     }
     case 'interactionResolved':
       return `${prefix} ${describeAnswer(e.value.answer, e.value.state)}`;
+    case 'steered':
+      return `${prefix} you, during the turn: ${e.value.text}`;
     case 'done':
       return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
@@ -213,6 +217,20 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         finished
           ? `${runId} is ${enumWord(RunState, state)}\n`
           : `cancel requested for ${runId}; the machine stops it (\`linkctl runs watch ${runId}\` shows when)\n`,
+      );
+    });
+
+  runs
+    .command('interrupt <run-id>')
+    .description("end the run's current turn through the agent's own interrupt; its session is kept, so the thread's next message continues it")
+    .option('--json', 'print JSON: {"runId", "interruptRequested", "state"}')
+    .action(async (runId: string, opts) => {
+      const { state } = await (await threadsClient()).interruptRun({ runId });
+      if (opts.json) return printValue({ runId, interruptRequested: true, state: RunState[state] ? `RUN_STATE_${RunState[state]}` : String(state) });
+      process.stdout.write(
+        state === RunState.CANCELLED
+          ? `${runId} had not started: it is cancelled\n`
+          : `interrupt requested for ${runId}; the agent ends its turn (\`linkctl runs watch ${runId}\` shows when)\n`,
       );
     });
 

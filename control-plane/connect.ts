@@ -21,6 +21,7 @@ import { serviceEntry, type ServiceEntry } from './grpc-adapter.js';
 import { RpcEdge } from './interceptors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { InteractionStore } from './interactions/interaction-store.js';
+import type { SteerStore } from './steering/steer-store.js';
 import type { Registry } from './registry/registry.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
@@ -51,6 +52,8 @@ export interface ServiceDependencies {
   notifications: Pick<Notifications, 'on' | 'onReconnect'>;
   sandboxes: SandboxStore;
   interactions: InteractionStore;
+  /** Steered messages and interrupts (InterruptRun). */
+  steers: SteerStore;
   metrics: ServerMetrics;
   log: Logger;
   /** For grpc.health.v1: whether this replica should take calls now. */
@@ -80,7 +83,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions, deps.messageQueue)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions, deps.messageQueue, deps.steers)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

@@ -49,6 +49,7 @@ import { SandboxStore } from './sandboxes/sandbox-store.js';
 import { MessageExpirySweep } from './threads/message-expiry.js';
 import { MessageQueue } from './threads/message-queue.js';
 import { ThreadAdmin } from './threads/thread-admin.js';
+import { SteerStore } from './steering/steer-store.js';
 import { ThreadStore } from './threads/thread-store.js';
 
 export interface LinkServerOptions {
@@ -228,6 +229,7 @@ async function openStores(options: LinkServerOptions) {
   const threads = new ThreadStore(store.connection, runs);
   const threadAdmin = new ThreadAdmin(store.connection, threads);
   const interactions = InteractionStore.open(store.connection, notifications, log.child({ module: 'interactions' }));
+  const steers = new SteerStore(store.connection);
   runs.approvalTimeoutSeconds = Math.ceil((options.approvalTimeoutMs ?? 0) / 1000);
   const approvalTimeouts = new ApprovalTimeoutSweep(interactions, log.child({ module: 'approval-timeout' }));
   const messageQueue = new MessageQueue(store.connection);
@@ -246,6 +248,7 @@ async function openStores(options: LinkServerOptions) {
     runs,
     sandboxes,
     interactions,
+    steers,
     notifications,
     {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -256,7 +259,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, threadAdmin, messageQueue, expiry, notifications, interactions, approvalTimeouts, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, messageQueue, expiry, notifications, interactions, steers, approvalTimeouts, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */

@@ -14,6 +14,7 @@ import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
 import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
+import { applySteeredInTx } from '../steering/steer-store.js';
 import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'parked_limit';
@@ -124,6 +125,7 @@ export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, 
  */
 async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): Promise<'running' | 'waiting'> {
   await applyStarted(tx, run, stored);
+  await applySteeredInTx(tx, runId, stored);
   // Interactions asked and resolved: their table, and whether the run now waits for the user.
   return applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
 }

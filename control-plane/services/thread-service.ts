@@ -11,6 +11,8 @@ import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js'
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
+  MessageDelivery,
+  MessageState,
   PermissionMode,
   RunSchema,
   RunState,
@@ -21,6 +23,7 @@ import {
 import type {
   AnswerInteractionRequest,
   CancelRunRequest,
+  InterruptRunRequest,
   CreateThreadRequest,
   DeleteThreadRequest,
   GetThreadRequest,
@@ -50,6 +53,7 @@ import type { MessageQueue } from '../threads/message-queue.js';
 import { deliveryName, lastKnownCapabilities, messageView, optionalTimestamp, QueuedMessageRpcs } from './queued-messages.js';
 import { DEFAULT_MESSAGE_EXPIRY_S, MAX_MESSAGE_EXPIRY_S } from '../threads/message-expiry.js';
 import type { Store } from '../store/store.js';
+import type { SteerStore } from '../steering/steer-store.js';
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
@@ -66,6 +70,8 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly sessions?: { runQueued(linkId: string): void },
     /** Edits and withdrawals of queued messages (message-queue.ts); absent where a test serves only the other calls. */
     private readonly queue?: Pick<MessageQueue, 'updateText' | 'withdraw'>,
+    /** Interrupts (steering/steer-store.ts); absent where a test serves only the other calls. */
+    private readonly steering?: Pick<SteerStore, 'requestInterrupt'>,
   ) {
     this.interactionRpcs = new InteractionRpcs(interactions);
   }
@@ -163,6 +169,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         delivery: deliveryName(request.delivery),
         expiresAt,
         linkOnline: machine.online,
+        steer: request.delivery === MessageDelivery.NOW && machine.capabilities.harnesses.some((h) => h.name === harness && h.steerable),
       });
       if (sent.runId) this.sessions?.runQueued(linkId);
       return { runId: sent.runId ?? '', messageId: sent.message.id, message: messageView(sent.message), linkOnline: machine.online };
@@ -279,14 +286,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   withdrawMessage(request: WithdrawMessageRequest, ctx: HandlerContext) {
     return this.queuedRpcs().withdraw(request, ctx);
   }
-
   private queuedRpcs(): QueuedMessageRpcs {
     if (!this.queue) throw notYet('queued messages');
     return new QueuedMessageRpcs(this.queue);
   }
 
-  interruptRun(): never {
-    throw notYet('InterruptRun');
+  /** Ends the run's turn through the CLI's interrupt (steering/steer-store.ts); a queued run is cancelled at once. */
+  async interruptRun(request: InterruptRunRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('run_id', request.runId, 64, 1);
+    if (!this.steering) throw notYet('InterruptRun');
+    const run = await this.steering.requestInterrupt(user.id, request.runId);
+    if (!run) throw runNotFound(request.runId);
+    if (run.state === 'queued') return { state: runState(await this.runs.requestCancel(user.id, request.runId)) };
+    if (!['dispatched', 'running', 'waiting'].includes(run.state)) {
+      throw linkError(Code.FailedPrecondition, Reason.RunNotRunning, `run ${request.runId} has already ended`, { run_id: request.runId, state: run.state });
+    }
+    return { state: runState(run.state) };
   }
 
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {

@@ -115,8 +115,8 @@ export async function queueHasRoomInTx(tx: TransactionSql, threadId: string): Pr
 
 /**
  * What a run's end means for its thread's messages, in the transaction that ended it (called once,
- * from afterRunEndedInTx): a message still on its way into the ended turn (steering, never
- * acknowledged) waits for the next turn instead; the message of a run that expired is expired too;
+ * from afterRunEndedInTx, after the messages that never reached the ended turn went back to the
+ * queue: steering/steer-store.ts `steeringEndedInTx`): the message of a run that expired is expired too;
  * and unless the run parked at the usage limit (or the thread waits for a reset), the thread's
  * oldest queued message that has not expired becomes the next run, resuming the thread's session
  * in its sandbox. The run's insert announces it on `run_queued`, which wakes the replica that holds
@@ -124,8 +124,6 @@ export async function queueHasRoomInTx(tx: TransactionSql, threadId: string): Pr
  */
 export async function startNextMessageInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   if (!run.threadId) return;
-  await tx`update messages set state = 'queued', run_id = null, updated_at = now()
-           where run_id = ${run.id} and state = 'steering' and steer_acked_at is null`;
   if (done.failureReason === RunFailure.Expired) {
     await tx`update messages set state = 'expired', updated_at = now() where run_id = ${run.id} and state = 'sent'`;
   }

@@ -23,6 +23,7 @@ import {
   type MessageRow,
 } from './message-queue.js';
 import { Reason } from '../../common/reasons.js';
+import { steerInTx } from '../steering/steer-store.js';
 
 export interface ThreadRecord extends ThreadPins {
   id: string;
@@ -87,12 +88,14 @@ export interface SendInput {
   tier: number;
   /** What the harness may do without asking (default 'edits'). */
   permissionMode?: PermissionModeName;
-  /** During a run of the thread: into its running turn (a steer) or after it (the default). NOW waits like AFTER_TURN here. */
+  /** During a run of the thread: into its running turn (a steer) or after it (the default). */
   delivery?: MessageDeliveryName;
   /** Not started by then, the message (and the run made from it) expires and never runs (absent: never). */
   expiresAt?: Date;
   /** The machine is online now (the default); when it is not, the message keeps its expiry even when it becomes a run at once. */
   linkOnline?: boolean;
+  /** Into the running turn, when there is one (delivery NOW and the harness is steerable: steering/steer-store.ts). */
+  steer?: boolean;
 }
 
 /** What sendMessage stored: the message, and its run when it became one at once (null while it waits). */
@@ -177,8 +180,9 @@ export class ThreadStore {
    * Pins the thread on its first message (refusing THREAD_PINNED on a later mismatch) and, with
    * the thread's row locked: when no run of the thread is in progress (and none is parked at the
    * usage limit), inserts the message and its `queued` run, waking the replica that holds the link;
-   * otherwise queues the message to start after the run (message-queue.ts). THREAD_BUSY only when
-   * the thread already has MAX_QUEUED_MESSAGES waiting.
+   * otherwise steers the message into the running turn (delivery NOW to a steerable harness:
+   * steering/steer-store.ts) or queues it to start after the run (message-queue.ts). THREAD_BUSY
+   * only when the thread already has MAX_QUEUED_MESSAGES waiting.
    */
   async sendMessage(input: SendInput): Promise<SentMessage> {
     return this.sql.begin(async (tx) => {
@@ -205,7 +209,10 @@ export class ThreadStore {
       };
       const active = await activeRunInTx(tx, pinned.id);
       if (active || row.resumes_at) {
-        // A run is in progress (or parked until its limit resets): the message waits for its end.
+        // A run is in progress (or parked until its limit resets): into its running turn, or the
+        // message waits for its end.
+        const steering = input.steer && active ? await steerInTx(tx, message) : undefined;
+        if (steering) return { runId: null, message: steering };
         if (!(await queueHasRoomInTx(tx, pinned.id))) {
           throw new SendRefused(Reason.ThreadBusy, `this thread already has ${MAX_QUEUED_MESSAGES} messages waiting; withdraw some or wait for them to run`, {
             thread_id: pinned.id,

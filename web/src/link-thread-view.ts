@@ -228,10 +228,13 @@ export class LinkThreadView extends LitElement {
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
             : nothing}
           ${started.map((m) => {
-            const run = runsById.get(m.runId);
+            // A message steered into a run shows in that run's stream (its `steered` event), not as a run of its own.
+            if (m.state === MessageState.STEERED) return nothing;
+            const steering = m.state === MessageState.STEERING;
+            const run = steering ? undefined : runsById.get(m.runId);
             return html`
               <div class="message" data-testid="message"><div class="body">${m.text}</div>
-                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
+                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}${steering ? ' · going into the running turn…' : ''}</div>
               </div>
               ${run && offline && run.state === RunState.QUEUED ? html`<div class="waiting" data-testid="waiting-for-machine">waiting for ${machine}</div>` : nothing}
               ${run ? html`<link-run-view data-run-id=${run.id} .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
