@@ -209,7 +209,12 @@ describe('hostile requests on every RPC', function () {
   it('hostile frames after Welcome each end the session with a classified error or are taken, and a refusal writes nothing', async () => {
     const errorsBefore = await databaseErrors();
     const RUN = 'run_placeholder';
-    const capabilities = { harnesses: [{ name: 'shell', installed: true }], sandboxProviders: [{ kind: SandboxProviderKind.DIRECTORY, available: true }] };
+    // Room for more than one run: a case's run left unfinished (its session refused) must not keep the next case's from being dispatched.
+    const capabilities = {
+      harnesses: [{ name: 'shell', installed: true }],
+      sandboxProviders: [{ kind: SandboxProviderKind.DIRECTORY, available: true }],
+      capacity: { maxConcurrentRuns: 16 },
+    };
     const baselines: Record<string, object> = {
       runEvents: { runId: RUN, events: [{ seq: 1n, event: { case: 'text', value: { text: 'x' } } }] },
       runAccepted: { runId: RUN },

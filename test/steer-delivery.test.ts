@@ -98,6 +98,13 @@ describe('steered messages and interrupts on their way to the machine', function
     await session.finish(runId);
     assert.equal(await stateOf(threadId, third.messageId), MessageState.QUEUED);
     assert.equal(await stateOf(threadId, second.messageId), MessageState.STEERED, 'what was steered stays steered');
+    // The turn over, the oldest message back in the queue starts as the thread's next run.
+    const next = (await threads().getThread({ threadId })).messages.find((m) => m.id === first.messageId)!;
+    assert.equal(next.state, MessageState.SENT);
+    assert.ok(next.runId && next.runId !== runId);
+    // Nothing of this thread is left for the next test's machine: the queue withdrawn, the run cancelled.
+    await threads().withdrawMessage({ messageId: third.messageId });
+    await threads().cancelRun({ runId: next.runId });
     await session.close();
   });
 
