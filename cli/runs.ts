@@ -184,7 +184,9 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         }
         sent = await threads.sendMessage({ ...request, confirmAuto: true });
       }
-      const { runId, message: stored, linkOnline } = sent;
+      // A server from before queued messages says nothing of either (no `message`): its run is followed.
+      const { runId, message: stored } = sent;
+      const linkOnline = sent.linkOnline || !stored;
       if (!runId || !linkOnline) {
         // It waits (for the run in progress, or for the machine): say so, and do not follow.
         const machine = linkOnline ? '' : (await threads.getThread({ threadId })).thread?.linkName || 'the machine';
