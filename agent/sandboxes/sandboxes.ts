@@ -17,11 +17,12 @@
  * mirror, or an empty directory) is evicted; it is made again on its next use.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { exists, writeFileAtomically } from '../../common/files.js';
-import { git, gitOr, hasRef } from './git.js';
+import { git, gitOr } from './git.js';
+import { addWorktree, fetchMirror, makeMirror, removeWorktree } from './mirrors.js';
 import { checkBranch, checkRepository, HANDLE, inside, invalid, isLocalRepository, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
 import { addLocalWorktree, checkLocalRepository, commonDir, defaultBranch, removeLocalWorktree } from './local-repositories.js';
 import { readSetup, runSetup, type SetupResult } from './setup.js';
@@ -70,6 +71,9 @@ export interface SandboxKeeperOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** An existing worktree's mirror is fetched in the background at most this often. */
+const REFRESH_INTERVAL_MS = 30_000;
+
 /** Keeps this machine's sandboxes: makes, syncs, lists, evicts and removes them under <data>/sandboxes. */
 export class SandboxKeeper {
   readonly root: string;
@@ -78,6 +82,9 @@ export class SandboxKeeper {
   private readonly inFlight = new Map<string, Promise<SandboxInfo>>();
   private readonly mirrorLocks = new Map<string, Promise<unknown>>();
   private resolvedRoot: string | undefined;
+  /** When each mirror was last fetched (or a background fetch of it started). */
+  private readonly fetchedAt = new Map<string, number>();
+  private readonly refreshing = new Set<Promise<void>>();
 
   constructor(private readonly options: SandboxKeeperOptions) {
     this.root = resolve(options.sandboxRoot ?? join(options.dataDir, 'sandboxes'));
@@ -251,17 +258,21 @@ export class SandboxKeeper {
     } else {
       const mirror = this.mirrorPath(spec.repository);
       await this.withMirror(mirror, async () => {
-        await this.syncMirror(mirror, spec.repository);
-        if (!(await exists(join(path, '.git')))) {
-          await this.addWorktree(mirror, path, spec.branch);
-          made = true;
-        }
+        const fetched = await makeMirror(mirror, spec.repository, this.options.gitTimeoutMs);
+        // A worktree without its record is what an ensure stopped half-way left (its files may be
+        // missing): made again.
+        if (previous && (await exists(join(path, '.git')))) return;
+        await addWorktree(mirror, path, spec.branch, fetched, this.options.gitTimeoutMs);
+        this.fetchedAt.set(mirror, Date.now());
+        made = true;
       });
-      const escape = await symlinkOutside(path);
+      // What the repository brought in is checked once, as it comes; what runs do later is theirs.
+      const escape = made && (await symlinkOutside(path));
       if (escape) {
-        await this.removeWorktree(mirror, path);
+        await this.withMirror(mirror, () => removeWorktree(mirror, path));
         throw invalid('repository', `the repository has a symlink, ${escape}, that points outside its sandbox`);
       }
+      if (!made) this.refreshLater(mirror);
     }
     await this.writeMeta(meta);
     if (made) this.options.log.info({ handle: spec.handle, provider: spec.provider, branch: spec.branch, path }, 'sandbox made');
@@ -269,42 +280,26 @@ export class SandboxKeeper {
     return { ...this.info(meta), setup };
   }
 
-  private async syncMirror(mirror: string, repository: string): Promise<void> {
-    const timeoutMs = this.options.gitTimeoutMs;
-    if (await exists(join(mirror, 'HEAD'))) {
-      await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: mirror, timeoutMs });
-      return;
-    }
-    // Made beside its final place and renamed into it, so a failed first fetch leaves nothing behind.
-    await mkdir(this.mirrors, { recursive: true, mode: 0o700 });
-    const partial = `${mirror}.partial-${process.pid}-${Date.now()}`;
-    try {
-      await gitOr('GIT_FAILED', ['init', '--quiet', '--bare', partial], { timeoutMs });
-      await gitOr('GIT_FAILED', ['remote', 'add', 'origin', repository], { cwd: partial, timeoutMs });
-      await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: partial, timeoutMs });
-      await gitOr('REPOSITORY_UNAVAILABLE', ['remote', 'set-head', 'origin', '--auto'], { cwd: partial, timeoutMs });
-      await rename(partial, mirror);
-    } finally {
-      await rm(partial, { recursive: true, force: true });
-    }
+  /**
+   * After an ensure of an existing worktree: fetches its mirror in the background (not awaited by
+   * the ensure; at most once per REFRESH_INTERVAL_MS per mirror), so that the remote's branches a
+   * run looks at (`origin/main`) are recent without a run waiting for the network. The worktree
+   * itself needs nothing from the remote: its branch is its own and never updated from it. A
+   * failure is logged; the next new worktree of the mirror fetches (and fails) on its own.
+   */
+  private refreshLater(mirror: string): void {
+    const last = this.fetchedAt.get(mirror);
+    if (last !== undefined && Date.now() - last < REFRESH_INTERVAL_MS) return;
+    this.fetchedAt.set(mirror, Date.now());
+    const refresh = this.withMirror(mirror, () => fetchMirror(mirror, this.options.gitTimeoutMs))
+      .catch((error: Error) => this.options.log.warn({ mirror, err: error.message }, 'cannot fetch the mirror of an existing sandbox; runs go on with what it has'))
+      .finally(() => this.refreshing.delete(refresh));
+    this.refreshing.add(refresh);
   }
 
-  private async addWorktree(mirror: string, path: string, branch: string): Promise<void> {
-    const timeoutMs = this.options.gitTimeoutMs;
-    await git(['worktree', 'prune'], { cwd: mirror }).catch(() => undefined);
-    await rm(path, { recursive: true, force: true });
-    let args: string[];
-    if (await hasRef(mirror, `refs/heads/${branch}`)) args = ['worktree', 'add', '--quiet', path, branch];
-    else if (await hasRef(mirror, `refs/remotes/origin/${branch}`)) args = ['worktree', 'add', '--quiet', '--track', '-b', branch, path, `refs/remotes/origin/${branch}`];
-    else if (await hasRef(mirror, 'refs/remotes/origin/HEAD')) args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, path, 'refs/remotes/origin/HEAD'];
-    else throw new SandboxError('REPOSITORY_EMPTY', 'the repository has no default branch to start a new branch from');
-    await gitOr('GIT_FAILED', args, { cwd: mirror, timeoutMs });
-  }
-
-  private async removeWorktree(mirror: string, path: string): Promise<void> {
-    await git(['worktree', 'remove', '--force', path], { cwd: mirror }).catch(() => undefined);
-    await rm(path, { recursive: true, force: true });
-    await git(['worktree', 'prune'], { cwd: mirror }).catch(() => undefined);
+  /** Resolves when no background fetch is running (for a clean stop, and for tests). */
+  async settled(): Promise<void> {
+    while (this.refreshing.size > 0) await Promise.all(this.refreshing);
   }
 
   private async remove(handle: string): Promise<void> {
@@ -316,7 +311,7 @@ export class SandboxKeeper {
       await this.withMirror(meta.repository, () => removeLocalWorktree(meta.repository, path));
     } else if (meta && meta.provider !== 'directory') {
       const mirror = this.mirrorPath(meta.repository);
-      await this.withMirror(mirror, () => this.removeWorktree(mirror, path));
+      await this.withMirror(mirror, () => removeWorktree(mirror, path));
     } else {
       await rm(path, { recursive: true, force: true });
     }
