@@ -88,14 +88,20 @@ describe('sandbox ensure', () => {
     assert.equal(git(made.path, 'rev-parse', 'HEAD'), feature);
   });
 
-  it('a worktree an ensure left half-made (no record) is made again', async () => {
+  it('a worktree an ensure left half-made (no record, not checked out) is made again; one with work in it is kept', async () => {
     const repo = await makeRepository();
     const made = await ensure(repo.url, 'feature');
-    // What a stop during the checkout leaves: the worktree registered, its files not all there.
+    // What a stop during the checkout leaves: the worktree registered, no index, its files not all there.
     await rm(join(keeper.root, `${made.handle}.json`));
+    await rm(join(git(made.path, 'rev-parse', '--absolute-git-dir'), 'index'));
     await rm(join(made.path, 'FEATURE'));
     const again = await ensure(repo.url, 'feature');
     assert.equal(await readFile(join(again.path, 'FEATURE'), 'utf8'), 'a feature\n');
     assert.equal(git(again.path, 'status', '--porcelain'), '');
+
+    await rm(join(keeper.root, `${made.handle}.json`));
+    await writeFile(join(again.path, 'work.txt'), 'uncommitted work\n');
+    const kept = await ensure(repo.url, 'feature');
+    assert.equal(await readFile(join(kept.path, 'work.txt'), 'utf8'), 'uncommitted work\n', 'a checked-out worktree without its record is kept');
   });
 });

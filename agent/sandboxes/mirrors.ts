@@ -10,8 +10,8 @@
  * an existing worktree is not fetched for (the keeper refreshes its mirror afterwards, see
  * `SandboxKeeper.refreshLater`).
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { exists } from '../../common/files.js';
 import { SandboxError } from '../../common/sandbox-names.js';
 import { git, gitOr } from './git.js';
@@ -90,6 +90,16 @@ export async function addWorktree(mirror: string, path: string, branch: string, 
   await undo(mirror, path, branch, start);
   if (!now) throw new SandboxError('REPOSITORY_EMPTY', 'the repository has no default branch to start a new branch from');
   await register(mirror, path, branch, now, true, timeoutMs);
+}
+
+/**
+ * Whether the worktree at `path` was checked out: git has its index. An ensure stopped before that
+ * leaves a registered worktree without one (and its files not all there).
+ */
+export async function checkedOut(path: string): Promise<boolean> {
+  const link = await readFile(join(path, '.git'), 'utf8').catch(() => '');
+  const gitDir = /^gitdir: (.+)$/m.exec(link)?.[1];
+  return gitDir ? exists(join(resolve(path, gitDir), 'index')) : false;
 }
 
 /** Removes a worktree of the mirror, files and registration (its commits stay in the mirror). */

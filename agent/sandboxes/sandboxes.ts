@@ -12,7 +12,9 @@
  *
  * Handles come from the control plane and are checked against a strict pattern; every path is
  * computed from them and checked to lie under the root. Concurrent ensures of one sandbox share one
- * operation; operations on one mirror are serialized. Past `maxSandboxes`, the least recently used
+ * operation; operations on one mirror are serialized. A new worktree fetches its mirror (beside its
+ * checkout, see mirrors.ts); an existing one is ready without the network (a thread's later runs),
+ * its mirror fetched in the background afterwards, at most every 30 s. Past `maxSandboxes`, the least recently used
  * idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
  * mirror, or an empty directory) is evicted; it is made again on its next use.
  */
@@ -22,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { exists, writeFileAtomically } from '../../common/files.js';
 import { git, gitOr } from './git.js';
-import { addWorktree, fetchMirror, makeMirror, removeWorktree } from './mirrors.js';
+import { addWorktree, checkedOut, fetchMirror, makeMirror, removeWorktree } from './mirrors.js';
 import { checkBranch, checkRepository, HANDLE, inside, invalid, isLocalRepository, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
 import { addLocalWorktree, checkLocalRepository, commonDir, defaultBranch, removeLocalWorktree } from './local-repositories.js';
 import { readSetup, runSetup, type SetupResult } from './setup.js';
@@ -73,6 +75,14 @@ export interface SandboxKeeperOptions {
 
 /** An existing worktree's mirror is fetched in the background at most this often. */
 const REFRESH_INTERVAL_MS = 30_000;
+
+/** An ensure records a sandbox's last use again only when the recorded one is older than this. */
+const LAST_USE_RESOLUTION_MS = 60_000;
+
+/** Whether two records are of the same sandbox, where it is, whenever used. */
+function sameSandbox(a: SandboxMeta, b: SandboxMeta): boolean {
+  return a.provider === b.provider && a.repository === b.repository && a.branch === b.branch && a.path === b.path && a.createdAt === b.createdAt;
+}
 
 /** Keeps this machine's sandboxes: makes, syncs, lists, evicts and removes them under <data>/sandboxes. */
 export class SandboxKeeper {
@@ -259,9 +269,9 @@ export class SandboxKeeper {
       const mirror = this.mirrorPath(spec.repository);
       await this.withMirror(mirror, async () => {
         const fetched = await makeMirror(mirror, spec.repository, this.options.gitTimeoutMs);
-        // A worktree without its record is what an ensure stopped half-way left (its files may be
-        // missing): made again.
-        if (previous && (await exists(join(path, '.git')))) return;
+        // A worktree never recorded and never checked out is what an ensure stopped half-way
+        // left: made again. Anything else there is kept as it is.
+        if ((await exists(join(path, '.git'))) && (previous || (await checkedOut(path)))) return;
         await addWorktree(mirror, path, spec.branch, fetched, this.options.gitTimeoutMs);
         this.fetchedAt.set(mirror, Date.now());
         made = true;
@@ -274,7 +284,9 @@ export class SandboxKeeper {
       }
       if (!made) this.refreshLater(mirror);
     }
-    await this.writeMeta(meta);
+    // The last use is for eviction order: to the minute is enough, and spares a later run's ensure
+    // a synced write.
+    if (made || !previous || !sameSandbox(previous, meta) || Date.now() - Date.parse(previous.lastUsedAt) >= LAST_USE_RESOLUTION_MS) await this.writeMeta(meta);
     if (made) this.options.log.info({ handle: spec.handle, provider: spec.provider, branch: spec.branch, path }, 'sandbox made');
     await this.evictPastCap(spec.handle);
     return { ...this.info(meta), setup };
