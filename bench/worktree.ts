@@ -4,7 +4,7 @@
  *
  * - a later branch's sandbox made by linkd's `SandboxKeeper` against plain `git worktree add` of
  *   the same mirror (the physical cost of a checkout; the two alternate, branch by branch, so that
- *   neither always reads a warmer cache);
+ *   neither always reads a warmer cache), the median over the later branches of each;
  * - ensuring an existing sandbox (what every later run of a thread does), p50 and p99 over
  *   `LINK_BENCH_ENSURES` calls, against one spawned git process (the unit its work is made of);
  * - for information, a full clone per branch: time, disk and git data.
@@ -21,7 +21,7 @@ import { SandboxKeeper } from '../agent/sandboxes/sandboxes.js';
 import { git as gitAsync } from '../agent/sandboxes/git.js';
 import { git } from '../test/helpers/git.js';
 import { percentile } from './cluster.js';
-import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
+import { median, REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
 const BRANCHES = 8;
 const FILES = 3_000;
@@ -55,7 +55,6 @@ async function makeRepository(dir: string): Promise<void> {
   for (let b = 0; b < BRANCHES; b++) git(dir, 'branch', `branch-${b}`, `HEAD~${b * 7}`);
 }
 
-const average = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const handleOf = (b: number) => `sbx_${String(b).padStart(20, '0')}`;
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
@@ -121,7 +120,7 @@ async function repetition(root: string, url: string, rep: number): Promise<Repet
   const later = paths.slice(1);
   const ours: Sample = {
     firstMs: times[0],
-    laterMs: average(times.slice(1)),
+    laterMs: median(times.slice(1)),
     laterDiskKiB: diskKiB(...later, ...later.map(admin)) / later.length,
     laterGitKiB: diskKiB(...later.map(admin)) / later.length,
   };
@@ -136,11 +135,11 @@ async function repetition(root: string, url: string, rep: number): Promise<Repet
   const clones = Array.from({ length: BRANCHES - 1 }, (_, b) => join(dir, `b${b + 1}`));
   const clone: Sample = {
     firstMs: cloneTimes[0],
-    laterMs: average(cloneTimes.slice(1)),
+    laterMs: median(cloneTimes.slice(1)),
     laterDiskKiB: diskKiB(...clones) / clones.length,
     laterGitKiB: diskKiB(...clones.map((p) => join(p, '.git'))) / clones.length,
   };
-  return { ours, plainMs: average(plainTimes), clone, ensureP50: percentile(ensures, 50), ensureP99: percentile(ensures, 99), gitP50: percentile(gits, 50) };
+  return { ours, plainMs: median(plainTimes), clone, ensureP50: percentile(ensures, 50), ensureP99: percentile(ensures, 99), gitP50: percentile(gits, 50) };
 }
 
 export const worktreeBenchmark: Benchmark = {

@@ -161,13 +161,9 @@ export class SandboxKeeper {
     } catch {
       return [];
     }
-    const out: SandboxInfo[] = [];
-    for (const name of names) {
-      const handle = name.replace(/\.json$/, '');
-      if (!name.endsWith('.json') || !HANDLE.test(handle)) continue;
-      const meta = await this.readMeta(handle);
-      if (meta) out.push(this.info(meta));
-    }
+    const handles = names.filter((name) => name.endsWith('.json') && HANDLE.test(name.slice(0, -'.json'.length))).map((name) => name.slice(0, -'.json'.length));
+    const metas = await Promise.all(handles.map((handle) => this.readMeta(handle)));
+    const out = metas.flatMap((meta) => (meta ? [this.info(meta)] : []));
     return out.sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
   }
 
@@ -388,19 +384,18 @@ export class SandboxKeeper {
 
 /** The first symlink under `dir` (not in .git) whose target lies outside `dir`, or undefined. */
 async function symlinkOutside(dir: string): Promise<string | undefined> {
+  // Folders side by side (a checkout has thousands of entries): one of the escapes, if any.
   const walk = async (current: string): Promise<string | undefined> => {
+    const below: Promise<string | undefined>[] = [];
     for (const entry of await readdir(current, { withFileTypes: true })) {
       if (current === dir && entry.name === '.git') continue;
       const path = join(current, entry.name);
       if (entry.isSymbolicLink()) {
         const target = resolve(dirname(path), await readlink(path));
         if (!inside(dir, target)) return path.slice(dir.length + 1);
-      } else if (entry.isDirectory()) {
-        const found = await walk(path);
-        if (found) return found;
-      }
+      } else if (entry.isDirectory()) below.push(walk(path));
     }
-    return undefined;
+    return (await Promise.all(below)).find(Boolean);
   };
   const stat = await lstat(dir).catch(() => undefined);
   return stat?.isDirectory() ? walk(dir) : undefined;
