@@ -12,16 +12,19 @@
  *
  * Handles come from the control plane and are checked against a strict pattern; every path is
  * computed from them and checked to lie under the root. Concurrent ensures of one sandbox share one
- * operation; operations on one mirror are serialized. Past `maxSandboxes`, the least recently used
+ * operation; operations on one mirror are serialized. A new worktree fetches its mirror (beside its
+ * checkout, see mirrors.ts); an existing one is ready without the network (a thread's later runs),
+ * its mirror fetched in the background afterwards, at most every 30 s. Past `maxSandboxes`, the least recently used
  * idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
  * mirror, or an empty directory) is evicted; it is made again on its next use.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { exists, writeFileAtomically } from '../../common/files.js';
-import { git, gitOr, hasRef } from './git.js';
+import { git, gitOr } from './git.js';
+import { addWorktree, checkedOut, fetchMirror, makeMirror, removeWorktree } from './mirrors.js';
 import { checkBranch, checkRepository, HANDLE, inside, invalid, isLocalRepository, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
 import { addLocalWorktree, checkLocalRepository, commonDir, defaultBranch, removeLocalWorktree } from './local-repositories.js';
 import { readSetup, runSetup, type SetupResult } from './setup.js';
@@ -70,6 +73,17 @@ export interface SandboxKeeperOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** An existing worktree's mirror is fetched in the background at most this often. */
+const REFRESH_INTERVAL_MS = 30_000;
+
+/** An ensure records a sandbox's last use again only when the recorded one is older than this. */
+const LAST_USE_RESOLUTION_MS = 60_000;
+
+/** Whether two records are of the same sandbox, where it is, whenever used. */
+function sameSandbox(a: SandboxMeta, b: SandboxMeta): boolean {
+  return a.provider === b.provider && a.repository === b.repository && a.branch === b.branch && a.path === b.path && a.createdAt === b.createdAt;
+}
+
 /** Keeps this machine's sandboxes: makes, syncs, lists, evicts and removes them under <data>/sandboxes. */
 export class SandboxKeeper {
   readonly root: string;
@@ -78,6 +92,9 @@ export class SandboxKeeper {
   private readonly inFlight = new Map<string, Promise<SandboxInfo>>();
   private readonly mirrorLocks = new Map<string, Promise<unknown>>();
   private resolvedRoot: string | undefined;
+  /** When each mirror was last fetched (or a background fetch of it started). */
+  private readonly fetchedAt = new Map<string, number>();
+  private readonly refreshing = new Set<Promise<void>>();
 
   constructor(private readonly options: SandboxKeeperOptions) {
     this.root = resolve(options.sandboxRoot ?? join(options.dataDir, 'sandboxes'));
@@ -144,13 +161,9 @@ export class SandboxKeeper {
     } catch {
       return [];
     }
-    const out: SandboxInfo[] = [];
-    for (const name of names) {
-      const handle = name.replace(/\.json$/, '');
-      if (!name.endsWith('.json') || !HANDLE.test(handle)) continue;
-      const meta = await this.readMeta(handle);
-      if (meta) out.push(this.info(meta));
-    }
+    const handles = names.filter((name) => name.endsWith('.json') && HANDLE.test(name.slice(0, -'.json'.length))).map((name) => name.slice(0, -'.json'.length));
+    const metas = await Promise.all(handles.map((handle) => this.readMeta(handle)));
+    const out = metas.flatMap((meta) => (meta ? [this.info(meta)] : []));
     return out.sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
   }
 
@@ -251,60 +264,50 @@ export class SandboxKeeper {
     } else {
       const mirror = this.mirrorPath(spec.repository);
       await this.withMirror(mirror, async () => {
-        await this.syncMirror(mirror, spec.repository);
-        if (!(await exists(join(path, '.git')))) {
-          await this.addWorktree(mirror, path, spec.branch);
-          made = true;
-        }
+        const fetched = await makeMirror(mirror, spec.repository, this.options.gitTimeoutMs);
+        // A worktree never recorded and never checked out is what an ensure stopped half-way
+        // left: made again. Anything else there is kept as it is.
+        if ((await exists(join(path, '.git'))) && (previous || (await checkedOut(path)))) return;
+        await addWorktree(mirror, path, spec.branch, fetched, this.options.gitTimeoutMs);
+        this.fetchedAt.set(mirror, Date.now());
+        made = true;
       });
-      const escape = await symlinkOutside(path);
+      // What the repository brought in is checked once, as it comes; what runs do later is theirs.
+      const escape = made && (await symlinkOutside(path));
       if (escape) {
-        await this.removeWorktree(mirror, path);
+        await this.withMirror(mirror, () => removeWorktree(mirror, path));
         throw invalid('repository', `the repository has a symlink, ${escape}, that points outside its sandbox`);
       }
+      if (!made) this.refreshLater(mirror);
     }
-    await this.writeMeta(meta);
+    // The last use is for eviction order: to the minute is enough, and spares a later run's ensure
+    // a synced write.
+    if (made || !previous || !sameSandbox(previous, meta) || Date.now() - Date.parse(previous.lastUsedAt) >= LAST_USE_RESOLUTION_MS) await this.writeMeta(meta);
     if (made) this.options.log.info({ handle: spec.handle, provider: spec.provider, branch: spec.branch, path }, 'sandbox made');
     await this.evictPastCap(spec.handle);
     return { ...this.info(meta), setup };
   }
 
-  private async syncMirror(mirror: string, repository: string): Promise<void> {
-    const timeoutMs = this.options.gitTimeoutMs;
-    if (await exists(join(mirror, 'HEAD'))) {
-      await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: mirror, timeoutMs });
-      return;
-    }
-    // Made beside its final place and renamed into it, so a failed first fetch leaves nothing behind.
-    await mkdir(this.mirrors, { recursive: true, mode: 0o700 });
-    const partial = `${mirror}.partial-${process.pid}-${Date.now()}`;
-    try {
-      await gitOr('GIT_FAILED', ['init', '--quiet', '--bare', partial], { timeoutMs });
-      await gitOr('GIT_FAILED', ['remote', 'add', 'origin', repository], { cwd: partial, timeoutMs });
-      await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: partial, timeoutMs });
-      await gitOr('REPOSITORY_UNAVAILABLE', ['remote', 'set-head', 'origin', '--auto'], { cwd: partial, timeoutMs });
-      await rename(partial, mirror);
-    } finally {
-      await rm(partial, { recursive: true, force: true });
-    }
+  /**
+   * After an ensure of an existing worktree: fetches its mirror in the background (not awaited by
+   * the ensure; at most once per REFRESH_INTERVAL_MS per mirror), so that the remote's branches a
+   * run looks at (`origin/main`) are recent without a run waiting for the network. The worktree
+   * itself needs nothing from the remote: its branch is its own and never updated from it. A
+   * failure is logged; the next new worktree of the mirror fetches (and fails) on its own.
+   */
+  private refreshLater(mirror: string): void {
+    const last = this.fetchedAt.get(mirror);
+    if (last !== undefined && Date.now() - last < REFRESH_INTERVAL_MS) return;
+    this.fetchedAt.set(mirror, Date.now());
+    const refresh = this.withMirror(mirror, () => fetchMirror(mirror, this.options.gitTimeoutMs))
+      .catch((error: Error) => this.options.log.warn({ mirror, err: error.message }, 'cannot fetch the mirror of an existing sandbox; runs go on with what it has'))
+      .finally(() => this.refreshing.delete(refresh));
+    this.refreshing.add(refresh);
   }
 
-  private async addWorktree(mirror: string, path: string, branch: string): Promise<void> {
-    const timeoutMs = this.options.gitTimeoutMs;
-    await git(['worktree', 'prune'], { cwd: mirror }).catch(() => undefined);
-    await rm(path, { recursive: true, force: true });
-    let args: string[];
-    if (await hasRef(mirror, `refs/heads/${branch}`)) args = ['worktree', 'add', '--quiet', path, branch];
-    else if (await hasRef(mirror, `refs/remotes/origin/${branch}`)) args = ['worktree', 'add', '--quiet', '--track', '-b', branch, path, `refs/remotes/origin/${branch}`];
-    else if (await hasRef(mirror, 'refs/remotes/origin/HEAD')) args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, path, 'refs/remotes/origin/HEAD'];
-    else throw new SandboxError('REPOSITORY_EMPTY', 'the repository has no default branch to start a new branch from');
-    await gitOr('GIT_FAILED', args, { cwd: mirror, timeoutMs });
-  }
-
-  private async removeWorktree(mirror: string, path: string): Promise<void> {
-    await git(['worktree', 'remove', '--force', path], { cwd: mirror }).catch(() => undefined);
-    await rm(path, { recursive: true, force: true });
-    await git(['worktree', 'prune'], { cwd: mirror }).catch(() => undefined);
+  /** Resolves when no background fetch is running (for a clean stop, and for tests). */
+  async settled(): Promise<void> {
+    while (this.refreshing.size > 0) await Promise.all(this.refreshing);
   }
 
   private async remove(handle: string): Promise<void> {
@@ -316,7 +319,7 @@ export class SandboxKeeper {
       await this.withMirror(meta.repository, () => removeLocalWorktree(meta.repository, path));
     } else if (meta && meta.provider !== 'directory') {
       const mirror = this.mirrorPath(meta.repository);
-      await this.withMirror(mirror, () => this.removeWorktree(mirror, path));
+      await this.withMirror(mirror, () => removeWorktree(mirror, path));
     } else {
       await rm(path, { recursive: true, force: true });
     }
@@ -381,19 +384,18 @@ export class SandboxKeeper {
 
 /** The first symlink under `dir` (not in .git) whose target lies outside `dir`, or undefined. */
 async function symlinkOutside(dir: string): Promise<string | undefined> {
+  // Folders side by side (a checkout has thousands of entries): one of the escapes, if any.
   const walk = async (current: string): Promise<string | undefined> => {
+    const below: Promise<string | undefined>[] = [];
     for (const entry of await readdir(current, { withFileTypes: true })) {
       if (current === dir && entry.name === '.git') continue;
       const path = join(current, entry.name);
       if (entry.isSymbolicLink()) {
         const target = resolve(dirname(path), await readlink(path));
         if (!inside(dir, target)) return path.slice(dir.length + 1);
-      } else if (entry.isDirectory()) {
-        const found = await walk(path);
-        if (found) return found;
-      }
+      } else if (entry.isDirectory()) below.push(walk(path));
     }
-    return undefined;
+    return (await Promise.all(below)).find(Boolean);
   };
   const stat = await lstat(dir).catch(() => undefined);
   return stat?.isDirectory() ? walk(dir) : undefined;
