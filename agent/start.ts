@@ -94,6 +94,8 @@ export async function startLinkd(opts: StartOptions, target: () => Promise<LinkT
   const reason: StopReason = await connection.run();
   stopProbing();
   await power?.close();
+  // A mirror's background fetch finishes before linkd goes (it is bounded by the git timeout).
+  await sandboxes.settled();
   return exitAfterStop(reason, runs, status, log);
 }
 
