@@ -16,6 +16,7 @@
  *     mcpToolCall, webSearch, …     → tool call and result, named after the type
  *   thread/tokenUsage/updated       → usage at the turn's end (the thread's running total)
  *   error {error, willRetry}        → error (a log line while Codex retries)
+ *   account/rateLimits/updated      → usage_limit (codex-limits.ts; usageLimitExceeded ends the run USAGE_LIMIT)
  *   warning, configWarning, …       → log lines
  *   turn/completed {turn.status}    → the run's outcome; stdin is closed and the server exits
  *   requests (approvals, questions) → interactions (codex-interactions.ts); serverRequest/resolved
@@ -27,6 +28,8 @@
  * in Codex's workspace-write sandbox: the run's directory is writable, the rest of the disk is not.
  */
 import { isAbsolute, relative } from 'node:path';
+import { codexLimitError, codexRateLimits } from './codex-limits.js';
+import { UsageLimitWatch } from './usage-limit.js';
 import { LogLine_Stream, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import { CodexRpc, codexPolicy, INITIALIZE_PARAMS, threadParams, type RpcId, type RpcOutcome } from './codex-app-server.js';
@@ -84,6 +87,7 @@ interface CodexState {
   changes: Map<string, CodexFileChange[]>;
   /** The server's requests still waiting for the user: request id → interaction id. */
   asked: Map<RpcId, string>;
+  limits: UsageLimitWatch;
 }
 
 /** Parses one app-server run's stdout (see the header) and drives it through `io`. */
@@ -96,7 +100,7 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
     });
   }
   const rpc = new CodexRpc(io.input);
-  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map() };
+  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map(), limits: new UsageLimitWatch() };
   const fail = (message: string): EventInit[] => {
     state.outcome = 'failed';
     state.lastError = message;
@@ -120,7 +124,7 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
       if (sorted.kind === 'request') return serverRequest(sorted.id, sorted.method, sorted.params, state, rpc, io);
       return notification(sorted.method, sorted.params, state, io);
     },
-    finish: (exit) => [doneEvent(exit, state.outcome, state.sessionId)],
+    finish: (exit) => state.limits.finish([doneEvent(exit, state.outcome, state.sessionId)]),
   });
   return {
     // Its stderr is tracing output, coloured even into a pipe.
@@ -152,6 +156,7 @@ function notification(method: string, params: Record<string, unknown>, state: Co
       const message = String(((params.error ?? {}) as { message?: string }).message ?? '');
       if (params.willRetry === true) return [log(LogLine_Stream.STDERR, message)];
       state.lastError = message;
+      codexLimitError(params.error, state.limits);
       return [{ event: { case: 'error', value: { code: 'api_error', message } } }];
     }
     case 'warning':
@@ -168,7 +173,10 @@ function notification(method: string, params: Record<string, unknown>, state: Co
       return [];
     }
     case 'turn/completed':
+      codexLimitError(((params.turn ?? {}) as { error?: unknown }).error, state.limits);
       return turnCompleted(params, state, io);
+    case 'account/rateLimits/updated':
+      return codexRateLimits(params, state.limits);
     default:
       return [];
   }

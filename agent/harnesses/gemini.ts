@@ -15,6 +15,7 @@
  *                                 option the CLI offered for it
  *   the session/prompt answer   → usage (its `_meta.quota`), the turn's end: stdin is closed and the
  *                                 CLI exits; an error answer is the run's error, in the CLI's words
+ *                                 (a quota error ends the run USAGE_LIMIT: gemini-limits.ts)
  *
  * The model is the `--model=` flag, not ACP: ACP sets models through session config options, which
  * this CLI does not offer (it has an unstable `session/set_model` of an earlier draft instead).
@@ -37,6 +38,8 @@ import { AcpLines, describeAcpError, METHOD_NOT_FOUND, type AcpError, type Agent
 import { permissionInteraction, permissionOutcome } from './gemini-permissions.js';
 import { geminiHome, keepSessionFromLoad } from './gemini-sessions.js';
 import { GeminiTurnEvents } from './gemini-updates.js';
+import { geminiQuotaError } from './gemini-limits.js';
+import { UsageLimitWatch } from './usage-limit.js';
 import type { HarnessAdapter, OutputParser, RunIo } from './harness.js';
 import { doneEvent, jsonLine, log, usageEvent } from './jsonl.js';
 
@@ -94,11 +97,12 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
   let outcome: 'completed' | 'failed' | undefined;
   let prompted = false;
   const asked = new Set<string>();
+  const limits = new UsageLimitWatch();
 
   const failed = (what: string) => (error: AcpError): EventInit[] => {
     outcome = 'failed';
     io.input.end();
-    return [...turn.flush(), { event: { case: 'error', value: { code: `acp_${error.code}`, message: describeAcpError(error) || `${what} failed` } } }];
+    return [...turn.flush(), ...geminiQuotaError(error, limits), { event: { case: 'error', value: { code: `acp_${error.code}`, message: describeAcpError(error) || `${what} failed` } } }];
   };
 
   function openSession(): EventInit[] {
@@ -200,6 +204,6 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
       // Joined text has no one line of its own.
       return handle(parsed.message).map((e) => (e.event?.case === 'text' || e.event?.case === 'reasoning' ? e : { ...e, raw: parsed.raw }));
     },
-    finish: (exit) => [...turn.flush(), doneEvent(exit, outcome, sessionId)],
+    finish: (exit) => limits.finish([...turn.flush(), doneEvent(exit, outcome, sessionId)]),
   };
 }
