@@ -34,6 +34,10 @@ export interface RunRecord {
   /** When the session holding it ended with no newer one taking it over; null while held. */
   detachedAt: Date | null;
   permissionMode: PermissionModeName;
+  /** USAGE_LIMIT: when the limit resets; a continuation: the parked run; the failure in the CLI's words. */
+  limitResetsAt?: Date | null;
+  continuesRunId?: string | null;
+  failureMessage?: string;
 }
 
 /** A row of `runs` as selected with {@link RUN_COLUMNS}. */
@@ -61,10 +65,14 @@ export interface RunRow {
   finished_at: Date | null;
   detached_at: Date | null;
   permission_mode: PermissionModeName;
+  limit_resets_at: Date | null;
+  continues_run_id: string | null;
+  failure_message: string;
 }
 
 export const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
-  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at, permission_mode`;
+  cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at, permission_mode,
+  limit_resets_at, continues_run_id, failure_message`;
 
 /** The record of a row. */
 export function run(row: RunRow): RunRecord {
@@ -92,5 +100,8 @@ export function run(row: RunRow): RunRecord {
     finishedAt: row.finished_at,
     detachedAt: row.detached_at,
     permissionMode: row.permission_mode,
+    limitResetsAt: row.limit_resets_at,
+    continuesRunId: row.continues_run_id,
+    failureMessage: row.failure_message,
   };
 }

@@ -20,7 +20,10 @@ import type {
   StartPairingRequest,
   WatchLinksResponseSchema,
 } from '../../gen/link/v1/link_service_pb.js';
-import { CapabilitiesSchema, LinkSchema, LinkState, type Link } from '../../gen/link/v1/types_pb.js';
+import { CapabilitiesSchema, LinkSchema, LinkState, type HarnessUsageLimit, type Link } from '../../gen/link/v1/types_pb.js';
+
+/** Reads the usage limits of links, by link id (limits/usage-limits.ts). */
+export type UsageLimitsOfLinks = (linkIds: readonly string[]) => Promise<Map<string, HarnessUsageLimit[]>>;
 import type { LinkRecord, Store } from '../store/store.js';
 import { peerAddressKey } from '../context.js';
 import { FailureLimiter } from '../rate-limit.js';
@@ -43,7 +46,16 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     private readonly sessions: Pick<LinkSessionHub, 'run'>,
     /** The gRPC address agents dial, for the pairing command ("http://host:9090"). */
     private advertisedGrpcUrl: string,
+    /** Each link's harnesses' usage limits (limits/usage-limits.ts); none without it. */
+    private readonly usageLimits?: UsageLimitsOfLinks,
   ) {}
+
+  /** `links` with their usage limits. */
+  private async withLimits(links: Link[]): Promise<Link[]> {
+    const limits = this.usageLimits ? await this.usageLimits(links.map((l) => l.id)) : new Map<string, HarnessUsageLimit[]>();
+    for (const link of links) link.usageLimits = limits.get(link.id) ?? [];
+    return links;
+  }
 
   setAdvertisedGrpcUrl(url: string): void {
     this.advertisedGrpcUrl = url;
@@ -56,7 +68,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
   async listLinks(_request: unknown, ctx: HandlerContext) {
     const user = callerUser(ctx);
     const [stored, live] = await Promise.all([this.store.listLinks(user.id), this.registry.list(user.id)]);
-    return { links: sortLinks(joinLinks(stored, live)) };
+    return { links: await this.withLimits(sortLinks(joinLinks(stored, live))) };
   }
 
   async getLink(request: GetLinkRequest, ctx: HandlerContext) {
@@ -64,7 +76,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     checkLength('link_id', request.linkId, 64, 1);
     const stored = await this.store.getLink(user.id, request.linkId);
     if (!stored) throw notFound(request.linkId);
-    return { link: linkView(stored, await this.registry.get(user.id, request.linkId)) };
+    const [link] = await this.withLimits([linkView(stored, await this.registry.get(user.id, request.linkId))]);
+    return { link };
   }
 
   async *watchLinks(_request: unknown, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchLinksResponseSchema>> {
@@ -96,7 +109,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
       // Presence as this watch has seen it: a stored change needs no registry call (which could
       // fail while etcd is away and end the stream).
       const live = new Map(watch.snapshot.map((r) => [r.linkId, r]));
-      yield { event: { case: 'snapshot', value: { links: sortLinks(joinLinks(stored, watch.snapshot)) } } };
+      yield { event: { case: 'snapshot', value: { links: await this.withLimits(sortLinks(joinLinks(stored, watch.snapshot))) } } };
       for await (const event of events) {
         const linkId = event.type === 'put' ? event.record.linkId : event.linkId;
         if (event.type === 'put') live.set(linkId, event.record);
@@ -108,7 +121,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           continue;
         }
         shown.add(linkId);
-        yield { event: { case: 'changed', value: linkView(link, live.get(linkId)) } };
+        const [changed] = await this.withLimits([linkView(link, live.get(linkId))]);
+        yield { event: { case: 'changed', value: changed } };
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);

@@ -302,7 +302,7 @@ function checkThreadPatch(request: UpdateThreadRequest): ThreadPatch {
       field: 'approval_timeout_seconds',
     });
   }
-  return { title, archived: request.archived, approvalTimeoutSeconds: request.approvalTimeoutSeconds };
+  return { title, archived: request.archived, approvalTimeoutSeconds: request.approvalTimeoutSeconds, resumeAfterLimit: request.resumeAfterLimit };
 }
 
 const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
@@ -367,6 +367,8 @@ function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
     approvalTimeoutSeconds: thread.approvalTimeoutSeconds ?? 0,
     archived: thread.archived,
     linkName: thread.linkName ?? '',
+    resumeAfterLimit: thread.resumeAfterLimit ?? false,
+    resumesAt: thread.resumesAt ? timestampFromDate(thread.resumesAt) : undefined,
   });
 }
 
@@ -402,6 +404,9 @@ export function runView(run: RunRecord, pendingInteractions = 0): Run {
     finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
     permissionMode: permissionMode(run.permissionMode),
     pendingInteractions,
+    limitResetsAt: run.limitResetsAt ? timestampFromDate(run.limitResetsAt) : undefined,
+    continuesRunId: run.continuesRunId ?? '',
+    failureMessage: run.failureMessage ?? '',
   });
 }
 

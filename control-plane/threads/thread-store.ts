@@ -30,6 +30,9 @@ export interface ThreadRecord extends ThreadPins {
   approvalTimeoutSeconds: number;
   /** The pinned machine's name, where the read joined it (thread-admin.ts). */
   linkName?: string;
+  /** Park runs at the usage limit and continue after the reset; while parked, when (limits/parking.ts). */
+  resumeAfterLimit?: boolean;
+  resumesAt?: Date | null;
 }
 
 /** Which threads `listThreads` returns (every unarchived one by default). */
@@ -99,6 +102,8 @@ export interface ThreadRow {
   updated_at: Date;
   archived: boolean;
   approval_timeout_seconds: number;
+  resume_after_limit?: boolean;
+  resumes_at?: Date | null;
 }
 
 interface MessageRow {
@@ -248,6 +253,8 @@ function thread(row: ThreadRow): ThreadRecord {
     updatedAt: row.updated_at,
     archived: row.archived ?? false,
     approvalTimeoutSeconds: row.approval_timeout_seconds ?? 0,
+    resumeAfterLimit: row.resume_after_limit ?? false,
+    resumesAt: row.resumes_at ?? null,
   };
 }
 
