@@ -6,7 +6,9 @@
  *   {"code":429,"message":"You exceeded your current quota, …\nSuggested retry after 30s."}
  *
  * The reset is the suggested delay from now; without one, unknown (the control plane waits its
- * default). Gemini reports nothing about its quota before it is used up.
+ * default). Gemini reports nothing about its quota before it is used up, and it saves no session
+ * whose first turn was refused: such a run's `done` names no session (the continuation starts a
+ * new one with the original prompt).
  */
 import { UsageLimitStatus } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';

@@ -204,6 +204,6 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
       // Joined text has no one line of its own.
       return handle(parsed.message).map((e) => (e.event?.case === 'text' || e.event?.case === 'reasoning' ? e : { ...e, raw: parsed.raw }));
     },
-    finish: (exit) => limits.finish([...turn.flush(), doneEvent(exit, outcome, sessionId)]),
+    finish: (exit) => limits.finish([...turn.flush(), doneEvent(exit, outcome, sessionId)], !payload.resumeSessionId),
   };
 }

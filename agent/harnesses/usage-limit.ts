@@ -62,8 +62,10 @@ export class UsageLimitWatch {
   /**
    * The terminal events with a run refused at the limit (and not stopped on purpose) ending FAILED
    * with USAGE_LIMIT, `limit_resets_at` and the CLI's words; other runs' events unchanged.
+   * `sessionLost`: the CLI keeps no session of a turn refused at the limit (Gemini's first turn),
+   * so the `done` names none and the continuation starts afresh with the prompt.
    */
-  finish(events: EventInit[]): EventInit[] {
+  finish(events: EventInit[], sessionLost = false): EventInit[] {
     const reached = this.reached;
     if (!reached) return events;
     return events.map((e) => {
@@ -74,7 +76,13 @@ export class UsageLimitWatch {
         ...e,
         event: {
           case: 'done' as const,
-          value: { ...done, failureReason: RunFailure.UsageLimit, limitResetsAt: reached.resetsAt ? timestampFromDate(reached.resetsAt) : undefined, message: reached.message },
+          value: {
+            ...done,
+            failureReason: RunFailure.UsageLimit,
+            limitResetsAt: reached.resetsAt ? timestampFromDate(reached.resetsAt) : undefined,
+            message: reached.message,
+            sessionId: sessionLost ? '' : (done.sessionId ?? ''),
+          },
         },
       };
     });

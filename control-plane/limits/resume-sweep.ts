@@ -102,7 +102,8 @@ async function resumeOneInTx(tx: TransactionSql, linkId: string, harness: string
     ? await tx<ParkedRun[]>`select model, tier, prompt, session_id, resume_session_id, permission_mode from runs where id = ${thread.parked_run_id}`
     : [];
   if (!parked) return undefined; // the parked run was deleted: nothing to continue
-  const session = parked.session_id || thread.session_id;
+  // The session the parked run ended in (or was resumed from); none when the CLI kept none.
+  const session = parked.session_id || parked.resume_session_id;
   const runId = await RunStore.insertQueuedInTx(tx, {
     threadId: thread.id,
     sandboxId: thread.sandbox_id,

@@ -49,6 +49,7 @@ describe('usage limits in the adapters', () => {
       assert.match(end.message, words);
       assert.ok(end.limitResetsAt, 'the reset time');
       assert.equal(timestampDate(end.limitResetsAt).getTime(), timestampDate(reported.resetsAt!).getTime());
+      if (name === 'gemini-acp-limit') assert.equal(end.sessionId, '', 'Gemini keeps no session of a first turn refused at the limit');
       if (name === 'gemini-acp-limit') assert.ok(timestampDate(end.limitResetsAt).getTime() >= before + 29_000, 'the suggested delay from now');
     });
   }
