@@ -32,6 +32,7 @@ import {
 } from '../gen/link/v1/run_pb.js';
 import { answerCommand, describeAnswer, describeInteraction, InlinePrompts, LineReader, stillPending, winningAnswer, type AnswerBody } from './interactions.js';
 import { enumWord, forTerminal, jsonLine, printMessage, printMessages, printValue, table, when } from './output.js';
+import { runLimitNote } from './limits.js';
 
 type Threads = Client<typeof ThreadService>;
 
@@ -209,7 +210,7 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         r.id,
         r.threadId,
         r.harness || '-',
-        `${enumWord(RunState, r.state)}${r.pendingInteractions ? ` (${r.pendingInteractions} waiting for you)` : ''}`,
+        `${enumWord(RunState, r.state)}${r.pendingInteractions ? ` (${r.pendingInteractions} waiting for you)` : ''}${runLimitNote(r)}`,
         when(r.createdAt),
         r.finishedAt ? when(r.finishedAt) : '-',
         r.finishedAt ? String(r.exitCode) : '-',
