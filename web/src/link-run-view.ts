@@ -14,6 +14,7 @@ import { RunFailure } from '../../common/reasons.js';
 import { Backoff, sleep } from '../../common/backoff.js';
 import './link-changes.js';
 import './link-interaction-card.js';
+import { continuationLabel } from './link-usage-limits.js';
 
 interface ToolView {
   call: ToolCall;
@@ -185,7 +186,7 @@ export class LinkRunView extends LitElement {
     return html`
       <section class="run" data-status=${status} data-run-id=${this.run.id} aria-label="Run" aria-busy=${done ? 'false' : 'true'}>
         <div class="head">
-          <span>${harnessLabel(this.run.harness)}${model ? ` · ${model}` : ''}</span>
+          <span>${harnessLabel(this.run.harness)}${model ? ` · ${model}` : ''}</span>${continuationLabel(this.run)}
           ${waiting ? html`<span class="waiting" data-testid="run-waiting">waiting for you</span>` : nothing}
           <span class="spacer"></span>
           ${this.streamError ? html`<span class="banner" role="status">reconnecting… (${this.streamError})</span>` : nothing}
@@ -285,6 +286,7 @@ export class LinkRunView extends LitElement {
           break;
         case 'done': {
           const v = ev.value;
+          if (v.failureReason === RunFailure.UsageLimit && v.status !== RunStatus.CANCELLED) { out.push(html`<link-limit-card .run=${this.run} .done=${v}></link-limit-card>`); break; }
           const byUser = !v.failureReason || v.failureReason === RunFailure.Cancelled;
           const label = v.status === RunStatus.COMPLETED ? 'Done' : v.status === RunStatus.CANCELLED ? (byUser ? 'Stopped by you' : 'Stopped') : 'Failed';
           const why = v.status === RunStatus.FAILED ? explainDone(v.failureReason, events) : v.status === RunStatus.CANCELLED && !byUser ? explainFailure(v.failureReason) : '';
