@@ -108,6 +108,9 @@ describe('usage limits, through Link with the real CLIs', function () {
       }
       const { thread: after } = await threads.getThread({ threadId });
       assert.equal(after!.resumesAt, undefined, 'nothing left to resume');
+      const { links } = await linkClient(env.grpcUrl, env.userToken).listLinks({});
+      const limit = links.find((l) => l.id === env.link.id)?.usageLimits.find((u) => u.harness === harness);
+      assert.equal(limit?.status, UsageLimitStatus.OK, 'past its reset the limit reads OK');
     });
 
     it(`${harness}: not opted in, the run fails USAGE_LIMIT, its message says when the limit resets, and ListLinks shows it REACHED`, async () => {
@@ -124,6 +127,17 @@ describe('usage limits, through Link with the real CLIs', function () {
       assert.equal(timestampDate(limit.resetsAt!).getTime(), resetsAt.getTime());
     });
   }
+
+  it('cancelling a parked run gives up its continuation', async () => {
+    const { threadId, run } = await firstRun('claude-code', `cancel-${Date.now()}\nLIMIT 300`, true);
+    assert.equal(run.state, RunState.PARKED_LIMIT);
+    const { state } = await threads.cancelRun({ runId: run.id });
+    assert.equal(state, RunState.CANCELLED);
+    const { thread } = await threads.getThread({ threadId });
+    assert.equal(thread!.resumesAt, undefined, 'no continuation is due');
+    const { runs } = await threads.listRuns({ threadId });
+    assert.deepEqual(runs.map((r) => [r.id, r.state]), [[run.id, RunState.CANCELLED]]);
+  });
 
   it('two parked threads of one machine and harness continue one after the other', async () => {
     const stamp = Date.now();
