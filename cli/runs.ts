@@ -32,7 +32,7 @@ import {
 } from '../gen/link/v1/run_pb.js';
 import { answerCommand, describeAnswer, describeInteraction, InlinePrompts, LineReader, stillPending, winningAnswer, type AnswerBody } from './interactions.js';
 import { enumWord, forTerminal, jsonLine, printMessage, printMessages, printValue, table, when } from './output.js';
-import { runLimitNote } from './limits.js';
+import { describeLimit, doneLimitNote, runLimitNote } from './limits.js';
 
 type Threads = Client<typeof ThreadService>;
 
@@ -75,8 +75,10 @@ export function describeEvent(event: RunEvent): string {
     }
     case 'interactionResolved':
       return `${prefix} ${describeAnswer(e.value.answer, e.value.state)}`;
+    case 'usageLimit':
+      return `${prefix} ${describeLimit(e.value)}`;
     case 'done':
-      return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
+      return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${doneLimitNote(e.value)}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
       return `${prefix} (unknown event)`;
   }
