@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { arch, hostname, platform } from 'node:os';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { Backoff, sleep } from '../common/backoff.js';
@@ -27,6 +28,7 @@ import { http2Options, type ClientTlsOptions } from '../common/tls.js';
 import type { RunSupervisor } from './runs/run-supervisor.js';
 import { handleServerFrame, type SessionEnd, type SessionFrameContext } from './session-frames.js';
 import type { SandboxKeeper } from './sandboxes/sandboxes.js';
+import type { PowerEvent } from './power.js';
 
 type Frame = MessageInitShape<typeof ConnectRequestSchema>;
 
@@ -82,6 +84,11 @@ export class LinkConnection extends EventEmitter {
   private readonly stopController = new AbortController();
   private readonly backoff: Backoff;
   private lastSuccessAt: number | undefined;
+  /** Set when the machine woke: the next attempt goes at once, and a wait between attempts ends. */
+  private wokeUp = false;
+  private waitController: AbortController | undefined;
+  /** The last sleep or wake; a sleep not yet followed by a wake is told again to each new session. */
+  private lastPower: PowerEvent | undefined;
 
   constructor(private readonly options: LinkConnectionOptions) {
     super();
@@ -117,13 +124,20 @@ export class LinkConnection extends EventEmitter {
         why = describe(error);
         index++;
       }
+      if (this.wokeUp) {
+        this.wokeUp = false;
+        delay = 0;
+      }
       const lastSuccess = this.lastSuccessAt ? `${Math.round((Date.now() - this.lastSuccessAt) / 1000)}s ago` : 'never';
       log.warn({ server, retryInMs: delay }, `session ended: ${why}; will retry in ${(delay / 1000).toFixed(1)}s (last success ${lastSuccess})`);
       this.setState({ state: 'waiting', server, retryInMs: delay, lastError: why });
+      this.waitController = new AbortController();
       try {
-        await sleep(delay, this.stopController.signal);
+        await sleep(delay, AbortSignal.any([this.stopController.signal, this.waitController.signal]));
       } catch {
-        break;
+        if (this.stopping) break;
+        // Woke up: try again now.
+        this.wokeUp = false;
       }
     }
     return this.stop({ kind: 'stopped' });
@@ -132,6 +146,28 @@ export class LinkConnection extends EventEmitter {
   /** Tells the server about new capabilities, if a session is live (the next Hello carries them anyway). */
   sendCapabilities(capabilities: Capabilities): void {
     this.live?.out.push({ frame: { case: 'capabilitiesChanged', value: { capabilities } } });
+  }
+
+  /**
+   * Tells the server what the OS said about sleep, on the live session (a sleep is sent before the
+   * machine sleeps). After a wake the session is most likely dead (its TCP connection did not survive
+   * the suspend), so it is ended and the next one dialed at once, without waiting for the heartbeat
+   * timeout or the backoff; the new session's Welcome tells the server the machine is awake.
+   */
+  powerChanged(event: PowerEvent): void {
+    this.lastPower = event;
+    this.sendPower(event);
+    if (event.asleep || this.stopping) return;
+    this.backoff.reset();
+    this.wokeUp = true;
+    this.waitController?.abort();
+    // The PowerChanged above goes out first (if the connection still carries anything).
+    const live = this.live;
+    if (live) setImmediate(() => live.abort.abort(new ConnectError('the machine woke from sleep; reconnecting', Code.Unavailable)));
+  }
+
+  private sendPower(event: PowerEvent): void {
+    this.live?.out.push({ frame: { case: 'powerChanged', value: { asleep: event.asleep, at: timestampFromMs(event.at), source: event.source } } });
   }
 
   /**
@@ -186,6 +222,8 @@ export class LinkConnection extends EventEmitter {
     this.lastSuccessAt = Date.now();
     this.options.log.info({ server, linkId: welcome.linkId, replica: welcome.replicaId, epoch: String(welcome.sessionEpoch) }, 'connected');
     this.setState({ state: 'connected', server, linkId: welcome.linkId, replicaId: welcome.replicaId, since: Date.now(), epoch: welcome.sessionEpoch });
+    // Going to sleep, and the session it was told on ended: the new one is told (the Welcome cleared it).
+    if (this.lastPower?.asleep) this.sendPower(this.lastPower);
   }
 
   private setState(state: ConnectionState): void {

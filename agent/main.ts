@@ -176,6 +176,7 @@ program
             ? `${whose} (pid ${s.pid}) is not connected: ${s.lastError}; retrying ${s.server} in ${((s.retryInMs ?? 0) / 1000).toFixed(1)}s`
             : `${whose} (pid ${s.pid}) is connecting to ${s.server}`;
       process.stdout.write(`${line}\n`);
+      if (s.lastPower) process.stdout.write(`last power event: ${s.lastPower.asleep ? 'going to sleep' : 'woke up'} at ${new Date(s.lastPower.at).toISOString()} (${s.lastPower.source})\n`);
     }
     const key = found?.running ? found.status.dispatchKey : undefined;
     if (!opts.json && key && key.state !== 'pinned') process.stdout.write(`linkd cannot run anything: ${render(key.message)}\n`);

@@ -45,6 +45,10 @@ interface HarnessSpec {
   credentialEnv: string[];
   install: string;
   login: string;
+  /** Its adapter takes messages into a running turn (steer). */
+  steerable: boolean;
+  /** Its adapter ends a turn the CLI's own way, keeping the session (interrupt). */
+  interruptible: boolean;
 }
 
 export const HARNESSES: HarnessSpec[] = [
@@ -55,6 +59,8 @@ export const HARNESSES: HarnessSpec[] = [
     credentialEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'],
     install: 'npm install -g @anthropic-ai/claude-code',
     login: 'run `claude` once and log in, or set ANTHROPIC_API_KEY',
+    steerable: true,
+    interruptible: true,
   },
   {
     name: 'codex',
@@ -63,6 +69,8 @@ export const HARNESSES: HarnessSpec[] = [
     credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY'],
     install: 'npm install -g @openai/codex',
     login: 'run `codex login`, or set OPENAI_API_KEY',
+    steerable: true,
+    interruptible: true,
   },
   {
     name: 'gemini',
@@ -71,6 +79,8 @@ export const HARNESSES: HarnessSpec[] = [
     credentialEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_APPLICATION_CREDENTIALS'],
     install: 'npm install -g @google/gemini-cli',
     login: 'run `gemini` once and log in, or set GEMINI_API_KEY',
+    steerable: false,
+    interruptible: true,
   },
 ];
 
@@ -160,6 +170,8 @@ async function probeHarness(spec: HarnessSpec, env: NodeJS.ProcessEnv, home: str
     version: parseVersion(version.stdout),
     executable,
     credentials,
+    steerable: spec.steerable,
+    interruptible: spec.interruptible,
     detail: credentials === CredentialsState.MISSING ? `no credentials: ${spec.login}` : '',
   });
 }

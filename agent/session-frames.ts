@@ -7,8 +7,10 @@
  *   DispatchRun / CancelRun / EventsAck ─▶ RunSupervisor           RotateToken ─▶ token file ─▶ TokenRotated
  *   SignedSandboxRequest ─▶ verified, answered ─▶ SandboxReply      SandboxRequest ─▶ refused UNSIGNED
  *   SignedInteractionAnswer ─▶ RunSupervisor.answer (verified, applied once) ─▶ InteractionAnswerAck
+ *   SignedSteer ─▶ RunSupervisor.steer (verified, applied once, into the running turn) ─▶ SteerAck
  *   Drain / Shutdown ─▶ the session's end
  *
+ * CancelRun with `interrupt` ends only the running turn (the CLI's own interrupt).
  * Shutdown, CancelRun and RotateToken from a session whose dispatch key is not the pinned one
  * (`runs.sessionTrusted`) are not obeyed: a Shutdown there only ends the session.
  */
@@ -67,6 +69,10 @@ export function handleServerFrame(frame: ConnectResponse['frame'], ctx: SessionF
     case 'interactionAnswer':
       // Verified (the pinned key, domain `answer`) and acknowledged by the supervisor.
       ctx.runs?.answer(frame.value);
+      return undefined;
+    case 'steer':
+      // Verified (the pinned key, domain `steer`), applied once and acknowledged by the supervisor.
+      ctx.runs?.steer(frame.value);
       return undefined;
     default:
       ctx.log.debug({ frame: frame.case }, 'ignoring an unknown frame');

@@ -23,6 +23,7 @@ import { RunSupervisor } from './runs/run-supervisor.js';
 import { SandboxKeeper } from './sandboxes/sandboxes.js';
 import { activeWorkspaces, sandboxRootFor } from './sandboxes/workspaces.js';
 import { StatusWriter } from './status.js';
+import { startPowerMonitor } from './power.js';
 
 /** The parsed `linkd start` flags (see `main.ts` for each one's meaning, default and limits). */
 export interface StartOptions {
@@ -83,9 +84,16 @@ export async function startLinkd(opts: StartOptions, target: () => Promise<LinkT
   const stopProbing = probes.watch(connection, opts.probeInterval);
   stagedStop(runs, connection, opts.stopGrace, log);
   drainForExit = () => runs.stopAll(RunFailure.AgentStopped).then(() => connection.close('linkd hit an internal error and restarts'));
+  // Sleep and wake: told to the server (the page says "asleep"), and a wake reconnects at once.
+  const power = startPowerMonitor(log.child({ module: 'power' }));
+  power?.on('power', (event) => {
+    connection.powerChanged(event);
+    void status.power(event).catch((error) => log.warn({ err: error }, 'cannot write the status file'));
+  });
 
   const reason: StopReason = await connection.run();
   stopProbing();
+  await power?.close();
   return exitAfterStop(reason, runs, status, log);
 }
 

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { findLocalStack, type LocalStackCard } from '../common/local-stack.js';
 import type { ConnectionState } from './connection.js';
 import type { DispatchKeyState } from './runs/dispatch-trust.js';
+import type { PowerEvent } from './power.js';
 
 export interface AgentStatus {
   pid: number;
@@ -25,6 +26,8 @@ export interface AgentStatus {
   stopReason?: string;
   /** Whether linkd can verify dispatches (as of the last Welcome); anything but `pinned` refuses every run. */
   dispatchKey?: DispatchKeyState;
+  /** The last sleep or wake the power monitor heard (power.ts); absent without a monitor or before the first. */
+  lastPower?: PowerEvent;
   updatedAt: number;
 }
 
@@ -43,6 +46,12 @@ export class StatusWriter {
     this.current = { ...base, state: 'connecting', updatedAt: Date.now() };
   }
 
+  /** Records the last sleep or wake, and writes the file. */
+  power(event: PowerEvent): Promise<void> {
+    this.current = { ...this.current, lastPower: event, updatedAt: Date.now() };
+    return this.write();
+  }
+
   /** Records `state` (and, when given, the dispatch key's state) and writes the file. */
   update(state: ConnectionState, dispatchKey?: DispatchKeyState): Promise<void> {
     const next: AgentStatus = { ...this.current, state: state.state, updatedAt: Date.now(), ...(dispatchKey ? { dispatchKey } : {}) };
@@ -57,7 +66,11 @@ export class StatusWriter {
       if (state.state === 'stopped') next.stopReason = 'message' in state.reason ? `${state.reason.kind}: ${state.reason.message}` : state.reason.kind;
     }
     this.current = next;
-    const body = JSON.stringify(next, null, 2);
+    return this.write();
+  }
+
+  private write(): Promise<void> {
+    const body = JSON.stringify(this.current, null, 2);
     const file = statusFile(this.dataDir);
     this.writing = this.writing.then(async () => {
       await writeFileAtomically(file, body);

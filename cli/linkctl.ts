@@ -34,6 +34,7 @@ import { forTerminal, printValue } from './output.js';
 import { addRunCommands } from './runs.js';
 import { addSandboxCommands } from './sandboxes.js';
 import { addThreadCommands } from './threads.js';
+import { addMessageCommands } from './messages.js';
 import { NO_TOKEN_HELP, resolveTarget, type LinkctlConfig, type Target } from './target.js';
 
 interface GlobalOptions {
@@ -142,6 +143,7 @@ config
 addAccountCommands(program, transport);
 addLinkCommands(program, transport);
 addThreadCommands(program, transport);
+addMessageCommands(program, transport);
 const runs = program.command('runs').description('runs of your threads');
 addRunCommands(program, runs, transport);
 const sandboxes = addSandboxCommands(program, transport);

@@ -13,11 +13,20 @@ import { printMessage, printMessages, printValue, table, when } from './output.j
 
 function linkRow(link: Link): string[] {
   const online = link.state === LinkState.ONLINE;
-  const seen = online && link.connectedAt ? `since ${when(link.connectedAt)}` : link.lastSeenAt ? `last seen ${when(link.lastSeenAt)}` : 'never connected';
-  return [link.id, link.name, online ? 'online' : 'offline', link.hostname || '-', seen];
+  const asleep = link.state === LinkState.ASLEEP;
+  const seen =
+    online && link.connectedAt
+      ? `since ${when(link.connectedAt)}`
+      : asleep && link.asleepSince
+        ? `asleep since ${when(link.asleepSince)}`
+        : link.lastSeenAt
+          ? `last seen ${when(link.lastSeenAt)}`
+          : 'never connected';
+  return [link.id, link.name, online ? 'online' : asleep ? 'asleep' : 'offline', link.hostname || '-', seen, String(link.queuedMessages)];
 }
 
-const LINK_HEADER = ['LINK', 'NAME', 'STATE', 'HOST', 'SEEN'];
+/** QUEUED: the runs and messages waiting for the machine. */
+const LINK_HEADER = ['LINK', 'NAME', 'STATE', 'HOST', 'SEEN', 'QUEUED'];
 
 /** Adds the `links` commands to `program`; `transport` is called per command. */
 export function addLinkCommands(program: Command, transport: () => Promise<Transport>): void {

@@ -2,15 +2,19 @@
  * linkctl's commands about runs:
  *
  *   linkctl send THREAD "message" [--harness H --link L --model M --tier T --permission-mode ask|edits|auto [--yes-auto]]
- *                                 [--no-follow] [--no-prompt] [--json]
+ *                                 [--now | --after-turn] [--expires 2h] [--no-follow] [--no-prompt] [--json]
+ *                                 --now: into the running turn, where the harness takes it (Claude Code, Codex)
  *   linkctl runs watch RUN [--after SEQ] [--no-prompt] [--json]
  *   linkctl runs list [--thread T] [--json]
  *   linkctl runs cancel RUN [--json]
+ *   linkctl runs interrupt RUN [--json]                        end the turn, keep the session (the next message continues it)
  *   linkctl runs pending [--thread T] [--run R] [--json]       what waits for you, across threads and machines
  *   linkctl runs answer RUN INTERACTION --allow | --deny [--message TEXT] | --always | --option LABEL… | --text TEXT
  *
  * Following a run on a terminal, linkctl asks inline when the run asks (`interaction`), unless
  * `--no-prompt` or stdin is not a terminal: then it prints the request and the `runs answer` command.
+ * A message that waits (a run in progress, an offline machine) is not followed: `send` says why it
+ * waits and returns (messages.ts).
  */
 import type { Command } from 'commander';
 import { createClient, type Client, type Transport } from '@connectrpc/connect';
@@ -22,6 +26,8 @@ import {
   InteractionKind,
   InteractionScope,
   LogLine_Stream,
+  MessageDelivery,
+  ThreadMessageSchema,
   ModelTier,
   PermissionMode,
   RunEventSchema,
@@ -31,7 +37,8 @@ import {
   type RunEvent,
 } from '../gen/link/v1/run_pb.js';
 import { answerCommand, describeAnswer, describeInteraction, InlinePrompts, LineReader, stillPending, winningAnswer, type AnswerBody } from './interactions.js';
-import { enumWord, forTerminal, jsonLine, printMessage, printMessages, printValue, table, when } from './output.js';
+import { enumWord, forTerminal, jsonLine, jsonOf, printMessage, printMessages, printValue, table, when } from './output.js';
+import { parseDuration, waitingNotice } from './messages.js';
 import { describeLimit, doneLimitNote, runLimitNote } from './limits.js';
 
 type Threads = Client<typeof ThreadService>;
@@ -77,6 +84,8 @@ export function describeEvent(event: RunEvent): string {
       return `${prefix} ${describeAnswer(e.value.answer, e.value.state)}`;
     case 'usageLimit':
       return `${prefix} ${describeLimit(e.value)}`;
+    case 'steered':
+      return `${prefix} you, during the turn: ${e.value.text}`;
     case 'done':
       return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${doneLimitNote(e.value)}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
@@ -142,12 +151,16 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
     .option('--sandbox <provider>', 'worktree, bwrap or directory (first message)')
     .option('--permission-mode <mode>', 'what the agent may do without asking: ask (everything asks), edits (the default: edits in the sandbox), auto (everything in the sandbox)')
     .option('--yes-auto', 'confirm --permission-mode auto outside a bwrap sandbox (the agent then runs anything without asking)')
+    .option('--now', 'during a run: into the running turn where the harness takes it (else after the turn)')
+    .option('--after-turn', 'during a run: after the current turn (the default)')
+    .option('--expires <duration>', 'if it has not started by then (a run before it, the machine offline), it never runs: 30m, 2h, 3d (default 24h, at most 7d)')
     .option('--no-follow', 'print the run id and return')
     .option('--no-prompt', 'never ask inline when the run asks; print the `linkctl runs answer` command instead')
     .option('--json', 'events as JSON lines')
     .action(async (threadId: string, message: string, opts) => {
       if (opts.tier && !(opts.tier in TIERS)) throw new Error('--tier must be fast, smart or thinking');
       if (opts.permissionMode && !(opts.permissionMode in MODES)) throw new Error('--permission-mode must be ask, edits or auto');
+      if (opts.now && opts.afterTurn) throw new Error('--now and --after-turn are alternatives; pass one');
       const threads = await threadsClient();
       const request = {
         threadId,
@@ -161,16 +174,26 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         sandboxProvider: opts.sandbox ?? '',
         permissionMode: opts.permissionMode ? MODES[opts.permissionMode] : PermissionMode.UNSPECIFIED,
         confirmAuto: Boolean(opts.yesAuto),
+        delivery: opts.now ? MessageDelivery.NOW : MessageDelivery.AFTER_TURN,
+        expiresInSeconds: opts.expires ? parseDuration(opts.expires) : 0,
       };
-      let runId: string;
+      let sent: Awaited<ReturnType<Threads['sendMessage']>>;
       try {
-        ({ runId } = await threads.sendMessage(request));
+        sent = await threads.sendMessage(request);
       } catch (error) {
         if (reasonOf(error) !== Reason.AutoNeedsConfirmation) throw error;
         if (!prompting(opts) || !(await confirm('auto lets the agent run anything on this machine without asking (it is not in a bwrap sandbox). Go ahead?'))) {
           throw new Error('--permission-mode auto outside a bwrap sandbox needs --yes-auto (the agent would run anything without asking)');
         }
-        ({ runId } = await threads.sendMessage({ ...request, confirmAuto: true }));
+        sent = await threads.sendMessage({ ...request, confirmAuto: true });
+      }
+      const { runId, message: stored, linkOnline } = sent;
+      if (!runId || !linkOnline) {
+        // It waits (for the run in progress, or for the machine): say so, and do not follow.
+        const machine = linkOnline ? '' : (await threads.getThread({ threadId })).thread?.linkName || 'the machine';
+        if (opts.json) return printValue({ messageId: sent.messageId, runId, linkOnline, message: stored ? jsonOf(ThreadMessageSchema, stored) : null });
+        process.stdout.write(`${waitingNotice(stored, linkOnline, machine)}\n${runId ? `run ${runId}, ` : ''}message ${sent.messageId}\n`);
+        return;
       }
       process.stderr.write(`run ${runId}\n`);
       if (opts.follow) await follow(threads, runId, 0n, { json: Boolean(opts.json), prompt: prompting(opts) });
@@ -197,6 +220,20 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         finished
           ? `${runId} is ${enumWord(RunState, state)}\n`
           : `cancel requested for ${runId}; the machine stops it (\`linkctl runs watch ${runId}\` shows when)\n`,
+      );
+    });
+
+  runs
+    .command('interrupt <run-id>')
+    .description("end the run's current turn through the agent's own interrupt; its session is kept, so the thread's next message continues it")
+    .option('--json', 'print JSON: {"runId", "interruptRequested", "state"}')
+    .action(async (runId: string, opts) => {
+      const { state } = await (await threadsClient()).interruptRun({ runId });
+      if (opts.json) return printValue({ runId, interruptRequested: true, state: RunState[state] ? `RUN_STATE_${RunState[state]}` : String(state) });
+      process.stdout.write(
+        state === RunState.CANCELLED
+          ? `${runId} had not started: it is cancelled\n`
+          : `interrupt requested for ${runId}; the agent ends its turn (\`linkctl runs watch ${runId}\` shows when)\n`,
       );
     });
 

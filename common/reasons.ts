@@ -98,6 +98,8 @@ export const Reason = {
   Expired: 'EXPIRED',
   /** The run is not in a state that can take this (interrupting a run that has ended). */
   RunNotRunning: 'RUN_NOT_RUNNING',
+  /** The run's harness takes no input mid-turn (SteerAck): the message waits for the turn's end. */
+  SteerUnsupported: 'STEER_UNSUPPORTED',
   /** Something failed inside the server; the message carries a request id to find it in the log. */
   Internal: 'INTERNAL',
 } as const;

@@ -21,6 +21,7 @@ import { serviceEntry, type ServiceEntry } from './grpc-adapter.js';
 import { RpcEdge } from './interceptors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { InteractionStore } from './interactions/interaction-store.js';
+import type { SteerStore } from './steering/steer-store.js';
 import type { Registry } from './registry/registry.js';
 import type { RunStore } from './runs/run-store.js';
 import type { SandboxStore } from './sandboxes/sandbox-store.js';
@@ -31,6 +32,7 @@ import { ThreadServiceImpl } from './services/thread-service.js';
 import { UserServiceImpl } from './services/user-service.js';
 import type { LinkSessionHub } from './sessions/hub.js';
 import type { Store } from './store/store.js';
+import type { MessageQueue } from './threads/message-queue.js';
 import type { ThreadAdmin } from './threads/thread-admin.js';
 import type { ThreadStore } from './threads/thread-store.js';
 import type { Notifications } from './notifications.js';
@@ -47,10 +49,14 @@ export interface ServiceDependencies {
   threads: ThreadStore;
   /** Rename, archive and delete threads. */
   threadAdmin: ThreadAdmin;
+  /** Edit and withdraw queued messages. */
+  messageQueue: MessageQueue;
   /** The replica's notifications (WatchThreads hears thread changes on them). */
   notifications: Pick<Notifications, 'on' | 'onReconnect'>;
   sandboxes: SandboxStore;
   interactions: InteractionStore;
+  /** Steered messages and interrupts (InterruptRun). */
+  steers: SteerStore;
   metrics: ServerMetrics;
   log: Logger;
   /** For grpc.health.v1: whether this replica should take calls now. */
@@ -76,11 +82,11 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const { store, registry, runs, threads, sandboxes } = deps;
   const auth = new Authenticator(store);
   const edge = new RpcEdge({ log: deps.log.child({ module: 'rpc' }), databaseErrors: deps.metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
-  const linkImpl = new LinkServiceImpl(store, registry, deps.sessions, deps.advertisedGrpcUrl, deps.usageLimits);
+  const linkImpl = new LinkServiceImpl(store, registry, deps.sessions, deps.advertisedGrpcUrl, deps.notifications, deps.usageLimits);
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),
-    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions)))),
+    serviceEntry(ThreadService, edge.wrap(ThreadService, auth.protect(ThreadService, new ThreadServiceImpl(store, threads, runs, registry, deps.interactions, deps.threadAdmin, deps.notifications, deps.sessions, deps.messageQueue, deps.steers)))),
     serviceEntry(SandboxService, edge.wrap(SandboxService, auth.protect(SandboxService, new SandboxServiceImpl(store, runs, sandboxes, registry, threads)))),
   ];
   const health = new HealthServiceImpl(deps.isReady, protectedServices.map((entry) => entry.service.typeName));

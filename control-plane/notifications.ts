@@ -27,8 +27,10 @@ export interface Channels {
    * `origin` names the replica's store that stored them (it has handed them to its watchers).
    */
   run_event: { runId: string; seq: string; events?: string[]; origin?: string };
-  /** The user cancelled `runId`: the replica that holds `linkId` tells the machine. */
-  run_cancel: { runId: string; linkId: string };
+  /** The user cancelled `runId` (or, with `interrupt`, interrupted its turn): the replica that holds `linkId` tells the machine. */
+  run_cancel: { runId: string; linkId: string; interrupt?: boolean };
+  /** Messages for the running turns of `linkId`'s runs wait for the replica that holds the link's session (steering/). */
+  run_steer: { linkId: string };
   /** Sandbox operations of `linkId` wait for the replica that holds the link's session. */
   sandbox_op: { linkId: string };
   /** The machine answered sandbox operation `opId`: its requester, wherever it is, reads the reply. */
@@ -53,7 +55,7 @@ export type Delivered<C extends ChannelName> = Channels[C] & { at?: number };
 
 /** The channels, in the order they are listened to. */
 export const CHANNELS: readonly ChannelName[] = [
-  'run_queued', 'run_event', 'run_cancel', 'sandbox_op', 'sandbox_reply', 'link_control', 'interaction_answer', 'interaction_changed', 'thread_changed',
+  'run_queued', 'run_event', 'run_cancel', 'sandbox_op', 'sandbox_reply', 'link_control', 'interaction_answer', 'interaction_changed', 'thread_changed', 'run_steer',
 ];
 
 /** The text `notify` sends: the payload as JSON with its send time (`at`, ms) stamped on. */

@@ -12,7 +12,8 @@
  *
  * Both ports pass the RPC edge (interceptors.ts: size, validation, INTERNAL with a request id) and
  * auth (auth.ts). The notifications module's LISTEN starts with the stores; the hub runs the
- * lost-run sweep; event retention runs here when `--retain-events` is set, and the approval timeout's sweep always.
+ * lost-run sweep; event retention runs here when `--retain-events` is set, and the approval timeout's and the
+ * message expiry's sweeps always.
  */
 import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -45,7 +46,10 @@ import { EventRetention } from './runs/event-retention.js';
 import { RunStore } from './runs/run-store.js';
 import { ServerMetrics } from './metrics.js';
 import { SandboxStore } from './sandboxes/sandbox-store.js';
+import { MessageExpirySweep } from './threads/message-expiry.js';
+import { MessageQueue } from './threads/message-queue.js';
 import { ThreadAdmin } from './threads/thread-admin.js';
+import { SteerStore } from './steering/steer-store.js';
 import { ThreadStore } from './threads/thread-store.js';
 import { configureLimits } from './limits/parking.js';
 import { ResumeSweep } from './limits/resume-sweep.js';
@@ -75,6 +79,8 @@ export interface LinkServerOptions {
   retentionIntervalMs?: number;
   /** Pending interactions of threads without their own approval timeout are denied after this (undefined: never). */
   approvalTimeoutMs?: number;
+  /** How often queued messages and runs past their expiry are failed (default 2 s). */
+  expirySweepIntervalMs?: number;
   /** A run parked at the usage limit continues this long after the reset (default 60 s; `--limit-resume-margin`). */
   limitResumeMarginSeconds?: number;
   /** How often the usage-limit resume sweep looks for due threads (default 2 s). */
@@ -113,6 +119,7 @@ export class LinkServer {
     private readonly sandboxes: SandboxStore,
     private readonly retention: EventRetention | undefined,
     private readonly interactions: { store: InteractionStore; sweep: ApprovalTimeoutSweep },
+    private readonly expiry: MessageExpirySweep,
   ) {
     httpServer.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -144,9 +151,10 @@ export class LinkServer {
     const server = new LinkServer(options, grpcServer, httpServer, stores.sessions, shutdown, grpcPort, httpPort, stores.runs, stores.sandboxes, stores.retention, {
       store: stores.interactions,
       sweep: stores.approvalTimeouts,
-    });
+    }, stores.expiry);
     stores.retention?.start();
     stores.approvalTimeouts.start();
+    stores.expiry.start();
     stores.limitResumes.start();
     server.limitResumes = stores.limitResumes;
     server.setAdvertisedGrpcUrl = built.setAdvertisedGrpcUrl;
@@ -206,6 +214,7 @@ export class LinkServer {
     clearTimeout(force);
     await this.retention?.close();
     this.interactions.sweep.stop();
+    this.expiry.stop();
     this.limitResumes?.stop();
     this.interactions.store.close();
     await this.options.registry.close();
@@ -234,8 +243,11 @@ async function openStores(options: LinkServerOptions) {
   const threads = new ThreadStore(store.connection, runs);
   const threadAdmin = new ThreadAdmin(store.connection, threads);
   const interactions = InteractionStore.open(store.connection, notifications, log.child({ module: 'interactions' }));
+  const steers = new SteerStore(store.connection);
   runs.approvalTimeoutSeconds = Math.ceil((options.approvalTimeoutMs ?? 0) / 1000);
   const approvalTimeouts = new ApprovalTimeoutSweep(interactions, log.child({ module: 'approval-timeout' }));
+  const messageQueue = new MessageQueue(store.connection);
+  const expiry = new MessageExpirySweep(store.connection, runs, log.child({ module: 'message-expiry' }), options.expirySweepIntervalMs);
   configureLimits({ marginSeconds: options.limitResumeMarginSeconds });
   const limitResumes = new ResumeSweep(store.connection, log.child({ module: 'usage-limits' }), options.limitSweepIntervalMs);
   const retention = options.retainEventsMs
@@ -252,6 +264,7 @@ async function openStores(options: LinkServerOptions) {
     runs,
     sandboxes,
     interactions,
+    steers,
     notifications,
     {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -262,7 +275,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, threadAdmin, notifications, interactions, approvalTimeouts, limitResumes, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, messageQueue, expiry, notifications, interactions, steers, approvalTimeouts, limitResumes, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */

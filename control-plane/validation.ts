@@ -44,6 +44,7 @@ const RUN_OUTPUT: FieldRule = { maxBytes: MAX_MESSAGE_BYTES, allowNul: true };
 export const FIELD_RULES: Record<string, FieldRule> = {
   // The user's message to the harness.
   'link.v1.SendMessageRequest.text': { maxBytes: 256 * 1024 },
+  'link.v1.UpdateQueuedMessageRequest.text': { maxBytes: 256 * 1024 },
   // Run events of a batch: bounded by the frame (4 MiB), and under Postgres's 65,535 parameters
   // of the one insert a batch is stored with (4 per event); linkd sends at most MAX_EVENTS_PER_BATCH.
   'link.v1.RunEvents.events': { maxItems: 16_000 },

@@ -105,7 +105,7 @@ describe('API compatibility', () => {
     it('reads a frame of a kind it does not know as no frame (linkd logs and ignores it)', () => {
       const heartbeatAck = toBinary(ConnectResponseSchema, create(ConnectResponseSchema, { frame: { case: 'heartbeatAck', value: {} } }));
       assert.equal(fromBinary(ConnectResponseSchema, heartbeatAck).frame.case, 'heartbeatAck');
-      const unknownFrame = fromBinary(ConnectResponseSchema, extraField(12, 'a frame added later'));
+      const unknownFrame = fromBinary(ConnectResponseSchema, extraField(15, 'a frame added later'));
       assert.equal(unknownFrame.frame.case, undefined);
     });
   });

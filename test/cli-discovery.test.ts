@@ -117,7 +117,7 @@ describe('the CLIs beside npm start', function () {
     const table = (await linkctl('runs', 'list', '--thread', created.id)).stdout.split('\n');
     assert.match(table[0], /^RUN +THREAD +HARNESS +STATE +CREATED +FINISHED +EXIT/);
     assert.match(table[1], /^run_\S+ +thr_\S+ +shell +completed +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
-    assert.match((await linkctl('links', 'list')).stdout, /^LINK +NAME +STATE +HOST +SEEN\n/);
+    assert.match((await linkctl('links', 'list')).stdout, /^LINK +NAME +STATE +HOST +SEEN +QUEUED\n/);
 
     const long = await linkctl('send', created.id, 'sleep 60', '--no-follow');
     const runId = long.stdout.trim();

@@ -13,6 +13,7 @@ import {
   InteractionScope,
   InteractionState,
   PermissionMode,
+  MessageState,
   RunState,
   RunStatus,
 } from '../gen/link/v1/run_pb.js';
@@ -132,12 +133,14 @@ describe('interactive runs', () => {
     assert.equal(got.answer?.answeredBy, 'approval timeout');
   });
 
-  it('a second message while the run waits for the user is THREAD_BUSY', async () => {
+  it('a second message while the run waits for the user is queued, not refused', async () => {
     const { threadId, runId, session } = await startRun();
     await session.askPermission(runId, 'busy-1', 'git push');
     assert.equal((await runState(threadId, runId)).run.state, RunState.WAITING);
-    const busy = await refusal(threads.sendMessage({ threadId, text: 'again' }));
-    assert.equal(reasonOf(busy), 'THREAD_BUSY');
+    const queued = await threads.sendMessage({ threadId, text: 'again' });
+    assert.equal(queued.message?.state, MessageState.QUEUED);
+    assert.equal(queued.runId, '');
+    await threads.withdrawMessage({ messageId: queued.messageId });
   });
 
   it('an answer given while the machine was away reaches it after it reconnects', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { Client } from '@connectrpc/connect';
 import { errorMetadataOf, reasonOf } from '../common/errors.js';
-import { LogLine_Stream, RunState, RunStatus } from '../gen/link/v1/run_pb.js';
+import { LogLine_Stream, MessageState, RunState, RunStatus } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
 import { join } from 'node:path';
@@ -103,7 +103,7 @@ describe('runs with the shell harness', () => {
     assert.equal(runs.length, 2, 'nothing was queued for the refused message');
   });
 
-  it('refuses before queueing: LINK_OFFLINE, CAPABILITY_MISSING, THREAD_BUSY', async () => {
+  it('refuses before queueing: LINK_OFFLINE (never connected), CAPABILITY_MISSING; a message during a run waits', async () => {
     const threadId = await newThread();
     const offline = await failure(threads.sendMessage({ threadId, text: 'true', harness: 'shell', linkId: env.link.id }));
     assert.equal(reasonOf(offline), 'LINK_OFFLINE');
@@ -118,8 +118,10 @@ describe('runs with the shell harness', () => {
 
     const busyThread = await newThread();
     const long = await threads.sendMessage({ threadId: busyThread, text: 'sleep 30', harness: 'shell', linkId: env.link.id });
-    const busy = await failure(threads.sendMessage({ threadId: busyThread, text: 'true' }));
-    assert.equal(reasonOf(busy), 'THREAD_BUSY');
+    const waiting = await threads.sendMessage({ threadId: busyThread, text: 'true' });
+    assert.equal(waiting.message?.state, MessageState.QUEUED, 'queued behind the run, not refused');
+    assert.equal(waiting.runId, '');
+    await threads.withdrawMessage({ messageId: waiting.messageId });
     await threads.cancelRun({ runId: long.runId });
     await collect(threads, long.runId);
     assert.equal((await threads.listRuns({})).runs.filter((r) => r.state === RunState.QUEUED).length, 0, 'nothing was left queued');

@@ -2,7 +2,7 @@
  * A new user's first minutes with the page, in real Chromium against a real control plane and a
  * real linkd that has no coding agent installed, only Shell: the first screen is ready to send with
  * Shell; a run shows what it is doing and for how long before its first output; Enter during a run
- * says why nothing was sent; Stop reads "Stopped by you"; a thread started through the API (as
+ * queues the message (withdrawn, it goes); Stop reads "Stopped by you"; a thread started through the API (as
  * linkctl does) appears live, told apart from its namesake by machine and time; rename, archive,
  * search; the shortcuts overlay; the Connect dialog's loopback note; dark mode; and the 390 px layout
  * without sideways scrolling. Screenshots of each state go to $LINK_TEST_SCREENSHOTS
@@ -100,14 +100,17 @@ describe('the page, a new user\'s first minutes', () => {
     await page.locator('link-run-view [data-kind=done]').filter({ hasText: 'Done' }).waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('link-thread-view [data-testid=message] .meta').first().innerText().then((t) => /Smart|Fast|Thinking/.test(t)), false, 'no tier on a Shell message');
 
-    // Enter during a run says why nothing was sent; Stop reads "Stopped by you".
+    // Stop reads "Stopped by you".
     await message.fill('sleep 60');
     await message.press('Enter');
     await page.getByRole('button', { name: 'Stop' }).waitFor({ timeout: 20_000 });
+    // Enter during a run queues the message (it would run after the run); withdrawn, it goes.
     await message.fill('and then?');
     await message.press('Enter');
-    assert.match(await page.getByTestId('send-notice').innerText(), /a run is in progress/);
-    assert.equal(await message.inputValue(), 'and then?', 'the text is kept');
+    const queued = page.getByTestId('queued-message');
+    await queued.filter({ hasText: 'and then?' }).waitFor({ timeout: 10_000 });
+    await queued.getByRole('button', { name: 'Withdraw' }).click();
+    await queued.waitFor({ state: 'detached', timeout: 10_000 });
     await page.getByRole('button', { name: 'Stop' }).click();
     await page.locator('link-run-view').nth(1).locator('[data-kind=done]').filter({ hasText: 'Stopped by you' }).waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('link-run-view').nth(1).locator('[data-kind=error]').count(), 0, 'a stop is not an error');

@@ -9,6 +9,17 @@
  * the CLI has printed its `result` stdin is closed, which makes it exit. In between, the CLI asks
  * before running a tool its permission mode and rules do not allow (claude-control.ts).
  *
+ * Steer and interrupt (as 2.1.197 does them):
+ *   steer       another user message on stdin mid-turn. At the turn's next model request (after a
+ *               tool result) the CLI adds it as "The user sent a new message while you were
+ *               working"; when the model's last answer was already under way, it runs it as a turn
+ *               of its own after the `result` (a second system/init and `result`). Either way
+ *               the CLI handles every message it read before end-of-file, so a steer is taken
+ *               while stdin is open, i.e. until the first `result`; the last `result` is the run's.
+ *   interrupt   control_request {subtype: "interrupt"}: answered with a control_response success;
+ *               a running tool gets a rejected tool_result, then "[Request interrupted by user]"
+ *               and a `result` error_during_execution; stdin is then closed and the CLI exits 1.
+ *
  * Its stream-json lines, as the real CLI (2.1.x) prints them:
  *   system/init            → started (session id, model, cwd)
  *   assistant              → one content block per line: text, thinking (reasoning) or tool_use (tool call)
@@ -33,6 +44,8 @@ export const claudeCodeHarness: HarnessAdapter = {
   name: 'claude-code',
   binary: 'claude',
   interactive: true,
+  steerable: true,
+  interruptible: true,
   interruptSignal: 'SIGINT',
   command(payload) {
     const args = ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--permission-prompt-tool', 'stdio'];
@@ -77,7 +90,14 @@ interface ClaudeState {
   control: ClaudeControl | undefined;
   session: ClaudeSession | undefined;
   limits: UsageLimitWatch;
+  /** The `started` event went out (a steered message run as a turn of its own inits again). */
+  started: boolean;
+  /** stdin was closed (after the first `result`): nothing more reaches the CLI. */
+  inputEnded: boolean;
+  /** Interrupt requests sent (their ids). */
+  interrupts: number;
 }
+
 
 /**
  * Parses one Claude Code run's stream-json lines (see the header) into run events. With `session`,
@@ -85,7 +105,7 @@ interface ClaudeState {
  * its stdin after the result.
  */
 export function claudeParser(cwd: string, session?: ClaudeSession): OutputParser {
-  const state: ClaudeState = { cwd, sessionId: '', result: undefined, session, control: session ? new ClaudeControl(session.io, cwd) : undefined, limits: new UsageLimitWatch() };
+  const state: ClaudeState = { cwd, sessionId: '', result: undefined, session, control: session ? new ClaudeControl(session.io, cwd) : undefined, started: false, inputEnded: false, interrupts: 0, limits: new UsageLimitWatch() };
   const parser = jsonlParser({
     message: (message) => claudeMessage(message, state),
     finish: (exit) => {
@@ -100,9 +120,24 @@ export function claudeParser(cwd: string, session?: ClaudeSession): OutputParser
     ...parser,
     start() {
       if (!session) return;
-      session.io.input.write(JSON.stringify({ type: 'user', message: { role: 'user', content: session.prompt } }));
+      session.io.input.write(userLine(session.prompt));
+    },
+    steer(text) {
+      if (!session || state.inputEnded) return Promise.resolve(false);
+      session.io.input.write(userLine(text));
+      return Promise.resolve(true);
+    },
+    interrupt() {
+      if (!session || state.inputEnded) return false;
+      session.io.input.write(JSON.stringify({ type: 'control_request', request_id: `link-interrupt-${++state.interrupts}`, request: { subtype: 'interrupt' } }));
+      return true;
     },
   };
+}
+
+/** A user message on the CLI's stdin. */
+function userLine(text: string): string {
+  return JSON.stringify({ type: 'user', message: { role: 'user', content: text } });
 }
 
 function claudeMessage(message: Record<string, unknown>, state: ClaudeState): EventInit[] {
@@ -131,7 +166,9 @@ function claudeMessage(message: Record<string, unknown>, state: ClaudeState): Ev
 
 function systemMessage(message: Record<string, unknown>, state: ClaudeState): EventInit[] {
   if (message.subtype === 'init') {
-    state.sessionId = String(message.session_id ?? '');
+    state.sessionId = String(message.session_id ?? state.sessionId);
+    if (state.started) return [];
+    state.started = true;
     return [{ event: { case: 'started', value: { harness: 'claude-code', sessionId: state.sessionId, model: String(message.model ?? ''), cwd: String(message.cwd ?? state.cwd) } } }];
   }
   if (message.subtype === 'api_retry') {
@@ -181,7 +218,8 @@ function resultMessage(message: Record<string, unknown>, state: ClaudeState): Ev
       costUsd: message.total_cost_usd,
     }),
   ];
-  // The turn is over: with stdin closed, the CLI exits.
+  // The turn is over: with stdin closed, the CLI exits (after the steered messages it still has).
+  state.inputEnded = true;
   state.session?.io.input.end();
   if (message.is_error !== true) {
     state.result = { outcome: 'completed' };

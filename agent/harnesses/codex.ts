@@ -23,6 +23,11 @@
  *                                     for one still unanswered withdraws it
  * Killed mid-run, it prints no turn/completed: no result, whatever the exit code.
  *
+ * Steer and interrupt, in the running turn (its id from the turn/start answer or turn/started):
+ *   turn/steer {threadId, input, expectedTurnId}  the message joins the turn (answer {turnId}; an
+ *                                                 error when that turn is no longer the active one)
+ *   turn/interrupt {threadId, turnId}             the turn ends: turn/completed {status: "interrupted"}
+ *
  * Permission modes (codexPolicy): ASK and EDITS run `untrusted` (Codex asks before every command
  * and edit), EDITS answering edits inside the run's directory itself; AUTO runs `never`. All run
  * in Codex's workspace-write sandbox: the run's directory is writable, the rest of the disk is not.
@@ -41,6 +46,8 @@ export const codexHarness: HarnessAdapter = {
   name: 'codex',
   binary: 'codex',
   interactive: true,
+  steerable: true,
+  interruptible: true,
   interruptSignal: 'SIGINT',
   // The model, prompt and directory go in JSON messages, never on the command line.
   command: () => ({ file: 'codex', args: ['app-server'] }),
@@ -88,6 +95,12 @@ interface CodexState {
   /** The server's requests still waiting for the user: request id → interaction id. */
   asked: Map<RpcId, string>;
   limits: UsageLimitWatch;
+  /** The running turn's id, once the server named it. */
+  turnId: string;
+  /** turn/completed came: nothing more goes into the turn. */
+  turnEnded: boolean;
+  /** Steers waiting for their answer: resolved false if the server exits first. */
+  steering: Set<(applied: boolean) => void>;
 }
 
 /** Parses one app-server run's stdout (see the header) and drives it through `io`. */
@@ -100,7 +113,7 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
     });
   }
   const rpc = new CodexRpc(io.input);
-  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map(), limits: new UsageLimitWatch() };
+  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map(), turnId: '', turnEnded: false, steering: new Set(), limits: new UsageLimitWatch() };
   const fail = (message: string): EventInit[] => {
     state.outcome = 'failed';
     state.lastError = message;
@@ -113,7 +126,11 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
     state.sessionId = String(thread.id ?? payload.resumeSessionId);
     if (typeof outcome.result.cwd === 'string') state.codexCwd = outcome.result.cwd;
     const model = typeof outcome.result.model === 'string' ? outcome.result.model : payload.model;
-    rpc.request('turn/start', { threadId: state.sessionId, input: [{ type: 'text', text: payload.prompt, text_elements: [] }] }, (turn) => ('error' in turn ? fail(turn.error.message ?? 'codex app-server refused the turn') : []));
+    rpc.request('turn/start', { threadId: state.sessionId, input: textInput(payload.prompt) }, (turn) => {
+      if ('error' in turn) return fail(turn.error.message ?? 'codex app-server refused the turn');
+      state.turnId ||= String(((turn.result.turn ?? {}) as { id?: string }).id ?? '');
+      return [];
+    });
     return [{ event: { case: 'started', value: { harness: 'codex', sessionId: state.sessionId, model, cwd } } }];
   };
   const parser = jsonlParser({
@@ -124,7 +141,11 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
       if (sorted.kind === 'request') return serverRequest(sorted.id, sorted.method, sorted.params, state, rpc, io);
       return notification(sorted.method, sorted.params, state, io);
     },
-    finish: (exit) => state.limits.finish([doneEvent(exit, state.outcome, state.sessionId)]),
+    finish: (exit) => {
+      for (const settle of state.steering) settle(false);
+      state.steering.clear();
+      return state.limits.finish([doneEvent(exit, state.outcome, state.sessionId)]);
+    },
   });
   return {
     // Its stderr is tracing output, coloured even into a pipe.
@@ -138,7 +159,31 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
         return [];
       });
     },
+    steer(text) {
+      if (!state.turnId || state.turnEnded) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        const settle = (applied: boolean) => {
+          state.steering.delete(settle);
+          resolve(applied);
+        };
+        state.steering.add(settle);
+        rpc.request('turn/steer', { threadId: state.sessionId, input: textInput(text), expectedTurnId: state.turnId }, (outcome) => {
+          settle(!('error' in outcome));
+          return 'error' in outcome ? [log(LogLine_Stream.STDERR, `codex did not take the message into the turn: ${outcome.error.message ?? 'refused'}`)] : [];
+        });
+      });
+    },
+    interrupt() {
+      if (!state.turnId || state.turnEnded) return false;
+      rpc.request('turn/interrupt', { threadId: state.sessionId, turnId: state.turnId }, () => []);
+      return true;
+    },
   };
+}
+
+/** A user message as the app-server's input items. */
+function textInput(text: string): unknown[] {
+  return [{ type: 'text', text, text_elements: [] }];
 }
 
 function notification(method: string, params: Record<string, unknown>, state: CodexState, io: RunIo): EventInit[] {
@@ -172,6 +217,9 @@ function notification(method: string, params: Record<string, unknown>, state: Co
       }
       return [];
     }
+    case 'turn/started':
+      state.turnId = String(((params.turn ?? {}) as { id?: string }).id ?? state.turnId);
+      return [];
     case 'turn/completed':
       codexLimitError(((params.turn ?? {}) as { error?: unknown }).error, state.limits);
       return turnCompleted(params, state, io);
@@ -230,7 +278,8 @@ function turnCompleted(params: Record<string, unknown>, state: CodexState, io: R
   }
   const u = state.usage ?? {};
   events.push(usageEvent({ input: u.inputTokens, output: u.outputTokens, cacheRead: u.cachedInputTokens, cacheWrite: u.cacheWriteInputTokens }));
-  // One message a run: with stdin closed, the server finishes and exits.
+  // One turn a run: with stdin closed, the server finishes and exits.
+  state.turnEnded = true;
   io.input.end();
   return events;
 }

@@ -63,6 +63,11 @@ export class AcpLines {
     this.send({ id, method, params });
   }
 
+  /** Sends a notification (no answer comes). */
+  notify(method: string, params: unknown): void {
+    this.send({ method, params });
+  }
+
   /** The result of a request the agent sent. */
   respond(id: AgentRequest['id'], result: unknown): void {
     this.send({ id, result });

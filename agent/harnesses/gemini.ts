@@ -17,6 +17,10 @@
  *                                 CLI exits; an error answer is the run's error, in the CLI's words
  *                                 (a quota error ends the run USAGE_LIMIT: gemini-limits.ts)
  *
+ * Interrupt: the `session/cancel` notification; the CLI ends the turn and answers the prompt with
+ * stopReason "cancelled" (the session kept, so the next run loads it). It takes no input mid-turn
+ * (not steerable): a message sent during a turn waits for its end.
+ *
  * The model is the `--model=` flag, not ACP: ACP sets models through session config options, which
  * this CLI does not offer (it has an unstable `session/set_model` of an earlier draft instead).
  * Killed or interrupted (SIGINT) mid-turn it exits without answering the prompt: no answer means the
@@ -62,6 +66,7 @@ export function createGeminiHarness(options: GeminiHarnessOptions = {}): Harness
     name: 'gemini',
     binary: 'gemini',
     interactive: true,
+    interruptible: true,
     interruptSignal: 'SIGINT',
     command(payload) {
       // One argv element: a model name can never be read as another flag.
@@ -96,6 +101,8 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
   let sessionId = '';
   let outcome: 'completed' | 'failed' | undefined;
   let prompted = false;
+  /** The prompt's answer came: the turn is over. */
+  let answered = false;
   const asked = new Set<string>();
   const limits = new UsageLimitWatch();
 
@@ -141,6 +148,7 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
   function prompt(): EventInit[] {
     prompted = true;
     rpc.request(AGENT_METHODS.session_prompt, { sessionId, prompt: [{ type: 'text', text: payload.prompt }] }, (result) => {
+      answered = true;
       const answer = (result ?? {}) as PromptResponse;
       const quota = (answer._meta?.quota ?? {}) as { token_count?: { input_tokens?: number; output_tokens?: number } };
       const events = [...turn.flush(), usageEvent({ input: quota.token_count?.input_tokens, output: quota.token_count?.output_tokens })];
@@ -148,7 +156,10 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
       if (answer.stopReason && answer.stopReason !== 'end_turn') events.push(log(LogLine_Stream.STDERR, `gemini ended the turn: ${answer.stopReason}`));
       io.input.end();
       return events;
-    }, failed('the prompt'));
+    }, (error) => {
+      answered = true;
+      return failed('the prompt')(error);
+    });
     return [];
   }
 
@@ -203,6 +214,11 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
       if ('logged' in parsed) return [parsed.logged];
       // Joined text has no one line of its own.
       return handle(parsed.message).map((e) => (e.event?.case === 'text' || e.event?.case === 'reasoning' ? e : { ...e, raw: parsed.raw }));
+    },
+    interrupt() {
+      if (!prompted || answered) return false;
+      rpc.notify(AGENT_METHODS.session_cancel, { sessionId });
+      return true;
     },
     finish: (exit) => limits.finish([...turn.flush(), doneEvent(exit, outcome, sessionId)], !payload.resumeSessionId),
   };

@@ -6,6 +6,10 @@
  * CLI's stdin (the prompt, answers to its requests), and the CLI's requests for permission or an
  * answer go through `RunIo.interactions`, which asks the user (or applies the thread's rules) and
  * resolves with the answer the adapter then writes back in the CLI's own terms.
+ *
+ * A steerable adapter's parser takes a message into the running turn (`steer`); an interruptible
+ * one ends the turn the CLI's own way and keeps the session (`interrupt`). HarnessProcess falls
+ * back to its staged stop when a parser cannot interrupt, or the CLI does not stop in time.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { InteractionAnswer, InteractionSchema, RunPayload } from '../../gen/link/v1/run_pb.js';
@@ -28,6 +32,17 @@ export interface OutputParser {
    * After the process exited: the terminal `done` (and anything before it). `cancelled` says the
    * run was stopped on purpose; `reason` why (CANCELLED, IDLE_TIMEOUT).
    */
+  /**
+   * Writes a message of the user into the running turn, in the CLI's own terms. Resolves true once
+   * the CLI took it (it will be part of this run), false when it cannot (the turn is over, or not
+   * started yet): the caller then keeps it for the next turn. Only steerable adapters have it.
+   */
+  steer?(text: string): Promise<boolean>;
+  /**
+   * Asks the CLI to end its current turn its own way (its session kept); true when asked, false
+   * when no turn is running any more (the run ends by itself). Only interruptible adapters have it.
+   */
+  interrupt?(): boolean;
   finish(exit: { code: number | null; signal: NodeJS.Signals | null; cancelled: boolean; reason: StopReason | typeof RunFailure.HarnessError | ''; killed: string[] }): EventInit[];
 }
 
@@ -79,6 +94,10 @@ export interface HarnessAdapter {
   command(payload: RunPayload, cwd: string): HarnessCommand;
   /** `io` is given to interactive adapters. */
   parser(payload: RunPayload, cwd: string, io?: RunIo): OutputParser;
+  /** Its parser takes messages into the running turn (`OutputParser.steer`), advertised by the probe. */
+  readonly steerable?: boolean;
+  /** Its parser ends a turn the CLI's own way (`OutputParser.interrupt`), advertised by the probe. */
+  readonly interruptible?: boolean;
   /** The signal that asks the CLI to stop politely before SIGTERM (claude, codex: SIGINT). */
   readonly interruptSignal: NodeJS.Signals;
 }

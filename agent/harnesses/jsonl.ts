@@ -54,6 +54,7 @@ export function log(stream: LogLine_Stream, text: string): EventInit {
 /**
  * The one rule for how a CLI run ended. `outcome` is what the CLI itself reported at the end
  * (undefined when it printed no final line, as every CLI does when it is killed):
+ *   interrupted by the user   → interrupted (the session id kept, so the next message resumes it)
  *   stopped on purpose        → cancelled (or failed with the reason, e.g. IDLE_TIMEOUT)
  *   the CLI reported an error → failed, API_ERROR
  *   reported success, exit 0  → completed
@@ -62,7 +63,10 @@ export function log(stream: LogLine_Stream, text: string): EventInit {
 export function doneEvent(exit: Exit, outcome: 'completed' | 'failed' | undefined, sessionId: string): EventInit {
   let status: RunStatus;
   let failureReason: RunFailureReason | '' = '';
-  if (exit.cancelled) {
+  if (exit.cancelled && exit.reason === RunFailure.Interrupted) {
+    status = RunStatus.INTERRUPTED;
+    failureReason = RunFailure.Interrupted;
+  } else if (exit.cancelled) {
     status = exit.reason === RunFailure.Cancelled ? RunStatus.CANCELLED : RunStatus.FAILED;
     failureReason = exit.reason || RunFailure.Cancelled;
   } else if (outcome === 'failed') {

@@ -6,6 +6,10 @@
  * An interactive adapter's CLI gets a stdin pipe (`RunIo.input`) and its parser's `start()` right
  * after the spawn; while the run waits for the user (`holdIdle(true)`), the idle timeout does not
  * run. Before the terminal events, requests still pending are closed (`interactions.closeAll`).
+ *
+ * `steer` hands a message to the parser for the running turn; `interrupt` asks the CLI to end its
+ * turn its own way (the run ends INTERRUPTED with its session), and falls back to the staged stop
+ * when the adapter has no interrupt or the CLI has not exited within the grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
@@ -38,6 +42,8 @@ export class HarnessProcess {
   /** The run waits for the user: no idle timeout meanwhile. */
   private idleHeld = false;
   private stopping: { reason: StopReason } | undefined;
+  /** The user interrupted the turn (the run ends INTERRUPTED however the CLI then exits). */
+  private interrupted = false;
   private readonly killed: string[] = [];
   readonly exited: Promise<void>;
 
@@ -140,8 +146,8 @@ export class HarnessProcess {
     for (const event of this.parser.finish({
       code,
       signal,
-      cancelled: this.stopping !== undefined,
-      reason: this.stopping?.reason ?? (this.spawnError ? RunFailure.HarnessError : ''),
+      cancelled: this.stopping !== undefined || this.interrupted,
+      reason: this.stopping?.reason ?? (this.interrupted ? RunFailure.Interrupted : this.spawnError ? RunFailure.HarnessError : ''),
       killed: this.killed,
     })) {
       this.options.emit(event);
@@ -161,6 +167,33 @@ export class HarnessProcess {
   resume(): void {
     this.child.stdout?.resume();
     this.child.stderr?.resume();
+  }
+
+  /**
+   * A message for the running turn: true once the CLI took it, false when it cannot (the turn is
+   * over or not started, the run is stopping) or the adapter takes no input mid-turn.
+   */
+  async steer(text: string): Promise<boolean> {
+    if (!this.parser.steer || this.stopping || this.interrupted || this.child.exitCode !== null) return false;
+    return this.parser.steer(text);
+  }
+
+  /**
+   * Ends the current turn through the CLI's own interrupt, keeping its session; the staged stop
+   * when the CLI is still running after the grace period (reason INTERRUPTED), or when the adapter
+   * has no interrupt (CANCELLED, as a cancel). A CLI whose turn already ended is left to finish
+   * within the grace period. Settles once the CLI has exited.
+   */
+  async interrupt(): Promise<void> {
+    if (this.stopping || this.interrupted || this.child.pid === undefined || this.child.exitCode !== null) return this.exited;
+    // A harness without an interrupt of its own (the shell) is stopped as on cancel.
+    if (!this.parser.interrupt) return this.stop(RunFailure.Cancelled);
+    this.interrupted = this.parser.interrupt();
+    // A CLI whose turn is over is let finish as it ends — unless it is still at work after the
+    // grace period (Claude Code running a steered message as a turn of its own).
+    if (await this.exitsWithin(this.options.stopGraceMs)) return this.exited;
+    this.interrupted = true;
+    return this.stop(RunFailure.Interrupted);
   }
 
   /** Stops the run: interrupt, SIGTERM to the group, SIGKILL. `reason` goes into the done event. */

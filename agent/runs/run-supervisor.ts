@@ -24,7 +24,7 @@ import { checkDispatch, MAX_DISPATCH_SKEW_MS, type DispatchFields, type Dispatch
 import { DispatchTrust, type DispatchKeyState } from './dispatch-trust.js';
 import type { Logger } from '../../common/log.js';
 import { MAX_MESSAGE_BYTES } from '../../common/protocol.js';
-import { InteractionAnswerPayloadSchema, type CancelRun, type ConnectRequestSchema, type DispatchRun, type EventsAck, type HeldRunSchema, type SignedInteractionAnswer } from '../../gen/link/v1/link_service_pb.js';
+import { InteractionAnswerPayloadSchema, type CancelRun, type SignedSteer, type ConnectRequestSchema, type DispatchRun, type EventsAck, type HeldRunSchema, type SignedInteractionAnswer } from '../../gen/link/v1/link_service_pb.js';
 import { RunStatus, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { HarnessAdapter } from '../harnesses/harness.js';
 import { HarnessProcess } from '../harnesses/process.js';
@@ -32,6 +32,7 @@ import { RunOutbox, type EventInit } from './outbox.js';
 import { InteractionBroker } from './interactions.js';
 import { admitDispatch } from './admission.js';
 import { reapOrphans, recordProcessGroup } from './process-groups.js';
+import { receiveSteer, SteerLedger } from './steer.js';
 import { inBwrap } from '../sandboxes/bwrap.js';
 import { reportSetup } from '../sandboxes/setup.js';
 import { RunChangeRecorder } from '../sandboxes/changes.js';
@@ -95,6 +96,8 @@ export class RunSupervisor {
   private paused = false;
   private draining = false;
   private readonly trust: DispatchTrust;
+  /** The steered messages of every run, each applied at most once (agent/runs/steer.ts). */
+  private readonly steers = new SteerLedger();
 
   constructor(private readonly options: RunSupervisorOptions) {
     this.trust = new DispatchTrust(options.trustedKey, options.log, options.onKeyMoved);
@@ -256,7 +259,8 @@ export class RunSupervisor {
       return fail(reason, `cannot prepare the sandbox: ${(error as Error).message}`, RunFailure.SandboxFailed);
     }
     if (run.cancelled) {
-      emit({ event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: run.cancelled, exitCode: -1 } } });
+      const status = run.cancelled === RunFailure.Interrupted ? RunStatus.INTERRUPTED : RunStatus.CANCELLED;
+      emit({ event: { case: 'done', value: { status, failureReason: run.cancelled, exitCode: -1 } } });
       return;
     }
     // git never looks above the sandbox for a repository (a scratch directory is in none).
@@ -301,13 +305,43 @@ export class RunSupervisor {
     this.flushRun(run);
   }
 
-  /** Cancels a run: the harness is interrupted, then its process group terminated and killed. */
+  /**
+   * Cancels a run: the harness is interrupted, then its process group terminated and killed. With
+   * `interrupt`, only the current turn ends, through the CLI's own interrupt (its session kept; the
+   * run ends INTERRUPTED); the staged stop follows only if the CLI does not stop in time.
+   */
   async cancel(c: CancelRun): Promise<void> {
     const run = this.runs.get(c.runId);
     if (!run || run.finished) return;
+    if (c.interrupt) {
+      this.options.log.info({ runId: run.id }, 'interrupting a run');
+      if (!run.process) {
+        run.cancelled ??= RunFailure.Interrupted;
+        return;
+      }
+      return run.process.interrupt();
+    }
     this.options.log.info({ runId: run.id }, 'cancelling a run');
     await this.stopRun(run, RunFailure.Cancelled);
   }
+
+  /** A message for a run's running turn, signed like a dispatch (domain `steer`): agent/runs/steer.ts. */
+  steer(signed: SignedSteer): void {
+    const session = this.session;
+    if (!session) return;
+    receiveSteer(signed, {
+      check: (fields, signature) => this.checkSigned(fields, signature, 'steer'),
+      ledger: this.steers,
+      target: (runId) => {
+        const run = this.runs.get(runId);
+        if (!run || run.finished) return undefined;
+        return { steerable: this.options.adapters.get(run.payload.harness)?.steerable === true, process: run.process, emit: (event) => this.emit(run, event) };
+      },
+      ack: (value) => session.send({ frame: { case: 'steerAck', value } }),
+      log: this.options.log,
+    });
+  }
+
 
   /**
    * The user's answer to one of a run's interactions, signed by the control plane like a dispatch

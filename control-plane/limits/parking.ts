@@ -15,7 +15,9 @@
  */
 import type { TransactionSql } from 'postgres';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { UsageLimitStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { RunDoneSchema, RunStatus, UsageLimitStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
+import { startNextMessageInTx } from '../threads/message-queue.js';
 import { RunFailure } from '../../common/reasons.js';
 import type { EndingRun } from '../runs/run-ended.js';
 import type { RunStateName } from '../runs/run-events.js';
@@ -65,13 +67,17 @@ export async function afterLimitInTx(tx: TransactionSql, run: EndingRun, state: 
 
 /**
  * CancelRun on a parked run (the user gives up waiting): the run ends CANCELLED and its thread's
- * resume is cleared, so no continuation starts and the machine's next parked thread may go.
- * Returns whether the run was parked (then it is cancelled now).
+ * resume is cleared, so no continuation starts, the machine's next parked thread may go, and the
+ * thread's queued messages go on (the oldest starts now). Returns whether the run was parked (then
+ * it is cancelled now).
  */
 export async function cancelParkedInTx(tx: TransactionSql, runId: string): Promise<boolean> {
-  const [run] = await tx<{ thread_id: string | null }[]>`
-    update runs set state = 'cancelled', cancel_requested_at = coalesce(cancel_requested_at, now()) where id = ${runId} and state = 'parked_limit' returning thread_id`;
+  const [run] = await tx<{ thread_id: string | null; link_id: string }[]>`
+    update runs set state = 'cancelled', cancel_requested_at = coalesce(cancel_requested_at, now()) where id = ${runId} and state = 'parked_limit' returning thread_id, link_id`;
   if (!run) return false;
-  if (run.thread_id) await tx`update threads set resumes_at = null, parked_run_id = null where id = ${run.thread_id} and parked_run_id = ${runId}`;
+  if (run.thread_id) {
+    await tx`update threads set resumes_at = null, parked_run_id = null where id = ${run.thread_id} and parked_run_id = ${runId}`;
+    await startNextMessageInTx(tx, { id: runId, linkId: run.link_id, threadId: run.thread_id }, 'cancelled', create(RunDoneSchema, { status: RunStatus.CANCELLED, failureReason: RunFailure.Cancelled }));
+  }
   return true;
 }

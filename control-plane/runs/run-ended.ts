@@ -13,6 +13,8 @@ import type { TransactionSql } from 'postgres';
 import { RunStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
 import type { RunStateName } from './run-events.js';
 import { afterLimitInTx, parkOrFailInTx } from '../limits/parking.js';
+import { startNextMessageInTx } from '../threads/message-queue.js';
+import { steeringEndedInTx } from '../steering/steer-store.js';
 
 /** The run that ends, as the ending transaction read it (its row is locked). */
 export interface EndingRun {
@@ -29,6 +31,9 @@ export async function endStateInTx(tx: TransactionSql, run: EndingRun, done: Run
 /** Steps after the run's row records its end (`state`), in the same transaction. */
 export async function afterRunEndedInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   await afterLimitInTx(tx, run, state, done);
+  // Messages that never reached the turn go back to the queue, before the queue's next one starts.
+  await steeringEndedInTx(tx, run);
+  await startNextMessageInTx(tx, run, state, done);
 }
 
 /** The run state a terminal status maps to. */

@@ -14,6 +14,7 @@ import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
 import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
+import { applySteeredInTx } from '../steering/steer-store.js';
 import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
 import { recordLimitEventsInTx } from '../limits/usage-limits.js';
 
@@ -23,7 +24,10 @@ export const UNFINISHED: RunStateName[] = ['queued', 'dispatched', 'running', 'w
 
 /** Only end the run if it still belongs to this session, and (when set) has been without it this long. */
 export interface FinishGuard {
-  epoch: bigint;
+  /** Only a run held by this session (absent: whoever holds it). */
+  epoch?: bigint;
+  /** Only a run still in this state (the expiry sweep ends only runs still queued). */
+  state?: RunStateName;
   detachedForMs?: number;
   /** Only a run of this link (a machine's refusal can finish only its own runs). */
   linkId?: string;
@@ -123,6 +127,7 @@ export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, 
 async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): Promise<'running' | 'waiting'> {
   await applyStarted(tx, run, stored);
   await recordLimitEventsInTx(tx, runId, run.link_id, stored);
+  await applySteeredInTx(tx, runId, stored);
   // Interactions asked and resolved: their table, and whether the run now waits for the user.
   return applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
 }
@@ -195,7 +200,8 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
         coalesce(detached_at <= now() - ${(guard?.detachedForMs ?? 0) / 1000} * interval '1 second', false) as overdue
       from runs where id = ${runId} for update`;
     if (!run || !UNFINISHED.includes(run.state)) return undefined;
-    if (guard && run.session_epoch !== String(guard.epoch)) return undefined;
+    if (guard?.epoch !== undefined && run.session_epoch !== String(guard.epoch)) return undefined;
+    if (guard?.state !== undefined && run.state !== guard.state) return undefined;
     if (guard?.linkId !== undefined && run.link_id !== guard.linkId) return undefined;
     if (guard?.detachedForMs !== undefined && !run.overdue) return undefined;
     const seq = (await contiguous(tx, runId, BigInt(run.last_seq))) + 1n;

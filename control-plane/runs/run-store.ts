@@ -48,6 +48,8 @@ export interface QueuedRun {
   resumeSessionId: string;
   /** What the harness may do without asking (default 'edits'). */
   permissionMode?: PermissionModeName;
+  /** Not taken by its machine by then, it fails EXPIRED (absent: never). */
+  expiresAt?: Date | null;
 }
 
 /** What the store reports to metrics. */
@@ -131,15 +133,16 @@ export class RunStore {
 
   /**
    * Inserts a thread's `queued` run in the caller's transaction and wakes the replica that holds
-   * the link (when the transaction commits). A second unfinished run of the thread fails with
-   * Postgres's unique violation (23505), which the caller turns into THREAD_BUSY. Returns the run id.
+   * the link (when the transaction commits). The caller holds the thread's row (`for update`) and
+   * has seen no unfinished run of it (message-queue.ts): a second one would fail the transaction
+   * with Postgres's unique violation. Returns the run id.
    */
   static async insertQueuedInTx(tx: TransactionSql, run: QueuedRun): Promise<string> {
     const runId = newId('run');
     await tx`
-      insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, permission_mode)
+      insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, permission_mode, expires_at)
       values (${runId}, ${run.threadId}, ${run.sandboxId}, ${run.userId}, ${run.linkId}, ${run.harness}, ${run.model},
-              ${run.tier}, ${run.prompt}, ${run.resumeSessionId}, 'queued', ${run.permissionMode ?? 'edits'})`;
+              ${run.tier}, ${run.prompt}, ${run.resumeSessionId}, 'queued', ${run.permissionMode ?? 'edits'}, ${run.expiresAt ?? null})`;
     await notify(tx, 'run_queued', { linkId: run.linkId });
     return runId;
   }
@@ -190,7 +193,9 @@ export class RunStore {
         )
         update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
         where id in (
+          -- An expired run is never sent, whether or not the expiry sweep has failed it yet.
           select id from runs where link_id = ${linkId} and state = 'queued' and cancel_requested_at is null
+            and (expires_at is null or expires_at > now())
           order by created_at limit (select n from room) for update skip locked)
         and state = 'queued'
         returning ${tx.unsafe(RUN_COLUMNS)}`;

@@ -30,11 +30,12 @@ import { FailureLimiter } from '../rate-limit.js';
 import { callerLink, callerUser } from '../auth.js';
 import type { LinkSessionHub } from '../sessions/hub.js';
 import type { PresenceEvent, PresenceRecord, Registry } from '../registry/registry.js';
+import type { Notifications } from '../notifications.js';
 
 /** How long a pairing code stays valid. */
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
 
-type WatchEvent = PresenceEvent | { type: 'stored'; linkId: string };
+type WatchEvent = PresenceEvent | { type: 'stored'; linkId: string } | { type: 'queue' };
 
 export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
   /** Wrong pairing codes per client address: 10 a minute. */
@@ -46,6 +47,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     private readonly sessions: Pick<LinkSessionHub, 'run'>,
     /** The gRPC address agents dial, for the pairing command ("http://host:9090"). */
     private advertisedGrpcUrl: string,
+    /** Threads' changes (runs and messages queued or moving on): WatchLinks counts the queues again. */
+    private readonly notifications?: Pick<Notifications, 'on'>,
     /** Each link's harnesses' usage limits (limits/usage-limits.ts); none without it. */
     private readonly usageLimits?: UsageLimitsOfLinks,
   ) {}
@@ -68,7 +71,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
   async listLinks(_request: unknown, ctx: HandlerContext) {
     const user = callerUser(ctx);
     const [stored, live] = await Promise.all([this.store.listLinks(user.id), this.registry.list(user.id)]);
-    return { links: await this.withLimits(sortLinks(joinLinks(stored, live))) };
+    const queued = await this.store.queuedMessages(user.id, stored.map((l) => l.id));
+    return { links: await this.withLimits(sortLinks(joinLinks(stored, live, queued))) };
   }
 
   async getLink(request: GetLinkRequest, ctx: HandlerContext) {
@@ -76,7 +80,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     checkLength('link_id', request.linkId, 64, 1);
     const stored = await this.store.getLink(user.id, request.linkId);
     if (!stored) throw notFound(request.linkId);
-    const [link] = await this.withLimits([linkView(stored, await this.registry.get(user.id, request.linkId))]);
+    const [live, queued] = await Promise.all([this.registry.get(user.id, request.linkId), this.store.queuedMessages(user.id, [stored.id])]);
+    const [link] = await this.withLimits([linkView(stored, live, queued.get(stored.id))]);
     return { link };
   }
 
@@ -100,6 +105,14 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           () => undefined,
         ),
     );
+    // A queue count moves with the threads' runs and messages: counted again (one query) on a change.
+    let queuePending = false;
+    const stopQueues = this.notifications?.on('thread_changed', (change) => {
+      if (change.userId !== user.id || queuePending) return;
+      queuePending = true;
+      events.push({ type: 'queue' });
+    });
+    let queued = new Map<string, number>();
     let watch: Awaited<ReturnType<Registry['watch']>> | undefined;
     try {
       // Inside the try: a registry that cannot be watched (etcd away) still lets go of the above.
@@ -109,8 +122,20 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
       // Presence as this watch has seen it: a stored change needs no registry call (which could
       // fail while etcd is away and end the stream).
       const live = new Map(watch.snapshot.map((r) => [r.linkId, r]));
-      yield { event: { case: 'snapshot', value: { links: await this.withLimits(sortLinks(joinLinks(stored, watch.snapshot))) } } };
+      queued = await this.store.queuedMessages(user.id, [...shown]);
+      yield { event: { case: 'snapshot', value: { links: await this.withLimits(sortLinks(joinLinks(stored, watch.snapshot, queued))) } } };
       for await (const event of events) {
+        if (event.type === 'queue') {
+          queuePending = false;
+          const before = queued;
+          queued = await this.store.queuedMessages(user.id, [...shown]);
+          for (const linkId of shown) {
+            if ((before.get(linkId) ?? 0) === (queued.get(linkId) ?? 0)) continue;
+            const link = await this.store.getLink(user.id, linkId);
+            if (link) yield { event: { case: 'changed', value: linkView(link, live.get(linkId), queued.get(linkId)) } };
+          }
+          continue;
+        }
         const linkId = event.type === 'put' ? event.record.linkId : event.linkId;
         if (event.type === 'put') live.set(linkId, event.record);
         else if (event.type === 'delete') live.delete(linkId);
@@ -121,11 +146,12 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           continue;
         }
         shown.add(linkId);
-        const [changed] = await this.withLimits([linkView(link, live.get(linkId))]);
+        const [changed] = await this.withLimits([linkView(link, live.get(linkId), queued.get(linkId))]);
         yield { event: { case: 'changed', value: changed } };
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
+      stopQueues?.();
       stopStored();
       watch?.stop();
       events.close();
@@ -184,7 +210,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     checkLength('name', name, 128, 1);
     const renamed = await this.store.renameLink(user.id, request.linkId, name);
     if (!renamed) throw notFound(request.linkId);
-    return { link: linkView(renamed, await this.registry.get(user.id, request.linkId)) };
+    const [live, queued] = await Promise.all([this.registry.get(user.id, request.linkId), this.store.queuedMessages(user.id, [renamed.id])]);
+    return { link: linkView(renamed, live, queued.get(renamed.id)) };
   }
 
   async disconnectLink(request: DisconnectLinkRequest, ctx: HandlerContext) {
@@ -231,9 +258,9 @@ function notFound(linkId: string) {
   return linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
 }
 
-function joinLinks(stored: LinkRecord[], live: PresenceRecord[]): Link[] {
+function joinLinks(stored: LinkRecord[], live: PresenceRecord[], queued: Map<string, number>): Link[] {
   const byId = new Map(live.map((record) => [record.linkId, record]));
-  return stored.map((link) => linkView(link, byId.get(link.id)));
+  return stored.map((link) => linkView(link, byId.get(link.id), queued.get(link.id)));
 }
 
 function sortLinks(links: Link[]): Link[] {
@@ -242,13 +269,20 @@ function sortLinks(links: Link[]): Link[] {
   );
 }
 
-/** The API's view of a link: stored facts, overlaid with the live session when there is one. */
-export function linkView(link: LinkRecord, live: PresenceRecord | undefined): Link {
+/**
+ * The API's view of a link: stored facts, overlaid with the live session when there is one. Without
+ * one it is ASLEEP when its machine last said it was going to sleep, else OFFLINE; `asleep_since` is
+ * also shown while the session of a machine that is about to sleep still lives. `queued` is the
+ * count of runs and messages waiting for it (`Store.queuedMessages`).
+ */
+export function linkView(link: LinkRecord, live: PresenceRecord | undefined, queued = 0): Link {
   const seen = link.lastSeen;
   const base = create(LinkSchema, {
     id: link.id,
     name: link.name,
-    state: live ? LinkState.ONLINE : LinkState.OFFLINE,
+    state: live ? LinkState.ONLINE : link.asleepSince !== undefined ? LinkState.ASLEEP : LinkState.OFFLINE,
+    asleepSince: link.asleepSince !== undefined ? timestampFromMs(link.asleepSince) : undefined,
+    queuedMessages: queued,
     createdAt: timestampFromMs(link.createdAt),
     hostname: seen?.hostname ?? '',
     os: seen?.os ?? '',

@@ -11,10 +11,11 @@ import { HARNESS_NAMES, MODEL_NAME, resolveModel } from '../../common/models.js'
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import { checkProviderAvailable, checkSandboxPlace, placeOnLink } from './sandbox-service.js';
 import {
+  MessageDelivery,
+  MessageState,
   PermissionMode,
   RunSchema,
   RunState,
-  ThreadMessageSchema,
   ThreadSchema,
   type Run,
   type Thread,
@@ -22,6 +23,7 @@ import {
 import type {
   AnswerInteractionRequest,
   CancelRunRequest,
+  InterruptRunRequest,
   CreateThreadRequest,
   DeleteThreadRequest,
   GetThreadRequest,
@@ -30,8 +32,10 @@ import type {
   ListThreadsRequest,
   SendMessageRequest,
   ThreadService,
+  UpdateQueuedMessageRequest,
   UpdateThreadRequest,
   WatchRunRequest,
+  WithdrawMessageRequest,
   WatchThreadsRequest,
   WatchThreadsResponseSchema,
 } from '../../gen/link/v1/thread_service_pb.js';
@@ -44,8 +48,12 @@ import type { RunRecord, RunStateName, RunStore } from '../runs/run-store.js';
 import { pinConflict } from '../threads/pins.js';
 import { DeleteRefused, type ThreadAdmin, type ThreadPatch } from '../threads/thread-admin.js';
 import { watchThreads, type ThreadWatchDependencies } from '../threads/thread-watch.js';
-import { SendRefused, type MessageRecord, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
+import { SendRefused, type ThreadRecord, type ThreadStore } from '../threads/thread-store.js';
+import type { MessageQueue } from '../threads/message-queue.js';
+import { deliveryName, lastKnownCapabilities, messageView, optionalTimestamp, QueuedMessageRpcs } from './queued-messages.js';
+import { DEFAULT_MESSAGE_EXPIRY_S, MAX_MESSAGE_EXPIRY_S } from '../threads/message-expiry.js';
 import type { Store } from '../store/store.js';
+import type { SteerStore } from '../steering/steer-store.js';
 
 export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
@@ -60,6 +68,10 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     private readonly watching?: ThreadWatchDependencies['notifications'],
     /** This replica's sessions: a run queued for a link held here is dispatched at once, not after its notification comes back. */
     private readonly sessions?: { runQueued(linkId: string): void },
+    /** Edits and withdrawals of queued messages (message-queue.ts); absent where a test serves only the other calls. */
+    private readonly queue?: Pick<MessageQueue, 'updateText' | 'withdraw'>,
+    /** Interrupts (steering/steer-store.ts); absent where a test serves only the other calls. */
+    private readonly steering?: Pick<SteerStore, 'requestInterrupt'>,
   ) {
     this.interactionRpcs = new InteractionRpcs(interactions);
   }
@@ -139,6 +151,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     // thread's alone. Written with the run, so a refused message leaves no sandbox behind.
     const sandbox = { userId: user.id, linkId, ...where, threadScope: provider === 'directory' && !where.branch ? thread.id : '' };
     const model = resolveModel(harness, request.model, request.tier);
+    const expiresAt = new Date(Date.now() + (request.expiresInSeconds || DEFAULT_MESSAGE_EXPIRY_S) * 1000);
     try {
       const sent = await this.threads.sendMessage({
         userId: user.id,
@@ -153,9 +166,13 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         model,
         tier: request.tier,
         permissionMode: permissionModeName(request.permissionMode),
+        delivery: deliveryName(request.delivery),
+        expiresAt,
+        linkOnline: machine.online,
+        steer: request.delivery === MessageDelivery.NOW && machine.capabilities.harnesses.some((h) => h.name === harness && h.steerable),
       });
-      this.sessions?.runQueued(linkId);
-      return sent;
+      if (sent.runId) this.sessions?.runQueued(linkId);
+      return { runId: sent.runId ?? '', messageId: sent.message.id, message: messageView(sent.message), linkOnline: machine.online };
     } catch (error) {
       if (!(error instanceof SendRefused)) throw error;
       if (error.reason === Reason.ThreadNotFound) throw threadNotFound(request.threadId);
@@ -164,18 +181,23 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
-  /** The link is the user's, online, paired, and has the harness and the sandbox provider (else the refusal saying which). */
-  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string }> {
+  /**
+   * The link is the user's, paired, and has the harness and the sandbox provider (else the refusal
+   * saying which). An offline link is checked against the capabilities it had at its last session
+   * (the message then waits for it); one that never connected is refused LINK_OFFLINE.
+   */
+  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string; online: boolean }> {
     const link = await this.store.getLink(userId, linkId);
     if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
     const live = await this.registry.get(userId, linkId, { mirrored: true });
-    if (!live) {
-      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} is offline: start linkd on it, then send again`, {
+    const known = live?.capabilities ?? lastKnownCapabilities(link.lastSeen?.capabilitiesJson);
+    if (!known) {
+      throw linkError(Code.FailedPrecondition, Reason.LinkOffline, `${link.name} has never connected: start linkd on it, then send again`, {
         link_id: linkId,
         link_name: link.name,
       });
     }
-    if (live.dispatchKeyMissing) {
+    if (live?.dispatchKeyMissing) {
       throw linkError(
         Code.FailedPrecondition,
         Reason.LinkNotPaired,
@@ -183,7 +205,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
         { link_id: linkId, link_name: link.name },
       );
     }
-    const capabilities = live.capabilities;
+    const capabilities = known;
     const installed = capabilities.harnesses.filter((h) => h.installed).map((h) => h.name);
     if (!installed.includes(harness)) {
       throw linkError(Code.FailedPrecondition, Reason.CapabilityMissing, `${harness} is not installed on ${link.name}`, {
@@ -193,7 +215,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
       });
     }
     checkProviderAvailable(capabilities, provider, link.name);
-    return { capabilities, name: link.name };
+    return { capabilities, name: link.name, online: live !== undefined };
   }
 
   async *watchRun(request: WatchRunRequest, ctx: HandlerContext) {
@@ -257,15 +279,30 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
   }
 
-  // Queued messages and interrupts: not served yet.
-  updateQueuedMessage(): never {
-    throw notYet('UpdateQueuedMessage');
+  // Queued messages: services/queued-messages.ts.
+  updateQueuedMessage(request: UpdateQueuedMessageRequest, ctx: HandlerContext) {
+    return this.queuedRpcs().update(request, ctx);
   }
-  withdrawMessage(): never {
-    throw notYet('WithdrawMessage');
+  withdrawMessage(request: WithdrawMessageRequest, ctx: HandlerContext) {
+    return this.queuedRpcs().withdraw(request, ctx);
   }
-  interruptRun(): never {
-    throw notYet('InterruptRun');
+  private queuedRpcs(): QueuedMessageRpcs {
+    if (!this.queue) throw notYet('queued messages');
+    return new QueuedMessageRpcs(this.queue);
+  }
+
+  /** Ends the run's turn through the CLI's interrupt (steering/steer-store.ts); a queued run is cancelled at once. */
+  async interruptRun(request: InterruptRunRequest, ctx: HandlerContext) {
+    const user = callerUser(ctx);
+    checkLength('run_id', request.runId, 64, 1);
+    if (!this.steering) throw notYet('InterruptRun');
+    const run = await this.steering.requestInterrupt(user.id, request.runId);
+    if (!run) throw runNotFound(request.runId);
+    if (run.state === 'queued') return { state: runState(await this.runs.requestCancel(user.id, request.runId)) };
+    if (!['dispatched', 'running', 'waiting'].includes(run.state)) {
+      throw linkError(Code.FailedPrecondition, Reason.RunNotRunning, `run ${request.runId} has already ended`, { run_id: request.runId, state: run.state });
+    }
+    return { state: runState(run.state) };
   }
 
   async listRuns(request: ListRunsRequest, ctx: HandlerContext) {
@@ -276,9 +313,12 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   }
 }
 
-/** The checks of a SendMessage request on its own (before any read): lengths, non-empty text, the model's name. */
+/** The checks of a SendMessage request on its own (before any read): lengths, non-empty text, the model's name, the expiry. */
 function checkSendRequest(request: SendMessageRequest): void {
   checkLength('thread_id', request.threadId, 64, 1);
+  if (request.expiresInSeconds > MAX_MESSAGE_EXPIRY_S) {
+    throw linkError(Code.InvalidArgument, Reason.InvalidField, `expires_in_seconds must be at most ${MAX_MESSAGE_EXPIRY_S} (7 days)`, { field: 'expires_in_seconds' });
+  }
   // The upper bound (256 KiB) is the request validator's (validation.ts).
   if (!request.text) throw linkError(Code.InvalidArgument, Reason.InvalidField, 'text must not be empty', { field: 'text' });
   checkLength('harness', request.harness, 64);
@@ -369,19 +409,7 @@ function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
     linkName: thread.linkName ?? '',
     resumeAfterLimit: thread.resumeAfterLimit ?? false,
     resumesAt: thread.resumesAt ? timestampFromDate(thread.resumesAt) : undefined,
-  });
-}
-
-function messageView(message: MessageRecord, run?: RunRecord) {
-  return create(ThreadMessageSchema, {
-    id: message.id,
-    threadId: message.threadId,
-    text: message.text,
-    runId: message.runId ?? '',
-    model: message.model,
-    tier: message.tier,
-    createdAt: timestampFromDate(message.createdAt),
-    permissionMode: run ? permissionMode(run.permissionMode) : PermissionMode.UNSPECIFIED,
+    queuedMessages: thread.queuedMessages ?? 0,
   });
 }
 
@@ -404,7 +432,8 @@ export function runView(run: RunRecord, pendingInteractions = 0): Run {
     finishedAt: run.finishedAt ? timestampFromDate(run.finishedAt) : undefined,
     permissionMode: permissionMode(run.permissionMode),
     pendingInteractions,
-    limitResetsAt: run.limitResetsAt ? timestampFromDate(run.limitResetsAt) : undefined,
+    expiresAt: optionalTimestamp(run.expiresAt),
+    limitResetsAt: optionalTimestamp(run.limitResetsAt ?? null),
     continuesRunId: run.continuesRunId ?? '',
     failureMessage: run.failureMessage ?? '',
   });

@@ -18,6 +18,7 @@ import type { RunStore } from '../runs/run-store.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { SetupGate } from '../setup-gate.js';
 import type { LinkControl, LinkRecord, Store } from '../store/store.js';
+import type { SteerStore } from '../steering/steer-store.js';
 import { LinkSession, type LinkSessionOptions, type Outgoing, type SessionServices } from './link-session.js';
 
 export type { LinkSessionOptions } from './link-session.js';
@@ -38,6 +39,7 @@ export class LinkSessionHub implements SessionServices {
     readonly runs: RunStore,
     readonly sandboxes: SandboxStore,
     readonly interactions: InteractionStore,
+    readonly steers: SteerStore,
     notifications: Notifications,
     readonly options: LinkSessionOptions,
     private readonly log: Logger,
@@ -49,7 +51,8 @@ export class LinkSessionHub implements SessionServices {
     this.stopListening.push(
       store.onLinkControl((message) => this.control(message)),
       notifications.on('run_queued', ({ linkId }) => this.forLink(linkId, (session) => session.dispatchPending())),
-      notifications.on('run_cancel', ({ runId, linkId }) => this.forLink(linkId, (session) => session.cancel(runId))),
+      notifications.on('run_cancel', ({ runId, linkId, interrupt }) => this.forLink(linkId, (session) => session.cancel(runId, interrupt === true))),
+      notifications.on('run_steer', ({ linkId }) => this.forLink(linkId, (session) => session.sendSteers())),
       notifications.on('sandbox_op', ({ linkId }) => this.forLink(linkId, (session) => session.sendSandboxOps())),
       notifications.on('interaction_answer', ({ linkId }) => this.forLink(linkId, (session) => session.sendAnswers())),
       notifications.onReconnect(() => this.catchUp()),
@@ -126,6 +129,7 @@ export class LinkSessionHub implements SessionServices {
       session.dispatchPending();
       session.sendSandboxOps();
       session.sendAnswers();
+      session.sendSteers();
       await session.resendCancels().catch((error) => this.log.warn({ err: error, linkId: session.linkId }, 'cannot read the cancels to send again'));
     }
   }

@@ -20,6 +20,8 @@ import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_p
 import type { ServerMetrics } from '../metrics.js';
 import type { PresenceClaim, PresenceRecord, Registry } from '../registry/registry.js';
 import { AnswerDelivery } from '../interactions/answer-delivery.js';
+import { SteerDelivery } from '../steering/steer-delivery.js';
+import type { SteerStore } from '../steering/steer-store.js';
 import type { InteractionStore } from '../interactions/interaction-store.js';
 import { Dispatcher } from '../runs/dispatcher.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -28,6 +30,7 @@ import { newId, newToken, type DispatchKeySet, type LinkRecord, type Store } fro
 import { readHello } from './hello.js';
 import { handleFrame, onHeartbeat, type FrameSession } from './session-frames.js';
 import { pumpFrames } from './frame-pump.js';
+import { awakeOnConnect } from './power-changed.js';
 
 /** A frame the server sends on the stream. */
 export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -54,6 +57,8 @@ export interface SessionServices {
   runs: RunStore;
   sandboxes: SandboxStore;
   interactions: InteractionStore;
+  /** Steered messages and interrupts (steering/steer-store.ts). */
+  steers: SteerStore;
   options: LinkSessionOptions;
   metrics?: ServerMetrics;
   /** Waits for a turn to set up (see SetupGate); resolves with the function that gives it back. */
@@ -76,6 +81,8 @@ export class LinkSession implements FrameSession {
   capacity = 1;
   readonly dispatcher: Dispatcher;
   readonly answers: AnswerDelivery;
+  readonly steers: SteerDelivery;
+  private readonly steerStore: SteerStore;
   readonly store: Store;
   readonly runs: RunStore;
   readonly sandboxes: SandboxStore;
@@ -91,6 +98,8 @@ export class LinkSession implements FrameSession {
     this.tokenGraceMs = services.options.tokenGraceMs ?? 10 * 60_000;
     this.dispatcher = new Dispatcher(this, this.runs, this.sandboxes, this.store, log, this.metrics);
     this.answers = new AnswerDelivery(this, services.interactions, this.store, log);
+    this.steerStore = services.steers;
+    this.steers = new SteerDelivery(this, this.steerStore, this.store, log);
   }
 
   /** Welcomed and not yet ended: it may be sent runs. */
@@ -129,6 +138,10 @@ export class LinkSession implements FrameSession {
     return this.record.epoch;
   }
 
+  sessionStartedAt(): number {
+    return this.record?.connectedAt ?? Date.now();
+  }
+
   heartbeatSeen(): void {
     this.lastHeartbeatAt = Date.now();
   }
@@ -139,11 +152,14 @@ export class LinkSession implements FrameSession {
   sendSandboxOps = (): void => this.dispatcher.sendSandboxOps();
   /** Sends the answers of the session's runs the machine has not acknowledged (interactions/answer-delivery.ts). */
   sendAnswers = (): void => this.answers.sendPending();
+  /** Sends the steered messages of the session's runs the machine has not acknowledged (steering/steer-delivery.ts). */
+  sendSteers = (): void => this.steers.sendPending();
 
   /** Tells the agent again to stop every run the user cancelled that it still runs. */
   async resendCancels(): Promise<void> {
     if (!this.live) return;
     for (const run of await this.runs.pendingCancels(this.link.id)) this.cancel(run.id);
+    for (const runId of await this.steerStore.pendingInterrupts(this.link.id)) this.cancel(runId, true);
   }
 
   /** Sends the agent a new token; it is accepted at once, and becomes the only one once the agent confirms. */
@@ -164,10 +180,10 @@ export class LinkSession implements FrameSession {
       .catch((error) => this.log.error({ err: error }, 'cannot rotate the link token'));
   }
 
-  /** Tells the agent to stop a run. */
-  cancel(runId: string): void {
+  /** Tells the agent to stop a run (with `interrupt`: to end its turn through the CLI's own interrupt). */
+  cancel(runId: string, interrupt = false): void {
     if (!this.live) return;
-    this.send({ frame: { case: 'cancelRun', value: { runId, reason: 'cancelled by the user' } } });
+    this.send({ frame: { case: 'cancelRun', value: { runId, reason: interrupt ? 'interrupted by the user' : 'cancelled by the user', interrupt } } });
   }
 
   /** Tells the agent to stop for good (DisconnectLink), then ends the stream. */
@@ -266,6 +282,7 @@ export class LinkSession implements FrameSession {
     const [{ cursors, failed }] = await Promise.all([
       this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
       this.rememberSeen(),
+      awakeOnConnect(this),
     ]);
     if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
     const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
@@ -309,6 +326,7 @@ export class LinkSession implements FrameSession {
     this.dispatchPending();
     this.sendSandboxOps();
     this.sendAnswers();
+    this.sendSteers();
     await this.resendCancels();
     this.lastHeartbeatAt = Date.now();
   }

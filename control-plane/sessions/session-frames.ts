@@ -16,11 +16,13 @@ import type {
   RunEvents,
   RunRejected,
   SandboxReply,
+  SteerAck,
   TokenRotated,
 } from '../../gen/link/v1/link_service_pb.js';
 import { RunStatus } from '../../gen/link/v1/run_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import type { AnswerDelivery } from '../interactions/answer-delivery.js';
+import type { SteerDelivery } from '../steering/steer-delivery.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
@@ -28,9 +30,10 @@ import type { Store } from '../store/store.js';
 import { validateCapabilities } from './hello.js';
 import type { Outgoing } from './link-session.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
+import { onPowerChanged, type PowerSession } from './power-changed.js';
 
 /** What a frame handler may use of its session. */
-export interface FrameSession {
+export interface FrameSession extends PowerSession {
   readonly linkId: string;
   readonly log: Logger;
   readonly metrics?: ServerMetrics;
@@ -52,6 +55,8 @@ export interface FrameSession {
   dispatchPending(): void;
   /** The answers on their way to the machine (interactions/answer-delivery.ts). */
   readonly answers: Pick<AnswerDelivery, 'acked'>;
+  /** The steered messages on their way into running turns (steering/steer-delivery.ts). */
+  readonly steers: Pick<SteerDelivery, 'acked'>;
 }
 
 /** Handles one frame after the Hello. */
@@ -76,6 +81,10 @@ export async function handleFrame(session: FrameSession, request: ConnectRequest
       return onSandboxReply(session, frame.value);
     case 'interactionAnswerAck':
       return onInteractionAnswerAck(session, frame.value);
+    case 'powerChanged':
+      return onPowerChanged(session, frame.value);
+    case 'steerAck':
+      return onSteerAck(session, frame.value);
     case 'hello':
       throw linkError(Code.InvalidArgument, Reason.UnexpectedFrame, 'Hello may only be the first frame', { frame: 'hello' });
     default:
@@ -158,4 +167,12 @@ export async function onInteractionAnswerAck(session: FrameSession, ack: Interac
   checkLength('interaction_answer_ack.interaction_id', ack.interactionId, 128, 1);
   checkLength('interaction_answer_ack.reason', ack.reason, 64);
   await session.answers.acked(ack);
+}
+
+/** The machine took a steered message into the turn, or cannot (it then runs after the turn). */
+export async function onSteerAck(session: FrameSession, ack: SteerAck): Promise<void> {
+  checkLength('steer_ack.run_id', ack.runId, 64, 1);
+  checkLength('steer_ack.message_id', ack.messageId, 64);
+  checkLength('steer_ack.reason', ack.reason, 64);
+  await session.steers.acked(ack);
 }

@@ -27,6 +27,7 @@ import {
   type UserTokenRecord,
 } from './store.js';
 import { PostgresUsers } from './postgres-users.js';
+import { queuedMessages, setAsleepSince } from './link-presence.js';
 import { notify, Notifications } from '../notifications.js';
 import { Reason } from '../../common/reasons.js';
 
@@ -42,9 +43,10 @@ interface LinkRow {
   capabilities: unknown;
   created_at: Date;
   last_seen_at: Date | null;
+  asleep_since: Date | null;
 }
 
-const LINK_COLUMNS = 'id, user_id, name, machine_id, hostname, os, arch, agent_version, capabilities, created_at, last_seen_at';
+const LINK_COLUMNS = 'id, user_id, name, machine_id, hostname, os, arch, agent_version, capabilities, created_at, last_seen_at, asleep_since';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -234,6 +236,14 @@ export class PostgresStore implements Store {
       where id = ${linkId}`;
   }
 
+  setAsleepSince(linkId: string, since: number | null): Promise<boolean> {
+    return setAsleepSince(this.sql, linkId, since);
+  }
+
+  queuedMessages(userId: string, linkIds: string[]): Promise<Map<string, number>> {
+    return queuedMessages(this.sql, userId, linkIds);
+  }
+
   async renameLink(userId: string, linkId: string, name: string): Promise<LinkRecord | undefined> {
     const [row] = await this.sql<LinkRow[]>`
       update links set name = ${name} where id = ${linkId} and user_id = ${userId} and revoked_at is null
@@ -372,6 +382,7 @@ function link(row: LinkRow): LinkRecord {
     userId: row.user_id,
     name: row.name,
     createdAt: row.created_at.getTime(),
+    asleepSince: row.asleep_since?.getTime(),
     lastSeen: row.last_seen_at
       ? {
           at: row.last_seen_at.getTime(),

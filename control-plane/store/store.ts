@@ -47,6 +47,8 @@ export interface LinkRecord {
   userId: string;
   name: string;
   createdAt: number;
+  /** When its machine said it was going to sleep (PowerChanged); cleared when it woke or connected again. */
+  asleepSince?: number;
   /** What the agent said about itself at its last session, if it ever connected. */
   lastSeen?: LinkLastSeen;
 }
@@ -145,6 +147,10 @@ export interface Store {
   /** Creates a link directly (tests, tools); pairing is the way users do it. */
   createLink(userId: string, name: string): Promise<{ link: LinkRecord; token: string }>;
   recordSeen(linkId: string, seen: LinkLastSeen): Promise<void>;
+  /** Sets (going to sleep) or clears (woke, connected again) `asleepSince`; true when it changed. */
+  setAsleepSince(linkId: string, since: number | null): Promise<boolean>;
+  /** Per link of the user's `linkIds`: its queued runs plus the queued messages of its threads (absent: none). */
+  queuedMessages(userId: string, linkIds: string[]): Promise<Map<string, number>>;
   renameLink(userId: string, linkId: string, name: string): Promise<LinkRecord | undefined>;
   /** Marks the link revoked (its token stops working); false when the user has no such link. */
   revokeLink(userId: string, linkId: string): Promise<boolean>;

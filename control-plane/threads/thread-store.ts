@@ -1,9 +1,10 @@
 /**
  * Threads and their messages in Postgres. A thread's first message pins it (harness, link, sandbox
- * provider, branch, repository: `pins.ts`); each message is written with its `queued` run in one
- * transaction, together with the thread's sandbox row on its first message — the run and the
- * sandbox are written by their own stores' `…InTx` methods, on this transaction. Rows become
- * camelCase records here, at the store's edge.
+ * provider, branch, repository: `pins.ts`); a message is written with its `queued` run in one
+ * transaction (together with the thread's sandbox row on its first message — the run and the
+ * sandbox are written by their own stores' `…InTx` methods, on this transaction), or, while a run
+ * of the thread is in progress, queued to start after it (message-queue.ts). Rows become camelCase
+ * records here, at the store's edge.
  */
 import type { Sql, TransactionSql } from 'postgres';
 import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.js';
@@ -11,7 +12,18 @@ import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { pinConflict, type ThreadPins } from './pins.js';
+import {
+  activeRunInTx,
+  insertMessageInTx,
+  messageFromRow,
+  queueHasRoomInTx,
+  MAX_QUEUED_MESSAGES,
+  type MessageDeliveryName,
+  type MessageRecord,
+  type MessageRow,
+} from './message-queue.js';
 import { Reason } from '../../common/reasons.js';
+import { steerInTx } from '../steering/steer-store.js';
 
 export interface ThreadRecord extends ThreadPins {
   id: string;
@@ -30,6 +42,8 @@ export interface ThreadRecord extends ThreadPins {
   approvalTimeoutSeconds: number;
   /** The pinned machine's name, where the read joined it (thread-admin.ts). */
   linkName?: string;
+  /** Its messages waiting to start (listThreads, getThread). */
+  queuedMessages?: number;
   /** Park runs at the usage limit and continue after the reset; while parked, when (limits/parking.ts). */
   resumeAfterLimit?: boolean;
   resumesAt?: Date | null;
@@ -45,15 +59,7 @@ export interface ThreadFilter {
   threadIds?: string[];
 }
 
-export interface MessageRecord {
-  id: string;
-  threadId: string;
-  text: string;
-  model: string;
-  tier: number;
-  runId: string | null;
-  createdAt: Date;
-}
+export type { MessageRecord } from './message-queue.js';
 
 /** Why sendMessage refused, before anything was written. */
 export class SendRefused extends Error {
@@ -85,6 +91,20 @@ export interface SendInput {
   tier: number;
   /** What the harness may do without asking (default 'edits'). */
   permissionMode?: PermissionModeName;
+  /** During a run of the thread: into its running turn (a steer) or after it (the default). */
+  delivery?: MessageDeliveryName;
+  /** Not started by then, the message (and the run made from it) expires and never runs (absent: never). */
+  expiresAt?: Date;
+  /** The machine is online now (the default); when it is not, the message keeps its expiry even when it becomes a run at once. */
+  linkOnline?: boolean;
+  /** Into the running turn, when there is one (delivery NOW and the harness is steerable: steering/steer-store.ts). */
+  steer?: boolean;
+}
+
+/** What sendMessage stored: the message, and its run when it became one at once (null while it waits). */
+export interface SentMessage {
+  runId: string | null;
+  message: MessageRecord;
 }
 
 export interface ThreadRow {
@@ -102,19 +122,15 @@ export interface ThreadRow {
   updated_at: Date;
   archived: boolean;
   approval_timeout_seconds: number;
-  resume_after_limit?: boolean;
+  /** Set while a run of the thread is parked at the usage limit. */
   resumes_at?: Date | null;
+  /** Where the read counted them (listThreads, getThread). */
+  queued_messages?: number;
+  resume_after_limit?: boolean;
 }
 
-interface MessageRow {
-  id: string;
-  thread_id: string;
-  text: string;
-  model: string;
-  tier: number;
-  run_id: string | null;
-  created_at: Date;
-}
+/** The count of a thread's queued messages, for `select t.*, …`. */
+const QUEUED_COUNT = `(select count(*)::int from messages m where m.thread_id = t.id and m.state = 'queued') as queued_messages`;
 
 export class ThreadStore {
   constructor(
@@ -136,7 +152,7 @@ export class ThreadStore {
   async listThreads(userId: string, filter: ThreadFilter = {}): Promise<ThreadRecord[]> {
     const query = filter.query ?? '';
     const rows = await this.sql<(ThreadRow & { link_name: string | null })[]>`
-      select t.*, l.name as link_name from threads t left join links l on l.id = t.link_id
+      select t.*, l.name as link_name, ${this.sql.unsafe(QUEUED_COUNT)} from threads t left join links l on l.id = t.link_id
       where t.user_id = ${userId}
         ${filter.includeArchived ? this.sql`` : this.sql`and not t.archived`}
         ${query ? this.sql`and strpos(lower(t.title), lower(${query})) > 0` : this.sql``}
@@ -149,12 +165,13 @@ export class ThreadStore {
   /** The thread with its messages and runs, oldest first; undefined unless `userId` owns it. */
   async getThread(userId: string, threadId: string): Promise<{ thread: ThreadRecord; messages: MessageRecord[]; runs: RunRecord[] } | undefined> {
     const [row] = await this.sql<(ThreadRow & { link_name: string | null })[]>`
-      select t.*, l.name as link_name from threads t left join links l on l.id = t.link_id where t.id = ${threadId} and t.user_id = ${userId}`;
+      select t.*, l.name as link_name, ${this.sql.unsafe(QUEUED_COUNT)} from threads t left join links l on l.id = t.link_id
+      where t.id = ${threadId} and t.user_id = ${userId}`;
     if (!row) return undefined;
     const messages = await this.sql<MessageRow[]>`select * from messages where thread_id = ${threadId} order by created_at, id`;
     const runs = await this.runs.runsOfThread(threadId);
     const last = runs.reduce<RunRecord | undefined>((newest, run) => (!newest || run.createdAt >= newest.createdAt ? run : newest), undefined);
-    return { thread: { ...thread(row), lastRunState: last?.state ?? null, linkName: row.link_name ?? '' }, messages: messages.map(message), runs };
+    return { thread: { ...thread(row), lastRunState: last?.state ?? null, linkName: row.link_name ?? '' }, messages: messages.map(messageFromRow), runs };
   }
 
   /** The thread as it stands (pins) for the checks before queueing. */
@@ -164,13 +181,15 @@ export class ThreadStore {
   }
 
   /**
-   * Pins the thread on its first message (refusing THREAD_PINNED on a later mismatch), inserts the
-   * message and its `queued` run in one transaction (THREAD_BUSY when a run is unfinished), and
-   * wakes the replica that holds the link.
+   * Pins the thread on its first message (refusing THREAD_PINNED on a later mismatch) and, with
+   * the thread's row locked: when no run of the thread is in progress (and none is parked at the
+   * usage limit), inserts the message and its `queued` run, waking the replica that holds the link;
+   * otherwise steers the message into the running turn (delivery NOW to a steerable harness:
+   * steering/steer-store.ts) or queues it to start after the run (message-queue.ts). THREAD_BUSY
+   * only when the thread already has MAX_QUEUED_MESSAGES waiting.
    */
-  async sendMessage(input: SendInput): Promise<{ runId: string; messageId: string }> {
-    const messageId = newId('msg');
-    const runId = await this.sql.begin(async (tx) => {
+  async sendMessage(input: SendInput): Promise<SentMessage> {
+    return this.sql.begin(async (tx) => {
       const [row] = await tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`;
       if (!row) throw new SendRefused(Reason.ThreadNotFound, `no thread ${input.threadId}`, { thread_id: input.threadId });
       const pinned = thread(row);
@@ -181,7 +200,31 @@ export class ThreadStore {
         });
       }
       const sandboxId = await this.pin(tx, pinned, input);
-      const queued = await RunStore.insertQueuedInTx(tx, {
+      await tx`update threads set updated_at = now() where id = ${pinned.id}`;
+      const message = {
+        threadId: pinned.id,
+        userId: input.userId,
+        text: input.text,
+        model: input.model,
+        tier: input.tier,
+        delivery: input.delivery ?? 'after_turn',
+        permissionMode: input.permissionMode ?? 'edits',
+        expiresAt: input.expiresAt ?? null,
+      };
+      const active = await activeRunInTx(tx, pinned.id);
+      if (active || row.resumes_at) {
+        // A run is in progress (or parked until its limit resets): into its running turn, or the
+        // message waits for its end.
+        const steering = input.steer && active ? await steerInTx(tx, message) : undefined;
+        if (steering) return { runId: null, message: steering };
+        if (!(await queueHasRoomInTx(tx, pinned.id))) {
+          throw new SendRefused(Reason.ThreadBusy, `this thread already has ${MAX_QUEUED_MESSAGES} messages waiting; withdraw some or wait for them to run`, {
+            thread_id: pinned.id,
+          });
+        }
+        return { runId: null, message: await insertMessageInTx(tx, message, 'queued', null) };
+      }
+      const runId = await RunStore.insertQueuedInTx(tx, {
         threadId: pinned.id,
         sandboxId,
         userId: input.userId,
@@ -192,16 +235,12 @@ export class ThreadStore {
         prompt: input.text,
         resumeSessionId: pinned.sessionId,
         permissionMode: input.permissionMode,
-      }).catch((error: unknown) => {
-        if ((error as { code?: string }).code !== '23505') throw error;
-        throw new SendRefused(Reason.ThreadBusy, 'a run is already in progress on this thread; wait for it or cancel it', { thread_id: pinned.id });
+        expiresAt: message.expiresAt,
       });
-      await tx`insert into messages (id, thread_id, user_id, text, model, tier, run_id, permission_mode)
-               values (${messageId}, ${pinned.id}, ${input.userId}, ${input.text}, ${input.model}, ${input.tier}, ${queued}, ${input.permissionMode ?? 'edits'})`;
-      await tx`update threads set updated_at = now() where id = ${pinned.id}`;
-      return queued;
+      // For an online machine the message started at once: it has no expiry of its own to show.
+      const sent = { ...message, expiresAt: input.linkOnline === false ? message.expiresAt : null };
+      return { runId, message: await insertMessageInTx(tx, sent, 'sent', runId) };
     });
-    return { runId, messageId };
   }
 
   /** Writes the thread's pins on its first message and its sandbox (found or made) when it has none; returns the sandbox id. */
@@ -253,11 +292,8 @@ function thread(row: ThreadRow): ThreadRecord {
     updatedAt: row.updated_at,
     archived: row.archived ?? false,
     approvalTimeoutSeconds: row.approval_timeout_seconds ?? 0,
+    queuedMessages: row.queued_messages ?? 0,
     resumeAfterLimit: row.resume_after_limit ?? false,
     resumesAt: row.resumes_at ?? null,
   };
-}
-
-function message(row: MessageRow): MessageRecord {
-  return { id: row.id, threadId: row.thread_id, text: row.text, model: row.model, tier: row.tier, runId: row.run_id, createdAt: row.created_at };
 }

@@ -40,7 +40,7 @@ export class FakeAgent {
       this.token,
       hello({
         capabilities: {
-          harnesses: [{ name: 'shell', installed: true }, { name: 'claude-code', installed: true }],
+          harnesses: [{ name: 'shell', installed: true }, { name: 'claude-code', installed: true, steerable: true, interruptible: true }],
           sandboxProviders: [{ kind: SandboxProviderKind.DIRECTORY, available: true }],
         },
         heldRuns: held.map((runId) => ({ runId, lastSeqSent: this.seqs.get(runId) ?? 0n })),

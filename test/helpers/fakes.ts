@@ -18,7 +18,7 @@ import type { RunRecord, RunStateName, RunStore } from '../../control-plane/runs
 import type { SandboxKey, SandboxRow, SandboxStore, SandboxUseRow } from '../../control-plane/sandboxes/sandbox-store.js';
 import type { LinkControl, LinkRecord, Store, UserRecord, UserTokenCheck } from '../../control-plane/store/store.js';
 import { pinConflict } from '../../control-plane/threads/pins.js';
-import { SendRefused, type MessageRecord, type SendInput, type ThreadRecord, type ThreadStore } from '../../control-plane/threads/thread-store.js';
+import { SendRefused, type MessageRecord, type SendInput, type SentMessage, type ThreadRecord, type ThreadStore } from '../../control-plane/threads/thread-store.js';
 
 const id = (prefix: string) => `${prefix}_${randomBytes(10).toString('hex')}`;
 
@@ -63,6 +63,10 @@ export class FakeStore {
 
   async listLinks(userId: string): Promise<LinkRecord[]> {
     return this.links.filter((l) => l.userId === userId);
+  }
+
+  async queuedMessages(): Promise<Map<string, number>> {
+    return new Map();
   }
 
   onLinkControl(listener: (message: LinkControl) => void): () => void {
@@ -110,7 +114,7 @@ export class FakeThreadStore implements ThreadStoreMethods {
     return thread?.userId === userId ? thread : undefined;
   }
 
-  async sendMessage(input: SendInput): Promise<{ runId: string; messageId: string }> {
+  async sendMessage(input: SendInput): Promise<SentMessage> {
     const thread = await this.threadPins(input.userId, input.threadId);
     if (!thread) throw new SendRefused('THREAD_NOT_FOUND', `no thread ${input.threadId}`);
     const conflict = pinConflict(thread, input);
@@ -124,7 +128,13 @@ export class FakeThreadStore implements ThreadStoreMethods {
       repository: input.repository,
     });
     this.sent.push(input);
-    return { runId: id('run'), messageId: id('msg') };
+    const now = new Date();
+    const runId = id('run');
+    const message: MessageRecord = {
+      id: id('msg'), threadId: thread.id, userId: input.userId, text: input.text, model: input.model, tier: input.tier, runId, state: 'sent',
+      delivery: input.delivery ?? 'after_turn', permissionMode: input.permissionMode ?? 'edits', expiresAt: null, createdAt: now, updatedAt: now,
+    };
+    return { runId, message };
   }
 }
 

@@ -39,7 +39,7 @@ describe('runs detached from their session', () => {
   /** A run dispatched to session `epoch`, backdated `ageMs` (so it is older than any grace). */
   async function heldRun(epoch: bigint, ageMs = 3_600_000): Promise<string> {
     const thread = await threads.createThread(userId, '');
-    const { runId } = await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    const runId = (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId!;
     await runs.claimQueued(linkId, epoch, 64);
     await store.connection`update runs set created_at = now() - ${ageMs / 1000} * interval '1 second', dispatched_at = now() - ${ageMs / 1000} * interval '1 second' where id = ${runId}`;
     return runId;
@@ -97,7 +97,7 @@ describe('runs detached from their session', () => {
   it('an older session claims no queued run once a newer one holds runs of the link', async () => {
     await heldRun(300n);
     const thread = await threads.createThread(userId, '');
-    const { runId } = await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 });
+    const runId = (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId!;
     assert.equal((await runs.claimQueued(linkId, 200n, 8)).length, 0, 'the superseded session gets nothing to send to a machine that left it');
     assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId]);
   });
@@ -105,7 +105,7 @@ describe('runs detached from their session', () => {
   it('a run whose claim a database crash lost is taken by the session that holds it: by its acceptance, its events or its Hello', async () => {
     const queued = async () => {
       const thread = await threads.createThread(userId, '');
-      return (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId;
+      return (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId!;
     };
     // Each was sent to session 200, and the claim that said so is gone (the table says queued).
     const accepted = await queued();

@@ -28,7 +28,7 @@ describe('run event storage', () => {
     const user = await store.localUser();
     linkId = (await store.createLink(user.id, 'machine')).link.id;
     const thread = await threads.createThread(user.id, '');
-    runId = (await threads.sendMessage({ userId: user.id, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId;
+    runId = (await threads.sendMessage({ userId: user.id, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId!;
     assert.equal((await runs.claimQueued(linkId, 100n, 1)).length, 1);
   });
 

@@ -49,6 +49,7 @@ export const API_EXPLANATIONS: Record<Reason, (message: string) => string> = {
   MESSAGE_NOT_FOUND: () => 'That message no longer exists.',
   EXPIRED: () => 'That message expired before its machine could run it, so it never ran. Send it again if you still want it.',
   RUN_NOT_RUNNING: () => 'That run has already ended.',
+  STEER_UNSUPPORTED: () => 'This agent takes no messages during a turn: the message runs after it.',
   // Worded for the Changes panel and the machine card, where these reach the user.
   SANDBOX_NOT_FOUND: () => 'The worktree is not on the machine any more; the next message makes it again.',
   SANDBOX_BUSY: () => 'A run is using this sandbox. Wait for it to finish, or stop it, then try again.',

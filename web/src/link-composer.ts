@@ -1,7 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
-import { ModelTier, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
+import { MessageDelivery, ModelTier, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState, type Link } from '../../gen/link/v1/types_pb.js';
 import type { User } from '../../gen/link/v1/user_service_pb.js';
 import type { AgentChoice } from './link-agent-picker.js';
@@ -27,7 +27,21 @@ export interface SendDetail extends AgentChoice {
   sandboxProvider: string;
   /** What the message may do without asking (and whether the user confirmed auto). */
   permission: PermissionChoice;
+  /** During a run: into the running turn (NOW, where the harness takes it) or after it. */
+  delivery: MessageDelivery;
+  /** For a machine that is not online: how long the message may wait for it (0: the server's 24 h). */
+  expiresInSeconds: number;
 }
+
+/** How long a message may wait for an offline machine: the composer's choices. */
+export const EXPIRY_CHOICES: { label: string; seconds: number }[] = [
+  { label: '1 hour', seconds: 3600 },
+  { label: '8 hours', seconds: 8 * 3600 },
+  { label: '24 hours', seconds: 24 * 3600 },
+  { label: '3 days', seconds: 3 * 24 * 3600 },
+];
+/** The expiry a message for an offline machine gets unless the user picks another. */
+export const DEFAULT_EXPIRY_SECONDS = 24 * 3600;
 
 /**
  * Where a message is written and where it will run: the agent and model picker, the machine, and
@@ -35,15 +49,19 @@ export interface SendDetail extends AgentChoice {
  * searchable list (which says how to add a workspace when it has none), optionally in place (marked
  * with a warning badge). After the thread's first message the harness,
  * machine, repository and branch are locked (a lock icon; the tooltip says a new thread is needed);
- * model and tier stay changeable. Sending is disabled, with the reason shown, while the machine is
- * offline or the agent cannot run there.
+ * model and tier stay changeable. Sending is disabled, with the reason shown, while the agent cannot
+ * run on the machine. A machine that is not online but has connected before takes messages: the
+ * composer says "Runs when <machine> is back" and offers how long the message may wait (1 h, 8 h,
+ * 24 h by default, 3 days); one that never connected cannot be sent to.
  *
  * A new thread starts with the user's last choice (agent, tier, model, machine: `last-choice.ts`),
  * unless that agent cannot run on the machine: then with the first agent that can (a machine with
  * only Shell starts with Shell). A thread opened again keeps the model and tier of its last message.
  *
- * Enter sends, Shift+Enter starts a new line; Enter while a run is in progress keeps the text and
- * says why it was not sent.
+ * Enter sends, Shift+Enter starts a new line; Enter while a run is in progress queues the message
+ * (it runs after the run; the thread view shows it queued). When the thread's harness takes input
+ * mid-turn (its capability `steerable`), a choice beside Send says "After this turn" (the default)
+ * or "Send now".
  *
  * @fires link-send - detail: SendDetail
  */
@@ -54,15 +72,18 @@ export class LinkComposer extends LitElement {
   @property({ attribute: false }) links: Link[] = [];
   /** The thread's newest message: its model and tier are the composer's when the thread opens. */
   @property({ attribute: false }) lastMessage: ThreadMessage | undefined;
+  /** A message is on its way: Enter waits. */
   @property({ type: Boolean }) busy = false;
+  /** A run of the thread is in progress: a message sent now is queued (or steered, when chosen). */
+  @property({ type: Boolean }) running = false;
 
   @consume({ context: userContext, subscribe: true })
   @state()
   user: User | undefined;
 
   @state() private choice: AgentChoice = { harness: 'claude-code', tier: ModelTier.SMART, model: '' };
-  /** Why the last Enter sent nothing (a run is in progress), until the run ends. */
-  @state() private notice: string | undefined;
+  @state() private delivery = MessageDelivery.AFTER_TURN;
+  @state() private expiresInSeconds = DEFAULT_EXPIRY_SECONDS;
   /** The thread (or '' for a new one) the choice was set up for; another one sets it up again. */
   private choiceFor: string | undefined;
   /** The user picked the agent for this machine themselves: no default replaces it. */
@@ -88,12 +109,13 @@ export class LinkComposer extends LitElement {
     .locked { font-size: 12px; color: var(--link-muted, #475467); display: inline-flex; gap: 4px; align-items: center; }
     .why { font-size: 12px; color: #b42318; margin-top: 6px; }
     .notice { font-size: 12px; color: #b54708; margin-top: 6px; }
+    .waits { font-size: 12px; color: #7a4b00; margin-top: 6px; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
     label { font-size: 12px; color: var(--link-muted, #475467); display: inline-flex; gap: 4px; align-items: center; }
     .in-place { font-size: 12px; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 2px 8px; }
   `;
 
   willUpdate(): void {
-    if (!this.busy) this.notice = undefined;
+    if (!this.running) this.delivery = MessageDelivery.AFTER_TURN;
     const thread = this.thread;
     if (thread?.harness) {
       // The pins are the thread's; the model and tier its last message's, when it opens.
@@ -154,10 +176,26 @@ export class LinkComposer extends LitElement {
     return this.links.find((l) => l.id === this.linkId);
   }
 
+  /**
+   * The machine is not online but has connected before (its capabilities are known): a message
+   * waits for it. One that never connected has nothing to check the message against.
+   */
+  private get waitsForMachine(): boolean {
+    const link = this.link;
+    return !!link && link.state !== LinkState.ONLINE && (link.capabilities?.harnesses.length ?? 0) > 0;
+  }
+
+  /** The thread's harness takes a message into its running turn (the machine says `steerable`). */
+  private get steerable(): boolean {
+    return this.link?.capabilities?.harnesses.some((h) => h.name === this.choice.harness && h.steerable) ?? false;
+  }
+
   /** Why sending is not possible now, or undefined. */
   private blocked(): string | undefined {
     if (this.links.length === 0) return 'Connect a machine first: the agent runs on it.';
-    const problem = unavailable(this.link, this.choice.harness, this.locked);
+    // A machine away is judged by what it had when it was last online.
+    const link = this.waitsForMachine ? { ...this.link!, state: LinkState.ONLINE } : this.link;
+    const problem = unavailable(link, this.choice.harness, this.locked);
     if (problem) return `${problem.reason}. ${problem.fix}`;
     if (this.repository && !this.branch && !this.inPlace) return 'Name a branch for the repository.';
     return undefined;
@@ -170,10 +208,6 @@ export class LinkComposer extends LitElement {
   private async send(event?: Event): Promise<void> {
     event?.preventDefault();
     const text = this.textarea.value;
-    if (this.busy && text.trim()) {
-      this.notice = 'Not sent: a run is in progress in this thread. Your text is kept; send it when the run ends, or stop the run first.';
-      return;
-    }
     if (!text.trim() || this.blocked() || this.busy) return;
     const permission = await this.permission.settle();
     if (!permission) return;
@@ -188,6 +222,8 @@ export class LinkComposer extends LitElement {
           branch: this.local && this.inPlace ? '' : this.branch.trim(),
           sandboxProvider: this.local && this.inPlace ? 'in-place' : '',
           permission,
+          delivery: this.running && this.steerable ? this.delivery : MessageDelivery.AFTER_TURN,
+          expiresInSeconds: this.waitsForMachine ? this.expiresInSeconds : 0,
         },
         bubbles: true,
         composed: true,
@@ -246,10 +282,28 @@ export class LinkComposer extends LitElement {
           ${this.inPlace && (this.locked || this.local) ? inPlaceBadge : nothing}
           <link-permission-mode .sandboxProvider=${this.thread?.sandboxProvider ?? ''}></link-permission-mode>
           <span class="spacer"></span>
-          <button class="send" type="submit" ?disabled=${!!blocked || this.busy} title=${blocked ?? 'Send (Enter)'}>Send</button>
+          ${this.running && this.steerable && !blocked
+            ? html`<select aria-label="When" data-testid="delivery" @change=${(e: Event) => (this.delivery = Number((e.target as HTMLSelectElement).value))}>
+                <option value=${MessageDelivery.AFTER_TURN} ?selected=${this.delivery !== MessageDelivery.NOW}>After this turn</option>
+                <option value=${MessageDelivery.NOW} ?selected=${this.delivery === MessageDelivery.NOW}>Send now</option>
+              </select>`
+            : nothing}
+          <button class="send" type="submit" ?disabled=${!!blocked || this.busy} title=${blocked ?? (this.running ? 'Queue it: it runs after the current run (Enter)' : 'Send (Enter)')}>Send</button>
         </div>
         ${blocked ? html`<div class="why" role="status" data-testid="send-blocked">${inlineCode(blocked)}</div>` : nothing}
-        ${this.notice && !blocked ? html`<div class="notice" role="status" data-testid="send-notice">${this.notice}</div>` : nothing}
+        ${this.running && !blocked && !this.steerable
+          ? html`<div class="notice" role="status" data-testid="send-notice">A run is in progress: a message sent now waits and runs after it.</div>`
+          : nothing}
+        ${this.waitsForMachine && !blocked
+          ? html`<div class="waits" role="status" data-testid="send-waits">
+              <span>Runs when ${machineName(this.link!)} is back.</span>
+              <label>It waits up to
+                <select aria-label="Expires after" @change=${(e: Event) => (this.expiresInSeconds = Number((e.target as HTMLSelectElement).value))}>
+                  ${EXPIRY_CHOICES.map((c) => html`<option value=${c.seconds} ?selected=${c.seconds === this.expiresInSeconds}>${c.label}</option>`)}
+                </select>
+              </label>
+            </div>`
+          : nothing}
       </form>
     `;
   }

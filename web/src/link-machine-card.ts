@@ -9,6 +9,7 @@ import { apiContext, type ApiClients } from './api.js';
 import { explain } from './errors.js';
 import { NOT_PAIRED_FIX } from './harnesses.js';
 import { inlineCode } from './markdown.js';
+import { presenceLabel, presenceOf, queuedLabel } from './presence.js';
 import { CredentialsState, LinkState, SandboxProviderKind, type HarnessCapability, type Link } from '../../gen/link/v1/types_pb.js';
 
 const HARNESS_LABELS: Record<string, string> = {
@@ -19,10 +20,11 @@ const HARNESS_LABELS: Record<string, string> = {
 };
 
 /**
- * One machine: online or offline, hostname, since when, what it can run, its sandboxes (with
- * delete), and rename, disconnect and revoke (each destructive action asks for confirmation).
+ * One machine: online, asleep (it said it was going to sleep) or offline, since when, how many
+ * messages wait for it, hostname, what it can run, its sandboxes (with delete), and rename,
+ * disconnect and revoke (each destructive action asks for confirmation).
  *
- * @csspart card - the card's box; carries data-state="online" or "offline"
+ * @csspart card - the card's box; carries data-state="online", "asleep" or "offline"
  */
 @customElement('link-machine-card')
 export class LinkMachineCard extends LitElement {
@@ -120,6 +122,9 @@ export class LinkMachineCard extends LitElement {
     .meta { color: var(--link-muted, #667085); font-size: 13px; }
     .status { margin-left: auto; font-size: 13px; color: var(--link-muted, #475467); }
     .online .status { color: #027a48; }
+    .asleep .dot { background: #7a5af8; box-shadow: 0 0 0 3px #ebe9fe; }
+    .asleep .status { color: #5925dc; }
+    .queued { font-size: 12px; border-radius: 999px; padding: 1px 8px; background: #eff8ff; border: 1px solid #b2ddff; color: #175cd3; }
     ul { list-style: none; display: flex; flex-wrap: wrap; gap: 6px; padding: 0; margin: 12px 0 0; }
     li { font-size: 12px; border: 1px solid var(--link-border, #e3e6ea); border-radius: 999px; padding: 2px 9px; color: var(--link-muted, #344054); }
     li.missing { color: #98a2b3; border-style: dashed; }
@@ -148,20 +153,19 @@ export class LinkMachineCard extends LitElement {
   render() {
     const link = this.link;
     const online = link.state === LinkState.ONLINE;
-    const since = online && link.connectedAt ? timestampDate(link.connectedAt) : undefined;
-    const seen = !online && link.lastSeenAt ? timestampDate(link.lastSeenAt) : undefined;
+    const presence = presenceOf(link);
+    const queued = queuedLabel(link);
     const harnesses = link.capabilities?.harnesses ?? [];
     const providers = (link.capabilities?.sandboxProviders ?? []).filter((p) => p.available);
     return html`
-      <div class="card ${online ? 'online' : 'offline'}" part="card" data-state=${online ? 'online' : 'offline'} data-link-id=${link.id}>
+      <div class="card ${presence}" part="card" data-state=${presence} data-link-id=${link.id}>
         <div class="top">
           <span class="dot" aria-hidden="true"></span>
           <span class="name">${link.name || link.hostname}</span>
           ${link.hostname && link.hostname !== link.name ? html`<span class="meta">${link.hostname}</span>` : nothing}
           <span class="meta">${[link.os, link.arch].filter(Boolean).join(' · ')}</span>
-          <span class="status" data-testid="link-status">
-            ${online ? `Online since ${since?.toLocaleTimeString() ?? ''}` : seen ? `Offline · last seen ${relative(seen)}` : 'Offline · never connected'}
-          </span>
+          ${queued ? html`<span class="queued" data-testid="link-queued" title="Messages waiting for this machine">${queued}</span>` : nothing}
+          <span class="status" data-testid="link-status">${presenceLabel(link)}</span>
         </div>
         ${online && link.dispatchKeyMissing
           ? html`<div class="unpaired" role="status" data-testid="not-paired">Cannot run: not paired properly — pair again. <span class="fix">${inlineCode(NOT_PAIRED_FIX)}</span></div>`

@@ -12,6 +12,8 @@ import { explainDone, explainError, explainFailure, isEmptyError } from './failu
 import { formatElapsed, runPhase } from './run-progress.js';
 import { RunFailure } from '../../common/reasons.js';
 import { Backoff, sleep } from '../../common/backoff.js';
+import { directoryContext, type LinkDirectory } from './link-directory.js';
+import { INTERRUPTED_LABEL, interruptible, steeredMessage } from './run-turn.js';
 import './link-changes.js';
 import './link-interaction-card.js';
 import { continuationLabel } from './link-usage-limits.js';
@@ -25,7 +27,9 @@ interface ToolView {
  * One run as it happens, from `ThreadService.WatchRun`: what is stored, then live. Events are kept
  * by seq, so reconnecting (or reloading the page) resumes from the last one seen without losing or
  * repeating any. Text is Markdown (rendered without ever parsing HTML), reasoning is collapsed, tool
- * calls are collapsible cards with their input and result.
+ * calls are collapsible cards with their input and result. A running run has Stop (ends the run,
+ * killing what is left) and, where its harness can, Interrupt (ends the turn, keeping the
+ * conversation for the next message); messages steered into the turn show as the user's.
  *
  * @fires link-run-finished - the run reached its terminal event (detail: the run id)
  */
@@ -37,6 +41,9 @@ export class LinkRunView extends LitElement {
   @consume({ context: interactionsContext })
   interactions: InteractionStore | undefined;
 
+  @consume({ context: directoryContext, subscribe: true })
+  directory: LinkDirectory | undefined;
+
   @property({ attribute: false }) run!: Run;
   /** Events given up front (component tests); otherwise they are streamed. */
   @property({ attribute: false }) events: RunEvent[] | undefined;
@@ -44,6 +51,7 @@ export class LinkRunView extends LitElement {
   @state() private received: RunEvent[] = [];
   @state() private streamError: string | undefined;
   @state() private stopping = false;
+  @state() private interrupting = false;
   /** The clock the elapsed time is shown by: ticks each second while the run is unfinished. */
   @state() private now = Date.now();
   private readonly mountedAt = Date.now();
@@ -58,7 +66,7 @@ export class LinkRunView extends LitElement {
     .run[data-status='running'] { border-color: #2e90fa; }
     .run[data-status='completed'] { border-color: #12b76a; }
     .run[data-status='failed'] { border-color: #f04438; }
-    .run[data-status='cancelled'] { border-color: #98a2b3; }
+    .run[data-status='cancelled'], .run[data-status='interrupted'] { border-color: #98a2b3; }
     .run[data-status='waiting'] { border-color: #fdb022; }
     .waiting { font-size: 11px; color: #93370d; background: #fef0c7; border-radius: 999px; padding: 0 7px; }
     .head { display: flex; gap: 8px; align-items: center; font-size: 12px; color: var(--link-muted, #667085); margin-bottom: 6px; }
@@ -81,11 +89,15 @@ export class LinkRunView extends LitElement {
     .done { font-size: 13px; margin-top: 6px; }
     .done.completed { color: #027a48; }
     .done.failed { color: #b42318; }
-    .done.cancelled { color: var(--link-muted, #475467); }
+    .done.cancelled, .done.interrupted { color: var(--link-muted, #475467); }
+    .steered { border: 1px solid var(--link-border, #d0d5dd); background: var(--link-hover, #f2f4f7); border-radius: 8px; padding: 6px 10px; margin: 6px 0 6px 24px; }
+    .steered-who { font-size: 11px; color: var(--link-muted, #667085); }
+    .steered-text { font-size: 14px; white-space: pre-wrap; overflow-wrap: anywhere; }
     .log { white-space: pre-wrap; }
     .log .stderr { color: #fda29b; }
     button { font: inherit; font-size: 12px; border-radius: 6px; padding: 3px 10px; cursor: pointer; border: 1px solid var(--link-border, #d0d5dd); background: var(--link-surface, #fff); }
     button.stop { border-color: #fda29b; color: #b42318; }
+    .head button + button { margin-left: 6px; }
     .banner { font-size: 12px; color: #7a4b00; }
     .progress { display: flex; gap: 6px; align-items: center; font-size: 13px; color: var(--link-muted, #475467); margin: 6px 0; }
     .spinner { width: 10px; height: 10px; border: 2px solid var(--link-border, #d0d5dd); border-top-color: #2e90fa; border-radius: 50%; animation: spin 0.9s linear infinite; }
@@ -176,6 +188,18 @@ export class LinkRunView extends LitElement {
     }
   }
 
+  /** Asks the server to end the run's turn through the CLI's own interrupt (the Interrupt button). */
+  async interrupt(): Promise<void> {
+    if (this.finished || this.interrupting || this.stopping) return;
+    this.interrupting = true;
+    try {
+      await this.clients.threads.interruptRun({ runId: this.run.id });
+    } catch (error) {
+      this.streamError = ConnectError.from(error).rawMessage;
+      this.interrupting = false;
+    }
+  }
+
   render() {
     const events = this.all;
     const done = this.finished;
@@ -190,9 +214,13 @@ export class LinkRunView extends LitElement {
           ${waiting ? html`<span class="waiting" data-testid="run-waiting">waiting for you</span>` : nothing}
           <span class="spacer"></span>
           ${this.streamError ? html`<span class="banner" role="status">reconnecting… (${this.streamError})</span>` : nothing}
+          ${done || this.run.state === RunState.QUEUED || !interruptible(this.directory?.get(this.run.linkId), this.run.harness)
+            ? nothing
+            : html`<button class="interrupt" title="End this turn; the conversation is kept, and your next message continues it" ?disabled=${this.interrupting || this.stopping}
+                @click=${() => this.interrupt()}>${this.interrupting ? 'Interrupting…' : 'Interrupt'}</button>`}
           ${done
             ? nothing
-            : html`<button class="stop" ?disabled=${this.stopping} @click=${() => this.stop()}>${this.stopping ? 'Stopping…' : 'Stop'}</button>`}
+            : html`<button class="stop" title="Stop the run and kill whatever it left running" ?disabled=${this.stopping} @click=${() => this.stop()}>${this.stopping ? 'Stopping…' : 'Stop'}</button>`}
         </div>
         ${this.body(events)}
         ${done ? nothing : this.progress(events)}
@@ -220,7 +248,7 @@ export class LinkRunView extends LitElement {
     const out: TemplateResult[] = [];
     const tools = new Map<string, ToolView>();
     const end = events.find((e) => e.event.case === 'done');
-    const stopped = end?.event.case === 'done' && end.event.value.status === RunStatus.CANCELLED;
+    const stopped = end?.event.case === 'done' && (end.event.value.status === RunStatus.CANCELLED || end.event.value.status === RunStatus.INTERRUPTED);
     for (const e of events) if (e.event.case === 'toolResult') tools.set(e.event.value.id, { ...(tools.get(e.event.value.id) ?? ({} as ToolView)), result: e.event.value });
     const resolved = new Map<string, InteractionResolved>();
     for (const e of events) if (e.event.case === 'interactionResolved') resolved.set(e.event.value.interactionId, e.event.value);
@@ -271,6 +299,9 @@ export class LinkRunView extends LitElement {
           out.push(html`<link-interaction-card .interaction=${ev.value} .runId=${this.run.id} .resolved=${resolved.get(ev.value.id)}
             .askedAt=${e.at ? timestampDate(e.at) : undefined} ?runEnded=${ended}></link-interaction-card>`);
           break;
+        case 'steered':
+          out.push(steeredMessage(ev.value));
+          break;
         case 'changes':
           out.push(html`<link-changes data-kind="changes" heading="What this run changed" .changes=${ev.value}></link-changes>`);
           break;
@@ -288,7 +319,8 @@ export class LinkRunView extends LitElement {
           const v = ev.value;
           if (v.failureReason === RunFailure.UsageLimit && v.status !== RunStatus.CANCELLED) { out.push(html`<link-limit-card .run=${this.run} .done=${v}></link-limit-card>`); break; }
           const byUser = !v.failureReason || v.failureReason === RunFailure.Cancelled;
-          const label = v.status === RunStatus.COMPLETED ? 'Done' : v.status === RunStatus.CANCELLED ? (byUser ? 'Stopped by you' : 'Stopped') : 'Failed';
+          const label =
+            v.status === RunStatus.COMPLETED ? 'Done' : v.status === RunStatus.INTERRUPTED ? INTERRUPTED_LABEL : v.status === RunStatus.CANCELLED ? (byUser ? 'Stopped by you' : 'Stopped') : 'Failed';
           const why = v.status === RunStatus.FAILED ? explainDone(v.failureReason, events) : v.status === RunStatus.CANCELLED && !byUser ? explainFailure(v.failureReason) : '';
           out.push(html`<div class="done ${RunStatus[v.status].toLowerCase()}" data-kind="done">
             ${label}${v.status === RunStatus.FAILED && v.exitCode > 0 ? ` (exit ${v.exitCode})` : ''}${why ? html` — ${why}` : nothing}

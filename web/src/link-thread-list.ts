@@ -18,6 +18,7 @@ const STATE_LABELS: Partial<Record<RunState, string>> = {
   [RunState.COMPLETED]: 'done',
   [RunState.FAILED]: 'failed',
   [RunState.CANCELLED]: 'stopped',
+  [RunState.INTERRUPTED]: 'interrupted',
   [RunState.WAITING]: 'waiting for you',
 };
 

@@ -3,8 +3,9 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { Task } from '@lit/task';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
+import { MessageState, RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState } from '../../gen/link/v1/types_pb.js';
+import { presenceOf, presencePhrase, queuedLabel } from './presence.js';
 import { apiContext, type ApiClients } from './api.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
 import { threadDirectoryContext, type ThreadDirectory } from './thread-directory.js';
@@ -16,13 +17,19 @@ import type { LinkRunView } from './link-run-view.js';
 import './link-run-view.js';
 import './link-thread-changes.js';
 import { continuationsOf } from './link-usage-limits.js';
+import type { QueuedEditDetail } from './link-queued-message.js';
+import './link-queued-message.js';
+import { machineName } from './harnesses.js';
 
 const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNING, RunState.WAITING]);
 
 /**
  * One thread: its messages, each followed by its run as it happens, and the composer. With no
  * thread id it is a new thread: the first message creates it (and pins it). A banner says when the
- * thread's machine is offline, and sending is disabled with that reason.
+ * thread's machine is offline (messages then wait for it; a run queued for it says "waiting for
+ * <machine>"). Messages that have not started (sent during a run, or waiting behind one) show
+ * after the runs as queued (`<link-queued-message>`, with Edit and Withdraw) and move into the
+ * thread as their run's message when they start; an expired one says so; withdrawn ones are not shown.
  *
  * @fires link-thread-changed - the thread was created or a run started or ended (detail: thread id)
  */
@@ -45,6 +52,8 @@ export class LinkThreadView extends LitElement {
   @state() private runs: Run[] = [];
   @state() private error: string | undefined;
   @state() private sending = false;
+  /** The queued message an edit or withdrawal is on its way for. */
+  @state() private changing = '';
   @query('link-composer') private composer!: LinkComposer;
   private readonly links = new DirectoryController(this);
   private readonly liveThreads = new DirectoryController(this);
@@ -69,6 +78,7 @@ export class LinkThreadView extends LitElement {
     .intro { color: var(--link-muted, #475467); text-align: center; margin-top: 12vh; }
     .intro h2 { color: var(--link-text, #1b1f24); font-size: 20px; margin-bottom: 6px; }
     h2.title { font-size: 16px; margin: 0 0 4px; overflow-wrap: anywhere; }
+    .waiting { font-size: 12px; color: #7a4b00; margin: 2px 0 8px; }
     .in-place { font-size: 12px; font-weight: 500; color: #7a2e0e; background: #fef0c7; border: 1px solid #fdb022; border-radius: 999px; padding: 2px 8px; vertical-align: middle; }
   `;
 
@@ -108,8 +118,8 @@ export class LinkThreadView extends LitElement {
     }
     if (!live || !this.thread || this.thread.id !== live.id) return;
     this.seenLive = live.id;
-    const version = `${live.title}|${live.updatedAt?.seconds}.${live.updatedAt?.nanos}|${live.lastRunState}`;
-    const shown = `${this.thread.title}|${this.thread.updatedAt?.seconds}.${this.thread.updatedAt?.nanos}|${this.thread.lastRunState}`;
+    const version = `${live.title}|${live.updatedAt?.seconds}.${live.updatedAt?.nanos}|${live.lastRunState}|${live.queuedMessages}`;
+    const shown = `${this.thread.title}|${this.thread.updatedAt?.seconds}.${this.thread.updatedAt?.nanos}|${this.thread.lastRunState}|${this.thread.queuedMessages}`;
     if (version === shown || version === this.loadedFor) return;
     this.loadedFor = version;
     void this.load();
@@ -162,6 +172,8 @@ export class LinkThreadView extends LitElement {
         tier: detail.tier,
         permissionMode: detail.permission.mode,
         confirmAuto: detail.permission.confirmAuto,
+        delivery: detail.delivery,
+        expiresInSeconds: detail.expiresInSeconds,
         ...(first ? { harness: detail.harness, linkId: detail.linkId, repository: detail.repository, branch: detail.branch, sandboxProvider: detail.sandboxProvider } : {}),
       });
       this.composer.clear();
@@ -175,6 +187,20 @@ export class LinkThreadView extends LitElement {
     }
   }
 
+  /** Edits or withdraws a queued message, then loads the thread again (it may have started meanwhile: MESSAGE_STARTED says so). */
+  private async changeQueued(messageId: string, change: () => Promise<unknown>): Promise<void> {
+    this.changing = messageId;
+    this.error = undefined;
+    try {
+      await change();
+    } catch (error) {
+      this.error = explain(error);
+    } finally {
+      this.changing = '';
+      await this.load();
+    }
+  }
+
   private changed(): void {
     this.dispatchEvent(new CustomEvent('link-thread-changed', { detail: this.threadId, bubbles: true, composed: true }));
   }
@@ -184,11 +210,16 @@ export class LinkThreadView extends LitElement {
     const offline = this.thread?.linkId && this.directory?.loaded && link?.state !== LinkState.ONLINE;
     const running = this.runs.some((r) => UNFINISHED.has(r.state));
     const runsById = new Map(this.runs.map((r) => [r.id, r]));
+    const machine = link ? machineName(link) : 'the machine';
+    const started = this.messages.filter((m) => m.runId && m.state !== MessageState.EXPIRED);
+    const waiting = this.messages.filter((m) => m.state === MessageState.QUEUED || m.state === MessageState.EXPIRED);
     return html`
       ${offline
         ? html`<div class="top"><div class="banner" role="status" data-testid="offline-banner">
-            <strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Its runs cannot start until it reconnects:
-            start linkd on it (<code>linkd start</code>), or check its network.
+            ${link && presenceOf(link) === 'asleep'
+              ? html`<strong>${link.name} is ${presencePhrase(link)}.</strong> Messages wait for it and run when it wakes up${queuedLabel(link) ? ` (${queuedLabel(link)})` : ''}.`
+              : html`<strong>${link?.name || 'This thread\'s machine'} is offline.</strong> Messages wait for it and run when it is back
+            (start linkd on it: <code>linkd start</code>, or check its network).`}
           </div></div>`
         : nothing}
       <div class="scroll">
@@ -198,15 +229,24 @@ export class LinkThreadView extends LitElement {
           ${!this.threadId
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
             : nothing}
-          ${this.messages.map((m) => {
-            const run = runsById.get(m.runId);
+          ${started.map((m) => {
+            // A message steered into a run shows in that run's stream (its `steered` event), not as a run of its own.
+            if (m.state === MessageState.STEERED) return nothing;
+            const steering = m.state === MessageState.STEERING;
+            const run = steering ? undefined : runsById.get(m.runId);
             return html`
               <div class="message" data-testid="message"><div class="body">${m.text}</div>
-                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}</div>
+                <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}${steering ? ' · going into the running turn…' : ''}</div>
               </div>
+              ${run && offline && run.state === RunState.QUEUED ? html`<div class="waiting" data-testid="waiting-for-machine">waiting for ${machine}</div>` : nothing}
               ${(run ? [run, ...continuationsOf(run, this.runs)] : []).map((r) => html`<link-run-view data-run-id=${r.id} .run=${r} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>`)}
             `;
           })}
+          ${waiting.map(
+            (m) => html`<link-queued-message .message=${m} waitingFor=${offline ? machine : ''} ?pending=${this.changing === m.id}
+              @link-queued-edit=${(e: CustomEvent<QueuedEditDetail>) => void this.changeQueued(m.id, () => this.clients.threads.updateQueuedMessage(e.detail))}
+              @link-queued-withdraw=${() => void this.changeQueued(m.id, () => this.clients.threads.withdrawMessage({ messageId: m.id }))}></link-queued-message>`,
+          )}
           ${this.thread?.repository && this.thread.sandboxId
             ? html`<link-thread-changes .thread=${this.thread} .firstMessage=${this.messages[0]?.text ?? ''} ?busy=${running}
                 .revision=${this.runs.map((r) => `${r.id}:${r.state}`).join(',')}></link-thread-changes>`
@@ -215,7 +255,7 @@ export class LinkThreadView extends LitElement {
         </div>
       </div>
       <div class="composer">
-        <link-composer .thread=${this.thread} .lastMessage=${this.messages.at(-1)} .links=${this.directory?.sorted() ?? []} ?busy=${this.sending || running}
+        <link-composer .thread=${this.thread} .lastMessage=${this.messages.at(-1)} .links=${this.directory?.sorted() ?? []} ?busy=${this.sending} ?running=${running}
           @link-send=${(e: CustomEvent<SendDetail>) => void this.send(e.detail)}></link-composer>
       </div>
     `;
