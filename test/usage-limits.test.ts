@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import type { Client } from '@connectrpc/connect';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { RunState, UsageLimitStatus, type Run } from '../gen/link/v1/run_pb.js';
+import { MessageState, RunState, UsageLimitStatus, type Run } from '../gen/link/v1/run_pb.js';
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { CONTINUE_PROMPT } from '../control-plane/limits/resume-sweep.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
@@ -128,15 +128,26 @@ describe('usage limits, through Link with the real CLIs', function () {
     });
   }
 
-  it('cancelling a parked run gives up its continuation', async () => {
+  it('a message sent to a parked thread waits; cancelling the parked run gives up its continuation and the message runs', async () => {
     const { threadId, run } = await firstRun('claude-code', `cancel-${Date.now()}\nLIMIT 300`, true);
     assert.equal(run.state, RunState.PARKED_LIMIT);
+    // A message sent meanwhile waits behind the parked run…
+    const sent = await threads.sendMessage({ threadId, text: 'after the limit, something else' });
+    assert.equal(sent.message?.state, MessageState.QUEUED);
     const { state } = await threads.cancelRun({ runId: run.id });
     assert.equal(state, RunState.CANCELLED);
     const { thread } = await threads.getThread({ threadId });
     assert.equal(thread!.resumesAt, undefined, 'no continuation is due');
-    const { runs } = await threads.listRuns({ threadId });
-    assert.deepEqual(runs.map((r) => [r.id, r.state]), [[run.id, RunState.CANCELLED]]);
+    // …and runs once the parked run is given up; no continuation is made.
+    const next = await until(async () => {
+      const { runs } = await threads.listRuns({ threadId });
+      const other = runs.find((r) => r.id !== run.id);
+      return other && ENDED.has(other.state) ? { other, runs } : undefined;
+    }, 'the queued message to run');
+    assert.equal(next.other.state, RunState.COMPLETED);
+    assert.equal(next.other.continuesRunId, '');
+    assert.deepEqual(next.runs.map((r) => r.id).sort(), [run.id, next.other.id].sort());
+    assert.equal(next.runs.find((r) => r.id === run.id)!.state, RunState.CANCELLED);
   });
 
   it('two parked threads of one machine and harness continue one after the other', async () => {

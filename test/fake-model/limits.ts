@@ -14,8 +14,9 @@
  *               plan_type}}` and the `x-codex-primary-*` headers (used percent, window, reset at)
  *   Gemini      429 RESOURCE_EXHAUSTED with a `QuotaFailure` and `RetryInfo.retryDelay`
  *
- * A LIMIT line limits only while its reset lies ahead: the conversation it is in (resumed after
- * the reset) is answered normally afterwards. The reset is fixed when the line (the whole line, so
+ * A LIMIT line (in the person's latest message) limits only while its reset lies ahead: the same
+ * message sent again after the reset is answered normally, and so is a later message of the
+ * conversation. The reset is fixed when the line (the whole line, so
  * give each test its own words) is first seen, so every retry sees the same reset time.
  */
 import type { ServerResponse } from 'node:http';
@@ -31,8 +32,8 @@ const resets = new Map<string, number>();
  * reset is still ahead, and returns true (the caller answers nothing else); otherwise sets the
  * NEAR headers, if asked for, on the answer to come and returns false.
  */
-export function answerLimit(res: ServerResponse, dialect: LimitDialect, conversation: { prompt: string }): boolean {
-  const line = /^.*\bLIMIT (\d+).*$/m.exec(conversation.prompt);
+export function answerLimit(res: ServerResponse, dialect: LimitDialect, conversation: { prompt: string; latest: string }): boolean {
+  const line = /^.*\bLIMIT (\d+).*$/m.exec(conversation.latest);
   if (!line) {
     for (const [name, value] of Object.entries(nearLimitHeaders(dialect, conversation.prompt))) res.setHeader(name, value);
     return false;
