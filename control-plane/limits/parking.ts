@@ -14,14 +14,13 @@
  * The margin is the server's `--limit-resume-margin` (one value per process: `configureLimits`).
  */
 import type { TransactionSql } from 'postgres';
-import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { create } from '@bufbuild/protobuf';
 import { RunDoneSchema, RunStatus, UsageLimitStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
 import { startNextMessageInTx } from '../threads/message-queue.js';
 import { RunFailure } from '../../common/reasons.js';
 import type { EndingRun } from '../runs/run-ended.js';
 import type { RunStateName } from '../runs/run-events.js';
-import { recordUsageLimitInTx } from './usage-limits.js';
+import { recordUsageLimitInTx, storableDate } from './usage-limits.js';
 
 /** Seconds after the reset a continuation starts, by default (`--limit-resume-margin`). */
 export const DEFAULT_LIMIT_RESUME_MARGIN_S = 60;
@@ -43,7 +42,7 @@ const isLimit = (done: RunDone) => done.failureReason === RunFailure.UsageLimit;
  */
 export async function parkOrFailInTx(tx: TransactionSql, run: EndingRun, done: RunDone, state: RunStateName): Promise<RunStateName> {
   if (!isLimit(done) || state !== 'failed' || !run.threadId) return state;
-  const resetsAt = done.limitResetsAt ? timestampDate(done.limitResetsAt) : null;
+  const resetsAt = storableDate(done.limitResetsAt);
   const [parked] = await tx<{ id: string }[]>`
     update threads set
       resumes_at = ${resetsAt ? tx`${resetsAt}::timestamptz + ${settings.marginSeconds} * interval '1 second'` : tx`now() + ${DEFAULT_LIMIT_WAIT_S} * interval '1 second'`},
@@ -56,7 +55,7 @@ export async function parkOrFailInTx(tx: TransactionSql, run: EndingRun, done: R
 /** After a run ended at the limit: the machine's limit recorded; a failed run's message says when it resets. */
 export async function afterLimitInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   if (!isLimit(done)) return;
-  const resetsAt = done.limitResetsAt ? timestampDate(done.limitResetsAt) : null;
+  const resetsAt = storableDate(done.limitResetsAt);
   const [row] = await tx<{ harness: string }[]>`select harness from runs where id = ${run.id}`;
   if (row) await recordUsageLimitInTx(tx, run.linkId, row.harness, { status: UsageLimitStatus.REACHED, resetsAt, window: '' });
   if (state === 'failed') {

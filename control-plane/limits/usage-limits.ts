@@ -4,7 +4,7 @@
  * shows them; a reset already past reads OK (the limit is over, whatever was reported).
  */
 import { create } from '@bufbuild/protobuf';
-import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
 import { UsageLimitStatus, type RunEvent, type UsageLimit } from '../../gen/link/v1/run_pb.js';
 import { HarnessUsageLimitSchema, type HarnessUsageLimit } from '../../gen/link/v1/types_pb.js';
@@ -27,14 +27,25 @@ export interface LimitReport {
   window?: string;
 }
 
+/**
+ * A reset time as the agent sent it, when it is one Postgres can store (a timestamp within years
+ * 1970 to 9999); otherwise none. What an agent sends is never trusted to be well-formed.
+ */
+export function storableDate(at: Timestamp | undefined): Date | null {
+  if (!at || at.nanos < 0 || at.nanos > 999_999_999 || at.seconds < 0n || at.seconds > 253_402_300_799n) return null;
+  return timestampDate(at);
+}
+
 /** Records `report` as the latest for (link, harness), in the caller's transaction. An unspecified status is ignored. */
 export async function recordUsageLimitInTx(tx: TransactionSql, linkId: string, harness: string, report: LimitReport): Promise<void> {
   const status = NAMES[report.status];
   if (!status || !harness) return;
-  const used = report.usedPercent;
+  // Only what can be stored: a percentage 0 to 100, a window's name without NUL, at most 64 characters.
+  const used = report.usedPercent !== undefined && Number.isFinite(report.usedPercent) ? Math.min(100, Math.max(0, report.usedPercent)) : undefined;
+  const window = (report.window ?? '').replaceAll('\u0000', '').slice(0, 64);
   await tx`
     insert into usage_limits (link_id, harness, status, resets_at, used_percent, used_known, limit_window, reported_at)
-    values (${linkId}, ${harness}, ${status}, ${report.resetsAt}, ${used ?? 0}, ${used !== undefined}, ${(report.window ?? '').slice(0, 64)}, now())
+    values (${linkId}, ${harness}, ${status}, ${report.resetsAt}, ${used ?? 0}, ${used !== undefined}, ${window}, now())
     on conflict (link_id, harness) do update set status = excluded.status, resets_at = excluded.resets_at,
       used_percent = excluded.used_percent, used_known = excluded.used_known, reported_at = now(),
       limit_window = case when excluded.limit_window = '' then usage_limits.limit_window else excluded.limit_window end`;
@@ -49,7 +60,7 @@ export async function recordLimitEventsInTx(tx: TransactionSql, runId: string, l
   if (!run) return;
   await recordUsageLimitInTx(tx, linkId, run.harness, {
     status: last.status,
-    resetsAt: last.resetsAt ? timestampDate(last.resetsAt) : null,
+    resetsAt: storableDate(last.resetsAt),
     usedPercent: last.usedKnown ? last.usedPercent : undefined,
     window: last.window,
   });
