@@ -17,7 +17,8 @@ import { MessageState, RunState, UsageLimitStatus, type Run } from '../gen/link/
 import type { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { CONTINUE_PROMPT } from '../control-plane/limits/resume-sweep.js';
 import { startHarnessStack, type HarnessStack } from './helpers/harness-clis.js';
-import { linkClient } from './helpers/clients.js';
+import { linkClient, LinkWatch } from './helpers/clients.js';
+import type { Link } from '../gen/link/v1/types_pb.js';
 import { threadClient } from './helpers/runs.js';
 import type { TestServer } from './helpers/server.js';
 
@@ -113,18 +114,25 @@ describe('usage limits, through Link with the real CLIs', function () {
       assert.equal(limit?.status, UsageLimitStatus.OK, 'past its reset the limit reads OK');
     });
 
-    it(`${harness}: not opted in, the run fails USAGE_LIMIT, its message says when the limit resets, and ListLinks shows it REACHED`, async () => {
-      const { run } = await firstRun(harness, `fail-${harness}-${Date.now()}\nLIMIT 120`, false);
-      assert.equal(run.state, RunState.FAILED);
-      assert.equal(run.failureReason, 'USAGE_LIMIT');
-      assert.ok(run.limitResetsAt);
-      const resetsAt = timestampDate(run.limitResetsAt);
-      assert.ok(resetsAt.getTime() > Date.now(), 'the reset lies ahead');
-      assert.ok(run.failureMessage.includes(resetsAt.toISOString()), `the message says when: ${run.failureMessage}`);
-      const { links } = await linkClient(env.grpcUrl, env.userToken).listLinks({});
-      const limit = links.find((l) => l.id === env.link.id)?.usageLimits.find((u) => u.harness === harness);
-      assert.equal(limit?.status, UsageLimitStatus.REACHED);
-      assert.equal(timestampDate(limit.resetsAt!).getTime(), resetsAt.getTime());
+    it(`${harness}: not opted in, the run fails USAGE_LIMIT, its message says when the limit resets, and ListLinks and WatchLinks show it REACHED`, async () => {
+      const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+      try {
+        const { run } = await firstRun(harness, `fail-${harness}-${Date.now()}\nLIMIT 120`, false);
+        assert.equal(run.state, RunState.FAILED);
+        assert.equal(run.failureReason, 'USAGE_LIMIT');
+        assert.ok(run.limitResetsAt);
+        const resetsAt = timestampDate(run.limitResetsAt);
+        assert.ok(resetsAt.getTime() > Date.now(), 'the reset lies ahead');
+        assert.ok(run.failureMessage.includes(resetsAt.toISOString()), `the message says when: ${run.failureMessage}`);
+        const { links } = await linkClient(env.grpcUrl, env.userToken).listLinks({});
+        const limit = links.find((l) => l.id === env.link.id)?.usageLimits.find((u) => u.harness === harness);
+        assert.equal(limit?.status, UsageLimitStatus.REACHED);
+        assert.equal(timestampDate(limit.resetsAt!).getTime(), resetsAt.getTime());
+        const reached = (link: Link) => link.usageLimits.some((u) => u.harness === harness && u.status === UsageLimitStatus.REACHED && u.resetsAt && timestampDate(u.resetsAt).getTime() === resetsAt.getTime());
+        await watch.until(env.link.id, reached, `${harness} REACHED in WatchLinks`, 20_000);
+      } finally {
+        await watch.close();
+      }
     });
   }
 

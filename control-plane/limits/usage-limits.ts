@@ -1,13 +1,16 @@
 /**
  * Each harness's usage limit on each machine (`usage_limits`), as its CLI last reported it: from a
  * run's `usage_limit` events while it streams, and from a run that ended at the limit. ListLinks
- * shows them; a reset already past reads OK (the limit is over, whatever was reported).
+ * and WatchLinks show them (a change is announced on `link_control`, so the page's picker hears
+ * it); a reset already past reads OK (the limit is over, whatever was reported). `reported_at` is
+ * when the report last changed.
  */
 import { create } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
 import { UsageLimitStatus, type RunEvent, type UsageLimit } from '../../gen/link/v1/run_pb.js';
 import { HarnessUsageLimitSchema, type HarnessUsageLimit } from '../../gen/link/v1/types_pb.js';
+import { notify } from '../notifications.js';
 
 type StatusName = 'ok' | 'warning' | 'reached';
 
@@ -43,12 +46,18 @@ export async function recordUsageLimitInTx(tx: TransactionSql, linkId: string, h
   // Only what can be stored: a percentage 0 to 100, a window's name without NUL, at most 64 characters.
   const used = report.usedPercent !== undefined && Number.isFinite(report.usedPercent) ? Math.min(100, Math.max(0, report.usedPercent)) : undefined;
   const window = (report.window ?? '').replaceAll('\u0000', '').slice(0, 64);
-  await tx`
+  // Written (and the machine's watchers told, through link_control) only when something changed.
+  const changed = await tx`
     insert into usage_limits (link_id, harness, status, resets_at, used_percent, used_known, limit_window, reported_at)
     values (${linkId}, ${harness}, ${status}, ${report.resetsAt}, ${used ?? 0}, ${used !== undefined}, ${window}, now())
     on conflict (link_id, harness) do update set status = excluded.status, resets_at = excluded.resets_at,
       used_percent = excluded.used_percent, used_known = excluded.used_known, reported_at = now(),
-      limit_window = case when excluded.limit_window = '' then usage_limits.limit_window else excluded.limit_window end`;
+      limit_window = case when excluded.limit_window = '' then usage_limits.limit_window else excluded.limit_window end
+    where (usage_limits.status, usage_limits.resets_at, usage_limits.used_percent, usage_limits.used_known)
+      is distinct from (excluded.status, excluded.resets_at, excluded.used_percent, excluded.used_known)
+    returning (select user_id from links where id = ${linkId}) as user_id`;
+  const userId = (changed[0] as { user_id?: string } | undefined)?.user_id;
+  if (userId) await notify(tx, 'link_control', { type: 'changed', userId, linkId });
 }
 
 /** A batch of a run's stored events: its `usage_limit` events recorded for its machine and harness (the last one counts). */

@@ -132,7 +132,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           for (const linkId of shown) {
             if ((before.get(linkId) ?? 0) === (queued.get(linkId) ?? 0)) continue;
             const link = await this.store.getLink(user.id, linkId);
-            if (link) yield { event: { case: 'changed', value: linkView(link, live.get(linkId), queued.get(linkId)) } };
+            if (link) yield { event: { case: 'changed', value: (await this.withLimits([linkView(link, live.get(linkId), queued.get(linkId))]))[0] } };
           }
           continue;
         }
