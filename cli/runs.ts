@@ -39,6 +39,7 @@ import {
 import { answerCommand, describeAnswer, describeInteraction, InlinePrompts, LineReader, stillPending, winningAnswer, type AnswerBody } from './interactions.js';
 import { enumWord, forTerminal, jsonLine, jsonOf, printMessage, printMessages, printValue, table, when } from './output.js';
 import { parseDuration, waitingNotice } from './messages.js';
+import { describeLimit, doneLimitNote, runLimitNote } from './limits.js';
 
 type Threads = Client<typeof ThreadService>;
 
@@ -81,10 +82,12 @@ export function describeEvent(event: RunEvent): string {
     }
     case 'interactionResolved':
       return `${prefix} ${describeAnswer(e.value.answer, e.value.state)}`;
+    case 'usageLimit':
+      return `${prefix} ${describeLimit(e.value)}`;
     case 'steered':
       return `${prefix} you, during the turn: ${e.value.text}`;
     case 'done':
-      return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
+      return `${prefix} done: ${RunStatus[e.value.status].toLowerCase()}, exit ${e.value.exitCode}${e.value.failureReason ? ` (${e.value.failureReason})` : ''}${doneLimitNote(e.value)}${e.value.killed.length ? `; killed ${e.value.killed.join(', ')}` : ''}`;
     default:
       return `${prefix} (unknown event)`;
   }
@@ -248,7 +251,7 @@ export function addRunCommands(program: Command, runs: Command, transport: () =>
         r.id,
         r.threadId,
         r.harness || '-',
-        `${enumWord(RunState, r.state)}${r.pendingInteractions ? ` (${r.pendingInteractions} waiting for you)` : ''}`,
+        `${enumWord(RunState, r.state)}${r.pendingInteractions ? ` (${r.pendingInteractions} waiting for you)` : ''}${runLimitNote(r)}`,
         when(r.createdAt),
         r.finishedAt ? when(r.finishedAt) : '-',
         r.finishedAt ? String(r.exitCode) : '-',

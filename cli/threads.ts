@@ -6,18 +6,20 @@
  *   linkctl threads search TEXT [--archived] [--json] threads whose title contains TEXT
  *   linkctl threads rename THREAD TITLE | archive THREAD | unarchive THREAD [--json]
  *   linkctl threads delete THREAD --yes               the thread, its runs and their events
+ *   linkctl threads update THREAD --resume-after-limit on|off   park runs at the usage limit and continue after the reset
  */
 import type { Command } from 'commander';
 import { createClient, type Transport } from '@connectrpc/connect';
 import { RunState, ThreadSchema, type Thread } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { enumWord, printMessage, printMessages, printValue, table, when } from './output.js';
+import { onOff, threadLimitNote } from './limits.js';
 
 function threadRows(list: Thread[]): string[][] {
   return list.map((t) => [
     t.id,
     t.harness || '-',
-    `${t.lastRunState ? enumWord(RunState, t.lastRunState) : '-'}${t.pendingInteractions ? ` (${t.pendingInteractions} waiting for you)` : ''}${t.archived ? ' (archived)' : ''}`,
+    `${t.lastRunState ? enumWord(RunState, t.lastRunState) : '-'}${t.pendingInteractions ? ` (${t.pendingInteractions} waiting for you)` : ''}${t.archived ? ' (archived)' : ''}${threadLimitNote(t)}`,
     t.linkName || t.linkId || '-',
     when(t.updatedAt),
     t.title || '(untitled)',
@@ -60,7 +62,7 @@ export function addThreadCommands(program: Command, transport: () => Promise<Tra
     .option('--json', 'print JSON')
     .action((text: string, opts) => list(text, opts));
 
-  const update = async (threadId: string, change: { title?: string; archived?: boolean }, json: boolean, said: string) => {
+  const update = async (threadId: string, change: { title?: string; archived?: boolean; resumeAfterLimit?: boolean }, json: boolean, said: string) => {
     const { thread } = await (await client()).updateThread({ threadId, ...change });
     if (json) return printMessage(ThreadSchema, thread!);
     process.stdout.write(`${said} ${threadId}${thread?.title ? ` "${thread.title}"` : ''}\n`);
@@ -78,6 +80,15 @@ export function addThreadCommands(program: Command, transport: () => Promise<Tra
     .command('unarchive <thread-id>')
     .option('--json', 'print the thread as JSON')
     .action((threadId: string, opts) => update(threadId, { archived: false }, Boolean(opts.json), 'unarchived'));
+  threads
+    .command('update <thread-id>')
+    .description("change a thread's settings")
+    .requiredOption('--resume-after-limit <on|off>', 'on: a run at the usage limit parks and continues after the reset; off: it fails')
+    .option('--json', 'print the thread as JSON')
+    .action((threadId: string, opts) => {
+      const on = onOff(String(opts.resumeAfterLimit));
+      return update(threadId, { resumeAfterLimit: on }, Boolean(opts.json), on ? 'runs at the usage limit will continue after the reset in' : 'runs at the usage limit will fail in');
+    });
   threads
     .command('delete <thread-id>')
     .description('delete the thread, its runs and their events (refused while a run is in progress)')

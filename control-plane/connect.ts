@@ -36,10 +36,13 @@ import type { MessageQueue } from './threads/message-queue.js';
 import type { ThreadAdmin } from './threads/thread-admin.js';
 import type { ThreadStore } from './threads/thread-store.js';
 import type { Notifications } from './notifications.js';
+import type { UsageLimitsOfLinks } from './services/link-service.js';
 
 /** What the services are built on; the server opened each of these and closes them. */
 export interface ServiceDependencies {
   store: Store;
+  /** Each link's usage limits, for the link views (none without it). */
+  usageLimits?: UsageLimitsOfLinks;
   registry: Registry;
   sessions: LinkSessionHub;
   runs: RunStore;
@@ -79,7 +82,7 @@ export function createServices(deps: ServiceDependencies): ControlPlaneServices 
   const { store, registry, runs, threads, sandboxes } = deps;
   const auth = new Authenticator(store);
   const edge = new RpcEdge({ log: deps.log.child({ module: 'rpc' }), databaseErrors: deps.metrics.databaseErrors, maxMessageBytes: MAX_MESSAGE_BYTES });
-  const linkImpl = new LinkServiceImpl(store, registry, deps.sessions, deps.advertisedGrpcUrl, deps.notifications);
+  const linkImpl = new LinkServiceImpl(store, registry, deps.sessions, deps.advertisedGrpcUrl, deps.notifications, deps.usageLimits);
   const protectedServices = [
     serviceEntry(LinkService, edge.wrap(LinkService, auth.protect(LinkService, linkImpl, { connect: 'link', completePairing: 'none' }))),
     serviceEntry(UserService, edge.wrap(UserService, auth.protect(UserService, new UserServiceImpl(store)))),

@@ -155,6 +155,12 @@ logOptions(
         .argParser(duration(1_000, 7 * 86_400_000)),
     )
     .addOption(
+      new Option('--limit-resume-margin <seconds>', 'a run parked at the usage limit continues this long after the reset')
+        .env('LINK_SERVER_LIMIT_RESUME_MARGIN')
+        .default(60)
+        .argParser(integer(0, 86_400)),
+    )
+    .addOption(
       new Option('--http-request-timeout <ms>', 'close an HTTP connection whose request (head and body) has not arrived within this')
         .env('LINK_SERVER_HTTP_REQUEST_TIMEOUT')
         .default(30_000)
@@ -229,6 +235,7 @@ logOptions(
       linkLostGraceMs: opts.linkLostGrace,
       retainEventsMs: opts.retainEvents,
       approvalTimeoutMs: opts.approvalTimeout,
+      limitResumeMarginSeconds: opts.limitResumeMargin,
       httpRequestTimeoutMs: opts.httpRequestTimeout,
       keepaliveTimeoutMs: opts.keepaliveTimeout,
       webDir: opts.webDir,

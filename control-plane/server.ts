@@ -51,6 +51,9 @@ import { MessageQueue } from './threads/message-queue.js';
 import { ThreadAdmin } from './threads/thread-admin.js';
 import { SteerStore } from './steering/steer-store.js';
 import { ThreadStore } from './threads/thread-store.js';
+import { configureLimits } from './limits/parking.js';
+import { ResumeSweep } from './limits/resume-sweep.js';
+import { usageLimitsOfLinks } from './limits/usage-limits.js';
 
 export interface LinkServerOptions {
   /** Serve both ports over TLS with this certificate (PEM, with its chain) and key. */
@@ -78,6 +81,10 @@ export interface LinkServerOptions {
   approvalTimeoutMs?: number;
   /** How often queued messages and runs past their expiry are failed (default 2 s). */
   expirySweepIntervalMs?: number;
+  /** A run parked at the usage limit continues this long after the reset (default 60 s; `--limit-resume-margin`). */
+  limitResumeMarginSeconds?: number;
+  /** How often the usage-limit resume sweep looks for due threads (default 2 s). */
+  limitSweepIntervalMs?: number;
   /** How long a link's old token keeps working after a rotation (default 10 minutes). */
   tokenGraceMs?: number;
   /** How long an HTTP request may take to arrive, head and body (default 30 s); answers may stream longer. */
@@ -132,7 +139,8 @@ export class LinkServer {
     setMaxListeners(0, shutdown.signal);
     const stores = await openStores(options);
     const isReady = () => registry.isReady() && store.isReady() && store.notifications.isListening() && !shutdown.signal.aborted;
-    const built = createServices({ ...stores, store, registry, log, isReady, advertisedGrpcUrl: options.advertisedGrpcUrl ?? '' });
+    const usageLimits = (linkIds: readonly string[]) => usageLimitsOfLinks(store.connection, linkIds);
+    const built = createServices({ ...stores, store, registry, log, isReady, usageLimits, advertisedGrpcUrl: options.advertisedGrpcUrl ?? '' });
     const grpcServer = createGrpc(options, built, shutdown.signal);
     const grpcPort = await bindGrpc(grpcServer, options);
     const httpServer = createHttp(options, built, stores.metrics, shutdown.signal);
@@ -147,10 +155,15 @@ export class LinkServer {
     stores.retention?.start();
     stores.approvalTimeouts.start();
     stores.expiry.start();
+    stores.limitResumes.start();
+    server.limitResumes = stores.limitResumes;
     server.setAdvertisedGrpcUrl = built.setAdvertisedGrpcUrl;
     if (!options.advertisedGrpcUrl) server.setAdvertisedGrpcUrl(`${options.tls ? 'https' : 'http'}://${options.host}:${grpcPort}`);
     return server;
   }
+
+  /** The usage-limit resume sweep (stopped by close()). */
+  private limitResumes: ResumeSweep | undefined;
 
   /** Changes the gRPC address shown in pairing commands (known only after binding port 0). */
   setAdvertisedGrpcUrl: (url: string) => void = () => undefined;
@@ -202,6 +215,7 @@ export class LinkServer {
     await this.retention?.close();
     this.interactions.sweep.stop();
     this.expiry.stop();
+    this.limitResumes?.stop();
     this.interactions.store.close();
     await this.options.registry.close();
     await this.runs.close();
@@ -234,6 +248,8 @@ async function openStores(options: LinkServerOptions) {
   const approvalTimeouts = new ApprovalTimeoutSweep(interactions, log.child({ module: 'approval-timeout' }));
   const messageQueue = new MessageQueue(store.connection);
   const expiry = new MessageExpirySweep(store.connection, runs, log.child({ module: 'message-expiry' }), options.expirySweepIntervalMs);
+  configureLimits({ marginSeconds: options.limitResumeMarginSeconds });
+  const limitResumes = new ResumeSweep(store.connection, log.child({ module: 'usage-limits' }), options.limitSweepIntervalMs);
   const retention = options.retainEventsMs
     ? new EventRetention(store.connection, { retainMs: options.retainEventsMs, intervalMs: options.retentionIntervalMs }, log.child({ module: 'retention' }))
     : undefined;
@@ -259,7 +275,7 @@ async function openStores(options: LinkServerOptions) {
     log.child({ module: 'link-session' }),
     metrics,
   );
-  return { runs, sandboxes, threads, threadAdmin, messageQueue, expiry, notifications, interactions, steers, approvalTimeouts, retention, metrics, sessions };
+  return { runs, sandboxes, threads, threadAdmin, messageQueue, expiry, notifications, interactions, steers, approvalTimeouts, limitResumes, retention, metrics, sessions };
 }
 
 /** The gRPC port: every service (with the 4 MiB request limit), reflection, keepalive. */

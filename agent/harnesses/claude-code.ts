@@ -27,6 +27,7 @@
  *   system/api_retry       → a log line
  *   control_request        → an interaction (permission or question), answered on stdin
  *   control_cancel_request → the interaction is withdrawn
+ *   rate_limit_event       → usage_limit (claude-limits.ts; a 429 at the limit ends the run USAGE_LIMIT)
  *   result                 → usage and cost; `is_error` (with `api_error_status`) means the run failed even
  *                            though the CLI may exit 0; `error_during_execution` without a message is how
  *                            it reports being interrupted (a stopped run reads as stopped)
@@ -36,6 +37,8 @@ import type { EventInit } from '../runs/outbox.js';
 import type { HarnessAdapter, OutputParser, RunIo } from './harness.js';
 import { doneEvent, jsonlParser, textOf, usageEvent } from './jsonl.js';
 import { claudeAllowedTools, claudePermissionMode, ClaudeControl } from './claude-control.js';
+import { claudeLimitResult, claudeRateLimitEvent } from './claude-limits.js';
+import { UsageLimitWatch } from './usage-limit.js';
 
 export const claudeCodeHarness: HarnessAdapter = {
   name: 'claude-code',
@@ -86,6 +89,7 @@ interface ClaudeState {
   result: { outcome: 'completed' | 'failed' | undefined; stopped?: { code: string; message: string } } | undefined;
   control: ClaudeControl | undefined;
   session: ClaudeSession | undefined;
+  limits: UsageLimitWatch;
   /** The `started` event went out (a steered message run as a turn of its own inits again). */
   started: boolean;
   /** stdin was closed (after the first `result`): nothing more reaches the CLI. */
@@ -101,7 +105,7 @@ interface ClaudeState {
  * its stdin after the result.
  */
 export function claudeParser(cwd: string, session?: ClaudeSession): OutputParser {
-  const state: ClaudeState = { cwd, sessionId: '', result: undefined, session, control: session ? new ClaudeControl(session.io, cwd) : undefined, started: false, inputEnded: false, interrupts: 0 };
+  const state: ClaudeState = { cwd, sessionId: '', result: undefined, session, control: session ? new ClaudeControl(session.io, cwd) : undefined, started: false, inputEnded: false, interrupts: 0, limits: new UsageLimitWatch() };
   const parser = jsonlParser({
     message: (message) => claudeMessage(message, state),
     finish: (exit) => {
@@ -109,7 +113,7 @@ export function claudeParser(cwd: string, session?: ClaudeSession): OutputParser
       const stopped = state.result?.stopped;
       if (stopped && !exit.cancelled) events.push({ event: { case: 'error', value: stopped } });
       events.push(doneEvent(exit, state.result?.outcome, state.sessionId));
-      return events;
+      return state.limits.finish(events);
     },
   });
   return {
@@ -152,6 +156,8 @@ function claudeMessage(message: Record<string, unknown>, state: ClaudeState): Ev
       return userMessage(message);
     case 'result':
       return resultMessage(message, state);
+    case 'rate_limit_event':
+      return claudeRateLimitEvent(message, state.limits);
     default:
       // stream_event and future types are not shown.
       return [];
@@ -221,6 +227,7 @@ function resultMessage(message: Record<string, unknown>, state: ClaudeState): Ev
     // On API errors the CLI says subtype "success" with is_error (and api_error_status).
     const status = message.api_error_status as number | null;
     state.result = { outcome: 'failed' };
+    claudeLimitResult(message, state.limits);
     events.push({ event: { case: 'error', value: { code: status ? `api_error_${status}` : 'error', message: String(message.result ?? '') } } });
   } else {
     // error_during_execution (interrupted: no message of its own), error_max_turns, …: the turn

@@ -16,6 +16,7 @@
  *     mcpToolCall, webSearch, …     → tool call and result, named after the type
  *   thread/tokenUsage/updated       → usage at the turn's end (the thread's running total)
  *   error {error, willRetry}        → error (a log line while Codex retries)
+ *   account/rateLimits/updated      → usage_limit (codex-limits.ts; usageLimitExceeded ends the run USAGE_LIMIT)
  *   warning, configWarning, …       → log lines
  *   turn/completed {turn.status}    → the run's outcome; stdin is closed and the server exits
  *   requests (approvals, questions) → interactions (codex-interactions.ts); serverRequest/resolved
@@ -32,6 +33,8 @@
  * in Codex's workspace-write sandbox: the run's directory is writable, the rest of the disk is not.
  */
 import { isAbsolute, relative } from 'node:path';
+import { codexLimitError, codexRateLimits } from './codex-limits.js';
+import { UsageLimitWatch } from './usage-limit.js';
 import { LogLine_Stream, type RunPayload } from '../../gen/link/v1/run_pb.js';
 import type { EventInit } from '../runs/outbox.js';
 import { CodexRpc, codexPolicy, INITIALIZE_PARAMS, threadParams, type RpcId, type RpcOutcome } from './codex-app-server.js';
@@ -91,6 +94,7 @@ interface CodexState {
   changes: Map<string, CodexFileChange[]>;
   /** The server's requests still waiting for the user: request id → interaction id. */
   asked: Map<RpcId, string>;
+  limits: UsageLimitWatch;
   /** The running turn's id, once the server named it. */
   turnId: string;
   /** turn/completed came: nothing more goes into the turn. */
@@ -109,7 +113,7 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
     });
   }
   const rpc = new CodexRpc(io.input);
-  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map(), turnId: '', turnEnded: false, steering: new Set() };
+  const state: CodexState = { payload, cwd, codexCwd: cwd, sessionId: '', outcome: undefined, lastError: '', usage: undefined, called: new Set(), changes: new Map(), asked: new Map(), turnId: '', turnEnded: false, steering: new Set(), limits: new UsageLimitWatch() };
   const fail = (message: string): EventInit[] => {
     state.outcome = 'failed';
     state.lastError = message;
@@ -140,7 +144,7 @@ export function codexParser(payload: RunPayload, cwd: string, io?: RunIo): Outpu
     finish: (exit) => {
       for (const settle of state.steering) settle(false);
       state.steering.clear();
-      return [doneEvent(exit, state.outcome, state.sessionId)];
+      return state.limits.finish([doneEvent(exit, state.outcome, state.sessionId)]);
     },
   });
   return {
@@ -197,6 +201,7 @@ function notification(method: string, params: Record<string, unknown>, state: Co
       const message = String(((params.error ?? {}) as { message?: string }).message ?? '');
       if (params.willRetry === true) return [log(LogLine_Stream.STDERR, message)];
       state.lastError = message;
+      codexLimitError(params.error, state.limits);
       return [{ event: { case: 'error', value: { code: 'api_error', message } } }];
     }
     case 'warning':
@@ -216,7 +221,10 @@ function notification(method: string, params: Record<string, unknown>, state: Co
       state.turnId = String(((params.turn ?? {}) as { id?: string }).id ?? state.turnId);
       return [];
     case 'turn/completed':
+      codexLimitError(((params.turn ?? {}) as { error?: unknown }).error, state.limits);
       return turnCompleted(params, state, io);
+    case 'account/rateLimits/updated':
+      return codexRateLimits(params, state.limits);
     default:
       return [];
   }

@@ -15,6 +15,7 @@
  *                                 option the CLI offered for it
  *   the session/prompt answer   → usage (its `_meta.quota`), the turn's end: stdin is closed and the
  *                                 CLI exits; an error answer is the run's error, in the CLI's words
+ *                                 (a quota error ends the run USAGE_LIMIT: gemini-limits.ts)
  *
  * Interrupt: the `session/cancel` notification; the CLI ends the turn and answers the prompt with
  * stopReason "cancelled" (the session kept, so the next run loads it). It takes no input mid-turn
@@ -41,6 +42,8 @@ import { AcpLines, describeAcpError, METHOD_NOT_FOUND, type AcpError, type Agent
 import { permissionInteraction, permissionOutcome } from './gemini-permissions.js';
 import { geminiHome, keepSessionFromLoad } from './gemini-sessions.js';
 import { GeminiTurnEvents } from './gemini-updates.js';
+import { geminiQuotaError } from './gemini-limits.js';
+import { UsageLimitWatch } from './usage-limit.js';
 import type { HarnessAdapter, OutputParser, RunIo } from './harness.js';
 import { doneEvent, jsonLine, log, usageEvent } from './jsonl.js';
 
@@ -101,11 +104,12 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
   /** The prompt's answer came: the turn is over. */
   let answered = false;
   const asked = new Set<string>();
+  const limits = new UsageLimitWatch();
 
   const failed = (what: string) => (error: AcpError): EventInit[] => {
     outcome = 'failed';
     io.input.end();
-    return [...turn.flush(), { event: { case: 'error', value: { code: `acp_${error.code}`, message: describeAcpError(error) || `${what} failed` } } }];
+    return [...turn.flush(), ...geminiQuotaError(error, limits), { event: { case: 'error', value: { code: `acp_${error.code}`, message: describeAcpError(error) || `${what} failed` } } }];
   };
 
   function openSession(): EventInit[] {
@@ -216,6 +220,6 @@ export function geminiParser(payload: RunPayload, cwd: string, io: RunIo, home: 
       rpc.notify(AGENT_METHODS.session_cancel, { sessionId });
       return true;
     },
-    finish: (exit) => [...turn.flush(), doneEvent(exit, outcome, sessionId)],
+    finish: (exit) => limits.finish([...turn.flush(), doneEvent(exit, outcome, sessionId)], !payload.resumeSessionId),
   };
 }

@@ -12,6 +12,7 @@
 import type { TransactionSql } from 'postgres';
 import { RunStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
 import type { RunStateName } from './run-events.js';
+import { afterLimitInTx, parkOrFailInTx } from '../limits/parking.js';
 import { startNextMessageInTx } from '../threads/message-queue.js';
 import { steeringEndedInTx } from '../steering/steer-store.js';
 
@@ -23,12 +24,13 @@ export interface EndingRun {
 }
 
 /** The state a run ends in, from its `done`. */
-export async function endStateInTx(_tx: TransactionSql, _run: EndingRun, done: RunDone): Promise<RunStateName> {
-  return stateOf(done.status);
+export async function endStateInTx(tx: TransactionSql, run: EndingRun, done: RunDone): Promise<RunStateName> {
+  return parkOrFailInTx(tx, run, done, stateOf(done.status));
 }
 
 /** Steps after the run's row records its end (`state`), in the same transaction. */
 export async function afterRunEndedInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
+  await afterLimitInTx(tx, run, state, done);
   // Messages that never reached the turn go back to the queue, before the queue's next one starts.
   await steeringEndedInTx(tx, run);
   await startNextMessageInTx(tx, run, state, done);

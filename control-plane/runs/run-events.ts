@@ -16,6 +16,7 @@ import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/in
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
 import { applySteeredInTx } from '../steering/steer-store.js';
 import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
+import { recordLimitEventsInTx } from '../limits/usage-limits.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'parked_limit';
 /** In progress: WAITING (the harness asked the user) counts as much as RUNNING. */
@@ -125,6 +126,7 @@ export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, 
  */
 async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): Promise<'running' | 'waiting'> {
   await applyStarted(tx, run, stored);
+  await recordLimitEventsInTx(tx, runId, run.link_id, stored);
   await applySteeredInTx(tx, runId, stored);
   // Interactions asked and resolved: their table, and whether the run now waits for the user.
   return applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);

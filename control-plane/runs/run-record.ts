@@ -36,6 +36,10 @@ export interface RunRecord {
   permissionMode: PermissionModeName;
   /** A queued run not taken by its machine by then fails EXPIRED (null: never). */
   expiresAt: Date | null;
+  /** USAGE_LIMIT: when the limit resets; a continuation: the parked run; the failure in the CLI's words. */
+  limitResetsAt?: Date | null;
+  continuesRunId?: string | null;
+  failureMessage?: string;
 }
 
 /** A row of `runs` as selected with {@link RUN_COLUMNS}. */
@@ -64,11 +68,14 @@ export interface RunRow {
   detached_at: Date | null;
   permission_mode: PermissionModeName;
   expires_at: Date | null;
+  limit_resets_at: Date | null;
+  continues_run_id: string | null;
+  failure_message: string;
 }
 
 export const RUN_COLUMNS = `id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, session_epoch::text,
   cancel_requested_at, exit_code, failure_reason, session_id, last_seq::text, created_at, dispatched_at, started_at, finished_at, detached_at, permission_mode,
-  expires_at`;
+  expires_at, limit_resets_at, continues_run_id, failure_message`;
 
 /** The record of a row. */
 export function run(row: RunRow): RunRecord {
@@ -97,5 +104,8 @@ export function run(row: RunRow): RunRecord {
     detachedAt: row.detached_at,
     permissionMode: row.permission_mode,
     expiresAt: row.expires_at,
+    limitResetsAt: row.limit_resets_at,
+    continuesRunId: row.continues_run_id,
+    failureMessage: row.failure_message,
   };
 }

@@ -18,6 +18,7 @@ import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, typ
 import { followRun, type RunEventDelivery } from './run-follow.js';
 import { RUN_COLUMNS, run, type PermissionModeName, type RunRecord, type RunRow } from './run-record.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
+import { cancelParkedInTx } from '../limits/parking.js';
 
 export { UNFINISHED, type FinishGuard, type RunStateName } from './run-events.js';
 export { DATABASE_OUTAGE_MS, isConnectionError } from './run-follow.js';
@@ -357,6 +358,7 @@ export class RunStore {
       await this.finish(runId, RunStatus.CANCELLED, RunFailure.Cancelled, 'cancelled before it reached the machine');
       return 'cancelled';
     }
+    if (row.state === 'parked_limit' && (await this.sql.begin((tx) => cancelParkedInTx(tx, runId)))) return 'cancelled';
     if (UNFINISHED.includes(row.state)) await notify(this.sql, 'run_cancel', { runId, linkId: row.link_id });
     return row.state;
   }

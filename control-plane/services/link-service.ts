@@ -20,7 +20,10 @@ import type {
   StartPairingRequest,
   WatchLinksResponseSchema,
 } from '../../gen/link/v1/link_service_pb.js';
-import { CapabilitiesSchema, LinkSchema, LinkState, type Link } from '../../gen/link/v1/types_pb.js';
+import { CapabilitiesSchema, LinkSchema, LinkState, type HarnessUsageLimit, type Link } from '../../gen/link/v1/types_pb.js';
+
+/** Reads the usage limits of links, by link id (limits/usage-limits.ts). */
+export type UsageLimitsOfLinks = (linkIds: readonly string[]) => Promise<Map<string, HarnessUsageLimit[]>>;
 import type { LinkRecord, Store } from '../store/store.js';
 import { peerAddressKey } from '../context.js';
 import { FailureLimiter } from '../rate-limit.js';
@@ -46,7 +49,16 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     private advertisedGrpcUrl: string,
     /** Threads' changes (runs and messages queued or moving on): WatchLinks counts the queues again. */
     private readonly notifications?: Pick<Notifications, 'on'>,
+    /** Each link's harnesses' usage limits (limits/usage-limits.ts); none without it. */
+    private readonly usageLimits?: UsageLimitsOfLinks,
   ) {}
+
+  /** `links` with their usage limits. */
+  private async withLimits(links: Link[]): Promise<Link[]> {
+    const limits = this.usageLimits ? await this.usageLimits(links.map((l) => l.id)) : new Map<string, HarnessUsageLimit[]>();
+    for (const link of links) link.usageLimits = limits.get(link.id) ?? [];
+    return links;
+  }
 
   setAdvertisedGrpcUrl(url: string): void {
     this.advertisedGrpcUrl = url;
@@ -60,7 +72,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     const user = callerUser(ctx);
     const [stored, live] = await Promise.all([this.store.listLinks(user.id), this.registry.list(user.id)]);
     const queued = await this.store.queuedMessages(user.id, stored.map((l) => l.id));
-    return { links: sortLinks(joinLinks(stored, live, queued)) };
+    return { links: await this.withLimits(sortLinks(joinLinks(stored, live, queued))) };
   }
 
   async getLink(request: GetLinkRequest, ctx: HandlerContext) {
@@ -69,7 +81,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
     const stored = await this.store.getLink(user.id, request.linkId);
     if (!stored) throw notFound(request.linkId);
     const [live, queued] = await Promise.all([this.registry.get(user.id, request.linkId), this.store.queuedMessages(user.id, [stored.id])]);
-    return { link: linkView(stored, live, queued.get(stored.id)) };
+    const [link] = await this.withLimits([linkView(stored, live, queued.get(stored.id))]);
+    return { link };
   }
 
   async *watchLinks(_request: unknown, ctx: HandlerContext): AsyncGenerator<MessageInitShape<typeof WatchLinksResponseSchema>> {
@@ -110,7 +123,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
       // fail while etcd is away and end the stream).
       const live = new Map(watch.snapshot.map((r) => [r.linkId, r]));
       queued = await this.store.queuedMessages(user.id, [...shown]);
-      yield { event: { case: 'snapshot', value: { links: sortLinks(joinLinks(stored, watch.snapshot, queued)) } } };
+      yield { event: { case: 'snapshot', value: { links: await this.withLimits(sortLinks(joinLinks(stored, watch.snapshot, queued))) } } };
       for await (const event of events) {
         if (event.type === 'queue') {
           queuePending = false;
@@ -119,7 +132,7 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           for (const linkId of shown) {
             if ((before.get(linkId) ?? 0) === (queued.get(linkId) ?? 0)) continue;
             const link = await this.store.getLink(user.id, linkId);
-            if (link) yield { event: { case: 'changed', value: linkView(link, live.get(linkId), queued.get(linkId)) } };
+            if (link) yield { event: { case: 'changed', value: (await this.withLimits([linkView(link, live.get(linkId), queued.get(linkId))]))[0] } };
           }
           continue;
         }
@@ -133,7 +146,8 @@ export class LinkServiceImpl implements ServiceImpl<typeof LinkService> {
           continue;
         }
         shown.add(linkId);
-        yield { event: { case: 'changed', value: linkView(link, live.get(linkId), queued.get(linkId)) } };
+        const [changed] = await this.withLimits([linkView(link, live.get(linkId), queued.get(linkId))]);
+        yield { event: { case: 'changed', value: changed } };
       }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);

@@ -342,7 +342,7 @@ function checkThreadPatch(request: UpdateThreadRequest): ThreadPatch {
       field: 'approval_timeout_seconds',
     });
   }
-  return { title, archived: request.archived, approvalTimeoutSeconds: request.approvalTimeoutSeconds };
+  return { title, archived: request.archived, approvalTimeoutSeconds: request.approvalTimeoutSeconds, resumeAfterLimit: request.resumeAfterLimit };
 }
 
 const MAX_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600;
@@ -407,6 +407,8 @@ function threadView(thread: ThreadRecord, pendingInteractions = 0): Thread {
     approvalTimeoutSeconds: thread.approvalTimeoutSeconds ?? 0,
     archived: thread.archived,
     linkName: thread.linkName ?? '',
+    resumeAfterLimit: thread.resumeAfterLimit ?? false,
+    resumesAt: thread.resumesAt ? timestampFromDate(thread.resumesAt) : undefined,
     queuedMessages: thread.queuedMessages ?? 0,
   });
 }
@@ -431,6 +433,9 @@ export function runView(run: RunRecord, pendingInteractions = 0): Run {
     permissionMode: permissionMode(run.permissionMode),
     pendingInteractions,
     expiresAt: optionalTimestamp(run.expiresAt),
+    limitResetsAt: optionalTimestamp(run.limitResetsAt ?? null),
+    continuesRunId: run.continuesRunId ?? '',
+    failureMessage: run.failureMessage ?? '',
   });
 }
 

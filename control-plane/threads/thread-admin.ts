@@ -14,6 +14,8 @@ export interface ThreadPatch {
   title?: string;
   archived?: boolean;
   approvalTimeoutSeconds?: number;
+  /** Park runs at the usage limit and continue after the reset (off: they fail). */
+  resumeAfterLimit?: boolean;
 }
 
 /** Why deleteThread refused; nothing was deleted. */
@@ -41,7 +43,8 @@ export class ThreadAdmin {
       update threads set
         title = coalesce(${patch.title ?? null}::text, title),
         archived = coalesce(${patch.archived ?? null}::boolean, archived),
-        approval_timeout_seconds = coalesce(${patch.approvalTimeoutSeconds ?? null}::integer, approval_timeout_seconds)
+        approval_timeout_seconds = coalesce(${patch.approvalTimeoutSeconds ?? null}::integer, approval_timeout_seconds),
+        resume_after_limit = coalesce(${patch.resumeAfterLimit ?? null}::boolean, resume_after_limit)
       where id = ${threadId} and user_id = ${userId}
       returning *`;
     if (!row) return undefined;

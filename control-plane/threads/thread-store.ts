@@ -44,6 +44,9 @@ export interface ThreadRecord extends ThreadPins {
   linkName?: string;
   /** Its messages waiting to start (listThreads, getThread). */
   queuedMessages?: number;
+  /** Park runs at the usage limit and continue after the reset; while parked, when (limits/parking.ts). */
+  resumeAfterLimit?: boolean;
+  resumesAt?: Date | null;
 }
 
 /** Which threads `listThreads` returns (every unarchived one by default). */
@@ -123,6 +126,7 @@ export interface ThreadRow {
   resumes_at?: Date | null;
   /** Where the read counted them (listThreads, getThread). */
   queued_messages?: number;
+  resume_after_limit?: boolean;
 }
 
 /** The count of a thread's queued messages, for `select t.*, …`. */
@@ -289,5 +293,7 @@ function thread(row: ThreadRow): ThreadRecord {
     archived: row.archived ?? false,
     approvalTimeoutSeconds: row.approval_timeout_seconds ?? 0,
     queuedMessages: row.queued_messages ?? 0,
+    resumeAfterLimit: row.resume_after_limit ?? false,
+    resumesAt: row.resumes_at ?? null,
   };
 }

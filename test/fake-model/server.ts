@@ -18,11 +18,13 @@
  *                                     turn, from the latest message only; then a text answer quoting the
  *                                     last tool output
  *   ASK <question> OPTIONS <a>|<b>    (a line of its own) call the CLI's question tool, where it has one
+ *   LIMIT <seconds>, NEAR <percent>   the dialect's usage-limit error / near-the-limit headers (limits.ts)
  *   anything else                     a short text answer, naming the turn ("turn 2" on a resumed session)
  *
  * Every request is recorded, so a test can check what the CLI sent.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { answerLimit } from './limits.js';
 
 export interface RecordedRequest {
   method: string;
@@ -119,6 +121,7 @@ export class FakeModelServer {
   }
 
   private async answer(res: ServerResponse, conversation: Conversation, dialect: Dialect): Promise<void> {
+    if (answerLimit(res, dialect === anthropic ? 'anthropic' : dialect === openai ? 'openai' : 'gemini', conversation)) return;
     const reply = decide(conversation);
     const pause = /\bPAUSE (\d+)/.exec(conversation.prompt);
     if (pause && reply.kind === 'text') {

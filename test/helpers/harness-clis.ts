@@ -6,7 +6,7 @@ import type { Link } from '../../gen/link/v1/types_pb.js';
 import { FakeModelServer } from '../fake-model/server.js';
 import { closeClients, linkClient, LinkWatch } from './clients.js';
 import { repoRoot, spawnLinkd, type TestProcess } from './processes.js';
-import { startTestServer, type TestServer } from './server.js';
+import { startTestServer, type TestServer, type TestServerOptions } from './server.js';
 import { tempDir } from './temp.js';
 
 /** The pinned versions scripts/test.js installs into .cache/harness-clis. */
@@ -104,6 +104,10 @@ export async function startHarnessStack(options: {
   heartbeatIntervalMs?: number;
   serverUrl?: (env: TestServer) => Promise<string>;
   linkdArgs?: string[];
+  /** More options for the control plane. */
+  serverOptions?: TestServerOptions;
+  /** Changes linkd's environment (which the CLIs inherit) before it starts. */
+  environment?: (env: NodeJS.ProcessEnv) => void;
 }): Promise<HarnessStack> {
   let fake: FakeModelServer | undefined;
   let env: TestServer | undefined;
@@ -118,11 +122,12 @@ export async function startHarnessStack(options: {
   };
   try {
     fake = await FakeModelServer.start();
-    env = await startTestServer({ heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000 });
+    env = await startTestServer({ heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000, ...options.serverOptions });
     const server = options.serverUrl ? await options.serverUrl(env) : env.grpcUrl;
     const home = await tempDir('home-');
     const agentDir = await tempDir('linkd-harness-');
     const environment = await harnessEnvironment(fake.url, home);
+    options.environment?.(environment);
     const codexConfig = await readFile(join(home, '.codex', 'config.toml'), 'utf8');
     agent = spawnLinkd(['start', '--server', server, '--token-file', env.linkTokenFile, '--data-dir', agentDir, ...(options.linkdArgs ?? [])], environment);
     const watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));

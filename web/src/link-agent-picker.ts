@@ -5,6 +5,7 @@ import type { Link } from '../../gen/link/v1/types_pb.js';
 import { lockIcon } from './icons.js';
 import { credentialsWarning, HARNESSES, harnessLabel, machineName, tierLabel, TIERS, unavailable } from './harnesses.js';
 import { inlineCode } from './markdown.js';
+import { limitWarning } from './link-usage-limits.js';
 
 export interface AgentChoice {
   harness: string;
@@ -124,6 +125,7 @@ export class LinkAgentPicker extends LitElement {
                 <h3>${h.label} <span class="where">on ${where}</span></h3>
                 ${blocked ? html`<div class="why" data-testid="disabled-reason">${blocked.reason}</div><div class="fix">${inlineCode(blocked.fix)}</div>` : nothing}
                 ${warning ? html`<div class="warn">${inlineCode(warning)}</div>` : nothing}
+                ${blocked ? nothing : ((limit) => (limit ? html`<div class="warn" data-testid="usage-limit">${limit}</div>` : nothing))(limitWarning(this.link, h.name))}
                 <div class="tiers" role="radiogroup" aria-label="${h.label} model">
                   ${tiers.length === 0
                     ? html`<button role="radio" aria-checked=${this.value.harness === h.name} ?disabled=${!!blocked} @click=${() => this.pick(h.name, ModelTier.UNSPECIFIED)}>

@@ -16,6 +16,7 @@ import { directoryContext, type LinkDirectory } from './link-directory.js';
 import { INTERRUPTED_LABEL, interruptible, steeredMessage } from './run-turn.js';
 import './link-changes.js';
 import './link-interaction-card.js';
+import { continuationLabel } from './link-usage-limits.js';
 
 interface ToolView {
   call: ToolCall;
@@ -209,7 +210,7 @@ export class LinkRunView extends LitElement {
     return html`
       <section class="run" data-status=${status} data-run-id=${this.run.id} aria-label="Run" aria-busy=${done ? 'false' : 'true'}>
         <div class="head">
-          <span>${harnessLabel(this.run.harness)}${model ? ` · ${model}` : ''}</span>
+          <span>${harnessLabel(this.run.harness)}${model ? ` · ${model}` : ''}</span>${continuationLabel(this.run)}
           ${waiting ? html`<span class="waiting" data-testid="run-waiting">waiting for you</span>` : nothing}
           <span class="spacer"></span>
           ${this.streamError ? html`<span class="banner" role="status">reconnecting… (${this.streamError})</span>` : nothing}
@@ -316,6 +317,7 @@ export class LinkRunView extends LitElement {
           break;
         case 'done': {
           const v = ev.value;
+          if (v.failureReason === RunFailure.UsageLimit && v.status !== RunStatus.CANCELLED) { out.push(html`<link-limit-card .run=${this.run} .done=${v}></link-limit-card>`); break; }
           const byUser = !v.failureReason || v.failureReason === RunFailure.Cancelled;
           const label =
             v.status === RunStatus.COMPLETED ? 'Done' : v.status === RunStatus.INTERRUPTED ? INTERRUPTED_LABEL : v.status === RunStatus.CANCELLED ? (byUser ? 'Stopped by you' : 'Stopped') : 'Failed';

@@ -16,6 +16,7 @@ import './link-composer.js';
 import type { LinkRunView } from './link-run-view.js';
 import './link-run-view.js';
 import './link-thread-changes.js';
+import { continuationsOf } from './link-usage-limits.js';
 import type { QueuedEditDetail } from './link-queued-message.js';
 import './link-queued-message.js';
 import { machineName } from './harnesses.js';
@@ -224,6 +225,7 @@ export class LinkThreadView extends LitElement {
       <div class="scroll">
         <div class="inner">
           ${this.thread ? html`<h2 class="title">${this.thread.title || 'Untitled thread'}${this.thread.sandboxProvider === 'in-place' ? html` ${inPlaceBadge}` : nothing}</h2>` : nothing}
+          ${this.thread?.id ? html`<link-limit-toggle .thread=${this.thread} @link-thread-updated=${(e: CustomEvent<Thread>) => (this.thread = e.detail)}></link-limit-toggle>` : nothing}
           ${!this.threadId
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
             : nothing}
@@ -237,7 +239,7 @@ export class LinkThreadView extends LitElement {
                 <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}${steering ? ' · going into the running turn…' : ''}</div>
               </div>
               ${run && offline && run.state === RunState.QUEUED ? html`<div class="waiting" data-testid="waiting-for-machine">waiting for ${machine}</div>` : nothing}
-              ${run ? html`<link-run-view data-run-id=${run.id} .run=${run} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>` : nothing}
+              ${(run ? [run, ...continuationsOf(run, this.runs)] : []).map((r) => html`<link-run-view data-run-id=${r.id} .run=${r} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>`)}
             `;
           })}
           ${waiting.map(
