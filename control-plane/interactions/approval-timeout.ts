@@ -11,6 +11,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { Logger } from '../../common/log.js';
+import { PeriodicSweep } from '../periodic-sweep.js';
 import { InteractionAnswerSchema, InteractionDecision } from '../../gen/link/v1/run_pb.js';
 import type { InteractionStore } from './interaction-store.js';
 
@@ -20,50 +21,29 @@ export const APPROVAL_TIMEOUT_ANSWERER = 'approval timeout';
 /** How often a replica looks for overdue interactions. */
 export const APPROVAL_SWEEP_INTERVAL_MS = 1_000;
 
-export class ApprovalTimeoutSweep {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping = false;
-
+export class ApprovalTimeoutSweep extends PeriodicSweep {
   constructor(
     private readonly interactions: Pick<InteractionStore, 'overdue' | 'answer'>,
-    private readonly log: Logger,
-    private readonly intervalMs = APPROVAL_SWEEP_INTERVAL_MS,
-  ) {}
-
-  /** Sweeps every `intervalMs` until stop(). The timer does not keep the process alive. */
-  start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
+    log: Logger,
+    intervalMs = APPROVAL_SWEEP_INTERVAL_MS,
+  ) {
+    super(log, intervalMs, 'approval timeout sweep');
   }
 
-  /** Idempotent. A sweep under way finishes on its own. */
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One pass: every overdue pending interaction is denied. A failure is logged; the next pass tries again. */
-  async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
-    try {
-      for (const due of await this.interactions.overdue()) {
-        const waitedS = Math.round((due.deadline.getTime() - due.createdAt.getTime()) / 1000);
-        const answer = create(InteractionAnswerSchema, {
-          decision: InteractionDecision.DENY,
-          timedOut: true,
-          message: `nobody answered within the approval timeout (${waitedS} s); denied`,
-        });
-        const outcome = await this.interactions.answer(
-          { userId: due.userId, runId: due.runId, interactionId: due.interactionId, answer, answeredBy: APPROVAL_TIMEOUT_ANSWERER },
-          false,
-        );
-        if ('answered' in outcome) this.log.info({ runId: due.runId, interactionId: due.interactionId }, 'approval timeout: denied');
-      }
-    } catch (error) {
-      this.log.warn({ err: error }, 'the approval timeout sweep failed; it runs again shortly');
-    } finally {
-      this.sweeping = false;
+  /** One pass: every overdue pending interaction is denied. */
+  protected async pass(): Promise<void> {
+    for (const due of await this.interactions.overdue()) {
+      const waitedS = Math.round((due.deadline.getTime() - due.createdAt.getTime()) / 1000);
+      const answer = create(InteractionAnswerSchema, {
+        decision: InteractionDecision.DENY,
+        timedOut: true,
+        message: `nobody answered within the approval timeout (${waitedS} s); denied`,
+      });
+      const outcome = await this.interactions.answer(
+        { userId: due.userId, runId: due.runId, interactionId: due.interactionId, answer, answeredBy: APPROVAL_TIMEOUT_ANSWERER },
+        false,
+      );
+      if ('answered' in outcome) this.log.info({ runId: due.runId, interactionId: due.interactionId }, 'approval timeout: denied');
     }
   }
 }

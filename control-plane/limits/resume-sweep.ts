@@ -14,6 +14,7 @@
  */
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
+import { PeriodicSweep } from '../periodic-sweep.js';
 import { RunStore } from '../runs/run-store.js';
 import type { PermissionModeName } from '../runs/run-record.js';
 import { UNFINISHED } from '../runs/run-events.js';
@@ -43,43 +44,22 @@ interface ParkedRun {
   permission_mode: PermissionModeName;
 }
 
-export class ResumeSweep {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping = false;
-
+export class ResumeSweep extends PeriodicSweep {
   constructor(
     private readonly sql: Sql,
-    private readonly log: Logger,
-    private readonly intervalMs = LIMIT_SWEEP_INTERVAL_MS,
-  ) {}
-
-  /** Sweeps every `intervalMs` until stop(). The timer does not keep the process alive. */
-  start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
+    log: Logger,
+    intervalMs = LIMIT_SWEEP_INTERVAL_MS,
+  ) {
+    super(log, intervalMs, 'usage-limit resume sweep');
   }
 
-  /** Idempotent. A sweep under way finishes on its own. */
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One pass: at most one continuation per (machine, harness). A failure is logged; the next pass tries again. */
-  async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const pairs = await this.sql<{ link_id: string; harness: string }[]>`
-        select distinct link_id, harness from threads where resumes_at <= now() and link_id is not null and harness is not null`;
-      for (const pair of pairs) {
-        const runId = await this.sql.begin((tx) => resumeOneInTx(tx, pair.link_id, pair.harness));
-        if (runId) this.log.info({ runId, linkId: pair.link_id, harness: pair.harness }, 'usage limit reset: continuation queued');
-      }
-    } catch (error) {
-      this.log.warn({ err: error }, 'the usage-limit resume sweep failed; it runs again shortly');
-    } finally {
-      this.sweeping = false;
+  /** One pass: at most one continuation per (machine, harness). */
+  protected async pass(): Promise<void> {
+    const pairs = await this.sql<{ link_id: string; harness: string }[]>`
+      select distinct link_id, harness from threads where resumes_at <= now() and link_id is not null and harness is not null`;
+    for (const pair of pairs) {
+      const runId = await this.sql.begin((tx) => resumeOneInTx(tx, pair.link_id, pair.harness));
+      if (runId) this.log.info({ runId, linkId: pair.link_id, harness: pair.harness }, 'usage limit reset: continuation queued');
     }
   }
 }

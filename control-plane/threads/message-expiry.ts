@@ -11,6 +11,7 @@
  */
 import type { Sql } from 'postgres';
 import type { Logger } from '../../common/log.js';
+import { PeriodicSweep } from '../periodic-sweep.js';
 import { RunFailure } from '../../common/reasons.js';
 import { RunStatus } from '../../gen/link/v1/run_pb.js';
 import type { RunStore } from '../runs/run-store.js';
@@ -23,49 +24,28 @@ export const DEFAULT_MESSAGE_EXPIRY_S = 24 * 3600;
 /** The longest a message may wait to start. */
 export const MAX_MESSAGE_EXPIRY_S = 7 * 24 * 3600;
 
-export class MessageExpirySweep {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping = false;
-
+export class MessageExpirySweep extends PeriodicSweep {
   constructor(
     private readonly sql: Sql,
     private readonly runs: Pick<RunStore, 'finish'>,
-    private readonly log: Logger,
-    private readonly intervalMs = EXPIRY_SWEEP_INTERVAL_MS,
-  ) {}
-
-  /** Sweeps every `intervalMs` until stop(). The timer does not keep the process alive. */
-  start(): void {
-    this.timer ??= setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
+    log: Logger,
+    intervalMs = EXPIRY_SWEEP_INTERVAL_MS,
+  ) {
+    super(log, intervalMs, 'message expiry sweep');
   }
 
-  /** Idempotent. A sweep under way finishes on its own. */
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One pass. A failure is logged; the next pass tries again. */
-  async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
-    try {
-      const due = await this.sql<{ id: string }[]>`
-        select id from runs where state = 'queued' and expires_at <= now() order by expires_at limit 200`;
-      for (const { id } of due) {
-        const message = 'it did not reach its machine before it expired; it never ran';
-        if (await this.runs.finish(id, RunStatus.FAILED, RunFailure.Expired, message, { state: 'queued' })) this.log.info({ runId: id }, 'queued run expired');
-      }
-      const expired = await this.sql<{ id: string }[]>`
-        update messages set state = 'expired', updated_at = now()
-        where id in (select id from messages where state = 'queued' and expires_at <= now() limit 500) and state = 'queued'
-        returning id`;
-      if (expired.length > 0) this.log.info({ messages: expired.map((m) => m.id) }, 'queued messages expired');
-    } catch (error) {
-      this.log.warn({ err: error }, 'the message expiry sweep failed; it runs again shortly');
-    } finally {
-      this.sweeping = false;
+  /** One pass. */
+  protected async pass(): Promise<void> {
+    const due = await this.sql<{ id: string }[]>`
+      select id from runs where state = 'queued' and expires_at <= now() order by expires_at limit 200`;
+    for (const { id } of due) {
+      const message = 'it did not reach its machine before it expired; it never ran';
+      if (await this.runs.finish(id, RunStatus.FAILED, RunFailure.Expired, message, { state: 'queued' })) this.log.info({ runId: id }, 'queued run expired');
     }
+    const expired = await this.sql<{ id: string }[]>`
+      update messages set state = 'expired', updated_at = now()
+      where id in (select id from messages where state = 'queued' and expires_at <= now() limit 500) and state = 'queued'
+      returning id`;
+    if (expired.length > 0) this.log.info({ messages: expired.map((m) => m.id) }, 'queued messages expired');
   }
 }
