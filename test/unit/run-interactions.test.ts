@@ -8,16 +8,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
 import { RunSupervisor } from '../../agent/runs/run-supervisor.js';
 import { SandboxKeeper } from '../../agent/sandboxes/sandboxes.js';
 import type { HarnessAdapter, OutputParser, RunIo } from '../../agent/harnesses/harness.js';
 import {
-  ConnectRequestSchema,
   DispatchRunSchema,
-  EventsAckSchema,
   InteractionAnswerPayloadSchema,
   SignedInteractionAnswerSchema,
   type ConnectRequest,
@@ -34,6 +32,7 @@ import {
 } from '../../gen/link/v1/run_pb.js';
 import { RunFailure } from '../../common/reasons.js';
 import { tempDir } from '../helpers/temp.js';
+import { attachStoringSession } from '../helpers/supervisor-session.js';
 
 /**
  * A stand-in CLI: reads its task from stdin (`{"asks":[{"id","command"}…]}`), asks about each
@@ -123,18 +122,7 @@ describe('RunSupervisor: interactions', () => {
       trustedKey: server.raw,
       stopGraceMs: 500,
     });
-    // Each event batch is acknowledged as it is sent, as a control plane that stores it would,
-    // except the one that ends the run: linkd keeps a run it has not heard is stored.
-    const sent = (f: MessageInitShape<typeof ConnectRequestSchema>) => {
-      const frame = create(ConnectRequestSchema, f);
-      frames.push(frame);
-      const batch = frame.frame;
-      if (batch.case === 'runEvents' && !batch.value.events.some((e) => e.event.case === 'done')) {
-        const ackedSeq = batch.value.events.at(-1)!.seq;
-        setImmediate(() => manager.ack(create(EventsAckSchema, { runId: batch.value.runId, ackedSeq })));
-      }
-    };
-    manager.attach(sent, { linkId: 'lnk_a', epoch: 3n, dispatchKey: server.raw, cursors: new Map() });
+    attachStoringSession(manager, frames, server.raw);
   });
 
   afterEach(async () => {

@@ -6,16 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { signDispatch } from '../../common/dispatch.js';
 import { createLogger } from '../../common/log.js';
 import { Reason, RunFailure, SignatureRefusal } from '../../common/reasons.js';
 import { RunSupervisor } from '../../agent/runs/run-supervisor.js';
 import { SandboxKeeper } from '../../agent/sandboxes/sandboxes.js';
 import type { HarnessAdapter, OutputParser, RunIo } from '../../agent/harnesses/harness.js';
-import { ConnectRequestSchema, DispatchRunSchema, EventsAckSchema, SignedSteerSchema, SteerPayloadSchema, type ConnectRequest } from '../../gen/link/v1/link_service_pb.js';
+import { DispatchRunSchema, SignedSteerSchema, SteerPayloadSchema, type ConnectRequest } from '../../gen/link/v1/link_service_pb.js';
 import { RunPayloadSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { tempDir } from '../helpers/temp.js';
+import { attachStoringSession } from '../helpers/supervisor-session.js';
 
 /**
  * A stand-in CLI in its turn: prints each line it reads as `{"got": line}`; `{"interrupt":true}`
@@ -113,16 +114,7 @@ describe('RunSupervisor: steer and interrupt', () => {
       trustedKey: server.raw,
       stopGraceMs: 300,
     });
-    const sent = (f: MessageInitShape<typeof ConnectRequestSchema>) => {
-      const frame = create(ConnectRequestSchema, f);
-      frames.push(frame);
-      const batch = frame.frame;
-      if (batch.case === 'runEvents' && !batch.value.events.some((e) => e.event.case === 'done')) {
-        const ackedSeq = batch.value.events.at(-1)!.seq;
-        setImmediate(() => manager.ack(create(EventsAckSchema, { runId: batch.value.runId, ackedSeq })));
-      }
-    };
-    manager.attach(sent, { linkId: 'lnk_a', epoch: 3n, dispatchKey: server.raw, cursors: new Map() });
+    attachStoringSession(manager, frames, server.raw);
   });
 
   afterEach(async () => {
