@@ -9,10 +9,13 @@
  *
  * On Linux the source is logind's `PrepareForSleep(b)` signal (org.freedesktop.login1.Manager on
  * the system bus): `true` just before the machine sleeps, `false` once it woke. It is read through
- * `gdbus monitor` (glib) or, without it, `dbus-monitor` (dbus), whichever is installed. macOS has no
- * command-line tool that streams its sleep and wake notifications reliably (`pmset -g log` is a
- * history, not a stream), so there is no monitor there yet: such a machine shows offline, not
- * asleep. Without a source the monitor does not start (logged once at debug).
+ * `gdbus monitor` (glib) or, without it, `dbus-monitor` (dbus), whichever is installed. On macOS
+ * the system's power notifications (IOKit's will-sleep and has-woken) reach linkd through
+ * `sleepwatcher` (`brew install sleepwatcher`): it runs a command before the Mac sleeps and after
+ * it wakes, and those commands print `link-power sleep` / `link-power wake` to its stdout, which is
+ * linkd's pipe. macOS itself has no command-line stream of them (`pmset -g log` is a history).
+ * Without a source the monitor does not start (logged once at debug): the page then shows such a
+ * machine offline, never asleep.
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -21,7 +24,7 @@ import { delimiter, join } from 'node:path';
 import { Backoff, sleep } from '../common/backoff.js';
 import type { Logger } from '../common/log.js';
 
-/** What the OS said about sleep. `source` names where linkd heard it ("logind", "test"). */
+/** What the OS said about sleep. `source` names where linkd heard it ("logind", "macos", "test"). */
 export interface PowerEvent {
   asleep: boolean;
   /** When linkd heard it (ms since the epoch). */
@@ -49,8 +52,9 @@ const MAX_LINE_BYTES = 4096;
  *                     path=/org/freedesktop/login1; interface=org.freedesktop.login1.Manager; member=PrepareForSleep
  *                      boolean true
  *
- * (dbus-monitor's header is one line; its argument follows on the next.) Keep one parser per child
- * process: it remembers a dbus-monitor header until the line after it.
+ * (dbus-monitor's header is one line; its argument follows on the next.) And, from the commands
+ * linkd gives sleepwatcher on macOS, `link-power sleep` and `link-power wake`. Keep one parser per
+ * child process: it remembers a dbus-monitor header until the line after it.
  */
 export class PrepareForSleepParser {
   private afterHeader = false;
@@ -68,6 +72,8 @@ export class PrepareForSleepParser {
     }
     const gdbus = /(?:^|\s)org\.freedesktop\.login1\.Manager\.PrepareForSleep \((true|false),?\)$/.exec(line);
     if (gdbus) return gdbus[1] === 'true';
+    const sleepwatcher = /^link-power (sleep|wake)$/.exec(line);
+    if (sleepwatcher) return sleepwatcher[1] === 'sleep';
     if (/^signal\b/.test(line) && /\binterface=org\.freedesktop\.login1\.Manager;/.test(line) && /\bmember=PrepareForSleep$/.test(line)) {
       this.afterHeader = true;
     }
@@ -105,11 +111,16 @@ export class LineSplitter {
 /**
  * Where this machine's sleep and wake come from: `LINKD_POWER_EVENTS_COMMAND` (for tests: a shell
  * command whose stdout speaks `gdbus monitor`'s or `dbus-monitor`'s format), else on Linux with a
- * system bus `gdbus` or `dbus-monitor` from PATH; else undefined (no monitor).
+ * system bus `gdbus` or `dbus-monitor` from PATH, on macOS `sleepwatcher` from PATH; else undefined
+ * (no monitor).
  */
 export function powerEventsSource(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): PowerEventsSource | undefined {
   const testCommand = env.LINKD_POWER_EVENTS_COMMAND?.trim();
   if (testCommand) return { command: '/bin/sh', args: ['-c', testCommand], source: 'test' };
+  if (platform === 'darwin') {
+    const sleepwatcher = onPath('sleepwatcher', env);
+    return sleepwatcher ? { command: sleepwatcher, args: ['-s', 'echo link-power sleep', '-w', 'echo link-power wake'], source: 'macos' } : undefined;
+  }
   if (platform !== 'linux' || !hasSystemBus(env)) return undefined;
   const gdbus = onPath('gdbus', env);
   if (gdbus) return { command: gdbus, args: ['monitor', '--system', '--dest', 'org.freedesktop.login1', '--object-path', '/org/freedesktop/login1'], source: 'logind' };

@@ -1,8 +1,12 @@
 /** linkd's power monitor: the parser of the tools' output, the line splitter, the source, the restarts. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Backoff } from '../../common/backoff.js';
 import { createLogger } from '../../common/log.js';
 import { LineSplitter, PowerMonitor, powerEventsSource, PrepareForSleepParser, type PowerEvent } from '../../agent/power.js';
+import { tempDir } from '../helpers/temp.js';
 
 const log = createLogger({ name: 'power-test', level: 'silent' });
 
@@ -76,6 +80,19 @@ describe('powerEventsSource', () => {
     assert.deepEqual(powerEventsSource({ LINKD_POWER_EVENTS_COMMAND: 'sh monitor.sh' }, 'darwin'), { command: '/bin/sh', args: ['-c', 'sh monitor.sh'], source: 'test' });
     assert.equal(powerEventsSource({ PATH: '/usr/bin:/bin' }, 'darwin'), undefined);
     assert.equal(powerEventsSource({ PATH: '', DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent' }, 'linux'), undefined, 'no gdbus or dbus-monitor on PATH');
+  });
+
+  it("on macOS, sleepwatcher from PATH runs commands that print linkd's two lines, which the parser reads", async () => {
+    const bin = await tempDir('power-bin-');
+    await writeFile(join(bin, 'sleepwatcher'), '#!/bin/sh\n', { mode: 0o755 });
+    const source = powerEventsSource({ PATH: bin }, 'darwin');
+    assert.deepEqual(source, { command: join(bin, 'sleepwatcher'), args: ['-s', 'echo link-power sleep', '-w', 'echo link-power wake'], source: 'macos' });
+    assert.equal(powerEventsSource({ PATH: bin }, 'linux'), undefined, 'sleepwatcher is for macOS only');
+    // What its commands print, through a shell as sleepwatcher runs them.
+    const parser = new PrepareForSleepParser();
+    const said = (command: string) => execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8' }).trim();
+    assert.deepEqual([said(source!.args[1]), said(source!.args[3])].map((line) => parser.line(line)), [true, false]);
+    assert.equal(parser.line('link-power nap'), undefined);
   });
 });
 
