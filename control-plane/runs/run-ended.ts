@@ -31,7 +31,10 @@ export async function endStateInTx(tx: TransactionSql, run: EndingRun, done: Run
 /** Steps after the run's row records its end (`state`), in the same transaction. */
 export async function afterRunEndedInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   await afterLimitInTx(tx, run, state, done);
-  // Messages that never reached the turn go back to the queue, before the queue's next one starts.
+  // The thread's row first, as SendMessage takes it: a message it steers into this run meanwhile is
+  // committed before the next statement looks. Then what never reached the turn goes back to the
+  // queue, before the queue's next message starts.
+  if (run.threadId) await tx`select 1 from threads where id = ${run.threadId} for update`;
   await steeringEndedInTx(tx, run);
   await startNextMessageInTx(tx, run, state, done);
 }

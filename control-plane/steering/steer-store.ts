@@ -32,12 +32,16 @@ export interface UndeliveredSteer {
  * In SendMessage's transaction (the thread's row locked): when the thread's active run is running
  * or waiting (and not being stopped), stores the message as 'steering' into it and announces it on
  * `run_steer`; undefined (nothing written) when no run is running, so the caller queues it instead.
+ * The run's row is read, not locked: the transaction that ends a run holds the run's row and then
+ * takes the thread's (run-ended.ts), so taking them the other way round here could deadlock. A run
+ * ending meanwhile waits for this thread's row before it looks for messages still 'steering', and
+ * so finds this one and sends it back to the queue.
  */
 export async function steerInTx(tx: TransactionSql, message: NewMessage): Promise<MessageRecord | undefined> {
   const [run] = await tx<{ id: string; link_id: string }[]>`
     select id, link_id from runs where thread_id = ${message.threadId} and state in ('running', 'waiting')
       and cancel_requested_at is null and interrupt_requested_at is null
-    order by created_at desc limit 1 for update`;
+    order by created_at desc limit 1`;
   if (!run) return undefined;
   const steering = await insertMessageInTx(tx, { ...message, delivery: 'now' }, 'steering', run.id);
   await notify(tx, 'run_steer', { linkId: run.link_id });
