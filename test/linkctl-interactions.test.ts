@@ -44,7 +44,7 @@ class AskingRun {
       threadId: 'thr_1',
       threadTitle: 'tests',
       linkId: 'lnk_1',
-      interaction: { id: 'int_1', kind: InteractionKind.PERMISSION, tool: 'Bash', title: 'Run `npm test`', command: 'npm test', cwd: '/work/app' },
+      interaction: { id: 'int_1', kind: InteractionKind.PERMISSION, tool: 'Bash', title: 'Run `npm test`', command: 'npm test', cwd: '/home/ada/app' },
       state: this.answers.length ? InteractionState.ANSWERED : InteractionState.PENDING,
       answer: this.answers[0],
       seq: 2n,
@@ -117,7 +117,7 @@ describe('linkctl and a run that asks', function () {
     const send = new TestProcess('linkctl send', child);
     started.push(send);
     await send.waitForOutput(/answer with: linkctl runs answer run_1 int_1 --allow \| --deny \[--message TEXT\] \| --always/, 60_000);
-    assert.match(send.output, /#2 asks to Run `npm test` \(Bash\)\n {3}\s*\$ npm test\n {3}\s*in \/work\/app/);
+    assert.match(send.output, /#2 asks to Run `npm test` \(Bash\)\n {3}\s*\$ npm test\n {3}\s*in \/home\/ada\/app/);
     assert.equal(run.sent[0].permissionMode, PermissionMode.ASK);
 
     const answer = await runCli('linkctl', ['runs', 'answer', 'run_1', 'int_1', '--always'], env);

@@ -16,7 +16,7 @@ import { forTerminal } from '../../common/terminal.js';
 import { formatChecks, needsFixing } from '../../agent/doctor.js';
 import { tempDir } from '../helpers/temp.js';
 
-const permission = create(InteractionSchema, { id: 'int_1', kind: InteractionKind.PERMISSION, tool: 'Bash', title: 'Run `npm test`', command: 'npm test', cwd: '/work/app' });
+const permission = create(InteractionSchema, { id: 'int_1', kind: InteractionKind.PERMISSION, tool: 'Bash', title: 'Run `npm test`', command: 'npm test', cwd: '/home/ada/app' });
 const question = create(InteractionSchema, {
   id: 'int_2',
   kind: InteractionKind.QUESTION,
@@ -58,7 +58,7 @@ describe('linkctl inline prompts', () => {
     t.type('a');
     assert.deepEqual(await answer, { decision: InteractionDecision.ALLOW, scope: InteractionScope.THREAD, answers: [], message: '' });
     assert.match(t.written(), /\(type y, n or a\)/);
-    assert.deepEqual(describeInteraction(permission), ['Run `npm test` (Bash)', '  $ npm test', '  in /work/app']);
+    assert.deepEqual(describeInteraction(permission), ['Run `npm test` (Bash)', '  $ npm test', '  in /home/ada/app']);
     t.reader.close();
   });
 
