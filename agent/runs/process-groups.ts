@@ -9,7 +9,8 @@
  *   linkd starts ─▶ reapOrphans: every <run>.pgid whose process is still the same ─▶ SIGKILL the group
  *   linkd sandboxes ─▶ sandboxesInUse: handles of groups still alive
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../common/log.js';
 
@@ -24,13 +25,15 @@ interface Marker {
 
 /**
  * Records run `runId`'s process group `pid` (and the sandbox `handle`, '' when none) until
- * `exited` settles, when the record is removed. Call once the process has spawned.
+ * `exited` settles, when the record is removed. Call once the process has spawned. Synchronous on
+ * purpose: the record exists before the first byte of the run's output is read, so no event of the
+ * run can reach the control plane while a linkd killed at that moment would leave nothing to reap.
  */
-export async function recordProcessGroup(dataDir: string, runId: string, pid: number, handle: string, exited: Promise<unknown>): Promise<void> {
+export function recordProcessGroup(dataDir: string, runId: string, pid: number, handle: string, exited: Promise<unknown>): void {
   const dir = join(dataDir, 'runs');
   const file = join(dir, `${runId}${SUFFIX}`);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(file, `${pid} ${(await processStartTime(pid)) ?? ''} ${handle}`, { mode: 0o600 });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${pid} ${startTimeFrom(readStat(pid)) ?? ''} ${handle}`, { mode: 0o600 });
   void exited.then(() => rm(file, { force: true }));
 }
 
@@ -83,11 +86,18 @@ async function alive(marker: Marker): Promise<boolean> {
 
 /** A process's start time (clock ticks since boot, from /proc), or undefined where there is no /proc. */
 async function processStartTime(pid: number): Promise<string | undefined> {
+  return startTimeFrom(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined));
+}
+
+function readStat(pid: number): string | undefined {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 22, counted after the command name, which is in parentheses and may contain spaces.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+/** Field 22 of /proc/<pid>/stat, counted after the command name, which is in parentheses and may contain spaces. */
+function startTimeFrom(stat: string | undefined): string | undefined {
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }

@@ -285,7 +285,7 @@ export class RunSupervisor {
     });
     if (this.paused) run.process.pause();
     // Remember the process group until the run ends, so a linkd killed meanwhile can be cleaned up after.
-    if (run.process.pid !== undefined) await recordProcessGroup(this.options.dataDir, run.id, run.process.pid, spec?.handle ?? '', run.process.exited);
+    if (run.process.pid !== undefined) recordProcessGroup(this.options.dataDir, run.id, run.process.pid, spec?.handle ?? '', run.process.exited);
   }
 
   private stopRun(run: ActiveRun, reason: StopReason): Promise<void> | undefined {
