@@ -10,14 +10,14 @@ import postgres from 'postgres';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { RunEventSchema } from '../gen/link/v1/run_pb.js';
 import type { TestProcess } from '../test/helpers/processes.js';
-import { percentile, rssKb, startCluster, startLoad, type Cluster } from './cluster.js';
+import { cpuMs, percentile, rssKb, startCluster, startLoad, type Cluster } from './cluster.js';
 import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
 // LINK_BENCH_EVENTS=one,many,each: a reduced size on a busy machine (default 20000,50,1000).
 const [ONE_AGENT_EVENTS, MANY, MANY_EVENTS_EACH] = (process.env.LINK_BENCH_EVENTS ?? '20000,50,1000').split(',').map(Number);
 
 /** Sends one message to each link and follows every run to its end; events/s over all of them. */
-async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): Promise<{ perSecond: number; storedPerSecond: number; p99: number; rssMb: number }> {
+async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): Promise<{ perSecond: number; storedPerSecond: number; p99: number; rssMb: number; cpuPerThousand: number }> {
   const threads = cluster.threads(0);
   const server = cluster.replicas[0].process.child.pid!;
   const latencies: number[] = [];
@@ -25,6 +25,7 @@ async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): 
   let peakRss = rssBefore;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKb(server))), 100);
   const runIds: string[] = [];
+  const cpuBefore = cpuMs(server);
   const start = performance.now();
   const startedAt = Date.now();
   try {
@@ -48,11 +49,12 @@ async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): 
     clearInterval(sampler);
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpuPerThousand = (cpuMs(server) - cpuBefore) / ((linkIds.length * eventsEach) / 1000);
   // Stored: until the last run's `done` committed (its row's finished_at, the same machine's clock).
   const [{ last }] = await cluster.store.connection<{ last: number }[]>`
     select (extract(epoch from max(finished_at)) * 1000)::float8 as last from runs where id = any(${runIds}::text[])`;
   const storedSeconds = (last - startedAt) / 1000;
-  return { perSecond: (linkIds.length * eventsEach) / seconds, storedPerSecond: (linkIds.length * eventsEach) / storedSeconds, p99: percentile(latencies, 99), rssMb: (peakRss - rssBefore) / 1024 };
+  return { perSecond: (linkIds.length * eventsEach) / seconds, storedPerSecond: (linkIds.length * eventsEach) / storedSeconds, p99: percentile(latencies, 99), rssMb: (peakRss - rssBefore) / 1024, cpuPerThousand };
 }
 
 async function rawInserts(url: string, rows: number): Promise<number> {
@@ -82,8 +84,8 @@ export const eventsBenchmark: Benchmark = {
       const server = cluster.replicas[0].grpcUrl;
       loads.push(await startLoad('one streaming agent', ['stream', server, one.tokensFile, '0:1', String(ONE_AGENT_EVENTS)], 60_000));
       loads.push(await startLoad(`${MANY} streaming agents`, ['stream', server, many.tokensFile, `0:${MANY}`, String(MANY_EVENTS_EACH)], 60_000));
-      const single = { rate: [] as number[], stored: [] as number[], p99: [] as number[], rss: [] as number[] };
-      const fifty = { rate: [] as number[], stored: [] as number[], p99: [] as number[], rss: [] as number[] };
+      const single = { rate: [] as number[], stored: [] as number[], p99: [] as number[], rss: [] as number[], cpu: [] as number[] };
+      const fifty = { rate: [] as number[], stored: [] as number[], p99: [] as number[], rss: [] as number[], cpu: [] as number[] };
       const raw: number[] = [];
       for (let rep = 0; rep < REPETITIONS; rep++) {
         const a = await stream(cluster, one.ids, ONE_AGENT_EVENTS);
@@ -91,11 +93,13 @@ export const eventsBenchmark: Benchmark = {
         single.stored.push(a.storedPerSecond);
         single.p99.push(a.p99);
         single.rss.push(a.rssMb);
+        single.cpu.push(a.cpuPerThousand);
         const b = await stream(cluster, many.ids, MANY_EVENTS_EACH);
         fifty.rate.push(b.perSecond);
         fifty.stored.push(b.storedPerSecond);
         fifty.p99.push(b.p99);
         fifty.rss.push(b.rssMb);
+        fifty.cpu.push(b.cpuPerThousand);
         raw.push(await rawInserts(cluster.databaseUrl, ONE_AGENT_EVENTS));
       }
       const baseline = { name: 'raw 100-row inserts', samples: raw };
@@ -104,10 +108,12 @@ export const eventsBenchmark: Benchmark = {
         { name: '1 agent: events stored (to the last commit)', unit: 'events/s', samples: single.stored, baseline },
         { name: '1 agent: delivery latency p99', unit: 'ms', samples: single.p99 },
         { name: '1 agent: server peak extra RSS', unit: 'MB', samples: single.rss },
+        { name: '1 agent: server CPU per 1,000 events', unit: 'ms', samples: single.cpu },
         { name: `${MANY} agents: events stored and delivered`, unit: 'events/s', samples: fifty.rate, baseline, target: '≥ 0.5× raw' },
         { name: `${MANY} agents: events stored (to the last commit)`, unit: 'events/s', samples: fifty.stored, baseline },
         { name: `${MANY} agents: delivery latency p99`, unit: 'ms', samples: fifty.p99 },
         { name: `${MANY} agents: server peak extra RSS`, unit: 'MB', samples: fifty.rss },
+        { name: `${MANY} agents: server CPU per 1,000 events`, unit: 'ms', samples: fifty.cpu },
       ];
       return figures;
     } finally {
