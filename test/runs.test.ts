@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { Client } from '@connectrpc/connect';
+import { createClient, type Client } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import { errorMetadataOf, reasonOf } from '../common/errors.js';
 import { LogLine_Stream, MessageState, RunState, RunStatus } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
@@ -12,6 +13,7 @@ import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpe
 import { join } from 'node:path';
 import { repoRoot, spawnLinkd, spawnTracked, type TestProcess } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { FakeAgent } from './helpers/fake-agent.js';
 import { tempDir } from './helpers/temp.js';
 import { collect, sandboxClient, threadClient } from './helpers/runs.js';
 
@@ -182,6 +184,34 @@ describe('runs with the shell harness', () => {
     const all = await collect(threads, runId);
     const rest = await collect(threads, runId, 3n);
     assert.deepEqual(rest.map((e) => e.seq), all.slice(3).map((e) => e.seq));
+  });
+
+  it('WatchRun hands each event as the machine sent it, live and replayed, on the gRPC and HTTP ports', async () => {
+    const fake = new FakeAgent(env.linkToken);
+    try {
+      const session = await fake.connect(env.grpcUrl);
+      const threadId = await newThread();
+      const { runId } = await threads.sendMessage({ threadId, text: 'x', harness: 'claude-code', linkId: env.link.id });
+      await session.takeRun();
+      const live = collect(threads, runId);
+      // Lengths on both sides of a varint's steps (127/128 and 16,383/16,384 bytes of event), and nearly empty.
+      const texts = ['', 'a'.repeat(118), 'b'.repeat(125), 'c'.repeat(16_370), 'd'.repeat(16_378), 'é'.repeat(2_000), 'f'];
+      for (const text of texts) await session.emit(runId, { case: 'log', value: { text, stream: LogLine_Stream.STDERR } });
+      await session.finish(runId);
+      const overHttp = createClient(ThreadService, createConnectTransport({
+        baseUrl: env.httpUrl,
+        httpVersion: '1.1',
+        interceptors: [(next) => (req) => (req.header.set('authorization', `Bearer ${env.userToken}`), next(req))],
+      }));
+      for (const [watcher, events] of [['live', await live], ['replayed', await collect(threads, runId)], ['over HTTP', await collect(overHttp, runId)]] as const) {
+        const logs = events.filter((e) => e.event.case === 'log');
+        assert.deepEqual(logs.map((e) => (e.event.case === 'log' ? [e.event.value.text, e.event.value.stream] : [])), texts.map((t) => [t, LogLine_Stream.STDERR]), watcher);
+        assert.deepEqual(events.map((e) => e.seq), Array.from({ length: texts.length + 2 }, (_, i) => BigInt(i + 1)), `${watcher}: started, the logs and done, each once, in order`);
+        assert.equal(events.at(-1)?.event.case, 'done', watcher);
+      }
+    } finally {
+      await fake.close();
+    }
   });
 
   it('one user cannot send to, watch or cancel another user\'s threads and runs', async () => {

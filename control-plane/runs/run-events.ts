@@ -6,9 +6,11 @@
  * written by their stores' `…InTx` methods, in the same transaction.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { timestampDate, timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
 import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { RunEventsSchema } from '../../gen/link/v1/link_service_pb.js';
 import { notify, notifyPayload, type Channels } from '../notifications.js';
 import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
@@ -85,8 +87,11 @@ export async function appendEvents(
     if (!lostClaim && run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
     if (lostClaim) await tx`update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now()) where id = ${runId}`;
     const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
-    const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh) : await contiguous(tx, runId, lastSeq);
+    // Encoded once, for the rows and the announcement.
+    const bodies = encodeEach(fresh);
+    const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh, bodies) : await contiguous(tx, runId, lastSeq);
     const stored = fresh.filter((e) => e.seq <= acked);
+    const storedBodies = bodies.filter((_, i) => fresh[i].seq <= acked);
     const next = await storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
     const done = stored.find((e) => e.event.case === 'done');
     if (done?.event.case === 'done') {
@@ -99,7 +104,7 @@ export async function appendEvents(
         where id = ${runId}`;
       if (d.sessionId && run.thread_id) await ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true);
       await afterRunEndedInTx(tx, ending, state, d);
-      await notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin));
+      await notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin, storedBodies));
       return { ok: true as const, acked, finished: true, stored, count: fresh.length, outcome: { state, reason: d.failureReason } };
     }
     // The update and the announcement in one round trip.
@@ -107,7 +112,7 @@ export async function appendEvents(
       with updated as (
         update runs set last_seq = ${String(acked)}, state = ${next}, started_at = coalesce(started_at, now()) where id = ${runId} returning id
       )
-      select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin))}) from updated where ${acked > lastSeq}`;
+      select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin, storedBodies))}) from updated where ${acked > lastSeq}`;
     return { ok: true as const, acked, finished: false, stored, count: fresh.length };
   });
 }
@@ -135,14 +140,19 @@ async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, sto
 /**
  * The `run_event` announcement: the new top, and the events themselves when they are few enough
  * to ride along (other replicas then hand them to their watchers without reading them back).
+ * `bodies`: the events' encodings when the caller has them (else they are encoded here).
  */
-export function runEventPayload(runId: string, top: bigint, stored: RunEvent[], origin?: string): Channels['run_event'] {
+export function runEventPayload(runId: string, top: bigint, stored: RunEvent[], origin?: string, bodies?: Uint8Array[]): Channels['run_event'] {
   const payload = { runId, seq: String(top), origin };
   if (stored.length === 0 || stored[stored.length - 1].seq !== top) return payload;
+  // Each event takes 3 characters and 4 for every 3 bytes of it: a batch surely past the bound is not turned into text.
+  if (stored.length * 3 > NOTIFY_EVENTS_MAX_CHARS) return payload;
+  const encodings = bodies ?? encodeEach(stored);
+  if (encodings.reduce((sum, b) => sum + b.length, 0) * 4 > NOTIFY_EVENTS_MAX_CHARS * 3) return payload;
   const events: string[] = [];
   let chars = 0;
-  for (const event of stored) {
-    const encoded = Buffer.from(toBinary(RunEventSchema, event)).toString('base64');
+  for (const body of encodings) {
+    const encoded = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64');
     chars += encoded.length + 3;
     if (chars > NOTIFY_EVENTS_MAX_CHARS) return payload;
     events.push(encoded);
@@ -151,16 +161,61 @@ export function runEventPayload(runId: string, top: bigint, stored: RunEvent[], 
 }
 
 /**
+ * Each event's encoding, in order: all of them written by one writer (a `RunEvents` holding only
+ * them, which encodes as one length-delimited entry per event) and cut apart, which costs a third
+ * of encoding them one by one.
+ */
+export function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
+  if (events.length === 0) return [];
+  const reader = new BinaryReader(toBinary(RunEventsSchema, create(RunEventsSchema, { events: [...events] })));
+  return events.map(() => {
+    const [field] = reader.tag();
+    if (field !== 2) throw new Error(`encoding run events: field ${field} where an event was expected`);
+    return reader.bytes();
+  });
+}
+
+/**
+ * The rows of `events` as statement parameters: seqs, kinds, and the bodies (`encoded`, each
+ * event's encoding) as one bytea end to end with where each starts and its length, which the
+ * statement cuts apart. One bytea costs one hex conversion, where an array of them is escaped
+ * element by element.
+ */
+function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: string[]; kinds: string[]; bodies: Buffer; starts: number[]; lengths: number[] } {
+  const starts: number[] = [];
+  let at = 1; // substring() counts from 1
+  for (const body of encoded) {
+    starts.push(at);
+    at += body.length;
+  }
+  return {
+    seqs: events.map((e) => String(e.seq)),
+    kinds: events.map((e) => e.event.case ?? ''),
+    bodies: Buffer.concat(encoded),
+    starts,
+    lengths: encoded.map((b) => b.length),
+  };
+}
+
+/**
+ * `insert … select` of `events`' rows for run `runId` (see eventRows); `skipStored`: seqs already
+ * stored are left as they are (else one is an error).
+ */
+function insertRows(tx: TransactionSql, runId: string, events: RunEvent[], encoded: Uint8Array[], skipStored: boolean) {
+  const { seqs, kinds, bodies, starts, lengths } = eventRows(events, encoded);
+  return tx`insert into run_events (run_id, seq, kind, body)
+    select ${runId}, e.seq, e.kind, substring(${bodies}::bytea from e.start for e.len)
+    from unnest(${seqs}::bigint[], ${kinds}::text[], ${starts}::int[], ${lengths}::int[]) as e(seq, kind, start, len)
+    ${skipStored ? tx`on conflict (run_id, seq) do nothing` : tx``}`;
+}
+
+/**
  * Inserts `fresh` (as arrays, one statement whatever their number) and returns the top of the
  * contiguous prefix over what was there and what went in. The usual batch continues the prefix
  * (seqs lastSeq+1 … lastSeq+n): then only rows stored earlier above it are scanned, none read back.
  */
-async function insertEvents(tx: TransactionSql, runId: string, lastSeq: bigint, fresh: RunEvent[]): Promise<bigint> {
-  const seqs = fresh.map((e) => String(e.seq));
-  const kinds = fresh.map((e) => e.event.case ?? '');
-  const bodies = tx.array(fresh.map((e) => Buffer.from(toBinary(RunEventSchema, e))), 17 /* bytea */);
-  const insert = tx`insert into run_events (run_id, seq, kind, body)
-    select ${runId}, * from unnest(${seqs}::bigint[], ${kinds}::text[], ${bodies}::bytea[]) on conflict (run_id, seq) do nothing`;
+async function insertEvents(tx: TransactionSql, runId: string, lastSeq: bigint, fresh: RunEvent[], bodies: Uint8Array[]): Promise<bigint> {
+  const insert = insertRows(tx, runId, fresh, bodies, true);
   const end = lastSeq + BigInt(fresh.length);
   if (fresh.every((e, i) => e.seq === lastSeq + BigInt(i + 1))) {
     // The scan sees the snapshot before the insert: rows stored earlier, past this batch.
@@ -211,10 +266,8 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
     }
     const done = create(RunDoneSchema, { status, failureReason: reason, exitCode: -1 });
     events.push(create(RunEventSchema, { seq: seq + BigInt(events.length), at: timestampNow(), event: { case: 'done', value: done } }));
-    for (const event of events) {
-      await tx`insert into run_events (run_id, seq, kind, body)
-               values (${runId}, ${String(event.seq)}, ${event.event.case ?? ''}, ${Buffer.from(toBinary(RunEventSchema, event))})`;
-    }
+    const bodies = encodeEach(events);
+    await insertRows(tx, runId, events, bodies, false);
     const last = events[events.length - 1].seq;
     await closePendingInTx(tx, runId);
     const ending = { id: runId, linkId: run.link_id, threadId: run.thread_id };
@@ -222,7 +275,7 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
     await tx`update runs set state = ${state}, failure_reason = ${reason}, exit_code = -1, finished_at = now(),
                last_seq = ${String(last)} where id = ${runId}`;
     await afterRunEndedInTx(tx, ending, state, done);
-    await notify(tx, 'run_event', runEventPayload(runId, last, events, origin));
+    await notify(tx, 'run_event', runEventPayload(runId, last, events, origin, bodies));
     return { stored: events.length, outcome: { state, reason }, events };
   });
 }
@@ -236,7 +289,7 @@ export async function readEvents(sql: Sql, runId: string, afterSeq: bigint, limi
     select e.body from run_events e join runs r on r.id = e.run_id
     where e.run_id = ${runId} and e.seq > ${String(afterSeq)} and e.seq <= r.last_seq
     order by e.seq limit ${limit}`;
-  return rows.map((row) => fromBinary(RunEventSchema, new Uint8Array(row.body)));
+  return rows.map((row) => fromBinary(RunEventSchema, row.body));
 }
 
 /**

@@ -9,7 +9,8 @@ import { createLogger } from '../../common/log.js';
 import { RunStore } from '../../control-plane/runs/run-store.js';
 import { ThreadStore } from '../../control-plane/threads/thread-store.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
-import { RunEventSchema } from '../../gen/link/v1/run_pb.js';
+import { RunEventSchema, RunStatus } from '../../gen/link/v1/run_pb.js';
+import { RunFailure } from '../../common/reasons.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { repoRoot } from '../helpers/processes.js';
 
@@ -53,6 +54,18 @@ describe('run event storage', () => {
     assert.equal(((await runs.appendEvents(runId, linkId, 100n, events(1, 30))) as { acked: bigint }).acked, 30n);
     const stored = await runs.events(runId, 0n, 1000);
     assert.deepEqual(stored.map((e) => e.seq), events(1, 30).map((e) => e.seq), 'each once, in order');
+  });
+
+  it('stores each event of a batch as it was sent, whatever their sizes', async () => {
+    // Sizes around the varint steps of a length (127/128 bytes, 16,383/16,384) and an event with next to nothing in it.
+    const texts = ['', 'a'.repeat(120), 'b'.repeat(125), 'c'.repeat(16_375), 'd'.repeat(16_380), 'é'.repeat(3_000), 'e'];
+    const batch = texts.map((text, i) => create(RunEventSchema, { seq: BigInt(i + 1), event: text ? { case: 'log', value: { text } } : undefined }));
+    assert.equal(((await runs.appendEvents(runId, linkId, 100n, batch)) as { acked: bigint }).acked, BigInt(texts.length));
+    const stored = await runs.events(runId, 0n, 1000);
+    assert.deepEqual(stored.map((e) => (e.event.case === 'log' ? e.event.value.text : undefined)), texts.map((t) => t || undefined));
+    const finished = await runs.finish(runId, RunStatus.FAILED, RunFailure.LinkLost, 'gone');
+    assert.equal(finished, true);
+    assert.deepEqual((await runs.events(runId, BigInt(texts.length), 10)).map((e) => e.event.case), ['error', 'done'], 'the control plane\'s own events after them');
   });
 
   it('refuses writes from a session that no longer holds the run', async () => {
