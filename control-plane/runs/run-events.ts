@@ -162,10 +162,10 @@ export function runEventPayload(runId: string, top: bigint, stored: RunEvent[], 
 
 /**
  * Each event's encoding, in order: all of them written by one writer (a `RunEvents` holding only
- * them, which encodes as one length-delimited entry per event) and cut apart, which costs a third
- * of encoding them one by one.
+ * them, which encodes as one length-delimited entry per event) and cut apart, cheaper than a writer
+ * for each.
  */
-export function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
+function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
   if (events.length === 0) return [];
   const reader = new BinaryReader(toBinary(RunEventsSchema, create(RunEventsSchema, { events: [...events] })));
   return events.map(() => {
