@@ -231,8 +231,9 @@ describe('RunSupervisor: what linkd accepts', () => {
     const d = dispatch({ prompt: 'echo hi' });
     await manager.dispatch(d);
     const deadline = Date.now() + 10_000;
+    const firstBatch = () => frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? [f.frame.value.events] : []))[0];
     let first: RunEvent[] | undefined;
-    while (!(first = frames.find((f) => f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId)?.frame.value.events as RunEvent[] | undefined)) {
+    while (!(first = firstBatch())) {
       assert.ok(Date.now() < deadline, 'no events were sent');
       await delay(5);
     }
