@@ -78,12 +78,16 @@ export function newSandboxId(): string {
  * the run's transaction: a refused message leaves no row behind).
  */
 export async function upsertSandbox(sql: Sql | TransactionSql, key: SandboxKey): Promise<SandboxRow> {
-  const [row] = await (sql as Sql)<SandboxRow[]>`
+  const [row] = await (sql as Sql)<SandboxRow[]>`${upsertStatement(sql, key)} returning *`;
+  return row;
+}
+
+/** The upsert of `upsertSandbox` without its `returning`: a caller's statement may use it as a CTE (`… returning id`). */
+function upsertStatement(sql: Sql | TransactionSql, key: SandboxKey) {
+  return (sql as Sql)`
     insert into sandboxes (id, user_id, link_id, repository, branch, provider, thread_scope)
     values (${newSandboxId()}, ${key.userId}, ${key.linkId}, ${key.repository}, ${key.branch}, ${key.provider}, ${key.threadScope})
-    on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()
-    returning *`;
-  return row;
+    on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()`;
 }
 
 export class SandboxStore {
@@ -115,6 +119,15 @@ export class SandboxStore {
   /** `upsertSandbox` in the caller's transaction (a thread's first message). */
   static upsertInTx(tx: TransactionSql, key: SandboxKey): Promise<SandboxRow> {
     return upsertSandbox(tx, key);
+  }
+
+  /**
+   * The upsert of `upsertInTx` as a fragment for a CTE of the caller's statement in its transaction
+   * (`with sandbox as (${fragment}) …`): it yields the sandbox's `id`, so the sandbox costs no round
+   * trip of its own. The caller must run the statement (an unused fragment writes nothing).
+   */
+  static upsertIdInTx(tx: TransactionSql, key: SandboxKey) {
+    return tx`${upsertStatement(tx, key)} returning id`;
   }
 
   /** A run started in the sandbox at `path`: the map learns where it is, in the transaction that stored the run's events. */
