@@ -11,6 +11,7 @@ import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.j
 import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
+import { pipelinedTransaction } from '../store/pipelined-transaction.js';
 import { pinConflict, type ThreadPins } from './pins.js';
 import {
   activeRunInTx,
@@ -189,9 +190,10 @@ export class ThreadStore {
    * only when the thread already has MAX_QUEUED_MESSAGES waiting.
    */
   async sendMessage(input: SendInput): Promise<SentMessage> {
-    return this.sql.begin(async (tx) => {
+    return pipelinedTransaction(this.sql, async (tx) => {
       // Few round trips: statements that need no answer of the one before go together (postgres.js
-      // pipelines them on the transaction's connection, Postgres runs them in order). The run check
+      // pipelines them on the transaction's connection, Postgres runs them in order), the first
+      // behind the transaction's `begin` (store/pipelined-transaction.ts). The run check
       // goes behind the lock as a statement of its own, so it runs once the lock is held and sees a
       // run that the lock's previous holder committed.
       const locked = tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`.execute();
