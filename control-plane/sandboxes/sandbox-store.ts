@@ -10,7 +10,7 @@
  *   sandbox_reply {opId}    the machine answered
  *
  * (sent through notifications.ts). The map's rows are this store's alone: a run's transaction
- * writes them through `upsertInTx` and `markReadyInTx`.
+ * writes them through `upsertIdInTx` and `markReadyInTx`.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
@@ -116,13 +116,8 @@ export class SandboxStore {
     for (const stop of this.stopListening.splice(0)) stop();
   }
 
-  /** `upsertSandbox` in the caller's transaction (a thread's first message). */
-  static upsertInTx(tx: TransactionSql, key: SandboxKey): Promise<SandboxRow> {
-    return upsertSandbox(tx, key);
-  }
-
   /**
-   * The upsert of `upsertInTx` as a fragment for a CTE of the caller's statement in its transaction
+   * `upsertSandbox` (a thread's first message) as a fragment for a CTE of the caller's statement in its transaction
    * (`with sandbox as (${fragment}) …`): it yields the sandbox's `id`, so the sandbox costs no round
    * trip of its own. The caller must run the statement (an unused fragment writes nothing).
    */
@@ -200,7 +195,7 @@ export class SandboxStore {
   /** Removes the sandbox from the map unless a run is in progress in it (then false). */
   async remove(id: string): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      // Under the row's lock: a first message that would put a run in it waits for this (upsertInTx).
+      // Under the row's lock: a first message that would put a run in it waits for this (upsertIdInTx).
       const [row] = await tx`select id from sandboxes where id = ${id} for update`;
       if (!row || (await RunStore.activeRunsInSandbox(tx, id)) > 0) return false;
       await tx`delete from sandboxes where id = ${id}`;
