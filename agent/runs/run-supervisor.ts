@@ -4,7 +4,7 @@
  *
  *   DispatchRun ─▶ admitDispatch (admission.ts: signature, payload, harness, capacity) ─▶ RunAccepted ─▶ HarnessProcess
  *                                                                                   │ events
- *   RunEvents ◀── flush (at once when none in flight, else at its ack) ◀── RunOutbox (seq, until acked) ◀┘
+ *   RunEvents ◀── flush (at the turn's end when none in flight, else at its ack) ◀── RunOutbox (seq, until acked) ◀┘
  *
  * Unacknowledged events are bounded in bytes: past the bound, the harnesses' output is no longer
  * read (the CLIs block on their pipes) until acknowledgements free room. Nothing is dropped.
@@ -79,6 +79,8 @@ interface ActiveRun {
   finished: boolean;
   /** Set by a cancel that came before the process existed (a tombstone): it never starts, or stops at once. */
   cancelled?: StopReason;
+  /** A flush is queued for the end of the current turn (`flushSoon`). */
+  flushQueued?: boolean;
 }
 
 interface Session {
@@ -302,7 +304,22 @@ export class RunSupervisor {
       this.options.log.info({ runId: run.id }, 'run finished');
     }
     this.applyBackpressure();
-    this.flushRun(run);
+    this.flushSoon(run);
+  }
+
+  /**
+   * Flushes the run once what the current turn emits is in its outbox: the events a harness emits
+   * together (the shell's `started` with its first line, the lines of one read) go in one frame,
+   * so the first output does not wait behind a `started` sent alone for that batch's
+   * acknowledgement (a store on the control plane). A microtask, not a timer: nothing waits longer.
+   */
+  private flushSoon(run: ActiveRun): void {
+    if (run.flushQueued) return;
+    run.flushQueued = true;
+    queueMicrotask(() => {
+      run.flushQueued = false;
+      this.flushRun(run);
+    });
   }
 
   /**

@@ -6,13 +6,12 @@
  * `run_cancel` go out through `notifications.ts`. Rows become camelCase records here.
  */
 import { randomUUID } from 'node:crypto';
-import { fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
 import type { Logger } from '../../common/log.js';
-import { RunEventSchema, RunStatus, type AllowRule, type RunEvent } from '../../gen/link/v1/run_pb.js';
-import { allowRulesInTx } from '../interactions/interaction-events.js';
+import { AllowRuleSchema, RunEventSchema, RunStatus, type AllowRule, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { notify, type Delivered, type Notifications } from '../notifications.js';
-import { SandboxStore, type SandboxSpec } from '../sandboxes/sandbox-store.js';
+import type { SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
 import { followRun, type RunEventDelivery } from './run-follow.js';
@@ -27,6 +26,9 @@ export type { RunRecord } from './run-record.js';
 /** A run just claimed for a session, with where it runs and its thread's "always allow" rules. */
 export type ClaimedRun = RunRecord & { sandbox: SandboxSpec | null; allowRules: AllowRule[] };
 
+/** A claimed run's row with its sandbox's columns (null without one) and its thread's allow rules. */
+type ClaimRow = RunRow & { sandbox_provider: string | null; sandbox_repository: string | null; sandbox_branch: string | null; allow_rules: { tool: string; commandPrefix: string }[] };
+
 /** A run held by a session (for the lost-run sweep). */
 export interface HeldRunRow {
   id: string;
@@ -37,8 +39,12 @@ export interface HeldRunRow {
 
 /** A run to queue in a thread's transaction (see ThreadStore.sendMessage). */
 export interface QueuedRun {
+  /** Its id, when the caller needs it before the insert's answer (default: a new one). */
+  id?: string;
   threadId: string;
   sandboxId: string | null;
+  /** The sandbox is the thread's as this transaction wrote it (`sandboxId` is ignored): its first message's. */
+  sandboxOfThread?: boolean;
   userId: string;
   linkId: string;
   harness: string;
@@ -138,12 +144,14 @@ export class RunStore {
    * with Postgres's unique violation. Returns the run id.
    */
   static async insertQueuedInTx(tx: TransactionSql, run: QueuedRun): Promise<string> {
-    const runId = newId('run');
-    await tx`
+    const runId = run.id ?? newId('run');
+    const sandboxId = run.sandboxOfThread ? tx`(select sandbox_id from threads where id = ${run.threadId})` : tx`${run.sandboxId}`;
+    // The two statements go together (pipelined); the notification is delivered only at commit.
+    const inserting = tx`
       insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, permission_mode, expires_at)
-      values (${runId}, ${run.threadId}, ${run.sandboxId}, ${run.userId}, ${run.linkId}, ${run.harness}, ${run.model},
-              ${run.tier}, ${run.prompt}, ${run.resumeSessionId}, 'queued', ${run.permissionMode ?? 'edits'}, ${run.expiresAt ?? null})`;
-    await notify(tx, 'run_queued', { linkId: run.linkId });
+      values (${runId}, ${run.threadId}, ${sandboxId}, ${run.userId}, ${run.linkId}, ${run.harness}, ${run.model},
+              ${run.tier}, ${run.prompt}, ${run.resumeSessionId}, 'queued', ${run.permissionMode ?? 'edits'}, ${run.expiresAt ?? null})`.execute();
+    await Promise.all([inserting, notify(tx, 'run_queued', { linkId: run.linkId })]);
     return runId;
   }
 
@@ -174,23 +182,24 @@ export class RunStore {
    */
   async claimQueued(linkId: string, epoch: bigint, capacity: number): Promise<ClaimedRun[]> {
     if (capacity <= 0) return [];
-    // One transaction: a claim whose sandboxes cannot be read is not left dispatched and unsent.
-    return this.sql.begin(async (tx) => {
-      // The claim does not wait for its WAL flush. A claim lost in a database crash only puts the
-      // run back in the queue: nothing after it was stored either (any later commit that waits for
-      // its flush, such as storing the machine's events, makes the claim durable too).
-      // The run is then claimed and sent again, and linkd answers a DispatchRun for a run it holds
-      // by acknowledging it, never by starting it twice (idempotent by run id). Whatever comes
-      // first from the machine takes the queued run for the session that holds it: its RunAccepted
-      // (`markRunning`), its events (`appendEvents`) or, after a reconnect, its Hello (`adoptRuns`).
-      // The compare-and-set below still sends each claim once, whatever wakes the dispatcher.
-      await tx`set local synchronous_commit = off`;
-      const rows = await tx<RunRow[]>`
-        with room as (
-          -- No room at all for a session older than one that already holds runs of the link: it was superseded.
-          select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
-          from runs where link_id = ${linkId} and state in ('dispatched', 'running', 'waiting')
-        )
+    // One statement, so one round trip and atomic: a claim whose sandboxes cannot be read is not
+    // left dispatched and unsent. It does not wait for its WAL flush (`set_config(…, true)` lasts
+    // to the end of the statement's own transaction, whose commit it governs). A claim lost in a
+    // database crash only puts the run back in the queue: nothing after it was stored either (any
+    // later commit that waits for its flush, such as storing the machine's events, makes the claim
+    // durable too). The run is then claimed and sent again, and linkd answers a DispatchRun for a
+    // run it holds by acknowledging it, never by starting it twice (idempotent by run id).
+    // Whatever comes first from the machine takes the queued run for the session that holds it:
+    // its RunAccepted (`markRunning`), its events (`appendEvents`) or, after a reconnect, its Hello
+    // (`adoptRuns`). The compare-and-set below still sends each claim once, whatever wakes the dispatcher.
+    const rows = await this.sql<ClaimRow[]>`
+      with no_flush_wait as materialized (select set_config('synchronous_commit', 'off', true)),
+      room as (
+        -- No room at all for a session older than one that already holds runs of the link: it was superseded.
+        select case when bool_or(session_epoch > ${String(epoch)}) then 0 else greatest(0, ${capacity}::int - count(*)::int) end as n
+        from runs where link_id = ${linkId} and state in ('dispatched', 'running', 'waiting')
+      ),
+      claimed as (
         update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = now(), detached_at = null
         where id in (
           -- An expired run is never sent, whether or not the expiry sweep has failed it yet.
@@ -198,14 +207,19 @@ export class RunStore {
             and (expires_at is null or expires_at > now())
           order by created_at limit (select n from room) for update skip locked)
         and state = 'queued'
-        returning ${tx.unsafe(RUN_COLUMNS)}`;
-      if (rows.length === 0) return [];
-      const specs = await SandboxStore.specs(tx, rows.flatMap((r) => (r.sandbox_id ? [r.sandbox_id] : [])));
-      const rules = await allowRulesInTx(tx, rows.flatMap((r) => (r.thread_id ? [r.thread_id] : [])));
-      return rows
-        .map((row) => ({ ...run(row), sandbox: (row.sandbox_id && specs.get(row.sandbox_id)) || null, allowRules: (row.thread_id && rules.get(row.thread_id)) || [] }))
-        .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    });
+        returning ${this.sql.unsafe(RUN_COLUMNS)}
+      )
+      select claimed.*, s.provider as sandbox_provider, s.repository as sandbox_repository, s.branch as sandbox_branch,
+        (select coalesce(json_agg(json_build_object('tool', r.tool, 'commandPrefix', r.command_prefix) order by r.created_at, r.tool, r.command_prefix), '[]')
+           from thread_allow_rules r where r.thread_id = claimed.thread_id) as allow_rules
+      from claimed cross join no_flush_wait left join sandboxes s on s.id = claimed.sandbox_id`;
+    return rows
+      .map((row) => ({
+        ...run(row),
+        sandbox: row.sandbox_id && row.sandbox_provider !== null ? { handle: row.sandbox_id, provider: row.sandbox_provider, repository: row.sandbox_repository!, branch: row.sandbox_branch! } : null,
+        allowRules: row.allow_rules.map((rule) => create(AllowRuleSchema, rule)),
+      }))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
   /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
@@ -223,19 +237,18 @@ export class RunStore {
    * it, and takes it — unless a newer session of the link holds runs already (this one was superseded).
    */
   async markRunning(runId: string, linkId: string, epoch: bigint): Promise<boolean> {
-    // Not waiting for the flush either: lost in a crash, the run stays dispatched (or queued, see
-    // above) until its first stored events, which set it running themselves.
-    const rows = await this.sql.begin(async (tx) => {
-      await tx`set local synchronous_commit = off`;
-      return tx`
+    // Not waiting for the flush either (as the claim, one statement: see `claimQueued`): lost in a
+    // crash, the run stays dispatched (or queued, see above) until its first stored events, which
+    // set it running themselves.
+    const rows = await this.sql`
+      with no_flush_wait as materialized (select set_config('synchronous_commit', 'off', true))
       update runs set state = case when state = 'waiting' then state else 'running' end, started_at = coalesce(started_at, now()),
         session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now())
-      where id = ${runId} and link_id = ${linkId} and (
+      where id = ${runId} and link_id = ${linkId} and exists (select 1 from no_flush_wait) and (
         (session_epoch = ${String(epoch)} and state in ('dispatched', 'running', 'waiting'))
         or (state = 'queued' and session_epoch is null and cancel_requested_at is null and not exists (
           select 1 from runs newer where newer.link_id = ${linkId} and newer.session_epoch > ${String(epoch)} and newer.state in ('dispatched', 'running', 'waiting'))))
       returning id`;
-    });
     return rows.length > 0;
   }
 

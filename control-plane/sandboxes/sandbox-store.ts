@@ -10,7 +10,7 @@
  *   sandbox_reply {opId}    the machine answered
  *
  * (sent through notifications.ts). The map's rows are this store's alone: a run's transaction
- * writes them through `upsertInTx` and `markReadyInTx`.
+ * writes them through `upsertIdInTx` and `markReadyInTx`.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Sql, TransactionSql } from 'postgres';
@@ -78,12 +78,16 @@ export function newSandboxId(): string {
  * the run's transaction: a refused message leaves no row behind).
  */
 export async function upsertSandbox(sql: Sql | TransactionSql, key: SandboxKey): Promise<SandboxRow> {
-  const [row] = await (sql as Sql)<SandboxRow[]>`
+  const [row] = await (sql as Sql)<SandboxRow[]>`${upsertStatement(sql, key)} returning *`;
+  return row;
+}
+
+/** The upsert of `upsertSandbox` without its `returning`: a caller's statement may use it as a CTE (`… returning id`). */
+function upsertStatement(sql: Sql | TransactionSql, key: SandboxKey) {
+  return (sql as Sql)`
     insert into sandboxes (id, user_id, link_id, repository, branch, provider, thread_scope)
     values (${newSandboxId()}, ${key.userId}, ${key.linkId}, ${key.repository}, ${key.branch}, ${key.provider}, ${key.threadScope})
-    on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()
-    returning *`;
-  return row;
+    on conflict (user_id, link_id, repository, branch, provider, thread_scope) do update set last_used_at = now()`;
 }
 
 export class SandboxStore {
@@ -112,9 +116,13 @@ export class SandboxStore {
     for (const stop of this.stopListening.splice(0)) stop();
   }
 
-  /** `upsertSandbox` in the caller's transaction (a thread's first message). */
-  static upsertInTx(tx: TransactionSql, key: SandboxKey): Promise<SandboxRow> {
-    return upsertSandbox(tx, key);
+  /**
+   * `upsertSandbox` (a thread's first message) as a fragment for a CTE of the caller's statement in its transaction
+   * (`with sandbox as (${fragment}) …`): it yields the sandbox's `id`, so the sandbox costs no round
+   * trip of its own. The caller must run the statement (an unused fragment writes nothing).
+   */
+  static upsertIdInTx(tx: TransactionSql, key: SandboxKey) {
+    return tx`${upsertStatement(tx, key)} returning id`;
   }
 
   /** A run started in the sandbox at `path`: the map learns where it is, in the transaction that stored the run's events. */
@@ -187,7 +195,7 @@ export class SandboxStore {
   /** Removes the sandbox from the map unless a run is in progress in it (then false). */
   async remove(id: string): Promise<boolean> {
     return this.sql.begin(async (tx) => {
-      // Under the row's lock: a first message that would put a run in it waits for this (upsertInTx).
+      // Under the row's lock: a first message that would put a run in it waits for this (upsertIdInTx).
       const [row] = await tx`select id from sandboxes where id = ${id} for update`;
       if (!row || (await RunStore.activeRunsInSandbox(tx, id)) > 0) return false;
       await tx`delete from sandboxes where id = ${id}`;

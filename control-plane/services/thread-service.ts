@@ -114,6 +114,10 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   async sendMessage(request: SendMessageRequest, ctx: HandlerContext) {
     const user = callerUser(ctx);
     checkSendRequest(request);
+    // The link the request names is read beside the thread (one round trip for both); a thread
+    // pinned to another link refuses below, and one sent without a link reads its own after.
+    const named = request.linkId ? this.store.getLink(user.id, request.linkId) : undefined;
+    named?.catch(() => undefined); // awaited below unless the thread is refused first
     const thread = await this.threads.threadPins(user.id, request.threadId);
     if (!thread) throw threadNotFound(request.threadId);
 
@@ -144,7 +148,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     }
     const conflict = pinConflict(thread, request);
     if (conflict) throw pinnedError(conflict.field, conflict.pinned, conflict.requested);
-    const machine = await this.checkMachineCanRun(user.id, linkId, harness, provider);
+    const machine = await this.checkMachineCanRun(user.id, linkId, harness, provider, linkId === request.linkId ? named : undefined);
     // A local repository is named as the machine advertised it; a URL must use a scheme it clones from.
     where = placeOnLink(where, machine.capabilities, machine.name);
     // The thread's sandbox: its own from the first message on; a directory without a branch is the
@@ -186,8 +190,15 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
    * saying which). An offline link is checked against the capabilities it had at its last session
    * (the message then waits for it); one that never connected is refused LINK_OFFLINE.
    */
-  private async checkMachineCanRun(userId: string, linkId: string, harness: string, provider: string): Promise<{ capabilities: Capabilities; name: string; online: boolean }> {
-    const link = await this.store.getLink(userId, linkId);
+  private async checkMachineCanRun(
+    userId: string,
+    linkId: string,
+    harness: string,
+    provider: string,
+    /** The link's read, when it is under way already. */
+    reading?: ReturnType<Store['getLink']>,
+  ): Promise<{ capabilities: Capabilities; name: string; online: boolean }> {
+    const link = await (reading ?? this.store.getLink(userId, linkId));
     if (!link) throw linkError(Code.NotFound, Reason.LinkNotFound, `no link ${linkId}`, { link_id: linkId });
     const live = await this.registry.get(userId, linkId, { mirrored: true });
     const known = live?.capabilities ?? lastKnownCapabilities(link.lastSeen?.capabilitiesJson);

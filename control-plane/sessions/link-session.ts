@@ -72,6 +72,8 @@ const registryUnavailable = (cause?: unknown) => linkError(Code.Unavailable, Rea
 export class LinkSession implements FrameSession {
   private readonly out = new Channel<Outgoing>();
   private record: PresenceRecord | undefined;
+  /** The presence record's writes in flight, one after another (`writeRecord`). */
+  private recordWrites: Promise<unknown> = Promise.resolve();
   private lastHeartbeatAt = Date.now();
   private superseded = false;
   private welcomed = false;
@@ -332,29 +334,44 @@ export class LinkSession implements FrameSession {
   }
 
   /** Keeps the presence record's running runs current (a write only when the set changes). */
-  async setRunning(runId: string, running: boolean): Promise<void> {
-    const record = this.record;
-    if (!record || record.runningRunIds.includes(runId) === running) return;
-    const updated = { ...record, runningRunIds: running ? [...record.runningRunIds, runId] : record.runningRunIds.filter((id) => id !== runId) };
-    this.record = updated;
-    const live = await this.services.registry.update(updated).catch((error) => {
-      this.metrics?.registryErrors.inc();
-      this.log.warn({ err: error }, 'cannot update the running runs in the registry');
-      return true;
+  setRunning(runId: string, running: boolean): Promise<void> {
+    return this.writeRecord(async () => {
+      const record = this.record;
+      if (!record || record.runningRunIds.includes(runId) === running) return;
+      const updated = { ...record, runningRunIds: running ? [...record.runningRunIds, runId] : record.runningRunIds.filter((id) => id !== runId) };
+      this.record = updated;
+      const live = await this.services.registry.update(updated).catch((error) => {
+        this.metrics?.registryErrors.inc();
+        this.log.warn({ err: error }, 'cannot update the running runs in the registry');
+        return true;
+      });
+      if (!live) this.log.info("the presence record is no longer this session's");
     });
-    if (!live) this.log.info("the presence record is no longer this session's");
   }
 
-  async updateCapabilities(capabilities: Capabilities): Promise<void> {
-    const record = this.record;
-    if (!record) return;
-    const updated = { ...record, capabilities };
-    const stillLive = await this.services.registry.update(updated).catch((cause) => {
-      this.metrics?.registryErrors.inc();
-      throw registryUnavailable(cause);
+  updateCapabilities(capabilities: Capabilities): Promise<void> {
+    return this.writeRecord(async () => {
+      const record = this.record;
+      if (!record) return;
+      const updated = { ...record, capabilities };
+      const stillLive = await this.services.registry.update(updated).catch((cause) => {
+        this.metrics?.registryErrors.inc();
+        throw registryUnavailable(cause);
+      });
+      if (!stillLive) throw linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed');
+      this.record = updated;
     });
-    if (!stillLive) throw linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed');
-    this.record = updated;
+  }
+
+  /**
+   * Runs `write` of the presence record after the writes before it: each update is fenced on the
+   * revision the one before left, so two at once would refuse each other. Callers need not wait
+   * (a run's accept does not hold its events back for the registry's write).
+   */
+  private writeRecord<T>(write: () => Promise<T>): Promise<T> {
+    const written = this.recordWrites.then(write);
+    this.recordWrites = written.catch(() => undefined);
+    return written;
   }
 
   /** Claims presence; a registry that fails here (etcd unreachable) is UNAVAILABLE: agents retry. */
@@ -412,6 +429,7 @@ export class LinkSession implements FrameSession {
     // whichever comes first, the runs it adopts are attached and the rest wait out the grace.
     await this.services.detachRuns(record.linkId, record.epoch);
     await this.rememberSeen();
+    await this.recordWrites; // a release fenced on the revision an update in flight is about to move would fail
     try {
       await this.services.registry.release(record.userId, record.linkId, record.epoch);
     } catch (error) {

@@ -49,7 +49,7 @@ export interface FrameSession extends PowerSession {
   heartbeatSeen(): void;
   /** Stores new capabilities in the presence record; throws UNAVAILABLE or SUPERSEDED. */
   updateCapabilities(capabilities: Capabilities): Promise<void>;
-  /** Keeps the presence record's running runs current. */
+  /** Keeps the presence record's running runs current (writes in order; never rejects, so callers need not wait). */
   setRunning(runId: string, running: boolean): Promise<void>;
   /** Claims and sends more queued runs (a slot may have opened). */
   dispatchPending(): void;
@@ -113,7 +113,8 @@ export function onGoodbye(session: FrameSession, goodbye: Goodbye): void {
 export async function onRunAccepted(session: FrameSession, accepted: RunAccepted): Promise<void> {
   if (await session.runs.markRunning(accepted.runId, session.linkId, session.epoch())) {
     session.log.info({ runId: accepted.runId }, 'run accepted');
-    await session.setRunning(accepted.runId, true);
+    // The registry's write goes on behind the frames: the run's events need not wait for it.
+    void session.setRunning(accepted.runId, true);
   }
 }
 
@@ -144,7 +145,7 @@ export async function onRunEvents(session: FrameSession, batch: RunEvents): Prom
   session.log.debug({ runId, from: String(events[0].seq), to: String(events[events.length - 1].seq), acked: String(stored.acked) }, 'run events stored');
   session.send({ frame: { case: 'eventsAck', value: { runId, ackedSeq: stored.acked } } });
   if (stored.finished) {
-    await session.setRunning(runId, false);
+    void session.setRunning(runId, false);
     session.dispatchPending();
   }
 }

@@ -11,6 +11,7 @@ import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.j
 import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
+import { pipelinedTransaction } from '../store/pipelined-transaction.js';
 import { pinConflict, type ThreadPins } from './pins.js';
 import {
   activeRunInTx,
@@ -189,8 +190,15 @@ export class ThreadStore {
    * only when the thread already has MAX_QUEUED_MESSAGES waiting.
    */
   async sendMessage(input: SendInput): Promise<SentMessage> {
-    return this.sql.begin(async (tx) => {
-      const [row] = await tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`;
+    return pipelinedTransaction(this.sql, async (tx) => {
+      // Few round trips: statements that need no answer of the one before go together (postgres.js
+      // pipelines them on the transaction's connection, Postgres runs them in order), the first
+      // behind the transaction's `begin` (store/pipelined-transaction.ts). The run check
+      // goes behind the lock as a statement of its own, so it runs once the lock is held and sees a
+      // run that the lock's previous holder committed.
+      const locked = tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`.execute();
+      const running = activeRunInTx(tx, input.threadId);
+      const [[row], active] = await Promise.all([locked, running]);
       if (!row) throw new SendRefused(Reason.ThreadNotFound, `no thread ${input.threadId}`, { thread_id: input.threadId });
       const pinned = thread(row);
       const conflict = pinConflict(pinned, input);
@@ -199,8 +207,8 @@ export class ThreadStore {
           ...conflict,
         });
       }
-      const sandboxId = await this.pin(tx, pinned, input);
-      await tx`update threads set updated_at = now() where id = ${pinned.id}`;
+      const newSandbox = pinned.sandboxId === null && input.sandbox !== null;
+      const pinning = this.pin(tx, pinned, input);
       const message = {
         threadId: pinned.id,
         userId: input.userId,
@@ -211,8 +219,8 @@ export class ThreadStore {
         permissionMode: input.permissionMode ?? 'edits',
         expiresAt: input.expiresAt ?? null,
       };
-      const active = await activeRunInTx(tx, pinned.id);
       if (active || row.resumes_at) {
+        await pinning;
         // A run is in progress (or parked until its limit resets): into its running turn, or the
         // message waits for its end.
         const steering = input.steer && active ? await steerInTx(tx, message) : undefined;
@@ -224,9 +232,13 @@ export class ThreadStore {
         }
         return { runId: null, message: await insertMessageInTx(tx, message, 'queued', null) };
       }
-      const runId = await RunStore.insertQueuedInTx(tx, {
+      // Sent behind the pins, together: the run takes the sandbox the pins just wrote.
+      const runId = newId('run');
+      const queueing = RunStore.insertQueuedInTx(tx, {
+        id: runId,
         threadId: pinned.id,
-        sandboxId,
+        sandboxId: pinned.sandboxId,
+        sandboxOfThread: newSandbox,
         userId: input.userId,
         linkId: pinned.linkId ?? input.linkId,
         harness: pinned.harness ?? input.harness,
@@ -239,26 +251,25 @@ export class ThreadStore {
       });
       // For an online machine the message started at once: it has no expiry of its own to show.
       const sent = { ...message, expiresAt: input.linkOnline === false ? message.expiresAt : null };
-      return { runId, message: await insertMessageInTx(tx, sent, 'sent', runId) };
+      const storing = insertMessageInTx(tx, sent, 'sent', runId);
+      const [, , stored] = await Promise.all([pinning, queueing, storing]);
+      return { runId, message: stored };
     });
   }
 
-  /** Writes the thread's pins on its first message and its sandbox (found or made) when it has none; returns the sandbox id. */
-  private async pin(tx: TransactionSql, pinned: ThreadRecord, input: SendInput): Promise<string | null> {
-    let sandboxId = pinned.sandboxId;
-    const hasPins = pinned.harness !== null;
-    if (sandboxId === null && input.sandbox) {
-      sandboxId = (await SandboxStore.upsertInTx(tx, input.sandbox)).id;
-      if (hasPins) await tx`update threads set sandbox_id = ${sandboxId} where id = ${pinned.id}`;
-    }
-    if (!hasPins) {
-      await tx`update threads set harness = ${input.harness}, link_id = ${input.linkId},
-                 sandbox_provider = ${input.sandboxProvider}, branch = ${input.branch},
-                 repository = ${input.repository}, sandbox_id = ${sandboxId},
-                 title = case when title = '' then ${input.text.slice(0, 80)} else title end
-               where id = ${pinned.id}`;
-    }
-    return sandboxId;
+  /**
+   * Marks the thread active in one statement, writing its pins on its first message and its
+   * sandbox (found or made, in a CTE) when it has none. Sent at once; the caller awaits it.
+   */
+  private pin(tx: TransactionSql, pinned: ThreadRecord, input: SendInput): Promise<unknown> {
+    const sandbox = pinned.sandboxId === null && input.sandbox ? tx`with sandbox as (${SandboxStore.upsertIdInTx(tx, input.sandbox)})` : tx``;
+    const sandboxId = pinned.sandboxId === null && input.sandbox ? tx`, sandbox_id = (select id from sandbox)` : tx``;
+    const pins =
+      pinned.harness === null
+        ? tx`, harness = ${input.harness}, link_id = ${input.linkId}, sandbox_provider = ${input.sandboxProvider}, branch = ${input.branch},
+             repository = ${input.repository}, title = case when title = '' then ${input.text.slice(0, 80)} else title end`
+        : tx``;
+    return tx`${sandbox} update threads set updated_at = now() ${sandboxId} ${pins} where id = ${pinned.id}`.execute();
   }
 
   /**

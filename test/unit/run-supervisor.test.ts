@@ -13,7 +13,7 @@ import { RunSupervisor } from '../../agent/runs/run-supervisor.js';
 import { shellHarness } from '../../agent/harnesses/shell.js';
 import { SandboxKeeper } from '../../agent/sandboxes/sandboxes.js';
 import { ConnectRequestSchema, DispatchRunSchema, EventsAckSchema, type ConnectRequest, type DispatchRun } from '../../gen/link/v1/link_service_pb.js';
-import { RunEventSchema, RunPayloadSchema, RunStatus } from '../../gen/link/v1/run_pb.js';
+import { RunEventSchema, RunPayloadSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { delay } from '../helpers/processes.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -224,6 +224,24 @@ describe('RunSupervisor: what linkd accepts', () => {
     const all = batches().flat();
     assert.deepEqual(all.map((e) => Number(e.seq)), all.map((_, i) => i + 1), 'every event once, in order');
     assert.equal(all.at(-1)!.event.case, 'done');
+  });
+
+  it("sends a run's started together with its first line, not alone ahead of it", async () => {
+    acknowledging = false;
+    const d = dispatch({ prompt: 'echo hi' });
+    await manager.dispatch(d);
+    const deadline = Date.now() + 10_000;
+    const firstBatch = () => frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === d.runId ? [f.frame.value.events] : []))[0];
+    let first: RunEvent[] | undefined;
+    while (!(first = firstBatch())) {
+      assert.ok(Date.now() < deadline, 'no events were sent');
+      await delay(5);
+    }
+    assert.deepEqual(
+      first.map((e) => e.event.case),
+      ['started', 'log'],
+      'the first batch holds the line as well',
+    );
   });
 
   it('stops reading a harness whose events are not acknowledged, and loses nothing once acks resume', async () => {
