@@ -17,8 +17,11 @@
  *   and writes its live records again (only where no newer session took the key meanwhile).
  *   While keepalives fail, `isReady()` is false: new sessions are refused and /readyz fails.
  */
+import { Code, ConnectError } from '@connectrpc/connect';
 import { Etcd3, type Lease, type Watcher as EtcdWatcher } from 'etcd3';
 import { Backoff, sleep } from '../../common/backoff.js';
+import { linkError } from '../../common/errors.js';
+import { Reason } from '../../common/reasons.js';
 import type { Logger } from '../../common/log.js';
 import { decode, store } from './etcd-records.js';
 import { LinkWatchers, type PresenceClaim, type PresenceEvent, type PresenceRecord, type PresenceWatch, type Registry } from './registry.js';
@@ -140,13 +143,13 @@ export class EtcdRegistry implements Registry {
   async get(userId: string, linkId: string, options: { mirrored?: boolean } = {}): Promise<PresenceRecord | undefined> {
     const mirrored = options.mirrored && this.watcher ? this.mirror.get(this.presenceKey(userId, linkId)) : undefined;
     if (mirrored) return mirrored;
-    const response = await this.client.get(this.presenceKey(userId, linkId)).exec();
+    const response = await unavailableOnFailure(this.client.get(this.presenceKey(userId, linkId)).exec());
     return response.kvs[0] ? decode(response.kvs[0]) : undefined;
   }
 
   async list(userId?: string): Promise<PresenceRecord[]> {
     const prefix = userId === undefined ? `${this.prefix}/presence/` : `${this.prefix}/presence/${userId}/`;
-    const response = await this.client.getAll().prefix(prefix).exec();
+    const response = await unavailableOnFailure(this.client.getAll().prefix(prefix).exec());
     return response.kvs.map(decode);
   }
 
@@ -168,7 +171,7 @@ export class EtcdRegistry implements Registry {
     this.subscribers.add(subscriber);
     try {
       const prefix = userId === undefined ? `${this.prefix}/presence/` : `${this.prefix}/presence/${userId}/`;
-      const listed = await this.client.getAll().prefix(prefix).exec();
+      const listed = await unavailableOnFailure(this.client.getAll().prefix(prefix).exec());
       snapshotRevision = BigInt(listed.header.revision);
       for (const { event, revision } of buffered.splice(0)) if (revision > snapshotRevision) onEvent(event);
       return { snapshot: listed.kvs.map(decode), stop: () => this.subscribers.delete(subscriber) };
@@ -358,5 +361,19 @@ export class EtcdRegistry implements Registry {
     for (const subscriber of [...this.subscribers]) {
       if (subscriber.userId === undefined || subscriber.userId === userId) subscriber.onEvent(event, revision);
     }
+  }
+}
+
+/**
+ * A read of etcd for a caller (a service, a sweep): when etcd does not answer (unreachable, the
+ * client's circuit breaker open after failures, a deadline), the caller gets the classified
+ * `REGISTRY_UNAVAILABLE` a client can retry on, not an internal error.
+ */
+async function unavailableOnFailure<T>(read: Promise<T>): Promise<T> {
+  try {
+    return await read;
+  } catch (error) {
+    if (error instanceof ConnectError) throw error;
+    throw linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; try again shortly', { retry: 'true' }, error);
   }
 }
