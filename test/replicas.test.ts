@@ -176,9 +176,13 @@ describe('several replicas on etcd', () => {
     await delay((LEASE_TTL_S + 1) * 1000);
     await etcd.restart();
 
-    while ((await fetch(`${a.httpUrl}/readyz`)).status !== 200) {
-      assert.ok(Date.now() < deadline + 30_000, '/readyz never came back');
-      await delay(100);
+    // Both replicas ready again: b's etcd client may answer later than a's (a new watch on b
+    // before that is refused REGISTRY_UNAVAILABLE, which a client retries).
+    for (const replica of [a, b]) {
+      while ((await fetch(`${replica.httpUrl}/readyz`)).status !== 200) {
+        assert.ok(Date.now() < deadline + 30_000, `/readyz of ${replica.id} never came back`);
+        await delay(100);
+      }
     }
     const after = watchOn(b);
     await after.until(staying.id, (l) => l.state === LinkState.ONLINE && l.replicaId === 'a', 'online on a', 20_000);
