@@ -12,10 +12,12 @@
  *
  * Handles come from the control plane and are checked against a strict pattern; every path is
  * computed from them and checked to lie under the root. Concurrent ensures of one sandbox share one
- * operation; operations on one mirror are serialized. A new worktree fetches its mirror (beside its
- * checkout, see mirrors.ts); an existing one is ready without the network (a thread's later runs),
- * its mirror fetched in the background afterwards, at most every 30 s. Past `maxSandboxes`, the least recently used
- * idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
+ * operation; operations on one mirror are serialized. A new worktree asks the remote beside its
+ * checkout (see mirrors.ts): the refs it starts from when the mirror was fetched in the last 30 s,
+ * else a fetch (git's maintenance of the mirror then runs after the ensure); an existing one, and
+ * one made again from its own branch, are ready without the network (a thread's later runs), the
+ * mirror fetched in the background afterwards, at most every 30 s. Past `maxSandboxes`, the least
+ * recently used idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
  * mirror, or an empty directory) is evicted; it is made again on its next use.
  */
 import { createHash } from 'node:crypto';
