@@ -1,8 +1,10 @@
 /**
  * Ensuring worktree sandboxes on the machine (linkd's `SandboxKeeper` with real git, a repository
- * served over file://): a later run's sandbox needs nothing from the remote; a new worktree starts
- * from what the remote has at the ensure, though it is checked out while the mirror is fetched; a
- * failed fetch leaves nothing; an ensure stopped half-way is made again.
+ * served over file://): a later run's sandbox, and one made again from its own branch, need nothing
+ * from the remote; a new worktree starts from what the remote has at the ensure, though it is
+ * checked out while the remote is asked (the refs it starts from, of a mirror fetched a moment ago;
+ * a fetch, of one fetched longer ago or by an earlier linkd); a remote that cannot be reached
+ * leaves nothing; an ensure stopped half-way is made again.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -15,16 +17,27 @@ import { tempDir } from './helpers/temp.js';
 
 describe('sandbox ensure', () => {
   let keeper: SandboxKeeper;
+  let dataDir: string;
+  /** Keepers of the data directory started as a later linkd would be (see `restart`). */
+  const keepers: SandboxKeeper[] = [];
+
+  const newKeeper = () => new SandboxKeeper({ dataDir, log: createLogger({ name: 'test', level: 'silent' }), allowedSchemes: ['file'] });
 
   beforeEach(async () => {
-    keeper = new SandboxKeeper({
-      dataDir: await tempDir('sandbox-ensure-'),
-      log: createLogger({ name: 'test', level: 'silent' }),
-      allowedSchemes: ['file'],
-    });
+    dataDir = await tempDir('sandbox-ensure-');
+    keeper = newKeeper();
+    keepers.push(keeper);
   });
 
-  afterEach(() => keeper.settled());
+  afterEach(async () => {
+    for (const each of keepers.splice(0)) await each.settled();
+  });
+
+  /** The keeper of a linkd started again on the same data directory: it has fetched nothing yet. */
+  function restart(): void {
+    keeper = newKeeper();
+    keepers.push(keeper);
+  }
 
   const ensure = (repository: string, branch: string, n = 1) =>
     keeper.ensure({ handle: `sbx_${String(n).padStart(20, '0')}`, provider: 'worktree', repository, branch });
@@ -103,5 +116,56 @@ describe('sandbox ensure', () => {
     await writeFile(join(again.path, 'work.txt'), 'uncommitted work\n');
     const kept = await ensure(repo.url, 'feature');
     assert.equal(await readFile(join(kept.path, 'work.txt'), 'utf8'), 'uncommitted work\n', 'a checked-out worktree without its record is kept');
+  });
+
+  it('a sandbox made again from its own branch (after it was removed) is made while the remote cannot be reached, with its commits', async () => {
+    const repo = await makeRepository();
+    const made = await ensure(repo.url, 'topic/own');
+    await writeFile(join(made.path, 'own.txt'), 'committed in the sandbox\n');
+    git(made.path, 'add', '-A');
+    git(made.path, 'commit', '--quiet', '-m', 'own work');
+    const own = git(made.path, 'rev-parse', 'HEAD');
+    await keeper.delete(made.handle);
+    await rename(repo.dir, `${repo.dir}.away`);
+    try {
+      const again = await ensure(repo.url, 'topic/own');
+      assert.equal(git(again.path, 'rev-parse', 'HEAD'), own, 'the branch as the sandbox left it');
+      assert.equal(git(again.path, 'status', '--porcelain'), '');
+    } finally {
+      await rename(`${repo.dir}.away`, repo.dir);
+    }
+  });
+
+  it('a branch pushed or deleted on the remote a moment after the mirror was fetched: a new worktree starts from the remote\'s branch, or from its default', async () => {
+    const repo = await makeRepository();
+    await ensure(repo.url, 'main', 1);
+    git(repo.dir, 'branch', 'pushed', 'feature');
+    git(repo.dir, 'branch', '--quiet', '-D', 'feature');
+
+    const pushed = await ensure(repo.url, 'pushed', 2);
+    assert.equal(git(pushed.path, 'rev-parse', 'HEAD'), repo.feature, 'the branch the remote has now, not the default');
+    assert.equal(git(pushed.path, 'rev-parse', '--abbrev-ref', 'pushed@{upstream}'), 'origin/pushed');
+
+    const deleted = await ensure(repo.url, 'feature', 3);
+    assert.equal(git(deleted.path, 'rev-parse', 'HEAD'), repo.main, 'a branch gone from the remote starts anew from its default branch');
+    assert.equal(git(deleted.path, 'status', '--porcelain'), '');
+  });
+
+  it('after a restart, a new worktree starts from what the remote has now, and is refused with REPOSITORY_UNAVAILABLE while it cannot be reached', async () => {
+    const repo = await makeRepository();
+    await ensure(repo.url, 'main', 1);
+    const feature = await commitOn(repo.dir, 'feature', 'before-the-restart');
+    restart();
+    const made = await ensure(repo.url, 'feature', 2);
+    assert.equal(git(made.path, 'rev-parse', 'HEAD'), feature);
+
+    restart();
+    await rename(repo.dir, `${repo.dir}.away`);
+    try {
+      await assert.rejects(ensure(repo.url, 'topic/new', 3), (error: Error & { reason?: string }) => error.reason === 'REPOSITORY_UNAVAILABLE');
+    } finally {
+      await rename(`${repo.dir}.away`, repo.dir);
+    }
+    assert.equal(existsSync(join(keeper.root, 'sbx_00000000000000000003')), false, 'no checkout is left');
   });
 });

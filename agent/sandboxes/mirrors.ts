@@ -1,26 +1,45 @@
 /**
  * The bare mirrors of remote repositories (`<data>/mirrors/<hash>.git`, one per repository URL) and
  * the worktrees made from them. The caller serializes operations on one mirror
- * (`SandboxKeeper.withMirror`); nothing here runs two of them on one mirror, except the fetch that
- * `addWorktree` runs beside the checkout of a new worktree's files.
+ * (`SandboxKeeper.withMirror`); nothing here runs two of them on one mirror, except what
+ * `addWorktree` asks of the remote beside the checkout of a new worktree's files.
  *
- * When the network is contacted: a new mirror is fetched once as it is made; a new worktree fetches
- * while it checks out what the mirror knows, and is brought to what the remote has now if that
- * moved, so it always starts from the remote's state at the ensure (as when the fetch came first);
- * an existing worktree is not fetched for (the keeper refreshes its mirror afterwards, see
- * `SandboxKeeper.refreshLater`).
+ * When the network is contacted: a new mirror is fetched once as it is made. A new worktree from
+ * the remote's branches asks the remote while it checks out what the mirror knows, and is brought to
+ * what the remote has now if that moved, so it always starts from the remote's state at the ensure
+ * (as when a fetch came first): a mirror fetched a moment ago is asked only for the refs the start
+ * is read from (`git ls-remote`, and a fetch only if they moved); another is fetched. A new
+ * worktree of the mirror's own branch, and an existing worktree, wait for nothing from the remote
+ * (the keeper refreshes the mirror afterwards, see `SandboxKeeper.refreshLater`).
  */
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { exists } from '../../common/files.js';
 import { SandboxError } from '../../common/sandbox-names.js';
 import { git, gitOr } from './git.js';
+
+/**
+ * How current the mirror is as a new worktree is added: `fetched` a moment ago (it was made now),
+ * `recent` (fetched a short while ago: its refs are probably the remote's), or `stale`.
+ */
+export type MirrorState = 'fetched' | 'recent' | 'stale';
+
+/**
+ * git's parallel checkout for a new worktree's files (`git -c checkout.workers=N`): from 100 files
+ * on (git's threshold), that many worker processes, one per core up to 8, write them side by side.
+ * It pays where writing a file waits on the file system or for a core (a disk, a busy machine);
+ * on a RAM disk of an otherwise idle machine one process is about as fast.
+ */
+const CHECKOUT = ['-c', `checkout.workers=${Math.min(availableParallelism(), 8)}`];
 
 /** Where a new worktree's branch starts: its own branch, the remote's branch, or the remote's default. */
 interface StartPoint {
   kind: 'local' | 'remote' | 'default';
   ref: string;
   commit: string;
+  /** The remote's branch the start is read from (`refs/heads/…`), for the remote's kinds. */
+  upstream?: string;
 }
 
 /**
@@ -44,52 +63,93 @@ export async function makeMirror(mirror: string, repository: string, timeoutMs?:
   return true;
 }
 
-/** Fetches the mirror from its remote (pruning branches gone there). REPOSITORY_UNAVAILABLE on failure. */
-export async function fetchMirror(mirror: string, timeoutMs?: number): Promise<void> {
-  await gitOr('REPOSITORY_UNAVAILABLE', ['fetch', '--prune', '--quiet', 'origin'], { cwd: mirror, timeoutMs });
+/**
+ * Fetches the mirror from its remote (pruning branches gone there). REPOSITORY_UNAVAILABLE on
+ * failure. With `maintenance` false, git's automatic maintenance (`git maintenance run --auto`,
+ * which may repack) is left to the caller, who runs `maintainMirror` when nothing waits.
+ */
+export async function fetchMirror(mirror: string, timeoutMs?: number, maintenance = true): Promise<void> {
+  const args = ['fetch', '--prune', '--quiet', '--no-write-fetch-head', ...(maintenance ? [] : ['--no-auto-maintenance']), 'origin'];
+  await gitOr('REPOSITORY_UNAVAILABLE', args, { cwd: mirror, timeoutMs });
+}
+
+/** git's automatic maintenance of the mirror, as a fetch would have run it. GIT_FAILED on failure. */
+export async function maintainMirror(mirror: string, timeoutMs?: number): Promise<void> {
+  await gitOr('GIT_FAILED', ['maintenance', 'run', '--auto', '--quiet'], { cwd: mirror, timeoutMs });
 }
 
 /**
  * Adds a worktree of `mirror` at `path` on `branch`: the mirror's own branch when it has one (left
- * as it is: it may hold commits), else a new branch tracking the remote's, else a new branch from
- * the remote's default branch. Unless `fetched` (the mirror was fetched a moment ago), the mirror is
- * fetched while the files are checked out; when that moved the start, the new worktree is reset to
- * it (it holds nothing yet), or made again when the start is another ref now. On a failed fetch the
- * worktree (and the branch it made) is removed and REPOSITORY_UNAVAILABLE thrown, as if the fetch
- * had come first. REPOSITORY_EMPTY when there is nothing to start from; GIT_FAILED when git refuses.
+ * as it is: it may hold commits; nothing is asked of the remote), else a new branch tracking the
+ * remote's, else a new branch from the remote's default branch. Unless the mirror was `fetched` a
+ * moment ago, the remote is asked while the files are checked out: a `recent` mirror's start is
+ * checked against the remote's refs (one listing) and fetched only if it moved, a `stale` one is
+ * fetched. When the start moved, the new worktree is reset to it (it holds nothing yet), or made
+ * again when the start is another ref now. When the remote cannot be reached the worktree (and the
+ * branch it made) is removed and REPOSITORY_UNAVAILABLE thrown, as if the fetch had come first.
+ * REPOSITORY_EMPTY when there is nothing to start from; GIT_FAILED when git refuses. Resolves to
+ * whether the mirror was fetched without its maintenance (the caller owes `maintainMirror` then).
  */
-export async function addWorktree(mirror: string, path: string, branch: string, fetched: boolean, timeoutMs?: number): Promise<void> {
+export async function addWorktree(mirror: string, path: string, branch: string, state: MirrorState, timeoutMs?: number): Promise<boolean> {
   let start = await startPoint(mirror, branch);
-  if (fetched || !start) {
-    if (!fetched) await fetchMirror(mirror, timeoutMs);
+  if (state === 'fetched' || !start) {
+    if (state !== 'fetched') await fetchMirror(mirror, timeoutMs, false);
     start ??= await startPoint(mirror, branch);
     if (!start) throw new SandboxError('REPOSITORY_EMPTY', 'the repository has no default branch to start a new branch from');
-    return register(mirror, path, branch, start, true, timeoutMs);
+    await register(mirror, path, branch, start, true, timeoutMs);
+    return state !== 'fetched';
   }
   // Registered first and checked out after: a fetch beside `git worktree add` itself fails on the
   // new worktree's HEAD, which git writes invalid until the checkout is done ("bad object").
   await register(mirror, path, branch, start, false, timeoutMs);
-  // The mirror's own branch is what it is whatever the remote did; else the start is looked up again
-  // among the remote's refs (the local branch exists now).
+  // The mirror's own branch is what it is whatever the remote did.
   const [checkedOut, latest] = await Promise.allSettled([
-    gitOr('GIT_FAILED', ['reset', '--hard', '--quiet'], { cwd: path, timeoutMs }),
-    fetchMirror(mirror, timeoutMs).then(() => (start.kind === 'local' ? start : startPoint(mirror, branch, true))),
+    gitOr('GIT_FAILED', [...CHECKOUT, 'reset', '--hard', '--quiet'], { cwd: path, timeoutMs }),
+    start.kind === 'local' ? { start, fetched: false } : remoteStart(mirror, branch, start, state === 'recent', timeoutMs),
   ]);
   if (latest.status === 'rejected' || checkedOut.status === 'rejected') {
     await undo(mirror, path, branch, start);
     throw latest.status === 'rejected' ? latest.reason : (checkedOut as PromiseRejectedResult).reason;
   }
-  const now = latest.value;
+  const { start: now, fetched } = latest.value;
   // The fetch is the only writer of the remote's refs (the caller holds the mirror): an unchanged
   // ref means the worktree has that commit.
-  if (now?.ref === start.ref && now.commit === start.commit) return;
+  if (now?.ref === start.ref && now.commit === start.commit) return fetched;
   if (now?.ref === start.ref) {
     await gitOr('GIT_FAILED', ['reset', '--hard', '--quiet', now.commit], { cwd: path, timeoutMs });
-    return;
+    return fetched;
   }
   await undo(mirror, path, branch, start);
   if (!now) throw new SandboxError('REPOSITORY_EMPTY', 'the repository has no default branch to start a new branch from');
   await register(mirror, path, branch, now, true, timeoutMs);
+  return fetched;
+}
+
+/**
+ * Where a new branch starts now that the remote has been asked (`start`: where it started from the
+ * mirror's refs): for a `recent` mirror, `start` itself when the remote still has that commit
+ * where `start` read it (and, for the default's kind, still no branch of that name); else the
+ * start among the refs of a fetch (without its maintenance: `fetched` says so).
+ */
+async function remoteStart(mirror: string, branch: string, start: StartPoint, recent: boolean, timeoutMs?: number): Promise<{ start: StartPoint | undefined; fetched: boolean }> {
+  if (recent && start.upstream) {
+    const wanted = [...new Set([`refs/heads/${branch}`, start.upstream])];
+    const listed = await gitOr('REPOSITORY_UNAVAILABLE', ['ls-remote', '--quiet', 'origin', ...wanted], { cwd: mirror, timeoutMs });
+    const remote = refsOf(listed);
+    // A default's start moves when the remote has the branch now, a remote one when it has not.
+    const unmoved = remote.get(start.upstream) === start.commit && (start.kind === 'remote' || !remote.has(`refs/heads/${branch}`));
+    if (unmoved) return { start, fetched: false };
+  }
+  await fetchMirror(mirror, timeoutMs, false);
+  return { start: await startPoint(mirror, branch, true), fetched: true };
+}
+
+/** `<object> <refname> [<more>]` lines (for-each-ref, ls-remote) as refname → object, exact names only. */
+function refsOf(listed: string): Map<string, string> {
+  return new Map(listed.split('\n').filter(Boolean).map((line) => {
+    const [commit, ref] = line.split(/[ \t]/);
+    return [ref, commit];
+  }));
 }
 
 /**
@@ -119,12 +179,16 @@ async function startPoint(mirror: string, branch: string, remoteOnly = false): P
     ['remote', `refs/remotes/origin/${branch}`],
     ['default', 'refs/remotes/origin/HEAD'],
   ];
-  const listed = await git(['for-each-ref', '--format=%(objectname) %(refname)', ...candidates.map(([, ref]) => ref)], { cwd: mirror });
+  const listed = await git(['for-each-ref', '--format=%(objectname) %(refname) %(symref)', ...candidates.map(([, ref]) => ref)], { cwd: mirror });
   // A pattern also matches the refs below it (refs/heads/a matches refs/heads/a/b): exact names only.
-  const commits = new Map(listed.split('\n').filter(Boolean).map((line) => [line.slice(line.indexOf(' ') + 1), line.slice(0, line.indexOf(' '))]));
+  const commits = refsOf(listed);
+  // The remote's default branch, as origin/HEAD names it (refs/remotes/origin/main).
+  const defaultRef = /^\S+ refs\/remotes\/origin\/HEAD refs\/remotes\/origin\/(\S+)$/m.exec(listed)?.[1];
   for (const [kind, ref] of candidates) {
     const commit = commits.get(ref);
-    if (commit) return { kind, ref, commit };
+    if (!commit) continue;
+    const upstream = kind === 'remote' ? `refs/heads/${branch}` : kind === 'default' && defaultRef ? `refs/heads/${defaultRef}` : undefined;
+    return { kind, ref, commit, upstream };
   }
   return undefined;
 }
@@ -135,6 +199,7 @@ async function startPoint(mirror: string, branch: string, remoteOnly = false): P
  */
 async function register(mirror: string, path: string, branch: string, start: StartPoint, checkout: boolean, timeoutMs?: number): Promise<void> {
   const args = [
+    ...(checkout ? CHECKOUT : []),
     'worktree',
     'add',
     '--quiet',

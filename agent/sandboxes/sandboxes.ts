@@ -12,10 +12,12 @@
  *
  * Handles come from the control plane and are checked against a strict pattern; every path is
  * computed from them and checked to lie under the root. Concurrent ensures of one sandbox share one
- * operation; operations on one mirror are serialized. A new worktree fetches its mirror (beside its
- * checkout, see mirrors.ts); an existing one is ready without the network (a thread's later runs),
- * its mirror fetched in the background afterwards, at most every 30 s. Past `maxSandboxes`, the least recently used
- * idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
+ * operation; operations on one mirror are serialized. A new worktree asks the remote beside its
+ * checkout (see mirrors.ts): the refs it starts from when the mirror was fetched in the last 30 s,
+ * else a fetch (git's maintenance of the mirror then runs after the ensure); an existing one, and
+ * one made again from its own branch, are ready without the network (a thread's later runs), the
+ * mirror fetched in the background afterwards, at most every 30 s. Past `maxSandboxes`, the least
+ * recently used idle sandbox that holds nothing that would be lost (a clean worktree, whose commits stay in the
  * mirror, or an empty directory) is evicted; it is made again on its next use.
  */
 import { createHash } from 'node:crypto';
@@ -24,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { exists, writeFileAtomically } from '../../common/files.js';
 import { git, gitOr } from './git.js';
-import { addWorktree, checkedOut, fetchMirror, makeMirror, removeWorktree } from './mirrors.js';
+import { addWorktree, checkedOut, fetchMirror, maintainMirror, makeMirror, removeWorktree } from './mirrors.js';
 import { checkBranch, checkRepository, HANDLE, inside, invalid, isLocalRepository, PROVIDERS, SandboxError, type ProviderName } from '../../common/sandbox-names.js';
 import { addLocalWorktree, checkLocalRepository, commonDir, defaultBranch, removeLocalWorktree } from './local-repositories.js';
 import { readSetup, runSetup, type SetupResult } from './setup.js';
@@ -73,7 +75,11 @@ export interface SandboxKeeperOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** An existing worktree's mirror is fetched in the background at most this often. */
+/**
+ * A mirror fetched less than this long ago is taken to be the remote's as it probably is: a new
+ * worktree of it checks the remote's refs it starts from instead of fetching. And an existing
+ * worktree's mirror is fetched in the background at most this often.
+ */
 const REFRESH_INTERVAL_MS = 30_000;
 
 /** An ensure records a sandbox's last use again only when the recorded one is older than this. */
@@ -242,6 +248,8 @@ export class SandboxKeeper {
       lastUsedAt: now,
     };
     let made = false;
+    /** The mirror was fetched by this ensure, its maintenance left for later. */
+    let fetched = false;
     let setup: SetupResult | undefined;
     if (spec.provider === 'directory') {
       made = !(await exists(path));
@@ -264,12 +272,16 @@ export class SandboxKeeper {
     } else {
       const mirror = this.mirrorPath(spec.repository);
       await this.withMirror(mirror, async () => {
-        const fetched = await makeMirror(mirror, spec.repository, this.options.gitTimeoutMs);
+        const madeNow = await makeMirror(mirror, spec.repository, this.options.gitTimeoutMs);
+        if (madeNow) this.fetchedAt.set(mirror, Date.now());
         // A worktree never recorded and never checked out is what an ensure stopped half-way
         // left: made again. Anything else there is kept as it is.
         if ((await exists(join(path, '.git'))) && (previous || (await checkedOut(path)))) return;
-        await addWorktree(mirror, path, spec.branch, fetched, this.options.gitTimeoutMs);
-        this.fetchedAt.set(mirror, Date.now());
+        const last = this.fetchedAt.get(mirror);
+        const state = madeNow ? 'fetched' : last !== undefined && Date.now() - last < REFRESH_INTERVAL_MS ? 'recent' : 'stale';
+        const started = Date.now();
+        fetched = await addWorktree(mirror, path, spec.branch, state, this.options.gitTimeoutMs);
+        if (fetched) this.fetchedAt.set(mirror, started);
         made = true;
       });
       // What the repository brought in is checked once, as it comes; what runs do later is theirs.
@@ -278,7 +290,8 @@ export class SandboxKeeper {
         await this.withMirror(mirror, () => removeWorktree(mirror, path));
         throw invalid('repository', `the repository has a symlink, ${escape}, that points outside its sandbox`);
       }
-      if (!made) this.refreshLater(mirror);
+      if (fetched) this.inBackground(mirror, () => maintainMirror(mirror, this.options.gitTimeoutMs), 'cannot run git\'s maintenance of the mirror');
+      else this.refreshLater(mirror);
     }
     // The last use is for eviction order: to the minute is enough, and spares a later run's ensure
     // a synced write.
@@ -289,23 +302,29 @@ export class SandboxKeeper {
   }
 
   /**
-   * After an ensure of an existing worktree: fetches its mirror in the background (not awaited by
-   * the ensure; at most once per REFRESH_INTERVAL_MS per mirror), so that the remote's branches a
-   * run looks at (`origin/main`) are recent without a run waiting for the network. The worktree
-   * itself needs nothing from the remote: its branch is its own and never updated from it. A
-   * failure is logged; the next new worktree of the mirror fetches (and fails) on its own.
+   * After an ensure that did not fetch (an existing worktree, or a new one of the mirror's own branch
+   * or checked against the remote's refs): fetches its mirror in the background (not awaited by the
+   * ensure; at most once per REFRESH_INTERVAL_MS per mirror), so that the remote's branches a run
+   * looks at (`origin/main`) are recent without a run waiting for the network. Such a worktree needs
+   * nothing more from the remote: its branch is its own and never updated from it. A failure is
+   * logged; the next new worktree of the mirror fetches (and fails) on its own.
    */
   private refreshLater(mirror: string): void {
     const last = this.fetchedAt.get(mirror);
     if (last !== undefined && Date.now() - last < REFRESH_INTERVAL_MS) return;
     this.fetchedAt.set(mirror, Date.now());
-    const refresh = this.withMirror(mirror, () => fetchMirror(mirror, this.options.gitTimeoutMs))
-      .catch((error: Error) => this.options.log.warn({ mirror, err: error.message }, 'cannot fetch the mirror of an existing sandbox; runs go on with what it has'))
-      .finally(() => this.refreshing.delete(refresh));
-    this.refreshing.add(refresh);
+    this.inBackground(mirror, () => fetchMirror(mirror, this.options.gitTimeoutMs), 'cannot fetch the mirror of an existing sandbox; runs go on with what it has');
   }
 
-  /** Resolves when no background fetch is running (for a clean stop, and for tests). */
+  /** Runs `work` on the mirror when the operations queued on it are done; a failure is logged. */
+  private inBackground(mirror: string, work: () => Promise<void>, failure: string): void {
+    const running = this.withMirror(mirror, work)
+      .catch((error: Error) => this.options.log.warn({ mirror, err: error.message }, failure))
+      .finally(() => this.refreshing.delete(running));
+    this.refreshing.add(running);
+  }
+
+  /** Resolves when no background fetch or maintenance is running (for a clean stop, and for tests). */
   async settled(): Promise<void> {
     while (this.refreshing.size > 0) await Promise.all(this.refreshing);
   }
