@@ -18,6 +18,10 @@ const HEARTBEAT_MS = 5_000;
 
 interface Sample {
   connectMs: number;
+  /** Server CPU spent while the links connected, per link (set-up cost). */
+  cpuPerConnectUs: number;
+  /** The load processes' CPU while connecting, per link (what the clients' side cost). */
+  loadCpuPerConnectUs: number;
   rssPerLinkKb: number;
   cpuPerHeartbeatUs: number;
   etcdWritesPerMinute: number;
@@ -34,6 +38,7 @@ async function measure(
   const serverPid = server.child.pid!;
   await delay(1_000);
   const rssBefore = rssKb(serverPid);
+  const cpuBefore = cpuMs(serverPid);
   const started = performance.now();
   const loaders: TestProcess[] = [];
   try {
@@ -43,6 +48,8 @@ async function measure(
       ),
     );
     const connectMs = performance.now() - started;
+    const cpuPerConnectUs = ((cpuMs(serverPid) - cpuBefore) * 1000) / count;
+    const loadCpuPerConnectUs = (loaders.reduce((sum, l) => sum + cpuMs(l.child.pid!), 0) * 1000) / count;
     await delay(HEARTBEAT_MS); // settle
     const cpu0 = cpuMs(serverPid);
     const rev0 = etcdRevision?.() ?? 0;
@@ -52,6 +59,8 @@ async function measure(
     const heartbeats = (count * WINDOW_MS) / HEARTBEAT_MS;
     return {
       connectMs,
+      cpuPerConnectUs,
+      loadCpuPerConnectUs,
       rssPerLinkKb: (rssKb(serverPid) - rssBefore) / count,
       cpuPerHeartbeatUs: (cpu * 1000) / heartbeats,
       etcdWritesPerMinute: (revisions * 60_000) / WINDOW_MS,
@@ -102,6 +111,8 @@ export const idleLinksBenchmark: Benchmark = {
         }
         const sized: Figure[] = [
           { name: `${size} links: time to connect all`, unit: 'ms', samples: ours.map((s) => s.connectMs), baseline: { name: 'grpc-js streams', samples: base.map((s) => s.connectMs) } },
+          { name: `${size} links: server CPU per set-up`, unit: 'µs', samples: ours.map((s) => s.cpuPerConnectUs), baseline: { name: 'grpc-js', samples: base.map((s) => s.cpuPerConnectUs) } },
+          { name: `${size} links: load processes' CPU per link while connecting`, unit: 'µs', samples: ours.map((s) => s.loadCpuPerConnectUs), baseline: { name: 'grpc-js', samples: base.map((s) => s.loadCpuPerConnectUs) } },
           { name: `${size} links: server RSS per link`, unit: 'KB', samples: ours.map((s) => s.rssPerLinkKb), baseline: { name: 'grpc-js', samples: base.map((s) => s.rssPerLinkKb) }, target: '≤ 1.5× grpc-js' },
           { name: `${size} links: server CPU per heartbeat`, unit: 'µs', samples: ours.map((s) => s.cpuPerHeartbeatUs), baseline: { name: 'grpc-js', samples: base.map((s) => s.cpuPerHeartbeatUs) }, target: '≤ 1.5× grpc-js' },
           { name: `${size} links: etcd writes per minute while idle`, unit: '/min', samples: ours.map((s) => s.etcdWritesPerMinute), target: '0' },

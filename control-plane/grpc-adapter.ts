@@ -29,6 +29,7 @@ import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import { linkError, Reason } from '../common/errors.js';
 import { Channel } from '../common/channel.js';
 import { peerAddressKey, transportKey } from './context.js';
+import type { Respond, TakesOnArrival } from './on-arrival.js';
 
 /** A request that could not be decoded or was too large: it becomes a status with a reason. */
 class UndecodableRequest {
@@ -302,17 +303,29 @@ async function writeAll(
 /**
  * The client's messages as an async iterable. Listens to the stream's events rather than iterating
  * it: a plain `for await` over a grpc-js duplex destroys the call when the client half-closes.
- * Reading pauses while 64 messages wait, so a fast client cannot fill memory.
+ * Reading pauses while 64 messages wait, so a fast client cannot fill memory. The handler may take
+ * messages as they arrive (on-arrival.ts), and answer them at once on the call.
  */
-function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>, method: DescMethod, options: GrpcAdapterOptions): AsyncIterable<unknown> {
+function requestStream(
+  call: grpc.ServerDuplexStream<unknown, unknown>,
+  method: DescMethod,
+  options: GrpcAdapterOptions,
+): TakesOnArrival<unknown, unknown> {
   const channel = new Channel<unknown>();
   const highWater = 64;
+  const output = method.output;
+  let take: ((message: unknown, respond: Respond<unknown>) => boolean) | undefined;
+  const respond: Respond<unknown> = (response) => {
+    if (!call.cancelled && !call.writableEnded) call.write(create(output, response as never));
+  };
   call.on('data', (message: unknown) => {
     if (message instanceof UndecodableRequest) {
       options.onRefused?.(message.error, `/${method.parent.typeName}/${method.name}`);
       channel.close(message.error);
       return;
     }
+    // Only while the client reads what it is sent: otherwise answers would pile up here.
+    if (take && !call.writableNeedDrain && take(message, respond)) return;
     channel.push(message);
     if (channel.size >= highWater) call.pause();
   });
@@ -320,6 +333,9 @@ function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>, method: 
   call.on('error', (error) => channel.close(ConnectError.from(error)));
   call.on('cancelled', () => channel.close(new ConnectError('the client cancelled the call', Code.Canceled)));
   return {
+    takeOnArrival(taker) {
+      take = taker;
+    },
     async *[Symbol.asyncIterator]() {
       for await (const message of channel) {
         if (channel.size < highWater / 2 && call.isPaused()) call.resume();

@@ -23,6 +23,7 @@ import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 import type { Logger } from '../common/log.js';
 import { transportKey } from './context.js';
 import type { AnyServiceImpl } from './grpc-adapter.js';
+import { takesOnArrival, type TakesOnArrival } from './on-arrival.js';
 import { RequestValidator } from './validation.js';
 
 /** What the edge needs from the server: where to log, what to count, the size limit. */
@@ -161,10 +162,12 @@ function isDeliberate(error: unknown): error is ConnectError {
 
 /**
  * A client stream whose every frame passes `check` as the handler reads it. next/return/throw
- * go straight to the source, so a handler that stops reading stops the source at once.
+ * go straight to the source, so a handler that stops reading stops the source at once. A source
+ * that offers `takeOnArrival` (on-arrival.ts) still does, with the check first: a frame that fails
+ * it is left queued, and the handler's read throws.
  */
 function checkedFrames<T>(source: AsyncIterable<T>, check: (frame: T) => void): AsyncIterable<T> {
-  return {
+  const checked: AsyncIterable<T> & Partial<TakesOnArrival<T, unknown>> = {
     [Symbol.asyncIterator]() {
       const frames = source[Symbol.asyncIterator]();
       return {
@@ -178,6 +181,18 @@ function checkedFrames<T>(source: AsyncIterable<T>, check: (frame: T) => void): 
       };
     },
   };
+  if (takesOnArrival<T, unknown>(source)) {
+    checked.takeOnArrival = (take) =>
+      source.takeOnArrival((frame, respond) => {
+        try {
+          check(frame);
+        } catch {
+          return false;
+        }
+        return take(frame, respond);
+      });
+  }
+  return checked;
 }
 
 function methodName(method: DescMethod): string {
