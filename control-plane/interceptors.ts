@@ -167,32 +167,49 @@ function isDeliberate(error: unknown): error is ConnectError {
  * it is left queued, and the handler's read throws.
  */
 function checkedFrames<T>(source: AsyncIterable<T>, check: (frame: T) => void): AsyncIterable<T> {
-  const checked: AsyncIterable<T> & Partial<TakesOnArrival<T, unknown>> = {
-    [Symbol.asyncIterator]() {
-      const frames = source[Symbol.asyncIterator]();
-      return {
-        async next() {
-          const result = await frames.next();
-          if (!result.done) check(result.value);
-          return result;
-        },
-        return: (value?: unknown) => frames.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
-        throw: (error?: unknown) => frames.throw?.(error) ?? Promise.reject(error),
-      };
-    },
-  };
-  if (takesOnArrival<T, unknown>(source)) {
-    checked.takeOnArrival = (take) =>
-      source.takeOnArrival((frame, respond) => {
-        try {
-          check(frame);
-        } catch {
-          return false;
-        }
-        return take(frame, respond);
-      });
+  return takesOnArrival<T, unknown>(source) ? new CheckedFramesOnArrival(source, check) : new CheckedFrames(source, check);
+}
+
+// Classes rather than closures: one object per stream (every agent's session holds one for its life).
+class CheckedFrames<T> implements AsyncIterable<T>, AsyncIterator<T> {
+  private frames: AsyncIterator<T> | undefined;
+
+  constructor(
+    protected readonly source: AsyncIterable<T>,
+    protected readonly check: (frame: T) => void,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    this.frames ??= this.source[Symbol.asyncIterator]();
+    return this;
   }
-  return checked;
+
+  async next(): Promise<IteratorResult<T>> {
+    const result = await this.frames!.next();
+    if (!result.done) this.check(result.value);
+    return result;
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    return this.frames?.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    return this.frames?.throw?.(error) ?? Promise.reject(error);
+  }
+}
+
+class CheckedFramesOnArrival<T> extends CheckedFrames<T> implements TakesOnArrival<T, unknown> {
+  takeOnArrival(take: (frame: T, respond: (response: unknown) => void) => boolean): void {
+    (this.source as TakesOnArrival<T, unknown>).takeOnArrival((frame, respond) => {
+      try {
+        this.check(frame);
+      } catch {
+        return false;
+      }
+      return take(frame, respond);
+    });
+  }
 }
 
 function methodName(method: DescMethod): string {

@@ -15,9 +15,11 @@ export interface TakesOnArrival<I, O> extends AsyncIterable<I> {
   /**
    * From now on, offers each message to `take` as soon as it is decoded; a message `take` returns
    * true for is its to handle and is not queued. `take` runs inside the transport's event handler:
-   * it must not throw and should not wait. Messages are offered only while the call's responses are
-   * being read (the client keeps up); otherwise they are queued like the rest, so the transport's
-   * flow control still holds a client that does not read. A later call replaces `take`.
+   * it must not throw and should not wait. A message is offered only when every message before it
+   * has been read by the handler (so it never overtakes one, e.g. one that fails the handler's
+   * checks) and while the call's responses are being read (the client keeps up); otherwise it is
+   * queued like the rest, so the transport's flow control still holds a client that does not read.
+   * A later call replaces `take`.
    */
   takeOnArrival(take: (message: I, respond: Respond<O>) => boolean): void;
 }

@@ -84,9 +84,10 @@ export class LinkSession implements FrameSession, Watched {
   private rotateOnWelcome = false;
   private shutdownOnWelcome: string | undefined;
   capacity = 1;
-  readonly dispatcher: Dispatcher;
-  readonly answers: AnswerDelivery;
-  readonly steers: SteerDelivery;
+  // Made on first use: most sessions are idle, and are never sent a run, an answer or a steer.
+  private dispatcherMade: Dispatcher | undefined;
+  private answersMade: AnswerDelivery | undefined;
+  private steersMade: SteerDelivery | undefined;
   private readonly steerStore: SteerStore;
   readonly store: Store;
   readonly runs: RunStore;
@@ -101,10 +102,22 @@ export class LinkSession implements FrameSession, Watched {
   ) {
     ({ store: this.store, runs: this.runs, sandboxes: this.sandboxes, metrics: this.metrics } = services);
     this.tokenGraceMs = services.options.tokenGraceMs ?? 10 * 60_000;
-    this.dispatcher = new Dispatcher(this, this.runs, this.sandboxes, this.store, log, this.metrics);
-    this.answers = new AnswerDelivery(this, services.interactions, this.store, log);
     this.steerStore = services.steers;
-    this.steers = new SteerDelivery(this, this.steerStore, this.store, log);
+  }
+
+  /** Claims and sends the link's queued runs and sandbox operations (runs/dispatcher.ts). */
+  get dispatcher(): Dispatcher {
+    return (this.dispatcherMade ??= new Dispatcher(this, this.runs, this.sandboxes, this.store, this.log, this.metrics));
+  }
+
+  /** The answers on their way to the machine (interactions/answer-delivery.ts). */
+  get answers(): AnswerDelivery {
+    return (this.answersMade ??= new AnswerDelivery(this, this.services.interactions, this.store, this.log));
+  }
+
+  /** The steered messages on their way into running turns (steering/steer-delivery.ts). */
+  get steers(): SteerDelivery {
+    return (this.steersMade ??= new SteerDelivery(this, this.steerStore, this.store, this.log));
   }
 
   /** Welcomed and not yet ended: it may be sent runs. */
@@ -152,13 +165,24 @@ export class LinkSession implements FrameSession, Watched {
   }
 
   /** Claims and sends the link's queued runs (runs/dispatcher.ts). */
-  dispatchPending = (): void => this.dispatcher.dispatchPending();
+  dispatchPending(): void {
+    this.dispatcher.dispatchPending();
+  }
+
   /** Claims and sends the link's queued sandbox operations (runs/dispatcher.ts). */
-  sendSandboxOps = (): void => this.dispatcher.sendSandboxOps();
+  sendSandboxOps(): void {
+    this.dispatcher.sendSandboxOps();
+  }
+
   /** Sends the answers of the session's runs the machine has not acknowledged (interactions/answer-delivery.ts). */
-  sendAnswers = (): void => this.answers.sendPending();
+  sendAnswers(): void {
+    this.answers.sendPending();
+  }
+
   /** Sends the steered messages of the session's runs the machine has not acknowledged (steering/steer-delivery.ts). */
-  sendSteers = (): void => this.steers.sendPending();
+  sendSteers(): void {
+    this.steers.sendPending();
+  }
 
   /** Tells the agent again to stop every run the user cancelled that it still runs. */
   async resendCancels(): Promise<void> {
