@@ -29,6 +29,7 @@ import { setTrailerStatus } from '@connectrpc/connect/protocol-grpc';
 import { linkError, Reason } from '../common/errors.js';
 import { Channel } from '../common/channel.js';
 import { peerAddressKey, transportKey } from './context.js';
+import type { Respond, TakesOnArrival } from './on-arrival.js';
 
 /** A request that could not be decoded or was too large: it becomes a status with a reason. */
 class UndecodableRequest {
@@ -302,31 +303,59 @@ async function writeAll(
 /**
  * The client's messages as an async iterable. Listens to the stream's events rather than iterating
  * it: a plain `for await` over a grpc-js duplex destroys the call when the client half-closes.
- * Reading pauses while 64 messages wait, so a fast client cannot fill memory.
+ * Reading pauses while 64 messages wait, so a fast client cannot fill memory. The handler may take
+ * messages as they arrive (on-arrival.ts), and answer them at once on the call.
  */
-function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>, method: DescMethod, options: GrpcAdapterOptions): AsyncIterable<unknown> {
-  const channel = new Channel<unknown>();
-  const highWater = 64;
-  call.on('data', (message: unknown) => {
+function requestStream(call: grpc.ServerDuplexStream<unknown, unknown>, method: DescMethod, options: GrpcAdapterOptions): TakesOnArrival<unknown, unknown> {
+  return new RequestStream(call, method, options);
+}
+
+/** A class rather than closures: one object per call, for as long as the call lives (an agent's session). */
+class RequestStream implements TakesOnArrival<unknown, unknown> {
+  private static readonly highWater = 64;
+  private readonly channel = new Channel<unknown>();
+  private take: ((message: unknown, respond: Respond<unknown>) => boolean) | undefined;
+  private readonly respond: Respond<unknown>;
+
+  constructor(
+    private readonly call: grpc.ServerDuplexStream<unknown, unknown>,
+    private readonly method: DescMethod,
+    private readonly options: GrpcAdapterOptions,
+  ) {
+    this.respond = this.write.bind(this);
+    call.on('data', (message: unknown) => this.arrived(message));
+    call.on('end', () => this.channel.close());
+    call.on('error', (error) => this.channel.close(ConnectError.from(error)));
+    call.on('cancelled', () => this.channel.close(new ConnectError('the client cancelled the call', Code.Canceled)));
+  }
+
+  takeOnArrival(take: (message: unknown, respond: Respond<unknown>) => boolean): void {
+    this.take = take;
+  }
+
+  private write(response: unknown): void {
+    if (!this.call.cancelled && !this.call.writableEnded) this.call.write(create(this.method.output, response as never));
+  }
+
+  private arrived(message: unknown): void {
     if (message instanceof UndecodableRequest) {
-      options.onRefused?.(message.error, `/${method.parent.typeName}/${method.name}`);
-      channel.close(message.error);
+      this.options.onRefused?.(message.error, `/${this.method.parent.typeName}/${this.method.name}`);
+      this.channel.close(message.error);
       return;
     }
-    channel.push(message);
-    if (channel.size >= highWater) call.pause();
-  });
-  call.on('end', () => channel.close());
-  call.on('error', (error) => channel.close(ConnectError.from(error)));
-  call.on('cancelled', () => channel.close(new ConnectError('the client cancelled the call', Code.Canceled)));
-  return {
-    async *[Symbol.asyncIterator]() {
-      for await (const message of channel) {
-        if (channel.size < highWater / 2 && call.isPaused()) call.resume();
-        yield message;
-      }
-    },
-  };
+    // Only behind nothing unread (frames keep their order against the ones the handler reads), and
+    // only while the client reads what it is sent (otherwise answers would pile up here).
+    if (this.take && this.channel.size === 0 && !this.call.writableNeedDrain && this.take(message, this.respond)) return;
+    this.channel.push(message);
+    if (this.channel.size >= RequestStream.highWater) this.call.pause();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<unknown> {
+    for await (const message of this.channel) {
+      if (this.channel.size < RequestStream.highWater / 2 && this.call.isPaused()) this.call.resume();
+      yield message;
+    }
+  }
 }
 
 function unimplemented(method: DescMethod) {

@@ -23,6 +23,7 @@ import { ErrorInfoSchema } from '../gen/google/rpc/error_details_pb.js';
 import type { Logger } from '../common/log.js';
 import { transportKey } from './context.js';
 import type { AnyServiceImpl } from './grpc-adapter.js';
+import { takesOnArrival, type TakesOnArrival } from './on-arrival.js';
 import { RequestValidator } from './validation.js';
 
 /** What the edge needs from the server: where to log, what to count, the size limit. */
@@ -161,23 +162,54 @@ function isDeliberate(error: unknown): error is ConnectError {
 
 /**
  * A client stream whose every frame passes `check` as the handler reads it. next/return/throw
- * go straight to the source, so a handler that stops reading stops the source at once.
+ * go straight to the source, so a handler that stops reading stops the source at once. A source
+ * that offers `takeOnArrival` (on-arrival.ts) still does, with the check first: a frame that fails
+ * it is left queued, and the handler's read throws.
  */
 function checkedFrames<T>(source: AsyncIterable<T>, check: (frame: T) => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const frames = source[Symbol.asyncIterator]();
-      return {
-        async next() {
-          const result = await frames.next();
-          if (!result.done) check(result.value);
-          return result;
-        },
-        return: (value?: unknown) => frames.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
-        throw: (error?: unknown) => frames.throw?.(error) ?? Promise.reject(error),
-      };
-    },
-  };
+  return takesOnArrival<T, unknown>(source) ? new CheckedFramesOnArrival(source, check) : new CheckedFrames(source, check);
+}
+
+// Classes rather than closures: one object per stream (every agent's session holds one for its life).
+class CheckedFrames<T> implements AsyncIterable<T>, AsyncIterator<T> {
+  private frames: AsyncIterator<T> | undefined;
+
+  constructor(
+    protected readonly source: AsyncIterable<T>,
+    protected readonly check: (frame: T) => void,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    this.frames ??= this.source[Symbol.asyncIterator]();
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    const result = await this.frames!.next();
+    if (!result.done) this.check(result.value);
+    return result;
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    return this.frames?.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    return this.frames?.throw?.(error) ?? Promise.reject(error);
+  }
+}
+
+class CheckedFramesOnArrival<T> extends CheckedFrames<T> implements TakesOnArrival<T, unknown> {
+  takeOnArrival(take: (frame: T, respond: (response: unknown) => void) => boolean): void {
+    (this.source as TakesOnArrival<T, unknown>).takeOnArrival((frame, respond) => {
+      try {
+        this.check(frame);
+      } catch {
+        return false;
+      }
+      return take(frame, respond);
+    });
+  }
 }
 
 function methodName(method: DescMethod): string {

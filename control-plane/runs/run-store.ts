@@ -223,6 +223,20 @@ export class RunStore {
   }
 
   /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
+  /**
+   * Whether a link has anything a new session of it may owe the machine: unfinished runs (queued
+   * ones to dispatch; dispatched, running or waiting ones with cancels, interrupts, answers or
+   * steered messages to send) and queued sandbox operations. One read, so that a session's set-up
+   * skips the reads of each kind when there is nothing (an idle fleet reconnecting). What is queued
+   * after this read reaches the session by its notification, the session being live by then.
+   */
+  async pendingForLink(linkId: string): Promise<{ runs: boolean; sandboxOps: boolean }> {
+    const [row] = await this.sql<{ runs: boolean; ops: boolean }[]>`
+      select exists (select 1 from runs where link_id = ${linkId} and state in ('queued', 'dispatched', 'running', 'waiting')) as runs,
+             exists (select 1 from sandbox_ops where link_id = ${linkId} and state = 'queued') as ops`;
+    return { runs: row.runs, sandboxOps: row.ops };
+  }
+
   async pendingCancels(linkId: string): Promise<RunRecord[]> {
     const rows = await this.sql<RunRow[]>`
       select ${this.sql.unsafe(RUN_COLUMNS)} from runs
@@ -265,6 +279,12 @@ export class RunStore {
    */
   async adoptRuns(linkId: string, epoch: bigint, held: string[]): Promise<{ cursors: Map<string, bigint>; failed: string[] }> {
     const mine = String(epoch);
+    if (held.length === 0) {
+      // Most machines connect holding nothing and owed nothing: one read says so (then the three below change nothing).
+      const [{ any }] = await this.sql<{ any: boolean }[]>`
+        select exists (select 1 from runs where link_id = ${linkId} and state in ('dispatched', 'running', 'waiting') and session_epoch < ${mine}) as any`;
+      if (!any) return { cursors: new Map(), failed: [] };
+    }
     const adopted = await this.sql<{ id: string; last_seq: string }[]>`
       update runs set session_epoch = ${mine}, detached_at = null,
         state = case when state = 'queued' then 'dispatched' else state end, dispatched_at = coalesce(dispatched_at, now())

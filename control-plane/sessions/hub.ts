@@ -17,6 +17,7 @@ import { LostRunSweep } from '../runs/lost-run-sweep.js';
 import type { RunStore } from '../runs/run-store.js';
 import type { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { SetupGate } from '../setup-gate.js';
+import { HeartbeatWatchdog, type Watched } from './heartbeat-watchdog.js';
 import type { LinkControl, LinkRecord, Store } from '../store/store.js';
 import type { SteerStore } from '../steering/steer-store.js';
 import { LinkSession, type LinkSessionOptions, type Outgoing, type SessionServices } from './link-session.js';
@@ -32,6 +33,8 @@ export class LinkSessionHub implements SessionServices {
   private readonly stopListening: (() => void)[] = [];
   private readonly setupGate: SetupGate;
   private readonly lostRuns: LostRunSweep;
+  /** One timer for every session's heartbeats. */
+  private readonly heartbeats: HeartbeatWatchdog;
 
   constructor(
     readonly registry: Registry,
@@ -45,6 +48,7 @@ export class LinkSessionHub implements SessionServices {
     private readonly log: Logger,
     readonly metrics?: ServerMetrics,
   ) {
+    this.heartbeats = new HeartbeatWatchdog(options.heartbeatIntervalMs);
     this.setupGate = new SetupGate(options.maxConcurrentSetups ?? 128, options.maxQueuedSetups ?? 2048);
     // Disconnect, revoke, new runs, cancels and sandbox operations reach the replica that holds the
     // session through Postgres NOTIFY; replicas never call each other.
@@ -137,6 +141,11 @@ export class LinkSessionHub implements SessionServices {
   /** Detaches the runs of an ended session (runs/lost-run-sweep.ts). */
   detachRuns(linkId: string, epoch: bigint): Promise<void> {
     return this.lostRuns.sessionEnded(linkId, epoch);
+  }
+
+  /** Watches a session's heartbeats until it ends or misses three (heartbeat-watchdog.ts). */
+  watchHeartbeats(session: Watched): () => void {
+    return this.heartbeats.watch(session);
   }
 
   /** Waits for a turn to set a session up (see SetupGate); resolves with the function that gives it back. */

@@ -12,6 +12,7 @@
 import { create, toJson, type MessageInitShape } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
 import { Channel } from '../../common/channel.js';
+import { takesOnArrival } from '../on-arrival.js';
 import { Code, linkError, Reason } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { PROTOCOL_VERSION } from '../../common/protocol.js';
@@ -31,6 +32,7 @@ import { readHello } from './hello.js';
 import { handleFrame, onHeartbeat, type FrameSession } from './session-frames.js';
 import { pumpFrames } from './frame-pump.js';
 import { awakeOnConnect } from './power-changed.js';
+import type { Watched } from './heartbeat-watchdog.js';
 
 /** A frame the server sends on the stream. */
 export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -65,25 +67,29 @@ export interface SessionServices {
   admitSetup(signal: AbortSignal): Promise<() => void>;
   /** Detaches the runs of an ended session (they fail LINK_LOST after the grace). */
   detachRuns(linkId: string, epoch: bigint): Promise<void>;
+  /** Watches the session's heartbeats (heartbeat-watchdog.ts); returns the function that stops it. */
+  watchHeartbeats(session: Watched): () => void;
 }
 
 const registryUnavailable = (cause?: unknown) => linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
 
-export class LinkSession implements FrameSession {
+export class LinkSession implements FrameSession, Watched {
   private readonly out = new Channel<Outgoing>();
   private record: PresenceRecord | undefined;
   /** The presence record's writes in flight, one after another (`writeRecord`). */
   private recordWrites: Promise<unknown> = Promise.resolve();
-  private lastHeartbeatAt = Date.now();
+  /** When the last heartbeat (or the Welcome) was seen; the replica's HeartbeatWatchdog reads it. */
+  lastHeartbeatAt = Date.now();
   private superseded = false;
   private welcomed = false;
   /** Asked for before the Welcome went out: a token rotation, a Shutdown (linkd obeys one only once welcomed). */
   private rotateOnWelcome = false;
   private shutdownOnWelcome: string | undefined;
   capacity = 1;
-  readonly dispatcher: Dispatcher;
-  readonly answers: AnswerDelivery;
-  readonly steers: SteerDelivery;
+  // Made on first use: most sessions are idle, and are never sent a run, an answer or a steer.
+  private dispatcherMade: Dispatcher | undefined;
+  private answersMade: AnswerDelivery | undefined;
+  private steersMade: SteerDelivery | undefined;
   private readonly steerStore: SteerStore;
   readonly store: Store;
   readonly runs: RunStore;
@@ -98,10 +104,22 @@ export class LinkSession implements FrameSession {
   ) {
     ({ store: this.store, runs: this.runs, sandboxes: this.sandboxes, metrics: this.metrics } = services);
     this.tokenGraceMs = services.options.tokenGraceMs ?? 10 * 60_000;
-    this.dispatcher = new Dispatcher(this, this.runs, this.sandboxes, this.store, log, this.metrics);
-    this.answers = new AnswerDelivery(this, services.interactions, this.store, log);
     this.steerStore = services.steers;
-    this.steers = new SteerDelivery(this, this.steerStore, this.store, log);
+  }
+
+  /** Claims and sends the link's queued runs and sandbox operations (runs/dispatcher.ts). */
+  get dispatcher(): Dispatcher {
+    return (this.dispatcherMade ??= new Dispatcher(this, this.runs, this.sandboxes, this.store, this.log, this.metrics));
+  }
+
+  /** The answers on their way to the machine (interactions/answer-delivery.ts). */
+  get answers(): AnswerDelivery {
+    return (this.answersMade ??= new AnswerDelivery(this, this.services.interactions, this.store, this.log));
+  }
+
+  /** The steered messages on their way into running turns (steering/steer-delivery.ts). */
+  get steers(): SteerDelivery {
+    return (this.steersMade ??= new SteerDelivery(this, this.steerStore, this.store, this.log));
   }
 
   /** Welcomed and not yet ended: it may be sent runs. */
@@ -149,13 +167,24 @@ export class LinkSession implements FrameSession {
   }
 
   /** Claims and sends the link's queued runs (runs/dispatcher.ts). */
-  dispatchPending = (): void => this.dispatcher.dispatchPending();
+  dispatchPending(): void {
+    this.dispatcher.dispatchPending();
+  }
+
   /** Claims and sends the link's queued sandbox operations (runs/dispatcher.ts). */
-  sendSandboxOps = (): void => this.dispatcher.sendSandboxOps();
+  sendSandboxOps(): void {
+    this.dispatcher.sendSandboxOps();
+  }
+
   /** Sends the answers of the session's runs the machine has not acknowledged (interactions/answer-delivery.ts). */
-  sendAnswers = (): void => this.answers.sendPending();
+  sendAnswers(): void {
+    this.answers.sendPending();
+  }
+
   /** Sends the steered messages of the session's runs the machine has not acknowledged (steering/steer-delivery.ts). */
-  sendSteers = (): void => this.steers.sendPending();
+  sendSteers(): void {
+    this.steers.sendPending();
+  }
 
   /** Tells the agent again to stop every run the user cancelled that it still runs. */
   async resendCancels(): Promise<void> {
@@ -215,7 +244,7 @@ export class LinkSession implements FrameSession {
     const frames = requests[Symbol.asyncIterator]();
     const onAbort = () => this.out.close();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    let watchdog: NodeJS.Timeout | undefined;
+    let unwatchHeartbeats: (() => void) | undefined;
     let stopWatch: (() => void) | undefined;
     let endSetup: (() => void) | undefined;
     try {
@@ -232,13 +261,14 @@ export class LinkSession implements FrameSession {
       this.welcome(hello, cursors, (await this.store.dispatchKey()));
       endSetup();
       await this.afterWelcome();
-      watchdog = setInterval(() => this.checkHeartbeat(), Math.max(10, Math.floor(this.services.options.heartbeatIntervalMs / 2)));
+      unwatchHeartbeats = this.services.watchHeartbeats(this);
+      this.answerHeartbeatsOnArrival(requests);
       void this.readFrames(frames);
       yield* this.out;
     } finally {
       endSetup?.();
       ctx.signal.removeEventListener('abort', onAbort);
-      clearInterval(watchdog);
+      unwatchHeartbeats?.();
       stopWatch?.();
       this.out.close();
       void frames.return?.()?.catch(() => undefined);
@@ -284,7 +314,8 @@ export class LinkSession implements FrameSession {
     const [{ cursors, failed }] = await Promise.all([
       this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
       this.rememberSeen(),
-      awakeOnConnect(this),
+      // Read with the link's token a moment ago: a link not asleep has nothing to clear.
+      this.link.asleepSince === undefined ? undefined : awakeOnConnect(this),
     ]);
     if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
     const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
@@ -325,11 +356,18 @@ export class LinkSession implements FrameSession {
       this.rotateOnWelcome = false;
       this.rotateToken();
     }
-    this.dispatchPending();
-    this.sendSandboxOps();
-    this.sendAnswers();
-    this.sendSteers();
-    await this.resendCancels();
+    // One read says what there is; a link with nothing waiting (most, at a reconnect) costs no more.
+    const pending = await this.runs.pendingForLink(this.link.id).catch((error) => {
+      this.log.warn({ err: error }, 'cannot read what the link has waiting; reading each kind');
+      return { runs: true, sandboxOps: true };
+    });
+    if (pending.runs) {
+      this.dispatchPending();
+      this.sendAnswers();
+      this.sendSteers();
+    }
+    if (pending.sandboxOps) this.sendSandboxOps();
+    if (pending.runs) await this.resendCancels();
     this.lastHeartbeatAt = Date.now();
   }
 
@@ -396,13 +434,26 @@ export class LinkSession implements FrameSession {
     }
   }
 
-  private checkHeartbeat(): void {
+  /** The watchdog's sweep found the session silent for more than three intervals. */
+  heartbeatsMissed(silentFor: number): void {
     const intervalMs = this.services.options.heartbeatIntervalMs;
-    const silentFor = Date.now() - this.lastHeartbeatAt;
-    if (silentFor > 3 * intervalMs) {
-      this.log.warn({ silentForMs: silentFor }, 'heartbeats missed; closing the session');
-      this.out.close(linkError(Code.Unavailable, Reason.HeartbeatMissed, `no heartbeat for ${silentFor} ms (3 intervals of ${intervalMs} ms)`));
-    }
+    this.log.warn({ silentForMs: silentFor }, 'heartbeats missed; closing the session');
+    this.out.close(linkError(Code.Unavailable, Reason.HeartbeatMissed, `no heartbeat for ${silentFor} ms (3 intervals of ${intervalMs} ms)`));
+  }
+
+  /**
+   * On the gRPC port, heartbeats are answered the moment they are decoded, their acknowledgement
+   * written straight to the call: no queue, no promise per frame, no trip through the stream's
+   * generators. Elsewhere (the HTTP port) the frame pump answers them as it reads them.
+   */
+  private answerHeartbeatsOnArrival(requests: AsyncIterable<ConnectRequest>): void {
+    if (!takesOnArrival<ConnectRequest, Outgoing>(requests)) return;
+    requests.takeOnArrival((request, respond) => {
+      if (request.frame.case !== 'heartbeat') return false;
+      // The session is ending: its stream takes no more frames.
+      if (!this.out.isClosed) onHeartbeat(this, request.frame.value, respond);
+      return true;
+    });
   }
 
   private async rememberSeen(): Promise<void> {

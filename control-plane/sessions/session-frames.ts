@@ -92,10 +92,11 @@ export async function handleFrame(session: FrameSession, request: ConnectRequest
   }
 }
 
-export function onHeartbeat(session: FrameSession, heartbeat: Heartbeat): void {
+/** Notes the heartbeat and acknowledges it (through `send`: the session's stream unless given another way out). */
+export function onHeartbeat(session: FrameSession, heartbeat: Heartbeat, send: (frame: Outgoing) => void = (frame) => session.send(frame)): void {
   session.metrics?.heartbeats.inc();
   session.heartbeatSeen();
-  session.send({ frame: { case: 'heartbeatAck', value: { seq: heartbeat.seq } } });
+  send({ frame: { case: 'heartbeatAck', value: { seq: heartbeat.seq } } });
 }
 
 export async function onCapabilitiesChanged(session: FrameSession, changed: CapabilitiesChanged): Promise<void> {

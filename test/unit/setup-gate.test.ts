@@ -41,4 +41,21 @@ describe('SetupGate: turns for session set-ups', () => {
     (await next)();
     assert.deepEqual(gate.load, { running: 0, waiting: 0 });
   });
+
+  it('refuses OVERLOADED when the set-ups ahead would take longer than the wait allowed, at the pace turns come back', async () => {
+    let now = 0;
+    const gate = new SetupGate(1, 100, 1_000, () => now);
+    const first = await gate.admit(never);
+    now += 500; // a set-up takes half a second here
+    first();
+    const running = await gate.admit(never);
+    const queued = [gate.admit(never), gate.admit(never), gate.admit(never)]; // 0, 0.5 and 1 s of wait ahead of each
+    assert.equal(gate.load.waiting, 3);
+    const refused = await gate.admit(never).catch((error: unknown) => error);
+    assert.equal(reasonOf(refused), 'OVERLOADED', 'a fourth would wait 1.5 s');
+    running();
+    for (const turn of queued) (await turn)();
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+    await gate.admit(never).then((give) => give()); // an empty queue admits at once, whatever the pace
+  });
 });
