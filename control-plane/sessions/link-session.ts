@@ -19,7 +19,7 @@ import { PROTOCOL_VERSION } from '../../common/protocol.js';
 import type { ConnectRequest, ConnectResponseSchema, Hello } from '../../gen/link/v1/link_service_pb.js';
 import { CapabilitiesSchema, type Capabilities } from '../../gen/link/v1/types_pb.js';
 import type { ServerMetrics } from '../metrics.js';
-import type { PresenceClaim, PresenceRecord, Registry } from '../registry/registry.js';
+import type { PresenceRecord, Registry } from '../registry/registry.js';
 import { AnswerDelivery } from '../interactions/answer-delivery.js';
 import { SteerDelivery } from '../steering/steer-delivery.js';
 import type { SteerStore } from '../steering/steer-store.js';
@@ -33,6 +33,7 @@ import { handleFrame, onHeartbeat, type FrameSession } from './session-frames.js
 import { pumpFrames } from './frame-pump.js';
 import { awakeOnConnect } from './power-changed.js';
 import type { Watched } from './heartbeat-watchdog.js';
+import { registryUnavailable, SessionPresence } from './session-presence.js';
 
 /** A frame the server sends on the stream. */
 export type Outgoing = MessageInitShape<typeof ConnectResponseSchema>;
@@ -71,13 +72,9 @@ export interface SessionServices {
   watchHeartbeats(session: Watched): () => void;
 }
 
-const registryUnavailable = (cause?: unknown) => linkError(Code.Unavailable, Reason.RegistryUnavailable, 'the link registry is unreachable; connect again shortly', { retry: 'true' }, cause);
-
 export class LinkSession implements FrameSession, Watched {
   private readonly out = new Channel<Outgoing>();
-  private record: PresenceRecord | undefined;
-  /** The presence record's writes in flight, one after another (`writeRecord`). */
-  private recordWrites: Promise<unknown> = Promise.resolve();
+  private readonly presence: SessionPresence;
   /** When the last heartbeat (or the Welcome) was seen; the replica's HeartbeatWatchdog reads it. */
   lastHeartbeatAt = Date.now();
   private superseded = false;
@@ -105,6 +102,11 @@ export class LinkSession implements FrameSession, Watched {
     ({ store: this.store, runs: this.runs, sandboxes: this.sandboxes, metrics: this.metrics } = services);
     this.tokenGraceMs = services.options.tokenGraceMs ?? 10 * 60_000;
     this.steerStore = services.steers;
+    this.presence = new SessionPresence(services.registry, log, this.metrics);
+  }
+
+  private get record(): PresenceRecord | undefined {
+    return this.presence.record;
   }
 
   /** Claims and sends the link's queued runs and sandbox operations (runs/dispatcher.ts). */
@@ -295,7 +297,7 @@ export class LinkSession implements FrameSession, Watched {
   /** Claims presence, adopts the runs the agent still holds, and records them; returns each adopted run's stored seq. */
   private async setUp(hello: Hello): Promise<Map<string, bigint>> {
     const registry = this.services.registry;
-    this.record = await this.claim({
+    const record = await this.presence.claim({
       userId: this.link.userId,
       linkId: this.link.id,
       replicaId: registry.replicaId,
@@ -312,17 +314,14 @@ export class LinkSession implements FrameSession, Watched {
     });
     this.capacity = Math.max(1, hello.capabilities?.capacity?.maxConcurrentRuns ?? 1);
     const [{ cursors, failed }] = await Promise.all([
-      this.runs.adoptRuns(this.link.id, this.record.epoch, hello.heldRuns.map((r) => r.runId)),
+      this.runs.adoptRuns(this.link.id, record.epoch, hello.heldRuns.map((r) => r.runId)),
       this.rememberSeen(),
       // Read with the link's token a moment ago: a link not asleep has nothing to clear.
       this.link.asleepSince === undefined ? undefined : awakeOnConnect(this),
     ]);
     if (failed.length > 0) this.log.warn({ runs: failed }, 'the agent came back without these runs: AGENT_RESTARTED');
     const unfinished = hello.heldRuns.filter((r) => !r.finished && cursors.has(r.runId)).map((r) => r.runId);
-    if (unfinished.length > 0) {
-      this.record = { ...this.record, runningRunIds: unfinished };
-      await registry.update(this.record).catch((error) => this.log.warn({ err: error }, 'cannot record the adopted runs in the registry'));
-    }
+    if (unfinished.length > 0) await this.presence.recordAdopted(unfinished);
     return cursors;
   }
 
@@ -373,54 +372,11 @@ export class LinkSession implements FrameSession, Watched {
 
   /** Keeps the presence record's running runs current (a write only when the set changes). */
   setRunning(runId: string, running: boolean): Promise<void> {
-    return this.writeRecord(async () => {
-      const record = this.record;
-      if (!record || record.runningRunIds.includes(runId) === running) return;
-      const updated = { ...record, runningRunIds: running ? [...record.runningRunIds, runId] : record.runningRunIds.filter((id) => id !== runId) };
-      this.record = updated;
-      const live = await this.services.registry.update(updated).catch((error) => {
-        this.metrics?.registryErrors.inc();
-        this.log.warn({ err: error }, 'cannot update the running runs in the registry');
-        return true;
-      });
-      if (!live) this.log.info("the presence record is no longer this session's");
-    });
+    return this.presence.setRunning(runId, running);
   }
 
   updateCapabilities(capabilities: Capabilities): Promise<void> {
-    return this.writeRecord(async () => {
-      const record = this.record;
-      if (!record) return;
-      const updated = { ...record, capabilities };
-      const stillLive = await this.services.registry.update(updated).catch((cause) => {
-        this.metrics?.registryErrors.inc();
-        throw registryUnavailable(cause);
-      });
-      if (!stillLive) throw linkError(Code.Aborted, Reason.Superseded, 'a newer session of this link connected; this one is closed');
-      this.record = updated;
-    });
-  }
-
-  /**
-   * Runs `write` of the presence record after the writes before it: each update is fenced on the
-   * revision the one before left, so two at once would refuse each other. Callers need not wait
-   * (a run's accept does not hold its events back for the registry's write).
-   */
-  private writeRecord<T>(write: () => Promise<T>): Promise<T> {
-    const written = this.recordWrites.then(write);
-    this.recordWrites = written.catch(() => undefined);
-    return written;
-  }
-
-  /** Claims presence; a registry that fails here (etcd unreachable) is UNAVAILABLE: agents retry. */
-  private async claim(claim: PresenceClaim): Promise<PresenceRecord> {
-    try {
-      return await this.services.registry.claim(claim);
-    } catch (cause) {
-      this.metrics?.registryErrors.inc();
-      this.log.warn({ err: cause }, 'cannot claim presence');
-      throw registryUnavailable(cause);
-    }
+    return this.presence.updateCapabilities(capabilities);
   }
 
   private async readFrames(frames: AsyncIterator<ConnectRequest>): Promise<void> {
@@ -480,12 +436,7 @@ export class LinkSession implements FrameSession, Watched {
     // whichever comes first, the runs it adopts are attached and the rest wait out the grace.
     await this.services.detachRuns(record.linkId, record.epoch);
     await this.rememberSeen();
-    await this.recordWrites; // a release fenced on the revision an update in flight is about to move would fail
-    try {
-      await this.services.registry.release(record.userId, record.linkId, record.epoch);
-    } catch (error) {
-      this.log.error({ err: error }, 'cannot release presence; it goes when the replica lease expires');
-    }
+    await this.presence.release();
     this.log.info({ epoch: String(record.epoch) }, 'link session ended');
   }
 }
