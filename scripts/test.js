@@ -1,8 +1,10 @@
 // `npm test`: installs what the tests need when it is missing, then type-checks, lints the protos,
 // checks gen/ against `buf generate`, builds the web UI, runs every mocha suite, and ends with the
 // line "N passed, N failed, N skipped". Extra arguments go to mocha (`npm test -- -g supersedes`).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+// The type-check runs beside the steps up to the component tests (its output is shown when it is
+// done); the mocha suites start only once it has passed.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,33 @@ function step(title, command, args, options = {}) {
     process.stderr.write(`\n${title}: failed (exit ${result.status ?? result.signal}).\n`);
     process.exit(result.status || 1);
   }
+}
+
+/**
+ * Starts a step beside the ones that follow, its output in a file; `finish()` waits for it, shows
+ * its output and stops the run as `step` does when it failed. Stopped with this script if still running.
+ */
+function besides(title, command, args) {
+  const dir = mkdtempSync(join(tmpdir(), 'link-step-'));
+  const log = join(dir, 'output');
+  const fd = openSync(log, 'w');
+  const child = spawn(command, args, { cwd: root, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const stop = () => child.kill('SIGKILL');
+  process.on('exit', stop);
+  const exited = new Promise((resolveExit) => child.on('close', (code, signal) => resolveExit(code ?? signal)));
+  return {
+    async finish() {
+      const status = await exited;
+      process.off('exit', stop);
+      process.stderr.write(`\n── ${title}\n${readFileSync(log, 'utf8')}`);
+      rmSync(dir, { recursive: true, force: true });
+      if (status !== 0) {
+        process.stderr.write(`\n${title}: failed (exit ${status}).\n`);
+        process.exit(typeof status === 'number' ? status : 1);
+      }
+    },
+  };
 }
 
 function onPath(command) {
@@ -176,7 +205,7 @@ await checkPostgres();
 ensureSystemPackages();
 ensurePythonPackages();
 ensureHarnessClis();
-step('type-check', bin('tsc'), ['--noEmit', '-p', '.']);
+const typeCheck = besides('type-check', bin('tsc'), ['--noEmit', '-p', '.']);
 step('buf lint', bin('buf'), ['lint']);
 checkGenerated();
 checkPythonGenerated();
@@ -203,6 +232,8 @@ const wtrSummary = join(summaries, 'wtr.json');
 const wtr = spawnSync(bin('web-test-runner'), [], { cwd: root, stdio: 'inherit', env: { ...process.env, LINK_WTR_SUMMARY: wtrSummary } });
 const components = countsFrom(wtrSummary, 'web-test-runner');
 if (wtr.status !== 0) components.failed = Math.max(1, components.failed);
+
+await typeCheck.finish();
 
 process.stderr.write('\n── mocha\n');
 const summary = join(summaries, 'mocha.json');

@@ -15,6 +15,9 @@ import { startLocalStack, type LocalStack } from '../scripts/local-stack.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
 import { repoRoot, spawnTracked, TestProcess } from './helpers/processes.js';
 import { tempDir } from './helpers/temp.js';
+import { SHARED_POSTGRES_ENV } from './helpers/postgres.js';
+
+const withoutSharedPostgres = (env: NodeJS.ProcessEnv) => Object.fromEntries(Object.entries(env).filter(([name]) => name !== SHARED_POSTGRES_ENV));
 
 describe('the embedded default', () => {
   let stack: LocalStack | undefined;
@@ -168,8 +171,9 @@ describe('the embedded default', () => {
       `;
       const child = spawnTracked('postgres helper (private checkout)', process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
         cwd: repoRoot,
-        // Its temp dirs in the private directory too: the cluster has to move as well.
-        env: { ...process.env, ...env, TMPDIR: home },
+        // Its temp dirs in the private directory too: the cluster has to move as well. And a
+        // cluster of its own: not a parallel run's shared one.
+        env: { ...withoutSharedPostgres(process.env), ...env, TMPDIR: home },
       });
       const { code } = await child.waitForExit(60_000);
       assert.equal(code, 0, child.tail());

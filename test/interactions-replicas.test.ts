@@ -16,7 +16,7 @@ import { closeClients, ConnectError, linkClient, LinkWatch } from './helpers/cli
 import { startEtcd, type TestEtcd } from './helpers/etcd.js';
 import { FakeAgent } from './helpers/fake-agent.js';
 import { InteractionWatch } from './helpers/interaction-watch.js';
-import { freshDatabase } from './helpers/postgres.js';
+import { migratedDatabase } from './helpers/postgres.js';
 import { repoRoot, type TestProcess } from './helpers/processes.js';
 import { threadClient } from './helpers/runs.js';
 import { startServerProcess, TEST_KEY_SECRET } from './helpers/server.js';
@@ -43,7 +43,7 @@ describe('interactive runs across replicas', function () {
 
   beforeEach(async () => {
     etcd = await startEtcd();
-    databaseUrl = await freshDatabase();
+    databaseUrl = await migratedDatabase();
     store = await PostgresStore.open({ url: databaseUrl, migrationsDir: join(repoRoot, 'sql'), log: createLogger({ name: 't', level: 'silent' }), max: 2 });
     keyFile = join(await tempDir('keys-'), 'signing.secret');
     await writeFileAtomically(keyFile, `${TEST_KEY_SECRET.toString('base64')}\n`);

@@ -15,7 +15,7 @@ import { RunStatus } from '../gen/link/v1/run_pb.js';
 import { collect, threadClient } from './helpers/runs.js';
 import { closeClients, Code, hello, linkClient, LinkWatch, RawSession } from './helpers/clients.js';
 import { startEtcd, type TestEtcd } from './helpers/etcd.js';
-import { freshDatabase } from './helpers/postgres.js';
+import { migratedDatabase } from './helpers/postgres.js';
 import { delay, repoRoot, spawnLinkd, type TestProcess } from './helpers/processes.js';
 import { startServerProcess, startTestServer, TEST_KEY_SECRET } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
@@ -43,7 +43,7 @@ describe('several replicas on etcd', () => {
 
   beforeEach(async () => {
     etcd = await startEtcd();
-    databaseUrl = await freshDatabase();
+    databaseUrl = await migratedDatabase();
     store = await PostgresStore.open({ url: databaseUrl, migrationsDir: join(repoRoot, 'sql'), log: createLogger({ name: 't', level: 'silent' }), max: 2 });
     // One key file for every replica (they share the sealed signing key), and its key for link.json.
     keyFile = join(await tempDir('keys-'), 'signing.secret');
@@ -84,6 +84,14 @@ describe('several replicas on etcd', () => {
     return replica;
   }
 
+  /** Starts the replicas side by side; every one that started is stopped by afterEach, also when another failed. */
+  async function startReplicas(...ids: string[]): Promise<Replica[]> {
+    const started = await Promise.allSettled(ids.map((id) => startReplica(id)));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return started.map((s) => (s as PromiseFulfilledResult<Replica>).value);
+  }
+
   async function newLink(name: string) {
     const { link, token } = await store.createLink(userId, name);
     const tokenFile = join(await tempDir('token-'), 'token');
@@ -107,7 +115,7 @@ describe('several replicas on etcd', () => {
   }
 
   it('a link on one replica is seen on the others; it moves to the newest session, and the old replica lets go', async () => {
-    const [a, b, c] = [await startReplica('a'), await startReplica('b'), await startReplica('c')];
+    const [a, b, c] = await startReplicas('a', 'b', 'c');
     const link = await newLink('laptop');
     const [onB, onC] = [watchOn(b), watchOn(c)];
 
@@ -130,7 +138,7 @@ describe('several replicas on etcd', () => {
   });
 
   it('a SIGKILLed replica\'s links go offline elsewhere within the lease TTL; an agent that knows another replica moves there', async () => {
-    const [a, b, c] = [await startReplica('a'), await startReplica('b'), await startReplica('c')];
+    const [a, b, c] = await startReplicas('a', 'b', 'c');
     const movable = await newLink('movable');
     const stranded = await newLink('stranded');
     const onA = watchOn(a);
@@ -148,7 +156,7 @@ describe('several replicas on etcd', () => {
   });
 
   it('after etcd was down longer than the lease TTL, presence comes back to the truth without restarting replicas', async () => {
-    const [a, b] = [await startReplica('a'), await startReplica('b')];
+    const [a, b] = await startReplicas('a', 'b');
     const staying = await newLink('staying');
     const leaving = await newLink('leaving');
     const onB = watchOn(b);
@@ -218,7 +226,7 @@ describe('several replicas on etcd', () => {
   });
 
   it('a replica SIGKILLed mid-run: another takes the run over, and watchers on every replica see each event once, in order', async () => {
-    const [a, b, c] = [await startReplica('a'), await startReplica('b'), await startReplica('c')];
+    const [a, b, c] = await startReplicas('a', 'b', 'c');
     const link = await newLink('worker');
     const onC = watchOn(c);
     await agent(link.tokenFile, [a, b]);
@@ -249,7 +257,7 @@ describe('several replicas on etcd', () => {
   });
 
   it('the replica holding a run dies and the machine never comes back: the run fails LINK_LOST elsewhere', async () => {
-    const [a, b] = [await startReplica('a'), await startReplica('b')];
+    const [a, b] = await startReplicas('a', 'b');
     const link = await newLink('doomed');
     const onB = watchOn(b);
     const doomed = await agent(link.tokenFile, [a]);

@@ -64,9 +64,12 @@ export async function harnessEnvironment(modelUrl: string, home: string): Promis
 /**
  * Codex always creates `codex-daemon-<uid>` in this process's temp dir, whatever TMPDIR the CLI is
  * given. Call this before Codex first runs; the function it returns removes that folder if it was
- * not there before (call it when the test is done).
+ * not there before (call it when the test is done). In a parallel run's worker it does nothing:
+ * another worker's Codex may be using the folder, and the run's main process tidies it at the end
+ * (test/setup.ts).
  */
 export function tidyCodexDaemonDir(): () => Promise<void> {
+  if (process.env.MOCHA_WORKER_ID !== undefined) return async () => undefined;
   const dir = join(tmpdir(), `codex-daemon-${process.getuid?.() ?? 0}`);
   const existed = existsSync(dir);
   return async () => {

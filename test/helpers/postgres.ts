@@ -1,19 +1,32 @@
 /**
  * One real Postgres for the whole test run (the same embedded binaries `npm start` uses, with fsync
- * off), started on first use and stopped by the root hook. Each caller gets a fresh database. As root
- * in a checkout the `postgres` user cannot reach, it runs from the same shared copy `npm start`
- * arranges; a cluster placed outside its temp dir is removed with it.
+ * off), started on first use and stopped by the root hook. Each caller gets a fresh database: empty
+ * (`freshDatabase`), or a copy of one migrated once per run (`migratedDatabase`, what a test server
+ * starts on). As root in a checkout the `postgres` user cannot reach, it runs from the same shared
+ * copy `npm start` arranges; a cluster placed outside its temp dir is removed with it.
+ *
+ * In a parallel run the mocha main process starts it (`shareTestPostgres`, test/setup.ts) and hands
+ * it to the workers in LINK_TEST_POSTGRES_URL; a worker uses it and leaves stopping it to that process.
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import postgres, { type Sql } from 'postgres';
 import { createLogger } from '../../common/log.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../control-plane/store/embedded.js';
+import { migrate } from '../../control-plane/store/migrate.js';
+import { repoRoot } from './processes.js';
+
+/** The run's shared Postgres (a parallel run's workers): its URL, set by `shareTestPostgres`. */
+export const SHARED_POSTGRES_ENV = 'LINK_TEST_POSTGRES_URL';
+/** The database every `migratedDatabase` is copied from: sql/ applied, nothing else, never connected to afterwards. */
+const MIGRATED_TEMPLATE = 't_migrated';
 
 let server: Promise<EmbeddedDatabase> | undefined;
 let serverDir: string | undefined;
 let clusterDir: string | undefined;
+let template: Promise<void> | undefined;
 
-async function cluster(): Promise<EmbeddedDatabase> {
+async function start(): Promise<EmbeddedDatabase> {
   server ??= (async () => {
     // Outside the per-test temp dirs, which are removed after each test.
     const { mkdtemp } = await import('node:fs/promises');
@@ -30,13 +43,17 @@ async function cluster(): Promise<EmbeddedDatabase> {
   return server;
 }
 
-/** A new, empty database on the shared test server; returns its URL. */
-export async function freshDatabase(): Promise<string> {
-  const { url } = await cluster();
+/** The cluster's URL (its `postgres` database): the run's shared one, else this process's own. */
+async function clusterUrl(): Promise<string> {
+  return process.env[SHARED_POSTGRES_ENV] ?? (await start()).url;
+}
+
+async function createDatabase(template?: string): Promise<string> {
+  const url = await clusterUrl();
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = postgres(url, { max: 1, onnotice: () => undefined });
   try {
-    await admin.unsafe(`create database ${name}`);
+    await admin.unsafe(`create database ${name}${template ? ` template ${template}` : ''}`);
   } finally {
     await admin.end({ timeout: 1 });
   }
@@ -45,11 +62,60 @@ export async function freshDatabase(): Promise<string> {
   return parsed.toString();
 }
 
-/** Stops the shared server (root afterAll). */
+/** Makes the migrated template on this process's own cluster (once). */
+function migratedTemplate(): Promise<void> {
+  template ??= (async () => {
+    const url = new URL(await createDatabase());
+    const made = url.pathname.slice(1);
+    const sql = postgres(url.toString(), { max: 1, onnotice: () => undefined });
+    try {
+      await migrate(sql, resolve(repoRoot, 'sql'));
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    url.pathname = '/postgres';
+    const admin = postgres(url.toString(), { max: 1, onnotice: () => undefined });
+    try {
+      await admin.unsafe(`alter database ${made} rename to ${MIGRATED_TEMPLATE}`);
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+  })();
+  return template;
+}
+
+/** A new, empty database on the shared test server; returns its URL. */
+export async function freshDatabase(): Promise<string> {
+  return createDatabase();
+}
+
+/**
+ * A new database with every migration of sql/ applied (a copy of one migrated once per run), as a
+ * server that has started on it once leaves it; returns its URL. The server that opens it still
+ * checks the migrations (their checksums) and finds nothing to apply.
+ */
+export async function migratedDatabase(): Promise<string> {
+  if (!process.env[SHARED_POSTGRES_ENV]) await migratedTemplate();
+  return createDatabase(MIGRATED_TEMPLATE);
+}
+
+/**
+ * Starts this process's Postgres with its migrated template and hands both to the processes started
+ * after it (a parallel run's workers) through LINK_TEST_POSTGRES_URL. `stopPostgres` stops it.
+ */
+export async function shareTestPostgres(): Promise<void> {
+  const { url } = await start();
+  await migratedTemplate();
+  process.env[SHARED_POSTGRES_ENV] = url;
+}
+
+/** Stops this process's own server (root afterAll, the global teardown); a shared one is its starter's to stop. */
 export async function stopPostgres(): Promise<void> {
   if (!server) return;
   const running = await server.catch(() => undefined);
   server = undefined;
+  template = undefined;
+  if (process.env[SHARED_POSTGRES_ENV] === running?.url) delete process.env[SHARED_POSTGRES_ENV];
   await running?.stop();
   const { rm } = await import('node:fs/promises');
   for (const dir of [serverDir, clusterDir]) if (dir) await rm(dir, { recursive: true, force: true });

@@ -1,9 +1,10 @@
 /**
  * The SDKs as a user installs them: `npm pack` of sdk/typescript installed into a project of its own,
  * and `pip install ./sdk/python` into a fresh virtual environment (on Debian's python3-grpcio). Each
- * is made once per test process, in a temp dir the root hook removes.
+ * is made once per test process (per file in a parallel run), in a temp dir the root hook removes.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,8 +19,18 @@ export const systemPython = '/usr/bin/python3';
 let npmProject: Promise<string> | undefined;
 let venv: Promise<string> | undefined;
 
+/**
+ * Whether what `made` made is still there: the root hook removes temp dirs after each file in a
+ * parallel run (after the run otherwise), so a later file makes its own.
+ */
+async function stillThere(made: Promise<string> | undefined): Promise<boolean> {
+  const path = await made?.catch(() => undefined);
+  return path !== undefined && existsSync(path);
+}
+
 /** A directory with `link-client` installed from its packed tarball (run scripts with cwd there). */
-export function typescriptSdkProject(): Promise<string> {
+export async function typescriptSdkProject(): Promise<string> {
+  if (!(await stillThere(npmProject))) npmProject = undefined;
   npmProject ??= (async () => {
     const dir = await tempDir('link-client-npm-');
     const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: join(repoRoot, 'sdk', 'typescript'), timeout: 120_000 });
@@ -32,7 +43,8 @@ export function typescriptSdkProject(): Promise<string> {
 }
 
 /** The `python` of a fresh venv with `link-client` installed by `pip install ./sdk/python`. */
-export function pythonSdk(): Promise<string> {
+export async function pythonSdk(): Promise<string> {
+  if (!(await stillThere(venv))) venv = undefined;
   venv ??= (async () => {
     const dir = await tempDir('link-client-venv-');
     await run(systemPython, ['-m', 'venv', '--system-site-packages', dir], { timeout: 60_000 });

@@ -1,6 +1,6 @@
 /**
  * An in-process control plane on 127.0.0.1, ports chosen by the OS, on a fresh Postgres database
- * (or a given one, to play a second replica or a restart) holding one user and one link. Like the
+ * with the schema in place (or a given one, to play a second replica or a restart) holding one user and one link. Like the
  * embedded default it has local login on: a browser logs in as the local user by opening `loginUrl`. `close()`
  * fails if a session or HTTP connection is still open after shutdown; the root hook fails a test
  * that does not close it.
@@ -16,7 +16,7 @@ import { writeFileAtomically } from '../../common/files.js';
 import { LinkServer, type LinkServerOptions } from '../../control-plane/server.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
 import type { LinkRecord, UserRecord } from '../../control-plane/store/store.js';
-import { freshDatabase } from './postgres.js';
+import { migratedDatabase } from './postgres.js';
 import { repoRoot, spawnTracked, type TestProcess } from './processes.js';
 import { tempDir } from './temp.js';
 
@@ -62,7 +62,7 @@ export type TestServerOptions = Partial<Omit<LinkServerOptions, 'store' | 'regis
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const { userWithoutLinks, databaseUrl: given, listenDatabaseUrl, registry: givenRegistry, logTo, localLogin = true, ...serverOverrides } = options;
   const loginSecret = localLogin ? randomBytes(32).toString('base64url') : undefined;
-  const databaseUrl = given ?? (await freshDatabase());
+  const databaseUrl = given ?? (await migratedDatabase());
   const log = logTo
     ? createLogger({ name: 'test-server', level: 'trace', destination: logTo })
     : createLogger({ name: 'test-server', level: process.env.LINK_TEST_VERBOSE ? 'debug' : 'silent' });
@@ -137,7 +137,7 @@ export interface ServerProcess {
  */
 export async function startServerProcess(args: string[] = [], name = 'link-server'): Promise<ServerProcess> {
   const dataDir = await tempDir('link-server-');
-  const database = args.includes('--database-url') ? [] : ['--database-url', await freshDatabase()];
+  const database = args.includes('--database-url') ? [] : ['--database-url', await migratedDatabase()];
   // Every server of the tests seals its signing key with the one test secret, so that a second
   // process on the same database (a restart, another replica) can unseal it.
   const keyFile = join(dataDir, 'test-signing.secret');
