@@ -233,6 +233,7 @@ describe('hostile requests on every RPC', function () {
     const deadline = Date.now() + 120_000;
     let refused = 0;
     let ran = 0;
+    let previous = '(none)';
     for (const { field, request, frame } of frameCases) {
       if (Date.now() > deadline) break;
       ran++;
@@ -241,7 +242,12 @@ describe('hostile requests on every RPC', function () {
         await session.frame('welcome');
         const { thread } = await threads.createThread({});
         const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'true', harness: 'shell', linkId: env.link.id });
-        await session.frame('dispatchRun');
+        await session.frame('dispatchRun').catch(async (error: Error) => {
+          // Which case came before, and where the run stands: what a failure here needs to be understood.
+          const [row] = await env.store.connection`select state, session_epoch::text as epoch from runs where id = ${runId}`;
+          throw new Error(`${error.message} (after the case ${previous}; the run is ${JSON.stringify(row)})`);
+        });
+        previous = field;
         const value = request as Message & { runId?: string };
         if (value.runId === RUN) value.runId = runId;
         const rowsBefore = await rowCounts();

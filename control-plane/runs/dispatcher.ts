@@ -90,6 +90,13 @@ export class Dispatcher {
         const epoch = this.target.epoch();
         const claimed = await this.runs.claimQueued(this.target.linkId, epoch, this.target.capacity);
         if (claimed.length === 0) return;
+        if (!this.target.mayDispatch()) {
+          // Superseded (or ended) while the claim was in flight: what it claimed could only wait out
+          // the grace on a session nobody reads. Back to the queue, for the newer session.
+          const requeued = await this.runs.unclaim(this.target.linkId, epoch, claimed.map((run) => run.id));
+          this.log.info({ runs: requeued }, 'runs claimed by a superseded session went back to the queue');
+          return;
+        }
         const { privateKey } = await this.store.dispatchKey();
         for (const run of claimed) {
           this.target.send(signedDispatchRun(run, this.target.linkId, epoch, privateKey));

@@ -222,7 +222,22 @@ export class RunStore {
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
-  /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
+  /**
+   * Puts runs that session `epoch` claimed but never sent back in the queue (compare-and-set: only
+   * while they are still dispatched to that session), and wakes the link's sessions through
+   * `run_queued`. Returns the runs put back.
+   */
+  async unclaim(linkId: string, epoch: bigint, runIds: string[]): Promise<string[]> {
+    return this.sql.begin(async (tx) => {
+      const rows = await tx<{ id: string }[]>`
+        update runs set state = 'queued', session_epoch = null, dispatched_at = null, detached_at = null
+        where link_id = ${linkId} and id = any(${runIds}::text[]) and state = 'dispatched' and session_epoch = ${String(epoch)}
+        returning id`;
+      if (rows.length > 0) await notify(tx, 'run_queued', { linkId });
+      return rows.map((r) => r.id);
+    });
+  }
+
   /**
    * Whether a link has anything a new session of it may owe the machine: unfinished runs (queued
    * ones to dispatch; dispatched, running or waiting ones with cancels, interrupts, answers or
@@ -237,6 +252,7 @@ export class RunStore {
     return { runs: row.runs, sandboxOps: row.ops };
   }
 
+  /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
   async pendingCancels(linkId: string): Promise<RunRecord[]> {
     const rows = await this.sql<RunRow[]>`
       select ${this.sql.unsafe(RUN_COLUMNS)} from runs

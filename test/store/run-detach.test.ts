@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { createLogger } from '../../common/log.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { RunEventSchema } from '../../gen/link/v1/run_pb.js';
+import { Dispatcher } from '../../control-plane/runs/dispatcher.js';
 import { RunStore } from '../../control-plane/runs/run-store.js';
+import { SandboxStore } from '../../control-plane/sandboxes/sandbox-store.js';
 import { ThreadStore } from '../../control-plane/threads/thread-store.js';
 import { PostgresStore } from '../../control-plane/store/postgres.js';
 import { freshDatabase } from '../helpers/postgres.js';
@@ -100,6 +102,27 @@ describe('runs detached from their session', () => {
     const runId = (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId!;
     assert.equal((await runs.claimQueued(linkId, 200n, 8)).length, 0, 'the superseded session gets nothing to send to a machine that left it');
     assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId]);
+  });
+
+  it('a session superseded while its claim was in flight sends nothing, and what it claimed goes back to the queue for the newer one', async () => {
+    const thread = await threads.createThread(userId, '');
+    const runId = (await threads.sendMessage({ userId, threadId: thread.id, text: 'x', harness: 'shell', linkId, sandboxProvider: 'directory', branch: '', repository: '', sandbox: null, model: '', tier: 0 })).runId!;
+    const sent: unknown[] = [];
+    let checks = 0;
+    let claimed!: () => void;
+    const done = new Promise<void>((resolve) => (claimed = resolve));
+    // Live when the claim starts; superseded by the time it returns (a newer session connected meanwhile).
+    const target = { linkId, capacity: 8, live: true, epoch: () => 200n, mayDispatch: () => checks++ === 0, send: (frame: unknown) => sent.push(frame) };
+    const sandboxes = await SandboxStore.open(store.connection, store.notifications, createLogger({ name: 't', level: 'silent' }));
+    // The dispatcher's one log line of the attempt (what it did, or that it failed) says it is over.
+    const log = { info: () => claimed(), error: () => claimed(), warn: () => undefined, debug: () => undefined } as unknown as Logger;
+    const dispatcher = new Dispatcher(target, runs, sandboxes, store, log);
+    dispatcher.dispatchPending();
+    await done;
+    assert.deepEqual(sent, [], 'nothing is sent on a superseded session');
+    const [row] = await store.connection<{ state: string; session_epoch: string | null }[]>`select state, session_epoch::text from runs where id = ${runId}`;
+    assert.deepEqual({ ...row }, { state: 'queued', session_epoch: null });
+    assert.deepEqual((await runs.claimQueued(linkId, 300n, 8)).map((r) => r.id), [runId], 'the newer session claims it');
   });
 
   it('a run whose claim a database crash lost is taken by the session that holds it: by its acceptance, its events or its Hello', async () => {
