@@ -26,7 +26,7 @@ const bash = (id = 'perm_1', command = 'npm test') =>
     tool: 'Bash',
     title: `Run \`${command}\``,
     command,
-    cwd: '/home/ada/work/app',
+    cwd: '/home/ada/code/app',
     inputJson: JSON.stringify({ command }),
     suggestedRule: { tool: 'Bash', commandPrefix: command },
   });
@@ -73,7 +73,7 @@ describe('the approval card', () => {
     expect(root.textContent).to.contain('Bash');
     expect(root.querySelector('[data-testid=title] code')!.textContent).to.equal('npm test', 'the title\'s `code` as code');
     expect(root.querySelector('[data-testid=command]')!.textContent).to.equal('$ npm test');
-    expect(root.textContent).to.contain('in /home/ada/work/app');
+    expect(root.textContent).to.contain('in /home/ada/code/app');
     const buttons = [...root.querySelectorAll('button')].map((b) => [b.firstChild!.textContent, b.querySelector('kbd')!.textContent]);
     expect(buttons).to.deep.equal([['Approve', 'y'], ['Deny', 'n'], ['Always allow in this thread', 'a']]);
     expect(root.querySelector<HTMLButtonElement>('button.always')!.title).to.contain('Bash `npm test`');
