@@ -6,7 +6,7 @@
  * end only the session that sent them.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { Client } from '@connectrpc/connect';
@@ -33,9 +33,14 @@ describe('presence: asleep, offline, and what waits for a machine', () => {
   let dataDir: string;
   let nextEvent = 1;
 
-  /** The OS says something: the monitor script prints the line (after its banner and garbage). */
+  /**
+   * The OS says something: the monitor script prints the line (after its banner and garbage). The
+   * file appears whole (written aside, then renamed): the script must never see it empty.
+   */
   async function os(line: string): Promise<void> {
-    await writeFile(join(eventsDir, `event-${nextEvent++}`), `${line}\n`);
+    const name = `event-${nextEvent++}`;
+    await writeFile(join(eventsDir, `.${name}`), `${line}\n`);
+    await rename(join(eventsDir, `.${name}`), join(eventsDir, name));
   }
 
   const link = (): Link => watch.links.get(env.link.id)!;
