@@ -71,8 +71,8 @@ export const dispatchBenchmark: Benchmark = {
           const { thread } = await sender.createThread({});
           const start = performance.now();
           const { runId } = await sender.sendMessage({ threadId: thread!.id, text: 'true', harness: 'shell', linkId: link.id });
-          for await (const { event } of watcher.watchRun({ runId })) {
-            if (event) {
+          for await (const { events } of watcher.watchRun({ runId, batched: true })) {
+            if (events.length > 0) {
               e.push(performance.now() - start);
               break;
             }

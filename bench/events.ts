@@ -1,7 +1,7 @@
 /**
  * Event throughput: agents in a load process stream run events as fast as the control plane
- * acknowledges them (batches of up to 512, at most 8192 unacknowledged: what linkd sends from a
- * backlog) to one link-server process; the events are stored in Postgres and delivered to a
+ * acknowledges them (through linkd's own outbox and its pace: one batch in flight, the window of
+ * what waits behind it sized to the store's pace) to one link-server process; the events are stored in Postgres and delivered to a
  * WatchRun client here. One agent, then 50 at once. Every watcher checks it saw each event exactly
  * once, in order. Baseline, in the same run: raw multi-row inserts (100 rows) of the same rows into
  * the same Postgres.
@@ -35,8 +35,7 @@ async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): 
         const { runId } = await threads.sendMessage({ threadId: thread!.id, text: 'stream', harness: 'shell', linkId });
         runIds.push(runId);
         let expected = 1n;
-        for await (const { event } of threads.watchRun({ runId })) {
-          if (!event) continue;
+        for await (const { events } of threads.watchRun({ runId, batched: true })) for (const event of events) {
           if (event.seq !== expected) throw new Error(`run ${runId}: got seq ${event.seq}, expected ${expected} (lost or duplicated)`);
           expected++;
           // The agent wrote its hrtime into the text (a monotonic clock shared by the processes).

@@ -17,8 +17,7 @@ const WATCHERS = (process.env.LINK_BENCH_FANOUT_WATCHERS ?? '1,10,100').split(',
 
 async function watch(threads: Client<typeof ThreadService>, runId: string, latencies: number[]): Promise<void> {
   let expected = 1n;
-  for await (const { event } of threads.watchRun({ runId })) {
-    if (!event) continue;
+  for await (const { events } of threads.watchRun({ runId, batched: true })) for (const event of events) {
     if (event.seq !== expected) throw new Error(`run ${runId}: got seq ${event.seq}, expected ${expected}`);
     expected++;
     if (event.event.case === 'log') latencies.push(Number(process.hrtime.bigint() - BigInt(event.event.value.text)) / 1e6);

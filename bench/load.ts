@@ -13,8 +13,10 @@
  *          next address with the same backoff when a stream breaks.
  *   stream <server> <tokens-file> <from:to> <events-per-run>
  *          agents that answer each dispatched run with that many events, as fast as the server
- *          acknowledges them (batches of 512, at most 8192 unacknowledged: what linkd sends from a
- *          backlog). Each log event's text is the hrtime (ns) it was made at.
+ *          acknowledges them, through linkd's own outbox (agent/runs/outbox.ts): one batch in
+ *          flight, the rest made meanwhile with the next, and no more made while its window is
+ *          full (as linkd stops reading a CLI that prints faster). Each log event's text is the
+ *          hrtime (ns) it was made at.
  *
  * Questions: `report` → { connected, byServer, connects, errors, servers: [each link's server, ''
  * when not connected], connectedAt: [ms epoch of each link's latest connect] }.
@@ -29,8 +31,10 @@ import { Backoff, sleep } from '../common/backoff.js';
 import { createLogger } from '../common/log.js';
 import { LinkConnection } from '../agent/connection.js';
 import { CapabilitiesSchema, SandboxProviderKind } from '../gen/link/v1/types_pb.js';
-import { RunEventSchema, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
+import { RunStatus } from '../gen/link/v1/run_pb.js';
 import { BenchAgent } from './agent.js';
+import { RunOutbox } from '../agent/runs/outbox.js';
+import { MAX_MESSAGE_BYTES } from '../common/protocol.js';
 
 interface Session {
   connected: boolean;
@@ -180,36 +184,39 @@ if (mode === 'links') {
   const [server, tokensFile, range, eventsEach] = args;
   const total = BigInt(eventsEach);
   const agents = tokensOf(tokensFile, range).map((token) => {
-    let acked = 0n;
+    // linkd's own outbox and pace: one batch in flight, what is made meanwhile goes with the next,
+    // and the run waits while its window is full (as linkd stops reading a CLI's output).
+    let outbox = new RunOutbox();
     let current = '';
     let wake: () => void = () => undefined;
     const session: Session = { connected: false, server, connectedAt: 0 };
     sessions.push(session);
+    const flush = (self: BenchAgent) => {
+      if (outbox.inFlight) return;
+      while (outbox.hasUnsent) self.send({ frame: { case: 'runEvents', value: { runId: current, events: outbox.takeUnsent(MAX_MESSAGE_BYTES / 4) } } });
+    };
     const agent = new BenchAgent(server, token, (response, self) => {
       if (response.frame.case === 'eventsAck' && response.frame.value.runId === current) {
-        acked = response.frame.value.ackedSeq;
+        outbox.ack(response.frame.value.ackedSeq);
+        flush(self);
         wake();
       }
       if (response.frame.case !== 'dispatchRun') return;
       const runId = response.frame.value.runId;
       current = runId;
-      acked = 0n;
+      outbox = new RunOutbox();
+      const mine = outbox;
       self.send({ frame: { case: 'runAccepted', value: { runId } } });
       void (async () => {
-        let seq = 0n;
-        while (seq < total) {
-          while (seq - acked >= 8_192n) await new Promise<void>((resolve) => (wake = resolve));
-          const events: RunEvent[] = [];
-          for (let i = 0; i < 512 && seq < total; i++) {
-            seq++;
-            events.push(
-              create(RunEventSchema, {
-                seq,
-                event: seq === total ? { case: 'done', value: { status: RunStatus.COMPLETED } } : { case: 'log', value: { text: String(process.hrtime.bigint()) } },
-              }),
-            );
+        while (mine.last < total) {
+          while (mine.full) await new Promise<void>((resolve) => (wake = resolve));
+          // What one read of a CLI's output makes at most, then the acknowledgements get their turn.
+          for (let i = 0; i < 512 && mine.last < total && !mine.full; i++) {
+            const last = mine.last + 1n === total;
+            mine.add({ event: last ? { case: 'done', value: { status: RunStatus.COMPLETED } } : { case: 'log', value: { text: String(process.hrtime.bigint()) } } });
           }
-          self.send({ frame: { case: 'runEvents', value: { runId, events } } });
+          flush(self);
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       })();
     });

@@ -13,6 +13,7 @@ import { createClient, type Transport } from '@connectrpc/connect';
 import { FileDiffStatus, RunChangesSchema, type RunChanges } from '../gen/link/v1/run_pb.js';
 import { CommitSandboxResponseSchema, PushSandboxResponseSchema, SandboxService } from '../gen/link/v1/sandbox_service_pb.js';
 import { printMessage, printValue } from './output.js';
+import { watchEvents } from './runs.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 
 /** The change as `git diff` would print it, each file's patch in turn, with notes where it was cut. */
@@ -44,9 +45,9 @@ export function addGitCommands(runs: Command, sandboxes: Command, transport: () 
     .action(async (runId: string, opts) => {
       let changes: RunChanges | undefined;
       let ended = false;
-      for await (const { event } of (await threads()).watchRun({ runId })) {
-        if (event?.event.case === 'changes') changes = event.event.value;
-        if (event?.event.case === 'done') ended = true;
+      for await (const event of watchEvents(await threads(), runId)) {
+        if (event.event.case === 'changes') changes = event.event.value;
+        if (event.event.case === 'done') ended = true;
       }
       if (ended && !changes) process.stderr.write(`linkctl: run ${runId} recorded no changes (a directory sandbox, or none could be read)\n`);
       print(changes, Boolean(opts.json));

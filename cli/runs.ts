@@ -100,8 +100,7 @@ export function describeEvent(event: RunEvent): string {
 export async function follow(threads: Threads, runId: string, afterSeq: bigint, opts: { json: boolean; prompt: boolean }): Promise<void> {
   const prompts = opts.prompt ? new InlinePrompts(threads, runId, process.stdin, process.stderr) : undefined;
   try {
-    for await (const { event } of threads.watchRun({ runId, afterSeq })) {
-      if (!event) continue;
+    for await (const event of watchEvents(threads, runId, afterSeq)) {
       const e = event.event;
       // An answer given elsewhere takes its prompt off the screen before the answer is printed.
       if (e.case === 'interactionResolved') prompts?.resolved(e.value.interactionId);
@@ -117,6 +116,11 @@ export async function follow(threads: Threads, runId: string, afterSeq: bigint, 
   } finally {
     prompts?.close();
   }
+}
+
+/** A run's events after `afterSeq`, one at a time, received in batches (one message per batch, not per event). */
+export async function* watchEvents(threads: Threads, runId: string, afterSeq = 0n): AsyncGenerator<RunEvent> {
+  for await (const { events } of threads.watchRun({ runId, afterSeq, batched: true })) yield* events;
 }
 
 /** Whether to ask inline: asked for (not `--no-prompt`) and a person at the keyboard. */

@@ -74,13 +74,15 @@ class AskingRun {
         this.wake();
         return { interaction: this.record() };
       },
-      watchRun: async function* (this: AskingRun) {
-        yield { event: { seq: 1n, event: { case: 'started' as const, value: { harness: 'claude-code' } } } };
-        yield { event: { seq: 2n, event: { case: 'interaction' as const, value: this.record().interaction! } } };
+      watchRun: async function* (this: AskingRun, request: { batched: boolean }) {
+        // As the server answers: several events per response when asked for `batched`.
+        const out = <T>(event: T) => (request.batched ? { events: [event] } : { event });
+        yield out({ seq: 1n, event: { case: 'started' as const, value: { harness: 'claude-code' } } });
+        yield out({ seq: 2n, event: { case: 'interaction' as const, value: this.record().interaction! } });
         await this.answered;
         const resolved = { interactionId: 'int_1', state: InteractionState.ANSWERED, answer: this.answers[0] };
-        yield { event: { seq: 3n, event: { case: 'interactionResolved' as const, value: resolved } } };
-        yield { event: { seq: 4n, event: { case: 'done' as const, value: { status: RunStatus.COMPLETED, exitCode: 0 } } } };
+        yield out({ seq: 3n, event: { case: 'interactionResolved' as const, value: resolved } });
+        yield out({ seq: 4n, event: { case: 'done' as const, value: { status: RunStatus.COMPLETED, exitCode: 0 } } });
       }.bind(this),
     });
 }

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { errorMetadataOf, reasonOf } from '../common/errors.js';
-import { LogLine_Stream, MessageState, RunState, RunStatus } from '../gen/link/v1/run_pb.js';
+import { LogLine_Stream, MessageState, RunState, RunStatus, type RunEvent } from '../gen/link/v1/run_pb.js';
 import { ThreadService } from '../gen/link/v1/thread_service_pb.js';
 import { closeClients, Code, ConnectError, linkClient, LinkWatch } from './helpers/clients.js';
 import { join } from 'node:path';
@@ -57,6 +57,40 @@ describe('runs with the shell harness', () => {
     const { thread } = await threads.createThread({});
     return thread!.id;
   }
+
+  it('WatchRun with `batched` sends several events per response, each once and in order, live and from the table; without it, one per response', async () => {
+    await startAgent();
+    const threadId = await newThread();
+    const lines = 5_000;
+    const { runId } = await threads.sendMessage({ threadId, text: `seq 1 ${lines}`, harness: 'shell', linkId: env.link.id });
+    const live: RunEvent[][] = [];
+    for await (const response of threads.watchRun({ runId, batched: true }, { timeoutMs: 60_000 })) {
+      assert.equal(response.event, undefined, 'a batched response carries `events`, not `event`');
+      assert.ok(response.events.length > 0, 'no empty response');
+      live.push(response.events);
+    }
+    const events = live.flat();
+    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => BigInt(i + 1)), 'every event once, in order');
+    assert.deepEqual(
+      events.flatMap((e) => (e.event.case === 'log' ? [e.event.value.text] : [])),
+      Array.from({ length: lines }, (_, i) => String(i + 1)),
+    );
+    assert.equal(events.at(-1)!.event.case, 'done');
+    assert.ok(live.length < events.length, `several events to a response (${events.length} events in ${live.length} responses)`);
+
+    // From the table after a cursor (the run has ended): the rest, batched.
+    const resumed: RunEvent[] = [];
+    for await (const { events: batch } of threads.watchRun({ runId, afterSeq: 100n, batched: true }, { timeoutMs: 30_000 })) resumed.push(...batch);
+    assert.deepEqual(resumed.map((e) => e.seq), events.slice(100).map((e) => e.seq));
+
+    // Without `batched`: one event per response, the same stream.
+    const single: RunEvent[] = [];
+    for await (const response of threads.watchRun({ runId }, { timeoutMs: 30_000 })) {
+      assert.equal(response.events.length, 0);
+      single.push(response.event!);
+    }
+    assert.deepEqual(single.map((e) => e.seq), events.map((e) => e.seq));
+  });
 
   it('runs a command on the machine and streams its output, in order, ending with done', async () => {
     await startAgent();

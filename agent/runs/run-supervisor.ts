@@ -81,6 +81,8 @@ interface ActiveRun {
   cancelled?: StopReason;
   /** A flush is queued for the end of the current turn (`flushSoon`). */
   flushQueued?: boolean;
+  /** Its output is not read until its batch in flight is acknowledged (its outbox is `full`). */
+  waiting?: boolean;
 }
 
 interface Session {
@@ -167,9 +169,13 @@ export class RunSupervisor {
     this.flush();
   }
 
-  /** The session ended: keep everything, send nothing until the next one. */
+  /**
+   * The session ended: keep everything, send nothing until the next one. Output is read on
+   * meanwhile (up to the outbox's bound in bytes): nothing is in flight to wait for.
+   */
   detach(): void {
     this.session = undefined;
+    for (const run of this.runs.values()) this.stopWaiting(run);
   }
 
   /**
@@ -285,7 +291,7 @@ export class RunSupervisor {
           ? (command) => inBwrap(command, { sandbox: cwd, mirror: sandbox.mirror, home: env.HOME || homedir(), env })
           : undefined,
     });
-    if (this.paused) run.process.pause();
+    if (this.paused || run.waiting) run.process.pause();
     // Remember the process group until the run ends, so a linkd killed meanwhile can be cleaned up after.
     if (run.process.pid !== undefined) recordProcessGroup(this.options.dataDir, run.id, run.process.pid, spec?.handle ?? '', run.process.exited);
   }
@@ -305,6 +311,11 @@ export class RunSupervisor {
     }
     this.applyBackpressure();
     this.flushSoon(run);
+    if (!run.waiting && this.session && run.outbox.full) {
+      // The store is behind this run's output: the CLI waits (its pipe fills) until the ack.
+      run.waiting = true;
+      run.process?.pause();
+    }
   }
 
   /**
@@ -405,6 +416,14 @@ export class RunSupervisor {
     this.applyBackpressure();
     // What queued up while the acknowledged batch was out goes now, together.
     this.flushRun(run);
+    if (!run.outbox.full) this.stopWaiting(run);
+  }
+
+  /** The run's output is read again (unless the outbox's bound in bytes holds every run). */
+  private stopWaiting(run: ActiveRun): void {
+    if (!run.waiting) return;
+    run.waiting = false;
+    if (!this.paused) run.process?.resume();
   }
 
   /** Sends every run's unsent events (a new session: nothing of it is in flight yet). */
@@ -438,7 +457,7 @@ export class RunSupervisor {
       for (const run of this.runs.values()) run.process?.pause();
     } else if (this.paused && bytes < limit / 2) {
       this.paused = false;
-      for (const run of this.runs.values()) run.process?.resume();
+      for (const run of this.runs.values()) if (!run.waiting) run.process?.resume();
     }
   }
 

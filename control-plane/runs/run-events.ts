@@ -18,6 +18,7 @@ import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/in
 import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
 import { applySteeredInTx } from '../steering/steer-store.js';
 import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
+import type { SizedEvents } from './run-follow.js';
 import { recordLimitEventsInTx } from '../limits/usage-limits.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'parked_limit';
@@ -48,7 +49,7 @@ export interface StoredOutcome {
  * watchers may be handed from memory); `acked` may be past the last of them when earlier stored
  * events closed a gap.
  */
-export type AppendResult = { ok: true; acked: bigint; finished: boolean; stored?: RunEvent[] } | { ok: false; reason: EventsRefusal; why: string };
+export type AppendResult = { ok: true; acked: bigint; finished: boolean; stored?: RunEvent[]; storedSizes?: number[] } | { ok: false; reason: EventsRefusal; why: string };
 
 /** Events larger than this (encoded, all together) are announced without themselves: watchers read them. */
 export const NOTIFY_EVENTS_MAX_CHARS = 6_000;
@@ -105,7 +106,7 @@ export async function appendEvents(
       if (d.sessionId && run.thread_id) await ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true);
       await afterRunEndedInTx(tx, ending, state, d);
       await notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin, storedBodies));
-      return { ok: true as const, acked, finished: true, stored, count: fresh.length, outcome: { state, reason: d.failureReason } };
+      return { ok: true as const, acked, finished: true, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length, outcome: { state, reason: d.failureReason } };
     }
     // The update and the announcement in one round trip.
     await tx`
@@ -113,7 +114,7 @@ export async function appendEvents(
         update runs set last_seq = ${String(acked)}, state = ${next}, started_at = coalesce(started_at, now()) where id = ${runId} returning id
       )
       select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin, storedBodies))}) from updated where ${acked > lastSeq}`;
-    return { ok: true as const, acked, finished: false, stored, count: fresh.length };
+    return { ok: true as const, acked, finished: false, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length };
   });
 }
 
@@ -284,12 +285,12 @@ export async function finishRun(sql: Sql, runId: string, status: RunStatus, reas
  * Stored events after `afterSeq`, in order, up to the contiguous prefix (`last_seq`): a watcher
  * never sees an event before all the ones ahead of it.
  */
-export async function readEvents(sql: Sql, runId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
+export async function readEvents(sql: Sql, runId: string, afterSeq: bigint, limit: number): Promise<SizedEvents> {
   const rows = await sql<{ body: Buffer }[]>`
     select e.body from run_events e join runs r on r.id = e.run_id
     where e.run_id = ${runId} and e.seq > ${String(afterSeq)} and e.seq <= r.last_seq
     order by e.seq limit ${limit}`;
-  return rows.map((row) => fromBinary(RunEventSchema, row.body));
+  return { events: rows.map((row) => fromBinary(RunEventSchema, row.body)), sizes: rows.map((row) => row.body.length) };
 }
 
 /**

@@ -14,7 +14,7 @@ import { notify, type Delivered, type Notifications } from '../notifications.js'
 import type { SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
-import { followRun, type RunEventDelivery } from './run-follow.js';
+import { followRun, followRunBatches, type RunEventDelivery, type SizedEvents } from './run-follow.js';
 import { RUN_COLUMNS, run, type PermissionModeName, type RunRecord, type RunRow } from './run-record.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
 import { cancelParkedInTx } from '../limits/parking.js';
@@ -123,12 +123,15 @@ export class RunStore {
   private announced({ runId, seq, events, origin }: Delivered<'run_event'>): void {
     if (!runId || origin === this.origin || !this.eventListeners.has(runId)) return;
     let decoded: RunEvent[] | undefined;
+    let sizes: number[] | undefined;
     try {
-      decoded = events?.map((text) => fromBinary(RunEventSchema, Buffer.from(text, 'base64')));
+      const bodies = events?.map((text) => Buffer.from(text, 'base64'));
+      decoded = bodies?.map((body) => fromBinary(RunEventSchema, body));
+      sizes = bodies?.map((body) => body.length);
     } catch {
       decoded = undefined; // not ours to trust: the table says
     }
-    this.deliver(runId, { top: seq ? BigInt(seq) : undefined, events: decoded });
+    this.deliver(runId, { top: seq ? BigInt(seq) : undefined, events: decoded, sizes });
   }
 
   private wakeAllWatchers(): void {
@@ -376,7 +379,7 @@ export class RunStore {
     if (!result.ok) return result;
     this.count({ stored: result.count ?? 0, outcome: result.outcome });
     // Committed: this replica's watchers need not read it back.
-    if (result.stored && result.stored.length > 0) this.deliver(runId, { top: result.acked, events: result.stored });
+    if (result.stored && result.stored.length > 0) this.deliver(runId, { top: result.acked, events: result.stored, sizes: result.storedSizes });
     return { ok: true, acked: result.acked, finished: result.finished };
   }
 
@@ -447,8 +450,18 @@ export class RunStore {
     return followRun(this, runId, afterSeq, signal, this.log);
   }
 
+  /** The same in batches, as WatchRun sends them to a client that asks for `batched` (see run-follow.ts). */
+  followBatches(runId: string, afterSeq: bigint, signal: AbortSignal): AsyncGenerator<RunEvent[]> {
+    return followRunBatches(this, runId, afterSeq, signal, this.log);
+  }
+
   /** Stored events after `afterSeq`, in order, up to the contiguous prefix (`last_seq`). */
-  events(runId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
+  async events(runId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
+    return (await readEvents(this.sql, runId, afterSeq, limit)).events;
+  }
+
+  /** The same, with each event's encoded size. */
+  sizedEvents(runId: string, afterSeq: bigint, limit: number): Promise<SizedEvents> {
     return readEvents(this.sql, runId, afterSeq, limit);
   }
 }

@@ -59,7 +59,7 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
   constructor(
     private readonly store: Pick<Store, 'getLink'>,
     private readonly threads: Pick<ThreadStore, 'createThread' | 'listThreads' | 'getThread' | 'threadPins' | 'sendMessage'>,
-    private readonly runs: Pick<RunStore, 'getRun' | 'follow' | 'requestCancel' | 'listRuns'>,
+    private readonly runs: Pick<RunStore, 'getRun' | 'follow' | 'followBatches' | 'requestCancel' | 'listRuns'>,
     private readonly registry: Pick<Registry, 'get'>,
     private readonly interactions: InteractionRpcStore & Pick<InteractionStore, 'pendingByRun' | 'pendingByThread'>,
     /** Rename, archive, delete (thread-admin.ts); absent where a test serves only the other calls. */
@@ -234,6 +234,10 @@ export class ThreadServiceImpl implements ServiceImpl<typeof ThreadService> {
     checkLength('run_id', request.runId, 64, 1);
     const run = await this.runs.getRun(user.id, request.runId);
     if (!run) throw runNotFound(request.runId);
+    if (request.batched) {
+      for await (const events of this.runs.followBatches(run.id, request.afterSeq, ctx.signal)) yield { events };
+      return;
+    }
     for await (const event of this.runs.follow(run.id, request.afterSeq, ctx.signal)) yield { event };
   }
 

@@ -138,7 +138,7 @@ export class FakeThreadStore implements ThreadStoreMethods {
   }
 }
 
-type RunStoreMethods = Pick<RunStore, 'getRun' | 'follow' | 'requestCancel' | 'listRuns' | 'queueExec'>;
+type RunStoreMethods = Pick<RunStore, 'getRun' | 'follow' | 'followBatches' | 'requestCancel' | 'listRuns' | 'queueExec'>;
 
 /** No runs: every run is not found; Exec queues nothing the test does not look for. */
 export class FakeRunStore implements RunStoreMethods {
@@ -147,6 +147,7 @@ export class FakeRunStore implements RunStoreMethods {
     return undefined;
   }
   async *follow(): AsyncGenerator<never> {}
+  async *followBatches(): AsyncGenerator<never> {}
   async requestCancel(): Promise<RunStateName | undefined> {
     return undefined;
   }

@@ -4,9 +4,18 @@
  * the others are not held up by it.
  */
 import assert from 'node:assert/strict';
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { createLogger } from '../../common/log.js';
-import { followRun, WATCHER_BUFFER_EVENTS, type FollowSource, type RunEventDelivery } from '../../control-plane/runs/run-follow.js';
+import {
+  followRun,
+  followRunBatches,
+  WATCH_BATCH_BYTES,
+  WATCH_BATCH_EVENTS,
+  WATCHER_BUFFER_EVENTS,
+  type FollowSource,
+  type RunEventDelivery,
+  type SizedEvents,
+} from '../../control-plane/runs/run-follow.js';
 import { RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
 
 /** A run's table of events and the replica's store that hands each stored batch to its watchers. */
@@ -16,9 +25,10 @@ class Source implements FollowSource {
   readonly reads: bigint[] = [];
   readonly listeners = new Set<(delivery: RunEventDelivery) => void>();
 
-  async events(_runId: string, afterSeq: bigint, limit: number): Promise<RunEvent[]> {
+  async sizedEvents(_runId: string, afterSeq: bigint, limit: number): Promise<SizedEvents> {
     this.reads.push(afterSeq);
-    return this.table.filter((e) => e.seq > afterSeq).slice(0, limit);
+    const events = this.table.filter((e) => e.seq > afterSeq).slice(0, limit);
+    return { events, sizes: events.map((e) => toBinary(RunEventSchema, e).length) };
   }
 
   onRunEvent(_runId: string, deliver: (delivery: RunEventDelivery) => void): () => void {
@@ -27,13 +37,13 @@ class Source implements FollowSource {
   }
 
   /** Stores `count` log events (and a done, when asked), then hands them over as the store does after its commit. */
-  store(count: number, done = false): void {
+  store(count: number, done = false, text = (seq: bigint) => `line ${seq}`): void {
     const events: RunEvent[] = [];
     for (let i = 0; i < count + (done ? 1 : 0); i++) {
       const seq = BigInt(this.table.length + 1);
       const event =
         i < count
-          ? create(RunEventSchema, { seq, event: { case: 'log', value: { text: `line ${seq}` } } })
+          ? create(RunEventSchema, { seq, event: { case: 'log', value: { text: text(seq) } } })
           : create(RunEventSchema, { seq, event: { case: 'done', value: { status: RunStatus.COMPLETED } } });
       this.table.push(event);
       events.push(event);
@@ -119,5 +129,34 @@ describe('followRun: live events from memory', () => {
     assert.deepEqual(source.reads, [0n, 1n]);
     abort.abort();
     assert.equal((await watcher.next()).done, true);
+  });
+});
+
+describe('followRunBatches: what WatchRun sends a client that asks for batches', () => {
+  it('a watcher that keeps up gets each stored batch as one response, cut at WATCH_BATCH_EVENTS, ending at done', async () => {
+    const source = new Source();
+    const abort = new AbortController();
+    const watcher = followRunBatches(source, 'run_a', 0n, abort.signal, log);
+    const first = watcher.next();
+    source.store(3);
+    assert.deepEqual((await first).value?.map((e: RunEvent) => e.seq), [1n, 2n, 3n], 'the table read at the start: one batch');
+    const next = watcher.next();
+    source.store(WATCH_BATCH_EVENTS + 10, true);
+    const sizes = [(await next).value!.length, (await watcher.next()).value!.length];
+    assert.deepEqual(sizes, [WATCH_BATCH_EVENTS, 11], 'a stored batch larger than a response goes as two, the second ending with done');
+    assert.equal((await watcher.next()).done, true);
+    assert.deepEqual(source.reads, [0n], 'from memory after the first read');
+  });
+
+  it('a response is at most about WATCH_BATCH_BYTES; an event larger than that goes alone; what is stored meanwhile comes together', async () => {
+    const source = new Source();
+    const abort = new AbortController();
+    const big = 'x'.repeat(WATCH_BATCH_BYTES / 3 + 1);
+    source.store(5, false, () => big);
+    source.store(1, false, () => 'y'.repeat(WATCH_BATCH_BYTES + 10));
+    source.store(2, true);
+    const batches: bigint[][] = [];
+    for await (const batch of followRunBatches(source, 'run_a', 0n, abort.signal, log)) batches.push(batch.map((e) => e.seq));
+    assert.deepEqual(batches, [[1n, 2n], [3n, 4n], [5n], [6n], [7n, 8n, 9n]]);
   });
 });

@@ -284,3 +284,64 @@ describe('RunSupervisor: what linkd accepts', () => {
     assert.equal(done.case === 'done' && done.value.status, RunStatus.COMPLETED);
   });
 });
+
+describe("RunSupervisor: a run's output at the store's pace", () => {
+  it('stops reading a CLI once a window of events waits behind the batch in flight, long before the outbox bound, and reads on at the acknowledgement', async () => {
+    const server = keyPair();
+    const dataDir = await tempDir('linkd-pace-');
+    const frames: ConnectRequest[] = [];
+    const manager = new RunSupervisor({
+      dataDir,
+      sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
+      log: createLogger({ name: 't', level: 'silent' }),
+      adapters: new Map([['shell', shellHarness]]),
+      installed: () => new Set(['shell']),
+      maxConcurrentRuns: 1,
+      trustedKey: server.raw,
+      // Far more than the run prints: only the window can stop it.
+      outboxLimitBytes: 64 * 1024 * 1024,
+    });
+    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
+    try {
+      const marker = join(dataDir, 'all-written');
+      const lines = 20_000;
+      // About 4 MB, more than the OS buffers between bash and linkd: bash blocks once linkd stops reading.
+      const runId = 'run_pace';
+      const payload = toBinary(
+        RunPayloadSchema,
+        create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'shell', prompt: `pad=$(printf '%0200d' 0); for i in $(seq 1 ${lines}); do echo "line $i $pad"; done; touch ${marker}` }),
+      );
+      const fields = { runId, linkId: 'lnk_a', sessionEpoch: 7n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
+      await manager.dispatch(create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, server.privateKey) }));
+      const events = () => frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === runId ? f.frame.value.events : []));
+      const held = () => Number(manager.held().find((h) => h.runId === runId)?.lastSeqSent ?? 0n);
+
+      // Nothing is acknowledged: what linkd takes from the CLI stops growing at about a window.
+      let taken = -1;
+      const deadline = Date.now() + 20_000;
+      while (taken !== held()) {
+        assert.ok(Date.now() < deadline, 'linkd never stopped reading without acknowledgements');
+        taken = held();
+        await delay(300);
+      }
+      assert.equal(events().length > 0, true, 'the first batch went at once');
+      assert.ok(taken < 2_000, `linkd holds ${taken} of ${lines} lines: a window and what one read brings, not everything`);
+      assert.equal(existsSync(marker), false, 'bash is blocked writing: the CLI waits for the store');
+
+      // Acknowledged as batches arrive: the run goes on to its end, every line once and in order.
+      while (!events().some((e) => e.event.case === 'done')) {
+        assert.ok(Date.now() < deadline + 60_000, 'the run did not finish once acknowledged');
+        const last = events().at(-1);
+        if (last) manager.ack(create(EventsAckSchema, { runId, ackedSeq: last.seq }));
+        await delay(5);
+      }
+      const all = events();
+      assert.deepEqual(all.map((e) => Number(e.seq)), all.map((_, i) => i + 1), 'seqs are contiguous');
+      assert.equal(all.filter((e) => e.event.case === 'log').length, lines);
+      assert.equal(existsSync(marker), true);
+    } finally {
+      await manager.stopAll('AGENT_STOPPED');
+      manager.detach();
+    }
+  });
+});

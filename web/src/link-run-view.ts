@@ -157,13 +157,15 @@ export class LinkRunView extends LitElement {
     const backoff = new Backoff(300, 10_000);
     while (!signal.aborted && !this.finished) {
       try {
-        for await (const { event } of this.clients.threads.watchRun({ runId: this.run.id, afterSeq: this.lastSeq }, { signal })) {
-          if (!event || event.seq <= this.lastSeq) continue;
-          this.lastSeq = event.seq;
-          this.received = [...this.received, event];
+        // Batched: a busy run's events come a batch per response, and the view renders once per batch.
+        for await (const { events } of this.clients.threads.watchRun({ runId: this.run.id, afterSeq: this.lastSeq, batched: true }, { signal })) {
+          const fresh = events.filter((event) => event.seq > this.lastSeq);
+          if (fresh.length === 0) continue;
+          this.lastSeq = fresh[fresh.length - 1].seq;
+          this.received = [...this.received, ...fresh];
           this.streamError = undefined;
           backoff.reset();
-          if (event.event.case === 'done') {
+          if (fresh.some((event) => event.event.case === 'done')) {
             this.dispatchEvent(new CustomEvent('link-run-finished', { detail: this.run.id, bubbles: true, composed: true }));
           }
         }

@@ -60,7 +60,7 @@ describe('the run view: steer and interrupt', () => {
     const root = await render('gemini', undefined, (router) =>
       router.service(ThreadService, {
         async *watchRun() {
-          yield { event: create(RunEventSchema, { seq: 1n, event: { case: 'text', value: { text: 'thinking' } as never } }) };
+          yield { events: [create(RunEventSchema, { seq: 1n, event: { case: 'text', value: { text: 'thinking' } as never } })] };
           await new Promise(() => undefined);
         },
         async interruptRun(request: { runId: string }) {
@@ -96,8 +96,8 @@ describe('the run view: steer and interrupt', () => {
           };
         },
         async *watchRun() {
-          yield { event: create(RunEventSchema, { seq: 1n, event: { case: 'steered', value: { messageId: 'msg_2', text: 'also this' } as never } }) };
-          yield { event: create(RunEventSchema, { seq: 2n, event: { case: 'done', value: { status: RunStatus.COMPLETED } as never } }) };
+          yield { events: [create(RunEventSchema, { seq: 1n, event: { case: 'steered', value: { messageId: 'msg_2', text: 'also this' } as never } })] };
+          yield { events: [create(RunEventSchema, { seq: 2n, event: { case: 'done', value: { status: RunStatus.COMPLETED } as never } })] };
         },
       } as never),
     );

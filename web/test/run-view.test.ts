@@ -79,11 +79,12 @@ describe('the run view', () => {
     const gate = new Promise<void>((r) => (release = r));
     const clients = inMemoryClients((router) =>
       router.service(ThreadService, {
-        async *watchRun(request: { runId: string }) {
+        async *watchRun(request: { runId: string; batched: boolean }) {
           expect(request.runId).to.equal('run_1');
-          yield { event: create(RunEventSchema, { seq: 1n, event: { case: 'text', value: { text: 'first part' } as never } }) };
+          expect(request.batched).to.equal(true, 'the page asks for batches');
+          yield { events: [create(RunEventSchema, { seq: 1n, event: { case: 'text', value: { text: 'first part' } as never } })] };
           await gate;
-          yield { event: create(RunEventSchema, { seq: 2n, event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: 'CANCELLED' } as never } }) };
+          yield { events: [create(RunEventSchema, { seq: 2n, event: { case: 'done', value: { status: RunStatus.CANCELLED, failureReason: 'CANCELLED' } as never } })] };
         },
         async cancelRun(request: { runId: string }) {
           cancelled = request.runId;

@@ -119,15 +119,16 @@ def follow_run(
     while True:
         error: grpc.RpcError
         try:
-            for response in threads.WatchRun(WatchRunRequest(run_id=run_id, after_seq=after_seq)):
-                event = response.event
-                if event.seq <= after_seq:
-                    continue
-                after_seq = event.seq
-                failures = attempt = 0
-                yield event
-                if event.WhichOneof("event") == "done":
-                    return
+            # Batched: several events per response (one message per batch, not per event).
+            for response in threads.WatchRun(WatchRunRequest(run_id=run_id, after_seq=after_seq, batched=True)):
+                for event in response.events:
+                    if event.seq <= after_seq:
+                        continue
+                    after_seq = event.seq
+                    failures = attempt = 0
+                    yield event
+                    if event.WhichOneof("event") == "done":
+                        return
             error = _StreamEnded()
         except grpc.RpcError as failure:
             if failure.code() not in RETRYABLE:  # type: ignore[attr-defined]

@@ -50,13 +50,16 @@ export async function* followRun(
     options.signal?.throwIfAborted();
     let lastError: ConnectError;
     try {
-      for await (const { event } of threads.watchRun({ runId, afterSeq }, { signal: options.signal })) {
-        if (!event || event.seq <= afterSeq) continue;
-        afterSeq = event.seq;
-        failures = 0;
-        backoff.reset();
-        yield event;
-        if (event.event.case === 'done') return;
+      // Batched: several events per response (one message per batch, not per event).
+      for await (const { events } of threads.watchRun({ runId, afterSeq, batched: true }, { signal: options.signal })) {
+        for (const event of events) {
+          if (event.seq <= afterSeq) continue;
+          afterSeq = event.seq;
+          failures = 0;
+          backoff.reset();
+          yield event;
+          if (event.event.case === 'done') return;
+        }
       }
       lastError = new ConnectError('the run watch ended before the run was done', Code.Unavailable);
     } catch (error) {

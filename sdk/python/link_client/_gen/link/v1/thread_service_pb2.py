@@ -15,7 +15,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from link_client._gen.link.v1 import run_pb2 as link_dot_v1_dot_run__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clink/v1/thread_service.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11link/v1/run.proto\"$\n\x13\x43reateThreadRequest\x12\r\n\x05title\x18\x01 \x01(\t\"7\n\x14\x43reateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"=\n\x12ListThreadsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x18\n\x10include_archived\x18\x02 \x01(\x08\"7\n\x13ListThreadsResponse\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread\"%\n\x10GetThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"z\n\x11GetThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.link.v1.ThreadMessage\x12\x1a\n\x04runs\x18\x03 \x03(\x0b\x32\x0c.link.v1.Run\"\xd6\x02\n\x12SendMessageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07harness\x18\x03 \x01(\t\x12\x0f\n\x07link_id\x18\x04 \x01(\t\x12\x18\n\x10sandbox_provider\x18\x05 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12 \n\x04tier\x18\x08 \x01(\x0e\x32\x12.link.v1.ModelTier\x12\x12\n\nrepository\x18\t \x01(\t\x12\x30\n\x0fpermission_mode\x18\n \x01(\x0e\x32\x17.link.v1.PermissionMode\x12\x14\n\x0c\x63onfirm_auto\x18\x0b \x01(\x08\x12*\n\x08\x64\x65livery\x18\x0c \x01(\x0e\x32\x18.link.v1.MessageDelivery\x12\x1a\n\x12\x65xpires_in_seconds\x18\r \x01(\r\"w\n\x13SendMessageResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\'\n\x07message\x18\x03 \x01(\x0b\x32\x16.link.v1.ThreadMessage\x12\x13\n\x0blink_online\x18\x04 \x01(\x08\">\n\x1aUpdateQueuedMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"F\n\x1bUpdateQueuedMessageResponse\x12\'\n\x07message\x18\x01 \x01(\x0b\x32\x16.link.v1.ThreadMessage\",\n\x16WithdrawMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"B\n\x17WithdrawMessageResponse\x12\'\n\x07message\x18\x01 \x01(\x0b\x32\x16.link.v1.ThreadMessage\"%\n\x13InterruptRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"8\n\x14InterruptRunResponse\x12 \n\x05state\x18\x01 \x01(\x0e\x32\x11.link.v1.RunState\"4\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"4\n\x10WatchRunResponse\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.link.v1.RunEvent\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"5\n\x11\x43\x61ncelRunResponse\x12 \n\x05state\x18\x01 \x01(\x0e\x32\x11.link.v1.RunState\"$\n\x0fListRunsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\".\n\x10ListRunsResponse\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.link.v1.Run\"\xeb\x02\n\x11InteractionRecord\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\t\x12)\n\x0binteraction\x18\x04 \x01(\x0b\x32\x14.link.v1.Interaction\x12(\n\x05state\x18\x05 \x01(\x0e\x32\x19.link.v1.InteractionState\x12*\n\x06\x61nswer\x18\x06 \x01(\x0b\x32\x1a.link.v1.InteractionAnswer\x12\x0b\n\x03seq\x18\x07 \x01(\x04\x12,\n\x08\x61sked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdelivered\x18\t \x01(\x08\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cthread_title\x18\x0b \x01(\t\x12\x0f\n\x07harness\x18\x0c \x01(\t\"\xd7\x01\n\x18\x41nswerInteractionRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0einteraction_id\x18\x02 \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1c.link.v1.InteractionDecision\x12(\n\x05scope\x18\x04 \x01(\x0e\x32\x19.link.v1.InteractionScope\x12(\n\x07\x61nswers\x18\x05 \x03(\x0b\x32\x17.link.v1.QuestionAnswer\x12\x0f\n\x07message\x18\x06 \x01(\t\"L\n\x19\x41nswerInteractionResponse\x12/\n\x0binteraction\x18\x01 \x01(\x0b\x32\x1a.link.v1.InteractionRecord\"V\n\x17ListInteractionsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"L\n\x18ListInteractionsResponse\x12\x30\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x1a.link.v1.InteractionRecord\"\x1a\n\x18WatchInteractionsRequest\"\x86\x01\n\x19WatchInteractionsResponse\x12\x30\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1c.link.v1.InteractionSnapshotH\x00\x12-\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x1a.link.v1.InteractionRecordH\x00\x42\x08\n\x06\x63hange\"G\n\x13InteractionSnapshot\x12\x30\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x1a.link.v1.InteractionRecord\"\xe6\x01\n\x13UpdateThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x12\n\x05title\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x61rchived\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12%\n\x18\x61pproval_timeout_seconds\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x1f\n\x12resume_after_limit\x18\x05 \x01(\x08H\x03\x88\x01\x01\x42\x08\n\x06_titleB\x0b\n\t_archivedB\x1b\n\x19_approval_timeout_secondsB\x15\n\x13_resume_after_limit\"7\n\x14UpdateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"(\n\x13\x44\x65leteThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteThreadResponse\"/\n\x13WatchThreadsRequest\x12\x18\n\x10include_archived\x18\x01 \x01(\x08\"\x8e\x01\n\x14WatchThreadsResponse\x12+\n\x08snapshot\x18\x01 \x01(\x0b\x32\x17.link.v1.ThreadSnapshotH\x00\x12\"\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x0f.link.v1.ThreadH\x00\x12\x1b\n\x11removed_thread_id\x18\x03 \x01(\tH\x00\x42\x08\n\x06\x63hange\"2\n\x0eThreadSnapshot\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread2\xfd\t\n\rThreadService\x12K\n\x0c\x43reateThread\x12\x1c.link.v1.CreateThreadRequest\x1a\x1d.link.v1.CreateThreadResponse\x12H\n\x0bListThreads\x12\x1b.link.v1.ListThreadsRequest\x1a\x1c.link.v1.ListThreadsResponse\x12\x42\n\tGetThread\x12\x19.link.v1.GetThreadRequest\x1a\x1a.link.v1.GetThreadResponse\x12H\n\x0bSendMessage\x12\x1b.link.v1.SendMessageRequest\x1a\x1c.link.v1.SendMessageResponse\x12\x41\n\x08WatchRun\x12\x18.link.v1.WatchRunRequest\x1a\x19.link.v1.WatchRunResponse0\x01\x12\x42\n\tCancelRun\x12\x19.link.v1.CancelRunRequest\x1a\x1a.link.v1.CancelRunResponse\x12?\n\x08ListRuns\x12\x18.link.v1.ListRunsRequest\x1a\x19.link.v1.ListRunsResponse\x12Z\n\x11\x41nswerInteraction\x12!.link.v1.AnswerInteractionRequest\x1a\".link.v1.AnswerInteractionResponse\x12W\n\x10ListInteractions\x12 .link.v1.ListInteractionsRequest\x1a!.link.v1.ListInteractionsResponse\x12\\\n\x11WatchInteractions\x12!.link.v1.WatchInteractionsRequest\x1a\".link.v1.WatchInteractionsResponse0\x01\x12K\n\x0cUpdateThread\x12\x1c.link.v1.UpdateThreadRequest\x1a\x1d.link.v1.UpdateThreadResponse\x12K\n\x0c\x44\x65leteThread\x12\x1c.link.v1.DeleteThreadRequest\x1a\x1d.link.v1.DeleteThreadResponse\x12M\n\x0cWatchThreads\x12\x1c.link.v1.WatchThreadsRequest\x1a\x1d.link.v1.WatchThreadsResponse0\x01\x12`\n\x13UpdateQueuedMessage\x12#.link.v1.UpdateQueuedMessageRequest\x1a$.link.v1.UpdateQueuedMessageResponse\x12T\n\x0fWithdrawMessage\x12\x1f.link.v1.WithdrawMessageRequest\x1a .link.v1.WithdrawMessageResponse\x12K\n\x0cInterruptRun\x12\x1c.link.v1.InterruptRunRequest\x1a\x1d.link.v1.InterruptRunResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clink/v1/thread_service.proto\x12\x07link.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x11link/v1/run.proto\"$\n\x13\x43reateThreadRequest\x12\r\n\x05title\x18\x01 \x01(\t\"7\n\x14\x43reateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"=\n\x12ListThreadsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x18\n\x10include_archived\x18\x02 \x01(\x08\"7\n\x13ListThreadsResponse\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread\"%\n\x10GetThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"z\n\x11GetThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\x12(\n\x08messages\x18\x02 \x03(\x0b\x32\x16.link.v1.ThreadMessage\x12\x1a\n\x04runs\x18\x03 \x03(\x0b\x32\x0c.link.v1.Run\"\xd6\x02\n\x12SendMessageRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07harness\x18\x03 \x01(\t\x12\x0f\n\x07link_id\x18\x04 \x01(\t\x12\x18\n\x10sandbox_provider\x18\x05 \x01(\t\x12\x0e\n\x06\x62ranch\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12 \n\x04tier\x18\x08 \x01(\x0e\x32\x12.link.v1.ModelTier\x12\x12\n\nrepository\x18\t \x01(\t\x12\x30\n\x0fpermission_mode\x18\n \x01(\x0e\x32\x17.link.v1.PermissionMode\x12\x14\n\x0c\x63onfirm_auto\x18\x0b \x01(\x08\x12*\n\x08\x64\x65livery\x18\x0c \x01(\x0e\x32\x18.link.v1.MessageDelivery\x12\x1a\n\x12\x65xpires_in_seconds\x18\r \x01(\r\"w\n\x13SendMessageResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\'\n\x07message\x18\x03 \x01(\x0b\x32\x16.link.v1.ThreadMessage\x12\x13\n\x0blink_online\x18\x04 \x01(\x08\">\n\x1aUpdateQueuedMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"F\n\x1bUpdateQueuedMessageResponse\x12\'\n\x07message\x18\x01 \x01(\x0b\x32\x16.link.v1.ThreadMessage\",\n\x16WithdrawMessageRequest\x12\x12\n\nmessage_id\x18\x01 \x01(\t\"B\n\x17WithdrawMessageResponse\x12\'\n\x07message\x18\x01 \x01(\x0b\x32\x16.link.v1.ThreadMessage\"%\n\x13InterruptRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"8\n\x14InterruptRunResponse\x12 \n\x05state\x18\x01 \x01(\x0e\x32\x11.link.v1.RunState\"E\n\x0fWatchRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\x12\x0f\n\x07\x62\x61tched\x18\x03 \x01(\x08\"W\n\x10WatchRunResponse\x12 \n\x05\x65vent\x18\x01 \x01(\x0b\x32\x11.link.v1.RunEvent\x12!\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x11.link.v1.RunEvent\"\"\n\x10\x43\x61ncelRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"5\n\x11\x43\x61ncelRunResponse\x12 \n\x05state\x18\x01 \x01(\x0e\x32\x11.link.v1.RunState\"$\n\x0fListRunsRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\".\n\x10ListRunsResponse\x12\x1a\n\x04runs\x18\x01 \x03(\x0b\x32\x0c.link.v1.Run\"\xeb\x02\n\x11InteractionRecord\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\t\x12)\n\x0binteraction\x18\x04 \x01(\x0b\x32\x14.link.v1.Interaction\x12(\n\x05state\x18\x05 \x01(\x0e\x32\x19.link.v1.InteractionState\x12*\n\x06\x61nswer\x18\x06 \x01(\x0b\x32\x1a.link.v1.InteractionAnswer\x12\x0b\n\x03seq\x18\x07 \x01(\x04\x12,\n\x08\x61sked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdelivered\x18\t \x01(\x08\x12,\n\x08\x64\x65\x61\x64line\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cthread_title\x18\x0b \x01(\t\x12\x0f\n\x07harness\x18\x0c \x01(\t\"\xd7\x01\n\x18\x41nswerInteractionRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x16\n\x0einteraction_id\x18\x02 \x01(\t\x12.\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1c.link.v1.InteractionDecision\x12(\n\x05scope\x18\x04 \x01(\x0e\x32\x19.link.v1.InteractionScope\x12(\n\x07\x61nswers\x18\x05 \x03(\x0b\x32\x17.link.v1.QuestionAnswer\x12\x0f\n\x07message\x18\x06 \x01(\t\"L\n\x19\x41nswerInteractionResponse\x12/\n\x0binteraction\x18\x01 \x01(\x0b\x32\x1a.link.v1.InteractionRecord\"V\n\x17ListInteractionsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\x11\n\tthread_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\"L\n\x18ListInteractionsResponse\x12\x30\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x1a.link.v1.InteractionRecord\"\x1a\n\x18WatchInteractionsRequest\"\x86\x01\n\x19WatchInteractionsResponse\x12\x30\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1c.link.v1.InteractionSnapshotH\x00\x12-\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x1a.link.v1.InteractionRecordH\x00\x42\x08\n\x06\x63hange\"G\n\x13InteractionSnapshot\x12\x30\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x1a.link.v1.InteractionRecord\"\xe6\x01\n\x13UpdateThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\x12\n\x05title\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x61rchived\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12%\n\x18\x61pproval_timeout_seconds\x18\x04 \x01(\rH\x02\x88\x01\x01\x12\x1f\n\x12resume_after_limit\x18\x05 \x01(\x08H\x03\x88\x01\x01\x42\x08\n\x06_titleB\x0b\n\t_archivedB\x1b\n\x19_approval_timeout_secondsB\x15\n\x13_resume_after_limit\"7\n\x14UpdateThreadResponse\x12\x1f\n\x06thread\x18\x01 \x01(\x0b\x32\x0f.link.v1.Thread\"(\n\x13\x44\x65leteThreadRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteThreadResponse\"/\n\x13WatchThreadsRequest\x12\x18\n\x10include_archived\x18\x01 \x01(\x08\"\x8e\x01\n\x14WatchThreadsResponse\x12+\n\x08snapshot\x18\x01 \x01(\x0b\x32\x17.link.v1.ThreadSnapshotH\x00\x12\"\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x0f.link.v1.ThreadH\x00\x12\x1b\n\x11removed_thread_id\x18\x03 \x01(\tH\x00\x42\x08\n\x06\x63hange\"2\n\x0eThreadSnapshot\x12 \n\x07threads\x18\x01 \x03(\x0b\x32\x0f.link.v1.Thread2\xfd\t\n\rThreadService\x12K\n\x0c\x43reateThread\x12\x1c.link.v1.CreateThreadRequest\x1a\x1d.link.v1.CreateThreadResponse\x12H\n\x0bListThreads\x12\x1b.link.v1.ListThreadsRequest\x1a\x1c.link.v1.ListThreadsResponse\x12\x42\n\tGetThread\x12\x19.link.v1.GetThreadRequest\x1a\x1a.link.v1.GetThreadResponse\x12H\n\x0bSendMessage\x12\x1b.link.v1.SendMessageRequest\x1a\x1c.link.v1.SendMessageResponse\x12\x41\n\x08WatchRun\x12\x18.link.v1.WatchRunRequest\x1a\x19.link.v1.WatchRunResponse0\x01\x12\x42\n\tCancelRun\x12\x19.link.v1.CancelRunRequest\x1a\x1a.link.v1.CancelRunResponse\x12?\n\x08ListRuns\x12\x18.link.v1.ListRunsRequest\x1a\x19.link.v1.ListRunsResponse\x12Z\n\x11\x41nswerInteraction\x12!.link.v1.AnswerInteractionRequest\x1a\".link.v1.AnswerInteractionResponse\x12W\n\x10ListInteractions\x12 .link.v1.ListInteractionsRequest\x1a!.link.v1.ListInteractionsResponse\x12\\\n\x11WatchInteractions\x12!.link.v1.WatchInteractionsRequest\x1a\".link.v1.WatchInteractionsResponse0\x01\x12K\n\x0cUpdateThread\x12\x1c.link.v1.UpdateThreadRequest\x1a\x1d.link.v1.UpdateThreadResponse\x12K\n\x0c\x44\x65leteThread\x12\x1c.link.v1.DeleteThreadRequest\x1a\x1d.link.v1.DeleteThreadResponse\x12M\n\x0cWatchThreads\x12\x1c.link.v1.WatchThreadsRequest\x1a\x1d.link.v1.WatchThreadsResponse0\x01\x12`\n\x13UpdateQueuedMessage\x12#.link.v1.UpdateQueuedMessageRequest\x1a$.link.v1.UpdateQueuedMessageResponse\x12T\n\x0fWithdrawMessage\x12\x1f.link.v1.WithdrawMessageRequest\x1a .link.v1.WithdrawMessageResponse\x12K\n\x0cInterruptRun\x12\x1c.link.v1.InterruptRunRequest\x1a\x1d.link.v1.InterruptRunResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'link_client._gen.link.v1.thread_service_pb2', globals())
@@ -51,47 +51,47 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _INTERRUPTRUNRESPONSE._serialized_start=1226
   _INTERRUPTRUNRESPONSE._serialized_end=1282
   _WATCHRUNREQUEST._serialized_start=1284
-  _WATCHRUNREQUEST._serialized_end=1336
-  _WATCHRUNRESPONSE._serialized_start=1338
-  _WATCHRUNRESPONSE._serialized_end=1390
-  _CANCELRUNREQUEST._serialized_start=1392
-  _CANCELRUNREQUEST._serialized_end=1426
-  _CANCELRUNRESPONSE._serialized_start=1428
-  _CANCELRUNRESPONSE._serialized_end=1481
-  _LISTRUNSREQUEST._serialized_start=1483
-  _LISTRUNSREQUEST._serialized_end=1519
-  _LISTRUNSRESPONSE._serialized_start=1521
-  _LISTRUNSRESPONSE._serialized_end=1567
-  _INTERACTIONRECORD._serialized_start=1570
-  _INTERACTIONRECORD._serialized_end=1933
-  _ANSWERINTERACTIONREQUEST._serialized_start=1936
-  _ANSWERINTERACTIONREQUEST._serialized_end=2151
-  _ANSWERINTERACTIONRESPONSE._serialized_start=2153
-  _ANSWERINTERACTIONRESPONSE._serialized_end=2229
-  _LISTINTERACTIONSREQUEST._serialized_start=2231
-  _LISTINTERACTIONSREQUEST._serialized_end=2317
-  _LISTINTERACTIONSRESPONSE._serialized_start=2319
-  _LISTINTERACTIONSRESPONSE._serialized_end=2395
-  _WATCHINTERACTIONSREQUEST._serialized_start=2397
-  _WATCHINTERACTIONSREQUEST._serialized_end=2423
-  _WATCHINTERACTIONSRESPONSE._serialized_start=2426
-  _WATCHINTERACTIONSRESPONSE._serialized_end=2560
-  _INTERACTIONSNAPSHOT._serialized_start=2562
-  _INTERACTIONSNAPSHOT._serialized_end=2633
-  _UPDATETHREADREQUEST._serialized_start=2636
-  _UPDATETHREADREQUEST._serialized_end=2866
-  _UPDATETHREADRESPONSE._serialized_start=2868
-  _UPDATETHREADRESPONSE._serialized_end=2923
-  _DELETETHREADREQUEST._serialized_start=2925
-  _DELETETHREADREQUEST._serialized_end=2965
-  _DELETETHREADRESPONSE._serialized_start=2967
-  _DELETETHREADRESPONSE._serialized_end=2989
-  _WATCHTHREADSREQUEST._serialized_start=2991
-  _WATCHTHREADSREQUEST._serialized_end=3038
-  _WATCHTHREADSRESPONSE._serialized_start=3041
-  _WATCHTHREADSRESPONSE._serialized_end=3183
-  _THREADSNAPSHOT._serialized_start=3185
-  _THREADSNAPSHOT._serialized_end=3235
-  _THREADSERVICE._serialized_start=3238
-  _THREADSERVICE._serialized_end=4515
+  _WATCHRUNREQUEST._serialized_end=1353
+  _WATCHRUNRESPONSE._serialized_start=1355
+  _WATCHRUNRESPONSE._serialized_end=1442
+  _CANCELRUNREQUEST._serialized_start=1444
+  _CANCELRUNREQUEST._serialized_end=1478
+  _CANCELRUNRESPONSE._serialized_start=1480
+  _CANCELRUNRESPONSE._serialized_end=1533
+  _LISTRUNSREQUEST._serialized_start=1535
+  _LISTRUNSREQUEST._serialized_end=1571
+  _LISTRUNSRESPONSE._serialized_start=1573
+  _LISTRUNSRESPONSE._serialized_end=1619
+  _INTERACTIONRECORD._serialized_start=1622
+  _INTERACTIONRECORD._serialized_end=1985
+  _ANSWERINTERACTIONREQUEST._serialized_start=1988
+  _ANSWERINTERACTIONREQUEST._serialized_end=2203
+  _ANSWERINTERACTIONRESPONSE._serialized_start=2205
+  _ANSWERINTERACTIONRESPONSE._serialized_end=2281
+  _LISTINTERACTIONSREQUEST._serialized_start=2283
+  _LISTINTERACTIONSREQUEST._serialized_end=2369
+  _LISTINTERACTIONSRESPONSE._serialized_start=2371
+  _LISTINTERACTIONSRESPONSE._serialized_end=2447
+  _WATCHINTERACTIONSREQUEST._serialized_start=2449
+  _WATCHINTERACTIONSREQUEST._serialized_end=2475
+  _WATCHINTERACTIONSRESPONSE._serialized_start=2478
+  _WATCHINTERACTIONSRESPONSE._serialized_end=2612
+  _INTERACTIONSNAPSHOT._serialized_start=2614
+  _INTERACTIONSNAPSHOT._serialized_end=2685
+  _UPDATETHREADREQUEST._serialized_start=2688
+  _UPDATETHREADREQUEST._serialized_end=2918
+  _UPDATETHREADRESPONSE._serialized_start=2920
+  _UPDATETHREADRESPONSE._serialized_end=2975
+  _DELETETHREADREQUEST._serialized_start=2977
+  _DELETETHREADREQUEST._serialized_end=3017
+  _DELETETHREADRESPONSE._serialized_start=3019
+  _DELETETHREADRESPONSE._serialized_end=3041
+  _WATCHTHREADSREQUEST._serialized_start=3043
+  _WATCHTHREADSREQUEST._serialized_end=3090
+  _WATCHTHREADSRESPONSE._serialized_start=3093
+  _WATCHTHREADSRESPONSE._serialized_end=3235
+  _THREADSNAPSHOT._serialized_start=3237
+  _THREADSNAPSHOT._serialized_end=3287
+  _THREADSERVICE._serialized_start=3290
+  _THREADSERVICE._serialized_end=4567
 # @@protoc_insertion_point(module_scope)

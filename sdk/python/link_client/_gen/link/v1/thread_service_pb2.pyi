@@ -262,18 +262,22 @@ class WatchInteractionsResponse(_message.Message):
     def __init__(self, snapshot: _Optional[_Union[InteractionSnapshot, _Mapping]] = ..., changed: _Optional[_Union[InteractionRecord, _Mapping]] = ...) -> None: ...
 
 class WatchRunRequest(_message.Message):
-    __slots__ = ["after_seq", "run_id"]
+    __slots__ = ["after_seq", "batched", "run_id"]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    BATCHED_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     after_seq: int
+    batched: bool
     run_id: str
-    def __init__(self, run_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., after_seq: _Optional[int] = ..., batched: bool = ...) -> None: ...
 
 class WatchRunResponse(_message.Message):
-    __slots__ = ["event"]
+    __slots__ = ["event", "events"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: _run_pb2.RunEvent
-    def __init__(self, event: _Optional[_Union[_run_pb2.RunEvent, _Mapping]] = ...) -> None: ...
+    events: _containers.RepeatedCompositeFieldContainer[_run_pb2.RunEvent]
+    def __init__(self, event: _Optional[_Union[_run_pb2.RunEvent, _Mapping]] = ..., events: _Optional[_Iterable[_Union[_run_pb2.RunEvent, _Mapping]]] = ...) -> None: ...
 
 class WatchThreadsRequest(_message.Message):
     __slots__ = ["include_archived"]
