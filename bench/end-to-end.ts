@@ -7,7 +7,7 @@
  * + `bash -c 'echo hi'` (what a run costs at the least), and the printing program piped to `wc -l`
  * (how fast the machine makes the lines).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn as spawnChild, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -23,6 +23,23 @@ const SAMPLES = Number(process.env.LINK_BENCH_E2E_SAMPLES ?? 100);
 const LINES = Number(process.env.LINK_BENCH_E2E_LINES ?? 100_000);
 /** Prints LINES lines, each the monotonic clock (ns) at its printing. */
 const PRINTER = `node -e 'let i=0;const w=()=>{while(i<${LINES}){i++;if(!process.stdout.write(String(process.hrtime.bigint())+"\\n"))return process.stdout.once("drain",w)}};w()'`;
+
+/**
+ * The lines a CLI's output holds between it and a reader that stopped reading (the socket linkd
+ * spawns it with, and the stream's buffer), as linkd does while a run's window is full: the
+ * printer is spawned as linkd spawns a harness, left unread until it blocks, then killed, and what
+ * it had written is read to the end and counted. At the watcher's rate, these lines are how far
+ * behind the machine a watcher is at least while the CLI outruns the store.
+ */
+async function linesHeldByTheOs(): Promise<number> {
+  // Its own process group: the kill reaches the printer whether or not bash exec'd it.
+  const child = spawnChild('bash', ['-c', PRINTER], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  process.kill(-child.pid!, 'SIGKILL');
+  let lines = 0;
+  for await (const chunk of child.stdout) for (const byte of chunk as Buffer) if (byte === 10) lines++;
+  return lines;
+}
 
 export const endToEndBenchmark: Benchmark = {
   name: 'end-to-end',
@@ -55,7 +72,7 @@ export const endToEndBenchmark: Benchmark = {
       }
 
       const firstLine = { p50: [] as number[], p99: [] as number[] };
-      const lines = { rate: [] as number[], lagP99: [] as number[], lagP50: [] as number[] };
+      const lines = { rate: [] as number[], lagP99: [] as number[], lagP50: [] as number[], held: [] as number[], floor: [] as number[] };
       const baseline = { run: [] as number[], lines: [] as number[] };
       const sql = postgres(cluster.databaseUrl, { max: 1, onnotice: () => undefined });
       await sql`create table if not exists bench_commit (id serial primary key, at timestamptz not null default now())`;
@@ -93,6 +110,10 @@ export const endToEndBenchmark: Benchmark = {
         lines.rate.push(LINES / ((last - first) / 1000));
         lines.lagP50.push(percentile(lags, 50));
         lines.lagP99.push(percentile(lags, 99));
+        // The limit, now: what the OS holds between the printer and linkd, at the rate the watcher saw.
+        const held = await linesHeldByTheOs();
+        lines.held.push(held);
+        lines.floor.push((held / lines.rate.at(-1)!) * 1000);
 
         // Baselines, now: the least a run costs, and how fast the machine prints the lines.
         const commit: number[] = [];
@@ -122,6 +143,8 @@ export const endToEndBenchmark: Benchmark = {
         { name: `${LINES} lines: lines/s at the watcher`, unit: 'lines/s', samples: lines.rate, baseline: { name: 'printer | wc -l', samples: baseline.lines } },
         { name: `${LINES} lines: watcher behind the machine p50`, unit: 'ms', samples: lines.lagP50 },
         { name: `${LINES} lines: watcher behind the machine p99`, unit: 'ms', samples: lines.lagP99 },
+        { name: 'lines the OS holds between the printer and an unread pipe', unit: 'lines', samples: lines.held },
+        { name: '… at the watcher\'s rate: the least the watcher is behind', unit: 'ms', samples: lines.floor },
       ];
       return figures;
     } finally {
