@@ -73,6 +73,8 @@ export class RunOutbox {
 
   /** A new session: the control plane has `storedSeq`; everything after it goes again. */
   resend(storedSeq: bigint): void {
+    // What the old session had in flight says nothing of the store's pace.
+    this.sentAt = undefined;
     this.ack(storedSeq);
     this.sentSeq = storedSeq > this.ackedSeq ? storedSeq : this.ackedSeq;
     this.sentAt = undefined;
