@@ -7,7 +7,8 @@
  *
  * `endStateInTx` decides the final state from the `done` (a run at the usage limit may park instead
  * of failing). `afterRunEndedInTx` runs after the run's row says it ended: the thread's next queued
- * message may start, a usage limit is recorded for the machine.
+ * message may start, a usage limit is recorded for the machine. Their statements go out together
+ * (one round trip where nothing is to be started), each read behind what it depends on.
  */
 import type { TransactionSql } from 'postgres';
 import { RunStatus, type RunDone } from '../../gen/link/v1/run_pb.js';
@@ -30,13 +31,17 @@ export async function endStateInTx(tx: TransactionSql, run: EndingRun, done: Run
 
 /** Steps after the run's row records its end (`state`), in the same transaction. */
 export async function afterRunEndedInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
-  await afterLimitInTx(tx, run, state, done);
-  // The thread's row first, as SendMessage takes it: a message it steers into this run meanwhile is
-  // committed before the next statement looks. Then what never reached the turn goes back to the
-  // queue, before the queue's next message starts.
-  if (run.threadId) await tx`select 1 from threads where id = ${run.threadId} for update`;
-  await steeringEndedInTx(tx, run);
-  await startNextMessageInTx(tx, run, state, done);
+  // Sent together (none needs another's answer; Postgres runs them in the order they are written,
+  // which is this order: each step whose order counts sends its statement at the call): the usage limit,
+  // the thread's row first, as SendMessage takes it (a message it steers into this run meanwhile is
+  // committed before the next statement looks), then what never reached the turn goes back to the
+  // queue, before the queue's next message is looked for.
+  await Promise.all([
+    afterLimitInTx(tx, run, state, done),
+    run.threadId ? tx`select 1 from threads where id = ${run.threadId} for update`.execute() : undefined,
+    steeringEndedInTx(tx, run),
+    startNextMessageInTx(tx, run, state, done),
+  ]);
 }
 
 /** The run state a terminal status maps to. */

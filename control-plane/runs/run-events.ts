@@ -20,6 +20,7 @@ import { applySteeredInTx } from '../steering/steer-store.js';
 import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
 import type { SizedEvents } from './run-follow.js';
 import { recordLimitEventsInTx } from '../limits/usage-limits.js';
+import { pipelined, pipelinedTransaction } from '../store/pipelined-transaction.js';
 
 export type RunStateName = 'queued' | 'dispatched' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'interrupted' | 'parked_limit';
 /** In progress: WAITING (the harness asked the user) counts as much as RUNNING. */
@@ -71,9 +72,17 @@ interface FencedRun {
 export async function appendEvents(
   sql: Sql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], approvalTimeoutSeconds = 0, origin?: string,
 ): Promise<AppendResult & { count?: number; outcome?: StoredOutcome['outcome'] }> {
-  return sql.begin(async (tx) => {
-    const [run] = await tx<FencedRun[]>`
-      select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`;
+  // Few round trips: `begin` goes with the lock, `commit` behind the last statement
+  // (store/pipelined-transaction.ts); at the end, what needs no answer of the one before goes together.
+  return pipelinedTransaction(sql, async (tx) => {
+    // Encoded once, for the rows and the announcement.
+    const encoded = encodeEach(events);
+    const locking = tx<FencedRun[]>`
+      select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`.execute();
+    // The usual batch continues the stored prefix: its rows go right behind the lock, stored only
+    // if the run's row says so (else the batch goes the way below, once the row is read).
+    const continuing = continuesPrefix(events) ? insertContinuing(tx, runId, linkId, epoch, events, encoded) : undefined;
+    const [[run], continued] = await Promise.all([locking, continuing]);
     const ending = { id: runId, linkId, threadId: run?.thread_id ?? null };
     if (!run || run.link_id !== linkId) return { ok: false as const, reason: EventsRefusal.NotThisLink, why: 'not a run of this link' };
     const lastSeq = BigInt(run.last_seq);
@@ -87,34 +96,47 @@ export async function appendEvents(
     const lostClaim = run.state === 'queued' && run.session_epoch === null && !(await newerSessionHoldsRuns(tx, linkId, epoch));
     if (!lostClaim && run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
     if (lostClaim) await tx`update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now()) where id = ${runId}`;
-    const fresh = events.filter((e) => e.seq > lastSeq && e.seq > 0n);
-    // Encoded once, for the rows and the announcement.
-    const bodies = encodeEach(fresh);
-    const acked = fresh.length > 0 ? await insertEvents(tx, runId, lastSeq, fresh, bodies) : await contiguous(tx, runId, lastSeq);
+    // Stored with the lock (then every event was fresh), or now.
+    const isFresh = (e: RunEvent) => continued?.applied === true || (e.seq > lastSeq && e.seq > 0n);
+    const fresh = events.filter(isFresh);
+    const bodies = encoded.filter((_, i) => isFresh(events[i]));
+    const acked = continued?.applied
+      ? BigInt(continued.top)
+      : fresh.length > 0
+        ? await insertEvents(tx, runId, lastSeq, fresh, bodies)
+        : await contiguous(tx, runId, lastSeq);
     const stored = fresh.filter((e) => e.seq <= acked);
     const storedBodies = bodies.filter((_, i) => fresh[i].seq <= acked);
-    const next = await storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
     const done = stored.find((e) => e.event.case === 'done');
     if (done?.event.case === 'done') {
       const d = done.event.value;
+      // What the batch does besides ending the run needs no answer of the end, nor the end of it:
+      // sent together with the run's row and what follows its end (run-ended.ts). The state the run
+      // ends in is known without a statement unless the run may park at the usage limit.
+      const steps = storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
+      // A usage limit the batch reports is recorded before the one its end may record (the last counts).
+      if (stored.some((e) => e.event.case === 'usageLimit')) await steps.state;
       const state = await endStateInTx(tx, ending, d);
-      await tx`
+      const ended = tx`
         update runs set state = ${state}, exit_code = ${d.exitCode}, failure_reason = ${d.failureReason},
           failure_message = ${d.message.slice(0, 4096)}, limit_resets_at = ${d.limitResetsAt ? timestampDate(d.limitResetsAt) : null},
           session_id = ${d.sessionId}, finished_at = now(), last_seq = ${String(acked)}
-        where id = ${runId}`;
-      if (d.sessionId && run.thread_id) await ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true);
-      await afterRunEndedInTx(tx, ending, state, d);
-      await notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin, storedBodies));
+        where id = ${runId}`.execute();
+      const session = d.sessionId && run.thread_id ? ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true) : undefined;
+      const announced = notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin, storedBodies));
+      await Promise.all([steps.written, ended, session, announced, afterRunEndedInTx(tx, ending, state, d)]);
       return { ok: true as const, acked, finished: true, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length, outcome: { state, reason: d.failureReason } };
     }
-    // The update and the announcement in one round trip.
-    await tx`
+    const steps = storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
+    const next = await steps.state;
+    // The update and the announcement in one statement, the transaction's last (with the steps'
+    // statements when they need no answer for the state): the commit goes right behind it.
+    const updated = tx`
       with updated as (
         update runs set last_seq = ${String(acked)}, state = ${next}, started_at = coalesce(started_at, now()) where id = ${runId} returning id
       )
-      select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin, storedBodies))}) from updated where ${acked > lastSeq}`;
-    return { ok: true as const, acked, finished: false, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length };
+      select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin, storedBodies))}) from updated where ${acked > lastSeq}`.execute();
+    return pipelined(Promise.all([steps.written, updated]).then(() => ({ ok: true as const, acked, finished: false, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length })));
   });
 }
 
@@ -128,14 +150,26 @@ export async function newerSessionHoldsRuns(tx: TransactionSql, linkId: string, 
 /**
  * Everything that follows from a batch of stored events besides the run's own row, in the storing
  * transaction: the one place such per-batch steps go (each receives the events now within the
- * contiguous prefix, in order). Returns the state the run is in after them.
+ * contiguous prefix, in order). Their statements go out together, none waiting for another's
+ * answer. `state`: the state the run is in after them, known once every step that sends a
+ * statement behind another's answer is done (at once when the batch has nothing for them), so what
+ * is left for `written` is statements already sent: a commit may go right behind them. The caller
+ * awaits `written`.
  */
-async function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): Promise<'running' | 'waiting'> {
-  await applyStarted(tx, run, stored);
-  await recordLimitEventsInTx(tx, runId, run.link_id, stored);
-  await applySteeredInTx(tx, runId, stored);
+function storedInTx(tx: TransactionSql, runId: string, run: FencedRun, stored: RunEvent[], approvalTimeoutSeconds: number): StoredSteps {
+  // One statement each, sent at the call.
+  const sent = Promise.all([applyStarted(tx, run, stored), applySteeredInTx(tx, runId, stored)]);
   // Interactions asked and resolved: their table, and whether the run now waits for the user.
-  return applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds);
+  const state = Promise.all([recordLimitEventsInTx(tx, runId, run.link_id, stored), applyInteractionEventsInTx(tx, runId, run, stored, approvalTimeoutSeconds)]).then(([, next]) => next);
+  const written = Promise.all([sent, state]);
+  // Joined by the caller through `written`; should it fail first elsewhere, the transaction reports that.
+  written.catch(() => undefined);
+  return { state, written };
+}
+
+interface StoredSteps {
+  state: Promise<'running' | 'waiting'>;
+  written: Promise<unknown>;
 }
 
 /**
@@ -202,12 +236,42 @@ function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: string[];
  * `insert … select` of `events`' rows for run `runId` (see eventRows); `skipStored`: seqs already
  * stored are left as they are (else one is an error).
  */
-function insertRows(tx: TransactionSql, runId: string, events: RunEvent[], encoded: Uint8Array[], skipStored: boolean) {
+function insertRows(tx: TransactionSql, runId: string, events: RunEvent[], encoded: Uint8Array[], skipStored: boolean, onlyIf = tx``) {
   const { seqs, kinds, bodies, starts, lengths } = eventRows(events, encoded);
   return tx`insert into run_events (run_id, seq, kind, body)
     select ${runId}, e.seq, e.kind, substring(${bodies}::bytea from e.start for e.len)
     from unnest(${seqs}::bigint[], ${kinds}::text[], ${starts}::int[], ${lengths}::int[]) as e(seq, kind, start, len)
+    ${onlyIf}
     ${skipStored ? tx`on conflict (run_id, seq) do nothing` : tx``}`;
+}
+
+/** Whether the batch's seqs are first, first+1, … with first > 0 (what an agent sends from its acknowledged point). */
+function continuesPrefix(events: RunEvent[]): boolean {
+  const first = events[0]?.seq ?? 0n;
+  return first > 0n && events.every((e, i) => e.seq === first + BigInt(i));
+}
+
+/**
+ * Sends the insert of a batch that continues the stored prefix (see continuesPrefix) without its
+ * run's row read: written behind the statement that locks the row, it stores the rows only if that
+ * row says the batch continues its prefix (`last_seq` just below the batch) and is this session's
+ * unfinished run — a subset of what appendEvents checks once it reads the row, so a batch it would
+ * refuse or store otherwise is left untouched here (`applied` false). Applied, `top` is what
+ * insertEvents would return for it.
+ */
+function insertContinuing(tx: TransactionSql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], encoded: Uint8Array[]): Promise<{ applied: boolean; top: string } | undefined> {
+  const below = events[0].seq - 1n;
+  const end = below + BigInt(events.length);
+  const onlyIf = tx`where exists (select 1 from continues)`;
+  const statement = tx`
+    with continues as (
+      select 1 from runs where id = ${runId} and link_id = ${linkId} and session_epoch = ${String(epoch)}
+        and state in ('dispatched', 'running', 'waiting') and last_seq = ${String(below)}
+    ),
+    inserted as (${insertRows(tx, runId, events, encoded, true, onlyIf)}),
+    known as (select seq from run_events where run_id = ${runId} and seq > ${String(end)})
+    select exists (select 1 from continues) as applied, prefix.top from (${contiguousTop(tx, end)}) prefix`.execute();
+  return (statement as unknown as Promise<{ applied: boolean; top: string }[]>).then(([row]) => row);
 }
 
 /**
@@ -240,9 +304,11 @@ async function applyStarted(tx: TransactionSql, run: FencedRun, stored: RunEvent
   const started = stored.find((e) => e.event.case === 'started');
   if (started?.event.case !== 'started') return;
   const { sessionId, cwd } = started.event.value;
-  if (sessionId && run.thread_id) await ThreadStore.recordSessionInTx(tx, run.thread_id, sessionId, false);
-  // The run is in its sandbox on the machine: the map learns where that is.
-  if (cwd && run.sandbox_id) await SandboxStore.markReadyInTx(tx, run.sandbox_id, cwd);
+  await Promise.all([
+    sessionId && run.thread_id ? ThreadStore.recordSessionInTx(tx, run.thread_id, sessionId, false) : undefined,
+    // The run is in its sandbox on the machine: the map learns where that is.
+    cwd && run.sandbox_id ? SandboxStore.markReadyInTx(tx, run.sandbox_id, cwd) : undefined,
+  ]);
 }
 
 /**

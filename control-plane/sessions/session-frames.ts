@@ -111,12 +111,38 @@ export function onGoodbye(session: FrameSession, goodbye: Goodbye): void {
   session.close();
 }
 
+/** RunAccepted frames stored at once at most, per session; past it the frames wait (an agent flooding them holds only its own). */
+export const ACCEPTS_IN_FLIGHT_MAX = 8;
+
+/** Each session's accepts in flight, by run: the frames behind them (the runs' events) go on meanwhile. */
+const acceptsInFlight = new WeakMap<FrameSession, Map<string, Promise<void>>>();
+
+/**
+ * Marks the run running, without holding the frames behind it for that write: the run's events are
+ * stored meanwhile (a run both mark running is left as the later one says; see RunStore.markRunning).
+ * Resolves once the accept is under way; a failure ends the session, as a handler's would.
+ */
 export async function onRunAccepted(session: FrameSession, accepted: RunAccepted): Promise<void> {
-  if (await session.runs.markRunning(accepted.runId, session.linkId, session.epoch())) {
-    session.log.info({ runId: accepted.runId }, 'run accepted');
-    // The registry's write goes on behind the frames: the run's events need not wait for it.
-    void session.setRunning(accepted.runId, true);
-  }
+  const { runId } = accepted;
+  let inFlight = acceptsInFlight.get(session);
+  if (!inFlight) acceptsInFlight.set(session, (inFlight = new Map()));
+  // A repeated accept of the run goes after the one before; at the bound, after any one of them.
+  await inFlight.get(runId);
+  while (inFlight.size >= ACCEPTS_IN_FLIGHT_MAX) await Promise.race(inFlight.values());
+  const epoch = session.epoch();
+  const accepting: Promise<void> = session.runs
+    .markRunning(runId, session.linkId, epoch)
+    .then((marked) => {
+      if (!marked) return;
+      session.log.info({ runId }, 'run accepted');
+      // The registry's write goes on behind the frames: the run's events need not wait for it.
+      void session.setRunning(runId, true);
+    })
+    .catch((error: unknown) => session.close(error))
+    .finally(() => {
+      if (inFlight.get(runId) === accepting) inFlight.delete(runId);
+    });
+  inFlight.set(runId, accepting);
 }
 
 export async function onRunRejected(session: FrameSession, rejected: RunRejected): Promise<void> {
@@ -146,7 +172,10 @@ export async function onRunEvents(session: FrameSession, batch: RunEvents): Prom
   session.log.debug({ runId, from: String(events[0].seq), to: String(events[events.length - 1].seq), acked: String(stored.acked) }, 'run events stored');
   session.send({ frame: { case: 'eventsAck', value: { runId, ackedSeq: stored.acked } } });
   if (stored.finished) {
-    void session.setRunning(runId, false);
+    // Never ahead of the run's own `setRunning(true)`: behind its accept when that is still in flight.
+    const accepting = acceptsInFlight.get(session)?.get(runId);
+    if (accepting) void accepting.then(() => session.setRunning(runId, false));
+    else void session.setRunning(runId, false);
     session.dispatchPending();
   }
 }

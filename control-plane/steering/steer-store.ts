@@ -58,8 +58,9 @@ export async function applySteeredInTx(tx: TransactionSql, runId: string, stored
 
 /** After a run ended (run-ended.ts): what never reached its turn goes back to the queue, to run after it. */
 export async function steeringEndedInTx(tx: TransactionSql, run: EndingRun): Promise<void> {
+  // Sent at the call (`execute`), ahead of what the caller sends after it (the next queued message's read).
   await tx`update messages set state = 'queued', run_id = null, steer_acked_at = now(), updated_at = now()
-           where run_id = ${run.id} and state = 'steering'`;
+           where run_id = ${run.id} and state = 'steering'`.execute();
 }
 
 /** The steer table's reads and writes outside those transactions. */

@@ -90,7 +90,7 @@ export interface NewMessage {
  */
 export async function activeRunInTx(tx: TransactionSql, threadId: string): Promise<ActiveRun | undefined> {
   const [row] = await tx<ActiveRun[]>`
-    select id, state from runs where thread_id = ${threadId} and state in ('queued', 'dispatched', 'running', 'waiting') limit 1`;
+    select id, state from runs where thread_id = ${threadId} and state in ('queued', 'dispatched', 'running', 'waiting') limit 1`.execute();
   return row;
 }
 
@@ -124,19 +124,24 @@ export async function queueHasRoomInTx(tx: TransactionSql, threadId: string): Pr
  */
 export async function startNextMessageInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   if (!run.threadId) return;
-  if (done.failureReason === RunFailure.Expired) {
-    await tx`update messages set state = 'expired', updated_at = now() where run_id = ${run.id} and state = 'sent'`;
-  }
-  if (state === 'parked_limit') return;
-  const [thread] = await tx<{ id: string; user_id: string; link_id: string | null; harness: string | null; sandbox_id: string | null; session_id: string; resumes_at: Date | null }[]>`
-    select id, user_id, link_id, harness, sandbox_id, session_id, resumes_at from threads where id = ${run.threadId} for update`;
+  // Sent together, in this order (each at its call: `execute`): the expiry, the thread's row (locked
+  // before the reads behind it), whether a run of it is still in progress, and its oldest queued
+  // message (locked, though unused when the thread cannot start it: the transaction holds the thread).
+  const expired = done.failureReason === RunFailure.Expired ? tx`update messages set state = 'expired', updated_at = now() where run_id = ${run.id} and state = 'sent'`.execute() : undefined;
+  if (state === 'parked_limit') return void (await expired);
+  const threadRead = tx<{ id: string; user_id: string; link_id: string | null; harness: string | null; sandbox_id: string | null; session_id: string; resumes_at: Date | null }[]>`
+    select id, user_id, link_id, harness, sandbox_id, session_id, resumes_at from threads where id = ${run.threadId} for update`.execute();
+  const activeRead = activeRunInTx(tx, run.threadId);
+  const nextRead = tx<MessageRow[]>`
+    select * from messages where thread_id = ${run.threadId} and state = 'queued' and (expires_at is null or expires_at > now())
+    order by created_at, id limit 1 for update`.execute();
+  const [, [thread], active, [next]] = await Promise.all([expired, threadRead, activeRead, nextRead]);
   if (!thread || thread.resumes_at !== null || !thread.link_id || !thread.harness) return;
-  if (await activeRunInTx(tx, thread.id)) return;
-  const [next] = await tx<MessageRow[]>`
-    select * from messages where thread_id = ${thread.id} and state = 'queued' and (expires_at is null or expires_at > now())
-    order by created_at, id limit 1 for update`;
-  if (!next) return;
-  const runId = await RunStore.insertQueuedInTx(tx, {
+  if (active || !next) return;
+  // The run, the message that became it and the thread's activity: sent together.
+  const runId = newId('run');
+  const queueing = RunStore.insertQueuedInTx(tx, {
+    id: runId,
     threadId: thread.id,
     sandboxId: thread.sandbox_id,
     userId: thread.user_id,
@@ -149,8 +154,11 @@ export async function startNextMessageInTx(tx: TransactionSql, run: EndingRun, s
     permissionMode: next.permission_mode,
     expiresAt: next.expires_at,
   });
-  await tx`update messages set state = 'sent', run_id = ${runId}, updated_at = now() where id = ${next.id}`;
-  await tx`update threads set updated_at = now() where id = ${thread.id}`;
+  await Promise.all([
+    queueing,
+    tx`update messages set state = 'sent', run_id = ${runId}, updated_at = now() where id = ${next.id}`.execute(),
+    tx`update threads set updated_at = now() where id = ${thread.id}`.execute(),
+  ]);
 }
 
 /** Why an edit or a withdrawal was refused. */

@@ -11,7 +11,7 @@ import { RunStore, type RunRecord, type RunStateName } from '../runs/run-store.j
 import type { PermissionModeName } from '../runs/run-record.js';
 import { SandboxStore, type SandboxKey } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
-import { pipelinedTransaction } from '../store/pipelined-transaction.js';
+import { pipelined, pipelinedTransaction } from '../store/pipelined-transaction.js';
 import { pinConflict, type ThreadPins } from './pins.js';
 import {
   activeRunInTx,
@@ -193,7 +193,8 @@ export class ThreadStore {
     return pipelinedTransaction(this.sql, async (tx) => {
       // Few round trips: statements that need no answer of the one before go together (postgres.js
       // pipelines them on the transaction's connection, Postgres runs them in order), the first
-      // behind the transaction's `begin` (store/pipelined-transaction.ts). The run check
+      // behind the transaction's `begin`, the last ones ahead of its `commit`
+      // (store/pipelined-transaction.ts). The run check
       // goes behind the lock as a statement of its own, so it runs once the lock is held and sees a
       // run that the lock's previous holder committed.
       const locked = tx<ThreadRow[]>`select * from threads where id = ${input.threadId} and user_id = ${input.userId} for update`.execute();
@@ -220,17 +221,17 @@ export class ThreadStore {
         expiresAt: input.expiresAt ?? null,
       };
       if (active || row.resumes_at) {
-        await pinning;
         // A run is in progress (or parked until its limit resets): into its running turn, or the
-        // message waits for its end.
-        const steering = input.steer && active ? await steerInTx(tx, message) : undefined;
+        // message waits for its end (whether the queue has room is asked behind the pins, together).
+        const steers = input.steer && active;
+        const [, steering, room] = await Promise.all([pinning, steers ? steerInTx(tx, message) : undefined, steers ? undefined : queueHasRoomInTx(tx, pinned.id)]);
         if (steering) return { runId: null, message: steering };
-        if (!(await queueHasRoomInTx(tx, pinned.id))) {
+        if (!(room ?? (await queueHasRoomInTx(tx, pinned.id)))) {
           throw new SendRefused(Reason.ThreadBusy, `this thread already has ${MAX_QUEUED_MESSAGES} messages waiting; withdraw some or wait for them to run`, {
             thread_id: pinned.id,
           });
         }
-        return { runId: null, message: await insertMessageInTx(tx, message, 'queued', null) };
+        return pipelined(insertMessageInTx(tx, message, 'queued', null).then((queued) => ({ runId: null, message: queued })));
       }
       // Sent behind the pins, together: the run takes the sandbox the pins just wrote.
       const runId = newId('run');
@@ -252,8 +253,8 @@ export class ThreadStore {
       // For an online machine the message started at once: it has no expiry of its own to show.
       const sent = { ...message, expiresAt: input.linkOnline === false ? message.expiresAt : null };
       const storing = insertMessageInTx(tx, sent, 'sent', runId);
-      const [, , stored] = await Promise.all([pinning, queueing, storing]);
-      return { runId, message: stored };
+      // The last statements: the commit goes right behind them (a failure among them rolls back).
+      return pipelined(Promise.all([pinning, queueing, storing]).then(([, , stored]) => ({ runId, message: stored })));
     });
   }
 
@@ -277,8 +278,9 @@ export class ThreadStore {
    * events (RunStore.appendEvents); `touch` marks the thread active (its run finished).
    */
   static async recordSessionInTx(tx: TransactionSql, threadId: string, sessionId: string, touch: boolean): Promise<void> {
-    if (touch) await tx`update threads set session_id = ${sessionId}, updated_at = now() where id = ${threadId}`;
-    else await tx`update threads set session_id = ${sessionId} where id = ${threadId}`;
+    // Sent at the call (`execute`): a later call's write lands after this one's.
+    if (touch) await tx`update threads set session_id = ${sessionId}, updated_at = now() where id = ${threadId}`.execute();
+    else await tx`update threads set session_id = ${sessionId} where id = ${threadId}`.execute();
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * A transaction whose `begin` goes out with its first statements, against a real Postgres: it
  * commits all or nothing, reports the statement that failed (not the ones aborted behind it),
- * and gives its connection back whatever happens.
+ * and gives its connection back whatever happens; with a pipelined tail, its COMMIT goes out behind
+ * the tail's statements before their answers, and a failing statement there still writes nothing.
  */
 import assert from 'node:assert/strict';
 import postgres, { type Sql } from 'postgres';
-import { pipelinedTransaction } from '../../control-plane/store/pipelined-transaction.js';
+import { pipelined, pipelinedTransaction } from '../../control-plane/store/pipelined-transaction.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
 describe('a pipelined transaction', () => {
@@ -58,6 +59,45 @@ describe('a pipelined transaction', () => {
       /refused/,
     );
     assert.deepEqual(await notes(), []);
+  });
+
+  it('sends its COMMIT right behind a pipelined tail, before the tail is answered, and commits it', async () => {
+    const order: string[] = [];
+    const traced = postgres(await freshDatabase(), { max: 1, onnotice: () => undefined, debug: (_c, query) => order.push(query.trim().split(/\s+/)[0]) });
+    try {
+      await traced`create table notes (id int primary key)`;
+      order.length = 0;
+      const result = await pipelinedTransaction(traced, async (tx) => {
+        await tx`insert into notes values (1)`;
+        const tail = tx`insert into notes values (2) returning id`.execute().then((rows) => {
+          order.push('answered');
+          return rows[0].id as number;
+        });
+        return pipelined(tail);
+      });
+      assert.equal(result, 2);
+      assert.deepEqual(order, ['begin', 'insert', 'insert', 'commit', 'answered']);
+      assert.deepEqual((await traced<{ id: number }[]>`select id from notes order by id`).map((r) => r.id), [1, 2]);
+    } finally {
+      await traced.end({ timeout: 5 });
+    }
+  });
+
+  it('writes nothing when a statement of the pipelined tail fails, and rethrows its error rather than succeeding', async () => {
+    await sql`insert into notes values (1, 'there before')`;
+    await assert.rejects(
+      pipelinedTransaction(sql, async (tx) => {
+        await tx`insert into notes values (2, 'b')`;
+        const failing = tx`insert into notes values (1, 'a duplicate')`.execute();
+        const behind = tx`insert into notes values (3, 'c')`.execute();
+        return pipelined(Promise.all([failing, behind]).then(() => 'stored'));
+      }),
+      (error: { code?: string }) => error.code === '23505',
+    );
+    assert.deepEqual(await notes(), [1]);
+    // The connection is clean again: the next transaction on the pool commits.
+    await pipelinedTransaction(sql, async (tx) => pipelined(tx`insert into notes values (4, 'd')`.execute()));
+    assert.deepEqual(await notes(), [1, 4]);
   });
 
   it('gives its connection back: many more transactions than connections, failed ones among them', async () => {

@@ -76,4 +76,15 @@ describe('run event storage', () => {
     assert.equal(stale.ok, false);
     assert.equal(((await runs.appendEvents(runId, linkId, 200n, events(6, 8))) as { acked: bigint }).acked, 8n);
   });
+  it('stores nothing of a batch that continues the prefix from a session that no longer holds the run, or after the run ended', async () => {
+    await runs.appendEvents(runId, linkId, 100n, events(1, 5));
+    await runs.adoptRuns(linkId, 200n, [runId]);
+    const rows = async () => (await store.connection<{ seq: string }[]>`select seq::text from run_events where run_id = ${runId} order by seq`).map((r) => Number(r.seq));
+    assert.equal((await runs.appendEvents(runId, linkId, 100n, events(6, 8))).ok, false, 'the old session is fenced');
+    assert.deepEqual(await rows(), [1, 2, 3, 4, 5], 'its rows were not written');
+    await runs.finish(runId, RunStatus.CANCELLED, RunFailure.Cancelled, 'cancelled');
+    const top = (await rows()).at(-1)!;
+    assert.equal(((await runs.appendEvents(runId, linkId, 200n, events(top + 1, top + 3))) as { acked: bigint }).acked, BigInt(top + 3), 'moot: acknowledged');
+    assert.equal((await rows()).at(-1), top, 'and not stored');
+  });
 });
