@@ -71,10 +71,15 @@ export async function applyInteractionEventsInTx(
 
 /** The run ended (its own `done`, or one the control plane wrote): what is still pending is closed. */
 export async function closePendingInTx(tx: TransactionSql, runId: string): Promise<void> {
-  const rows = await tx<{ user_id: string; interaction_id: string }[]>`
-    update interactions set state = 'closed', changed_at = now() where run_id = ${runId} and state = 'pending'
-    returning user_id, interaction_id`;
-  for (const row of rows) await notify(tx, 'interaction_changed', { userId: row.user_id, runId, interactionId: row.interaction_id });
+  // One statement, its announcements in it (as `notify` writes them), sent at the call: a run's end
+  // sends nothing behind its answer, so the end's commit may go right behind it.
+  await tx`
+    with closed as (
+      update interactions set state = 'closed', changed_at = now() where run_id = ${runId} and state = 'pending'
+      returning user_id, interaction_id
+    )
+    select pg_notify('interaction_changed', json_build_object('userId', user_id, 'runId', ${runId}::text, 'interactionId', interaction_id, 'at', ${Date.now()}::bigint)::text)
+    from closed`.execute();
 }
 
 async function hasPending(tx: TransactionSql, runId: string): Promise<boolean> {

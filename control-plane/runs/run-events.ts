@@ -9,13 +9,13 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { timestampDate, timestampNow } from '@bufbuild/protobuf/wkt';
 import type { Sql, TransactionSql } from 'postgres';
-import { RunDoneSchema, RunEventSchema, RunStatus, type RunEvent } from '../../gen/link/v1/run_pb.js';
+import { RunDoneSchema, RunEventSchema, RunStatus, type RunDone, type RunEvent } from '../../gen/link/v1/run_pb.js';
 import { RunEventsSchema } from '../../gen/link/v1/link_service_pb.js';
 import { notify, notifyPayload, type Channels } from '../notifications.js';
 import { SandboxStore } from '../sandboxes/sandbox-store.js';
 import { ThreadStore } from '../threads/thread-store.js';
 import { applyInteractionEventsInTx, closePendingInTx } from '../interactions/interaction-events.js';
-import { EventsRefusal, type RunFailureReason } from '../../common/reasons.js';
+import { EventsRefusal, RunFailure, type RunFailureReason } from '../../common/reasons.js';
 import { applySteeredInTx } from '../steering/steer-store.js';
 import { afterRunEndedInTx, endStateInTx } from './run-ended.js';
 import type { SizedEvents } from './run-follow.js';
@@ -124,8 +124,13 @@ export async function appendEvents(
         where id = ${runId}`.execute();
       const session = d.sessionId && run.thread_id ? ThreadStore.recordSessionInTx(tx, run.thread_id, d.sessionId, true) : undefined;
       const announced = notify(tx, 'run_event', runEventPayload(runId, acked, stored, origin, storedBodies));
-      await Promise.all([steps.written, ended, session, announced, afterRunEndedInTx(tx, ending, state, d)]);
-      return { ok: true as const, acked, finished: true, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length, outcome: { state, reason: d.failureReason } };
+      const following = Promise.all([steps.written, ended, session, announced, afterRunEndedInTx(tx, ending, state, d)]);
+      const result = { ok: true as const, acked, finished: true, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length, outcome: { state, reason: d.failureReason } };
+      // The usual end sends nothing behind an answer: its commit goes right behind it. Interactions
+      // asked or resolved in the batch, and a usage limit, take statements behind answers.
+      if (sendsAllAtOnce(stored, d)) return pipelined(following.then(() => result));
+      await following;
+      return result;
     }
     const steps = storedInTx(tx, runId, run, stored, approvalTimeoutSeconds);
     const next = await steps.state;
@@ -138,6 +143,16 @@ export async function appendEvents(
       select pg_notify('run_event', ${notifyPayload<'run_event'>(runEventPayload(runId, acked, stored, origin, storedBodies))}) from updated where ${acked > lastSeq}`.execute();
     return pipelined(Promise.all([steps.written, updated]).then(() => ({ ok: true as const, acked, finished: false, stored, storedSizes: storedBodies.map((b) => b.length), count: fresh.length })));
   });
+}
+
+/**
+ * Whether storing `stored` (a batch ending with `done`) sends every statement at once, none behind
+ * another's answer (then a commit may follow them at once): not when it asks or resolves
+ * interactions, reports a usage limit, or ends at one.
+ */
+function sendsAllAtOnce(stored: RunEvent[], done: RunDone): boolean {
+  if (done.failureReason === RunFailure.UsageLimit) return false;
+  return !stored.some((e) => e.event.case === 'interaction' || e.event.case === 'interactionResolved' || e.event.case === 'usageLimit');
 }
 
 /** Whether a newer session of the link than `epoch` holds runs (then `epoch`'s session was superseded). */

@@ -20,7 +20,6 @@ import type { RunDone } from '../../gen/link/v1/run_pb.js';
 import type { EndingRun } from '../runs/run-ended.js';
 import type { RunStateName } from '../runs/run-events.js';
 import type { PermissionModeName } from '../runs/run-record.js';
-import { RunStore } from '../runs/run-store.js';
 import { newId } from '../store/store.js';
 
 /** A message's life (see MessageState in run.proto). */
@@ -124,41 +123,37 @@ export async function queueHasRoomInTx(tx: TransactionSql, threadId: string): Pr
  */
 export async function startNextMessageInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   if (!run.threadId) return;
-  // Sent together, in this order (each at its call: `execute`): the expiry, the thread's row (locked
-  // before the reads behind it), whether a run of it is still in progress, and its oldest queued
-  // message (locked, though unused when the thread cannot start it: the transaction holds the thread).
   const expired = done.failureReason === RunFailure.Expired ? tx`update messages set state = 'expired', updated_at = now() where run_id = ${run.id} and state = 'sent'`.execute() : undefined;
   if (state === 'parked_limit') return void (await expired);
-  const threadRead = tx<{ id: string; user_id: string; link_id: string | null; harness: string | null; sandbox_id: string | null; session_id: string; resumes_at: Date | null }[]>`
-    select id, user_id, link_id, harness, sandbox_id, session_id, resumes_at from threads where id = ${run.threadId} for update`.execute();
-  const activeRead = activeRunInTx(tx, run.threadId);
-  const nextRead = tx<MessageRow[]>`
-    select * from messages where thread_id = ${run.threadId} and state = 'queued' and (expires_at is null or expires_at > now())
-    order by created_at, id limit 1 for update`.execute();
-  const [, [thread], active, [next]] = await Promise.all([expired, threadRead, activeRead, nextRead]);
-  if (!thread || thread.resumes_at !== null || !thread.link_id || !thread.harness) return;
-  if (active || !next) return;
-  // The run, the message that became it and the thread's activity: sent together.
+  // Sent at their calls, nothing behind their answers (a commit may go right behind them): the
+  // thread's row locked, so the next statement's snapshot has every message sent before; then, in
+  // one statement, when the thread can start a run (pinned, not waiting for a usage limit's reset,
+  // none of its runs in progress), its oldest queued message that has not expired becomes its next
+  // run (the row RunStore.insertQueuedInTx writes), 'sent' with it, the thread touched, and the
+  // link's replica woken (`run_queued`, as `notify` writes it).
+  const locking = tx`select 1 from threads where id = ${run.threadId} for update`.execute();
   const runId = newId('run');
-  const queueing = RunStore.insertQueuedInTx(tx, {
-    id: runId,
-    threadId: thread.id,
-    sandboxId: thread.sandbox_id,
-    userId: thread.user_id,
-    linkId: thread.link_id,
-    harness: thread.harness,
-    model: next.model,
-    tier: next.tier,
-    prompt: next.text,
-    resumeSessionId: thread.session_id,
-    permissionMode: next.permission_mode,
-    expiresAt: next.expires_at,
-  });
-  await Promise.all([
-    queueing,
-    tx`update messages set state = 'sent', run_id = ${runId}, updated_at = now() where id = ${next.id}`.execute(),
-    tx`update threads set updated_at = now() where id = ${thread.id}`.execute(),
-  ]);
+  const promoting = tx`
+    with thread as (
+      select id, user_id, link_id, harness, sandbox_id, session_id from threads
+      where id = ${run.threadId} and resumes_at is null and link_id is not null and harness is not null
+        and not exists (select 1 from runs where thread_id = ${run.threadId} and state in ('queued', 'dispatched', 'running', 'waiting'))
+    ),
+    next as (
+      select m.id, m.model, m.tier, m.text, m.permission_mode, m.expires_at from messages m join thread t on t.id = m.thread_id
+      where m.state = 'queued' and (m.expires_at is null or m.expires_at > now())
+      order by m.created_at, m.id limit 1 for update of m
+    ),
+    queued as (
+      insert into runs (id, thread_id, sandbox_id, user_id, link_id, harness, model, tier, prompt, resume_session_id, state, permission_mode, expires_at)
+      select ${runId}, t.id, t.sandbox_id, t.user_id, t.link_id, t.harness, n.model, n.tier, n.text, t.session_id, 'queued', n.permission_mode, n.expires_at
+      from thread t cross join next n
+      returning link_id
+    ),
+    sent as (update messages set state = 'sent', run_id = ${runId}, updated_at = now() where id = (select id from next)),
+    touched as (update threads set updated_at = now() where id = (select id from thread) and exists (select 1 from next))
+    select pg_notify('run_queued', json_build_object('linkId', link_id, 'at', ${Date.now()}::bigint)::text) from queued`.execute();
+  await Promise.all([expired, locking, promoting]);
 }
 
 /** Why an edit or a withdrawal was refused. */
