@@ -118,8 +118,9 @@ export async function queueHasRoomInTx(tx: TransactionSql, threadId: string): Pr
  * queue: steering/steer-store.ts `steeringEndedInTx`): the message of a run that expired is expired too;
  * and unless the run parked at the usage limit (or the thread waits for a reset), the thread's
  * oldest queued message that has not expired becomes the next run, resuming the thread's session
- * in its sandbox. The run's insert announces it on `run_queued`, which wakes the replica that holds
- * the machine's session.
+ * in its sandbox. The statement that inserts the run announces it on `run_queued`, which wakes the
+ * replica that holds the machine's session. Every statement is sent at the call and none waits for
+ * another's answer, so the caller may send more behind them (and its commit).
  */
 export async function startNextMessageInTx(tx: TransactionSql, run: EndingRun, state: RunStateName, done: RunDone): Promise<void> {
   if (!run.threadId) return;
