@@ -34,7 +34,7 @@ describe('API compatibility', () => {
       const file = join(dir, 'proto', 'link', 'v1', 'thread_service.proto');
       const text = await readFile(file, 'utf8');
       assert.ok(text.includes('uint64 after_seq = 2;'));
-      await writeFile(file, text.replace('uint64 after_seq = 2;', 'uint64 after_seq = 3;'));
+      await writeFile(file, text.replace('uint64 after_seq = 2;', 'uint64 after_seq = 99;'));
       const failure = await run(buf, ['breaking', 'proto', '--against', baseline], { cwd: dir, timeout: 60_000 }).then(
         () => assert.fail('buf breaking accepted a renumbered field'),
         (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
