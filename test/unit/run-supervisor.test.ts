@@ -26,25 +26,36 @@ function keyPair() {
 /** Small, so that the backpressure test fills it quickly. */
 const OUTBOX_LIMIT = 256 * 1024;
 
+/** A supervisor of shell runs in its own data directory, its frames collected in `frames`, attached to session `epoch` of lnk_a. */
+async function shellSupervisor(frames: ConnectRequest[], epoch: bigint, dispatchKey: Uint8Array, options: Partial<ConstructorParameters<typeof RunSupervisor>[0]> = {}) {
+  const dataDir = await tempDir('linkd-runs-');
+  const manager = new RunSupervisor({
+    dataDir,
+    sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
+    log: createLogger({ name: 't', level: 'silent' }),
+    adapters: new Map([['shell', shellHarness]]),
+    installed: () => new Set(['shell']),
+    maxConcurrentRuns: 2,
+    ...options,
+  });
+  manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch, dispatchKey, cursors: new Map() });
+  return { manager, dataDir };
+}
+
+/** A DispatchRun of a shell run on lnk_a's session `epoch`, signed with `key`. */
+function signedShellRun(runId: string, prompt: string, epoch: bigint, key: KeyObject): DispatchRun {
+  const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'shell', prompt }));
+  const fields = { runId, linkId: 'lnk_a', sessionEpoch: epoch, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
+  return create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, key) });
+}
+
 describe('RunSupervisor: without a pinned key', () => {
   it('refuses every dispatch NO_KEY, even one signed by the key the session announces', async () => {
     const server = keyPair();
-    const dataDir = await tempDir('linkd-runs-');
     const frames: ConnectRequest[] = [];
-    const manager = new RunSupervisor({
-      dataDir,
-      sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
-      log: createLogger({ name: 't', level: 'silent' }),
-      adapters: new Map([['shell', shellHarness]]),
-      installed: () => new Set(['shell']),
-      maxConcurrentRuns: 2,
-    });
-    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 1n, dispatchKey: server.raw, cursors: new Map() });
+    const { manager, dataDir } = await shellSupervisor(frames, 1n, server.raw);
     const marker = join(dataDir, 'ran');
-    const runId = 'run_nokey';
-    const payload = toBinary(RunPayloadSchema, create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'shell', prompt: `touch ${marker}` }));
-    const fields = { runId, linkId: 'lnk_a', sessionEpoch: 1n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
-    await manager.dispatch(create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, server.privateKey) }));
+    await manager.dispatch(signedShellRun('run_nokey', `touch ${marker}`, 1n, server.privateKey));
     const answer = frames.find((f) => f.frame?.case === 'runAccepted' || f.frame?.case === 'runRejected');
     assert.equal(answer?.frame?.case === 'runRejected' && answer.frame.value.reason, 'NO_KEY');
     assert.equal(manager.dispatchKey.state, 'missing');
@@ -288,31 +299,15 @@ describe('RunSupervisor: what linkd accepts', () => {
 describe("RunSupervisor: a run's output at the store's pace", () => {
   it('stops reading a CLI once a window of events waits behind the batch in flight, long before the outbox bound, and reads on at the acknowledgement', async () => {
     const server = keyPair();
-    const dataDir = await tempDir('linkd-pace-');
     const frames: ConnectRequest[] = [];
-    const manager = new RunSupervisor({
-      dataDir,
-      sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
-      log: createLogger({ name: 't', level: 'silent' }),
-      adapters: new Map([['shell', shellHarness]]),
-      installed: () => new Set(['shell']),
-      maxConcurrentRuns: 1,
-      trustedKey: server.raw,
-      // Far more than the run prints: only the window can stop it.
-      outboxLimitBytes: 64 * 1024 * 1024,
-    });
-    manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
+    // Far more than the run prints: only the window can stop it.
+    const { manager, dataDir } = await shellSupervisor(frames, 7n, server.raw, { maxConcurrentRuns: 1, trustedKey: server.raw, outboxLimitBytes: 64 * 1024 * 1024 });
     try {
       const marker = join(dataDir, 'all-written');
       const lines = 20_000;
       // About 4 MB, more than the OS buffers between bash and linkd: bash blocks once linkd stops reading.
       const runId = 'run_pace';
-      const payload = toBinary(
-        RunPayloadSchema,
-        create(RunPayloadSchema, { runId, threadId: 'thr_t', harness: 'shell', prompt: `pad=$(printf '%0200d' 0); for i in $(seq 1 ${lines}); do echo "line $i $pad"; done; touch ${marker}` }),
-      );
-      const fields = { runId, linkId: 'lnk_a', sessionEpoch: 7n, issuedAtMs: BigInt(Date.now()), nonce: randomBytes(16), payload };
-      await manager.dispatch(create(DispatchRunSchema, { ...fields, signature: signDispatch(fields, server.privateKey) }));
+      await manager.dispatch(signedShellRun(runId, `pad=$(printf '%0200d' 0); for i in $(seq 1 ${lines}); do echo "line $i $pad"; done; touch ${marker}`, 7n, server.privateKey));
       const events = () => frames.flatMap((f) => (f.frame?.case === 'runEvents' && f.frame.value.runId === runId ? f.frame.value.events : []));
       const held = () => Number(manager.held().find((h) => h.runId === runId)?.lastSeqSent ?? 0n);
 
