@@ -26,8 +26,13 @@ function keyPair() {
 /** Small, so that the backpressure test fills it quickly. */
 const OUTBOX_LIMIT = 256 * 1024;
 
-/** A supervisor of shell runs in its own data directory, its frames collected in `frames`, attached to session `epoch` of lnk_a. */
-async function shellSupervisor(frames: ConnectRequest[], epoch: bigint, dispatchKey: Uint8Array, options: Partial<ConstructorParameters<typeof RunSupervisor>[0]> = {}) {
+/** A supervisor of shell runs in its own data directory, attached to session `epoch` of lnk_a: its frames go to `send`. */
+async function shellSupervisor(
+  send: (frame: MessageInitShape<typeof ConnectRequestSchema>) => void,
+  epoch: bigint,
+  dispatchKey: Uint8Array,
+  options: Partial<ConstructorParameters<typeof RunSupervisor>[0]> = {},
+) {
   const dataDir = await tempDir('linkd-runs-');
   const manager = new RunSupervisor({
     dataDir,
@@ -38,9 +43,12 @@ async function shellSupervisor(frames: ConnectRequest[], epoch: bigint, dispatch
     maxConcurrentRuns: 2,
     ...options,
   });
-  manager.attach((f) => frames.push(create(ConnectRequestSchema, f)), { linkId: 'lnk_a', epoch, dispatchKey, cursors: new Map() });
+  manager.attach(send, { linkId: 'lnk_a', epoch, dispatchKey, cursors: new Map() });
   return { manager, dataDir };
 }
+
+/** Collects every frame into `frames`. */
+const into = (frames: ConnectRequest[]) => (f: MessageInitShape<typeof ConnectRequestSchema>) => void frames.push(create(ConnectRequestSchema, f));
 
 /** A DispatchRun of a shell run on lnk_a's session `epoch`, signed with `key`. */
 function signedShellRun(runId: string, prompt: string, epoch: bigint, key: KeyObject): DispatchRun {
@@ -53,7 +61,7 @@ describe('RunSupervisor: without a pinned key', () => {
   it('refuses every dispatch NO_KEY, even one signed by the key the session announces', async () => {
     const server = keyPair();
     const frames: ConnectRequest[] = [];
-    const { manager, dataDir } = await shellSupervisor(frames, 1n, server.raw);
+    const { manager, dataDir } = await shellSupervisor(into(frames), 1n, server.raw);
     const marker = join(dataDir, 'ran');
     await manager.dispatch(signedShellRun('run_nokey', `touch ${marker}`, 1n, server.privateKey));
     const answer = frames.find((f) => f.frame?.case === 'runAccepted' || f.frame?.case === 'runRejected');
@@ -76,17 +84,6 @@ describe('RunSupervisor: what linkd accepts', () => {
   beforeEach(async () => {
     frames = [];
     acknowledging = true;
-    const dataDir = await tempDir('linkd-runs-');
-    manager = new RunSupervisor({
-      dataDir,
-      sandboxes: new SandboxKeeper({ dataDir, log: createLogger({ name: 't', level: 'silent' }) }),
-      log: createLogger({ name: 't', level: 'silent' }),
-      adapters: new Map([['shell', shellHarness]]),
-      installed: () => new Set(['shell']),
-      maxConcurrentRuns: 2,
-      trustedKey: server.raw,
-      outboxLimitBytes: OUTBOX_LIMIT,
-    });
     const sent = (f: MessageInitShape<typeof ConnectRequestSchema>) => {
       const frame = create(ConnectRequestSchema, f);
       frames.push(frame);
@@ -96,7 +93,7 @@ describe('RunSupervisor: what linkd accepts', () => {
         setImmediate(() => manager.ack(create(EventsAckSchema, { runId: batch.value.runId, ackedSeq })));
       }
     };
-    manager.attach(sent, { linkId: 'lnk_a', epoch: 7n, dispatchKey: server.raw, cursors: new Map() });
+    ({ manager } = await shellSupervisor(sent, 7n, server.raw, { trustedKey: server.raw, outboxLimitBytes: OUTBOX_LIMIT }));
   });
 
   afterEach(async () => {
@@ -301,7 +298,7 @@ describe("RunSupervisor: a run's output at the store's pace", () => {
     const server = keyPair();
     const frames: ConnectRequest[] = [];
     // Far more than the run prints: only the window can stop it.
-    const { manager, dataDir } = await shellSupervisor(frames, 7n, server.raw, { maxConcurrentRuns: 1, trustedKey: server.raw, outboxLimitBytes: 64 * 1024 * 1024 });
+    const { manager, dataDir } = await shellSupervisor(into(frames), 7n, server.raw, { maxConcurrentRuns: 1, trustedKey: server.raw, outboxLimitBytes: 64 * 1024 * 1024 });
     try {
       const marker = join(dataDir, 'all-written');
       const lines = 20_000;
