@@ -110,3 +110,75 @@ describe('a pipelined transaction', () => {
     assert.equal(row.one, 1, 'the pool still answers');
   });
 });
+
+/** Settles with `promise`, or rejects naming `what` if it has not within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('a pipelined transaction whose backend is terminated', () => {
+  let url: string;
+  let killer: Sql;
+
+  before(async () => {
+    url = await freshDatabase();
+    killer = postgres(url, { max: 1, onnotice: () => undefined });
+    await killer`create table notes (id int primary key, text text not null)`;
+  });
+
+  after(async () => {
+    await killer.end({ timeout: 5 });
+  });
+
+  /** The backend pids of `application_name` (each pool below names its own). */
+  const backends = async (name: string) => (await killer<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${name}`).map((r) => r.pid);
+
+  it('fails with CONNECTION_CLOSED, writes nothing, and the pool serves the next transaction (a reserved connection that died is not handed out again)', async () => {
+    const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'terminated-mid-body' } });
+    try {
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const transaction = pipelinedTransaction(sql, async (tx) => {
+        await tx`insert into notes values (100, 'lost')`.execute();
+        started();
+        await tx`select pg_sleep(5)`.execute();
+      });
+      await running;
+      for (const pid of await backends('terminated-mid-body')) await killer`select pg_terminate_backend(${pid})`;
+      const error = await within(transaction.then(() => undefined, (e: { code?: string }) => e), 10_000, 'the transaction');
+      assert.equal(error?.code, 'CONNECTION_CLOSED');
+      assert.equal((await killer`select id from notes where id = 100`).length, 0, 'nothing of it was written');
+      const next = await within(pipelinedTransaction(sql, async (tx) => tx`insert into notes values (101, 'next') returning id`.execute()), 10_000, 'the next transaction');
+      assert.equal(next[0].id, 101);
+      const [{ one }] = await within(sql<{ one: number }[]>`select 1 as one`, 10_000, 'a query on the pool');
+      assert.equal(one, 1);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  it('one waiting for the connection when its backend is terminated gets a connection (a queued reserve is not dropped)', async () => {
+    const sql = postgres(url, { max: 1, onnotice: () => undefined, connection: { application_name: 'terminated-while-queued' } });
+    try {
+      const busy = sql`select pg_sleep(5)`.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      while ((await backends('terminated-while-queued')).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Waits for the pool's only connection, which is busy.
+      const waiting = pipelinedTransaction(sql, async (tx) => tx`insert into notes values (200, 'waited') returning id`.execute());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      for (const pid of await backends('terminated-while-queued')) await killer`select pg_terminate_backend(${pid})`;
+      await busy;
+      const inserted = await within(waiting, 10_000, 'the waiting transaction');
+      assert.equal(inserted[0].id, 200);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+});
