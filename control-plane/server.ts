@@ -55,6 +55,9 @@ import { configureLimits } from './limits/parking.js';
 import { ResumeSweep } from './limits/resume-sweep.js';
 import { usageLimitsOfLinks } from './limits/usage-limits.js';
 
+/** How long close() waits, once the ports are closed, for sessions to write their end before closing the store. */
+const SESSION_END_GRACE_MS = 5_000;
+
 export interface LinkServerOptions {
   /** Serve both ports over TLS with this certificate (PEM, with its chain) and key. */
   tls?: { cert: Buffer; key: Buffer };
@@ -212,6 +215,9 @@ export class LinkServer {
     const socketsClosed = Promise.all([...this.sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve))));
     await Promise.all([grpcClosed, httpClosed, socketsClosed]);
     clearTimeout(force);
+    // A session whose stream was cut still writes its end (runs detached, last seen) before the store closes.
+    const ending = await this.sessions.settled(SESSION_END_GRACE_MS);
+    if (ending > 0) log.warn({ sessions: ending }, 'sessions still ending after the grace period; closing the store under them');
     await this.retention?.close();
     this.interactions.sweep.stop();
     this.expiry.stop();
@@ -221,6 +227,8 @@ export class LinkServer {
     await this.runs.close();
     await this.sandboxes.close();
     await this.options.store.close();
+    // Their writes fail now, so they end.
+    if (ending > 0) await this.sessions.settled(1_000);
     log.info('stopped');
   }
 }

@@ -10,6 +10,7 @@ import { delay, repoRoot, spawnTracked } from './helpers/processes.js';
 import { startTestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 import { freshDatabase } from './helpers/postgres.js';
+import postgres from 'postgres';
 
 describe('control-plane shutdown', () => {
   afterEach(() => closeClients());
@@ -23,6 +24,40 @@ describe('control-plane shutdown', () => {
     assert.equal(drain.frame.case === 'drain' && drain.frame.value.reason, 'the control plane is shutting down');
     const ending = await stubborn.end();
     assert.ok(ending === undefined || ending.code === Code.Unavailable || ending.code === Code.Canceled, `ended with ${ending?.message}`);
+  });
+
+  it('close() waits for an ended session to store when its link was last seen before it closes the store', async () => {
+    const env = await startTestServer({ drainGraceMs: 300 });
+    const session = new RawSession(env.grpcUrl, env.linkToken, hello());
+    await session.frame('welcome');
+    // Another connection holds the link's row: the session's last write waits for it.
+    const sql = postgres(env.databaseUrl, { max: 1, onnotice: () => undefined });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const holder = sql.begin(async (tx) => {
+      await tx`select 1 from links where id = ${env.link.id} for update`;
+      locked();
+      await released;
+    });
+    try {
+      await holding;
+      const endedAt = Date.now();
+      await session.close();
+      const closing = env.close(); // fails if a session outlives it
+      // The row is let go when close() returns, or after 4 s (within close()'s wait for ending sessions).
+      await Promise.race([closing.catch(() => undefined), delay(4_000)]);
+      release();
+      await holder;
+      await closing;
+      const [row] = await sql<{ last_seen_at: Date }[]>`select last_seen_at from links where id = ${env.link.id}`;
+      assert.ok(row.last_seen_at.getTime() >= endedAt, `last seen ${row.last_seen_at.toISOString()}, before the session ended at ${new Date(endedAt).toISOString()}`);
+    } finally {
+      release();
+      await holder.catch(() => undefined);
+      await sql.end({ timeout: 1 });
+    }
   });
 
   it('link-server exits 0 on SIGTERM with a hanging agent, and refuses new sessions while draining', async () => {

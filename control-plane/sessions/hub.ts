@@ -29,7 +29,8 @@ export class LinkSessionHub implements SessionServices {
   private readonly sessions = new Map<string, Set<LinkSession>>();
   private count = 0;
   private draining = false;
-  private emptied: (() => void) | undefined;
+  /** Called (and cleared) when the last session has ended. */
+  private emptied = new Set<() => void>();
   private readonly stopListening: (() => void)[] = [];
   private readonly setupGate: SetupGate;
   private readonly lostRuns: LostRunSweep;
@@ -187,7 +188,9 @@ export class LinkSessionHub implements SessionServices {
     const set = this.sessions.get(session.linkId);
     if (!set?.delete(session)) return;
     if (set.size === 0) this.sessions.delete(session.linkId);
-    if (--this.count === 0) this.emptied?.();
+    if (--this.count > 0) return;
+    for (const resolve of this.emptied) resolve();
+    this.emptied.clear();
   }
 
   /**
@@ -199,13 +202,24 @@ export class LinkSessionHub implements SessionServices {
     for (const stop of this.stopListening.splice(0)) stop();
     this.lostRuns.stop();
     for (const session of this.all()) session.send({ frame: { case: 'drain', value: { reason, reconnectAfterMs } } });
+    return this.settled(graceMs);
+  }
+
+  /**
+   * Waits until every session has ended, its last writes (runs detached, last seen, presence
+   * released) done, or `timeoutMs` passed; returns how many had not. A stream closed under a
+   * session does not end it at once: it ends when those writes are.
+   */
+  async settled(timeoutMs: number): Promise<number> {
     if (this.count > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        this.emptied = () => {
+        const done = () => {
           clearTimeout(timer);
+          this.emptied.delete(done);
           resolve();
         };
+        const timer = setTimeout(done, timeoutMs);
+        this.emptied.add(done);
       });
     }
     return this.count;
