@@ -2,8 +2,9 @@
  * The capability probe: which harness CLIs are installed (and their versions), whether they have
  * credentials, which supporting tools exist, and so which sandbox providers work here.
  *
- * It only looks: it runs each CLI's `--version` (with a deadline) and checks for credential files
- * and environment variables; it never reads a credential's value.
+ * It only looks: it runs each CLI's `--version` (with a deadline; the answer is reused while the
+ * executable is unchanged, see versionOf) and checks for credential files and environment
+ * variables; it never reads a credential's value.
  */
 import { execFile } from 'node:child_process';
 import { access, constants, stat } from 'node:fs/promises';
@@ -152,7 +153,7 @@ async function probeHarness(spec: HarnessSpec, env: NodeJS.ProcessEnv, home: str
     });
   }
   const [version, credentials] = await Promise.all([
-    run(executable, ['--version'], env, timeoutMs),
+    versionOf(executable, ['--version'], env, timeoutMs),
     credentialsState(spec, env, home),
   ]);
   if (version.error !== undefined) {
@@ -181,7 +182,7 @@ async function probeShell(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Ha
   if (!executable) {
     return create(HarnessCapabilitySchema, { name: 'shell', installed: false, detail: 'no shell found on PATH' });
   }
-  const version = basename(executable) === 'bash' ? parseVersion((await run(executable, ['--version'], env, timeoutMs)).stdout) : '';
+  const version = basename(executable) === 'bash' ? parseVersion((await versionOf(executable, ['--version'], env, timeoutMs)).stdout) : '';
   return create(HarnessCapabilitySchema, {
     name: 'shell',
     installed: true,
@@ -194,7 +195,7 @@ async function probeShell(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Ha
 async function probeTool(name: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ToolCapability> {
   const executable = await which(name, env);
   if (!executable) return { name, installed: false, version: '' } as ToolCapability;
-  const result = await run(executable, args, env, timeoutMs);
+  const result = await versionOf(executable, args, env, timeoutMs);
   return { name, installed: result.error === undefined, version: parseVersion(result.stdout) } as ToolCapability;
 }
 
@@ -236,6 +237,32 @@ export async function which(name: string, env: NodeJS.ProcessEnv = process.env):
     }
   }
   return undefined;
+}
+
+/** How long a `--version` answer is reused while its executable is unchanged (a shim may switch versions under the same file). */
+const VERSION_REUSE_MS = 60 * 60_000;
+const answers = new Map<string, { fingerprint: string; at: number; stdout: string }>();
+
+/**
+ * `file --version` (or other `args`), reused while the file it resolves to is the same one (device,
+ * inode, size, times) and for at most an hour: the periodic and SIGHUP probes then cost a stat
+ * instead of starting each CLI (a Node CLI's `--version` takes seconds of CPU). Failures are not kept.
+ */
+async function versionOf(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ stdout: string; error?: string }> {
+  const key = `${file}\0${args.join('\0')}`;
+  let fingerprint: string;
+  try {
+    const st = await stat(file);
+    fingerprint = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return run(file, args, env, timeoutMs);
+  }
+  const kept = answers.get(key);
+  if (kept && kept.fingerprint === fingerprint && Date.now() - kept.at < VERSION_REUSE_MS) return { stdout: kept.stdout };
+  const result = await run(file, args, env, timeoutMs);
+  if (result.error === undefined) answers.set(key, { fingerprint, at: Date.now(), stdout: result.stdout });
+  else answers.delete(key);
+  return result;
 }
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ stdout: string; error?: string }> {

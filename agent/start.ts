@@ -112,7 +112,8 @@ export interface Probes {
 /**
  * Probes once (the workspaces are read again at every probe, so `linkd workspace add` needs no
  * restart) and returns the {@link Probes}; the caller calls `watch` once the connection exists, and
- * its returned function when the connection has ended. Overlapping re-probes are skipped.
+ * its returned function when the connection has ended. A re-probe asked for during one runs once
+ * after it (several such asks make one).
  */
 export async function probeLoop(opts: StartOptions, dataDir: string, log: Logger): Promise<Probes> {
   const workspaceAddCommand = `linkd workspace add${dataDir === resolve(defaultDataDir('linkd')) ? '' : ` --data-dir ${dataDir}`} DIR`;
@@ -126,16 +127,26 @@ export async function probeLoop(opts: StartOptions, dataDir: string, log: Logger
   let capabilities = await probe();
   const watch = (connection: LinkConnection, intervalMs: number) => {
     let probing = false;
+    let again: string | undefined;
     const reprobe = async (why: string) => {
-      if (probing) return;
+      // A SIGHUP during a probe (say, after `linkd workspace add`) is not lost: one more probe follows.
+      if (probing) {
+        again = why;
+        return;
+      }
       probing = true;
       try {
-        const next = await probe();
-        if (!sameCapabilities(next, capabilities)) {
-          log.info({ why }, 'capabilities changed');
-          capabilities = next;
-          connection.sendCapabilities(next);
+        for (let reason: string | undefined = why; reason !== undefined; reason = again) {
+          again = undefined;
+          const next = await probe();
+          if (!sameCapabilities(next, capabilities)) {
+            log.info({ why: reason }, 'capabilities changed');
+            capabilities = next;
+            connection.sendCapabilities(next);
+          }
         }
+      } catch (error) {
+        log.warn({ err: error, why }, 'cannot probe the capabilities; the last ones stay advertised');
       } finally {
         probing = false;
       }

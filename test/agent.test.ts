@@ -3,13 +3,14 @@
  * SIGHUP, `linkd status` and `linkd doctor`.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, realpath, utimes, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { probeCapabilities } from '../agent/probe.js';
 import { CredentialsState } from '../gen/link/v1/types_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
 import { HARNESS_VERSIONS, requireHarnessClis } from './helpers/harness-clis.js';
-import { spawnLinkd } from './helpers/processes.js';
+import { delay, runLinkd, spawnLinkd } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -91,6 +92,76 @@ describe('linkd on the machine', () => {
         30_000,
       );
       assert.equal(after.sessionEpoch, before.sessionEpoch, 'the same session carried the change');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  /** A `claude` that prints `version` and counts its calls in `calls`; while `hold` exists it waits for `go` (at most 8 s). */
+  async function fakeClaude(bin: string, version: string): Promise<void> {
+    await mkdir(bin, { recursive: true });
+    const script = [
+      '#!/bin/sh',
+      `echo call >> ${join(bin, 'calls')}`,
+      `if [ -f ${join(bin, 'hold')} ]; then touch ${join(bin, 'held')}; i=0; while [ ! -f ${join(bin, 'go')} ] && [ $i -lt 160 ]; do sleep 0.05; i=$((i+1)); done; fi`,
+      `echo "${version} (Claude Code)"`,
+      '',
+    ].join('\n');
+    await writeFile(join(bin, 'claude'), script, { mode: 0o755 });
+  }
+
+  async function waitForFile(file: string, timeoutMs = 10_000): Promise<void> {
+    for (const deadline = Date.now() + timeoutMs; ; ) {
+      try {
+        await readFile(file);
+        return;
+      } catch {
+        if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms`);
+        await delay(20);
+      }
+    }
+  }
+
+  it("a CLI's version is asked once while its executable stays the same, and again when it changes", async () => {
+    const bin = await tempDir('bin-');
+    await fakeClaude(bin, '1.0.0');
+    const options = { env: { PATH: `${bin}${delimiter}/usr/bin${delimiter}/bin` }, home: await tempDir('home-'), maxConcurrentRuns: 1 };
+    const claude = async () => (await probeCapabilities(options)).harnesses.find((h) => h.name === 'claude-code');
+    const calls = async () => (await readFile(join(bin, 'calls'), 'utf8')).split('\n').filter(Boolean).length;
+    assert.equal((await claude())?.version, '1.0.0');
+    assert.equal((await claude())?.version, '1.0.0');
+    assert.equal(await calls(), 1, 'the second probe reused the answer');
+    await fakeClaude(bin, '1.0.10'); // an upgrade: another size and time
+    assert.equal((await claude())?.version, '1.0.10');
+    assert.equal(await calls(), 2);
+  });
+
+  it('a SIGHUP that arrives during a probe is not lost: `linkd workspace add` then is advertised', async () => {
+    env = await startTestServer();
+    const bin = await tempDir('bin-');
+    await fakeClaude(bin, '1.0.0');
+    const dataDir = await tempDir('linkd-');
+    const agent = spawnLinkd(['start', '--server', env.grpcUrl, '--token-file', env.linkTokenFile, '--data-dir', dataDir], { PATH: `${bin}${delimiter}${process.env.PATH}` });
+    try {
+      watch = new LinkWatch(linkClient(env.grpcUrl, env.userToken));
+      await watch.online(env.link.id);
+      // A probe that waits in `claude --version` (the CLI changed, so it is asked again).
+      await writeFile(join(bin, 'hold'), '');
+      const later = new Date(Date.now() + 5_000);
+      await utimes(join(bin, 'claude'), later, later);
+      agent.child.kill('SIGHUP');
+      await waitForFile(join(bin, 'held'));
+      // It has read the workspaces; one is added now, and its SIGHUP comes while the probe waits.
+      const workspace = await tempDir('ws-');
+      const repo = join(workspace, 'app');
+      execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
+      execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '--allow-empty', '-m', 'first']);
+      const added = await runLinkd(['workspace', 'add', workspace, '--data-dir', dataDir]);
+      assert.equal(added.code, 0, added.output);
+      assert.match(added.output, /told the running linkd/);
+      await writeFile(join(bin, 'go'), '');
+      const path = await realpath(repo);
+      await watch.until(env.link.id, (l) => Boolean(l.capabilities?.repositories.some((r) => r.path === path)), 'advertising the added workspace');
     } finally {
       await agent.stop();
     }

@@ -226,7 +226,8 @@ describe('local repositories', () => {
     assert.equal(git(checkout, 'status', '--porcelain'), '?? .data/', 'nothing else changed in the checkout');
   });
 
-  it('linkctl repositories list prints a table (and JSON); `linkd workspace add` is advertised without a restart', async () => {
+  it('linkctl repositories list prints a table (and JSON); `linkd workspace add` is advertised without a restart', async function () {
+    this.timeout(120_000); // six processes one after another, each with its own deadline
     const workspace = await tempDir('ws-');
     const later = await tempDir('ws-later-');
     const repo = await localRepository(join(workspace, 'app'));
