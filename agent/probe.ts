@@ -243,6 +243,11 @@ export async function which(name: string, env: NodeJS.ProcessEnv = process.env):
 const VERSION_REUSE_MS = 60 * 60_000;
 const answers = new Map<string, { fingerprint: string; at: number; stdout: string }>();
 
+/** Forgets the `--version` answers kept so far (the next probe asks every CLI again, as the first does). */
+export function forgetVersionAnswers(): void {
+  answers.clear();
+}
+
 /**
  * `file --version` (or other `args`), reused while the file it resolves to is the same one (device,
  * inode, size, times) and for at most an hour: the periodic and SIGHUP probes then cost a stat

@@ -14,8 +14,9 @@ import { retentionBenchmark } from './retention.js';
 import { endToEndBenchmark } from './end-to-end.js';
 import { notifyFanoutBenchmark } from './notify-fanout.js';
 import { fanOutBenchmark } from './fan-out.js';
+import { probeBenchmark } from './probe.js';
 
-const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, endToEndBenchmark, eventsBenchmark, fanOutBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark, notifyFanoutBenchmark];
+const ALL: Benchmark[] = [idleLinksBenchmark, dispatchBenchmark, endToEndBenchmark, eventsBenchmark, fanOutBenchmark, stormBenchmark, worktreeBenchmark, retentionBenchmark, notifyFanoutBenchmark, probeBenchmark];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !ALL.some((b) => b.name === name));
