@@ -3,12 +3,12 @@
  * SIGHUP, `linkd status` and `linkd doctor`.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, realpath, utimes, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { probeCapabilities } from '../agent/probe.js';
 import { CredentialsState } from '../gen/link/v1/types_pb.js';
 import { closeClients, linkClient, LinkWatch } from './helpers/clients.js';
+import { git } from './helpers/git.js';
 import { HARNESS_VERSIONS, requireHarnessClis } from './helpers/harness-clis.js';
 import { delay, runLinkd, spawnLinkd } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -154,8 +154,9 @@ describe('linkd on the machine', () => {
       // It has read the workspaces; one is added now, and its SIGHUP comes while the probe waits.
       const workspace = await tempDir('ws-');
       const repo = join(workspace, 'app');
-      execFileSync('git', ['init', '--quiet', '--initial-branch=main', repo]);
-      execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '--allow-empty', '-m', 'first']);
+      await mkdir(repo);
+      git(repo, 'init', '--quiet', '--initial-branch=main');
+      git(repo, 'commit', '--quiet', '--allow-empty', '-m', 'first');
       const added = await runLinkd(['workspace', 'add', workspace, '--data-dir', dataDir]);
       assert.equal(added.code, 0, added.output);
       assert.match(added.output, /told the running linkd/);
