@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement } from 'lit/decorators.js';
 import { consume } from '@lit/context';
+import { repeat } from 'lit/directives/repeat.js';
 import { DirectoryController, directoryContext, type LinkDirectory } from './link-directory.js';
 import './link-machine-card.js';
 
@@ -53,7 +54,7 @@ export class LinkMachineList extends LitElement {
                 Connect a machine
               </button>
             </div>`
-          : html`<div class="grid">${links.map((link) => html`<link-machine-card .link=${link}></link-machine-card>`)}</div>`}
+          : html`<div class="grid">${repeat(links, (link) => link.id, (link) => html`<link-machine-card .link=${link}></link-machine-card>`)}</div>`}
     `;
   }
 }

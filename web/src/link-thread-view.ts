@@ -2,6 +2,8 @@ import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { consume } from '@lit/context';
 import { Task } from '@lit/task';
+import { keyed } from 'lit/directives/keyed.js';
+import { repeat } from 'lit/directives/repeat.js';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { MessageState, RunState, type Run, type Thread, type ThreadMessage } from '../../gen/link/v1/run_pb.js';
 import { LinkState } from '../../gen/link/v1/types_pb.js';
@@ -30,6 +32,8 @@ const UNFINISHED = new Set([RunState.QUEUED, RunState.DISPATCHED, RunState.RUNNI
  * <machine>"). Messages that have not started (sent during a run, or waiting behind one) show
  * after the runs as queued (`<link-queued-message>`, with Edit and Withdraw) and move into the
  * thread as their run's message when they start; an expired one says so; withdrawn ones are not shown.
+ * Messages, runs and the thread's panels are keyed by id: a run's view (which holds the events it
+ * followed) is never reused for another run, when the thread changes or switches.
  *
  * @fires link-thread-changed - the thread was created or a run started or ended (detail: thread id)
  */
@@ -225,11 +229,11 @@ export class LinkThreadView extends LitElement {
       <div class="scroll">
         <div class="inner">
           ${this.thread ? html`<h2 class="title">${this.thread.title || 'Untitled thread'}${this.thread.sandboxProvider === 'in-place' ? html` ${inPlaceBadge}` : nothing}</h2>` : nothing}
-          ${this.thread?.id ? html`<link-limit-toggle .thread=${this.thread} @link-thread-updated=${(e: CustomEvent<Thread>) => (this.thread = e.detail)}></link-limit-toggle>` : nothing}
+          ${this.thread?.id ? keyed(this.thread.id, html`<link-limit-toggle .thread=${this.thread} @link-thread-updated=${(e: CustomEvent<Thread>) => (this.thread = e.detail)}></link-limit-toggle>`) : nothing}
           ${!this.threadId
             ? html`<div class="intro"><h2>Start a thread</h2><p>Pick an agent and a machine, then say what you want done. It runs on your machine; you watch it here.</p></div>`
             : nothing}
-          ${started.map((m) => {
+          ${repeat(started, (m) => m.id, (m) => {
             // A message steered into a run shows in that run's stream (its `steered` event), not as a run of its own.
             if (m.state === MessageState.STEERED) return nothing;
             const steering = m.state === MessageState.STEERING;
@@ -239,17 +243,19 @@ export class LinkThreadView extends LitElement {
                 <div class="meta">${m.createdAt ? timestampDate(m.createdAt).toLocaleTimeString() : ''}${this.thread?.harness === 'shell' ? '' : m.model ? ` · ${m.model}` : m.tier ? ` · ${tierLabel(m.tier)}` : ''}${steering ? ' · going into the running turn…' : ''}</div>
               </div>
               ${run && offline && run.state === RunState.QUEUED ? html`<div class="waiting" data-testid="waiting-for-machine">waiting for ${machine}</div>` : nothing}
-              ${(run ? [run, ...continuationsOf(run, this.runs)] : []).map((r) => html`<link-run-view data-run-id=${r.id} .run=${r} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>`)}
+              ${repeat(run ? [run, ...continuationsOf(run, this.runs)] : [], (r) => r.id, (r) => html`<link-run-view data-run-id=${r.id} .run=${r} @link-run-finished=${() => void this.load().then(() => this.changed())}></link-run-view>`)}
             `;
           })}
-          ${waiting.map(
+          ${repeat(
+            waiting,
+            (m) => m.id,
             (m) => html`<link-queued-message .message=${m} waitingFor=${offline ? machine : ''} ?pending=${this.changing === m.id}
               @link-queued-edit=${(e: CustomEvent<QueuedEditDetail>) => void this.changeQueued(m.id, () => this.clients.threads.updateQueuedMessage(e.detail))}
               @link-queued-withdraw=${() => void this.changeQueued(m.id, () => this.clients.threads.withdrawMessage({ messageId: m.id }))}></link-queued-message>`,
           )}
           ${this.thread?.repository && this.thread.sandboxId
-            ? html`<link-thread-changes .thread=${this.thread} .firstMessage=${this.messages[0]?.text ?? ''} ?busy=${running}
-                .revision=${this.runs.map((r) => `${r.id}:${r.state}`).join(',')}></link-thread-changes>`
+            ? keyed(this.thread.id, html`<link-thread-changes .thread=${this.thread} .firstMessage=${this.messages[0]?.text ?? ''} ?busy=${running}
+                .revision=${this.runs.map((r) => `${r.id}:${r.state}`).join(',')}></link-thread-changes>`)
             : nothing}
           ${this.error ? html`<div class="error" role="alert" data-testid="thread-error">${this.error}</div>` : nothing}
         </div>

@@ -1,6 +1,6 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import { create } from '@bufbuild/protobuf';
-import { ThreadSchema } from '../../gen/link/v1/run_pb.js';
+import { MessageState, RunEventSchema, RunSchema, RunState, RunStatus, ThreadMessageSchema, ThreadSchema } from '../../gen/link/v1/run_pb.js';
 import { ThreadService } from '../../gen/link/v1/thread_service_pb.js';
 import type { LinkThreadView } from '../src/link-thread-view.js';
 import '../src/link-thread-view.js';
@@ -45,6 +45,41 @@ describe('loaders: a late response never overwrites a newer one', () => {
     await old.sent;
     await settle(el);
     expect(title()).to.equal('title of thr_new');
+  });
+});
+
+describe('switching threads', () => {
+  it('each run view shows its own run\'s events, never those of the run that stood in its place', async () => {
+    const watched: string[] = [];
+    const clients = inMemoryClients((router) =>
+      router.service(ThreadService, {
+        async getThread(request: { threadId: string }) {
+          const id = request.threadId;
+          const messages = [1, 2].map((n) => create(ThreadMessageSchema, { id: `msg_${id}_${n}`, threadId: id, text: `message ${n}`, state: MessageState.SENT, runId: `run_${id}_${n}` }));
+          const runs = [1, 2].map((n) => create(RunSchema, { id: `run_${id}_${n}`, threadId: id, harness: 'shell', state: RunState.COMPLETED }));
+          return { thread: create(ThreadSchema, { id, title: `title of ${id}`, harness: 'shell' }), messages, runs };
+        },
+        async *watchRun(request: { runId: string }) {
+          watched.push(request.runId);
+          yield {
+            events: [
+              create(RunEventSchema, { seq: 1n, event: { case: 'log', value: { text: `output of ${request.runId}` } as never } }),
+              create(RunEventSchema, { seq: 2n, event: { case: 'done', value: { status: RunStatus.COMPLETED } as never } }),
+            ],
+          };
+        },
+      } as never),
+    );
+    const host = providerFor(clients, new FakeDirectory([]));
+    const el = await fixture<LinkThreadView>(html`<link-thread-view threadId="thr_a"></link-thread-view>`, { parentNode: host });
+    const logs = () => [...el.shadowRoot!.querySelectorAll('link-run-view')].map((view) => view.shadowRoot?.querySelector('[data-kind=log]')?.textContent?.trim() ?? '');
+    await waitFor(() => logs().join() === 'output of run_thr_a_1,output of run_thr_a_2');
+
+    el.threadId = 'thr_b';
+    await waitFor(() => el.shadowRoot!.querySelector('h2.title')?.textContent === 'title of thr_b');
+    await waitFor(() => logs().every((log) => log !== ''));
+    expect(logs()).to.deep.equal(['output of run_thr_b_1', 'output of run_thr_b_2']);
+    expect(watched).to.include.members(['run_thr_b_1', 'run_thr_b_2']);
   });
 });
 

@@ -4,6 +4,7 @@ import { SandboxSchema, SandboxState } from '../../gen/link/v1/sandbox_pb.js';
 import { SandboxService } from '../../gen/link/v1/sandbox_service_pb.js';
 import type { LinkMachineCard } from '../src/link-machine-card.js';
 import '../src/link-machine-card.js';
+import '../src/link-machine-list.js';
 import { FakeDirectory, inMemoryClients, machine, providerFor } from './helpers.js';
 
 describe('the machine card', () => {
@@ -47,5 +48,24 @@ describe('the machine card', () => {
     el.link = given;
     await el.updateComplete;
     expect(el.shadowRoot!.querySelector('[data-testid=workspaces]')!.textContent!.replace(/\s+/g, ' ').trim()).to.equal('Workspaces: /home/me/code · 1 git repository');
+  });
+});
+
+describe('the machines page', () => {
+  it('a card being renamed stays with its machine when another one comes online ahead of it', async () => {
+    const directory = new FakeDirectory([machine({ id: 'lnk_b', hostname: 'beta' }), machine({ id: 'lnk_a', hostname: 'alpha', online: false })]);
+    const el = await fixture<HTMLElement>(html`<link-machine-list></link-machine-list>`, { parentNode: providerFor(inMemoryClients(), directory) });
+    const cards = () => [...el.shadowRoot!.querySelectorAll<LinkMachineCard>('link-machine-card')];
+    await waitUntil(() => cards().length === 2, 'both machines are listed');
+    const beta = cards()[0];
+    expect(beta.link.name).to.equal('beta');
+    [...beta.shadowRoot!.querySelectorAll('button')].find((b) => b.textContent === 'Rename')!.click();
+    await beta.updateComplete;
+
+    directory.set([machine({ id: 'lnk_b', hostname: 'beta' }), machine({ id: 'lnk_a', hostname: 'alpha' })]);
+    await waitUntil(() => cards()[0].link.name === 'alpha', 'alpha, online now, comes first');
+    const renaming = cards().filter((card) => card.shadowRoot!.querySelector('input[name=name]'));
+    expect(renaming.map((card) => card.link.name)).to.deep.equal(['beta']);
+    expect(renaming[0].shadowRoot!.querySelector<HTMLInputElement>('input[name=name]')!.value).to.equal('beta');
   });
 });
