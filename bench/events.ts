@@ -3,8 +3,10 @@
  * acknowledges them (through linkd's own outbox and its pace: one batch in flight, the window of
  * what waits behind it sized to the store's pace) to one link-server process; the events are stored in Postgres and delivered to a
  * WatchRun client here. One agent, then 50 at once. Every watcher checks it saw each event exactly
- * once, in order. Baseline, in the same run: raw multi-row inserts (100 rows) of the same rows into
- * the same Postgres.
+ * once, in order. Then agents that print at a steady pace (as CLIs do while they work), where what
+ * counts is how far behind the watcher is and what each event costs the server; the batches each
+ * group commit stored are read from the replica's metrics. Baseline, in the same run: raw
+ * multi-row inserts (100 rows) of the same rows into the same Postgres.
  */
 import postgres from 'postgres';
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -15,6 +17,15 @@ import { REPETITIONS, type Benchmark, type Figure } from './lib.js';
 
 // LINK_BENCH_EVENTS=one,many,each: a reduced size on a busy machine (default 20000,50,1000).
 const [ONE_AGENT_EVENTS, MANY, MANY_EVENTS_EACH] = (process.env.LINK_BENCH_EVENTS ?? '20000,50,1000').split(',').map(Number);
+// LINK_BENCH_EVENTS_STEADY=agents,per-second,seconds: agents printing at a steady pace (default 20,500,4).
+const [STEADY, STEADY_RATE, STEADY_SECONDS] = (process.env.LINK_BENCH_EVENTS_STEADY ?? '20,500,4').split(',').map(Number);
+
+/** The replica's group commits so far (`link_server_event_batches_per_commit`): batches and commits. */
+async function groupCommits(httpUrl: string): Promise<{ batches: number; commits: number }> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { batches: value('link_server_event_batches_per_commit_sum'), commits: value('link_server_event_batches_per_commit_count') };
+}
 
 /** Sends one message to each link and follows every run to its end; events/s over all of them. */
 async function stream(cluster: Cluster, linkIds: string[], eventsEach: number): Promise<{ perSecond: number; storedPerSecond: number; p99: number; rssMb: number; cpuPerThousand: number }> {
@@ -73,7 +84,7 @@ async function rawInserts(url: string, rows: number): Promise<number> {
 
 export const eventsBenchmark: Benchmark = {
   name: 'events',
-  description: `run events stored and delivered: one agent, then ${MANY} at once (agents in a load process), against raw multi-row inserts`,
+  description: `run events stored and delivered: one agent, then ${MANY} at once, then ${STEADY} printing ${STEADY_RATE} a second each (agents in a load process), against raw multi-row inserts`,
   async run() {
     const cluster = await startCluster(1);
     const loads: TestProcess[] = [];
@@ -83,6 +94,10 @@ export const eventsBenchmark: Benchmark = {
       const server = cluster.replicas[0].grpcUrl;
       loads.push(await startLoad('one streaming agent', ['stream', server, one.tokensFile, '0:1', String(ONE_AGENT_EVENTS)], 60_000));
       loads.push(await startLoad(`${MANY} streaming agents`, ['stream', server, many.tokensFile, `0:${MANY}`, String(MANY_EVENTS_EACH)], 60_000));
+      const steadyLinks = await cluster.createLinks(STEADY, 'steady');
+      const steadyEach = STEADY_RATE * STEADY_SECONDS;
+      loads.push(await startLoad(`${STEADY} steady agents`, ['stream', server, steadyLinks.tokensFile, `0:${STEADY}`, String(steadyEach), String(STEADY_RATE)], 60_000));
+      const steady = { p99: [] as number[], cpu: [] as number[], perCommit: [] as number[] };
       const single = { rate: [] as number[], stored: [] as number[], p99: [] as number[], rss: [] as number[], cpu: [] as number[] };
       const fifty = { rate: [] as number[], stored: [] as number[], p99: [] as number[], rss: [] as number[], cpu: [] as number[] };
       const raw: number[] = [];
@@ -99,6 +114,12 @@ export const eventsBenchmark: Benchmark = {
         fifty.p99.push(b.p99);
         fifty.rss.push(b.rssMb);
         fifty.cpu.push(b.cpuPerThousand);
+        const before = await groupCommits(cluster.replicas[0].httpUrl);
+        const c = await stream(cluster, steadyLinks.ids, steadyEach);
+        const after = await groupCommits(cluster.replicas[0].httpUrl);
+        steady.p99.push(c.p99);
+        steady.cpu.push(c.cpuPerThousand);
+        steady.perCommit.push(after.commits > before.commits ? (after.batches - before.batches) / (after.commits - before.commits) : 0);
         raw.push(await rawInserts(cluster.databaseUrl, ONE_AGENT_EVENTS));
       }
       const baseline = { name: 'raw 100-row inserts', samples: raw };
@@ -113,6 +134,9 @@ export const eventsBenchmark: Benchmark = {
         { name: `${MANY} agents: delivery latency p99`, unit: 'ms', samples: fifty.p99 },
         { name: `${MANY} agents: server peak extra RSS`, unit: 'MB', samples: fifty.rss },
         { name: `${MANY} agents: server CPU per 1,000 events`, unit: 'ms', samples: fifty.cpu },
+        { name: `${STEADY} agents at ${STEADY_RATE}/s each: delivery latency p99`, unit: 'ms', samples: steady.p99 },
+        { name: `${STEADY} agents at ${STEADY_RATE}/s each: server CPU per 1,000 events`, unit: 'ms', samples: steady.cpu },
+        { name: `${STEADY} agents at ${STEADY_RATE}/s each: batches per group commit`, unit: 'batches', samples: steady.perCommit },
       ];
       return figures;
     } finally {

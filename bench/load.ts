@@ -11,12 +11,13 @@
  *   raw    <host:port,host:port,…> <count>
  *          the baseline: plain grpc-js bidi streams with a heartbeat every 5 s, re-dialing the
  *          next address with the same backoff when a stream breaks.
- *   stream <server> <tokens-file> <from:to> <events-per-run>
+ *   stream <server> <tokens-file> <from:to> <events-per-run> [events-per-second]
  *          agents that answer each dispatched run with that many events, as fast as the server
  *          acknowledges them, through linkd's own outbox (agent/runs/outbox.ts): one batch in
  *          flight, the rest made meanwhile with the next, and no more made while its window is
- *          full (as linkd stops reading a CLI that prints faster). Each log event's text is the
- *          hrtime (ns) it was made at.
+ *          full (as linkd stops reading a CLI that prints faster). With a rate, each run makes its
+ *          events at that steady pace instead (a CLI printing as it works). Each log event's text
+ *          is the hrtime (ns) it was made at.
  *
  * Questions: `report` → { connected, byServer, connects, errors, servers: [each link's server, ''
  * when not connected], connectedAt: [ms epoch of each link's latest connect] }.
@@ -181,8 +182,9 @@ if (mode === 'links') {
   }
   await allConnected(600_000);
 } else if (mode === 'stream') {
-  const [server, tokensFile, range, eventsEach] = args;
+  const [server, tokensFile, range, eventsEach, perSecond] = args;
   const total = BigInt(eventsEach);
+  const rate = Number(perSecond ?? 0);
   const agents = tokensOf(tokensFile, range).map((token) => {
     // linkd's own outbox and pace: one batch in flight, what is made meanwhile goes with the next,
     // and the run waits while its window is full (as linkd stops reading a CLI's output).
@@ -208,15 +210,18 @@ if (mode === 'links') {
       const mine = outbox;
       self.send({ frame: { case: 'runAccepted', value: { runId } } });
       void (async () => {
+        const began = performance.now();
         while (mine.last < total) {
           while (mine.full) await new Promise<void>((resolve) => (wake = resolve));
-          // What one read of a CLI's output makes at most, then the acknowledgements get their turn.
-          for (let i = 0; i < 512 && mine.last < total && !mine.full; i++) {
+          // At a rate: what is due by now (then a millisecond's pause), else what one read of a
+          // CLI's output makes at most; then the acknowledgements get their turn.
+          const due = rate > 0 ? BigInt(Math.floor(((performance.now() - began) * rate) / 1000)) : mine.last + 512n;
+          for (let i = 0; i < 512 && mine.last < total && mine.last < due && !mine.full; i++) {
             const last = mine.last + 1n === total;
             mine.add({ event: last ? { case: 'done', value: { status: RunStatus.COMPLETED } } : { case: 'log', value: { text: String(process.hrtime.bigint()) } } });
           }
           flush(self);
-          await new Promise<void>((resolve) => setImmediate(resolve));
+          await new Promise<void>((resolve) => (rate > 0 ? setTimeout(resolve, 1) : setImmediate(resolve)));
         }
       })();
     });

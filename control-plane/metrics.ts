@@ -12,6 +12,7 @@ export class ServerMetrics {
   readonly dispatchLatency: Histogram;
   readonly runsFinished: Counter<'state' | 'reason'>;
   readonly eventsStored: Counter;
+  readonly eventBatchesPerCommit: Histogram;
   readonly notificationLag: Histogram<'channel'>;
   readonly registryErrors: Counter;
   readonly databaseErrors: Counter;
@@ -31,6 +32,12 @@ export class ServerMetrics {
     });
     this.runsFinished = new Counter({ name: 'link_server_runs_finished_total', help: 'Runs that ended, by state and failure reason', labelNames: ['state', 'reason'], registers });
     this.eventsStored = new Counter({ name: 'link_server_run_events_stored_total', help: 'Run events stored', registers });
+    this.eventBatchesPerCommit = new Histogram({
+      name: 'link_server_event_batches_per_commit',
+      help: 'Event batches of several runs stored by one group commit (a batch stored alone is not counted)',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    });
     this.notificationLag = new Histogram({
       name: 'link_server_notification_lag_seconds',
       help: 'From a Postgres NOTIFY being sent to this replica handling it',

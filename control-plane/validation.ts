@@ -87,6 +87,9 @@ const NON_NEGATIVE = /(^|_)(seq|cursor|limit|offset|count|size|bytes|ms)$/;
  * cheap (one pass over what is set); the RPC edge calls it for every request and stream frame.
  */
 export class RequestValidator {
+  /** Each field's rule, merged once (the fields are the schema's own objects, so few and lasting). */
+  private readonly merged = new Map<DescField, Required<FieldRule>>();
+
   constructor(private readonly rules: Record<string, FieldRule> = FIELD_RULES) {}
 
   /**
@@ -139,7 +142,12 @@ export class RequestValidator {
   }
 
   private ruleFor(field: DescField): Required<FieldRule> {
-    return { ...DEFAULT_RULE, ...this.rules[field.parent.typeName], ...this.rules[`${field.parent.typeName}.${field.name}`] };
+    let rule = this.merged.get(field);
+    if (!rule) {
+      rule = { ...DEFAULT_RULE, ...this.rules[field.parent.typeName], ...this.rules[`${field.parent.typeName}.${field.name}`] };
+      this.merged.set(field, rule);
+    }
+    return rule;
   }
 }
 

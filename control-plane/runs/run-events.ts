@@ -215,7 +215,7 @@ export function runEventPayload(runId: string, top: bigint, stored: RunEvent[], 
  * them, which encodes as one length-delimited entry per event) and cut apart, cheaper than a writer
  * for each.
  */
-function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
+export function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
   if (events.length === 0) return [];
   const reader = new BinaryReader(toBinary(RunEventsSchema, create(RunEventsSchema, { events: [...events] })));
   return events.map(() => {
@@ -231,7 +231,7 @@ function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
  * statement cuts apart. One bytea costs one hex conversion, where an array of them is escaped
  * element by element.
  */
-function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: string[]; kinds: string[]; bodies: Buffer; starts: number[]; lengths: number[] } {
+export function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: string[]; kinds: string[]; bodies: Buffer; starts: number[]; lengths: number[] } {
   const starts: number[] = [];
   let at = 1; // substring() counts from 1
   for (const body of encoded) {

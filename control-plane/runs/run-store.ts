@@ -2,7 +2,8 @@
  * Runs and their events in Postgres. The run row is the queue: a message's run is inserted
  * `queued` in the thread's transaction (`insertQueuedInTx`) and announced on `run_queued`; the
  * replica that holds the link's session claims it with a compare-and-set (`queued → dispatched`).
- * Events are stored by `run-events.ts` and followed by `run-follow.ts`; `run_event` and
+ * Events are stored by `run-events.ts` (plain batches of several runs together, `event-group.ts`) and
+ * followed by `run-follow.ts`; `run_event` and
  * `run_cancel` go out through `notifications.ts`. Rows become camelCase records here.
  */
 import { randomUUID } from 'node:crypto';
@@ -14,6 +15,7 @@ import { notify, type Delivered, type Notifications } from '../notifications.js'
 import type { SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
+import { EventGroupWriter, groupable, type GroupedBatch, type GroupedResult } from './event-group.js';
 import { followRun, followRunBatches, type RunEventDelivery, type SizedEvents } from './run-follow.js';
 import { RUN_COLUMNS, run, type PermissionModeName, type RunRecord, type RunRow } from './run-record.js';
 import { RunFailure, type RunFailureReason } from '../../common/reasons.js';
@@ -62,6 +64,8 @@ export interface QueuedRun {
 export interface RunObserver {
   runsFinished: { inc(labels: { state: string; reason: string }): void };
   eventsStored: { inc(n: number): void };
+  /** How many batches each group commit stored (event-group.ts). */
+  eventBatchesPerCommit: { observe(batches: number): void };
 }
 
 export class RunStore {
@@ -73,10 +77,15 @@ export class RunStore {
   /** The server's approval timeout (`--approval-timeout`), for threads without their own; 0: none. */
   approvalTimeoutSeconds = 0;
 
+  /** Plain batches of several runs, stored in one transaction (event-group.ts). */
+  private readonly groups: EventGroupWriter;
+
   private constructor(
     private readonly sql: Sql,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.groups = new EventGroupWriter(sql, (batch) => this.appendAlone(batch), this.origin, (batches) => this.observer?.eventBatchesPerCommit.observe(batches));
+  }
 
   /**
    * The store on `sql`. WatchRun watchers on this replica are handed what it stores from memory,
@@ -375,12 +384,17 @@ export class RunStore {
    * agent may forget) and whether the run just finished.
    */
   async appendEvents(runId: string, linkId: string, epoch: bigint, events: RunEvent[]): Promise<AppendResult> {
-    const result = await appendEvents(this.sql, runId, linkId, epoch, events, this.approvalTimeoutSeconds, this.origin);
+    const batch = { runId, linkId, epoch, events };
+    const result = groupable(events) ? await this.groups.append(batch) : await this.appendAlone(batch);
     if (!result.ok) return result;
     this.count({ stored: result.count ?? 0, outcome: result.outcome });
     // Committed: this replica's watchers need not read it back.
     if (result.stored && result.stored.length > 0) this.deliver(runId, { top: result.acked, events: result.stored, sizes: result.storedSizes });
     return { ok: true, acked: result.acked, finished: result.finished };
+  }
+
+  private appendAlone({ runId, linkId, epoch, events }: GroupedBatch): Promise<GroupedResult> {
+    return appendEvents(this.sql, runId, linkId, epoch, events, this.approvalTimeoutSeconds, this.origin);
   }
 
   /**

@@ -1,0 +1,211 @@
+/**
+ * Group commit of several runs' event batches: the batches of output (text, logs, tool calls, …)
+ * that arrive while the replica stores others are stored together, in one transaction for all
+ * their runs, instead of one transaction each. With twenty runs printing, twenty transactions of
+ * two round trips and a commit become one.
+ *
+ *   batch ─▶ plain and continuing? ─ no ─▶ appendEvents (run-events.ts), alone
+ *                  │ yes
+ *                  ▼
+ *            waiting batches ─▶ a group (one batch per run, ≤ MAX_GROUP_BATCHES) ─▶ one transaction:
+ *              1. lock the runs' rows, in id order            ┐ one round trip
+ *              2. insert every batch whose run it continues  ┘ (guarded in the statement, like a lone batch)
+ *              3. each run's last_seq and state, each run's `run_event`, commit   — one round trip
+ *            a batch the statement did not take (fenced, finished, out of order, a lost claim) goes
+ *            on alone, where appendEvents decides and says why; a group that fails goes on batch by
+ *            batch the same way, so one run's error acknowledges nothing of another's and each
+ *            batch is stored once.
+ *
+ * "Plain" batches are those no per-batch step looks at (no `started`, `steered`, interaction,
+ * usage-limit or `done` event: those go alone, through `storedInTx`), whose seqs continue from
+ * their first (what an agent sends from its acknowledged point). Locks are taken in id order, so
+ * two groups never wait for each other in a cycle, and a lone batch locks only its own run.
+ */
+import type { Sql, TransactionSql } from 'postgres';
+import type { RunEvent } from '../../gen/link/v1/run_pb.js';
+import { notifyPayload } from '../notifications.js';
+import { pipelined, pipelinedTransaction } from '../store/pipelined-transaction.js';
+import { encodeEach, eventRows, runEventPayload, type AppendResult, type StoredOutcome } from './run-events.js';
+
+/** At most this many batches in one group (the rest wait for the next). */
+export const MAX_GROUP_BATCHES = 64;
+/** At most this many events in one group: a group of full batches still goes as one statement of modest size. */
+export const MAX_GROUP_EVENTS = 16_384;
+/** Groups stored at once (each on a connection of its own); batches arriving meanwhile wait for one to end. */
+export const GROUPS_IN_FLIGHT = 2;
+
+/** Event kinds a per-batch step reads (run-events.ts `storedInTx`, the run's end): such a batch is stored alone. */
+const STORED_ALONE = new Set<RunEvent['event']['case']>(['started', 'steered', 'interaction', 'interactionResolved', 'usageLimit', 'done']);
+
+/** Whether `events` may be stored in a group: plain, and seqs first, first+1, … with first > 0. */
+export function groupable(events: readonly RunEvent[]): boolean {
+  const first = events[0]?.seq ?? 0n;
+  if (first <= 0n || events.length > MAX_GROUP_EVENTS) return false;
+  return events.every((e, i) => e.seq === first + BigInt(i) && !STORED_ALONE.has(e.event.case));
+}
+
+export interface GroupedBatch {
+  runId: string;
+  linkId: string;
+  epoch: bigint;
+  events: RunEvent[];
+}
+
+/** A stored batch of a group: what appendEvents would have returned for it. */
+export type GroupedResult = AppendResult & { count?: number; outcome?: StoredOutcome['outcome'] };
+
+interface Waiting extends GroupedBatch {
+  resolve: (result: GroupedResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Takes plain batches (see {@link groupable}) and stores them in groups. `alone` stores one batch
+ * by itself (appendEvents): what a group did not take, and every batch of a group that failed.
+ */
+export class EventGroupWriter {
+  private readonly waiting: Waiting[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly alone: (batch: GroupedBatch) => Promise<GroupedResult>,
+    private readonly origin?: string,
+    /** Told how many batches each group stored, once it committed. */
+    private readonly committed: (batches: number) => void = () => undefined,
+  ) {}
+
+  /** Stores `batch` with the others waiting, once a group is free; resolves when it committed. */
+  append(batch: GroupedBatch): Promise<GroupedResult> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ...batch, resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.inFlight < GROUPS_IN_FLIGHT && this.waiting.length > 0) {
+      const group = this.take();
+      this.inFlight++;
+      void this.store(group).finally(() => {
+        this.inFlight--;
+        this.next();
+      });
+    }
+  }
+
+  /** The next group: waiting batches in arrival order, one per run (a run's next batch waits for the next group). */
+  private take(): Waiting[] {
+    const group: Waiting[] = [];
+    const runs = new Set<string>();
+    let events = 0;
+    for (let i = 0; i < this.waiting.length && group.length < MAX_GROUP_BATCHES; ) {
+      const batch = this.waiting[i];
+      if (runs.has(batch.runId) || (group.length > 0 && events + batch.events.length > MAX_GROUP_EVENTS)) {
+        i++;
+        continue;
+      }
+      runs.add(batch.runId);
+      events += batch.events.length;
+      group.push(batch);
+      this.waiting.splice(i, 1);
+    }
+    return group;
+  }
+
+  private async store(group: Waiting[]): Promise<void> {
+    let taken: Map<Waiting, GroupedResult> | undefined;
+    try {
+      taken = await storeGroup(this.sql, group, this.origin);
+      if (taken.size > 0) this.committed(taken.size);
+    } catch {
+      // The group wrote nothing: each batch goes on alone, and fails (or not) by itself.
+      taken = new Map();
+    }
+    await Promise.all(
+      group.map(async (batch) => {
+        const result = taken.get(batch);
+        if (result) return batch.resolve(result);
+        try {
+          batch.resolve(await this.alone(batch));
+        } catch (error) {
+          batch.reject(error);
+        }
+      }),
+    );
+  }
+}
+
+/**
+ * Stores a group in one transaction: the batches whose runs they continue (this session's
+ * unfinished run, `last_seq` right below the batch), with each run's `last_seq`, state and
+ * announcement. Returns the result of each batch it stored; the others are left untouched.
+ */
+async function storeGroup(sql: Sql, group: readonly Waiting[], origin?: string): Promise<Map<Waiting, GroupedResult>> {
+  const byRun = [...group].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  const encoded = byRun.map((batch) => encodeEach(batch.events));
+  return pipelinedTransaction(sql, async (tx) => {
+    const ids = byRun.map((batch) => batch.runId);
+    const locked = tx`select id from runs where id = any(${ids}::text[]) order by id for update`.execute();
+    const inserted = insertGroup(tx, byRun, encoded);
+    const [, rows] = await Promise.all([locked, inserted]);
+    const tops = new Map(rows.filter((row) => row.applied).map((row) => [row.run_id, BigInt(row.top)]));
+    const results = new Map<Waiting, GroupedResult>();
+    const stored: { id: string; top: string; payload: string }[] = [];
+    byRun.forEach((batch, i) => {
+      const top = tops.get(batch.runId);
+      if (top === undefined) return;
+      const events = batch.events;
+      const bodies = encoded[i];
+      results.set(batch, { ok: true, acked: top, finished: false, stored: events, storedSizes: bodies.map((b) => b.length), count: events.length });
+      stored.push({ id: batch.runId, top: String(top), payload: notifyPayload<'run_event'>(runEventPayload(batch.runId, top, events, origin, bodies)) });
+    });
+    if (stored.length === 0) return results;
+    // The runs' rows and their announcements in one statement, the transaction's last: the commit
+    // goes right behind it. A plain batch leaves a run WAITING as it was, and makes it RUNNING otherwise.
+    const updated = tx`
+      with v as (select * from unnest(${stored.map((s) => s.id)}::text[], ${stored.map((s) => s.top)}::bigint[], ${stored.map((s) => s.payload)}::text[]) as v(id, top, payload)),
+      updated as (
+        update runs r set last_seq = v.top, state = case when r.state = 'waiting' then 'waiting' else 'running' end,
+          started_at = coalesce(r.started_at, now())
+        from v where r.id = v.id returning r.id
+      )
+      select pg_notify('run_event', v.payload) from v where v.id in (select id from updated)`.execute();
+    return pipelined(updated.then(() => results));
+  });
+}
+
+/**
+ * One insert for the whole group, sent right behind the lock: each batch's rows go in only if its
+ * run's row says the batch continues its prefix (as `insertContinuing` in run-events.ts does for a
+ * lone batch). Returns, for each run, whether its batch went in and the top of its contiguous
+ * prefix over what was stored and what went in (rows stored earlier past the batch count too).
+ */
+function insertGroup(tx: TransactionSql, byRun: readonly Waiting[], encoded: readonly Uint8Array[][]): Promise<{ run_id: string; applied: boolean; top: string }[]> {
+  const rows = eventRows(byRun.flatMap((batch) => batch.events), encoded.flat());
+  const runOfRow = byRun.flatMap((batch) => batch.events.map(() => batch.runId));
+  const below = byRun.map((batch) => String(batch.events[0].seq - 1n));
+  const end = byRun.map((batch) => String(batch.events[0].seq - 1n + BigInt(batch.events.length)));
+  const statement = tx`
+    with b as (
+      select * from unnest(${byRun.map((batch) => batch.runId)}::text[], ${byRun.map((batch) => batch.linkId)}::text[],
+        ${byRun.map((batch) => String(batch.epoch))}::bigint[], ${below}::bigint[], ${end}::bigint[]) as b(run_id, link_id, epoch, below, top_end)
+    ),
+    continues as (
+      select b.run_id, b.top_end from b join runs r on r.id = b.run_id
+      where r.link_id = b.link_id and r.session_epoch = b.epoch and r.state in ('dispatched', 'running', 'waiting') and r.last_seq = b.below
+    ),
+    inserted as (
+      insert into run_events (run_id, seq, kind, body)
+      select e.run_id, e.seq, e.kind, substring(${rows.bodies}::bytea from e.start for e.len)
+      from unnest(${runOfRow}::text[], ${rows.seqs}::bigint[], ${rows.kinds}::text[], ${rows.starts}::int[], ${rows.lengths}::int[]) as e(run_id, seq, kind, start, len)
+      where e.run_id in (select run_id from continues)
+      on conflict (run_id, seq) do nothing
+    ),
+    known as (select k.run_id, k.seq from run_events k join continues c on k.run_id = c.run_id and k.seq > c.top_end),
+    numbered as (select run_id, seq, seq - row_number() over (partition by run_id order by seq) as base from known)
+    select c.run_id, true as applied,
+      coalesce((select max(n.seq) from numbered n where n.run_id = c.run_id and n.base = c.top_end), c.top_end)::text as top
+    from continues c`.execute();
+  return statement as unknown as Promise<{ run_id: string; applied: boolean; top: string }[]>;
+}
