@@ -18,7 +18,8 @@
  *
  * "Plain" batches are those no per-batch step looks at (no `started`, `steered`, interaction,
  * usage-limit or `done` event: those go alone, through `storedInTx`), whose seqs continue from
- * their first (what an agent sends from its acknowledged point). Locks are taken in id order, so
+ * their first (what an agent sends from its acknowledged point), and that are small (what a CLI
+ * printing as it works sends; a large batch has no per-batch cost worth sharing). Locks are taken in id order, so
  * two groups never wait for each other in a cycle, and a lone batch locks only its own run.
  */
 import type { Sql, TransactionSql } from 'postgres';
@@ -29,8 +30,14 @@ import { encodeEach, eventRows, runEventPayload, type AppendResult, type StoredO
 
 /** At most this many batches in one group (the rest wait for the next). */
 export const MAX_GROUP_BATCHES = 64;
-/** At most this many events in one group: a group of full batches still goes as one statement of modest size. */
-export const MAX_GROUP_EVENTS = 16_384;
+/**
+ * Only batches of at most this many events are grouped. A larger one has little per-batch cost
+ * left to share, and stored alone it keeps Postgres's row work spread over the pool's connections
+ * (grouped, a burst of large batches went to one backend and was slower).
+ */
+export const MAX_GROUPED_BATCH_EVENTS = 256;
+/** At most this many events in one group. */
+export const MAX_GROUP_EVENTS = 4_096;
 /** Groups stored at once (each on a connection of its own); batches arriving meanwhile wait for one to end. */
 export const GROUPS_IN_FLIGHT = 2;
 
@@ -40,7 +47,7 @@ const STORED_ALONE = new Set<RunEvent['event']['case']>(['started', 'steered', '
 /** Whether `events` may be stored in a group: plain, and seqs first, first+1, … with first > 0. */
 export function groupable(events: readonly RunEvent[]): boolean {
   const first = events[0]?.seq ?? 0n;
-  if (first <= 0n || events.length > MAX_GROUP_EVENTS) return false;
+  if (first <= 0n || events.length > MAX_GROUPED_BATCH_EVENTS) return false;
   return events.every((e, i) => e.seq === first + BigInt(i) && !STORED_ALONE.has(e.event.case));
 }
 
