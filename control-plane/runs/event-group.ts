@@ -77,9 +77,14 @@ export class EventGroupWriter {
   constructor(
     private readonly sql: Sql,
     private readonly alone: (batch: GroupedBatch) => Promise<GroupedResult>,
-    private readonly origin?: string,
-    /** Told how many batches each group stored, once it committed. */
-    private readonly committed: (batches: number) => void = () => undefined,
+    private readonly options: {
+      /** Stamped on the `run_event` announcements (RunStore's origin). */
+      origin?: string;
+      /** Told how many batches each group stored, once it committed. */
+      committed?: (batches: number) => void;
+      /** Told of a group that failed (its batches then go alone). */
+      failed?: (error: unknown, batches: number) => void;
+    } = {},
   ) {}
 
   /** Stores `batch` with the others waiting, once a group is free; resolves when it committed. */
@@ -123,10 +128,11 @@ export class EventGroupWriter {
   private async store(group: Waiting[]): Promise<void> {
     let taken: Map<Waiting, GroupedResult> | undefined;
     try {
-      taken = await storeGroup(this.sql, group, this.origin);
-      if (taken.size > 0) this.committed(taken.size);
-    } catch {
+      taken = await storeGroup(this.sql, group, this.options.origin);
+      if (taken.size > 0) this.options.committed?.(taken.size);
+    } catch (error) {
       // The group wrote nothing: each batch goes on alone, and fails (or not) by itself.
+      this.options.failed?.(error, group.length);
       taken = new Map();
     }
     await Promise.all(

@@ -2,9 +2,9 @@
  * Runs and their events in Postgres. The run row is the queue: a message's run is inserted
  * `queued` in the thread's transaction (`insertQueuedInTx`) and announced on `run_queued`; the
  * replica that holds the link's session claims it with a compare-and-set (`queued → dispatched`).
- * Events are stored by `run-events.ts` (plain batches of several runs together, `event-group.ts`) and
- * followed by `run-follow.ts`; `run_event` and
- * `run_cancel` go out through `notifications.ts`. Rows become camelCase records here.
+ * Events are stored by `run-events.ts` (small plain batches of several runs together by
+ * `event-group.ts`) and followed by `run-follow.ts`; `run_event` and `run_cancel` go out through
+ * `notifications.ts`. Rows become camelCase records here.
  */
 import { randomUUID } from 'node:crypto';
 import { create, fromBinary } from '@bufbuild/protobuf';
@@ -84,7 +84,11 @@ export class RunStore {
     private readonly sql: Sql,
     private readonly log: Logger,
   ) {
-    this.groups = new EventGroupWriter(sql, (batch) => this.appendAlone(batch), this.origin, (batches) => this.observer?.eventBatchesPerCommit.observe(batches));
+    this.groups = new EventGroupWriter(sql, (batch) => this.appendAlone(batch), {
+      origin: this.origin,
+      committed: (batches) => this.observer?.eventBatchesPerCommit.observe(batches),
+      failed: (error, batches) => this.log.warn({ err: error, batches }, 'a group commit of event batches failed; each is stored alone'),
+    });
   }
 
   /**
