@@ -9,7 +9,7 @@
  *                  ▼
  *            waiting batches ─▶ a group (one batch per run, ≤ MAX_GROUP_BATCHES) ─▶ one transaction:
  *              1. lock the runs' rows, in id order            ┐ one round trip
- *              2. insert every batch whose run it continues  ┘ (guarded in the statement, like a lone batch)
+ *              2. insert every batch whose run it continues  ┘ (run-events.ts `insertContinuing`, as for a lone batch)
  *              3. each run's last_seq and state, each run's `run_event`, commit   — one round trip
  *            a batch the statement did not take (fenced, finished, out of order, a lost claim) goes
  *            on alone, where appendEvents decides and says why; a group that fails goes on batch by
@@ -19,14 +19,15 @@
  * "Plain" batches are those no per-batch step looks at (no `started`, `steered`, interaction,
  * usage-limit or `done` event: those go alone, through `storedInTx`), whose seqs continue from
  * their first (what an agent sends from its acknowledged point), and that are small (what a CLI
- * printing as it works sends; a large batch has no per-batch cost worth sharing). Locks are taken in id order, so
- * two groups never wait for each other in a cycle, and a lone batch locks only its own run.
+ * printing as it works sends; a large batch has no per-batch cost worth sharing). Locks are taken
+ * in id order, so two groups never wait for each other in a cycle, and a lone batch locks only its
+ * own run.
  */
-import type { Sql, TransactionSql } from 'postgres';
+import type { Sql } from 'postgres';
 import type { RunEvent } from '../../gen/link/v1/run_pb.js';
 import { notifyPayload } from '../notifications.js';
 import { pipelined, pipelinedTransaction } from '../store/pipelined-transaction.js';
-import { encodeEach, eventRows, runEventPayload, type AppendResult, type StoredOutcome } from './run-events.js';
+import { encodeEach, insertContinuing, runEventPayload, type AppendResult, type StoredOutcome } from './run-events.js';
 
 /** At most this many batches in one group (the rest wait for the next). */
 export const MAX_GROUP_BATCHES = 64;
@@ -156,22 +157,20 @@ export class EventGroupWriter {
  */
 async function storeGroup(sql: Sql, group: readonly Waiting[], origin?: string): Promise<Map<Waiting, GroupedResult>> {
   const byRun = [...group].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
-  const encoded = byRun.map((batch) => encodeEach(batch.events));
+  const batches = byRun.map((batch) => ({ ...batch, encoded: encodeEach(batch.events) }));
   return pipelinedTransaction(sql, async (tx) => {
     const ids = byRun.map((batch) => batch.runId);
     const locked = tx`select id from runs where id = any(${ids}::text[]) order by id for update`.execute();
-    const inserted = insertGroup(tx, byRun, encoded);
-    const [, rows] = await Promise.all([locked, inserted]);
-    const tops = new Map(rows.filter((row) => row.applied).map((row) => [row.run_id, BigInt(row.top)]));
+    // Sent right behind the lock: each batch goes in only if its run's row says it continues its prefix.
+    const [, tops] = await Promise.all([locked, insertContinuing(tx, batches)]);
     const results = new Map<Waiting, GroupedResult>();
     const stored: { id: string; top: string; payload: string }[] = [];
     byRun.forEach((batch, i) => {
       const top = tops.get(batch.runId);
       if (top === undefined) return;
-      const events = batch.events;
-      const bodies = encoded[i];
-      results.set(batch, { ok: true, acked: top, finished: false, stored: events, storedSizes: bodies.map((b) => b.length), count: events.length });
-      stored.push({ id: batch.runId, top: String(top), payload: notifyPayload<'run_event'>(runEventPayload(batch.runId, top, events, origin, bodies)) });
+      const { events, encoded } = batches[i];
+      results.set(batch, { ok: true, acked: top, finished: false, stored: events, storedSizes: encoded.map((b) => b.length), count: events.length });
+      stored.push({ id: batch.runId, top: String(top), payload: notifyPayload<'run_event'>(runEventPayload(batch.runId, top, events, origin, encoded)) });
     });
     if (stored.length === 0) return results;
     // The runs' rows and their announcements in one statement, the transaction's last: the commit
@@ -186,39 +185,4 @@ async function storeGroup(sql: Sql, group: readonly Waiting[], origin?: string):
       select pg_notify('run_event', v.payload) from v where v.id in (select id from updated)`.execute();
     return pipelined(updated.then(() => results));
   });
-}
-
-/**
- * One insert for the whole group, sent right behind the lock: each batch's rows go in only if its
- * run's row says the batch continues its prefix (as `insertContinuing` in run-events.ts does for a
- * lone batch). Returns, for each run, whether its batch went in and the top of its contiguous
- * prefix over what was stored and what went in (rows stored earlier past the batch count too).
- */
-function insertGroup(tx: TransactionSql, byRun: readonly Waiting[], encoded: readonly Uint8Array[][]): Promise<{ run_id: string; applied: boolean; top: string }[]> {
-  const rows = eventRows(byRun.flatMap((batch) => batch.events), encoded.flat());
-  const runOfRow = byRun.flatMap((batch) => batch.events.map(() => batch.runId));
-  const below = byRun.map((batch) => String(batch.events[0].seq - 1n));
-  const end = byRun.map((batch) => String(batch.events[0].seq - 1n + BigInt(batch.events.length)));
-  const statement = tx`
-    with b as (
-      select * from unnest(${byRun.map((batch) => batch.runId)}::text[], ${byRun.map((batch) => batch.linkId)}::text[],
-        ${byRun.map((batch) => String(batch.epoch))}::bigint[], ${below}::bigint[], ${end}::bigint[]) as b(run_id, link_id, epoch, below, top_end)
-    ),
-    continues as (
-      select b.run_id, b.top_end from b join runs r on r.id = b.run_id
-      where r.link_id = b.link_id and r.session_epoch = b.epoch and r.state in ('dispatched', 'running', 'waiting') and r.last_seq = b.below
-    ),
-    inserted as (
-      insert into run_events (run_id, seq, kind, body)
-      select e.run_id, e.seq, e.kind, substring(${rows.bodies}::bytea from e.start for e.len)
-      from unnest(${runOfRow}::text[], ${rows.seqs}::bigint[], ${rows.kinds}::text[], ${rows.starts}::int[], ${rows.lengths}::int[]) as e(run_id, seq, kind, start, len)
-      where e.run_id in (select run_id from continues)
-      on conflict (run_id, seq) do nothing
-    ),
-    known as (select k.run_id, k.seq from run_events k join continues c on k.run_id = c.run_id and k.seq > c.top_end),
-    numbered as (select run_id, seq, seq - row_number() over (partition by run_id order by seq) as base from known)
-    select c.run_id, true as applied,
-      coalesce((select max(n.seq) from numbered n where n.run_id = c.run_id and n.base = c.top_end), c.top_end)::text as top
-    from continues c`.execute();
-  return statement as unknown as Promise<{ run_id: string; applied: boolean; top: string }[]>;
 }

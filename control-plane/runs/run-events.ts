@@ -81,8 +81,9 @@ export async function appendEvents(
       select link_id, thread_id, sandbox_id, state, session_epoch::text, last_seq::text from runs where id = ${runId} for update`.execute();
     // The usual batch continues the stored prefix: its rows go right behind the lock, stored only
     // if the run's row says so (else the batch goes the way below, once the row is read).
-    const continuing = continuesPrefix(events) ? insertContinuing(tx, runId, linkId, epoch, events, encoded) : undefined;
+    const continuing = continuesPrefix(events) ? insertContinuing(tx, [{ runId, linkId, epoch, events, encoded }]) : undefined;
     const [[run], continued] = await Promise.all([locking, continuing]);
+    const continuedTop = continued?.get(runId);
     const ending = { id: runId, linkId, threadId: run?.thread_id ?? null };
     if (!run || run.link_id !== linkId) return { ok: false as const, reason: EventsRefusal.NotThisLink, why: 'not a run of this link' };
     const lastSeq = BigInt(run.last_seq);
@@ -97,11 +98,11 @@ export async function appendEvents(
     if (!lostClaim && run.session_epoch !== String(epoch)) return { ok: false as const, reason: EventsRefusal.Fenced, why: `fenced: the run belongs to session ${run.session_epoch}` };
     if (lostClaim) await tx`update runs set state = 'dispatched', session_epoch = ${String(epoch)}, dispatched_at = coalesce(dispatched_at, now()) where id = ${runId}`;
     // Stored with the lock (then every event was fresh), or now.
-    const isFresh = (e: RunEvent) => continued?.applied === true || (e.seq > lastSeq && e.seq > 0n);
+    const isFresh = (e: RunEvent) => continuedTop !== undefined || (e.seq > lastSeq && e.seq > 0n);
     const fresh = events.filter(isFresh);
     const bodies = encoded.filter((_, i) => isFresh(events[i]));
-    const acked = continued?.applied
-      ? BigInt(continued.top)
+    const acked = continuedTop !== undefined
+      ? continuedTop
       : fresh.length > 0
         ? await insertEvents(tx, runId, lastSeq, fresh, bodies)
         : await contiguous(tx, runId, lastSeq);
@@ -231,7 +232,7 @@ export function encodeEach(events: readonly RunEvent[]): Uint8Array[] {
  * statement cuts apart. One bytea costs one hex conversion, where an array of them is escaped
  * element by element.
  */
-export function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: string[]; kinds: string[]; bodies: Buffer; starts: number[]; lengths: number[] } {
+function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: string[]; kinds: string[]; bodies: Buffer; starts: number[]; lengths: number[] } {
   const starts: number[] = [];
   let at = 1; // substring() counts from 1
   for (const body of encoded) {
@@ -251,12 +252,11 @@ export function eventRows(events: RunEvent[], encoded: Uint8Array[]): { seqs: st
  * `insert … select` of `events`' rows for run `runId` (see eventRows); `skipStored`: seqs already
  * stored are left as they are (else one is an error).
  */
-function insertRows(tx: TransactionSql, runId: string, events: RunEvent[], encoded: Uint8Array[], skipStored: boolean, onlyIf = tx``) {
+function insertRows(tx: TransactionSql, runId: string, events: RunEvent[], encoded: Uint8Array[], skipStored: boolean) {
   const { seqs, kinds, bodies, starts, lengths } = eventRows(events, encoded);
   return tx`insert into run_events (run_id, seq, kind, body)
     select ${runId}, e.seq, e.kind, substring(${bodies}::bytea from e.start for e.len)
     from unnest(${seqs}::bigint[], ${kinds}::text[], ${starts}::int[], ${lengths}::int[]) as e(seq, kind, start, len)
-    ${onlyIf}
     ${skipStored ? tx`on conflict (run_id, seq) do nothing` : tx``}`;
 }
 
@@ -266,27 +266,52 @@ function continuesPrefix(events: RunEvent[]): boolean {
   return first > 0n && events.every((e, i) => e.seq === first + BigInt(i));
 }
 
+/** A batch that continues its run's stored prefix (see continuesPrefix), with its events' encodings. */
+export interface ContinuingBatch {
+  runId: string;
+  linkId: string;
+  epoch: bigint;
+  events: RunEvent[];
+  encoded: Uint8Array[];
+}
+
 /**
- * Sends the insert of a batch that continues the stored prefix (see continuesPrefix) without its
- * run's row read: written behind the statement that locks the row, it stores the rows only if that
- * row says the batch continues its prefix (`last_seq` just below the batch) and is this session's
+ * Sends the insert of batches that continue their runs' stored prefixes (at most one per run; a
+ * lone batch here, several runs' for a group commit in event-group.ts) without the runs' rows read:
+ * written behind the statement that locks the rows, it stores a batch's rows only if its run's row
+ * says the batch continues its prefix (`last_seq` just below the batch) and is this session's
  * unfinished run — a subset of what appendEvents checks once it reads the row, so a batch it would
- * refuse or store otherwise is left untouched here (`applied` false). Applied, `top` is what
- * insertEvents would return for it.
+ * refuse or store otherwise is left untouched here. Resolves to the runs whose batch went in, each
+ * with what insertEvents would return for it: the top of its contiguous prefix over what was
+ * stored (rows stored earlier past the batch count too) and what went in.
  */
-function insertContinuing(tx: TransactionSql, runId: string, linkId: string, epoch: bigint, events: RunEvent[], encoded: Uint8Array[]): Promise<{ applied: boolean; top: string } | undefined> {
-  const below = events[0].seq - 1n;
-  const end = below + BigInt(events.length);
-  const onlyIf = tx`where exists (select 1 from continues)`;
+export function insertContinuing(tx: TransactionSql, batches: readonly ContinuingBatch[]): Promise<Map<string, bigint>> {
+  const rows = eventRows(batches.flatMap((batch) => batch.events), batches.flatMap((batch) => batch.encoded));
+  const runOfRow = batches.flatMap((batch) => batch.events.map(() => batch.runId));
+  const below = batches.map((batch) => String(batch.events[0].seq - 1n));
+  const end = batches.map((batch) => String(batch.events[0].seq - 1n + BigInt(batch.events.length)));
   const statement = tx`
-    with continues as (
-      select 1 from runs where id = ${runId} and link_id = ${linkId} and session_epoch = ${String(epoch)}
-        and state in ('dispatched', 'running', 'waiting') and last_seq = ${String(below)}
+    with b as (
+      select * from unnest(${batches.map((batch) => batch.runId)}::text[], ${batches.map((batch) => batch.linkId)}::text[],
+        ${batches.map((batch) => String(batch.epoch))}::bigint[], ${below}::bigint[], ${end}::bigint[]) as b(run_id, link_id, epoch, below, top_end)
     ),
-    inserted as (${insertRows(tx, runId, events, encoded, true, onlyIf)}),
-    known as (select seq from run_events where run_id = ${runId} and seq > ${String(end)})
-    select exists (select 1 from continues) as applied, prefix.top from (${contiguousTop(tx, end)}) prefix`.execute();
-  return (statement as unknown as Promise<{ applied: boolean; top: string }[]>).then(([row]) => row);
+    continues as (
+      select b.run_id, b.top_end from b join runs r on r.id = b.run_id
+      where r.link_id = b.link_id and r.session_epoch = b.epoch and r.state in ('dispatched', 'running', 'waiting') and r.last_seq = b.below
+    ),
+    inserted as (
+      insert into run_events (run_id, seq, kind, body)
+      select e.run_id, e.seq, e.kind, substring(${rows.bodies}::bytea from e.start for e.len)
+      from unnest(${runOfRow}::text[], ${rows.seqs}::bigint[], ${rows.kinds}::text[], ${rows.starts}::int[], ${rows.lengths}::int[]) as e(run_id, seq, kind, start, len)
+      where e.run_id in (select run_id from continues)
+      on conflict (run_id, seq) do nothing
+    ),
+    -- The scan sees the snapshot before the insert: rows stored earlier, past each batch.
+    known as (select k.run_id, k.seq from run_events k join continues c on k.run_id = c.run_id and k.seq > c.top_end),
+    numbered as (select run_id, seq, seq - row_number() over (partition by run_id order by seq) as base from known)
+    select c.run_id, coalesce((select max(n.seq) from numbered n where n.run_id = c.run_id and n.base = c.top_end), c.top_end)::text as top
+    from continues c`.execute();
+  return (statement as unknown as Promise<{ run_id: string; top: string }[]>).then((found) => new Map(found.map((row) => [row.run_id, BigInt(row.top)])));
 }
 
 /**
