@@ -27,7 +27,7 @@ import type { Sql } from 'postgres';
 import type { RunEvent } from '../../gen/link/v1/run_pb.js';
 import { notifyPayload } from '../notifications.js';
 import { pipelined, pipelinedTransaction } from '../store/pipelined-transaction.js';
-import { encodeEach, insertContinuing, runEventPayload, type AppendResult, type StoredOutcome } from './run-events.js';
+import { continuesPrefix, encodeEach, insertContinuing, runEventPayload, type AppendResult, type StoredOutcome } from './run-events.js';
 
 /** At most this many batches in one group (the rest wait for the next). */
 export const MAX_GROUP_BATCHES = 64;
@@ -45,11 +45,9 @@ export const GROUPS_IN_FLIGHT = 2;
 /** Event kinds a per-batch step reads (run-events.ts `storedInTx`, the run's end): such a batch is stored alone. */
 const STORED_ALONE = new Set<RunEvent['event']['case']>(['started', 'steered', 'interaction', 'interactionResolved', 'usageLimit', 'done']);
 
-/** Whether `events` may be stored in a group: plain, and seqs first, first+1, … with first > 0. */
+/** Whether `events` may be stored in a group: small, plain, and continuing from their first seq (run-events.ts `continuesPrefix`). */
 export function groupable(events: readonly RunEvent[]): boolean {
-  const first = events[0]?.seq ?? 0n;
-  if (first <= 0n || events.length > MAX_GROUPED_BATCH_EVENTS) return false;
-  return events.every((e, i) => e.seq === first + BigInt(i) && !STORED_ALONE.has(e.event.case));
+  return events.length <= MAX_GROUPED_BATCH_EVENTS && continuesPrefix(events) && !events.some((e) => STORED_ALONE.has(e.event.case));
 }
 
 export interface GroupedBatch {

@@ -261,7 +261,7 @@ function insertRows(tx: TransactionSql, runId: string, events: RunEvent[], encod
 }
 
 /** Whether the batch's seqs are first, first+1, … with first > 0 (what an agent sends from its acknowledged point). */
-function continuesPrefix(events: RunEvent[]): boolean {
+export function continuesPrefix(events: readonly RunEvent[]): boolean {
   const first = events[0]?.seq ?? 0n;
   return first > 0n && events.every((e, i) => e.seq === first + BigInt(i));
 }
