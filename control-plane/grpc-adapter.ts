@@ -197,12 +197,39 @@ function contextFor(
     requestMethod: 'POST',
     url: `/${service.typeName}/${method.name}`,
     timeoutMs,
-    shutdownSignal: options.shutdownSignal,
     requestHeader: header,
     contextValues: values,
   });
+  if (options.shutdownSignal) abortedOnShutdown(ctx, options.shutdownSignal);
   (call as NodeJS.EventEmitter).on('cancelled', () => ctx.abort(new ConnectError('the client cancelled the call', Code.Canceled)));
   return ctx;
+}
+
+/** The live calls' contexts of each shutdown signal, which holds one listener for all of them. */
+const liveCalls = new WeakMap<AbortSignal, Set<CallContext>>();
+
+type CallContext = ReturnType<typeof createHandlerContext>;
+
+/**
+ * Aborts `ctx` when `shutdown` aborts. Not by linking the signals (`createHandlerContext`'s
+ * `shutdownSignal`): that adds a listener per call to the one shutdown signal, and an EventTarget
+ * looks through all of its listeners on every add and remove, so with 10,000 agents' streams open
+ * each new call paid for all the others. Here the signal has one listener, and a call is a set entry.
+ */
+function abortedOnShutdown(ctx: CallContext, shutdown: AbortSignal): void {
+  if (shutdown.aborted) return ctx.abort(shutdown.reason);
+  const calls = liveCalls.get(shutdown) ?? watchShutdown(shutdown);
+  calls.add(ctx);
+  ctx.signal.addEventListener('abort', () => calls.delete(ctx), { once: true });
+}
+
+function watchShutdown(shutdown: AbortSignal): Set<CallContext> {
+  const calls = new Set<CallContext>();
+  liveCalls.set(shutdown, calls);
+  shutdown.addEventListener('abort', () => {
+    for (const live of [...calls]) live.abort(shutdown.reason);
+  }, { once: true });
+  return calls;
 }
 
 /** grpc-js peers look like "ipv4:127.0.0.1:5555" or "ipv6:[::1]:5555"; returns the address part. */

@@ -15,6 +15,7 @@ import { notify, type Delivered, type Notifications } from '../notifications.js'
 import type { SandboxSpec } from '../sandboxes/sandbox-store.js';
 import { newId } from '../store/store.js';
 import { appendEvents, finishRun, readEvents, UNFINISHED, type AppendResult, type FinishGuard, type RunStateName, type StoredOutcome } from './run-events.js';
+import { batched } from '../store/batched.js';
 import { EventGroupWriter, groupable, type GroupedBatch, type GroupedResult } from './event-group.js';
 import { followRun, followRunBatches, type RunEventDelivery, type SizedEvents } from './run-follow.js';
 import { RUN_COLUMNS, run, type PermissionModeName, type RunRecord, type RunRow } from './run-record.js';
@@ -261,12 +262,26 @@ export class RunStore {
    * skips the reads of each kind when there is nothing (an idle fleet reconnecting). What is queued
    * after this read reaches the session by its notification, the session being live by then.
    */
-  async pendingForLink(linkId: string): Promise<{ runs: boolean; sandboxOps: boolean }> {
-    const [row] = await this.sql<{ runs: boolean; ops: boolean }[]>`
-      select exists (select 1 from runs where link_id = ${linkId} and state in ('queued', 'dispatched', 'running', 'waiting')) as runs,
-             exists (select 1 from sandbox_ops where link_id = ${linkId} and state = 'queued') as ops`;
-    return { runs: row.runs, sandboxOps: row.ops };
+  pendingForLink(linkId: string): Promise<{ runs: boolean; sandboxOps: boolean }> {
+    return this.pendingOfLinks(linkId);
   }
+
+  // Asked by every session's set-up: one statement for those that come together (store/batched.ts).
+  private readonly pendingOfLinks = batched(async (linkIds: readonly string[]) => {
+    const rows = await this.sql<{ runs: boolean; ops: boolean }[]>`
+      select exists (select 1 from runs where link_id = k.id and state in ('queued', 'dispatched', 'running', 'waiting')) as runs,
+             exists (select 1 from sandbox_ops where link_id = k.id and state = 'queued') as ops
+      from unnest(${linkIds as string[]}::text[]) with ordinality as k(id, n) order by k.n`;
+    return rows.map((row) => ({ runs: row.runs, sandboxOps: row.ops }));
+  });
+
+  /** Whether each link has runs held by a session older than `epoch` (which a session of `epoch` would adopt, queue again or fail). */
+  private readonly heldByOlder = batched(async (keys: readonly { linkId: string; epoch: string }[]) => {
+    const rows = await this.sql<{ any: boolean }[]>`
+      select exists (select 1 from runs where link_id = k.id and state in ('dispatched', 'running', 'waiting') and session_epoch < k.epoch) as any
+      from unnest(${keys.map((k) => k.linkId)}::text[], ${keys.map((k) => k.epoch)}::bigint[]) with ordinality as k(id, epoch, n) order by k.n`;
+    return rows.map((row) => row.any);
+  });
 
   /** Runs of the link that must be cancelled on the machine (requested while dispatched or running). */
   async pendingCancels(linkId: string): Promise<RunRecord[]> {
@@ -313,9 +328,7 @@ export class RunStore {
     const mine = String(epoch);
     if (held.length === 0) {
       // Most machines connect holding nothing and owed nothing: one read says so (then the three below change nothing).
-      const [{ any }] = await this.sql<{ any: boolean }[]>`
-        select exists (select 1 from runs where link_id = ${linkId} and state in ('dispatched', 'running', 'waiting') and session_epoch < ${mine}) as any`;
-      if (!any) return { cursors: new Map(), failed: [] };
+      if (!(await this.heldByOlder({ linkId, epoch: mine }))) return { cursors: new Map(), failed: [] };
     }
     const adopted = await this.sql<{ id: string; last_seq: string }[]>`
       update runs set session_epoch = ${mine}, detached_at = null,

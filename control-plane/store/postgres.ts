@@ -9,6 +9,7 @@ import { isSealed, loadDispatchKeys, rotateDispatchKey } from './dispatch-keys.j
 import postgres, { type Sql } from 'postgres';
 import type { Logger } from '../../common/log.js';
 import { migrate } from './migrate.js';
+import { batched } from './batched.js';
 import {
   hashToken,
   newId,
@@ -80,6 +81,13 @@ export class PostgresStore implements Store {
     private readonly sql: Sql,
     private readonly log: Logger,
   ) {}
+
+  // Every session's set-up reads its token and writes when it was seen: one statement for those that come together (batched.ts).
+  private readonly linksByHash = batched((hashes: readonly string[]) => this.readLinksByHash(hashes));
+  private readonly seenWrites = batched(async (writes: readonly { linkId: string; seen: LinkLastSeen }[]) => {
+    await this.writeSeen(writes);
+    return writes.map(() => undefined);
+  });
 
   /** Connects, applies pending migrations (stopping with a MigrationError when they are wrong), and listens. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -182,14 +190,21 @@ export class PostgresStore implements Store {
   }
 
   async linkByToken(token: string): Promise<LinkRecord | undefined> {
-    const hash = hashToken(token);
-    const [row] = await this.sql<(LinkRow & { pending: boolean })[]>`
-      select ${this.sql.unsafe(LINK_COLUMNS)}, pending_token_hash = ${hash} as pending from links
-      where revoked_at is null
-        and not exists (select 1 from users u where u.id = links.user_id and u.disabled_at is not null)
-        and (token_hash = ${hash} or pending_token_hash = ${hash} or (previous_token_hash = ${hash} and previous_token_expires_at > now()))`;
+    const row = await this.linksByHash(hashToken(token));
     if (row?.pending) await this.completeTokenRotation(row.id, this.tokenGraceMs);
     return row && link(row);
+  }
+
+  /** The link each token hash is current, pending or (within its grace) previous for, if not revoked and its user not disabled. */
+  private async readLinksByHash(hashes: readonly string[]): Promise<((LinkRow & { pending: boolean }) | undefined)[]> {
+    const rows = await this.sql<(LinkRow & { pending: boolean; hash: string })[]>`
+      select ${this.sql.unsafe(LINK_COLUMNS)}, pending_token_hash = h.hash as pending, h.hash
+      from unnest(${hashes as string[]}::text[]) as h(hash)
+      join links on token_hash = h.hash or pending_token_hash = h.hash or (previous_token_hash = h.hash and previous_token_expires_at > now())
+      where revoked_at is null
+        and not exists (select 1 from users u where u.id = links.user_id and u.disabled_at is not null)`;
+    const found = new Map(rows.map((row) => [row.hash, row]));
+    return hashes.map((hash) => found.get(hash));
   }
 
   async setPendingToken(linkId: string, token: string): Promise<void> {
@@ -228,12 +243,27 @@ export class PostgresStore implements Store {
     return { link: link(row), token };
   }
 
-  async recordSeen(linkId: string, seen: LinkLastSeen): Promise<void> {
+  recordSeen(linkId: string, seen: LinkLastSeen): Promise<void> {
+    return this.seenWrites({ linkId, seen });
+  }
+
+  /** One update for the links seen: a link written twice in the batch keeps its later sighting. */
+  private async writeSeen(writes: readonly { linkId: string; seen: LinkLastSeen }[]): Promise<void> {
+    const latest = new Map<string, LinkLastSeen>();
+    for (const { linkId, seen } of writes) {
+      const earlier = latest.get(linkId);
+      if (!earlier || earlier.at <= seen.at) latest.set(linkId, seen);
+    }
+    const seen = [...latest.values()];
+    const column = (pick: (seen: LinkLastSeen) => string) => seen.map(pick);
     await this.sql`
-      update links set last_seen_at = ${new Date(seen.at)}, machine_id = ${seen.machineId}, hostname = ${seen.hostname},
-        os = ${seen.os}, arch = ${seen.arch}, agent_version = ${seen.agentVersion},
-        capabilities = ${seen.capabilitiesJson === undefined ? null : this.sql.json(seen.capabilitiesJson as never)}
-      where id = ${linkId}`;
+      update links set last_seen_at = v.at, machine_id = v.machine_id, hostname = v.hostname, os = v.os, arch = v.arch,
+        agent_version = v.agent_version, capabilities = v.capabilities::jsonb
+      from unnest(${[...latest.keys()]}::text[], ${column((s) => new Date(s.at).toISOString())}::timestamptz[], ${column((s) => s.machineId)}::text[],
+        ${column((s) => s.hostname)}::text[], ${column((s) => s.os)}::text[], ${column((s) => s.arch)}::text[], ${column((s) => s.agentVersion)}::text[],
+        ${seen.map((s) => (s.capabilitiesJson === undefined ? null : JSON.stringify(s.capabilitiesJson)))}::text[])
+        as v(id, at, machine_id, hostname, os, arch, agent_version, capabilities)
+      where links.id = v.id`;
   }
 
   setAsleepSince(linkId: string, since: number | null): Promise<boolean> {

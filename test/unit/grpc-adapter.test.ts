@@ -3,6 +3,7 @@
  * them on the call at once (on-arrival.ts), over a real grpc-js server on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
@@ -105,5 +106,55 @@ describe('the gRPC adapter: messages taken on arrival', () => {
       ['r1', 'r2'],
     );
     assert.equal(received.filter((r) => r.frame.case === 'heartbeatAck').length, 1);
+  });
+});
+
+describe('the gRPC adapter: the server shutting down', () => {
+  let server: grpc.Server;
+  let url: string;
+  const shutdown = new AbortController();
+  /** The handlers whose `ctx.signal` fired, by the reason it carried. */
+  const aborted: unknown[] = [];
+  let started = 0;
+
+  before(async () => {
+    const impl = {
+      async *connect(_requests: AsyncIterable<ConnectRequest>, ctx: HandlerContext) {
+        started++;
+        yield { frame: { case: 'welcome' as const, value: { linkId: 'lnk_test' } } };
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        aborted.push(ctx.signal.reason);
+      },
+    };
+    server = new grpc.Server();
+    addConnectService(server, LinkService, impl as unknown as AnyServiceImpl, { shutdownSignal: shutdown.signal });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    url = `http://127.0.0.1:${port}`;
+  });
+
+  after(() => {
+    closeClients();
+    server.forceShutdown();
+  });
+
+  it('holds one listener on the shutdown signal however many calls are open, and still aborts every one of them', async () => {
+    const calls = 40;
+    const outs = Array.from({ length: calls }, () => new Channel<{ frame: Frame }>());
+    const welcomed = outs.map(async (out) => {
+      const stream = linkClient(url).connect(out, { signal: AbortSignal.timeout(10_000) })[Symbol.asyncIterator]();
+      const first = await stream.next();
+      return { first, stream };
+    });
+    const streams = await Promise.all(welcomed);
+    assert.equal(started, calls);
+    assert.ok(streams.every(({ first }) => !first.done && first.value.frame.case === 'welcome'));
+    // Linked signals would hold one listener per open call here (an EventTarget walks them on every add).
+    assert.equal(getEventListeners(shutdown.signal, 'abort').length, 1, 'one listener for all the calls');
+    shutdown.abort(new Error('server shutting down'));
+    const ends = await Promise.all(streams.map(({ stream }) => stream.next().then((r) => r.done, () => true)));
+    assert.ok(ends.every(Boolean), 'every call ended');
+    assert.equal(aborted.length, calls, "every handler's signal fired");
+    assert.ok(aborted.every((reason) => reason instanceof Error && reason.message === 'server shutting down'));
+    for (const out of outs) out.close();
   });
 });
