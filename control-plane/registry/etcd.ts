@@ -8,7 +8,9 @@
  *   that dies takes its links offline when the lease expires; `close()` revokes it at once.
  * - A claim is one unconditional put: the newest claim wins, and the etcd revision of that write
  *   (globally increasing) is the session's epoch, so the newest session of a link always has the
- *   largest epoch. Updates and releases are transactions conditional on the key's mod revision as
+ *   largest epoch. Claims that come together (a fleet connecting) go in one transaction, whose
+ *   revision they share: epochs are compared only between sessions of one link, and a link's
+ *   claims never share a transaction. Updates and releases are transactions conditional on the key's mod revision as
  *   the session last wrote it, so an old session can never overwrite or delete a newer one's record.
  * - One watch on the presence prefix feeds a mirror and every local watcher. When the watch breaks
  *   (compaction, errors), the registry lists again, emits the difference to the mirror, and watches
@@ -23,6 +25,7 @@ import { Backoff, sleep } from '../../common/backoff.js';
 import { linkError } from '../../common/errors.js';
 import { Reason } from '../../common/reasons.js';
 import type { Logger } from '../../common/log.js';
+import { batched } from '../store/batched.js';
 import { decode, store } from './etcd-records.js';
 import { LinkWatchers, type PresenceClaim, type PresenceEvent, type PresenceRecord, type PresenceWatch, type Registry } from './registry.js';
 
@@ -40,6 +43,16 @@ export interface EtcdRegistryOptions {
   /** Deadline of each etcd call. */
   callTimeoutMs?: number;
 }
+
+/** A presence record to put on the replica's lease. */
+interface Put {
+  key: string;
+  value: string;
+}
+
+/** etcd's default `--max-txn-ops` is 128 and its request limit 1.5 MiB: a claim transaction stays within both. */
+const MAX_TXN_PUTS = 128;
+const MAX_TXN_BYTES = 1 << 20;
 
 interface Subscriber {
   userId: string | undefined;
@@ -100,11 +113,44 @@ export class EtcdRegistry implements Registry {
     // both the session's epoch and the mod revision its later updates and release are fenced on.
     const key = this.presenceKey(claim.userId, claim.linkId);
     const value = JSON.stringify(store({ ...claim, epoch: 0n }, false));
-    const result = await this.client.put(key).value(value).lease(this.currentLease()).exec();
-    const record: PresenceRecord = { ...claim, epoch: BigInt(result.header.revision) };
-    this.own.set(key, { record, modRevision: result.header.revision });
+    const revision = await this.claims({ key, value });
+    const record: PresenceRecord = { ...claim, epoch: BigInt(revision) };
+    this.own.set(key, { record, modRevision: revision });
     this.pendingReleases.delete(key);
     return record;
+  }
+
+  /** The claims that come together, put in as few transactions as etcd takes; each gets the revision of its put. */
+  private readonly claims = batched((puts: readonly Put[]) => this.putAll(puts), { maxBatch: MAX_TXN_PUTS });
+
+  private async putAll(puts: readonly Put[]): Promise<string[]> {
+    const revisions: string[] = [];
+    let rest = puts.map((put, at) => ({ ...put, at }));
+    while (rest.length > 0) {
+      // A key twice in one transaction is refused by etcd: a link's later claim goes in the next one, so it is the newer.
+      const round: typeof rest = [];
+      const later: typeof rest = [];
+      const keys = new Set<string>();
+      let bytes = 0;
+      for (const put of rest) {
+        const size = put.key.length + put.value.length;
+        if (keys.has(put.key) || (round.length > 0 && bytes + size > MAX_TXN_BYTES)) later.push(put);
+        else {
+          round.push(put);
+          keys.add(put.key);
+          bytes += size;
+        }
+      }
+      const lease = this.currentLease();
+      // etcd3's builder starts a transaction from a comparison; this one always holds (a key never written has mod revision 0, never below).
+      const result = await this.client
+        .if(round[0].key, 'Mod', '>', -1)
+        .then(...round.map((put) => this.client.put(put.key).value(put.value).lease(lease)))
+        .commit();
+      for (const put of round) revisions[put.at] = result.header.revision;
+      rest = later;
+    }
+    return revisions;
   }
 
   async update(record: PresenceRecord): Promise<boolean> {
