@@ -8,9 +8,10 @@
  *          cadence, reconnects with linkd's backoff. Link i tries the first server, then the others
  *          in an order rotated by i (so a storm off the first spreads over the rest). With a rate,
  *          the links start at that pace (a fleet coming up), else all at once.
- *   raw    <host:port,host:port,…> <count>
+ *   raw    <host:port,host:port,…> <count> [streams-per-second]
  *          the baseline: plain grpc-js bidi streams with a heartbeat every 5 s, re-dialing the
- *          next address with the same backoff when a stream breaks.
+ *          next address with the same backoff when a stream breaks; with a rate, started at that
+ *          pace as `links` are.
  *   stream <server> <tokens-file> <from:to> <events-per-run> [events-per-second]
  *          agents that answer each dispatched run with that many events, as fast as the server
  *          acknowledges them, through linkd's own outbox (agent/runs/outbox.ts): one batch in
@@ -132,7 +133,7 @@ if (mode === 'links') {
   closers.push(() => Promise.all(connections.map((c) => c.close('bench over', 1_000))).then(() => undefined));
   await allConnected(600_000);
 } else if (mode === 'raw') {
-  const [targets, count] = args;
+  const [targets, count, pace] = args;
   const list = targets.split(',');
   const identity = (x: Buffer) => x;
   const Client = grpc.makeGenericClientConstructor(
@@ -142,6 +143,7 @@ if (mode === 'links') {
   let stopping = false;
   const options = { 'grpc.use_local_subchannel_pool': 1 };
   for (let i = 0; i < Number(count); i++) {
+    if (pace && i > 0 && i % 50 === 0) await sleep((50 * 1000) / Number(pace));
     const session: Session = { connected: false, server: '', connectedAt: 0 };
     sessions.push(session);
     const order = failoverOrder(list, i);
